@@ -1,0 +1,93 @@
+// swift-tools-version: 6.0
+//
+// segrun: U-Net-family segmentation on CPUs, in Swift.
+//
+// Module direction (one way only):  Kernels <- Engine <- Quant, Train <- segrun
+//
+// Target CPU switch
+// -----------------
+// Plain `swift build` targets baseline x86-64, where SIMD `addingProduct` becomes a call to
+// `fmaf` (10-50x slower). This manifest therefore passes a target CPU to the compiler:
+//
+//   SEGRUN_TARGET_CPU unset      -> `native` (the CPU of the build machine; the default)
+//   SEGRUN_TARGET_CPU=znver3     -> any LLVM CPU name (znver3, znver4, haswell, skylake-avx512, ...)
+//   SEGRUN_TARGET_CPU=none       -> no flag: portable baseline build (slow; `segrun bench` refuses to run)
+//
+// The kernels also need to know, at compile time, whether 16-wide (AVX-512) tiles are native.
+// The manifest derives the compilation conditions SEGRUN_FMA and SEGRUN_AVX512 from the chosen CPU
+// (for `native` it reads the flags of /proc/cpuinfo). After changing the variable, run
+// `swift package clean` so that every module is rebuilt with the new flags.
+import PackageDescription
+import Foundation
+
+let targetCPU = ProcessInfo.processInfo.environment["SEGRUN_TARGET_CPU"] ?? "native"
+
+/// CPU features (as /proc/cpuinfo names them) that the chosen target CPU guarantees.
+func features(of cpu: String) -> Set<String> {
+    let avx2: Set<String> = ["avx2", "fma"]
+    let avx512: Set<String> = avx2.union(["avx512f", "avx512bw", "avx512vl"])
+    switch cpu {
+    case "none": return []
+    case "native":
+        #if os(Linux)
+        guard let info = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
+              let flagsLine = info.split(separator: "\n").first(where: { $0.hasPrefix("flags") })
+        else { return [] }
+        return Set(flagsLine.split(separator: " ").map(String.init))
+        #else
+        return []
+        #endif
+    case "haswell", "broadwell", "skylake", "znver1", "znver2", "znver3", "alderlake", "x86-64-v3":
+        return avx2
+    default:
+        if cpu.hasPrefix("znver") || cpu.contains("avx512") || cpu.hasPrefix("sapphirerapids")
+            || cpu.hasPrefix("icelake") || cpu.hasPrefix("cascadelake") || cpu == "x86-64-v4" {
+            return avx512
+        }
+        return avx2
+    }
+}
+
+let cpuFeatures = features(of: targetCPU)
+var kernelSettings: [SwiftSetting] = []
+#if arch(x86_64)
+if targetCPU != "none" {
+    kernelSettings.append(.unsafeFlags(["-target-cpu", targetCPU, "-Xcc", "-march=\(targetCPU)"]))
+}
+if cpuFeatures.contains("fma") && cpuFeatures.contains("avx2") { kernelSettings.append(.define("SEGRUN_FMA")) }
+if cpuFeatures.contains("avx512f") { kernelSettings.append(.define("SEGRUN_AVX512")) }
+#elseif arch(arm64)
+kernelSettings.append(.define("SEGRUN_FMA"))
+#endif
+
+let package = Package(
+    name: "segrun",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "segrun", targets: ["segrun"]),
+        .library(name: "Kernels", targets: ["Kernels"]),
+        .library(name: "Engine", targets: ["Engine"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        // Pure single-threaded SIMD kernels over tiles. Standard library only; Embedded-compatible.
+        .target(name: "Kernels", swiftSettings: kernelSettings),
+        // Randomized kernel-vs-reference checks, shared by XCTest and the Embedded ARM runner.
+        .target(name: "KernelChecks", dependencies: ["Kernels"], swiftSettings: kernelSettings),
+        // Runtime: threads, operators with plan/run, graph IR, model file, executor.
+        .target(name: "Engine", dependencies: ["Kernels"], swiftSettings: kernelSettings),
+        .target(name: "Quant", dependencies: ["Engine"], swiftSettings: kernelSettings),
+        .target(name: "Train", dependencies: ["Engine"], swiftSettings: kernelSettings),
+        .executableTarget(
+            name: "segrun",
+            dependencies: [
+                "Engine", "Quant", "Train",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: kernelSettings),
+        .testTarget(name: "KernelsTests", dependencies: ["Kernels", "KernelChecks"], swiftSettings: kernelSettings),
+        .testTarget(name: "EngineTests", dependencies: ["Engine", "KernelChecks"], swiftSettings: kernelSettings),
+    ]
+)

@@ -1,0 +1,97 @@
+import Kernels
+
+/// Randomized checks of the convolution kernels against `ConvReference`.
+/// Each returns the failures it found (empty when all passed); messages carry the seed and shape.
+public enum ConvChecks {
+    /// Channel counts the checks draw from: 1, 3, 5, 17, 33 and multiples of 16.
+    public static let channelCounts = [1, 3, 5, 16, 17, 32, 33, 48]
+
+    /// A random valid geometry for `algorithm`.
+    public static func randomGeometry(_ algorithm: ConvAlgorithm, rng: inout SplitMix64) -> Conv2dGeometry {
+        while true {
+            let kernel: Int, stride: Int, dilation: Int, depthwise: Bool
+            switch algorithm {
+            case .winograd:
+                kernel = 3; stride = 1; dilation = 1; depthwise = false
+            case .gemm1x1:
+                kernel = 1; stride = rng.pick([1, 2]); dilation = 1; depthwise = false
+            case .depthwise:
+                kernel = rng.pick([1, 3, 5, 7]); stride = rng.pick([1, 2]); dilation = rng.pick([1, 2]); depthwise = true
+            case .igemm:
+                kernel = rng.pick([1, 3, 5, 7]); stride = rng.pick([1, 2]); dilation = rng.pick([1, 2]); depthwise = false
+            }
+            let cin = rng.pick(channelCounts)
+            let cout = depthwise ? cin : rng.pick(channelCounts)
+            let h = rng.pick([1, 2, 5, 7, 9, 12, 13, 17]), w = rng.pick([1, 3, 6, 8, 11, 16, 19])
+            let extent = dilation * (kernel - 1)
+            var g = Conv2dGeometry(batch: rng.int(1...2), inChannels: cin, inHeight: h, inWidth: w, outChannels: cout,
+                                   kernel: kernel, stride: stride, dilation: dilation, padding: 0, groups: depthwise ? cin : 1)
+            if algorithm != .gemm1x1 {
+                // Any padding from none to the full extent, independently on each side.
+                g.padTop = rng.int(0...extent); g.padBottom = rng.int(0...extent)
+                g.padLeft = rng.int(0...extent); g.padRight = rng.int(0...extent)
+            }
+            if g.validate() == nil { return g }
+        }
+    }
+
+    public static func tolerance(_ algorithm: ConvAlgorithm) -> Double {
+        switch algorithm {
+        case .winograd(let v): return v.m == 2 ? Tolerances.winogradF2 : v.m == 4 ? Tolerances.winogradF4 : Tolerances.winogradF6
+        default: return Tolerances.direct
+        }
+    }
+
+    /// Runs `algorithm` on `g` with random data and compares with the reference.
+    public static func check(_ g: Conv2dGeometry, _ algorithm: ConvAlgorithm, activation: FusedActivation,
+                             rng: inout SplitMix64, label: String) -> String? {
+        let input = rng.floats(g.inputShape.elementCount)
+        let weights = rng.floats(g.weightCount)
+        let bias = rng.floats(g.outChannels)
+        var output = poisoned(g.outputShape.elementCount)
+        let plan: F32Conv2dPlan
+        do {
+            plan = try F32Conv2dPlan(g, weights: weights, bias: bias, activation: activation, algorithm: algorithm)
+        } catch {
+            return "\(label): plan failed: \(error)"
+        }
+        output.withUnsafeMutableBufferPointer { plan.runSingleThreaded(input: input, output: $0.baseAddress!) }
+        let ref = ConvReference.conv2d(g, input: input, weights: weights, bias: bias, activation: activation)
+        return output.withUnsafeBufferPointer { compare($0, ref, rtol: tolerance(algorithm), label: label) }
+    }
+
+    /// `count` random geometries for each algorithm.
+    public static func randomized(_ algorithm: ConvAlgorithm, count: Int, seed: UInt64) -> [String] {
+        var rng = SplitMix64(seed: seed)
+        var failures: [String] = []
+        let activations: [FusedActivation] = [.none, .relu, .leakyRelu(slope: 0.1)]
+        for i in 0..<count {
+            let g = randomGeometry(algorithm, rng: &rng)
+            let act = rng.pick(activations)
+            if let f = check(g, algorithm, activation: act, rng: &rng,
+                             label: "\(algorithm) #\(i) seed \(seed) \(g) \(act)") {
+                failures.append(f)
+            }
+        }
+        return failures
+    }
+
+    /// Every algorithm on the edge shapes a tile sweep needs: pixel counts of 1, 5, 6, 7, 12, 13
+    /// and channel counts around the column block (2W - 1, 2W, 2W + 1).
+    public static func tileEdges(seed: UInt64) -> [String] {
+        var rng = SplitMix64(seed: seed)
+        var failures: [String] = []
+        let nr = CompiledISA.tileColumns
+        for (h, w) in [(1, 1), (1, 5), (2, 3), (1, 7), (3, 4), (13, 1)] {
+            for cout in [nr - 1, nr, nr + 1] {
+                let g = Conv2dGeometry(inChannels: 3, inHeight: h, inWidth: w, outChannels: cout, kernel: 3)
+                for algorithm in ConvAlgorithm.candidates(for: g) {
+                    if let f = check(g, algorithm, activation: .none, rng: &rng, label: "edge \(algorithm) \(g) seed \(seed)") {
+                        failures.append(f)
+                    }
+                }
+            }
+        }
+        return failures
+    }
+}

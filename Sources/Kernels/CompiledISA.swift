@@ -1,0 +1,28 @@
+/// The vector instruction set this build of the kernels was compiled for.
+///
+/// Chosen at compile time by `Package.swift` (see `SEGRUN_TARGET_CPU`), which defines
+/// `SEGRUN_FMA` and `SEGRUN_AVX512`. This is the one place that inspects those conditions:
+/// every kernel family asks `CompiledISA` for its tile width instead of testing `#if` itself.
+public enum CompiledISA {
+    #if arch(arm64)
+    public static let name = "aarch64 NEON (fmla)"
+    public static let hasFMA = true
+    /// Float lanes per tile vector: the tile is 6 rows x (2 x width) columns.
+    public static let tileWidth = 8
+    #elseif SEGRUN_AVX512
+    public static let name = "x86-64 AVX-512 + FMA (zmm)"
+    public static let hasFMA = true
+    public static let tileWidth = 16
+    #elseif SEGRUN_FMA
+    public static let name = "x86-64 AVX2 + FMA (ymm)"
+    public static let hasFMA = true
+    public static let tileWidth = 8
+    #else
+    public static let name = "baseline without FMA (addingProduct calls fmaf: slow)"
+    public static let hasFMA = false
+    public static let tileWidth = 8
+    #endif
+
+    /// Columns (output channels) covered by one microkernel call.
+    public static var tileColumns: Int { 2 * tileWidth }
+}

@@ -1,0 +1,158 @@
+/// The convolution algorithms segrun implements. Every one can be forced, so tests and
+/// benchmarks cover each; `Engine` picks among the valid ones by measuring them.
+public enum ConvAlgorithm: Hashable, Sendable, CustomStringConvertible {
+    /// Implicit GEMM on the padded NHWC image; any kernel, stride, dilation (groups 1).
+    case igemm
+    /// 1x1 kernel without padding as a packed GEMM on the unpadded image.
+    case gemm1x1
+    /// groups == channels.
+    case depthwise
+    /// 3x3, stride 1, dilation 1, groups 1: Winograd F(m x m, 3 x 3) with m = 2, 4 or 6.
+    case winograd(WinogradVariant)
+
+    public var description: String {
+        switch self {
+        case .igemm: return "igemm"
+        case .gemm1x1: return "gemm1x1"
+        case .depthwise: return "depthwise"
+        case .winograd(let v): return v.name
+        }
+    }
+
+    /// The algorithms that can compute `g`.
+    public static func candidates(for g: Conv2dGeometry) -> [ConvAlgorithm] {
+        if g.isDepthwise { return [.depthwise] }
+        var list: [ConvAlgorithm] = [.igemm]
+        if g.inChannels == 1 && g.outChannels == 1 { list.append(.depthwise) }
+        if F32Conv1x1Gemm.supports(g) { list.append(.gemm1x1) }
+        if F32ConvWinograd.supports(g) {
+            for v in WinogradVariant.all { list.append(.winograd(v)) }
+        }
+        return list
+    }
+
+    /// Parses the names that `description` prints.
+    public init?(name: String) {
+        switch name {
+        case "igemm", "direct": self = .igemm
+        case "gemm1x1", "1x1": self = .gemm1x1
+        case "depthwise": self = .depthwise
+        default:
+            guard let v = WinogradVariant.all.first(where: { $0.name == name }) else { return nil }
+            self = .winograd(v)
+        }
+    }
+}
+
+/// A convolution planned for one geometry and algorithm: weights packed, scratch sizes known.
+/// Running it is single-threaded over a range of work items and never allocates;
+/// `Engine` spreads the work items over threads.
+///
+/// Per image, a run is two phases: `prepareInput` (zero padding, if the algorithm reads a padded
+/// image), then `run` over disjoint ranges of `workItems`, each with its own `scratchFloats` of scratch.
+public struct F32Conv2dPlan {
+    public let geometry: Conv2dGeometry
+    public let algorithm: ConvAlgorithm
+    public let activation: FusedActivation
+    let packed: F32PackedConvWeights?
+    let depthwise: F32ConvDepthwise.PackedWeights?
+    let winograd: F32ConvWinograd.Plan?
+
+    /// `weights` are OIHW (`geometry.weightCount` floats), `bias` has `outChannels` values or is nil.
+    public init(_ g: Conv2dGeometry, weights: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
+                activation: FusedActivation, algorithm: ConvAlgorithm) throws(ShapeError) {
+        if let error = g.validate() { throw error }
+        var valid = false
+        for candidate in ConvAlgorithm.candidates(for: g) where candidate == algorithm { valid = true }
+        if !valid { throw .mismatch("algorithm \(algorithm) cannot compute \(g)") }
+        geometry = g
+        self.algorithm = algorithm
+        self.activation = activation
+        let taps = g.kernelHeight * g.kernelWidth
+        switch algorithm {
+        case .igemm, .gemm1x1:
+            packed = F32PackedConvWeights(oihw: weights, bias: bias, outChannels: g.outChannels,
+                                          inChannels: g.inChannels, taps: taps)
+            depthwise = nil
+            winograd = nil
+        case .depthwise:
+            packed = nil
+            depthwise = F32ConvDepthwise.PackedWeights(oihw: weights, bias: bias, channels: g.inChannels, taps: taps)
+            winograd = nil
+        case .winograd(let variant):
+            packed = nil
+            depthwise = nil
+            winograd = F32ConvWinograd.Plan(g, variant: variant, weights: weights, bias: bias)
+        }
+    }
+
+    /// Floats of one prepared input image (0 when the algorithm reads the caller's image directly).
+    public var preparedInputFloats: Int {
+        let g = geometry
+        switch algorithm {
+        case .gemm1x1: return 0
+        case .igemm, .depthwise: return g.paddedHeight * g.paddedWidth * g.inChannels
+        case .winograd: return winograd!.paddedInputFloats
+        }
+    }
+
+    /// Independent work items of one image.
+    public var workItems: Int {
+        switch algorithm {
+        case .igemm: return F32ConvIgemm.tileCount(geometry)
+        case .gemm1x1: return F32Conv1x1Gemm.tileCount(geometry)
+        case .depthwise: return F32ConvDepthwise.rowCount(geometry)
+        case .winograd: return winograd!.blockCount
+        }
+    }
+
+    /// Scratch floats a thread needs while it runs work items.
+    public var scratchFloats: Int { winograd?.scratchFloats ?? 0 }
+
+    /// Pads one NHWC image into `prepared` (`preparedInputFloats` floats). No-op for `gemm1x1`.
+    public func prepareInput(_ image: UnsafePointer<Float>, into prepared: UnsafeMutablePointer<Float>) {
+        let g = geometry
+        switch algorithm {
+        case .gemm1x1: return
+        case .igemm, .depthwise:
+            F32Pad.image(image, height: g.inHeight, width: g.inWidth, channels: g.inChannels,
+                         top: g.padTop, left: g.padLeft, bottom: g.padBottom, right: g.padRight,
+                         into: prepared, dstChannels: g.inChannels)
+        case .winograd: winograd!.prepareInput(image, into: prepared)
+        }
+    }
+
+    /// Computes work items `items` of one image. `input` is the prepared image (or, for
+    /// `gemm1x1`, the image itself); `output` is the NHWC output image.
+    public func run(input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, items: Range<Int>,
+                    scratch: UnsafeMutablePointer<Float>?) {
+        switch algorithm {
+        case .igemm:
+            F32ConvIgemm.run(geometry, weights: packed!, paddedInput: input, output: output, tiles: items, activation: activation)
+        case .gemm1x1:
+            F32Conv1x1Gemm.run(geometry, weights: packed!, input: input, output: output, tiles: items, activation: activation)
+        case .depthwise:
+            F32ConvDepthwise.run(geometry, weights: depthwise!, paddedInput: input, output: output, rows: items, activation: activation)
+        case .winograd:
+            winograd!.run(paddedInput: input, output: output, blocks: items, scratch: scratch!, activation: activation)
+        }
+    }
+
+    /// Runs a whole batch on the calling thread (allocates its buffers). For tests and tools;
+    /// the Engine's operator runs the same phases over threads.
+    public func runSingleThreaded(input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>) {
+        let g = geometry
+        let prepared = AlignedBuffer(count: preparedInputFloats)
+        let scratch = AlignedBuffer(count: scratchFloats)
+        for n in 0..<g.batch {
+            let image = input + n * g.inputShape.elementsPerImage
+            let out = output + n * g.outputShape.elementsPerImage
+            if preparedInputFloats > 0 {
+                prepareInput(image, into: prepared.pointer)
+                run(input: prepared.constPointer, output: out, items: 0..<workItems, scratch: scratch.pointer)
+            } else {
+                run(input: image, output: out, items: 0..<workItems, scratch: scratch.pointer)
+            }
+        }
+    }
+}

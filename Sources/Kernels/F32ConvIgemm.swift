@@ -1,0 +1,79 @@
+/// Direct convolution as an implicit GEMM (`f32-conv-igemm-6x(2W)`), for groups == 1 and any
+/// kernel size, stride, dilation and padding.
+///
+/// Output pixels of one image are flattened (`p = oy * outWidth + ox`) and cut into tiles of 6;
+/// each tile row points at its receptive field's corner in the *padded* input, and every tap
+/// `(ky, kx)` is the same float offset from all six corners. So one microkernel call computes
+/// 6 pixels x 2W output channels with no bounds tests and no im2col buffer.
+///
+/// Input: one image, NHWC, already zero-padded by `F32Pad` to `paddedHeight x paddedWidth x inChannels`.
+/// Output: one image, NHWC dense, `outHeight x outWidth x outChannels`.
+public enum F32ConvIgemm {
+    /// Work items of one image: tiles of 6 output pixels. Threads split this range.
+    public static func tileCount(_ g: Conv2dGeometry) -> Int {
+        (g.outHeight * g.outWidth + igemmTileRows - 1) / igemmTileRows
+    }
+
+    /// Computes output tiles `tiles` of one image.
+    public static func run(_ g: Conv2dGeometry, weights: F32PackedConvWeights,
+                           paddedInput: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>,
+                           tiles: Range<Int>, activation: FusedActivation) {
+        let taps = g.kernelHeight * g.kernelWidth
+        let cin = g.inChannels, cout = g.outChannels
+        let pw = g.paddedWidth, ow = g.outWidth
+        let pixels = g.outHeight * ow
+        precondition(weights.inChannels == cin && weights.outChannels == cout && weights.taps == taps,
+                     "packed weights \(weights.outChannels)x\(weights.inChannels)x\(weights.taps) do not fit \(g)")
+        withUnsafeTemporaryAllocation(of: Int.self, capacity: taps) { offsets in
+            for ky in 0..<g.kernelHeight {
+                for kx in 0..<g.kernelWidth {
+                    offsets[ky * g.kernelWidth + kx] = (ky * g.dilationY * pw + kx * g.dilationX) * cin
+                }
+            }
+            withUnsafeTemporaryAllocation(of: UnsafePointer<Float>.self, capacity: igemmTileRows) { aRows in
+                withUnsafeTemporaryAllocation(of: UnsafeMutablePointer<Float>.self, capacity: igemmTileRows) { cRows in
+                    let nr = weights.blockColumns
+                    for block in 0..<weights.columnBlocks {
+                        let b = weights.data.constPointer + block * weights.blockStride
+                        let bias = weights.bias.constPointer + block * nr
+                        let columns = min(nr, cout - block * nr)
+                        for tile in tiles {
+                            let first = tile &* igemmTileRows
+                            let rows = min(igemmTileRows, pixels &- first)
+                            for r in 0..<igemmTileRows {
+                                let p = first &+ min(r, rows &- 1)
+                                let oy = p / ow, ox = p &- oy &* ow
+                                aRows[r] = paddedInput + ((oy &* g.strideY) &* pw &+ ox &* g.strideX) &* cin
+                                cRows[r] = output + p &* cout
+                            }
+                            f32IgemmTileNative(a: UnsafePointer(aRows.baseAddress!), tapOffsets: UnsafePointer(offsets.baseAddress!),
+                                               tapCount: taps, depth: cin, b: b,
+                                               c: UnsafePointer(cRows.baseAddress!), columnOffset: block &* nr,
+                                               rows: rows, columns: columns, bias: bias, activation: activation)
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// 1x1 convolution as a packed GEMM (`f32-conv1x1-gemm-6x(2W)`): the NHWC image *is* the
+/// `pixels x inChannels` A matrix, so no padding copy is made. Requires a 1x1 kernel and no padding;
+/// any stride.
+public enum F32Conv1x1Gemm {
+    public static func supports(_ g: Conv2dGeometry) -> Bool {
+        g.kernelHeight == 1 && g.kernelWidth == 1 && g.groups == 1
+            && g.padTop == 0 && g.padLeft == 0 && g.padBottom == 0 && g.padRight == 0
+    }
+
+    public static func tileCount(_ g: Conv2dGeometry) -> Int { F32ConvIgemm.tileCount(g) }
+
+    /// Computes output tiles `tiles` of one image from the *unpadded* NHWC input.
+    public static func run(_ g: Conv2dGeometry, weights: F32PackedConvWeights,
+                           input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>,
+                           tiles: Range<Int>, activation: FusedActivation) {
+        precondition(supports(g), "F32Conv1x1Gemm needs a 1x1 kernel without padding: \(g)")
+        F32ConvIgemm.run(g, weights: weights, paddedInput: input, output: output, tiles: tiles, activation: activation)
+    }
+}

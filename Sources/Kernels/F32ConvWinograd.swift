@@ -1,0 +1,233 @@
+/// Winograd convolution for 3x3, stride 1, dilation 1, groups 1 (`f32-conv3x3-winograd-fM`).
+///
+/// Per block of tiles (a work item), fused so the transformed block stays in cache:
+/// 1. input transform `V[xi][tile][c] = (B^T d B)[xi]`, vectorized across channels;
+/// 2. alpha^2 GEMMs `M[xi] = V[xi] x U[xi]` on the `f32-igemm-6x(2W)` tile;
+/// 3. output transform `Y = A^T M A`, plus bias and the fused activation, cropped at the edges.
+/// The weight transform `U = G g G^T` runs once, in `Plan.init`, in Float64.
+public enum F32ConvWinograd {
+    public static func supports(_ g: Conv2dGeometry) -> Bool {
+        g.kernelHeight == 3 && g.kernelWidth == 3 && g.strideY == 1 && g.strideX == 1
+            && g.dilationY == 1 && g.dilationX == 1 && g.groups == 1
+    }
+
+    public struct Plan {
+        public let geometry: Conv2dGeometry
+        public let variant: WinogradVariant
+        let tilesY: Int
+        let tilesX: Int
+        /// Input channels padded to the vector width.
+        let paddedChannels: Int
+        /// Output channels padded to the tile's column block.
+        let paddedOutChannels: Int
+        let tilesPerBlock: Int
+        let weights: F32PackedConvWeights
+        let bias: AlignedBuffer
+        let inputRows: SparseRows
+        let outputRows: SparseRows
+
+        public init(_ g: Conv2dGeometry, variant: WinogradVariant, weights: UnsafePointer<Float>, bias: UnsafePointer<Float>?) {
+            precondition(F32ConvWinograd.supports(g), "Winograd needs 3x3, stride 1, dilation 1, groups 1: \(g)")
+            geometry = g
+            self.variant = variant
+            let m = variant.m, alpha = variant.alpha
+            tilesY = (g.outHeight + m - 1) / m
+            tilesX = (g.outWidth + m - 1) / m
+            paddedChannels = roundUp(g.inChannels, toMultipleOf: CompiledISA.tileWidth)
+            paddedOutChannels = roundUp(g.outChannels, toMultipleOf: CompiledISA.tileColumns)
+            // Keep V and M of one block within about 1 MiB, in whole microkernel tiles.
+            let floatsPerTile = alpha * alpha * (paddedChannels + paddedOutChannels)
+            tilesPerBlock = max(igemmTileRows, min(16 * igemmTileRows, (1 << 18) / floatsPerTile / igemmTileRows * igemmTileRows))
+            let cin = g.inChannels, cp = paddedChannels
+            var u = [Float](repeating: 0, count: alpha * alpha * g.outChannels * cp)
+            for o in 0..<g.outChannels {
+                for i in 0..<cin {
+                    let t = variant.transformFilter { ky, kx in Double(weights[((o * cin + i) * 3 + ky) * 3 + kx]) }
+                    for xi in 0..<(alpha * alpha) { u[(xi * g.outChannels + o) * cp + i] = Float(t[xi]) }
+                }
+            }
+            self.weights = u.withUnsafeBufferPointer { u in
+                F32PackedConvWeights(outChannels: g.outChannels, inChannels: cp, taps: alpha * alpha, bias: nil) { o, i, xi in
+                    u[(xi * g.outChannels + o) * cp + i]
+                }
+            }
+            self.bias = AlignedBuffer(count: paddedOutChannels)
+            if let bias { for o in 0..<g.outChannels { self.bias.pointer[o] = bias[o] } }
+            inputRows = SparseRows(variant.bt, rows: alpha, columns: alpha)
+            outputRows = SparseRows(variant.at, rows: m, columns: alpha)
+        }
+
+        var paddedHeight: Int { tilesY * variant.m + 2 }
+        var paddedWidth: Int { tilesX * variant.m + 2 }
+        var paddedInputFloats: Int { paddedHeight * paddedWidth * paddedChannels }
+        var tileCount: Int { tilesY * tilesX }
+        var blockCount: Int { (tileCount + tilesPerBlock - 1) / tilesPerBlock }
+        var scratchFloats: Int {
+            let a2 = variant.alpha * variant.alpha
+            return a2 * tilesPerBlock * (paddedChannels + paddedOutChannels) + 2 * a2 * 16
+        }
+
+        /// Zero-pads one NHWC image to whole tiles and to `paddedChannels` channels.
+        func prepareInput(_ image: UnsafePointer<Float>, into dst: UnsafeMutablePointer<Float>) {
+            let g = geometry
+            F32Pad.image(image, height: g.inHeight, width: g.inWidth, channels: g.inChannels,
+                         top: g.padTop, left: g.padLeft,
+                         bottom: paddedHeight - g.padTop - g.inHeight, right: paddedWidth - g.padLeft - g.inWidth,
+                         into: dst, dstChannels: paddedChannels)
+        }
+
+        func run(paddedInput: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, blocks: Range<Int>,
+                 scratch: UnsafeMutablePointer<Float>, activation: FusedActivation) {
+            if CompiledISA.tileWidth == 16 {
+                run(SIMD16<Float>.self, paddedInput, output, blocks, scratch, activation)
+            } else {
+                run(SIMD8<Float>.self, paddedInput, output, blocks, scratch, activation)
+            }
+        }
+
+        @inline(__always)
+        func run<V: SIMD>(_: V.Type, _ input: UnsafePointer<Float>, _ output: UnsafeMutablePointer<Float>,
+                          _ blocks: Range<Int>, _ scratch: UnsafeMutablePointer<Float>,
+                          _ activation: FusedActivation) where V.Scalar == Float {
+            let alpha = variant.alpha, a2 = alpha * alpha
+            let cp = paddedChannels, cop = paddedOutChannels
+            let vBuffer = scratch
+            let mBuffer = scratch + a2 * tilesPerBlock * cp
+            withUnsafeTemporaryAllocation(of: V.self, capacity: 2 * a2) { temp in
+                withUnsafeTemporaryAllocation(of: UnsafePointer<Float>.self, capacity: igemmTileRows) { aRows in
+                    withUnsafeTemporaryAllocation(of: UnsafeMutablePointer<Float>.self, capacity: igemmTileRows) { cRows in
+                        let temp = temp.baseAddress!
+                        for block in blocks {
+                            let first = block * tilesPerBlock
+                            let count = min(tilesPerBlock, tileCount - first)
+                            for i in 0..<count {
+                                transformInputTile(V.self, input, tile: first + i, into: vBuffer + i * cp,
+                                                   xiStride: tilesPerBlock * cp, temp: temp)
+                            }
+                            multiply(vBuffer, mBuffer, count: count, aRows: aRows.baseAddress!, cRows: cRows.baseAddress!)
+                            for i in 0..<count {
+                                transformOutputTile(V.self, mBuffer + i * cop, xiStride: tilesPerBlock * cop,
+                                                    tile: first + i, output: output, temp: temp, activation: activation)
+                            }
+                        }
+                    }
+                }
+            }
+        }
+
+        /// `M[xi] = V[xi] x U[xi]` for every xi, over `count` tiles.
+        @inline(__always)
+        func multiply(_ vBuffer: UnsafeMutablePointer<Float>, _ mBuffer: UnsafeMutablePointer<Float>, count: Int,
+                      aRows: UnsafeMutablePointer<UnsafePointer<Float>>, cRows: UnsafeMutablePointer<UnsafeMutablePointer<Float>>) {
+            let a2 = variant.alpha * variant.alpha, cp = paddedChannels, cop = paddedOutChannels
+            let nr = weights.blockColumns
+            var zero = 0
+            for xi in 0..<a2 {
+                let vRows = vBuffer + xi * tilesPerBlock * cp
+                let mRows = mBuffer + xi * tilesPerBlock * cop
+                for block in 0..<weights.columnBlocks {
+                    let b = weights.data.constPointer + block * weights.blockStride + xi * cp * nr
+                    var row = 0
+                    while row < count {
+                        let rows = min(igemmTileRows, count - row)
+                        for r in 0..<igemmTileRows {
+                            let i = row + min(r, rows - 1)
+                            aRows[r] = UnsafePointer(vRows + i * cp)
+                            cRows[r] = mRows + i * cop
+                        }
+                        f32IgemmTileNative(a: UnsafePointer(aRows), tapOffsets: &zero, tapCount: 1, depth: cp, b: b,
+                                           c: UnsafePointer(cRows), columnOffset: block * nr, rows: rows, columns: nr,
+                                           bias: nil, activation: .none)
+                        row += igemmTileRows
+                    }
+                }
+            }
+        }
+
+        /// `B^T d B` for one tile, all channels; writes `V[xi][tile]` rows at `dst + xi * xiStride`.
+        @inline(__always)
+        func transformInputTile<V: SIMD>(_: V.Type, _ input: UnsafePointer<Float>, tile: Int,
+                                         into dst: UnsafeMutablePointer<Float>, xiStride: Int,
+                                         temp: UnsafeMutablePointer<V>) where V.Scalar == Float {
+            let alpha = variant.alpha, m = variant.m, cp = paddedChannels, w = V.scalarCount
+            let ty = tile / tilesX, tx = tile - ty * tilesX
+            let pw = paddedWidth
+            let corner = input + ((ty * m) * pw + tx * m) * cp
+            let rowsT = temp          // alpha x alpha: B^T d
+            let rows = inputRows
+            rows.starts.withUnsafeBufferPointer { starts in
+            rows.columns.withUnsafeBufferPointer { cols in
+            rows.coefficients.withUnsafeBufferPointer { coefs in
+                var c = 0
+                while c < cp {
+                    // rowsT[r][x] = sum_k B^T[r][k] d[k][x]
+                    for r in 0..<alpha {
+                        for x in 0..<alpha {
+                            var s = V()
+                            for t in starts[r]..<starts[r + 1] {
+                                let d = (corner + (cols[t] * pw + x) * cp + c).loadVector(V.self)
+                                s = s.addingProduct(V(repeating: coefs[t]), d)
+                            }
+                            rowsT[r * alpha + x] = s
+                        }
+                    }
+                    // V[r][s] = sum_k rowsT[r][k] B^T[s][k]
+                    for r in 0..<alpha {
+                        for s in 0..<alpha {
+                            var v = V()
+                            for t in starts[s]..<starts[s + 1] {
+                                v = v.addingProduct(V(repeating: coefs[t]), rowsT[r * alpha + cols[t]])
+                            }
+                            (dst + (r * alpha + s) * xiStride + c).storeVector(v)
+                        }
+                    }
+                    c += w
+                }
+            }}}
+        }
+
+        /// `A^T M A` for one tile, all output channels, plus bias and activation, stored cropped.
+        @inline(__always)
+        func transformOutputTile<V: SIMD>(_: V.Type, _ mTile: UnsafeMutablePointer<Float>, xiStride: Int, tile: Int,
+                                          output: UnsafeMutablePointer<Float>, temp: UnsafeMutablePointer<V>,
+                                          activation: FusedActivation) where V.Scalar == Float {
+            let g = geometry
+            let alpha = variant.alpha, m = variant.m, w = V.scalarCount
+            let ty = tile / tilesX, tx = tile - ty * tilesX
+            let validRows = min(m, g.outHeight - ty * m), validCols = min(m, g.outWidth - tx * m)
+            let cout = g.outChannels
+            let rowsT = temp  // m x alpha: A^T M
+            let rows = outputRows
+            rows.starts.withUnsafeBufferPointer { starts in
+            rows.columns.withUnsafeBufferPointer { cols in
+            rows.coefficients.withUnsafeBufferPointer { coefs in
+                var c = 0
+                while c < cout {
+                    let lanes = min(w, cout - c)
+                    for r in 0..<m {
+                        for x in 0..<alpha {
+                            var s = V()
+                            for t in starts[r]..<starts[r + 1] {
+                                let v = (mTile + (cols[t] * alpha + x) * xiStride + c).loadVector(V.self)
+                                s = s.addingProduct(V(repeating: coefs[t]), v)
+                            }
+                            rowsT[r * alpha + x] = s
+                        }
+                    }
+                    let b = (bias.constPointer + c).loadVector(V.self)
+                    for r in 0..<validRows {
+                        for s in 0..<validCols {
+                            var y = b
+                            for t in starts[s]..<starts[s + 1] {
+                                y = y.addingProduct(V(repeating: coefs[t]), rowsT[r * alpha + cols[t]])
+                            }
+                            let dst = output + (((ty * m + r) * g.outWidth) + tx * m + s) * cout + c
+                            dst.storeVector(activation.apply(y), count: lanes)
+                        }
+                    }
+                    c += w
+                }
+            }}}
+        }
+    }
+}

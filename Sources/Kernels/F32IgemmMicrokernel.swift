@@ -1,0 +1,101 @@
+/// The fp32 register tile that every GEMM-shaped convolution in segrun runs on:
+/// `f32-igemm-6x(2W)`, an indirect GEMM with 6 rows and two vectors of W floats per row.
+///
+///     C[r][j] = act( bias[j] + sum over taps t, k < depth:  A[r][offset[t] + k] * B[t][k][j] )
+///
+/// - A rows are given by pointers (`a[0..<6]`), so rows may be pixels of an NHWC image at any
+///   stride, Winograd tiles, or GEMM rows: the kernel never assumes they are evenly spaced.
+/// - Every tap adds the same float offset to each row pointer (a convolution tap in a padded
+///   image, or 0 for a plain GEMM), then walks `depth` contiguous floats.
+/// - B is packed for this column block: `[tap][k][2W]`, contiguous.
+/// - C rows are pointers too; `rows` of them are stored (the caller repeats the last A row to fill
+///   a partial tile) and `columns` (at most 2W) floats per row.
+///
+/// Accumulates in Float with `addingProduct` (fused multiply-add), in a fixed order over taps and k,
+/// so the result does not depend on how tiles are spread over threads.
+@inline(__always)
+func f32IgemmTile<V: SIMD>(
+    _: V.Type,
+    a: UnsafePointer<UnsafePointer<Float>>,
+    tapOffsets: UnsafePointer<Int>, tapCount: Int, depth: Int,
+    b: UnsafePointer<Float>,
+    c: UnsafePointer<UnsafeMutablePointer<Float>>, columnOffset: Int, rows: Int, columns: Int,
+    bias: UnsafePointer<Float>?, activation: FusedActivation
+) where V.Scalar == Float {
+    let w = V.scalarCount
+    var c00 = V(), c01 = V(), c10 = V(), c11 = V(), c20 = V(), c21 = V()
+    var c30 = V(), c31 = V(), c40 = V(), c41 = V(), c50 = V(), c51 = V()
+    let a0 = a[0], a1 = a[1], a2 = a[2], a3 = a[3], a4 = a[4], a5 = a[5]
+    var bp = UnsafeRawPointer(b)
+    let bStep = 2 &* w &* 4
+    var t = 0
+    while t < tapCount {
+        let off = tapOffsets[t]
+        let p0 = a0 + off, p1 = a1 + off, p2 = a2 + off, p3 = a3 + off, p4 = a4 + off, p5 = a5 + off
+        var k = 0
+        while k < depth {
+            let b0 = bp.loadUnaligned(as: V.self)
+            let b1 = bp.loadUnaligned(fromByteOffset: w &* 4, as: V.self)
+            var x = V(repeating: p0[k])
+            c00 = c00.addingProduct(x, b0); c01 = c01.addingProduct(x, b1)
+            x = V(repeating: p1[k])
+            c10 = c10.addingProduct(x, b0); c11 = c11.addingProduct(x, b1)
+            x = V(repeating: p2[k])
+            c20 = c20.addingProduct(x, b0); c21 = c21.addingProduct(x, b1)
+            x = V(repeating: p3[k])
+            c30 = c30.addingProduct(x, b0); c31 = c31.addingProduct(x, b1)
+            x = V(repeating: p4[k])
+            c40 = c40.addingProduct(x, b0); c41 = c41.addingProduct(x, b1)
+            x = V(repeating: p5[k])
+            c50 = c50.addingProduct(x, b0); c51 = c51.addingProduct(x, b1)
+            bp += bStep
+            k &+= 1
+        }
+        t &+= 1
+    }
+    var bias0 = V(), bias1 = V()
+    if let bias {
+        bias0 = bias.loadVector(V.self)
+        bias1 = (bias + w).loadVector(V.self)
+    }
+    @inline(__always)
+    func store(_ row: Int, _ lo: V, _ hi: V) {
+        let dst = c[row] + columnOffset
+        let vlo = activation.apply(lo + bias0), vhi = activation.apply(hi + bias1)
+        if columns == 2 &* w {
+            dst.storeVector(vlo)
+            (dst + w).storeVector(vhi)
+        } else {
+            dst.storeVector(vlo, count: columns)
+            if columns > w { (dst + w).storeVector(vhi, count: columns &- w) }
+        }
+    }
+    store(0, c00, c01)
+    if rows > 1 { store(1, c10, c11) }
+    if rows > 2 { store(2, c20, c21) }
+    if rows > 3 { store(3, c30, c31) }
+    if rows > 4 { store(4, c40, c41) }
+    if rows > 5 { store(5, c50, c51) }
+}
+
+/// Rows of one microkernel tile.
+public let igemmTileRows = 6
+
+/// Runs `f32IgemmTile` at the width this build prefers (`CompiledISA.tileWidth`).
+/// This is the single place where the tile width is chosen.
+@inline(__always)
+func f32IgemmTileNative(
+    a: UnsafePointer<UnsafePointer<Float>>,
+    tapOffsets: UnsafePointer<Int>, tapCount: Int, depth: Int,
+    b: UnsafePointer<Float>,
+    c: UnsafePointer<UnsafeMutablePointer<Float>>, columnOffset: Int, rows: Int, columns: Int,
+    bias: UnsafePointer<Float>?, activation: FusedActivation
+) {
+    if CompiledISA.tileWidth == 16 {
+        f32IgemmTile(SIMD16<Float>.self, a: a, tapOffsets: tapOffsets, tapCount: tapCount, depth: depth, b: b,
+                     c: c, columnOffset: columnOffset, rows: rows, columns: columns, bias: bias, activation: activation)
+    } else {
+        f32IgemmTile(SIMD8<Float>.self, a: a, tapOffsets: tapOffsets, tapCount: tapCount, depth: depth, b: b,
+                     c: c, columnOffset: columnOffset, rows: rows, columns: columns, bias: bias, activation: activation)
+    }
+}

@@ -1,0 +1,9 @@
+import ArgumentParser
+import Engine
+
+struct Segrun: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "segrun", abstract: "Medical image segmentation on CPUs: train, quantize and run U-Net-family models.",
+        version: SegrunVersion.string)
+}
+Segrun.main()
