@@ -67,6 +67,7 @@ let package = Package(
         .executable(name: "segrun", targets: ["segrun"]),
         .library(name: "Kernels", targets: ["Kernels"]),
         .library(name: "Engine", targets: ["Engine"]),
+        .library(name: "SegrunBenchmarks", targets: ["SegrunBenchmarks"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -80,14 +81,18 @@ let package = Package(
         .target(name: "Engine", dependencies: ["Kernels"], swiftSettings: kernelSettings),
         .target(name: "Quant", dependencies: ["Engine"], swiftSettings: kernelSettings),
         .target(name: "Train", dependencies: ["Engine"], swiftSettings: kernelSettings),
+        // Kernel and model benchmarks, shared by `segrun bench` and the Benchmarks/ package.
+        .target(name: "SegrunBenchmarks", dependencies: ["Engine"], swiftSettings: kernelSettings),
         .executableTarget(
             name: "segrun",
             dependencies: [
-                "Engine", "Quant", "Train",
+                "Engine", "Quant", "Train", "SegrunBenchmarks",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: kernelSettings),
         .testTarget(name: "KernelsTests", dependencies: ["Kernels", "KernelChecks"], swiftSettings: kernelSettings),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "KernelChecks"], swiftSettings: kernelSettings),
-    ]
+    ],
+    // Kernels pass raw pointers across the parallel-for; Swift 5 mode keeps that legal without @unchecked wrappers.
+    swiftLanguageModes: [.v5]
 )

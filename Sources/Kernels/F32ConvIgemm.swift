@@ -9,6 +9,9 @@
 /// Input: one image, NHWC, already zero-padded by `F32Pad` to `paddedHeight x paddedWidth x inChannels`.
 /// Output: one image, NHWC dense, `outHeight x outWidth x outChannels`.
 public enum F32ConvIgemm {
+    /// Packed weights up to this size are iterated inside the tile loop (see `run`).
+    static let tileOuterWeightBytes = 192 * 1024
+
     /// Work items of one image: tiles of 6 output pixels. Threads split this range.
     public static func tileCount(_ g: Conv2dGeometry) -> Int {
         (g.outHeight * g.outWidth + igemmTileRows - 1) / igemmTileRows
@@ -33,23 +36,32 @@ public enum F32ConvIgemm {
             withUnsafeTemporaryAllocation(of: UnsafePointer<Float>.self, capacity: igemmTileRows) { aRows in
                 withUnsafeTemporaryAllocation(of: UnsafeMutablePointer<Float>.self, capacity: igemmTileRows) { cRows in
                     let nr = weights.blockColumns
-                    for block in 0..<weights.columnBlocks {
-                        let b = weights.data.constPointer + block * weights.blockStride
-                        let bias = weights.bias.constPointer + block * nr
-                        let columns = min(nr, cout - block * nr)
+                    @inline(__always)
+                    func runTile(_ tile: Int, block: Int) {
+                        let first = tile &* igemmTileRows
+                        let rows = min(igemmTileRows, pixels &- first)
+                        for r in 0..<igemmTileRows {
+                            let p = first &+ min(r, rows &- 1)
+                            let oy = p / ow, ox = p &- oy &* ow
+                            aRows[r] = paddedInput + ((oy &* g.strideY) &* pw &+ ox &* g.strideX) &* cin
+                            cRows[r] = output + p &* cout
+                        }
+                        f32IgemmTileNative(a: UnsafePointer(aRows.baseAddress!), tapOffsets: UnsafePointer(offsets.baseAddress!),
+                                           tapCount: taps, depth: cin,
+                                           b: weights.data.constPointer + block &* weights.blockStride,
+                                           c: UnsafePointer(cRows.baseAddress!), columnOffset: block &* nr,
+                                           rows: rows, columns: min(nr, cout &- block &* nr),
+                                           bias: weights.bias.constPointer + block &* nr, activation: activation)
+                    }
+                    // Small weights stay in L1/L2 while a tile's input rows are reused by every column
+                    // block; large weights are walked one column block at a time across all tiles instead.
+                    if weights.blockStride * weights.columnBlocks * 4 <= tileOuterWeightBytes {
                         for tile in tiles {
-                            let first = tile &* igemmTileRows
-                            let rows = min(igemmTileRows, pixels &- first)
-                            for r in 0..<igemmTileRows {
-                                let p = first &+ min(r, rows &- 1)
-                                let oy = p / ow, ox = p &- oy &* ow
-                                aRows[r] = paddedInput + ((oy &* g.strideY) &* pw &+ ox &* g.strideX) &* cin
-                                cRows[r] = output + p &* cout
-                            }
-                            f32IgemmTileNative(a: UnsafePointer(aRows.baseAddress!), tapOffsets: UnsafePointer(offsets.baseAddress!),
-                                               tapCount: taps, depth: cin, b: b,
-                                               c: UnsafePointer(cRows.baseAddress!), columnOffset: block &* nr,
-                                               rows: rows, columns: columns, bias: bias, activation: activation)
+                            for block in 0..<weights.columnBlocks { runTile(tile, block: block) }
+                        }
+                    } else {
+                        for block in 0..<weights.columnBlocks {
+                            for tile in tiles { runTile(tile, block: block) }
                         }
                     }
                 }

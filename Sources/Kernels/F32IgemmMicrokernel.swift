@@ -58,24 +58,28 @@ func f32IgemmTile<V: SIMD>(
         bias0 = bias.loadVector(V.self)
         bias1 = (bias + w).loadVector(V.self)
     }
-    @inline(__always)
-    func store(_ row: Int, _ lo: V, _ hi: V) {
-        let dst = c[row] + columnOffset
-        let vlo = activation.apply(lo + bias0), vhi = activation.apply(hi + bias1)
-        if columns == 2 &* w {
-            dst.storeVector(vlo)
-            (dst + w).storeVector(vhi)
-        } else {
-            dst.storeVector(vlo, count: columns)
-            if columns > w { (dst + w).storeVector(vhi, count: columns &- w) }
-        }
+    let full = columns == 2 &* w
+    storeTileRow(c[0] + columnOffset, c00 + bias0, c01 + bias1, full: full, columns: columns, activation)
+    if rows > 1 { storeTileRow(c[1] + columnOffset, c10 + bias0, c11 + bias1, full: full, columns: columns, activation) }
+    if rows > 2 { storeTileRow(c[2] + columnOffset, c20 + bias0, c21 + bias1, full: full, columns: columns, activation) }
+    if rows > 3 { storeTileRow(c[3] + columnOffset, c30 + bias0, c31 + bias1, full: full, columns: columns, activation) }
+    if rows > 4 { storeTileRow(c[4] + columnOffset, c40 + bias0, c41 + bias1, full: full, columns: columns, activation) }
+    if rows > 5 { storeTileRow(c[5] + columnOffset, c50 + bias0, c51 + bias1, full: full, columns: columns, activation) }
+}
+
+/// Stores one tile row of two vectors after the fused activation; `columns` < 2W stores a partial row.
+@inline(__always)
+func storeTileRow<V: SIMD>(_ dst: UnsafeMutablePointer<Float>, _ lo: V, _ hi: V, full: Bool, columns: Int,
+                           _ activation: FusedActivation) where V.Scalar == Float {
+    let w = V.scalarCount
+    let vlo = activation.apply(lo), vhi = activation.apply(hi)
+    if full {
+        dst.storeVector(vlo)
+        (dst + w).storeVector(vhi)
+    } else {
+        dst.storeVector(vlo, count: columns)
+        if columns > w { (dst + w).storeVector(vhi, count: columns &- w) }
     }
-    store(0, c00, c01)
-    if rows > 1 { store(1, c10, c11) }
-    if rows > 2 { store(2, c20, c21) }
-    if rows > 3 { store(3, c30, c31) }
-    if rows > 4 { store(4, c40, c41) }
-    if rows > 5 { store(5, c50, c51) }
 }
 
 /// Rows of one microkernel tile.

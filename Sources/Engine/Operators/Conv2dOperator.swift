@@ -1,0 +1,57 @@
+import Kernels
+
+/// A 2D convolution operator: plans once for a geometry (packs weights, picks the algorithm,
+/// sizes buffers), then runs batches on a fixed number of threads.
+///
+/// Input and output are NHWC batches (see `ImageShape`). Weights are OIHW, bias per output channel.
+public final class Conv2dOperator {
+    public let plan: F32Conv2dPlan
+    public let threads: Int
+    /// How the algorithm was chosen: "forced", "measured" (with the candidates' times) or "only".
+    public let choice: String
+    private let prepared: AlignedBuffer
+    private let scratch: AlignedBuffer
+
+    /// `algorithm: nil` measures every valid algorithm on this geometry and keeps the fastest
+    /// (see `ConvAlgorithmChooser`); a non-nil algorithm is forced.
+    public init(_ g: Conv2dGeometry, weights: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
+                activation: FusedActivation, algorithm: ConvAlgorithm? = nil,
+                threads: Int = ParallelFor.coreCount) throws(ShapeError) {
+        self.threads = max(1, threads)
+        if let algorithm {
+            plan = try F32Conv2dPlan(g, weights: weights, bias: bias, activation: activation, algorithm: algorithm)
+            choice = "forced"
+        } else {
+            let (best, note) = try ConvAlgorithmChooser.shared.choose(g, weights: weights, bias: bias,
+                                                                      activation: activation, threads: self.threads)
+            plan = best
+            choice = note
+        }
+        prepared = AlignedBuffer(count: plan.preparedInputFloats)
+        scratch = AlignedBuffer(count: plan.scratchFloats * self.threads)
+    }
+
+    public var algorithm: ConvAlgorithm { plan.algorithm }
+    public var geometry: Conv2dGeometry { plan.geometry }
+
+    /// Runs the whole batch. `input` holds `geometry.inputShape.elementCount` floats, `output` the output's.
+    public func run(input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>) {
+        let g = plan.geometry
+        let inStride = g.inputShape.elementsPerImage, outStride = g.outputShape.elementsPerImage
+        let scratchPerThread = plan.scratchFloats
+        let plan = self.plan
+        for n in 0..<g.batch {
+            let image = input + n * inStride
+            var source = image
+            if plan.preparedInputFloats > 0 {
+                plan.prepareInput(image, into: prepared.pointer)
+                source = prepared.constPointer
+            }
+            let out = output + n * outStride
+            let scratchBase = scratch.pointer
+            ParallelFor.run(count: plan.workItems, threads: threads) { items, thread in
+                plan.run(input: source, output: out, items: items, scratch: scratchBase + thread * scratchPerThread)
+            }
+        }
+    }
+}

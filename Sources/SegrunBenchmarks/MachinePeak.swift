@@ -1,0 +1,37 @@
+import Foundation
+import Kernels
+import Engine
+
+/// What the benchmarks say about the machine they ran on.
+public struct MachineInfo: Sendable {
+    public let cpuModel: String
+    public let compiledISA: String
+    public let cores: Int
+
+    public static func current() -> MachineInfo {
+        var model = "unknown CPU"
+        if let info = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
+           let line = info.split(separator: "\n").first(where: { $0.hasPrefix("model name") }),
+           let colon = line.firstIndex(of: ":") {
+            model = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+        }
+        return MachineInfo(cpuModel: model, compiledISA: CompiledISA.name, cores: ParallelFor.coreCount)
+    }
+}
+
+/// The fp32 peak of this machine, measured by the FMA throughput probe (median of several runs).
+public enum MachinePeak {
+    /// GFLOP/s with `threads` threads each running the probe.
+    public static func measure(threads: Int) -> Double {
+        let iterations = 4_000_000
+        var sink: Float = 0
+        let time = MonotonicClock.median(runs: 5, warmup: 1) {
+            ParallelFor.run(count: threads, threads: threads) { _, _ in
+                let r = FMAProbe.run(iterations: iterations)
+                if r == 42 { sink += 1 }
+            }
+        }
+        if sink == 1 { print("") }
+        return Double(threads) * Double(iterations) * FMAProbe.flopsPerIteration() / time / 1e9
+    }
+}

@@ -1,0 +1,88 @@
+import ArgumentParser
+import Foundation
+import Kernels
+import Engine
+import SegrunBenchmarks
+
+struct BenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench",
+        abstract: "Measure kernel or model speed: median time, GFLOP/s and percent of this machine's peak.",
+        discussion: """
+            Peak is measured on this machine by a built-in FMA throughput probe, so percentages hold on any CPU.
+            FLOPs are counted as a direct convolution performs them, for every algorithm.
+
+            Examples:
+              segrun bench --kernels
+              segrun bench --kernels --threads 1 --algorithm winograd-f4 --json
+              segrun bench --kernels --layer "3x3 64->64 @128"
+            """)
+
+    @Flag(help: "Benchmark the convolution kernels on the layer shapes of a base-32 U-Net at 256x256.")
+    var kernels = false
+
+    @Option(help: "Thread counts to measure, comma separated (default: 1 and all cores).")
+    var threads: String?
+
+    @Option(help: "Only this algorithm: igemm, gemm1x1, depthwise, winograd-f2, winograd-f4, winograd-f6.")
+    var algorithm: String?
+
+    @Option(help: "Only layers whose name contains this text.")
+    var layer: String?
+
+    @Option(help: "Seconds of measurement per point (more is steadier).")
+    var seconds: Double = 0.25
+
+    @Flag(help: "One JSON object per line instead of a table.")
+    var json = false
+
+    func validate() throws {
+        guard kernels else { throw ValidationError("choose what to benchmark: --kernels (model benchmarks come with the Engine)") }
+        if let algorithm, ConvAlgorithm(name: algorithm) == nil { throw ValidationError("unknown algorithm '\(algorithm)'") }
+        if let threads, threadCounts(threads) == nil { throw ValidationError("--threads takes positive integers separated by commas") }
+    }
+
+    func threadCounts(_ text: String) -> [Int]? {
+        let values = text.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+        guard !values.isEmpty, values.allSatisfy({ ($0 ?? 0) > 0 }) else { return nil }
+        return values.map { $0! }
+    }
+
+    func run() throws {
+        guard CompiledISA.hasFMA else {
+            throw CLIError("segrun was built without FMA (\(CompiledISA.name)); rebuild with the default SEGRUN_TARGET_CPU=native or a named CPU")
+        }
+        let machine = MachineInfo.current()
+        let counts = threads.flatMap(threadCounts) ?? Array(Set([1, machine.cores])).sorted()
+        var peaks: [Int: Double] = [:]
+        for t in counts { peaks[t] = MachinePeak.measure(threads: t) }
+        let stderr = FileHandle.standardError
+        let header = "CPU: \(machine.cpuModel) | compiled ISA: \(machine.compiledISA) | cores: \(machine.cores) | peak: "
+            + counts.map { "\(String(format: "%.1f", peaks[$0]!)) GFLOP/s @\($0)t" }.joined(separator: ", ")
+        if json {
+            stderr.write((header + "\n").data(using: .utf8)!)
+        } else {
+            print(header)
+            print("layer                    algorithm     threads   median ms    GFLOP/s   % peak")
+        }
+        var layers = KernelBenchmark.unetLayers()
+        if let layer { layers = layers.filter { $0.0.contains(layer) } }
+        KernelBenchmark.run(layers: layers, threadCounts: counts, only: algorithm.flatMap(ConvAlgorithm.init(name:)),
+                            peaks: peaks, minSeconds: seconds) { m in
+            if json {
+                print(m.json)
+            } else {
+                print(m.name.padding(toLength: 24, withPad: " ", startingAt: 0) + " "
+                      + m.algorithm.padding(toLength: 13, withPad: " ", startingAt: 0)
+                      + String(format: " %7d %11.3f %10.1f %7.1f%%", m.threads, m.medianSeconds * 1e3, m.gflops, m.percentPeak))
+            }
+            fflush(stdout)
+        }
+    }
+}
+
+/// An error the CLI prints as one line on stderr before exiting non-zero.
+struct CLIError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
