@@ -1,0 +1,123 @@
+/// Pooling over NHWC images. Channel loops are plain loops over contiguous floats, which LLVM
+/// vectorizes; these kernels are bound by memory, not arithmetic.
+public struct Pool2dGeometry: Equatable, Hashable, Sendable {
+    public var batch: Int
+    public var channels: Int
+    public var inHeight: Int
+    public var inWidth: Int
+    public var kernel: Int
+    public var stride: Int
+    public var padding: Int
+
+    public init(batch: Int = 1, channels: Int, inHeight: Int, inWidth: Int, kernel: Int = 2, stride: Int = 2, padding: Int = 0) {
+        self.batch = batch
+        self.channels = channels
+        self.inHeight = inHeight
+        self.inWidth = inWidth
+        self.kernel = kernel
+        self.stride = stride
+        self.padding = padding
+    }
+
+    /// Floor mode, as PyTorch's default.
+    public var outHeight: Int { (inHeight + 2 * padding - kernel) / stride + 1 }
+    public var outWidth: Int { (inWidth + 2 * padding - kernel) / stride + 1 }
+    public var inputShape: ImageShape { ImageShape(batch: batch, channels: channels, height: inHeight, width: inWidth) }
+    public var outputShape: ImageShape { ImageShape(batch: batch, channels: channels, height: outHeight, width: outWidth) }
+
+    public func validate() -> ShapeError? {
+        for (name, v) in [("batch", batch), ("channels", channels), ("inHeight", inHeight), ("inWidth", inWidth),
+                          ("kernel", kernel), ("stride", stride)] where v <= 0 {
+            return .nonPositive(name, v)
+        }
+        if padding < 0 { return .negativePadding("padding", padding) }
+        if 2 * padding > kernel { return .mismatch("pool padding \(padding) is more than half the kernel \(kernel)") }
+        // Checked before outHeight: Swift's division truncates toward zero, so (1 - 2) / 2 + 1 == 1.
+        if inHeight + 2 * padding < kernel || inWidth + 2 * padding < kernel {
+            return .kernelLargerThanInput(kernel: "\(kernel)x\(kernel)", paddedInput: "\(inHeight + 2 * padding)x\(inWidth + 2 * padding)")
+        }
+        return nil
+    }
+}
+
+public enum F32Pooling {
+    /// Max pooling of one image, output rows `rows`. `indices`, when given, receives for every output
+    /// element the flat input position `iy * inWidth + ix` of its maximum (the first one on ties),
+    /// as PyTorch's `return_indices` does; training routes gradients through it.
+    public static func maxPool(_ g: Pool2dGeometry, input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>,
+                               indices: UnsafeMutablePointer<Int32>?, rows: Range<Int>) {
+        let c = g.channels, ow = g.outWidth
+        for oy in rows {
+            for ox in 0..<ow {
+                let dst = output + (oy * ow + ox) * c
+                let idx = indices.map { $0 + (oy * ow + ox) * c }
+                var first = true
+                for ky in 0..<g.kernel {
+                    let iy = oy * g.stride - g.padding + ky
+                    if iy < 0 || iy >= g.inHeight { continue }
+                    for kx in 0..<g.kernel {
+                        let ix = ox * g.stride - g.padding + kx
+                        if ix < 0 || ix >= g.inWidth { continue }
+                        let src = input + (iy * g.inWidth + ix) * c
+                        let position = Int32(truncatingIfNeeded: iy * g.inWidth + ix)
+                        if first {
+                            dst.update(from: src, count: c)
+                            if let idx { idx.update(repeating: position, count: c) }
+                            first = false
+                        } else if let idx {
+                            for ch in 0..<c where src[ch] > dst[ch] || src[ch].isNaN {
+                                dst[ch] = src[ch]
+                                idx[ch] = position
+                            }
+                        } else {
+                            for ch in 0..<c { let v = src[ch]; dst[ch] = v > dst[ch] ? v : dst[ch] }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Average pooling of one image; padded positions are not counted (`count_include_pad=False`).
+    public static func averagePool(_ g: Pool2dGeometry, input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>,
+                                   rows: Range<Int>) {
+        let c = g.channels, ow = g.outWidth
+        for oy in rows {
+            let y0 = max(0, oy * g.stride - g.padding), y1 = min(g.inHeight, oy * g.stride - g.padding + g.kernel)
+            for ox in 0..<ow {
+                let x0 = max(0, ox * g.stride - g.padding), x1 = min(g.inWidth, ox * g.stride - g.padding + g.kernel)
+                averageWindow(input, width: g.inWidth, channels: c, y0..<y1, x0..<x1, into: output + (oy * ow + ox) * c)
+            }
+        }
+    }
+
+    /// Adaptive average pooling of one image to `outHeight x outWidth` bins (PyTorch's bin edges:
+    /// `floor(i * in / out) ..< ceil((i + 1) * in / out)`). Bins 1, 2, 3 and 6 make PSPNet's pyramid;
+    /// 1x1 is global average pooling.
+    public static func adaptiveAveragePool(_ shape: ImageShape, outHeight: Int, outWidth: Int,
+                                           input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>) {
+        precondition(outHeight > 0 && outWidth > 0, "adaptive pool needs positive bins, got \(outHeight)x\(outWidth)")
+        let c = shape.channels
+        for oy in 0..<outHeight {
+            let y0 = oy * shape.height / outHeight, y1 = ((oy + 1) * shape.height + outHeight - 1) / outHeight
+            for ox in 0..<outWidth {
+                let x0 = ox * shape.width / outWidth, x1 = ((ox + 1) * shape.width + outWidth - 1) / outWidth
+                averageWindow(input, width: shape.width, channels: c, y0..<y1, x0..<x1, into: output + (oy * outWidth + ox) * c)
+            }
+        }
+    }
+
+    @inline(__always)
+    static func averageWindow(_ input: UnsafePointer<Float>, width: Int, channels c: Int, _ ys: Range<Int>, _ xs: Range<Int>,
+                              into dst: UnsafeMutablePointer<Float>) {
+        dst.update(repeating: 0, count: c)
+        for y in ys {
+            for x in xs {
+                let src = input + (y * width + x) * c
+                for ch in 0..<c { dst[ch] += src[ch] }
+            }
+        }
+        let scale = 1 / Float(max(1, ys.count * xs.count))
+        for ch in 0..<c { dst[ch] *= scale }
+    }
+}

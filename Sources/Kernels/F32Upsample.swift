@@ -1,0 +1,48 @@
+/// Resampling of NHWC images to any size, with PyTorch's coordinate conventions.
+public enum F32Upsample {
+    /// Source coordinate of output position `dst` when resizing `inSize -> outSize` (bilinear).
+    /// align_corners true:  `dst * (in - 1) / (out - 1)`;  false: `(dst + 0.5) * in / out - 0.5`, clamped at 0.
+    @inline(__always)
+    public static func sourceCoordinate(_ dst: Int, inSize: Int, outSize: Int, alignCorners: Bool) -> Double {
+        if alignCorners {
+            return outSize > 1 ? Double(dst) * Double(inSize - 1) / Double(outSize - 1) : 0
+        }
+        return max(0, (Double(dst) + 0.5) * Double(inSize) / Double(outSize) - 0.5)
+    }
+
+    /// Bilinear resize of one image, output rows `rows`.
+    public static func bilinear(_ shape: ImageShape, outHeight: Int, outWidth: Int, alignCorners: Bool,
+                                input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, rows: Range<Int>) {
+        let c = shape.channels, h = shape.height, w = shape.width
+        for oy in rows {
+            let sy = sourceCoordinate(oy, inSize: h, outSize: outHeight, alignCorners: alignCorners)
+            let y0 = min(Int(sy), h - 1), y1 = min(y0 + 1, h - 1)
+            let fy = Float(sy - Double(y0))
+            for ox in 0..<outWidth {
+                let sx = sourceCoordinate(ox, inSize: w, outSize: outWidth, alignCorners: alignCorners)
+                let x0 = min(Int(sx), w - 1), x1 = min(x0 + 1, w - 1)
+                let fx = Float(sx - Double(x0))
+                let w00 = (1 - fy) * (1 - fx), w01 = (1 - fy) * fx, w10 = fy * (1 - fx), w11 = fy * fx
+                let p00 = input + (y0 * w + x0) * c, p01 = input + (y0 * w + x1) * c
+                let p10 = input + (y1 * w + x0) * c, p11 = input + (y1 * w + x1) * c
+                let dst = output + (oy * outWidth + ox) * c
+                for ch in 0..<c {
+                    dst[ch] = w00 * p00[ch] + w01 * p01[ch] + w10 * p10[ch] + w11 * p11[ch]
+                }
+            }
+        }
+    }
+
+    /// Nearest-neighbour resize of one image (PyTorch `mode="nearest"`: source `floor(dst * in / out)`).
+    public static func nearest(_ shape: ImageShape, outHeight: Int, outWidth: Int,
+                               input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, rows: Range<Int>) {
+        let c = shape.channels
+        for oy in rows {
+            let sy = min(oy * shape.height / outHeight, shape.height - 1)
+            for ox in 0..<outWidth {
+                let sx = min(ox * shape.width / outWidth, shape.width - 1)
+                (output + (oy * outWidth + ox) * c).update(from: input + (sy * shape.width + sx) * c, count: c)
+            }
+        }
+    }
+}
