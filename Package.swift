@@ -37,7 +37,7 @@ func features(of cpu: String) -> Set<String> {
         #else
         return []
         #endif
-    case "haswell", "broadwell", "skylake", "znver1", "znver2", "znver3", "alderlake", "x86-64-v3":
+    case "haswell", "broadwell", "skylake", "znver1", "znver2", "znver3", "alderlake", "x86-64-v3", "core-avx2":
         return avx2
     default:
         if cpu.hasPrefix("znver") || cpu.contains("avx512") || cpu.hasPrefix("sapphirerapids")
@@ -51,7 +51,10 @@ func features(of cpu: String) -> Set<String> {
 let cpuFeatures = features(of: targetCPU)
 var kernelSettings: [SwiftSetting] = []
 #if arch(x86_64)
-if targetCPU != "none" {
+if targetCPU.hasPrefix("x86-64-v") {
+    // `-target-cpu` refuses the x86-64-vN level names; Swift takes its features from clang's -march instead.
+    kernelSettings.append(.unsafeFlags(["-Xcc", "-march=\(targetCPU)"]))
+} else if targetCPU != "none" {
     kernelSettings.append(.unsafeFlags(["-target-cpu", targetCPU, "-Xcc", "-march=\(targetCPU)"]))
 }
 if cpuFeatures.contains("fma") && cpuFeatures.contains("avx2") { kernelSettings.append(.define("SEGRUN_FMA")) }

@@ -1,5 +1,7 @@
 #if canImport(Glibc)
 import Glibc
+#elseif canImport(SegrunLibc)
+import SegrunLibc
 #endif
 
 /// Seconds from a monotonic clock, for measuring kernels (Embedded-compatible: libc only).

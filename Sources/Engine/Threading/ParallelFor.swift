@@ -1,5 +1,7 @@
 #if canImport(Glibc)
 import Glibc
+#elseif canImport(SegrunLibc)
+import SegrunLibc
 #endif
 #if !hasFeature(Embedded)
 import Dispatch
@@ -14,11 +16,7 @@ import Dispatch
 public enum ParallelFor {
     /// The number of online cores: the default thread count.
     public static var coreCount: Int {
-        #if canImport(Glibc)
         return max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
-        #else
-        return 1
-        #endif
     }
 
     /// The chunk of `0..<count` that thread `index` of `threads` runs.
