@@ -153,6 +153,15 @@ public enum F32ConvWinograd {
             let ty = tile / tilesX, tx = tile - ty * tilesX
             let pw = paddedWidth
             let corner = input + ((ty * m) * pw + tx * m) * cp
+            if m == 4 {
+                var c = 0
+                while c < cp {
+                    WinogradF4.inputTile(V.self, corner: corner + c, rowStride: pw * cp, pixelStride: cp,
+                                         dst: dst + c, xiStride: xiStride, temp: temp)
+                    c += w
+                }
+                return
+            }
             let rowsT = temp          // alpha x alpha: B^T d
             let rows = inputRows
             rows.starts.withUnsafeBufferPointer { starts in
@@ -196,6 +205,23 @@ public enum F32ConvWinograd {
             let ty = tile / tilesX, tx = tile - ty * tilesX
             let validRows = min(m, g.outHeight - ty * m), validCols = min(m, g.outWidth - tx * m)
             let cout = g.outChannels
+            if m == 4 {
+                let result = temp + 24
+                var c = 0
+                while c < cout {
+                    let lanes = min(w, cout - c)
+                    WinogradF4.outputTile(V.self, mTile: mTile + c, xiStride: xiStride,
+                                          bias: (bias.constPointer + c).loadVector(V.self), result: result, temp: temp)
+                    for r in 0..<validRows {
+                        for s in 0..<validCols {
+                            let dst = output + (((ty * m + r) * g.outWidth) + tx * m + s) * cout + c
+                            dst.storeVector(activation.apply(result[r * 4 + s]), count: lanes)
+                        }
+                    }
+                    c += w
+                }
+                return
+            }
             let rowsT = temp  // m x alpha: A^T M
             let rows = outputRows
             rows.starts.withUnsafeBufferPointer { starts in
