@@ -99,8 +99,8 @@ public struct F32Conv2dPlan {
     /// Independent work items of one image.
     public var workItems: Int {
         switch algorithm {
-        case .igemm: return F32ConvIgemm.tileCount(geometry)
-        case .gemm1x1: return F32Conv1x1Gemm.tileCount(geometry)
+        case .igemm: return F32ConvIgemm.workItems(geometry, weights: packed!)
+        case .gemm1x1: return F32Conv1x1Gemm.workItems(geometry, weights: packed!)
         case .depthwise: return F32ConvDepthwise.rowCount(geometry)
         case .winograd: return winograd!.blockCount
         }
@@ -109,16 +109,25 @@ public struct F32Conv2dPlan {
     /// Scratch floats a thread needs while it runs work items.
     public var scratchFloats: Int { winograd?.scratchFloats ?? 0 }
 
-    /// Pads one NHWC image into `prepared` (`preparedInputFloats` floats). No-op for `gemm1x1`.
-    public func prepareInput(_ image: UnsafePointer<Float>, into prepared: UnsafeMutablePointer<Float>) {
+    /// Rows of one prepared image: the work items of `prepareInput`.
+    public var preparedRows: Int {
+        switch algorithm {
+        case .gemm1x1: return 0
+        case .igemm, .depthwise: return geometry.paddedHeight
+        case .winograd: return winograd!.paddedHeight
+        }
+    }
+
+    /// Pads rows `rows` of one NHWC image into `prepared` (`preparedInputFloats` floats). No-op for `gemm1x1`.
+    public func prepareInput(_ image: UnsafePointer<Float>, into prepared: UnsafeMutablePointer<Float>, rows: Range<Int>) {
         let g = geometry
         switch algorithm {
         case .gemm1x1: return
         case .igemm, .depthwise:
             F32Pad.image(image, height: g.inHeight, width: g.inWidth, channels: g.inChannels,
                          top: g.padTop, left: g.padLeft, bottom: g.padBottom, right: g.padRight,
-                         into: prepared, dstChannels: g.inChannels)
-        case .winograd: winograd!.prepareInput(image, into: prepared)
+                         into: prepared, dstChannels: g.inChannels, rows: rows)
+        case .winograd: winograd!.prepareInput(image, into: prepared, rows: rows)
         }
     }
 
@@ -128,9 +137,9 @@ public struct F32Conv2dPlan {
                     scratch: UnsafeMutablePointer<Float>?) {
         switch algorithm {
         case .igemm:
-            F32ConvIgemm.run(geometry, weights: packed!, paddedInput: input, output: output, tiles: items, activation: activation)
+            F32ConvIgemm.run(geometry, weights: packed!, paddedInput: input, output: output, items: items, activation: activation)
         case .gemm1x1:
-            F32Conv1x1Gemm.run(geometry, weights: packed!, input: input, output: output, tiles: items, activation: activation)
+            F32Conv1x1Gemm.run(geometry, weights: packed!, input: input, output: output, items: items, activation: activation)
         case .depthwise:
             F32ConvDepthwise.run(geometry, weights: depthwise!, paddedInput: input, output: output, rows: items, activation: activation)
         case .winograd:
@@ -148,7 +157,7 @@ public struct F32Conv2dPlan {
             let image = input + n * g.inputShape.elementsPerImage
             let out = output + n * g.outputShape.elementsPerImage
             if preparedInputFloats > 0 {
-                prepareInput(image, into: prepared.pointer)
+                prepareInput(image, into: prepared.pointer, rows: 0..<preparedRows)
                 run(input: prepared.constPointer, output: out, items: 0..<workItems, scratch: scratch.pointer)
             } else {
                 run(input: image, output: out, items: 0..<workItems, scratch: scratch.pointer)

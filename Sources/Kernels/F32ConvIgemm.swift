@@ -12,15 +12,27 @@ public enum F32ConvIgemm {
     /// Packed weights up to this size are iterated inside the tile loop (see `run`).
     static let tileOuterWeightBytes = 192 * 1024
 
-    /// Work items of one image: tiles of 6 output pixels. Threads split this range.
+    /// Tiles of 6 output pixels in one image.
     public static func tileCount(_ g: Conv2dGeometry) -> Int {
         (g.outHeight * g.outWidth + igemmTileRows - 1) / igemmTileRows
     }
 
-    /// Computes output tiles `tiles` of one image.
+    /// Whether `weights` are small enough to be iterated inside the tile loop.
+    static func tileOuter(_ weights: F32PackedConvWeights) -> Bool {
+        weights.blockStride * weights.columnBlocks * 4 <= tileOuterWeightBytes
+    }
+
+    /// Work items of one image, which threads split into contiguous ranges.
+    /// Small weights: one item per tile, covering every column block. Large weights: one item per
+    /// (column block, tile), block-major, so that each thread streams only its share of the weights.
+    public static func workItems(_ g: Conv2dGeometry, weights: F32PackedConvWeights) -> Int {
+        tileOuter(weights) ? tileCount(g) : tileCount(g) * weights.columnBlocks
+    }
+
+    /// Computes work items `items` (see `workItems`) of one image.
     public static func run(_ g: Conv2dGeometry, weights: F32PackedConvWeights,
                            paddedInput: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>,
-                           tiles: Range<Int>, activation: FusedActivation) {
+                           items: Range<Int>, activation: FusedActivation) {
         let taps = g.kernelHeight * g.kernelWidth
         let cin = g.inChannels, cout = g.outChannels
         let pw = g.paddedWidth, ow = g.outWidth
@@ -55,14 +67,13 @@ public enum F32ConvIgemm {
                     }
                     // Small weights stay in L1/L2 while a tile's input rows are reused by every column
                     // block; large weights are walked one column block at a time across all tiles instead.
-                    if weights.blockStride * weights.columnBlocks * 4 <= tileOuterWeightBytes {
-                        for tile in tiles {
+                    if tileOuter(weights) {
+                        for tile in items {
                             for block in 0..<weights.columnBlocks { runTile(tile, block: block) }
                         }
                     } else {
-                        for block in 0..<weights.columnBlocks {
-                            for tile in tiles { runTile(tile, block: block) }
-                        }
+                        let tiles = tileCount(g)
+                        for item in items { runTile(item % tiles, block: item / tiles) }
                     }
                 }
             }
@@ -79,13 +90,15 @@ public enum F32Conv1x1Gemm {
             && g.padTop == 0 && g.padLeft == 0 && g.padBottom == 0 && g.padRight == 0
     }
 
-    public static func tileCount(_ g: Conv2dGeometry) -> Int { F32ConvIgemm.tileCount(g) }
+    public static func workItems(_ g: Conv2dGeometry, weights: F32PackedConvWeights) -> Int {
+        F32ConvIgemm.workItems(g, weights: weights)
+    }
 
-    /// Computes output tiles `tiles` of one image from the *unpadded* NHWC input.
+    /// Computes work items `items` of one image from the *unpadded* NHWC input.
     public static func run(_ g: Conv2dGeometry, weights: F32PackedConvWeights,
                            input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>,
-                           tiles: Range<Int>, activation: FusedActivation) {
+                           items: Range<Int>, activation: FusedActivation) {
         precondition(supports(g), "F32Conv1x1Gemm needs a 1x1 kernel without padding: \(g)")
-        F32ConvIgemm.run(g, weights: weights, paddedInput: input, output: output, tiles: tiles, activation: activation)
+        F32ConvIgemm.run(g, weights: weights, paddedInput: input, output: output, items: items, activation: activation)
     }
 }

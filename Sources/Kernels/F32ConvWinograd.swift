@@ -68,12 +68,12 @@ public enum F32ConvWinograd {
         }
 
         /// Zero-pads one NHWC image to whole tiles and to `paddedChannels` channels.
-        func prepareInput(_ image: UnsafePointer<Float>, into dst: UnsafeMutablePointer<Float>) {
+        func prepareInput(_ image: UnsafePointer<Float>, into dst: UnsafeMutablePointer<Float>, rows: Range<Int>) {
             let g = geometry
             F32Pad.image(image, height: g.inHeight, width: g.inWidth, channels: g.inChannels,
                          top: g.padTop, left: g.padLeft,
                          bottom: paddedHeight - g.padTop - g.inHeight, right: paddedWidth - g.padLeft - g.inWidth,
-                         into: dst, dstChannels: paddedChannels)
+                         into: dst, dstChannels: paddedChannels, rows: rows)
         }
 
         func run(paddedInput: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, blocks: Range<Int>,

@@ -44,7 +44,10 @@ public final class Conv2dOperator {
             let image = input + n * inStride
             var source = image
             if plan.preparedInputFloats > 0 {
-                plan.prepareInput(image, into: prepared.pointer)
+                let preparedBase = prepared.pointer
+                ParallelFor.run(count: plan.preparedRows, threads: threads) { rows, _ in
+                    plan.prepareInput(image, into: preparedBase, rows: rows)
+                }
                 source = prepared.constPointer
             }
             let out = output + n * outStride

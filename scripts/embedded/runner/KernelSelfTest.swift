@@ -27,7 +27,7 @@ func threadDeterminism() -> [String] {
         }
         let prepared = AlignedBuffer(count: plan.preparedInputFloats)
         let scratch = AlignedBuffer(count: plan.scratchFloats * 2)
-        plan.prepareInput(input, into: prepared.pointer)
+        plan.prepareInput(input, into: prepared.pointer, rows: 0..<plan.preparedRows)
         var outputs: [[Float]] = []
         for threads in [1, 2] {
             var out = poisoned(g.outputShape.elementCount)
