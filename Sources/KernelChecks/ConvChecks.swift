@@ -95,3 +95,31 @@ public enum ConvChecks {
         return failures
     }
 }
+
+extension ConvChecks {
+    /// The worst error of each algorithm, in units of `(|ref| + rms(ref))`, on U-Net-like layers
+    /// (64 and 128 channels, He-scaled weights): the measured basis of the tolerances in `Tolerances`.
+    public static func measuredErrors(seed: UInt64) -> [(ConvAlgorithm, Double)] {
+        var rng = SplitMix64(seed: seed)
+        var worst: [ConvAlgorithm: Double] = [:]
+        for (cin, size) in [(64, 20), (128, 12)] {
+            let g = Conv2dGeometry(inChannels: cin, inHeight: size, inWidth: size + 3, outChannels: cin, kernel: 3)
+            let input = rng.floats(g.inputShape.elementCount)
+            let scale = Float((2.0 / Double(9 * cin)).squareRoot() * 1.7)
+            let weights = rng.floats(g.weightCount, scale: scale)
+            let ref = ConvReference.conv2d(g, input: input, weights: weights, bias: nil, activation: .none)
+            for algorithm in ConvAlgorithm.candidates(for: g) {
+                guard let plan = try? F32Conv2dPlan(g, weights: weights, bias: nil, activation: .none, algorithm: algorithm) else { continue }
+                var out = poisoned(g.outputShape.elementCount)
+                out.withUnsafeMutableBufferPointer { plan.runSingleThreaded(input: input, output: $0.baseAddress!) }
+                let e = out.withUnsafeBufferPointer { relativeError($0, ref) }
+                worst[algorithm] = max(worst[algorithm] ?? 0, e)
+            }
+        }
+        var result: [(ConvAlgorithm, Double)] = []
+        for algorithm in [ConvAlgorithm.igemm, .winograd(.f2), .winograd(.f4), .winograd(.f6)] {
+            if let e = worst[algorithm] { result.append((algorithm, e)) }
+        }
+        return result
+    }
+}

@@ -10,6 +10,13 @@ public enum F32Upsample {
         return max(0, (Double(dst) + 0.5) * Double(inSize) / Double(outSize) - 0.5)
     }
 
+    /// Output size for a scale factor, as PyTorch computes it: `floor(inSize * scale)`, at least 1.
+    /// The kernels then map coordinates with `inSize / outSize` (PyTorch's `recompute_scale_factor=True`).
+    public static func outputSize(_ inSize: Int, scale: Double) -> Int {
+        precondition(scale > 0, "upsampling scale must be positive, got \(scale)")
+        return max(1, Int((Double(inSize) * scale).rounded(.down)))
+    }
+
     /// Bilinear resize of one image, output rows `rows`.
     public static func bilinear(_ shape: ImageShape, outHeight: Int, outWidth: Int, alignCorners: Bool,
                                 input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, rows: Range<Int>) {

@@ -24,3 +24,13 @@ final class ConvTests: XCTestCase {
                                                activation: .none, algorithm: .winograd(.f4)))
     }
 }
+
+final class ConvAccuracyTests: XCTestCase {
+    /// Prints the measured error of each algorithm on realistic layers and checks it against the stated bound.
+    func testMeasuredErrorsAreWithinTolerances() {
+        for (algorithm, error) in ConvChecks.measuredErrors(seed: 0x1008) {
+            print("measured error \(algorithm): \(error) (tolerance \(ConvChecks.tolerance(algorithm)))")
+            XCTAssertLessThan(error, ConvChecks.tolerance(algorithm), "\(algorithm)")
+        }
+    }
+}
