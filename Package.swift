@@ -82,6 +82,8 @@ let package = Package(
         .target(name: "KernelChecks", dependencies: ["Kernels"], swiftSettings: kernelSettings),
         // Runtime: threads, operators with plan/run, graph IR, model file, executor.
         .target(name: "Engine", dependencies: ["Kernels"], swiftSettings: kernelSettings),
+        // The Float64 reference executor that the optimized executor is checked against.
+        .target(name: "EngineChecks", dependencies: ["Engine", "Kernels"], swiftSettings: kernelSettings),
         .target(name: "Quant", dependencies: ["Engine"], swiftSettings: kernelSettings),
         .target(name: "Train", dependencies: ["Engine"], swiftSettings: kernelSettings),
         // Kernel and model benchmarks, shared by `segrun bench` and the Benchmarks/ package.
@@ -94,7 +96,7 @@ let package = Package(
             ],
             swiftSettings: kernelSettings),
         .testTarget(name: "KernelsTests", dependencies: ["Kernels", "KernelChecks"], swiftSettings: kernelSettings),
-        .testTarget(name: "EngineTests", dependencies: ["Engine", "KernelChecks"], swiftSettings: kernelSettings),
+        .testTarget(name: "EngineTests", dependencies: ["Engine", "KernelChecks", "EngineChecks"], swiftSettings: kernelSettings),
     ],
     // Kernels pass raw pointers across the parallel-for; Swift 5 mode keeps that legal without @unchecked wrappers.
     swiftLanguageModes: [.v5]

@@ -9,8 +9,6 @@ public final class Conv2dOperator {
     public let threads: Int
     /// How the algorithm was chosen: "forced", "measured" (with the candidates' times) or "only".
     public let choice: String
-    private let prepared: AlignedBuffer
-    private let scratch: AlignedBuffer
 
     /// `algorithm: nil` measures every valid algorithm on this geometry and keeps the fastest
     /// (see `ConvAlgorithmChooser`); a non-nil algorithm is forced.
@@ -27,15 +25,24 @@ public final class Conv2dOperator {
             plan = best
             choice = note
         }
-        prepared = AlignedBuffer(count: plan.preparedInputFloats)
-        scratch = AlignedBuffer(count: plan.scratchFloats * self.threads)
     }
+
+    /// Floats of workspace a run needs: the prepared (padded) image plus per-thread scratch.
+    /// The executor gives every conv the same workspace, since layers run one after another.
+    public var workspaceFloats: Int { plan.preparedInputFloats + plan.scratchFloats * threads }
 
     public var algorithm: ConvAlgorithm { plan.algorithm }
     public var geometry: Conv2dGeometry { plan.geometry }
 
-    /// Runs the whole batch. `input` holds `geometry.inputShape.elementCount` floats, `output` the output's.
+    /// Runs the whole batch with a workspace of its own (allocated for this call).
     public func run(input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>) {
+        let workspace = AlignedBuffer(count: workspaceFloats)
+        run(input: input, output: output, workspace: workspace.pointer)
+    }
+
+    /// Runs the whole batch. `input` holds `geometry.inputShape.elementCount` floats, `output` the output's,
+    /// `workspace` at least `workspaceFloats` (contents need not be initialized).
+    public func run(input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, workspace: UnsafeMutablePointer<Float>) {
         let g = plan.geometry
         let inStride = g.inputShape.elementsPerImage, outStride = g.outputShape.elementsPerImage
         let scratchPerThread = plan.scratchFloats
@@ -44,14 +51,14 @@ public final class Conv2dOperator {
             let image = input + n * inStride
             var source = image
             if plan.preparedInputFloats > 0 {
-                let preparedBase = prepared.pointer
+                let preparedBase = workspace
                 ParallelFor.run(count: plan.preparedRows, threads: threads) { rows, _ in
                     plan.prepareInput(image, into: preparedBase, rows: rows)
                 }
-                source = prepared.constPointer
+                source = UnsafePointer(workspace)
             }
             let out = output + n * outStride
-            let scratchBase = scratch.pointer
+            let scratchBase = workspace + plan.preparedInputFloats
             ParallelFor.run(count: plan.workItems, threads: threads) { items, thread in
                 plan.run(input: source, output: out, items: items, scratch: scratchBase + thread * scratchPerThread)
             }

@@ -1,7 +1,11 @@
 import Kernels
 
 /// Picks the fastest convolution algorithm for a geometry by timing every candidate on it,
-/// once per (geometry, activation kind, threads), and remembers the answer. No hand-written size ranges.
+/// once per geometry, and remembers the answer. No hand-written size ranges.
+///
+/// The answer is keyed by geometry only, not by thread count: it is measured with the thread count of
+/// the first request, and later requests with other thread counts reuse it, so that outputs are bitwise
+/// identical for any thread count within a process.
 ///
 /// Timing uses the real weights and a deterministic pseudo-random input, with the median of a few runs.
 /// All candidates compute the same convolution within their stated tolerances, so the choice only moves
@@ -11,7 +15,6 @@ public final class ConvAlgorithmChooser {
 
     private struct Key: Hashable {
         let geometry: Conv2dGeometry
-        let threads: Int
     }
     private var cache: [Key: (ConvAlgorithm, String)] = [:]
 
@@ -21,7 +24,7 @@ public final class ConvAlgorithmChooser {
                        activation: FusedActivation, threads: Int) throws(ShapeError) -> (F32Conv2dPlan, String) {
         var single = g
         single.batch = 1
-        let key = Key(geometry: single, threads: threads)
+        let key = Key(geometry: single)
         if let (algorithm, note) = cache[key] {
             return (try F32Conv2dPlan(g, weights: weights, bias: bias, activation: activation, algorithm: algorithm), note)
         }
@@ -44,13 +47,14 @@ public final class ConvAlgorithmChooser {
         for algorithm in candidates {
             let op = try Conv2dOperator(single, weights: weights, bias: bias, activation: activation,
                                         algorithm: algorithm, threads: threads)
+            let workspace = AlignedBuffer(count: op.workspaceFloats)
             // Enough repetitions for a stable median, without spending long on big layers.
             let estimate = MonotonicClock.median(runs: 1, warmup: 0) {
-                input.withUnsafeBufferPointer { i in output.withUnsafeMutableBufferPointer { op.run(input: i.baseAddress!, output: $0.baseAddress!) } }
+                input.withUnsafeBufferPointer { i in output.withUnsafeMutableBufferPointer { op.run(input: i.baseAddress!, output: $0.baseAddress!, workspace: workspace.pointer) } }
             }
             let runs = estimate > 0.05 ? 1 : estimate > 0.005 ? 3 : 7
             let time = MonotonicClock.median(runs: runs, warmup: 0) {
-                input.withUnsafeBufferPointer { i in output.withUnsafeMutableBufferPointer { op.run(input: i.baseAddress!, output: $0.baseAddress!) } }
+                input.withUnsafeBufferPointer { i in output.withUnsafeMutableBufferPointer { op.run(input: i.baseAddress!, output: $0.baseAddress!, workspace: workspace.pointer) } }
             }
             note += " \(algorithm)=\(formatMilliseconds(time))"
             if best == nil || time < best!.1 { best = (algorithm, time) }

@@ -1,0 +1,106 @@
+/// The segmentation architectures segrun builds.
+public enum Architecture: String, CaseIterable {
+    case unet = "unet"
+    case unetPlusPlus = "unet++"
+    case pspnet = "pspnet"
+    case attentionUNet = "attention-unet"
+    case resUNet = "res-unet"
+
+    public var displayName: String {
+        switch self {
+        case .unet: return "U-Net"
+        case .unetPlusPlus: return "U-Net++"
+        case .pspnet: return "PSPNet"
+        case .attentionUNet: return "Attention U-Net"
+        case .resUNet: return "Res-UNet"
+        }
+    }
+}
+
+public enum Normalization: String {
+    /// BatchNorm after every convolution of a block (folded into the conv for inference).
+    case batch
+    /// No normalization; the convolutions carry biases.
+    case none
+}
+
+public enum UpsamplingKind: String {
+    /// 2x2 transposed convolution, stride 2, halving the channels (the original U-Net's up-convolution).
+    case transposedConv = "transpose"
+    /// Bilinear 2x resampling followed by a 1x1 convolution that halves the channels.
+    case bilinear
+}
+
+/// Everything that determines an architecture's graph. `build()` makes it.
+public struct ArchitectureConfig: Equatable {
+    public var architecture: Architecture
+    public var inChannels: Int
+    /// Output channels: 1 for a binary mask (sigmoid), or the number of classes (softmax).
+    public var classes: Int
+    /// Channels of the first level; each level down doubles them.
+    public var baseWidth: Int
+    /// Number of 2x down-steps (U-Net family) or backbone stages (PSPNet).
+    public var depth: Int
+    public var normalization: Normalization
+    public var upsampling: UpsamplingKind
+    /// U-Net++: one 1x1 head on every top-row node X(0,j), j = 1...depth.
+    public var deepSupervision: Bool
+    public var seed: UInt64
+
+    public init(architecture: Architecture, inChannels: Int = 1, classes: Int = 1, baseWidth: Int = 32, depth: Int = 4,
+                normalization: Normalization = .batch, upsampling: UpsamplingKind = .transposedConv,
+                deepSupervision: Bool = false, seed: UInt64 = 0) {
+        self.architecture = architecture
+        self.inChannels = inChannels
+        self.classes = classes
+        self.baseWidth = baseWidth
+        self.depth = depth
+        self.normalization = normalization
+        self.upsampling = upsampling
+        self.deepSupervision = deepSupervision
+        self.seed = seed
+    }
+
+    /// Input H and W are padded to a multiple of this before the graph runs, and cropped back after.
+    public var inputMultiple: Int { 1 << depth }
+
+    /// Channels at level `i` (0 = full resolution).
+    public func width(_ level: Int) -> Int { baseWidth << level }
+
+    public func validate() throws(ArchitectureError) {
+        if inChannels < 1 { throw .invalid("input channels must be at least 1, got \(inChannels)") }
+        if classes < 1 { throw .invalid("classes must be at least 1, got \(classes)") }
+        if baseWidth < 1 { throw .invalid("base width must be at least 1, got \(baseWidth)") }
+        if depth < 1 || depth > 6 { throw .invalid("depth must be 1...6, got \(depth)") }
+    }
+
+    /// Builds the graph: input "image", outputs of logits ("logits", or "head1"..."headN" for U-Net++
+    /// with deep supervision).
+    public func build() throws(ArchitectureError) -> Graph {
+        try validate()
+        let b = BlockBuilder(self)
+        switch architecture {
+        case .unet: UNet.build(b)
+        case .unetPlusPlus: UNetPlusPlus.build(b)
+        case .pspnet: PSPNet.build(b)
+        case .attentionUNet: AttentionUNet.build(b)
+        case .resUNet: ResUNet.build(b)
+        }
+        return b.graph
+    }
+}
+
+public enum ArchitectureError: Error, Equatable, CustomStringConvertible {
+    case invalid(String)
+    case unknownPreset(String)
+
+    public var description: String {
+        switch self {
+        case .invalid(let s): return s
+        case .unknownPreset(let name):
+            var names = ""
+            for p in ArchitecturePreset.all { names += (names.isEmpty ? "" : ", ") + p.name }
+            return "unknown preset '\(name)'; presets: \(names)"
+        }
+    }
+}

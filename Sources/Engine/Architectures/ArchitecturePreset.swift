@@ -1,0 +1,31 @@
+/// Named architecture presets that every command accepts (`--preset unet-s`). Input channels and
+/// classes come from the data or from `--in-channels` / `--classes`. `models/README.md` lists them.
+public struct ArchitecturePreset {
+    public let name: String
+    public let summary: String
+    public let config: ArchitectureConfig
+
+    public static let all: [ArchitecturePreset] = [
+        ArchitecturePreset(name: "unet-xs", summary: "U-Net, base 16, depth 3 (tests, quick runs)",
+                           config: ArchitectureConfig(architecture: .unet, baseWidth: 16, depth: 3)),
+        ArchitecturePreset(name: "unet-s", summary: "U-Net, base 32, depth 4: widths 32-64-128-256, 512 bottleneck",
+                           config: ArchitectureConfig(architecture: .unet, baseWidth: 32, depth: 4)),
+        ArchitecturePreset(name: "unet-m", summary: "U-Net, base 64, depth 4 (the original widths)",
+                           config: ArchitectureConfig(architecture: .unet, baseWidth: 64, depth: 4)),
+        ArchitecturePreset(name: "unet-bilinear-s", summary: "U-Net, base 32, depth 4, bilinear up path",
+                           config: ArchitectureConfig(architecture: .unet, baseWidth: 32, depth: 4, upsampling: .bilinear)),
+        ArchitecturePreset(name: "unetpp-s", summary: "U-Net++, base 32, depth 4, deep supervision",
+                           config: ArchitectureConfig(architecture: .unetPlusPlus, baseWidth: 32, depth: 4, deepSupervision: true)),
+        ArchitecturePreset(name: "pspnet-s", summary: "PSPNet, base 32, 4-stage backbone, bins 1-2-3-6",
+                           config: ArchitectureConfig(architecture: .pspnet, baseWidth: 32, depth: 4)),
+        ArchitecturePreset(name: "attention-unet-s", summary: "Attention U-Net, base 32, depth 4",
+                           config: ArchitectureConfig(architecture: .attentionUNet, baseWidth: 32, depth: 4)),
+        ArchitecturePreset(name: "res-unet-s", summary: "Res-UNet, base 32, depth 4",
+                           config: ArchitectureConfig(architecture: .resUNet, baseWidth: 32, depth: 4)),
+    ]
+
+    public static func named(_ name: String) throws(ArchitectureError) -> ArchitecturePreset {
+        for p in all where p.name == name { return p }
+        throw .unknownPreset(name)
+    }
+}

@@ -1,0 +1,50 @@
+/// The blocks the architectures share, on top of `GraphBuilder`, following the config's normalization
+/// and upsampling choices.
+final class BlockBuilder {
+    let config: ArchitectureConfig
+    let g: GraphBuilder
+
+    init(_ config: ArchitectureConfig) {
+        self.config = config
+        g = GraphBuilder(seed: config.seed)
+    }
+
+    var graph: Graph { g.graph }
+
+    /// conv (k x k) -> [BatchNorm] -> ReLU (ReLU skipped when `relu` is false).
+    func convNormRelu(_ x: Value, _ out: Int, kernel: Int = 3, relu: Bool = true, name: String) -> Value {
+        let batch = config.normalization == .batch
+        var y = g.conv(x, out, kernel: kernel, bias: !batch, name: name + ".conv")
+        if batch { y = g.batchNorm(y, name: name + ".bn") }
+        return relu ? g.relu(y) : y
+    }
+
+    /// Two 3x3 conv-norm-ReLU layers (the U-Net block).
+    func doubleConv(_ x: Value, _ out: Int, name: String) -> Value {
+        convNormRelu(convNormRelu(x, out, name: name + ".0"), out, name: name + ".1")
+    }
+
+    /// A residual block (He et al., as Res-UNet uses it): two 3x3 conv-norm layers plus a shortcut
+    /// (identity, or 1x1 conv-norm when the width changes), summed, then ReLU.
+    func residualBlock(_ x: Value, _ out: Int, name: String) -> Value {
+        let body = convNormRelu(convNormRelu(x, out, name: name + ".0"), out, relu: false, name: name + ".1")
+        let shortcut = x.channels == out ? x : convNormRelu(x, out, kernel: 1, relu: false, name: name + ".shortcut")
+        return g.relu(g.add(body, shortcut, name: name + ".add"))
+    }
+
+    /// 2x up-step to `out` channels: transposed conv 2x2 stride 2, or bilinear 2x then a 1x1 conv.
+    func up(_ x: Value, _ out: Int, name: String) -> Value {
+        switch config.upsampling {
+        case .transposedConv:
+            return g.convTranspose(x, out, kernel: 2, stride: 2, name: name + ".up")
+        case .bilinear:
+            let y = g.upsample(x, scale: 2, name: name + ".resize")
+            return g.conv(y, out, kernel: 1, name: name + ".up")
+        }
+    }
+
+    func pool(_ x: Value, name: String) -> Value { g.maxPool(x, name: name) }
+
+    /// 1x1 head to the class logits.
+    func head(_ x: Value, name: String = "head") -> Value { g.conv(x, config.classes, kernel: 1, name: name) }
+}

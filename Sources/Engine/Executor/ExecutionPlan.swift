@@ -1,0 +1,162 @@
+import Kernels
+
+/// A graph scheduled for one set of input shapes: every node's shape, a prepared operator per node,
+/// and one activation arena in which tensors with disjoint lifetimes share memory.
+/// Built once per input shape by `Executor.plan(_:)`, then run any number of times.
+public final class ExecutionPlan {
+    public let inputShapes: [TensorShape]
+    /// Output shape of every node.
+    public let shapes: [TensorShape]
+    let ops: [PreparedOp]
+    let operands: [[Int]]
+    /// Arena offset (floats) of every node's output.
+    let offsets: [Int]
+    let outputNodes: [Int]
+    let arena: AlignedBuffer
+    let workspace: AlignedBuffer
+    public let threads: Int
+    /// The algorithm each convolution runs, by node name (for `segrun info` and benchmarks).
+    public let convolutionChoices: [(node: String, geometry: Conv2dGeometry, algorithm: ConvAlgorithm)]
+    /// Multiply-adds x 2 of the convolutions (direct-algorithm count) for the whole batch.
+    public let flops: Double
+
+    public let arenaBytes: Int
+    /// What the arena would be without reuse.
+    public let unsharedActivationBytes: Int
+    public let workspaceBytes: Int
+    /// Packed weights held by the prepared operators.
+    public let packedWeightBytes: Int
+
+    /// Arena, workspace and packed weights: the memory a run needs beyond the caller's tensors.
+    public var plannedPeakBytes: Int { arenaBytes + workspaceBytes + packedWeightBytes }
+
+    init(graph: Graph, inputs: [TensorShape], threads: Int, policy: AlgorithmPolicy) throws(GraphError) {
+        let shapes = try graph.inferShapes(inputs)
+        self.inputShapes = inputs
+        self.shapes = shapes
+        self.threads = threads
+        var ops: [PreparedOp] = []
+        var choices: [(node: String, geometry: Conv2dGeometry, algorithm: ConvAlgorithm)] = []
+        var workspaceFloats = 0
+        var packed = 0
+        var flops = 0.0
+        var inputIndex = 0
+        for node in graph.nodes {
+            let x = node.inputs.isEmpty ? shapes[0] : shapes[node.inputs[0]]
+            switch node.op {
+            case .input:
+                ops.append(.input(index: inputIndex))
+                inputIndex += 1
+            case .conv2d(let a):
+                let g = a.geometry(x)
+                let op = try ExecutionPlan.convOperator(g, a, graph, node, threads, policy)
+                workspaceFloats = max(workspaceFloats, op.workspaceFloats)
+                packed += g.weightCount * 4 + a.outChannels * 4
+                flops += g.directFLOPs
+                choices.append((node.name, g, op.algorithm))
+                ops.append(.conv(op))
+            case .convTranspose2d(let a):
+                let g = a.geometry(x)
+                let w = graph.parameters[a.weight].floats
+                let b = a.bias.map { graph.parameters[$0].floats }
+                let plan: F32ConvTranspose.Plan
+                do {
+                    plan = try w.withUnsafeBufferPointer { wp throws(ShapeError) in
+                        try withOptionalPointer(b) { bp throws(ShapeError) in
+                            try F32ConvTranspose.Plan(g, weights: wp.baseAddress!, bias: bp, activation: a.activation)
+                        }
+                    }
+                } catch { throw .shape(node: node.name, "\(error)") }
+                packed += g.weightCount * 4
+                flops += g.directFLOPs
+                ops.append(.convTranspose(plan))
+            case .maxPool2d(let a): ops.append(.maxPool(a.geometry(x)))
+            case .averagePool2d(let a): ops.append(.averagePool(a.geometry(x)))
+            case .adaptiveAveragePool2d(let bins): ops.append(.adaptiveAveragePool(bins: bins))
+            case .upsample(let a): ops.append(.upsample(a.mode))
+            case .concat: ops.append(.concat)
+            case .add(let activation): ops.append(.add(activation))
+            case .mul: ops.append(.mul)
+            case .batchNorm(let a):
+                let (scale, shift) = BatchNormParameters(gamma: graph.parameters[a.gamma].floats,
+                                                         beta: graph.parameters[a.beta].floats,
+                                                         mean: graph.parameters[a.mean].floats,
+                                                         variance: graph.parameters[a.variance].floats,
+                                                         epsilon: a.epsilon).affine
+                ops.append(.affine(scale: scale, shift: shift, a.activation))
+            case .activation(let kind): ops.append(.activation(kind))
+            case .softmax: ops.append(.softmax)
+            }
+        }
+        self.ops = ops
+        operands = graph.nodes.map { $0.inputs }
+        outputNodes = graph.outputs.map { $0.node }
+        convolutionChoices = choices
+        self.flops = flops
+
+        // Lifetimes: a node's output lives from its step to its last reader; graph outputs to the end.
+        var requests: [MemoryPlanner.Request] = []
+        for (i, shape) in shapes.enumerated() {
+            requests.append(MemoryPlanner.Request(size: shape.elementCount, firstUse: i, lastUse: i))
+        }
+        for (i, node) in graph.nodes.enumerated() {
+            for j in node.inputs { requests[j].lastUse = max(requests[j].lastUse, i) }
+        }
+        for o in outputNodes { requests[o].lastUse = graph.nodes.count }
+        let (offsets, arenaFloats) = MemoryPlanner.plan(requests)
+        self.offsets = offsets
+        arena = AlignedBuffer(count: arenaFloats)
+        workspace = AlignedBuffer(count: workspaceFloats)
+        arenaBytes = arenaFloats * 4
+        unsharedActivationBytes = MemoryPlanner.naiveFloats(requests) * 4
+        workspaceBytes = workspaceFloats * 4
+        packedWeightBytes = packed
+    }
+
+    private static func convOperator(_ g: Conv2dGeometry, _ a: ConvAttributes, _ graph: Graph, _ node: Node,
+                                     _ threads: Int, _ policy: AlgorithmPolicy) throws(GraphError) -> Conv2dOperator {
+        let w = graph.parameters[a.weight].floats
+        let b = a.bias.map { graph.parameters[$0].floats }
+        var algorithm: ConvAlgorithm? = nil
+        if case .forced(let forced) = policy {
+            let candidates = ConvAlgorithm.candidates(for: g)
+            algorithm = candidates.contains(forced) ? forced : candidates[0]
+        }
+        do {
+            return try w.withUnsafeBufferPointer { wp throws(ShapeError) in
+                try withOptionalPointer(b) { bp throws(ShapeError) in
+                    try Conv2dOperator(g, weights: wp.baseAddress!, bias: bp, activation: a.activation,
+                                       algorithm: algorithm, threads: threads)
+                }
+            }
+        } catch { throw .shape(node: node.name, "\(error)") }
+    }
+
+    /// Runs the graph on NHWC inputs already copied into the arena by `Executor`.
+    func execute() {
+        var operandPointers: [UnsafeMutablePointer<Float>] = []
+        var operandShapes: [TensorShape] = []
+        for (i, op) in ops.enumerated() {
+            operandPointers.removeAll(keepingCapacity: true)
+            operandShapes.removeAll(keepingCapacity: true)
+            for j in operands[i] {
+                operandPointers.append(arena.pointer + offsets[j])
+                operandShapes.append(shapes[j])
+            }
+            op.run(operandPointers, operandShapes, output: arena.pointer + offsets[i], shape: shapes[i],
+                   workspace: workspace.pointer, threads: threads)
+        }
+    }
+
+    /// The NHWC storage of node `i`'s output inside the arena.
+    func pointer(_ node: Int) -> UnsafeMutablePointer<Float> { arena.pointer + offsets[node] }
+}
+
+/// Calls `body` with the array's base address, or nil.
+func withOptionalPointer<R, E: Error>(_ array: [Float]?, _ body: (UnsafePointer<Float>?) throws(E) -> R) throws(E) -> R {
+    guard let array else { return try body(nil) }
+    let result: Result<R, E> = array.withUnsafeBufferPointer { p in
+        do throws(E) { return .success(try body(p.baseAddress!)) } catch { return .failure(error) }
+    }
+    return try result.get()
+}

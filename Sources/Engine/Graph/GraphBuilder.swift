@@ -1,0 +1,153 @@
+import Kernels
+
+/// A value under construction: the node that produces it and its channel count.
+public struct Value {
+    public let node: Int
+    public let channels: Int
+}
+
+/// Builds graphs in Swift. Parameters are created with PyTorch's default initialization (Kaiming
+/// uniform for weights, `U(-1/sqrt(fanIn), 1/sqrt(fanIn))` for biases; BatchNorm gamma 1, beta 0,
+/// mean 0, variance 1) from a seeded generator, so a seed gives the same model everywhere.
+///
+///     let b = GraphBuilder(seed: 1)
+///     let x = b.input("image", channels: 1)
+///     let y = b.relu(b.batchNorm(b.conv(x, 32, kernel: 3, bias: false, name: "enc1.conv1"), name: "enc1.bn1"))
+///     b.output("logits", b.conv(y, 1, kernel: 1, name: "head"))
+///     let graph = b.graph
+public final class GraphBuilder {
+    public private(set) var graph = Graph()
+    private var random: SeededGenerator
+
+    public init(seed: UInt64 = 0) {
+        random = SeededGenerator(seed: seed)
+    }
+
+    private func add(_ name: String, _ op: Op, _ inputs: [Value], channels: Int) -> Value {
+        graph.nodes.append(Node(name: name, op: op, inputs: inputs.map { $0.node }))
+        return Value(node: graph.nodes.count - 1, channels: channels)
+    }
+
+    private func parameter(_ name: String, _ shape: [Int], _ values: [Float]) -> Int {
+        graph.parameters.append(Parameter(name: name, shape: shape, values: values))
+        return graph.parameters.count - 1
+    }
+
+    private func uniform(_ count: Int, bound: Float) -> [Float] {
+        var v = [Float](repeating: 0, count: count)
+        for i in 0..<count { v[i] = random.uniform() * bound }
+        return v
+    }
+
+    public func input(_ name: String, channels: Int) -> Value {
+        add(name, .input(channels: channels), [], channels: channels)
+    }
+
+    public func output(_ name: String, _ value: Value) {
+        graph.outputs.append(GraphOutput(name: name, node: value.node))
+    }
+
+    /// Convolution with "same" padding by default (`dilation * (kernel - 1) / 2`).
+    public func conv(_ x: Value, _ outChannels: Int, kernel: Int, stride: Int = 1, dilation: Int = 1,
+                     padding: Int? = nil, groups: Int = 1, bias: Bool = true, name: String) -> Value {
+        let fanIn = x.channels / groups * kernel * kernel
+        let bound = 1 / Float(fanIn).squareRoot()
+        let w = parameter(name + ".weight", [outChannels, x.channels / groups, kernel, kernel],
+                          uniform(outChannels * fanIn, bound: bound))
+        let b = bias ? parameter(name + ".bias", [outChannels], uniform(outChannels, bound: bound)) : nil
+        let a = ConvAttributes(outChannels: outChannels, kernel: kernel, stride: stride, dilation: dilation,
+                               padding: padding ?? dilation * (kernel - 1) / 2, groups: groups, weight: w, bias: b)
+        return add(name, .conv2d(a), [x], channels: outChannels)
+    }
+
+    public func convTranspose(_ x: Value, _ outChannels: Int, kernel: Int, stride: Int, padding: Int = 0,
+                              bias: Bool = true, name: String) -> Value {
+        // PyTorch computes ConvTranspose2d's fan-in from weight dim 1 (out channels) times the kernel area.
+        let bound = 1 / Float(outChannels * kernel * kernel).squareRoot()
+        let w = parameter(name + ".weight", [x.channels, outChannels, kernel, kernel],
+                          uniform(x.channels * outChannels * kernel * kernel, bound: bound))
+        let b = bias ? parameter(name + ".bias", [outChannels], uniform(outChannels, bound: bound)) : nil
+        let a = ConvTransposeAttributes(outChannels: outChannels, kernel: kernel, stride: stride, padding: padding,
+                                        weight: w, bias: b)
+        return add(name, .convTranspose2d(a), [x], channels: outChannels)
+    }
+
+    public func batchNorm(_ x: Value, epsilon: Float = 1e-5, name: String) -> Value {
+        let c = x.channels
+        let a = BatchNormAttributes(gamma: parameter(name + ".weight", [c], [Float](repeating: 1, count: c)),
+                                    beta: parameter(name + ".bias", [c], [Float](repeating: 0, count: c)),
+                                    mean: parameter(name + ".running_mean", [c], [Float](repeating: 0, count: c)),
+                                    variance: parameter(name + ".running_var", [c], [Float](repeating: 1, count: c)),
+                                    epsilon: epsilon)
+        return add(name, .batchNorm(a), [x], channels: c)
+    }
+
+    public func relu(_ x: Value, name: String? = nil) -> Value {
+        add(name ?? graph.nodes[x.node].name + ".relu", .activation(.relu), [x], channels: x.channels)
+    }
+
+    public func leakyRelu(_ x: Value, slope: Float = 0.01, name: String? = nil) -> Value {
+        add(name ?? graph.nodes[x.node].name + ".leaky_relu", .activation(.leakyRelu(slope: slope)), [x], channels: x.channels)
+    }
+
+    public func sigmoid(_ x: Value, name: String? = nil) -> Value {
+        add(name ?? graph.nodes[x.node].name + ".sigmoid", .activation(.sigmoid), [x], channels: x.channels)
+    }
+
+    public func softmax(_ x: Value, name: String) -> Value {
+        add(name, .softmax, [x], channels: x.channels)
+    }
+
+    public func maxPool(_ x: Value, kernel: Int = 2, stride: Int = 2, padding: Int = 0, name: String) -> Value {
+        add(name, .maxPool2d(PoolAttributes(kernel: kernel, stride: stride, padding: padding)), [x], channels: x.channels)
+    }
+
+    public func averagePool(_ x: Value, kernel: Int = 2, stride: Int = 2, padding: Int = 0, name: String) -> Value {
+        add(name, .averagePool2d(PoolAttributes(kernel: kernel, stride: stride, padding: padding)), [x], channels: x.channels)
+    }
+
+    public func adaptiveAveragePool(_ x: Value, bins: Int, name: String) -> Value {
+        add(name, .adaptiveAveragePool2d(bins: bins), [x], channels: x.channels)
+    }
+
+    public func upsample(_ x: Value, scale: Int, mode: UpsampleMode = .bilinear(alignCorners: false), name: String) -> Value {
+        add(name, .upsample(UpsampleAttributes(mode: mode, scale: scale)), [x], channels: x.channels)
+    }
+
+    /// Resamples `x` to the spatial size of `like`.
+    public func resize(_ x: Value, like: Value, mode: UpsampleMode = .bilinear(alignCorners: false), name: String) -> Value {
+        add(name, .upsample(UpsampleAttributes(mode: mode, scale: 0)), [x, like], channels: x.channels)
+    }
+
+    public func concat(_ values: [Value], name: String) -> Value {
+        add(name, .concat, values, channels: values.reduce(0) { $0 + $1.channels })
+    }
+
+    public func add(_ a: Value, _ b: Value, name: String) -> Value {
+        add(name, .add(.none), [a, b], channels: a.channels)
+    }
+
+    public func mul(_ x: Value, _ gate: Value, name: String) -> Value {
+        add(name, .mul, [x, gate], channels: x.channels)
+    }
+}
+
+/// SplitMix64: a small seeded generator for reproducible initialization.
+public struct SeededGenerator {
+    public private(set) var state: UInt64
+
+    public init(seed: UInt64) { state = seed }
+
+    public mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+
+    /// Uniform in [-1, 1).
+    public mutating func uniform() -> Float {
+        Float(next() >> 40) * (2 / Float(1 << 24)) - 1
+    }
+}

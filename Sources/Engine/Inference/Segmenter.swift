@@ -1,0 +1,121 @@
+import Kernels
+
+/// Options of the inference pipeline.
+public struct InferenceOptions: Equatable {
+    /// Sliding-window tile side; nil runs the whole image at once.
+    public var tile: Int?
+    /// Fraction of a tile that neighbouring tiles share.
+    public var overlap: Double
+    public var blending: TileBlending
+    /// Test-time augmentation: average over the identity and the horizontal, vertical and double flips.
+    public var flips: Bool
+
+    public init(tile: Int? = nil, overlap: Double = 0.5, blending: TileBlending = .gaussian, flips: Bool = false) {
+        self.tile = tile
+        self.overlap = overlap
+        self.blending = blending
+        self.flips = flips
+    }
+}
+
+/// The runtime's segmentation pipeline on top of the executor: normalization, padding to the
+/// network's multiple and cropping back, sliding windows with blending, flip TTA, and the turn from
+/// logits to probabilities, binary masks or class maps. Deep-supervision heads are averaged.
+public final class Segmenter {
+    public let model: Model
+    public let executor: Executor
+
+    public init(_ model: Model, threads: Int = ParallelFor.coreCount, policy: AlgorithmPolicy = .measured) throws(GraphError) {
+        self.model = model
+        executor = try Executor(model.graph, threads: threads, policy: policy)
+    }
+
+    /// Maps pixel intensities in [0, 1] (NCHW) to the network's input: `(x - mean[c]) / std[c]`.
+    public func normalize(_ x: Tensor) -> Tensor {
+        var out = x
+        let mean = model.inputMean, std = model.inputStd
+        let hw = x.shape.height * x.shape.width
+        for n in 0..<x.shape.batch {
+            for c in 0..<x.shape.channels {
+                let m = c < mean.count ? mean[c] : 0, s = c < std.count && std[c] != 0 ? std[c] : 1
+                let base = (n * x.shape.channels + c) * hw
+                for i in base..<(base + hw) { out.data[i] = (x.data[i] - m) / s }
+            }
+        }
+        return out
+    }
+
+    /// The logits of every graph output for a normalized input of any H x W: padded to the model's
+    /// multiple, run, cropped back.
+    public func logits(_ x: Tensor) throws(GraphError) -> [Tensor] {
+        let padded = TensorOps.padToMultiple(x, model.inputMultiple)
+        var outputs = try executor.run(padded)
+        for i in 0..<outputs.count {
+            outputs[i] = TensorOps.crop(outputs[i], height: x.shape.height, width: x.shape.width)
+        }
+        return outputs
+    }
+
+    /// Class probabilities (N x classes x H x W) of a normalized input, averaged over deep-supervision heads.
+    public func probabilities(_ x: Tensor) throws(GraphError) -> Tensor {
+        let heads = try logits(x)
+        var sum = TensorOps.probabilities(fromLogits: heads[0])
+        if heads.count > 1 {
+            for head in heads.dropFirst() {
+                let p = TensorOps.probabilities(fromLogits: head)
+                for i in 0..<sum.data.count { sum.data[i] += p.data[i] }
+            }
+            let inv = 1 / Float(heads.count)
+            for i in 0..<sum.data.count { sum.data[i] *= inv }
+        }
+        return sum
+    }
+
+    /// Probabilities with the options applied: flips, then sliding windows inside each flip.
+    public func probabilities(_ x: Tensor, options: InferenceOptions) throws(GraphError) -> Tensor {
+        if !options.flips { return try windowed(x, options) }
+        var sum: Tensor? = nil
+        for (v, h) in [(false, false), (false, true), (true, false), (true, true)] {
+            let p = TensorOps.flip(try windowed(TensorOps.flip(x, vertical: v, horizontal: h), options), vertical: v, horizontal: h)
+            if sum == nil { sum = p } else { for i in 0..<p.data.count { sum!.data[i] += p.data[i] } }
+        }
+        var out = sum!
+        for i in 0..<out.data.count { out.data[i] *= 0.25 }
+        return out
+    }
+
+    /// Sliding-window inference: tiles of `options.tile` at the overlap, each run whole, blended with
+    /// the tile weights. An image that fits in one tile runs whole, exactly as `probabilities(_:)`.
+    func windowed(_ x: Tensor, _ options: InferenceOptions) throws(GraphError) -> Tensor {
+        let s = x.shape
+        guard let tile = options.tile, s.height > tile || s.width > tile else { return try probabilities(x) }
+        let th = min(tile, s.height), tw = min(tile, s.width)
+        let weights = SlidingWindow.weights(height: th, width: tw, blending: options.blending)
+        var sum = Tensor(zeros: TensorShape(batch: s.batch, channels: model.classes, height: s.height, width: s.width))
+        var weightSum = [Float](repeating: 0, count: s.height * s.width)
+        for y0 in SlidingWindow.starts(size: s.height, tile: th, overlap: options.overlap) {
+            for x0 in SlidingWindow.starts(size: s.width, tile: tw, overlap: options.overlap) {
+                let p = try probabilities(TensorOps.crop(x, y0: y0, x0: x0, height: th, width: tw))
+                for nc in 0..<(s.batch * p.shape.channels) {
+                    for y in 0..<th {
+                        for xx in 0..<tw {
+                            sum.data[(nc * s.height + y0 + y) * s.width + x0 + xx] += p.data[(nc * th + y) * tw + xx] * weights[y * tw + xx]
+                        }
+                    }
+                }
+                for y in 0..<th { for xx in 0..<tw { weightSum[(y0 + y) * s.width + x0 + xx] += weights[y * tw + xx] } }
+            }
+        }
+        let hw = s.height * s.width
+        for nc in 0..<(s.batch * sum.shape.channels) {
+            for p in 0..<hw { sum.data[nc * hw + p] /= weightSum[p] }
+        }
+        return sum
+    }
+
+    /// Binary masks (1 where the foreground probability reaches the model's threshold) or class maps,
+    /// N x H x W.
+    public func labels(_ probabilities: Tensor) -> [UInt8] {
+        TensorOps.labels(probabilities, threshold: model.threshold)
+    }
+}

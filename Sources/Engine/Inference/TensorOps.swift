@@ -1,0 +1,88 @@
+import Kernels
+
+/// Small whole-tensor helpers for the inference pipeline (NCHW).
+public enum TensorOps {
+    /// Pads H and W at the bottom and right with zeros up to multiples of `multiple`.
+    public static func padToMultiple(_ x: Tensor, _ multiple: Int) -> Tensor {
+        let s = x.shape
+        let h = (s.height + multiple - 1) / multiple * multiple, w = (s.width + multiple - 1) / multiple * multiple
+        if h == s.height && w == s.width { return x }
+        var out = Tensor(zeros: TensorShape(batch: s.batch, channels: s.channels, height: h, width: w))
+        for nc in 0..<(s.batch * s.channels) {
+            for y in 0..<s.height {
+                for xx in 0..<s.width { out.data[(nc * h + y) * w + xx] = x.data[(nc * s.height + y) * s.width + xx] }
+            }
+        }
+        return out
+    }
+
+    /// The region rows `y0..<y0+height`, columns `x0..<x0+width` of every image and channel.
+    public static func crop(_ x: Tensor, y0: Int = 0, x0: Int = 0, height: Int, width: Int) -> Tensor {
+        let s = x.shape
+        if y0 == 0 && x0 == 0 && height == s.height && width == s.width { return x }
+        var out = Tensor(zeros: TensorShape(batch: s.batch, channels: s.channels, height: height, width: width))
+        for nc in 0..<(s.batch * s.channels) {
+            for y in 0..<height {
+                for xx in 0..<width { out.data[(nc * height + y) * width + xx] = x.data[(nc * s.height + y0 + y) * s.width + x0 + xx] }
+            }
+        }
+        return out
+    }
+
+    /// Mirrors H (vertical) and/or W (horizontal).
+    public static func flip(_ x: Tensor, vertical: Bool, horizontal: Bool) -> Tensor {
+        let s = x.shape
+        var out = x
+        for nc in 0..<(s.batch * s.channels) {
+            for y in 0..<s.height {
+                let sy = vertical ? s.height - 1 - y : y
+                for xx in 0..<s.width {
+                    let sx = horizontal ? s.width - 1 - xx : xx
+                    out.data[(nc * s.height + y) * s.width + xx] = x.data[(nc * s.height + sy) * s.width + sx]
+                }
+            }
+        }
+        return out
+    }
+
+    /// Sigmoid for one channel, softmax over channels otherwise.
+    public static func probabilities(fromLogits x: Tensor) -> Tensor {
+        var out = x
+        let s = x.shape, hw = s.height * s.width
+        if s.channels == 1 {
+            for i in 0..<x.data.count { out.data[i] = Exp.sigmoid(x.data[i]) }
+            return out
+        }
+        for n in 0..<s.batch {
+            for p in 0..<hw {
+                let base = n * s.channels * hw + p
+                var m = x.data[base]
+                for c in 1..<s.channels { m = max(m, x.data[base + c * hw]) }
+                var sum: Float = 0
+                for c in 0..<s.channels { let e = Exp.float(x.data[base + c * hw] - m); out.data[base + c * hw] = e; sum += e }
+                for c in 0..<s.channels { out.data[base + c * hw] /= sum }
+            }
+        }
+        return out
+    }
+
+    /// Per pixel: 1 where the probability reaches `threshold` (one channel), else the argmax class.
+    /// Returns N x H x W class ids.
+    public static func labels(_ probabilities: Tensor, threshold: Float) -> [UInt8] {
+        let s = probabilities.shape, hw = s.height * s.width
+        var out = [UInt8](repeating: 0, count: s.batch * hw)
+        for n in 0..<s.batch {
+            for p in 0..<hw {
+                let base = n * s.channels * hw + p
+                if s.channels == 1 {
+                    out[n * hw + p] = probabilities.data[base] >= threshold ? 1 : 0
+                } else {
+                    var best = 0
+                    for c in 1..<s.channels where probabilities.data[base + c * hw] > probabilities.data[base + best * hw] { best = c }
+                    out[n * hw + p] = UInt8(truncatingIfNeeded: best)
+                }
+            }
+        }
+        return out
+    }
+}

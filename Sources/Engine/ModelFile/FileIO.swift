@@ -1,0 +1,77 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(SegrunLibc)
+import SegrunLibc
+#endif
+
+/// A read-only memory map of a whole file (model files are read in place, without a copy).
+public final class MappedFile {
+    public let size: Int
+    private let base: UnsafeMutableRawPointer?
+
+    public init(path: String) throws(ModelFileError) {
+        let fd = open(path, O_RDONLY)
+        if fd < 0 { throw .io("cannot open \(path): \(errnoText())") }
+        defer { close(fd) }
+        var info = stat()
+        if fstat(fd, &info) != 0 { throw .io("cannot stat \(path): \(errnoText())") }
+        if (info.st_mode & S_IFMT) == S_IFDIR { throw .io("\(path) is a directory, not a model file") }
+        size = Int(info.st_size)
+        if size == 0 {
+            base = nil
+            return
+        }
+        let p = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0)
+        if p == MAP_FAILED || p == nil { throw .io("cannot map \(path): \(errnoText())") }
+        base = p
+    }
+
+    deinit { if let base { munmap(base, size) } }
+
+    public var bytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: base, count: size) }
+}
+
+/// Whole-file reads and atomic writes.
+public enum FileIO {
+    /// Writes `bytes` to a temporary file beside `path`, flushes it to disk, then renames it over
+    /// `path`, so readers see the old file or the new one, never a partial one.
+    public static func writeAtomically(_ bytes: [UInt8], to path: String) throws(ModelFileError) {
+        let temporary = path + ".tmp-\(getpid())"
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        if fd < 0 { throw .io("cannot create \(temporary): \(errnoText())") }
+        var written = 0
+        let ok = bytes.withUnsafeBytes { raw -> Bool in
+            while written < raw.count {
+                let n = write(fd, raw.baseAddress! + written, raw.count - written)
+                if n <= 0 { return false }
+                written += n
+            }
+            return fsync(fd) == 0
+        }
+        let error = errnoText()
+        close(fd)
+        if !ok {
+            unlink(temporary)
+            throw .io("cannot write \(temporary): \(error)")
+        }
+        if rename(temporary, path) != 0 {
+            let e = errnoText()
+            unlink(temporary)
+            throw .io("cannot rename \(temporary) to \(path): \(e)")
+        }
+    }
+
+    public static func writeModel(_ model: Model, to path: String) throws(ModelFileError) {
+        try writeAtomically(ModelFileWriter.encode(model), to: path)
+    }
+
+    public static func readModel(_ path: String) throws(ModelFileError) -> Model {
+        let file = try MappedFile(path: path)
+        return try ModelFileReader.decode(file.bytes)
+    }
+}
+
+func errnoText() -> String {
+    guard let s = strerror(errno) else { return "error \(errno)" }
+    return String(cString: s)
+}

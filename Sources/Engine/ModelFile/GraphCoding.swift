@@ -1,0 +1,174 @@
+import Kernels
+
+/// Encodes and decodes the graph section: nodes (name, op code, operands, attributes) and outputs.
+/// Parameters are stored in the tensor directory and referenced here by index.
+enum GraphCoding {
+    static func encode(_ graph: Graph, into w: inout ByteWriter) {
+        w.u32(UInt32(graph.nodes.count))
+        for node in graph.nodes {
+            w.string(node.name)
+            w.u8(code(node.op).rawValue)
+            w.u32(UInt32(node.inputs.count))
+            for i in node.inputs { w.u32(UInt32(i)) }
+            encodeAttributes(node.op, &w)
+        }
+        w.u32(UInt32(graph.outputs.count))
+        for o in graph.outputs {
+            w.string(o.name)
+            w.u32(UInt32(o.node))
+        }
+    }
+
+    static func code(_ op: Op) -> OpCode {
+        switch op {
+        case .input: return .input
+        case .conv2d: return .conv2d
+        case .convTranspose2d: return .convTranspose2d
+        case .maxPool2d: return .maxPool2d
+        case .averagePool2d: return .averagePool2d
+        case .adaptiveAveragePool2d: return .adaptiveAveragePool2d
+        case .upsample: return .upsample
+        case .concat: return .concat
+        case .add: return .add
+        case .mul: return .mul
+        case .batchNorm: return .batchNorm
+        case .activation: return .activation
+        case .softmax: return .softmax
+        }
+    }
+
+    private static func encodeActivation(_ a: FusedActivation, _ w: inout ByteWriter) {
+        switch a {
+        case .none: w.u8(0); w.f32(0)
+        case .relu: w.u8(1); w.f32(0)
+        case .leakyRelu(let s): w.u8(2); w.f32(s)
+        }
+    }
+
+    private static func encodeAttributes(_ op: Op, _ w: inout ByteWriter) {
+        switch op {
+        case .input(let c): w.i32(c)
+        case .conv2d(let a):
+            for v in [a.outChannels, a.kernelHeight, a.kernelWidth, a.strideY, a.strideX, a.dilationY, a.dilationX,
+                      a.padTop, a.padLeft, a.padBottom, a.padRight, a.groups, a.weight, a.bias ?? -1] { w.i32(v) }
+            encodeActivation(a.activation, &w)
+        case .convTranspose2d(let a):
+            for v in [a.outChannels, a.kernel, a.stride, a.padding, a.outputPadding, a.weight, a.bias ?? -1] { w.i32(v) }
+            encodeActivation(a.activation, &w)
+        case .maxPool2d(let a), .averagePool2d(let a):
+            for v in [a.kernel, a.stride, a.padding] { w.i32(v) }
+        case .adaptiveAveragePool2d(let bins): w.i32(bins)
+        case .upsample(let a):
+            switch a.mode {
+            case .nearest: w.u8(0)
+            case .bilinear(let alignCorners): w.u8(alignCorners ? 2 : 1)
+            }
+            w.i32(a.scale)
+        case .concat, .mul, .softmax: break
+        case .add(let act): encodeActivation(act, &w)
+        case .batchNorm(let a):
+            for v in [a.gamma, a.beta, a.mean, a.variance] { w.i32(v) }
+            w.f32(a.epsilon)
+            encodeActivation(a.activation, &w)
+        case .activation(let kind):
+            switch kind {
+            case .relu: w.u8(1); w.f32(0)
+            case .leakyRelu(let s): w.u8(2); w.f32(s)
+            case .sigmoid: w.u8(3); w.f32(0)
+            }
+        }
+    }
+
+    static func decode(_ r: inout ByteReader, parameterCount: Int) throws(ModelFileError) -> Graph {
+        var g = Graph()
+        let nodeCount = try r.count("node", limit: ModelFileLayout.maxNodes, minBytesEach: 9)
+        for index in 0..<nodeCount {
+            let name = try r.string()
+            let rawCode = try r.u8()
+            guard let code = OpCode(rawValue: rawCode) else {
+                throw .invalid(section: "graph", "node \(index) ('\(name)') has unknown op code \(rawCode)")
+            }
+            let operandCount = try r.count("operand", limit: 1 << 16, minBytesEach: 4)
+            var inputs: [Int] = []
+            for _ in 0..<operandCount {
+                let i = Int(try r.u32())
+                if i >= index { throw .invalid(section: "graph", "node \(index) ('\(name)') reads node \(i), which does not precede it") }
+                inputs.append(i)
+            }
+            let op = try decodeAttributes(code, &r, node: name)
+            g.nodes.append(Node(name: name, op: op, inputs: inputs))
+        }
+        let outputCount = try r.count("output", limit: ModelFileLayout.maxNodes, minBytesEach: 8)
+        for _ in 0..<outputCount {
+            let name = try r.string()
+            g.outputs.append(GraphOutput(name: name, node: Int(try r.u32())))
+        }
+        return g
+    }
+
+    private static func decodeActivation(_ r: inout ByteReader, node: String) throws(ModelFileError) -> FusedActivation {
+        let kind = try r.u8(), slope = try r.f32()
+        switch kind {
+        case 0: return .none
+        case 1: return .relu
+        case 2: return .leakyRelu(slope: slope)
+        default: throw .invalid(section: "graph", "node '\(node)' has unknown fused activation \(kind)")
+        }
+    }
+
+    private static func optionalIndex(_ v: Int) -> Int? { v < 0 ? nil : v }
+
+    private static func decodeAttributes(_ code: OpCode, _ r: inout ByteReader, node: String) throws(ModelFileError) -> Op {
+        switch code {
+        case .input: return .input(channels: try r.i32())
+        case .conv2d:
+            var v: [Int] = []
+            for _ in 0..<14 { v.append(try r.i32()) }
+            var a = ConvAttributes(outChannels: v[0], kernel: v[1], stride: v[3], dilation: v[5], padding: v[7],
+                                   groups: v[11], weight: v[12], bias: optionalIndex(v[13]))
+            a.kernelWidth = v[2]
+            a.strideX = v[4]
+            a.dilationX = v[6]
+            a.padLeft = v[8]
+            a.padBottom = v[9]
+            a.padRight = v[10]
+            a.activation = try decodeActivation(&r, node: node)
+            return .conv2d(a)
+        case .convTranspose2d:
+            var v: [Int] = []
+            for _ in 0..<7 { v.append(try r.i32()) }
+            return .convTranspose2d(ConvTransposeAttributes(outChannels: v[0], kernel: v[1], stride: v[2], padding: v[3],
+                                                            outputPadding: v[4], weight: v[5], bias: optionalIndex(v[6]),
+                                                            activation: try decodeActivation(&r, node: node)))
+        case .maxPool2d, .averagePool2d:
+            let a = PoolAttributes(kernel: try r.i32(), stride: try r.i32(), padding: try r.i32())
+            return code == .maxPool2d ? .maxPool2d(a) : .averagePool2d(a)
+        case .adaptiveAveragePool2d: return .adaptiveAveragePool2d(bins: try r.i32())
+        case .upsample:
+            let mode: UpsampleMode
+            switch try r.u8() {
+            case 0: mode = .nearest
+            case 1: mode = .bilinear(alignCorners: false)
+            case 2: mode = .bilinear(alignCorners: true)
+            default: throw .invalid(section: "graph", "node '\(node)' has an unknown upsampling mode")
+            }
+            return .upsample(UpsampleAttributes(mode: mode, scale: try r.i32()))
+        case .concat: return .concat
+        case .add: return .add(try decodeActivation(&r, node: node))
+        case .mul: return .mul
+        case .softmax: return .softmax
+        case .batchNorm:
+            let gamma = try r.i32(), beta = try r.i32(), mean = try r.i32(), variance = try r.i32()
+            return .batchNorm(BatchNormAttributes(gamma: gamma, beta: beta, mean: mean, variance: variance,
+                                                  epsilon: try r.f32(), activation: try decodeActivation(&r, node: node)))
+        case .activation:
+            let kind = try r.u8(), slope = try r.f32()
+            switch kind {
+            case 1: return .activation(.relu)
+            case 2: return .activation(.leakyRelu(slope: slope))
+            case 3: return .activation(.sigmoid)
+            default: throw .invalid(section: "graph", "node '\(node)' has unknown activation \(kind)")
+            }
+        }
+    }
+}

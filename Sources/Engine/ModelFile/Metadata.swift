@@ -1,0 +1,103 @@
+/// A typed metadata value.
+public enum MetadataValue: Equatable {
+    case int(Int64)
+    case float(Double)
+    case string(String)
+    case floats([Float])
+    case strings([String])
+
+    public var description: String {
+        switch self {
+        case .int(let v): return "\(v)"
+        case .float(let v): return "\(v)"
+        case .string(let v): return v
+        case .floats(let v):
+            var s = ""
+            for x in v { s += (s.isEmpty ? "" : ", ") + "\(x)" }
+            return "[" + s + "]"
+        case .strings(let v):
+            var s = ""
+            for x in v { s += (s.isEmpty ? "" : ", ") + x }
+            return "[" + s + "]"
+        }
+    }
+}
+
+/// Ordered key/value metadata with dotted keys (`input.channels`, `train.val_dice`). Keys are unique.
+/// `MetadataKey` lists the keys segrun writes and reads.
+public struct Metadata: Equatable {
+    public private(set) var entries: [(key: String, value: MetadataValue)] = []
+
+    public init() {}
+
+    public subscript(key: String) -> MetadataValue? {
+        get {
+            for e in entries where e.key == key { return e.value }
+            return nil
+        }
+        set {
+            if let i = entries.firstIndex(where: { $0.key == key }) {
+                if let newValue { entries[i].value = newValue } else { entries.remove(at: i) }
+            } else if let newValue {
+                entries.append((key, newValue))
+            }
+        }
+    }
+
+    public func int(_ key: String) -> Int? {
+        if case .int(let v)? = self[key] { return Int(v) }
+        return nil
+    }
+
+    public func double(_ key: String) -> Double? {
+        switch self[key] {
+        case .float(let v)?: return v
+        case .int(let v)?: return Double(v)
+        default: return nil
+        }
+    }
+
+    public func string(_ key: String) -> String? {
+        if case .string(let v)? = self[key] { return v }
+        return nil
+    }
+
+    public func floats(_ key: String) -> [Float]? {
+        if case .floats(let v)? = self[key] { return v }
+        return nil
+    }
+
+    public func strings(_ key: String) -> [String]? {
+        if case .strings(let v)? = self[key] { return v }
+        return nil
+    }
+
+    public static func == (a: Metadata, b: Metadata) -> Bool {
+        a.entries.count == b.entries.count && zip(a.entries, b.entries).allSatisfy { $0.key == $1.key && $0.value == $1.value }
+    }
+}
+
+/// The metadata keys segrun defines.
+public enum MetadataKey {
+    public static let architecture = "model.architecture"
+    public static let preset = "model.preset"
+    public static let baseWidth = "model.base_width"
+    public static let depth = "model.depth"
+    public static let normalization = "model.normalization"
+    public static let upsampling = "model.upsampling"
+    public static let inputChannels = "input.channels"
+    /// H and W are padded to a multiple of this before the graph runs.
+    public static let inputMultiple = "input.multiple"
+    /// Per-channel mean and std: the network sees `(pixel / maxValue - mean) / std`.
+    public static let inputMean = "input.mean"
+    public static let inputStd = "input.std"
+    public static let classes = "output.classes"
+    public static let classNames = "output.class_names"
+    /// Probability threshold of binary masks.
+    public static let threshold = "output.threshold"
+    public static let trainDataset = "train.dataset"
+    public static let trainEpochs = "train.epochs"
+    public static let trainValidationDice = "train.val_dice"
+    public static let toolVersion = "tool.version"
+    public static let precision = "model.precision"
+}

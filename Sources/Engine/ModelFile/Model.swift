@@ -1,0 +1,47 @@
+/// A model: its graph with parameters, plus the metadata that tells the runtime how to feed it and
+/// read its outputs. This is what a model file holds.
+public struct Model: Equatable {
+    public var metadata: Metadata
+    public var graph: Graph
+
+    public init(metadata: Metadata, graph: Graph) {
+        self.metadata = metadata
+        self.graph = graph
+    }
+
+    /// A freshly initialized model of an architecture, with the standard metadata.
+    public init(config: ArchitectureConfig, preset: String? = nil, classNames: [String]? = nil) throws(ArchitectureError) {
+        graph = try config.build()
+        var m = Metadata()
+        m[MetadataKey.architecture] = .string(config.architecture.rawValue)
+        if let preset { m[MetadataKey.preset] = .string(preset) }
+        m[MetadataKey.baseWidth] = .int(Int64(config.baseWidth))
+        m[MetadataKey.depth] = .int(Int64(config.depth))
+        m[MetadataKey.normalization] = .string(config.normalization.rawValue)
+        m[MetadataKey.upsampling] = .string(config.upsampling.rawValue)
+        m[MetadataKey.inputChannels] = .int(Int64(config.inChannels))
+        m[MetadataKey.inputMultiple] = .int(Int64(config.inputMultiple))
+        m[MetadataKey.inputMean] = .floats([Float](repeating: 0, count: config.inChannels))
+        m[MetadataKey.inputStd] = .floats([Float](repeating: 1, count: config.inChannels))
+        m[MetadataKey.classes] = .int(Int64(config.classes))
+        m[MetadataKey.classNames] = .strings(classNames ?? Model.defaultClassNames(config.classes))
+        m[MetadataKey.threshold] = .float(0.5)
+        m[MetadataKey.precision] = .string("fp32")
+        m[MetadataKey.toolVersion] = .string("segrun \(SegrunVersion.string)")
+        metadata = m
+    }
+
+    static func defaultClassNames(_ classes: Int) -> [String] {
+        if classes == 1 { return ["foreground"] }
+        var names = ["background"]
+        for c in 1..<classes { names.append("class\(c)") }
+        return names
+    }
+
+    public var inputChannels: Int { metadata.int(MetadataKey.inputChannels) ?? 1 }
+    public var classes: Int { metadata.int(MetadataKey.classes) ?? 1 }
+    public var inputMultiple: Int { max(1, metadata.int(MetadataKey.inputMultiple) ?? 1) }
+    public var threshold: Float { Float(metadata.double(MetadataKey.threshold) ?? 0.5) }
+    public var inputMean: [Float] { metadata.floats(MetadataKey.inputMean) ?? [Float](repeating: 0, count: inputChannels) }
+    public var inputStd: [Float] { metadata.floats(MetadataKey.inputStd) ?? [Float](repeating: 1, count: inputChannels) }
+}
