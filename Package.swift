@@ -70,6 +70,7 @@ let package = Package(
         .executable(name: "segrun", targets: ["segrun"]),
         .library(name: "Kernels", targets: ["Kernels"]),
         .library(name: "Engine", targets: ["Engine"]),
+        .library(name: "ImageIO", targets: ["ImageIO"]),
         .library(name: "SegrunBenchmarks", targets: ["SegrunBenchmarks"]),
     ],
     dependencies: [
@@ -84,6 +85,11 @@ let package = Package(
         .target(name: "Engine", dependencies: ["Kernels"], swiftSettings: kernelSettings),
         // The Float64 reference executor that the optimized executor is checked against.
         .target(name: "EngineChecks", dependencies: ["Engine", "Kernels"], swiftSettings: kernelSettings),
+        // Image IO: libpng (simplified API) and libjpeg (with a setjmp shim, the accepted C exception).
+        .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
+        .systemLibrary(name: "CJPEG", pkgConfig: "libjpeg", providers: [.apt(["libjpeg-dev"])]),
+        .target(name: "JPEGShim", dependencies: ["CJPEG"]),
+        .target(name: "ImageIO", dependencies: ["CPNG", "JPEGShim"]),
         .target(name: "Quant", dependencies: ["Engine"], swiftSettings: kernelSettings),
         .target(name: "Train", dependencies: ["Engine"], swiftSettings: kernelSettings),
         // Kernel and model benchmarks, shared by `segrun bench` and the Benchmarks/ package.
@@ -91,11 +97,12 @@ let package = Package(
         .executableTarget(
             name: "segrun",
             dependencies: [
-                "Engine", "Quant", "Train", "SegrunBenchmarks",
+                "Engine", "Quant", "Train", "SegrunBenchmarks", "ImageIO",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: kernelSettings),
         .testTarget(name: "KernelsTests", dependencies: ["Kernels", "KernelChecks"], swiftSettings: kernelSettings),
+        .testTarget(name: "ImageIOTests", dependencies: ["ImageIO"]),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "KernelChecks", "EngineChecks"], swiftSettings: kernelSettings),
     ],
     // Kernels pass raw pointers across the parallel-for; Swift 5 mode keeps that legal without @unchecked wrappers.
