@@ -1,0 +1,78 @@
+import ArgumentParser
+import Engine
+
+struct InfoCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "info",
+        abstract: "Describe a model: architecture, layers, parameters, MACs, dtypes, memory, file size and metadata.",
+        discussion: """
+            Examples:
+              segrun info model.segrun
+              segrun info model.segrun --size 512x384 --layers
+              segrun info --preset unet-s
+            """)
+
+    @Argument(help: "Model file.")
+    var model: String?
+
+    @OptionGroup var modelOptions: ModelOptions
+
+    @Option(help: "Input size for MACs and memory, H or HxW.")
+    var size: String = "256"
+
+    @Flag(help: "List every layer with its output shape, parameters and MACs.")
+    var layers = false
+
+    func validate() throws {
+        if parseSize(size) == nil { throw ValidationError("--size takes H or HxW, e.g. 256 or 512x384") }
+    }
+
+    func run() throws {
+        let (model, label, fileBytes) = try modelOptions.load(self.model)
+        let (h, w) = parseSize(size)!
+        let multiple = model.inputMultiple
+        let ph = (h + multiple - 1) / multiple * multiple, pw = (w + multiple - 1) / multiple * multiple
+        let input = TensorShape(batch: 1, channels: model.inputChannels, height: ph, width: pw)
+        let m = model.metadata
+        print("model:        \(label)")
+        if let fileBytes { print("file size:    \(Format.bytes(fileBytes))") }
+        let arch = m.string(MetadataKey.architecture).flatMap(Architecture.init(rawValue:))?.displayName ?? "unknown"
+        print("architecture: \(arch)" + (m.string(MetadataKey.preset).map { " (preset \($0))" } ?? ""))
+        print("input:        \(model.inputChannels) channel(s), H and W padded to multiples of \(multiple)")
+        let names = m.strings(MetadataKey.classNames)?.joined(separator: ", ") ?? ""
+        print("output:       \(model.classes) class(es) [\(names)], " + (model.classes == 1 ? "sigmoid, threshold \(model.threshold)" : "softmax, argmax"))
+        print("outputs:      \(model.graph.outputs.map { $0.name }.joined(separator: ", "))")
+
+        let stats: [NodeStatistics]
+        do { stats = try model.graph.statistics([input]) } catch { throw CLIError("\(error)") }
+        var kinds: [String: Int] = [:]
+        for s in stats { kinds[s.kind, default: 0] += 1 }
+        print("layers:       \(stats.count) nodes: " + kinds.sorted { $0.value > $1.value }.map { "\($0.value) \($0.key)" }.joined(separator: ", "))
+        print("parameters:   \(Format.count(Double(model.graph.parameterCount))) (\(model.graph.parameterCount))")
+        var dtypes: [String: Int] = [:]
+        for p in model.graph.parameters {
+            let name: String
+            switch p.data { case .f32: name = "f32"; case .i8: name = "i8"; case .i32: name = "i32" }
+            dtypes[name, default: 0] += p.elementCount
+        }
+        print("dtypes:       " + dtypes.sorted { $0.key < $1.key }.map { "\($0.key) \(Format.count(Double($0.value)))" }.joined(separator: ", "))
+        let macs = stats.reduce(0) { $0 + $1.macs }
+        print("MACs:         \(Format.count(macs)) at \(h)x\(w) (run at \(ph)x\(pw)), \(Format.count(2 * macs))FLOP")
+        let inference = model.graph.optimizedForInference()
+        print("inference:    \(inference.nodes.count) nodes after BatchNorm folding and activation fusion")
+        if !m.entries.isEmpty {
+            print("metadata:")
+            for (key, value) in m.entries { print("  \(key) = \(value.description)") }
+        }
+        if layers {
+            print("\nlayer                              op                    output            params        MACs")
+            for s in stats {
+                print(s.name.padding(toLength: 34, withPad: " ", startingAt: 0) + " "
+                      + s.kind.padding(toLength: 21, withPad: " ", startingAt: 0) + " "
+                      + s.shape.description.padding(toLength: 17, withPad: " ", startingAt: 0)
+                      + String(repeating: " ", count: max(0, 7 - "\(s.parameters)".count)) + "\(s.parameters)"
+                      + String(repeating: " ", count: 12 - min(11, Format.count(s.macs).count)) + Format.count(s.macs))
+            }
+        }
+    }
+}

@@ -1,0 +1,126 @@
+import ArgumentParser
+import Foundation
+import Engine
+import Kernels
+import ImageIO
+
+struct PredictCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "predict",
+        abstract: "Segment images: write one mask PNG per input (and overlays on request).",
+        discussion: """
+            Masks are 8-bit PNGs of the input's size: 0/255 for a binary model (foreground at the model's
+            threshold), class ids 0, 1, 2, ... for a multi-class model. Inputs are PNG (8/16-bit grey, RGB,
+            RGBA) or JPEG files, or folders of them. An unreadable image is reported and skipped; the
+            command then exits non-zero.
+
+            Examples:
+              segrun predict model.segrun scans/ --out masks/ --overlay
+              segrun predict model.segrun big.png --out out/ --tile 256 --tta
+              segrun predict --preset unet-s ../shared/data/brain-mask/images --out /tmp/masks
+            """)
+
+    @Argument(help: "Model file, then images or folders of images. With --preset, only images.")
+    var paths: [String]
+
+    @OptionGroup var modelOptions: ModelOptions
+
+    @Option(help: "Output folder (created if missing).")
+    var out: String
+
+    @Option(help: "Also write NAME_overlay.png: 'outline' or 'tint'. A bare --overlay means outline.")
+    var overlay: String?
+
+    @Flag(name: .customLong("overlay"), help: .hidden)
+    var overlayFlag = false
+
+    @Option(help: "Threads (default: all cores).")
+    var threads: Int?
+
+    @Option(help: "Sliding-window tile side in pixels; images larger than this run in overlapping tiles.")
+    var tile: Int?
+
+    @Option(help: "Overlap between neighbouring tiles, as a fraction of the tile.")
+    var overlap: Double = 0.5
+
+    @Option(help: "Blending of overlapping tiles: gaussian, linear or constant.")
+    var blend: String = "gaussian"
+
+    @Flag(help: "Test-time augmentation: average over horizontal and vertical flips.")
+    var tta = false
+
+    @Option(help: "Convolution algorithm: measured (default) or one of igemm, winograd-f4, ... for reproducible outputs across machines.")
+    var algorithm: String = "measured"
+
+    func validate() throws {
+        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
+        if let tile, tile < 16 { throw ValidationError("--tile must be at least 16 pixels") }
+        if !(0..<0.95).contains(overlap) { throw ValidationError("--overlap must be in [0, 0.95)") }
+        if TileBlending(rawValue: blend) == nil { throw ValidationError("--blend takes gaussian, linear or constant") }
+        if let overlay, Overlay.Style(rawValue: overlay) == nil { throw ValidationError("--overlay takes outline or tint") }
+        if algorithm != "measured" && ConvAlgorithm(name: algorithm) == nil { throw ValidationError("unknown algorithm '\(algorithm)'") }
+    }
+
+    func run() throws {
+        var paths = self.paths
+        let modelPath: String? = modelOptions.preset == nil ? (paths.isEmpty ? nil : paths.removeFirst()) : nil
+        let (model, label, _) = try modelOptions.load(modelPath)
+        let images = try collectImages(paths)
+        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+        let policy: AlgorithmPolicy = algorithm == "measured" ? .measured : .forced(ConvAlgorithm(name: algorithm)!)
+        let segmenter: Segmenter
+        do { segmenter = try Segmenter(model, threads: threads ?? ParallelFor.coreCount, policy: policy) } catch { throw CLIError("\(error)") }
+        let options = InferenceOptions(tile: tile, overlap: overlap, blending: TileBlending(rawValue: blend)!, flips: tta)
+        let style = overlay.flatMap(Overlay.Style.init(rawValue:)) ?? (overlayFlag ? .outline : nil)
+
+        FileHandle.standardError.write("segrun predict: \(label), \(images.count) image(s) -> \(out)\n".data(using: .utf8)!)
+        let progress = ProgressBar(total: images.count, label: "predict")
+        var failures: [String] = []
+        var foreground = 0.0
+        let start = Date()
+        for (i, path) in images.enumerated() {
+            do {
+                let image = try ImageFile.read(path).converted(toChannels: model.inputChannels)
+                let x = Tensor(shape: TensorShape(batch: 1, channels: image.channels, height: image.height, width: image.width),
+                               data: image.planar)
+                let probabilities = try segmenter.probabilities(segmenter.normalize(x), options: options)
+                let labels = segmenter.labels(probabilities)
+                let stem = ((path as NSString).lastPathComponent as NSString).deletingPathExtension
+                let maskPixels = model.classes == 1 ? labels.map { $0 == 0 ? UInt8(0) : 255 } : labels
+                try ImageFile.writePNG(maskPixels, width: image.width, height: image.height, channels: 1, to: out + "/" + stem + ".png")
+                if let style {
+                    let rgb = Overlay.render(image, labels: labels, style: style)
+                    try ImageFile.writePNG(rgb, width: image.width, height: image.height, channels: 3, to: out + "/" + stem + "_overlay.png")
+                }
+                foreground += Double(labels.reduce(0) { $0 + ($1 == 0 ? 0 : 1) }) / Double(labels.count)
+            } catch {
+                failures.append("\(error)")
+                FileHandle.standardError.write(("\r\u{1B}[K" + "error: \(error)\n").data(using: .utf8)!)
+            }
+            progress.update(i + 1)
+        }
+        let elapsed = Date().timeIntervalSince(start)
+        let done = images.count - failures.count
+        print(String(format: "wrote %d mask(s) to %@ in %.2f s (%.1f ms/image); mean foreground %.1f%%",
+                     done, out, elapsed, elapsed / Double(max(1, images.count)) * 1e3, done > 0 ? foreground / Double(done) * 100 : 0))
+        if !failures.isEmpty { throw CLIError("\(failures.count) of \(images.count) image(s) failed (listed above)") }
+    }
+
+    /// Files as given; folders expanded to their PNG and JPEG files, sorted by name.
+    func collectImages(_ paths: [String]) throws -> [String] {
+        if paths.isEmpty { throw CLIError("no images given") }
+        var list: [String] = []
+        for path in paths {
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else { throw CLIError("\(path): no such file or folder") }
+            if isDirectory.boolValue {
+                let names = try FileManager.default.contentsOfDirectory(atPath: path).filter(ImageFile.looksLikeImage).sorted()
+                if names.isEmpty { throw CLIError("\(path): no PNG or JPEG images in this folder") }
+                list += names.map { (path as NSString).appendingPathComponent($0) }
+            } else {
+                list.append(path)
+            }
+        }
+        return list
+    }
+}

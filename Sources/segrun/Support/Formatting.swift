@@ -1,0 +1,57 @@
+import Foundation
+
+enum Format {
+    static func bytes(_ n: Int) -> String {
+        let v = Double(n)
+        if v >= 1_073_741_824 { return String(format: "%.2f GiB", v / 1_073_741_824) }
+        if v >= 1_048_576 { return String(format: "%.1f MiB", v / 1_048_576) }
+        if v >= 1024 { return String(format: "%.1f KiB", v / 1024) }
+        return "\(n) B"
+    }
+
+    static func count(_ n: Double) -> String {
+        if n >= 1e9 { return String(format: "%.2f G", n / 1e9) }
+        if n >= 1e6 { return String(format: "%.2f M", n / 1e6) }
+        if n >= 1e3 { return String(format: "%.1f k", n / 1e3) }
+        return String(format: "%.0f", n)
+    }
+
+    static func duration(_ seconds: Double) -> String {
+        let s = Int(seconds.rounded())
+        return s >= 3600 ? String(format: "%d:%02d:%02d", s / 3600, s / 60 % 60, s % 60) : String(format: "%d:%02d", s / 60, s % 60)
+    }
+}
+
+/// A one-line progress bar with ETA on stderr. On a terminal it redraws in place; in logs it prints
+/// a line every 10%.
+final class ProgressBar {
+    let total: Int
+    let label: String
+    let start = Date()
+    let interactive = isatty(2) != 0
+    private var lastDecile = -1
+
+    init(total: Int, label: String) {
+        self.total = max(1, total)
+        self.label = label
+    }
+
+    func update(_ done: Int, note: String = "") {
+        let fraction = Double(done) / Double(total)
+        let elapsed = Date().timeIntervalSince(start)
+        let eta = done > 0 ? elapsed / Double(done) * Double(total - done) : 0
+        let width = 28, filled = Int(fraction * Double(width))
+        let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
+        let line = String(format: "%@ [%@] %d/%d %3.0f%% elapsed %@ ETA %@", label, bar, done, total, fraction * 100,
+                          Format.duration(elapsed), Format.duration(eta)) + (note.isEmpty ? "" : "  " + note)
+        if interactive {
+            FileHandle.standardError.write(("\r\u{1B}[K" + line + (done >= total ? "\n" : "")).data(using: .utf8)!)
+        } else {
+            let decile = Int(fraction * 10)
+            if decile != lastDecile || done >= total {
+                lastDecile = decile
+                FileHandle.standardError.write((line + "\n").data(using: .utf8)!)
+            }
+        }
+    }
+}

@@ -1,0 +1,69 @@
+import ArgumentParser
+import Foundation
+import Engine
+
+/// The options every command uses to name a model: a model file, or a preset (random weights).
+struct ModelOptions: ParsableArguments {
+    @Option(help: "Architecture preset instead of a model file (random weights): \(ArchitecturePreset.all.map { $0.name }.joined(separator: ", ")).")
+    var preset: String?
+
+    @Option(help: "Input channels for --preset (default 1).")
+    var inChannels: Int = 1
+
+    @Option(help: "Output classes for --preset: 1 for a binary mask, or the number of classes including background.")
+    var classes: Int = 1
+
+    @Option(help: "Seed of the random weights for --preset.")
+    var seed: UInt64 = 0
+
+    func validate() throws {
+        if inChannels < 1 { throw ValidationError("--in-channels must be at least 1") }
+        if classes < 1 { throw ValidationError("--classes must be at least 1") }
+        if let preset, (try? ArchitecturePreset.named(preset)) == nil {
+            throw ValidationError("unknown preset '\(preset)'; presets: \(ArchitecturePreset.all.map { $0.name }.joined(separator: ", "))")
+        }
+    }
+
+    /// A fresh model from `--preset`.
+    func presetModel(_ name: String) throws -> Model {
+        do {
+            var config = try ArchitecturePreset.named(name).config
+            config.inChannels = inChannels
+            config.classes = classes
+            config.seed = seed
+            return try Model(config: config, preset: name)
+        } catch {
+            throw CLIError("\(error)")
+        }
+    }
+
+    /// Loads `path`, or builds the preset when no path is given.
+    func load(_ path: String?) throws -> (model: Model, label: String, fileBytes: Int?) {
+        if let path {
+            if preset != nil { throw CLIError("give a model file or --preset, not both") }
+            return (try loadModelFile(path), path, fileSize(path))
+        }
+        guard let preset else { throw CLIError("name a model file, or a preset with --preset") }
+        return (try presetModel(preset), "preset \(preset) (random weights)", nil)
+    }
+}
+
+func loadModelFile(_ path: String) throws -> Model {
+    do {
+        return try FileIO.readModel(path)
+    } catch {
+        throw CLIError("\(path): \(error)")
+    }
+}
+
+func fileSize(_ path: String) -> Int? {
+    (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? nil
+}
+
+/// "HxW" or "S" (square).
+func parseSize(_ text: String) -> (height: Int, width: Int)? {
+    let parts = text.lowercased().split(separator: "x").map { Int($0) }
+    if parts.count == 1, let s = parts[0], s > 0 { return (s, s) }
+    if parts.count == 2, let h = parts[0], let w = parts[1], h > 0, w > 0 { return (h, w) }
+    return nil
+}
