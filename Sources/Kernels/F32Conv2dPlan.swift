@@ -86,6 +86,14 @@ public struct F32Conv2dPlan {
         }
     }
 
+    /// Bytes of packed (and, for Winograd, transformed) weights and bias this plan holds.
+    public var packedWeightBytes: Int {
+        let floats = (packed.map { $0.data.count + $0.bias.count } ?? 0)
+            + (depthwise.map { $0.data.count + $0.bias.count } ?? 0)
+            + (winograd.map { $0.weights.data.count + $0.weights.bias.count + $0.bias.count } ?? 0)
+        return floats * 4
+    }
+
     /// Floats of one prepared input image (0 when the algorithm reads the caller's image directly).
     public var preparedInputFloats: Int {
         let g = geometry

@@ -38,6 +38,11 @@ public enum F32ConvTranspose {
             }
         }
 
+        /// Bytes of packed weights and bias this plan holds.
+        public var packedWeightBytes: Int {
+            ((packed.map { $0.data.count + $0.bias.count } ?? 0) + (general?.count ?? 0) + bias.count) * 4
+        }
+
         /// Work items of one image: tiles of 6 input pixels (up-step) or output rows (general).
         public var workItems: Int {
             let g = geometry

@@ -30,7 +30,7 @@ public final class ExecutionPlan {
     /// Arena, workspace and packed weights: the memory a run needs beyond the caller's tensors.
     public var plannedPeakBytes: Int { arenaBytes + workspaceBytes + packedWeightBytes }
 
-    init(graph: Graph, inputs: [TensorShape], threads: Int, policy: AlgorithmPolicy) throws(GraphError) {
+    init(graph: Graph, inputs: [TensorShape], threads: Int, choose: (Conv2dGeometry) -> ConvAlgorithm) throws(GraphError) {
         let shapes = try graph.inferShapes(inputs)
         self.inputShapes = inputs
         self.shapes = shapes
@@ -49,9 +49,9 @@ public final class ExecutionPlan {
                 inputIndex += 1
             case .conv2d(let a):
                 let g = a.geometry(x)
-                let op = try ExecutionPlan.convOperator(g, a, graph, node, threads, policy)
+                let op = try ExecutionPlan.convOperator(g, a, graph, node, threads, choose(g))
                 workspaceFloats = max(workspaceFloats, op.workspaceFloats)
-                packed += g.weightCount * 4 + a.outChannels * 4
+                packed += op.plan.packedWeightBytes
                 flops += g.directFLOPs
                 choices.append((node.name, g, op.algorithm))
                 ops.append(.conv(op))
@@ -67,7 +67,7 @@ public final class ExecutionPlan {
                         }
                     }
                 } catch { throw .shape(node: node.name, "\(error)") }
-                packed += g.weightCount * 4
+                packed += plan.packedWeightBytes
                 flops += g.directFLOPs
                 ops.append(.convTranspose(plan))
             case .maxPool2d(let a): ops.append(.maxPool(a.geometry(x)))
@@ -114,14 +114,9 @@ public final class ExecutionPlan {
     }
 
     private static func convOperator(_ g: Conv2dGeometry, _ a: ConvAttributes, _ graph: Graph, _ node: Node,
-                                     _ threads: Int, _ policy: AlgorithmPolicy) throws(GraphError) -> Conv2dOperator {
+                                     _ threads: Int, _ algorithm: ConvAlgorithm) throws(GraphError) -> Conv2dOperator {
         let w = graph.parameters[a.weight].floats
         let b = a.bias.map { graph.parameters[$0].floats }
-        var algorithm: ConvAlgorithm? = nil
-        if case .forced(let forced) = policy {
-            let candidates = ConvAlgorithm.candidates(for: g)
-            algorithm = candidates.contains(forced) ? forced : candidates[0]
-        }
         do {
             return try w.withUnsafeBufferPointer { wp throws(ShapeError) in
                 try withOptionalPointer(b) { bp throws(ShapeError) in
@@ -146,6 +141,20 @@ public final class ExecutionPlan {
             op.run(operandPointers, operandShapes, output: arena.pointer + offsets[i], shape: shapes[i],
                    workspace: workspace.pointer, threads: threads)
         }
+    }
+
+    /// Runs the plan like `execute()` and returns the seconds each node took (for profiling).
+    public func executeTimed() -> [Double] {
+        var times = [Double](repeating: 0, count: ops.count)
+        for (i, op) in ops.enumerated() {
+            let pointers = operands[i].map { arena.pointer + offsets[$0] }
+            let operandShapes = operands[i].map { shapes[$0] }
+            let t0 = MonotonicClock.now()
+            op.run(pointers, operandShapes, output: arena.pointer + offsets[i], shape: shapes[i],
+                   workspace: workspace.pointer, threads: threads)
+            times[i] = MonotonicClock.now() - t0
+        }
+        return times
     }
 
     /// The NHWC storage of node `i`'s output inside the arena.

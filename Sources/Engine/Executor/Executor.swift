@@ -23,9 +23,50 @@ public final class Executor {
     /// The plan for these input shapes (made on first use).
     public func plan(_ inputs: [TensorShape]) throws(GraphError) -> ExecutionPlan {
         if let plan = plans[inputs] { return plan }
-        let plan = try ExecutionPlan(graph: graph, inputs: inputs, threads: threads, policy: policy)
+        let plan: ExecutionPlan
+        switch policy {
+        case .forced(let algorithm):
+            plan = try ExecutionPlan(graph: graph, inputs: inputs, threads: threads) { algorithm.orFallback(for: $0) }
+        case .measured:
+            try measureInContext(inputs)
+            plan = try ExecutionPlan(graph: graph, inputs: inputs, threads: threads) { g in
+                ConvChoiceCache.shared[g] ?? ConvAlgorithm.candidates(for: g)[0]
+            }
+        }
         plans[inputs] = plan
         return plan
+    }
+
+    /// Times every convolution whose geometry has no remembered choice, once per algorithm family,
+    /// inside whole-network runs, and remembers each geometry's fastest algorithm.
+    private func measureInContext(_ inputs: [TensorShape]) throws(GraphError) {
+        let shapes = try graph.inferShapes(inputs)
+        var open: [Conv2dGeometry] = []
+        for node in graph.nodes {
+            guard case .conv2d(let a) = node.op else { continue }
+            let g = a.geometry(shapes[node.inputs[0]])
+            if ConvChoiceCache.shared[g] == nil && !open.contains(g) { open.append(g) }
+        }
+        if open.isEmpty { return }
+        var families: [ConvAlgorithm] = []
+        for g in open { for c in ConvAlgorithm.candidates(for: g) where !families.contains(c) { families.append(c) } }
+        var best: [Conv2dGeometry: (ConvAlgorithm, Double)] = [:]
+        for family in families {
+            let trial = try ExecutionPlan(graph: graph, inputs: inputs, threads: threads) { g in
+                ConvChoiceCache.shared[g] ?? family.orFallback(for: g)
+            }
+            trial.execute()
+            var runs: [[Double]] = []
+            for _ in 0..<3 { runs.append(trial.executeTimed()) }
+            for (i, node) in graph.nodes.enumerated() {
+                guard case .conv2d(let a) = node.op else { continue }
+                let g = a.geometry(shapes[node.inputs[0]])
+                guard open.contains(g), family.orFallback(for: g) == family else { continue }
+                let times = [runs[0][i], runs[1][i], runs[2][i]].sorted()
+                if best[g] == nil || times[1] < best[g]!.1 { best[g] = (family, times[1]) }
+            }
+        }
+        for (g, choice) in best { ConvChoiceCache.shared[g] = choice.0 }
     }
 
     public func run(_ input: Tensor) throws(GraphError) -> [Tensor] { try run([input]) }

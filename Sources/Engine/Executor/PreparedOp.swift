@@ -20,10 +20,21 @@ enum PreparedOp {
 
 /// How the executor picks each convolution's algorithm.
 public enum AlgorithmPolicy: Equatable {
-    /// Time every valid algorithm on the layer's geometry (once per process) and keep the fastest.
+    /// Measure in context: run the whole network once per algorithm family, time every layer where
+    /// it runs, and give each layer its fastest algorithm. In a network, weights and activations are
+    /// cold when a layer starts, which a layer timed alone in a loop does not show (Winograd's 4x larger
+    /// transformed weights cost more there). Choices are remembered per geometry for the process.
     case measured
     /// Use this algorithm wherever it applies; elsewhere the first valid one (igemm, or depthwise).
     case forced(ConvAlgorithm)
+}
+
+extension ConvAlgorithm {
+    /// `self` when it can compute `g`, else the first valid algorithm.
+    func orFallback(for g: Conv2dGeometry) -> ConvAlgorithm {
+        let candidates = ConvAlgorithm.candidates(for: g)
+        return candidates.contains(self) ? self : candidates[0]
+    }
 }
 
 extension PreparedOp {

@@ -16,7 +16,23 @@ struct BenchCommand: ParsableCommand {
               segrun bench --kernels
               segrun bench --kernels --threads 1 --algorithm winograd-f4 --json
               segrun bench --kernels --layer "3x3 64->64 @128"
+              segrun bench --preset unet-s --size 256 --threads 1,2 --batch 1
+              segrun bench model.segrun --size 512x384 --threads 2 --json
             """)
+
+    @Argument(help: "Model file to benchmark (or use --preset).")
+    var model: String?
+
+    @OptionGroup var modelOptions: ModelOptions
+
+    @Option(help: "Model input size, H or HxW.")
+    var size: String = "256"
+
+    @Option(help: "Batch size of the model benchmark.")
+    var batch: Int = 1
+
+    @Option(help: "Precision of the model benchmark (fp32; int8 arrives with the Quant issue).")
+    var precision: String = "fp32"
 
     @Flag(help: "Benchmark the convolution kernels on the layer shapes of a base-32 U-Net at 256x256.")
     var kernels = false
@@ -37,7 +53,12 @@ struct BenchCommand: ParsableCommand {
     var json = false
 
     func validate() throws {
-        guard kernels else { throw ValidationError("choose what to benchmark: --kernels (model benchmarks come with the Engine)") }
+        if !kernels && model == nil && modelOptions.preset == nil {
+            throw ValidationError("choose what to benchmark: a model file, --preset NAME, or --kernels")
+        }
+        if parseSize(size) == nil { throw ValidationError("--size takes H or HxW, e.g. 256 or 512x384") }
+        if batch < 1 { throw ValidationError("--batch must be at least 1") }
+        if precision != "fp32" { throw ValidationError("--precision: only fp32 is available in this build") }
         if let algorithm, ConvAlgorithm(name: algorithm) == nil { throw ValidationError("unknown algorithm '\(algorithm)'") }
         if let threads, threadCounts(threads) == nil { throw ValidationError("--threads takes positive integers separated by commas") }
     }
@@ -56,6 +77,10 @@ struct BenchCommand: ParsableCommand {
         let counts = threads.flatMap(threadCounts) ?? Array(Set([1, machine.cores])).sorted()
         var peaks: [Int: Double] = [:]
         for t in counts { peaks[t] = MachinePeak.measure(threads: t) }
+        if !kernels {
+            try runModel(machine: machine, counts: counts, peaks: peaks)
+            return
+        }
         let stderr = FileHandle.standardError
         let header = "CPU: \(machine.cpuModel) | compiled ISA: \(machine.compiledISA) | cores: \(machine.cores) | peak: "
             + counts.map { "\(String(format: "%.1f", peaks[$0]!)) GFLOP/s @\($0)t" }.joined(separator: ", ")
@@ -75,6 +100,34 @@ struct BenchCommand: ParsableCommand {
                 print(m.name.padding(toLength: 24, withPad: " ", startingAt: 0) + " "
                       + m.algorithm.padding(toLength: 13, withPad: " ", startingAt: 0)
                       + String(format: " %7d %11.3f %10.1f %7.1f%%", m.threads, m.medianSeconds * 1e3, m.gflops, m.percentPeak))
+            }
+            fflush(stdout)
+        }
+    }
+
+    func runModel(machine: MachineInfo, counts: [Int], peaks: [Int: Double]) throws {
+        let (model, label, _) = try modelOptions.load(self.model)
+        let name = modelOptions.preset ?? label
+        let (h, w) = parseSize(size)!
+        let m = model.inputMultiple
+        let ph = (h + m - 1) / m * m, pw = (w + m - 1) / m * m
+        let header = "CPU: \(machine.cpuModel) | compiled ISA: \(machine.compiledISA) | model: \(label) | input \(batch)x\(model.inputChannels)x\(ph)x\(pw)"
+            + " | peak: " + counts.map { "\(String(format: "%.1f", peaks[$0]!)) GFLOP/s @\($0)t" }.joined(separator: ", ")
+        if json {
+            FileHandle.standardError.write((header + "\n").data(using: .utf8)!)
+        } else {
+            print(header)
+            print("threads  batch   median ms   images/s    GFLOP/s   % peak   planned MiB  measured MiB  runs")
+        }
+        for t in counts {
+            let r = try ModelBenchmark.run(model, name: name, height: ph, width: pw, batch: batch, threads: t,
+                                           peakGFLOPs: peaks[t]!, minSeconds: max(seconds, 1))
+            if json {
+                print(r.json)
+            } else {
+                print(String(format: "%7d %6d %11.2f %10.1f %10.1f %7.1f%% %13.1f %13.1f %5d", t, batch, r.medianSeconds * 1e3,
+                             Double(batch) / r.medianSeconds, r.gflops, r.percentPeak,
+                             Double(r.plannedPeakBytes) / 1_048_576, Double(r.measuredPeakBytes) / 1_048_576, r.runs))
             }
             fflush(stdout)
         }

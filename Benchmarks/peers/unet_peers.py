@@ -1,0 +1,104 @@
+#!/usr/bin/env python3
+"""Peer timings for segrun's unet-s: the same architecture in PyTorch (eager, CPU) and in ONNX Runtime.
+
+unet-s = U-Net, base 32, depth 4: widths 32-64-128-256 and a 512 bottleneck, two 3x3 conv (no bias)
++ BatchNorm + ReLU per block, 2x2 max pool down, 2x2 stride-2 transposed conv up (halving channels),
+concat [skip, up], 1x1 head to 1 channel. Inference mode (BatchNorm uses running statistics).
+
+For comparisons only (Benchmarks/peers/compare runs it beside `segrun bench`); segrun never imports it.
+Prints one JSON object per (engine, threads, batch) with the median latency over timed runs.
+Needs: pip install torch==2.13.0+cpu onnx onnxruntime
+"""
+import argparse, json, os, statistics, sys, tempfile, time
+
+import torch
+import torch.nn as nn
+
+
+def block(cin, cout):
+    return nn.Sequential(nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True),
+                         nn.Conv2d(cout, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True))
+
+
+class UNet(nn.Module):
+    def __init__(self, in_channels=1, classes=1, base=32, depth=4):
+        super().__init__()
+        widths = [base << i for i in range(depth + 1)]
+        self.down = nn.ModuleList()
+        cin = in_channels
+        for w in widths[:-1]:
+            self.down.append(block(cin, w))
+            cin = w
+        self.bottleneck = block(widths[-2], widths[-1])
+        self.up = nn.ModuleList([nn.ConvTranspose2d(widths[i + 1], widths[i], 2, stride=2) for i in reversed(range(depth))])
+        self.dec = nn.ModuleList([block(2 * widths[i], widths[i]) for i in reversed(range(depth))])
+        self.head = nn.Conv2d(widths[0], classes, 1)
+        self.pool = nn.MaxPool2d(2)
+
+    def forward(self, x):
+        skips = []
+        for d in self.down:
+            x = d(x)
+            skips.append(x)
+            x = self.pool(x)
+        x = self.bottleneck(x)
+        for up, dec, skip in zip(self.up, self.dec, reversed(skips)):
+            x = dec(torch.cat([skip, up(x)], dim=1))
+        return self.head(x)
+
+
+def median_time(fn, seconds, min_runs=5):
+    fn()
+    fn()
+    times = []
+    start = time.perf_counter()
+    while len(times) < min_runs or (time.perf_counter() - start < seconds and len(times) < 200):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times), len(times)
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--size", type=int, default=256)
+    p.add_argument("--threads", default="1,2")
+    p.add_argument("--batch", default="1,4")
+    p.add_argument("--seconds", type=float, default=2.0)
+    p.add_argument("--engines", default="onnxruntime,pytorch")
+    a = p.parse_args()
+    torch.manual_seed(0)
+    model = UNet().eval()
+    for m in model.modules():  # non-trivial BatchNorm statistics, as after training
+        if isinstance(m, nn.BatchNorm2d):
+            m.running_mean.uniform_(-0.1, 0.1)
+            m.running_var.uniform_(0.5, 1.5)
+    engines = a.engines.split(",")
+    onnx_path = os.path.join(tempfile.mkdtemp(), "unet-s.onnx")
+    if "onnxruntime" in engines:
+        import onnxruntime as ort
+        torch.onnx.export(model, torch.randn(1, 1, a.size, a.size), onnx_path, input_names=["image"], output_names=["logits"],
+                          dynamic_axes={"image": {0: "n"}, "logits": {0: "n"}}, opset_version=17, dynamo=False)
+    for threads in [int(t) for t in a.threads.split(",")]:
+        for batch in [int(b) for b in a.batch.split(",")]:
+            x = torch.rand(batch, 1, a.size, a.size)
+            if "onnxruntime" in engines:
+                so = ort.SessionOptions()
+                so.intra_op_num_threads = threads
+                so.inter_op_num_threads = 1
+                so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+                sess = ort.InferenceSession(onnx_path, so, providers=["CPUExecutionProvider"])
+                feed = {"image": x.numpy()}
+                t, n = median_time(lambda: sess.run(None, feed), a.seconds)
+                print(json.dumps({"engine": f"onnxruntime {ort.__version__}", "threads": threads, "batch": batch,
+                                  "size": a.size, "median_s": t, "runs": n}), flush=True)
+            if "pytorch" in engines:
+                torch.set_num_threads(threads)
+                with torch.inference_mode():
+                    t, n = median_time(lambda: model(x), a.seconds)
+                print(json.dumps({"engine": f"pytorch {torch.__version__}", "threads": threads, "batch": batch,
+                                  "size": a.size, "median_s": t, "runs": n}), flush=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
