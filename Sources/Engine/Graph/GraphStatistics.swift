@@ -1,3 +1,5 @@
+import Kernels
+
 /// Per-node figures of a graph at one input size: output shape, parameters and multiply-accumulates.
 public struct NodeStatistics {
     public let name: String

@@ -4,25 +4,35 @@ import Glibc
 import SegrunLibc
 #endif
 
+#if canImport(Glibc)
+private func openFile(_ path: String, _ flags: Int32, _ mode: mode_t = 0) -> Int32 { open(path, flags, mode) }
+private func isDirectory(_ mode: mode_t) -> Bool { (mode & S_IFMT) == S_IFDIR }
+private func mapFailed(_ p: UnsafeMutableRawPointer?) -> Bool { p == MAP_FAILED || p == nil }
+#else
+private func openFile(_ path: String, _ flags: Int32, _ mode: UInt32 = 0) -> Int32 { segrun_open(path, flags, mode) }
+private func isDirectory(_ mode: UInt32) -> Bool { segrun_is_directory(mode) != 0 }
+private func mapFailed(_ p: UnsafeMutableRawPointer?) -> Bool { p == segrun_map_failed() || p == nil }
+#endif
+
 /// A read-only memory map of a whole file (model files are read in place, without a copy).
 public final class MappedFile {
     public let size: Int
     private let base: UnsafeMutableRawPointer?
 
     public init(path: String) throws(ModelFileError) {
-        let fd = open(path, O_RDONLY)
+        let fd = openFile(path, O_RDONLY)
         if fd < 0 { throw .io("cannot open \(path): \(errnoText())") }
         defer { close(fd) }
         var info = stat()
         if fstat(fd, &info) != 0 { throw .io("cannot stat \(path): \(errnoText())") }
-        if (info.st_mode & S_IFMT) == S_IFDIR { throw .io("\(path) is a directory, not a model file") }
+        if isDirectory(info.st_mode) { throw .io("\(path) is a directory, not a model file") }
         size = Int(info.st_size)
         if size == 0 {
             base = nil
             return
         }
         let p = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0)
-        if p == MAP_FAILED || p == nil { throw .io("cannot map \(path): \(errnoText())") }
+        if mapFailed(p) { throw .io("cannot map \(path): \(errnoText())") }
         base = p
     }
 
@@ -37,7 +47,7 @@ public enum FileIO {
     /// `path`, so readers see the old file or the new one, never a partial one.
     public static func writeAtomically(_ bytes: [UInt8], to path: String) throws(ModelFileError) {
         let temporary = path + ".tmp-\(getpid())"
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        let fd = openFile(temporary, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
         if fd < 0 { throw .io("cannot create \(temporary): \(errnoText())") }
         var written = 0
         let ok = bytes.withUnsafeBytes { raw -> Bool in
@@ -72,6 +82,11 @@ public enum FileIO {
 }
 
 func errnoText() -> String {
-    guard let s = strerror(errno) else { return "error \(errno)" }
+    #if canImport(Glibc)
+    let code = errno
+    #else
+    let code = segrun_errno()
+    #endif
+    guard let s = strerror(code) else { return "error \(code)" }
     return String(cString: s)
 }

@@ -4,3 +4,14 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+
+// errno is a macro, which Swift does not import.
+static inline int segrun_errno(void) { return errno; }
+// open() is variadic and MAP_FAILED a cast macro: neither imports into Swift.
+static inline int segrun_open(const char *path, int flags, unsigned mode) { return open(path, flags, mode); }
+static inline int segrun_is_directory(unsigned mode) { return S_ISDIR(mode); }
+static inline void *segrun_map_failed(void) { return MAP_FAILED; }

@@ -1,0 +1,45 @@
+import ArgumentParser
+import Engine
+import Kernels
+
+/// Writes a random input and the model's logits as raw tensor files, so another build (the Embedded
+/// aarch64 runtime under qemu, in scripts/arm-check) can check that it computes the same output.
+struct ForwardCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "forward", abstract: "Write a seeded random input and the model's raw logits (cross-build checks).",
+        shouldDisplay: false)
+
+    @Argument(help: "Model file.")
+    var model: String
+
+    @Option(help: "Input size, H or HxW (not padded: give a multiple of the model's input multiple).")
+    var size: String = "32"
+
+    @Option(help: "Batch size.")
+    var batch: Int = 1
+
+    @Option(help: "Seed of the random input.")
+    var seed: UInt64 = 1
+
+    @Option(help: "Input tensor file to write.")
+    var input: String
+
+    @Option(help: "Output tensor file to write.")
+    var output: String
+
+    func run() throws {
+        let model = try loadModelFile(self.model)
+        guard let (h, w) = parseSize(size) else { throw CLIError("--size takes H or HxW") }
+        var x = Tensor(zeros: TensorShape(batch: batch, channels: model.inputChannels, height: h, width: w))
+        var random = SeededGenerator(seed: seed)
+        for i in 0..<x.data.count { x.data[i] = (random.uniform() + 1) / 2 }
+        do {
+            let y = try Executor(model.graph, threads: 1, policy: .forced(.igemm)).run(x)[0]
+            try TensorFile.write(x, to: input)
+            try TensorFile.write(y, to: output)
+            print("wrote \(input) (\(x.shape)) and \(output) (\(y.shape))")
+        } catch {
+            throw CLIError("\(error)")
+        }
+    }
+}
