@@ -16,6 +16,8 @@ public struct ModelMeasurement {
     public var percentPeak: Double
     public var plannedPeakBytes: Int
     public var measuredPeakBytes: Int
+    public var arenaBytes: Int
+    public var unsharedActivationBytes: Int
     /// The algorithm chosen for each convolution, "name=algorithm".
     public var algorithms: [String]
 
@@ -26,7 +28,8 @@ public struct ModelMeasurement {
             "\"threads\": \(threads)", "\"precision\": \"fp32\"", "\"runs\": \(runs)",
             String(format: "\"median_s\": %.6f", medianSeconds), String(format: "\"gflops\": %.2f", gflops),
             String(format: "\"percent_peak\": %.1f", percentPeak), "\"planned_peak_bytes\": \(plannedPeakBytes)",
-            "\"measured_peak_bytes\": \(measuredPeakBytes)",
+            "\"measured_peak_bytes\": \(measuredPeakBytes)", "\"arena_bytes\": \(arenaBytes)",
+            "\"unshared_activation_bytes\": \(unsharedActivationBytes)",
         ].joined(separator: ", ") + "}"
     }
 }
@@ -76,6 +79,7 @@ public enum ModelBenchmark {
         return ModelMeasurement(model: name, height: height, width: width, batch: batch, threads: threads, runs: times.count,
                                 medianSeconds: median, gflops: gflops, percentPeak: 100 * gflops / peakGFLOPs,
                                 plannedPeakBytes: plan.plannedPeakBytes, measuredPeakBytes: max(0, peak - before),
+                                arenaBytes: plan.arenaBytes, unsharedActivationBytes: plan.unsharedActivationBytes,
                                 algorithms: plan.convolutionChoices.map { "\($0.node)=\($0.algorithm)" })
     }
 }

@@ -1,4 +1,5 @@
 import XCTest
+import Foundation
 import Kernels
 import KernelChecks
 import EngineChecks
@@ -106,5 +107,27 @@ final class ExecutorTests: XCTestCase {
         XCTAssertThrowsError(try executor.run(Tensor(zeros: TensorShape(channels: 1, height: 9, width: 9)))) { error in
             XCTAssertTrue("\(error)".contains("dec"), "\(error)")
         }
+    }
+}
+
+final class PresetTests: XCTestCase {
+    /// models/README.md lists exactly the presets the code defines.
+    func testModelsReadmeListsEveryPreset() throws {
+        let readme = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../models/README.md")
+        let text = try String(contentsOf: readme, encoding: .utf8)
+        for preset in ArchitecturePreset.all {
+            XCTAssertTrue(text.contains("| `\(preset.name)` |"), "models/README.md misses \(preset.name)")
+        }
+        let listed = text.components(separatedBy: "\n").filter { $0.hasPrefix("| `") }.count
+        XCTAssertEqual(listed, ArchitecturePreset.all.count)
+    }
+
+    func testPresetsBuildValidGraphs() throws {
+        for preset in ArchitecturePreset.all {
+            let graph = try preset.config.build()
+            let shapes = try graph.inferShapes([TensorShape(channels: 1, height: 64, width: 48)])
+            for o in graph.outputs { XCTAssertEqual(shapes[o.node].height, 64, preset.name) }
+        }
+        XCTAssertThrowsError(try ArchitecturePreset.named("unet-xxl"))
     }
 }

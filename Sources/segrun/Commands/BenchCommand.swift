@@ -128,6 +128,10 @@ struct BenchCommand: ParsableCommand {
                 print(String(format: "%7d %6d %11.2f %10.1f %10.1f %7.1f%% %13.1f %13.1f %5d", t, batch, r.medianSeconds * 1e3,
                              Double(batch) / r.medianSeconds, r.gflops, r.percentPeak,
                              Double(r.plannedPeakBytes) / 1_048_576, Double(r.measuredPeakBytes) / 1_048_576, r.runs))
+                if t == counts.last {
+                    print(String(format: "activation arena %.1f MiB (%.1f MiB with one buffer per tensor)",
+                                 Double(r.arenaBytes) / 1_048_576, Double(r.unsharedActivationBytes) / 1_048_576))
+                }
             }
             fflush(stdout)
         }
