@@ -23,6 +23,20 @@ public enum ImageFile {
         try BinaryFile.writeAtomically(encoded, to: path)
     }
 
+    /// Writes 16-bit grey samples as PNG (temporary file, then rename).
+    public static func writePNG16(_ samples: [UInt16], width: Int, height: Int, to path: String) throws(ImageIOError) {
+        precondition(samples.count == width * height, "one sample per pixel")
+        var raw: [UInt8] = []
+        samples.withUnsafeBytes { raw = Array($0) }
+        let encoded: [UInt8]
+        do {
+            encoded = try PNGCodec.encodeRaw(raw, width: width, height: height, format: PNGCodec.flagLinear)
+        } catch {
+            throw .cannotWrite(path: path, reason: "\(error)")
+        }
+        try BinaryFile.writeAtomically(encoded, to: path)
+    }
+
     /// True for names segrun treats as images when it scans a folder.
     public static func looksLikeImage(_ name: String) -> Bool {
         let lower = name.lowercased()

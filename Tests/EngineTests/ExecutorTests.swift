@@ -18,9 +18,12 @@ final class ExecutorTests: XCTestCase {
             var model = try Model(config: config)
             TestModels.randomizeNormalization(&model.graph, seed: UInt64(k))
             let segmenter = try Segmenter(model, threads: 1, policy: .forced(.igemm))
-            for batch in k < 2 ? [1, 3] : [1] {
+            let twoThreads = try Segmenter(model, threads: 2, policy: .forced(.igemm))
+            for batch in [1, 3] {
                 let x = TestModels.randomImage(TensorShape(batch: batch, channels: 1, height: 37, width: 21), seed: UInt64(100 + k))
                 let got = try segmenter.logits(x)
+                let got2 = try twoThreads.logits(x)
+                XCTAssertTrue(zip(got, got2).allSatisfy { $0.data == $1.data }, "\(preset.name): 1 and 2 threads differ")
                 let padded = TensorOps.padToMultiple(x, model.inputMultiple)
                 let reference = try ReferenceExecutor.run(model.graph, [padded])
                 XCTAssertEqual(got.count, reference.count)

@@ -15,7 +15,7 @@ struct PredictCommand: ParsableCommand {
             command then exits non-zero.
 
             Examples:
-              segrun predict model.segrun scans/ --out masks/ --overlay
+              segrun predict model.segrun scans/ --out masks/ --overlay --overlay-style tint
               segrun predict model.segrun big.png --out out/ --tile 256 --tta
               segrun predict --preset unet-s ../shared/data/brain-mask/images --out /tmp/masks
             """)
@@ -28,11 +28,11 @@ struct PredictCommand: ParsableCommand {
     @Option(help: "Output folder (created if missing).")
     var out: String
 
-    @Option(help: "Also write NAME_overlay.png: 'outline' or 'tint'. A bare --overlay means outline.")
-    var overlay: String?
+    @Flag(help: "Also write NAME_overlay.png: the mask drawn over the image.")
+    var overlay = false
 
-    @Flag(name: .customLong("overlay"), help: .hidden)
-    var overlayFlag = false
+    @Option(help: "Overlay style: outline (region borders) or tint (filled, 40%).")
+    var overlayStyle: String = "outline"
 
     @Option(help: "Threads (default: all cores).")
     var threads: Int?
@@ -49,6 +49,9 @@ struct PredictCommand: ParsableCommand {
     @Flag(help: "Test-time augmentation: average over horizontal and vertical flips.")
     var tta = false
 
+    @Flag(help: "Also write probability maps: NAME_prob.png (foreground, binary models) or NAME_probK.png per class, 16-bit, 65535 = 1.")
+    var probabilities = false
+
     @Option(help: "Convolution algorithm: measured (default) or one of igemm, winograd-f4, ... for reproducible outputs across machines.")
     var algorithm: String = "measured"
 
@@ -57,7 +60,7 @@ struct PredictCommand: ParsableCommand {
         if let tile, tile < 16 { throw ValidationError("--tile must be at least 16 pixels") }
         if !(0..<0.95).contains(overlap) { throw ValidationError("--overlap must be in [0, 0.95)") }
         if TileBlending(rawValue: blend) == nil { throw ValidationError("--blend takes gaussian, linear or constant") }
-        if let overlay, Overlay.Style(rawValue: overlay) == nil { throw ValidationError("--overlay takes outline or tint") }
+        if Overlay.Style(rawValue: overlayStyle) == nil { throw ValidationError("--overlay-style takes outline or tint") }
         if algorithm != "measured" && ConvAlgorithm(name: algorithm) == nil { throw ValidationError("unknown algorithm '\(algorithm)'") }
     }
 
@@ -71,7 +74,7 @@ struct PredictCommand: ParsableCommand {
         let segmenter: Segmenter
         do { segmenter = try Segmenter(model, threads: threads ?? ParallelFor.coreCount, policy: policy) } catch { throw CLIError("\(error)") }
         let options = InferenceOptions(tile: tile, overlap: overlap, blending: TileBlending(rawValue: blend)!, flips: tta)
-        let style = overlay.flatMap(Overlay.Style.init(rawValue:)) ?? (overlayFlag ? .outline : nil)
+        let style = overlay ? Overlay.Style(rawValue: overlayStyle)! : nil
 
         FileHandle.standardError.write("segrun predict: \(label), \(images.count) image(s) -> \(out)\n".data(using: .utf8)!)
         let progress = ProgressBar(total: images.count, label: "predict")
@@ -88,6 +91,14 @@ struct PredictCommand: ParsableCommand {
                 let stem = ((path as NSString).lastPathComponent as NSString).deletingPathExtension
                 let maskPixels = model.classes == 1 ? labels.map { $0 == 0 ? UInt8(0) : 255 } : labels
                 try ImageFile.writePNG(maskPixels, width: image.width, height: image.height, channels: 1, to: out + "/" + stem + ".png")
+                if self.probabilities {
+                    let hw = image.width * image.height
+                    for c in 0..<probabilities.shape.channels {
+                        let plane = probabilities.data[(c * hw)..<((c + 1) * hw)].map { UInt16(max(0, min(1, $0)) * 65535 + 0.5) }
+                        let suffix = probabilities.shape.channels == 1 ? "_prob" : "_prob\(c)"
+                        try ImageFile.writePNG16(plane, width: image.width, height: image.height, to: out + "/" + stem + suffix + ".png")
+                    }
+                }
                 if let style {
                     let rgb = Overlay.render(image, labels: labels, style: style)
                     try ImageFile.writePNG(rgb, width: image.width, height: image.height, channels: 3, to: out + "/" + stem + "_overlay.png")

@@ -16,9 +16,23 @@ struct ModelOptions: ParsableArguments {
     @Option(help: "Seed of the random weights for --preset.")
     var seed: UInt64 = 0
 
+    @Option(help: "Override the preset's base width (channels of the first level).")
+    var baseWidth: Int?
+
+    @Option(help: "Override the preset's depth (number of 2x down-steps).")
+    var depth: Int?
+
+    @Option(help: "Override the preset's normalization: batch or none.")
+    var norm: String?
+
+    @Option(help: "Override the preset's up path: transpose or bilinear.")
+    var upsampling: String?
+
     func validate() throws {
         if inChannels < 1 { throw ValidationError("--in-channels must be at least 1") }
         if classes < 1 { throw ValidationError("--classes must be at least 1") }
+        if let norm, Normalization(rawValue: norm) == nil { throw ValidationError("--norm takes batch or none") }
+        if let upsampling, UpsamplingKind(rawValue: upsampling) == nil { throw ValidationError("--upsampling takes transpose or bilinear") }
         if let preset, (try? ArchitecturePreset.named(preset)) == nil {
             throw ValidationError("unknown preset '\(preset)'; presets: \(ArchitecturePreset.all.map { $0.name }.joined(separator: ", "))")
         }
@@ -31,6 +45,10 @@ struct ModelOptions: ParsableArguments {
             config.inChannels = inChannels
             config.classes = classes
             config.seed = seed
+            if let baseWidth { config.baseWidth = baseWidth }
+            if let depth { config.depth = depth }
+            if let norm { config.normalization = Normalization(rawValue: norm)! }
+            if let upsampling { config.upsampling = UpsamplingKind(rawValue: upsampling)! }
             return try Model(config: config, preset: name)
         } catch {
             throw CLIError("\(error)")

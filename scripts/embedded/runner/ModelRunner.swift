@@ -3,6 +3,7 @@
 //
 //   model-runner MODEL INPUT.sgtn EXPECTED.sgtn
 import Engine
+import Kernels
 import SegrunLibc
 
 @_cdecl("main")
