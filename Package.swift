@@ -78,13 +78,16 @@ let package = Package(
     ],
     targets: [
         // Pure single-threaded SIMD kernels over tiles. Standard library only; Embedded-compatible.
-        .target(name: "Kernels", swiftSettings: kernelSettings),
+        // Optimized even in debug builds (`swift test`): unoptimized SIMD code is 50-100x slower, and the
+        // tests should exercise the code that ships. Preconditions and overflow checks stay on under -O.
+        .target(name: "Kernels", swiftSettings: kernelSettings + [.unsafeFlags(["-O"])]),
         // Randomized kernel-vs-reference checks, shared by XCTest and the Embedded ARM runner.
         .target(name: "KernelChecks", dependencies: ["Kernels"], swiftSettings: kernelSettings),
         // Runtime: threads, operators with plan/run, graph IR, model file, executor.
         .target(name: "Engine", dependencies: ["Kernels"], swiftSettings: kernelSettings),
         // The Float64 reference executor that the optimized executor is checked against.
-        .target(name: "EngineChecks", dependencies: ["Engine", "Kernels"], swiftSettings: kernelSettings),
+        // Optimized even in debug builds: the Float64 loops would otherwise dominate the test time.
+        .target(name: "EngineChecks", dependencies: ["Engine", "Kernels"], swiftSettings: kernelSettings + [.unsafeFlags(["-O"])]),
         // Image IO: libpng (simplified API) and libjpeg (with a setjmp shim, the accepted C exception).
         .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
         .systemLibrary(name: "CJPEG", pkgConfig: "libjpeg", providers: [.apt(["libjpeg-dev"])]),

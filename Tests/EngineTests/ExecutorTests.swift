@@ -20,7 +20,7 @@ final class ExecutorTests: XCTestCase {
             let segmenter = try Segmenter(model, threads: 1, policy: .forced(.igemm))
             let twoThreads = try Segmenter(model, threads: 2, policy: .forced(.igemm))
             for batch in [1, 3] {
-                let x = TestModels.randomImage(TensorShape(batch: batch, channels: 1, height: 37, width: 21), seed: UInt64(100 + k))
+                let x = TestModels.randomImage(TensorShape(batch: batch, channels: 1, height: 67, width: 45), seed: UInt64(100 + k))
                 let got = try segmenter.logits(x)
                 let got2 = try twoThreads.logits(x)
                 XCTAssertTrue(zip(got, got2).allSatisfy { $0.data == $1.data }, "\(preset.name): 1 and 2 threads differ")
@@ -28,7 +28,7 @@ final class ExecutorTests: XCTestCase {
                 let reference = try ReferenceExecutor.run(model.graph, [padded])
                 XCTAssertEqual(got.count, reference.count)
                 for (g, r) in zip(got, reference) {
-                    let cropped = TensorOps.crop(r, height: 37, width: 21)
+                    let cropped = TensorOps.crop(r, height: 67, width: 45)
                     XCTAssertEqual(g.shape, cropped.shape)
                     let error = TestModels.normalizedError(g, cropped)
                     XCTAssertLessThan(error, 1e-4, "\(preset.name) batch \(batch): normalized error \(error)")
