@@ -24,6 +24,13 @@ public enum Tolerances {
     public static let winogradF6: Double = 1e-3
     /// Pools, upsampling, elementwise ops and activations: a few float roundings per element.
     public static let elementwise: Double = 1e-6
+    /// Weight gradients sum dY x X over every output pixel of the batch (up to a few thousand terms per
+    /// element in the checks): fp32 accumulation error grows with the count.
+    public static let weightGradient: Double = 3e-5
+    /// Finite differences of the Float64 references against their analytic gradients: the forward maps
+    /// checked with them are linear (exact up to rounding) or smooth (central differences, h = 1e-4).
+    public static let finiteDifference: Double = 1e-6
+
     /// Transcendental activations (sigmoid, ELU, softmax) computed with Float `exp`.
     public static let transcendental: Double = 1e-5
 }

@@ -60,6 +60,8 @@ func main(_ argc: Int32, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar
     failed += report("upsampling", LayerChecks.upsampling(count: 15, seed: 0x2003))
     failed += report("elementwise", LayerChecks.elementwise(count: 12, seed: 0x2004))
     failed += report("exp", LayerChecks.exponential(seed: 0x2005))
+    failed += report("conv backward", BackwardChecks.convolution(count: 12, seed: 0x5001))
+    failed += report("layer backward", BackwardChecks.layers(count: 12, seed: 0x5002))
     failed += report("threads (pthreads)", threadDeterminism())
     print(failed == 0 ? "all kernel checks passed" : "\(failed) kernel check failure(s)")
     return failed == 0 ? 0 : 1

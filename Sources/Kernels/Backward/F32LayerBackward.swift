@@ -1,0 +1,183 @@
+/// Backward passes of the layers other than convolution, over NHWC images. Each writes (not adds) the
+/// input gradient of one image, summing in a fixed order so that results do not depend on threads.
+public enum F32LayerBackward {
+    /// Max pooling: routes each output gradient to the input position its forward pass recorded in
+    /// `indices` (`F32Pooling.maxPool`); overlapping windows add up.
+    public static func maxPool(_ g: Pool2dGeometry, outputGradient dy: UnsafePointer<Float>, indices: UnsafePointer<Int32>,
+                               inputGradient dx: UnsafeMutablePointer<Float>) {
+        let c = g.channels
+        dx.update(repeating: 0, count: g.inHeight * g.inWidth * c)
+        for p in 0..<(g.outHeight * g.outWidth) {
+            for ch in 0..<c {
+                let k = p &* c &+ ch
+                dx[Int(indices[k]) &* c &+ ch] += dy[k]
+            }
+        }
+    }
+
+    /// Average pooling (`count_include_pad=False`): each output gradient is shared equally by its window.
+    public static func averagePool(_ g: Pool2dGeometry, outputGradient dy: UnsafePointer<Float>, inputGradient dx: UnsafeMutablePointer<Float>) {
+        let c = g.channels
+        dx.update(repeating: 0, count: g.inHeight * g.inWidth * c)
+        for oy in 0..<g.outHeight {
+            let y0 = max(0, oy * g.stride - g.padding), y1 = min(g.inHeight, oy * g.stride - g.padding + g.kernel)
+            for ox in 0..<g.outWidth {
+                let x0 = max(0, ox * g.stride - g.padding), x1 = min(g.inWidth, ox * g.stride - g.padding + g.kernel)
+                spread(dy + (oy * g.outWidth + ox) * c, over: y0..<y1, x0..<x1, width: g.inWidth, channels: c, into: dx)
+            }
+        }
+    }
+
+    /// Adaptive average pooling to `outHeight x outWidth` bins (PyTorch's bin edges).
+    public static func adaptiveAveragePool(_ shape: ImageShape, outHeight: Int, outWidth: Int, outputGradient dy: UnsafePointer<Float>,
+                                           inputGradient dx: UnsafeMutablePointer<Float>) {
+        let c = shape.channels
+        dx.update(repeating: 0, count: shape.height * shape.width * c)
+        for oy in 0..<outHeight {
+            let y0 = oy * shape.height / outHeight, y1 = ((oy + 1) * shape.height + outHeight - 1) / outHeight
+            for ox in 0..<outWidth {
+                let x0 = ox * shape.width / outWidth, x1 = ((ox + 1) * shape.width + outWidth - 1) / outWidth
+                spread(dy + (oy * outWidth + ox) * c, over: y0..<y1, x0..<x1, width: shape.width, channels: c, into: dx)
+            }
+        }
+    }
+
+    @inline(__always)
+    static func spread(_ g: UnsafePointer<Float>, over ys: Range<Int>, _ xs: Range<Int>, width: Int, channels c: Int,
+                       into dx: UnsafeMutablePointer<Float>) {
+        let inv = 1 / Float(ys.count * xs.count)
+        for y in ys {
+            for x in xs {
+                let row = dx + (y * width + x) * c
+                for ch in 0..<c { row[ch] += g[ch] * inv }
+            }
+        }
+    }
+
+    /// Bilinear resize: each output gradient goes to its four source pixels with the forward weights.
+    public static func bilinear(_ shape: ImageShape, outHeight: Int, outWidth: Int, alignCorners: Bool,
+                                outputGradient dy: UnsafePointer<Float>, inputGradient dx: UnsafeMutablePointer<Float>) {
+        let c = shape.channels, h = shape.height, w = shape.width
+        dx.update(repeating: 0, count: h * w * c)
+        for oy in 0..<outHeight {
+            let sy = F32Upsample.sourceCoordinate(oy, inSize: h, outSize: outHeight, alignCorners: alignCorners)
+            let y0 = min(Int(sy), h - 1), y1 = min(y0 + 1, h - 1)
+            let fy = Float(sy - Double(y0))
+            for ox in 0..<outWidth {
+                let sx = F32Upsample.sourceCoordinate(ox, inSize: w, outSize: outWidth, alignCorners: alignCorners)
+                let x0 = min(Int(sx), w - 1), x1 = min(x0 + 1, w - 1)
+                let fx = Float(sx - Double(x0))
+                let w00 = (1 - fy) * (1 - fx), w01 = (1 - fy) * fx, w10 = fy * (1 - fx), w11 = fy * fx
+                let g = dy + (oy * outWidth + ox) * c
+                let p00 = dx + (y0 * w + x0) * c, p01 = dx + (y0 * w + x1) * c
+                let p10 = dx + (y1 * w + x0) * c, p11 = dx + (y1 * w + x1) * c
+                for ch in 0..<c {
+                    let v = g[ch]
+                    p00[ch] += w00 * v
+                    p01[ch] += w01 * v
+                    p10[ch] += w10 * v
+                    p11[ch] += w11 * v
+                }
+            }
+        }
+    }
+
+    /// Nearest-neighbour resize: each output gradient goes to its one source pixel.
+    public static func nearest(_ shape: ImageShape, outHeight: Int, outWidth: Int, outputGradient dy: UnsafePointer<Float>,
+                               inputGradient dx: UnsafeMutablePointer<Float>) {
+        let c = shape.channels
+        dx.update(repeating: 0, count: shape.height * shape.width * c)
+        for oy in 0..<outHeight {
+            let sy = min(oy * shape.height / outHeight, shape.height - 1)
+            for ox in 0..<outWidth {
+                let sx = min(ox * shape.width / outWidth, shape.width - 1)
+                let src = dy + (oy * outWidth + ox) * c, dst = dx + (sy * shape.width + sx) * c
+                for ch in 0..<c { dst[ch] += src[ch] }
+            }
+        }
+    }
+
+    /// Fused activations, from the forward output `y` (ReLU and LeakyReLU keep its sign; slope > 0):
+    /// `dx = dy` where y > 0, else 0 (ReLU) or `slope * dy` (LeakyReLU), over `range`.
+    public static func activation(_ activation: FusedActivation, output y: UnsafePointer<Float>, outputGradient dy: UnsafePointer<Float>,
+                                  inputGradient dx: UnsafeMutablePointer<Float>, range: Range<Int>) {
+        switch activation {
+        case .none: for i in range { dx[i] = dy[i] }
+        case .relu: for i in range { dx[i] = y[i] > 0 ? dy[i] : 0 }
+        case .leakyRelu(let slope): for i in range { dx[i] = y[i] > 0 ? dy[i] : dy[i] * slope }
+        }
+    }
+
+    /// Sigmoid, from its output: `dx = dy * y * (1 - y)`.
+    public static func sigmoid(output y: UnsafePointer<Float>, outputGradient dy: UnsafePointer<Float>,
+                               inputGradient dx: UnsafeMutablePointer<Float>, range: Range<Int>) {
+        for i in range { dx[i] = dy[i] * y[i] * (1 - y[i]) }
+    }
+}
+
+/// BatchNorm in training mode over a batch (NHWC, `pixels` = N*H*W rows of `channels`): normalizes with
+/// the batch statistics, updates the running statistics with `momentum` (PyTorch's convention, unbiased
+/// variance for the running estimate), and back-propagates through the batch statistics.
+public enum F32BatchNormTraining {
+    /// Per-channel batch mean and 1/sqrt(var + eps) that the backward pass reuses.
+    public struct Saved {
+        public var mean: [Float]
+        public var inverseStd: [Float]
+    }
+
+    public static func forward(_ x: UnsafePointer<Float>, pixels: Int, channels c: Int, gamma: UnsafePointer<Float>,
+                               beta: UnsafePointer<Float>, epsilon: Float, momentum: Float,
+                               runningMean: UnsafeMutablePointer<Float>, runningVariance: UnsafeMutablePointer<Float>,
+                               output y: UnsafeMutablePointer<Float>) -> Saved {
+        // Two passes in Float64 per channel: the sums over a whole batch lose too much in Float32.
+        var mean = [Double](repeating: 0, count: c), variance = [Double](repeating: 0, count: c)
+        for p in 0..<pixels { for ch in 0..<c { mean[ch] += Double(x[p &* c &+ ch]) } }
+        for ch in 0..<c { mean[ch] /= Double(pixels) }
+        for p in 0..<pixels { for ch in 0..<c { let d = Double(x[p &* c &+ ch]) - mean[ch]; variance[ch] += d * d } }
+        var saved = Saved(mean: [Float](repeating: 0, count: c), inverseStd: [Float](repeating: 0, count: c))
+        for ch in 0..<c {
+            let biased = variance[ch] / Double(pixels)
+            saved.mean[ch] = Float(mean[ch])
+            saved.inverseStd[ch] = Float(1 / (biased + Double(epsilon)).squareRoot())
+            let unbiased = pixels > 1 ? variance[ch] / Double(pixels - 1) : biased
+            runningMean[ch] = (1 - momentum) * runningMean[ch] + momentum * Float(mean[ch])
+            runningVariance[ch] = (1 - momentum) * runningVariance[ch] + momentum * Float(unbiased)
+        }
+        for p in 0..<pixels {
+            for ch in 0..<c {
+                let k = p &* c &+ ch
+                y[k] = (x[k] - saved.mean[ch]) * saved.inverseStd[ch] * gamma[ch] + beta[ch]
+            }
+        }
+        return saved
+    }
+
+    /// `dx = gamma * invstd / M * (M * dy - sum(dy) - xhat * sum(dy * xhat))`, `dgamma = sum(dy * xhat)`,
+    /// `dbeta = sum(dy)`, with M = pixels and xhat the normalized input.
+    public static func backward(_ x: UnsafePointer<Float>, outputGradient dy: UnsafePointer<Float>, pixels: Int, channels c: Int,
+                                gamma: UnsafePointer<Float>, saved: Saved, inputGradient dx: UnsafeMutablePointer<Float>,
+                                gammaGradient: UnsafeMutablePointer<Float>, betaGradient: UnsafeMutablePointer<Float>) {
+        var sumDy = [Double](repeating: 0, count: c), sumDyXhat = [Double](repeating: 0, count: c)
+        for p in 0..<pixels {
+            for ch in 0..<c {
+                let k = p &* c &+ ch
+                let xhat = Double((x[k] - saved.mean[ch]) * saved.inverseStd[ch])
+                sumDy[ch] += Double(dy[k])
+                sumDyXhat[ch] += Double(dy[k]) * xhat
+            }
+        }
+        let m = Float(pixels)
+        for ch in 0..<c {
+            gammaGradient[ch] = Float(sumDyXhat[ch])
+            betaGradient[ch] = Float(sumDy[ch])
+        }
+        for p in 0..<pixels {
+            for ch in 0..<c {
+                let k = p &* c &+ ch
+                let xhat = (x[k] - saved.mean[ch]) * saved.inverseStd[ch]
+                let scale = gamma[ch] * saved.inverseStd[ch] / m
+                dx[k] = scale * (m * dy[k] - Float(sumDy[ch]) - xhat * Float(sumDyXhat[ch]))
+            }
+        }
+    }
+}
