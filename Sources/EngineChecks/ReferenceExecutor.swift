@@ -20,7 +20,14 @@ public enum ReferenceExecutor {
         }
     }
 
-    public static func run(_ graph: Graph, _ inputs: [Tensor]) throws(GraphError) -> [Tensor] {
+    /// `batchStatistics`: BatchNorm normalizes with the batch's mean and (biased) variance, as in training.
+    public static func run(_ graph: Graph, _ inputs: [Tensor], batchStatistics: Bool = false) throws(GraphError) -> [Tensor] {
+        try runDouble(graph, inputs, batchStatistics: batchStatistics).map { Tensor(shape: $0.shape, data: $0.data.map { Float($0) }) }
+    }
+
+    /// The outputs in Float64, unrounded (finite differences need them: rounding the outputs to Float32
+    /// would put an error of about 1e-7 of the loss into every difference quotient).
+    public static func runDouble(_ graph: Graph, _ inputs: [Tensor], batchStatistics: Bool = false) throws(GraphError) -> [DTensor] {
         let shapes = try graph.inferShapes(inputs.map { $0.shape })
         var values: [DTensor] = []
         var nextInput = 0
@@ -56,8 +63,23 @@ public enum ReferenceExecutor {
                     out.data[out.index(n, c, y, xx)] = x.data[x.index(n, c, y, xx)] * gv
                 } } } }
             case .batchNorm(let a):
-                let gamma = p(a.gamma), beta = p(a.beta), mean = p(a.mean), variance = p(a.variance)
+                let gamma = p(a.gamma), beta = p(a.beta)
+                var mean = p(a.mean), variance = p(a.variance)
                 let s = out.shape
+                if batchStatistics {
+                    let count = Double(s.batch * s.height * s.width)
+                    for c in 0..<s.channels {
+                        var m = 0.0, v = 0.0
+                        for n in 0..<s.batch { for y in 0..<s.height { for xx in 0..<s.width { m += xs[0].data[out.index(n, c, y, xx)] } } }
+                        m /= count
+                        for n in 0..<s.batch { for y in 0..<s.height { for xx in 0..<s.width {
+                            let d = xs[0].data[out.index(n, c, y, xx)] - m
+                            v += d * d
+                        } } }
+                        mean[c] = m
+                        variance[c] = v / count
+                    }
+                }
                 for n in 0..<s.batch { for c in 0..<s.channels {
                     let inv = 1 / (variance[c] + Double(a.epsilon)).squareRoot()
                     for y in 0..<s.height { for xx in 0..<s.width {
@@ -88,7 +110,7 @@ public enum ReferenceExecutor {
             }
             values.append(out)
         }
-        return graph.outputs.map { o in Tensor(shape: values[o.node].shape, data: values[o.node].data.map { Float($0) }) }
+        return graph.outputs.map { values[$0.node] }
     }
 
     static func conv(_ x: DTensor, _ a: ConvAttributes, _ w: [Double], _ b: [Double]?, _ out: inout DTensor) {

@@ -1,0 +1,265 @@
+import Kernels
+import Engine
+
+/// Reverse-mode differentiation of an Engine `Graph`: `forward` runs the graph in training mode
+/// (BatchNorm on batch statistics, updating its running statistics) and keeps every activation;
+/// `backward` takes the gradients of the outputs and accumulates the gradient of every parameter.
+///
+/// Activations are NHWC internally; inputs, outputs and output gradients are NCHW `Tensor`s. Each
+/// kernel sums in a fixed order and threads split work by fixed arithmetic, so gradients are the same
+/// for any thread count.
+public final class Autograd {
+    public private(set) var graph: Graph
+    public let threads: Int
+    /// Gradient of every parameter (f32 values, same layout), accumulated by `backward`.
+    public private(set) var gradients: [[Float]]
+    /// Convolution algorithm of the forward pass (igemm by default: exact to 1e-5, what parity needs).
+    public var convolutionAlgorithm: ConvAlgorithm = .igemm
+
+    var values: [[Float]] = []
+    var shapes: [TensorShape] = []
+    var maxPoolIndices: [Int: [Int32]] = [:]
+    var batchNormSaved: [Int: F32BatchNormTraining.Saved] = [:]
+    var training = true
+    /// BatchNorm momentum for the running statistics (PyTorch's default).
+    public var batchNormMomentum: Float = 0.1
+
+    public init(_ graph: Graph, threads: Int = ParallelFor.coreCount) throws(GraphError) {
+        try graph.validate()
+        for p in graph.parameters {
+            guard case .f32 = p.data else { throw .shape(node: p.name, "training needs f32 parameters") }
+        }
+        self.graph = graph
+        self.threads = max(1, threads)
+        gradients = graph.parameters.map { [Float](repeating: 0, count: $0.elementCount) }
+    }
+
+    /// Current value of parameter `i`.
+    public func parameter(_ i: Int) -> [Float] { graph.parameters[i].floats }
+
+    /// Replaces the values of parameter `i` (optimizers write through this).
+    public func setParameter(_ i: Int, _ values: [Float]) {
+        precondition(values.count == graph.parameters[i].elementCount, "parameter \(graph.parameters[i].name): wrong count")
+        graph.parameters[i].data = .f32(values)
+    }
+
+    public func zeroGradients() {
+        for i in 0..<gradients.count { for j in 0..<gradients[i].count { gradients[i][j] = 0 } }
+    }
+
+    /// Indices of the parameters an optimizer updates (BatchNorm running statistics are not learned).
+    public var learnableParameters: [Int] {
+        var statistics = Set<Int>()
+        for node in graph.nodes { if case .batchNorm(let a) = node.op { statistics.insert(a.mean); statistics.insert(a.variance) } }
+        return (0..<graph.parameters.count).filter { !statistics.contains($0) }
+    }
+
+    // MARK: forward
+
+    /// Runs the graph. `training` uses batch statistics in BatchNorm (and updates the running ones).
+    public func forward(_ inputs: [Tensor], training: Bool = true) throws(GraphError) -> [Tensor] {
+        self.training = training
+        shapes = try graph.inferShapes(inputs.map { $0.shape })
+        values = []
+        maxPoolIndices = [:]
+        batchNormSaved = [:]
+        var nextInput = 0
+        for (i, node) in graph.nodes.enumerated() {
+            var out = [Float](repeating: 0, count: shapes[i].elementCount)
+            if case .input = node.op {
+                let t = inputs[nextInput]
+                nextInput += 1
+                t.data.withUnsafeBufferPointer { s in out.withUnsafeMutableBufferPointer { LayoutConversion.nchwToNHWC(s.baseAddress!, t.shape, into: $0.baseAddress!) } }
+            } else {
+                try forwardNode(i, node, &out)
+            }
+            values.append(out)
+        }
+        return graph.outputs.map { o in
+            var t = Tensor(zeros: shapes[o.node])
+            values[o.node].withUnsafeBufferPointer { s in t.data.withUnsafeMutableBufferPointer { LayoutConversion.nhwcToNCHW(s.baseAddress!, t.shape, into: $0.baseAddress!) } }
+            return t
+        }
+    }
+
+    private func forwardNode(_ i: Int, _ node: Node, _ out: inout [Float]) throws(GraphError) {
+        let s = shapes[i], xs = shapes[node.inputs[0]]
+        let x = values[node.inputs[0]]
+        switch node.op {
+        case .input: break
+        case .conv2d(let a):
+            let g = a.geometry(xs)
+            let w = parameter(a.weight), b = a.bias.map { parameter($0) }
+            let op: Conv2dOperator
+            do {
+                op = try w.withUnsafeBufferPointer { wp throws(ShapeError) in
+                    try withOptional(b) { bp throws(ShapeError) in
+                        try Conv2dOperator(g, weights: wp.baseAddress!, bias: bp, activation: a.activation,
+                                           algorithm: convolutionAlgorithm.orFirst(for: g), threads: threads)
+                    }
+                }
+            } catch { throw .shape(node: node.name, "\(error)") }
+            x.withUnsafeBufferPointer { xp in out.withUnsafeMutableBufferPointer { op.run(input: xp.baseAddress!, output: $0.baseAddress!) } }
+        case .convTranspose2d(let a):
+            let g = a.geometry(xs)
+            let plan = try transposedPlan(g, weights: parameter(a.weight), bias: a.bias.map { parameter($0) }, a.activation, node)
+            runTransposed(plan, x, &out, inStride: xs.elementsPerImage, outStride: s.elementsPerImage, batch: s.batch)
+        case .maxPool2d(let a):
+            let g = a.geometry(xs)
+            var indices = [Int32](repeating: 0, count: s.elementCount)
+            x.withUnsafeBufferPointer { xp in out.withUnsafeMutableBufferPointer { op in indices.withUnsafeMutableBufferPointer { ip in
+                for n in 0..<s.batch {
+                    F32Pooling.maxPool(g, input: xp.baseAddress! + n * xs.elementsPerImage, output: op.baseAddress! + n * s.elementsPerImage,
+                                       indices: ip.baseAddress! + n * s.elementsPerImage, rows: 0..<s.height)
+                }
+            } } }
+            maxPoolIndices[i] = indices
+        case .averagePool2d(let a):
+            let g = a.geometry(xs)
+            x.withUnsafeBufferPointer { xp in out.withUnsafeMutableBufferPointer { op in
+                for n in 0..<s.batch {
+                    F32Pooling.averagePool(g, input: xp.baseAddress! + n * xs.elementsPerImage, output: op.baseAddress! + n * s.elementsPerImage, rows: 0..<s.height)
+                }
+            } }
+        case .adaptiveAveragePool2d(let bins):
+            var one = xs.image
+            one.batch = 1
+            x.withUnsafeBufferPointer { xp in out.withUnsafeMutableBufferPointer { op in
+                for n in 0..<s.batch {
+                    F32Pooling.adaptiveAveragePool(one, outHeight: bins, outWidth: bins, input: xp.baseAddress! + n * xs.elementsPerImage,
+                                                   output: op.baseAddress! + n * s.elementsPerImage)
+                }
+            } }
+        case .upsample(let a):
+            var one = xs.image
+            one.batch = 1
+            x.withUnsafeBufferPointer { xp in out.withUnsafeMutableBufferPointer { op in
+                for n in 0..<s.batch {
+                    let src = xp.baseAddress! + n * xs.elementsPerImage, dst = op.baseAddress! + n * s.elementsPerImage
+                    switch a.mode {
+                    case .nearest: F32Upsample.nearest(one, outHeight: s.height, outWidth: s.width, input: src, output: dst, rows: 0..<s.height)
+                    case .bilinear(let align):
+                        F32Upsample.bilinear(one, outHeight: s.height, outWidth: s.width, alignCorners: align, input: src, output: dst, rows: 0..<s.height)
+                    }
+                }
+            } }
+        case .concat:
+            var offset = 0
+            let pixels = s.batch * s.height * s.width
+            for j in node.inputs {
+                let c = shapes[j].channels
+                for p in 0..<pixels { for ch in 0..<c { out[p * s.channels + offset + ch] = values[j][p * c + ch] } }
+                offset += c
+            }
+        case .add(let act):
+            let y = values[node.inputs[1]]
+            for k in 0..<out.count { out[k] = act.apply(x[k] + y[k]) }
+        case .mul:
+            let gate = values[node.inputs[1]], gs = shapes[node.inputs[1]]
+            for k in 0..<out.count { out[k] = x[k] * gate[Autograd.gateIndex(k, s, gs)] }
+        case .batchNorm(let a):
+            let pixels = s.batch * s.height * s.width
+            let gamma = parameter(a.gamma), beta = parameter(a.beta)
+            if training {
+                var mean = parameter(a.mean), variance = parameter(a.variance)
+                let saved = x.withUnsafeBufferPointer { xp in gamma.withUnsafeBufferPointer { gp in beta.withUnsafeBufferPointer { bp in
+                    mean.withUnsafeMutableBufferPointer { mp in variance.withUnsafeMutableBufferPointer { vp in out.withUnsafeMutableBufferPointer {
+                        F32BatchNormTraining.forward(xp.baseAddress!, pixels: pixels, channels: s.channels, gamma: gp.baseAddress!,
+                                                     beta: bp.baseAddress!, epsilon: a.epsilon, momentum: batchNormMomentum,
+                                                     runningMean: mp.baseAddress!, runningVariance: vp.baseAddress!, output: $0.baseAddress!)
+                    } } } } } }
+                setParameter(a.mean, mean)
+                setParameter(a.variance, variance)
+                batchNormSaved[i] = saved
+                if a.activation != .none { for k in 0..<out.count { out[k] = a.activation.apply(out[k]) } }
+            } else {
+                let (scale, shift) = BatchNormParameters(gamma: gamma, beta: beta, mean: parameter(a.mean), variance: parameter(a.variance),
+                                                         epsilon: a.epsilon).affine
+                for k in 0..<out.count { let c = k % s.channels; out[k] = a.activation.apply(x[k] * scale[c] + shift[c]) }
+            }
+        case .activation(let kind):
+            switch kind {
+            case .relu: for k in 0..<out.count { out[k] = x[k] > 0 ? x[k] : 0 }
+            case .leakyRelu(let slope): for k in 0..<out.count { out[k] = x[k] > 0 ? x[k] : x[k] * slope }
+            case .sigmoid: for k in 0..<out.count { out[k] = Exp.sigmoid(x[k]) }
+            }
+        case .softmax:
+            x.withUnsafeBufferPointer { xp in out.withUnsafeMutableBufferPointer {
+                F32Elementwise.softmaxChannels(xp.baseAddress!, channels: s.channels, output: $0.baseAddress!, pixels: 0..<(s.batch * s.height * s.width))
+            } }
+        }
+    }
+
+    /// Flat NHWC index into a `mul` gate of shape `gs` (same shape, 1 channel, or 1x1) for output index `k`.
+    @inline(__always)
+    static func gateIndex(_ k: Int, _ s: TensorShape, _ gs: TensorShape) -> Int {
+        if gs == s { return k }
+        let c = k % s.channels, p = k / s.channels
+        if gs.channels == 1 { return p }
+        return (p / (s.height * s.width)) * s.channels + c
+    }
+
+    func transposedPlan(_ g: ConvTranspose2dGeometry, weights: [Float], bias: [Float]?, _ act: FusedActivation,
+                                _ node: Node) throws(GraphError) -> F32ConvTranspose.Plan {
+        do {
+            return try weights.withUnsafeBufferPointer { wp throws(ShapeError) in
+                try withOptional(bias) { bp throws(ShapeError) in try F32ConvTranspose.Plan(g, weights: wp.baseAddress!, bias: bp, activation: act) }
+            }
+        } catch { throw .shape(node: node.name, "\(error)") }
+    }
+
+    func runTransposed(_ plan: F32ConvTranspose.Plan, _ x: [Float], _ out: inout [Float], inStride: Int, outStride: Int, batch: Int) {
+        let threads = self.threads
+        x.withUnsafeBufferPointer { xp in out.withUnsafeMutableBufferPointer { op in
+            for n in 0..<batch {
+                let src = xp.baseAddress! + n * inStride, dst = op.baseAddress! + n * outStride
+                ParallelFor.run(count: plan.workItems, threads: threads) { items, _ in plan.run(input: src, output: dst, items: items) }
+            }
+        } }
+    }
+
+    // MARK: backward
+
+    /// Back-propagates `outputGradients` (NCHW, one per graph output; nil for outputs without a loss)
+    /// and adds every parameter's gradient into `gradients`.
+    public func backward(_ outputGradients: [Tensor?]) throws(GraphError) {
+        precondition(!values.isEmpty, "backward needs a forward pass first")
+        var grads = [[Float]?](repeating: nil, count: graph.nodes.count)
+        for (k, o) in graph.outputs.enumerated() {
+            guard let t = outputGradients[k] else { continue }
+            if t.shape != shapes[o.node] { throw .shape(node: graph.nodes[o.node].name, "output gradient \(t.shape) for output \(shapes[o.node])") }
+            var g = [Float](repeating: 0, count: t.shape.elementCount)
+            t.data.withUnsafeBufferPointer { s in g.withUnsafeMutableBufferPointer { LayoutConversion.nchwToNHWC(s.baseAddress!, t.shape, into: $0.baseAddress!) } }
+            Autograd.accumulate(&grads[o.node], g)
+        }
+        for i in stride(from: graph.nodes.count - 1, through: 0, by: -1) {
+            guard let dy = grads[i] else { continue }
+            grads[i] = nil
+            try backwardNode(i, graph.nodes[i], dy, &grads)
+        }
+    }
+
+    static func accumulate(_ slot: inout [Float]?, _ g: [Float]) {
+        if slot == nil { slot = g; return }
+        for k in 0..<g.count { slot![k] += g[k] }
+    }
+
+    func addGradient(_ parameter: Int, _ g: [Float]) {
+        for k in 0..<g.count { gradients[parameter][k] += g[k] }
+    }
+}
+
+extension ConvAlgorithm {
+    func orFirst(for g: Conv2dGeometry) -> ConvAlgorithm {
+        let list = ConvAlgorithm.candidates(for: g)
+        return list.contains(self) ? self : list[0]
+    }
+}
+
+func withOptional<R, E: Error>(_ array: [Float]?, _ body: (UnsafePointer<Float>?) throws(E) -> R) throws(E) -> R {
+    guard let array else { return try body(nil) }
+    let result: Result<R, E> = array.withUnsafeBufferPointer { p in
+        do throws(E) { return .success(try body(p.baseAddress!)) } catch { return .failure(error) }
+    }
+    return try result.get()
+}

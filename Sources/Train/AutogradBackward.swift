@@ -1,0 +1,222 @@
+import Kernels
+import Engine
+
+extension Autograd {
+    /// The backward pass of one node: given dY (NHWC), adds the operands' gradients into `grads` and the
+    /// parameters' gradients into `gradients`.
+    func backwardNode(_ i: Int, _ node: Node, _ dyIn: [Float], _ grads: inout [[Float]?]) throws(GraphError) {
+        let s = shapes[i]
+        let y = values[i]
+        switch node.op {
+        case .input:
+            return
+        case .conv2d(let a):
+            let dy = activationBackward(a.activation, y, dyIn)
+            let j = node.inputs[0], xs = shapes[j]
+            let g = a.geometry(xs)
+            try convWeightGradient(g, input: values[j], outputGradient: dy, weight: a.weight, bias: a.bias, node: node)
+            // dX: the transposed convolution of dY with the same weights.
+            var t = ConvTranspose2dGeometry(batch: g.batch, inChannels: g.outChannels, inHeight: g.outHeight, inWidth: g.outWidth,
+                                            outChannels: g.inChannels, kernel: 1, stride: 1)
+            t.kernelHeight = g.kernelHeight; t.kernelWidth = g.kernelWidth
+            t.strideY = g.strideY; t.strideX = g.strideX; t.dilationY = g.dilationY; t.dilationX = g.dilationX
+            t.padTop = g.padTop; t.padLeft = g.padLeft; t.padBottom = g.padBottom; t.padRight = g.padRight
+            t.outputPaddingY = g.inHeight - t.outHeight
+            t.outputPaddingX = g.inWidth - t.outWidth
+            let plan = try transposedPlan(t, weights: parameter(a.weight), bias: nil, .none, node)
+            var dx = [Float](repeating: 0, count: xs.elementCount)
+            runTransposed(plan, dy, &dx, inStride: s.elementsPerImage, outStride: xs.elementsPerImage, batch: s.batch)
+            Autograd.accumulate(&grads[j], dx)
+        case .convTranspose2d(let a):
+            let dy = activationBackward(a.activation, y, dyIn)
+            let j = node.inputs[0], xs = shapes[j]
+            let tg = a.geometry(xs)
+            // The transposed conv is the adjoint of the conv from its output space to its input space.
+            let g = Conv2dGeometry(batch: s.batch, inChannels: s.channels, inHeight: s.height, inWidth: s.width,
+                                   outChannels: xs.channels, kernelHeight: tg.kernelHeight, kernelWidth: tg.kernelWidth,
+                                   strideY: tg.strideY, strideX: tg.strideX, dilationY: tg.dilationY, dilationX: tg.dilationX,
+                                   padTop: tg.padTop, padLeft: tg.padLeft,
+                                   padBottom: tg.padBottom + tg.outputPaddingY, padRight: tg.padRight + tg.outputPaddingX, groups: 1)
+            if g.outHeight != xs.height || g.outWidth != xs.width {
+                throw .shape(node: node.name, "transposed-conv backward geometry mismatch \(g)")
+            }
+            // dW (IOHW) is the conv weight gradient with input dY and output gradient X.
+            try convWeightGradient(g, input: dy, outputGradient: values[j], weight: a.weight, bias: nil, node: node)
+            if let b = a.bias {
+                var db = [Float](repeating: 0, count: s.channels)
+                dy.withUnsafeBufferPointer { dp in db.withUnsafeMutableBufferPointer {
+                    F32ConvWeightGradient.biasGradient(dp.baseAddress!, pixels: s.batch * s.height * s.width, channels: s.channels, into: $0.baseAddress!) } }
+                addGradient(b, db)
+            }
+            // dX is the convolution of dY with the same weights (IOHW read as OIHW).
+            let w = parameter(a.weight)
+            let op: Conv2dOperator
+            do {
+                op = try w.withUnsafeBufferPointer { wp throws(ShapeError) in
+                    try Conv2dOperator(g, weights: wp.baseAddress!, bias: nil, activation: .none,
+                                       algorithm: convolutionAlgorithm.orFirst(for: g), threads: threads)
+                }
+            } catch { throw .shape(node: node.name, "\(error)") }
+            var dx = [Float](repeating: 0, count: xs.elementCount)
+            dy.withUnsafeBufferPointer { dp in dx.withUnsafeMutableBufferPointer { op.run(input: dp.baseAddress!, output: $0.baseAddress!) } }
+            Autograd.accumulate(&grads[j], dx)
+        case .maxPool2d(let a):
+            let j = node.inputs[0], xs = shapes[j], g = a.geometry(xs)
+            var dx = [Float](repeating: 0, count: xs.elementCount)
+            let indices = maxPoolIndices[i]!
+            dyIn.withUnsafeBufferPointer { dp in indices.withUnsafeBufferPointer { ip in dx.withUnsafeMutableBufferPointer { xp in
+                for n in 0..<s.batch {
+                    F32LayerBackward.maxPool(g, outputGradient: dp.baseAddress! + n * s.elementsPerImage, indices: ip.baseAddress! + n * s.elementsPerImage,
+                                             inputGradient: xp.baseAddress! + n * xs.elementsPerImage)
+                }
+            } } }
+            Autograd.accumulate(&grads[j], dx)
+        case .averagePool2d(let a):
+            let j = node.inputs[0], xs = shapes[j], g = a.geometry(xs)
+            var dx = [Float](repeating: 0, count: xs.elementCount)
+            dyIn.withUnsafeBufferPointer { dp in dx.withUnsafeMutableBufferPointer { xp in
+                for n in 0..<s.batch {
+                    F32LayerBackward.averagePool(g, outputGradient: dp.baseAddress! + n * s.elementsPerImage, inputGradient: xp.baseAddress! + n * xs.elementsPerImage)
+                }
+            } }
+            Autograd.accumulate(&grads[j], dx)
+        case .adaptiveAveragePool2d(let bins):
+            let j = node.inputs[0], xs = shapes[j]
+            var one = xs.image
+            one.batch = 1
+            var dx = [Float](repeating: 0, count: xs.elementCount)
+            dyIn.withUnsafeBufferPointer { dp in dx.withUnsafeMutableBufferPointer { xp in
+                for n in 0..<s.batch {
+                    F32LayerBackward.adaptiveAveragePool(one, outHeight: bins, outWidth: bins, outputGradient: dp.baseAddress! + n * s.elementsPerImage,
+                                                         inputGradient: xp.baseAddress! + n * xs.elementsPerImage)
+                }
+            } }
+            Autograd.accumulate(&grads[j], dx)
+        case .upsample(let a):
+            let j = node.inputs[0], xs = shapes[j]
+            var one = xs.image
+            one.batch = 1
+            var dx = [Float](repeating: 0, count: xs.elementCount)
+            dyIn.withUnsafeBufferPointer { dp in dx.withUnsafeMutableBufferPointer { xp in
+                for n in 0..<s.batch {
+                    let src = dp.baseAddress! + n * s.elementsPerImage, dst = xp.baseAddress! + n * xs.elementsPerImage
+                    switch a.mode {
+                    case .nearest: F32LayerBackward.nearest(one, outHeight: s.height, outWidth: s.width, outputGradient: src, inputGradient: dst)
+                    case .bilinear(let align):
+                        F32LayerBackward.bilinear(one, outHeight: s.height, outWidth: s.width, alignCorners: align, outputGradient: src, inputGradient: dst)
+                    }
+                }
+            } }
+            Autograd.accumulate(&grads[j], dx)
+            // The size operand of a resize-to-like receives no gradient.
+        case .concat:
+            var offset = 0
+            let pixels = s.batch * s.height * s.width
+            for j in node.inputs {
+                let c = shapes[j].channels
+                var dx = [Float](repeating: 0, count: pixels * c)
+                for p in 0..<pixels { for ch in 0..<c { dx[p * c + ch] = dyIn[p * s.channels + offset + ch] } }
+                Autograd.accumulate(&grads[j], dx)
+                offset += c
+            }
+        case .add(let act):
+            let dy = activationBackward(act, y, dyIn)
+            Autograd.accumulate(&grads[node.inputs[0]], dy)
+            Autograd.accumulate(&grads[node.inputs[1]], dy)
+        case .mul:
+            let a = node.inputs[0], b = node.inputs[1], gs = shapes[b]
+            let x = values[a], gate = values[b]
+            var dx = [Float](repeating: 0, count: s.elementCount)
+            var dgate = [Float](repeating: 0, count: gs.elementCount)
+            for k in 0..<dx.count {
+                let gi = Autograd.gateIndex(k, s, gs)
+                dx[k] = dyIn[k] * gate[gi]
+                dgate[gi] += dyIn[k] * x[k]
+            }
+            Autograd.accumulate(&grads[a], dx)
+            Autograd.accumulate(&grads[b], dgate)
+        case .batchNorm(let a):
+            let dy = activationBackward(a.activation, y, dyIn)
+            let j = node.inputs[0]
+            let pixels = s.batch * s.height * s.width
+            var dx = [Float](repeating: 0, count: s.elementCount)
+            var dgamma = [Float](repeating: 0, count: s.channels), dbeta = [Float](repeating: 0, count: s.channels)
+            let gamma = parameter(a.gamma)
+            if training, let saved = batchNormSaved[i] {
+                values[j].withUnsafeBufferPointer { xp in dy.withUnsafeBufferPointer { dp in gamma.withUnsafeBufferPointer { gp in
+                    dx.withUnsafeMutableBufferPointer { dxp in dgamma.withUnsafeMutableBufferPointer { dgp in dbeta.withUnsafeMutableBufferPointer {
+                        F32BatchNormTraining.backward(xp.baseAddress!, outputGradient: dp.baseAddress!, pixels: pixels, channels: s.channels,
+                                                      gamma: gp.baseAddress!, saved: saved, inputGradient: dxp.baseAddress!,
+                                                      gammaGradient: dgp.baseAddress!, betaGradient: $0.baseAddress!)
+                    } } } } } }
+            } else {
+                let mean = parameter(a.mean), variance = parameter(a.variance)
+                for k in 0..<dx.count {
+                    let c = k % s.channels
+                    let inv = 1 / (variance[c] + a.epsilon).squareRoot()
+                    dx[k] = dy[k] * gamma[c] * inv
+                    dgamma[c] += dy[k] * (values[j][k] - mean[c]) * inv
+                    dbeta[c] += dy[k]
+                }
+            }
+            addGradient(a.gamma, dgamma)
+            addGradient(a.beta, dbeta)
+            Autograd.accumulate(&grads[j], dx)
+        case .activation(let kind):
+            var dx = [Float](repeating: 0, count: s.elementCount)
+            switch kind {
+            case .relu: for k in 0..<dx.count { dx[k] = y[k] > 0 ? dyIn[k] : 0 }
+            case .leakyRelu(let slope): for k in 0..<dx.count { dx[k] = values[node.inputs[0]][k] > 0 ? dyIn[k] : dyIn[k] * slope }
+            case .sigmoid: for k in 0..<dx.count { dx[k] = dyIn[k] * y[k] * (1 - y[k]) }
+            }
+            Autograd.accumulate(&grads[node.inputs[0]], dx)
+        case .softmax:
+            var dx = [Float](repeating: 0, count: s.elementCount)
+            let c = s.channels
+            for p in 0..<(s.elementCount / c) {
+                var dot: Float = 0
+                for ch in 0..<c { dot += dyIn[p * c + ch] * y[p * c + ch] }
+                for ch in 0..<c { dx[p * c + ch] = y[p * c + ch] * (dyIn[p * c + ch] - dot) }
+            }
+            Autograd.accumulate(&grads[node.inputs[0]], dx)
+        }
+    }
+
+    /// dY through a fused activation, from the node's output (ReLU and LeakyReLU keep the sign).
+    func activationBackward(_ act: FusedActivation, _ y: [Float], _ dy: [Float]) -> [Float] {
+        if act == .none { return dy }
+        var dx = [Float](repeating: 0, count: dy.count)
+        y.withUnsafeBufferPointer { yp in dy.withUnsafeBufferPointer { dp in dx.withUnsafeMutableBufferPointer {
+            F32LayerBackward.activation(act, output: yp.baseAddress!, outputGradient: dp.baseAddress!, inputGradient: $0.baseAddress!, range: 0..<dy.count)
+        } } }
+        return dx
+    }
+
+    /// Adds the weight (and bias) gradient of convolution `g` to the parameters' gradients.
+    func convWeightGradient(_ g: Conv2dGeometry, input: [Float], outputGradient dy: [Float], weight: Int, bias: Int?,
+                            node: Node) throws(GraphError) {
+        let plan: F32ConvWeightGradient.Plan
+        do { plan = try F32ConvWeightGradient.Plan(g) } catch { throw .shape(node: node.name, "\(error)") }
+        let prepared = AlignedBuffer(count: plan.preparedInputFloats), acc = AlignedBuffer(count: plan.accumulatorFloats)
+        let threads = self.threads
+        input.withUnsafeBufferPointer { xp in dy.withUnsafeBufferPointer { dp in
+            for n in 0..<g.batch {
+                let image = xp.baseAddress! + n * g.inputShape.elementsPerImage
+                ParallelFor.run(count: plan.preparedRows, threads: threads) { rows, _ in plan.prepareInput(image, into: prepared.pointer, rows: rows) }
+                let gradient = dp.baseAddress! + n * g.outputShape.elementsPerImage
+                ParallelFor.run(count: plan.workItems, threads: threads) { items, _ in
+                    plan.accumulate(prepared: prepared.constPointer, outputGradient: gradient, into: acc.pointer, items: items)
+                }
+            }
+        } }
+        var dw = [Float](repeating: 0, count: g.weightCount)
+        dw.withUnsafeMutableBufferPointer { plan.finish(acc.constPointer, weightGradient: $0.baseAddress!) }
+        addGradient(weight, dw)
+        if let bias {
+            var db = [Float](repeating: 0, count: g.outChannels)
+            dy.withUnsafeBufferPointer { dp in db.withUnsafeMutableBufferPointer {
+                F32ConvWeightGradient.biasGradient(dp.baseAddress!, pixels: g.batch * g.outHeight * g.outWidth, channels: g.outChannels, into: $0.baseAddress!) } }
+            addGradient(bias, db)
+        }
+    }
+}

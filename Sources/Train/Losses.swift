@@ -1,0 +1,258 @@
+import Kernels
+import Engine
+
+/// What a loss compares the logits with: a binary mask (N x 1 x H x W, values 0 or 1) or class ids
+/// (N x H x W, values below the number of classes).
+public enum Target {
+    case binary(Tensor)
+    case classes([Int32], batch: Int, height: Int, width: Int)
+}
+
+/// The segmentation losses. Each returns the mean loss and its gradient with respect to the logits
+/// (NCHW). All work from logits with log-sum-exp forms, so extreme logits give finite values, and
+/// Dice-type losses add a smoothing term of 1, so empty masks give finite values and gradients.
+public enum Loss: Equatable {
+    /// Binary cross-entropy on logits, mean over pixels. `positiveWeight` scales the foreground term
+    /// (BCE weighted by the foreground ratio uses `(1 - r) / r`; `foregroundWeighted` does this per batch).
+    case bce(positiveWeight: Float)
+    /// BCE with the positive weight set from the batch's foreground ratio r: `(1 - r) / r`.
+    case foregroundWeightedBCE
+    /// Soft Dice `1 - (2 sum(p t) + 1) / (sum p + sum t + 1)` per image and class, averaged; `squared` uses
+    /// `sum p^2 + sum t^2` in the denominator (the V-Net form).
+    case dice(squared: Bool)
+    /// `bceWeight * BCE + diceWeight * Dice` (default 0.8 / 0.2).
+    case bceDice(bceWeight: Float, diceWeight: Float)
+    /// Multi-class cross-entropy over the softmax of the logits, mean over pixels.
+    case crossEntropy
+    /// Cross-entropy plus soft Dice over all classes (`ceWeight`, `diceWeight`).
+    case crossEntropyDice(ceWeight: Float, diceWeight: Float)
+    /// Binary focal loss (Lin et al.): `-alpha t (1-p)^gamma log p - (1-alpha)(1-t) p^gamma log(1-p)`.
+    case focal(alpha: Float, gamma: Float)
+    /// Tversky `1 - (TP + 1) / (TP + alpha FP + beta FN + 1)` on soft predictions, per image, averaged.
+    case tversky(alpha: Float, beta: Float)
+
+    public static let defaultBinary = Loss.bceDice(bceWeight: 0.8, diceWeight: 0.2)
+
+    public func evaluate(_ logits: Tensor, _ target: Target) -> (loss: Double, gradient: Tensor) {
+        switch self {
+        case .bce(let w): return BinaryLosses.bce(logits, target.mask, positiveWeight: w)
+        case .foregroundWeightedBCE:
+            let m = target.mask
+            let r = max(1e-6, Double(m.data.reduce(0, +)) / Double(max(1, m.data.count)))
+            return BinaryLosses.bce(logits, m, positiveWeight: Float(min(1e4, (1 - r) / r)))
+        case .dice(let squared): return BinaryLosses.dice(logits, target.mask, squared: squared)
+        case .bceDice(let wb, let wd):
+            let a = BinaryLosses.bce(logits, target.mask, positiveWeight: 1), b = BinaryLosses.dice(logits, target.mask, squared: false)
+            return Loss.combine(a, Double(wb), b, Double(wd))
+        case .crossEntropy: return ClassLosses.crossEntropy(logits, target)
+        case .crossEntropyDice(let wc, let wd):
+            return Loss.combine(ClassLosses.crossEntropy(logits, target), Double(wc), ClassLosses.dice(logits, target), Double(wd))
+        case .focal(let alpha, let gamma): return BinaryLosses.focal(logits, target.mask, alpha: alpha, gamma: gamma)
+        case .tversky(let alpha, let beta): return BinaryLosses.tversky(logits, target.mask, alpha: alpha, beta: beta)
+        }
+    }
+
+    static func combine(_ a: (loss: Double, gradient: Tensor), _ wa: Double, _ b: (loss: Double, gradient: Tensor), _ wb: Double)
+        -> (loss: Double, gradient: Tensor) {
+        var g = a.gradient
+        for i in 0..<g.data.count { g.data[i] = Float(wa) * a.gradient.data[i] + Float(wb) * b.gradient.data[i] }
+        return (wa * a.loss + wb * b.loss, g)
+    }
+}
+
+extension Target {
+    /// The binary mask (class ids are turned into foreground = id > 0).
+    var mask: Tensor {
+        switch self {
+        case .binary(let t): return t
+        case .classes(let ids, let n, let h, let w):
+            return Tensor(shape: TensorShape(batch: n, channels: 1, height: h, width: w), data: ids.map { $0 > 0 ? 1 : 0 })
+        }
+    }
+}
+
+/// `log(1 + exp(x))` without overflow.
+@inline(__always)
+func softplus(_ x: Double) -> Double { x > 0 ? x + log1pExp(-x) : log1pExp(x) }
+
+@inline(__always)
+func log1pExp(_ x: Double) -> Double {
+    // x <= 0 here: exp(x) in (0, 1].
+    let e = LayerReference.exp64(x)
+    return e < 1e-8 ? e : naturalLog(1 + e)
+}
+
+/// Natural logarithm for positive finite x (no Foundation): range reduction to [1, 2) and atanh series.
+func naturalLog(_ x: Double) -> Double {
+    var m = x, k = 0.0
+    while m >= 2 { m *= 0.5; k += 1 }
+    while m < 1 { m *= 2; k -= 1 }
+    let s = (m - 1) / (m + 1), s2 = s * s
+    var term = s, sum = 0.0, n = 1.0
+    while abs(term / n) > 1e-17 {
+        sum += term / n
+        term *= s2
+        n += 2
+    }
+    return 2 * sum + k * 0.693_147_180_559_945_3
+}
+
+enum BinaryLosses {
+    static func sigmoid(_ x: Double) -> Double { LayerReference.sigmoid(x) }
+
+    static func bce(_ logits: Tensor, _ t: Tensor, positiveWeight w: Float) -> (loss: Double, gradient: Tensor) {
+        precondition(logits.shape == t.shape, "BCE needs logits and mask of the same shape: \(logits.shape) vs \(t.shape)")
+        let n = Double(logits.data.count), pw = Double(w)
+        var g = logits, loss = 0.0
+        for i in 0..<logits.data.count {
+            let x = Double(logits.data[i]), y = Double(t.data[i])
+            // -(pw y log s(x) + (1 - y) log(1 - s(x))) = pw y softplus(-x) + (1 - y) softplus(x)
+            loss += pw * y * softplus(-x) + (1 - y) * softplus(x)
+            let s = sigmoid(x)
+            g.data[i] = Float((s * (pw * y + 1 - y) - pw * y) / n)
+        }
+        return (loss / n, g)
+    }
+
+    /// Per image (and channel): 1 - (2 I + 1) / (P + T + 1), averaged.
+    static func dice(_ logits: Tensor, _ t: Tensor, squared: Bool) -> (loss: Double, gradient: Tensor) {
+        let s = logits.shape, hw = s.height * s.width, groups = s.batch * s.channels
+        var g = logits, loss = 0.0
+        for k in 0..<groups {
+            let base = k * hw
+            var inter = 0.0, sp = 0.0, st = 0.0
+            var p = [Double](repeating: 0, count: hw)
+            for j in 0..<hw {
+                p[j] = sigmoid(Double(logits.data[base + j]))
+                let y = Double(t.data[base + j])
+                inter += p[j] * y
+                sp += squared ? p[j] * p[j] : p[j]
+                st += squared ? y * y : y
+            }
+            let num = 2 * inter + 1, den = sp + st + 1
+            loss += 1 - num / den
+            for j in 0..<hw {
+                let y = Double(t.data[base + j])
+                let dDen = squared ? 2 * p[j] : 1
+                let dLdp = -(2 * y * den - num * dDen) / (den * den)
+                g.data[base + j] = Float(dLdp * p[j] * (1 - p[j]) / Double(groups))
+            }
+        }
+        return (loss / Double(groups), g)
+    }
+
+    static func focal(_ logits: Tensor, _ t: Tensor, alpha: Float, gamma: Float) -> (loss: Double, gradient: Tensor) {
+        let n = Double(logits.data.count), a = Double(alpha), gm = Double(gamma)
+        var g = logits, loss = 0.0
+        for i in 0..<logits.data.count {
+            let x = Double(logits.data[i]), y = Double(t.data[i])
+            // For the true class q: p_t = s(+-x); loss = -a_t (1 - p_t)^gamma log p_t, with log p_t = -softplus(-z).
+            let z = y > 0.5 ? x : -x, at = y > 0.5 ? a : 1 - a
+            let pt = sigmoid(z), logpt = -softplus(-z)
+            let mod = pow(1 - pt, gm)
+            loss += -at * mod * logpt
+            // d/dz [-(1-pt)^g log pt] = g (1-pt)^g pt log pt - (1-pt)^(g+1), with dpt/dz = pt (1 - pt)
+            let dz = at * (gm * mod * pt * logpt - mod * (1 - pt))
+            g.data[i] = Float((y > 0.5 ? dz : -dz) / n)
+        }
+        return (loss / n, g)
+    }
+
+    static func pow(_ x: Double, _ e: Double) -> Double {
+        if e == 0 { return 1 }
+        if x <= 0 { return 0 }
+        if e == e.rounded() && e > 0 && e < 16 { var r = 1.0; for _ in 0..<Int(e) { r *= x }; return r }
+        return LayerReference.exp64(e * naturalLog(x))
+    }
+
+    static func tversky(_ logits: Tensor, _ t: Tensor, alpha: Float, beta: Float) -> (loss: Double, gradient: Tensor) {
+        let s = logits.shape, hw = s.height * s.width, groups = s.batch * s.channels
+        let a = Double(alpha), b = Double(beta)
+        var g = logits, loss = 0.0
+        for k in 0..<groups {
+            let base = k * hw
+            var tp = 0.0, fp = 0.0, fn = 0.0
+            for j in 0..<hw {
+                let p = sigmoid(Double(logits.data[base + j])), y = Double(t.data[base + j])
+                tp += p * y; fp += p * (1 - y); fn += (1 - p) * y
+            }
+            let num = tp + 1, den = tp + a * fp + b * fn + 1
+            loss += 1 - num / den
+            for j in 0..<hw {
+                let p = sigmoid(Double(logits.data[base + j])), y = Double(t.data[base + j])
+                let dNum = y, dDen = y + a * (1 - y) - b * y
+                let dLdp = -(dNum * den - num * dDen) / (den * den)
+                g.data[base + j] = Float(dLdp * p * (1 - p) / Double(groups))
+            }
+        }
+        return (loss / Double(groups), g)
+    }
+}
+
+enum ClassLosses {
+    static func softmax(_ logits: Tensor, _ n: Int, _ p: Int) -> [Double] {
+        let s = logits.shape, hw = s.height * s.width
+        var m = -Double.infinity
+        for c in 0..<s.channels { m = max(m, Double(logits.data[(n * s.channels + c) * hw + p])) }
+        var e = [Double](repeating: 0, count: s.channels), sum = 0.0
+        for c in 0..<s.channels { e[c] = LayerReference.exp64(Double(logits.data[(n * s.channels + c) * hw + p]) - m); sum += e[c] }
+        for c in 0..<s.channels { e[c] /= sum }
+        return e
+    }
+
+    static func labels(_ target: Target, _ s: TensorShape) -> [Int32] {
+        switch target {
+        case .classes(let ids, _, _, _): return ids
+        case .binary(let t): return t.data.map { $0 > 0.5 ? 1 : 0 }
+        }
+    }
+
+    static func crossEntropy(_ logits: Tensor, _ target: Target) -> (loss: Double, gradient: Tensor) {
+        let s = logits.shape, hw = s.height * s.width
+        let ids = labels(target, s)
+        let count = Double(s.batch * hw)
+        var g = logits, loss = 0.0
+        for n in 0..<s.batch {
+            for p in 0..<hw {
+                let prob = softmax(logits, n, p), label = Int(ids[n * hw + p])
+                loss += -naturalLog(max(prob[label], 1e-300))
+                for c in 0..<s.channels {
+                    g.data[(n * s.channels + c) * hw + p] = Float((prob[c] - (c == label ? 1 : 0)) / count)
+                }
+            }
+        }
+        return (loss / count, g)
+    }
+
+    /// Soft Dice over the softmax probabilities, per image and class, averaged over both.
+    static func dice(_ logits: Tensor, _ target: Target) -> (loss: Double, gradient: Tensor) {
+        let s = logits.shape, hw = s.height * s.width, k = s.channels
+        let ids = labels(target, s)
+        var g = logits, loss = 0.0
+        for n in 0..<s.batch {
+            var probs: [[Double]] = []
+            for p in 0..<hw { probs.append(softmax(logits, n, p)) }
+            var dLdp = [[Double]](repeating: [Double](repeating: 0, count: k), count: hw)
+            for c in 0..<k {
+                var inter = 0.0, sp = 0.0, st = 0.0
+                for p in 0..<hw {
+                    let y = ids[n * hw + p] == c ? 1.0 : 0.0
+                    inter += probs[p][c] * y; sp += probs[p][c]; st += y
+                }
+                let num = 2 * inter + 1, den = sp + st + 1
+                loss += 1 - num / den
+                for p in 0..<hw {
+                    let y = ids[n * hw + p] == c ? 1.0 : 0.0
+                    dLdp[p][c] = -(2 * y * den - num) / (den * den) / Double(s.batch * k)
+                }
+            }
+            // Through the softmax: dL/dz_c = p_c (dL/dp_c - sum_j p_j dL/dp_j).
+            for p in 0..<hw {
+                var dot = 0.0
+                for c in 0..<k { dot += probs[p][c] * dLdp[p][c] }
+                for c in 0..<k { g.data[(n * k + c) * hw + p] = Float(probs[p][c] * (dLdp[p][c] - dot)) }
+            }
+        }
+        return (loss / Double(s.batch * k), g)
+    }
+}

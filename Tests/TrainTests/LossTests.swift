@@ -1,0 +1,73 @@
+import XCTest
+import KernelChecks
+import Engine
+@testable import Train
+
+final class LossTests: XCTestCase {
+    let binaryLosses: [Loss] = [.bce(positiveWeight: 1), .bce(positiveWeight: 3), .foregroundWeightedBCE, .dice(squared: false),
+                                .dice(squared: true), .bceDice(bceWeight: 0.8, diceWeight: 0.2), .focal(alpha: 0.25, gamma: 2),
+                                .tversky(alpha: 0.3, beta: 0.7)]
+
+    /// Every loss's gradient against central differences in the logits (Float64 losses, h = 1e-3).
+    func testGradientsMatchFiniteDifferences() {
+        var rng = SplitMix64(seed: 0x7101)
+        let shape = TensorShape(batch: 2, channels: 1, height: 5, width: 4)
+        let logits = Tensor(shape: shape, data: rng.floats(shape.elementCount, scale: 3))
+        let mask = Tensor(shape: shape, data: (0..<shape.elementCount).map { _ in rng.int(0...2) == 0 ? 1 : 0 })
+        for loss in binaryLosses { check(loss, logits, .binary(mask), &rng) }
+        let classes = TensorShape(batch: 2, channels: 3, height: 4, width: 3)
+        let z = Tensor(shape: classes, data: rng.floats(classes.elementCount, scale: 3))
+        let ids = (0..<24).map { _ in Int32(rng.int(0...2)) }
+        for loss in [Loss.crossEntropy, .crossEntropyDice(ceWeight: 1, diceWeight: 1)] {
+            check(loss, z, .classes(ids, batch: 2, height: 4, width: 3), &rng)
+        }
+    }
+
+    func check(_ loss: Loss, _ logits: Tensor, _ target: Target, _ rng: inout SplitMix64) {
+        let (_, gradient) = loss.evaluate(logits, target)
+        for _ in 0..<6 {
+            let i = rng.int(0...(logits.data.count - 1))
+            var plus = logits, minus = logits
+            plus.data[i] += 1e-3
+            minus.data[i] -= 1e-3
+            let h = Double(plus.data[i]) - Double(minus.data[i])
+            let numeric = (loss.evaluate(plus, target).loss - loss.evaluate(minus, target).loss) / h
+            XCTAssertEqual(Double(gradient.data[i]), numeric, accuracy: 1e-4 * max(1, abs(numeric)) + 1e-6, "\(loss) at \(i)")
+        }
+    }
+
+    /// Extreme logits and empty masks give finite losses and gradients.
+    func testStableForExtremeLogitsAndEmptyMasks() {
+        let shape = TensorShape(batch: 1, channels: 1, height: 2, width: 2)
+        let extreme = Tensor(shape: shape, data: [-1e4, 1e4, -80, 80])
+        for mask in [Tensor(zeros: shape), Tensor(shape: shape, data: [1, 1, 1, 1]), Tensor(shape: shape, data: [1, 0, 1, 0])] {
+            for loss in binaryLosses {
+                let (value, g) = loss.evaluate(extreme, .binary(mask))
+                XCTAssertTrue(value.isFinite && g.data.allSatisfy { $0.isFinite }, "\(loss) on \(mask.data)")
+            }
+        }
+        let perfect = Loss.bce(positiveWeight: 1).evaluate(Tensor(shape: shape, data: [-100, 100, -100, 100]), .binary(Tensor(shape: shape, data: [0, 1, 0, 1])))
+        XCTAssertLessThan(perfect.loss, 1e-30)
+        XCTAssertEqual(naturalLog(10), 2.302585092994046, accuracy: 1e-14)
+    }
+
+    func testOptimizersFollowTheirDefinitions() throws {
+        let b = GraphBuilder(seed: 1)
+        let x = b.input("x", channels: 1)
+        b.output("y", b.conv(x, 1, kernel: 1, name: "c"))
+        let model = try Autograd(b.graph, threads: 1)
+        let w0 = model.parameter(0)[0]
+        let input = Tensor(shape: TensorShape(channels: 1, height: 1, width: 1), data: [2])
+        _ = try model.forward([input])
+        try model.backward([Tensor(shape: TensorShape(channels: 1, height: 1, width: 1), data: [0.5])])
+        XCTAssertEqual(model.gradients[0][0], 1)  // dL/dw = 0.5 * 2
+        let adam = Optimizer(.adam(beta1: 0.9, beta2: 0.999, epsilon: 1e-8))
+        adam.update(model, learningRate: 0.01)
+        XCTAssertEqual(model.parameter(0)[0], w0 - 0.01, accuracy: 1e-6, "Adam's first step is lr * sign(g)")
+        let schedule = LearningRateSchedule(base: 1, shape: .cosine(minimum: 0), warmupSteps: 10, totalSteps: 110)
+        XCTAssertEqual(schedule.rate(at: 0), 0.1, accuracy: 1e-6)
+        XCTAssertEqual(schedule.rate(at: 60), 0.5, accuracy: 1e-5)
+        XCTAssertEqual(schedule.rate(at: 110), 0, accuracy: 1e-6)
+        XCTAssertEqual(LearningRateSchedule(base: 1, shape: .poly(power: 0.9), totalSteps: 100).rate(at: 50), Float(0.5358867), accuracy: 1e-5)
+    }
+}
