@@ -1,0 +1,61 @@
+import XCTest
+import Foundation
+import Engine
+@testable import Train
+
+/// One training step of `unet-s` (seed 7) at 64x64, batch 2, against PyTorch (float64), from the golden
+/// file written by `Benchmarks/parity/parity_step.py` (see its header for the command).
+///
+/// Tolerance: 1e-4 relative for the loss and every parameter gradient's L2 norm; sampled gradient
+/// entries within 1e-4 x (|expected| + norm / sqrt(count)).
+final class ParityTests: XCTestCase {
+    struct Golden: Decodable {
+        struct Gradient: Decodable { let name: String; let norm: Double; let indices: [Int]; let values: [Double] }
+        let loss: Double
+        let parameters: [Gradient]
+    }
+
+    static func batch(_ n: Int = 2, size: Int = 64) -> (Tensor, Tensor) {
+        var x = Tensor(zeros: TensorShape(batch: n, channels: 1, height: size, width: size))
+        var m = x
+        for b in 0..<n {
+            for y in 0..<size {
+                for xx in 0..<size {
+                    x[b, 0, y, xx] = Float(0.5 + 0.4 * sin(0.11 * Double(xx) + 0.07 * Double(y) + Double(b)) * cos(0.05 * Double(y) - 0.3 * Double(b)))
+                    let dy = Double(y) - Double(size) / 2 - 4 * Double(b), dx = Double(xx) - Double(size) / 2 + 3 * Double(b)
+                    m[b, 0, y, xx] = dy * dy + dx * dx < pow(Double(size) / 4, 2) ? 1 : 0
+                }
+            }
+        }
+        return (x, m)
+    }
+
+    func testOneStepMatchesPyTorch() throws {
+        let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Golden/unet-s-64-step.json")
+        let golden = try JSONDecoder().decode(Golden.self, from: Data(contentsOf: url))
+        var config = try ArchitecturePreset.named("unet-s").config
+        config.seed = 7
+        let graph = try config.build()
+        let model = try Autograd(graph, threads: 2)
+        let (x, m) = ParityTests.batch()
+        let logits = try model.forward([x])[0]
+        let (loss, gradient) = Loss.bceDice(bceWeight: 0.8, diceWeight: 0.2).evaluate(logits, .binary(m))
+        try model.backward([gradient])
+        XCTAssertEqual(loss, golden.loss, accuracy: 1e-4 * golden.loss, "loss")
+        var worstNorm = 0.0, worstEntry = 0.0
+        for g in golden.parameters {
+            guard let p = graph.parameters.firstIndex(where: { $0.name == g.name }) else { XCTFail("no parameter \(g.name)"); continue }
+            let grad = model.gradients[p]
+            let norm = grad.reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot()
+            worstNorm = max(worstNorm, abs(norm - g.norm) / max(g.norm, 1e-12))
+            XCTAssertEqual(norm, g.norm, accuracy: 1e-4 * g.norm, "\(g.name) gradient norm")
+            let typical = g.norm / Double(grad.count).squareRoot()
+            for (i, expected) in zip(g.indices, g.values) {
+                let bound = 1e-4 * (abs(expected) + typical)
+                worstEntry = max(worstEntry, abs(Double(grad[i]) - expected) / (abs(expected) + typical))
+                XCTAssertEqual(Double(grad[i]), expected, accuracy: bound, "\(g.name)[\(i)]")
+            }
+        }
+        print("parity: loss \(loss) vs \(golden.loss); worst relative norm error \(worstNorm), worst entry error \(worstEntry)")
+    }
+}
