@@ -94,7 +94,7 @@ let package = Package(
         .target(name: "JPEGShim", dependencies: ["CJPEG"]),
         .target(name: "ImageIO", dependencies: ["CPNG", "JPEGShim"]),
         .target(name: "Quant", dependencies: ["Engine"], swiftSettings: kernelSettings),
-        .target(name: "Train", dependencies: ["Engine", "Kernels"], swiftSettings: kernelSettings),
+        .target(name: "Train", dependencies: ["Engine", "Kernels", "ImageIO"], swiftSettings: kernelSettings),
         // Kernel and model benchmarks, shared by `segrun bench` and the Benchmarks/ package.
         .target(name: "SegrunBenchmarks", dependencies: ["Engine"], swiftSettings: kernelSettings),
         .executableTarget(
@@ -105,7 +105,7 @@ let package = Package(
             ],
             swiftSettings: kernelSettings),
         .testTarget(name: "KernelsTests", dependencies: ["Kernels", "KernelChecks"], swiftSettings: kernelSettings),
-        .testTarget(name: "TrainTests", dependencies: ["Train", "Engine", "EngineChecks", "KernelChecks"], swiftSettings: kernelSettings),
+        .testTarget(name: "TrainTests", dependencies: ["Train", "Engine", "EngineChecks", "KernelChecks"], exclude: ["Golden"], swiftSettings: kernelSettings),
         .testTarget(name: "ImageIOTests", dependencies: ["ImageIO"], exclude: ["Fixtures"]),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "KernelChecks", "EngineChecks"], swiftSettings: kernelSettings),
     ],

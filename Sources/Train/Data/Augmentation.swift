@@ -1,0 +1,56 @@
+import Foundation
+import Engine
+
+/// Seeded augmentation of one sample. The random draws depend only on (seed, epoch, sample index), so a
+/// run is reproducible and a resumed run draws what the uninterrupted run would have.
+public struct Augmentation: Equatable {
+    public var flips = true
+    /// Quarter turns (square images only).
+    public var rotations = true
+    /// Brightness shift up to +-this, contrast factor within 1 +- this, gamma within [1/(1+g), 1+g].
+    public var brightness: Float = 0.1
+    public var contrast: Float = 0.15
+    public var gamma: Float = 0.25
+
+    public init() {}
+
+    public static let none: Augmentation = {
+        var a = Augmentation()
+        a.flips = false; a.rotations = false; a.brightness = 0; a.contrast = 0; a.gamma = 0
+        return a
+    }()
+
+    public func apply(_ s: Sample, channels: Int, height h: Int, width w: Int, seed: UInt64, epoch: Int, index: Int) -> Sample {
+        var rng = SeededGenerator(seed: seed &* 0x9E37_79B9_7F4A_7C15 &+ UInt64(epoch) &* 0x1_0000_0001 &+ UInt64(index))
+        func unit() -> Float { (rng.uniform() + 1) / 2 }
+        var out = s
+        let flipH = flips && unit() < 0.5, flipV = flips && unit() < 0.5
+        let turns = rotations && h == w ? Int(unit() * 4) % 4 : 0
+        if flipH || flipV || turns > 0 {
+            func source(_ y: Int, _ x: Int) -> Int {
+                var (sy, sx) = (y, x)
+                for _ in 0..<turns { (sy, sx) = (w - 1 - sx, sy) }
+                if flipV { sy = h - 1 - sy }
+                if flipH { sx = w - 1 - sx }
+                return sy * w + sx
+            }
+            for y in 0..<h {
+                for x in 0..<w {
+                    let from = source(y, x)
+                    out.mask[y * w + x] = s.mask[from]
+                    for c in 0..<channels { out.image[c * h * w + y * w + x] = s.image[c * h * w + from] }
+                }
+            }
+        }
+        let shift = brightness * rng.uniform(), scale = 1 + contrast * rng.uniform()
+        let g = gamma > 0 ? Float(Foundation.pow(Double(1 + gamma), Double(rng.uniform()))) : 1
+        if shift != 0 || scale != 1 || g != 1 {
+            for i in 0..<out.image.count {
+                var v = max(0, min(1, out.image[i]))
+                if g != 1 { v = Foundation.pow(v, g) }
+                out.image[i] = (v - 0.5) * scale + 0.5 + shift
+            }
+        }
+        return out
+    }
+}

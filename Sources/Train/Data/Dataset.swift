@@ -1,0 +1,189 @@
+import Foundation
+import Kernels
+import Engine
+import ImageIO
+
+/// One training example at the training size: the image as planes (CHW, samples in [0, 1]) and the
+/// mask as class ids (H x W).
+public struct Sample {
+    public var name: String
+    public var image: [Float]
+    public var mask: [UInt8]
+}
+
+/// Why a dataset cannot be used. Each case names the file.
+public enum DatasetError: Error, CustomStringConvertible {
+    case notFound(String)
+    case empty(String)
+    case missingMask(image: String, expected: String)
+    case unreadable(String)
+    case badClass(file: String, value: Int, classes: Int)
+    case invalid(String)
+
+    public var description: String {
+        switch self {
+        case .notFound(let p): return "\(p): no such dataset folder (expected images/ and masks/ inside)"
+        case .empty(let p): return "\(p): the dataset has no images"
+        case .missingMask(let image, let expected): return "\(image): no mask (expected \(expected))"
+        case .unreadable(let e): return e
+        case .badClass(let f, let v, let c): return "\(f): mask value \(v) is not a class id below \(c)"
+        case .invalid(let s): return s
+        }
+    }
+}
+
+/// A segmentation dataset in the folder layout `images/NAME.{png,jpg}` + `masks/NAME.png`, with an optional
+/// `dataset.json` naming the classes. Masks are class ids; binary masks may be 0/255 (anything above 0 is
+/// foreground). Images are resized to the training size (bilinear), masks too (nearest).
+public struct SegmentationDataset {
+    public var samples: [Sample]
+    public var channels: Int
+    /// Output channels the model needs: 1 for binary data, else the number of classes.
+    public var modelClasses: Int
+    public var classNames: [String]
+    public var height: Int
+    public var width: Int
+    public var name: String
+
+    /// Scans and loads `root`. `channels` forces the image channels (default: those of the first image).
+    public static func loadFolder(_ root: String, height: Int, width: Int, channels: Int? = nil,
+                                  progress: ((Int, Int) -> Void)? = nil) throws -> SegmentationDataset {
+        let fm = FileManager.default
+        let imagesDir = root + "/images", masksDir = root + "/masks"
+        var isDir: ObjCBool = false
+        guard fm.fileExists(atPath: imagesDir, isDirectory: &isDir), isDir.boolValue, fm.fileExists(atPath: masksDir) else {
+            throw DatasetError.notFound(root)
+        }
+        let names = try fm.contentsOfDirectory(atPath: imagesDir).filter(ImageFile.looksLikeImage).sorted()
+        if names.isEmpty { throw DatasetError.empty(root) }
+        var declared: [String]? = nil
+        if let data = fm.contents(atPath: root + "/dataset.json"),
+           let json = try? JSONSerialization.jsonObject(with: data) as? [String: Any] {
+            declared = json["classes"] as? [String]
+        }
+        var samples: [Sample] = []
+        var imageChannels = channels
+        var maxValue: UInt8 = 0
+        var values = Set<UInt8>()
+        for (k, file) in names.enumerated() {
+            let stem = (file as NSString).deletingPathExtension
+            let maskPath = masksDir + "/" + stem + ".png"
+            guard fm.fileExists(atPath: maskPath) else { throw DatasetError.missingMask(image: imagesDir + "/" + file, expected: maskPath) }
+            let image: Image, mask: Image
+            do {
+                image = try ImageFile.read(imagesDir + "/" + file)
+                mask = try ImageFile.read(maskPath)
+            } catch {
+                throw DatasetError.unreadable("\(error)")
+            }
+            if mask.width != image.width || mask.height != image.height {
+                throw DatasetError.invalid("\(maskPath): mask is \(mask.width)x\(mask.height), its image is \(image.width)x\(image.height)")
+            }
+            if imageChannels == nil { imageChannels = image.channels }
+            let converted = image.converted(toChannels: imageChannels!)
+            let ids = mask.converted(toChannels: 1).samples.map { UInt8(max(0, min(255, ($0 * (mask.bitDepth == 16 ? 65535 : 255)).rounded()))) }
+            for v in ids { values.insert(v) }
+            maxValue = max(maxValue, ids.max() ?? 0)
+            samples.append(Sample(name: stem, image: resizeImage(converted, height, width), mask: resizeMask(ids, mask.width, mask.height, height, width)))
+            progress?(k + 1, names.count)
+        }
+        // Class count: dataset.json, else binary when the masks hold two values, else max id + 1.
+        var classCount = declared?.count ?? (values.count <= 2 ? 2 : Int(maxValue) + 1)
+        let binary = classCount == 2
+        if binary {
+            for i in 0..<samples.count { samples[i].mask = samples[i].mask.map { $0 > 0 ? 1 : 0 } }
+        } else {
+            for s in samples { if let bad = s.mask.first(where: { Int($0) >= classCount }) {
+                throw DatasetError.badClass(file: masksDir + "/" + s.name + ".png", value: Int(bad), classes: classCount)
+            } }
+        }
+        classCount = max(classCount, 2)
+        let names2 = declared ?? (0..<classCount).map { $0 == 0 ? "background" : "class\($0)" }
+        return SegmentationDataset(samples: samples, channels: imageChannels!, modelClasses: binary ? 1 : classCount,
+                                   classNames: binary ? [names2.last ?? "foreground"] : names2, height: height, width: width,
+                                   name: (root as NSString).lastPathComponent)
+    }
+
+    static func resizeImage(_ image: Image, _ h: Int, _ w: Int) -> [Float] {
+        let planar = image.planar
+        if image.width == w && image.height == h { return planar }
+        var out = [Float](repeating: 0, count: h * w * image.channels)
+        let one = ImageShape(batch: 1, channels: 1, height: image.height, width: image.width)
+        for c in 0..<image.channels {
+            planar.withUnsafeBufferPointer { src in out.withUnsafeMutableBufferPointer { dst in
+                F32Upsample.bilinear(one, outHeight: h, outWidth: w, alignCorners: false, input: src.baseAddress! + c * image.width * image.height,
+                                     output: dst.baseAddress! + c * h * w, rows: 0..<h)
+            } }
+        }
+        return out
+    }
+
+    static func resizeMask(_ ids: [UInt8], _ sw: Int, _ sh: Int, _ h: Int, _ w: Int) -> [UInt8] {
+        if sw == w && sh == h { return ids }
+        var out = [UInt8](repeating: 0, count: h * w)
+        for y in 0..<h { for x in 0..<w { out[y * w + x] = ids[min(y * sh / h, sh - 1) * sw + min(x * sw / w, sw - 1)] } }
+        return out
+    }
+
+    /// Per-channel mean and standard deviation of the images (for the model's input normalization).
+    public func statistics(_ indices: [Int]) -> (mean: [Float], std: [Float]) {
+        let hw = height * width
+        var mean = [Float](repeating: 0, count: channels), std = mean
+        for c in 0..<channels {
+            var s = 0.0, s2 = 0.0
+            for i in indices { for p in 0..<hw { let v = Double(samples[i].image[c * hw + p]); s += v; s2 += v * v } }
+            let n = Double(indices.count * hw)
+            mean[c] = Float(s / n)
+            std[c] = Float(max(1e-6, (s2 / n - (s / n) * (s / n))).squareRoot())
+        }
+        return (mean, std)
+    }
+}
+
+/// How samples are divided into training and validation.
+public enum ValidationSplit: Equatable {
+    /// A fraction from both ends of the name-sorted list (contiguous slices of a volume: no leakage
+    /// between neighbouring slices).
+    case ends(Double)
+    /// A random fraction, drawn with a seed.
+    case random(Double, seed: UInt64)
+    /// The named samples.
+    case names([String])
+
+    /// Parses "ends:0.2", "random:0.2", "list:FILE".
+    public static func parse(_ text: String, seed: UInt64) throws -> ValidationSplit {
+        let parts = text.split(separator: ":", maxSplits: 1).map(String.init)
+        switch (parts.first, parts.count) {
+        case ("ends", 2): if let f = Double(parts[1]), f > 0, f < 1 { return .ends(f) }
+        case ("random", 2): if let f = Double(parts[1]), f > 0, f < 1 { return .random(f, seed: seed) }
+        case ("list", 2):
+            guard let text = try? String(contentsOfFile: parts[1], encoding: .utf8) else { throw DatasetError.invalid("\(parts[1]): cannot read the validation list") }
+            return .names(text.split(whereSeparator: { $0 == "\n" || $0 == "," }).map { String($0).trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty })
+        default: break
+        }
+        throw DatasetError.invalid("--val takes ends:FRACTION, random:FRACTION or list:FILE, got '\(text)'")
+    }
+
+    /// (training indices, validation indices) of `samples`.
+    public func split(_ samples: [Sample]) throws -> (train: [Int], validation: [Int]) {
+        let n = samples.count
+        var validation: [Int]
+        switch self {
+        case .ends(let f):
+            let k = max(1, Int((Double(n) * f / 2).rounded()))
+            validation = Array(0..<min(k, n)) + Array(max(k, n - k)..<n)
+        case .random(let f, let seed):
+            var order = Array(0..<n)
+            var rng = SeededGenerator(seed: seed ^ 0x5EED)
+            for i in stride(from: n - 1, to: 0, by: -1) { order.swapAt(i, Int(rng.next() % UInt64(i + 1))) }
+            validation = Array(order.prefix(max(1, Int(Double(n) * f)))).sorted()
+        case .names(let names):
+            validation = samples.indices.filter { names.contains(samples[$0].name) }
+            if validation.isEmpty { throw DatasetError.invalid("none of the validation names is in the dataset") }
+        }
+        let set = Set(validation)
+        let train = (0..<n).filter { !set.contains($0) }
+        if train.isEmpty { throw DatasetError.invalid("the split leaves no training images") }
+        return (train, validation)
+    }
+}

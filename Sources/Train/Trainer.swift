@@ -1,0 +1,212 @@
+import Foundation
+import Kernels
+import Engine
+
+/// Hyper-parameters of a training run.
+public struct TrainingOptions {
+    public var epochs = 20
+    public var batchSize = 4
+    public var learningRate: Float = 1e-3
+    public var loss: Loss? = nil
+    public var optimizer: OptimizerKind = .adam(beta1: 0.9, beta2: 0.999, epsilon: 1e-8)
+    public var weightDecay: Float = 0
+    public var clipNorm: Float? = nil
+    public var schedule: LearningRateSchedule.Shape = .cosine(minimum: 0)
+    public var warmupEpochs = 0
+    public var augmentation: Augmentation = Augmentation()
+    public var seed: UInt64 = 0
+    public var threads = ParallelFor.coreCount
+    /// Stop when validation Dice has not improved for this many epochs (nil: never).
+    public var patience: Int? = nil
+
+    public init() {}
+}
+
+/// Progress the trainer reports (the CLI draws bars from these).
+public enum TrainingEvent {
+    case step(epoch: Int, batch: Int, batches: Int, loss: Double, imagesPerSecond: Double)
+    case epochDone(EpochRecord, improved: Bool)
+    case stoppedEarly(epoch: Int)
+}
+
+/// The training loop: seeded shuffling and augmentation, forward and backward through `Autograd`, the
+/// optimizer and schedule, validation Dice and IoU each epoch, and atomic checkpoints (`last.segrun`,
+/// `best.segrun`, `state.bin`, `log.jsonl`, `curves.svg`) so an interrupted run resumes exactly.
+public final class Trainer {
+    public let options: TrainingOptions
+    public let data: SegmentationDataset
+    public let trainIndices: [Int]
+    public let validationIndices: [Int]
+    public private(set) var model: Model
+    let autograd: Autograd
+    let optimizer: Optimizer
+    let loss: Loss
+    let mean: [Float], std: [Float]
+
+    public init(model: Model, data: SegmentationDataset, train: [Int], validation: [Int], options: TrainingOptions) throws {
+        if train.isEmpty { throw DatasetError.invalid("no training images") }
+        self.options = options
+        self.data = data
+        trainIndices = train
+        validationIndices = validation
+        var model = model
+        (mean, std) = data.statistics(train)
+        model.metadata[MetadataKey.inputMean] = .floats(mean)
+        model.metadata[MetadataKey.inputStd] = .floats(std)
+        model.metadata[MetadataKey.classNames] = .strings(data.classNames)
+        model.metadata[MetadataKey.trainDataset] = .string(data.name)
+        self.model = model
+        autograd = try Autograd(model.graph, threads: options.threads)
+        optimizer = Optimizer(options.optimizer, weightDecay: options.weightDecay, clipNorm: options.clipNorm)
+        loss = options.loss ?? (model.classes == 1 ? Loss.defaultBinary : .crossEntropyDice(ceWeight: 1, diceWeight: 1))
+    }
+
+    var batchesPerEpoch: Int { (trainIndices.count + options.batchSize - 1) / options.batchSize }
+
+    func schedule() -> LearningRateSchedule {
+        LearningRateSchedule(base: options.learningRate, shape: options.schedule, warmupSteps: options.warmupEpochs * batchesPerEpoch,
+                             totalSteps: options.epochs * batchesPerEpoch)
+    }
+
+    /// A normalized image batch and its target from sample indices (augmented when `epoch` is given).
+    func batch(_ indices: [Int], epoch: Int?) -> (Tensor, Target) {
+        let c = data.channels, h = data.height, w = data.width, hw = h * w
+        var x = Tensor(zeros: TensorShape(batch: indices.count, channels: c, height: h, width: w))
+        var ids = [Int32](repeating: 0, count: indices.count * hw)
+        for (n, index) in indices.enumerated() {
+            var s = data.samples[index]
+            if let epoch { s = options.augmentation.apply(s, channels: c, height: h, width: w, seed: options.seed, epoch: epoch, index: index) }
+            for ch in 0..<c { for p in 0..<hw { x.data[(n * c + ch) * hw + p] = (s.image[ch * hw + p] - mean[ch]) / std[ch] } }
+            for p in 0..<hw { ids[n * hw + p] = Int32(s.mask[p]) }
+        }
+        if model.classes == 1 {
+            return (x, .binary(Tensor(shape: TensorShape(batch: indices.count, channels: 1, height: h, width: w), data: ids.map { Float($0) })))
+        }
+        return (x, .classes(ids, batch: indices.count, height: h, width: w))
+    }
+
+    /// The epoch's training order: a seeded shuffle that depends only on (seed, epoch).
+    func order(epoch: Int) -> [Int] {
+        var order = trainIndices
+        var rng = SeededGenerator(seed: options.seed &+ 0xE90C &* UInt64(epoch + 1))
+        for i in stride(from: order.count - 1, to: 0, by: -1) { order.swapAt(i, Int(rng.next() % UInt64(i + 1))) }
+        return order
+    }
+
+    /// Runs (or resumes) training into `directory`.
+    public func run(directory: String, resume: Bool, report: (TrainingEvent) throws -> Void) throws {
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        var state = TrainingState(epochsDone: 0, optimizerStep: 0, bestDice: -1, epochsWithoutImprovement: 0, records: [], momentCounts: [])
+        if resume, FileManager.default.fileExists(atPath: directory + "/state.bin") {
+            let last = try FileIO.readModel(directory + "/last.segrun")
+            for i in 0..<last.graph.parameters.count { autograd.setParameter(i, last.graph.parameters[i].floats) }
+            let (saved, first, second) = try TrainingState.decode(Array(try Data(contentsOf: URL(fileURLWithPath: directory + "/state.bin"))),
+                                                                  path: directory + "/state.bin")
+            state = saved
+            if !first.isEmpty { optimizer.restore(step: saved.optimizerStep, first: first, second: second) }
+        }
+        let schedule = self.schedule()
+        var step = state.optimizerStep
+        for epoch in state.epochsDone..<options.epochs {
+            let start = Date()
+            let order = self.order(epoch: epoch)
+            var lossSum = 0.0
+            var seen = 0
+            for b in 0..<batchesPerEpoch {
+                let indices = Array(order[(b * options.batchSize)..<min(order.count, (b + 1) * options.batchSize)])
+                let (x, target) = batch(indices, epoch: epoch)
+                let logits = try autograd.forward([x])
+                autograd.zeroGradients()
+                var outputGradients: [Tensor?] = []
+                var batchLoss = 0.0
+                for head in logits {
+                    let (l, g) = loss.evaluate(head, target)
+                    batchLoss += l / Double(logits.count)
+                    var scaled = g
+                    for i in 0..<scaled.data.count { scaled.data[i] /= Float(logits.count) }
+                    outputGradients.append(scaled)
+                }
+                try autograd.backward(outputGradients)
+                optimizer.update(autograd, learningRate: schedule.rate(at: step))
+                step += 1
+                lossSum += batchLoss * Double(indices.count)
+                seen += indices.count
+                try report(.step(epoch: epoch, batch: b + 1, batches: batchesPerEpoch, loss: lossSum / Double(seen),
+                             imagesPerSecond: Double(seen) / Date().timeIntervalSince(start)))
+            }
+            let trainSeconds = Date().timeIntervalSince(start)
+            let (valLoss, dice, iou) = try validate()
+            let record = EpochRecord(epoch: epoch + 1, trainLoss: lossSum / Double(max(1, seen)), validationLoss: valLoss,
+                                     validationDice: dice, validationIoU: iou, learningRate: Double(schedule.rate(at: max(0, step - 1))),
+                                     seconds: Date().timeIntervalSince(start), imagesPerSecond: Double(seen) / trainSeconds)
+            state.records.append(record)
+            state.epochsDone = epoch + 1
+            state.optimizerStep = step
+            let improved = dice > state.bestDice
+            if improved { state.bestDice = dice; state.epochsWithoutImprovement = 0 } else { state.epochsWithoutImprovement += 1 }
+            try checkpoint(directory, state: state, improved: improved)
+            try report(.epochDone(record, improved: improved))
+            if let patience = options.patience, state.epochsWithoutImprovement >= patience {
+                try report(.stoppedEarly(epoch: epoch + 1))
+                break
+            }
+        }
+    }
+
+    /// Validation loss, mean Dice and mean IoU over the validation images (BatchNorm on running statistics).
+    public func validate() throws -> (loss: Double, dice: Double, iou: Double) {
+        if validationIndices.isEmpty { return (0, 0, 0) }
+        var lossSum = 0.0, diceSum = 0.0, iouSum = 0.0
+        let h = data.height, w = data.width, hw = h * w
+        var chunk = 0
+        while chunk < validationIndices.count {
+            let indices = Array(validationIndices[chunk..<min(validationIndices.count, chunk + options.batchSize)])
+            chunk += options.batchSize
+            let (x, target) = batch(indices, epoch: nil)
+            let logits = try autograd.forward([x], training: false)
+            var probabilities = TensorOps.probabilities(fromLogits: logits[0])
+            for head in logits.dropFirst() {
+                let p = TensorOps.probabilities(fromLogits: head)
+                for i in 0..<p.data.count { probabilities.data[i] += p.data[i] }
+            }
+            if logits.count > 1 { for i in 0..<probabilities.data.count { probabilities.data[i] /= Float(logits.count) } }
+            lossSum += loss.evaluate(logits[logits.count - 1], target).loss * Double(indices.count)
+            let labels = TensorOps.labels(probabilities, threshold: model.threshold)
+            for (n, index) in indices.enumerated() {
+                let truth = data.samples[index].mask
+                var d = 0.0, j = 0.0
+                let classes = Metrics.foregroundClasses(model.classes)
+                for c in classes {
+                    let o = Metrics.overlap(labels[(n * hw)..<((n + 1) * hw)], truth[0..<hw], class: c)
+                    d += o.dice
+                    j += o.iou
+                }
+                diceSum += d / Double(classes.count)
+                iouSum += j / Double(classes.count)
+            }
+            _ = w
+        }
+        let n = Double(validationIndices.count)
+        return (lossSum / n, diceSum / n, iouSum / n)
+    }
+
+    /// Writes last (and best) model, the state and the log; every file goes through a rename.
+    func checkpoint(_ directory: String, state: TrainingState, improved: Bool) throws {
+        var current = model
+        current.graph = autograd.graph
+        current.metadata[MetadataKey.trainEpochs] = .int(Int64(state.epochsDone))
+        current.metadata[MetadataKey.trainValidationDice] = .float(state.records.last?.validationDice ?? 0)
+        model = current
+        try FileIO.writeModel(current, to: directory + "/last.segrun")
+        if improved { try FileIO.writeModel(current, to: directory + "/best.segrun") }
+        var s = state
+        s.momentCounts = optimizer.firstMoments.map { $0.count }
+        try FileIO.writeAtomically(try s.encode(first: optimizer.firstMoments, second: optimizer.secondMoments), to: directory + "/state.bin")
+        let encoder = JSONEncoder()
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        var log = ""
+        for r in state.records { log += String(decoding: try encoder.encode(r), as: UTF8.self) + "\n" }
+        try FileIO.writeAtomically(Array(log.utf8), to: directory + "/log.jsonl")
+        try FileIO.writeAtomically(Array(LearningCurves.svg(state.records).utf8), to: directory + "/curves.svg")
+    }
+}

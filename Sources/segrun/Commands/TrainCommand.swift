@@ -1,0 +1,160 @@
+import ArgumentParser
+import Foundation
+import Engine
+import Train
+
+struct TrainCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "train",
+        abstract: "Train a model on a folder dataset (images/ + masks/), writing best and last model files.",
+        discussion: """
+            The run folder gets last.segrun, best.segrun (by validation Dice), state.bin (optimizer state for
+            --resume), log.jsonl (one line per epoch) and curves.svg. Every file is written atomically.
+
+            Examples:
+              segrun train --data ../shared/data/brain-mask --preset unet-s --size 128 --epochs 20 --out runs/brain
+              segrun train --data ../shared/data/mni-tissue --preset unet-xs --size 96 --epochs 5 --out runs/tissue
+              segrun train --data ../shared/data/brain-mask --preset unet-s --out runs/brain --resume
+            """)
+
+    @Option(help: "Dataset folder with images/ and masks/ (and optionally dataset.json).")
+    var data: String
+
+    @OptionGroup var modelOptions: ModelOptions
+
+    @Option(help: "Training size, H or HxW (images are resized; a multiple of the model's input multiple).")
+    var size: String = "128"
+
+    @Option(help: "Epochs.")
+    var epochs: Int = 20
+
+    @Option(help: "Batch size.")
+    var batch: Int = 4
+
+    @Option(help: "Learning rate.")
+    var lr: Float = 1e-3
+
+    @Option(help: "Loss: bce-dice (binary default), bce, wbce, dice, dice-squared, focal, tversky, ce, ce-dice (multi-class default).")
+    var loss: String?
+
+    @Option(help: "Optimizer: adam, adamw, sgd, nesterov.")
+    var optimizer: String = "adam"
+
+    @Option(help: "Weight decay.")
+    var weightDecay: Float = 0
+
+    @Option(help: "Learning-rate schedule: constant, cosine, poly, step.")
+    var schedule: String = "cosine"
+
+    @Option(help: "Warm-up epochs.")
+    var warmup: Int = 0
+
+    @Option(help: "Augmentation: on or off.")
+    var augment: String = "on"
+
+    @Option(help: "Validation split: ends:F (F/2 from each end of the sorted names), random:F, list:FILE.")
+    var val: String = "ends:0.2"
+
+    @Option(help: "Stop after this many epochs without a better validation Dice.")
+    var patience: Int?
+
+    @Option(help: "Threads (default: all cores).")
+    var threads: Int?
+
+    @Option(help: "Run folder.")
+    var out: String
+
+    @Flag(help: "Continue the run in --out exactly where it stopped.")
+    var resume = false
+
+    func validate() throws {
+        guard let (h, w) = parseSize(size) else { throw ValidationError("--size takes H or HxW") }
+        if h < 16 || w < 16 { throw ValidationError("--size must be at least 16") }
+        if epochs < 1 || batch < 1 { throw ValidationError("--epochs and --batch must be at least 1") }
+        if !["on", "off"].contains(augment) { throw ValidationError("--augment takes on or off") }
+        if modelOptions.preset == nil { throw ValidationError("--preset is required (e.g. unet-s)") }
+    }
+
+    func parsedLoss() throws -> Loss? {
+        switch loss {
+        case nil: return nil
+        case "bce-dice": return .bceDice(bceWeight: 0.8, diceWeight: 0.2)
+        case "bce": return .bce(positiveWeight: 1)
+        case "wbce": return .foregroundWeightedBCE
+        case "dice": return .dice(squared: false)
+        case "dice-squared": return .dice(squared: true)
+        case "focal": return .focal(alpha: 0.25, gamma: 2)
+        case "tversky": return .tversky(alpha: 0.3, beta: 0.7)
+        case "ce": return .crossEntropy
+        case "ce-dice": return .crossEntropyDice(ceWeight: 1, diceWeight: 1)
+        default: throw CLIError("unknown loss '\(loss!)'")
+        }
+    }
+
+    func run() throws {
+        let (h, w) = parseSize(size)!
+        let stderr = FileHandle.standardError
+        stderr.write("segrun train: loading \(data)\n".data(using: .utf8)!)
+        var loading: ProgressBar? = nil
+        let dataset: SegmentationDataset
+        do {
+            dataset = try SegmentationDataset.loadFolder(data, height: h, width: w) { done, total in
+                if loading == nil { loading = ProgressBar(total: total, label: "load") }
+                loading?.update(done)
+            }
+        } catch { throw CLIError("\(error)") }
+        let split = try ValidationSplit.parse(val, seed: modelOptions.seed)
+        let (trainIndices, validationIndices) = try split.split(dataset.samples)
+        var options = modelOptions
+        options.inChannels = dataset.channels
+        options.classes = dataset.modelClasses
+        let model = try options.presetModel(modelOptions.preset!)
+        if h % model.inputMultiple != 0 || w % model.inputMultiple != 0 {
+            throw CLIError("--size \(size) is not a multiple of the model's input multiple \(model.inputMultiple)")
+        }
+        var training = TrainingOptions()
+        training.epochs = epochs
+        training.batchSize = batch
+        training.learningRate = lr
+        training.loss = try parsedLoss()
+        training.weightDecay = weightDecay
+        switch optimizer {
+        case "adam": training.optimizer = .adam(beta1: 0.9, beta2: 0.999, epsilon: 1e-8)
+        case "adamw": training.optimizer = .adamW(beta1: 0.9, beta2: 0.999, epsilon: 1e-8)
+        case "sgd": training.optimizer = .sgd(momentum: 0.9, nesterov: false)
+        case "nesterov": training.optimizer = .sgd(momentum: 0.9, nesterov: true)
+        default: throw CLIError("unknown optimizer '\(optimizer)'")
+        }
+        switch schedule {
+        case "constant": training.schedule = .constant
+        case "cosine": training.schedule = .cosine(minimum: 0)
+        case "poly": training.schedule = .poly(power: 0.9)
+        case "step": training.schedule = .step(every: max(1, epochs / 3) * ((trainIndices.count + batch - 1) / batch), gamma: 0.1)
+        default: throw CLIError("unknown schedule '\(schedule)'")
+        }
+        training.warmupEpochs = warmup
+        training.augmentation = augment == "on" ? Augmentation() : .none
+        training.seed = modelOptions.seed
+        training.threads = threads ?? ParallelFor.coreCount
+        training.patience = patience
+        print("data: \(dataset.name), \(dataset.samples.count) images (\(trainIndices.count) train, \(validationIndices.count) validation) at \(h)x\(w), "
+              + "\(dataset.channels) channel(s), classes: \(dataset.classNames.joined(separator: ", "))")
+        print("model: \(modelOptions.preset!), \(Format.count(Double(model.graph.parameterCount))) parameters; run folder \(out)")
+        let trainer = try Trainer(model: model, data: dataset, train: trainIndices, validation: validationIndices, options: training)
+        var bar: ProgressBar? = nil
+        try trainer.run(directory: out, resume: resume) { event in
+            switch event {
+            case .step(let epoch, let b, let batches, let loss, let ips):
+                if b == 1 { bar = ProgressBar(total: batches, label: "epoch \(epoch + 1)/\(epochs)") }
+                bar?.update(b, note: String(format: "loss %.4f  %.1f img/s", loss, ips))
+            case .epochDone(let r, let improved):
+                print(String(format: "epoch %3d  train loss %.4f  val loss %.4f  val Dice %.4f  IoU %.4f  lr %.2e  %.1f img/s  %.1f s%@",
+                             r.epoch, r.trainLoss, r.validationLoss, r.validationDice, r.validationIoU, r.learningRate,
+                             r.imagesPerSecond, r.seconds, improved ? "  *best" : ""))
+            case .stoppedEarly(let epoch):
+                print("early stop after epoch \(epoch): no better validation Dice for \(patience ?? 0) epochs")
+            }
+        }
+        print("wrote \(out)/best.segrun, last.segrun, log.jsonl, curves.svg")
+    }
+}

@@ -1,0 +1,81 @@
+import XCTest
+import Foundation
+import Engine
+@testable import Train
+
+final class TrainerTests: XCTestCase {
+    struct Interrupt: Error {}
+
+    /// Discs on noise: a dataset small enough for debug-build training.
+    func discs(_ count: Int, size: Int = 32) -> SegmentationDataset {
+        var rng = SeededGenerator(seed: 11)
+        var samples: [Sample] = []
+        for k in 0..<count {
+            var image = [Float](repeating: 0, count: size * size), mask = [UInt8](repeating: 0, count: size * size)
+            let cy = Float(8 + k % 16), cx = Float(8 + (k * 7) % 16), r = Float(4 + k % 5)
+            for y in 0..<size {
+                for x in 0..<size {
+                    let inside = (Float(y) - cy) * (Float(y) - cy) + (Float(x) - cx) * (Float(x) - cx) < r * r
+                    mask[y * size + x] = inside ? 1 : 0
+                    image[y * size + x] = (inside ? 0.7 : 0.3) + 0.1 * rng.uniform()
+                }
+            }
+            samples.append(Sample(name: "disc\(k)", image: image, mask: mask))
+        }
+        return SegmentationDataset(samples: samples, channels: 1, modelClasses: 1, classNames: ["disc"], height: size, width: size, name: "discs")
+    }
+
+    func makeTrainer(_ data: SegmentationDataset) throws -> Trainer {
+        let model = try Model(config: ArchitectureConfig(architecture: .unet, baseWidth: 4, depth: 2, seed: 1))
+        var options = TrainingOptions()
+        options.epochs = 3
+        options.batchSize = 4
+        options.threads = 2
+        options.seed = 5
+        let (train, validation) = try ValidationSplit.ends(0.25).split(data.samples)
+        return try Trainer(model: model, data: data, train: train, validation: validation, options: options)
+    }
+
+    /// Training interrupted after epoch 2 and resumed ends bit-for-bit where the uninterrupted run ends.
+    func testResumeIsExact() throws {
+        let data = discs(16)
+        let root = NSTemporaryDirectory() + "segrun-train-\(getpid())"
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        try makeTrainer(data).run(directory: root + "/straight", resume: false) { _ in }
+        XCTAssertThrowsError(try makeTrainer(data).run(directory: root + "/resumed", resume: false) { event in
+            if case .epochDone(let r, _) = event, r.epoch == 2 { throw Interrupt() }
+        })
+        try makeTrainer(data).run(directory: root + "/resumed", resume: true) { _ in }
+        let a = try FileIO.readModel(root + "/straight/last.segrun"), b = try FileIO.readModel(root + "/resumed/last.segrun")
+        XCTAssertTrue(a.graph == b.graph, "resumed weights differ from the uninterrupted run")
+        let logA = try String(contentsOfFile: root + "/straight/log.jsonl", encoding: .utf8)
+        let logB = try String(contentsOfFile: root + "/resumed/log.jsonl", encoding: .utf8)
+        XCTAssertEqual(logA.split(separator: "\n").count, 3)
+        XCTAssertEqual(logA.split(separator: "\n").map { $0.contains("\"validation_dice\"") }, [true, true, true])
+        XCTAssertEqual(try String(contentsOfFile: root + "/straight/curves.svg", encoding: .utf8).hasPrefix("<svg"), true)
+        _ = logB
+        XCTAssertTrue(FileManager.default.fileExists(atPath: root + "/straight/best.segrun"))
+    }
+
+    func testMetricsConventions() {
+        let empty = Metrics.overlap([0, 0, 0][...], [0, 0, 0][...], class: 1)
+        XCTAssertEqual(empty.dice, 1)
+        XCTAssertEqual(empty.iou, 1)
+        let half = Metrics.overlap([1, 1, 0, 0][...], [1, 0, 0, 0][...], class: 1)
+        XCTAssertEqual(half.dice, 2.0 / 3.0, accuracy: 1e-12)
+        XCTAssertEqual(half.iou, 0.5, accuracy: 1e-12)
+    }
+
+    func testDatasetErrorsNameTheFile() throws {
+        let root = NSTemporaryDirectory() + "segrun-data-\(getpid())"
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        XCTAssertThrowsError(try SegmentationDataset.loadFolder(root, height: 32, width: 32)) { XCTAssertTrue("\($0)".contains("no such dataset")) }
+        try FileManager.default.createDirectory(atPath: root + "/images", withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: root + "/masks", withIntermediateDirectories: true)
+        XCTAssertThrowsError(try SegmentationDataset.loadFolder(root, height: 32, width: 32)) { XCTAssertTrue("\($0)".contains("no images")) }
+        FileManager.default.createFile(atPath: root + "/images/a.png", contents: Data([1, 2, 3]))
+        XCTAssertThrowsError(try SegmentationDataset.loadFolder(root, height: 32, width: 32)) { XCTAssertTrue("\($0)".contains("a.png: no mask")) }
+        FileManager.default.createFile(atPath: root + "/masks/a.png", contents: Data([1, 2, 3]))
+        XCTAssertThrowsError(try SegmentationDataset.loadFolder(root, height: 32, width: 32)) { XCTAssertTrue("\($0)".contains("a.png"), "\($0)") }
+    }
+}
