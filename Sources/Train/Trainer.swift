@@ -55,6 +55,7 @@ public final class Trainer {
         model.metadata[MetadataKey.inputStd] = .floats(std)
         model.metadata[MetadataKey.classNames] = .strings(data.classNames)
         model.metadata[MetadataKey.trainDataset] = .string(data.name)
+        model.metadata[MetadataKey.inputSize] = .floats([Float(data.height), Float(data.width)])
         self.model = model
         autograd = try Autograd(model.graph, threads: options.threads)
         optimizer = Optimizer(options.optimizer, weightDecay: options.weightDecay, clipNorm: options.clipNorm)

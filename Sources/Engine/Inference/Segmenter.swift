@@ -71,8 +71,17 @@ public final class Segmenter {
         return sum
     }
 
-    /// Probabilities with the options applied: flips, then sliding windows inside each flip.
+    /// Probabilities with the options applied: resizing to the training size (when the model records one),
+    /// flips, then sliding windows inside each flip; resized back to the input's size.
     public func probabilities(_ x: Tensor, options: InferenceOptions) throws(GraphError) -> Tensor {
+        if let size = model.inputSize, size.height != x.shape.height || size.width != x.shape.width {
+            let p = try probabilities(TensorOps.resize(x, height: size.height, width: size.width), atModelSize: options)
+            return TensorOps.resize(p, height: x.shape.height, width: x.shape.width)
+        }
+        return try probabilities(x, atModelSize: options)
+    }
+
+    func probabilities(_ x: Tensor, atModelSize options: InferenceOptions) throws(GraphError) -> Tensor {
         if !options.flips { return try windowed(x, options) }
         var sum: Tensor? = nil
         for (v, h) in [(false, false), (false, true), (true, false), (true, true)] {

@@ -29,6 +29,21 @@ public enum TensorOps {
         return out
     }
 
+    /// Bilinear resize of every image and channel (align_corners false).
+    public static func resize(_ x: Tensor, height: Int, width: Int) -> Tensor {
+        let s = x.shape
+        if s.height == height && s.width == width { return x }
+        var out = Tensor(zeros: TensorShape(batch: s.batch, channels: s.channels, height: height, width: width))
+        let plane = ImageShape(batch: 1, channels: 1, height: s.height, width: s.width)
+        x.data.withUnsafeBufferPointer { src in out.data.withUnsafeMutableBufferPointer { dst in
+            for k in 0..<(s.batch * s.channels) {
+                F32Upsample.bilinear(plane, outHeight: height, outWidth: width, alignCorners: false,
+                                     input: src.baseAddress! + k * s.height * s.width, output: dst.baseAddress! + k * height * width, rows: 0..<height)
+            }
+        } }
+        return out
+    }
+
     /// Mirrors H (vertical) and/or W (horizontal).
     public static func flip(_ x: Tensor, vertical: Bool, horizontal: Bool) -> Tensor {
         let s = x.shape

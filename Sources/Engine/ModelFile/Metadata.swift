@@ -91,6 +91,8 @@ public enum MetadataKey {
     /// Per-channel mean and std: the network sees `(pixel / maxValue - mean) / std`.
     public static let inputMean = "input.mean"
     public static let inputStd = "input.std"
+    /// [H, W] the model was trained at: images are resized to it, and the outputs back (bilinear).
+    public static let inputSize = "input.size"
     public static let classes = "output.classes"
     public static let classNames = "output.class_names"
     /// Probability threshold of binary masks.

@@ -43,5 +43,10 @@ public struct Model: Equatable {
     public var inputMultiple: Int { max(1, metadata.int(MetadataKey.inputMultiple) ?? 1) }
     public var threshold: Float { Float(metadata.double(MetadataKey.threshold) ?? 0.5) }
     public var inputMean: [Float] { metadata.floats(MetadataKey.inputMean) ?? [Float](repeating: 0, count: inputChannels) }
+    /// The training size (H, W), when the model was trained on resized images.
+    public var inputSize: (height: Int, width: Int)? {
+        guard let v = metadata.floats(MetadataKey.inputSize), v.count == 2, v[0] >= 1, v[1] >= 1 else { return nil }
+        return (Int(v[0]), Int(v[1]))
+    }
     public var inputStd: [Float] { metadata.floats(MetadataKey.inputStd) ?? [Float](repeating: 1, count: inputChannels) }
 }

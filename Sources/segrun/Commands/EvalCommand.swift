@@ -1,0 +1,115 @@
+import ArgumentParser
+import Foundation
+import Engine
+import ImageIO
+import Train
+
+struct EvalCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "eval",
+        abstract: "Score a model on a folder dataset: Dice, IoU, pooled Dice, HD95 and a threshold sweep.",
+        discussion: """
+            Images run at their own size (padded to the model's multiple and cropped back). Scores are means
+            over images; multi-class scores average the foreground classes and are also given per class.
+            An image where truth and prediction are both empty scores Dice 1 and IoU 1 (and HD95 0); HD95 is
+            undefined when exactly one is empty, and such images are counted, not averaged.
+
+            Example:
+              segrun eval runs/brain/best.segrun --data ../shared/data/brain-mask --json
+            """)
+
+    @Argument(help: "Model file.")
+    var model: String
+
+    @Option(help: "Dataset folder with images/ and masks/.")
+    var data: String
+
+    @Option(help: "Probability threshold for binary models (default: the model's).")
+    var threshold: Float?
+
+    @Option(help: "Threads (default: all cores).")
+    var threads: Int?
+
+    @Flag(help: "Print one JSON object.")
+    var json = false
+
+    func run() throws {
+        var model = try loadModelFile(self.model)
+        if let threshold { model.metadata[MetadataKey.threshold] = .float(Double(threshold)) }
+        let segmenter: Segmenter
+        do { segmenter = try Segmenter(model, threads: threads ?? ParallelFor.coreCount) } catch { throw CLIError("\(error)") }
+        let fm = FileManager.default
+        guard let names = try? fm.contentsOfDirectory(atPath: data + "/images").filter(ImageFile.looksLikeImage).sorted() else {
+            throw CLIError("\(data): no images/ folder")
+        }
+        if names.isEmpty { throw CLIError("\(data): the dataset has no images") }
+        let classes = Metrics.foregroundClasses(model.classes)
+        var perClass = [[Double]](repeating: [], count: classes.count), perClassIoU = perClass
+        var pooled = [Metrics.Overlap](repeating: Metrics.Overlap(), count: classes.count)
+        var hd: [Double] = [], hdUndefined = 0
+        var sweep: [(Float, [Double])] = stride(from: Float(0.1), through: 0.91, by: 0.1).map { ($0, []) }
+        let progress = ProgressBar(total: names.count, label: "eval")
+        for (k, name) in names.enumerated() {
+            let stem = (name as NSString).deletingPathExtension
+            let image: Image, mask: Image
+            do {
+                image = try ImageFile.read(data + "/images/" + name).converted(toChannels: model.inputChannels)
+                mask = try ImageFile.read(data + "/masks/" + stem + ".png")
+            } catch { throw CLIError("\(error)") }
+            if mask.width != image.width || mask.height != image.height { throw CLIError("\(data)/masks/\(stem).png: size differs from its image") }
+            let raw = mask.converted(toChannels: 1).samples.map { UInt8(max(0, min(255, ($0 * (mask.bitDepth == 16 ? 65535 : 255)).rounded()))) }
+            let truth = model.classes == 1 ? raw.map { $0 > 0 ? UInt8(1) : 0 } : raw
+            if let bad = truth.first(where: { Int($0) >= max(2, model.classes) }) {
+                throw CLIError("\(data)/masks/\(stem).png: mask value \(bad) is not a class id below \(model.classes)")
+            }
+            let x = Tensor(shape: TensorShape(batch: 1, channels: image.channels, height: image.height, width: image.width), data: image.planar)
+            let probabilities: Tensor
+            do { probabilities = try segmenter.probabilities(segmenter.normalize(x), options: InferenceOptions()) } catch { throw CLIError("\(error)") }
+            let labels = segmenter.labels(probabilities)
+            for (i, c) in classes.enumerated() {
+                let o = Metrics.overlap(labels[...], truth[...], class: c)
+                perClass[i].append(o.dice)
+                perClassIoU[i].append(o.iou)
+                pooled[i] += o
+                if let d = Metrics.hausdorff95(labels[...], truth[...], width: image.width, height: image.height, class: c) { hd.append(d) } else { hdUndefined += 1 }
+            }
+            if model.classes == 1 {
+                for j in 0..<sweep.count {
+                    let l = TensorOps.labels(probabilities, threshold: sweep[j].0)
+                    sweep[j].1.append(Metrics.overlap(l[...], truth[...], class: 1).dice)
+                }
+            }
+            progress.update(k + 1)
+        }
+        func mean(_ v: [Double]) -> Double { v.isEmpty ? 0 : v.reduce(0, +) / Double(v.count) }
+        let dice = mean(perClass.map(mean)), iou = mean(perClassIoU.map(mean))
+        let pooledDice = mean(pooled.map { $0.dice })
+        let hd95 = hd.isEmpty ? Double.nan : mean(hd)
+        if json {
+            var fields = [String(format: "\"images\": %d, \"mean_dice\": %.6f, \"mean_iou\": %.6f, \"pooled_dice\": %.6f", names.count, dice, iou, pooledDice),
+                          hd.isEmpty ? "\"hd95\": null" : String(format: "\"hd95\": %.4f", hd95), "\"hd95_undefined\": \(hdUndefined)"]
+            if classes.count > 1 {
+                let names = model.metadata.strings(MetadataKey.classNames) ?? []
+                fields.append("\"per_class\": {" + classes.enumerated().map { i, c in
+                    String(format: "\"%@\": {\"dice\": %.6f, \"iou\": %.6f}", Int(c) < names.count ? names[Int(c)] : "class\(c)", mean(perClass[i]), mean(perClassIoU[i]))
+                }.joined(separator: ", ") + "}")
+            }
+            if model.classes == 1 {
+                fields.append("\"threshold_sweep\": [" + sweep.map { String(format: "{\"threshold\": %.1f, \"dice\": %.6f}", $0.0, mean($0.1)) }.joined(separator: ", ") + "]")
+            }
+            print("{" + fields.joined(separator: ", ") + "}")
+        } else {
+            print(String(format: "%d images: mean Dice %.4f, mean IoU %.4f, pooled Dice %.4f, HD95 %@ px (%d undefined)",
+                         names.count, dice, iou, pooledDice, hd.isEmpty ? "n/a" : String(format: "%.2f", hd95), hdUndefined))
+            if classes.count > 1 {
+                let labels = model.metadata.strings(MetadataKey.classNames) ?? []
+                for (i, c) in classes.enumerated() {
+                    print(String(format: "  %@: Dice %.4f, IoU %.4f", Int(c) < labels.count ? labels[Int(c)] : "class\(c)", mean(perClass[i]), mean(perClassIoU[i])))
+                }
+            }
+            if model.classes == 1 {
+                print("threshold sweep: " + sweep.map { String(format: "%.1f→%.4f", $0.0, mean($0.1)) }.joined(separator: "  "))
+            }
+        }
+    }
+}
