@@ -6,7 +6,7 @@ struct Segrun: ParsableCommand {
         commandName: "segrun",
         abstract: "Medical image segmentation on CPUs: train, quantize and run U-Net-family models.",
         version: SegrunVersion.string,
-        subcommands: [DemoCommand.self, TrainCommand.self, EvalCommand.self, PredictCommand.self, InfoCommand.self, InitCommand.self, BenchCommand.self, ForwardCommand.self])
+        subcommands: [DemoCommand.self, SynthCommand.self, TrainCommand.self, EvalCommand.self, PredictCommand.self, InfoCommand.self, InitCommand.self, BenchCommand.self, ForwardCommand.self])
 }
 
 struct DemoCommand: ParsableCommand {
