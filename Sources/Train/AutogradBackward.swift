@@ -15,17 +15,23 @@ extension Autograd {
             let j = node.inputs[0], xs = shapes[j]
             let g = a.geometry(xs)
             try convWeightGradient(g, input: values[j], outputGradient: dy, weight: a.weight, bias: a.bias, node: node)
-            // dX: the transposed convolution of dY with the same weights.
-            var t = ConvTranspose2dGeometry(batch: g.batch, inChannels: g.outChannels, inHeight: g.outHeight, inWidth: g.outWidth,
-                                            outChannels: g.inChannels, kernel: 1, stride: 1)
-            t.kernelHeight = g.kernelHeight; t.kernelWidth = g.kernelWidth
-            t.strideY = g.strideY; t.strideX = g.strideX; t.dilationY = g.dilationY; t.dilationX = g.dilationX
-            t.padTop = g.padTop; t.padLeft = g.padLeft; t.padBottom = g.padBottom; t.padRight = g.padRight
-            t.outputPaddingY = g.inHeight - t.outHeight
-            t.outputPaddingX = g.inWidth - t.outWidth
-            let plan = try transposedPlan(t, weights: parameter(a.weight), bias: nil, .none, node)
             var dx = [Float](repeating: 0, count: xs.elementCount)
-            runTransposed(plan, dy, &dx, inStride: s.elementsPerImage, outStride: xs.elementsPerImage, batch: s.batch)
+            if g.strideY == 1 && g.strideX == 1 {
+                // Stride 1: dX is a convolution of dY with the flipped, transposed kernel, which runs on the
+                // fast forward paths (igemm, Winograd) instead of the general transposed convolution.
+                try flippedConvolution(g, weights: parameter(a.weight), dy, &dx, node)
+            } else {
+                // dX: the transposed convolution of dY with the same weights.
+                var t = ConvTranspose2dGeometry(batch: g.batch, inChannels: g.outChannels, inHeight: g.outHeight, inWidth: g.outWidth,
+                                                outChannels: g.inChannels, kernel: 1, stride: 1)
+                t.kernelHeight = g.kernelHeight; t.kernelWidth = g.kernelWidth
+                t.strideY = g.strideY; t.strideX = g.strideX; t.dilationY = g.dilationY; t.dilationX = g.dilationX
+                t.padTop = g.padTop; t.padLeft = g.padLeft; t.padBottom = g.padBottom; t.padRight = g.padRight
+                t.outputPaddingY = g.inHeight - t.outHeight
+                t.outputPaddingX = g.inWidth - t.outWidth
+                let plan = try transposedPlan(t, weights: parameter(a.weight), bias: nil, .none, node)
+                runTransposed(plan, dy, &dx, inStride: s.elementsPerImage, outStride: xs.elementsPerImage, batch: s.batch)
+            }
             Autograd.accumulate(&grads[j], dx)
         case .convTranspose2d(let a):
             let dy = activationBackward(a.activation, y, dyIn)
@@ -182,6 +188,31 @@ extension Autograd {
         }
     }
 
+    /// The input gradient of a stride-1 convolution `g` as the forward convolution of dY with weights
+    /// `W'[i][o][ky][kx] = W[o][i][kh-1-ky][kw-1-kx]` and padding `dilation * (k - 1) - pad` on each side.
+    func flippedConvolution(_ g: Conv2dGeometry, weights w: [Float], _ dy: [Float], _ dx: inout [Float], _ node: Node) throws(GraphError) {
+        let kh = g.kernelHeight, kw = g.kernelWidth, cin = g.inChannels, cout = g.outChannels
+        var flipped = [Float](repeating: 0, count: w.count)
+        for o in 0..<cout { for i in 0..<cin { for ky in 0..<kh { for kx in 0..<kw {
+            flipped[((i * cout + o) * kh + (kh - 1 - ky)) * kw + (kw - 1 - kx)] = w[((o * cin + i) * kh + ky) * kw + kx]
+        } } } }
+        let back = Conv2dGeometry(batch: g.batch, inChannels: cout, inHeight: g.outHeight, inWidth: g.outWidth, outChannels: cin,
+                                  kernelHeight: kh, kernelWidth: kw, strideY: 1, strideX: 1, dilationY: g.dilationY, dilationX: g.dilationX,
+                                  padTop: g.dilationY * (kh - 1) - g.padTop, padLeft: g.dilationX * (kw - 1) - g.padLeft,
+                                  padBottom: g.dilationY * (kh - 1) - g.padBottom, padRight: g.dilationX * (kw - 1) - g.padRight, groups: 1)
+        if back.outHeight != g.inHeight || back.outWidth != g.inWidth || back.padTop < 0 || back.padLeft < 0 || back.padBottom < 0 || back.padRight < 0 {
+            throw .shape(node: node.name, "no flipped-kernel input gradient for \(g)")
+        }
+        let op: Conv2dOperator
+        do {
+            op = try flipped.withUnsafeBufferPointer { wp throws(ShapeError) in
+                try Conv2dOperator(back, weights: wp.baseAddress!, bias: nil, activation: .none,
+                                   algorithm: convolutionAlgorithm.orFirst(for: back), threads: threads)
+            }
+        } catch { throw .shape(node: node.name, "\(error)") }
+        dy.withUnsafeBufferPointer { dp in dx.withUnsafeMutableBufferPointer { op.run(input: dp.baseAddress!, output: $0.baseAddress!) } }
+    }
+
     /// dY through a fused activation, from the node's output (ReLU and LeakyReLU keep the sign).
     func activationBackward(_ act: FusedActivation, _ y: [Float], _ dy: [Float]) -> [Float] {
         if act == .none { return dy }
@@ -198,14 +229,19 @@ extension Autograd {
         let plan: F32ConvWeightGradient.Plan
         do { plan = try F32ConvWeightGradient.Plan(g) } catch { throw .shape(node: node.name, "\(error)") }
         let prepared = AlignedBuffer(count: plan.preparedInputFloats), acc = AlignedBuffer(count: plan.accumulatorFloats)
+        let preparedGradient = AlignedBuffer(count: plan.preparedGradientFloats)
         let threads = self.threads
+        let pixels = g.outHeight * g.outWidth
         input.withUnsafeBufferPointer { xp in dy.withUnsafeBufferPointer { dp in
             for n in 0..<g.batch {
                 let image = xp.baseAddress! + n * g.inputShape.elementsPerImage
-                ParallelFor.run(count: plan.preparedRows, threads: threads) { rows, _ in plan.prepareInput(image, into: prepared.pointer, rows: rows) }
                 let gradient = dp.baseAddress! + n * g.outputShape.elementsPerImage
+                ParallelFor.run(count: plan.preparedRows, threads: threads) { rows, _ in plan.prepareInput(image, into: prepared.pointer, rows: rows) }
+                ParallelFor.run(count: pixels, threads: threads) { range, _ in
+                    plan.prepareOutputGradient(gradient, into: preparedGradient.pointer, pixels: range)
+                }
                 ParallelFor.run(count: plan.workItems, threads: threads) { items, _ in
-                    plan.accumulate(prepared: prepared.constPointer, outputGradient: gradient, into: acc.pointer, items: items)
+                    plan.accumulate(prepared: prepared.constPointer, outputGradient: preparedGradient.constPointer, into: acc.pointer, items: items)
                 }
             }
         } }

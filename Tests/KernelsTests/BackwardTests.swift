@@ -19,13 +19,15 @@ final class BackwardTests: XCTestCase {
         let plan = try F32ConvWeightGradient.Plan(g)
         func run(_ splits: [Range<Int>]) -> [Float] {
             let prepared = AlignedBuffer(count: plan.preparedInputFloats), acc = AlignedBuffer(count: plan.accumulatorFloats)
+            let gradient = AlignedBuffer(count: plan.preparedGradientFloats)
             var out = [Float](repeating: 0, count: g.weightCount)
             x.withUnsafeBufferPointer { xp in dy.withUnsafeBufferPointer { dp in
                 for n in 0..<g.batch {
                     plan.prepareInput(xp.baseAddress! + n * g.inputShape.elementsPerImage, into: prepared.pointer, rows: 0..<plan.preparedRows)
+                    plan.prepareOutputGradient(dp.baseAddress! + n * g.outputShape.elementsPerImage, into: gradient.pointer,
+                                               pixels: 0..<(g.outHeight * g.outWidth))
                     for items in splits {
-                        plan.accumulate(prepared: prepared.constPointer, outputGradient: dp.baseAddress! + n * g.outputShape.elementsPerImage,
-                                        into: acc.pointer, items: items)
+                        plan.accumulate(prepared: prepared.constPointer, outputGradient: gradient.constPointer, into: acc.pointer, items: items)
                     }
                 }
             } }

@@ -26,6 +26,19 @@ public enum F32ConvWeightGradient {
         /// Accumulator layout `[tap][o][paddedChannels]`.
         public var accumulatorFloats: Int { taps * geometry.outChannels * paddedChannels }
         public var workItems: Int { (geometry.outChannels + 5) / 6 }
+        /// Output channels padded to the 6-row tile: the prepared output gradient's row length.
+        public var paddedOutChannels: Int { workItems * 6 }
+        public var preparedGradientFloats: Int { geometry.outHeight * geometry.outWidth * paddedOutChannels }
+
+        /// Copies one image's output gradient with rows padded to `paddedOutChannels` (zeros), so the
+        /// tile loads six gradients without bounds tests.
+        public func prepareOutputGradient(_ dy: UnsafePointer<Float>, into prepared: UnsafeMutablePointer<Float>, pixels: Range<Int>) {
+            let cout = geometry.outChannels, cp = paddedOutChannels
+            for p in pixels {
+                (prepared + p &* cp).update(from: dy + p &* cout, count: cout)
+                (prepared + (p &* cp &+ cout)).update(repeating: 0, count: cp &- cout)
+            }
+        }
 
         /// Zero-pads rows `rows` of one NHWC input image, channels padded to the vector width.
         public func prepareInput(_ image: UnsafePointer<Float>, into prepared: UnsafeMutablePointer<Float>, rows: Range<Int>) {
@@ -36,6 +49,7 @@ public enum F32ConvWeightGradient {
         }
 
         /// Adds one image's contribution for output-channel blocks `items` into `accumulator`.
+        /// `outputGradient` is the prepared gradient (`prepareOutputGradient`).
         public func accumulate(prepared: UnsafePointer<Float>, outputGradient: UnsafePointer<Float>,
                                into accumulator: UnsafeMutablePointer<Float>, items: Range<Int>) {
             if CompiledISA.tileWidth == 16 {
@@ -48,40 +62,47 @@ public enum F32ConvWeightGradient {
         private func accumulate<V: SIMD>(_: V.Type, _ x: UnsafePointer<Float>, _ dy: UnsafePointer<Float>,
                                          _ acc: UnsafeMutablePointer<Float>, _ items: Range<Int>) where V.Scalar == Float {
             let g = geometry, cp = paddedChannels, w = V.scalarCount
-            for block in items {
-                let o0 = block &* 6
-                for ky in 0..<g.kernelHeight {
-                    for kx in 0..<g.kernelWidth {
-                        let tap = ky &* g.kernelWidth &+ kx
-                        let tapOffset = (ky &* g.dilationY &* g.paddedWidth &+ kx &* g.dilationX) &* cp
-                        var c = 0
-                        while c &+ 2 &* w <= cp {
-                            tile2(V.self, x + (tapOffset &+ c), dy, acc + ((tap &* g.outChannels &+ o0) &* cp &+ c), o0)
-                            c &+= 2 &* w
+            // Rows of about 512 output pixels at a time, so the input rows they read stay in cache while
+            // every tap, channel chunk and output block passes over them; blocks are summed in order.
+            let rowsPerBlock = max(1, 512 / max(1, g.outWidth))
+            var y0 = 0
+            while y0 < g.outHeight {
+                let rows = y0..<min(g.outHeight, y0 &+ rowsPerBlock)
+                for block in items {
+                    let o0 = block &* 6
+                    for ky in 0..<g.kernelHeight {
+                        for kx in 0..<g.kernelWidth {
+                            let tap = ky &* g.kernelWidth &+ kx
+                            let tapOffset = (ky &* g.dilationY &* g.paddedWidth &+ kx &* g.dilationX) &* cp
+                            var c = 0
+                            while c &+ 2 &* w <= cp {
+                                tile2(V.self, x + (tapOffset &+ c), dy, acc + ((tap &* g.outChannels &+ o0) &* cp &+ c), o0, rows)
+                                c &+= 2 &* w
+                            }
+                            if c < cp { tile1(V.self, x + (tapOffset &+ c), dy, acc + ((tap &* g.outChannels &+ o0) &* cp &+ c), o0, rows) }
                         }
-                        if c < cp { tile1(V.self, x + (tapOffset &+ c), dy, acc + ((tap &* g.outChannels &+ o0) &* cp &+ c), o0) }
                     }
                 }
+                y0 = rows.upperBound
             }
         }
 
-        /// dY of output channels o0..<o0+6 at pixel `p` (0 past the last channel).
+        /// dY of output channels o0..<o0+6 at pixel `p` (the prepared rows are zero past the last channel).
         @inline(__always)
         private func gradients(_ dy: UnsafePointer<Float>, _ p: Int, _ o0: Int) -> (Float, Float, Float, Float, Float, Float) {
-            let cout = geometry.outChannels, row = dy + p &* cout
-            @inline(__always) func at(_ k: Int) -> Float { o0 &+ k < cout ? row[o0 &+ k] : 0 }
-            return (at(0), at(1), at(2), at(3), at(4), at(5))
+            let row = dy + (p &* paddedOutChannels &+ o0)
+            return (row[0], row[1], row[2], row[3], row[4], row[5])
         }
 
         @inline(__always)
         private func tile2<V: SIMD>(_: V.Type, _ x: UnsafePointer<Float>, _ dy: UnsafePointer<Float>,
-                                    _ out: UnsafeMutablePointer<Float>, _ o0: Int) where V.Scalar == Float {
+                                    _ out: UnsafeMutablePointer<Float>, _ o0: Int, _ pixelRows: Range<Int>) where V.Scalar == Float {
             let g = geometry, cp = paddedChannels, w = V.scalarCount
             let rows = min(6, g.outChannels &- o0)
             var a0 = V(), a1 = V(), b0 = V(), b1 = V(), c0 = V(), c1 = V()
             var d0 = V(), d1 = V(), e0 = V(), e1 = V(), f0 = V(), f1 = V()
-            var p = 0
-            for oy in 0..<g.outHeight {
+            var p = pixelRows.lowerBound &* g.outWidth
+            for oy in pixelRows {
                 var src = x + (oy &* g.strideY &* g.paddedWidth) &* cp
                 for _ in 0..<g.outWidth {
                     let x0: V = src.loadVector(), x1: V = (src + w).loadVector()
@@ -107,12 +128,12 @@ public enum F32ConvWeightGradient {
 
         @inline(__always)
         private func tile1<V: SIMD>(_: V.Type, _ x: UnsafePointer<Float>, _ dy: UnsafePointer<Float>,
-                                    _ out: UnsafeMutablePointer<Float>, _ o0: Int) where V.Scalar == Float {
+                                    _ out: UnsafeMutablePointer<Float>, _ o0: Int, _ pixelRows: Range<Int>) where V.Scalar == Float {
             let g = geometry, cp = paddedChannels
             let rows = min(6, g.outChannels &- o0)
             var a = V(), b = V(), c = V(), d = V(), e = V(), f = V()
-            var p = 0
-            for oy in 0..<g.outHeight {
+            var p = pixelRows.lowerBound &* g.outWidth
+            for oy in pixelRows {
                 var src = x + (oy &* g.strideY &* g.paddedWidth) &* cp
                 for _ in 0..<g.outWidth {
                     let x0: V = src.loadVector()
@@ -150,11 +171,13 @@ public enum F32ConvWeightGradient {
                                       weightGradient: UnsafeMutablePointer<Float>, biasGradient: UnsafeMutablePointer<Float>?) {
             let g = geometry
             let prepared = AlignedBuffer(count: preparedInputFloats)
+            let gradient = AlignedBuffer(count: preparedGradientFloats)
             let acc = AlignedBuffer(count: accumulatorFloats)
             for n in 0..<g.batch {
                 prepareInput(input + n &* g.inputShape.elementsPerImage, into: prepared.pointer, rows: 0..<preparedRows)
-                accumulate(prepared: prepared.constPointer, outputGradient: outputGradient + n &* g.outputShape.elementsPerImage,
-                           into: acc.pointer, items: 0..<workItems)
+                prepareOutputGradient(outputGradient + n &* g.outputShape.elementsPerImage, into: gradient.pointer,
+                                      pixels: 0..<(g.outHeight * g.outWidth))
+                accumulate(prepared: prepared.constPointer, outputGradient: gradient.constPointer, into: acc.pointer, items: 0..<workItems)
             }
             finish(acc.constPointer, weightGradient: weightGradient)
             if let biasGradient {
