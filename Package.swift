@@ -105,7 +105,7 @@ let package = Package(
             ],
             swiftSettings: kernelSettings),
         .testTarget(name: "KernelsTests", dependencies: ["Kernels", "KernelChecks"], swiftSettings: kernelSettings),
-        .testTarget(name: "TrainTests", dependencies: ["Train", "Engine", "EngineChecks", "KernelChecks"], exclude: ["Golden"], swiftSettings: kernelSettings),
+        .testTarget(name: "TrainTests", dependencies: ["Train", "Engine", "EngineChecks", "KernelChecks", "ImageIO"], exclude: ["Golden"], swiftSettings: kernelSettings),
         .testTarget(name: "ImageIOTests", dependencies: ["ImageIO"], exclude: ["Fixtures"]),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "KernelChecks", "EngineChecks"], swiftSettings: kernelSettings),
     ],

@@ -2,6 +2,7 @@ import XCTest
 import Foundation
 import Engine
 @testable import Train
+import ImageIO
 
 final class TrainerTests: XCTestCase {
     struct Interrupt: Error {}
@@ -77,5 +78,53 @@ final class TrainerTests: XCTestCase {
         XCTAssertThrowsError(try SegmentationDataset.loadFolder(root, height: 32, width: 32)) { XCTAssertTrue("\($0)".contains("a.png: no mask")) }
         FileManager.default.createFile(atPath: root + "/masks/a.png", contents: Data([1, 2, 3]))
         XCTAssertThrowsError(try SegmentationDataset.loadFolder(root, height: 32, width: 32)) { XCTAssertTrue("\($0)".contains("a.png"), "\($0)") }
+    }
+}
+
+final class DatasetLayoutTests: XCTestCase {
+    func write(_ path: String, _ value: UInt8, channels: Int = 1, size: Int = 20) throws {
+        try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        var pixels = [UInt8](repeating: 0, count: size * size * channels)
+        for i in 0..<(size * size / 2) { for c in 0..<channels { pixels[i * channels + c] = value } }
+        try ImageFile.writePNG(pixels, width: size, height: size, channels: channels, to: path)
+    }
+
+    func testISICLayoutsWithSiblingGroundTruthFolder() throws {
+        let root = NSTemporaryDirectory() + "segrun-isic-\(getpid())"
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        try write(root + "/ISIC-2017_Training_Data/ISIC_0000000.png", 200, channels: 3)
+        try write(root + "/ISIC-2017_Training_Data/ISIC_0000000_superpixels.png", 7, channels: 3)
+        try write(root + "/ISIC-2017_Training_Data/ISIC_0000001.png", 90, channels: 3)
+        try write(root + "/ISIC-2017_Training_Part1_GroundTruth/ISIC_0000000_Segmentation.png", 255)
+        try write(root + "/ISIC-2017_Training_Part1_GroundTruth/ISIC_0000001_Segmentation.png", 255)
+        let index = try DatasetIndex.scan(root + "/ISIC-2017_Training_Data")
+        XCTAssertEqual(index.layout, "ISIC")
+        XCTAssertEqual(index.cases.map { $0.name }, ["ISIC_0000000", "ISIC_0000001"])
+        let data = try SegmentationDataset.loadFolder(root + "/ISIC-2017_Training_Data", height: 16, width: 16)
+        XCTAssertEqual(data.channels, 3)
+        XCTAssertEqual(data.modelClasses, 1)
+        // 2018 naming, shared folder.
+        try write(root + "/shared/ISIC_0000005.png", 120, channels: 3)
+        try write(root + "/shared/ISIC_0000005_segmentation.png", 255)
+        XCTAssertEqual(try DatasetIndex.scan(root + "/shared").cases.map { $0.mask.hasSuffix("ISIC_0000005_segmentation.png") }, [true])
+    }
+
+    func testNNUNetRawLayout() throws {
+        let root = NSTemporaryDirectory() + "segrun-nnunet-\(getpid())"
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let json = #"{"channel_names": {"0": "T1", "1": "T2"}, "labels": {"background": 0, "tumour": 1, "edema": 2}, "file_ending": ".png", "numTraining": 2}"#
+        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        try Data(json.utf8).write(to: URL(fileURLWithPath: root + "/dataset.json"))
+        for case_ in ["case_001", "case_002"] {
+            try write(root + "/imagesTr/\(case_)_0000.png", 100)
+            try write(root + "/imagesTr/\(case_)_0001.png", 150)
+            try write(root + "/labelsTr/\(case_).png", 2)
+        }
+        let data = try SegmentationDataset.loadFolder(root, height: 16, width: 16)
+        XCTAssertEqual(data.channels, 2)
+        XCTAssertEqual(data.modelClasses, 3)
+        XCTAssertEqual(data.classNames, ["background", "tumour", "edema"])
+        try FileManager.default.removeItem(atPath: root + "/imagesTr/case_002_0001.png")
+        XCTAssertThrowsError(try SegmentationDataset.loadFolder(root, height: 16, width: 16)) { XCTAssertTrue("\($0)".contains("case_002_0001.png"), "\($0)") }
     }
 }

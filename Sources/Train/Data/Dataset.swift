@@ -32,8 +32,8 @@ public enum DatasetError: Error, CustomStringConvertible {
     }
 }
 
-/// A segmentation dataset in the folder layout `images/NAME.{png,jpg}` + `masks/NAME.png`, with an optional
-/// `dataset.json` naming the classes. Masks are class ids; binary masks may be 0/255 (anything above 0 is
+/// A segmentation dataset in any layout `DatasetIndex` reads (folder, ISIC, nnU-Net v2 raw), with classes
+/// named by its `dataset.json` when it has one. Masks are class ids; binary masks may be 0/255 (anything above 0 is
 /// foreground). Images are resized to the training size (bilinear), masks too (nearest).
 public struct SegmentationDataset {
     public var samples: [Sample]
@@ -48,31 +48,32 @@ public struct SegmentationDataset {
     /// Scans and loads `root`. `channels` forces the image channels (default: those of the first image).
     public static func loadFolder(_ root: String, height: Int, width: Int, channels: Int? = nil,
                                   progress: ((Int, Int) -> Void)? = nil) throws -> SegmentationDataset {
-        let fm = FileManager.default
-        let imagesDir = root + "/images", masksDir = root + "/masks"
-        var isDir: ObjCBool = false
-        guard fm.fileExists(atPath: imagesDir, isDirectory: &isDir), isDir.boolValue, fm.fileExists(atPath: masksDir) else {
-            throw DatasetError.notFound(root)
-        }
-        let names = try fm.contentsOfDirectory(atPath: imagesDir).filter(ImageFile.looksLikeImage).sorted()
-        if names.isEmpty { throw DatasetError.empty(root) }
-        var declared: [String]? = nil
-        if let data = fm.contents(atPath: root + "/dataset.json"),
-           let json = try? JSONSerialization.jsonObject(with: data) as? [String: Any] {
-            declared = json["classes"] as? [String]
-        }
+        let index = try DatasetIndex.scan(root)
+        let declared = index.classNames
         var samples: [Sample] = []
         var imageChannels = channels
         var maxValue: UInt8 = 0
         var values = Set<UInt8>()
-        for (k, file) in names.enumerated() {
-            let stem = (file as NSString).deletingPathExtension
-            let maskPath = masksDir + "/" + stem + ".png"
-            guard fm.fileExists(atPath: maskPath) else { throw DatasetError.missingMask(image: imagesDir + "/" + file, expected: maskPath) }
-            let image: Image, mask: Image
+        for (k, entry) in index.cases.enumerated() {
+            let stem = entry.name, maskPath = entry.mask
+            var image: Image
+            let mask: Image
             do {
-                image = try ImageFile.read(imagesDir + "/" + file)
+                image = try ImageFile.read(entry.images[0])
+                if entry.images.count > 1 {
+                    // nnU-Net: one grey file per channel, stacked.
+                    var planes = [image.converted(toChannels: 1)]
+                    for path in entry.images.dropFirst() { planes.append(try ImageFile.read(path).converted(toChannels: 1)) }
+                    if planes.contains(where: { $0.width != image.width || $0.height != image.height }) {
+                        throw DatasetError.invalid("\(entry.images[0]): its channel files differ in size")
+                    }
+                    var samples = [Float](repeating: 0, count: image.width * image.height * planes.count)
+                    for p in 0..<(image.width * image.height) { for c in 0..<planes.count { samples[p * planes.count + c] = planes[c].samples[p] } }
+                    image = Image(width: image.width, height: image.height, channels: planes.count, bitDepth: image.bitDepth, samples: samples)
+                }
                 mask = try ImageFile.read(maskPath)
+            } catch let error as DatasetError {
+                throw error
             } catch {
                 throw DatasetError.unreadable("\(error)")
             }
@@ -85,7 +86,7 @@ public struct SegmentationDataset {
             for v in ids { values.insert(v) }
             maxValue = max(maxValue, ids.max() ?? 0)
             samples.append(Sample(name: stem, image: resizeImage(converted, height, width), mask: resizeMask(ids, mask.width, mask.height, height, width)))
-            progress?(k + 1, names.count)
+            progress?(k + 1, index.cases.count)
         }
         // Class count: dataset.json, else binary when the masks hold two values, else max id + 1.
         var classCount = declared?.count ?? (values.count <= 2 ? 2 : Int(maxValue) + 1)
@@ -94,7 +95,7 @@ public struct SegmentationDataset {
             for i in 0..<samples.count { samples[i].mask = samples[i].mask.map { $0 > 0 ? 1 : 0 } }
         } else {
             for s in samples { if let bad = s.mask.first(where: { Int($0) >= classCount }) {
-                throw DatasetError.badClass(file: masksDir + "/" + s.name + ".png", value: Int(bad), classes: classCount)
+                throw DatasetError.badClass(file: index.cases.first { $0.name == s.name }?.mask ?? s.name, value: Int(bad), classes: classCount)
             } }
         }
         classCount = max(classCount, 2)

@@ -1,0 +1,101 @@
+import Foundation
+import ImageIO
+
+/// The files of a dataset, whatever layout it came in: per case, the image file(s) (one per channel for
+/// nnU-Net) and the mask, plus the class names the dataset declares.
+///
+/// Layouts, detected in this order:
+/// - **nnU-Net v2 raw**: `dataset.json` with `channel_names`, `labels` and `file_ending`; `imagesTr/CASE_0000.png`
+///   (one file per channel, `_0001`, ...) and `labelsTr/CASE.png`.
+/// - **folder**: `images/NAME.{png,jpg}` with `masks/NAME.png` (optional `dataset.json` with `classes`).
+/// - **ISIC**: `ISIC_0000000.jpg` with `ISIC_0000000_Segmentation.png` (2017) or `_segmentation.png` (2018),
+///   in the same folder, in `masks/`, or in a sibling folder whose name contains "GroundTruth"
+///   (`ISIC-2017_Training_Data` beside `ISIC-2017_Training_Part1_GroundTruth`). Superpixel files are skipped.
+public struct DatasetIndex {
+    public struct Case {
+        public var name: String
+        public var images: [String]
+        public var mask: String
+    }
+
+    public var cases: [Case]
+    public var classNames: [String]?
+    public var layout: String
+
+    static let maskSuffixes = ["", "_segmentation", "_Segmentation"]
+    static let skippedSuffixes = ["_segmentation", "_Segmentation", "_superpixels"]
+
+    public static func scan(_ root: String) throws -> DatasetIndex {
+        let fm = FileManager.default
+        var isDir: ObjCBool = false
+        guard fm.fileExists(atPath: root, isDirectory: &isDir), isDir.boolValue else { throw DatasetError.notFound(root) }
+        let json = fm.contents(atPath: root + "/dataset.json").flatMap { try? JSONSerialization.jsonObject(with: $0) as? [String: Any] }
+        if let json, json["channel_names"] != nil, fm.fileExists(atPath: root + "/imagesTr") {
+            return try nnUNet(root, json)
+        }
+        let declared = json?["classes"] as? [String]
+        let imagesDir = fm.fileExists(atPath: root + "/images") ? root + "/images" : root
+        var maskDirs = [root + "/masks", imagesDir]
+        let parent = (root as NSString).deletingLastPathComponent
+        if imagesDir == root, let siblings = try? fm.contentsOfDirectory(atPath: parent.isEmpty ? "." : parent) {
+            maskDirs += siblings.filter { $0.contains("GroundTruth") }.sorted().map { (parent.isEmpty ? "." : parent) + "/" + $0 }
+        }
+        let files = (try? fm.contentsOfDirectory(atPath: imagesDir)) ?? []
+        let images = files.filter { file in
+            ImageFile.looksLikeImage(file) && !skippedSuffixes.contains { (file as NSString).deletingPathExtension.hasSuffix($0) }
+        }.sorted()
+        if images.isEmpty { throw DatasetError.empty(root) }
+        var cases: [Case] = []
+        var isic = false
+        for file in images {
+            let stem = (file as NSString).deletingPathExtension
+            var found: String? = nil
+            search: for dir in maskDirs where fm.fileExists(atPath: dir) {
+                for suffix in maskSuffixes {
+                    let candidate = dir + "/" + stem + suffix + ".png"
+                    if candidate != imagesDir + "/" + file && fm.fileExists(atPath: candidate) {
+                        found = candidate
+                        if !suffix.isEmpty { isic = true }
+                        break search
+                    }
+                }
+            }
+            guard let mask = found else {
+                throw DatasetError.missingMask(image: imagesDir + "/" + file, expected: "\(maskDirs[0])/\(stem).png or \(stem)_segmentation.png")
+            }
+            cases.append(Case(name: stem, images: [imagesDir + "/" + file], mask: mask))
+        }
+        return DatasetIndex(cases: cases, classNames: declared, layout: isic ? "ISIC" : "folder")
+    }
+
+    static func nnUNet(_ root: String, _ json: [String: Any]) throws -> DatasetIndex {
+        let fm = FileManager.default
+        guard let channels = json["channel_names"] as? [String: Any], !channels.isEmpty else {
+            throw DatasetError.invalid("\(root)/dataset.json: channel_names is missing or empty")
+        }
+        let ending = json["file_ending"] as? String ?? ".png"
+        var classNames: [String]? = nil
+        if let labels = json["labels"] as? [String: Any] {
+            let pairs = labels.compactMap { (name, value) -> (String, Int)? in (value as? Int).map { (name, $0) } }
+            if pairs.count != labels.count { throw DatasetError.invalid("\(root)/dataset.json: labels must map names to integer ids (regions are not supported)") }
+            let count = (pairs.map { $0.1 }.max() ?? 0) + 1
+            var names = (0..<count).map { "class\($0)" }
+            for (name, id) in pairs { names[id] = name }
+            classNames = names
+        }
+        let labels = ((try? fm.contentsOfDirectory(atPath: root + "/labelsTr")) ?? []).filter { $0.hasSuffix(ending) }.sorted()
+        if labels.isEmpty { throw DatasetError.empty(root + "/labelsTr") }
+        var cases: [Case] = []
+        for file in labels {
+            let name = String(file.dropLast(ending.count))
+            var images: [String] = []
+            for c in 0..<channels.count {
+                let path = root + "/imagesTr/" + name + "_" + String(format: "%04d", c) + ending
+                guard fm.fileExists(atPath: path) else { throw DatasetError.missingMask(image: root + "/labelsTr/" + file, expected: path) }
+                images.append(path)
+            }
+            cases.append(Case(name: name, images: images, mask: root + "/labelsTr/" + file))
+        }
+        return DatasetIndex(cases: cases, classNames: classNames, layout: "nnU-Net v2")
+    }
+}
