@@ -60,12 +60,21 @@ public final class Autograd {
     public func forward(_ inputs: [Tensor], training: Bool = true) throws(GraphError) -> [Tensor] {
         self.training = training
         shapes = try graph.inferShapes(inputs.map { $0.shape })
+        // Reuse last step's activation arrays when the shapes repeat (every training step): allocating and
+        // zeroing fresh ones cost about 15% of a step in page faults.
+        var previous = values
         values = []
         maxPoolIndices = [:]
         batchNormSaved = [:]
         var nextInput = 0
         for (i, node) in graph.nodes.enumerated() {
-            var out = [Float](repeating: 0, count: shapes[i].elementCount)
+            var out: [Float]
+            if i < previous.count && previous[i].count == shapes[i].elementCount {
+                out = previous[i]
+                previous[i] = []
+            } else {
+                out = [Float](repeating: 0, count: shapes[i].elementCount)
+            }
             if case .input = node.op {
                 let t = inputs[nextInput]
                 nextInput += 1
@@ -145,15 +154,23 @@ public final class Autograd {
             } }
         case .concat:
             var offset = 0
-            let pixels = s.batch * s.height * s.width
+            let pixels = s.batch * s.height * s.width, total = s.channels, threads = self.threads
             for j in node.inputs {
-                let c = shapes[j].channels
-                for p in 0..<pixels { for ch in 0..<c { out[p * s.channels + offset + ch] = values[j][p * c + ch] } }
+                let c = shapes[j].channels, o0 = offset
+                values[j].withUnsafeBufferPointer { src in out.withUnsafeMutableBufferPointer { dst in
+                    let sp = src.baseAddress!, dp = dst.baseAddress!
+                    ParallelFor.run(count: pixels, threads: threads) { range, _ in
+                        for p in range { (dp + p * total + o0).update(from: sp + p * c, count: c) }
+                    }
+                } }
                 offset += c
             }
         case .add(let act):
             let y = values[node.inputs[1]]
-            for k in 0..<out.count { out[k] = act.apply(x[k] + y[k]) }
+            x.withUnsafeBufferPointer { xp in y.withUnsafeBufferPointer { yp in out.withUnsafeMutableBufferPointer { op in
+                let a = xp.baseAddress!, b = yp.baseAddress!, o = op.baseAddress!
+                ParallelFor.run(count: op.count, threads: threads) { range, _ in F32Elementwise.add(a, b, output: o, range: range, activation: act) }
+            } } }
         case .mul:
             let gate = values[node.inputs[1]], gs = shapes[node.inputs[1]]
             for k in 0..<out.count { out[k] = x[k] * gate[Autograd.gateIndex(k, s, gs)] }
@@ -179,7 +196,11 @@ public final class Autograd {
             }
         case .activation(let kind):
             switch kind {
-            case .relu: for k in 0..<out.count { out[k] = x[k] > 0 ? x[k] : 0 }
+            case .relu:
+                x.withUnsafeBufferPointer { xp in out.withUnsafeMutableBufferPointer { op in
+                    let a = xp.baseAddress!, o = op.baseAddress!
+                    ParallelFor.run(count: op.count, threads: threads) { range, _ in F32Activations.relu(a, output: o, range: range) }
+                } }
             case .leakyRelu(let slope): for k in 0..<out.count { out[k] = x[k] > 0 ? x[k] : x[k] * slope }
             case .sigmoid: for k in 0..<out.count { out[k] = Exp.sigmoid(x[k]) }
             }

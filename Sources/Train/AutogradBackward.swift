@@ -117,11 +117,16 @@ extension Autograd {
             // The size operand of a resize-to-like receives no gradient.
         case .concat:
             var offset = 0
-            let pixels = s.batch * s.height * s.width
+            let pixels = s.batch * s.height * s.width, total = s.channels, threads = self.threads
             for j in node.inputs {
-                let c = shapes[j].channels
+                let c = shapes[j].channels, o0 = offset
                 var dx = [Float](repeating: 0, count: pixels * c)
-                for p in 0..<pixels { for ch in 0..<c { dx[p * c + ch] = dyIn[p * s.channels + offset + ch] } }
+                dyIn.withUnsafeBufferPointer { src in dx.withUnsafeMutableBufferPointer { dst in
+                    let sp = src.baseAddress!, dp = dst.baseAddress!
+                    ParallelFor.run(count: pixels, threads: threads) { range, _ in
+                        for p in range { (dp + p * c).update(from: sp + p * total + o0, count: c) }
+                    }
+                } }
                 Autograd.accumulate(&grads[j], dx)
                 offset += c
             }
@@ -171,7 +176,13 @@ extension Autograd {
         case .activation(let kind):
             var dx = [Float](repeating: 0, count: s.elementCount)
             switch kind {
-            case .relu: for k in 0..<dx.count { dx[k] = y[k] > 0 ? dyIn[k] : 0 }
+            case .relu:
+                y.withUnsafeBufferPointer { yp in dyIn.withUnsafeBufferPointer { dp in dx.withUnsafeMutableBufferPointer { xp in
+                    let yb = yp.baseAddress!, db = dp.baseAddress!, xb = xp.baseAddress!
+                    ParallelFor.run(count: xp.count, threads: threads) { range, _ in
+                        F32LayerBackward.activation(.relu, output: yb, outputGradient: db, inputGradient: xb, range: range)
+                    }
+                } } }
             case .leakyRelu(let slope): for k in 0..<dx.count { dx[k] = values[node.inputs[0]][k] > 0 ? dyIn[k] : dyIn[k] * slope }
             case .sigmoid: for k in 0..<dx.count { dx[k] = dyIn[k] * y[k] * (1 - y[k]) }
             }

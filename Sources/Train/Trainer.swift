@@ -208,7 +208,7 @@ public final class Trainer {
         s.momentCounts = optimizer.firstMoments.map { $0.count }
         try FileIO.writeAtomically(try s.encode(first: optimizer.firstMoments, second: optimizer.secondMoments), to: directory + "/state.bin")
         let encoder = JSONEncoder()
-        encoder.keyEncodingStrategy = .convertToSnakeCase
+        encoder.outputFormatting = .sortedKeys
         var log = ""
         for r in state.records { log += String(decoding: try encoder.encode(r), as: UTF8.self) + "\n" }
         try FileIO.writeAtomically(Array(log.utf8), to: directory + "/log.jsonl")

@@ -11,6 +11,17 @@ public struct EpochRecord: Codable, Equatable {
     public var learningRate: Double
     public var seconds: Double
     public var imagesPerSecond: Double
+
+    enum CodingKeys: String, CodingKey {
+        case epoch
+        case trainLoss = "train_loss"
+        case validationLoss = "val_loss"
+        case validationDice = "val_dice"
+        case validationIoU = "val_iou"
+        case learningRate = "lr"
+        case seconds
+        case imagesPerSecond = "images_per_s"
+    }
 }
 
 /// Everything besides the model that a resumed run needs to continue as if never interrupted:

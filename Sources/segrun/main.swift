@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import Engine
 
 struct Segrun: ParsableCommand {
@@ -9,4 +10,6 @@ struct Segrun: ParsableCommand {
         subcommands: [DemoCommand.self, SynthCommand.self, TrainCommand.self, EvalCommand.self, PredictCommand.self, InfoCommand.self, InitCommand.self, BenchCommand.self, ForwardCommand.self])
 }
 
+// Line-buffered stdout, so results reach logs and pipes as they happen (progress goes to stderr).
+setvbuf(stdout, nil, _IOLBF, 0)
 Segrun.main()

@@ -52,7 +52,7 @@ final class TrainerTests: XCTestCase {
         let logA = try String(contentsOfFile: root + "/straight/log.jsonl", encoding: .utf8)
         let logB = try String(contentsOfFile: root + "/resumed/log.jsonl", encoding: .utf8)
         XCTAssertEqual(logA.split(separator: "\n").count, 3)
-        XCTAssertEqual(logA.split(separator: "\n").map { $0.contains("\"validation_dice\"") }, [true, true, true])
+        XCTAssertEqual(logA.split(separator: "\n").map { $0.contains("\"val_dice\"") }, [true, true, true])
         XCTAssertEqual(try String(contentsOfFile: root + "/straight/curves.svg", encoding: .utf8).hasPrefix("<svg"), true)
         _ = logB
         XCTAssertTrue(FileManager.default.fileExists(atPath: root + "/straight/best.segrun"))
