@@ -128,3 +128,27 @@ final class DatasetLayoutTests: XCTestCase {
         XCTAssertThrowsError(try SegmentationDataset.loadFolder(root, height: 16, width: 16)) { XCTAssertTrue("\($0)".contains("case_002_0001.png"), "\($0)") }
     }
 }
+
+final class AugmentationTests: XCTestCase {
+    func testAugmentationIsSeededAndKeepsImageAndMaskAligned() {
+        let size = 24
+        var image = [Float](repeating: 0.2, count: size * size), mask = [UInt8](repeating: 0, count: size * size)
+        for y in 6..<14 { for x in 4..<12 { image[y * size + x] = 0.8; mask[y * size + x] = 1 } }
+        let s = Sample(name: "square", image: image, mask: mask)
+        var noIntensity = Augmentation()
+        noIntensity.brightness = 0; noIntensity.contrast = 0; noIntensity.gamma = 0
+        for index in 0..<20 {
+            let a = noIntensity.apply(s, channels: 1, height: size, width: size, seed: 3, epoch: 1, index: index)
+            let b = noIntensity.apply(s, channels: 1, height: size, width: size, seed: 3, epoch: 1, index: index)
+            XCTAssertEqual(a.image, b.image)
+            XCTAssertEqual(a.mask, b.mask)
+            // Where the mask says foreground, the warped image is bright; where it says background, dark
+            // (allowing the interpolated border of the square).
+            var agree = 0
+            for p in 0..<(size * size) where (a.mask[p] == 1) == (a.image[p] > 0.5) { agree += 1 }
+            XCTAssertGreaterThan(agree, size * size * 9 / 10, "sample \(index)")
+        }
+        XCTAssertNotEqual(noIntensity.apply(s, channels: 1, height: size, width: size, seed: 3, epoch: 1, index: 0).mask,
+                          noIntensity.apply(s, channels: 1, height: size, width: size, seed: 3, epoch: 2, index: 0).mask)
+    }
+}

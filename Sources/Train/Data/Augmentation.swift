@@ -11,12 +11,18 @@ public struct Augmentation: Equatable {
     public var brightness: Float = 0.1
     public var contrast: Float = 0.15
     public var gamma: Float = 0.25
+    /// Random scale within 1 +- this, rotation within +- `rotationDegrees`, and a shift (a random crop)
+    /// within +- `shift` of the size; image bilinear, mask nearest, borders clamped.
+    public var scale: Float = 0.15
+    public var rotationDegrees: Float = 15
+    public var shift: Float = 0.08
 
     public init() {}
 
     public static let none: Augmentation = {
         var a = Augmentation()
         a.flips = false; a.rotations = false; a.brightness = 0; a.contrast = 0; a.gamma = 0
+        a.scale = 0; a.rotationDegrees = 0; a.shift = 0
         return a
     }()
 
@@ -42,6 +48,11 @@ public struct Augmentation: Equatable {
                 }
             }
         }
+        let zoom = 1 + self.scale * rng.uniform(), angle = rotationDegrees * rng.uniform() * Float.pi / 180
+        let ty = self.shift * Float(h) * rng.uniform(), tx = self.shift * Float(w) * rng.uniform()
+        if zoom != 1 || angle != 0 || ty != 0 || tx != 0 {
+            out = warp(out, channels: channels, height: h, width: w, zoom: zoom, angle: angle, ty: ty, tx: tx)
+        }
         let shift = brightness * rng.uniform(), scale = 1 + contrast * rng.uniform()
         let g = gamma > 0 ? Float(Foundation.pow(Double(1 + gamma), Double(rng.uniform()))) : 1
         if shift != 0 || scale != 1 || g != 1 {
@@ -49,6 +60,30 @@ public struct Augmentation: Equatable {
                 var v = max(0, min(1, out.image[i]))
                 if g != 1 { v = Foundation.pow(v, g) }
                 out.image[i] = (v - 0.5) * scale + 0.5 + shift
+            }
+        }
+        return out
+    }
+
+    /// Output pixel p samples the input at `R(-angle) (p - c - t) / zoom + c`.
+    func warp(_ s: Sample, channels: Int, height h: Int, width w: Int, zoom: Float, angle: Float, ty: Float, tx: Float) -> Sample {
+        var out = s
+        let cy = Float(h - 1) / 2, cx = Float(w - 1) / 2
+        let cosA = Float(Foundation.cos(Double(angle))), sinA = Float(Foundation.sin(Double(angle)))
+        for y in 0..<h {
+            for x in 0..<w {
+                let dy = Float(y) - cy - ty, dx = Float(x) - cx - tx
+                let sy = max(0, min(Float(h - 1), (cosA * dy + sinA * dx) / zoom + cy))
+                let sx = max(0, min(Float(w - 1), (-sinA * dy + cosA * dx) / zoom + cx))
+                let y0 = Int(sy), x0 = Int(sx), y1 = min(y0 + 1, h - 1), x1 = min(x0 + 1, w - 1)
+                let fy = sy - Float(y0), fx = sx - Float(x0)
+                out.mask[y * w + x] = s.mask[Int(sy.rounded()) * w + Int(sx.rounded())]
+                for c in 0..<channels {
+                    let plane = c * h * w
+                    let top = s.image[plane + y0 * w + x0] * (1 - fx) + s.image[plane + y0 * w + x1] * fx
+                    let bottom = s.image[plane + y1 * w + x0] * (1 - fx) + s.image[plane + y1 * w + x1] * fx
+                    out.image[plane + y * w + x] = top * (1 - fy) + bottom * fy
+                }
             }
         }
         return out
