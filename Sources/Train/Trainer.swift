@@ -2,6 +2,11 @@ import Foundation
 import Kernels
 import Engine
 
+/// The batch a prefetch thread prepares; read only after the thread is joined.
+final class PrefetchSlot: @unchecked Sendable {
+    var batch: (Tensor, Target)?
+}
+
 /// Hyper-parameters of a training run.
 public struct TrainingOptions {
     public var epochs = 20
@@ -90,6 +95,10 @@ public final class Trainer {
         return (x, .classes(ids, batch: indices.count, height: h, width: w))
     }
 
+    func indices(_ order: [Int], _ b: Int) -> [Int] {
+        Array(order[(b * options.batchSize)..<min(order.count, (b + 1) * options.batchSize)])
+    }
+
     /// The epoch's training order: a seeded shuffle that depends only on (seed, epoch).
     func order(epoch: Int) -> [Int] {
         var order = trainIndices
@@ -117,9 +126,23 @@ public final class Trainer {
             let order = self.order(epoch: epoch)
             var lossSum = 0.0
             var seen = 0
+            // The next batch is read and augmented on a background thread while this one trains. Its content
+            // depends only on (seed, epoch, indices), so prefetching never changes the result.
+            let prefetch = DispatchQueue(label: "segrun.prefetch")
+            var prepared = batch(self.indices(order, 0), epoch: epoch)
             for b in 0..<batchesPerEpoch {
-                let indices = Array(order[(b * options.batchSize)..<min(order.count, (b + 1) * options.batchSize)])
-                let (x, target) = batch(indices, epoch: epoch)
+                let indices = self.indices(order, b)
+                let (x, target) = prepared
+                let group = DispatchGroup()
+                let upcoming = PrefetchSlot()
+                if b + 1 < batchesPerEpoch {
+                    let nextIndices = self.indices(order, b + 1)
+                    prefetch.async(group: group) { upcoming.batch = self.batch(nextIndices, epoch: epoch) }
+                }
+                defer {
+                    group.wait()
+                    if let next = upcoming.batch { prepared = next }
+                }
                 let logits = try autograd.forward([x])
                 autograd.zeroGradients()
                 var outputGradients: [Tensor?] = []
