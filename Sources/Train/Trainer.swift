@@ -24,6 +24,9 @@ public struct TrainingOptions {
     /// Forward and input-gradient convolutions. igemm: Winograd re-transforms the weights twice per step
     /// and measured no faster for unet-s at 256x256 (1.1 img/s for F2 and F4 against 1.2).
     public var convolutionAlgorithm: ConvAlgorithm = .igemm
+    /// Write `overlays-eNNN.png` (validation images: image, truth, prediction) every this many epochs and
+    /// after the last one (0: never).
+    public var overlayEvery = 5
     /// Stop when validation Dice has not improved for this many epochs (nil: never).
     public var patience: Int? = nil
 
@@ -173,6 +176,9 @@ public final class Trainer {
             let improved = dice > state.bestDice
             if improved { state.bestDice = dice; state.epochsWithoutImprovement = 0 } else { state.epochsWithoutImprovement += 1 }
             try checkpoint(directory, state: state, improved: improved)
+            if options.overlayEvery > 0 && ((epoch + 1) % options.overlayEvery == 0 || epoch + 1 == options.epochs) {
+                try ValidationGrid.write(self, epoch: epoch + 1, to: directory + String(format: "/overlays-e%03d.png", epoch + 1))
+            }
             try report(.epochDone(record, improved: improved))
             if let patience = options.patience, state.epochsWithoutImprovement >= patience {
                 try report(.stoppedEarly(epoch: epoch + 1))

@@ -9,7 +9,8 @@ struct TrainCommand: ParsableCommand {
         abstract: "Train a model on a folder dataset (images/ + masks/), writing best and last model files.",
         discussion: """
             The run folder gets last.segrun, best.segrun (by validation Dice), state.bin (optimizer state for
-            --resume), log.jsonl (one line per epoch) and curves.svg. Every file is written atomically.
+            --resume), log.jsonl (one line per epoch), curves.svg and overlays-eNNN.png grids of validation
+            images (image, truth, prediction). Every file is written atomically.
 
             Examples:
               segrun train --data ../shared/data/brain-mask --preset unet-s --size 128 --epochs 20 --out runs/brain
@@ -57,6 +58,9 @@ struct TrainCommand: ParsableCommand {
 
     @Option(help: "Stop after this many epochs without a better validation Dice.")
     var patience: Int?
+
+    @Option(help: "Write overlays-eNNN.png (validation image, truth, prediction) every N epochs and at the end; 0 never.")
+    var overlayEvery: Int = 5
 
     @Option(help: "Threads (default: all cores).")
     var threads: Int?
@@ -137,6 +141,7 @@ struct TrainCommand: ParsableCommand {
         training.seed = modelOptions.seed
         training.threads = threads ?? ParallelFor.coreCount
         training.patience = patience
+        training.overlayEvery = max(0, overlayEvery)
         print("data: \(dataset.name), \(dataset.samples.count) images (\(trainIndices.count) train, \(validationIndices.count) validation) at \(h)x\(w), "
               + "\(dataset.channels) channel(s), classes: \(dataset.classNames.joined(separator: ", "))")
         print("model: \(modelOptions.preset!), \(Format.count(Double(model.graph.parameterCount))) parameters; run folder \(out)")
