@@ -152,3 +152,16 @@ final class AugmentationTests: XCTestCase {
                           noIntensity.apply(s, channels: 1, height: size, width: size, seed: 3, epoch: 2, index: 0).mask)
     }
 }
+
+final class SliceStackingTests: XCTestCase {
+    func testNeighbouringSlicesBecomeChannels() throws {
+        let samples = (0..<4).map { Sample(name: "s\($0)", image: [Float](repeating: Float($0), count: 4), mask: [UInt8](repeating: UInt8($0 % 2), count: 4)) }
+        let data = SegmentationDataset(samples: samples, channels: 1, modelClasses: 1, classNames: ["x"], height: 2, width: 2, name: "v")
+        let stacked = try data.stackingNeighbours(3)
+        XCTAssertEqual(stacked.channels, 3)
+        XCTAssertEqual(stacked.samples[0].image, [0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1], "clamped at the first slice")
+        XCTAssertEqual(stacked.samples[2].image, [1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3])
+        XCTAssertEqual(stacked.samples[2].mask, samples[2].mask)
+        XCTAssertThrowsError(try data.stackingNeighbours(2))
+    }
+}

@@ -93,6 +93,8 @@ public enum MetadataKey {
     public static let inputStd = "input.std"
     /// [H, W] the model was trained at: images are resized to it, and the outputs back (bilinear).
     public static let inputSize = "input.size"
+    /// 2.5D models: the number of neighbouring slices (in name order) stacked as input channels.
+    public static let inputSlices = "input.slices"
     public static let classes = "output.classes"
     public static let classNames = "output.class_names"
     /// Probability threshold of binary masks.

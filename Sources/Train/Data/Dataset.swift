@@ -188,3 +188,26 @@ public enum ValidationSplit: Equatable {
         return (train, validation)
     }
 }
+
+extension SegmentationDataset {
+    /// 2.5D input: each sample's image becomes the stack of its `slices` neighbours in name order (the
+    /// sample in the middle, clamped at the ends) as channels; masks stay those of the middle slice.
+    /// Only for single-channel images (slices of one volume).
+    public func stackingNeighbours(_ slices: Int) throws -> SegmentationDataset {
+        if slices <= 1 { return self }
+        if slices % 2 == 0 { throw DatasetError.invalid("--slices must be odd, got \(slices)") }
+        if channels != 1 { throw DatasetError.invalid("2.5D input needs single-channel slices; \(name) has \(channels) channels") }
+        let hw = height * width, half = slices / 2
+        var out = self
+        out.channels = slices
+        for i in 0..<samples.count {
+            var image = [Float](repeating: 0, count: slices * hw)
+            for k in 0..<slices {
+                let j = min(samples.count - 1, max(0, i + k - half))
+                for p in 0..<hw { image[k * hw + p] = samples[j].image[p] }
+            }
+            out.samples[i].image = image
+        }
+        return out
+    }
+}

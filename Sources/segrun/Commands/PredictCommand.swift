@@ -83,9 +83,23 @@ struct PredictCommand: ParsableCommand {
         let start = Date()
         for (i, path) in images.enumerated() {
             do {
-                let image = try ImageFile.read(path).converted(toChannels: model.inputChannels)
-                let x = Tensor(shape: TensorShape(batch: 1, channels: image.channels, height: image.height, width: image.width),
-                               data: image.planar)
+                let slices = model.metadata.int(MetadataKey.inputSlices) ?? 1
+                let image = try ImageFile.read(path).converted(toChannels: slices > 1 ? 1 : model.inputChannels)
+                var planes = image.planar
+                if slices > 1 {
+                    // 2.5D: the neighbouring inputs in name order become the other channels.
+                    planes = []
+                    for k in 0..<slices {
+                        let j = min(images.count - 1, max(0, i + k - slices / 2))
+                        let neighbour = j == i ? image : try ImageFile.read(images[j]).converted(toChannels: 1)
+                        if neighbour.width != image.width || neighbour.height != image.height {
+                            throw CLIError("\(images[j]): a 2.5D neighbour must have the size of \(path)")
+                        }
+                        planes += neighbour.planar
+                    }
+                }
+                let x = Tensor(shape: TensorShape(batch: 1, channels: planes.count / (image.width * image.height), height: image.height, width: image.width),
+                               data: planes)
                 let probabilities = try segmenter.probabilities(segmenter.normalize(x), options: options)
                 let labels = segmenter.labels(probabilities)
                 let stem = ((path as NSString).lastPathComponent as NSString).deletingPathExtension

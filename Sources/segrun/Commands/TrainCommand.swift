@@ -59,6 +59,9 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Stop after this many epochs without a better validation Dice.")
     var patience: Int?
 
+    @Option(help: "2.5D input: stack this many neighbouring slices (odd; name order) as channels.")
+    var slices: Int = 1
+
     @Option(help: "Write overlays-eNNN.png (validation image, truth, prediction) every N epochs and at the end; 0 never.")
     var overlayEvery: Int = 5
 
@@ -100,19 +103,21 @@ struct TrainCommand: ParsableCommand {
         let stderr = FileHandle.standardError
         stderr.write("segrun train: loading \(data)\n".data(using: .utf8)!)
         var loading: ProgressBar? = nil
-        let dataset: SegmentationDataset
+        let loaded: SegmentationDataset
         do {
-            dataset = try SegmentationDataset.loadFolder(data, height: h, width: w) { done, total in
+            loaded = try SegmentationDataset.loadFolder(data, height: h, width: w) { done, total in
                 if loading == nil { loading = ProgressBar(total: total, label: "load") }
                 loading?.update(done)
             }
         } catch { throw CLIError("\(error)") }
+        let dataset = try loaded.stackingNeighbours(slices)
         let split = try ValidationSplit.parse(val, seed: modelOptions.seed)
         let (trainIndices, validationIndices) = try split.split(dataset.samples)
         var options = modelOptions
         options.inChannels = dataset.channels
         options.classes = dataset.modelClasses
-        let model = try options.presetModel(modelOptions.preset!)
+        var model = try options.presetModel(modelOptions.preset!)
+        if slices > 1 { model.metadata[MetadataKey.inputSlices] = .int(Int64(slices)) }
         if h % model.inputMultiple != 0 || w % model.inputMultiple != 0 {
             throw CLIError("--size \(size) is not a multiple of the model's input multiple \(model.inputMultiple)")
         }
