@@ -165,3 +165,31 @@ final class SliceStackingTests: XCTestCase {
         XCTAssertThrowsError(try data.stackingNeighbours(2))
     }
 }
+
+final class RunLengthCSVTests: XCTestCase {
+    func testUWMadisonStyleCSV() throws {
+        let root = NSTemporaryDirectory() + "segrun-rle-\(getpid())"
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let scans = root + "/train/case7/case7_day0/scans"
+        try FileManager.default.createDirectory(atPath: scans, withIntermediateDirectories: true)
+        for k in 1...2 {
+            try ImageFile.writePNG([UInt8](repeating: UInt8(40 * k), count: 16), width: 4, height: 4, channels: 1,
+                                   to: scans + String(format: "/slice_%04d_4_4_1.50_1.50.png", k))
+        }
+        let csv = """
+        id,class,segmentation
+        case7_day0_slice_0001,large_bowel,1 2 6 2
+        case7_day0_slice_0001,stomach,16 1
+        case7_day0_slice_0002,large_bowel,
+        case7_day0_slice_0002,stomach,
+        """
+        try Data(csv.utf8).write(to: URL(fileURLWithPath: root + "/train.csv"))
+        let data = try SegmentationDataset.loadFolder(root, height: 4, width: 4)
+        XCTAssertEqual(data.classNames, ["background", "large_bowel", "stomach"])
+        XCTAssertEqual(data.modelClasses, 3)
+        XCTAssertEqual(data.samples[0].mask, [1, 1, 0, 0, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 2])
+        XCTAssertEqual(data.samples[1].mask, [UInt8](repeating: 0, count: 16))
+        try Data((csv + "\ncase7_day0_slice_0002,stomach,15 9").utf8).write(to: URL(fileURLWithPath: root + "/train.csv"))
+        XCTAssertThrowsError(try SegmentationDataset.loadFolder(root, height: 4, width: 4)) { XCTAssertTrue("\($0)".contains("outside"), "\($0)") }
+    }
+}

@@ -71,7 +71,12 @@ public struct SegmentationDataset {
                     for p in 0..<(image.width * image.height) { for c in 0..<planes.count { samples[p * planes.count + c] = planes[c].samples[p] } }
                     image = Image(width: image.width, height: image.height, channels: planes.count, bitDepth: image.bitDepth, samples: samples)
                 }
-                mask = try ImageFile.read(maskPath)
+                if let runs = entry.runs {
+                    let ids = try DatasetIndex.decode(runs, width: image.width, height: image.height, source: root + "/train.csv (\(stem))")
+                    mask = Image(width: image.width, height: image.height, channels: 1, samples: ids.map { Float($0) / 255 })
+                } else {
+                    mask = try ImageFile.read(maskPath)
+                }
             } catch let error as DatasetError {
                 throw error
             } catch {

@@ -8,6 +8,8 @@ import ImageIO
 /// - **nnU-Net v2 raw**: `dataset.json` with `channel_names`, `labels` and `file_ending`; `imagesTr/CASE_0000.png`
 ///   (one file per channel, `_0001`, ...) and `labelsTr/CASE.png`.
 /// - **folder**: `images/NAME.{png,jpg}` with `masks/NAME.png` (optional `dataset.json` with `classes`).
+/// - **RLE CSV** (UW-Madison GI tract): `train.csv` with `id,class,segmentation` rows (id `caseN_dayM_slice_K`),
+///   images found below the folder as `.../caseN_dayM/scans/slice_K_*.png`.
 /// - **ISIC**: `ISIC_0000000.jpg` with `ISIC_0000000_Segmentation.png` (2017) or `_segmentation.png` (2018),
 ///   in the same folder, in `masks/`, or in a sibling folder whose name contains "GroundTruth"
 ///   (`ISIC-2017_Training_Data` beside `ISIC-2017_Training_Part1_GroundTruth`). Superpixel files are skipped.
@@ -15,7 +17,11 @@ public struct DatasetIndex {
     public struct Case {
         public var name: String
         public var images: [String]
+        /// The mask file, or (RLE datasets) empty with `runs` set.
         public var mask: String
+        /// Run-length-encoded masks by class id (1-based): "start length ..." with 1-based starts over the
+        /// row-major pixels, as in the UW-Madison GI tract CSV.
+        public var runs: [(classId: Int, rle: String)]? = nil
     }
 
     public var cases: [Case]
@@ -29,6 +35,7 @@ public struct DatasetIndex {
         let fm = FileManager.default
         var isDir: ObjCBool = false
         guard fm.fileExists(atPath: root, isDirectory: &isDir), isDir.boolValue else { throw DatasetError.notFound(root) }
+        if fm.fileExists(atPath: root + "/train.csv") { return try runLengthCSV(root) }
         let json = fm.contents(atPath: root + "/dataset.json").flatMap { try? JSONSerialization.jsonObject(with: $0) as? [String: Any] }
         if let json, json["channel_names"] != nil, fm.fileExists(atPath: root + "/imagesTr") {
             return try nnUNet(root, json)
@@ -97,5 +104,68 @@ public struct DatasetIndex {
             cases.append(Case(name: name, images: images, mask: root + "/labelsTr/" + file))
         }
         return DatasetIndex(cases: cases, classNames: classNames, layout: "nnU-Net v2")
+    }
+
+    static func runLengthCSV(_ root: String) throws -> DatasetIndex {
+        guard let text = try? String(contentsOfFile: root + "/train.csv", encoding: .utf8) else {
+            throw DatasetError.invalid("\(root)/train.csv: cannot read")
+        }
+        var lines = text.split(whereSeparator: { $0 == "\n" || $0 == "\r" }).map(String.init)
+        guard let header = lines.first?.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }),
+              let idColumn = header.firstIndex(of: "id"), let classColumn = header.firstIndex(of: "class"),
+              let rleColumn = header.firstIndex(where: { $0 == "segmentation" || $0 == "rle" }) else {
+            throw DatasetError.invalid("\(root)/train.csv: expected a header with id, class and segmentation columns")
+        }
+        lines.removeFirst()
+        // Images: index every PNG under the folder by "caseN_dayM_slice_K".
+        var images: [String: String] = [:]
+        if let walker = FileManager.default.enumerator(atPath: root) {
+            for case let path as String in walker where path.hasSuffix(".png") {
+                let parts = path.split(separator: "/")
+                guard parts.count >= 3, parts[parts.count - 2] == "scans" else { continue }
+                let file = parts[parts.count - 1].split(separator: "_")
+                guard file.count >= 2, file[0] == "slice" else { continue }
+                images["\(parts[parts.count - 3])_slice_\(file[1])"] = root + "/" + path
+            }
+        }
+        var classNames = ["background"]
+        var byId: [String: [(Int, String)]] = [:]
+        var order: [String] = []
+        for (n, line) in lines.enumerated() {
+            let fields = line.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+            guard fields.count > max(idColumn, classColumn, rleColumn) else {
+                throw DatasetError.invalid("\(root)/train.csv line \(n + 2): expected \(header.count) fields")
+            }
+            let id = fields[idColumn], name = fields[classColumn], rle = fields[rleColumn]
+            if !classNames.contains(name) { classNames.append(name) }
+            if byId[id] == nil { byId[id] = []; order.append(id) }
+            if !rle.isEmpty { byId[id]!.append((classNames.firstIndex(of: name)!, rle)) }
+        }
+        var cases: [Case] = []
+        for id in order.sorted() {
+            guard let image = images[id] else {
+                throw DatasetError.invalid("\(root)/train.csv: no image for '\(id)' (expected .../\(id.replacingOccurrences(of: "_slice_", with: "/scans/slice_"))_*.png)")
+            }
+            cases.append(Case(name: id, images: [image], mask: "", runs: byId[id]!.map { (classId: $0.0, rle: $0.1) }))
+        }
+        if cases.isEmpty { throw DatasetError.empty(root) }
+        return DatasetIndex(cases: cases, classNames: classNames, layout: "RLE CSV")
+    }
+
+    /// Decodes "start length ..." runs (1-based starts, row-major) into class ids; later classes win overlaps.
+    static func decode(_ runs: [(classId: Int, rle: String)], width: Int, height: Int, source: String) throws -> [UInt8] {
+        var mask = [UInt8](repeating: 0, count: width * height)
+        for (classId, rle) in runs {
+            let numbers = rle.split(separator: " ").map { Int($0) }
+            guard numbers.count % 2 == 0, numbers.allSatisfy({ $0 != nil }) else { throw DatasetError.invalid("\(source): malformed run-length string") }
+            for k in stride(from: 0, to: numbers.count, by: 2) {
+                let start = numbers[k]! - 1, length = numbers[k + 1]!
+                guard start >= 0, length >= 0, start + length <= mask.count else {
+                    throw DatasetError.invalid("\(source): run \(start + 1)+\(length) lies outside the \(width)x\(height) image")
+                }
+                for p in start..<(start + length) { mask[p] = UInt8(classId) }
+            }
+        }
+        return mask
     }
 }
