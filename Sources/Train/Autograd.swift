@@ -43,6 +43,14 @@ public final class Autograd {
         graph.parameters[i].data = .f32(values)
     }
 
+    /// Lets `body` change parameter `i` in place (no copy of the array: optimizers call this every step).
+    public func updateParameter(_ i: Int, _ body: (inout [Float], [Float]) -> Void) {
+        guard case .f32(var values) = graph.parameters[i].data else { return }
+        graph.parameters[i].data = .f32([])
+        body(&values, gradients[i])
+        graph.parameters[i].data = .f32(values)
+    }
+
     public func zeroGradients() {
         for i in 0..<gradients.count { for j in 0..<gradients[i].count { gradients[i][j] = 0 } }
     }

@@ -42,33 +42,36 @@ public final class Optimizer {
             if norm > clipNorm { scale = clipNorm / (norm + 1e-6) }
         }
         for i in learnable {
-            var w = model.parameter(i)
-            let grad = model.gradients[i]
-            switch kind {
-            case .sgd(let momentum, let nesterov):
-                for k in 0..<w.count {
-                    var g = grad[k] * scale + weightDecay * w[k]
-                    if momentum != 0 {
-                        let b = step == 1 ? g : momentum * firstMoments[i][k] + g
-                        firstMoments[i][k] = b
-                        g = nesterov ? g + momentum * b : b
+            model.updateParameter(i) { w, grad in
+                switch kind {
+                case .sgd(let momentum, let nesterov):
+                    for k in 0..<w.count {
+                        var g = grad[k] * scale + weightDecay * w[k]
+                        if momentum != 0 {
+                            let b = step == 1 ? g : momentum * firstMoments[i][k] + g
+                            firstMoments[i][k] = b
+                            g = nesterov ? g + momentum * b : b
+                        }
+                        w[k] -= lr * g
                     }
-                    w[k] -= lr * g
-                }
-            case .adam(let b1, let b2, let eps), .adamW(let b1, let b2, let eps):
-                let decoupled: Bool
-                if case .adamW = kind { decoupled = true } else { decoupled = false }
-                let c1 = 1 - pow(b1, step), c2 = 1 - pow(b2, step)
-                for k in 0..<w.count {
-                    var g = grad[k] * scale
-                    if decoupled { w[k] -= lr * weightDecay * w[k] } else { g += weightDecay * w[k] }
-                    firstMoments[i][k] = b1 * firstMoments[i][k] + (1 - b1) * g
-                    secondMoments[i][k] = b2 * secondMoments[i][k] + (1 - b2) * g * g
-                    let mHat = firstMoments[i][k] / c1, vHat = secondMoments[i][k] / c2
-                    w[k] -= lr * mHat / (vHat.squareRoot() + eps)
+                case .adam(let b1, let b2, let eps), .adamW(let b1, let b2, let eps):
+                    let decoupled: Bool
+                    if case .adamW = kind { decoupled = true } else { decoupled = false }
+                    let c1 = 1 - pow(b1, step), c2 = 1 - pow(b2, step)
+                    firstMoments[i].withUnsafeMutableBufferPointer { m in
+                        secondMoments[i].withUnsafeMutableBufferPointer { v in
+                            for k in 0..<w.count {
+                                var g = grad[k] * scale
+                                if decoupled { w[k] -= lr * weightDecay * w[k] } else { g += weightDecay * w[k] }
+                                m[k] = b1 * m[k] + (1 - b1) * g
+                                v[k] = b2 * v[k] + (1 - b2) * g * g
+                                let mHat = m[k] / c1, vHat = v[k] / c2
+                                w[k] -= lr * mHat / (vHat.squareRoot() + eps)
+                            }
+                        }
+                    }
                 }
             }
-            model.setParameter(i, w)
         }
     }
 
