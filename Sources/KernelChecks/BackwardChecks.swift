@@ -28,13 +28,7 @@ public enum BackwardChecks {
             if let f = db.withUnsafeBufferPointer({ compare($0, refB, rtol: Tolerances.weightGradient, label: label + " db") }) { failures.append(f) }
 
             // Input gradient: the transposed convolution of dy with the same weights (IOHW = the conv's OIHW).
-            var t = ConvTranspose2dGeometry(batch: g.batch, inChannels: g.outChannels, inHeight: g.outHeight, inWidth: g.outWidth,
-                                            outChannels: g.inChannels, kernel: 1, stride: 1)
-            t.kernelHeight = g.kernelHeight; t.kernelWidth = g.kernelWidth
-            t.strideY = g.strideY; t.strideX = g.strideX; t.dilationY = g.dilationY; t.dilationX = g.dilationX
-            t.padTop = g.padTop; t.padLeft = g.padLeft; t.padBottom = g.padBottom; t.padRight = g.padRight
-            t.outputPaddingY = g.inHeight - t.outHeight
-            t.outputPaddingX = g.inWidth - t.outWidth
+            let t = ConvTranspose2dGeometry(adjointOf: g)
             let refX = w.withUnsafeBufferPointer { wp in dy.withUnsafeBufferPointer {
                 BackwardReference.convInputGradient(g, weights: wp.baseAddress!, outputGradient: $0.baseAddress!) } }
             let tplan: F32ConvTranspose.Plan? = w.withUnsafeBufferPointer { wp in

@@ -87,3 +87,24 @@ public struct ConvTranspose2dGeometry: Equatable, Hashable, Sendable, CustomStri
         if let error = validate() { fatalError("invalid \(self): \(error)") }
     }
 }
+
+extension ConvTranspose2dGeometry {
+    /// The transposed convolution that is the adjoint of convolution `g` (groups 1): it maps `g`'s output
+    /// shape back to its input shape, so running it on dY with `g`'s weights gives the input gradient.
+    public init(adjointOf g: Conv2dGeometry) {
+        self.init(batch: g.batch, inChannels: g.outChannels, inHeight: g.outHeight, inWidth: g.outWidth,
+                  outChannels: g.inChannels, kernel: 1, stride: 1)
+        kernelHeight = g.kernelHeight
+        kernelWidth = g.kernelWidth
+        strideY = g.strideY
+        strideX = g.strideX
+        dilationY = g.dilationY
+        dilationX = g.dilationX
+        padTop = g.padTop
+        padLeft = g.padLeft
+        padBottom = g.padBottom
+        padRight = g.padRight
+        outputPaddingY = g.inHeight - outHeight
+        outputPaddingX = g.inWidth - outWidth
+    }
+}

@@ -22,13 +22,7 @@ extension Autograd {
                 try flippedConvolution(g, weights: parameter(a.weight), dy, &dx, node)
             } else {
                 // dX: the transposed convolution of dY with the same weights.
-                var t = ConvTranspose2dGeometry(batch: g.batch, inChannels: g.outChannels, inHeight: g.outHeight, inWidth: g.outWidth,
-                                                outChannels: g.inChannels, kernel: 1, stride: 1)
-                t.kernelHeight = g.kernelHeight; t.kernelWidth = g.kernelWidth
-                t.strideY = g.strideY; t.strideX = g.strideX; t.dilationY = g.dilationY; t.dilationX = g.dilationX
-                t.padTop = g.padTop; t.padLeft = g.padLeft; t.padBottom = g.padBottom; t.padRight = g.padRight
-                t.outputPaddingY = g.inHeight - t.outHeight
-                t.outputPaddingX = g.inWidth - t.outWidth
+                let t = ConvTranspose2dGeometry(adjointOf: g)
                 let plan = try transposedPlan(t, weights: parameter(a.weight), bias: nil, .none, node)
                 runTransposed(plan, dy, &dx, inStride: s.elementsPerImage, outStride: xs.elementsPerImage, batch: s.batch)
             }

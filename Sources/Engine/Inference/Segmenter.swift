@@ -45,7 +45,7 @@ public final class Segmenter {
         return out
     }
 
-    /// The logits of every graph output for a normalized input of any H x W: padded to the model's
+    /// The logits of every graph output for a normalized input of whatever H x W: padded to the model's
     /// multiple, run, cropped back.
     public func logits(_ x: Tensor) throws(GraphError) -> [Tensor] {
         let padded = TensorOps.padToMultiple(x, model.inputMultiple)
