@@ -5,14 +5,7 @@
 enum AttentionUNet {
     static func build(_ b: BlockBuilder) {
         let c = b.config
-        var x = b.g.input("image", channels: c.inChannels)
-        var skips: [Value] = []
-        for level in 0..<c.depth {
-            x = b.doubleConv(x, c.width(level), name: "enc\(level + 1)")
-            skips.append(x)
-            x = b.pool(x, name: "pool\(level + 1)")
-        }
-        x = b.doubleConv(x, c.width(c.depth), name: "bottleneck")
+        var (x, skips) = b.encoder(b.g.input("image", channels: c.inChannels)) { b.doubleConv($0, $1, name: $2) }
         for level in stride(from: c.depth - 1, through: 0, by: -1) {
             let name = "dec\(level + 1)"
             let gate = b.up(x, c.width(level), name: name)

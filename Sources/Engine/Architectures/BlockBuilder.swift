@@ -45,6 +45,19 @@ final class BlockBuilder {
 
     func pool(_ x: Value, name: String) -> Value { g.maxPool(x, name: name) }
 
+    /// The U-Net encoder and bottleneck with `block` as the level block: returns the bottleneck's output
+    /// and the skip of every level (full resolution first).
+    func encoder(_ input: Value, block: (Value, Int, String) -> Value) -> (bottom: Value, skips: [Value]) {
+        var x = input
+        var skips: [Value] = []
+        for level in 0..<config.depth {
+            x = block(x, config.width(level), "enc\(level + 1)")
+            skips.append(x)
+            x = pool(x, name: "pool\(level + 1)")
+        }
+        return (block(x, config.width(config.depth), "bottleneck"), skips)
+    }
+
     /// 1x1 head to the class logits.
     func head(_ x: Value, name: String = "head") -> Value { g.conv(x, config.classes, kernel: 1, name: name) }
 }

@@ -4,14 +4,7 @@
 enum UNet {
     static func build(_ b: BlockBuilder) {
         let c = b.config
-        var x = b.g.input("image", channels: c.inChannels)
-        var skips: [Value] = []
-        for level in 0..<c.depth {
-            x = b.doubleConv(x, c.width(level), name: "enc\(level + 1)")
-            skips.append(x)
-            x = b.pool(x, name: "pool\(level + 1)")
-        }
-        x = b.doubleConv(x, c.width(c.depth), name: "bottleneck")
+        var (x, skips) = b.encoder(b.g.input("image", channels: c.inChannels)) { b.doubleConv($0, $1, name: $2) }
         for level in stride(from: c.depth - 1, through: 0, by: -1) {
             let up = b.up(x, c.width(level), name: "dec\(level + 1)")
             x = b.doubleConv(b.g.concat([skips[level], up], name: "dec\(level + 1).cat"), c.width(level), name: "dec\(level + 1)")
