@@ -136,7 +136,7 @@ final class AugmentationTests: XCTestCase {
         for y in 6..<14 { for x in 4..<12 { image[y * size + x] = 0.8; mask[y * size + x] = 1 } }
         let s = Sample(name: "square", image: image, mask: mask)
         var noIntensity = Augmentation()
-        noIntensity.brightness = 0; noIntensity.contrast = 0; noIntensity.gamma = 0
+        noIntensity.brightness = 0; noIntensity.contrast = 0; noIntensity.gamma = 0; noIntensity.elasticPixels = 2
         for index in 0..<20 {
             let a = noIntensity.apply(s, channels: 1, height: size, width: size, seed: 3, epoch: 1, index: index)
             let b = noIntensity.apply(s, channels: 1, height: size, width: size, seed: 3, epoch: 1, index: index)

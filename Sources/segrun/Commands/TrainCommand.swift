@@ -50,7 +50,7 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Warm-up epochs.")
     var warmup: Int = 0
 
-    @Option(help: "Augmentation: on or off.")
+    @Option(help: "Augmentation: on (flips, turns, scale/rotate/shift, intensity), elastic (on plus elastic deformation) or off.")
     var augment: String = "on"
 
     @Option(help: "Validation split: ends:F (F/2 from each end of the sorted names), random:F, list:FILE.")
@@ -78,7 +78,7 @@ struct TrainCommand: ParsableCommand {
         guard let (h, w) = parseSize(size) else { throw ValidationError("--size takes H or HxW") }
         if h < 16 || w < 16 { throw ValidationError("--size must be at least 16") }
         if epochs < 1 || batch < 1 { throw ValidationError("--epochs and --batch must be at least 1") }
-        if !["on", "off"].contains(augment) { throw ValidationError("--augment takes on or off") }
+        if !["on", "off", "elastic"].contains(augment) { throw ValidationError("--augment takes on, elastic or off") }
         if modelOptions.preset == nil { throw ValidationError("--preset is required (e.g. unet-s)") }
     }
 
@@ -142,7 +142,8 @@ struct TrainCommand: ParsableCommand {
         default: throw CLIError("unknown schedule '\(schedule)'")
         }
         training.warmupEpochs = warmup
-        training.augmentation = augment == "on" ? Augmentation() : .none
+        training.augmentation = augment == "off" ? .none : Augmentation()
+        if augment == "elastic" { training.augmentation.elasticPixels = Float(min(h, w)) / 16 }
         training.seed = modelOptions.seed
         training.threads = threads ?? ParallelFor.coreCount
         training.patience = patience
