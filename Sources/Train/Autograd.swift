@@ -110,9 +110,9 @@ public final class Autograd {
             let op: Conv2dOperator
             do {
                 op = try w.withUnsafeBufferPointer { wp throws(ShapeError) in
-                    try withOptional(b) { bp throws(ShapeError) in
+                    try withOptionalPointer(b) { bp throws(ShapeError) in
                         try Conv2dOperator(g, weights: wp.baseAddress!, bias: bp, activation: a.activation,
-                                           algorithm: convolutionAlgorithm.orFirst(for: g), threads: threads)
+                                           algorithm: convolutionAlgorithm.orFallback(for: g), threads: threads)
                     }
                 }
             } catch { throw .shape(node: node.name, "\(error)") }
@@ -232,7 +232,7 @@ public final class Autograd {
                                 _ node: Node) throws(GraphError) -> F32ConvTranspose.Plan {
         do {
             return try weights.withUnsafeBufferPointer { wp throws(ShapeError) in
-                try withOptional(bias) { bp throws(ShapeError) in try F32ConvTranspose.Plan(g, weights: wp.baseAddress!, bias: bp, activation: act) }
+                try withOptionalPointer(bias) { bp throws(ShapeError) in try F32ConvTranspose.Plan(g, weights: wp.baseAddress!, bias: bp, activation: act) }
             }
         } catch { throw .shape(node: node.name, "\(error)") }
     }
@@ -276,19 +276,4 @@ public final class Autograd {
     func addGradient(_ parameter: Int, _ g: [Float]) {
         for k in 0..<g.count { gradients[parameter][k] += g[k] }
     }
-}
-
-extension ConvAlgorithm {
-    func orFirst(for g: Conv2dGeometry) -> ConvAlgorithm {
-        let list = ConvAlgorithm.candidates(for: g)
-        return list.contains(self) ? self : list[0]
-    }
-}
-
-func withOptional<R, E: Error>(_ array: [Float]?, _ body: (UnsafePointer<Float>?) throws(E) -> R) throws(E) -> R {
-    guard let array else { return try body(nil) }
-    let result: Result<R, E> = array.withUnsafeBufferPointer { p in
-        do throws(E) { return .success(try body(p.baseAddress!)) } catch { return .failure(error) }
-    }
-    return try result.get()
 }

@@ -54,7 +54,7 @@ extension Autograd {
             do {
                 op = try w.withUnsafeBufferPointer { wp throws(ShapeError) in
                     try Conv2dOperator(g, weights: wp.baseAddress!, bias: nil, activation: .none,
-                                       algorithm: convolutionAlgorithm.orFirst(for: g), threads: threads)
+                                       algorithm: convolutionAlgorithm.orFallback(for: g), threads: threads)
                 }
             } catch { throw .shape(node: node.name, "\(error)") }
             var dx = [Float](repeating: 0, count: xs.elementCount)
@@ -212,7 +212,7 @@ extension Autograd {
         do {
             op = try flipped.withUnsafeBufferPointer { wp throws(ShapeError) in
                 try Conv2dOperator(back, weights: wp.baseAddress!, bias: nil, activation: .none,
-                                   algorithm: convolutionAlgorithm.orFirst(for: back), threads: threads)
+                                   algorithm: convolutionAlgorithm.orFallback(for: back), threads: threads)
             }
         } catch { throw .shape(node: node.name, "\(error)") }
         dy.withUnsafeBufferPointer { dp in dx.withUnsafeMutableBufferPointer { op.run(input: dp.baseAddress!, output: $0.baseAddress!) } }

@@ -1,3 +1,4 @@
+import Foundation
 import Kernels
 import Engine
 
@@ -79,22 +80,7 @@ func softplus(_ x: Double) -> Double { x > 0 ? x + log1pExp(-x) : log1pExp(x) }
 func log1pExp(_ x: Double) -> Double {
     // x <= 0 here: exp(x) in (0, 1].
     let e = LayerReference.exp64(x)
-    return e < 1e-8 ? e : naturalLog(1 + e)
-}
-
-/// Natural logarithm for positive finite x (no Foundation): range reduction to [1, 2) and atanh series.
-func naturalLog(_ x: Double) -> Double {
-    var m = x, k = 0.0
-    while m >= 2 { m *= 0.5; k += 1 }
-    while m < 1 { m *= 2; k -= 1 }
-    let s = (m - 1) / (m + 1), s2 = s * s
-    var term = s, sum = 0.0, n = 1.0
-    while abs(term / n) > 1e-17 {
-        sum += term / n
-        term *= s2
-        n += 2
-    }
-    return 2 * sum + k * 0.693_147_180_559_945_3
+    return e < 1e-8 ? e : Foundation.log(1 + e)
 }
 
 enum BinaryLosses {
@@ -162,7 +148,7 @@ enum BinaryLosses {
         if e == 0 { return 1 }
         if x <= 0 { return 0 }
         if e == e.rounded() && e > 0 && e < 16 { var r = 1.0; for _ in 0..<Int(e) { r *= x }; return r }
-        return LayerReference.exp64(e * naturalLog(x))
+        return LayerReference.exp64(e * Foundation.log(x))
     }
 
     static func tversky(_ logits: Tensor, _ t: Tensor, alpha: Float, beta: Float) -> (loss: Double, gradient: Tensor) {
@@ -215,7 +201,7 @@ enum ClassLosses {
         for n in 0..<s.batch {
             for p in 0..<hw {
                 let prob = softmax(logits, n, p), label = Int(ids[n * hw + p])
-                loss += -naturalLog(max(prob[label], 1e-300))
+                loss += -Foundation.log(max(prob[label], 1e-300))
                 for c in 0..<s.channels {
                     g.data[(n * s.channels + c) * hw + p] = Float((prob[c] - (c == label ? 1 : 0)) / count)
                 }

@@ -1,3 +1,4 @@
+import Foundation
 import Engine
 
 /// The update rules, as PyTorch defines them (torch.optim.SGD, Adam, AdamW).
@@ -125,22 +126,9 @@ public struct LearningRateSchedule: Equatable {
             for _ in 0..<((step - warmupSteps) / max(1, every)) { r *= gamma }
             return r
         case .cosine(let minimum):
-            return minimum + (base - minimum) * Float(0.5 * (1 + cosine(Double.pi * t)))
+            return minimum + (base - minimum) * Float(0.5 * (1 + Foundation.cos(Double.pi * t)))
         case .poly(let power):
             return base * Float(BinaryLosses.pow(1 - t, Double(power)))
         }
-    }
-
-    /// cos without Foundation (Taylor series after range reduction to [-pi, pi]).
-    func cosine(_ x: Double) -> Double {
-        var r = x.truncatingRemainder(dividingBy: 2 * Double.pi)
-        if r > Double.pi { r -= 2 * Double.pi }
-        if r < -Double.pi { r += 2 * Double.pi }
-        var term = 1.0, sum = 1.0
-        for n in 1..<20 {
-            term *= -r * r / Double((2 * n - 1) * (2 * n))
-            sum += term
-        }
-        return sum
     }
 }

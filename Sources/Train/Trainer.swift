@@ -177,7 +177,7 @@ public final class Trainer {
             if improved { state.bestDice = dice; state.epochsWithoutImprovement = 0 } else { state.epochsWithoutImprovement += 1 }
             try checkpoint(directory, state: state, improved: improved)
             if options.overlayEvery > 0 && ((epoch + 1) % options.overlayEvery == 0 || epoch + 1 == options.epochs) {
-                try ValidationGrid.write(self, epoch: epoch + 1, to: directory + String(format: "/overlays-e%03d.png", epoch + 1))
+                try ValidationGrid.write(self, to: directory + String(format: "/overlays-e%03d.png", epoch + 1))
             }
             try report(.epochDone(record, improved: improved))
             if let patience = options.patience, state.epochsWithoutImprovement >= patience {
@@ -191,7 +191,7 @@ public final class Trainer {
     public func validate() throws -> (loss: Double, dice: Double, iou: Double) {
         if validationIndices.isEmpty { return (0, 0, 0) }
         var lossSum = 0.0, diceSum = 0.0, iouSum = 0.0
-        let h = data.height, w = data.width, hw = h * w
+        let hw = data.height * data.width
         var chunk = 0
         while chunk < validationIndices.count {
             let indices = Array(validationIndices[chunk..<min(validationIndices.count, chunk + options.batchSize)])
@@ -218,7 +218,6 @@ public final class Trainer {
                 diceSum += d / Double(classes.count)
                 iouSum += j / Double(classes.count)
             }
-            _ = w
         }
         let n = Double(validationIndices.count)
         return (lossSum / n, diceSum / n, iouSum / n)

@@ -5,7 +5,7 @@ import ImageIO
 /// A picture of validation progress: one row per validation image, columns image, truth and prediction
 /// (each drawn over the image with `Overlay`), written as a PNG in the run folder.
 enum ValidationGrid {
-    static func write(_ trainer: Trainer, epoch: Int, rows: Int = 4, to path: String) throws {
+    static func write(_ trainer: Trainer, rows: Int = 4, to path: String) throws {
         let data = trainer.data
         let picks = Array(trainer.validationIndices.prefix(rows))
         if picks.isEmpty { return }
@@ -32,6 +32,5 @@ enum ValidationGrid {
             }
         }
         try ImageFile.writePNG(canvas, width: width, height: height, channels: 3, to: path)
-        _ = epoch
     }
 }

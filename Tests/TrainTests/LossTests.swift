@@ -48,7 +48,6 @@ final class LossTests: XCTestCase {
         }
         let perfect = Loss.bce(positiveWeight: 1).evaluate(Tensor(shape: shape, data: [-100, 100, -100, 100]), .binary(Tensor(shape: shape, data: [0, 1, 0, 1])))
         XCTAssertLessThan(perfect.loss, 1e-30)
-        XCTAssertEqual(naturalLog(10), 2.302585092994046, accuracy: 1e-14)
     }
 
     func testOptimizersFollowTheirDefinitions() throws {

@@ -162,7 +162,7 @@ public final class ExecutionPlan {
 }
 
 /// Calls `body` with the array's base address, or nil.
-func withOptionalPointer<R, E: Error>(_ array: [Float]?, _ body: (UnsafePointer<Float>?) throws(E) -> R) throws(E) -> R {
+public func withOptionalPointer<R, E: Error>(_ array: [Float]?, _ body: (UnsafePointer<Float>?) throws(E) -> R) throws(E) -> R {
     guard let array else { return try body(nil) }
     let result: Result<R, E> = array.withUnsafeBufferPointer { p in
         do throws(E) { return .success(try body(p.baseAddress!)) } catch { return .failure(error) }

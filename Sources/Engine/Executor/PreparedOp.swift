@@ -31,7 +31,7 @@ public enum AlgorithmPolicy: Equatable {
 
 extension ConvAlgorithm {
     /// `self` when it can compute `g`, else the first valid algorithm.
-    func orFallback(for g: Conv2dGeometry) -> ConvAlgorithm {
+    public func orFallback(for g: Conv2dGeometry) -> ConvAlgorithm {
         let candidates = ConvAlgorithm.candidates(for: g)
         return candidates.contains(self) ? self : candidates[0]
     }

@@ -73,47 +73,39 @@ public struct Augmentation: Equatable {
 
     /// Output pixel p samples the input at `R(-angle) (p - c - t) / zoom + c`.
     func warp(_ s: Sample, channels: Int, height h: Int, width w: Int, zoom: Float, angle: Float, ty: Float, tx: Float) -> Sample {
-        var out = s
         let cy = Float(h - 1) / 2, cx = Float(w - 1) / 2
         let cosA = Float(Foundation.cos(Double(angle))), sinA = Float(Foundation.sin(Double(angle)))
-        for y in 0..<h {
-            for x in 0..<w {
-                let dy = Float(y) - cy - ty, dx = Float(x) - cx - tx
-                let sy = max(0, min(Float(h - 1), (cosA * dy + sinA * dx) / zoom + cy))
-                let sx = max(0, min(Float(w - 1), (-sinA * dy + cosA * dx) / zoom + cx))
-                let y0 = Int(sy), x0 = Int(sx), y1 = min(y0 + 1, h - 1), x1 = min(x0 + 1, w - 1)
-                let fy = sy - Float(y0), fx = sx - Float(x0)
-                out.mask[y * w + x] = s.mask[Int(sy.rounded()) * w + Int(sx.rounded())]
-                for c in 0..<channels {
-                    let plane = c * h * w
-                    let top = s.image[plane + y0 * w + x0] * (1 - fx) + s.image[plane + y0 * w + x1] * fx
-                    let bottom = s.image[plane + y1 * w + x0] * (1 - fx) + s.image[plane + y1 * w + x1] * fx
-                    out.image[plane + y * w + x] = top * (1 - fy) + bottom * fy
-                }
-            }
+        return resample(s, channels: channels, height: h, width: w) { y, x in
+            let dy = Float(y) - cy - ty, dx = Float(x) - cx - tx
+            return ((cosA * dy + sinA * dx) / zoom + cy, (-sinA * dy + cosA * dx) / zoom + cx)
         }
-        return out
     }
 
     /// Displaces every pixel by a smooth field: value noise on a 4x4 grid per axis, bilinearly interpolated,
-    /// scaled to `elasticPixels`. Image bilinear, mask nearest, borders clamped.
+    /// scaled to `elasticPixels`.
     func elastic(_ s: Sample, channels: Int, height h: Int, width w: Int, seed: UInt64) -> Sample {
         var rng = SeededGenerator(seed: seed)
-        let cells = 4
-        var gridY = [Float](repeating: 0, count: (cells + 1) * (cells + 1)), gridX = gridY
+        let cells = 4, r = cells + 1
+        var gridY = [Float](repeating: 0, count: r * r), gridX = gridY
         for i in 0..<gridY.count { gridY[i] = rng.uniform() * elasticPixels; gridX[i] = rng.uniform() * elasticPixels }
         func field(_ grid: [Float], _ y: Int, _ x: Int) -> Float {
             let gy = Float(y) / Float(max(1, h - 1)) * Float(cells), gx = Float(x) / Float(max(1, w - 1)) * Float(cells)
             let y0 = min(cells - 1, Int(gy)), x0 = min(cells - 1, Int(gx)), fy = gy - Float(y0), fx = gx - Float(x0)
-            let r = cells + 1
             return (grid[y0 * r + x0] * (1 - fx) + grid[y0 * r + x0 + 1] * fx) * (1 - fy)
                 + (grid[(y0 + 1) * r + x0] * (1 - fx) + grid[(y0 + 1) * r + x0 + 1] * fx) * fy
         }
+        return resample(s, channels: channels, height: h, width: w) { y, x in
+            (Float(y) + field(gridY, y, x), Float(x) + field(gridX, y, x))
+        }
+    }
+
+    /// Output pixel (y, x) takes the input at `source(y, x)`, clamped to the image: image bilinear, mask nearest.
+    func resample(_ s: Sample, channels: Int, height h: Int, width w: Int, source: (Int, Int) -> (Float, Float)) -> Sample {
         var out = s
         for y in 0..<h {
             for x in 0..<w {
-                let sy = max(0, min(Float(h - 1), Float(y) + field(gridY, y, x)))
-                let sx = max(0, min(Float(w - 1), Float(x) + field(gridX, y, x)))
+                let (ry, rx) = source(y, x)
+                let sy = max(0, min(Float(h - 1), ry)), sx = max(0, min(Float(w - 1), rx))
                 let y0 = Int(sy), x0 = Int(sx), y1 = min(y0 + 1, h - 1), x1 = min(x0 + 1, w - 1)
                 let fy = sy - Float(y0), fx = sx - Float(x0)
                 out.mask[y * w + x] = s.mask[Int(sy.rounded()) * w + Int(sx.rounded())]
