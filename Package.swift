@@ -80,7 +80,9 @@ let package = Package(
         // Pure single-threaded SIMD kernels over tiles. Standard library only; Embedded-compatible.
         // Optimized even in debug builds (`swift test`): unoptimized SIMD code is 50-100x slower, and the
         // tests should exercise the code that ships. Preconditions and overflow checks stay on under -O.
-        .target(name: "Kernels", swiftSettings: kernelSettings + [.unsafeFlags(["-O"])]),
+        // One-instruction C wrappers for the int8 kernels (vpmaddwd): the accepted exception to "no C".
+        .target(name: "CInt8"),
+        .target(name: "Kernels", dependencies: ["CInt8"], swiftSettings: kernelSettings + [.unsafeFlags(["-O"])]),
         // Randomized kernel-vs-reference checks, shared by XCTest and the Embedded ARM runner.
         .target(name: "KernelChecks", dependencies: ["Kernels"], swiftSettings: kernelSettings),
         // Runtime: threads, operators with plan/run, graph IR, model file, executor.

@@ -40,7 +40,7 @@ public enum ModelBenchmark {
     /// high-water mark during the timed runs (reset with /proc/self/clear_refs after planning).
     public static func run(_ model: Model, name: String, height: Int, width: Int, batch: Int, threads: Int,
                            peakGFLOPs: Double, minSeconds: Double) throws -> ModelMeasurement {
-        let executor = try Executor(model.graph, threads: threads)
+        let executor = try Executor(model: model, threads: threads)
         let shape = TensorShape(batch: batch, channels: model.inputChannels, height: height, width: width)
         var input = Tensor(zeros: shape)
         var state: UInt32 = 12345

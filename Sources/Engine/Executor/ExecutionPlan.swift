@@ -26,6 +26,11 @@ public final class ExecutionPlan {
     public let workspaceBytes: Int
     /// Packed weights held by the prepared operators.
     public let packedWeightBytes: Int
+    /// The quantized program, when the graph runs int8 (then the float fields above are unused).
+    let int8: Int8Program?
+    /// Nodes of a quantized graph that run in float (empty for float plans).
+    public var floatNodes: [String] { int8?.floatNodes ?? [] }
+    public var isQuantized: Bool { int8 != nil }
 
     /// Arena, workspace and packed weights: the memory a run needs beyond the caller's tensors.
     public var plannedPeakBytes: Int { arenaBytes + workspaceBytes + packedWeightBytes }
@@ -43,50 +48,17 @@ public final class ExecutionPlan {
         var inputIndex = 0
         for node in graph.nodes {
             let x = node.inputs.isEmpty ? shapes[0] : shapes[node.inputs[0]]
-            switch node.op {
-            case .input:
+            if case .input = node.op {
                 ops.append(.input(index: inputIndex))
                 inputIndex += 1
-            case .conv2d(let a):
-                let g = a.geometry(x)
-                let op = try ExecutionPlan.convOperator(g, a, graph, node, threads, choose(g))
-                workspaceFloats = max(workspaceFloats, op.workspaceFloats)
-                packed += op.plan.packedWeightBytes
-                flops += g.directFLOPs
-                choices.append((node.name, g, op.algorithm))
-                ops.append(.conv(op))
-            case .convTranspose2d(let a):
-                let g = a.geometry(x)
-                let w = graph.parameters[a.weight].floats
-                let b = a.bias.map { graph.parameters[$0].floats }
-                let plan: F32ConvTranspose.Plan
-                do {
-                    plan = try w.withUnsafeBufferPointer { wp throws(ShapeError) in
-                        try withOptionalPointer(b) { bp throws(ShapeError) in
-                            try F32ConvTranspose.Plan(g, weights: wp.baseAddress!, bias: bp, activation: a.activation)
-                        }
-                    }
-                } catch { throw .shape(node: node.name, "\(error)") }
-                packed += plan.packedWeightBytes
-                flops += g.directFLOPs
-                ops.append(.convTranspose(plan))
-            case .maxPool2d(let a): ops.append(.maxPool(a.geometry(x)))
-            case .averagePool2d(let a): ops.append(.averagePool(a.geometry(x)))
-            case .adaptiveAveragePool2d(let bins): ops.append(.adaptiveAveragePool(bins: bins))
-            case .upsample(let a): ops.append(.upsample(a.mode))
-            case .concat: ops.append(.concat)
-            case .add(let activation): ops.append(.add(activation))
-            case .mul: ops.append(.mul)
-            case .batchNorm(let a):
-                let (scale, shift) = BatchNormParameters(gamma: graph.parameters[a.gamma].floats,
-                                                         beta: graph.parameters[a.beta].floats,
-                                                         mean: graph.parameters[a.mean].floats,
-                                                         variance: graph.parameters[a.variance].floats,
-                                                         epsilon: a.epsilon).affine
-                ops.append(.affine(scale: scale, shift: shift, a.activation))
-            case .activation(let kind): ops.append(.activation(kind))
-            case .softmax: ops.append(.softmax)
+                continue
             }
+            let prepared = try ExecutionPlan.prepare(node, graph: graph, input: x, threads: threads, choose: choose)
+            ops.append(prepared.op)
+            workspaceFloats = max(workspaceFloats, prepared.workspaceFloats)
+            packed += prepared.packedBytes
+            flops += prepared.flops
+            if case .conv(let op) = prepared.op { choices.append((node.name, op.geometry, op.algorithm)) }
         }
         self.ops = ops
         operands = graph.nodes.map { $0.inputs }
@@ -111,6 +83,74 @@ public final class ExecutionPlan {
         unsharedActivationBytes = MemoryPlanner.naiveFloats(requests) * 4
         workspaceBytes = workspaceFloats * 4
         packedWeightBytes = packed
+        int8 = nil
+    }
+
+    /// A plan for a quantized graph: int8 kernels where the table quantizes a node, fp32 elsewhere.
+    /// `reference` runs the integer reference kernels instead of the fast ones (for tests).
+    init(graph: Graph, quantization: ActivationQuantization, inputs: [TensorShape], threads: Int, reference: Bool,
+         choose: (Conv2dGeometry) -> ConvAlgorithm) throws(GraphError) {
+        let program = try Int8Program(graph: graph, quantization: quantization, inputs: inputs, threads: threads,
+                                      reference: reference, choose: choose)
+        inputShapes = inputs
+        shapes = try graph.inferShapes(inputs)
+        self.threads = threads
+        ops = []
+        operands = []
+        offsets = []
+        outputNodes = graph.outputs.map { $0.node }
+        arena = AlignedBuffer(count: 0)
+        workspace = AlignedBuffer(count: 0)
+        convolutionChoices = []
+        flops = program.flops
+        arenaBytes = program.arenaBytes
+        unsharedActivationBytes = program.unsharedBytes
+        workspaceBytes = program.workspaceBytes
+        packedWeightBytes = program.packedWeightBytes
+        int8 = program
+    }
+
+    /// Prepares one float node (not an input) whose first operand has shape `x`.
+    static func prepare(_ node: Node, graph: Graph, input x: TensorShape, threads: Int,
+                        choose: (Conv2dGeometry) -> ConvAlgorithm) throws(GraphError)
+        -> (op: PreparedOp, workspaceFloats: Int, packedBytes: Int, flops: Double) {
+        switch node.op {
+        case .input:
+            return (.input(index: 0), 0, 0, 0)
+        case .conv2d(let a):
+            let g = a.geometry(x)
+            let op = try ExecutionPlan.convOperator(g, a, graph, node, threads, choose(g))
+            return (.conv(op), op.workspaceFloats, op.plan.packedWeightBytes, g.directFLOPs)
+        case .convTranspose2d(let a):
+            let g = a.geometry(x)
+            let w = graph.parameters[a.weight].floats
+            let b = a.bias.map { graph.parameters[$0].floats }
+            let plan: F32ConvTranspose.Plan
+            do {
+                plan = try w.withUnsafeBufferPointer { wp throws(ShapeError) in
+                    try withOptionalPointer(b) { bp throws(ShapeError) in
+                        try F32ConvTranspose.Plan(g, weights: wp.baseAddress!, bias: bp, activation: a.activation)
+                    }
+                }
+            } catch { throw .shape(node: node.name, "\(error)") }
+            return (.convTranspose(plan), 0, plan.packedWeightBytes, g.directFLOPs)
+        case .maxPool2d(let a): return (.maxPool(a.geometry(x)), 0, 0, 0)
+        case .averagePool2d(let a): return (.averagePool(a.geometry(x)), 0, 0, 0)
+        case .adaptiveAveragePool2d(let bins): return (.adaptiveAveragePool(bins: bins), 0, 0, 0)
+        case .upsample(let a): return (.upsample(a.mode), 0, 0, 0)
+        case .concat: return (.concat, 0, 0, 0)
+        case .add(let activation): return (.add(activation), 0, 0, 0)
+        case .mul: return (.mul, 0, 0, 0)
+        case .batchNorm(let a):
+            let (scale, shift) = BatchNormParameters(gamma: graph.parameters[a.gamma].floats,
+                                                     beta: graph.parameters[a.beta].floats,
+                                                     mean: graph.parameters[a.mean].floats,
+                                                     variance: graph.parameters[a.variance].floats,
+                                                     epsilon: a.epsilon).affine
+            return (.affine(scale: scale, shift: shift, a.activation), 0, 0, 0)
+        case .activation(let kind): return (.activation(kind), 0, 0, 0)
+        case .softmax: return (.softmax, 0, 0, 0)
+        }
     }
 
     private static func convOperator(_ g: Conv2dGeometry, _ a: ConvAttributes, _ graph: Graph, _ node: Node,
@@ -129,6 +169,7 @@ public final class ExecutionPlan {
 
     /// Runs the graph on NHWC inputs already copied into the arena by `Executor`.
     func execute() {
+        if let int8 { int8.execute(); return }
         var operandPointers: [UnsafeMutablePointer<Float>] = []
         var operandShapes: [TensorShape] = []
         for (i, op) in ops.enumerated() {
@@ -145,6 +186,7 @@ public final class ExecutionPlan {
 
     /// Runs the plan like `execute()` and returns the seconds each node took (for profiling).
     public func executeTimed() -> [Double] {
+        if let int8 { return int8.executeTimed(nodeCount: shapes.count) }
         var times = [Double](repeating: 0, count: ops.count)
         for (i, op) in ops.enumerated() {
             let pointers = operands[i].map { arena.pointer + offsets[$0] }
@@ -158,7 +200,10 @@ public final class ExecutionPlan {
     }
 
     /// The NHWC storage of node `i`'s output inside the arena.
-    func pointer(_ node: Int) -> UnsafeMutablePointer<Float> { arena.pointer + offsets[node] }
+    func pointer(_ node: Int) -> UnsafeMutablePointer<Float> {
+        if let int8 { return int8.floatPointer(int8.inputValues[node] ?? int8.outputValues[node]!) }
+        return arena.pointer + offsets[node]
+    }
 }
 
 /// Calls `body` with the array's base address, or nil.

@@ -10,20 +10,46 @@ public final class Executor {
     public let graph: Graph
     public let threads: Int
     public let policy: AlgorithmPolicy
+    /// Activation parameters of an int8 model (nil: fp32).
+    public let quantization: ActivationQuantization?
+    /// Run the integer reference kernels (the spec) instead of the fast int8 ones.
+    public let int8Reference: Bool
     private var plans: [[TensorShape]: ExecutionPlan] = [:]
 
     public init(_ graph: Graph, threads: Int = ParallelFor.coreCount, policy: AlgorithmPolicy = .measured,
-                optimize: Bool = true) throws(GraphError) {
+                optimize: Bool = true, quantization: ActivationQuantization? = nil, int8Reference: Bool = false) throws(GraphError) {
         try graph.validate()
-        self.graph = optimize ? graph.optimizedForInference() : graph
+        // A quantized graph was optimized before calibration; its node names key the quantization table.
+        self.graph = optimize && quantization == nil ? graph.optimizedForInference() : graph
         self.threads = max(1, threads)
         self.policy = policy
+        self.quantization = quantization
+        self.int8Reference = int8Reference
+    }
+
+    /// An executor for a model: int8 when its metadata carries a quantization table, else fp32.
+    public convenience init(model: Model, threads: Int = ParallelFor.coreCount, policy: AlgorithmPolicy = .measured,
+                            int8Reference: Bool = false) throws(GraphError) {
+        let table: ActivationQuantization?
+        do { table = try model.activationQuantization() } catch { throw .shape(node: "model", "\(error)") }
+        try self.init(model.graph, threads: threads, policy: policy, quantization: table, int8Reference: int8Reference)
     }
 
     /// The plan for these input shapes (made on first use).
     public func plan(_ inputs: [TensorShape]) throws(GraphError) -> ExecutionPlan {
         if let plan = plans[inputs] { return plan }
         let plan: ExecutionPlan
+        if let quantization {
+            plan = try ExecutionPlan(graph: graph, quantization: quantization, inputs: inputs, threads: threads,
+                                     reference: int8Reference) { g in
+                switch policy {
+                case .forced(let algorithm): return algorithm.orFallback(for: g)
+                case .measured: return ConvChoiceCache.shared[g] ?? ConvAlgorithm.candidates(for: g)[0]
+                }
+            }
+            plans[inputs] = plan
+            return plan
+        }
         switch policy {
         case .forced(let algorithm):
             plan = try ExecutionPlan(graph: graph, inputs: inputs, threads: threads) { algorithm.orFallback(for: $0) }

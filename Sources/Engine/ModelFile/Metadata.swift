@@ -104,4 +104,14 @@ public enum MetadataKey {
     public static let trainValidationDice = "train.val_dice"
     public static let toolVersion = "tool.version"
     public static let precision = "model.precision"
+    /// int8 models: node names with 8-bit outputs, and their scales and zero points (same order).
+    public static let quantTensors = "quant.tensors"
+    public static let quantScales = "quant.scales"
+    public static let quantZeroPoints = "quant.zero_points"
+    /// int8 models: calibration method, number of images, and a hash of the calibration set.
+    public static let quantMethod = "quant.method"
+    public static let quantCalibrationImages = "quant.calibration_images"
+    public static let quantCalibrationHash = "quant.calibration_hash"
+    /// int8 models: nodes kept in fp32 (mixed precision).
+    public static let quantKeptFloat = "quant.kept_fp32"
 }

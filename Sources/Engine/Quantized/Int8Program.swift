@@ -1,0 +1,289 @@
+import Kernels
+
+/// A quantized graph scheduled for one set of input shapes: a list of steps over values that are
+/// either UInt8 (with their tensor parameters) or Float. Nodes with 8-bit outputs run int8 kernels;
+/// the others (float islands of a mixed-precision model: sigmoid gates, average pools, kept layers)
+/// run the fp32 operators, and quantize/dequantize steps are inserted wherever a value crosses
+/// between the two. Inputs arrive as Float and graph outputs leave as Float.
+///
+/// With `reference: true` the convolutions and max pools run `Q8Reference`'s integer loops instead
+/// of the GEMM kernels: the reference int8 executor that the fast one must equal bit for bit.
+final class Int8Program {
+    enum Domain: Hashable {
+        case float
+        case q8(Q8TensorParameters)
+    }
+
+    struct ConvData {
+        var weights: [Int8]
+        var bias: [Int32]?
+        var multipliers: [Float]
+        var inputZeroPoint: UInt8
+        var activation: FusedActivation
+        var target: Q8OutputTarget
+    }
+
+    enum Kernel {
+        case quantize(Q8TensorParameters)
+        case dequantize(Q8TensorParameters)
+        case requantize(from: Q8TensorParameters, to: Q8TensorParameters)
+        case conv(Q8Conv2dPlan)
+        case convTranspose(Q8ConvTransposePlan)
+        case referenceConv(Conv2dGeometry, ConvData)
+        case referenceConvTranspose(ConvTranspose2dGeometry, ConvData)
+        case maxPool(Pool2dGeometry, reference: Bool)
+        case upsample(UpsampleMode)
+        case concat(inputs: [Q8TensorParameters], output: Q8TensorParameters)
+        case add(Q8TensorParameters, Q8TensorParameters, output: Q8TensorParameters, FusedActivation)
+        case float(PreparedOp)
+    }
+
+    struct Step {
+        var kernel: Kernel
+        var operands: [Int]
+        var output: Int
+        /// The graph node this step computes or feeds (for profiles).
+        var node: Int
+    }
+
+    struct Value {
+        var shape: TensorShape
+        var domain: Domain
+        var bytes: Int { shape.elementCount * (domain == .float ? 4 : 1) }
+    }
+
+    private(set) var values: [Value] = []
+    private(set) var steps: [Step] = []
+    /// The Float value holding each graph input node, and each graph output node.
+    private(set) var inputValues: [Int: Int] = [:]
+    private(set) var outputValues: [Int: Int] = [:]
+    private(set) var offsets: [Int] = []
+    private(set) var arena = AlignedBuffer(count: 0)
+    private(set) var workspace = AlignedBuffer(count: 0)
+    let threads: Int
+    private(set) var packedWeightBytes = 0
+    private(set) var workspaceBytes = 0
+    private(set) var unsharedBytes = 0
+    private(set) var flops = 0.0
+    /// Nodes that run in float, by name (for reports).
+    private(set) var floatNodes: [String] = []
+
+    private var nodeValue: [Int] = []
+    private var conversions: [Int: [Domain: Int]] = [:]
+    private var workspaceFloats = 0
+    private var scratchBytes = 0
+
+    init(graph: Graph, quantization: ActivationQuantization, inputs: [TensorShape], threads: Int, reference: Bool,
+         choose: (Conv2dGeometry) -> ConvAlgorithm) throws(GraphError) {
+        self.threads = threads
+        let shapes = try graph.inferShapes(inputs)
+        for (index, node) in graph.nodes.enumerated() {
+            let shape = shapes[index]
+            let entry = quantization[node.name]
+            let x = node.inputs.isEmpty ? shape : shapes[node.inputs[0]]
+            switch node.op {
+            case .input:
+                nodeValue.append(addValue(shape, .float))
+                inputValues[index] = nodeValue[index]
+                continue
+            case .conv2d(let a):
+                if let w = int8Weights(graph, a.weight), a.groups == 1, let xin = q8Value(graph, quantization, node.inputs[0]) {
+                    let g = a.geometry(x)
+                    let data = convData(graph, w, a.bias, xin.parameters, entry, a.activation)
+                    let kernel: Kernel
+                    if reference {
+                        kernel = .referenceConv(g, data)
+                    } else {
+                        kernel = .conv(try Int8Program.convPlan(g, data, node))
+                    }
+                    if case .conv(let plan) = kernel {
+                        packedWeightBytes += plan.weights.packedBytes
+                        scratchBytes = max(scratchBytes, plan.scratchBytes)
+                    } else {
+                        scratchBytes = max(scratchBytes, 64)
+                    }
+                    flops += g.directFLOPs
+                    nodeValue.append(addStep(kernel, [xin.value], index, shape, entry.map { .q8($0) } ?? .float))
+                    continue
+                }
+            case .convTranspose2d(let a):
+                let g = a.geometry(x)
+                if let w = int8Weights(graph, a.weight), Q8ConvTransposePlan.supports(g),
+                   let xin = q8Value(graph, quantization, node.inputs[0]) {
+                    let data = convData(graph, w, a.bias, xin.parameters, entry, a.activation)
+                    let kernel: Kernel
+                    if reference {
+                        kernel = .referenceConvTranspose(g, data)
+                    } else {
+                        let plan = try Int8Program.convTransposePlan(g, data, node)
+                        packedWeightBytes += plan.weights.packedBytes
+                        scratchBytes = max(scratchBytes, plan.scratchBytes)
+                        kernel = .convTranspose(plan)
+                    }
+                    flops += g.directFLOPs
+                    nodeValue.append(addStep(kernel, [xin.value], index, shape, entry.map { .q8($0) } ?? .float))
+                    continue
+                }
+            case .maxPool2d(let a):
+                if entry != nil, let xin = q8Value(graph, quantization, node.inputs[0]) {
+                    nodeValue.append(addStep(.maxPool(a.geometry(x), reference: reference), [xin.value], index, shape, .q8(xin.parameters)))
+                    continue
+                }
+            case .upsample(let a):
+                if entry != nil, let xin = q8Value(graph, quantization, node.inputs[0]) {
+                    nodeValue.append(addStep(.upsample(a.mode), [xin.value], index, shape, .q8(xin.parameters)))
+                    continue
+                }
+            case .concat:
+                if let py = entry {
+                    var parts: [(value: Int, parameters: Q8TensorParameters)] = []
+                    for j in node.inputs { if let v = q8Value(graph, quantization, j) { parts.append(v) } }
+                    if parts.count == node.inputs.count {
+                        nodeValue.append(addStep(.concat(inputs: parts.map { $0.parameters }, output: py), parts.map { $0.value },
+                                                 index, shape, .q8(py)))
+                        continue
+                    }
+                }
+            case .add(let activation):
+                if let py = entry, let a = q8Value(graph, quantization, node.inputs[0]), let b = q8Value(graph, quantization, node.inputs[1]) {
+                    nodeValue.append(addStep(.add(a.parameters, b.parameters, output: py, activation), [a.value, b.value],
+                                             index, shape, .q8(py)))
+                    continue
+                }
+            default:
+                break
+            }
+            // A float island: float operands, the fp32 operator, a Float output.
+            var operands: [Int] = []
+            for j in node.inputs { operands.append(value(of: j, in: .float, node: index)) }
+            let prepared = try ExecutionPlan.prepare(node, graph: graph, input: x, threads: threads, choose: choose)
+            workspaceFloats = max(workspaceFloats, prepared.workspaceFloats)
+            packedWeightBytes += prepared.packedBytes
+            flops += prepared.flops
+            floatNodes.append(node.name)
+            nodeValue.append(addStep(.float(prepared.op), operands, index, shape, .float))
+        }
+        for output in graph.outputs {
+            outputValues[output.node] = value(of: output.node, in: .float, node: output.node)
+        }
+        planMemory(graph)
+    }
+
+    // MARK: building
+
+    private func addValue(_ shape: TensorShape, _ domain: Domain) -> Int {
+        values.append(Value(shape: shape, domain: domain))
+        return values.count - 1
+    }
+
+    private func addStep(_ kernel: Kernel, _ operands: [Int], _ node: Int, _ shape: TensorShape, _ domain: Domain) -> Int {
+        let v = addValue(shape, domain)
+        steps.append(Step(kernel: kernel, operands: operands, output: v, node: node))
+        return v
+    }
+
+    /// Node `j`'s output in `domain`, converting (once, then reused) when it was produced in another.
+    private func value(of j: Int, in domain: Domain, node: Int) -> Int {
+        let own = nodeValue[j]
+        let have = values[own].domain
+        if have == domain { return own }
+        if let cached = conversions[j]?[domain] { return cached }
+        let kernel: Kernel
+        switch (have, domain) {
+        case (.float, .q8(let p)): kernel = .quantize(p)
+        case (.q8(let p), .float): kernel = .dequantize(p)
+        case (.q8(let from), .q8(let to)): kernel = .requantize(from: from, to: to)
+        case (.float, .float): return own
+        }
+        let v = addStep(kernel, [own], node, values[own].shape, domain)
+        conversions[j, default: [:]][domain] = v
+        return v
+    }
+
+    /// Node `j`'s output as UInt8: as produced, or quantized with its table entry; nil when it has neither.
+    private func q8Value(_ graph: Graph, _ table: ActivationQuantization, _ j: Int) -> (value: Int, parameters: Q8TensorParameters)? {
+        if case .q8(let p) = values[nodeValue[j]].domain { return (nodeValue[j], p) }
+        guard let p = table[graph.nodes[j].name] else { return nil }
+        return (value(of: j, in: .q8(p), node: j), p)
+    }
+
+    private func int8Weights(_ graph: Graph, _ index: Int) -> (values: [Int8], scales: [Float])? {
+        let p = graph.parameters[index]
+        guard case .i8(let w) = p.data, let q = p.quantization, q.axis == 0 || q.scales.count == 1 else { return nil }
+        return (w, q.scales)
+    }
+
+    /// Multipliers and Int32 bias for a layer whose input has parameters `px`: the bias is re-expressed at
+    /// scale `px.scale * weightScale[o]` from its real values, whatever scale it was stored at.
+    private func convData(_ graph: Graph, _ w: (values: [Int8], scales: [Float]), _ biasIndex: Int?, _ px: Q8TensorParameters,
+                          _ output: Q8TensorParameters?, _ activation: FusedActivation) -> ConvData {
+        let outChannels = graph.parameters[biasIndex ?? 0].shape.first ?? w.scales.count
+        let channels = w.scales.count == 1 ? outChannels : w.scales.count
+        var multipliers: [Float] = [], bias: [Int32]? = nil
+        let realBias = biasIndex.map { graph.parameters[$0].floats }
+        if realBias != nil { bias = [] }
+        for o in 0..<channels {
+            let accumulatorScale = px.scale * w.scales[w.scales.count == 1 ? 0 : o]
+            multipliers.append(output.map { accumulatorScale / $0.scale } ?? accumulatorScale)
+            if let rb = realBias {
+                let q = (rb[o] / accumulatorScale).rounded(.toNearestOrEven)
+                bias!.append(Int32(max(-2.0e9, min(2.0e9, q.isFinite ? q : 0))))
+            }
+        }
+        return ConvData(weights: w.values, bias: bias, multipliers: multipliers, inputZeroPoint: UInt8(px.zeroPoint),
+                        activation: activation, target: output.map { .quantized(zeroPoint: $0.zeroPoint) } ?? .float)
+    }
+
+    private static func convPlan(_ g: Conv2dGeometry, _ d: ConvData, _ node: Node) throws(GraphError) -> Q8Conv2dPlan {
+        do {
+            return try d.weights.withUnsafeBufferPointer { wp throws(ShapeError) in
+                try withOptionalInt32(d.bias) { bp throws(ShapeError) in
+                    try Q8Conv2dPlan(g, weights: wp.baseAddress!, bias: bp, multipliers: d.multipliers,
+                                     inputZeroPoint: d.inputZeroPoint, activation: d.activation, output: d.target)
+                }
+            }
+        } catch { throw .shape(node: node.name, "\(error)") }
+    }
+
+    private static func convTransposePlan(_ g: ConvTranspose2dGeometry, _ d: ConvData, _ node: Node) throws(GraphError) -> Q8ConvTransposePlan {
+        do {
+            return try d.weights.withUnsafeBufferPointer { wp throws(ShapeError) in
+                try withOptionalInt32(d.bias) { bp throws(ShapeError) in
+                    try Q8ConvTransposePlan(g, weights: wp.baseAddress!, bias: bp, multipliers: d.multipliers,
+                                            inputZeroPoint: d.inputZeroPoint, activation: d.activation, output: d.target)
+                }
+            }
+        } catch { throw .shape(node: node.name, "\(error)") }
+    }
+
+    /// Arena offsets: a value lives from the step that writes it to the last step that reads it.
+    private func planMemory(_ graph: Graph) {
+        var requests: [MemoryPlanner.Request] = []
+        for v in values { requests.append(MemoryPlanner.Request(size: (v.bytes + 3) / 4, firstUse: 0, lastUse: 0)) }
+        for (s, step) in steps.enumerated() {
+            requests[step.output].firstUse = s + 1
+            requests[step.output].lastUse = max(requests[step.output].lastUse, s + 1)
+            for o in step.operands { requests[o].lastUse = max(requests[o].lastUse, s + 1) }
+        }
+        for (_, v) in outputValues { requests[v].lastUse = steps.count + 1 }
+        let (offsets, arenaFloats) = MemoryPlanner.plan(requests)
+        self.offsets = offsets
+        arena = AlignedBuffer(count: arenaFloats)
+        unsharedBytes = MemoryPlanner.naiveFloats(requests) * 4
+        workspaceBytes = max(workspaceFloats * 4, scratchBytes * threads)
+        workspace = AlignedBuffer(count: (workspaceBytes + 3) / 4)
+    }
+
+    var arenaBytes: Int { arena.count * 4 }
+
+    func raw(_ value: Int) -> UnsafeMutableRawPointer { UnsafeMutableRawPointer(arena.pointer + offsets[value]) }
+    func floatPointer(_ value: Int) -> UnsafeMutablePointer<Float> { arena.pointer + offsets[value] }
+}
+
+func withOptionalInt32<R, E: Error>(_ array: [Int32]?, _ body: (UnsafePointer<Int32>?) throws(E) -> R) throws(E) -> R {
+    guard let array else { return try body(nil) }
+    let result: Result<R, E> = array.withUnsafeBufferPointer { p in
+        do throws(E) { return .success(try body(p.baseAddress!)) } catch { return .failure(error) }
+    }
+    return try result.get()
+}

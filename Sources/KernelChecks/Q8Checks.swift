@@ -1,0 +1,196 @@
+import Kernels
+
+/// Randomized checks of the int8 kernels against `Q8Reference`: results must be equal bit for bit
+/// (the int8 path's contract, see `Q8Requantization`). Each returns the failures it found.
+public enum Q8Checks {
+    static let channelCounts = [1, 2, 3, 5, 16, 17, 31, 33, 48]
+
+    static func bytes(_ count: Int, rng: inout SplitMix64) -> [UInt8] {
+        (0..<count).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
+    }
+
+    static func weights(_ count: Int, rng: inout SplitMix64) -> [Int8] {
+        (0..<count).map { _ in Int8(truncatingIfNeeded: rng.int(-127...127)) }
+    }
+
+    static func randomActivation(_ rng: inout SplitMix64) -> FusedActivation {
+        rng.pick([FusedActivation.none, .relu, .leakyRelu(slope: 0.1)])
+    }
+
+    /// Multipliers that spread typical sums (random walks of `depth` products of about 128 x 73)
+    /// over tens of codes, so that rounding, clamping and the activation are all exercised.
+    static func multipliers(_ count: Int, depth: Int, rng: inout SplitMix64) -> [Float] {
+        let typicalSum = (Double(max(1, depth))).squareRoot() * 128 * 73
+        return (0..<count).map { _ in Float(Double(rng.int(20...120)) / typicalSum) }
+    }
+
+    static func firstDifference<T: Equatable>(_ a: [T], _ b: [T]) -> Int? {
+        if a.count != b.count { return -1 }
+        for i in 0..<a.count where a[i] != b[i] { return i }
+        return nil
+    }
+
+    /// Int8 convolutions of random geometry, activation, zero points and output target.
+    public static func randomizedConv(count: Int, seed: UInt64) -> [String] {
+        var rng = SplitMix64(seed: seed)
+        var failures: [String] = []
+        var done = 0
+        while done < count {
+            let kernel = rng.pick([1, 3, 3, 5]), stride = rng.pick([1, 2]), dilation = rng.pick([1, 1, 2])
+            var g = Conv2dGeometry(batch: 1, inChannels: rng.pick(channelCounts), inHeight: rng.pick([1, 2, 5, 7, 13]),
+                                   inWidth: rng.pick([1, 3, 6, 11, 19]), outChannels: rng.pick(channelCounts),
+                                   kernel: kernel, stride: stride, dilation: dilation, padding: 0)
+            let extent = dilation * (kernel - 1)
+            g.padTop = rng.int(0...extent); g.padBottom = rng.int(0...extent)
+            g.padLeft = rng.int(0...extent); g.padRight = rng.int(0...extent)
+            if g.validate() != nil { continue }
+            done += 1
+            let label = "int8 conv seed \(seed) #\(done) \(g)"
+            if let failure = checkConv(g, rng: &rng, label: label) { failures.append(failure) }
+        }
+        return failures
+    }
+
+    static func checkConv(_ g: Conv2dGeometry, rng: inout SplitMix64, label: String) -> String? {
+        let input = bytes(g.inputShape.elementsPerImage, rng: &rng)
+        let w = weights(g.outChannels * g.inChannels * g.kernelHeight * g.kernelWidth, rng: &rng)
+        let bias: [Int32]? = rng.int(0...3) == 0 ? nil : (0..<g.outChannels).map { _ in Int32(rng.int(-5000...5000)) }
+        let zx = UInt8(rng.pick([0, 0, 3, 128, 255]))
+        let m = multipliers(g.outChannels, depth: g.inChannels * g.kernelHeight * g.kernelWidth, rng: &rng)
+        let activation = randomActivation(&rng)
+        let target: Q8OutputTarget = rng.int(0...3) == 0 ? .float : .quantized(zeroPoint: Int32(rng.pick([0, 7, 128])))
+        let plan: Q8Conv2dPlan
+        do {
+            plan = try w.withUnsafeBufferPointer { wp throws(ShapeError) in
+                try withOptional(bias) { bp throws(ShapeError) in
+                    try Q8Conv2dPlan(g, weights: wp.baseAddress!, bias: bp, multipliers: m, inputZeroPoint: zx,
+                                     activation: activation, output: target)
+                }
+            }
+        } catch { return "\(label): plan failed: \(error)" }
+        let outCount = g.outputShape.elementsPerImage
+        let ref = Q8Reference.conv2d(g, input: input, inputZeroPoint: zx, weights: w, bias: bias, multipliers: m,
+                                     activation: activation, output: target)
+        let got = run(outCount, target, scratch: plan.scratchBytes) { out, scratch in
+            input.withUnsafeBufferPointer { plan.run(input: $0.baseAddress!, output: out, items: 0..<plan.workItems, scratch: scratch) }
+        }
+        return compareOutputs(got, ref, target, label)
+    }
+
+    /// Int8 transposed convolutions (kernel == stride 2 or 3) of random size.
+    public static func randomizedConvTranspose(count: Int, seed: UInt64) -> [String] {
+        var rng = SplitMix64(seed: seed)
+        var failures: [String] = []
+        for i in 0..<count {
+            let k = rng.pick([2, 2, 3])
+            let g = ConvTranspose2dGeometry(inChannels: rng.pick(channelCounts), inHeight: rng.pick([1, 2, 5, 9]),
+                                            inWidth: rng.pick([1, 3, 4, 7]), outChannels: rng.pick(channelCounts), kernel: k, stride: k)
+            let label = "int8 conv-transpose seed \(seed) #\(i) \(g)"
+            let input = bytes(g.inChannels * g.inHeight * g.inWidth, rng: &rng)
+            let w = weights(g.inChannels * g.outChannels * k * k, rng: &rng)
+            let bias: [Int32] = (0..<g.outChannels).map { _ in Int32(rng.int(-3000...3000)) }
+            let zx = UInt8(rng.pick([0, 9, 200]))
+            let m = multipliers(g.outChannels, depth: g.inChannels, rng: &rng)
+            let activation = randomActivation(&rng)
+            let target: Q8OutputTarget = rng.int(0...3) == 0 ? .float : .quantized(zeroPoint: Int32(rng.pick([0, 100])))
+            let plan: Q8ConvTransposePlan
+            do {
+                plan = try w.withUnsafeBufferPointer { wp throws(ShapeError) in
+                    try bias.withUnsafeBufferPointer { bp throws(ShapeError) in
+                        try Q8ConvTransposePlan(g, weights: wp.baseAddress!, bias: bp.baseAddress!, multipliers: m,
+                                                inputZeroPoint: zx, activation: activation, output: target)
+                    }
+                }
+            } catch { failures.append("\(label): plan failed: \(error)"); continue }
+            let ref = Q8Reference.convTranspose2d(g, input: input, inputZeroPoint: zx, weights: w, bias: bias, multipliers: m,
+                                                  activation: activation, output: target)
+            let got = run(g.outHeight * g.outWidth * g.outChannels, target, scratch: plan.scratchBytes) { out, scratch in
+                input.withUnsafeBufferPointer { plan.run(input: $0.baseAddress!, output: out, items: 0..<plan.workItems, scratch: scratch) }
+            }
+            if let failure = compareOutputs(got, ref, target, label) { failures.append(failure) }
+        }
+        return failures
+    }
+
+    /// Max pooling against its reference, and requantization/add/quantize against their scalar specs
+    /// at the extremes (zero points 0 and 255, collapsed scales).
+    public static func layers(seed: UInt64) -> [String] {
+        var rng = SplitMix64(seed: seed)
+        var failures: [String] = []
+        for i in 0..<12 {
+            let g = Pool2dGeometry(channels: rng.pick(channelCounts), inHeight: rng.pick([2, 5, 8]), inWidth: rng.pick([2, 3, 7]),
+                                   kernel: rng.pick([2, 3]), stride: rng.pick([1, 2]), padding: rng.pick([0, 1]))
+            if g.validate() != nil { continue }
+            let input = bytes(g.inHeight * g.inWidth * g.channels, rng: &rng)
+            var out = [UInt8](repeating: 0, count: g.outHeight * g.outWidth * g.channels)
+            input.withUnsafeBufferPointer { src in
+                out.withUnsafeMutableBufferPointer { Q8Resampling.maxPool(g, input: src.baseAddress!, output: $0.baseAddress!, rows: 0..<g.outHeight) }
+            }
+            if let d = firstDifference(out, Q8Reference.maxPool(g, input: input)) { failures.append("int8 max pool #\(i) \(g): differs at \(d)") }
+        }
+        // Quantize/dequantize round trip: every code maps back to itself.
+        for p in [Q8TensorParameters(low: -1, high: 3), Q8TensorParameters(low: 0, high: 6), Q8TensorParameters(low: -2, high: 0),
+                  Q8TensorParameters(low: 5, high: 5)] {
+            for q in 0...255 {
+                let x = Q8Requantization.dequantize(UInt8(q), scale: p.scale, zeroPoint: p.zeroPoint)
+                let back = Q8Requantization.quantize(x, inverseScale: p.inverseScale, zeroPoint: p.zeroPoint)
+                if back != UInt8(q) { failures.append("quantize round trip \(p): \(q) -> \(x) -> \(back)"); break }
+            }
+        }
+        if Q8Requantization.quantize(.nan, inverseScale: 1, zeroPoint: 7) != 7 { failures.append("quantize(NaN) is not the zero point") }
+        if Q8Requantization.quantize(.infinity, inverseScale: 1, zeroPoint: 7) != 255 { failures.append("quantize(+inf) does not saturate") }
+        // Vector and scalar requantization agree on random sums, including exact .5 ties.
+        for _ in 0..<2000 {
+            let accs = SIMD8<Int32>((0..<8).map { _ in Int32(rng.int(-200_000...200_000)) })
+            let m = SIMD8<Float>((0..<8).map { _ in Float(rng.int(1...1000)) / 1e5 })
+            let zp = Int32(rng.pick([0, 1, 128, 255]))
+            let act = randomActivation(&rng)
+            let v = Q8Requantization.requantize(accs, multiplier: m, activation: act, zeroPoint: zp)
+            for l in 0..<8 where v[l] != Q8Requantization.requantize(accs[l], multiplier: m[l], activation: act, zeroPoint: zp) {
+                failures.append("vector requantization lane \(l) differs for sum \(accs[l]) x \(m[l])")
+            }
+        }
+        if Q8Requantization.requantize(5, multiplier: 0.5, activation: .none, zeroPoint: 0) != 2 { failures.append("2.5 does not round to even") }
+        if Q8Requantization.requantize(7, multiplier: 0.5, activation: .none, zeroPoint: 0) != 4 { failures.append("3.5 does not round to even") }
+        return failures
+    }
+
+    static func run(_ count: Int, _ target: Q8OutputTarget, scratch: Int,
+                    _ body: (UnsafeMutableRawPointer, UnsafeMutableRawPointer) -> Void) -> (q: [UInt8], f: [Float]) {
+        let raw = UnsafeMutableRawPointer.allocate(byteCount: max(1, count * 4) + 64, alignment: 64)
+        let scratchMemory = UnsafeMutableRawPointer.allocate(byteCount: scratch, alignment: 64)
+        defer { raw.deallocate(); scratchMemory.deallocate() }
+        // Poison: 0xFF bytes are NaN floats and 255 codes, so unwritten outputs show.
+        raw.initializeMemory(as: UInt8.self, repeating: 0xFF, count: max(1, count * 4) + 64)
+        body(raw, scratchMemory)
+        switch target {
+        case .quantized:
+            return (Array(UnsafeBufferPointer(start: raw.assumingMemoryBound(to: UInt8.self), count: count)), [])
+        case .float:
+            return ([], Array(UnsafeBufferPointer(start: raw.assumingMemoryBound(to: Float.self), count: count)))
+        }
+    }
+
+    static func compareOutputs(_ got: (q: [UInt8], f: [Float]), _ ref: (q: [UInt8], f: [Float]), _ target: Q8OutputTarget,
+                               _ label: String) -> String? {
+        switch target {
+        case .quantized:
+            if let d = firstDifference(got.q, ref.q) { return "\(label): element \(d) is \(d >= 0 ? got.q[d] : 0), reference \(d >= 0 ? ref.q[d] : 0)" }
+            // Guard against a degenerate test: outputs must spread over many codes.
+            if ref.q.count >= 64 && Set(ref.q).count < 8 { return "\(label): degenerate test, only \(Set(ref.q).count) distinct outputs" }
+        case .float:
+            for i in 0..<ref.f.count where got.f[i].bitPattern != ref.f[i].bitPattern {
+                return "\(label): float element \(i) is \(got.f[i]), reference \(ref.f[i])"
+            }
+        }
+        return nil
+    }
+
+    static func withOptional<R, E: Error>(_ array: [Int32]?, _ body: (UnsafePointer<Int32>?) throws(E) -> R) throws(E) -> R {
+        guard let array else { return try body(nil) }
+        let result: Result<R, E> = array.withUnsafeBufferPointer { p in
+            do throws(E) { return .success(try body(p.baseAddress!)) } catch { return .failure(error) }
+        }
+        return try result.get()
+    }
+}

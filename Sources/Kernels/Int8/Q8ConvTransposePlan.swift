@@ -1,0 +1,100 @@
+/// Int8 transposed convolution whose kernel equals its stride, with no padding (the U-Net up-step,
+/// 2x2 stride 2): every input pixel owns a disjoint `k x k` patch of output pixels, so the layer is
+/// one GEMM of the input pixels (depth = input channels) against `k * k * outChannels` columns,
+/// ordered (ky, kx, out channel), whose sums are scattered to the patch.
+public final class Q8ConvTransposePlan {
+    public let geometry: ConvTranspose2dGeometry
+    public let weights: Q8PackedWeights
+    public let stage: Q8OutputStage
+    public let inputZeroPoint: UInt8
+    public let blockPixels: Int
+
+    /// Whether this plan can compute `g`.
+    public static func supports(_ g: ConvTranspose2dGeometry) -> Bool {
+        g.kernelHeight == g.strideY && g.kernelWidth == g.strideX && g.dilationY == 1 && g.dilationX == 1
+            && g.padTop == 0 && g.padLeft == 0 && g.padBottom == 0 && g.padRight == 0
+            && g.outputPaddingY == 0 && g.outputPaddingX == 0
+    }
+
+    /// - Parameters:
+    ///   - weights: IOHW int8 weights `[in][out][kh][kw]`.
+    ///   - bias, multipliers: per output channel, as for `Q8Conv2dPlan`.
+    public init(_ g: ConvTranspose2dGeometry, weights: UnsafePointer<Int8>, bias: UnsafePointer<Int32>?, multipliers: [Float],
+                inputZeroPoint: UInt8, activation: FusedActivation, output: Q8OutputTarget) throws(ShapeError) {
+        if let error = g.validate() { throw error }
+        guard Q8ConvTransposePlan.supports(g) else {
+            throw .mismatch("int8 transposed convolution needs kernel == stride and no padding, got \(g)")
+        }
+        if multipliers.count != g.outChannels { throw .mismatch("\(multipliers.count) multipliers for \(g.outChannels) channels") }
+        geometry = g
+        let taps = g.kernelHeight * g.kernelWidth, cout = g.outChannels
+        let packed = Q8PackedWeights(depth: g.inChannels, columns: taps * cout) { j, ci in
+            let tap = j / cout, o = j % cout
+            return weights[(ci * cout + o) * taps + tap]
+        }
+        self.weights = packed
+        var offsets = [Int32](repeating: 0, count: taps * cout), columnMultipliers = [Float](repeating: 0, count: taps * cout)
+        for j in 0..<taps * cout {
+            let o = j % cout
+            offsets[j] = (bias?[o] ?? 0) &- Int32(inputZeroPoint) &* packed.columnSums[j]
+            columnMultipliers[j] = multipliers[o]
+        }
+        stage = Q8OutputStage(multipliers: columnMultipliers, offsets: offsets, activation: activation, target: output)
+        self.inputZeroPoint = inputZeroPoint
+        let tiles = max(1, min(16, (160 * 1024) / (Q8Microkernel.rows * packed.depthPairs * 4)))
+        blockPixels = tiles * Q8Microkernel.rows
+    }
+
+    public var pixels: Int { geometry.inHeight * geometry.inWidth }
+    public var workItems: Int { (pixels + blockPixels - 1) / blockPixels }
+    public var scratchBytes: Int { blockPixels * weights.depthPairs * 4 + 64 }
+
+    /// Computes input-pixel blocks `items` of one image.
+    public func run(input: UnsafePointer<UInt8>, output: UnsafeMutableRawPointer, items: Range<Int>,
+                    scratch: UnsafeMutableRawPointer) {
+        let g = geometry, cin = g.inChannels, cout = g.outChannels
+        let rowStride = weights.depthPairs * 2
+        let rows = scratch.bindMemory(to: Int16.self, capacity: blockPixels * rowStride)
+        let outWidth = g.inWidth * g.kernelWidth, elementBytes = stage.elementBytes
+        let columns = weights.columns
+        withUnsafeTemporaryAllocation(of: UnsafePointer<Int16>.self, capacity: Q8Microkernel.rows) { aRows in
+            withUnsafeTemporaryAllocation(of: Int32.self, capacity: Q8Microkernel.rows * Q8Microkernel.columns) { tile in
+                for item in items {
+                    let first = item &* blockPixels, count = min(blockPixels, pixels &- first)
+                    for r in 0..<count {
+                        let src = input + (first &+ r) &* cin, dst = rows + r &* rowStride
+                        for c in 0..<cin { dst[c] = Int16(src[c]) }
+                        if cin & 1 == 1 { dst[cin] = 0 }
+                    }
+                    for block in 0..<weights.columnBlocks {
+                        let column = block &* Q8Microkernel.columns
+                        let width = min(Q8Microkernel.columns, columns &- column)
+                        var t = 0
+                        while t < count {
+                            let tileRows = min(Q8Microkernel.rows, count &- t)
+                            for r in 0..<Q8Microkernel.rows { aRows[r] = UnsafePointer(rows + (t &+ min(r, tileRows &- 1)) &* rowStride) }
+                            Q8Microkernel.run(depthPairs: weights.depthPairs, a: UnsafePointer(aRows.baseAddress!),
+                                              b: weights.block(block), tile: tile.baseAddress!)
+                            for r in 0..<tileRows {
+                                let p = first &+ t &+ r
+                                let y = p / g.inWidth, x = p &- y &* g.inWidth
+                                // Split the block's columns at tap boundaries: each run is contiguous in the output.
+                                var j = 0
+                                while j < width {
+                                    let col = column &+ j, tap = col / cout, o = col &- tap &* cout
+                                    let run = min(width &- j, cout &- o)
+                                    let ky = tap / g.kernelWidth, kx = tap &- ky &* g.kernelWidth
+                                    let q = (y &* g.kernelHeight &+ ky) &* outWidth &+ x &* g.kernelWidth &+ kx
+                                    stage.store(tile.baseAddress! + (r &* Q8Microkernel.columns &+ j), column: col, count: run,
+                                                to: output + (q &* cout &+ o) &* elementBytes)
+                                    j &+= run
+                                }
+                            }
+                            t &+= Q8Microkernel.rows
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,138 @@
+/// Int8 conversions and elementwise layers over NHWC UInt8 tensors. Every result follows the
+/// arithmetic of `Q8Requantization` (float multiply, clamp, round half to even).
+public enum Q8Elementwise {
+    /// Float to UInt8 over `range`.
+    public static func quantize(_ x: UnsafePointer<Float>, _ p: Q8TensorParameters, output: UnsafeMutablePointer<UInt8>, range: Range<Int>) {
+        let inverse = p.inverseScale
+        for i in range { output[i] = Q8Requantization.quantize(x[i], inverseScale: inverse, zeroPoint: p.zeroPoint) }
+    }
+
+    /// UInt8 to Float over `range`.
+    public static func dequantize(_ q: UnsafePointer<UInt8>, _ p: Q8TensorParameters, output: UnsafeMutablePointer<Float>, range: Range<Int>) {
+        let scale = p.scale, zp = p.zeroPoint
+        for i in range { output[i] = Float(Int32(q[i]) &- zp) * scale }
+    }
+
+    /// Re-expresses values of `from` in `to`: `(q - zFrom) * (sFrom / sTo)`, requantized.
+    @inline(__always)
+    public static func requantize(_ q: UInt8, from: Q8TensorParameters, to: Q8TensorParameters) -> UInt8 {
+        Q8Requantization.requantize(Int32(q) &- from.zeroPoint, multiplier: from.scale / to.scale, activation: .none,
+                                    zeroPoint: to.zeroPoint)
+    }
+
+    /// `activation(a + b)`, each operand in its own parameters, the sum in `output`'s.
+    public static func add(_ a: UnsafePointer<UInt8>, _ pa: Q8TensorParameters, _ b: UnsafePointer<UInt8>, _ pb: Q8TensorParameters,
+                           output: UnsafeMutablePointer<UInt8>, _ po: Q8TensorParameters, activation: FusedActivation, range: Range<Int>) {
+        for i in range { output[i] = addOne(a[i], pa, b[i], pb, po, activation) }
+    }
+
+    /// The scalar spec of `add`: `v = Float(a - za) * (sa / so) + Float(b - zb) * (sb / so)`, then the
+    /// activation, clamp and round of `Q8Requantization`.
+    @inline(__always)
+    public static func addOne(_ a: UInt8, _ pa: Q8TensorParameters, _ b: UInt8, _ pb: Q8TensorParameters,
+                              _ po: Q8TensorParameters, _ activation: FusedActivation) -> UInt8 {
+        let ma = pa.scale / po.scale, mb = pb.scale / po.scale
+        var v = Float(Int32(a) &- pa.zeroPoint) * ma
+        v = v + Float(Int32(b) &- pb.zeroPoint) * mb
+        v = activation.apply(v)
+        v = min(max(v, Float(-po.zeroPoint)), Float(255 &- po.zeroPoint))
+        return UInt8(truncatingIfNeeded: Int32(v.rounded(.toNearestOrEven)) &+ po.zeroPoint)
+    }
+
+    /// Channel concatenation of pixels `pixels`: parts in the output's parameters are copied, the others
+    /// requantized. `parts` are (pointer, channels, parameters).
+    public static func concat(_ parts: [(UnsafePointer<UInt8>, Int, Q8TensorParameters)], output: UnsafeMutablePointer<UInt8>,
+                              _ po: Q8TensorParameters, pixels: Range<Int>) {
+        var total = 0
+        for part in parts { total += part.1 }
+        var offset = 0
+        for (src, c, p) in parts {
+            if p == po {
+                for px in pixels { (output + (px &* total &+ offset)).update(from: src + px &* c, count: c) }
+            } else {
+                for px in pixels {
+                    let s = src + px &* c, d = output + (px &* total &+ offset)
+                    for ch in 0..<c { d[ch] = requantize(s[ch], from: p, to: po) }
+                }
+            }
+            offset += c
+        }
+    }
+
+    /// Requantizes a whole range to other parameters (when a tensor feeds a consumer that needs another scale).
+    public static func requantize(_ q: UnsafePointer<UInt8>, from: Q8TensorParameters, output: UnsafeMutablePointer<UInt8>,
+                                  to: Q8TensorParameters, range: Range<Int>) {
+        for i in range { output[i] = requantize(q[i], from: from, to: to) }
+    }
+}
+
+/// Int8 pooling and resampling over NHWC UInt8 images. Max pooling and nearest resampling keep the
+/// input's parameters exactly; bilinear interpolates in float and rounds half to even.
+public enum Q8Resampling {
+    /// Max pooling of one image, output rows `rows`; padding never wins (as PyTorch's -inf padding).
+    public static func maxPool(_ g: Pool2dGeometry, input: UnsafePointer<UInt8>, output: UnsafeMutablePointer<UInt8>, rows: Range<Int>) {
+        let c = g.channels, ow = g.outWidth
+        for oy in rows {
+            let y0 = max(0, oy * g.stride - g.padding), y1 = min(g.inHeight, oy * g.stride - g.padding + g.kernel)
+            for ox in 0..<ow {
+                let x0 = max(0, ox * g.stride - g.padding), x1 = min(g.inWidth, ox * g.stride - g.padding + g.kernel)
+                let dst = output + (oy * ow + ox) * c
+                dst.update(from: input + (y0 * g.inWidth + x0) * c, count: c)
+                for y in y0..<y1 {
+                    for x in x0..<x1 {
+                        let src = input + (y * g.inWidth + x) * c
+                        var ch = 0
+                        while ch + 16 <= c {
+                            let v = UnsafeRawPointer(src + ch).loadUnaligned(as: SIMD16<UInt8>.self)
+                            let m = UnsafeRawPointer(dst + ch).loadUnaligned(as: SIMD16<UInt8>.self)
+                            UnsafeMutableRawPointer(dst + ch).storeBytes(of: pointwiseMax(v, m), as: SIMD16<UInt8>.self)
+                            ch += 16
+                        }
+                        while ch < c { dst[ch] = max(dst[ch], src[ch]); ch += 1 }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Nearest-neighbour resize of one image (PyTorch's `floor(dst * in / out)`), rows `rows`.
+    public static func nearest(_ shape: ImageShape, outHeight: Int, outWidth: Int, input: UnsafePointer<UInt8>,
+                               output: UnsafeMutablePointer<UInt8>, rows: Range<Int>) {
+        let c = shape.channels
+        for oy in rows {
+            let sy = min(oy * shape.height / outHeight, shape.height - 1)
+            for ox in 0..<outWidth {
+                let sx = min(ox * shape.width / outWidth, shape.width - 1)
+                (output + (oy * outWidth + ox) * c).update(from: input + (sy * shape.width + sx) * c, count: c)
+            }
+        }
+    }
+
+    /// Bilinear resize of one image in the input's parameters: `q = round(sum of w_i * q_i)` in float,
+    /// with PyTorch's coordinates (`F32Upsample.sourceCoordinate`), rows `rows`.
+    public static func bilinear(_ shape: ImageShape, outHeight: Int, outWidth: Int, alignCorners: Bool,
+                                input: UnsafePointer<UInt8>, output: UnsafeMutablePointer<UInt8>, rows: Range<Int>) {
+        let c = shape.channels, h = shape.height, w = shape.width
+        for oy in rows {
+            let sy = F32Upsample.sourceCoordinate(oy, inSize: h, outSize: outHeight, alignCorners: alignCorners)
+            let y0 = min(Int(sy), h - 1), y1 = min(y0 + 1, h - 1)
+            let fy = Float(sy - Double(y0))
+            for ox in 0..<outWidth {
+                let sx = F32Upsample.sourceCoordinate(ox, inSize: w, outSize: outWidth, alignCorners: alignCorners)
+                let x0 = min(Int(sx), w - 1), x1 = min(x0 + 1, w - 1)
+                let fx = Float(sx - Double(x0))
+                let w00 = (1 - fy) * (1 - fx), w01 = (1 - fy) * fx, w10 = fy * (1 - fx), w11 = fy * fx
+                let p00 = input + (y0 * w + x0) * c, p01 = input + (y0 * w + x1) * c
+                let p10 = input + (y1 * w + x0) * c, p11 = input + (y1 * w + x1) * c
+                let dst = output + (oy * outWidth + ox) * c
+                for ch in 0..<c {
+                    var v = w00 * Float(p00[ch])
+                    v = v + w01 * Float(p01[ch])
+                    v = v + w10 * Float(p10[ch])
+                    v = v + w11 * Float(p11[ch])
+                    dst[ch] = UInt8(min(max(v, 0), 255).rounded(.toNearestOrEven))
+                }
+            }
+        }
+    }
+}

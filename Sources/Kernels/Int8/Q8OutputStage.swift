@@ -1,0 +1,70 @@
+/// What an int8 GEMM stores: requantized UInt8 (`.quantized`) or dequantized Float (`.float`, for
+/// logits and for layers read by float ops).
+public enum Q8OutputTarget: Equatable, Sendable {
+    case quantized(zeroPoint: Int32)
+    case float
+}
+
+/// Turns a row of Int32 sums into stored values, column by column:
+/// `sum + offset[c]`, then `Q8Requantization` with `multiplier[c]` (or the float stage).
+/// `offset` folds the Int32 bias and the input zero-point correction `-zeroPoint * sum(weights[c])`.
+public final class Q8OutputStage {
+    public let columns: Int
+    public let activation: FusedActivation
+    public let target: Q8OutputTarget
+    let multipliers: UnsafeMutablePointer<Float>
+    let offsets: UnsafeMutablePointer<Int32>
+
+    public init(multipliers: [Float], offsets: [Int32], activation: FusedActivation, target: Q8OutputTarget) {
+        precondition(multipliers.count == offsets.count, "int8 output stage: \(multipliers.count) multipliers, \(offsets.count) offsets")
+        columns = multipliers.count
+        self.activation = activation
+        self.target = target
+        let padded = roundUp(max(columns, 1), toMultipleOf: Q8Microkernel.columns)
+        self.multipliers = .allocate(capacity: padded)
+        self.multipliers.initialize(repeating: 0, count: padded)
+        self.multipliers.update(from: multipliers, count: columns)
+        self.offsets = .allocate(capacity: padded)
+        self.offsets.initialize(repeating: 0, count: padded)
+        self.offsets.update(from: offsets, count: columns)
+    }
+
+    deinit {
+        multipliers.deallocate()
+        offsets.deallocate()
+    }
+
+    /// Bytes per stored value.
+    public var elementBytes: Int { target == .float ? 4 : 1 }
+
+    /// Stores `count` columns starting at `column` from `sums` to `destination` (element 0 = `column`).
+    @inline(__always)
+    func store(_ sums: UnsafePointer<Int32>, column: Int, count: Int, to destination: UnsafeMutableRawPointer) {
+        var j = 0
+        while j &+ 8 <= count {
+            let acc = UnsafeRawPointer(sums + j).loadUnaligned(as: SIMD8<Int32>.self)
+                &+ UnsafeRawPointer(offsets + (column &+ j)).loadUnaligned(as: SIMD8<Int32>.self)
+            let m = UnsafeRawPointer(multipliers + (column &+ j)).loadUnaligned(as: SIMD8<Float>.self)
+            switch target {
+            case .quantized(let zp):
+                destination.storeBytes(of: Q8Requantization.requantize(acc, multiplier: m, activation: activation, zeroPoint: zp),
+                                       toByteOffset: j, as: SIMD8<UInt8>.self)
+            case .float:
+                destination.storeBytes(of: Q8Requantization.dequantize(acc, multiplier: m, activation: activation),
+                                       toByteOffset: j &* 4, as: SIMD8<Float>.self)
+            }
+            j &+= 8
+        }
+        while j < count {
+            let acc = sums[j] &+ offsets[column &+ j], m = multipliers[column &+ j]
+            switch target {
+            case .quantized(let zp):
+                destination.storeBytes(of: Q8Requantization.requantize(acc, multiplier: m, activation: activation, zeroPoint: zp),
+                                       toByteOffset: j, as: UInt8.self)
+            case .float:
+                destination.storeBytes(of: activation.apply(Float(acc) * m), toByteOffset: j &* 4, as: Float.self)
+            }
+            j &+= 1
+        }
+    }
+}

@@ -1,0 +1,10 @@
+import XCTest
+import Kernels
+import KernelChecks
+
+/// The int8 kernels against their integer reference twins: equal bit for bit.
+final class Q8KernelTests: XCTestCase {
+    func testConvMatchesReferenceBitForBit() { XCTAssertEqual(Q8Checks.randomizedConv(count: 60, seed: 0x8001), []) }
+    func testConvTransposeMatchesReferenceBitForBit() { XCTAssertEqual(Q8Checks.randomizedConvTranspose(count: 30, seed: 0x8002), []) }
+    func testLayersAndRequantization() { XCTAssertEqual(Q8Checks.layers(seed: 0x8003), []) }
+}
