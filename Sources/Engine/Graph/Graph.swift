@@ -61,22 +61,26 @@ public struct Parameter: Equatable {
 
     public var elementCount: Int { shape.reduce(1, *) }
 
-    /// The float values (f32 parameters; integer ones are dequantized).
+    /// The float values (f32 parameters; integer ones are dequantized with their quantization, if any).
     public var floats: [Float] {
         switch data {
         case .f32(let v): return v
-        case .i32(let v): return v.map { Float($0) }
-        case .i8(let v):
-            guard let q = quantization else { return v.map { Float($0) } }
-            let inner = shape.count > q.axis ? shape[(q.axis + 1)...].reduce(1, *) : 1
-            let channels = q.scales.count
-            var out = [Float](repeating: 0, count: v.count)
-            for i in 0..<v.count {
-                let c = channels == 1 ? 0 : (i / inner) % channels
-                out[i] = q.scales[c] * Float(Int32(v[i]) - q.zeroPoints[c])
-            }
-            return out
+        case .i32(let v): return dequantized(v.count) { Int32(v[$0]) }
+        case .i8(let v): return dequantized(v.count) { Int32(v[$0]) }
         }
+    }
+
+    private func dequantized(_ count: Int, _ value: (Int) -> Int32) -> [Float] {
+        guard let q = quantization, !q.scales.isEmpty else { return (0..<count).map { Float(value($0)) } }
+        let inner = shape.count > q.axis ? shape[(q.axis + 1)...].reduce(1, *) : 1
+        let channels = q.scales.count
+        var out = [Float](repeating: 0, count: count)
+        for i in 0..<count {
+            let c = channels == 1 ? 0 : (i / inner) % channels
+            let zp = c < q.zeroPoints.count ? q.zeroPoints[c] : 0
+            out[i] = q.scales[c] * Float(value(i) - zp)
+        }
+        return out
     }
 }
 

@@ -27,7 +27,7 @@ public final class Segmenter {
 
     public init(_ model: Model, threads: Int = ParallelFor.coreCount, policy: AlgorithmPolicy = .measured) throws(GraphError) {
         self.model = model
-        executor = try Executor(model.graph, threads: threads, policy: policy)
+        executor = try Executor(model: model, threads: threads, policy: policy)
     }
 
     /// Maps pixel intensities in [0, 1] (NCHW) to the network's input: `(x - mean[c]) / std[c]`.

@@ -87,9 +87,9 @@ final class Int8Program {
                 inputValues[index] = nodeValue[index]
                 continue
             case .conv2d(let a):
-                if let w = int8Weights(graph, a.weight), a.groups == 1, let xin = q8Value(graph, quantization, node.inputs[0]) {
+                if let w = int8Weights(graph, a.weight, outputAxis: 0), a.groups == 1, let xin = q8Value(graph, quantization, node.inputs[0]) {
                     let g = a.geometry(x)
-                    let data = convData(graph, w, a.bias, xin.parameters, entry, a.activation)
+                    let data = convData(graph, w, a.bias, xin.parameters, entry, a.activation, channels: a.outChannels)
                     let kernel: Kernel
                     if reference {
                         kernel = .referenceConv(g, data)
@@ -108,9 +108,9 @@ final class Int8Program {
                 }
             case .convTranspose2d(let a):
                 let g = a.geometry(x)
-                if let w = int8Weights(graph, a.weight), Q8ConvTransposePlan.supports(g),
+                if let w = int8Weights(graph, a.weight, outputAxis: 1), Q8ConvTransposePlan.supports(g),
                    let xin = q8Value(graph, quantization, node.inputs[0]) {
-                    let data = convData(graph, w, a.bias, xin.parameters, entry, a.activation)
+                    let data = convData(graph, w, a.bias, xin.parameters, entry, a.activation, channels: a.outChannels)
                     let kernel: Kernel
                     if reference {
                         kernel = .referenceConvTranspose(g, data)
@@ -207,18 +207,18 @@ final class Int8Program {
         return (value(of: j, in: .q8(p), node: j), p)
     }
 
-    private func int8Weights(_ graph: Graph, _ index: Int) -> (values: [Int8], scales: [Float])? {
+    /// Int8 weights quantized symmetrically per output channel (`outputAxis`: 0 for OIHW, 1 for IOHW), or per tensor.
+    private func int8Weights(_ graph: Graph, _ index: Int, outputAxis: Int) -> (values: [Int8], scales: [Float])? {
         let p = graph.parameters[index]
-        guard case .i8(let w) = p.data, let q = p.quantization, q.axis == 0 || q.scales.count == 1 else { return nil }
+        guard case .i8(let w) = p.data, let q = p.quantization, q.axis == outputAxis || q.scales.count == 1,
+              q.zeroPoints.allSatisfy({ $0 == 0 }) else { return nil }
         return (w, q.scales)
     }
 
     /// Multipliers and Int32 bias for a layer whose input has parameters `px`: the bias is re-expressed at
     /// scale `px.scale * weightScale[o]` from its real values, whatever scale it was stored at.
     private func convData(_ graph: Graph, _ w: (values: [Int8], scales: [Float]), _ biasIndex: Int?, _ px: Q8TensorParameters,
-                          _ output: Q8TensorParameters?, _ activation: FusedActivation) -> ConvData {
-        let outChannels = graph.parameters[biasIndex ?? 0].shape.first ?? w.scales.count
-        let channels = w.scales.count == 1 ? outChannels : w.scales.count
+                          _ output: Q8TensorParameters?, _ activation: FusedActivation, channels: Int) -> ConvData {
         var multipliers: [Float] = [], bias: [Int32]? = nil
         let realBias = biasIndex.map { graph.parameters[$0].floats }
         if realBias != nil { bias = [] }

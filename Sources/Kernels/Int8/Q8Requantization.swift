@@ -34,20 +34,30 @@ public enum Q8Requantization {
         Float(Int32(q) &- zeroPoint) * scale
     }
 
-    /// The vector twin of `requantize` over 8 lanes.
+    /// The vector twin of `requantize` over 8 lanes. Rounding uses the float "magic number": for
+    /// |v| < 2^22, `v + 1.5 * 2^23` rounds v to an integer half to even (IEEE default rounding), and the
+    /// integer sits in the low mantissa bits; this is exactly `v.rounded(.toNearestOrEven)`, without the
+    /// generic (scalarized) SIMD rounding and conversion initializers.
     @inline(__always)
     public static func requantize(_ acc: SIMD8<Int32>, multiplier: SIMD8<Float>, activation: FusedActivation,
-                           zeroPoint: Int32) -> SIMD8<UInt8> {
+                                  zeroPoint: Int32) -> SIMD8<UInt8> {
         var v = SIMD8<Float>(acc) * multiplier
         switch activation {
         case .none: break
         case .relu: v = v.replacing(with: 0, where: v .< 0)
         case .leakyRelu(let slope): v = v.replacing(with: v * slope, where: v .< 0)
         }
-        v = v.clamped(lowerBound: SIMD8(repeating: Float(-zeroPoint)), upperBound: SIMD8(repeating: Float(255 &- zeroPoint)))
-        let q = SIMD8<Int32>(v.rounded(.toNearestOrEven), rounding: .towardZero) &+ zeroPoint
+        let lo = SIMD8<Float>(repeating: Float(-zeroPoint)), hi = SIMD8<Float>(repeating: Float(255 &- zeroPoint))
+        v = v.replacing(with: lo, where: v .< lo)
+        v = v.replacing(with: hi, where: v .> hi)
+        let biased = v + SIMD8<Float>(repeating: magic)
+        let q = unsafeBitCast(biased, to: SIMD8<Int32>.self) &- SIMD8<Int32>(repeating: magicBits &- zeroPoint)
         return SIMD8<UInt8>(truncatingIfNeeded: q)
     }
+
+    /// 1.5 * 2^23 and its bit pattern (see the vector `requantize`).
+    static let magic: Float = 12_582_912
+    static let magicBits: Int32 = 0x4B40_0000
 
     /// The float output stage over 8 lanes: `activation(Float(acc) * multiplier)`.
     @inline(__always)
