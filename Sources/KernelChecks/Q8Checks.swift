@@ -51,7 +51,42 @@ public enum Q8Checks {
         return failures
     }
 
-    static func checkConv(_ g: Conv2dGeometry, rng: inout SplitMix64, label: String) -> String? {
+    /// Exact int8 Winograd F(2x2, 3x3) against the direct reference: 3x3 stride 1, random padding,
+    /// odd sizes (partial tiles) and channel counts around the 16-lane transform width.
+    public static func randomizedWinograd(count: Int, seed: UInt64) -> [String] {
+        var rng = SplitMix64(seed: seed)
+        var failures: [String] = []
+        var done = 0
+        while done < count {
+            var g = Conv2dGeometry(batch: 1, inChannels: rng.pick(channelCounts), inHeight: rng.pick([1, 2, 3, 5, 8, 13]),
+                                   inWidth: rng.pick([1, 3, 4, 7, 11, 19]), outChannels: rng.pick(channelCounts), kernel: 3, padding: 0)
+            g.padTop = rng.int(0...2); g.padBottom = rng.int(0...2); g.padLeft = rng.int(0...2); g.padRight = rng.int(0...2)
+            if g.validate() != nil { continue }
+            done += 1
+            if let failure = checkConv(g, winograd: true, rng: &rng, label: "int8 winograd seed \(seed) #\(done) \(g)") {
+                failures.append(failure)
+            }
+        }
+        // Extremes: every input 255 (or 0) against weights of +-127 stress the Int16 transforms and Int32 sums.
+        for (x, w) in [(UInt8(255), Int8(127)), (UInt8(255), Int8(-127)), (UInt8(0), Int8(127))] {
+            let g = Conv2dGeometry(inChannels: 1024, inHeight: 3, inWidth: 4, outChannels: 3, kernel: 3, padding: 1)
+            let input = [UInt8](repeating: x, count: g.inputShape.elementsPerImage)
+            let weights = [Int8](repeating: w, count: 3 * 1024 * 9)
+            let m = [Float](repeating: 1 / 4_000_000, count: 3)
+            let target = Q8OutputTarget.float
+            guard let plan = try? weights.withUnsafeBufferPointer({ wp throws(ShapeError) in
+                try Q8WinogradPlan(g, weights: wp.baseAddress!, bias: nil, multipliers: m, inputZeroPoint: 7, activation: .none, output: target)
+            }) else { failures.append("int8 winograd extreme: plan failed"); continue }
+            let ref = Q8Reference.conv2d(g, input: input, inputZeroPoint: 7, weights: weights, bias: nil, multipliers: m, activation: .none, output: target)
+            let got = run(g.outputShape.elementsPerImage, target, scratch: plan.scratchBytes) { out, scratch in
+                input.withUnsafeBufferPointer { plan.run(input: $0.baseAddress!, output: out, items: 0..<plan.workItems, scratch: scratch) }
+            }
+            if let f = compareOutputs(got, ref, target, "int8 winograd extreme x=\(x) w=\(w)") { failures.append(f) }
+        }
+        return failures
+    }
+
+    static func checkConv(_ g: Conv2dGeometry, winograd: Bool = false, rng: inout SplitMix64, label: String) -> String? {
         let input = bytes(g.inputShape.elementsPerImage, rng: &rng)
         let w = weights(g.outChannels * g.inChannels * g.kernelHeight * g.kernelWidth, rng: &rng)
         let bias: [Int32]? = rng.int(0...3) == 0 ? nil : (0..<g.outChannels).map { _ in Int32(rng.int(-5000...5000)) }
@@ -59,21 +94,33 @@ public enum Q8Checks {
         let m = multipliers(g.outChannels, depth: g.inChannels * g.kernelHeight * g.kernelWidth, rng: &rng)
         let activation = randomActivation(&rng)
         let target: Q8OutputTarget = rng.int(0...3) == 0 ? .float : .quantized(zeroPoint: Int32(rng.pick([0, 7, 128])))
-        let plan: Q8Conv2dPlan
-        do {
-            plan = try w.withUnsafeBufferPointer { wp throws(ShapeError) in
-                try withOptional(bias) { bp throws(ShapeError) in
-                    try Q8Conv2dPlan(g, weights: wp.baseAddress!, bias: bp, multipliers: m, inputZeroPoint: zx,
-                                     activation: activation, output: target)
-                }
-            }
-        } catch { return "\(label): plan failed: \(error)" }
         let outCount = g.outputShape.elementsPerImage
         let ref = Q8Reference.conv2d(g, input: input, inputZeroPoint: zx, weights: w, bias: bias, multipliers: m,
                                      activation: activation, output: target)
-        let got = run(outCount, target, scratch: plan.scratchBytes) { out, scratch in
-            input.withUnsafeBufferPointer { plan.run(input: $0.baseAddress!, output: out, items: 0..<plan.workItems, scratch: scratch) }
-        }
+        let got: (q: [UInt8], f: [Float])
+        do {
+            if winograd {
+                let plan = try w.withUnsafeBufferPointer { wp throws(ShapeError) in
+                    try withOptional(bias) { bp throws(ShapeError) in
+                        try Q8WinogradPlan(g, weights: wp.baseAddress!, bias: bp, multipliers: m, inputZeroPoint: zx,
+                                           activation: activation, output: target)
+                    }
+                }
+                got = run(outCount, target, scratch: plan.scratchBytes) { out, scratch in
+                    input.withUnsafeBufferPointer { plan.run(input: $0.baseAddress!, output: out, items: 0..<plan.workItems, scratch: scratch) }
+                }
+            } else {
+                let plan = try w.withUnsafeBufferPointer { wp throws(ShapeError) in
+                    try withOptional(bias) { bp throws(ShapeError) in
+                        try Q8Conv2dPlan(g, weights: wp.baseAddress!, bias: bp, multipliers: m, inputZeroPoint: zx,
+                                         activation: activation, output: target)
+                    }
+                }
+                got = run(outCount, target, scratch: plan.scratchBytes) { out, scratch in
+                    input.withUnsafeBufferPointer { plan.run(input: $0.baseAddress!, output: out, items: 0..<plan.workItems, scratch: scratch) }
+                }
+            }
+        } catch { return "\(label): plan failed: \(error)" }
         return compareOutputs(got, ref, target, label)
     }
 

@@ -134,11 +134,17 @@ public enum Quantizer {
             let (low, high) = method.range(histograms[i])
             params[i] = Q8TensorParameters(low: low, high: high)
         }
+        // A convolution read by a concat writes in the concat's parameters (the concat's range contains
+        // its own), so the concat copies bytes; its other readers (a max pool, say) take those parameters
+        // as they are. A tensor read by several concats shares with the first; the others requantize it.
+        var shared = Set<Int>()
         for (i, node) in graph.nodes.enumerated() {
             guard case .concat = node.op, let p = params[i] else { continue }
-            for j in node.inputs where uses[j] == 1 {
+            for j in node.inputs where !shared.contains(j) && uses[j] >= 1 {
                 switch graph.nodes[j].op {
-                case .conv2d, .convTranspose2d: params[j] = p
+                case .conv2d, .convTranspose2d:
+                    params[j] = p
+                    shared.insert(j)
                 default: break
                 }
             }

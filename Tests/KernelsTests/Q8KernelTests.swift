@@ -6,5 +6,6 @@ import KernelChecks
 final class Q8KernelTests: XCTestCase {
     func testConvMatchesReferenceBitForBit() { XCTAssertEqual(Q8Checks.randomizedConv(count: 60, seed: 0x8001), []) }
     func testConvTransposeMatchesReferenceBitForBit() { XCTAssertEqual(Q8Checks.randomizedConvTranspose(count: 30, seed: 0x8002), []) }
+    func testWinogradMatchesDirectReferenceBitForBit() { XCTAssertEqual(Q8Checks.randomizedWinograd(count: 40, seed: 0x8004), []) }
     func testLayersAndRequantization() { XCTAssertEqual(Q8Checks.layers(seed: 0x8003), []) }
 }

@@ -28,6 +28,7 @@ final class Int8Program {
         case dequantize(Q8TensorParameters)
         case requantize(from: Q8TensorParameters, to: Q8TensorParameters)
         case conv(Q8Conv2dPlan)
+        case winograd(Q8WinogradPlan)
         case convTranspose(Q8ConvTransposePlan)
         case referenceConv(Conv2dGeometry, ConvData)
         case referenceConvTranspose(ConvTranspose2dGeometry, ConvData)
@@ -93,14 +94,18 @@ final class Int8Program {
                     let kernel: Kernel
                     if reference {
                         kernel = .referenceConv(g, data)
-                    } else {
-                        kernel = .conv(try Int8Program.convPlan(g, data, node))
-                    }
-                    if case .conv(let plan) = kernel {
-                        packedWeightBytes += plan.weights.packedBytes
-                        scratchBytes = max(scratchBytes, plan.scratchBytes)
-                    } else {
                         scratchBytes = max(scratchBytes, 64)
+                    } else {
+                        kernel = try Int8Program.fastestConv(g, data, node, threads: threads)
+                        switch kernel {
+                        case .conv(let plan):
+                            packedWeightBytes += plan.weights.packedBytes
+                            scratchBytes = max(scratchBytes, plan.scratchBytes)
+                        case .winograd(let plan):
+                            packedWeightBytes += plan.packedBytes
+                            scratchBytes = max(scratchBytes, plan.scratchBytes)
+                        default: break
+                        }
                     }
                     flops += g.directFLOPs
                     nodeValue.append(addStep(kernel, [xin.value], index, shape, entry.map { .q8($0) } ?? .float))
@@ -245,6 +250,56 @@ final class Int8Program {
         } catch { throw .shape(node: node.name, "\(error)") }
     }
 
+    private static func winogradPlan(_ g: Conv2dGeometry, _ d: ConvData, _ node: Node) throws(GraphError) -> Q8WinogradPlan {
+        do {
+            return try d.weights.withUnsafeBufferPointer { wp throws(ShapeError) in
+                try withOptionalInt32(d.bias) { bp throws(ShapeError) in
+                    try Q8WinogradPlan(g, weights: wp.baseAddress!, bias: bp, multipliers: d.multipliers,
+                                       inputZeroPoint: d.inputZeroPoint, activation: d.activation, output: d.target)
+                }
+            }
+        } catch { throw .shape(node: node.name, "\(error)") }
+    }
+
+    /// The GEMM convolution, or for 3x3 stride-1 layers whichever of GEMM and exact Winograd ran faster
+    /// on this geometry (both give identical results; timed once per geometry and thread count per process).
+    private static func fastestConv(_ g: Conv2dGeometry, _ d: ConvData, _ node: Node, threads: Int) throws(GraphError) -> Kernel {
+        let gemm = try convPlan(g, d, node)
+        guard Q8WinogradPlan.supports(g) else { return .conv(gemm) }
+        let winograd = try winogradPlan(g, d, node)
+        let key = Int8ChoiceKey(geometry: g, threads: threads)
+        if let useWinograd = Int8ChoiceCache.shared.choices[key] { return useWinograd ? .winograd(winograd) : .conv(gemm) }
+        var one = g
+        one.batch = 1
+        let input = AlignedBuffer(count: (one.inputShape.elementCount + 3) / 4 + 16)
+        let bytes = UnsafeMutableRawPointer(input.pointer).assumingMemoryBound(to: UInt8.self)
+        for i in 0..<one.inputShape.elementCount { bytes[i] = UInt8(truncatingIfNeeded: i &* 2654435761 >> 7) }
+        let output = AlignedBuffer(count: one.outputShape.elementCount + 16)
+        let scratch = AlignedBuffer(count: (max(gemm.scratchBytes, winograd.scratchBytes) * threads + 3) / 4)
+        func time(_ body: () -> Void) -> Double {
+            var best = Double.infinity
+            for _ in 0..<3 {
+                let t0 = MonotonicClock.now()
+                body()
+                best = min(best, MonotonicClock.now() - t0)
+            }
+            return best
+        }
+        let raw = UnsafeMutableRawPointer(scratch.pointer), out = UnsafeMutableRawPointer(output.pointer)
+        let tGemm = time {
+            ParallelFor.run(count: gemm.workItems, threads: threads) { items, thread in
+                gemm.run(input: bytes, output: out, items: items, scratch: raw + thread * gemm.scratchBytes)
+            }
+        }
+        let tWinograd = time {
+            ParallelFor.run(count: winograd.workItems, threads: threads) { items, thread in
+                winograd.run(input: bytes, output: out, items: items, scratch: raw + thread * winograd.scratchBytes)
+            }
+        }
+        Int8ChoiceCache.shared.choices[key] = tWinograd < tGemm
+        return tWinograd < tGemm ? .winograd(winograd) : .conv(gemm)
+    }
+
     private static func convTransposePlan(_ g: ConvTranspose2dGeometry, _ d: ConvData, _ node: Node) throws(GraphError) -> Q8ConvTransposePlan {
         do {
             return try d.weights.withUnsafeBufferPointer { wp throws(ShapeError) in
@@ -278,6 +333,17 @@ final class Int8Program {
 
     func raw(_ value: Int) -> UnsafeMutableRawPointer { UnsafeMutableRawPointer(arena.pointer + offsets[value]) }
     func floatPointer(_ value: Int) -> UnsafeMutablePointer<Float> { arena.pointer + offsets[value] }
+}
+
+struct Int8ChoiceKey: Hashable {
+    var geometry: Conv2dGeometry
+    var threads: Int
+}
+
+/// Remembers, per geometry and thread count, whether int8 Winograd beat the int8 GEMM.
+final class Int8ChoiceCache {
+    static let shared = Int8ChoiceCache()
+    var choices: [Int8ChoiceKey: Bool] = [:]
 }
 
 func withOptionalInt32<R, E: Error>(_ array: [Int32]?, _ body: (UnsafePointer<Int32>?) throws(E) -> R) throws(E) -> R {

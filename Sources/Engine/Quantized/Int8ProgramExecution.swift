@@ -45,6 +45,15 @@ extension Int8Program {
                     plan.run(input: src, output: dst, items: items, scratch: scratch + thread * per)
                 }
             }
+        case .winograd(let plan):
+            let scratch = UnsafeMutableRawPointer(workspace.pointer), per = plan.scratchBytes
+            let inStride = xs.elementsPerImage, outStride = shape.elementsPerImage * plan.stage.elementBytes
+            for n in 0..<shape.batch {
+                let src = UnsafePointer(x.assumingMemoryBound(to: UInt8.self) + n * inStride), dst = out + n * outStride
+                ParallelFor.run(count: plan.workItems, threads: threads) { items, thread in
+                    plan.run(input: src, output: dst, items: items, scratch: scratch + thread * per)
+                }
+            }
         case .convTranspose(let plan):
             let scratch = UnsafeMutableRawPointer(workspace.pointer), per = plan.scratchBytes
             let inStride = xs.elementsPerImage, outStride = shape.elementsPerImage * plan.stage.elementBytes

@@ -1,4 +1,4 @@
-/// Int8 weights packed for `Q8Microkernel`: a GEMM `B` of `depth` rows (the reduction) and `columns`
+/// Int8 (or Winograd-transformed Int16) weights packed for `Q8Microkernel`: a GEMM `B` of `depth` rows (the reduction) and `columns`
 /// output columns, widened to Int16 and stored column block by column block:
 /// `[columnBlock][depth / 2][16 columns][2 depth values]`, the layout `vpmaddwd` consumes
 /// (each Int32 lane multiplies two adjacent depth values). Depth is padded to even and columns to
@@ -15,7 +15,12 @@ public final class Q8PackedWeights {
     public let columnSums: [Int32]
 
     /// `weight(column, k)` gives the int8 weight of output column `column` at reduction index `k`.
-    public init(depth: Int, columns: Int, weight: (_ column: Int, _ k: Int) -> Int8) {
+    public convenience init(depth: Int, columns: Int, weight: (_ column: Int, _ k: Int) -> Int8) {
+        self.init(depth: depth, columns: columns, wide: { Int16(weight($0, $1)) })
+    }
+
+    /// The same with Int16 values (Winograd-transformed weights).
+    public init(depth: Int, columns: Int, wide weight: (_ column: Int, _ k: Int) -> Int16) {
         precondition(depth > 0 && columns > 0, "empty int8 weight matrix \(depth)x\(columns)")
         self.depth = depth
         self.columns = columns
@@ -29,7 +34,7 @@ public final class Q8PackedWeights {
             let base = storage + block * pairs * 2 * Q8Microkernel.columns + lane * 2
             for k in 0..<depth {
                 let w = weight(c, k)
-                base[(k / 2) * 2 * Q8Microkernel.columns + (k & 1)] = Int16(w)
+                base[(k / 2) * 2 * Q8Microkernel.columns + (k & 1)] = w
                 sums[c] += Int32(w)
             }
         }

@@ -1,0 +1,206 @@
+/// Exact int8 Winograd F(2x2, 3x3) for 3x3 stride-1 convolutions (groups 1, any padding).
+///
+/// Winograd's weight transform `G g G^T` has halves; with `G' = 2G` every transform is an integer
+/// matrix, `U' = G' g G'^T = 4U` fits Int16 (|U'| <= 9 * 127), the input transform `V = B^T d B` of
+/// UInt8 patches fits Int16 (|V| <= 4 * 255), and the output transform gives `A^T (U' . V) A = 4y`,
+/// four times the direct convolution's integer sum. Dividing by 4 is exact, so the result equals
+/// `Q8Conv2dPlan`'s (and the reference's) bit for bit, with 16 multiplies per 2x2 outputs instead of 36.
+/// Sums wrap in Int32 (`&+`); the final `4y` fits Int32 for up to `maxInChannels` inputs, so wrapping
+/// in intermediate values cannot change it.
+///
+/// Per block of tiles: the input transform writes 16 Int16 matrices (tiles x channels); then for each
+/// column block and group of 6 tiles the microkernel runs the 16 products, and the output transform,
+/// the division and the requantization store the 2x2 outputs of each tile.
+public final class Q8WinogradPlan {
+    public static let maxInChannels = 1024
+    public let geometry: Conv2dGeometry
+    /// `U'` as 16 packed matrices (depth = input channels, columns = output channels), one per tile position.
+    let transformed: [Q8PackedWeights]
+    public let stage: Q8OutputStage
+    public let inputZeroPoint: UInt8
+    public let blockTiles: Int
+
+    public static func supports(_ g: Conv2dGeometry) -> Bool {
+        g.kernelHeight == 3 && g.kernelWidth == 3 && g.strideY == 1 && g.strideX == 1 && g.dilationY == 1 && g.dilationX == 1
+            && g.groups == 1 && g.inChannels <= maxInChannels && g.validate() == nil
+    }
+
+    /// Same arguments as `Q8Conv2dPlan`.
+    public init(_ g: Conv2dGeometry, weights: UnsafePointer<Int8>, bias: UnsafePointer<Int32>?, multipliers: [Float],
+                inputZeroPoint: UInt8, activation: FusedActivation, output: Q8OutputTarget) throws(ShapeError) {
+        if let error = g.validate() { throw error }
+        guard Q8WinogradPlan.supports(g) else { throw .mismatch("int8 Winograd needs a 3x3 stride-1 convolution with at most \(Q8WinogradPlan.maxInChannels) inputs, got \(g)") }
+        if multipliers.count != g.outChannels { throw .mismatch("\(multipliers.count) multipliers for \(g.outChannels) channels") }
+        geometry = g
+        let cin = g.inChannels, cout = g.outChannels
+        // U' = G' g G'^T for every (out, in) pair, as 16 Int16 values.
+        var u = [Int16](repeating: 0, count: cout * cin * 16)
+        var sums = [Int32](repeating: 0, count: cout)
+        for o in 0..<cout {
+            for c in 0..<cin {
+                var k = [Int32](repeating: 0, count: 9)
+                for i in 0..<9 { k[i] = Int32(weights[(o * cin + c) * 9 + i]); sums[o] += k[i] }
+                // t = G' k (4x3), then t G'^T (4x4). G' rows: (2,0,0) (1,1,1) (1,-1,1) (0,0,2).
+                var t = [Int32](repeating: 0, count: 12)
+                for j in 0..<3 {
+                    let a = k[j], b = k[3 + j], cc = k[6 + j]
+                    t[j] = 2 * a; t[3 + j] = a + b + cc; t[6 + j] = a - b + cc; t[9 + j] = 2 * cc
+                }
+                for i in 0..<4 {
+                    let a = t[i * 3], b = t[i * 3 + 1], cc = t[i * 3 + 2]
+                    let row = [2 * a, a + b + cc, a - b + cc, 2 * cc]
+                    for j in 0..<4 { u[((o * cin + c) * 16) + i * 4 + j] = Int16(row[j]) }
+                }
+            }
+        }
+        var matrices: [Q8PackedWeights] = []
+        for position in 0..<16 {
+            matrices.append(Q8PackedWeights(depth: cin, columns: cout, wide: { o, c in u[(o * cin + c) * 16 + position] }))
+        }
+        transformed = matrices
+        var offsets = [Int32](repeating: 0, count: cout)
+        for o in 0..<cout { offsets[o] = (bias?[o] ?? 0) &- Int32(inputZeroPoint) &* sums[o] }
+        stage = Q8OutputStage(multipliers: multipliers, offsets: offsets, activation: activation, target: output)
+        self.inputZeroPoint = inputZeroPoint
+        let rowBytes = matrices[0].depthPairs * 4
+        blockTiles = max(1, min(16, (192 * 1024) / (16 * rowBytes * Q8Microkernel.rows))) * Q8Microkernel.rows
+    }
+
+    public var tilesHigh: Int { (geometry.outHeight + 1) / 2 }
+    public var tilesWide: Int { (geometry.outWidth + 1) / 2 }
+    public var tiles: Int { tilesHigh * tilesWide }
+    public var workItems: Int { (tiles + blockTiles - 1) / blockTiles }
+    var rowStride: Int { transformed[0].depthPairs * 2 }
+    /// Per-thread scratch: 16 transformed-input matrices of the block, and the 16 product tiles.
+    public var scratchBytes: Int { 16 * blockTiles * rowStride * 2 + 16 * Q8Microkernel.rows * Q8Microkernel.columns * 4 + 4 * 16 * 4 + 128 }
+    public var packedBytes: Int { transformed.reduce(0) { $0 + $1.packedBytes } }
+
+    public func run(input: UnsafePointer<UInt8>, output: UnsafeMutableRawPointer, items: Range<Int>,
+                    scratch: UnsafeMutableRawPointer) {
+        let g = geometry, cout = g.outChannels, stride = rowStride
+        let planeStride = blockTiles * stride
+        let v = scratch.bindMemory(to: Int16.self, capacity: 16 * planeStride)
+        let productsRaw = scratch + 16 * planeStride * 2
+        let products = productsRaw.bindMemory(to: Int32.self, capacity: 16 * Q8Microkernel.rows * Q8Microkernel.columns)
+        let sums = (productsRaw + 16 * Q8Microkernel.rows * Q8Microkernel.columns * 4).bindMemory(to: Int32.self, capacity: 64)
+        let elementBytes = stage.elementBytes
+        let tileSize = Q8Microkernel.rows * Q8Microkernel.columns
+        withUnsafeTemporaryAllocation(of: UnsafePointer<Int16>.self, capacity: Q8Microkernel.rows) { aRows in
+            for item in items {
+                let first = item &* blockTiles, count = min(blockTiles, tiles &- first)
+                for t in 0..<count { transformInput(tile: first &+ t, input: input, into: v + t &* stride, planeStride: planeStride) }
+                for block in 0..<transformed[0].columnBlocks {
+                    let column = block &* Q8Microkernel.columns
+                    let width = min(Q8Microkernel.columns, cout &- column)
+                    var t = 0
+                    while t < count {
+                        let rows = min(Q8Microkernel.rows, count &- t)
+                        for position in 0..<16 {
+                            let plane = v + position &* planeStride
+                            for r in 0..<Q8Microkernel.rows { aRows[r] = UnsafePointer(plane + (t &+ min(r, rows &- 1)) &* stride) }
+                            Q8Microkernel.run(depthPairs: transformed[position].depthPairs, a: UnsafePointer(aRows.baseAddress!),
+                                              b: transformed[position].block(block), tile: products + position &* tileSize)
+                        }
+                        for r in 0..<rows {
+                            storeTile(first &+ t &+ r, products: UnsafePointer(products + r &* Q8Microkernel.columns),
+                                      tileSize: tileSize, sums: sums, column: column, width: width, output: output,
+                                      elementBytes: elementBytes)
+                        }
+                        t &+= Q8Microkernel.rows
+                    }
+                }
+            }
+        }
+    }
+
+    /// `V = B^T d B` of tile `tile`'s 4x4 input patch, channel by channel, into the 16 planes.
+    @inline(__always)
+    private func transformInput(tile: Int, input: UnsafePointer<UInt8>, into row: UnsafeMutablePointer<Int16>, planeStride: Int) {
+        let g = geometry, cin = g.inChannels
+        let ty = tile / tilesWide, tx = tile &- ty &* tilesWide
+        let y0 = 2 &* ty &- g.padTop, x0 = 2 &* tx &- g.padLeft
+        withUnsafeTemporaryAllocation(of: UnsafePointer<UInt8>?.self, capacity: 16) { patch in
+            for i in 0..<4 {
+                for j in 0..<4 {
+                    let y = y0 &+ i, x = x0 &+ j
+                    patch[i &* 4 &+ j] = (y >= 0 && y < g.inHeight && x >= 0 && x < g.inWidth) ? input + (y &* g.inWidth &+ x) &* cin : nil
+                }
+            }
+            var c = 0
+            let zero = SIMD16<Int16>(repeating: Int16(inputZeroPoint))
+            while c &+ 16 <= cin {
+                @inline(__always) func d(_ k: Int) -> SIMD16<Int16> {
+                    guard let p = patch[k] else { return zero }
+                    return SIMD16<Int16>(truncatingIfNeeded: UnsafeRawPointer(p + c).loadUnaligned(as: SIMD16<UInt8>.self))
+                }
+                Q8WinogradPlan.transform(d, store: { k, value in
+                    UnsafeMutableRawPointer(row + (k &* planeStride &+ c)).storeBytes(of: value, as: SIMD16<Int16>.self)
+                })
+                c &+= 16
+            }
+            while c < cin {
+                @inline(__always) func d(_ k: Int) -> SIMD16<Int16> {
+                    SIMD16<Int16>(repeating: patch[k].map { Int16($0[c]) } ?? Int16(inputZeroPoint))
+                }
+                Q8WinogradPlan.transform(d, store: { k, value in row[k &* planeStride &+ c] = value[0] })
+                c &+= 1
+            }
+            if cin & 1 == 1 { for k in 0..<16 { row[k &* planeStride &+ cin] = 0 } }
+        }
+    }
+
+    /// B^T d B with B^T rows (1,0,-1,0) (0,1,1,0) (0,-1,1,0) (0,1,0,-1), for 16 channels at once.
+    @inline(__always)
+    static func transform(_ d: (Int) -> SIMD16<Int16>, store: (Int, SIMD16<Int16>) -> Void) {
+        // Rows first: column j of B^T d, kept as four registers per output row.
+        @inline(__always) func column(_ j: Int) -> (SIMD16<Int16>, SIMD16<Int16>, SIMD16<Int16>, SIMD16<Int16>) {
+            let d0 = d(j), d1 = d(4 &+ j), d2 = d(8 &+ j), d3 = d(12 &+ j)
+            return (d0 &- d2, d1 &+ d2, d2 &- d1, d1 &- d3)
+        }
+        let c0 = column(0), c1 = column(1), c2 = column(2), c3 = column(3)
+        @inline(__always) func finish(_ i: Int, _ a: SIMD16<Int16>, _ b: SIMD16<Int16>, _ c: SIMD16<Int16>, _ e: SIMD16<Int16>) {
+            store(i &* 4, a &- c); store(i &* 4 &+ 1, b &+ c); store(i &* 4 &+ 2, c &- b); store(i &* 4 &+ 3, b &- e)
+        }
+        finish(0, c0.0, c1.0, c2.0, c3.0)
+        finish(1, c0.1, c1.1, c2.1, c3.1)
+        finish(2, c0.2, c1.2, c2.2, c3.2)
+        finish(3, c0.3, c1.3, c2.3, c3.3)
+    }
+
+    /// `A^T M A / 4` for one tile and 16 columns, then the output stage for each of its up to 4 pixels.
+    @inline(__always)
+    private func storeTile(_ tile: Int, products m: UnsafePointer<Int32>, tileSize: Int, sums: UnsafeMutablePointer<Int32>,
+                           column: Int, width: Int, output: UnsafeMutableRawPointer, elementBytes: Int) {
+        let g = geometry
+        for half in 0..<2 {
+            @inline(__always) func at(_ k: Int) -> SIMD8<Int32> {
+                UnsafeRawPointer(m + (k &* tileSize &+ half &* 8)).loadUnaligned(as: SIMD8<Int32>.self)
+            }
+            // A^T rows: (1,1,1,0) (0,1,-1,-1); first over the patch rows, then over its columns.
+            @inline(__always) func rows(_ j: Int) -> (SIMD8<Int32>, SIMD8<Int32>) {
+                let a = at(j), b = at(4 &+ j), c = at(8 &+ j), e = at(12 &+ j)
+                return (a &+ b &+ c, b &- c &- e)
+            }
+            let q0 = rows(0), q1 = rows(1), q2 = rows(2), q3 = rows(3)
+            let y00 = (q0.0 &+ q1.0 &+ q2.0) &>> 2, y01 = (q1.0 &- q2.0 &- q3.0) &>> 2
+            let y10 = (q0.1 &+ q1.1 &+ q2.1) &>> 2, y11 = (q1.1 &- q2.1 &- q3.1) &>> 2
+            let s = UnsafeMutableRawPointer(sums)
+            s.storeBytes(of: y00, toByteOffset: half &* 32, as: SIMD8<Int32>.self)
+            s.storeBytes(of: y01, toByteOffset: 64 &+ half &* 32, as: SIMD8<Int32>.self)
+            s.storeBytes(of: y10, toByteOffset: 128 &+ half &* 32, as: SIMD8<Int32>.self)
+            s.storeBytes(of: y11, toByteOffset: 192 &+ half &* 32, as: SIMD8<Int32>.self)
+        }
+        let ty = tile / tilesWide, tx = tile &- ty &* tilesWide
+        for i in 0..<2 {
+            let oy = 2 &* ty &+ i
+            if oy >= g.outHeight { break }
+            for j in 0..<2 {
+                let ox = 2 &* tx &+ j
+                if ox >= g.outWidth { break }
+                let p = oy &* g.outWidth &+ ox
+                stage.store(UnsafePointer(sums + (i &* 2 &+ j) &* 16), column: column, count: width,
+                            to: output + (p &* g.outChannels &+ column) &* elementBytes)
+            }
+        }
+    }
+}
