@@ -109,6 +109,7 @@ let package = Package(
         .testTarget(name: "KernelsTests", dependencies: ["Kernels", "KernelChecks"], swiftSettings: kernelSettings),
         .testTarget(name: "TrainTests", dependencies: ["Train", "Engine", "EngineChecks", "KernelChecks", "ImageIO"], exclude: ["Golden"], swiftSettings: kernelSettings),
         .testTarget(name: "ImageIOTests", dependencies: ["ImageIO"], exclude: ["Fixtures"]),
+        .testTarget(name: "QuantTests", dependencies: ["Quant", "Engine", "Kernels", "KernelChecks"], swiftSettings: kernelSettings),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "KernelChecks", "EngineChecks"], swiftSettings: kernelSettings),
     ],
     // Kernels pass raw pointers across the parallel-for; Swift 5 mode keeps that legal without @unchecked wrappers.

@@ -88,9 +88,9 @@ enum KLThreshold {
             for b in 0..<levels {
                 let start = Int(Double(b) * perBucket), end = b == levels - 1 ? i : Int(Double(b + 1) * perBucket)
                 var sum = 0.0, nonzero = 0
-                for j in start..<end { sum += hist[j]; if hist[j] > 0 { nonzero += 1 } }
+                for j in start..<end { sum += p[j]; if p[j] > 0 { nonzero += 1 } }
                 if nonzero == 0 { continue }
-                for j in start..<end where hist[j] > 0 { q[j] = sum / Double(nonzero) }
+                for j in start..<end where p[j] > 0 { q[j] = sum / Double(nonzero) }
             }
             let kl = divergence(p, q)
             if kl < bestKL { bestKL = kl; best = i }

@@ -25,6 +25,8 @@ public struct QuantizationReport {
     public var keptFloat: [String] = []
     public var unquantizableOps: [String] = []
     public var calibrationImages = 0
+    /// Tensors whose calibrated range collapsed (constant activations): they get a defined scale.
+    public var warnings: [String] = []
     public var seconds = 0.0
 
     /// Runs the fp32 and int8 graphs with every node exposed over `images` and compares them.
@@ -103,6 +105,7 @@ public struct QuantizationReport {
         out.append("method: \(method); \(calibrationImages) calibration images; \(String(format: "%.1f", seconds)) s")
         out.append("logits SQNR \(String(format: "%.1f", outputSQNR)) dB; fp32/int8 mask agreement (Dice) \(String(format: "%.4f", maskAgreement))")
         out.append("ops kept in fp32 (no int8 kernel): " + (unquantizableOps.isEmpty ? "none" : unquantizableOps.joined(separator: ", ")))
+        for w in warnings { out.append("warning: " + w) }
         out.append("convolutions kept in fp32: " + (keptFloat.isEmpty ? "none" : keptFloat.joined(separator: ", ")))
         return out
     }

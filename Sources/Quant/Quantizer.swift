@@ -85,6 +85,12 @@ public enum Quantizer {
         report.keptFloat = kept
         report.calibrationImages = calibration.count
         report.seconds = Date().timeIntervalSince(start)
+        for (i, node) in graph.nodes.enumerated() where table[node.name] != nil {
+            let h = histograms[i]
+            if !(h.maximum - h.minimum > 1e-6) {
+                report.warnings.append("'\(node.name)' is constant (\(h.minimum)) on the calibration set; it gets the defined scale \(table[node.name]!.scale)")
+            }
+        }
         report.unquantizableOps = graph.nodes.filter { !isQuantizable($0, graph) }.map { "\($0.name) (\($0.op.kind))" }
 
         var out = Model(metadata: model.metadata, graph: quantized)

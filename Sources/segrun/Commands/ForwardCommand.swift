@@ -34,7 +34,7 @@ struct ForwardCommand: ParsableCommand {
         var random = SeededGenerator(seed: seed)
         for i in 0..<x.data.count { x.data[i] = (random.uniform() + 1) / 2 }
         do {
-            let y = try Executor(model.graph, threads: 1, policy: .forced(.igemm)).run(x)[0]
+            let y = try Executor(model: model, threads: 1, policy: .forced(.igemm)).run(x)[0]
             try TensorFile.write(x, to: input)
             try TensorFile.write(y, to: output)
             print("wrote \(input) (\(x.shape)) and \(output) (\(y.shape))")

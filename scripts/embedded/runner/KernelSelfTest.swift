@@ -62,6 +62,10 @@ func main(_ argc: Int32, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar
     failed += report("exp", LayerChecks.exponential(seed: 0x2005))
     failed += report("conv backward", BackwardChecks.convolution(count: 12, seed: 0x5001))
     failed += report("layer backward", BackwardChecks.layers(count: 12, seed: 0x5002))
+    failed += report("int8 conv (bit for bit)", Q8Checks.randomizedConv(count: 30, seed: 0x8001))
+    failed += report("int8 winograd (bit for bit)", Q8Checks.randomizedWinograd(count: 20, seed: 0x8004))
+    failed += report("int8 transposed conv (bit for bit)", Q8Checks.randomizedConvTranspose(count: 16, seed: 0x8002))
+    failed += report("int8 layers", Q8Checks.layers(seed: 0x8003))
     failed += report("threads (pthreads)", threadDeterminism())
     print(failed == 0 ? "all kernel checks passed" : "\(failed) kernel check failure(s)")
     return failed == 0 ? 0 : 1
