@@ -1,19 +1,21 @@
 import ArgumentParser
 import Foundation
 import Engine
+import SegrunBenchmarks
 
 /// The whole product on built-in defaults: synthesize lesions, train, evaluate, predict with overlays,
 /// benchmark. Each step is the same subcommand a user would type, so the demo shows them how.
 struct DemoCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "demo",
-        abstract: "Run the main job end to end on built-in defaults: synth, train, eval, predict, bench.",
+        abstract: "Run the main job end to end on built-in defaults: synth, train, eval, quantize, predict, bench.",
         discussion: """
             Default: 160 synthetic lesion images at 128x128, U-Net (unet-xs: base 16, depth 3), 12 epochs, about
             2-3 minutes on 2 cores. --quick: 48 images at 64x64, 4 epochs, under a minute (CI smoke test).
             The full-size recipe: segrun synth --out data --count 1000 --size 256, then
             segrun train --data data --preset unet-s --size 256 --epochs 50 --out runs/full.
-            int8 quantization joins the demo with the Quant issue.
+            The trained model is then quantized to int8 (calibrated on 32 training images), evaluated again,
+            and both are benchmarked; the demo ends with a table of fp32 against int8.
             """)
 
     @Option(help: "Output folder for the data, the run, masks and overlays.")
@@ -44,12 +46,36 @@ struct DemoCommand: ParsableCommand {
         try TrainCommand.parse(["--data", dataDir, "--preset", "unet-xs", "--size", "\(size)", "--epochs", "\(epochs)", "--batch", "8",
                                 "--lr", "0.002", "--val", "random:0.2", "--seed", "1", "--out", run] + threadArgs).run()
         step("3. evaluate fp32 on every image at its own size (segrun eval)")
-        try EvalCommand.parse([run + "/best.segrun", "--data", dataDir] + threadArgs).run()
-        step("4. masks and overlays (segrun predict)")
-        try PredictCommand.parse([run + "/best.segrun", dataDir + "/images", "--out", out + "/masks", "--overlay", "--overlay-style", "tint"] + threadArgs).run()
-        step("5. speed (segrun bench)")
-        try BenchCommand.parse([run + "/best.segrun", "--size", "\(size)", "--seconds", "0.5"] + threadArgs).run()
-        print(String(format: "\ndemo finished in %.0f s. Learning curves: %@/curves.svg; overlays: %@/masks/*_overlay.png; model: %@/best.segrun",
-                     Date().timeIntervalSince(start), run, out, run))
+        let fp32Path = run + "/best.segrun", int8Path = run + "/best-int8.segrun"
+        let fp32Scores = try EvalCommand.parse([fp32Path, "--data", dataDir] + threadArgs).evaluate()
+        step("4. quantize to int8, calibrated on 32 training images (segrun quantize)")
+        try QuantizeCommand.parse([fp32Path, "--calib", dataDir, "--images", "32", "--out", int8Path] + threadArgs).run()
+        step("5. evaluate int8 (segrun eval)")
+        let int8Scores = try EvalCommand.parse([int8Path, "--data", dataDir] + threadArgs).evaluate()
+        step("6. masks and overlays from the int8 model (segrun predict)")
+        try PredictCommand.parse([int8Path, dataDir + "/images", "--out", out + "/masks", "--overlay", "--overlay-style", "tint"] + threadArgs).run()
+        step("7. speed (segrun bench)")
+        let machine = MachineInfo.current()
+        let threadCount = threads ?? ParallelFor.coreCount
+        let peak = MachinePeak.measure(threads: threadCount)
+        var latency: [Double] = []
+        for path in [fp32Path, int8Path] {
+            let model = try loadModelFile(path)
+            let m = try ModelBenchmark.run(model, name: path, height: size, width: size, batch: 1, threads: threadCount,
+                                           peakGFLOPs: peak, minSeconds: quick ? 0.3 : 1)
+            latency.append(m.medianSeconds)
+        }
+        let sizes = [fileSize(fp32Path) ?? 0, fileSize(int8Path) ?? 0]
+        print("CPU: \(machine.cpuModel) | compiled ISA: \(machine.compiledISA) | \(threadCount) thread(s) | input 1x\(size)x\(size)")
+        print("")
+        func padded(_ s: String) -> String { s + String(repeating: " ", count: max(0, 11 - s.count)) }
+        print("model   Dice     IoU      file        latency ms   speedup")
+        print(String(format: "fp32    %.4f   %.4f   ", fp32Scores.dice, fp32Scores.iou) + padded(Format.bytes(sizes[0]))
+              + String(format: " %9.2f    1.00x", latency[0] * 1e3))
+        print(String(format: "int8    %.4f   %.4f   ", int8Scores.dice, int8Scores.iou) + padded(Format.bytes(sizes[1]))
+              + String(format: " %9.2f    %.2fx", latency[1] * 1e3, latency[0] / latency[1]))
+        print(String(format: "int8 file: %.1f%% of fp32; Dice change %+.4f", 100 * Double(sizes[1]) / Double(max(1, sizes[0])), int8Scores.dice - fp32Scores.dice))
+        print(String(format: "\ndemo finished in %.0f s. Learning curves: %@/curves.svg; overlays: %@/masks/*_overlay.png; models: %@/best.segrun, %@/best-int8.segrun",
+                     Date().timeIntervalSince(start), run, out, run, run))
     }
 }

@@ -33,7 +33,11 @@ struct EvalCommand: ParsableCommand {
     @Flag(help: "Print one JSON object.")
     var json = false
 
-    func run() throws {
+    func run() throws { try evaluate() }
+
+    /// Scores the model, prints the results, and returns the mean Dice and IoU (for the demo's summary).
+    @discardableResult
+    func evaluate() throws -> (dice: Double, iou: Double) {
         var model = try loadModelFile(self.model)
         if let threshold { model.metadata[MetadataKey.threshold] = .float(Double(threshold)) }
         let segmenter: Segmenter
@@ -111,5 +115,6 @@ struct EvalCommand: ParsableCommand {
                 print("threshold sweep: " + sweep.map { String(format: "%.1f→%.4f", $0.0, mean($0.1)) }.joined(separator: "  "))
             }
         }
+        return (dice, iou)
     }
 }
