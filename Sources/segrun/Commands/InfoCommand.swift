@@ -60,6 +60,15 @@ struct InfoCommand: ParsableCommand {
         print("MACs:         \(Format.count(macs)) at \(h)x\(w) (run at \(ph)x\(pw)), \(Format.count(2 * macs))FLOP")
         let inference = model.graph.optimizedForInference()
         print("inference:    \(inference.nodes.count) nodes after BatchNorm folding and activation fusion")
+        if model.precision == "int8" {
+            let table = (try? model.activationQuantization()) ?? nil
+            let kept = m.strings(MetadataKey.quantKeptFloat) ?? []
+            print("precision:    int8 (\(m.string(MetadataKey.quantMethod) ?? "unknown method"); \(table?.parameters.count ?? 0) int8 activation tensors; "
+                  + "calibrated on \(m.int(MetadataKey.quantCalibrationImages) ?? 0) images, hash \(m.string(MetadataKey.quantCalibrationHash) ?? "-"); "
+                  + (kept.isEmpty ? "no layers kept in fp32)" : "kept in fp32: \(kept.joined(separator: ", ")))"))
+        } else {
+            print("precision:    fp32")
+        }
         if !m.entries.isEmpty {
             print("metadata:")
             for (key, value) in m.entries { print("  \(key) = \(value.description)") }
