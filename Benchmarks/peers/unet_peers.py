@@ -65,7 +65,9 @@ def main():
     p.add_argument("--threads", default="1,2")
     p.add_argument("--batch", default="1,4")
     p.add_argument("--seconds", type=float, default=2.0)
-    p.add_argument("--engines", default="onnxruntime,pytorch")
+    p.add_argument("--engines", default="onnxruntime,pytorch",
+                   help="comma-separated: onnxruntime, pytorch, onnxruntime-int8 (static QDQ, u8 activations, s8 per-channel weights)")
+    p.add_argument("--calibration", type=int, default=16, help="calibration batches for onnxruntime-int8")
     a = p.parse_args()
     torch.manual_seed(0)
     model = UNet().eval()
@@ -75,10 +77,30 @@ def main():
             m.running_var.uniform_(0.5, 1.5)
     engines = a.engines.split(",")
     onnx_path = os.path.join(tempfile.mkdtemp(), "unet-s.onnx")
-    if "onnxruntime" in engines:
+    if "onnxruntime" in engines or "onnxruntime-int8" in engines:
         import onnxruntime as ort
         torch.onnx.export(model, torch.randn(1, 1, a.size, a.size), onnx_path, input_names=["image"], output_names=["logits"],
                           dynamic_axes={"image": {0: "n"}, "logits": {0: "n"}}, opset_version=17, dynamo=False)
+    int8_path = None
+    if "onnxruntime-int8" in engines:
+        # Static QDQ quantization, as ONNX Runtime documents for CNNs: fold BatchNorm (pre-processing), then
+        # calibrate with MinMax on random inputs, uint8 activations, int8 per-channel weights.
+        from onnxruntime.quantization import quantize_static, QuantType, QuantFormat, CalibrationDataReader
+        from onnxruntime.quantization.shape_inference import quant_pre_process
+        pre = onnx_path.replace(".onnx", "-pre.onnx")
+        quant_pre_process(onnx_path, pre)
+
+        class Reader(CalibrationDataReader):
+            def __init__(self):
+                g = torch.Generator().manual_seed(1)
+                self.items = iter([{"image": torch.rand(1, 1, a.size, a.size, generator=g).numpy()} for _ in range(a.calibration)])
+
+            def get_next(self):
+                return next(self.items, None)
+
+        int8_path = onnx_path.replace(".onnx", "-int8.onnx")
+        quantize_static(pre, int8_path, Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
+                        activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8)
     for threads in [int(t) for t in a.threads.split(",")]:
         for batch in [int(b) for b in a.batch.split(",")]:
             x = torch.rand(batch, 1, a.size, a.size)
@@ -91,6 +113,16 @@ def main():
                 feed = {"image": x.numpy()}
                 t, n = median_time(lambda: sess.run(None, feed), a.seconds)
                 print(json.dumps({"engine": f"onnxruntime {ort.__version__}", "threads": threads, "batch": batch,
+                                  "size": a.size, "median_s": t, "runs": n}), flush=True)
+            if int8_path:
+                so = ort.SessionOptions()
+                so.intra_op_num_threads = threads
+                so.inter_op_num_threads = 1
+                so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+                sess = ort.InferenceSession(int8_path, so, providers=["CPUExecutionProvider"])
+                feed = {"image": x.numpy()}
+                t, n = median_time(lambda: sess.run(None, feed), a.seconds)
+                print(json.dumps({"engine": f"onnxruntime-int8 {ort.__version__}", "threads": threads, "batch": batch,
                                   "size": a.size, "median_s": t, "runs": n}), flush=True)
             if "pytorch" in engines:
                 torch.set_num_threads(threads)

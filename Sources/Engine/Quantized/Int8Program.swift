@@ -121,6 +121,7 @@ final class Int8Program {
                         kernel = .referenceConvTranspose(g, data)
                     } else {
                         let plan = try Int8Program.convTransposePlan(g, data, node)
+                        plan.columnGroups = Int8Program.columnGroups(pixelBlocks: plan.pixelBlocks, threads: threads)
                         packedWeightBytes += plan.weights.packedBytes
                         scratchBytes = max(scratchBytes, plan.scratchBytes)
                         kernel = .convTranspose(plan)
@@ -265,8 +266,10 @@ final class Int8Program {
     /// on this geometry (both give identical results; timed once per geometry and thread count per process).
     private static func fastestConv(_ g: Conv2dGeometry, _ d: ConvData, _ node: Node, threads: Int) throws(GraphError) -> Kernel {
         let gemm = try convPlan(g, d, node)
+        gemm.columnGroups = columnGroups(pixelBlocks: gemm.pixelBlocks, threads: threads)
         guard Q8WinogradPlan.supports(g) else { return .conv(gemm) }
         let winograd = try winogradPlan(g, d, node)
+        winograd.columnGroups = columnGroups(pixelBlocks: winograd.pixelBlocks, threads: threads)
         let key = Int8ChoiceKey(geometry: g, threads: threads)
         if let useWinograd = Int8ChoiceCache.shared.choices[key] { return useWinograd ? .winograd(winograd) : .conv(gemm) }
         var one = g
@@ -298,6 +301,11 @@ final class Int8Program {
         }
         Int8ChoiceCache.shared.choices[key] = tWinograd < tGemm
         return tWinograd < tGemm ? .winograd(winograd) : .conv(gemm)
+    }
+
+    /// Enough column groups that a layer with few pixel blocks still gives every thread several items.
+    static func columnGroups(pixelBlocks: Int, threads: Int) -> Int {
+        threads <= 1 || pixelBlocks >= 4 * threads ? 1 : (4 * threads + pixelBlocks - 1) / pixelBlocks
     }
 
     private static func convTransposePlan(_ g: ConvTranspose2dGeometry, _ d: ConvData, _ node: Node) throws(GraphError) -> Q8ConvTransposePlan {

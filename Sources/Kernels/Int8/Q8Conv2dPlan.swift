@@ -44,9 +44,21 @@ public final class Q8Conv2dPlan {
     }
 
     public var pixels: Int { geometry.outHeight * geometry.outWidth }
-    /// Work items of one image (pixel blocks), which threads split.
-    public var workItems: Int { (pixels + blockPixels - 1) / blockPixels }
+    /// Column blocks are split into this many groups, each its own work item, so that layers with few
+    /// pixels still spread over threads (set by the executor; results do not depend on it).
+    public var columnGroups = 1 {
+        didSet { columnGroups = max(1, min(columnGroups, weights.columnBlocks)) }
+    }
+    public var pixelBlocks: Int { (pixels + blockPixels - 1) / blockPixels }
+    /// Work items of one image (pixel blocks x column groups), which threads split.
+    public var workItems: Int { pixelBlocks * columnGroups }
     /// Scratch bytes one thread needs: the block's Int16 rows.
+    /// The column blocks of group `group`.
+    @inline(__always)
+    func blockRange(_ group: Int, of blocks: Int) -> Range<Int> {
+        (group * blocks / columnGroups)..<((group + 1) * blocks / columnGroups)
+    }
+
     public var scratchBytes: Int { blockPixels * weights.depthPairs * 4 + 64 }
 
     /// Computes pixel blocks `items` of one image. `output` points at the image's first element.
@@ -58,10 +70,14 @@ public final class Q8Conv2dPlan {
         let cout = g.outChannels, elementBytes = stage.elementBytes
         withUnsafeTemporaryAllocation(of: UnsafePointer<Int16>.self, capacity: Q8Microkernel.rows) { aRows in
             withUnsafeTemporaryAllocation(of: Int32.self, capacity: Q8Microkernel.rows * Q8Microkernel.columns) { tile in
+                var lastGathered = -1
                 for item in items {
-                    let first = item &* blockPixels, count = min(blockPixels, pixels &- first)
-                    for r in 0..<count { gather(pixel: first &+ r, input: input, into: rows + r &* rowStride) }
-                    for block in 0..<weights.columnBlocks {
+                    let pixelBlock = item / columnGroups, group = item &- pixelBlock &* columnGroups
+                    let first = pixelBlock &* blockPixels, count = min(blockPixels, pixels &- first)
+                    let gather = lastGathered != pixelBlock
+                    lastGathered = pixelBlock
+                    if gather { for r in 0..<count { self.gather(pixel: first &+ r, input: input, into: rows + r &* rowStride) } }
+                    for block in blockRange(group, of: weights.columnBlocks) {
                         let column = block &* Q8Microkernel.columns
                         let width = min(Q8Microkernel.columns, cout &- column)
                         let b = weights.block(block)

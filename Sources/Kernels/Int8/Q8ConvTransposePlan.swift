@@ -46,7 +46,18 @@ public final class Q8ConvTransposePlan {
     }
 
     public var pixels: Int { geometry.inHeight * geometry.inWidth }
-    public var workItems: Int { (pixels + blockPixels - 1) / blockPixels }
+    /// Column blocks are split into this many groups, each its own work item (see `Q8Conv2dPlan`).
+    public var columnGroups = 1 {
+        didSet { columnGroups = max(1, min(columnGroups, weights.columnBlocks)) }
+    }
+    public var pixelBlocks: Int { (pixels + blockPixels - 1) / blockPixels }
+    public var workItems: Int { pixelBlocks * columnGroups }
+    /// The column blocks of group `group`.
+    @inline(__always)
+    func blockRange(_ group: Int, of blocks: Int) -> Range<Int> {
+        (group * blocks / columnGroups)..<((group + 1) * blocks / columnGroups)
+    }
+
     public var scratchBytes: Int { blockPixels * weights.depthPairs * 4 + 64 }
 
     /// Computes input-pixel blocks `items` of one image.
@@ -59,14 +70,18 @@ public final class Q8ConvTransposePlan {
         let columns = weights.columns
         withUnsafeTemporaryAllocation(of: UnsafePointer<Int16>.self, capacity: Q8Microkernel.rows) { aRows in
             withUnsafeTemporaryAllocation(of: Int32.self, capacity: Q8Microkernel.rows * Q8Microkernel.columns) { tile in
+                var lastGathered = -1
                 for item in items {
-                    let first = item &* blockPixels, count = min(blockPixels, pixels &- first)
-                    for r in 0..<count {
+                    let pixelBlock = item / columnGroups, group = item &- pixelBlock &* columnGroups
+                    let first = pixelBlock &* blockPixels, count = min(blockPixels, pixels &- first)
+                    let gather = lastGathered != pixelBlock
+                    lastGathered = pixelBlock
+                    for r in 0..<count where gather {
                         let src = input + (first &+ r) &* cin, dst = rows + r &* rowStride
                         for c in 0..<cin { dst[c] = Int16(src[c]) }
                         if cin & 1 == 1 { dst[cin] = 0 }
                     }
-                    for block in 0..<weights.columnBlocks {
+                    for block in blockRange(group, of: weights.columnBlocks) {
                         let column = block &* Q8Microkernel.columns
                         let width = min(Q8Microkernel.columns, columns &- column)
                         var t = 0

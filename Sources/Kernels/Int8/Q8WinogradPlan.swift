@@ -69,9 +69,21 @@ public final class Q8WinogradPlan {
     public var tilesHigh: Int { (geometry.outHeight + 1) / 2 }
     public var tilesWide: Int { (geometry.outWidth + 1) / 2 }
     public var tiles: Int { tilesHigh * tilesWide }
-    public var workItems: Int { (tiles + blockTiles - 1) / blockTiles }
+    /// Column blocks are split into this many groups, each its own work item, so that layers with few
+    /// tiles still spread over threads (set by the executor; results do not depend on it).
+    public var columnGroups = 1 {
+        didSet { columnGroups = max(1, min(columnGroups, transformed[0].columnBlocks)) }
+    }
+    public var pixelBlocks: Int { (tiles + blockTiles - 1) / blockTiles }
+    public var workItems: Int { pixelBlocks * columnGroups }
     var rowStride: Int { transformed[0].depthPairs * 2 }
     /// Per-thread scratch: 16 transformed-input matrices of the block, and the 16 product tiles.
+    /// The column blocks of group `group`.
+    @inline(__always)
+    func blockRange(_ group: Int, of blocks: Int) -> Range<Int> {
+        (group * blocks / columnGroups)..<((group + 1) * blocks / columnGroups)
+    }
+
     public var scratchBytes: Int { 16 * blockTiles * rowStride * 2 + 16 * Q8Microkernel.rows * Q8Microkernel.columns * 4 + 4 * 16 * 4 + 128 }
     public var packedBytes: Int { transformed.reduce(0) { $0 + $1.packedBytes } }
 
@@ -85,11 +97,16 @@ public final class Q8WinogradPlan {
         let sums = (productsRaw + 16 * Q8Microkernel.rows * Q8Microkernel.columns * 4).bindMemory(to: Int32.self, capacity: 64)
         let elementBytes = stage.elementBytes
         let tileSize = Q8Microkernel.rows * Q8Microkernel.columns
+        var lastTransformed = -1
         withUnsafeTemporaryAllocation(of: UnsafePointer<Int16>.self, capacity: Q8Microkernel.rows) { aRows in
             for item in items {
-                let first = item &* blockTiles, count = min(blockTiles, tiles &- first)
-                for t in 0..<count { transformInput(tile: first &+ t, input: input, into: v + t &* stride, planeStride: planeStride) }
-                for block in 0..<transformed[0].columnBlocks {
+                let pixelBlock = item / columnGroups, group = item &- pixelBlock &* columnGroups
+                let first = pixelBlock &* blockTiles, count = min(blockTiles, tiles &- first)
+                if lastTransformed != pixelBlock {
+                    for t in 0..<count { transformInput(tile: first &+ t, input: input, into: v + t &* stride, planeStride: planeStride) }
+                    lastTransformed = pixelBlock
+                }
+                for block in blockRange(group, of: transformed[0].columnBlocks) {
                     let column = block &* Q8Microkernel.columns
                     let width = min(Q8Microkernel.columns, cout &- column)
                     var t = 0
