@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Kernels
 import Engine
+import Quant
 import SegrunBenchmarks
 
 struct BenchCommand: ParsableCommand {
@@ -31,8 +32,8 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Batch size of the model benchmark.")
     var batch: Int = 1
 
-    @Option(help: "Precision of the model benchmark (fp32; int8 arrives with the Quant issue).")
-    var precision: String = "fp32"
+    @Option(help: "Precision of the model benchmark: auto (the model file's own), fp32, or int8 (an fp32 model or preset is first quantized on 8 random images: for speed only).")
+    var precision: String = "auto"
 
     @Flag(help: "Benchmark the convolution kernels on the layer shapes of a base-32 U-Net at 256x256.")
     var kernels = false
@@ -58,7 +59,7 @@ struct BenchCommand: ParsableCommand {
         }
         if parseSize(size) == nil { throw ValidationError("--size takes H or HxW, e.g. 256 or 512x384") }
         if batch < 1 { throw ValidationError("--batch must be at least 1") }
-        if precision != "fp32" { throw ValidationError("--precision: only fp32 is available in this build") }
+        if !["auto", "fp32", "int8"].contains(precision) { throw ValidationError("--precision takes auto, fp32 or int8") }
         if let algorithm, ConvAlgorithm(name: algorithm) == nil { throw ValidationError("unknown algorithm '\(algorithm)'") }
         if let threads, threadCounts(threads) == nil { throw ValidationError("--threads takes positive integers separated by commas") }
     }
@@ -106,7 +107,23 @@ struct BenchCommand: ParsableCommand {
     }
 
     func runModel(machine: MachineInfo, counts: [Int], peaks: [Int: Double]) throws {
-        let (model, label, _) = try modelOptions.load(self.model)
+        var (model, label, _) = try modelOptions.load(self.model)
+        if precision == "fp32" && model.precision == "int8" { throw CLIError("\(label) is an int8 model; --precision fp32 needs the fp32 file") }
+        if precision == "int8" && model.precision != "int8" {
+            // Speed does not depend on the calibration data: quantize on random images of the benchmark's size.
+            let (h, w) = parseSize(size)!
+            let m = model.inputMultiple
+            var state: UInt32 = 99
+            let images = (0..<8).map { _ -> Tensor in
+                let shape = TensorShape(batch: 1, channels: model.inputChannels, height: (h + m - 1) / m * m, width: (w + m - 1) / m * m)
+                return Tensor(shape: shape, data: (0..<shape.elementCount).map { _ in
+                    state = state &* 1_664_525 &+ 1_013_904_223
+                    return Float(state >> 8) / Float(1 << 24)
+                })
+            }
+            do { model = try Quantizer.quantize(model, calibration: images).model } catch { throw CLIError("\(error)") }
+            label += " (int8, random calibration)"
+        }
         let name = modelOptions.preset ?? label
         let (h, w) = parseSize(size)!
         let m = model.inputMultiple
