@@ -252,7 +252,22 @@ public final class Autograd {
     /// Back-propagates `outputGradients` (NCHW, one per graph output; nil for outputs without a loss)
     /// and adds every parameter's gradient into `gradients`.
     public func backward(_ outputGradients: [Tensor?]) throws(GraphError) {
+        try backward(outputGradients, capturing: nil)
+    }
+
+    /// The output of node `node` from the last forward pass, NCHW.
+    public func activation(of node: Int) -> Tensor {
+        var t = Tensor(zeros: shapes[node])
+        values[node].withUnsafeBufferPointer { s in t.data.withUnsafeMutableBufferPointer { LayoutConversion.nhwcToNCHW(s.baseAddress!, t.shape, into: $0.baseAddress!) } }
+        return t
+    }
+
+    /// Back-propagates like `backward(_:)` and returns the gradient that reached node `capturing`'s
+    /// output (NCHW; zeros when none did), for explanations such as Grad-CAM.
+    @discardableResult
+    public func backward(_ outputGradients: [Tensor?], capturing: Int?) throws(GraphError) -> Tensor? {
         precondition(!values.isEmpty, "backward needs a forward pass first")
+        var captured: Tensor? = capturing.map { Tensor(zeros: shapes[$0]) }
         var grads = [[Float]?](repeating: nil, count: graph.nodes.count)
         for (k, o) in graph.outputs.enumerated() {
             guard let t = outputGradients[k] else { continue }
@@ -264,8 +279,12 @@ public final class Autograd {
         for i in stride(from: graph.nodes.count - 1, through: 0, by: -1) {
             guard let dy = grads[i] else { continue }
             grads[i] = nil
+            if i == capturing {
+                dy.withUnsafeBufferPointer { s in captured!.data.withUnsafeMutableBufferPointer { LayoutConversion.nhwcToNCHW(s.baseAddress!, shapes[i], into: $0.baseAddress!) } }
+            }
             try backwardNode(i, graph.nodes[i], dy, &grads)
         }
+        return captured
     }
 
     static func accumulate(_ slot: inout [Float]?, _ g: [Float]) {
