@@ -75,7 +75,19 @@ struct DemoCommand: ParsableCommand {
         print(String(format: "int8    %.4f   %.4f   ", int8Scores.dice, int8Scores.iou) + padded(Format.bytes(sizes[1]))
               + String(format: " %9.2f    %.2fx", latency[1] * 1e3, latency[0] / latency[1]))
         print(String(format: "int8 file: %.1f%% of fp32; Dice change %+.4f", 100 * Double(sizes[1]) / Double(max(1, sizes[0])), int8Scores.dice - fp32Scores.dice))
-        print(String(format: "\ndemo finished in %.0f s. Learning curves: %@/curves.svg; overlays: %@/masks/*_overlay.png; models: %@/best.segrun, %@/best-int8.segrun",
-                     Date().timeIntervalSince(start), run, out, run, run))
+
+        step("8. report (report.html: the table, learning curves, best and worst cases, Grad-CAM)")
+        var report = DemoReport()
+        report.title = "segrun demo" + (quick ? " (quick)" : "")
+        report.machine = "CPU: \(machine.cpuModel) · compiled ISA: \(machine.compiledISA) · \(threadCount) thread(s)"
+        report.settings = [data == nil ? "\(count) synthetic lesion images at \(size)x\(size)" : "data: \(dataDir)",
+                           "unet-xs, \(epochs) epochs", "int8: percentile 99.99 calibration on 32 images"]
+        report.rows = [DemoReport.Row(name: "fp32", dice: fp32Scores.dice, iou: fp32Scores.iou, bytes: sizes[0], latency: latency[0]),
+                       DemoReport.Row(name: "int8", dice: int8Scores.dice, iou: int8Scores.iou, bytes: sizes[1], latency: latency[1])]
+        report.curvesSVG = try? String(contentsOfFile: run + "/curves.svg", encoding: .utf8)
+        try report.write(to: out + "/report.html", dataDir: dataDir, model: try loadModelFile(int8Path), explainer: try loadModelFile(fp32Path))
+        print("wrote \(out)/report.html")
+        print(String(format: "\ndemo finished in %.0f s. Report: %@/report.html. Learning curves: %@/curves.svg; overlays: %@/masks/*_overlay.png; models: %@/best.segrun, %@/best-int8.segrun",
+                     Date().timeIntervalSince(start), out, run, out, run, run))
     }
 }

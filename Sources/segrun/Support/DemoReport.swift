@@ -1,0 +1,94 @@
+import Foundation
+import Engine
+import ImageIO
+import Train
+
+/// The demo's self-contained HTML report: the fp32 vs int8 table, learning curves, the best and worst
+/// cases of the int8 model (truth outlined, prediction tinted), and Grad-CAM pictures. Images are embedded
+/// as data URIs, so the one file can be mailed or opened anywhere.
+struct DemoReport {
+    struct Row {
+        var name: String
+        var dice: Double
+        var iou: Double
+        var bytes: Int
+        var latency: Double
+    }
+
+    var title = "segrun demo"
+    var settings: [String] = []
+    var rows: [Row] = []
+    var machine = ""
+    var curvesSVG: String?
+
+    /// Writes `path` atomically. `model` (int8 or fp32) makes the case pictures; `explainer` (fp32) the Grad-CAMs.
+    func write(to path: String, dataDir: String, model: Model, explainer: Model, cases: Int = 3) throws {
+        let names = ((try? FileManager.default.contentsOfDirectory(atPath: dataDir + "/images")) ?? []).filter(ImageFile.looksLikeImage).sorted()
+        let segmenter: Segmenter
+        do { segmenter = try Segmenter(model, threads: ParallelFor.coreCount) } catch { throw CLIError("\(error)") }
+        var scored: [(dice: Double, name: String, image: Image, truth: [UInt8], predicted: [UInt8])] = []
+        for name in names {
+            let stem = (name as NSString).deletingPathExtension
+            guard let image = try? ImageFile.read(dataDir + "/images/" + name).converted(toChannels: model.inputChannels),
+                  let mask = try? ImageFile.read(dataDir + "/masks/" + stem + ".png").converted(toChannels: 1) else { continue }
+            let x = Tensor(shape: TensorShape(batch: 1, channels: image.channels, height: image.height, width: image.width), data: image.planar)
+            guard let p = try? segmenter.probabilities(segmenter.normalize(x), options: InferenceOptions()) else { continue }
+            let predicted = segmenter.labels(p)
+            let truth = mask.samples.map { $0 > 0 ? UInt8(1) : 0 }
+            scored.append((Metrics.overlap(predicted[...], truth[...], class: 1).dice, stem, image, truth, predicted))
+        }
+        scored.sort { $0.dice > $1.dice }
+        func casePictures(_ list: ArraySlice<(dice: Double, name: String, image: Image, truth: [UInt8], predicted: [UInt8])>) -> String {
+            list.map { c in
+                // Truth as an outline in green (label 2), prediction tinted red (label 1).
+                var rgb = Overlay.render(c.image, labels: c.predicted, style: .tint)
+                let outline = Overlay.render(Image(width: c.image.width, height: c.image.height, channels: 3, samples: rgb.map { Float($0) / 255 }),
+                                             labels: c.truth.map { $0 == 0 ? 0 : 2 }, style: .outline)
+                rgb = outline
+                return figure(png(rgb, c.image.width, c.image.height), String(format: "%@ · Dice %.3f", c.name, c.dice))
+            }.joined()
+        }
+        var cams = ""
+        for c in scored.prefix(cases) {
+            let x = TensorOps.padToMultiple(segmenter.normalize(Tensor(shape: TensorShape(batch: 1, channels: c.image.channels, height: c.image.height,
+                                                                                          width: c.image.width), data: c.image.planar)), explainer.inputMultiple)
+            guard let heat = try? ClassActivationMaps.gradCAM(explainer.graph, input: x, layer: nil, target: .mask, threshold: explainer.threshold) else { continue }
+            let cropped = TensorOps.crop(Tensor(shape: TensorShape(batch: 1, channels: 1, height: x.shape.height, width: x.shape.width), data: heat),
+                                         height: c.image.height, width: c.image.width).data
+            cams += figure(png(Overlay.heatmap(c.image, heat: cropped), c.image.width, c.image.height), "Grad-CAM · \(c.name)")
+        }
+        var html = """
+            <!DOCTYPE html><html><head><meta charset="utf-8"><title>\(title)</title><style>
+            body{font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:28px;color:#222;max-width:1100px}
+            h1{font-size:24px;margin-bottom:4px} h2{font-size:18px;margin-top:28px;border-bottom:1px solid #ddd;padding-bottom:4px}
+            .muted{color:#666;font-size:13px} table{border-collapse:collapse;margin-top:8px}
+            td,th{border:1px solid #ccc;padding:6px 12px;text-align:right} th{background:#f3f3f3} td:first-child,th:first-child{text-align:left}
+            figure{display:inline-block;margin:6px 10px 6px 0;text-align:center} figure img{width:176px;height:176px;image-rendering:pixelated;border:1px solid #ccc}
+            figcaption{font-size:12px;color:#444;margin-top:3px} .curves svg{max-width:100%;height:auto;border:1px solid #eee}
+            </style></head><body>
+            <h1>\(title)</h1><div class="muted">\(machine)</div><div class="muted">\(settings.joined(separator: " · "))</div>
+            <h2>fp32 and int8</h2><table><tr><th>model</th><th>Dice</th><th>IoU</th><th>file</th><th>latency</th><th>speed-up</th></tr>
+            """
+        let base = rows.first?.latency ?? 1
+        for r in rows {
+            html += String(format: "<tr><td>%@</td><td>%.4f</td><td>%.4f</td><td>%@</td><td>%.2f ms</td><td>%.2fx</td></tr>",
+                           r.name, r.dice, r.iou, Format.bytes(r.bytes), r.latency * 1e3, base / r.latency)
+        }
+        html += "</table>"
+        if let curvesSVG { html += "<h2>Learning curves</h2><div class=\"curves\">\(curvesSVG)</div>" }
+        html += "<h2>Best cases (int8)</h2><div class=\"muted\">red: prediction · green outline: ground truth</div>" + casePictures(scored.prefix(cases))
+        html += "<h2>Worst cases (int8)</h2>" + casePictures(scored.suffix(cases).reversed()[...])
+        html += "<h2>Explanations: Grad-CAM of the predicted mask (fp32)</h2>" + cams
+        html += "<p class=\"muted\">Written by segrun \(SegrunVersion.string).</p></body></html>\n"
+        do { try FileIO.writeAtomically(Array(html.utf8), to: path) } catch { throw CLIError("\(error)") }
+    }
+
+    private func figure(_ dataURI: String, _ caption: String) -> String {
+        "<figure><img src=\"\(dataURI)\" alt=\"\(caption)\"><figcaption>\(caption)</figcaption></figure>"
+    }
+
+    private func png(_ rgb: [UInt8], _ width: Int, _ height: Int) -> String {
+        guard let bytes = try? PNGCodec.encode(rgb, width: width, height: height, channels: 3) else { return "" }
+        return "data:image/png;base64," + Data(bytes).base64EncodedString()
+    }
+}
