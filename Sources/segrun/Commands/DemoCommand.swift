@@ -15,7 +15,13 @@ struct DemoCommand: ParsableCommand {
             The full-size recipe: segrun synth --out data --count 1000 --size 256, then
             segrun train --data data --preset unet-s --size 256 --epochs 50 --out runs/full.
             The trained model is then quantized to int8 (calibrated on 32 training images), evaluated again,
-            and both are benchmarked; the demo ends with a table of fp32 against int8.
+            and both are benchmarked; the demo ends with a table of fp32 against int8 and writes report.html
+            (the table, learning curves, best and worst cases, Grad-CAM pictures).
+
+            Examples:
+              segrun demo
+              segrun demo --quick --out /tmp/demo
+              segrun demo --data ../shared/data/brain-mask --out brain-demo
             """)
 
     @Option(help: "Output folder for the data, the run, masks and overlays.")
