@@ -10,6 +10,7 @@ struct InfoCommand: ParsableCommand {
               segrun info model.segrun
               segrun info model.segrun --size 512x384 --layers
               segrun info --preset unet-s
+              segrun info model-int8.segrun --json
             """)
 
     @Argument(help: "Model file.")
@@ -23,6 +24,9 @@ struct InfoCommand: ParsableCommand {
     @Flag(help: "List every layer with its output shape, parameters and MACs.")
     var layers = false
 
+    @Flag(help: "Print one JSON object: architecture, precision, parameters, MACs, file size and metadata.")
+    var json = false
+
     func validate() throws {
         if parseSize(size) == nil { throw ValidationError("--size takes H or HxW, e.g. 256 or 512x384") }
     }
@@ -34,6 +38,21 @@ struct InfoCommand: ParsableCommand {
         let ph = (h + multiple - 1) / multiple * multiple, pw = (w + multiple - 1) / multiple * multiple
         let input = TensorShape(batch: 1, channels: model.inputChannels, height: ph, width: pw)
         let m = model.metadata
+        if json {
+            let stats: [NodeStatistics]
+            do { stats = try model.graph.statistics([input]) } catch { throw CLIError("\(error)") }
+            let macs = stats.reduce(0) { $0 + $1.macs }
+            var fields: [(String, String)] = [("model", JSON.string(label)), ("file_bytes", fileBytes.map(String.init) ?? "null"),
+                                              ("architecture", JSON.string(m.string(MetadataKey.architecture) ?? "unknown")),
+                                              ("precision", JSON.string(model.precision)), ("input_channels", "\(model.inputChannels)"),
+                                              ("input_multiple", "\(multiple)"), ("classes", "\(model.classes)"),
+                                              ("nodes", "\(stats.count)"), ("parameters", "\(model.graph.parameterCount)"),
+                                              ("macs", String(format: "%.0f", macs)), ("size", JSON.string("\(h)x\(w)"))]
+            fields.append(("layers", "[" + stats.map { JSON.object([("name", JSON.string($0.name)), ("op", JSON.string($0.kind))]) }.joined(separator: ", ") + "]"))
+            fields.append(("metadata", JSON.object(m.entries.map { ($0.0, JSON.string($0.1.description)) })))
+            print(JSON.object(fields))
+            return
+        }
         print("model:        \(label)")
         if let fileBytes { print("file size:    \(Format.bytes(fileBytes))") }
         let arch = m.string(MetadataKey.architecture).flatMap(Architecture.init(rawValue:))?.displayName ?? "unknown"

@@ -52,6 +52,9 @@ struct PredictCommand: ParsableCommand {
     @Flag(help: "Also write probability maps: NAME_prob.png (foreground, binary models) or NAME_probK.png per class, 16-bit, 65535 = 1.")
     var probabilities = false
 
+    @Flag(help: "Print one JSON object with the summary (masks written, failures, time) instead of the text line.")
+    var json = false
+
     @Option(help: "Convolution algorithm: measured (default) or one of igemm, winograd-f4, ... for reproducible outputs across machines.")
     var algorithm: String = "measured"
 
@@ -126,8 +129,14 @@ struct PredictCommand: ParsableCommand {
         }
         let elapsed = Date().timeIntervalSince(start)
         let done = images.count - failures.count
-        print(String(format: "wrote %d mask(s) to %@ in %.2f s (%.1f ms/image); mean foreground %.1f%%",
-                     done, out, elapsed, elapsed / Double(max(1, images.count)) * 1e3, done > 0 ? foreground / Double(done) * 100 : 0))
+        if json {
+            print(JSON.object([("masks", "\(done)"), ("failed", "\(failures.count)"), ("out", JSON.string(out)),
+                               ("seconds", String(format: "%.3f", elapsed)), ("ms_per_image", String(format: "%.2f", elapsed / Double(max(1, images.count)) * 1e3)),
+                               ("mean_foreground", String(format: "%.5f", done > 0 ? foreground / Double(done) : 0)), ("precision", JSON.string(model.precision))]))
+        } else {
+            print(String(format: "wrote %d mask(s) to %@ in %.2f s (%.1f ms/image); mean foreground %.1f%%",
+                         done, out, elapsed, elapsed / Double(max(1, images.count)) * 1e3, done > 0 ? foreground / Double(done) * 100 : 0))
+        }
         if !failures.isEmpty { throw CLIError("\(failures.count) of \(images.count) image(s) failed (listed above)") }
     }
 
