@@ -43,6 +43,11 @@ struct DemoCommand: ParsableCommand {
         let run = out + "/run"
         func step(_ title: String) { print("\n== \(title)") }
         let start = Date()
+        print("segrun demo: \(data == nil ? "\(count) synthetic lesion images at \(size)x\(size)" : dataDir), unet-xs (U-Net, base 16, depth 3), "
+              + "\(epochs) epochs, then int8. Chosen to learn for real in minutes on 2 cores.")
+        print("Full-size recipe: segrun synth --out data --count 1000 --size 256 && "
+              + "segrun train --data data --preset unet-s --size 256 --epochs 50 --out runs/full && "
+              + "segrun quantize runs/full/best.segrun --calib data --out runs/full/int8.segrun")
         if data == nil {
             step("1. synthesize \(count) lesion images at \(size)x\(size) (segrun synth)")
             try SynthCommand.parse(["--out", dataDir, "--count", "\(count)", "--size", "\(size)", "--seed", "1", "--kind", "lesion"]).run()
