@@ -6,12 +6,13 @@ import Kernels
 public final class ConvChoiceCache {
     public static let shared = ConvChoiceCache()
     private var choices: [Conv2dGeometry: ConvAlgorithm] = [:]
+    private let lock = ProcessLock()
 
     public subscript(g: Conv2dGeometry) -> ConvAlgorithm? {
-        get { choices[g] }
-        set { choices[g] = newValue }
+        get { lock.withLock { choices[g] } }
+        set { lock.withLock { choices[g] = newValue } }
     }
 
     /// Forgets every choice (benchmarks use this to measure afresh).
-    public func removeAll() { choices.removeAll() }
+    public func removeAll() { lock.withLock { choices.removeAll() } }
 }

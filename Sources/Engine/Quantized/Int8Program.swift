@@ -271,7 +271,7 @@ final class Int8Program {
         let winograd = try winogradPlan(g, d, node)
         winograd.columnGroups = columnGroups(pixelBlocks: winograd.pixelBlocks, threads: threads)
         let key = Int8ChoiceKey(geometry: g, threads: threads)
-        if let useWinograd = Int8ChoiceCache.shared.choices[key] { return useWinograd ? .winograd(winograd) : .conv(gemm) }
+        if let useWinograd = Int8ChoiceCache.shared[key] { return useWinograd ? .winograd(winograd) : .conv(gemm) }
         var one = g
         one.batch = 1
         let input = AlignedBuffer(count: (one.inputShape.elementCount + 3) / 4 + 16)
@@ -299,7 +299,7 @@ final class Int8Program {
                 winograd.run(input: bytes, output: out, items: items, scratch: raw + thread * winograd.scratchBytes)
             }
         }
-        Int8ChoiceCache.shared.choices[key] = tWinograd < tGemm
+        Int8ChoiceCache.shared[key] = tWinograd < tGemm
         return tWinograd < tGemm ? .winograd(winograd) : .conv(gemm)
     }
 
@@ -351,7 +351,13 @@ struct Int8ChoiceKey: Hashable {
 /// Remembers, per geometry and thread count, whether int8 Winograd beat the int8 GEMM.
 final class Int8ChoiceCache {
     static let shared = Int8ChoiceCache()
-    var choices: [Int8ChoiceKey: Bool] = [:]
+    private var table: [Int8ChoiceKey: Bool] = [:]
+    private let lock = ProcessLock()
+
+    subscript(key: Int8ChoiceKey) -> Bool? {
+        get { lock.withLock { table[key] } }
+        set { lock.withLock { table[key] = newValue } }
+    }
 }
 
 func withOptionalInt32<R, E: Error>(_ array: [Int32]?, _ body: (UnsafePointer<Int32>?) throws(E) -> R) throws(E) -> R {
