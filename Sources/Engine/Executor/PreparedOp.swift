@@ -139,20 +139,19 @@ extension PreparedOp {
             }
         }
     }
+}
 
-    /// Splits (image, output row) pairs of a batch over threads.
-    private func eachImageRows(_ xs: TensorShape, _ shape: TensorShape, _ x: UnsafeMutablePointer<Float>,
-                               _ output: UnsafeMutablePointer<Float>, _ threads: Int,
-                               _ body: (UnsafePointer<Float>, UnsafeMutablePointer<Float>, Range<Int>) -> Void) {
-        let rows = shape.height
-        ParallelFor.run(count: shape.batch * rows, threads: threads) { items, _ in
-            var i = items.lowerBound
-            while i < items.upperBound {
-                let n = i / rows, first = i % rows
-                let last = min(rows, first + (items.upperBound - i))
-                body(UnsafePointer(x + n * xs.elementsPerImage), output + n * shape.elementsPerImage, first..<last)
-                i += last - first
-            }
+/// Splits the (image, output row) pairs of a batch over threads: `body(image input, image output, rows)`.
+func eachImageRows<T>(_ xs: TensorShape, _ shape: TensorShape, _ x: UnsafeMutablePointer<T>, _ output: UnsafeMutablePointer<T>,
+                      _ threads: Int, _ body: (UnsafePointer<T>, UnsafeMutablePointer<T>, Range<Int>) -> Void) {
+    let rows = shape.height
+    ParallelFor.run(count: shape.batch * rows, threads: threads) { items, _ in
+        var i = items.lowerBound
+        while i < items.upperBound {
+            let n = i / rows, first = i % rows
+            let last = min(rows, first + (items.upperBound - i))
+            body(UnsafePointer(x + n * xs.elementsPerImage), output + n * shape.elementsPerImage, first..<last)
+            i += last - first
         }
     }
 }

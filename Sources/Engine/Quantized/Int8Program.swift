@@ -121,7 +121,7 @@ final class Int8Program {
                         kernel = .referenceConvTranspose(g, data)
                     } else {
                         let plan = try Int8Program.convTransposePlan(g, data, node)
-                        plan.columnGroups = Int8Program.columnGroups(pixelBlocks: plan.pixelBlocks, threads: threads)
+                        plan.splitColumns(forThreads: threads)
                         packedWeightBytes += plan.weights.packedBytes
                         scratchBytes = max(scratchBytes, plan.scratchBytes)
                         kernel = .convTranspose(plan)
@@ -240,36 +240,38 @@ final class Int8Program {
                         activation: activation, target: output.map { .quantized(zeroPoint: $0.zeroPoint) } ?? .float)
     }
 
-    private static func convPlan(_ g: Conv2dGeometry, _ d: ConvData, _ node: Node) throws(GraphError) -> Q8Conv2dPlan {
+    /// Builds a kernel plan from a layer's int8 weights and Int32 bias, naming the node in errors.
+    private static func plan<P>(_ d: ConvData, _ node: Node,
+                                _ make: (UnsafePointer<Int8>, UnsafePointer<Int32>?) throws(ShapeError) -> P) throws(GraphError) -> P {
         do {
             return try d.weights.withUnsafeBufferPointer { wp throws(ShapeError) in
-                try withOptionalInt32(d.bias) { bp throws(ShapeError) in
-                    try Q8Conv2dPlan(g, weights: wp.baseAddress!, bias: bp, multipliers: d.multipliers,
-                                     inputZeroPoint: d.inputZeroPoint, activation: d.activation, output: d.target)
-                }
+                try withOptionalInt32(d.bias) { bp throws(ShapeError) in try make(wp.baseAddress!, bp) }
             }
         } catch { throw .shape(node: node.name, "\(error)") }
     }
 
+    private static func convPlan(_ g: Conv2dGeometry, _ d: ConvData, _ node: Node) throws(GraphError) -> Q8Conv2dPlan {
+        try plan(d, node) { w, b throws(ShapeError) in
+            try Q8Conv2dPlan(g, weights: w, bias: b, multipliers: d.multipliers, inputZeroPoint: d.inputZeroPoint,
+                             activation: d.activation, output: d.target)
+        }
+    }
+
     private static func winogradPlan(_ g: Conv2dGeometry, _ d: ConvData, _ node: Node) throws(GraphError) -> Q8WinogradPlan {
-        do {
-            return try d.weights.withUnsafeBufferPointer { wp throws(ShapeError) in
-                try withOptionalInt32(d.bias) { bp throws(ShapeError) in
-                    try Q8WinogradPlan(g, weights: wp.baseAddress!, bias: bp, multipliers: d.multipliers,
-                                       inputZeroPoint: d.inputZeroPoint, activation: d.activation, output: d.target)
-                }
-            }
-        } catch { throw .shape(node: node.name, "\(error)") }
+        try plan(d, node) { w, b throws(ShapeError) in
+            try Q8WinogradPlan(g, weights: w, bias: b, multipliers: d.multipliers, inputZeroPoint: d.inputZeroPoint,
+                               activation: d.activation, output: d.target)
+        }
     }
 
     /// The GEMM convolution, or for 3x3 stride-1 layers whichever of GEMM and exact Winograd ran faster
     /// on this geometry (both give identical results; timed once per geometry and thread count per process).
     private static func fastestConv(_ g: Conv2dGeometry, _ d: ConvData, _ node: Node, threads: Int) throws(GraphError) -> Kernel {
         let gemm = try convPlan(g, d, node)
-        gemm.columnGroups = columnGroups(pixelBlocks: gemm.pixelBlocks, threads: threads)
+        gemm.splitColumns(forThreads: threads)
         guard Q8WinogradPlan.supports(g) else { return .conv(gemm) }
         let winograd = try winogradPlan(g, d, node)
-        winograd.columnGroups = columnGroups(pixelBlocks: winograd.pixelBlocks, threads: threads)
+        winograd.splitColumns(forThreads: threads)
         let key = Int8ChoiceKey(geometry: g, threads: threads)
         if let useWinograd = Int8ChoiceCache.shared[key] { return useWinograd ? .winograd(winograd) : .conv(gemm) }
         var one = g
@@ -303,20 +305,11 @@ final class Int8Program {
         return tWinograd < tGemm ? .winograd(winograd) : .conv(gemm)
     }
 
-    /// Enough column groups that a layer with few pixel blocks still gives every thread several items.
-    static func columnGroups(pixelBlocks: Int, threads: Int) -> Int {
-        threads <= 1 || pixelBlocks >= 4 * threads ? 1 : (4 * threads + pixelBlocks - 1) / pixelBlocks
-    }
-
     private static func convTransposePlan(_ g: ConvTranspose2dGeometry, _ d: ConvData, _ node: Node) throws(GraphError) -> Q8ConvTransposePlan {
-        do {
-            return try d.weights.withUnsafeBufferPointer { wp throws(ShapeError) in
-                try withOptionalInt32(d.bias) { bp throws(ShapeError) in
-                    try Q8ConvTransposePlan(g, weights: wp.baseAddress!, bias: bp, multipliers: d.multipliers,
-                                            inputZeroPoint: d.inputZeroPoint, activation: d.activation, output: d.target)
-                }
-            }
-        } catch { throw .shape(node: node.name, "\(error)") }
+        try plan(d, node) { w, b throws(ShapeError) in
+            try Q8ConvTransposePlan(g, weights: w, bias: b, multipliers: d.multipliers, inputZeroPoint: d.inputZeroPoint,
+                                    activation: d.activation, output: d.target)
+        }
     }
 
     /// Arena offsets: a value lives from the step that writes it to the last step that reads it.

@@ -37,32 +37,11 @@ extension Int8Program {
                 Q8Elementwise.requantize(src, from: from, output: dst, to: to, range: range)
             }
         case .conv(let plan):
-            let scratch = UnsafeMutableRawPointer(workspace.pointer), per = plan.scratchBytes
-            let inStride = xs.elementsPerImage, outStride = shape.elementsPerImage * plan.stage.elementBytes
-            for n in 0..<shape.batch {
-                let src = UnsafePointer(x.assumingMemoryBound(to: UInt8.self) + n * inStride), dst = out + n * outStride
-                ParallelFor.run(count: plan.workItems, threads: threads) { items, thread in
-                    plan.run(input: src, output: dst, items: items, scratch: scratch + thread * per)
-                }
-            }
+            runLayer(plan, x, xs, out, shape)
         case .winograd(let plan):
-            let scratch = UnsafeMutableRawPointer(workspace.pointer), per = plan.scratchBytes
-            let inStride = xs.elementsPerImage, outStride = shape.elementsPerImage * plan.stage.elementBytes
-            for n in 0..<shape.batch {
-                let src = UnsafePointer(x.assumingMemoryBound(to: UInt8.self) + n * inStride), dst = out + n * outStride
-                ParallelFor.run(count: plan.workItems, threads: threads) { items, thread in
-                    plan.run(input: src, output: dst, items: items, scratch: scratch + thread * per)
-                }
-            }
+            runLayer(plan, x, xs, out, shape)
         case .convTranspose(let plan):
-            let scratch = UnsafeMutableRawPointer(workspace.pointer), per = plan.scratchBytes
-            let inStride = xs.elementsPerImage, outStride = shape.elementsPerImage * plan.stage.elementBytes
-            for n in 0..<shape.batch {
-                let src = UnsafePointer(x.assumingMemoryBound(to: UInt8.self) + n * inStride), dst = out + n * outStride
-                ParallelFor.run(count: plan.workItems, threads: threads) { items, thread in
-                    plan.run(input: src, output: dst, items: items, scratch: scratch + thread * per)
-                }
-            }
+            runLayer(plan, x, xs, out, shape)
         case .referenceConv(let g0, let d):
             var g = g0
             g.batch = 1
@@ -92,13 +71,13 @@ extension Int8Program {
                     (dst + n * shape.elementsPerImage).update(from: r, count: r.count)
                 }
             } else {
-                eachImageRows(xs, shape, src, dst) { s, d, rows in Q8Resampling.maxPool(g, input: s, output: d, rows: rows) }
+                eachImageRows(xs, shape, src, dst, threads) { s, d, rows in Q8Resampling.maxPool(g, input: s, output: d, rows: rows) }
             }
         case .upsample(let mode):
             var one = xs.image
             one.batch = 1
             let src = x.assumingMemoryBound(to: UInt8.self), dst = out.assumingMemoryBound(to: UInt8.self)
-            eachImageRows(xs, shape, src, dst) { s, d, rows in
+            eachImageRows(xs, shape, src, dst, threads) { s, d, rows in
                 switch mode {
                 case .nearest:
                     Q8Resampling.nearest(one, outHeight: shape.height, outWidth: shape.width, input: s, output: d, rows: rows)
@@ -133,26 +112,25 @@ extension Int8Program {
         }
     }
 
+    /// Runs an int8 layer plan over every image of the batch, threads splitting its work items, each
+    /// with its own scratch.
+    private func runLayer<P: Q8LayerPlan>(_ plan: P, _ x: UnsafeMutableRawPointer, _ xs: TensorShape,
+                                          _ out: UnsafeMutableRawPointer, _ shape: TensorShape) {
+        let scratch = UnsafeMutableRawPointer(workspace.pointer), per = plan.scratchBytes
+        let inStride = xs.elementsPerImage, outStride = shape.elementsPerImage * plan.stage.elementBytes
+        let threads = self.threads
+        for n in 0..<shape.batch {
+            let src = UnsafePointer(x.assumingMemoryBound(to: UInt8.self) + n * inStride), dst = out + n * outStride
+            ParallelFor.run(count: plan.workItems, threads: threads) { items, thread in
+                plan.run(input: src, output: dst, items: items, scratch: scratch + thread * per)
+            }
+        }
+    }
+
     private func store(_ r: (q: [UInt8], f: [Float]), _ target: Q8OutputTarget, _ out: UnsafeMutableRawPointer, _ first: Int, _ count: Int) {
         switch target {
         case .quantized: (out.assumingMemoryBound(to: UInt8.self) + first).update(from: r.q, count: count)
         case .float: (out.assumingMemoryBound(to: Float.self) + first).update(from: r.f, count: count)
-        }
-    }
-
-    /// Splits (image, output row) pairs of a batch over threads.
-    private func eachImageRows(_ xs: TensorShape, _ shape: TensorShape, _ x: UnsafeMutablePointer<UInt8>,
-                               _ output: UnsafeMutablePointer<UInt8>,
-                               _ body: (UnsafePointer<UInt8>, UnsafeMutablePointer<UInt8>, Range<Int>) -> Void) {
-        let rows = shape.height
-        ParallelFor.run(count: shape.batch * rows, threads: threads) { items, _ in
-            var i = items.lowerBound
-            while i < items.upperBound {
-                let n = i / rows, first = i % rows
-                let last = min(rows, first + (items.upperBound - i))
-                body(UnsafePointer(x + n * xs.elementsPerImage), output + n * shape.elementsPerImage, first..<last)
-                i += last - first
-            }
         }
     }
 }

@@ -7,7 +7,7 @@
 /// sized so that its rows stay in L2 while the weights stream through once per block.
 ///
 /// Input: one NHWC UInt8 image. Output: one NHWC image of UInt8 or Float (see `Q8OutputTarget`).
-public final class Q8Conv2dPlan {
+public final class Q8Conv2dPlan: Q8LayerPlan {
     public let geometry: Conv2dGeometry
     public let weights: Q8PackedWeights
     public let stage: Q8OutputStage
@@ -44,21 +44,10 @@ public final class Q8Conv2dPlan {
     }
 
     public var pixels: Int { geometry.outHeight * geometry.outWidth }
-    /// Column blocks are split into this many groups, each its own work item, so that layers with few
-    /// pixels still spread over threads (set by the executor; results do not depend on it).
-    public var columnGroups = 1 {
-        didSet { columnGroups = max(1, min(columnGroups, weights.columnBlocks)) }
-    }
+    public var columnGroups = 1
+    public var columnBlocks: Int { weights.columnBlocks }
     public var pixelBlocks: Int { (pixels + blockPixels - 1) / blockPixels }
-    /// Work items of one image (pixel blocks x column groups), which threads split.
-    public var workItems: Int { pixelBlocks * columnGroups }
     /// Scratch bytes one thread needs: the block's Int16 rows.
-    /// The column blocks of group `group`.
-    @inline(__always)
-    func blockRange(_ group: Int, of blocks: Int) -> Range<Int> {
-        (group * blocks / columnGroups)..<((group + 1) * blocks / columnGroups)
-    }
-
     public var scratchBytes: Int { blockPixels * weights.depthPairs * 4 + 64 }
 
     /// Computes pixel blocks `items` of one image. `output` points at the image's first element.
@@ -77,7 +66,7 @@ public final class Q8Conv2dPlan {
                     let gather = lastGathered != pixelBlock
                     lastGathered = pixelBlock
                     if gather { for r in 0..<count { self.gather(pixel: first &+ r, input: input, into: rows + r &* rowStride) } }
-                    for block in blockRange(group, of: weights.columnBlocks) {
+                    for block in blockRange(group) {
                         let column = block &* Q8Microkernel.columns
                         let width = min(Q8Microkernel.columns, cout &- column)
                         let b = weights.block(block)

@@ -2,7 +2,7 @@
 /// 2x2 stride 2): every input pixel owns a disjoint `k x k` patch of output pixels, so the layer is
 /// one GEMM of the input pixels (depth = input channels) against `k * k * outChannels` columns,
 /// ordered (ky, kx, out channel), whose sums are scattered to the patch.
-public final class Q8ConvTransposePlan {
+public final class Q8ConvTransposePlan: Q8LayerPlan {
     public let geometry: ConvTranspose2dGeometry
     public let weights: Q8PackedWeights
     public let stage: Q8OutputStage
@@ -46,18 +46,9 @@ public final class Q8ConvTransposePlan {
     }
 
     public var pixels: Int { geometry.inHeight * geometry.inWidth }
-    /// Column blocks are split into this many groups, each its own work item (see `Q8Conv2dPlan`).
-    public var columnGroups = 1 {
-        didSet { columnGroups = max(1, min(columnGroups, weights.columnBlocks)) }
-    }
+    public var columnGroups = 1
+    public var columnBlocks: Int { weights.columnBlocks }
     public var pixelBlocks: Int { (pixels + blockPixels - 1) / blockPixels }
-    public var workItems: Int { pixelBlocks * columnGroups }
-    /// The column blocks of group `group`.
-    @inline(__always)
-    func blockRange(_ group: Int, of blocks: Int) -> Range<Int> {
-        (group * blocks / columnGroups)..<((group + 1) * blocks / columnGroups)
-    }
-
     public var scratchBytes: Int { blockPixels * weights.depthPairs * 4 + 64 }
 
     /// Computes input-pixel blocks `items` of one image.
@@ -81,7 +72,7 @@ public final class Q8ConvTransposePlan {
                         for c in 0..<cin { dst[c] = Int16(src[c]) }
                         if cin & 1 == 1 { dst[cin] = 0 }
                     }
-                    for block in blockRange(group, of: weights.columnBlocks) {
+                    for block in blockRange(group) {
                         let column = block &* Q8Microkernel.columns
                         let width = min(Q8Microkernel.columns, columns &- column)
                         var t = 0

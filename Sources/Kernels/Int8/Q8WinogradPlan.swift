@@ -11,7 +11,7 @@
 /// Per block of tiles: the input transform writes 16 Int16 matrices (tiles x channels); then for each
 /// column block and group of 6 tiles the microkernel runs the 16 products, and the output transform,
 /// the division and the requantization store the 2x2 outputs of each tile.
-public final class Q8WinogradPlan {
+public final class Q8WinogradPlan: Q8LayerPlan {
     public static let maxInChannels = 1024
     public let geometry: Conv2dGeometry
     /// `U'` as 16 packed matrices (depth = input channels, columns = output channels), one per tile position.
@@ -69,21 +69,11 @@ public final class Q8WinogradPlan {
     public var tilesHigh: Int { (geometry.outHeight + 1) / 2 }
     public var tilesWide: Int { (geometry.outWidth + 1) / 2 }
     public var tiles: Int { tilesHigh * tilesWide }
-    /// Column blocks are split into this many groups, each its own work item, so that layers with few
-    /// tiles still spread over threads (set by the executor; results do not depend on it).
-    public var columnGroups = 1 {
-        didSet { columnGroups = max(1, min(columnGroups, transformed[0].columnBlocks)) }
-    }
+    public var columnGroups = 1
+    public var columnBlocks: Int { transformed[0].columnBlocks }
     public var pixelBlocks: Int { (tiles + blockTiles - 1) / blockTiles }
-    public var workItems: Int { pixelBlocks * columnGroups }
     var rowStride: Int { transformed[0].depthPairs * 2 }
     /// Per-thread scratch: 16 transformed-input matrices of the block, and the 16 product tiles.
-    /// The column blocks of group `group`.
-    @inline(__always)
-    func blockRange(_ group: Int, of blocks: Int) -> Range<Int> {
-        (group * blocks / columnGroups)..<((group + 1) * blocks / columnGroups)
-    }
-
     public var scratchBytes: Int { 16 * blockTiles * rowStride * 2 + 16 * Q8Microkernel.rows * Q8Microkernel.columns * 4 + 4 * 16 * 4 + 128 }
     public var packedBytes: Int { transformed.reduce(0) { $0 + $1.packedBytes } }
 
@@ -106,7 +96,7 @@ public final class Q8WinogradPlan {
                     for t in 0..<count { transformInput(tile: first &+ t, input: input, into: v + t &* stride, planeStride: planeStride) }
                     lastTransformed = pixelBlock
                 }
-                for block in blockRange(group, of: transformed[0].columnBlocks) {
+                for block in blockRange(group) {
                     let column = block &* Q8Microkernel.columns
                     let width = min(Q8Microkernel.columns, cout &- column)
                     var t = 0

@@ -1,0 +1,31 @@
+/// What the int8 GEMM-based layer plans (`Q8Conv2dPlan`, `Q8WinogradPlan`, `Q8ConvTransposePlan`) share:
+/// work items of one image that threads split, per-thread scratch, an output stage, and column groups.
+///
+/// Work item `i` is pixel block `i / columnGroups` and column group `i % columnGroups`: a layer with few
+/// pixel blocks can still spread over threads by splitting its output channels (results do not depend on it).
+public protocol Q8LayerPlan: AnyObject {
+    var stage: Q8OutputStage { get }
+    var pixelBlocks: Int { get }
+    var columnBlocks: Int { get }
+    var columnGroups: Int { get set }
+    /// Scratch bytes one thread needs.
+    var scratchBytes: Int { get }
+    /// Computes work items `items` of one image (`input` and `output` point at the image's first element).
+    func run(input: UnsafePointer<UInt8>, output: UnsafeMutableRawPointer, items: Range<Int>, scratch: UnsafeMutableRawPointer)
+}
+
+extension Q8LayerPlan {
+    public var workItems: Int { pixelBlocks * columnGroups }
+
+    /// The column blocks of group `group`.
+    @inline(__always)
+    func blockRange(_ group: Int) -> Range<Int> {
+        (group * columnBlocks / columnGroups)..<((group + 1) * columnBlocks / columnGroups)
+    }
+
+    /// Enough column groups that `threads` threads each get several work items (at most one group per block).
+    public func splitColumns(forThreads threads: Int) {
+        let groups = threads <= 1 || pixelBlocks >= 4 * threads ? 1 : (4 * threads + pixelBlocks - 1) / pixelBlocks
+        columnGroups = max(1, min(groups, columnBlocks))
+    }
+}
