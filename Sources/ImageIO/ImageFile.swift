@@ -6,7 +6,11 @@ public enum ImageFile {
             return try PNGCodec.decode(bytes, path: path)
         }
         if bytes.count >= 3 && bytes[0] == 0xFF && bytes[1] == 0xD8 && bytes[2] == 0xFF {
+            #if SEGRUN_EDGE
+            throw .corrupt(path: path, reason: "JPEG is not supported by segrun-edge (PNG or raw input)")
+            #else
             return try JPEGCodec.decode(bytes, path: path)
+            #endif
         }
         if bytes.isEmpty { throw .corrupt(path: path, reason: "empty file") }
         throw .unknownFormat(path: path)
