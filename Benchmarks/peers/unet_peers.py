@@ -59,6 +59,15 @@ def median_time(fn, seconds, min_runs=5):
     return statistics.median(times), len(times)
 
 
+def ort_session(path, threads):
+    import onnxruntime as ort
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = threads
+    so.inter_op_num_threads = 1
+    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    return ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--size", type=int, default=256)
@@ -105,21 +114,13 @@ def main():
         for batch in [int(b) for b in a.batch.split(",")]:
             x = torch.rand(batch, 1, a.size, a.size)
             if "onnxruntime" in engines:
-                so = ort.SessionOptions()
-                so.intra_op_num_threads = threads
-                so.inter_op_num_threads = 1
-                so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-                sess = ort.InferenceSession(onnx_path, so, providers=["CPUExecutionProvider"])
+                sess = ort_session(onnx_path, threads)
                 feed = {"image": x.numpy()}
                 t, n = median_time(lambda: sess.run(None, feed), a.seconds)
                 print(json.dumps({"engine": f"onnxruntime {ort.__version__}", "threads": threads, "batch": batch,
                                   "size": a.size, "median_s": t, "runs": n}), flush=True)
             if int8_path:
-                so = ort.SessionOptions()
-                so.intra_op_num_threads = threads
-                so.inter_op_num_threads = 1
-                so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-                sess = ort.InferenceSession(int8_path, so, providers=["CPUExecutionProvider"])
+                sess = ort_session(int8_path, threads)
                 feed = {"image": x.numpy()}
                 t, n = median_time(lambda: sess.run(None, feed), a.seconds)
                 print(json.dumps({"engine": f"onnxruntime-int8 {ort.__version__}", "threads": threads, "batch": batch,

@@ -10,6 +10,15 @@ public enum F32Upsample {
         return max(0, (Double(dst) + 0.5) * Double(inSize) / Double(outSize) - 0.5)
     }
 
+    /// The two source indices and the weight of the second for output position `dst` (bilinear), shared by
+    /// the fp32 and int8 kernels and the backward pass so that they sample alike.
+    @inline(__always)
+    public static func bilinearTap(_ dst: Int, inSize: Int, outSize: Int, alignCorners: Bool) -> (i0: Int, i1: Int, fraction: Float) {
+        let s = sourceCoordinate(dst, inSize: inSize, outSize: outSize, alignCorners: alignCorners)
+        let i0 = min(Int(s), inSize - 1)
+        return (i0, min(i0 + 1, inSize - 1), Float(s - Double(i0)))
+    }
+
     /// Output size for a scale factor, as PyTorch computes it: `floor(inSize * scale)`, at least 1.
     /// The kernels then map coordinates with `inSize / outSize` (PyTorch's `recompute_scale_factor=True`).
     public static func outputSize(_ inSize: Int, scale: Double) -> Int {
@@ -22,13 +31,9 @@ public enum F32Upsample {
                                 input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, rows: Range<Int>) {
         let c = shape.channels, h = shape.height, w = shape.width
         for oy in rows {
-            let sy = sourceCoordinate(oy, inSize: h, outSize: outHeight, alignCorners: alignCorners)
-            let y0 = min(Int(sy), h - 1), y1 = min(y0 + 1, h - 1)
-            let fy = Float(sy - Double(y0))
+            let (y0, y1, fy) = bilinearTap(oy, inSize: h, outSize: outHeight, alignCorners: alignCorners)
             for ox in 0..<outWidth {
-                let sx = sourceCoordinate(ox, inSize: w, outSize: outWidth, alignCorners: alignCorners)
-                let x0 = min(Int(sx), w - 1), x1 = min(x0 + 1, w - 1)
-                let fx = Float(sx - Double(x0))
+                let (x0, x1, fx) = F32Upsample.bilinearTap(ox, inSize: w, outSize: outWidth, alignCorners: alignCorners)
                 let w00 = (1 - fy) * (1 - fx), w01 = (1 - fy) * fx, w10 = fy * (1 - fx), w11 = fy * fx
                 let p00 = input + (y0 * w + x0) * c, p01 = input + (y0 * w + x1) * c
                 let p10 = input + (y1 * w + x0) * c, p11 = input + (y1 * w + x1) * c

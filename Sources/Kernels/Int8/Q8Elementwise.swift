@@ -114,13 +114,9 @@ public enum Q8Resampling {
                                 input: UnsafePointer<UInt8>, output: UnsafeMutablePointer<UInt8>, rows: Range<Int>) {
         let c = shape.channels, h = shape.height, w = shape.width
         for oy in rows {
-            let sy = F32Upsample.sourceCoordinate(oy, inSize: h, outSize: outHeight, alignCorners: alignCorners)
-            let y0 = min(Int(sy), h - 1), y1 = min(y0 + 1, h - 1)
-            let fy = Float(sy - Double(y0))
+            let (y0, y1, fy) = F32Upsample.bilinearTap(oy, inSize: h, outSize: outHeight, alignCorners: alignCorners)
             for ox in 0..<outWidth {
-                let sx = F32Upsample.sourceCoordinate(ox, inSize: w, outSize: outWidth, alignCorners: alignCorners)
-                let x0 = min(Int(sx), w - 1), x1 = min(x0 + 1, w - 1)
-                let fx = Float(sx - Double(x0))
+                let (x0, x1, fx) = F32Upsample.bilinearTap(ox, inSize: w, outSize: outWidth, alignCorners: alignCorners)
                 let w00 = (1 - fy) * (1 - fx), w01 = (1 - fy) * fx, w10 = fy * (1 - fx), w11 = fy * fx
                 let p00 = input + (y0 * w + x0) * c, p01 = input + (y0 * w + x1) * c
                 let p10 = input + (y1 * w + x0) * c, p11 = input + (y1 * w + x1) * c
