@@ -97,6 +97,53 @@ public enum ConvChecks {
 }
 
 extension ConvChecks {
+    /// Every algorithm run one work item per call (the finest split threads can make) gives the same
+    /// bits as one call over all items. Shapes include Winograd layers whose weights outweigh the
+    /// input, which split their output channels into groups of work items.
+    public static func workItemSplits(seed: UInt64) -> [String] {
+        var rng = SplitMix64(seed: seed)
+        var failures: [String] = []
+        let shapes = [(48, 5, 3, 96), (33, 9, 7, 64), (17, 13, 19, 33), (64, 4, 4, 80)]
+        for (cin, h, w, cout) in shapes {
+            let g = Conv2dGeometry(inChannels: cin, inHeight: h, inWidth: w, outChannels: cout, kernel: 3, padding: 1)
+            let input = rng.floats(g.inputShape.elementCount)
+            let weights = rng.floats(g.weightCount)
+            let bias = rng.floats(cout)
+            for algorithm in ConvAlgorithm.candidates(for: g) {
+                guard let plan = try? F32Conv2dPlan(g, weights: weights, bias: bias, activation: .relu, algorithm: algorithm) else {
+                    failures.append("split \(algorithm) \(g): plan failed"); continue
+                }
+                var whole = poisoned(g.outputShape.elementCount)
+                whole.withUnsafeMutableBufferPointer { plan.runSingleThreaded(input: input, output: $0.baseAddress!) }
+                var split = poisoned(g.outputShape.elementCount)
+                let prepared = AlignedBuffer(count: max(1, plan.preparedInputFloats))
+                let scratch = AlignedBuffer(count: max(1, plan.scratchFloats))
+                input.withUnsafeBufferPointer { image in
+                    split.withUnsafeMutableBufferPointer { out in
+                        var source = image.baseAddress!
+                        if plan.preparedInputFloats > 0 {
+                            plan.prepareInput(source, into: prepared.pointer, rows: 0..<plan.preparedRows)
+                            source = prepared.constPointer
+                        }
+                        for item in 0..<plan.workItems {
+                            plan.run(input: source, output: out.baseAddress!, items: item..<(item + 1), scratch: scratch.pointer)
+                        }
+                    }
+                }
+                var same = true
+                for i in 0..<whole.count where whole[i].bitPattern != split[i].bitPattern { same = false }
+                if !same { failures.append("split \(algorithm) \(g) seed \(seed): one item per call differs from one call") }
+                if let f = whole.withUnsafeBufferPointer({
+                    compare($0, ConvReference.conv2d(g, input: input, weights: weights, bias: bias, activation: .relu),
+                            rtol: tolerance(algorithm), label: "split \(algorithm) \(g) seed \(seed)")
+                }) { failures.append(f) }
+            }
+        }
+        return failures
+    }
+}
+
+extension ConvChecks {
     /// The worst error of each algorithm, in units of `(|ref| + rms(ref))`, on U-Net-like layers
     /// (64 and 128 channels, He-scaled weights): the measured basis of the tolerances in `Tolerances`.
     public static func measuredErrors(seed: UInt64) -> [(ConvAlgorithm, Double)] {

@@ -110,7 +110,7 @@ public struct F32Conv2dPlan {
         case .igemm: return F32ConvIgemm.workItems(geometry, weights: packed!)
         case .gemm1x1: return F32Conv1x1Gemm.workItems(geometry, weights: packed!)
         case .depthwise: return F32ConvDepthwise.rowCount(geometry)
-        case .winograd: return winograd!.blockCount
+        case .winograd: return winograd!.workItems
         }
     }
 
@@ -151,7 +151,7 @@ public struct F32Conv2dPlan {
         case .depthwise:
             F32ConvDepthwise.run(geometry, weights: depthwise!, paddedInput: input, output: output, rows: items, activation: activation)
         case .winograd:
-            winograd!.run(paddedInput: input, output: output, blocks: items, scratch: scratch!, activation: activation)
+            winograd!.run(paddedInput: input, output: output, items: items, scratch: scratch!, activation: activation)
         }
     }
 

@@ -1,10 +1,18 @@
 /// Winograd convolution for 3x3, stride 1, dilation 1, groups 1 (`f32-conv3x3-winograd-fM`).
 ///
-/// Per block of tiles (a work item), fused so the transformed block stays in cache:
-/// 1. input transform `V[xi][tile][c] = (B^T d B)[xi]`, vectorized across channels;
-/// 2. alpha^2 GEMMs `M[xi] = V[xi] x U[xi]` on the `f32-igemm-6x(2W)` tile;
+/// A work item is one block of tiles and one group of output channels, fused so the transformed
+/// block stays in cache:
+/// 1. input transform `V[xi][tile][c] = (B^T d B)[xi]`, vectorized across channels (skipped when the
+///    previous item on the same thread had the same tile block);
+/// 2. alpha^2 GEMMs `M[xi] = V[xi] x U[xi]` on the `f32-igemm-6x(2W)` tile, for the group's columns;
 /// 3. output transform `Y = A^T M A`, plus bias and the fused activation, cropped at the edges.
 /// The weight transform `U = G g G^T` runs once, in `Plan.init`, in Float64.
+///
+/// Blocking: when the transformed input of the image is larger than the transformed weights (early,
+/// wide layers), blocks hold as many tiles as keep V and M within 256 KiB, so they stay in L2, and
+/// one group holds every output channel. When the weights are larger (deep layers on small images),
+/// one block holds up to 96 tiles, so each weight panel is read once per block, and the output
+/// channels are split into groups, so there are still enough work items for the threads.
 public enum F32ConvWinograd {
     public static func supports(_ g: Conv2dGeometry) -> Bool {
         g.kernelHeight == 3 && g.kernelWidth == 3 && g.strideY == 1 && g.strideX == 1
@@ -21,6 +29,10 @@ public enum F32ConvWinograd {
         /// Output channels padded to the tile's column block.
         let paddedOutChannels: Int
         let tilesPerBlock: Int
+        /// Output-channel groups per tile block; work items are `blockCount * columnGroups`.
+        let columnGroups: Int
+        /// Weight column blocks (`weights.blockColumns` channels each) per group.
+        let columnBlocksPerGroup: Int
         let weights: F32PackedConvWeights
         let bias: AlignedBuffer
         let inputRows: SparseRows
@@ -35,9 +47,21 @@ public enum F32ConvWinograd {
             tilesX = (g.outWidth + m - 1) / m
             paddedChannels = roundUp(g.inChannels, toMultipleOf: CompiledISA.tileWidth)
             paddedOutChannels = roundUp(g.outChannels, toMultipleOf: CompiledISA.tileColumns)
-            // Keep V and M of one block within about 1 MiB, in whole microkernel tiles.
-            let floatsPerTile = alpha * alpha * (paddedChannels + paddedOutChannels)
-            tilesPerBlock = max(igemmTileRows, min(16 * igemmTileRows, (1 << 18) / floatsPerTile / igemmTileRows * igemmTileRows))
+            let a2 = alpha * alpha
+            let tiles = tilesY * tilesX
+            let columnBlocks = paddedOutChannels / CompiledISA.tileColumns
+            if a2 * paddedChannels * paddedOutChannels > a2 * tiles * paddedChannels {
+                tilesPerBlock = min(roundUp(tiles, toMultipleOf: igemmTileRows), 16 * igemmTileRows)
+                let tileBlocks = (tiles + tilesPerBlock - 1) / tilesPerBlock
+                let wantedGroups = max(1, min(columnBlocks, 8 / tileBlocks))
+                columnBlocksPerGroup = (columnBlocks + wantedGroups - 1) / wantedGroups
+            } else {
+                // Keep V and M of one block within 256 KiB, in whole microkernel tiles.
+                let floatsPerTile = a2 * (paddedChannels + paddedOutChannels)
+                tilesPerBlock = max(igemmTileRows, min(16 * igemmTileRows, (1 << 16) / floatsPerTile / igemmTileRows * igemmTileRows))
+                columnBlocksPerGroup = columnBlocks
+            }
+            columnGroups = (columnBlocks + columnBlocksPerGroup - 1) / columnBlocksPerGroup
             let cin = g.inChannels, cp = paddedChannels
             var u = [Float](repeating: 0, count: alpha * alpha * g.outChannels * cp)
             for o in 0..<g.outChannels {
@@ -62,6 +86,8 @@ public enum F32ConvWinograd {
         var paddedInputFloats: Int { paddedHeight * paddedWidth * paddedChannels }
         var tileCount: Int { tilesY * tilesX }
         var blockCount: Int { (tileCount + tilesPerBlock - 1) / tilesPerBlock }
+        /// Independent work items of one image.
+        public var workItems: Int { blockCount * columnGroups }
         var scratchFloats: Int {
             let a2 = variant.alpha * variant.alpha
             return a2 * tilesPerBlock * (paddedChannels + paddedOutChannels) + 2 * a2 * 16
@@ -76,18 +102,18 @@ public enum F32ConvWinograd {
                          into: dst, dstChannels: paddedChannels, rows: rows)
         }
 
-        func run(paddedInput: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, blocks: Range<Int>,
+        func run(paddedInput: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, items: Range<Int>,
                  scratch: UnsafeMutablePointer<Float>, activation: FusedActivation) {
             if CompiledISA.tileWidth == 16 {
-                run(SIMD16<Float>.self, paddedInput, output, blocks, scratch, activation)
+                run(SIMD16<Float>.self, paddedInput, output, items, scratch, activation)
             } else {
-                run(SIMD8<Float>.self, paddedInput, output, blocks, scratch, activation)
+                run(SIMD8<Float>.self, paddedInput, output, items, scratch, activation)
             }
         }
 
         @inline(__always)
         func run<V: SIMD>(_: V.Type, _ input: UnsafePointer<Float>, _ output: UnsafeMutablePointer<Float>,
-                          _ blocks: Range<Int>, _ scratch: UnsafeMutablePointer<Float>,
+                          _ items: Range<Int>, _ scratch: UnsafeMutablePointer<Float>,
                           _ activation: FusedActivation) where V.Scalar == Float {
             let alpha = variant.alpha, a2 = alpha * alpha
             let cp = paddedChannels, cop = paddedOutChannels
@@ -97,17 +123,27 @@ public enum F32ConvWinograd {
                 withUnsafeTemporaryAllocation(of: UnsafePointer<Float>.self, capacity: igemmTileRows) { aRows in
                     withUnsafeTemporaryAllocation(of: UnsafeMutablePointer<Float>.self, capacity: igemmTileRows) { cRows in
                         let temp = temp.baseAddress!
-                        for block in blocks {
+                        let nr = weights.blockColumns
+                        var transformedBlock = -1
+                        for item in items {
+                            let block = item / columnGroups, group = item - block * columnGroups
                             let first = block * tilesPerBlock
                             let count = min(tilesPerBlock, tileCount - first)
-                            for i in 0..<count {
-                                transformInputTile(V.self, input, tile: first + i, into: vBuffer + i * cp,
-                                                   xiStride: tilesPerBlock * cp, temp: temp)
+                            if block != transformedBlock {
+                                for i in 0..<count {
+                                    transformInputTile(V.self, input, tile: first + i, into: vBuffer + i * cp,
+                                                       xiStride: tilesPerBlock * cp, temp: temp)
+                                }
+                                transformedBlock = block
                             }
-                            multiply(vBuffer, mBuffer, count: count, aRows: aRows.baseAddress!, cRows: cRows.baseAddress!)
+                            let firstColumnBlock = group * columnBlocksPerGroup
+                            let columnBlocks = firstColumnBlock..<min(weights.columnBlocks, firstColumnBlock + columnBlocksPerGroup)
+                            multiply(vBuffer, mBuffer, count: count, columnBlocks: columnBlocks,
+                                     aRows: aRows.baseAddress!, cRows: cRows.baseAddress!)
+                            let channels = (columnBlocks.lowerBound * nr)..<min(geometry.outChannels, columnBlocks.upperBound * nr)
                             for i in 0..<count {
-                                transformOutputTile(V.self, mBuffer + i * cop, xiStride: tilesPerBlock * cop,
-                                                    tile: first + i, output: output, temp: temp, activation: activation)
+                                transformOutputTile(V.self, mBuffer + i * cop, xiStride: tilesPerBlock * cop, tile: first + i,
+                                                    channels: channels, output: output, temp: temp, activation: activation)
                             }
                         }
                     }
@@ -115,17 +151,17 @@ public enum F32ConvWinograd {
             }
         }
 
-        /// `M[xi] = V[xi] x U[xi]` for every xi, over `count` tiles.
+        /// `M[xi] = V[xi] x U[xi]` for every xi, over `count` tiles and the columns of `columnBlocks`.
         @inline(__always)
         func multiply(_ vBuffer: UnsafeMutablePointer<Float>, _ mBuffer: UnsafeMutablePointer<Float>, count: Int,
-                      aRows: UnsafeMutablePointer<UnsafePointer<Float>>, cRows: UnsafeMutablePointer<UnsafeMutablePointer<Float>>) {
+                      columnBlocks: Range<Int>, aRows: UnsafeMutablePointer<UnsafePointer<Float>>, cRows: UnsafeMutablePointer<UnsafeMutablePointer<Float>>) {
             let a2 = variant.alpha * variant.alpha, cp = paddedChannels, cop = paddedOutChannels
             let nr = weights.blockColumns
             var zero = 0
             for xi in 0..<a2 {
                 let vRows = vBuffer + xi * tilesPerBlock * cp
                 let mRows = mBuffer + xi * tilesPerBlock * cop
-                for block in 0..<weights.columnBlocks {
+                for block in columnBlocks {
                     let b = weights.data.constPointer + block * weights.blockStride + xi * cp * nr
                     var row = 0
                     while row < count {
@@ -195,10 +231,11 @@ public enum F32ConvWinograd {
             }}}
         }
 
-        /// `A^T M A` for one tile, all output channels, plus bias and activation, stored cropped.
+        /// `A^T M A` for one tile and the output `channels` (a range starting at a multiple of the vector
+        /// width), plus bias and activation, stored cropped.
         @inline(__always)
         func transformOutputTile<V: SIMD>(_: V.Type, _ mTile: UnsafeMutablePointer<Float>, xiStride: Int, tile: Int,
-                                          output: UnsafeMutablePointer<Float>, temp: UnsafeMutablePointer<V>,
+                                          channels: Range<Int>, output: UnsafeMutablePointer<Float>, temp: UnsafeMutablePointer<V>,
                                           activation: FusedActivation) where V.Scalar == Float {
             let g = geometry
             let alpha = variant.alpha, m = variant.m, w = V.scalarCount
@@ -207,9 +244,9 @@ public enum F32ConvWinograd {
             let cout = g.outChannels
             if m == 4 {
                 let result = temp + 24
-                var c = 0
-                while c < cout {
-                    let lanes = min(w, cout - c)
+                var c = channels.lowerBound
+                while c < channels.upperBound {
+                    let lanes = min(w, channels.upperBound - c)
                     WinogradF4.outputTile(V.self, mTile: mTile + c, xiStride: xiStride,
                                           bias: (bias.constPointer + c).loadVector(V.self), result: result, temp: temp)
                     for r in 0..<validRows {
@@ -227,9 +264,9 @@ public enum F32ConvWinograd {
             rows.starts.withUnsafeBufferPointer { starts in
             rows.columns.withUnsafeBufferPointer { cols in
             rows.coefficients.withUnsafeBufferPointer { coefs in
-                var c = 0
-                while c < cout {
-                    let lanes = min(w, cout - c)
+                var c = channels.lowerBound
+                while c < channels.upperBound {
+                    let lanes = min(w, channels.upperBound - c)
                     for r in 0..<m {
                         for x in 0..<alpha {
                             var s = V()

@@ -11,6 +11,7 @@ final class ConvTests: XCTestCase {
     func testWinogradF4MatchesReference() { XCTAssertEqual(ConvChecks.randomized(.winograd(.f4), count: 20, seed: 0x1005), []) }
     func testWinogradF6MatchesReference() { XCTAssertEqual(ConvChecks.randomized(.winograd(.f6), count: 20, seed: 0x1006), []) }
     func testTileEdges() { XCTAssertEqual(ConvChecks.tileEdges(seed: 0x1007), []) }
+    func testWorkItemSplits() { XCTAssertEqual(ConvChecks.workItemSplits(seed: 0x1008), []) }
 
     func testInvalidGeometriesAreNamed() {
         var g = Conv2dGeometry(inChannels: 3, inHeight: 2, inWidth: 2, outChannels: 4, kernel: 7, padding: 0)

@@ -55,6 +55,7 @@ func main(_ argc: Int32, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar
     failed += report("winograd-f4", ConvChecks.randomized(.winograd(.f4), count: 12, seed: 0x1005))
     failed += report("winograd-f6", ConvChecks.randomized(.winograd(.f6), count: 12, seed: 0x1006))
     failed += report("tile edges", ConvChecks.tileEdges(seed: 0x1007))
+    failed += report("work item splits", ConvChecks.workItemSplits(seed: 0x1008))
     failed += report("transposed conv", ConvTransposeChecks.randomized(count: 24, seed: 0x2001))
     failed += report("pooling", LayerChecks.pooling(count: 15, seed: 0x2002))
     failed += report("upsampling", LayerChecks.upsampling(count: 15, seed: 0x2003))
