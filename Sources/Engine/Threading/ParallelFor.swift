@@ -53,17 +53,20 @@ public enum ParallelFor {
             var jobs: [Job] = []
             for t in 0..<threads { jobs.append(Job(body: body, count: count, threads: threads, index: t)) }
             jobs.withUnsafeMutableBufferPointer { jobs in
-                var handles = [pthread_t](repeating: 0, count: threads)
+                var handles = [segrun_thread](repeating: segrun_thread(), count: threads)
+                var started = [Bool](repeating: false, count: threads)
                 for t in 1..<threads {
-                    pthread_create(&handles[t], nil, { raw in
+                    started[t] = segrun_thread_start(&handles[t], { raw in
                         let job = raw!.assumingMemoryBound(to: Job.self).pointee
                         job.body(ParallelFor.chunk(job.index, of: job.threads, count: job.count), job.index)
                         return nil
-                    }, jobs.baseAddress! + t)
+                    }, jobs.baseAddress! + t) == 0
                 }
                 let first = jobs[0]
                 first.body(chunk(0, of: threads, count: count), 0)
-                for t in 1..<threads { pthread_join(handles[t], nil) }
+                // A thread that could not be started has its chunk run here: same items, same arithmetic.
+                for t in 1..<threads where !started[t] { jobs[t].body(chunk(t, of: threads, count: count), t) }
+                for t in 1..<threads where started[t] { _ = segrun_thread_join(&handles[t]) }
             }
         }
     }
