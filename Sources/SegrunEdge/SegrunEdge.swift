@@ -4,7 +4,7 @@
 //   segrun-edge MODEL IN... --out DIR [--threads N] [--tile S] [--probabilities] [--algorithm igemm]
 //   segrun-edge MODEL RAW... --raw HxWxC --dtype u8|f32 --out DIR     (u8: interleaved H x W x C bytes;
 //                                                                       f32: planar C x H x W floats in [0, 1])
-//   segrun-edge MODEL --info        segrun-edge --version
+//   segrun-edge MODEL --info        segrun-edge --version        segrun-edge --cpu
 //
 // Masks are the same PNGs `segrun predict` writes (0/255 for binary models, class ids otherwise), byte for byte.
 import Engine
@@ -30,7 +30,7 @@ struct EdgeOptions {
 
     static let usage = "usage: segrun-edge MODEL IN... --out DIR [--threads N] [--tile S] [--probabilities] [--algorithm NAME]\n"
         + "       segrun-edge MODEL RAW... --raw HxWxC --dtype u8|f32 --out DIR\n"
-        + "       segrun-edge MODEL --info | segrun-edge --version"
+        + "       segrun-edge MODEL --info | segrun-edge --version | segrun-edge --cpu"
 
     static func parse(_ args: [String]) throws(EdgeFailure) -> EdgeOptions {
         var o = EdgeOptions()
@@ -163,12 +163,29 @@ func run(_ o: EdgeOptions) throws(EdgeFailure) {
     if failures > 0 { throw EdgeFailure(message: "\(failures) of \(o.inputs.count) input(s) failed (listed above)") }
 }
 
+#if SEGRUN_EDGE_DISPATCH
+/// One of the ISA copies of the x86-64 binary; scripts/embedded/dispatch picks one and calls it.
+@_cdecl("segrun_edge_main")
+func dispatchedMain(_ argc: Int32, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>) -> Int32 {
+    edgeMain(argc, argv)
+}
+#else
 @_cdecl("main")
 func main(_ argc: Int32, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>) -> Int32 {
+    edgeMain(argc, argv)
+}
+#endif
+
+func edgeMain(_ argc: Int32, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>) -> Int32 {
     var args: [String] = []
     for i in 1..<Int(argc) { args.append(String(cString: argv[i]!)) }
     if args == ["--version"] {
         print("segrun-edge \(SegrunVersion.string) (\(CompiledISA.name))")
+        return 0
+    }
+    if args == ["--cpu"] {
+        // The dispatching x86-64 build answers this in its C main; a single-path build answers here.
+        print("kernel path: \(CompiledISA.name) (the only one in this binary)")
         return 0
     }
     do throws(EdgeFailure) {

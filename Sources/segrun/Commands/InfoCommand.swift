@@ -1,5 +1,8 @@
 import ArgumentParser
 import Engine
+import Foundation
+import Kernels
+import SegrunBenchmarks
 
 struct InfoCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -11,6 +14,7 @@ struct InfoCommand: ParsableCommand {
               segrun info model.segrun --size 512x384 --layers
               segrun info --preset unet-s
               segrun info model-int8.segrun --json
+              segrun info --cpu
             """)
 
     @Argument(help: "Model file.")
@@ -27,11 +31,18 @@ struct InfoCommand: ParsableCommand {
     @Flag(help: "Print one JSON object: architecture, precision, parameters, MACs, file size and metadata.")
     var json = false
 
+    @Flag(help: "Describe this CPU and the kernel path this build runs on it, then exit.")
+    var cpu = false
+
     func validate() throws {
         if parseSize(size) == nil { throw ValidationError("--size takes H or HxW, e.g. 256 or 512x384") }
     }
 
     func run() throws {
+        if cpu {
+            printCPU()
+            return
+        }
         let (model, label, fileBytes) = try modelOptions.load(self.model)
         let (h, w) = parseSize(size)!
         let multiple = model.inputMultiple
@@ -102,5 +113,31 @@ struct InfoCommand: ParsableCommand {
                       + String(repeating: " ", count: 12 - min(11, Format.count(s.macs).count)) + Format.count(s.macs))
             }
         }
+    }
+}
+
+extension InfoCommand {
+    /// The CPU, its vector features, and the kernel path compiled into this build.
+    func printCPU() {
+        let machine = MachineInfo.current()
+        let flags = CPUFeatures.current()
+        print("CPU:          \(machine.cpuModel), \(machine.cores) core(s)")
+        print("features:     " + ["sse4_2", "avx2", "fma", "avx512f", "avx512bw", "avx512_vnni", "asimd", "asimddp"]
+            .map { "\($0) \(flags.contains($0) ? "yes" : "no")" }.joined(separator: ", "))
+        print("fp32 kernels: \(CompiledISA.name), tiles of 6 x \(CompiledISA.tileColumns)")
+        print("int8 kernels: \(Q8Microkernel.instruction)")
+        print("this build:   one path, chosen when it was compiled (SEGRUN_TARGET_CPU, default native). The")
+        print("              segrun-edge binary from scripts/build-edge holds AVX-512, AVX2 and portable paths and")
+        print("              picks one at start (segrun-edge --cpu).")
+    }
+}
+
+/// The CPU feature flags the kernel paths depend on, as /proc/cpuinfo names them.
+enum CPUFeatures {
+    static func current() -> Set<String> {
+        guard let info = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
+              let line = info.split(separator: "\n").first(where: { $0.hasPrefix("flags") || $0.hasPrefix("Features") })
+        else { return [] }
+        return Set(line.split(separator: ":").last.map { $0.split(separator: " ").map(String.init) } ?? [])
     }
 }
