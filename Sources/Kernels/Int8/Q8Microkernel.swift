@@ -1,9 +1,10 @@
-#if arch(x86_64) && SEGRUN_FMA
+#if (arch(x86_64) && SEGRUN_FMA) || arch(arm64)
 import CInt8
 #endif
 
 /// The int8 GEMM register tile: 6 rows (output pixels) x 16 columns (output channels), Int32
-/// accumulators, `vpmaddwd` on AVX2 (two Int16 products summed per Int32 lane, exact).
+/// accumulators, `vpmaddwd` on AVX2 and `smull`/`smull2`/`addp` on aarch64 (two Int16 products summed per
+/// Int32 lane, exact).
 ///
 /// `a` holds 6 row pointers to Int16 rows of `2 * depthPairs` values (widened activations);
 /// `b` is one column block of `Q8PackedWeights`. The 6 x 16 sums go to `tile` (row-major).
@@ -15,6 +16,8 @@ public enum Q8Microkernel {
     public static var instruction: String {
         #if arch(x86_64) && SEGRUN_FMA
         return "vpmaddwd (AVX2, int16 pairs into int32)"
+        #elseif arch(arm64)
+        return "smull + addp (NEON, int16 pairs into int32)"
         #else
         return "portable Swift widening multiply"
         #endif
@@ -22,7 +25,7 @@ public enum Q8Microkernel {
 
     @inline(__always)
     static func madd(_ a: SIMD16<Int16>, _ b: SIMD16<Int16>) -> SIMD8<Int32> {
-        #if arch(x86_64) && SEGRUN_FMA
+        #if (arch(x86_64) && SEGRUN_FMA) || arch(arm64)
         return segrun_madd_i16x16(a, b)
         #else
         let p = SIMD16<Int32>(truncatingIfNeeded: a) &* SIMD16<Int32>(truncatingIfNeeded: b)
