@@ -7,7 +7,7 @@
 /// sized so that its rows stay in L2 while the weights stream through once per block.
 ///
 /// Input: one NHWC UInt8 image. Output: one NHWC image of UInt8 or Float (see `Q8OutputTarget`).
-public final class Q8Conv2dPlan: Q8LayerPlan {
+public final class Q8Conv2dPlan: Q8GemmLayerPlan {
     public let geometry: Conv2dGeometry
     public let weights: Q8PackedWeights
     public let stage: Q8OutputStage
@@ -38,17 +38,11 @@ public final class Q8Conv2dPlan: Q8LayerPlan {
         }
         stage = Q8OutputStage(multipliers: multipliers, offsets: offsets, activation: activation, target: output)
         self.inputZeroPoint = inputZeroPoint
-        let rowBytes = packed.depthPairs * 4
-        let tiles = max(1, min(16, (160 * 1024) / (Q8Microkernel.rows * rowBytes)))
-        blockPixels = tiles * Q8Microkernel.rows
+        blockPixels = packed.gemmBlockPixels
     }
 
     public var pixels: Int { geometry.outHeight * geometry.outWidth }
     public var columnGroups = 1
-    public var columnBlocks: Int { weights.columnBlocks }
-    public var pixelBlocks: Int { (pixels + blockPixels - 1) / blockPixels }
-    /// Scratch bytes one thread needs: the block's Int16 rows.
-    public var scratchBytes: Int { blockPixels * weights.depthPairs * 4 + 64 }
 
     /// Computes pixel blocks `items` of one image. `output` points at the image's first element.
     public func run(input: UnsafePointer<UInt8>, output: UnsafeMutableRawPointer, items: Range<Int>,

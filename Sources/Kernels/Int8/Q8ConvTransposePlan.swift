@@ -2,7 +2,7 @@
 /// 2x2 stride 2): every input pixel owns a disjoint `k x k` patch of output pixels, so the layer is
 /// one GEMM of the input pixels (depth = input channels) against `k * k * outChannels` columns,
 /// ordered (ky, kx, out channel), whose sums are scattered to the patch.
-public final class Q8ConvTransposePlan: Q8LayerPlan {
+public final class Q8ConvTransposePlan: Q8GemmLayerPlan {
     public let geometry: ConvTranspose2dGeometry
     public let weights: Q8PackedWeights
     public let stage: Q8OutputStage
@@ -41,15 +41,11 @@ public final class Q8ConvTransposePlan: Q8LayerPlan {
         }
         stage = Q8OutputStage(multipliers: columnMultipliers, offsets: offsets, activation: activation, target: output)
         self.inputZeroPoint = inputZeroPoint
-        let tiles = max(1, min(16, (160 * 1024) / (Q8Microkernel.rows * packed.depthPairs * 4)))
-        blockPixels = tiles * Q8Microkernel.rows
+        blockPixels = packed.gemmBlockPixels
     }
 
     public var pixels: Int { geometry.inHeight * geometry.inWidth }
     public var columnGroups = 1
-    public var columnBlocks: Int { weights.columnBlocks }
-    public var pixelBlocks: Int { (pixels + blockPixels - 1) / blockPixels }
-    public var scratchBytes: Int { blockPixels * weights.depthPairs * 4 + 64 }
 
     /// Computes input-pixel blocks `items` of one image.
     public func run(input: UnsafePointer<UInt8>, output: UnsafeMutableRawPointer, items: Range<Int>,

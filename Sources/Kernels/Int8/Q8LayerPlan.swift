@@ -29,3 +29,20 @@ extension Q8LayerPlan {
         columnGroups = max(1, min(groups, columnBlocks))
     }
 }
+
+/// The int8 layer plans that gather one Int16 A row per pixel into a block and multiply it by packed
+/// weights (`Q8Conv2dPlan`, `Q8ConvTransposePlan`): their blocking follows from the weights.
+public protocol Q8GemmLayerPlan: Q8LayerPlan {
+    var weights: Q8PackedWeights { get }
+    /// Pixels of one image (GEMM rows).
+    var pixels: Int { get }
+    /// Pixels per work block (`weights.gemmBlockPixels`).
+    var blockPixels: Int { get }
+}
+
+extension Q8GemmLayerPlan {
+    public var columnBlocks: Int { weights.columnBlocks }
+    public var pixelBlocks: Int { (pixels + blockPixels - 1) / blockPixels }
+    /// Scratch bytes one thread needs: the block's gathered Int16 rows.
+    public var scratchBytes: Int { weights.gatheredRowBytes(pixels: blockPixels) }
+}

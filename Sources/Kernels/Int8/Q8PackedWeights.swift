@@ -44,5 +44,14 @@ public final class Q8PackedWeights {
     deinit { storage.deallocate() }
 
     public var packedBytes: Int { columnBlocks * blockStride * 2 }
+
+    /// Pixels per work block of a GEMM whose A rows (one per pixel) are `depth` Int16 values: whole
+    /// microkernel tiles, at most 16, with the block's gathered rows within 160 KiB so they stay in L2.
+    var gemmBlockPixels: Int {
+        max(1, min(16, (160 * 1024) / (Q8Microkernel.rows * depthPairs * 4))) * Q8Microkernel.rows
+    }
+
+    /// Scratch bytes of `pixels` gathered A rows.
+    func gatheredRowBytes(pixels: Int) -> Int { pixels * depthPairs * 4 + 64 }
     func block(_ b: Int) -> UnsafePointer<Int16> { UnsafePointer(storage + b * blockStride) }
 }
