@@ -50,7 +50,8 @@ public enum F32ConvWinograd {
             let a2 = alpha * alpha
             let tiles = tilesY * tilesX
             let columnBlocks = paddedOutChannels / CompiledISA.tileColumns
-            if a2 * paddedChannels * paddedOutChannels > a2 * tiles * paddedChannels {
+            // The transformed weights (a2 x Cin x Cout) outweigh the transformed input (a2 x tiles x Cin).
+            if paddedOutChannels > tiles {
                 tilesPerBlock = min(roundUp(tiles, toMultipleOf: igemmTileRows), 16 * igemmTileRows)
                 let tileBlocks = (tiles + tilesPerBlock - 1) / tilesPerBlock
                 let wantedGroups = max(1, min(columnBlocks, 8 / tileBlocks))
