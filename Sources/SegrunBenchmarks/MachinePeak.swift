@@ -7,15 +7,18 @@ public struct MachineInfo: Sendable {
     public let cpuModel: String
     public let compiledISA: String
     public let cores: Int
+    /// CPU feature flags as /proc/cpuinfo names them (`flags` on x86, `Features` on aarch64).
+    public let features: Set<String>
 
     public static func current() -> MachineInfo {
-        var model = "unknown CPU"
-        if let info = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
-           let line = info.split(separator: "\n").first(where: { $0.hasPrefix("model name") }),
-           let colon = line.firstIndex(of: ":") {
-            model = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+        let lines = ((try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? "").split(separator: "\n")
+        func value(_ key: String) -> Substring? {
+            guard let line = lines.first(where: { $0.hasPrefix(key) }), let colon = line.firstIndex(of: ":") else { return nil }
+            return line[line.index(after: colon)...]
         }
-        return MachineInfo(cpuModel: model, compiledISA: CompiledISA.name, cores: ParallelFor.coreCount)
+        let model = value("model name").map { $0.trimmingCharacters(in: .whitespaces) } ?? "unknown CPU"
+        let features = Set((value("flags") ?? value("Features") ?? "").split(separator: " ").map(String.init))
+        return MachineInfo(cpuModel: model, compiledISA: CompiledISA.name, cores: ParallelFor.coreCount, features: features)
     }
 }
 

@@ -1,6 +1,5 @@
 import ArgumentParser
 import Engine
-import Foundation
 import Kernels
 import SegrunBenchmarks
 
@@ -120,7 +119,7 @@ extension InfoCommand {
     /// The CPU, its vector features, and the kernel path compiled into this build.
     func printCPU() {
         let machine = MachineInfo.current()
-        let flags = CPUFeatures.current()
+        let flags = machine.features
         print("CPU:          \(machine.cpuModel), \(machine.cores) core(s)")
         print("features:     " + ["sse4_2", "avx2", "fma", "avx512f", "avx512bw", "avx512_vnni", "asimd", "asimddp"]
             .map { "\($0) \(flags.contains($0) ? "yes" : "no")" }.joined(separator: ", "))
@@ -129,15 +128,5 @@ extension InfoCommand {
         print("this build:   one path, chosen when it was compiled (SEGRUN_TARGET_CPU, default native). The")
         print("              segrun-edge binary from scripts/build-edge holds AVX-512, AVX2 and portable paths and")
         print("              picks one at start (segrun-edge --cpu).")
-    }
-}
-
-/// The CPU feature flags the kernel paths depend on, as /proc/cpuinfo names them.
-enum CPUFeatures {
-    static func current() -> Set<String> {
-        guard let info = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
-              let line = info.split(separator: "\n").first(where: { $0.hasPrefix("flags") || $0.hasPrefix("Features") })
-        else { return [] }
-        return Set(line.split(separator: ":").last.map { $0.split(separator: " ").map(String.init) } ?? [])
     }
 }
