@@ -92,11 +92,12 @@ let package = Package(
         .target(name: "EngineChecks", dependencies: ["Engine", "Kernels"], swiftSettings: kernelSettings + [.unsafeFlags(["-O"])]),
         // Image IO: libpng (simplified API) and libjpeg (with a setjmp shim, the accepted C exception).
         .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
+        .systemLibrary(name: "CMalloc"),
         .systemLibrary(name: "CJPEG", pkgConfig: "libjpeg", providers: [.apt(["libjpeg-dev"])]),
         .target(name: "JPEGShim", dependencies: ["CJPEG"]),
         .target(name: "ImageIO", dependencies: ["CPNG", "JPEGShim"]),
         .target(name: "Quant", dependencies: ["Engine"], swiftSettings: kernelSettings),
-        .target(name: "Train", dependencies: ["Engine", "Kernels", "ImageIO"], swiftSettings: kernelSettings),
+        .target(name: "Train", dependencies: ["Engine", "Kernels", "ImageIO", .target(name: "CMalloc", condition: .when(platforms: [.linux]))], swiftSettings: kernelSettings),
         // Kernel and model benchmarks, shared by `segrun bench` and the Benchmarks/ package.
         .target(name: "SegrunBenchmarks", dependencies: ["Engine"], swiftSettings: kernelSettings),
         .executableTarget(

@@ -96,8 +96,9 @@ def activate(x, act):
     return F.relu(x) if act[0] == "relu" else F.leaky_relu(x, act[1])
 
 
-def forward(nodes, params, outputs, x, training=True):
-    """Runs the graph; `params` are tensors (leaves with requires_grad for training)."""
+def forward(nodes, params, outputs, x, training=True, running_in_place=False):
+    """Runs the graph; `params` are tensors (leaves with requires_grad for training). BatchNorm's running
+    statistics are updated in `params` when `running_in_place`, else left alone."""
     values = []
     for name, code, inputs, a in nodes:
         xs = [values[i] for i in inputs]
@@ -130,7 +131,9 @@ def forward(nodes, params, outputs, x, training=True):
         elif code == 10:
             y = xs[0] * xs[1]
         elif code == 11:
-            mean, var = params[a["mean"]].detach().clone(), params[a["var"]].detach().clone()
+            mean, var = params[a["mean"]], params[a["var"]]
+            if not running_in_place:
+                mean, var = mean.detach().clone(), var.detach().clone()
             y = F.batch_norm(xs[0], mean, var, params[a["gamma"]], params[a["beta"]], training=training, momentum=0.1, eps=a["eps"])
             y = activate(y, a["act"])
         elif code == 12:

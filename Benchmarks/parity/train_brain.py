@@ -5,6 +5,10 @@ validation = the first and last 20% of the name-sorted slices (segrun's --val en
 image at threshold 0.5 with empty-vs-empty = 1, evaluated at 128x128 like segrun's validation.
 
     python3 Benchmarks/parity/train_brain.py --data ../shared/data/brain-mask --epochs 20 --threads 1
+
+To separate the training loop from initialization and shuffling, `--init MODEL.segrun` starts from the
+weights of a segrun model file (`segrun init --preset unet-s --seed S`) and runs its graph, and
+`--segrun-order` visits the training slices in segrun's order for `--seed` (its SplitMix64 shuffle).
 Prints one JSON line per epoch. Comparisons only.
 """
 import argparse, json, math, os, sys, time
@@ -14,6 +18,51 @@ import torch.nn.functional as F
 from PIL import Image
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "peers"))
 from unet_peers import UNet
+import segrun_model
+
+MASK64 = (1 << 64) - 1
+
+
+class SplitMix64:
+    """segrun's SeededGenerator."""
+    def __init__(self, seed):
+        self.state = seed & MASK64
+
+    def next(self):
+        self.state = (self.state + 0x9E3779B97F4A7C15) & MASK64
+        z = self.state
+        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & MASK64
+        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & MASK64
+        return z ^ (z >> 31)
+
+
+def segrun_order(count, seed, epoch):
+    """Trainer.order(epoch:): a Fisher-Yates shuffle of positions 0..<count."""
+    order = list(range(count))
+    rng = SplitMix64((seed + 0xE90C * (epoch + 1)) & MASK64)
+    for i in range(count - 1, 0, -1):
+        j = rng.next() % (i + 1)
+        order[i], order[j] = order[j], order[i]
+    return order
+
+
+class SegrunGraph(torch.nn.Module):
+    """A segrun model file's graph with its weights as float32 parameters; BatchNorm running statistics
+    are buffers updated in training mode (momentum 0.1, as segrun)."""
+    def __init__(self, path):
+        super().__init__()
+        self.nodes, tensors, self.outputs = segrun_model.load(path)
+        stats = set()
+        for _, code, _, a in self.nodes:
+            if code == 11:
+                stats.update((a["mean"], a["var"]))
+        self.values = torch.nn.ParameterList()
+        for i, (_, t) in enumerate(tensors):
+            self.values.append(torch.nn.Parameter(t.float(), requires_grad=i not in stats))
+
+    def forward(self, x):
+        return segrun_model.forward(self.nodes, list(self.values), self.outputs, x, training=self.training,
+                                    running_in_place=True)[0]
 
 
 def load(root, size):
@@ -41,6 +90,8 @@ def main():
     a.add_argument("--batch", type=int, default=4)
     a.add_argument("--threads", type=int, default=1)
     a.add_argument("--seed", type=int, default=0)
+    a.add_argument("--init", help="start from this segrun model file's weights (its graph)")
+    a.add_argument("--segrun-order", action="store_true", help="visit the slices in segrun's order for --seed")
     args = a.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
@@ -49,14 +100,14 @@ def main():
     val = list(range(k)) + list(range(n - k, n)); train = [i for i in range(n) if i not in set(val)]
     mean, std = x[train].mean(), x[train].std(unbiased=False)
     x = (x - mean) / std
-    model = UNet()
-    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    model = SegrunGraph(args.init) if args.init else UNet()
+    opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=1e-3)
     steps = args.epochs * math.ceil(len(train) / args.batch)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.5 * (1 + math.cos(math.pi * min(1, s / steps))))
     best = 0
     for epoch in range(args.epochs):
         model.train(); t0 = time.time()
-        order = torch.randperm(len(train)).tolist()
+        order = segrun_order(len(train), args.seed, epoch) if args.segrun_order else torch.randperm(len(train)).tolist()
         for b in range(0, len(order), args.batch):
             idx = [train[i] for i in order[b:b + args.batch]]
             logits = model(x[idx]); pr = torch.sigmoid(logits); mm = m[idx]

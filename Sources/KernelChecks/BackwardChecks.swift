@@ -141,6 +141,10 @@ public enum BackwardChecks {
             // BatchNorm in training mode.
             failures += batchNorm(x, channels: c, rng: &rng, label: "seed \(seed) batchnorm \(shape)")
         }
+        // Several partial-sum chunks (F32BatchNormTraining.chunkPixels), a channel tail, and a mean far
+        // from zero.
+        let c = rng.pick([9, 19]), pixels = rng.int(600...800)
+        failures += batchNorm(rng.floats(c * pixels).map { $0 + 3 }, channels: c, rng: &rng, label: "seed \(seed) batchnorm \(pixels)x\(c)")
         return failures
     }
 
@@ -149,26 +153,35 @@ public enum BackwardChecks {
         let pixels = x.count / c
         if pixels < 2 { return [] }
         let gamma = rng.floats(c).map { $0 + 1.5 }, beta = rng.floats(c), dy = rng.floats(x.count)
-        var runningMean = [Float](repeating: 0, count: c), runningVar = [Float](repeating: 1, count: c)
-        var y = poisoned(x.count), dx = poisoned(x.count), dg = poisoned(c), db = poisoned(c)
-        let saved = x.withUnsafeBufferPointer { xp in gamma.withUnsafeBufferPointer { gp in beta.withUnsafeBufferPointer { bp in
-            runningMean.withUnsafeMutableBufferPointer { rm in runningVar.withUnsafeMutableBufferPointer { rv in y.withUnsafeMutableBufferPointer {
-                F32BatchNormTraining.forward(xp.baseAddress!, pixels: pixels, channels: c, gamma: gp.baseAddress!, beta: bp.baseAddress!,
-                                             epsilon: 1e-5, momentum: 0.1, runningMean: rm.baseAddress!, runningVariance: rv.baseAddress!,
-                                             output: $0.baseAddress!) } } } } } }
-        x.withUnsafeBufferPointer { xp in dy.withUnsafeBufferPointer { dp in gamma.withUnsafeBufferPointer { gp in
-            dx.withUnsafeMutableBufferPointer { dxp in dg.withUnsafeMutableBufferPointer { dgp in db.withUnsafeMutableBufferPointer {
-                F32BatchNormTraining.backward(xp.baseAddress!, outputGradient: dp.baseAddress!, pixels: pixels, channels: c,
-                                              gamma: gp.baseAddress!, saved: saved, inputGradient: dxp.baseAddress!,
-                                              gammaGradient: dgp.baseAddress!, betaGradient: $0.baseAddress!) } } } } } }
-        let xd = x.map { Double($0) }, gd = gamma.map { Double($0) }, bd = beta.map { Double($0) }, dyd = dy.map { Double($0) }
+        let xd = x.map { Double($0) }, gd = gamma.map { Double($0) }, bd = beta.map { Double($0) }
         let refY = BackwardReference.batchNormForward(xd, channels: c, gamma: gd, beta: bd, epsilon: 1e-5)
+        for activation in [FusedActivation.none, .relu] {
+            let label = label + (activation == .none ? "" : " relu")
+            var runningMean = [Float](repeating: 0, count: c), runningVar = [Float](repeating: 1, count: c)
+            var y = poisoned(x.count), dx = poisoned(x.count), dg = poisoned(c), db = poisoned(c)
+            let saved = x.withUnsafeBufferPointer { xp in gamma.withUnsafeBufferPointer { gp in beta.withUnsafeBufferPointer { bp in
+                runningMean.withUnsafeMutableBufferPointer { rm in runningVar.withUnsafeMutableBufferPointer { rv in y.withUnsafeMutableBufferPointer {
+                    F32BatchNormTraining.forward(xp.baseAddress!, pixels: pixels, channels: c, gamma: gp.baseAddress!, beta: bp.baseAddress!,
+                                                 epsilon: 1e-5, momentum: 0.1, runningMean: rm.baseAddress!, runningVariance: rv.baseAddress!,
+                                                 activation: activation, output: $0.baseAddress!) } } } } } }
+            x.withUnsafeBufferPointer { xp in y.withUnsafeBufferPointer { yp in dy.withUnsafeBufferPointer { dp in gamma.withUnsafeBufferPointer { gp in
+                dx.withUnsafeMutableBufferPointer { dxp in dg.withUnsafeMutableBufferPointer { dgp in db.withUnsafeMutableBufferPointer {
+                    F32BatchNormTraining.backward(xp.baseAddress!, output: yp.baseAddress!, outputGradient: dp.baseAddress!, activation: activation,
+                                                  pixels: pixels, channels: c, gamma: gp.baseAddress!, saved: saved, inputGradient: dxp.baseAddress!,
+                                                  gammaGradient: dgp.baseAddress!, betaGradient: $0.baseAddress!) } } } } } } }
+            // ReLU's gradient passes where the output is positive; near zero the two computations may disagree
+            // on the sign, so those elements take the fast kernel's choice (from its own output).
+            let expectedY = refY.map { activation.apply($0) }
+            let dyd = (0..<dy.count).map { activation == .none || y[$0] > 0 ? Double(dy[$0]) : 0 }
+            let ref = BackwardReference.batchNormBackward(xd, dy: dyd, channels: c, gamma: gd, epsilon: 1e-5)
+            // Normalization divides by a batch std that can be small: a few ulps of the inputs become 1e-5 here.
+            if let f = y.withUnsafeBufferPointer({ compare($0, expectedY, rtol: Tolerances.transcendental, label: label + " y") }) { failures.append(f) }
+            if let f = dx.withUnsafeBufferPointer({ compare($0, ref.dx, rtol: 1e-4, label: label + " dx") }) { failures.append(f) }
+            if let f = dg.withUnsafeBufferPointer({ compare($0, ref.dgamma, rtol: 1e-4, label: label + " dgamma") }) { failures.append(f) }
+            if let f = db.withUnsafeBufferPointer({ compare($0, ref.dbeta, rtol: 1e-5, label: label + " dbeta") }) { failures.append(f) }
+        }
+        let dyd = dy.map { Double($0) }
         let ref = BackwardReference.batchNormBackward(xd, dy: dyd, channels: c, gamma: gd, epsilon: 1e-5)
-        // Normalization divides by a batch std that can be small: a few ulps of the inputs become 1e-5 here.
-        if let f = y.withUnsafeBufferPointer({ compare($0, refY, rtol: Tolerances.transcendental, label: label + " y") }) { failures.append(f) }
-        if let f = dx.withUnsafeBufferPointer({ compare($0, ref.dx, rtol: 1e-4, label: label + " dx") }) { failures.append(f) }
-        if let f = dg.withUnsafeBufferPointer({ compare($0, ref.dgamma, rtol: 1e-4, label: label + " dgamma") }) { failures.append(f) }
-        if let f = db.withUnsafeBufferPointer({ compare($0, ref.dbeta, rtol: 1e-5, label: label + " dbeta") }) { failures.append(f) }
         // The Float64 twin against central differences of the Float64 forward.
         var scale = 0.0
         for v in ref.dx { scale = max(scale, abs(v)) }

@@ -6,7 +6,7 @@
 ///    previous item on the same thread had the same tile block);
 /// 2. alpha^2 GEMMs `M[xi] = V[xi] x U[xi]` on the `f32-igemm-6x(2W)` tile, for the group's columns;
 /// 3. output transform `Y = A^T M A`, plus bias and the fused activation, cropped at the edges.
-/// The weight transform `U = G g G^T` runs once, in `Plan.init`, in Float64.
+/// The weight transform `U = G g G^T` runs once, in `Plan.init` (`F32PackedConvWeights(winograd:)`).
 ///
 /// Blocking: when the transformed input of the image is larger than the transformed weights (early,
 /// wide layers), blocks hold as many tiles as keep V and M within 256 KiB, so they stay in L2, and
@@ -63,19 +63,8 @@ public enum F32ConvWinograd {
                 columnBlocksPerGroup = columnBlocks
             }
             columnGroups = (columnBlocks + columnBlocksPerGroup - 1) / columnBlocksPerGroup
-            let cin = g.inChannels, cp = paddedChannels
-            var u = [Float](repeating: 0, count: alpha * alpha * g.outChannels * cp)
-            for o in 0..<g.outChannels {
-                for i in 0..<cin {
-                    let t = variant.transformFilter { ky, kx in Double(weights[((o * cin + i) * 3 + ky) * 3 + kx]) }
-                    for xi in 0..<(alpha * alpha) { u[(xi * g.outChannels + o) * cp + i] = Float(t[xi]) }
-                }
-            }
-            self.weights = u.withUnsafeBufferPointer { u in
-                F32PackedConvWeights(outChannels: g.outChannels, inChannels: cp, taps: alpha * alpha, bias: nil) { o, i, xi in
-                    u[(xi * g.outChannels + o) * cp + i]
-                }
-            }
+            self.weights = F32PackedConvWeights(winograd: variant, oihw: weights, outChannels: g.outChannels,
+                                                inChannels: g.inChannels, paddedInChannels: paddedChannels)
             self.bias = AlignedBuffer(count: paddedOutChannels)
             if let bias { for o in 0..<g.outChannels { self.bias.pointer[o] = bias[o] } }
             inputRows = SparseRows(variant.bt, rows: alpha, columns: alpha)

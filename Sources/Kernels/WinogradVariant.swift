@@ -104,28 +104,6 @@ public struct WinogradVariant: Hashable, Sendable {
              0, 1, -1, 32, -32, 1.0 / 32, -1.0 / 32, 1])
 
     public static let all: [WinogradVariant] = [f2, f4, f6]
-
-    /// Transformed 3x3 filter `G w G^T` as alpha x alpha values, in Float64.
-    func transformFilter(_ w: (Int, Int) -> Double) -> [Double] {
-        let a = alpha
-        var gw = [Double](repeating: 0, count: a * 3)  // G w: alpha x 3
-        for r in 0..<a {
-            for c in 0..<3 {
-                var s = 0.0
-                for k in 0..<3 { s += g[r * 3 + k] * w(k, c) }
-                gw[r * 3 + c] = s
-            }
-        }
-        var u = [Double](repeating: 0, count: a * a)
-        for r in 0..<a {
-            for c in 0..<a {
-                var s = 0.0
-                for k in 0..<3 { s += gw[r * 3 + k] * g[c * 3 + k] }
-                u[r * a + c] = s
-            }
-        }
-        return u
-    }
 }
 
 /// The nonzero terms of a transform matrix, row by row: row r is `terms[starts[r]..<starts[r+1]]`.

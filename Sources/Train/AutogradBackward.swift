@@ -4,7 +4,7 @@ import Engine
 extension Autograd {
     /// The backward pass of one node: given dY (NHWC), adds the operands' gradients into `grads` and the
     /// parameters' gradients into `gradients`.
-    func backwardNode(_ i: Int, _ node: Node, _ dyIn: [Float], _ grads: inout [[Float]?]) throws(GraphError) {
+    func backwardNode(_ i: Int, _ node: Node, _ dyIn: [Float], _ grads: inout [[Float]?], capturing: Int?) throws(GraphError) {
         let s = shapes[i]
         let y = values[i]
         switch node.op {
@@ -15,6 +15,8 @@ extension Autograd {
             let j = node.inputs[0], xs = shapes[j]
             let g = a.geometry(xs)
             try convWeightGradient(g, input: values[j], outputGradient: dy, weight: a.weight, bias: a.bias, node: node)
+            // Nothing needs the gradient of the graph's input image (unless it is captured).
+            if case .input = graph.nodes[j].op, j != capturing { return }
             var dx = [Float](repeating: 0, count: xs.elementCount)
             if g.strideY == 1 && g.strideX == 1 {
                 // Stride 1: dX is a convolution of dY with the flipped, transposed kernel, which runs on the
@@ -54,7 +56,7 @@ extension Autograd {
             do {
                 op = try w.withUnsafeBufferPointer { wp throws(ShapeError) in
                     try Conv2dOperator(g, weights: wp.baseAddress!, bias: nil, activation: .none,
-                                       algorithm: convolutionAlgorithm.orFallback(for: g), threads: threads)
+                                       algorithm: algorithm(for: g), threads: threads)
                 }
             } catch { throw .shape(node: node.name, "\(error)") }
             var dx = [Float](repeating: 0, count: xs.elementCount)
@@ -141,20 +143,21 @@ extension Autograd {
             Autograd.accumulate(&grads[a], dx)
             Autograd.accumulate(&grads[b], dgate)
         case .batchNorm(let a):
-            let dy = activationBackward(a.activation, y, dyIn)
             let j = node.inputs[0]
             let pixels = s.batch * s.height * s.width
             var dx = [Float](repeating: 0, count: s.elementCount)
             var dgamma = [Float](repeating: 0, count: s.channels), dbeta = [Float](repeating: 0, count: s.channels)
             let gamma = parameter(a.gamma)
             if training, let saved = batchNormSaved[i] {
-                values[j].withUnsafeBufferPointer { xp in dy.withUnsafeBufferPointer { dp in gamma.withUnsafeBufferPointer { gp in
-                    dx.withUnsafeMutableBufferPointer { dxp in dgamma.withUnsafeMutableBufferPointer { dgp in dbeta.withUnsafeMutableBufferPointer {
-                        F32BatchNormTraining.backward(xp.baseAddress!, outputGradient: dp.baseAddress!, pixels: pixels, channels: s.channels,
-                                                      gamma: gp.baseAddress!, saved: saved, inputGradient: dxp.baseAddress!,
-                                                      gammaGradient: dgp.baseAddress!, betaGradient: $0.baseAddress!)
-                    } } } } } }
+                values[j].withUnsafeBufferPointer { xp in y.withUnsafeBufferPointer { yp in dyIn.withUnsafeBufferPointer { dp in
+                    dx.withUnsafeMutableBufferPointer {
+                        batchNormBackward(xp.baseAddress!, output: yp.baseAddress!, outputGradient: dp.baseAddress!, activation: a.activation,
+                                          pixels: pixels, channels: s.channels, gamma: gamma, saved: saved, inputGradient: $0.baseAddress!,
+                                          gammaGradient: &dgamma, betaGradient: &dbeta)
+                    }
+                } } }
             } else {
+                let dy = activationBackward(a.activation, y, dyIn)
                 let mean = parameter(a.mean), variance = parameter(a.variance)
                 for k in 0..<dx.count {
                     let c = k % s.channels
@@ -212,7 +215,7 @@ extension Autograd {
         do {
             op = try flipped.withUnsafeBufferPointer { wp throws(ShapeError) in
                 try Conv2dOperator(back, weights: wp.baseAddress!, bias: nil, activation: .none,
-                                   algorithm: convolutionAlgorithm.orFallback(for: back), threads: threads)
+                                   algorithm: algorithm(for: back), threads: threads)
             }
         } catch { throw .shape(node: node.name, "\(error)") }
         dy.withUnsafeBufferPointer { dp in dx.withUnsafeMutableBufferPointer { op.run(input: dp.baseAddress!, output: $0.baseAddress!) } }

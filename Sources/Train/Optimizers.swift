@@ -42,36 +42,49 @@ public final class Optimizer {
             let norm = Float(sum.squareRoot())
             if norm > clipNorm { scale = clipNorm / (norm + 1e-6) }
         }
+        let threads = model.threads, kind = self.kind, weightDecay = self.weightDecay, step = self.step
         for i in learnable {
             model.updateParameter(i) { w, grad in
-                switch kind {
-                case .sgd(let momentum, let nesterov):
-                    for k in 0..<w.count {
-                        var g = grad[k] * scale + weightDecay * w[k]
-                        if momentum != 0 {
-                            let b = step == 1 ? g : momentum * firstMoments[i][k] + g
-                            firstMoments[i][k] = b
-                            g = nesterov ? g + momentum * b : b
+                w.withUnsafeMutableBufferPointer { wb in grad.withUnsafeBufferPointer { gb in
+                    firstMoments[i].withUnsafeMutableBufferPointer { mb in secondMoments[i].withUnsafeMutableBufferPointer { vb in
+                        let w = wb.baseAddress!, g = gb.baseAddress!, m = mb.baseAddress!, v = vb.baseAddress!
+                        // Elementwise, so splitting the elements over threads cannot change a bit.
+                        ParallelFor.run(count: wb.count, threads: wb.count < 16_384 ? 1 : threads) { range, _ in
+                            Optimizer.apply(kind, step: step, learningRate: lr, weightDecay: weightDecay, gradientScale: scale,
+                                            weights: w, gradients: g, first: m, second: v, range: range)
                         }
-                        w[k] -= lr * g
-                    }
-                case .adam(let b1, let b2, let eps), .adamW(let b1, let b2, let eps):
-                    let decoupled: Bool
-                    if case .adamW = kind { decoupled = true } else { decoupled = false }
-                    let c1 = 1 - pow(b1, step), c2 = 1 - pow(b2, step)
-                    firstMoments[i].withUnsafeMutableBufferPointer { m in
-                        secondMoments[i].withUnsafeMutableBufferPointer { v in
-                            for k in 0..<w.count {
-                                var g = grad[k] * scale
-                                if decoupled { w[k] -= lr * weightDecay * w[k] } else { g += weightDecay * w[k] }
-                                m[k] = b1 * m[k] + (1 - b1) * g
-                                v[k] = b2 * v[k] + (1 - b2) * g * g
-                                let mHat = m[k] / c1, vHat = v[k] / c2
-                                w[k] -= lr * mHat / (vHat.squareRoot() + eps)
-                            }
-                        }
-                    }
+                    } }
+                } }
+            }
+        }
+    }
+
+    /// One update of elements `range`: the PyTorch definitions of SGD (momentum, Nesterov), Adam and AdamW.
+    static func apply(_ kind: OptimizerKind, step: Int, learningRate lr: Float, weightDecay: Float, gradientScale scale: Float,
+                      weights w: UnsafeMutablePointer<Float>, gradients grad: UnsafePointer<Float>,
+                      first: UnsafeMutablePointer<Float>, second: UnsafeMutablePointer<Float>, range: Range<Int>) {
+        switch kind {
+        case .sgd(let momentum, let nesterov):
+            for k in range {
+                var g = grad[k] * scale + weightDecay * w[k]
+                if momentum != 0 {
+                    let b = step == 1 ? g : momentum * first[k] + g
+                    first[k] = b
+                    g = nesterov ? g + momentum * b : b
                 }
+                w[k] -= lr * g
+            }
+        case .adam(let b1, let b2, let eps), .adamW(let b1, let b2, let eps):
+            let decoupled: Bool
+            if case .adamW = kind { decoupled = true } else { decoupled = false }
+            let c1 = 1 - power(b1, step), c2 = 1 - power(b2, step)
+            for k in range {
+                var g = grad[k] * scale
+                if decoupled { w[k] -= lr * weightDecay * w[k] } else { g += weightDecay * w[k] }
+                first[k] = b1 * first[k] + (1 - b1) * g
+                second[k] = b2 * second[k] + (1 - b2) * g * g
+                let mHat = first[k] / c1, vHat = second[k] / c2
+                w[k] -= lr * mHat / (vHat.squareRoot() + eps)
             }
         }
     }
@@ -83,7 +96,7 @@ public final class Optimizer {
         secondMoments = second
     }
 
-    func pow(_ x: Float, _ n: Int) -> Float {
+    static func power(_ x: Float, _ n: Int) -> Float {
         var r: Float = 1
         for _ in 0..<n { r *= x }
         return r

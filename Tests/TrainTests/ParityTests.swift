@@ -1,6 +1,7 @@
 import XCTest
 import Foundation
 import Engine
+import Kernels
 @testable import Train
 
 /// One training step of `unet-s` (seed 7) at 64x64, batch 2, against PyTorch (float64), from the golden
@@ -31,12 +32,22 @@ final class ParityTests: XCTestCase {
     }
 
     func testOneStepMatchesPyTorch() throws {
+        try oneStep(.igemm)
+    }
+
+    /// The same step with the Winograd F(2x2,3x3) convolutions that training uses by default.
+    func testOneStepWithWinogradMatchesPyTorch() throws {
+        try oneStep(.winograd(.f2))
+    }
+
+    func oneStep(_ algorithm: ConvAlgorithm) throws {
         let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Golden/unet-s-64-step.json")
         let golden = try JSONDecoder().decode(Golden.self, from: Data(contentsOf: url))
         var config = try ArchitecturePreset.named("unet-s").config
         config.seed = 7
         let graph = try config.build()
         let model = try Autograd(graph, threads: 2)
+        model.convolutionAlgorithm = algorithm
         let (x, m) = ParityTests.batch()
         let logits = try model.forward([x])[0]
         let (loss, gradient) = Loss.bceDice(bceWeight: 0.8, diceWeight: 0.2).evaluate(logits, .binary(m))
@@ -56,6 +67,6 @@ final class ParityTests: XCTestCase {
                 XCTAssertEqual(Double(grad[i]), expected, accuracy: bound, "\(g.name)[\(i)]")
             }
         }
-        print("parity: loss \(loss) vs \(golden.loss); worst relative norm error \(worstNorm), worst entry error \(worstEntry)")
+        print("parity (\(algorithm)): loss \(loss) vs \(golden.loss); worst relative norm error \(worstNorm), worst entry error \(worstEntry)")
     }
 }

@@ -102,6 +102,10 @@ public enum MetadataKey {
     public static let trainDataset = "train.dataset"
     public static let trainEpochs = "train.epochs"
     public static let trainValidationDice = "train.val_dice"
+    /// The training run's validation split (`segrun train --val`) and seed, so `segrun eval --val train`
+    /// can score exactly the images training held out.
+    public static let trainValidationSplit = "train.val_split"
+    public static let trainSeed = "train.seed"
     public static let toolVersion = "tool.version"
     public static let precision = "model.precision"
     /// int8 models: node names with 8-bit outputs, and their scales and zero points (same order).

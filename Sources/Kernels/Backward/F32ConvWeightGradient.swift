@@ -7,6 +7,11 @@
 ///
 /// Work items are blocks of 6 output channels; each computes all taps and input channels of its block
 /// with a 6 x (2W) register tile, summing pixels in a fixed order, so results do not depend on threads.
+///
+/// Both operands are first copied into panels that the tile reads contiguously: the padded input in
+/// chunks of 2W channels (`[chunk][paddedHeight][paddedWidth][2W]`) and the output gradient in blocks
+/// of 6 channels (`[block][pixel][6]`). Read in place (NHWC), a deep layer's rows are 2 KiB apart, so
+/// every pixel of a tile pass fell into the same few cache sets and the pass ran from L3.
 public enum F32ConvWeightGradient {
     public struct Plan {
         public let geometry: Conv2dGeometry
@@ -26,30 +31,52 @@ public enum F32ConvWeightGradient {
         /// Accumulator layout `[tap][o][paddedChannels]`.
         public var accumulatorFloats: Int { taps * geometry.outChannels * paddedChannels }
         public var workItems: Int { (geometry.outChannels + 5) / 6 }
-        /// Output channels padded to the 6-row tile: the prepared output gradient's row length.
+        /// Output channels padded to the 6-row tile.
         public var paddedOutChannels: Int { workItems * 6 }
         public var preparedGradientFloats: Int { geometry.outHeight * geometry.outWidth * paddedOutChannels }
+        /// Channels per input chunk: two vectors, the tile's width.
+        var chunkWidth: Int { 2 * CompiledISA.tileWidth }
 
-        /// Copies one image's output gradient with rows padded to `paddedOutChannels` (zeros), so the
-        /// tile loads six gradients without bounds tests.
+        /// Copies one image's output gradient into 6-channel panels `[block][pixel][6]` (zeros past the
+        /// last channel), so the tile loads six gradients from one contiguous stream.
         public func prepareOutputGradient(_ dy: UnsafePointer<Float>, into prepared: UnsafeMutablePointer<Float>, pixels: Range<Int>) {
-            let cout = geometry.outChannels, cp = paddedOutChannels
+            let cout = geometry.outChannels, count = geometry.outHeight &* geometry.outWidth
             for p in pixels {
-                (prepared + p &* cp).update(from: dy + p &* cout, count: cout)
-                (prepared + (p &* cp &+ cout)).update(repeating: 0, count: cp &- cout)
+                let src = dy + p &* cout
+                for block in 0..<workItems {
+                    let dst = prepared + (block &* count &+ p) &* 6, o0 = block &* 6
+                    for j in 0..<6 { dst[j] = o0 &+ j < cout ? src[o0 &+ j] : 0 }
+                }
             }
         }
 
-        /// Zero-pads rows `rows` of one NHWC input image, channels padded to the vector width.
+        /// Zero-pads rows `rows` of one NHWC input image into chunk panels: chunk k holds channels
+        /// `k * 2W ..< (k + 1) * 2W` (fewer in a last, narrower chunk) of every padded pixel, zero past
+        /// `inChannels`.
         public func prepareInput(_ image: UnsafePointer<Float>, into prepared: UnsafeMutablePointer<Float>, rows: Range<Int>) {
-            let g = geometry
-            F32Pad.image(image, height: g.inHeight, width: g.inWidth, channels: g.inChannels,
-                         top: g.padTop, left: g.padLeft, bottom: g.padBottom, right: g.padRight,
-                         into: prepared, dstChannels: paddedChannels, rows: rows)
+            let g = geometry, cw = chunkWidth, cin = g.inChannels, cp = paddedChannels
+            let pw = g.paddedWidth, plane = g.paddedHeight &* pw
+            for y in rows {
+                let sy = y &- g.padTop
+                for x in 0..<pw {
+                    let sx = x &- g.padLeft
+                    let inside = sy >= 0 && sy < g.inHeight && sx >= 0 && sx < g.inWidth
+                    let src = image + (inside ? (sy &* g.inWidth &+ sx) &* cin : 0)
+                    var c0 = 0
+                    while c0 < cp {
+                        let width = min(cw, cp &- c0)
+                        let dst = prepared + (c0 &* plane &+ (y &* pw &+ x) &* width)
+                        let copied = inside ? max(0, min(width, cin &- c0)) : 0
+                        if copied > 0 { dst.update(from: src + c0, count: copied) }
+                        if copied < width { (dst + copied).update(repeating: 0, count: width &- copied) }
+                        c0 &+= width
+                    }
+                }
+            }
         }
 
         /// Adds one image's contribution for output-channel blocks `items` into `accumulator`.
-        /// `outputGradient` is the prepared gradient (`prepareOutputGradient`).
+        /// `prepared` and `outputGradient` are the panels of `prepareInput` and `prepareOutputGradient`.
         public func accumulate(prepared: UnsafePointer<Float>, outputGradient: UnsafePointer<Float>,
                                into accumulator: UnsafeMutablePointer<Float>, items: Range<Int>) {
             if CompiledISA.tileWidth == 16 {
@@ -62,6 +89,7 @@ public enum F32ConvWeightGradient {
         private func accumulate<V: SIMD>(_: V.Type, _ x: UnsafePointer<Float>, _ dy: UnsafePointer<Float>,
                                          _ acc: UnsafeMutablePointer<Float>, _ items: Range<Int>) where V.Scalar == Float {
             let g = geometry, cp = paddedChannels, w = V.scalarCount
+            let plane = g.paddedHeight &* g.paddedWidth, count = g.outHeight &* g.outWidth
             // Rows of about 512 output pixels at a time, so the input rows they read stay in cache while
             // every tap, channel chunk and output block passes over them; blocks are summed in order.
             let rowsPerBlock = max(1, 512 / max(1, g.outWidth))
@@ -70,16 +98,17 @@ public enum F32ConvWeightGradient {
                 let rows = y0..<min(g.outHeight, y0 &+ rowsPerBlock)
                 for block in items {
                     let o0 = block &* 6
+                    let gradient = dy + block &* count &* 6
                     for ky in 0..<g.kernelHeight {
                         for kx in 0..<g.kernelWidth {
                             let tap = ky &* g.kernelWidth &+ kx
-                            let tapOffset = (ky &* g.dilationY &* g.paddedWidth &+ kx &* g.dilationX) &* cp
+                            let tapPixel = ky &* g.dilationY &* g.paddedWidth &+ kx &* g.dilationX
                             var c = 0
                             while c &+ 2 &* w <= cp {
-                                tile2(V.self, x + (tapOffset &+ c), dy, acc + ((tap &* g.outChannels &+ o0) &* cp &+ c), o0, rows)
+                                tile2(V.self, x + (c &* plane &+ tapPixel &* 2 &* w), gradient, acc + ((tap &* g.outChannels &+ o0) &* cp &+ c), o0, rows)
                                 c &+= 2 &* w
                             }
-                            if c < cp { tile1(V.self, x + (tapOffset &+ c), dy, acc + ((tap &* g.outChannels &+ o0) &* cp &+ c), o0, rows) }
+                            if c < cp { tile1(V.self, x + (c &* plane &+ tapPixel &* w), gradient, acc + ((tap &* g.outChannels &+ o0) &* cp &+ c), o0, rows) }
                         }
                     }
                 }
@@ -87,33 +116,33 @@ public enum F32ConvWeightGradient {
             }
         }
 
-        /// dY of output channels o0..<o0+6 at pixel `p` (the prepared rows are zero past the last channel).
+        /// dY of the block's 6 output channels at pixel `p`, from the block's panel (zero past the last channel).
         @inline(__always)
-        private func gradients(_ dy: UnsafePointer<Float>, _ p: Int, _ o0: Int) -> (Float, Float, Float, Float, Float, Float) {
-            let row = dy + (p &* paddedOutChannels &+ o0)
+        private func gradients(_ dy: UnsafePointer<Float>, _ p: Int) -> (Float, Float, Float, Float, Float, Float) {
+            let row = dy + p &* 6
             return (row[0], row[1], row[2], row[3], row[4], row[5])
         }
 
         @inline(__always)
         private func tile2<V: SIMD>(_: V.Type, _ x: UnsafePointer<Float>, _ dy: UnsafePointer<Float>,
                                     _ out: UnsafeMutablePointer<Float>, _ o0: Int, _ pixelRows: Range<Int>) where V.Scalar == Float {
-            let g = geometry, cp = paddedChannels, w = V.scalarCount
+            let g = geometry, cp = paddedChannels, w = V.scalarCount, cw = 2 &* w
             let rows = min(6, g.outChannels &- o0)
             var a0 = V(), a1 = V(), b0 = V(), b1 = V(), c0 = V(), c1 = V()
             var d0 = V(), d1 = V(), e0 = V(), e1 = V(), f0 = V(), f1 = V()
             var p = pixelRows.lowerBound &* g.outWidth
             for oy in pixelRows {
-                var src = x + (oy &* g.strideY &* g.paddedWidth) &* cp
+                var src = x + (oy &* g.strideY &* g.paddedWidth) &* cw
                 for _ in 0..<g.outWidth {
                     let x0: V = src.loadVector(), x1: V = (src + w).loadVector()
-                    let (ga, gb, gc, gd, ge, gf) = gradients(dy, p, o0)
+                    let (ga, gb, gc, gd, ge, gf) = gradients(dy, p)
                     a0 = a0.addingProduct(x0, V(repeating: ga)); a1 = a1.addingProduct(x1, V(repeating: ga))
                     b0 = b0.addingProduct(x0, V(repeating: gb)); b1 = b1.addingProduct(x1, V(repeating: gb))
                     c0 = c0.addingProduct(x0, V(repeating: gc)); c1 = c1.addingProduct(x1, V(repeating: gc))
                     d0 = d0.addingProduct(x0, V(repeating: gd)); d1 = d1.addingProduct(x1, V(repeating: gd))
                     e0 = e0.addingProduct(x0, V(repeating: ge)); e1 = e1.addingProduct(x1, V(repeating: ge))
                     f0 = f0.addingProduct(x0, V(repeating: gf)); f1 = f1.addingProduct(x1, V(repeating: gf))
-                    src += g.strideX &* cp
+                    src += g.strideX &* cw
                     p &+= 1
                 }
             }
@@ -134,17 +163,17 @@ public enum F32ConvWeightGradient {
             var a = V(), b = V(), c = V(), d = V(), e = V(), f = V()
             var p = pixelRows.lowerBound &* g.outWidth
             for oy in pixelRows {
-                var src = x + (oy &* g.strideY &* g.paddedWidth) &* cp
+                var src = x + (oy &* g.strideY &* g.paddedWidth) &* V.scalarCount
                 for _ in 0..<g.outWidth {
                     let x0: V = src.loadVector()
-                    let (ga, gb, gc, gd, ge, gf) = gradients(dy, p, o0)
+                    let (ga, gb, gc, gd, ge, gf) = gradients(dy, p)
                     a = a.addingProduct(x0, V(repeating: ga))
                     b = b.addingProduct(x0, V(repeating: gb))
                     c = c.addingProduct(x0, V(repeating: gc))
                     d = d.addingProduct(x0, V(repeating: gd))
                     e = e.addingProduct(x0, V(repeating: ge))
                     f = f.addingProduct(x0, V(repeating: gf))
-                    src += g.strideX &* cp
+                    src += g.strideX &* V.scalarCount
                     p &+= 1
                 }
             }

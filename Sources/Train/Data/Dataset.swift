@@ -172,7 +172,12 @@ public enum ValidationSplit: Equatable {
 
     /// (training indices, validation indices) of `samples`.
     public func split(_ samples: [Sample]) throws -> (train: [Int], validation: [Int]) {
-        let n = samples.count
+        try split(names: samples.map(\.name))
+    }
+
+    /// (training indices, validation indices) of samples with these names, in name order.
+    public func split(names sampleNames: [String]) throws -> (train: [Int], validation: [Int]) {
+        let n = sampleNames.count
         var validation: [Int]
         switch self {
         case .ends(let f):
@@ -184,7 +189,8 @@ public enum ValidationSplit: Equatable {
             for i in stride(from: n - 1, to: 0, by: -1) { order.swapAt(i, Int(rng.next() % UInt64(i + 1))) }
             validation = Array(order.prefix(max(1, Int(Double(n) * f)))).sorted()
         case .names(let names):
-            validation = samples.indices.filter { names.contains(samples[$0].name) }
+            let wanted = Set(names)
+            validation = sampleNames.indices.filter { wanted.contains(sampleNames[$0]) }
             if validation.isEmpty { throw DatasetError.invalid("none of the validation names is in the dataset") }
         }
         let set = Set(validation)

@@ -3,6 +3,7 @@ import Foundation
 import Kernels
 import Engine
 import Quant
+import Train
 import SegrunBenchmarks
 
 struct BenchCommand: ParsableCommand {
@@ -19,6 +20,7 @@ struct BenchCommand: ParsableCommand {
               segrun bench --kernels --layer "3x3 64->64 @128"
               segrun bench --preset unet-s --size 256 --threads 1,2 --batch 1
               segrun bench model.segrun --size 512x384 --threads 2 --json
+              segrun bench --train --preset unet-s --size 256 --batch 4 --threads 1,2
             """)
 
     @Argument(help: "Model file to benchmark (or use --preset).")
@@ -34,6 +36,15 @@ struct BenchCommand: ParsableCommand {
 
     @Option(help: "Precision of the model benchmark: auto (the model file's own), fp32, or int8 (an fp32 model or preset is first quantized on 8 random images: for speed only).")
     var precision: String = "auto"
+
+    @Flag(help: "Benchmark training steps (forward, BCE+Dice, backward, Adam) of the model instead of inference.")
+    var train = false
+
+    @Option(help: "Training steps to time (after one warm-up step).")
+    var steps: Int = 5
+
+    @Option(help: "Convolutions of a --train benchmark: winograd-f4 (the default of segrun train), winograd-f2 or igemm.")
+    var conv: String?
 
     @Flag(help: "Benchmark the convolution kernels on the layer shapes of a base-32 U-Net at 256x256.")
     var kernels = false
@@ -54,6 +65,8 @@ struct BenchCommand: ParsableCommand {
     var json = false
 
     func validate() throws {
+        if let conv, !["igemm", "winograd-f2", "winograd-f4"].contains(conv) { throw ValidationError("--conv takes winograd-f4, winograd-f2 or igemm") }
+        if steps < 1 { throw ValidationError("--steps must be at least 1") }
         if !kernels && model == nil && modelOptions.preset == nil {
             throw ValidationError("choose what to benchmark: a model file, --preset NAME, or --kernels")
         }
@@ -77,7 +90,11 @@ struct BenchCommand: ParsableCommand {
         let machine = MachineInfo.current()
         let counts = threads.flatMap(threadCounts) ?? Array(Set([1, machine.cores])).sorted()
         var peaks: [Int: Double] = [:]
-        for t in counts { peaks[t] = MachinePeak.measure(threads: t) }
+        if !train { for t in counts { peaks[t] = MachinePeak.measure(threads: t) } }
+        if train {
+            try runTraining(machine: machine, counts: counts)
+            return
+        }
         if !kernels {
             try runModel(machine: machine, counts: counts, peaks: peaks)
             return
@@ -101,6 +118,34 @@ struct BenchCommand: ParsableCommand {
                 print(m.name.padding(toLength: 24, withPad: " ", startingAt: 0) + " "
                       + m.algorithm.padding(toLength: 13, withPad: " ", startingAt: 0)
                       + String(format: " %7d %11.3f %10.1f %7.1f%%", m.threads, m.medianSeconds * 1e3, m.gflops, m.percentPeak))
+            }
+            fflush(stdout)
+        }
+    }
+
+    func runTraining(machine: MachineInfo, counts: [Int]) throws {
+        let (model, label, _) = try modelOptions.load(self.model)
+        if model.precision == "int8" { throw CLIError("\(label) is an int8 model; training needs fp32") }
+        let (h, w) = parseSize(size)!
+        let m = model.inputMultiple
+        let ph = (h + m - 1) / m * m, pw = (w + m - 1) / m * m
+        let algorithm = conv.flatMap(ConvAlgorithm.init(name:)) ?? TrainingOptions().convolutionAlgorithm
+        let header = "CPU: \(machine.cpuModel) | compiled ISA: \(machine.compiledISA) | training: \(label) | batch \(batch) at \(ph)x\(pw)"
+            + " | Adam, \(model.classes == 1 ? "BCE+Dice" : "CE+Dice") | convolutions: \(algorithm)"
+        if json { FileHandle.standardError.write((header + "\n").data(using: .utf8)!) } else {
+            print(header)
+            print("threads  batch   step ms   images/s   forward ms  backward ms  optimizer ms  steps")
+        }
+        for t in counts {
+            let r: TrainingBenchmark.Result
+            do { r = try TrainingBenchmark.run(model, height: ph, width: pw, batch: batch, threads: t, steps: steps, convolution: algorithm) }
+            catch { throw CLIError("\(error)") }
+            if json {
+                print(String(format: "{\"threads\": %d, \"batch\": %d, \"step_ms\": %.1f, \"images_per_s\": %.3f, \"forward_ms\": %.1f, \"backward_ms\": %.1f, \"optimizer_ms\": %.1f, \"steps\": %d}",
+                             t, batch, r.stepSeconds * 1e3, r.imagesPerSecond, r.forwardSeconds * 1e3, r.backwardSeconds * 1e3, r.optimizerSeconds * 1e3, steps))
+            } else {
+                print(String(format: "%7d %6d %9.1f %10.2f %12.1f %12.1f %13.1f %6d", t, batch, r.stepSeconds * 1e3, r.imagesPerSecond,
+                             r.forwardSeconds * 1e3, r.backwardSeconds * 1e3, r.optimizerSeconds * 1e3, steps))
             }
             fflush(stdout)
         }

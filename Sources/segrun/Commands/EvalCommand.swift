@@ -14,8 +14,13 @@ struct EvalCommand: ParsableCommand {
             An image where truth and prediction are both empty scores Dice 1 and IoU 1 (and HD95 0); HD95 is
             undefined when exactly one is empty, and such images are counted, not averaged.
 
-            Example:
+            --val scores only the images a split holds out: `--val train` takes the split (and seed) the model
+            was trained with, so the scores are on images training never saw; `--val ends:0.4` and the other
+            forms of `segrun train --val` name one.
+
+            Examples:
               segrun eval runs/brain/best.segrun --data ../shared/data/brain-mask --json
+              segrun eval runs/brain/best.segrun --data ../shared/data/brain-mask --val train
             """)
 
     @Argument(help: "Model file.")
@@ -27,6 +32,12 @@ struct EvalCommand: ParsableCommand {
     @Option(help: "Probability threshold for binary models (default: the model's).")
     var threshold: Float?
 
+    @Option(help: "Score only the validation images of this split: train (the model's own), ends:F, random:F or list:FILE.")
+    var val: String?
+
+    @Option(help: "Seed of a random:F split (default: the model's training seed, else 0).")
+    var seed: UInt64?
+
     @Option(help: "Threads (default: all cores).")
     var threads: Int?
 
@@ -34,6 +45,22 @@ struct EvalCommand: ParsableCommand {
     var json = false
 
     func run() throws { try evaluate() }
+
+    /// The images of `names` (sorted by stem) that the split `spec` holds out for validation.
+    private func validationNames(_ names: [String], spec: String, model: Model) throws -> [String] {
+        var text = spec, seed = self.seed ?? 0
+        if spec == "train" {
+            guard let recorded = model.metadata.string(MetadataKey.trainValidationSplit) else {
+                throw CLIError("\(self.model): the model does not record its training split; give --val ends:F, random:F or list:FILE")
+            }
+            text = recorded
+            if self.seed == nil, let s = model.metadata.int(MetadataKey.trainSeed) { seed = UInt64(s) }
+        }
+        let split: ValidationSplit
+        do { split = try ValidationSplit.parse(text, seed: seed) } catch { throw CLIError("\(error)") }
+        let stems = names.map { ($0 as NSString).deletingPathExtension }
+        do { return try split.split(names: stems).validation.map { names[$0] } } catch { throw CLIError("\(data): \(error)") }
+    }
 
     /// Scores the model, prints the results, and returns the mean Dice and IoU (for the demo's summary).
     @discardableResult
@@ -43,10 +70,12 @@ struct EvalCommand: ParsableCommand {
         let segmenter: Segmenter
         do { segmenter = try Segmenter(model, threads: threads ?? ParallelFor.coreCount) } catch { throw CLIError("\(error)") }
         let fm = FileManager.default
-        guard let names = try? fm.contentsOfDirectory(atPath: data + "/images").filter(ImageFile.looksLikeImage).sorted() else {
+        guard var names = try? fm.contentsOfDirectory(atPath: data + "/images").filter(ImageFile.looksLikeImage) else {
             throw CLIError("\(data): no images/ folder")
         }
         if names.isEmpty { throw CLIError("\(data): the dataset has no images") }
+        names.sort { ($0 as NSString).deletingPathExtension < ($1 as NSString).deletingPathExtension }
+        if let val { names = try validationNames(names, spec: val, model: model) }
         let classes = Metrics.foregroundClasses(model.classes)
         var perClass = [[Double]](repeating: [], count: classes.count), perClassIoU = perClass
         var pooled = [Metrics.Overlap](repeating: Metrics.Overlap(), count: classes.count)

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Engine
 import Train
+import Kernels
 
 struct TrainCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -65,6 +66,9 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Write overlays-eNNN.png (validation image, truth, prediction) every N epochs and at the end; 0 never.")
     var overlayEvery: Int = 5
 
+    @Option(help: "Convolutions of the forward and input-gradient passes: winograd-f2 (3x3 stride-1 layers; igemm for the rest), igemm, or winograd-f4 (faster, but gradients only within 1e-3 of PyTorch's).")
+    var conv: String?
+
     @Option(help: "Threads (default: all cores).")
     var threads: Int?
 
@@ -79,6 +83,7 @@ struct TrainCommand: ParsableCommand {
         if h < 16 || w < 16 { throw ValidationError("--size must be at least 16") }
         if epochs < 1 || batch < 1 { throw ValidationError("--epochs and --batch must be at least 1") }
         if !["on", "off", "elastic"].contains(augment) { throw ValidationError("--augment takes on, elastic or off") }
+        if let conv, !["igemm", "winograd-f2", "winograd-f4"].contains(conv) { throw ValidationError("--conv takes winograd-f2, igemm or winograd-f4") }
         if modelOptions.preset == nil { throw ValidationError("--preset is required (e.g. unet-s)") }
     }
 
@@ -118,6 +123,8 @@ struct TrainCommand: ParsableCommand {
         options.classes = dataset.modelClasses
         var model = try options.presetModel(modelOptions.preset!)
         if slices > 1 { model.metadata[MetadataKey.inputSlices] = .int(Int64(slices)) }
+        model.metadata[MetadataKey.trainValidationSplit] = .string(val)
+        model.metadata[MetadataKey.trainSeed] = .int(Int64(modelOptions.seed))
         if h % model.inputMultiple != 0 || w % model.inputMultiple != 0 {
             throw CLIError("--size \(size) is not a multiple of the model's input multiple \(model.inputMultiple)")
         }
@@ -146,6 +153,7 @@ struct TrainCommand: ParsableCommand {
         if augment == "elastic" { training.augmentation.elasticPixels = Float(min(h, w)) / 16 }
         training.seed = modelOptions.seed
         training.threads = threads ?? ParallelFor.coreCount
+        if let conv { training.convolutionAlgorithm = ConvAlgorithm(name: conv)! }
         training.patience = patience
         training.overlayEvery = max(0, overlayEvery)
         print("data: \(dataset.name), \(dataset.samples.count) images (\(trainIndices.count) train, \(validationIndices.count) validation) at \(h)x\(w), "

@@ -1,0 +1,247 @@
+/// BatchNorm in training mode over a batch (NHWC: `pixels` = N*H*W rows of `channels`): normalizes with
+/// the batch statistics, updates the running statistics with `momentum` (PyTorch's convention: unbiased
+/// variance for the running estimate), and back-propagates through the batch statistics. A fused
+/// activation (ReLU, LeakyReLU) is applied in the normalizing pass and undone, from the output's sign, in
+/// the backward passes.
+///
+/// The statistics are sums over every pixel of the batch. To split them over threads and still get the
+/// same bits for any thread count, each sum is cut into fixed chunks of `chunkPixels` pixels: a tile
+/// function sums a range of chunks into per-chunk partials (Float within a chunk, vectorized over
+/// channels), and `reduce` adds the partials in chunk order in Float64. The elementwise passes work on
+/// any range of pixels.
+public enum F32BatchNormTraining {
+    /// Pixels per partial sum: fixed, so results never depend on how chunks are spread over threads.
+    public static let chunkPixels = 256
+
+    public static func chunkCount(pixels: Int) -> Int { (pixels + chunkPixels - 1) / chunkPixels }
+
+    /// Per-channel batch mean and 1/sqrt(var + eps) that the backward pass reuses.
+    public struct Saved {
+        public var mean: [Float]
+        public var inverseStd: [Float]
+    }
+
+    // MARK: tile functions
+
+    /// `partial[k * c + ch]` = sum over chunk k's pixels of `x` (or of `(x - center)^2` when `center` is
+    /// given), for each chunk k in `chunks`.
+    public static func channelSums(_ x: UnsafePointer<Float>, pixels: Int, channels c: Int, center: UnsafePointer<Float>?,
+                                   chunks: Range<Int>, into partial: UnsafeMutablePointer<Double>) {
+        for k in chunks {
+            let p0 = k &* chunkPixels, p1 = min(pixels, p0 &+ chunkPixels)
+            var ch = 0
+            while ch &+ 8 <= c {
+                let m = center.map { SIMD8<Float>(UnsafeBufferPointer(start: $0 + ch, count: 8)) } ?? .zero
+                var acc = SIMD8<Float>()
+                var row = x + (p0 &* c &+ ch)
+                for _ in p0..<p1 {
+                    let v = UnsafeRawPointer(row).loadUnaligned(as: SIMD8<Float>.self)
+                    if center == nil { acc += v } else { let d = v - m; acc = acc.addingProduct(d, d) }
+                    row += c
+                }
+                for l in 0..<8 { partial[k &* c &+ ch &+ l] = Double(acc[l]) }
+                ch &+= 8
+            }
+            while ch < c {
+                let m = center?[ch] ?? 0
+                var acc: Float = 0
+                for p in p0..<p1 { let v = x[p &* c &+ ch]; if center == nil { acc += v } else { acc += (v - m) * (v - m) } }
+                partial[k &* c &+ ch] = Double(acc)
+                ch &+= 1
+            }
+        }
+    }
+
+    /// For each chunk k in `chunks`: `sumDy[k * c + ch]` = sum of g and `sumDyCentered[k * c + ch]` = sum of
+    /// g * (x - mean), where g is `dy` taken back through `activation` (from the output `y`).
+    public static func gradientSums(_ x: UnsafePointer<Float>, output y: UnsafePointer<Float>, outputGradient dy: UnsafePointer<Float>,
+                                    activation: FusedActivation, pixels: Int, channels c: Int, mean: UnsafePointer<Float>,
+                                    chunks: Range<Int>, sumDy: UnsafeMutablePointer<Double>, sumDyCentered: UnsafeMutablePointer<Double>) {
+        for k in chunks {
+            let p0 = k &* chunkPixels, p1 = min(pixels, p0 &+ chunkPixels)
+            var ch = 0
+            while ch &+ 8 <= c {
+                let m = SIMD8<Float>(UnsafeBufferPointer(start: mean + ch, count: 8))
+                var s = SIMD8<Float>(), sx = SIMD8<Float>()
+                var offset = p0 &* c &+ ch
+                for _ in p0..<p1 {
+                    let g = backThrough(activation, UnsafeRawPointer(y + offset).loadUnaligned(as: SIMD8<Float>.self),
+                                        UnsafeRawPointer(dy + offset).loadUnaligned(as: SIMD8<Float>.self))
+                    s += g
+                    sx = sx.addingProduct(g, UnsafeRawPointer(x + offset).loadUnaligned(as: SIMD8<Float>.self) - m)
+                    offset &+= c
+                }
+                for l in 0..<8 { sumDy[k &* c &+ ch &+ l] = Double(s[l]); sumDyCentered[k &* c &+ ch &+ l] = Double(sx[l]) }
+                ch &+= 8
+            }
+            while ch < c {
+                var s: Float = 0, sx: Float = 0
+                for p in p0..<p1 {
+                    let i = p &* c &+ ch
+                    let g = backThrough(activation, y[i], dy[i])
+                    s += g
+                    sx += g * (x[i] - mean[ch])
+                }
+                sumDy[k &* c &+ ch] = Double(s)
+                sumDyCentered[k &* c &+ ch] = Double(sx)
+                ch &+= 1
+            }
+        }
+    }
+
+    /// Adds the partials of `chunks` chunks in chunk order: `total[ch]` = sum over k of `partial[k * c + ch]`.
+    public static func reduce(_ partial: UnsafePointer<Double>, chunks: Int, channels c: Int, into total: UnsafeMutablePointer<Double>) {
+        for ch in 0..<c { total[ch] = 0 }
+        for k in 0..<chunks { for ch in 0..<c { total[ch] += partial[k &* c &+ ch] } }
+    }
+
+    /// `y = activation(x * scale + shift)` per channel, over `pixels`.
+    public static func normalize(_ x: UnsafePointer<Float>, channels c: Int, scale: UnsafePointer<Float>, shift: UnsafePointer<Float>,
+                                 activation: FusedActivation, pixels: Range<Int>, output y: UnsafeMutablePointer<Float>) {
+        for p in pixels {
+            let row = p &* c
+            var ch = 0
+            while ch &+ 8 <= c {
+                let v = UnsafeRawPointer(x + (row &+ ch)).loadUnaligned(as: SIMD8<Float>.self)
+                let a = UnsafeRawPointer(scale + ch).loadUnaligned(as: SIMD8<Float>.self)
+                let b = UnsafeRawPointer(shift + ch).loadUnaligned(as: SIMD8<Float>.self)
+                UnsafeMutableRawPointer(y + (row &+ ch)).storeBytes(of: activation.apply(b.addingProduct(v, a)), as: SIMD8<Float>.self)
+                ch &+= 8
+            }
+            while ch < c { y[row &+ ch] = activation.apply(shift[ch].addingProduct(x[row &+ ch], scale[ch])); ch &+= 1 }
+        }
+    }
+
+    /// `dx = k * (g - meanDy) - (x - mean) * kc` per channel, over `pixels`, where g is `dy` taken back
+    /// through `activation`; `k = gamma * invstd`, `meanDy = sum(g) / M`, `kc = k * invstd^2 * sum(g * (x - mean)) / M`.
+    public static func inputGradient(_ x: UnsafePointer<Float>, output y: UnsafePointer<Float>, outputGradient dy: UnsafePointer<Float>,
+                                     activation: FusedActivation, channels c: Int, mean: UnsafePointer<Float>, k: UnsafePointer<Float>,
+                                     meanDy: UnsafePointer<Float>, kc: UnsafePointer<Float>, pixels: Range<Int>,
+                                     inputGradient dx: UnsafeMutablePointer<Float>) {
+        for p in pixels {
+            let row = p &* c
+            var ch = 0
+            while ch &+ 8 <= c {
+                let i = row &+ ch
+                let g = backThrough(activation, UnsafeRawPointer(y + i).loadUnaligned(as: SIMD8<Float>.self),
+                                    UnsafeRawPointer(dy + i).loadUnaligned(as: SIMD8<Float>.self))
+                let centered = UnsafeRawPointer(x + i).loadUnaligned(as: SIMD8<Float>.self) - UnsafeRawPointer(mean + ch).loadUnaligned(as: SIMD8<Float>.self)
+                let scaled = UnsafeRawPointer(k + ch).loadUnaligned(as: SIMD8<Float>.self) * (g - UnsafeRawPointer(meanDy + ch).loadUnaligned(as: SIMD8<Float>.self))
+                let v = scaled.addingProduct(-centered, UnsafeRawPointer(kc + ch).loadUnaligned(as: SIMD8<Float>.self))
+                UnsafeMutableRawPointer(dx + i).storeBytes(of: v, as: SIMD8<Float>.self)
+                ch &+= 8
+            }
+            while ch < c {
+                let i = row &+ ch
+                let g = backThrough(activation, y[i], dy[i])
+                dx[i] = (k[ch] * (g - meanDy[ch])).addingProduct(-(x[i] - mean[ch]), kc[ch])
+                ch &+= 1
+            }
+        }
+    }
+
+    @inline(__always)
+    static func backThrough(_ activation: FusedActivation, _ y: SIMD8<Float>, _ dy: SIMD8<Float>) -> SIMD8<Float> {
+        switch activation {
+        case .none: return dy
+        case .relu: return dy.replacing(with: 0, where: y .<= 0)
+        case .leakyRelu(let slope): return dy.replacing(with: dy * slope, where: y .<= 0)
+        }
+    }
+
+    @inline(__always)
+    static func backThrough(_ activation: FusedActivation, _ y: Float, _ dy: Float) -> Float {
+        switch activation {
+        case .none: return dy
+        case .relu: return y > 0 ? dy : 0
+        case .leakyRelu(let slope): return y > 0 ? dy : dy * slope
+        }
+    }
+
+    // MARK: per-channel steps between the passes
+
+    /// From the summed statistics: the saved mean and inverse std, the normalizing `scale` and `shift`, and
+    /// the running statistics' update.
+    public static func finishStatistics(sum: UnsafePointer<Double>, squaredDeviations: UnsafePointer<Double>, pixels: Int, channels c: Int,
+                                        gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>, epsilon: Float, momentum: Float,
+                                        runningMean: UnsafeMutablePointer<Float>, runningVariance: UnsafeMutablePointer<Float>,
+                                        mean: UnsafePointer<Float>, scale: UnsafeMutablePointer<Float>, shift: UnsafeMutablePointer<Float>) -> Saved {
+        var saved = Saved(mean: [Float](repeating: 0, count: c), inverseStd: [Float](repeating: 0, count: c))
+        for ch in 0..<c {
+            // The deviations were taken from the Float mean; correct for its offset from the exact one.
+            let exact = sum[ch] / Double(pixels), offset = exact - Double(mean[ch])
+            let deviations = max(0, squaredDeviations[ch] - Double(pixels) * offset * offset)
+            let biased = deviations / Double(pixels)
+            let inverse = 1 / (biased + Double(epsilon)).squareRoot()
+            saved.mean[ch] = mean[ch]
+            saved.inverseStd[ch] = Float(inverse)
+            scale[ch] = Float(inverse * Double(gamma[ch]))
+            shift[ch] = Float(Double(beta[ch]) - Double(mean[ch]) * inverse * Double(gamma[ch]))
+            let unbiased = pixels > 1 ? deviations / Double(pixels - 1) : biased
+            runningMean[ch] = (1 - momentum) * runningMean[ch] + momentum * Float(exact)
+            runningVariance[ch] = (1 - momentum) * runningVariance[ch] + momentum * Float(unbiased)
+        }
+        return saved
+    }
+
+    // MARK: whole-batch entry points (one thread)
+
+    public static func forward(_ x: UnsafePointer<Float>, pixels: Int, channels c: Int, gamma: UnsafePointer<Float>,
+                               beta: UnsafePointer<Float>, epsilon: Float, momentum: Float,
+                               runningMean: UnsafeMutablePointer<Float>, runningVariance: UnsafeMutablePointer<Float>,
+                               activation: FusedActivation = .none, output y: UnsafeMutablePointer<Float>) -> Saved {
+        let chunks = chunkCount(pixels: pixels)
+        let partial = UnsafeMutablePointer<Double>.allocate(capacity: chunks * c), total = UnsafeMutablePointer<Double>.allocate(capacity: 2 * c)
+        let floats = UnsafeMutablePointer<Float>.allocate(capacity: 3 * c)
+        defer { partial.deallocate(); total.deallocate(); floats.deallocate() }
+        channelSums(x, pixels: pixels, channels: c, center: nil, chunks: 0..<chunks, into: partial)
+        reduce(partial, chunks: chunks, channels: c, into: total)
+        for ch in 0..<c { floats[ch] = Float(total[ch] / Double(pixels)) }
+        channelSums(x, pixels: pixels, channels: c, center: floats, chunks: 0..<chunks, into: partial)
+        reduce(partial, chunks: chunks, channels: c, into: total + c)
+        let saved = finishStatistics(sum: total, squaredDeviations: total + c, pixels: pixels, channels: c, gamma: gamma, beta: beta,
+                                     epsilon: epsilon, momentum: momentum, runningMean: runningMean, runningVariance: runningVariance,
+                                     mean: floats, scale: floats + c, shift: floats + 2 * c)
+        normalize(x, channels: c, scale: floats + c, shift: floats + 2 * c, activation: activation, pixels: 0..<pixels, output: y)
+        return saved
+    }
+
+    /// The per-channel factors of `inputGradient` from the summed gradients; also writes dgamma and dbeta.
+    public static func finishGradient(sumDy: UnsafePointer<Double>, sumDyCentered: UnsafePointer<Double>, pixels: Int, channels c: Int,
+                                      gamma: UnsafePointer<Float>, saved: Saved, k: UnsafeMutablePointer<Float>,
+                                      meanDy: UnsafeMutablePointer<Float>, kc: UnsafeMutablePointer<Float>,
+                                      gammaGradient: UnsafeMutablePointer<Float>, betaGradient: UnsafeMutablePointer<Float>) {
+        let m = Double(pixels)
+        for ch in 0..<c {
+            let inverse = Double(saved.inverseStd[ch])
+            gammaGradient[ch] = Float(sumDyCentered[ch] * inverse)
+            betaGradient[ch] = Float(sumDy[ch])
+            k[ch] = Float(Double(gamma[ch]) * inverse)
+            meanDy[ch] = Float(sumDy[ch] / m)
+            kc[ch] = Float(Double(gamma[ch]) * inverse * inverse * inverse * sumDyCentered[ch] / m)
+        }
+    }
+
+    /// `dx = gamma * invstd / M * (M * g - sum(g) - xhat * sum(g * xhat))`, `dgamma = sum(g * xhat)`,
+    /// `dbeta = sum(g)`, with M = pixels, xhat the normalized input and g = `dy` taken back through
+    /// `activation` from the output `y`.
+    public static func backward(_ x: UnsafePointer<Float>, output y: UnsafePointer<Float>, outputGradient dy: UnsafePointer<Float>,
+                                activation: FusedActivation = .none, pixels: Int, channels c: Int,
+                                gamma: UnsafePointer<Float>, saved: Saved, inputGradient dx: UnsafeMutablePointer<Float>,
+                                gammaGradient: UnsafeMutablePointer<Float>, betaGradient: UnsafeMutablePointer<Float>) {
+        let chunks = chunkCount(pixels: pixels)
+        let partial = UnsafeMutablePointer<Double>.allocate(capacity: 2 * chunks * c), total = UnsafeMutablePointer<Double>.allocate(capacity: 2 * c)
+        let floats = UnsafeMutablePointer<Float>.allocate(capacity: 3 * c)
+        defer { partial.deallocate(); total.deallocate(); floats.deallocate() }
+        saved.mean.withUnsafeBufferPointer { mean in
+            gradientSums(x, output: y, outputGradient: dy, activation: activation, pixels: pixels, channels: c, mean: mean.baseAddress!,
+                         chunks: 0..<chunks, sumDy: partial, sumDyCentered: partial + chunks * c)
+            reduce(partial, chunks: chunks, channels: c, into: total)
+            reduce(partial + chunks * c, chunks: chunks, channels: c, into: total + c)
+            finishGradient(sumDy: total, sumDyCentered: total + c, pixels: pixels, channels: c, gamma: gamma, saved: saved,
+                           k: floats, meanDy: floats + c, kc: floats + 2 * c, gammaGradient: gammaGradient, betaGradient: betaGradient)
+            inputGradient(x, output: y, outputGradient: dy, activation: activation, channels: c, mean: mean.baseAddress!, k: floats,
+                          meanDy: floats + c, kc: floats + 2 * c, pixels: 0..<pixels, inputGradient: dx)
+        }
+    }
+}

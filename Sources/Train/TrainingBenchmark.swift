@@ -1,0 +1,62 @@
+import Kernels
+import Engine
+
+/// Speed of training steps (forward, loss, backward, optimizer update) on a fixed random batch, as
+/// PyTorch's `Benchmarks/peers/train_peers.py` measures them: median seconds per step over `steps` steps
+/// after one warm-up step, with the median of each phase.
+public enum TrainingBenchmark {
+    public struct Result {
+        public let threads: Int
+        public let batch: Int
+        public let stepSeconds: Double
+        public let forwardSeconds: Double
+        public let backwardSeconds: Double
+        public let optimizerSeconds: Double
+        public var imagesPerSecond: Double { Double(batch) / stepSeconds }
+    }
+
+    public static func run(_ model: Model, height: Int, width: Int, batch: Int, threads: Int, steps: Int,
+                           convolution: ConvAlgorithm = TrainingOptions().convolutionAlgorithm) throws -> Result {
+        Trainer.keepFreedMemory
+        let autograd = try Autograd(model.graph, threads: threads)
+        autograd.convolutionAlgorithm = convolution
+        let optimizer = Optimizer(TrainingOptions().optimizer)
+        let loss = model.classes == 1 ? Loss.defaultBinary : Loss.crossEntropyDice(ceWeight: 1, diceWeight: 1)
+        var random = SeededGenerator(seed: 5)
+        let shape = TensorShape(batch: batch, channels: model.inputChannels, height: height, width: width)
+        let x = Tensor(shape: shape, data: (0..<shape.elementCount).map { _ in random.uniform() })
+        let pixels = batch * height * width
+        let target: Target
+        if model.classes == 1 {
+            target = .binary(Tensor(shape: TensorShape(batch: batch, channels: 1, height: height, width: width),
+                                    data: (0..<pixels).map { _ in random.uniform() > 0.4 ? 1 : 0 }))
+        } else {
+            target = .classes((0..<pixels).map { _ in Int32(random.next() % UInt64(model.classes)) }, batch: batch, height: height, width: width)
+        }
+        var forward: [Double] = [], backward: [Double] = [], update: [Double] = []
+        for step in 0...steps {
+            let t0 = MonotonicClock.now()
+            let logits = try autograd.forward([x])
+            let t1 = MonotonicClock.now()
+            autograd.zeroGradients()
+            let gradients = logits.map { head -> Tensor? in
+                var g = loss.evaluate(head, target).gradient
+                for i in 0..<g.data.count { g.data[i] /= Float(logits.count) }
+                return g
+            }
+            try autograd.backward(gradients)
+            let t2 = MonotonicClock.now()
+            optimizer.update(autograd, learningRate: 1e-4)
+            let t3 = MonotonicClock.now()
+            if step > 0 { forward.append(t1 - t0); backward.append(t2 - t1); update.append(t3 - t2) }
+        }
+        let total = (0..<forward.count).map { forward[$0] + backward[$0] + update[$0] }
+        return Result(threads: threads, batch: batch, stepSeconds: median(total), forwardSeconds: median(forward),
+                      backwardSeconds: median(backward), optimizerSeconds: median(update))
+    }
+
+    static func median(_ values: [Double]) -> Double {
+        let s = values.sorted()
+        return s.isEmpty ? 0 : s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
+    }
+}
