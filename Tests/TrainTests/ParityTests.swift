@@ -8,7 +8,8 @@ import Kernels
 /// file written by `Benchmarks/parity/parity_step.py` (see its header for the command).
 ///
 /// Tolerance: 1e-4 relative for the loss and every parameter gradient's L2 norm; sampled gradient
-/// entries within 1e-4 x (|expected| + norm / sqrt(count)).
+/// entries within 1e-4 x (|expected| + norm / sqrt(count)) for igemm and Winograd F(2x2,3x3), 5e-3 x
+/// for Winograd F(4x4,3x3).
 final class ParityTests: XCTestCase {
     struct Golden: Decodable {
         struct Gradient: Decodable { let name: String; let norm: Double; let indices: [Int]; let values: [Double] }
@@ -35,12 +36,19 @@ final class ParityTests: XCTestCase {
         try oneStep(.igemm)
     }
 
-    /// The same step with the Winograd F(2x2,3x3) convolutions that training uses by default.
-    func testOneStepWithWinogradMatchesPyTorch() throws {
+    /// The same step with Winograd F(2x2,3x3) convolutions: as exact as igemm.
+    func testOneStepWithWinogradF2MatchesPyTorch() throws {
         try oneStep(.winograd(.f2))
     }
 
-    func oneStep(_ algorithm: ConvAlgorithm) throws {
+    /// With Winograd F(4x4,3x3), training's default: the loss and every gradient norm within 1e-4, single
+    /// entries within 5e-3 (measured 1.2e-3: F4's transforms amplify rounding about 10x, and BatchNorm's
+    /// backward cancels large terms).
+    func testOneStepWithWinogradF4MatchesPyTorch() throws {
+        try oneStep(.winograd(.f4), entryTolerance: 5e-3)
+    }
+
+    func oneStep(_ algorithm: ConvAlgorithm, entryTolerance: Double = 1e-4) throws {
         let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Golden/unet-s-64-step.json")
         let golden = try JSONDecoder().decode(Golden.self, from: Data(contentsOf: url))
         var config = try ArchitecturePreset.named("unet-s").config
@@ -62,7 +70,7 @@ final class ParityTests: XCTestCase {
             XCTAssertEqual(norm, g.norm, accuracy: 1e-4 * g.norm, "\(g.name) gradient norm")
             let typical = g.norm / Double(grad.count).squareRoot()
             for (i, expected) in zip(g.indices, g.values) {
-                let bound = 1e-4 * (abs(expected) + typical)
+                let bound = entryTolerance * (abs(expected) + typical)
                 worstEntry = max(worstEntry, abs(Double(grad[i]) - expected) / (abs(expected) + typical))
                 XCTAssertEqual(Double(grad[i]), expected, accuracy: bound, "\(g.name)[\(i)]")
             }
