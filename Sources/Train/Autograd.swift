@@ -21,10 +21,19 @@ public final class Autograd {
     var maxPoolIndices: [Int: [Int32]] = [:]
     var batchNormSaved: [Int: F32BatchNormTraining.Saved] = [:]
     var training = true
+    /// Seconds spent in each node's forward and backward, summed over calls, when not nil (for
+    /// `segrun bench --train --nodes`; set it to zeros for `graph.nodes.count` nodes to start measuring).
+    public var nodeTimes: [(forward: Double, backward: Double)]? = nil
+    var batchNormActivations: [Int: FusedActivation] = [:]
+    var fusedActivationNodes = Set<Int>()
     /// BatchNorm momentum for the running statistics (PyTorch's default).
     public var batchNormMomentum: Float = 0.1
 
-    public init(_ graph: Graph, threads: Int = ParallelFor.coreCount) throws(GraphError) {
+    /// With `fuseActivations`, an activation node whose only operand is a BatchNorm that feeds nothing
+    /// else runs inside that BatchNorm (one pass over the data instead of two, forward and backward); the
+    /// BatchNorm node's value is then the activated one. Training sets it; explanations, which may look
+    /// at any node, do not.
+    public init(_ graph: Graph, threads: Int = ParallelFor.coreCount, fuseActivations: Bool = false) throws(GraphError) {
         try graph.validate()
         for p in graph.parameters {
             guard case .f32 = p.data else { throw .shape(node: p.name, "training needs f32 parameters") }
@@ -32,6 +41,32 @@ public final class Autograd {
         self.graph = graph
         self.threads = max(1, threads)
         gradients = graph.parameters.map { [Float](repeating: 0, count: $0.elementCount) }
+        if fuseActivations { (batchNormActivations, fusedActivationNodes) = Autograd.activationsToFuse(graph) }
+    }
+
+    /// BatchNorm nodes that run a following activation node, and those activation nodes.
+    static func activationsToFuse(_ graph: Graph) -> ([Int: FusedActivation], Set<Int>) {
+        var consumers = [Int](repeating: 0, count: graph.nodes.count)
+        for node in graph.nodes { for j in node.inputs { consumers[j] += 1 } }
+        for o in graph.outputs { consumers[o.node] += 1 }
+        var fused: [Int: FusedActivation] = [:], activations = Set<Int>()
+        for (k, node) in graph.nodes.enumerated() {
+            guard case .activation(let kind) = node.op, node.inputs.count == 1 else { continue }
+            let j = node.inputs[0]
+            guard case .batchNorm(let a) = graph.nodes[j].op, a.activation == .none, consumers[j] == 1 else { continue }
+            switch kind {
+            case .relu: fused[j] = .relu
+            case .leakyRelu(let slope): fused[j] = .leakyRelu(slope: slope)
+            case .sigmoid: continue
+            }
+            activations.insert(k)
+        }
+        return (fused, activations)
+    }
+
+    /// The activation BatchNorm node `i` applies: its own, or the fused following node's.
+    func batchNormActivation(_ i: Int, _ a: BatchNormAttributes) -> FusedActivation {
+        a.activation != .none ? a.activation : batchNormActivations[i] ?? .none
     }
 
     /// The algorithm for convolution `g`: `convolutionAlgorithm` where it applies, except that layers with
@@ -81,6 +116,9 @@ public final class Autograd {
         // zeroing fresh ones cost about 15% of a step in page faults.
         var previous = values
         values = []
+        // A fused activation node shares its BatchNorm's array; drop that reference so the BatchNorm can
+        // reuse the array in place.
+        for k in fusedActivationNodes where k < previous.count { previous[k] = [] }
         maxPoolIndices = [:]
         batchNormSaved = [:]
         var nextInput = 0
@@ -92,12 +130,16 @@ public final class Autograd {
             } else {
                 out = [Float](repeating: 0, count: shapes[i].elementCount)
             }
-            if case .input = node.op {
+            if fusedActivationNodes.contains(i) {
+                out = values[node.inputs[0]]  // shares the BatchNorm's (activated) array
+            } else if case .input = node.op {
                 let t = inputs[nextInput]
                 nextInput += 1
                 t.data.withUnsafeBufferPointer { s in out.withUnsafeMutableBufferPointer { LayoutConversion.nchwToNHWC(s.baseAddress!, t.shape, into: $0.baseAddress!) } }
             } else {
+                let start = nodeTimes == nil ? 0 : MonotonicClock.now()
                 try forwardNode(i, node, &out)
+                if nodeTimes != nil { nodeTimes![i].forward += MonotonicClock.now() - start }
             }
             values.append(out)
         }
@@ -134,9 +176,13 @@ public final class Autograd {
             let g = a.geometry(xs)
             var indices = [Int32](repeating: 0, count: s.elementCount)
             x.withUnsafeBufferPointer { xp in out.withUnsafeMutableBufferPointer { op in indices.withUnsafeMutableBufferPointer { ip in
-                for n in 0..<s.batch {
-                    F32Pooling.maxPool(g, input: xp.baseAddress! + n * xs.elementsPerImage, output: op.baseAddress! + n * s.elementsPerImage,
-                                       indices: ip.baseAddress! + n * s.elementsPerImage, rows: 0..<s.height)
+                let x = xp.baseAddress!, o = op.baseAddress!, ix = ip.baseAddress!, rows = s.height
+                ParallelFor.run(count: s.batch * rows, threads: threads) { items, _ in
+                    for item in items {
+                        let n = item / rows, y = item % rows
+                        F32Pooling.maxPool(g, input: x + n * xs.elementsPerImage, output: o + n * s.elementsPerImage,
+                                           indices: ix + n * s.elementsPerImage, rows: y..<(y + 1))
+                    }
                 }
             } } }
             maxPoolIndices[i] = indices
@@ -193,12 +239,12 @@ public final class Autograd {
             for k in 0..<out.count { out[k] = x[k] * gate[Autograd.gateIndex(k, s, gs)] }
         case .batchNorm(let a):
             let pixels = s.batch * s.height * s.width
-            let gamma = parameter(a.gamma), beta = parameter(a.beta)
+            let gamma = parameter(a.gamma), beta = parameter(a.beta), activation = batchNormActivation(i, a)
             if training {
                 var mean = parameter(a.mean), variance = parameter(a.variance)
                 let saved = x.withUnsafeBufferPointer { xp in out.withUnsafeMutableBufferPointer {
                     batchNormForward(xp.baseAddress!, pixels: pixels, channels: s.channels, gamma: gamma, beta: beta, epsilon: a.epsilon,
-                                     activation: a.activation, runningMean: &mean, runningVariance: &variance, output: $0.baseAddress!)
+                                     activation: activation, runningMean: &mean, runningVariance: &variance, output: $0.baseAddress!)
                 } }
                 setParameter(a.mean, mean)
                 setParameter(a.variance, variance)
@@ -206,7 +252,7 @@ public final class Autograd {
             } else {
                 let (scale, shift) = BatchNormParameters(gamma: gamma, beta: beta, mean: parameter(a.mean), variance: parameter(a.variance),
                                                          epsilon: a.epsilon).affine
-                for k in 0..<out.count { let c = k % s.channels; out[k] = a.activation.apply(x[k] * scale[c] + shift[c]) }
+                for k in 0..<out.count { let c = k % s.channels; out[k] = activation.apply(x[k] * scale[c] + shift[c]) }
             }
         case .activation(let kind):
             switch kind {
@@ -288,7 +334,9 @@ public final class Autograd {
             if i == capturing {
                 dy.withUnsafeBufferPointer { s in captured!.data.withUnsafeMutableBufferPointer { LayoutConversion.nhwcToNCHW(s.baseAddress!, shapes[i], into: $0.baseAddress!) } }
             }
+            let start = nodeTimes == nil ? 0 : MonotonicClock.now()
             try backwardNode(i, graph.nodes[i], dy, &grads, capturing: capturing)
+            if nodeTimes != nil { nodeTimes![i].backward += MonotonicClock.now() - start }
         }
         return captured
     }

@@ -7,6 +7,11 @@ extension Autograd {
     func backwardNode(_ i: Int, _ node: Node, _ dyIn: [Float], _ grads: inout [[Float]?], capturing: Int?) throws(GraphError) {
         let s = shapes[i]
         let y = values[i]
+        if fusedActivationNodes.contains(i) {
+            // Its BatchNorm operand applies it and takes it back in its own backward.
+            Autograd.accumulate(&grads[node.inputs[0]], dyIn)
+            return
+        }
         switch node.op {
         case .input:
             return
@@ -67,9 +72,13 @@ extension Autograd {
             var dx = [Float](repeating: 0, count: xs.elementCount)
             let indices = maxPoolIndices[i]!
             dyIn.withUnsafeBufferPointer { dp in indices.withUnsafeBufferPointer { ip in dx.withUnsafeMutableBufferPointer { xp in
-                for n in 0..<s.batch {
-                    F32LayerBackward.maxPool(g, outputGradient: dp.baseAddress! + n * s.elementsPerImage, indices: ip.baseAddress! + n * s.elementsPerImage,
-                                             inputGradient: xp.baseAddress! + n * xs.elementsPerImage)
+                // Images scatter into disjoint parts of dX, so they can run on different threads.
+                let d = dp.baseAddress!, ix = ip.baseAddress!, dxb = xp.baseAddress!
+                ParallelFor.run(count: s.batch, threads: threads) { images, _ in
+                    for n in images {
+                        F32LayerBackward.maxPool(g, outputGradient: d + n * s.elementsPerImage, indices: ix + n * s.elementsPerImage,
+                                                 inputGradient: dxb + n * xs.elementsPerImage)
+                    }
                 }
             } } }
             Autograd.accumulate(&grads[j], dx)
@@ -143,7 +152,7 @@ extension Autograd {
             Autograd.accumulate(&grads[a], dx)
             Autograd.accumulate(&grads[b], dgate)
         case .batchNorm(let a):
-            let j = node.inputs[0]
+            let j = node.inputs[0], activation = batchNormActivation(i, a)
             let pixels = s.batch * s.height * s.width
             var dx = [Float](repeating: 0, count: s.elementCount)
             var dgamma = [Float](repeating: 0, count: s.channels), dbeta = [Float](repeating: 0, count: s.channels)
@@ -151,13 +160,13 @@ extension Autograd {
             if training, let saved = batchNormSaved[i] {
                 values[j].withUnsafeBufferPointer { xp in y.withUnsafeBufferPointer { yp in dyIn.withUnsafeBufferPointer { dp in
                     dx.withUnsafeMutableBufferPointer {
-                        batchNormBackward(xp.baseAddress!, output: yp.baseAddress!, outputGradient: dp.baseAddress!, activation: a.activation,
+                        batchNormBackward(xp.baseAddress!, output: yp.baseAddress!, outputGradient: dp.baseAddress!, activation: activation,
                                           pixels: pixels, channels: s.channels, gamma: gamma, saved: saved, inputGradient: $0.baseAddress!,
                                           gammaGradient: &dgamma, betaGradient: &dbeta)
                     }
                 } } }
             } else {
-                let dy = activationBackward(a.activation, y, dyIn)
+                let dy = activationBackward(activation, y, dyIn)
                 let mean = parameter(a.mean), variance = parameter(a.variance)
                 for k in 0..<dx.count {
                     let c = k % s.channels

@@ -75,7 +75,7 @@ public final class Trainer {
         model.metadata[MetadataKey.inputSize] = .floats([Float(data.height), Float(data.width)])
         self.model = model
         Trainer.keepFreedMemory
-        autograd = try Autograd(model.graph, threads: options.threads)
+        autograd = try Autograd(model.graph, threads: options.threads, fuseActivations: true)
         autograd.convolutionAlgorithm = options.convolutionAlgorithm
         optimizer = Optimizer(options.optimizer, weightDecay: options.weightDecay, clipNorm: options.clipNorm)
         loss = options.loss ?? (model.classes == 1 ? Loss.defaultBinary : .crossEntropyDice(ceWeight: 1, diceWeight: 1))

@@ -12,13 +12,15 @@ public enum TrainingBenchmark {
         public let forwardSeconds: Double
         public let backwardSeconds: Double
         public let optimizerSeconds: Double
+        /// Per node of the graph: name, op, and median seconds per step of its forward and backward.
+        public let nodes: [(name: String, op: String, forward: Double, backward: Double)]
         public var imagesPerSecond: Double { Double(batch) / stepSeconds }
     }
 
     public static func run(_ model: Model, height: Int, width: Int, batch: Int, threads: Int, steps: Int,
                            convolution: ConvAlgorithm = TrainingOptions().convolutionAlgorithm) throws -> Result {
         Trainer.keepFreedMemory
-        let autograd = try Autograd(model.graph, threads: threads)
+        let autograd = try Autograd(model.graph, threads: threads, fuseActivations: true)
         autograd.convolutionAlgorithm = convolution
         let optimizer = Optimizer(TrainingOptions().optimizer)
         let loss = model.classes == 1 ? Loss.defaultBinary : Loss.crossEntropyDice(ceWeight: 1, diceWeight: 1)
@@ -34,7 +36,10 @@ public enum TrainingBenchmark {
             target = .classes((0..<pixels).map { _ in Int32(random.next() % UInt64(model.classes)) }, batch: batch, height: height, width: width)
         }
         var forward: [Double] = [], backward: [Double] = [], update: [Double] = []
+        let nodeCount = model.graph.nodes.count
+        var perNode = [[(forward: Double, backward: Double)]](repeating: [], count: nodeCount)
         for step in 0...steps {
+            autograd.nodeTimes = [(forward: Double, backward: Double)](repeating: (0, 0), count: nodeCount)
             let t0 = MonotonicClock.now()
             let logits = try autograd.forward([x])
             let t1 = MonotonicClock.now()
@@ -48,11 +53,17 @@ public enum TrainingBenchmark {
             let t2 = MonotonicClock.now()
             optimizer.update(autograd, learningRate: 1e-4)
             let t3 = MonotonicClock.now()
-            if step > 0 { forward.append(t1 - t0); backward.append(t2 - t1); update.append(t3 - t2) }
+            if step > 0 {
+                forward.append(t1 - t0); backward.append(t2 - t1); update.append(t3 - t2)
+                for i in 0..<nodeCount { perNode[i].append(autograd.nodeTimes![i]) }
+            }
         }
         let total = (0..<forward.count).map { forward[$0] + backward[$0] + update[$0] }
+        let nodes = model.graph.nodes.enumerated().map { i, node in
+            (name: node.name, op: node.op.kind, forward: median(perNode[i].map(\.forward)), backward: median(perNode[i].map(\.backward)))
+        }
         return Result(threads: threads, batch: batch, stepSeconds: median(total), forwardSeconds: median(forward),
-                      backwardSeconds: median(backward), optimizerSeconds: median(update))
+                      backwardSeconds: median(backward), optimizerSeconds: median(update), nodes: nodes)
     }
 
     static func median(_ values: [Double]) -> Double {

@@ -26,6 +26,28 @@ final class AutogradTests: XCTestCase {
         return s
     }
 
+    /// Training runs activations inside their BatchNorm (`fuseActivations`): the same outputs and gradients,
+    /// bit for bit, as running the nodes one by one, for every architecture and in both BatchNorm modes.
+    func testFusedBatchNormActivationsGiveTheSameBits() throws {
+        var rng = SplitMix64(seed: 0x7004)
+        for (k, architecture) in Architecture.allCases.enumerated() {
+            var config = ArchitectureConfig(architecture: architecture, classes: 1, baseWidth: 16, depth: 2, seed: UInt64(k + 11))
+            config.deepSupervision = architecture == .unetPlusPlus
+            let graph = try config.build()
+            let x = Tensor(shape: TensorShape(batch: 2, channels: 1, height: 20, width: 12), data: rng.floats(2 * 20 * 12))
+            for training in [true, false] {
+                let plain = try Autograd(graph, threads: 2), fused = try Autograd(graph, threads: 2, fuseActivations: true)
+                XCTAssertFalse(fused.fusedActivationNodes.isEmpty, "\(architecture): nothing fused")
+                let a = try plain.forward([x], training: training), b = try fused.forward([x], training: training)
+                XCTAssertEqual(a.map(\.data), b.map(\.data), "\(architecture) outputs")
+                let r = a.map { Tensor(shape: $0.shape, data: rng.floats($0.shape.elementCount)) }
+                try plain.backward(r)
+                try fused.backward(r)
+                XCTAssertTrue(plain.gradients == fused.gradients, "\(architecture) gradients (training BatchNorm: \(training))")
+            }
+        }
+    }
+
     func testGradientsMatchFiniteDifferencesForEveryArchitecture() throws {
         var rng = SplitMix64(seed: 0x7001)
         var checked = 0, kinks = 0

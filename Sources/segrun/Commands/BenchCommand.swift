@@ -40,6 +40,9 @@ struct BenchCommand: ParsableCommand {
     @Flag(help: "Benchmark training steps (forward, BCE+Dice, backward, Adam) of the model instead of inference.")
     var train = false
 
+    @Flag(help: "With --train: also list the graph's nodes with their forward and backward milliseconds per step.")
+    var nodes = false
+
     @Option(help: "Training steps to time (after one warm-up step).")
     var steps: Int = 5
 
@@ -136,10 +139,13 @@ struct BenchCommand: ParsableCommand {
             print(header)
             print("threads  batch   step ms   images/s   forward ms  backward ms  optimizer ms  steps")
         }
+        var results: [TrainingBenchmark.Result] = []
+        defer { if nodes && !json { printNodes(results) } }
         for t in counts {
             let r: TrainingBenchmark.Result
             do { r = try TrainingBenchmark.run(model, height: ph, width: pw, batch: batch, threads: t, steps: steps, convolution: algorithm) }
             catch { throw CLIError("\(error)") }
+            results.append(r)
             if json {
                 print(String(format: "{\"threads\": %d, \"batch\": %d, \"step_ms\": %.1f, \"images_per_s\": %.3f, \"forward_ms\": %.1f, \"backward_ms\": %.1f, \"optimizer_ms\": %.1f, \"steps\": %d}",
                              t, batch, r.stepSeconds * 1e3, r.imagesPerSecond, r.forwardSeconds * 1e3, r.backwardSeconds * 1e3, r.optimizerSeconds * 1e3, steps))
@@ -148,6 +154,19 @@ struct BenchCommand: ParsableCommand {
                              r.forwardSeconds * 1e3, r.backwardSeconds * 1e3, r.optimizerSeconds * 1e3, steps))
             }
             fflush(stdout)
+        }
+    }
+
+    /// Per node: forward and backward milliseconds per step at each thread count, slowest first.
+    func printNodes(_ results: [TrainingBenchmark.Result]) {
+        guard let first = results.first else { return }
+        print("\nnode".padding(toLength: 34, withPad: " ", startingAt: 0) + "op".padding(toLength: 18, withPad: " ", startingAt: 0)
+              + results.map { "fwd ms @\($0.threads)t  bwd ms @\($0.threads)t  " }.joined())
+        let order = first.nodes.indices.sorted { first.nodes[$0].forward + first.nodes[$0].backward > first.nodes[$1].forward + first.nodes[$1].backward }
+        for i in order where first.nodes[i].forward + first.nodes[i].backward > 0.0005 {
+            let n = first.nodes[i]
+            print(n.name.padding(toLength: 33, withPad: " ", startingAt: 0) + " " + n.op.padding(toLength: 18, withPad: " ", startingAt: 0)
+                  + results.map { String(format: "%10.1f %11.1f  ", $0.nodes[i].forward * 1e3, $0.nodes[i].backward * 1e3) }.joined())
         }
     }
 
