@@ -59,8 +59,9 @@ public struct F32Conv2dPlan {
     let winograd: F32ConvWinograd.Plan?
 
     /// `weights` are OIHW (`geometry.weightCount` floats), `bias` has `outChannels` values or is nil.
+    /// `spread` may run the Winograd weight transform's independent parts on several threads.
     public init(_ g: Conv2dGeometry, weights: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
-                activation: FusedActivation, algorithm: ConvAlgorithm) throws(ShapeError) {
+                activation: FusedActivation, algorithm: ConvAlgorithm, spread: WorkSpreader = runOnCallingThread) throws(ShapeError) {
         if let error = g.validate() { throw error }
         var valid = false
         for candidate in ConvAlgorithm.candidates(for: g) where candidate == algorithm { valid = true }
@@ -82,7 +83,7 @@ public struct F32Conv2dPlan {
         case .winograd(let variant):
             packed = nil
             depthwise = nil
-            winograd = F32ConvWinograd.Plan(g, variant: variant, weights: weights, bias: bias)
+            winograd = F32ConvWinograd.Plan(g, variant: variant, weights: weights, bias: bias, spread: spread)
         }
     }
 

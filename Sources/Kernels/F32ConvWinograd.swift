@@ -38,7 +38,8 @@ public enum F32ConvWinograd {
         let inputRows: SparseRows
         let outputRows: SparseRows
 
-        public init(_ g: Conv2dGeometry, variant: WinogradVariant, weights: UnsafePointer<Float>, bias: UnsafePointer<Float>?) {
+        public init(_ g: Conv2dGeometry, variant: WinogradVariant, weights: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
+                    spread: WorkSpreader = runOnCallingThread) {
             precondition(F32ConvWinograd.supports(g), "Winograd needs 3x3, stride 1, dilation 1, groups 1: \(g)")
             geometry = g
             self.variant = variant
@@ -64,7 +65,7 @@ public enum F32ConvWinograd {
             }
             columnGroups = (columnBlocks + columnBlocksPerGroup - 1) / columnBlocksPerGroup
             self.weights = F32PackedConvWeights(winograd: variant, oihw: weights, outChannels: g.outChannels,
-                                                inChannels: g.inChannels, paddedInChannels: paddedChannels)
+                                                inChannels: g.inChannels, paddedInChannels: paddedChannels, spread: spread)
             self.bias = AlignedBuffer(count: paddedOutChannels)
             if let bias { for o in 0..<g.outChannels { self.bias.pointer[o] = bias[o] } }
             inputRows = SparseRows(variant.bt, rows: alpha, columns: alpha)

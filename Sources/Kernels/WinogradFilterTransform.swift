@@ -1,3 +1,10 @@
+/// Runs `body` over ranges that together cover `0..<count`, in any order and on any threads: how plans
+/// let their caller spread weight packing over threads (Kernels themselves never start threads).
+public typealias WorkSpreader = (_ count: Int, _ body: (Range<Int>) -> Void) -> Void
+
+/// The spreader that runs everything on the calling thread.
+public func runOnCallingThread(_ count: Int, _ body: (Range<Int>) -> Void) { if count > 0 { body(0..<count) } }
+
 extension F32PackedConvWeights {
     /// Winograd-transformed 3x3 weights `U = G w G^T`, packed for the GEMMs of `F32ConvWinograd`: the
     /// alpha^2 transform points are the taps and input channels are padded to `paddedInChannels` with zero
@@ -6,8 +13,9 @@ extension F32PackedConvWeights {
     /// Training transforms every layer's weights twice per step (forward and input gradient), so this is
     /// vectorized across 8 output channels, which are adjacent in the packed layout, and writes the packed
     /// rows directly. Float arithmetic: its rounding (1e-7) is far below the F(4x4)/F(6x6) rounding.
+    /// `spread` runs the independent groups of 8 output channels (the caller may spread them over threads).
     init(winograd variant: WinogradVariant, oihw weights: UnsafePointer<Float>, outChannels: Int, inChannels: Int,
-         paddedInChannels: Int) {
+         paddedInChannels: Int, spread: WorkSpreader) {
         let nr = CompiledISA.tileColumns, alpha = variant.alpha, points = alpha * alpha
         self.outChannels = outChannels
         self.inChannels = paddedInChannels
@@ -17,14 +25,15 @@ extension F32PackedConvWeights {
         data = AlignedBuffer(count: blocks * points * paddedInChannels * nr)
         bias = AlignedBuffer(count: blocks * nr)
         let g = variant.g.map { Float($0) }  // alpha x 3
-        let filter = UnsafeMutablePointer<SIMD8<Float>>.allocate(capacity: 9 + 3 * alpha)
-        defer { filter.deallocate() }
-        let gw = filter + 9  // G w: alpha x 3
-        let out = data.pointer
-        for block in 0..<blocks {
-            for lane0 in stride(from: 0, to: nr, by: 8) {
+        let out = data.pointer, groupsPerBlock = nr / 8
+        spread(blocks * groupsPerBlock) { groups in
+            let filter = UnsafeMutablePointer<SIMD8<Float>>.allocate(capacity: 9 + 3 * alpha)
+            defer { filter.deallocate() }
+            let gw = filter + 9  // G w: alpha x 3
+            for group in groups {
+                let block = group / groupsPerBlock, lane0 = (group % groupsPerBlock) &* 8
                 let o0 = block &* nr &+ lane0
-                if o0 >= outChannels { break }
+                if o0 >= outChannels { continue }
                 let lanes = min(8, outChannels &- o0)
                 for i in 0..<inChannels {
                     for k in 0..<9 {

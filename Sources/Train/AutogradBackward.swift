@@ -22,8 +22,10 @@ extension Autograd {
             try convWeightGradient(g, input: values[j], outputGradient: dy, weight: a.weight, bias: a.bias, node: node)
             // Nothing needs the gradient of the graph's input image (unless it is captured).
             if case .input = graph.nodes[j].op, j != capturing { return }
-            var dx = [Float](repeating: 0, count: xs.elementCount)
-            if g.strideY == 1 && g.strideX == 1 {
+            // The stride-1 path writes every element of dX; the transposed convolution adds into it.
+            let stride1 = g.strideY == 1 && g.strideX == 1
+            var dx = stride1 ? Autograd.uninitialized(xs.elementCount) : [Float](repeating: 0, count: xs.elementCount)
+            if stride1 {
                 // Stride 1: dX is a convolution of dY with the flipped, transposed kernel, which runs on the
                 // fast forward paths (igemm, Winograd) instead of the general transposed convolution.
                 try flippedConvolution(g, weights: parameter(a.weight), dy, &dx, node)
@@ -64,7 +66,7 @@ extension Autograd {
                                        algorithm: algorithm(for: g), threads: threads)
                 }
             } catch { throw .shape(node: node.name, "\(error)") }
-            var dx = [Float](repeating: 0, count: xs.elementCount)
+            var dx = Autograd.uninitialized(xs.elementCount)
             dy.withUnsafeBufferPointer { dp in dx.withUnsafeMutableBufferPointer { op.run(input: dp.baseAddress!, output: $0.baseAddress!) } }
             Autograd.accumulate(&grads[j], dx)
         case .maxPool2d(let a):
@@ -125,7 +127,7 @@ extension Autograd {
             let pixels = s.batch * s.height * s.width, total = s.channels, threads = self.threads
             for j in node.inputs {
                 let c = shapes[j].channels, o0 = offset
-                var dx = [Float](repeating: 0, count: pixels * c)
+                var dx = Autograd.uninitialized(pixels * c)
                 dyIn.withUnsafeBufferPointer { src in dx.withUnsafeMutableBufferPointer { dst in
                     let sp = src.baseAddress!, dp = dst.baseAddress!
                     ParallelFor.run(count: pixels, threads: threads) { range, _ in
@@ -154,7 +156,7 @@ extension Autograd {
         case .batchNorm(let a):
             let j = node.inputs[0], activation = batchNormActivation(i, a)
             let pixels = s.batch * s.height * s.width
-            var dx = [Float](repeating: 0, count: s.elementCount)
+            var dx = Autograd.uninitialized(s.elementCount)
             var dgamma = [Float](repeating: 0, count: s.channels), dbeta = [Float](repeating: 0, count: s.channels)
             let gamma = parameter(a.gamma)
             if training, let saved = batchNormSaved[i] {
@@ -209,10 +211,15 @@ extension Autograd {
     /// `W'[i][o][ky][kx] = W[o][i][kh-1-ky][kw-1-kx]` and padding `dilation * (k - 1) - pad` on each side.
     func flippedConvolution(_ g: Conv2dGeometry, weights w: [Float], _ dy: [Float], _ dx: inout [Float], _ node: Node) throws(GraphError) {
         let kh = g.kernelHeight, kw = g.kernelWidth, cin = g.inChannels, cout = g.outChannels
-        var flipped = [Float](repeating: 0, count: w.count)
-        for o in 0..<cout { for i in 0..<cin { for ky in 0..<kh { for kx in 0..<kw {
-            flipped[((i * cout + o) * kh + (kh - 1 - ky)) * kw + (kw - 1 - kx)] = w[((o * cin + i) * kh + ky) * kw + kx]
-        } } } }
+        var flipped = Autograd.uninitialized(w.count)
+        w.withUnsafeBufferPointer { wp in flipped.withUnsafeMutableBufferPointer { fp in
+            let src = wp.baseAddress!, dst = fp.baseAddress!
+            ParallelFor.run(count: cin, threads: w.count < 65_536 ? 1 : threads) { inputs, _ in
+                for i in inputs { for o in 0..<cout { for ky in 0..<kh { for kx in 0..<kw {
+                    dst[((i * cout + o) * kh + (kh - 1 - ky)) * kw + (kw - 1 - kx)] = src[((o * cin + i) * kh + ky) * kw + kx]
+                } } } }
+            }
+        } }
         let back = Conv2dGeometry(batch: g.batch, inChannels: cout, inHeight: g.outHeight, inWidth: g.outWidth, outChannels: cin,
                                   kernelHeight: kh, kernelWidth: kw, strideY: 1, strideX: 1, dilationY: g.dilationY, dilationX: g.dilationX,
                                   padTop: g.dilationY * (kh - 1) - g.padTop, padLeft: g.dilationX * (kw - 1) - g.padLeft,
@@ -233,7 +240,7 @@ extension Autograd {
     /// dY through a fused activation, from the node's output (ReLU and LeakyReLU keep the sign).
     func activationBackward(_ act: FusedActivation, _ y: [Float], _ dy: [Float]) -> [Float] {
         if act == .none { return dy }
-        var dx = [Float](repeating: 0, count: dy.count)
+        var dx = Autograd.uninitialized(dy.count)
         y.withUnsafeBufferPointer { yp in dy.withUnsafeBufferPointer { dp in dx.withUnsafeMutableBufferPointer {
             F32LayerBackward.activation(act, output: yp.baseAddress!, outputGradient: dp.baseAddress!, inputGradient: $0.baseAddress!, range: 0..<dy.count)
         } } }

@@ -17,7 +17,10 @@ public final class Conv2dOperator {
                 threads: Int = ParallelFor.coreCount) throws(ShapeError) {
         self.threads = max(1, threads)
         if let algorithm {
-            plan = try F32Conv2dPlan(g, weights: weights, bias: bias, activation: activation, algorithm: algorithm)
+            let threads = self.threads
+            plan = try F32Conv2dPlan(g, weights: weights, bias: bias, activation: activation, algorithm: algorithm) { count, body in
+                ParallelFor.run(count: count, threads: threads) { range, _ in body(range) }
+            }
             choice = "forced"
         } else {
             let (best, note) = try ConvAlgorithmChooser.shared.choose(g, weights: weights, bias: bias,

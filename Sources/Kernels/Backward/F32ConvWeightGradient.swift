@@ -5,8 +5,10 @@
 /// The input gradient needs no kernel of its own: it is the transposed convolution of dY with the same
 /// weights (`F32ConvTranspose`), and the transposed convolution's input gradient is the convolution.
 ///
-/// Work items are blocks of 6 output channels; each computes all taps and input channels of its block
-/// with a 6 x (2W) register tile, summing pixels in a fixed order, so results do not depend on threads.
+/// A work item is one block of 6 output channels and one chunk of 2W input channels (W = vector width):
+/// it computes every tap of that part of dW with a 6 x (2W) register tile, summing pixels in a fixed
+/// order, so results do not depend on how items are spread over threads. (Blocks alone were too few to
+/// share evenly: 32 output channels are 6 blocks.)
 ///
 /// Both operands are first copied into panels that the tile reads contiguously: the padded input in
 /// chunks of 2W channels (`[chunk][paddedHeight][paddedWidth][2W]`) and the output gradient in blocks
@@ -30,9 +32,13 @@ public enum F32ConvWeightGradient {
         public var preparedRows: Int { geometry.paddedHeight }
         /// Accumulator layout `[tap][o][paddedChannels]`.
         public var accumulatorFloats: Int { taps * geometry.outChannels * paddedChannels }
-        public var workItems: Int { (geometry.outChannels + 5) / 6 }
+        /// Blocks of 6 output channels.
+        public var outputBlocks: Int { (geometry.outChannels + 5) / 6 }
+        /// Chunks of 2W input channels (the last may be W wide).
+        public var inputChunks: Int { (paddedChannels + chunkWidth - 1) / chunkWidth }
+        public var workItems: Int { outputBlocks * inputChunks }
         /// Output channels padded to the 6-row tile.
-        public var paddedOutChannels: Int { workItems * 6 }
+        public var paddedOutChannels: Int { outputBlocks * 6 }
         public var preparedGradientFloats: Int { geometry.outHeight * geometry.outWidth * paddedOutChannels }
         /// Channels per input chunk: two vectors, the tile's width.
         var chunkWidth: Int { 2 * CompiledISA.tileWidth }
@@ -43,7 +49,7 @@ public enum F32ConvWeightGradient {
             let cout = geometry.outChannels, count = geometry.outHeight &* geometry.outWidth
             for p in pixels {
                 let src = dy + p &* cout
-                for block in 0..<workItems {
+                for block in 0..<outputBlocks {
                     let dst = prepared + (block &* count &+ p) &* 6, o0 = block &* 6
                     for j in 0..<6 { dst[j] = o0 &+ j < cout ? src[o0 &+ j] : 0 }
                 }
@@ -96,19 +102,20 @@ public enum F32ConvWeightGradient {
             var y0 = 0
             while y0 < g.outHeight {
                 let rows = y0..<min(g.outHeight, y0 &+ rowsPerBlock)
-                for block in items {
+                for item in items {
+                    let block = item / inputChunks, c = (item % inputChunks) &* 2 &* w
                     let o0 = block &* 6
                     let gradient = dy + block &* count &* 6
                     for ky in 0..<g.kernelHeight {
                         for kx in 0..<g.kernelWidth {
                             let tap = ky &* g.kernelWidth &+ kx
                             let tapPixel = ky &* g.dilationY &* g.paddedWidth &+ kx &* g.dilationX
-                            var c = 0
-                            while c &+ 2 &* w <= cp {
-                                tile2(V.self, x + (c &* plane &+ tapPixel &* 2 &* w), gradient, acc + ((tap &* g.outChannels &+ o0) &* cp &+ c), o0, rows)
-                                c &+= 2 &* w
+                            let target = acc + ((tap &* g.outChannels &+ o0) &* cp &+ c)
+                            if c &+ 2 &* w <= cp {
+                                tile2(V.self, x + (c &* plane &+ tapPixel &* 2 &* w), gradient, target, o0, rows)
+                            } else {
+                                tile1(V.self, x + (c &* plane &+ tapPixel &* w), gradient, target, o0, rows)
                             }
-                            if c < cp { tile1(V.self, x + (c &* plane &+ tapPixel &* w), gradient, acc + ((tap &* g.outChannels &+ o0) &* cp &+ c), o0, rows) }
                         }
                     }
                 }
