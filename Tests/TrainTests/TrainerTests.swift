@@ -58,6 +58,22 @@ final class TrainerTests: XCTestCase {
         XCTAssertTrue(FileManager.default.fileExists(atPath: root + "/straight/best.segrun"))
     }
 
+    /// Validation splits over name-sorted slices: `ends` takes both ends; `stripes` takes evenly spaced runs
+    /// and keeps their neighbours out of training.
+    func testValidationSplits() throws {
+        let names = (0..<100).map { String(format: "slice%03d", $0) }
+        let ends = try ValidationSplit.parse("ends:0.2", seed: 0).split(names: names)
+        XCTAssertEqual(ends.validation, Array(0..<10) + Array(90..<100))
+        XCTAssertEqual(ends.train, Array(10..<90))
+        let stripes = try ValidationSplit.parse("stripes:0.2:5", seed: 0).split(names: names)
+        XCTAssertEqual(stripes.validation.count, 20)
+        XCTAssertEqual(stripes.validation, [8, 9, 10, 11, 28, 29, 30, 31, 48, 49, 50, 51, 68, 69, 70, 71, 88, 89, 90, 91])
+        let held = Set(stripes.validation)
+        for t in stripes.train { XCTAssertFalse(held.contains(t - 1) || held.contains(t) || held.contains(t + 1), "slice \(t) touches validation") }
+        XCTAssertEqual(stripes.train.count, 100 - 20 - 10)
+        XCTAssertThrowsError(try ValidationSplit.parse("stripes:0.2", seed: 0))
+    }
+
     func testMetricsConventions() {
         let empty = Metrics.overlap([0, 0, 0][...], [0, 0, 0][...], class: 1)
         XCTAssertEqual(empty.dice, 1)

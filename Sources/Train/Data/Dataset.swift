@@ -151,23 +151,30 @@ public enum ValidationSplit: Equatable {
     /// A fraction from both ends of the name-sorted list (contiguous slices of a volume: no leakage
     /// between neighbouring slices).
     case ends(Double)
+    /// `blocks` contiguous runs of the name-sorted list, spread evenly over it, holding `fraction` of the
+    /// samples: validation covers every part of a volume, not only its ends. The sample on each side of
+    /// a run is left out of training too, so no training slice neighbours a validation slice.
+    case stripes(Double, blocks: Int)
     /// A random fraction, drawn with a seed.
     case random(Double, seed: UInt64)
     /// The named samples.
     case names([String])
 
-    /// Parses "ends:0.2", "random:0.2", "list:FILE".
+    /// Parses "ends:0.2", "stripes:0.2:5", "random:0.2", "list:FILE".
     public static func parse(_ text: String, seed: UInt64) throws -> ValidationSplit {
         let parts = text.split(separator: ":", maxSplits: 1).map(String.init)
         switch (parts.first, parts.count) {
         case ("ends", 2): if let f = Double(parts[1]), f > 0, f < 1 { return .ends(f) }
         case ("random", 2): if let f = Double(parts[1]), f > 0, f < 1 { return .random(f, seed: seed) }
+        case ("stripes", 2):
+            let fields = parts[1].split(separator: ":")
+            if fields.count == 2, let f = Double(fields[0]), let k = Int(fields[1]), f > 0, f < 1, k >= 1 { return .stripes(f, blocks: k) }
         case ("list", 2):
             guard let text = try? String(contentsOfFile: parts[1], encoding: .utf8) else { throw DatasetError.invalid("\(parts[1]): cannot read the validation list") }
             return .names(text.split(whereSeparator: { $0 == "\n" || $0 == "," }).map { String($0).trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty })
         default: break
         }
-        throw DatasetError.invalid("--val takes ends:FRACTION, random:FRACTION or list:FILE, got '\(text)'")
+        throw DatasetError.invalid("--val takes ends:FRACTION, stripes:FRACTION:BLOCKS, random:FRACTION or list:FILE, got '\(text)'")
     }
 
     /// (training indices, validation indices) of `samples`.
@@ -183,6 +190,15 @@ public enum ValidationSplit: Equatable {
         case .ends(let f):
             let k = max(1, Int((Double(n) * f / 2).rounded()))
             validation = Array(0..<min(k, n)) + Array(max(k, n - k)..<n)
+        case .stripes(let f, let blocks):
+            let total = max(blocks, Int((Double(n) * f).rounded())), length = max(1, total / blocks)
+            validation = []
+            for b in 0..<blocks {
+                // Centre of the b-th of `blocks` equal parts of the list.
+                let start = min(n - length, max(0, (2 * b + 1) * n / (2 * blocks) - length / 2))
+                validation += Array(start..<(start + length))
+            }
+            validation = Array(Set(validation)).sorted()
         case .random(let f, let seed):
             var order = Array(0..<n)
             var rng = SeededGenerator(seed: seed ^ 0x5EED)
@@ -193,8 +209,11 @@ public enum ValidationSplit: Equatable {
             validation = sampleNames.indices.filter { wanted.contains(sampleNames[$0]) }
             if validation.isEmpty { throw DatasetError.invalid("none of the validation names is in the dataset") }
         }
-        let set = Set(validation)
-        let train = (0..<n).filter { !set.contains($0) }
+        var excluded = Set(validation)
+        if case .stripes = self {
+            for v in validation { for u in [v - 1, v + 1] where u >= 0 && u < n { excluded.insert(u) } }
+        }
+        let train = (0..<n).filter { !excluded.contains($0) }
         if train.isEmpty { throw DatasetError.invalid("the split leaves no training images") }
         return (train, validation)
     }

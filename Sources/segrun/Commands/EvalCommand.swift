@@ -32,7 +32,7 @@ struct EvalCommand: ParsableCommand {
     @Option(help: "Probability threshold for binary models (default: the model's).")
     var threshold: Float?
 
-    @Option(help: "Score only the validation images of this split: train (the model's own), ends:F, random:F or list:FILE.")
+    @Option(help: "Score only the validation images of this split: train (the model's own), ends:F, stripes:F:K, random:F or list:FILE.")
     var val: String?
 
     @Option(help: "Seed of a random:F split (default: the model's training seed, else 0).")

@@ -54,7 +54,7 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Augmentation: on (flips, turns, scale/rotate/shift, intensity), elastic (on plus elastic deformation) or off.")
     var augment: String = "on"
 
-    @Option(help: "Validation split: ends:F (F/2 from each end of the sorted names), random:F, list:FILE.")
+    @Option(help: "Validation split: ends:F (F/2 from each end of the sorted names), stripes:F:K (K evenly spaced runs of the sorted names, their neighbours kept out of training), random:F, list:FILE.")
     var val: String = "ends:0.2"
 
     @Option(help: "Stop after this many epochs without a better validation Dice.")
