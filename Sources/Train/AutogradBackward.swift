@@ -250,6 +250,28 @@ extension Autograd {
     /// Adds the weight (and bias) gradient of convolution `g` to the parameters' gradients.
     func convWeightGradient(_ g: Conv2dGeometry, input: [Float], outputGradient dy: [Float], weight: Int, bias: Int?,
                             node: Node) throws(GraphError) {
+        addGradient(weight, try weightGradient(g, input: input, outputGradient: dy, node: node))
+        if let bias {
+            var db = [Float](repeating: 0, count: g.outChannels)
+            dy.withUnsafeBufferPointer { dp in db.withUnsafeMutableBufferPointer {
+                F32ConvWeightGradient.biasGradient(dp.baseAddress!, pixels: g.batch * g.outHeight * g.outWidth, channels: g.outChannels, into: $0.baseAddress!) } }
+            addGradient(bias, db)
+        }
+    }
+
+    /// dW of convolution `g` (OIHW).
+    func weightGradient(_ g: Conv2dGeometry, input: [Float], outputGradient dy: [Float], node: Node) throws(GraphError) -> [Float] {
+        let taps = g.kernelHeight * g.kernelWidth, cin = g.inChannels
+        if taps > 1 && g.groups == 1 && cin * taps <= 2 * CompiledISA.tileWidth {
+            // Few input channels (the first layer reads 1-3): the tile would pad each tap's channels to the
+            // vector width, 8x the work for one channel. The taps become the channels of a 1x1 problem.
+            let flat = Conv2dGeometry(batch: g.batch, inChannels: taps * cin, inHeight: g.outHeight, inWidth: g.outWidth,
+                                      outChannels: g.outChannels, kernel: 1)
+            let dwFlat = try weightGradient(flat, input: imageColumns(g, input), outputGradient: dy, node: node)
+            var dw = Autograd.uninitialized(g.weightCount)
+            for o in 0..<g.outChannels { for i in 0..<cin { for t in 0..<taps { dw[(o * cin + i) * taps + t] = dwFlat[o * taps * cin + t * cin + i] } } }
+            return dw
+        }
         let plan: F32ConvWeightGradient.Plan
         do { plan = try F32ConvWeightGradient.Plan(g) } catch { throw .shape(node: node.name, "\(error)") }
         let prepared = AlignedBuffer(count: plan.preparedInputFloats), acc = AlignedBuffer(count: plan.accumulatorFloats)
@@ -269,14 +291,39 @@ extension Autograd {
                 }
             }
         } }
-        var dw = [Float](repeating: 0, count: g.weightCount)
+        var dw = Autograd.uninitialized(g.weightCount)
         dw.withUnsafeMutableBufferPointer { plan.finish(acc.constPointer, weightGradient: $0.baseAddress!) }
-        addGradient(weight, dw)
-        if let bias {
-            var db = [Float](repeating: 0, count: g.outChannels)
-            dy.withUnsafeBufferPointer { dp in db.withUnsafeMutableBufferPointer {
-                F32ConvWeightGradient.biasGradient(dp.baseAddress!, pixels: g.batch * g.outHeight * g.outWidth, channels: g.outChannels, into: $0.baseAddress!) } }
-            addGradient(bias, db)
-        }
+        return dw
+    }
+
+    /// The input patches of convolution `g` as pixels of a 1x1 problem: `[image][outY][outX][tap][channel]`,
+    /// zero where a tap falls in the padding.
+    func imageColumns(_ g: Conv2dGeometry, _ input: [Float]) -> [Float] {
+        let taps = g.kernelHeight * g.kernelWidth, cin = g.inChannels, rows = g.batch * g.outHeight
+        var columns = Autograd.uninitialized(rows * g.outWidth * taps * cin)
+        input.withUnsafeBufferPointer { xp in columns.withUnsafeMutableBufferPointer { cp in
+            let x = xp.baseAddress!, out = cp.baseAddress!
+            ParallelFor.run(count: rows, threads: threads) { range, _ in
+                for row in range {
+                    let n = row / g.outHeight, oy = row % g.outHeight
+                    for ox in 0..<g.outWidth {
+                        var dst = out + (row * g.outWidth + ox) * taps * cin
+                        for ky in 0..<g.kernelHeight {
+                            let iy = oy * g.strideY - g.padTop + ky * g.dilationY
+                            for kx in 0..<g.kernelWidth {
+                                let ix = ox * g.strideX - g.padLeft + kx * g.dilationX
+                                if iy >= 0 && iy < g.inHeight && ix >= 0 && ix < g.inWidth {
+                                    dst.update(from: x + ((n * g.inHeight + iy) * g.inWidth + ix) * cin, count: cin)
+                                } else {
+                                    dst.update(repeating: 0, count: cin)
+                                }
+                                dst += cin
+                            }
+                        }
+                    }
+                }
+            }
+        } }
+        return columns
     }
 }
