@@ -137,6 +137,26 @@ extension ConvChecks {
                     compare($0, ConvReference.conv2d(g, input: input, weights: weights, bias: bias, activation: .relu),
                             rtol: tolerance(algorithm), label: "split \(algorithm) \(g) seed \(seed)")
                 }) { failures.append(f) }
+                // A batch of 3 (whose Winograd tiles may form one GEMM across the images, `imagesPerRun`)
+                // gives each image the bits it gets alone.
+                var batched = g
+                batched.batch = 3
+                let images = input + rng.floats(2 * g.inputShape.elementCount)
+                guard let plan3 = try? F32Conv2dPlan(batched, weights: weights, bias: bias, activation: .relu, algorithm: algorithm) else {
+                    failures.append("batch \(algorithm) \(batched): plan failed"); continue
+                }
+                var all = poisoned(batched.outputShape.elementCount)
+                all.withUnsafeMutableBufferPointer { plan3.runSingleThreaded(input: images, output: $0.baseAddress!) }
+                for n in 0..<3 {
+                    var one = poisoned(g.outputShape.elementCount)
+                    Array(images[(n * g.inputShape.elementCount)..<((n + 1) * g.inputShape.elementCount)]).withUnsafeBufferPointer { x in
+                        one.withUnsafeMutableBufferPointer { plan.runSingleThreaded(input: x.baseAddress!, output: $0.baseAddress!) }
+                    }
+                    for i in 0..<one.count where one[i].bitPattern != all[n * one.count + i].bitPattern {
+                        failures.append("batch \(algorithm) \(batched) (\(plan3.imagesPerRun) images per run) seed \(seed): image \(n) differs from its own run")
+                        break
+                    }
+                }
             }
         }
         return failures

@@ -95,17 +95,21 @@ public struct F32Conv2dPlan {
         return floats * 4
     }
 
-    /// Floats of one prepared input image (0 when the algorithm reads the caller's image directly).
+    /// Consecutive images that one run covers (prepare, then run its work items): 1, or the whole batch
+    /// for Winograd layers whose weights outweigh an image (their tiles form one GEMM).
+    public var imagesPerRun: Int { winograd?.images ?? 1 }
+
+    /// Floats of the prepared input of one run (0 when the algorithm reads the caller's images directly).
     public var preparedInputFloats: Int {
         let g = geometry
         switch algorithm {
         case .gemm1x1: return 0
         case .igemm, .depthwise: return g.paddedHeight * g.paddedWidth * g.inChannels
-        case .winograd: return winograd!.paddedInputFloats
+        case .winograd: return winograd!.paddedInputFloats * winograd!.images
         }
     }
 
-    /// Independent work items of one image.
+    /// Independent work items of one run.
     public var workItems: Int {
         switch algorithm {
         case .igemm: return F32ConvIgemm.workItems(geometry, weights: packed!)
@@ -118,16 +122,17 @@ public struct F32Conv2dPlan {
     /// Scratch floats a thread needs while it runs work items.
     public var scratchFloats: Int { winograd?.scratchFloats ?? 0 }
 
-    /// Rows of one prepared image: the work items of `prepareInput`.
+    /// Rows of the prepared input of one run: the work items of `prepareInput`.
     public var preparedRows: Int {
         switch algorithm {
         case .gemm1x1: return 0
         case .igemm, .depthwise: return geometry.paddedHeight
-        case .winograd: return winograd!.paddedHeight
+        case .winograd: return winograd!.preparedRows
         }
     }
 
-    /// Pads rows `rows` of one NHWC image into `prepared` (`preparedInputFloats` floats). No-op for `gemm1x1`.
+    /// Pads rows `rows` of the run's NHWC images (`imagesPerRun`, consecutive from `image`) into `prepared`
+    /// (`preparedInputFloats` floats). No-op for `gemm1x1`.
     public func prepareInput(_ image: UnsafePointer<Float>, into prepared: UnsafeMutablePointer<Float>, rows: Range<Int>) {
         let g = geometry
         switch algorithm {
@@ -140,8 +145,8 @@ public struct F32Conv2dPlan {
         }
     }
 
-    /// Computes work items `items` of one image. `input` is the prepared image (or, for
-    /// `gemm1x1`, the image itself); `output` is the NHWC output image.
+    /// Computes work items `items` of one run. `input` is the prepared input (or, for `gemm1x1`, the image
+    /// itself); `output` is the NHWC output of the run's first image.
     public func run(input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, items: Range<Int>,
                     scratch: UnsafeMutablePointer<Float>?) {
         switch algorithm {
@@ -162,7 +167,7 @@ public struct F32Conv2dPlan {
         let g = geometry
         let prepared = AlignedBuffer(count: preparedInputFloats)
         let scratch = AlignedBuffer(count: scratchFloats)
-        for n in 0..<g.batch {
+        for n in stride(from: 0, to: g.batch, by: imagesPerRun) {
             let image = input + n * g.inputShape.elementsPerImage
             let out = output + n * g.outputShape.elementsPerImage
             if preparedInputFloats > 0 {

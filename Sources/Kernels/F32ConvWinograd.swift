@@ -12,7 +12,9 @@
 /// wide layers), blocks hold as many tiles as keep V and M within 256 KiB, so they stay in L2, and
 /// one group holds every output channel. When the weights are larger (deep layers on small images),
 /// one block holds up to 96 tiles, so each weight panel is read once per block, and the output
-/// channels are split into groups, so there are still enough work items for the threads.
+/// channels are split into groups, so there are still enough work items for the threads. In that regime the
+/// tiles of every image of the batch form one GEMM (`images`), so each weight panel serves all of them: a
+/// 512->512 layer at 16x16 holds 37 MB of transformed weights, which were streamed once per image.
 public enum F32ConvWinograd {
     public static func supports(_ g: Conv2dGeometry) -> Bool {
         g.kernelHeight == 3 && g.kernelWidth == 3 && g.strideY == 1 && g.strideX == 1
@@ -24,6 +26,9 @@ public enum F32ConvWinograd {
         public let variant: WinogradVariant
         let tilesY: Int
         let tilesX: Int
+        /// Images whose tiles one run covers: the whole batch when the weights outweigh one image's
+        /// transformed input, else 1. Their prepared inputs lie `paddedInputFloats` apart.
+        public let images: Int
         /// Input channels padded to the vector width.
         let paddedChannels: Int
         /// Output channels padded to the tile's column block.
@@ -49,10 +54,12 @@ public enum F32ConvWinograd {
             paddedChannels = roundUp(g.inChannels, toMultipleOf: CompiledISA.tileWidth)
             paddedOutChannels = roundUp(g.outChannels, toMultipleOf: CompiledISA.tileColumns)
             let a2 = alpha * alpha
-            let tiles = tilesY * tilesX
             let columnBlocks = paddedOutChannels / CompiledISA.tileColumns
             // The transformed weights (a2 x Cin x Cout) outweigh the transformed input (a2 x tiles x Cin).
-            if paddedOutChannels > tiles {
+            let weightHeavy = paddedOutChannels > tilesY * tilesX
+            images = weightHeavy ? max(1, g.batch) : 1
+            let tiles = images * tilesY * tilesX
+            if weightHeavy {
                 tilesPerBlock = min(roundUp(tiles, toMultipleOf: igemmTileRows), 16 * igemmTileRows)
                 let tileBlocks = (tiles + tilesPerBlock - 1) / tilesPerBlock
                 let wantedGroups = max(1, min(columnBlocks, 8 / tileBlocks))
@@ -74,10 +81,13 @@ public enum F32ConvWinograd {
 
         var paddedHeight: Int { tilesY * variant.m + 2 }
         var paddedWidth: Int { tilesX * variant.m + 2 }
+        /// Floats of one prepared image.
         var paddedInputFloats: Int { paddedHeight * paddedWidth * paddedChannels }
-        var tileCount: Int { tilesY * tilesX }
+        var tilesPerImage: Int { tilesY * tilesX }
+        /// Tiles of one run (all `images`).
+        var tileCount: Int { images * tilesY * tilesX }
         var blockCount: Int { (tileCount + tilesPerBlock - 1) / tilesPerBlock }
-        /// Independent work items of one image.
+        /// Independent work items of one run (`images` images).
         public var workItems: Int { blockCount * columnGroups }
         var scratchFloats: Int {
             let a2 = variant.alpha * variant.alpha
@@ -85,12 +95,23 @@ public enum F32ConvWinograd {
         }
 
         /// Zero-pads one NHWC image to whole tiles and to `paddedChannels` channels.
-        func prepareInput(_ image: UnsafePointer<Float>, into dst: UnsafeMutablePointer<Float>, rows: Range<Int>) {
+        /// Rows of the prepared input of one run: `paddedHeight` per image.
+        var preparedRows: Int { images * paddedHeight }
+
+        /// Pads prepared rows `rows` of the run's images (NHWC, consecutive from `images`): row r is row
+        /// r % paddedHeight of image r / paddedHeight.
+        func prepareInput(_ images: UnsafePointer<Float>, into dst: UnsafeMutablePointer<Float>, rows: Range<Int>) {
             let g = geometry
-            F32Pad.image(image, height: g.inHeight, width: g.inWidth, channels: g.inChannels,
-                         top: g.padTop, left: g.padLeft,
-                         bottom: paddedHeight - g.padTop - g.inHeight, right: paddedWidth - g.padLeft - g.inWidth,
-                         into: dst, dstChannels: paddedChannels, rows: rows)
+            var r = rows.lowerBound
+            while r < rows.upperBound {
+                let image = r / paddedHeight, y = r - image * paddedHeight
+                let end = min(rows.upperBound, (image + 1) * paddedHeight)
+                F32Pad.image(images + image * g.inputShape.elementsPerImage, height: g.inHeight, width: g.inWidth, channels: g.inChannels,
+                             top: g.padTop, left: g.padLeft,
+                             bottom: paddedHeight - g.padTop - g.inHeight, right: paddedWidth - g.padLeft - g.inWidth,
+                             into: dst + image * paddedInputFloats, dstChannels: paddedChannels, rows: y..<(y + end - r))
+                r = end
+            }
         }
 
         func run(paddedInput: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, items: Range<Int>,
@@ -177,9 +198,10 @@ public enum F32ConvWinograd {
                                          into dst: UnsafeMutablePointer<Float>, xiStride: Int,
                                          temp: UnsafeMutablePointer<V>) where V.Scalar == Float {
             let alpha = variant.alpha, m = variant.m, cp = paddedChannels, w = V.scalarCount
-            let ty = tile / tilesX, tx = tile - ty * tilesX
+            let image = tile / tilesPerImage, t = tile - image * tilesPerImage
+            let ty = t / tilesX, tx = t - ty * tilesX
             let pw = paddedWidth
-            let corner = input + ((ty * m) * pw + tx * m) * cp
+            let corner = input + image * paddedInputFloats + ((ty * m) * pw + tx * m) * cp
             if m == 4 {
                 var c = 0
                 while c < cp {
@@ -230,7 +252,9 @@ public enum F32ConvWinograd {
                                           activation: FusedActivation) where V.Scalar == Float {
             let g = geometry
             let alpha = variant.alpha, m = variant.m, w = V.scalarCount
-            let ty = tile / tilesX, tx = tile - ty * tilesX
+            let image = tile / tilesPerImage, t = tile - image * tilesPerImage
+            let ty = t / tilesX, tx = t - ty * tilesX
+            let output = output + image * g.outputShape.elementsPerImage
             let validRows = min(m, g.outHeight - ty * m), validCols = min(m, g.outWidth - tx * m)
             let cout = g.outChannels
             if m == 4 {

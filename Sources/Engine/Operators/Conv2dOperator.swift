@@ -50,7 +50,7 @@ public final class Conv2dOperator {
         let inStride = g.inputShape.elementsPerImage, outStride = g.outputShape.elementsPerImage
         let scratchPerThread = plan.scratchFloats
         let plan = self.plan
-        for n in 0..<g.batch {
+        for n in stride(from: 0, to: g.batch, by: plan.imagesPerRun) {
             let image = input + n * inStride
             var source = image
             if plan.preparedInputFloats > 0 {
