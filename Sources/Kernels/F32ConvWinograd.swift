@@ -13,8 +13,8 @@
 /// one group holds every output channel. When the weights are larger (deep layers on small images),
 /// one block holds up to 96 tiles, so each weight panel is read once per block, and the output
 /// channels are split into groups, so there are still enough work items for the threads. In that regime the
-/// tiles of every image of the batch form one GEMM (`images`), so each weight panel serves all of them: a
-/// 512->512 layer at 16x16 holds 37 MB of transformed weights, which were streamed once per image.
+/// tiles of several images form one block (`images`, as many as fit 96 tiles), so each weight panel serves
+/// all of them: a 512->512 layer at 16x16 holds 37 MB of transformed weights, streamed once per image before.
 public enum F32ConvWinograd {
     public static func supports(_ g: Conv2dGeometry) -> Bool {
         g.kernelHeight == 3 && g.kernelWidth == 3 && g.strideY == 1 && g.strideX == 1
@@ -57,7 +57,16 @@ public enum F32ConvWinograd {
             let columnBlocks = paddedOutChannels / CompiledISA.tileColumns
             // The transformed weights (a2 x Cin x Cout) outweigh the transformed input (a2 x tiles x Cin).
             let weightHeavy = paddedOutChannels > tilesY * tilesX
-            images = weightHeavy ? max(1, g.batch) : 1
+            // As many images as fit one block of at most 96 tiles (and divide the batch): bigger blocks
+            // overflow the caches with V and M (measured slower for 256->256 at 32x32, 64 tiles an image).
+            var images = 1
+            if weightHeavy {
+                for k in stride(from: max(1, g.batch), through: 1, by: -1) where g.batch % k == 0 && k * tilesY * tilesX <= 16 * igemmTileRows {
+                    images = k
+                    break
+                }
+            }
+            self.images = images
             let tiles = images * tilesY * tilesX
             if weightHeavy {
                 tilesPerBlock = min(roundUp(tiles, toMultipleOf: igemmTileRows), 16 * igemmTileRows)
