@@ -123,6 +123,10 @@ public final class Autograd {
         batchNormSaved = [:]
         var nextInput = 0
         for (i, node) in graph.nodes.enumerated() {
+            if fusedActivationNodes.contains(i) {
+                values.append(values[node.inputs[0]])  // shares the BatchNorm's (activated) array
+                continue
+            }
             var out: [Float]
             if i < previous.count && previous[i].count == shapes[i].elementCount {
                 out = previous[i]
@@ -130,9 +134,7 @@ public final class Autograd {
             } else {
                 out = [Float](repeating: 0, count: shapes[i].elementCount)
             }
-            if fusedActivationNodes.contains(i) {
-                out = values[node.inputs[0]]  // shares the BatchNorm's (activated) array
-            } else if case .input = node.op {
+            if case .input = node.op {
                 let t = inputs[nextInput]
                 nextInput += 1
                 t.data.withUnsafeBufferPointer { s in out.withUnsafeMutableBufferPointer { LayoutConversion.nchwToNHWC(s.baseAddress!, t.shape, into: $0.baseAddress!) } }
