@@ -25,14 +25,8 @@ public struct F32PackedConvWeights {
     /// Packs from any indexing function `weight(o, i, tap)`; used for transposed and Winograd weights.
     public init(outChannels: Int, inChannels: Int, taps: Int, bias: UnsafePointer<Float>?,
                 weight: (Int, Int, Int) -> Float) {
-        let nr = CompiledISA.tileColumns
-        self.outChannels = outChannels
-        self.inChannels = inChannels
-        self.taps = taps
-        self.blockColumns = nr
-        let blocks = (outChannels + nr - 1) / nr
-        data = AlignedBuffer(count: blocks * taps * inChannels * nr)
-        self.bias = AlignedBuffer(count: blocks * nr)
+        self.init(zerosFor: outChannels, inChannels: inChannels, taps: taps)
+        let nr = blockColumns, blocks = columnBlocks
         let p = data.pointer
         for block in 0..<blocks {
             for t in 0..<taps {
@@ -48,5 +42,17 @@ public struct F32PackedConvWeights {
         if let bias {
             for o in 0..<outChannels { self.bias.pointer[o] = bias[o] }
         }
+    }
+
+    /// Zero weights and bias in the packed layout, for the packing initializers to fill.
+    init(zerosFor outChannels: Int, inChannels: Int, taps: Int) {
+        let nr = CompiledISA.tileColumns
+        self.outChannels = outChannels
+        self.inChannels = inChannels
+        self.taps = taps
+        self.blockColumns = nr
+        let blocks = (outChannels + nr - 1) / nr
+        data = AlignedBuffer(count: blocks * taps * inChannels * nr)
+        bias = AlignedBuffer(count: blocks * nr)
     }
 }

@@ -16,14 +16,9 @@ extension F32PackedConvWeights {
     /// `spread` runs the independent groups of 8 output channels (the caller may spread them over threads).
     init(winograd variant: WinogradVariant, oihw weights: UnsafePointer<Float>, outChannels: Int, inChannels: Int,
          paddedInChannels: Int, spread: WorkSpreader) {
-        let nr = CompiledISA.tileColumns, alpha = variant.alpha, points = alpha * alpha
-        self.outChannels = outChannels
-        self.inChannels = paddedInChannels
-        self.taps = points
-        self.blockColumns = nr
-        let blocks = (outChannels + nr - 1) / nr
-        data = AlignedBuffer(count: blocks * points * paddedInChannels * nr)
-        bias = AlignedBuffer(count: blocks * nr)
+        let alpha = variant.alpha, points = alpha * alpha
+        self.init(zerosFor: outChannels, inChannels: paddedInChannels, taps: points)
+        let nr = blockColumns, blocks = columnBlocks
         let g = variant.g.map { Float($0) }  // alpha x 3
         let out = data.pointer, groupsPerBlock = nr / 8
         spread(blocks * groupsPerBlock) { groups in

@@ -18,8 +18,8 @@ public final class Conv2dOperator {
         self.threads = max(1, threads)
         if let algorithm {
             let threads = self.threads
-            plan = try F32Conv2dPlan(g, weights: weights, bias: bias, activation: activation, algorithm: algorithm) { count, body in
-                ParallelFor.run(count: count, threads: threads) { range, _ in body(range) }
+            plan = try F32Conv2dPlan(g, weights: weights, bias: bias, activation: activation, algorithm: algorithm) {
+                ParallelFor.spread($0, threads: threads, $1)
             }
             choice = "forced"
         } else {

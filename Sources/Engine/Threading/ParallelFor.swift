@@ -27,6 +27,12 @@ public enum ParallelFor {
 
     /// Runs `body(range)` for disjoint ranges covering `0..<count`, on up to `threads` threads.
     /// `body` also receives the thread's index, to select per-thread scratch memory.
+    /// Runs `body` over ranges covering `0..<count` on `threads` threads: the `WorkSpreader` that kernels
+    /// with several passes (weight packing, BatchNorm) take from their caller.
+    public static func spread(_ count: Int, threads: Int, _ body: (Range<Int>) -> Void) {
+        run(count: count, threads: threads) { range, _ in body(range) }
+    }
+
     public static func run(count: Int, threads: Int, _ body: (_ items: Range<Int>, _ thread: Int) -> Void) {
         let n = max(1, min(threads, count))
         if n == 1 {

@@ -8,7 +8,8 @@
 /// same bits for any thread count, each sum is cut into fixed chunks of `chunkPixels` pixels: a tile
 /// function sums a range of chunks into per-chunk partials (Float within a chunk, vectorized over
 /// channels), and `reduce` adds the partials in chunk order in Float64. The elementwise passes work on
-/// any range of pixels.
+/// any range of pixels. `forward` and `backward` run the passes through a `WorkSpreader`, which Train
+/// spreads over threads.
 public enum F32BatchNormTraining {
     /// Pixels per partial sum: fixed, so results never depend on how chunks are spread over threads.
     public static let chunkPixels = 256
@@ -184,25 +185,30 @@ public enum F32BatchNormTraining {
         return saved
     }
 
-    // MARK: whole-batch entry points (one thread)
+    // MARK: whole-batch entry points
 
+    /// The forward pass over the whole batch. `spread` runs the chunk sums and the normalizing pass (the
+    /// caller may spread them over threads; the result is the same).
     public static func forward(_ x: UnsafePointer<Float>, pixels: Int, channels c: Int, gamma: UnsafePointer<Float>,
                                beta: UnsafePointer<Float>, epsilon: Float, momentum: Float,
                                runningMean: UnsafeMutablePointer<Float>, runningVariance: UnsafeMutablePointer<Float>,
-                               activation: FusedActivation = .none, output y: UnsafeMutablePointer<Float>) -> Saved {
+                               activation: FusedActivation = .none, output y: UnsafeMutablePointer<Float>,
+                               spread: WorkSpreader = runOnCallingThread) -> Saved {
         let chunks = chunkCount(pixels: pixels)
         let partial = UnsafeMutablePointer<Double>.allocate(capacity: chunks * c), total = UnsafeMutablePointer<Double>.allocate(capacity: 2 * c)
         let floats = UnsafeMutablePointer<Float>.allocate(capacity: 3 * c)
         defer { partial.deallocate(); total.deallocate(); floats.deallocate() }
-        channelSums(x, pixels: pixels, channels: c, center: nil, chunks: 0..<chunks, into: partial)
+        spread(chunks) { channelSums(x, pixels: pixels, channels: c, center: nil, chunks: $0, into: partial) }
         reduce(partial, chunks: chunks, channels: c, into: total)
         for ch in 0..<c { floats[ch] = Float(total[ch] / Double(pixels)) }
-        channelSums(x, pixels: pixels, channels: c, center: floats, chunks: 0..<chunks, into: partial)
+        let mean = UnsafePointer(floats)
+        spread(chunks) { channelSums(x, pixels: pixels, channels: c, center: mean, chunks: $0, into: partial) }
         reduce(partial, chunks: chunks, channels: c, into: total + c)
         let saved = finishStatistics(sum: total, squaredDeviations: total + c, pixels: pixels, channels: c, gamma: gamma, beta: beta,
                                      epsilon: epsilon, momentum: momentum, runningMean: runningMean, runningVariance: runningVariance,
                                      mean: floats, scale: floats + c, shift: floats + 2 * c)
-        normalize(x, channels: c, scale: floats + c, shift: floats + 2 * c, activation: activation, pixels: 0..<pixels, output: y)
+        let scale = UnsafePointer(floats + c), shift = UnsafePointer(floats + 2 * c)
+        spread(pixels) { normalize(x, channels: c, scale: scale, shift: shift, activation: activation, pixels: $0, output: y) }
         return saved
     }
 
@@ -224,24 +230,31 @@ public enum F32BatchNormTraining {
 
     /// `dx = gamma * invstd / M * (M * g - sum(g) - xhat * sum(g * xhat))`, `dgamma = sum(g * xhat)`,
     /// `dbeta = sum(g)`, with M = pixels, xhat the normalized input and g = `dy` taken back through
-    /// `activation` from the output `y`.
+    /// `activation` from the output `y`. `spread` runs the chunk sums and the input-gradient pass.
     public static func backward(_ x: UnsafePointer<Float>, output y: UnsafePointer<Float>, outputGradient dy: UnsafePointer<Float>,
                                 activation: FusedActivation = .none, pixels: Int, channels c: Int,
                                 gamma: UnsafePointer<Float>, saved: Saved, inputGradient dx: UnsafeMutablePointer<Float>,
-                                gammaGradient: UnsafeMutablePointer<Float>, betaGradient: UnsafeMutablePointer<Float>) {
+                                gammaGradient: UnsafeMutablePointer<Float>, betaGradient: UnsafeMutablePointer<Float>,
+                                spread: WorkSpreader = runOnCallingThread) {
         let chunks = chunkCount(pixels: pixels)
         let partial = UnsafeMutablePointer<Double>.allocate(capacity: 2 * chunks * c), total = UnsafeMutablePointer<Double>.allocate(capacity: 2 * c)
         let floats = UnsafeMutablePointer<Float>.allocate(capacity: 3 * c)
         defer { partial.deallocate(); total.deallocate(); floats.deallocate() }
         saved.mean.withUnsafeBufferPointer { mean in
-            gradientSums(x, output: y, outputGradient: dy, activation: activation, pixels: pixels, channels: c, mean: mean.baseAddress!,
-                         chunks: 0..<chunks, sumDy: partial, sumDyCentered: partial + chunks * c)
+            let mean = mean.baseAddress!
+            spread(chunks) {
+                gradientSums(x, output: y, outputGradient: dy, activation: activation, pixels: pixels, channels: c, mean: mean,
+                             chunks: $0, sumDy: partial, sumDyCentered: partial + chunks * c)
+            }
             reduce(partial, chunks: chunks, channels: c, into: total)
             reduce(partial + chunks * c, chunks: chunks, channels: c, into: total + c)
             finishGradient(sumDy: total, sumDyCentered: total + c, pixels: pixels, channels: c, gamma: gamma, saved: saved,
                            k: floats, meanDy: floats + c, kc: floats + 2 * c, gammaGradient: gammaGradient, betaGradient: betaGradient)
-            inputGradient(x, output: y, outputGradient: dy, activation: activation, channels: c, mean: mean.baseAddress!, k: floats,
-                          meanDy: floats + c, kc: floats + 2 * c, pixels: 0..<pixels, inputGradient: dx)
+            let k = UnsafePointer(floats), meanDy = UnsafePointer(floats + c), kc = UnsafePointer(floats + 2 * c)
+            spread(pixels) {
+                inputGradient(x, output: y, outputGradient: dy, activation: activation, channels: c, mean: mean, k: k,
+                              meanDy: meanDy, kc: kc, pixels: $0, inputGradient: dx)
+            }
         }
     }
 }
