@@ -272,19 +272,27 @@ extension Autograd {
             for o in 0..<g.outChannels { for i in 0..<cin { for t in 0..<taps { dw[(o * cin + i) * taps + t] = dwFlat[o * taps * cin + t * cin + i] } } }
             return dw
         }
-        let plan: F32ConvWeightGradient.Plan
-        do { plan = try F32ConvWeightGradient.Plan(g) } catch { throw .shape(node: node.name, "\(error)") }
+        do {
+            if case .winograd = algorithm(for: g), F32ConvWeightGradient.WinogradPlan.isFaster(for: g) {
+                return weightGradient(try F32ConvWeightGradient.WinogradPlan(g, variant: .f2), input: input, outputGradient: dy)
+            }
+            return weightGradient(try F32ConvWeightGradient.Plan(g), input: input, outputGradient: dy)
+        } catch { throw .shape(node: node.name, "\(error)") }
+    }
+
+    /// Runs `plan` over the batch: per image, one parallel phase prepares both panels and one adds the
+    /// image's contribution.
+    func weightGradient<Plan: F32ConvWeightGradientPlan>(_ plan: Plan, input: [Float], outputGradient dy: [Float]) -> [Float] {
+        let g = plan.geometry
         let prepared = AlignedBuffer(count: plan.preparedInputFloats), acc = AlignedBuffer(count: plan.accumulatorFloats)
         let preparedGradient = AlignedBuffer(count: plan.preparedGradientFloats)
         let threads = self.threads
-        let pixels = g.outHeight * g.outWidth
         input.withUnsafeBufferPointer { xp in dy.withUnsafeBufferPointer { dp in
             for n in 0..<g.batch {
                 let image = xp.baseAddress! + n * g.inputShape.elementsPerImage
                 let gradient = dp.baseAddress! + n * g.outputShape.elementsPerImage
-                ParallelFor.run(count: plan.preparedRows, threads: threads) { rows, _ in plan.prepareInput(image, into: prepared.pointer, rows: rows) }
-                ParallelFor.run(count: pixels, threads: threads) { range, _ in
-                    plan.prepareOutputGradient(gradient, into: preparedGradient.pointer, pixels: range)
+                ParallelFor.run(count: plan.preparationParts, threads: threads) { parts, _ in
+                    plan.prepare(image: image, outputGradient: gradient, input: prepared.pointer, gradient: preparedGradient.pointer, parts: parts)
                 }
                 ParallelFor.run(count: plan.workItems, threads: threads) { items, _ in
                     plan.accumulate(prepared: prepared.constPointer, outputGradient: preparedGradient.constPointer, into: acc.pointer, items: items)

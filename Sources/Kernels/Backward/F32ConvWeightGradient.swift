@@ -15,7 +15,7 @@
 /// of 6 channels (`[block][pixel][6]`). Read in place (NHWC), a deep layer's rows are 2 KiB apart, so
 /// every pixel of a tile pass fell into the same few cache sets and the pass ran from L3.
 public enum F32ConvWeightGradient {
-    public struct Plan {
+    public struct Plan: F32ConvWeightGradientPlan {
         public let geometry: Conv2dGeometry
         /// Input channels padded to the vector width (the padded image carries zero lanes).
         public let paddedChannels: Int
@@ -29,7 +29,9 @@ public enum F32ConvWeightGradient {
 
         public var taps: Int { geometry.kernelHeight * geometry.kernelWidth }
         public var preparedInputFloats: Int { geometry.paddedHeight * geometry.paddedWidth * paddedChannels }
-        public var preparedRows: Int { geometry.paddedHeight }
+        /// `prepareInput` works by padded rows, `prepareOutputGradient` by output rows.
+        public var inputParts: Int { geometry.paddedHeight }
+        public var gradientParts: Int { geometry.outHeight }
         /// Accumulator layout `[tap][o][paddedChannels]`.
         public var accumulatorFloats: Int { taps * geometry.outChannels * paddedChannels }
         /// Blocks of 6 output channels.
@@ -43,11 +45,11 @@ public enum F32ConvWeightGradient {
         /// Channels per input chunk: two vectors, the tile's width.
         var chunkWidth: Int { 2 * CompiledISA.tileWidth }
 
-        /// Copies one image's output gradient into 6-channel panels `[block][pixel][6]` (zeros past the
+        /// Copies output rows `rows` of one image's output gradient into 6-channel panels `[block][pixel][6]` (zeros past the
         /// last channel), so the tile loads six gradients from one contiguous stream.
-        public func prepareOutputGradient(_ dy: UnsafePointer<Float>, into prepared: UnsafeMutablePointer<Float>, pixels: Range<Int>) {
-            let cout = geometry.outChannels, count = geometry.outHeight &* geometry.outWidth
-            for p in pixels {
+        public func prepareOutputGradient(_ dy: UnsafePointer<Float>, into prepared: UnsafeMutablePointer<Float>, parts rows: Range<Int>) {
+            let cout = geometry.outChannels, count = geometry.outHeight &* geometry.outWidth, width = geometry.outWidth
+            for p in (rows.lowerBound &* width)..<(rows.upperBound &* width) {
                 let src = dy + p &* cout
                 for block in 0..<outputBlocks {
                     let dst = prepared + (block &* count &+ p) &* 6, o0 = block &* 6
@@ -59,7 +61,7 @@ public enum F32ConvWeightGradient {
         /// Zero-pads rows `rows` of one NHWC input image into chunk panels: chunk k holds channels
         /// `k * 2W ..< (k + 1) * 2W` (fewer in a last, narrower chunk) of every padded pixel, zero past
         /// `inChannels`.
-        public func prepareInput(_ image: UnsafePointer<Float>, into prepared: UnsafeMutablePointer<Float>, rows: Range<Int>) {
+        public func prepareInput(_ image: UnsafePointer<Float>, into prepared: UnsafeMutablePointer<Float>, parts rows: Range<Int>) {
             let g = geometry, cw = chunkWidth, cin = g.inChannels, cp = paddedChannels
             let pw = g.paddedWidth, plane = g.paddedHeight &* pw
             for y in rows {
@@ -201,26 +203,6 @@ public enum F32ConvWeightGradient {
                 }
             }
         }
-
-        /// Runs the whole batch on the calling thread (allocates). `outputGradient` NHWC, results OIHW and `[out]`.
-        public func runSingleThreaded(input: UnsafePointer<Float>, outputGradient: UnsafePointer<Float>,
-                                      weightGradient: UnsafeMutablePointer<Float>, biasGradient: UnsafeMutablePointer<Float>?) {
-            let g = geometry
-            let prepared = AlignedBuffer(count: preparedInputFloats)
-            let gradient = AlignedBuffer(count: preparedGradientFloats)
-            let acc = AlignedBuffer(count: accumulatorFloats)
-            for n in 0..<g.batch {
-                prepareInput(input + n &* g.inputShape.elementsPerImage, into: prepared.pointer, rows: 0..<preparedRows)
-                prepareOutputGradient(outputGradient + n &* g.outputShape.elementsPerImage, into: gradient.pointer,
-                                      pixels: 0..<(g.outHeight * g.outWidth))
-                accumulate(prepared: prepared.constPointer, outputGradient: gradient.constPointer, into: acc.pointer, items: 0..<workItems)
-            }
-            finish(acc.constPointer, weightGradient: weightGradient)
-            if let biasGradient {
-                F32ConvWeightGradient.biasGradient(outputGradient, pixels: g.batch * g.outHeight * g.outWidth,
-                                                   channels: g.outChannels, into: biasGradient)
-            }
-        }
     }
 
     /// `db[o] = sum over pixels of dY[p][o]` (pixels in order, so deterministic).
@@ -229,6 +211,59 @@ public enum F32ConvWeightGradient {
         for p in 0..<pixels {
             let row = dy + p &* channels
             for o in 0..<channels { db[o] += row[o] }
+        }
+    }
+}
+
+/// The steps of a weight-gradient computation, shared by the direct (`F32ConvWeightGradient.Plan`) and the
+/// Winograd (`F32ConvWeightGradient.WinogradPlan`) kernels. Per image: copy or transform the input and the
+/// output gradient into panels (independent parts, any split), then add the image's contribution for any
+/// split of the work items (each item owns its part of the accumulator and sums in a fixed order, so
+/// results do not depend on threads); at the end, `finish` writes dW as OIHW.
+public protocol F32ConvWeightGradientPlan {
+    var geometry: Conv2dGeometry { get }
+    var preparedInputFloats: Int { get }
+    var preparedGradientFloats: Int { get }
+    var accumulatorFloats: Int { get }
+    var inputParts: Int { get }
+    var gradientParts: Int { get }
+    var workItems: Int { get }
+    func prepareInput(_ image: UnsafePointer<Float>, into prepared: UnsafeMutablePointer<Float>, parts: Range<Int>)
+    func prepareOutputGradient(_ dy: UnsafePointer<Float>, into prepared: UnsafeMutablePointer<Float>, parts: Range<Int>)
+    func accumulate(prepared: UnsafePointer<Float>, outputGradient: UnsafePointer<Float>,
+                    into accumulator: UnsafeMutablePointer<Float>, items: Range<Int>)
+    func finish(_ accumulator: UnsafePointer<Float>, weightGradient: UnsafeMutablePointer<Float>)
+}
+
+extension F32ConvWeightGradientPlan {
+    /// Both preparations as one range of parts, part k being part k of each (when it has one), so any
+    /// split of them gives every thread some of each and one parallel phase serves both.
+    public var preparationParts: Int { max(inputParts, gradientParts) }
+
+    public func prepare(image: UnsafePointer<Float>, outputGradient dy: UnsafePointer<Float>, input: UnsafeMutablePointer<Float>,
+                        gradient: UnsafeMutablePointer<Float>, parts: Range<Int>) {
+        let inputs = parts.clamped(to: 0..<inputParts)
+        if !inputs.isEmpty { prepareInput(image, into: input, parts: inputs) }
+        let gradients = parts.clamped(to: 0..<gradientParts)
+        if !gradients.isEmpty { prepareOutputGradient(dy, into: gradient, parts: gradients) }
+    }
+
+    /// Runs the whole batch on the calling thread (allocates). `outputGradient` NHWC, results OIHW and `[out]`.
+    public func runSingleThreaded(input: UnsafePointer<Float>, outputGradient: UnsafePointer<Float>,
+                                  weightGradient: UnsafeMutablePointer<Float>, biasGradient: UnsafeMutablePointer<Float>?) {
+        let g = geometry
+        let prepared = AlignedBuffer(count: preparedInputFloats)
+        let gradient = AlignedBuffer(count: preparedGradientFloats)
+        let acc = AlignedBuffer(count: accumulatorFloats)
+        for n in 0..<g.batch {
+            prepare(image: input + n &* g.inputShape.elementsPerImage, outputGradient: outputGradient + n &* g.outputShape.elementsPerImage,
+                    input: prepared.pointer, gradient: gradient.pointer, parts: 0..<preparationParts)
+            accumulate(prepared: prepared.constPointer, outputGradient: gradient.constPointer, into: acc.pointer, items: 0..<workItems)
+        }
+        finish(acc.constPointer, weightGradient: weightGradient)
+        if let biasGradient {
+            F32ConvWeightGradient.biasGradient(outputGradient, pixels: g.batch * g.outHeight * g.outWidth,
+                                               channels: g.outChannels, into: biasGradient)
         }
     }
 }
