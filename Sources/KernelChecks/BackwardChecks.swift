@@ -57,9 +57,9 @@ public enum BackwardChecks {
         return failures
     }
 
-    /// The Winograd weight gradient (`F32ConvWeightGradient.WinogradPlan`) against the Float64 twin, on
-    /// random 3x3 stride-1 shapes (any padding, odd sizes, channels off the vector width), for `variants`.
-    public static func winogradWeightGradient(count: Int, seed: UInt64, variants: [WinogradVariant] = [.f2, .f4]) -> [String] {
+    /// The Winograd weight gradient (`F32ConvWeightGradient.WinogradPlan`), per image and streamed, against
+    /// the Float64 twin, on random 3x3 stride-1 shapes (any padding, odd sizes, channels off the vector width).
+    public static func winogradWeightGradient(count: Int, seed: UInt64) -> [String] {
         var rng = SplitMix64(seed: seed)
         var failures: [String] = []
         for _ in 0..<count {
@@ -67,16 +67,19 @@ public enum BackwardChecks {
             let x = rng.floats(g.inputShape.elementCount), dy = rng.floats(g.outputShape.elementCount)
             let (refW, _) = x.withUnsafeBufferPointer { xp in dy.withUnsafeBufferPointer {
                 BackwardReference.convWeightGradient(g, input: xp.baseAddress!, outputGradient: $0.baseAddress!) } }
-            for variant in variants {
-                let label = "seed \(seed) \(variant.name) \(g)"
-                guard let plan = try? F32ConvWeightGradient.WinogradPlan(g, variant: variant) else { failures.append("\(label): no plan"); continue }
-                var dw = poisoned(g.weightCount)
-                x.withUnsafeBufferPointer { xp in dy.withUnsafeBufferPointer { dp in dw.withUnsafeMutableBufferPointer { wp in
+            let label = "seed \(seed) \(g)"
+            guard let plan = try? F32ConvWeightGradient.WinogradPlan(g) else { failures.append("\(label): no plan"); continue }
+            var perImage = poisoned(g.weightCount), streamed = poisoned(g.weightCount)
+            x.withUnsafeBufferPointer { xp in dy.withUnsafeBufferPointer { dp in
+                perImage.withUnsafeMutableBufferPointer { wp in
                     plan.runSingleThreaded(input: xp.baseAddress!, outputGradient: dp.baseAddress!, weightGradient: wp.baseAddress!, biasGradient: nil)
-                } } }
-                let rtol = variant.m == 2 ? Tolerances.weightGradient : Tolerances.winogradF4
-                if let f = dw.withUnsafeBufferPointer({ compare($0, refW, rtol: rtol, label: label + " dW") }) { failures.append(f) }
-            }
+                }
+                streamed.withUnsafeMutableBufferPointer { wp in
+                    plan.runStreamed(input: xp.baseAddress!, outputGradient: dp.baseAddress!, weightGradient: wp.baseAddress!, spread: runOnCallingThread)
+                }
+            } }
+            if let f = perImage.withUnsafeBufferPointer({ compare($0, refW, rtol: Tolerances.weightGradient, label: label + " dW per image") }) { failures.append(f) }
+            if let f = streamed.withUnsafeBufferPointer({ compare($0, refW, rtol: Tolerances.weightGradient, label: label + " dW streamed") }) { failures.append(f) }
         }
         return failures
     }

@@ -273,8 +273,22 @@ extension Autograd {
             return dw
         }
         do {
-            if case .winograd = algorithm(for: g), F32ConvWeightGradient.WinogradPlan.isFaster(for: g) {
-                return weightGradient(try F32ConvWeightGradient.WinogradPlan(g, variant: .f2), input: input, outputGradient: dy)
+            if case .winograd = algorithm(for: g) {
+                switch F32ConvWeightGradient.WinogradPlan.strategy(for: g) {
+                case .winogradStreamed:
+                    let plan = try F32ConvWeightGradient.WinogradPlan(g), threads = self.threads
+                    var dw = Autograd.uninitialized(g.weightCount)
+                    input.withUnsafeBufferPointer { xp in dy.withUnsafeBufferPointer { dp in dw.withUnsafeMutableBufferPointer {
+                        plan.runStreamed(input: xp.baseAddress!, outputGradient: dp.baseAddress!, weightGradient: $0.baseAddress!) {
+                            ParallelFor.spread($0, threads: threads, $1)
+                        }
+                    } } }
+                    return dw
+                case .winogradPerImage:
+                    return weightGradient(try F32ConvWeightGradient.WinogradPlan(g), input: input, outputGradient: dy)
+                case .direct:
+                    break
+                }
             }
             return weightGradient(try F32ConvWeightGradient.Plan(g), input: input, outputGradient: dy)
         } catch { throw .shape(node: node.name, "\(error)") }

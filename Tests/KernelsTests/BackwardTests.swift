@@ -21,7 +21,25 @@ final class BackwardTests: XCTestCase {
         let g = Conv2dGeometry(batch: 2, inChannels: 19, inHeight: 11, inWidth: 9, outChannels: 23, kernel: 3, stride: 2)
         try checkAnySplit(F32ConvWeightGradient.Plan(g), rng: &rng)
         let h = Conv2dGeometry(batch: 2, inChannels: 37, inHeight: 13, inWidth: 10, outChannels: 23, kernel: 3, padding: 1)
-        try checkAnySplit(F32ConvWeightGradient.WinogradPlan(h, variant: .f2), rng: &rng)
+        try checkAnySplit(F32ConvWeightGradient.WinogradPlan(h), rng: &rng)
+    }
+
+    func testStreamedWinogradWeightGradientIsIdenticalForAnySpread() throws {
+        var rng = SplitMix64(seed: 0x5005)
+        let g = Conv2dGeometry(batch: 3, inChannels: 21, inHeight: 37, inWidth: 29, outChannels: 13, kernel: 3, padding: 1)
+        let plan = try F32ConvWeightGradient.WinogradPlan(g)
+        XCTAssertGreaterThan(plan.streamParts, 1)
+        let x = rng.floats(g.inputShape.elementCount), dy = rng.floats(g.outputShape.elementCount)
+        func run(_ spread: WorkSpreader) -> [Float] {
+            var dw = [Float](repeating: .nan, count: g.weightCount)
+            x.withUnsafeBufferPointer { xp in dy.withUnsafeBufferPointer { dp in dw.withUnsafeMutableBufferPointer {
+                plan.runStreamed(input: xp.baseAddress!, outputGradient: dp.baseAddress!, weightGradient: $0.baseAddress!, spread: spread)
+            } } }
+            return dw
+        }
+        let whole = run(runOnCallingThread)
+        // Each part alone, last first: what any number of threads could do.
+        XCTAssertTrue(whole == run { count, body in for k in (0..<count).reversed() { body(k..<(k + 1)) } })
     }
 
     /// The plan's result is bit-for-bit the same for any split of its preparation parts and work items.
