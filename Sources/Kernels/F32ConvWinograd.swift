@@ -220,6 +220,15 @@ public enum F32ConvWinograd {
                 }
                 return
             }
+            if m == 2 {
+                var c = 0
+                while c < cp {
+                    WinogradF2.inputTile(V.self, corner: corner + c, rowStride: pw * cp, pixelStride: cp,
+                                         dst: dst + c, xiStride: xiStride, temp: temp)
+                    c += w
+                }
+                return
+            }
             let rowsT = temp          // alpha x alpha: B^T d
             let rows = inputRows
             rows.starts.withUnsafeBufferPointer { starts in
@@ -277,6 +286,23 @@ public enum F32ConvWinograd {
                         for s in 0..<validCols {
                             let dst = output + (((ty * m + r) * g.outWidth) + tx * m + s) * cout + c
                             dst.storeVector(activation.apply(result[r * 4 + s]), count: lanes)
+                        }
+                    }
+                    c += w
+                }
+                return
+            }
+            if m == 2 {
+                let result = temp + 8
+                var c = channels.lowerBound
+                while c < channels.upperBound {
+                    let lanes = min(w, channels.upperBound - c)
+                    WinogradF2.outputTile(V.self, mTile: mTile + c, xiStride: xiStride,
+                                          bias: (bias.constPointer + c).loadVector(V.self), result: result, temp: temp)
+                    for r in 0..<validRows {
+                        for s in 0..<validCols {
+                            let dst = output + (((ty * m + r) * g.outWidth) + tx * m + s) * cout + c
+                            dst.storeVector(activation.apply(result[r * 2 + s]), count: lanes)
                         }
                     }
                     c += w

@@ -141,12 +141,6 @@ extension F32ConvWeightGradient {
 
         // MARK: Transforms and products
 
-        /// `B^T` maps a column (d0, d1, d2, d3) to (d0 - d2, d1 + d2, d2 - d1, d1 - d3).
-        @inline(__always)
-        static func inputColumn<V: SIMD>(_ d0: V, _ d1: V, _ d2: V, _ d3: V) -> (V, V, V, V) where V.Scalar == Float {
-            (d0 - d2, d1 + d2, d2 - d1, d1 - d3)
-        }
-
         /// `A` maps a column (a0, a1) to (a0, a0 + a1, a0 - a1, -a1).
         @inline(__always)
         static func gradientColumn(_ a0: SIMD8<Float>, _ a1: SIMD8<Float>) -> (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>) {
@@ -202,13 +196,13 @@ extension F32ConvWeightGradient {
                             }
                         }
                         for l in 0..<4 {
-                            (d[l], d[4 &+ l], d[8 &+ l], d[12 &+ l]) = Self.inputColumn(d[l], d[4 &+ l], d[8 &+ l], d[12 &+ l])
+                            (d[l], d[4 &+ l], d[8 &+ l], d[12 &+ l]) = WinogradF2.input(d[l], d[4 &+ l], d[8 &+ l], d[12 &+ l])
                         }
                         let first = c / cw &* cw, width = min(cw, cp &- first)
                         let dst = prepared + (first &* 16 &* xiStride &+ row &* width &+ (c &- first))
                         let step = xiStride &* width
                         for r in 0..<4 {
-                            let (v0, v1, v2, v3) = Self.inputColumn(d[r &* 4], d[r &* 4 &+ 1], d[r &* 4 &+ 2], d[r &* 4 &+ 3])
+                            let (v0, v1, v2, v3) = WinogradF2.input(d[r &* 4], d[r &* 4 &+ 1], d[r &* 4 &+ 2], d[r &* 4 &+ 3])
                             let xi = dst + r &* 4 &* step
                             xi.storeVector(v0)
                             (xi + step).storeVector(v1)
