@@ -13,8 +13,8 @@ public final class Autograd {
     public let threads: Int
     /// Gradient of every parameter (f32 values, same layout), accumulated by `backward`.
     public private(set) var gradients: [[Float]]
-    /// Convolution algorithm of the forward pass (igemm by default: exact to 1e-5, what parity needs).
-    public var convolutionAlgorithm: ConvAlgorithm = .igemm
+    /// Algorithms of the forward and input-gradient convolutions (igemm by default; training sets `.auto`).
+    public var convolutions: TrainingConvolutions = .uniform(.igemm)
 
     var values: [[Float]] = []
     var shapes: [TensorShape] = []
@@ -69,14 +69,8 @@ public final class Autograd {
         a.activation != .none ? a.activation : batchNormActivations[i] ?? .none
     }
 
-    /// The algorithm for convolution `g`: `convolutionAlgorithm` where it applies, except that layers with
-    /// fewer than 16 input or output channels (the first layer reads 1-3) run igemm, which is faster there
-    /// (3x3 3->32 @256: igemm 2.2 ms, F4 3.3 ms, F2 9.3 ms in BENCHMARKS.md). A fixed rule rather than a
-    /// measured choice, so a run gives the same bits every time and on resume.
-    func algorithm(for g: Conv2dGeometry) -> ConvAlgorithm {
-        if case .winograd = convolutionAlgorithm, g.inChannels < 16 || g.outChannels < 16 { return .igemm }
-        return convolutionAlgorithm.orFallback(for: g)
-    }
+    /// The algorithm for convolution `g` (`TrainingConvolutions.algorithm(for:)`).
+    func algorithm(for g: Conv2dGeometry) -> ConvAlgorithm { convolutions.algorithm(for: g) }
 
     /// Current value of parameter `i`.
     public func parameter(_ i: Int) -> [Float] { graph.parameters[i].floats }

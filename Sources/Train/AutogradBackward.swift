@@ -298,8 +298,9 @@ extension Autograd {
     /// image's contribution.
     func weightGradient<Plan: F32ConvWeightGradientPlan>(_ plan: Plan, input: [Float], outputGradient dy: [Float]) -> [Float] {
         let g = plan.geometry
-        let prepared = AlignedBuffer(count: plan.preparedInputFloats), acc = AlignedBuffer(count: plan.accumulatorFloats)
-        let preparedGradient = AlignedBuffer(count: plan.preparedGradientFloats)
+        // The panels are overwritten whole for every image; the accumulator starts at zero.
+        let prepared = AlignedBuffer(count: plan.preparedInputFloats, zeroed: false), acc = AlignedBuffer(count: plan.accumulatorFloats)
+        let preparedGradient = AlignedBuffer(count: plan.preparedGradientFloats, zeroed: false)
         let threads = self.threads
         input.withUnsafeBufferPointer { xp in dy.withUnsafeBufferPointer { dp in
             for n in 0..<g.batch {

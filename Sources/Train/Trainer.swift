@@ -24,12 +24,9 @@ public struct TrainingOptions {
     public var augmentation: Augmentation = Augmentation()
     public var seed: UInt64 = 0
     public var threads = ParallelFor.coreCount
-    /// Forward and input-gradient convolutions (igemm where the algorithm cannot compute a layer, or the
-    /// layer has under 16 channels). Winograd F(4x4,3x3) is the fastest: one unet-s step matches PyTorch's
-    /// loss to 1e-8 and every gradient norm to 1e-4, single gradient entries to about 1e-3 (`ParityTests`),
-    /// the order of the TF32 convolutions PyTorch enables by default on GPUs. igemm and F(2x2,3x3) match
-    /// every entry to 1e-5 and are 10-20% slower in training.
-    public var convolutionAlgorithm: ConvAlgorithm = .winograd(.f4)
+    /// Forward and input-gradient convolutions (`TrainingConvolutions`): by default F4 on deep layers and F2
+    /// on shallow ones, which matches every gradient entry of PyTorch's within 1e-4.
+    public var convolutions: TrainingConvolutions = .auto
     /// Write `overlays-eNNN.png` (validation images: image, truth, prediction) every this many epochs and
     /// after the last one (0: never).
     public var overlayEvery = 5
@@ -76,7 +73,7 @@ public final class Trainer {
         self.model = model
         Trainer.keepFreedMemory
         autograd = try Autograd(model.graph, threads: options.threads, fuseActivations: true)
-        autograd.convolutionAlgorithm = options.convolutionAlgorithm
+        autograd.convolutions = options.convolutions
         optimizer = Optimizer(options.optimizer, weightDecay: options.weightDecay, clipNorm: options.clipNorm)
         loss = options.loss ?? (model.classes == 1 ? Loss.defaultBinary : .crossEntropyDice(ceWeight: 1, diceWeight: 1))
     }

@@ -18,10 +18,10 @@ public enum TrainingBenchmark {
     }
 
     public static func run(_ model: Model, height: Int, width: Int, batch: Int, threads: Int, steps: Int,
-                           convolution: ConvAlgorithm = TrainingOptions().convolutionAlgorithm) throws -> Result {
+                           convolutions: TrainingConvolutions = TrainingOptions().convolutions) throws -> Result {
         Trainer.keepFreedMemory
         let autograd = try Autograd(model.graph, threads: threads, fuseActivations: true)
-        autograd.convolutionAlgorithm = convolution
+        autograd.convolutions = convolutions
         let optimizer = Optimizer(TrainingOptions().optimizer)
         let loss = model.classes == 1 ? Loss.defaultBinary : Loss.crossEntropyDice(ceWeight: 1, diceWeight: 1)
         var random = SeededGenerator(seed: 5)

@@ -249,11 +249,15 @@ extension F32ConvWeightGradientPlan {
     }
 
     /// Runs the whole batch on the calling thread (allocates). `outputGradient` NHWC, results OIHW and `[out]`.
+    /// The panels start as NaN, so a result is wrong unless preparation writes every float of them (callers
+    /// rely on that and skip clearing).
     public func runSingleThreaded(input: UnsafePointer<Float>, outputGradient: UnsafePointer<Float>,
                                   weightGradient: UnsafeMutablePointer<Float>, biasGradient: UnsafeMutablePointer<Float>?) {
         let g = geometry
-        let prepared = AlignedBuffer(count: preparedInputFloats)
-        let gradient = AlignedBuffer(count: preparedGradientFloats)
+        let prepared = AlignedBuffer(count: preparedInputFloats, zeroed: false)
+        let gradient = AlignedBuffer(count: preparedGradientFloats, zeroed: false)
+        prepared.pointer.initialize(repeating: .nan, count: preparedInputFloats)
+        gradient.pointer.initialize(repeating: .nan, count: preparedGradientFloats)
         let acc = AlignedBuffer(count: accumulatorFloats)
         for n in 0..<g.batch {
             prepare(image: input + n &* g.inputShape.elementsPerImage, outputGradient: outputGradient + n &* g.outputShape.elementsPerImage,

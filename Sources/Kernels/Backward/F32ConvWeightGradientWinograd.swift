@@ -111,7 +111,7 @@ extension F32ConvWeightGradient {
             let partials = AlignedBuffer(count: parts * floats)
             let total = geometry.batch * tilesPerImage, block = tilesPerBlock
             spread(parts) { range in
-                let scratch = AlignedBuffer(count: block * floatsPerTile)
+                let scratch = AlignedBuffer(count: block * floatsPerTile, zeroed: false)
                 let v = scratch.pointer, u = scratch.pointer + block * 16 * paddedChannels
                 for k in range {
                     let end = (k + 1) * total / parts

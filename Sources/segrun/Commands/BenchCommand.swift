@@ -46,7 +46,7 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Training steps to time (after one warm-up step).")
     var steps: Int = 5
 
-    @Option(help: "Convolutions of a --train benchmark: winograd-f4 (the default of segrun train), winograd-f2 or igemm.")
+    @Option(help: "Convolutions of a --train benchmark: auto (the default of segrun train), winograd-f4, winograd-f2 or igemm.")
     var conv: String?
 
     @Flag(help: "Benchmark the convolution kernels on the layer shapes of a base-32 U-Net at 256x256.")
@@ -68,7 +68,7 @@ struct BenchCommand: ParsableCommand {
     var json = false
 
     func validate() throws {
-        if let conv, !["igemm", "winograd-f2", "winograd-f4"].contains(conv) { throw ValidationError("--conv takes winograd-f4, winograd-f2 or igemm") }
+        if let conv, TrainingConvolutions(name: conv) == nil { throw ValidationError("--conv takes \(TrainingConvolutions.names.joined(separator: ", "))") }
         if steps < 1 { throw ValidationError("--steps must be at least 1") }
         if !kernels && model == nil && modelOptions.preset == nil {
             throw ValidationError("choose what to benchmark: a model file, --preset NAME, or --kernels")
@@ -132,7 +132,7 @@ struct BenchCommand: ParsableCommand {
         let (h, w) = parseSize(size)!
         let m = model.inputMultiple
         let ph = (h + m - 1) / m * m, pw = (w + m - 1) / m * m
-        let algorithm = conv.flatMap(ConvAlgorithm.init(name:)) ?? TrainingOptions().convolutionAlgorithm
+        let algorithm = conv.flatMap(TrainingConvolutions.init(name:)) ?? TrainingOptions().convolutions
         let header = "CPU: \(machine.cpuModel) | compiled ISA: \(machine.compiledISA) | training: \(label) | batch \(batch) at \(ph)x\(pw)"
             + " | Adam, \(model.classes == 1 ? "BCE+Dice" : "CE+Dice") | convolutions: \(algorithm)"
         if json { FileHandle.standardError.write((header + "\n").data(using: .utf8)!) } else {
@@ -143,7 +143,7 @@ struct BenchCommand: ParsableCommand {
         defer { if nodes && !json { printNodes(results) } }
         for t in counts {
             let r: TrainingBenchmark.Result
-            do { r = try TrainingBenchmark.run(model, height: ph, width: pw, batch: batch, threads: t, steps: steps, convolution: algorithm) }
+            do { r = try TrainingBenchmark.run(model, height: ph, width: pw, batch: batch, threads: t, steps: steps, convolutions: algorithm) }
             catch { throw CLIError("\(error)") }
             results.append(r)
             if json {

@@ -66,7 +66,7 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Write overlays-eNNN.png (validation image, truth, prediction) every N epochs and at the end; 0 never.")
     var overlayEvery: Int = 5
 
-    @Option(help: "Convolutions of the forward and input-gradient passes: winograd-f4 (default; 3x3 stride-1 layers, igemm for the rest: fastest, gradient entries within about 1e-3 of PyTorch's), winograd-f2 or igemm (within 1e-5, 10-20% slower).")
+    @Option(help: "Convolutions of the forward and input-gradient passes: auto (default: Winograd F4 on layers of 128+ channels, F2 below; gradients within 1e-4 of PyTorch's), winograd-f4 (about 15% faster, entries within about 1e-3), winograd-f2 or igemm (within 1e-5, slower).")
     var conv: String?
 
     @Option(help: "Threads (default: all cores).")
@@ -83,7 +83,7 @@ struct TrainCommand: ParsableCommand {
         if h < 16 || w < 16 { throw ValidationError("--size must be at least 16") }
         if epochs < 1 || batch < 1 { throw ValidationError("--epochs and --batch must be at least 1") }
         if !["on", "off", "elastic"].contains(augment) { throw ValidationError("--augment takes on, elastic or off") }
-        if let conv, !["igemm", "winograd-f2", "winograd-f4"].contains(conv) { throw ValidationError("--conv takes winograd-f2, igemm or winograd-f4") }
+        if let conv, TrainingConvolutions(name: conv) == nil { throw ValidationError("--conv takes \(TrainingConvolutions.names.joined(separator: ", "))") }
         if modelOptions.preset == nil { throw ValidationError("--preset is required (e.g. unet-s)") }
     }
 
@@ -153,7 +153,7 @@ struct TrainCommand: ParsableCommand {
         if augment == "elastic" { training.augmentation.elasticPixels = Float(min(h, w)) / 16 }
         training.seed = modelOptions.seed
         training.threads = threads ?? ParallelFor.coreCount
-        if let conv { training.convolutionAlgorithm = ConvAlgorithm(name: conv)! }
+        if let conv { training.convolutions = TrainingConvolutions(name: conv)! }
         training.patience = patience
         training.overlayEvery = max(0, overlayEvery)
         print("data: \(dataset.name), \(dataset.samples.count) images (\(trainIndices.count) train, \(validationIndices.count) validation) at \(h)x\(w), "
