@@ -211,20 +211,17 @@ public enum F32ConvWinograd {
             let ty = t / tilesX, tx = t - ty * tilesX
             let pw = paddedWidth
             let corner = input + image * paddedInputFloats + ((ty * m) * pw + tx * m) * cp
-            if m == 4 {
+            if m == 4 || m == 2 {
+                // The hand-written transforms.
                 var c = 0
                 while c < cp {
-                    WinogradF4.inputTile(V.self, corner: corner + c, rowStride: pw * cp, pixelStride: cp,
-                                         dst: dst + c, xiStride: xiStride, temp: temp)
-                    c += w
-                }
-                return
-            }
-            if m == 2 {
-                var c = 0
-                while c < cp {
-                    WinogradF2.inputTile(V.self, corner: corner + c, rowStride: pw * cp, pixelStride: cp,
-                                         dst: dst + c, xiStride: xiStride, temp: temp)
+                    if m == 4 {
+                        WinogradF4.inputTile(V.self, corner: corner + c, rowStride: pw * cp, pixelStride: cp,
+                                             dst: dst + c, xiStride: xiStride, temp: temp)
+                    } else {
+                        WinogradF2.inputTile(V.self, corner: corner + c, rowStride: pw * cp, pixelStride: cp,
+                                             dst: dst + c, xiStride: xiStride, temp: temp)
+                    }
                     c += w
                 }
                 return
@@ -275,34 +272,22 @@ public enum F32ConvWinograd {
             let output = output + image * g.outputShape.elementsPerImage
             let validRows = min(m, g.outHeight - ty * m), validCols = min(m, g.outWidth - tx * m)
             let cout = g.outChannels
-            if m == 4 {
+            if m == 4 || m == 2 {
+                // The hand-written transforms; `temp` holds their scratch (24 vectors at most), then the m x m result.
                 let result = temp + 24
                 var c = channels.lowerBound
                 while c < channels.upperBound {
                     let lanes = min(w, channels.upperBound - c)
-                    WinogradF4.outputTile(V.self, mTile: mTile + c, xiStride: xiStride,
-                                          bias: (bias.constPointer + c).loadVector(V.self), result: result, temp: temp)
-                    for r in 0..<validRows {
-                        for s in 0..<validCols {
-                            let dst = output + (((ty * m + r) * g.outWidth) + tx * m + s) * cout + c
-                            dst.storeVector(activation.apply(result[r * 4 + s]), count: lanes)
-                        }
+                    let b = (bias.constPointer + c).loadVector(V.self)
+                    if m == 4 {
+                        WinogradF4.outputTile(V.self, mTile: mTile + c, xiStride: xiStride, bias: b, result: result, temp: temp)
+                    } else {
+                        WinogradF2.outputTile(V.self, mTile: mTile + c, xiStride: xiStride, bias: b, result: result, temp: temp)
                     }
-                    c += w
-                }
-                return
-            }
-            if m == 2 {
-                let result = temp + 8
-                var c = channels.lowerBound
-                while c < channels.upperBound {
-                    let lanes = min(w, channels.upperBound - c)
-                    WinogradF2.outputTile(V.self, mTile: mTile + c, xiStride: xiStride,
-                                          bias: (bias.constPointer + c).loadVector(V.self), result: result, temp: temp)
                     for r in 0..<validRows {
                         for s in 0..<validCols {
                             let dst = output + (((ty * m + r) * g.outWidth) + tx * m + s) * cout + c
-                            dst.storeVector(activation.apply(result[r * 2 + s]), count: lanes)
+                            dst.storeVector(activation.apply(result[r * m + s]), count: lanes)
                         }
                     }
                     c += w

@@ -113,85 +113,23 @@ public enum F32ConvWeightGradient {
                             let tap = ky &* g.kernelWidth &+ kx
                             let tapPixel = ky &* g.dilationY &* g.paddedWidth &+ kx &* g.dilationX
                             let target = acc + ((tap &* g.outChannels &+ o0) &* cp &+ c)
+                            let outRows = min(6, g.outChannels &- o0), first = rows.lowerBound
+                            let u = gradient + first &* g.outWidth &* 6
                             if c &+ 2 &* w <= cp {
-                                tile2(V.self, x + (c &* plane &+ tapPixel &* 2 &* w), gradient, target, o0, rows)
+                                let cw = 2 &* w
+                                F32ConvWeightGradient.tile2(V.self, x + (c &* plane &+ (tapPixel &+ first &* g.strideY &* g.paddedWidth) &* cw), u,
+                                                            target, rowStride: cp, rows: outRows, lines: rows.count,
+                                                            lineStride: g.strideY &* g.paddedWidth &* cw, perLine: g.outWidth, step: g.strideX &* cw)
                             } else {
-                                tile1(V.self, x + (c &* plane &+ tapPixel &* w), gradient, target, o0, rows)
+                                F32ConvWeightGradient.tile1(V.self, x + (c &* plane &+ (tapPixel &+ first &* g.strideY &* g.paddedWidth) &* w), u,
+                                                            target, rowStride: cp, rows: outRows, lines: rows.count,
+                                                            lineStride: g.strideY &* g.paddedWidth &* w, perLine: g.outWidth, step: g.strideX &* w)
                             }
                         }
                     }
                 }
                 y0 = rows.upperBound
             }
-        }
-
-        /// dY of the block's 6 output channels at pixel `p`, from the block's panel (zero past the last channel).
-        @inline(__always)
-        private func gradients(_ dy: UnsafePointer<Float>, _ p: Int) -> (Float, Float, Float, Float, Float, Float) {
-            let row = dy + p &* 6
-            return (row[0], row[1], row[2], row[3], row[4], row[5])
-        }
-
-        @inline(__always)
-        private func tile2<V: SIMD>(_: V.Type, _ x: UnsafePointer<Float>, _ dy: UnsafePointer<Float>,
-                                    _ out: UnsafeMutablePointer<Float>, _ o0: Int, _ pixelRows: Range<Int>) where V.Scalar == Float {
-            let g = geometry, cp = paddedChannels, w = V.scalarCount, cw = 2 &* w
-            let rows = min(6, g.outChannels &- o0)
-            var a0 = V(), a1 = V(), b0 = V(), b1 = V(), c0 = V(), c1 = V()
-            var d0 = V(), d1 = V(), e0 = V(), e1 = V(), f0 = V(), f1 = V()
-            var p = pixelRows.lowerBound &* g.outWidth
-            for oy in pixelRows {
-                var src = x + (oy &* g.strideY &* g.paddedWidth) &* cw
-                for _ in 0..<g.outWidth {
-                    let x0: V = src.loadVector(), x1: V = (src + w).loadVector()
-                    let (ga, gb, gc, gd, ge, gf) = gradients(dy, p)
-                    a0 = a0.addingProduct(x0, V(repeating: ga)); a1 = a1.addingProduct(x1, V(repeating: ga))
-                    b0 = b0.addingProduct(x0, V(repeating: gb)); b1 = b1.addingProduct(x1, V(repeating: gb))
-                    c0 = c0.addingProduct(x0, V(repeating: gc)); c1 = c1.addingProduct(x1, V(repeating: gc))
-                    d0 = d0.addingProduct(x0, V(repeating: gd)); d1 = d1.addingProduct(x1, V(repeating: gd))
-                    e0 = e0.addingProduct(x0, V(repeating: ge)); e1 = e1.addingProduct(x1, V(repeating: ge))
-                    f0 = f0.addingProduct(x0, V(repeating: gf)); f1 = f1.addingProduct(x1, V(repeating: gf))
-                    src += g.strideX &* cw
-                    p &+= 1
-                }
-            }
-            @inline(__always) func add(_ k: Int, _ v0: V, _ v1: V) {
-                if k >= rows { return }
-                let row = out + k &* cp
-                row.storeVector(row.loadVector(V.self) + v0)
-                (row + w).storeVector((row + w).loadVector(V.self) + v1)
-            }
-            add(0, a0, a1); add(1, b0, b1); add(2, c0, c1); add(3, d0, d1); add(4, e0, e1); add(5, f0, f1)
-        }
-
-        @inline(__always)
-        private func tile1<V: SIMD>(_: V.Type, _ x: UnsafePointer<Float>, _ dy: UnsafePointer<Float>,
-                                    _ out: UnsafeMutablePointer<Float>, _ o0: Int, _ pixelRows: Range<Int>) where V.Scalar == Float {
-            let g = geometry, cp = paddedChannels
-            let rows = min(6, g.outChannels &- o0)
-            var a = V(), b = V(), c = V(), d = V(), e = V(), f = V()
-            var p = pixelRows.lowerBound &* g.outWidth
-            for oy in pixelRows {
-                var src = x + (oy &* g.strideY &* g.paddedWidth) &* V.scalarCount
-                for _ in 0..<g.outWidth {
-                    let x0: V = src.loadVector()
-                    let (ga, gb, gc, gd, ge, gf) = gradients(dy, p)
-                    a = a.addingProduct(x0, V(repeating: ga))
-                    b = b.addingProduct(x0, V(repeating: gb))
-                    c = c.addingProduct(x0, V(repeating: gc))
-                    d = d.addingProduct(x0, V(repeating: gd))
-                    e = e.addingProduct(x0, V(repeating: ge))
-                    f = f.addingProduct(x0, V(repeating: gf))
-                    src += g.strideX &* V.scalarCount
-                    p &+= 1
-                }
-            }
-            @inline(__always) func add(_ k: Int, _ v: V) {
-                if k >= rows { return }
-                let row = out + k &* cp
-                row.storeVector(row.loadVector(V.self) + v)
-            }
-            add(0, a); add(1, b); add(2, c); add(3, d); add(4, e); add(5, f)
         }
 
         /// Writes the accumulated gradient as OIHW (`outChannels x inChannels x kh x kw`), replacing its contents.
@@ -203,6 +141,68 @@ public enum F32ConvWeightGradient {
                 }
             }
         }
+    }
+
+    /// The register tile of both weight-gradient kernels: adds `sum over k of u[k][j] * x[k][...]` (two vectors
+    /// of x) to row j of `out` (rows `rowStride` apart), for the first `rows` of 6 rows. The k run over `lines`
+    /// lines of `perLine` x rows each, `step` floats apart within a line and `lineStride` between line starts;
+    /// the u rows (6 floats) are contiguous throughout.
+    @inline(__always)
+    static func tile2<V: SIMD>(_: V.Type, _ x: UnsafePointer<Float>, _ u: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>,
+                               rowStride: Int, rows: Int, lines: Int, lineStride: Int, perLine: Int, step: Int) where V.Scalar == Float {
+        let w = V.scalarCount
+        var a0 = V(), a1 = V(), b0 = V(), b1 = V(), c0 = V(), c1 = V()
+        var d0 = V(), d1 = V(), e0 = V(), e1 = V(), f0 = V(), f1 = V()
+        var grad = u
+        for line in 0..<lines {
+            var src = x + line &* lineStride
+            for _ in 0..<perLine {
+                let x0: V = src.loadVector(), x1: V = (src + w).loadVector()
+                a0 = a0.addingProduct(x0, V(repeating: grad[0])); a1 = a1.addingProduct(x1, V(repeating: grad[0]))
+                b0 = b0.addingProduct(x0, V(repeating: grad[1])); b1 = b1.addingProduct(x1, V(repeating: grad[1]))
+                c0 = c0.addingProduct(x0, V(repeating: grad[2])); c1 = c1.addingProduct(x1, V(repeating: grad[2]))
+                d0 = d0.addingProduct(x0, V(repeating: grad[3])); d1 = d1.addingProduct(x1, V(repeating: grad[3]))
+                e0 = e0.addingProduct(x0, V(repeating: grad[4])); e1 = e1.addingProduct(x1, V(repeating: grad[4]))
+                f0 = f0.addingProduct(x0, V(repeating: grad[5])); f1 = f1.addingProduct(x1, V(repeating: grad[5]))
+                src += step
+                grad += 6
+            }
+        }
+        @inline(__always) func add(_ k: Int, _ v0: V, _ v1: V) {
+            if k >= rows { return }
+            let row = out + k &* rowStride
+            row.storeVector(row.loadVector(V.self) + v0)
+            (row + w).storeVector((row + w).loadVector(V.self) + v1)
+        }
+        add(0, a0, a1); add(1, b0, b1); add(2, c0, c1); add(3, d0, d1); add(4, e0, e1); add(5, f0, f1)
+    }
+
+    /// `tile2` for x rows of one vector (a last, narrower chunk).
+    @inline(__always)
+    static func tile1<V: SIMD>(_: V.Type, _ x: UnsafePointer<Float>, _ u: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>,
+                               rowStride: Int, rows: Int, lines: Int, lineStride: Int, perLine: Int, step: Int) where V.Scalar == Float {
+        var a = V(), b = V(), c = V(), d = V(), e = V(), f = V()
+        var grad = u
+        for line in 0..<lines {
+            var src = x + line &* lineStride
+            for _ in 0..<perLine {
+                let x0: V = src.loadVector()
+                a = a.addingProduct(x0, V(repeating: grad[0]))
+                b = b.addingProduct(x0, V(repeating: grad[1]))
+                c = c.addingProduct(x0, V(repeating: grad[2]))
+                d = d.addingProduct(x0, V(repeating: grad[3]))
+                e = e.addingProduct(x0, V(repeating: grad[4]))
+                f = f.addingProduct(x0, V(repeating: grad[5]))
+                src += step
+                grad += 6
+            }
+        }
+        @inline(__always) func add(_ k: Int, _ v: V) {
+            if k >= rows { return }
+            let row = out + k &* rowStride
+            row.storeVector(row.loadVector(V.self) + v)
+        }
+        add(0, a); add(1, b); add(2, c); add(3, d); add(4, e); add(5, f)
     }
 
     /// `db[o] = sum over pixels of dY[p][o]` (pixels in order, so deterministic).

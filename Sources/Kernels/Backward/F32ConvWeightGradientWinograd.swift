@@ -272,66 +272,12 @@ extension F32ConvWeightGradient {
                     let u = dy + ((block &* 16 &+ xi) &* xiStride &+ t0) &* 6
                     let target = acc + ((xi &* cout &+ o0) &* cp &+ first)
                     if width == 2 &* V.scalarCount {
-                        Self.tile2(V.self, v, u, target, rowStride: cp, rows: rows, count: count)
+                        F32ConvWeightGradient.tile2(V.self, v, u, target, rowStride: cp, rows: rows, lines: 1, lineStride: 0, perLine: count, step: 2 &* V.scalarCount)
                     } else {
-                        Self.tile1(V.self, v, u, target, rowStride: cp, rows: rows, count: count)
+                        F32ConvWeightGradient.tile1(V.self, v, u, target, rowStride: cp, rows: rows, lines: 1, lineStride: 0, perLine: count, step: V.scalarCount)
                     }
                 }
             }
-        }
-
-        /// Adds `sum over k < count of u[k][j] * x[k][...]` to row j of `out` (rows `rowStride` apart), for the
-        /// first `rows` of 6 rows: x rows are 2W floats, u rows 6.
-        @inline(__always)
-        static func tile2<V: SIMD>(_: V.Type, _ x: UnsafePointer<Float>, _ u: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>,
-                                   rowStride: Int, rows: Int, count: Int) where V.Scalar == Float {
-            let w = V.scalarCount
-            var a0 = V(), a1 = V(), b0 = V(), b1 = V(), c0 = V(), c1 = V()
-            var d0 = V(), d1 = V(), e0 = V(), e1 = V(), f0 = V(), f1 = V()
-            var src = x, grad = u
-            for _ in 0..<count {
-                let x0: V = src.loadVector(), x1: V = (src + w).loadVector()
-                a0 = a0.addingProduct(x0, V(repeating: grad[0])); a1 = a1.addingProduct(x1, V(repeating: grad[0]))
-                b0 = b0.addingProduct(x0, V(repeating: grad[1])); b1 = b1.addingProduct(x1, V(repeating: grad[1]))
-                c0 = c0.addingProduct(x0, V(repeating: grad[2])); c1 = c1.addingProduct(x1, V(repeating: grad[2]))
-                d0 = d0.addingProduct(x0, V(repeating: grad[3])); d1 = d1.addingProduct(x1, V(repeating: grad[3]))
-                e0 = e0.addingProduct(x0, V(repeating: grad[4])); e1 = e1.addingProduct(x1, V(repeating: grad[4]))
-                f0 = f0.addingProduct(x0, V(repeating: grad[5])); f1 = f1.addingProduct(x1, V(repeating: grad[5]))
-                src += 2 &* w
-                grad += 6
-            }
-            @inline(__always) func add(_ k: Int, _ v0: V, _ v1: V) {
-                if k >= rows { return }
-                let row = out + k &* rowStride
-                row.storeVector(row.loadVector(V.self) + v0)
-                (row + w).storeVector((row + w).loadVector(V.self) + v1)
-            }
-            add(0, a0, a1); add(1, b0, b1); add(2, c0, c1); add(3, d0, d1); add(4, e0, e1); add(5, f0, f1)
-        }
-
-        /// `tile2` for x rows of W floats (a last, narrower chunk).
-        @inline(__always)
-        static func tile1<V: SIMD>(_: V.Type, _ x: UnsafePointer<Float>, _ u: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>,
-                                   rowStride: Int, rows: Int, count: Int) where V.Scalar == Float {
-            var a = V(), b = V(), c = V(), d = V(), e = V(), f = V()
-            var src = x, grad = u
-            for _ in 0..<count {
-                let x0: V = src.loadVector()
-                a = a.addingProduct(x0, V(repeating: grad[0]))
-                b = b.addingProduct(x0, V(repeating: grad[1]))
-                c = c.addingProduct(x0, V(repeating: grad[2]))
-                d = d.addingProduct(x0, V(repeating: grad[3]))
-                e = e.addingProduct(x0, V(repeating: grad[4]))
-                f = f.addingProduct(x0, V(repeating: grad[5]))
-                src += V.scalarCount
-                grad += 6
-            }
-            @inline(__always) func add(_ k: Int, _ v: V) {
-                if k >= rows { return }
-                let row = out + k &* rowStride
-                row.storeVector(row.loadVector(V.self) + v)
-            }
-            add(0, a); add(1, b); add(2, c); add(3, d); add(4, e); add(5, f)
         }
 
         /// `dW[o][i] = G^T M[o][i] G` for every pair, 8 input channels at a time, written as OIHW. `G^T` maps
