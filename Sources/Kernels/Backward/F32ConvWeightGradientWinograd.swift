@@ -251,35 +251,6 @@ extension F32ConvWeightGradient {
             }
         }
 
-        /// Adds panel rows `tiles` of every xi into the accumulator, for work items `items`.
-        func multiplyAdd(_ x: UnsafePointer<Float>, _ dy: UnsafePointer<Float>, xiStride: Int, tiles: Range<Int>,
-                         items: Range<Int>, into acc: UnsafeMutablePointer<Float>) {
-            if CompiledISA.tileWidth == 16 {
-                multiplyAdd(SIMD16<Float>.self, x, dy, xiStride, tiles, items, acc)
-            } else {
-                multiplyAdd(SIMD8<Float>.self, x, dy, xiStride, tiles, items, acc)
-            }
-        }
-
-        private func multiplyAdd<V: SIMD>(_: V.Type, _ x: UnsafePointer<Float>, _ dy: UnsafePointer<Float>, _ xiStride: Int,
-                                          _ tiles: Range<Int>, _ items: Range<Int>, _ acc: UnsafeMutablePointer<Float>) where V.Scalar == Float {
-            let cout = geometry.outChannels, cp = paddedChannels, cw = chunkWidth, t0 = tiles.lowerBound, count = tiles.count
-            for xi in 0..<16 {
-                for item in items {
-                    let block = item / inputChunks, first = (item % inputChunks) &* cw
-                    let width = min(cw, cp &- first), o0 = block &* 6, rows = min(6, cout &- o0)
-                    let v = x + (first &* 16 &* xiStride &+ (xi &* xiStride &+ t0) &* width)
-                    let u = dy + ((block &* 16 &+ xi) &* xiStride &+ t0) &* 6
-                    let target = acc + ((xi &* cout &+ o0) &* cp &+ first)
-                    if width == 2 &* V.scalarCount {
-                        F32ConvWeightGradient.tile2(V.self, v, u, target, rowStride: cp, rows: rows, lines: 1, lineStride: 0, perLine: count, step: 2 &* V.scalarCount)
-                    } else {
-                        F32ConvWeightGradient.tile1(V.self, v, u, target, rowStride: cp, rows: rows, lines: 1, lineStride: 0, perLine: count, step: V.scalarCount)
-                    }
-                }
-            }
-        }
-
         /// `dW[o][i] = G^T M[o][i] G` for every pair, 8 input channels at a time, written as OIHW. `G^T` maps
         /// a row (m0, m1, m2, m3) to (m0 + (m1 + m2) / 2, (m1 - m2) / 2, (m1 + m2) / 2 + m3).
         public func finish(_ accumulator: UnsafePointer<Float>, weightGradient: UnsafeMutablePointer<Float>) {
