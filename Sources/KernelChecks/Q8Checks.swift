@@ -32,6 +32,20 @@ public enum Q8Checks {
 
     /// Int8 convolutions of random geometry, activation, zero points and output target.
     public static func randomizedConv(count: Int, seed: UInt64) -> [String] {
+        randomizedConv(count: count, seed: seed, dotProduct: false)
+    }
+
+    /// The same convolutions through the dot-product path (`Q8DotMicrokernel`: shifted int8 activations, weights in
+    /// quads), which must give the same bits. Runs `sdot` on aarch64 CPUs that have it, the portable twin of
+    /// `sdot` elsewhere (the packing and the shift correction are the same), and nothing on aarch64 CPUs without it.
+    public static func randomizedDotConv(count: Int, seed: UInt64) -> [String] {
+        #if arch(arm64)
+        if !Q8DotMicrokernel.isAvailable { return [] }
+        #endif
+        return randomizedConv(count: count, seed: seed, dotProduct: true)
+    }
+
+    static func randomizedConv(count: Int, seed: UInt64, dotProduct: Bool) -> [String] {
         var rng = SplitMix64(seed: seed)
         var failures: [String] = []
         var done = 0
@@ -45,8 +59,8 @@ public enum Q8Checks {
             g.padLeft = rng.int(0...extent); g.padRight = rng.int(0...extent)
             if g.validate() != nil { continue }
             done += 1
-            let label = "int8 conv seed \(seed) #\(done) \(g)"
-            if let failure = checkConv(g, rng: &rng, label: label) { failures.append(failure) }
+            let label = "int8 \(dotProduct ? "dot " : "")conv seed \(seed) #\(done) \(g)"
+            if let failure = checkConv(g, dotProduct: dotProduct, rng: &rng, label: label) { failures.append(failure) }
         }
         return failures
     }
@@ -86,7 +100,8 @@ public enum Q8Checks {
         return failures
     }
 
-    static func checkConv(_ g: Conv2dGeometry, winograd: Bool = false, rng: inout SplitMix64, label: String) -> String? {
+    static func checkConv(_ g: Conv2dGeometry, winograd: Bool = false, dotProduct: Bool = false, rng: inout SplitMix64,
+                          label: String) -> String? {
         let input = bytes(g.inputShape.elementsPerImage, rng: &rng)
         let w = weights(g.outChannels * g.inChannels * g.kernelHeight * g.kernelWidth, rng: &rng)
         let bias: [Int32]? = rng.int(0...3) == 0 ? nil : (0..<g.outChannels).map { _ in Int32(rng.int(-5000...5000)) }
@@ -115,7 +130,7 @@ public enum Q8Checks {
                 let plan = try w.withUnsafeBufferPointer { wp throws(ShapeError) in
                     try withOptional(bias) { bp throws(ShapeError) in
                         try Q8Conv2dPlan(g, weights: wp.baseAddress!, bias: bp, multipliers: m, inputZeroPoint: zx,
-                                         activation: activation, output: target)
+                                         activation: activation, output: target, dotProduct: dotProduct)
                     }
                 }
                 plan.columnGroups = rng.int(1...3)

@@ -38,4 +38,17 @@ public enum MachinePeak {
         if sink == 1 { print("") }
         return Double(threads) * Double(iterations) * FMAProbe.flopsPerIteration() / time / 1e9
     }
+
+    /// Int8 GOP/s (2 ops per multiply-add) of the int8 microkernel's step, measured by `Q8MaddProbe` the same way.
+    public static func measureInt8(threads: Int) -> Double {
+        let iterations = 15_000_000
+        var sink: Int32 = 0
+        let time = MonotonicClock.median(runs: 7, warmup: 1) {
+            ParallelFor.run(count: threads, threads: threads) { _, _ in
+                if Q8MaddProbe.run(iterations: iterations) == 42 { sink &+= 1 }
+            }
+        }
+        if sink == 1 { print("") }
+        return Double(threads) * Double(iterations) * Q8MaddProbe.opsPerIteration() / time / 1e9
+    }
 }

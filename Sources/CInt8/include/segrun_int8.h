@@ -31,6 +31,36 @@ static inline __attribute__((always_inline)) segrun_i32x8 segrun_madd_i16x16(seg
     int32x4_t high = vpaddq_s32(vmull_s16(vget_low_s16(a1), vget_low_s16(b1)), vmull_high_s16(a1, b1));
     return (segrun_i32x8)__builtin_shufflevector(low, high, 0, 1, 2, 3, 4, 5, 6, 7);
 }
+
+typedef signed char segrun_i8x32 __attribute__((vector_size(32)));
+
+/// sdot (Armv8.2 dot product, `FEAT_DotProd`) on each 128-bit half: every Int32 lane of `acc` gains the sum of
+/// the four int8 x int8 products of its 4-byte group (exact). The instruction is emitted through inline
+/// assembly with `.arch_extension dotprod`, so the kernels build for plain Armv8-A and run it only where
+/// `segrun_cpu_has_dotprod()` says the CPU has it.
+static inline __attribute__((always_inline)) segrun_i32x8 segrun_sdot_i8x32(segrun_i32x8 acc, segrun_i8x32 a, segrun_i8x32 b) {
+    int32x4_t low = (int32x4_t)__builtin_shufflevector(acc, acc, 0, 1, 2, 3);
+    int32x4_t high = (int32x4_t)__builtin_shufflevector(acc, acc, 4, 5, 6, 7);
+    int8x16_t a0 = (int8x16_t)__builtin_shufflevector(a, a, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    int8x16_t a1 = (int8x16_t)__builtin_shufflevector(a, a, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31);
+    int8x16_t b0 = (int8x16_t)__builtin_shufflevector(b, b, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    int8x16_t b1 = (int8x16_t)__builtin_shufflevector(b, b, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31);
+    __asm__(".arch_extension dotprod\n\tsdot %0.4s, %1.16b, %2.16b" : "+w"(low) : "w"(a0), "w"(b0));
+    __asm__(".arch_extension dotprod\n\tsdot %0.4s, %1.16b, %2.16b" : "+w"(high) : "w"(a1), "w"(b1));
+    return (segrun_i32x8)__builtin_shufflevector(low, high, 0, 1, 2, 3, 4, 5, 6, 7);
+}
+
+unsigned long getauxval(unsigned long type);
+char *getenv(const char *name);
+
+/// Whether this CPU has the dot-product instructions: `getauxval(AT_HWCAP) & HWCAP_ASIMDDP` (AT_HWCAP is 16,
+/// HWCAP_ASIMDDP bit 20 on Linux/aarch64). `SEGRUN_DOTPROD=0` in the environment turns the path off (for tests
+/// of the fallback on machines that have it).
+static inline int segrun_cpu_has_dotprod(void) {
+    const char *force = getenv("SEGRUN_DOTPROD");
+    if (force && force[0] == '0') return 0;
+    return (int)((getauxval(16) >> 20) & 1);
+}
 #endif
 
 #endif

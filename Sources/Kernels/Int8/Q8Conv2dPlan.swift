@@ -10,6 +10,8 @@
 public final class Q8Conv2dPlan: Q8GemmLayerPlan {
     public let geometry: Conv2dGeometry
     public let weights: Q8PackedWeights
+    /// The same weights for `Q8DotMicrokernel`, when this plan multiplies with dot products.
+    public let dotWeights: Q8DotPackedWeights?
     public let stage: Q8OutputStage
     public let inputZeroPoint: UInt8
     /// Output pixels per work item (a multiple of 6).
@@ -20,8 +22,16 @@ public final class Q8Conv2dPlan: Q8GemmLayerPlan {
     ///   - bias: Int32 bias at scale `inputScale * weightScale[o]`, or nil.
     ///   - multipliers: per output channel, `inputScale * weightScale[o] / outputScale` (quantized output)
     ///     or `inputScale * weightScale[o]` (float output).
+    public convenience init(_ g: Conv2dGeometry, weights: UnsafePointer<Int8>, bias: UnsafePointer<Int32>?, multipliers: [Float],
+                            inputZeroPoint: UInt8, activation: FusedActivation, output: Q8OutputTarget) throws(ShapeError) {
+        try self.init(g, weights: weights, bias: bias, multipliers: multipliers, inputZeroPoint: inputZeroPoint,
+                      activation: activation, output: output, dotProduct: Q8DotMicrokernel.isAvailable)
+    }
+
+    /// - Parameter dotProduct: multiply with `Q8DotMicrokernel` (int8 quads, `sdot`) instead of `Q8Microkernel`
+    ///   (int16 pairs); both give the same bits. The default asks the CPU.
     public init(_ g: Conv2dGeometry, weights: UnsafePointer<Int8>, bias: UnsafePointer<Int32>?, multipliers: [Float],
-                inputZeroPoint: UInt8, activation: FusedActivation, output: Q8OutputTarget) throws(ShapeError) {
+                inputZeroPoint: UInt8, activation: FusedActivation, output: Q8OutputTarget, dotProduct: Bool) throws(ShapeError) {
         if let error = g.validate() { throw error }
         if g.groups != 1 { throw .mismatch("int8 convolution needs groups 1, got \(g.groups)") }
         if multipliers.count != g.outChannels { throw .mismatch("\(multipliers.count) multipliers for \(g.outChannels) channels") }
@@ -32,9 +42,14 @@ public final class Q8Conv2dPlan: Q8GemmLayerPlan {
             return weights[(o * cin + ci) * taps + tap]
         }
         self.weights = packed
+        dotWeights = dotProduct ? Q8DotPackedWeights(depth: taps * cin, columns: g.outChannels) { o, k in
+            weights[(o * cin + k % cin) * taps + k / cin]
+        } : nil
+        // The dot path multiplies x - 128: 128 * sum(weights) puts back what the shift took away.
+        let shift: Int32 = dotProduct ? 128 : 0
         var offsets = [Int32](repeating: 0, count: g.outChannels)
         for o in 0..<g.outChannels {
-            offsets[o] = (bias?[o] ?? 0) &- Int32(inputZeroPoint) &* packed.columnSums[o]
+            offsets[o] = (bias?[o] ?? 0) &- Int32(inputZeroPoint) &* packed.columnSums[o] &+ shift &* packed.columnSums[o]
         }
         stage = Q8OutputStage(multipliers: multipliers, offsets: offsets, activation: activation, target: output)
         self.inputZeroPoint = inputZeroPoint
@@ -47,6 +62,10 @@ public final class Q8Conv2dPlan: Q8GemmLayerPlan {
     /// Computes pixel blocks `items` of one image. `output` points at the image's first element.
     public func run(input: UnsafePointer<UInt8>, output: UnsafeMutableRawPointer, items: Range<Int>,
                     scratch: UnsafeMutableRawPointer) {
+        if let dotWeights {
+            runDot(dotWeights, input: input, output: output, items: items, scratch: scratch)
+            return
+        }
         let g = geometry
         let rowStride = weights.depthPairs * 2
         let rows = scratch.bindMemory(to: Int16.self, capacity: blockPixels * rowStride)
@@ -83,26 +102,133 @@ public final class Q8Conv2dPlan: Q8GemmLayerPlan {
         }
     }
 
-    /// Writes the receptive field of output pixel `p` as Int16, taps outer and channels inner.
+    /// `run` with dot products: the receptive fields gathered as shifted Int8 (`x ^ 0x80`), in quads.
+    private func runDot(_ packed: Q8DotPackedWeights, input: UnsafePointer<UInt8>, output: UnsafeMutableRawPointer,
+                        items: Range<Int>, scratch: UnsafeMutableRawPointer) {
+        let g = geometry
+        let rowStride = packed.depthQuads * 4
+        let rows = scratch.bindMemory(to: Int8.self, capacity: blockPixels * rowStride)
+        let cout = g.outChannels, elementBytes = stage.elementBytes
+        withUnsafeTemporaryAllocation(of: UnsafePointer<Int8>.self, capacity: Q8DotMicrokernel.rows) { aRows in
+            withUnsafeTemporaryAllocation(of: Int32.self, capacity: Q8DotMicrokernel.rows * Q8DotMicrokernel.columns) { tile in
+                var lastGathered = -1
+                for item in items {
+                    let pixelBlock = item / columnGroups, group = item &- pixelBlock &* columnGroups
+                    let first = pixelBlock &* blockPixels, count = min(blockPixels, pixels &- first)
+                    if lastGathered != pixelBlock {
+                        for r in 0..<count { gatherShifted(pixel: first &+ r, input: input, into: rows + r &* rowStride, stride: rowStride) }
+                        lastGathered = pixelBlock
+                    }
+                    for block in blockRange(group) {
+                        let column = block &* Q8DotMicrokernel.columns
+                        let width = min(Q8DotMicrokernel.columns, cout &- column)
+                        let b = packed.block(block)
+                        var t = 0
+                        while t < count {
+                            let tileRows = min(Q8DotMicrokernel.rows, count &- t)
+                            for r in 0..<Q8DotMicrokernel.rows { aRows[r] = UnsafePointer(rows + (t &+ min(r, tileRows &- 1)) &* rowStride) }
+                            Q8DotMicrokernel.run(depthQuads: packed.depthQuads, a: UnsafePointer(aRows.baseAddress!), b: b,
+                                                 tile: tile.baseAddress!)
+                            for r in 0..<tileRows {
+                                let p = first &+ t &+ r
+                                stage.store(tile.baseAddress! + r &* Q8DotMicrokernel.columns, column: column, count: width,
+                                            to: output + (p &* cout &+ column) &* elementBytes)
+                            }
+                            t &+= Q8DotMicrokernel.rows
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Writes the receptive field of output pixel `p` as shifted Int8 (`x - 128`), taps outer and channels
+    /// inner, zero-padded to `stride` (a multiple of 4).
     @inline(__always)
-    private func gather(pixel p: Int, input: UnsafePointer<UInt8>, into row: UnsafeMutablePointer<Int16>) {
+    private func gatherShifted(pixel p: Int, input: UnsafePointer<UInt8>, into row: UnsafeMutablePointer<Int8>, stride: Int) {
         let g = geometry, cin = g.inChannels
         let oy = p / g.outWidth, ox = p &- oy &* g.outWidth
-        let zero = Int16(inputZeroPoint)
+        let zero = Int8(truncatingIfNeeded: Int(inputZeroPoint) &- 128)
         var dst = row
         for ky in 0..<g.kernelHeight {
             let iy = oy &* g.strideY &- g.padTop &+ ky &* g.dilationY
             for kx in 0..<g.kernelWidth {
                 let ix = ox &* g.strideX &- g.padLeft &+ kx &* g.dilationX
                 if iy >= 0 && iy < g.inHeight && ix >= 0 && ix < g.inWidth {
-                    let src = input + (iy &* g.inWidth &+ ix) &* cin
-                    for c in 0..<cin { dst[c] = Int16(src[c]) }
+                    let src = UnsafeRawPointer(input + (iy &* g.inWidth &+ ix) &* cin)
+                    var c = 0
+                    while c &+ 16 <= cin {
+                        let v = src.loadUnaligned(fromByteOffset: c, as: SIMD16<UInt8>.self) ^ SIMD16<UInt8>(repeating: 0x80)
+                        UnsafeMutableRawPointer(dst + c).storeBytes(of: v, as: SIMD16<UInt8>.self)
+                        c &+= 16
+                    }
+                    while c < cin {
+                        dst[c] = Int8(bitPattern: src.load(fromByteOffset: c, as: UInt8.self) ^ 0x80)
+                        c &+= 1
+                    }
                 } else {
                     dst.update(repeating: zero, count: cin)
                 }
                 dst += cin
             }
         }
+        let used = g.kernelHeight &* g.kernelWidth &* cin
+        for k in used..<stride { row[k] = 0 }
+    }
+
+    /// Writes the receptive field of output pixel `p` as Int16, taps outer and channels inner.
+    @inline(__always)
+    private func gather(pixel p: Int, input: UnsafePointer<UInt8>, into row: UnsafeMutablePointer<Int16>) {
+        let g = geometry, cin = g.inChannels
+        let oy = p / g.outWidth, ox = p &- oy &* g.outWidth
+        let zero = Int16(inputZeroPoint)
+        let ix0 = ox &* g.strideX &- g.padLeft
+        var dst = row
+        if g.dilationX == 1 && ix0 >= 0 && ix0 &+ g.kernelWidth <= g.inWidth {
+            // The window's columns are inside the image: each kernel row is one contiguous run of kw * cin bytes.
+            let run = g.kernelWidth &* cin
+            let end = input + g.inHeight &* g.inWidth &* cin
+            for ky in 0..<g.kernelHeight {
+                let iy = oy &* g.strideY &- g.padTop &+ ky &* g.dilationY
+                if iy >= 0 && iy < g.inHeight {
+                    Q8Conv2dPlan.widen(input + (iy &* g.inWidth &+ ix0) &* cin, count: run, end: end, to: dst)
+                } else {
+                    dst.update(repeating: zero, count: run)
+                }
+                dst += run
+            }
+        } else {
+            for ky in 0..<g.kernelHeight {
+                let iy = oy &* g.strideY &- g.padTop &+ ky &* g.dilationY
+                for kx in 0..<g.kernelWidth {
+                    let ix = ix0 &+ kx &* g.dilationX
+                    if iy >= 0 && iy < g.inHeight && ix >= 0 && ix < g.inWidth {
+                        let src = input + (iy &* g.inWidth &+ ix) &* cin
+                        for c in 0..<cin { dst[c] = Int16(src[c]) }
+                    } else {
+                        dst.update(repeating: zero, count: cin)
+                    }
+                    dst += cin
+                }
+            }
+        }
         if (g.kernelHeight * g.kernelWidth * cin) & 1 == 1 { dst[0] = 0 }
+    }
+
+    /// `count` bytes from `src` widened to Int16 at `dst`, 16 at a time. The last partial group is one whole
+    /// 16-byte load when it stays before `end`: its extra values land past `dst + count`, where the caller
+    /// writes next (the following kernel row or A row, or the scratch's slack after the last row).
+    @inline(__always)
+    static func widen(_ src: UnsafePointer<UInt8>, count: Int, end: UnsafePointer<UInt8>, to dst: UnsafeMutablePointer<Int16>) {
+        var c = 0
+        while c &+ 16 <= count || (c < count && src + (c &+ 16) <= end) {
+            let v = UnsafeRawPointer(src + c).loadUnaligned(as: SIMD16<UInt8>.self)
+            UnsafeMutableRawPointer(dst + c).storeBytes(of: SIMD16<Int16>(truncatingIfNeeded: v), as: SIMD16<Int16>.self)
+            c &+= 16
+        }
+        while c < count {
+            dst[c] = Int16(src[c])
+            c &+= 1
+        }
     }
 }

@@ -55,48 +55,62 @@ public final class Q8ConvTransposePlan: Q8GemmLayerPlan {
         let rows = scratch.bindMemory(to: Int16.self, capacity: blockPixels * rowStride)
         let outWidth = g.inWidth * g.kernelWidth, elementBytes = stage.elementBytes
         let columns = weights.columns
+        let end = input + pixels &* cin
         withUnsafeTemporaryAllocation(of: UnsafePointer<Int16>.self, capacity: Q8Microkernel.rows) { aRows in
-            withUnsafeTemporaryAllocation(of: Int32.self, capacity: Q8Microkernel.rows * Q8Microkernel.columns) { tile in
-                var lastGathered = -1
-                for item in items {
-                    let pixelBlock = item / columnGroups, group = item &- pixelBlock &* columnGroups
-                    let first = pixelBlock &* blockPixels, count = min(blockPixels, pixels &- first)
-                    let gather = lastGathered != pixelBlock
+        withUnsafeTemporaryAllocation(of: Int32.self, capacity: Q8Microkernel.rows * Q8Microkernel.columns) { tile in
+        // Per row of the block: the output pixel of its tap (0, 0). Per column block: its runs of columns that
+        // share a tap, as (first column in the block, count, output channel, output pixel offset of the tap).
+        withUnsafeTemporaryAllocation(of: Int.self, capacity: blockPixels) { corner in
+        withUnsafeTemporaryAllocation(of: (j: Int, count: Int, o: Int, offset: Int).self, capacity: Q8Microkernel.columns) { runs in
+            var lastGathered = -1
+            for item in items {
+                let pixelBlock = item / columnGroups, group = item &- pixelBlock &* columnGroups
+                let first = pixelBlock &* blockPixels, count = min(blockPixels, pixels &- first)
+                if lastGathered != pixelBlock {
                     lastGathered = pixelBlock
-                    for r in 0..<count where gather {
-                        let src = input + (first &+ r) &* cin, dst = rows + r &* rowStride
-                        for c in 0..<cin { dst[c] = Int16(src[c]) }
+                    var y = first / g.inWidth, x = first &- y &* g.inWidth
+                    for r in 0..<count {
+                        let dst = rows + r &* rowStride
+                        Q8Conv2dPlan.widen(input + (first &+ r) &* cin, count: cin, end: end, to: dst)
                         if cin & 1 == 1 { dst[cin] = 0 }
+                        corner[r] = y &* g.kernelHeight &* outWidth &+ x &* g.kernelWidth
+                        x &+= 1
+                        if x == g.inWidth { x = 0; y &+= 1 }
                     }
-                    for block in blockRange(group) {
-                        let column = block &* Q8Microkernel.columns
-                        let width = min(Q8Microkernel.columns, columns &- column)
-                        var t = 0
-                        while t < count {
-                            let tileRows = min(Q8Microkernel.rows, count &- t)
-                            for r in 0..<Q8Microkernel.rows { aRows[r] = UnsafePointer(rows + (t &+ min(r, tileRows &- 1)) &* rowStride) }
-                            Q8Microkernel.run(depthPairs: weights.depthPairs, a: UnsafePointer(aRows.baseAddress!),
-                                              b: weights.block(block), tile: tile.baseAddress!)
-                            for r in 0..<tileRows {
-                                let p = first &+ t &+ r
-                                let y = p / g.inWidth, x = p &- y &* g.inWidth
-                                // Split the block's columns at tap boundaries: each run is contiguous in the output.
-                                var j = 0
-                                while j < width {
-                                    let col = column &+ j, tap = col / cout, o = col &- tap &* cout
-                                    let run = min(width &- j, cout &- o)
-                                    let ky = tap / g.kernelWidth, kx = tap &- ky &* g.kernelWidth
-                                    let q = (y &* g.kernelHeight &+ ky) &* outWidth &+ x &* g.kernelWidth &+ kx
-                                    stage.store(tile.baseAddress! + (r &* Q8Microkernel.columns &+ j), column: col, count: run,
-                                                to: output + (q &* cout &+ o) &* elementBytes)
-                                    j &+= run
-                                }
+                }
+                for block in blockRange(group) {
+                    let column = block &* Q8Microkernel.columns
+                    let width = min(Q8Microkernel.columns, columns &- column)
+                    var runCount = 0, j = 0
+                    while j < width {
+                        let col = column &+ j, tap = col / cout, o = col &- tap &* cout
+                        let run = min(width &- j, cout &- o)
+                        let ky = tap / g.kernelWidth, kx = tap &- ky &* g.kernelWidth
+                        runs[runCount] = (j, run, o, ky &* outWidth &+ kx)
+                        runCount &+= 1
+                        j &+= run
+                    }
+                    var t = 0
+                    while t < count {
+                        let tileRows = min(Q8Microkernel.rows, count &- t)
+                        for r in 0..<Q8Microkernel.rows { aRows[r] = UnsafePointer(rows + (t &+ min(r, tileRows &- 1)) &* rowStride) }
+                        Q8Microkernel.run(depthPairs: weights.depthPairs, a: UnsafePointer(aRows.baseAddress!),
+                                          b: weights.block(block), tile: tile.baseAddress!)
+                        for r in 0..<tileRows {
+                            let base = corner[t &+ r]
+                            for k in 0..<runCount {
+                                let (j, run, o, offset) = runs[k]
+                                stage.store(tile.baseAddress! + (r &* Q8Microkernel.columns &+ j), column: column &+ j, count: run,
+                                            to: output + ((base &+ offset) &* cout &+ o) &* elementBytes)
                             }
-                            t &+= Q8Microkernel.rows
                         }
+                        t &+= Q8Microkernel.rows
                     }
                 }
             }
+        }
+        }
+        }
         }
     }
 }

@@ -18,6 +18,7 @@ struct BenchCommand: ParsableCommand {
               segrun bench --kernels
               segrun bench --kernels --threads 1 --algorithm winograd-f4 --json
               segrun bench --kernels --layer "3x3 64->64 @128"
+              segrun bench --kernels --precision int8 --threads 1
               segrun bench --preset unet-s --size 256 --threads 1,2 --batch 1
               segrun bench model.segrun --size 512x384 --threads 2 --json
               segrun bench --train --preset unet-s --size 256 --batch 4 --threads 1,2
@@ -34,7 +35,7 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Batch size of the model benchmark.")
     var batch: Int = 1
 
-    @Option(help: "Precision of the model benchmark: auto (the model file's own), fp32, or int8 (an fp32 model or preset is first quantized on 8 random images: for speed only).")
+    @Option(help: "Precision of the model benchmark: auto (the model file's own), fp32, or int8 (an fp32 model or preset is first quantized on 8 random images: for speed only). With --kernels, int8 measures the int8 kernels against the fastest fp32 algorithm of each layer.")
     var precision: String = "auto"
 
     @Flag(help: "Benchmark training steps (forward, BCE+Dice, backward, Adam) of the model instead of inference.")
@@ -76,7 +77,7 @@ struct BenchCommand: ParsableCommand {
         if parseSize(size) == nil { throw ValidationError("--size takes H or HxW, e.g. 256 or 512x384") }
         if batch < 1 { throw ValidationError("--batch must be at least 1") }
         if !["auto", "fp32", "int8"].contains(precision) { throw ValidationError("--precision takes auto, fp32 or int8") }
-        if let algorithm, ConvAlgorithm(name: algorithm) == nil { throw ValidationError("unknown algorithm '\(algorithm)'") }
+        if let algorithm, ConvAlgorithm(name: algorithm) == nil, !Int8KernelBenchmark.algorithms.contains(algorithm) { throw ValidationError("unknown algorithm '\(algorithm)'") }
         if let threads, threadCounts(threads) == nil { throw ValidationError("--threads takes positive integers separated by commas") }
     }
 
@@ -113,6 +114,10 @@ struct BenchCommand: ParsableCommand {
         }
         var layers = KernelBenchmark.unetLayers()
         if let layer { layers = layers.filter { $0.0.contains(layer) } }
+        if precision == "int8" {
+            try runInt8Kernels(layers: layers, counts: counts, peaks: peaks, header: header)
+            return
+        }
         KernelBenchmark.run(layers: layers, threadCounts: counts, only: algorithm.flatMap(ConvAlgorithm.init(name:)),
                             peaks: peaks, minSeconds: seconds) { m in
             if json {
@@ -167,6 +172,43 @@ struct BenchCommand: ParsableCommand {
             let n = first.nodes[i]
             print(n.name.padding(toLength: 33, withPad: " ", startingAt: 0) + " " + n.op.padding(toLength: 18, withPad: " ", startingAt: 0)
                   + results.map { String(format: "%10.1f %11.1f  ", $0.nodes[i].forward * 1e3, $0.nodes[i].backward * 1e3) }.joined())
+        }
+    }
+
+    /// The int8 kernels on each layer, each row with its ratio to the fastest fp32 algorithm of that layer
+    /// and thread count, measured just before it.
+    func runInt8Kernels(layers: [(String, Conv2dGeometry)], counts: [Int], peaks: [Int: Double], header: String) throws {
+        if let algorithm, !Int8KernelBenchmark.algorithms.contains(algorithm) {
+            throw CLIError("with --precision int8, --algorithm takes \(Int8KernelBenchmark.algorithms.joined(separator: " or "))")
+        }
+        var int8Peaks: [Int: Double] = [:]
+        for t in counts { int8Peaks[t] = MachinePeak.measureInt8(threads: t) }
+        let int8Header = "int8: \(Q8Microkernel.instruction) | int8 peak: "
+            + counts.map { "\(String(format: "%.1f", int8Peaks[$0]!)) GOP/s @\($0)t" }.joined(separator: ", ")
+            + " | GOP/s count 2 ops per multiply-add of a direct convolution"
+        if json {
+            FileHandle.standardError.write((int8Header + "\n").data(using: .utf8)!)
+        } else {
+            print(int8Header)
+            print("layer                    algorithm          threads   median ms      GOP/s  % int8 peak   best fp32 ms   vs fp32")
+        }
+        for layer in layers {
+            var fp32: [Int: Double] = [:]
+            KernelBenchmark.run(layers: [layer], threadCounts: counts, peaks: peaks, minSeconds: seconds) { m in
+                fp32[m.threads] = min(fp32[m.threads] ?? .infinity, m.medianSeconds)
+            }
+            try Int8KernelBenchmark.run(layers: [layer], threadCounts: counts, only: algorithm, peaks: int8Peaks, minSeconds: seconds) { m in
+                let best = fp32[m.threads] ?? .nan
+                if json {
+                    print(m.json.dropLast() + String(format: ",\"best_fp32_s\":%.6g,\"speedup_vs_fp32\":%.4g}", best, best / m.medianSeconds))
+                } else {
+                    print(m.name.padding(toLength: 24, withPad: " ", startingAt: 0) + " "
+                          + m.algorithm.padding(toLength: 18, withPad: " ", startingAt: 0)
+                          + String(format: " %7d %11.3f %10.1f %11.1f%% %14.3f %8.2fx", m.threads, m.medianSeconds * 1e3, m.gflops,
+                                   m.percentPeak, best * 1e3, best / m.medianSeconds))
+                }
+                fflush(stdout)
+            }
         }
     }
 

@@ -64,6 +64,8 @@ func main(_ argc: Int32, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar
     failed += report("conv backward", BackwardChecks.convolution(count: 12, seed: 0x5001))
     failed += report("layer backward", BackwardChecks.layers(count: 12, seed: 0x5002))
     failed += report("int8 conv (bit for bit)", Q8Checks.randomizedConv(count: 30, seed: 0x8001))
+    print("int8 dot-product path (sdot): " + (Q8DotMicrokernel.isAvailable ? "available on this CPU" : "not on this CPU (or SEGRUN_DOTPROD=0)"))
+    failed += report("int8 conv, dot-product path (bit for bit)", Q8Checks.randomizedDotConv(count: 30, seed: 0x8005))
     failed += report("int8 winograd (bit for bit)", Q8Checks.randomizedWinograd(count: 20, seed: 0x8004))
     failed += report("int8 transposed conv (bit for bit)", Q8Checks.randomizedConvTranspose(count: 16, seed: 0x8002))
     failed += report("int8 layers", Q8Checks.layers(seed: 0x8003))
