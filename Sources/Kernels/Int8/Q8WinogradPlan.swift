@@ -63,7 +63,7 @@ public final class Q8WinogradPlan: Q8LayerPlan {
         stage = Q8OutputStage(multipliers: multipliers, offsets: offsets, activation: activation, target: output)
         self.inputZeroPoint = inputZeroPoint
         let rowBytes = matrices[0].depthPairs * 4
-        blockTiles = max(1, min(16, (192 * 1024) / (16 * rowBytes * Q8Microkernel.rows))) * Q8Microkernel.rows
+        blockTiles = max(1, min(16, (48 * 1024) / (16 * rowBytes * Q8Microkernel.rows))) * Q8Microkernel.rows
     }
 
     public var tilesHigh: Int { (geometry.outHeight + 1) / 2 }
