@@ -12,6 +12,8 @@
 //   SEGRUN_TARGET_CPU unset      -> `native` (the CPU of the build machine; the default)
 //   SEGRUN_TARGET_CPU=znver3     -> any LLVM CPU name (znver3, znver4, haswell, skylake-avx512, ...)
 //   SEGRUN_TARGET_CPU=none       -> no flag: portable baseline build (slow; `segrun bench` refuses to run)
+//   SEGRUN_TARGET_CPU=x86-64     -> the same baseline, named (scripts/build-portable builds it with skylake-avx512
+//                                   and haswell beside a launcher that picks one at start)
 //
 // The kernels also need to know, at compile time, whether 16-wide (AVX-512) tiles are native.
 // The manifest derives the compilation conditions SEGRUN_FMA and SEGRUN_AVX512 from the chosen CPU
@@ -27,7 +29,7 @@ func features(of cpu: String) -> Set<String> {
     let avx2: Set<String> = ["avx2", "fma"]
     let avx512: Set<String> = avx2.union(["avx512f", "avx512bw", "avx512vl"])
     switch cpu {
-    case "none": return []
+    case "none", "x86-64", "x86-64-v2": return []
     case "native":
         #if os(Linux)
         guard let info = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import Engine
 import Kernels
 import SegrunBenchmarks
@@ -125,8 +126,13 @@ extension InfoCommand {
             .map { "\($0) \(flags.contains($0) ? "yes" : "no")" }.joined(separator: ", "))
         print("fp32 kernels: \(CompiledISA.name), tiles of 6 x \(CompiledISA.tileColumns)")
         print("int8 kernels: \(Q8Microkernel.instruction)")
-        print("this build:   one path, chosen when it was compiled (SEGRUN_TARGET_CPU, default native). The")
-        print("              segrun-edge binary from scripts/build-edge holds AVX-512, AVX2 and portable paths and")
-        print("              picks one at start (segrun-edge --cpu).")
+        if let launched = ProcessInfo.processInfo.environment["SEGRUN_LAUNCHED_ISA"] {
+            print("this build:   chosen at start by the portable distribution's launcher: \(launched)")
+            print("              (scripts/build-portable; SEGRUN_ISA=avx512|avx2|portable caps the choice)")
+        } else {
+            print("this build:   one path, chosen when it was compiled (SEGRUN_TARGET_CPU, default native). The")
+            print("              portable distribution (scripts/build-portable) and the segrun-edge binary")
+            print("              (scripts/build-edge) hold AVX-512, AVX2 and portable paths and pick one at start.")
+        }
     }
 }
