@@ -62,79 +62,62 @@ public final class Q8Conv2dPlan: Q8GemmLayerPlan {
     /// Computes pixel blocks `items` of one image. `output` points at the image's first element.
     public func run(input: UnsafePointer<UInt8>, output: UnsafeMutableRawPointer, items: Range<Int>,
                     scratch: UnsafeMutableRawPointer) {
-        if let dotWeights {
-            runDot(dotWeights, input: input, output: output, items: items, scratch: scratch)
-            return
+        if let dot = dotWeights {
+            // Dot products: the receptive fields gathered as shifted Int8 (`x ^ 0x80`), in quads.
+            let stride = dot.depthQuads * 4, quads = dot.depthQuads
+            runTiles(Int8.self, rowStride: stride, output: output, items: items, scratch: scratch,
+                     gather: { first, count, rows in
+                         for r in 0..<count { self.gatherShifted(pixel: first &+ r, input: input, into: rows + r &* stride, stride: stride) }
+                     },
+                     block: { dot.block($0) },
+                     multiply: { a, b, tile in Q8DotMicrokernel.run(depthQuads: quads, a: a, b: b, tile: tile) })
+        } else {
+            let pairs = weights.depthPairs
+            runTiles(Int16.self, rowStride: pairs * 2, output: output, items: items, scratch: scratch,
+                     gather: { first, count, rows in
+                         for r in 0..<count { self.gather(pixel: first &+ r, input: input, into: rows + r &* (pairs &* 2)) }
+                     },
+                     block: { self.weights.block($0) },
+                     multiply: { a, b, tile in Q8Microkernel.run(depthPairs: pairs, a: a, b: b, tile: tile) })
         }
-        let g = geometry
-        let rowStride = weights.depthPairs * 2
-        let rows = scratch.bindMemory(to: Int16.self, capacity: blockPixels * rowStride)
-        let cout = g.outChannels, elementBytes = stage.elementBytes
-        withUnsafeTemporaryAllocation(of: UnsafePointer<Int16>.self, capacity: Q8Microkernel.rows) { aRows in
+    }
+
+    /// The GEMM over one image's pixel blocks, for either microkernel: gather a block's rows once (`gather` writes
+    /// `count` rows of `rowStride` from pixel `first` on), then every column block of its group over the block's
+    /// 6-row tiles, and the output stage per row.
+    @inline(__always)
+    private func runTiles<E>(_: E.Type, rowStride: Int, output: UnsafeMutableRawPointer, items: Range<Int>,
+                             scratch: UnsafeMutableRawPointer,
+                             gather: (_ first: Int, _ count: Int, _ rows: UnsafeMutablePointer<E>) -> Void,
+                             block: (Int) -> UnsafePointer<E>,
+                             multiply: (UnsafePointer<UnsafePointer<E>>, UnsafePointer<E>, UnsafeMutablePointer<Int32>) -> Void) {
+        let rows = scratch.bindMemory(to: E.self, capacity: blockPixels * rowStride)
+        let cout = geometry.outChannels, elementBytes = stage.elementBytes
+        withUnsafeTemporaryAllocation(of: UnsafePointer<E>.self, capacity: Q8Microkernel.rows) { aRows in
             withUnsafeTemporaryAllocation(of: Int32.self, capacity: Q8Microkernel.rows * Q8Microkernel.columns) { tile in
                 var lastGathered = -1
                 for item in items {
                     let pixelBlock = item / columnGroups, group = item &- pixelBlock &* columnGroups
                     let first = pixelBlock &* blockPixels, count = min(blockPixels, pixels &- first)
-                    let gather = lastGathered != pixelBlock
-                    lastGathered = pixelBlock
-                    if gather { for r in 0..<count { self.gather(pixel: first &+ r, input: input, into: rows + r &* rowStride) } }
-                    for block in blockRange(group) {
-                        let column = block &* Q8Microkernel.columns
+                    if lastGathered != pixelBlock {
+                        gather(first, count, rows)
+                        lastGathered = pixelBlock
+                    }
+                    for columnBlock in blockRange(group) {
+                        let column = columnBlock &* Q8Microkernel.columns
                         let width = min(Q8Microkernel.columns, cout &- column)
-                        let b = weights.block(block)
+                        let b = block(columnBlock)
                         var t = 0
                         while t < count {
                             let tileRows = min(Q8Microkernel.rows, count &- t)
                             for r in 0..<Q8Microkernel.rows { aRows[r] = UnsafePointer(rows + (t &+ min(r, tileRows &- 1)) &* rowStride) }
-                            Q8Microkernel.run(depthPairs: weights.depthPairs, a: UnsafePointer(aRows.baseAddress!), b: b,
-                                              tile: tile.baseAddress!)
+                            multiply(UnsafePointer(aRows.baseAddress!), b, tile.baseAddress!)
                             for r in 0..<tileRows {
                                 let p = first &+ t &+ r
                                 stage.store(tile.baseAddress! + r &* Q8Microkernel.columns, column: column, count: width,
                                             to: output + (p &* cout &+ column) &* elementBytes)
                             }
                             t &+= Q8Microkernel.rows
-                        }
-                    }
-                }
-            }
-        }
-    }
-
-    /// `run` with dot products: the receptive fields gathered as shifted Int8 (`x ^ 0x80`), in quads.
-    private func runDot(_ packed: Q8DotPackedWeights, input: UnsafePointer<UInt8>, output: UnsafeMutableRawPointer,
-                        items: Range<Int>, scratch: UnsafeMutableRawPointer) {
-        let g = geometry
-        let rowStride = packed.depthQuads * 4
-        let rows = scratch.bindMemory(to: Int8.self, capacity: blockPixels * rowStride)
-        let cout = g.outChannels, elementBytes = stage.elementBytes
-        withUnsafeTemporaryAllocation(of: UnsafePointer<Int8>.self, capacity: Q8DotMicrokernel.rows) { aRows in
-            withUnsafeTemporaryAllocation(of: Int32.self, capacity: Q8DotMicrokernel.rows * Q8DotMicrokernel.columns) { tile in
-                var lastGathered = -1
-                for item in items {
-                    let pixelBlock = item / columnGroups, group = item &- pixelBlock &* columnGroups
-                    let first = pixelBlock &* blockPixels, count = min(blockPixels, pixels &- first)
-                    if lastGathered != pixelBlock {
-                        for r in 0..<count { gatherShifted(pixel: first &+ r, input: input, into: rows + r &* rowStride, stride: rowStride) }
-                        lastGathered = pixelBlock
-                    }
-                    for block in blockRange(group) {
-                        let column = block &* Q8DotMicrokernel.columns
-                        let width = min(Q8DotMicrokernel.columns, cout &- column)
-                        let b = packed.block(block)
-                        var t = 0
-                        while t < count {
-                            let tileRows = min(Q8DotMicrokernel.rows, count &- t)
-                            for r in 0..<Q8DotMicrokernel.rows { aRows[r] = UnsafePointer(rows + (t &+ min(r, tileRows &- 1)) &* rowStride) }
-                            Q8DotMicrokernel.run(depthQuads: packed.depthQuads, a: UnsafePointer(aRows.baseAddress!), b: b,
-                                                 tile: tile.baseAddress!)
-                            for r in 0..<tileRows {
-                                let p = first &+ t &+ r
-                                stage.store(tile.baseAddress! + r &* Q8DotMicrokernel.columns, column: column, count: width,
-                                            to: output + (p &* cout &+ column) &* elementBytes)
-                            }
-                            t &+= Q8DotMicrokernel.rows
                         }
                     }
                 }

@@ -39,54 +39,6 @@ public enum Q8DotMicrokernel {
         return r
         #endif
     }
-
-    @inline(__always)
-    static func quad(_ row: UnsafePointer<Int8>, _ k: Int) -> SIMD32<Int8> {
-        let four = UnsafeRawPointer(row + 4 &* k).loadUnaligned(as: Int32.self)
-        return unsafeBitCast(SIMD8<Int32>(repeating: four), to: SIMD32<Int8>.self)
-    }
-
-    @inline(__always)
-    static func run(depthQuads: Int, a: UnsafePointer<UnsafePointer<Int8>>, b: UnsafePointer<Int8>,
-                    tile: UnsafeMutablePointer<Int32>) {
-        let a0 = a[0], a1 = a[1], a2 = a[2], a3 = a[3], a4 = a[4], a5 = a[5]
-        var c00 = SIMD8<Int32>(), c01 = SIMD8<Int32>(), c10 = SIMD8<Int32>(), c11 = SIMD8<Int32>()
-        var c20 = SIMD8<Int32>(), c21 = SIMD8<Int32>(), c30 = SIMD8<Int32>(), c31 = SIMD8<Int32>()
-        var c40 = SIMD8<Int32>(), c41 = SIMD8<Int32>(), c50 = SIMD8<Int32>(), c51 = SIMD8<Int32>()
-        var w = UnsafeRawPointer(b)
-        var k = 0
-        while k < depthQuads {
-            let b0 = w.loadUnaligned(as: SIMD32<Int8>.self)
-            let b1 = w.loadUnaligned(fromByteOffset: 32, as: SIMD32<Int8>.self)
-            var x = quad(a0, k)
-            c00 = dot(c00, x, b0); c01 = dot(c01, x, b1)
-            x = quad(a1, k)
-            c10 = dot(c10, x, b0); c11 = dot(c11, x, b1)
-            x = quad(a2, k)
-            c20 = dot(c20, x, b0); c21 = dot(c21, x, b1)
-            x = quad(a3, k)
-            c30 = dot(c30, x, b0); c31 = dot(c31, x, b1)
-            x = quad(a4, k)
-            c40 = dot(c40, x, b0); c41 = dot(c41, x, b1)
-            x = quad(a5, k)
-            c50 = dot(c50, x, b0); c51 = dot(c51, x, b1)
-            w += 64
-            k &+= 1
-        }
-        let t = UnsafeMutableRawPointer(tile)
-        t.storeBytes(of: c00, toByteOffset: 0, as: SIMD8<Int32>.self)
-        t.storeBytes(of: c01, toByteOffset: 32, as: SIMD8<Int32>.self)
-        t.storeBytes(of: c10, toByteOffset: 64, as: SIMD8<Int32>.self)
-        t.storeBytes(of: c11, toByteOffset: 96, as: SIMD8<Int32>.self)
-        t.storeBytes(of: c20, toByteOffset: 128, as: SIMD8<Int32>.self)
-        t.storeBytes(of: c21, toByteOffset: 160, as: SIMD8<Int32>.self)
-        t.storeBytes(of: c30, toByteOffset: 192, as: SIMD8<Int32>.self)
-        t.storeBytes(of: c31, toByteOffset: 224, as: SIMD8<Int32>.self)
-        t.storeBytes(of: c40, toByteOffset: 256, as: SIMD8<Int32>.self)
-        t.storeBytes(of: c41, toByteOffset: 288, as: SIMD8<Int32>.self)
-        t.storeBytes(of: c50, toByteOffset: 320, as: SIMD8<Int32>.self)
-        t.storeBytes(of: c51, toByteOffset: 352, as: SIMD8<Int32>.self)
-    }
 }
 
 /// Int8 weights packed for `Q8DotMicrokernel`: a GEMM `B` of `depth` rows and `columns` columns, stored column

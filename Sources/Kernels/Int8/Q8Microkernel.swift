@@ -34,35 +34,77 @@ public enum Q8Microkernel {
     }
 
     @inline(__always)
-    static func pair(_ row: UnsafePointer<Int16>, _ k: Int) -> SIMD16<Int16> {
+    static func run(depthPairs: Int, a: UnsafePointer<UnsafePointer<Int16>>, b: UnsafePointer<Int16>,
+                    tile: UnsafeMutablePointer<Int32>) {
+        Q8Tile.run(PairStep.self, steps: depthPairs, a: a, b: UnsafeRawPointer(b), tile: tile)
+    }
+}
+
+/// One step of an int8 register tile: the row's next group of reduction values broadcast across a 32-byte
+/// vector, multiplied with 8 columns' groups and summed into their 8 Int32 lanes.
+protocol Q8MultiplyStep {
+    associatedtype Element
+    associatedtype Operand: SIMD
+    static func broadcast(_ row: UnsafePointer<Element>, _ k: Int) -> Operand
+    static func accumulate(_ acc: SIMD8<Int32>, _ x: Operand, _ b: Operand) -> SIMD8<Int32>
+}
+
+/// `Q8Microkernel`'s step: Int16 pairs, `vpmaddwd` / `smull` + `addp`.
+enum PairStep: Q8MultiplyStep {
+    @inline(__always)
+    static func broadcast(_ row: UnsafePointer<Int16>, _ k: Int) -> SIMD16<Int16> {
         let both = UnsafeRawPointer(row + 2 &* k).loadUnaligned(as: Int32.self)
         return unsafeBitCast(SIMD8<Int32>(repeating: both), to: SIMD16<Int16>.self)
     }
 
     @inline(__always)
-    static func run(depthPairs: Int, a: UnsafePointer<UnsafePointer<Int16>>, b: UnsafePointer<Int16>,
-                    tile: UnsafeMutablePointer<Int32>) {
+    static func accumulate(_ acc: SIMD8<Int32>, _ x: SIMD16<Int16>, _ b: SIMD16<Int16>) -> SIMD8<Int32> {
+        acc &+ Q8Microkernel.madd(x, b)
+    }
+}
+
+/// `Q8DotMicrokernel`'s step: Int8 quads, `sdot`.
+enum QuadStep: Q8MultiplyStep {
+    @inline(__always)
+    static func broadcast(_ row: UnsafePointer<Int8>, _ k: Int) -> SIMD32<Int8> {
+        let four = UnsafeRawPointer(row + 4 &* k).loadUnaligned(as: Int32.self)
+        return unsafeBitCast(SIMD8<Int32>(repeating: four), to: SIMD32<Int8>.self)
+    }
+
+    @inline(__always)
+    static func accumulate(_ acc: SIMD8<Int32>, _ x: SIMD32<Int8>, _ b: SIMD32<Int8>) -> SIMD8<Int32> {
+        Q8DotMicrokernel.dot(acc, x, b)
+    }
+}
+
+/// The 6 x 16 register tile both int8 microkernels share: per step, 2 x 32 bytes of weights (columns 0-7 and
+/// 8-15) and one broadcast group per row; 12 Int32 accumulators, stored row-major to `tile` at the end.
+/// (Generic, but called only from this file, so every build specializes it.)
+enum Q8Tile {
+    @inline(__always)
+    static func run<S: Q8MultiplyStep>(_: S.Type, steps: Int, a: UnsafePointer<UnsafePointer<S.Element>>, b: UnsafeRawPointer,
+                                       tile: UnsafeMutablePointer<Int32>) {
         let a0 = a[0], a1 = a[1], a2 = a[2], a3 = a[3], a4 = a[4], a5 = a[5]
         var c00 = SIMD8<Int32>(), c01 = SIMD8<Int32>(), c10 = SIMD8<Int32>(), c11 = SIMD8<Int32>()
         var c20 = SIMD8<Int32>(), c21 = SIMD8<Int32>(), c30 = SIMD8<Int32>(), c31 = SIMD8<Int32>()
         var c40 = SIMD8<Int32>(), c41 = SIMD8<Int32>(), c50 = SIMD8<Int32>(), c51 = SIMD8<Int32>()
-        var w = UnsafeRawPointer(b)
+        var w = b
         var k = 0
-        while k < depthPairs {
-            let b0 = w.loadUnaligned(as: SIMD16<Int16>.self)
-            let b1 = w.loadUnaligned(fromByteOffset: 32, as: SIMD16<Int16>.self)
-            var x = pair(a0, k)
-            c00 &+= madd(x, b0); c01 &+= madd(x, b1)
-            x = pair(a1, k)
-            c10 &+= madd(x, b0); c11 &+= madd(x, b1)
-            x = pair(a2, k)
-            c20 &+= madd(x, b0); c21 &+= madd(x, b1)
-            x = pair(a3, k)
-            c30 &+= madd(x, b0); c31 &+= madd(x, b1)
-            x = pair(a4, k)
-            c40 &+= madd(x, b0); c41 &+= madd(x, b1)
-            x = pair(a5, k)
-            c50 &+= madd(x, b0); c51 &+= madd(x, b1)
+        while k < steps {
+            let b0 = w.loadUnaligned(as: S.Operand.self)
+            let b1 = w.loadUnaligned(fromByteOffset: 32, as: S.Operand.self)
+            var x = S.broadcast(a0, k)
+            c00 = S.accumulate(c00, x, b0); c01 = S.accumulate(c01, x, b1)
+            x = S.broadcast(a1, k)
+            c10 = S.accumulate(c10, x, b0); c11 = S.accumulate(c11, x, b1)
+            x = S.broadcast(a2, k)
+            c20 = S.accumulate(c20, x, b0); c21 = S.accumulate(c21, x, b1)
+            x = S.broadcast(a3, k)
+            c30 = S.accumulate(c30, x, b0); c31 = S.accumulate(c31, x, b1)
+            x = S.broadcast(a4, k)
+            c40 = S.accumulate(c40, x, b0); c41 = S.accumulate(c41, x, b1)
+            x = S.broadcast(a5, k)
+            c50 = S.accumulate(c50, x, b0); c51 = S.accumulate(c51, x, b1)
             w += 64
             k &+= 1
         }
@@ -79,5 +121,13 @@ public enum Q8Microkernel {
         t.storeBytes(of: c41, toByteOffset: 288, as: SIMD8<Int32>.self)
         t.storeBytes(of: c50, toByteOffset: 320, as: SIMD8<Int32>.self)
         t.storeBytes(of: c51, toByteOffset: 352, as: SIMD8<Int32>.self)
+    }
+}
+
+extension Q8DotMicrokernel {
+    @inline(__always)
+    static func run(depthQuads: Int, a: UnsafePointer<UnsafePointer<Int8>>, b: UnsafePointer<Int8>,
+                    tile: UnsafeMutablePointer<Int32>) {
+        Q8Tile.run(QuadStep.self, steps: depthQuads, a: a, b: UnsafeRawPointer(b), tile: tile)
     }
 }
