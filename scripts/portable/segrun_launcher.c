@@ -14,31 +14,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-static const char *names[] = {"portable", "avx2", "avx512"};
+#include "segrun_isa_choice.h"
 
 int main(int argc, char **argv) {
     (void)argc;
-    __builtin_cpu_init();
-    int has[3] = {1, 0, 0};
-    has[1] = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-    has[2] = has[1] && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw")
-        && __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512cd");
-    int best = has[2] ? 2 : has[1] ? 1 : 0, chosen = best;
-    const char *cap = getenv("SEGRUN_ISA");
-    if (cap && *cap) {
-        int wanted = -1;
-        for (int i = 0; i < 3; i++) if (strcmp(cap, names[i]) == 0) wanted = i;
-        if (wanted < 0) {
-            fprintf(stderr, "segrun: SEGRUN_ISA=%s: expected avx512, avx2 or portable\n", cap);
-            return 1;
-        }
-        if (!has[wanted]) {
-            fprintf(stderr, "segrun: SEGRUN_ISA=%s: this CPU has no %s (best path here: %s)\n", cap, cap, names[best]);
-            return 1;
-        }
-        chosen = wanted;
-    }
+    int has[3], best;
+    int chosen = segrun_choose_isa("segrun", has, &best);
+    if (chosen < 0) return 1;
     char self[PATH_MAX], target[PATH_MAX + 32];
     ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
     if (n <= 0) {
@@ -48,9 +30,9 @@ int main(int argc, char **argv) {
     self[n] = 0;
     char *slash = strrchr(self, '/');
     if (slash) *slash = 0;
-    snprintf(target, sizeof target, "%s/segrun-%s", self, names[chosen]);
+    snprintf(target, sizeof target, "%s/segrun-%s", self, segrun_isa_names[chosen]);
     char note[128];
-    snprintf(note, sizeof note, "%s (of avx512: %s, avx2: %s, portable: yes)%s", names[chosen], has[2] ? "yes" : "no",
+    snprintf(note, sizeof note, "%s (of avx512: %s, avx2: %s, portable: yes)%s", segrun_isa_names[chosen], has[2] ? "yes" : "no",
              has[1] ? "yes" : "no", chosen == best ? "" : ", capped by SEGRUN_ISA");
     setenv("SEGRUN_LAUNCHED_ISA", note, 1);
     execv(target, argv);
