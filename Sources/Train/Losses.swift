@@ -9,6 +9,30 @@ public enum Target {
     case classes([Int32], batch: Int, height: Int, width: Int)
 }
 
+/// How a soft Dice sums its terms.
+///
+/// The default, `batchForeground`, sums intersections and volumes over the whole batch and scores only
+/// the foreground classes (nnU-Net's `batch_dice` and `do_bg=False`). The per-image form with the
+/// background (`perImage`, segrun's form before issue 24) gives an image that lacks a class the term
+/// `1 - 1/(sum p + 1)`, which is lowest when that class is predicted nowhere: on small structures absent
+/// from most images it taught the model to predict nothing (docs/TRAINING.md has the runs).
+public struct DiceForm: Equatable, CustomStringConvertible {
+    /// Sum over the batch (true) or score each image separately and average (false).
+    public var batch: Bool
+    /// Score the background class too (multi-class losses only; a binary loss scores its one channel).
+    public var background: Bool
+
+    public init(batch: Bool, background: Bool) {
+        self.batch = batch
+        self.background = background
+    }
+
+    public static let batchForeground = DiceForm(batch: true, background: false)
+    public static let perImage = DiceForm(batch: false, background: true)
+
+    public var description: String { (batch ? "batch" : "per image") + (background ? ", with background" : "") }
+}
+
 /// The segmentation losses. Each returns the mean loss and its gradient with respect to the logits
 /// (NCHW). All work from logits with log-sum-exp forms, so extreme logits give finite values, and
 /// Dice-type losses add a smoothing term of 1, so empty masks give finite values and gradients.
@@ -18,21 +42,28 @@ public enum Loss: Equatable {
     case bce(positiveWeight: Float)
     /// BCE with the positive weight set from the batch's foreground ratio r: `(1 - r) / r`.
     case foregroundWeightedBCE
-    /// Soft Dice `1 - (2 sum(p t) + 1) / (sum p + sum t + 1)` per image and class, averaged; `squared` uses
+    /// Soft Dice `1 - (2 sum(p t) + 1) / (sum p + sum t + 1)`, summed as `form` says; `squared` uses
     /// `sum p^2 + sum t^2` in the denominator (the V-Net form).
-    case dice(squared: Bool)
-    /// `bceWeight * BCE + diceWeight * Dice` (default 0.8 / 0.2).
-    case bceDice(bceWeight: Float, diceWeight: Float)
+    case dice(squared: Bool, form: DiceForm = .batchForeground)
+    /// `bceWeight * BCE + diceWeight * Dice` (the binary default: 1 / 1, batch Dice).
+    case bceDice(bceWeight: Float, diceWeight: Float, form: DiceForm = .batchForeground)
     /// Multi-class cross-entropy over the softmax of the logits, mean over pixels.
     case crossEntropy
-    /// Cross-entropy plus soft Dice over all classes (`ceWeight`, `diceWeight`).
-    case crossEntropyDice(ceWeight: Float, diceWeight: Float)
+    /// Cross-entropy plus soft Dice (`ceWeight`, `diceWeight`; the multi-class default: 1 / 1, batch Dice
+    /// over the foreground classes).
+    case crossEntropyDice(ceWeight: Float, diceWeight: Float, form: DiceForm = .batchForeground)
     /// Binary focal loss (Lin et al.): `-alpha t (1-p)^gamma log p - (1-alpha)(1-t) p^gamma log(1-p)`.
     case focal(alpha: Float, gamma: Float)
     /// Tversky `1 - (TP + 1) / (TP + alpha FP + beta FN + 1)` on soft predictions, per image, averaged.
     case tversky(alpha: Float, beta: Float)
 
-    public static let defaultBinary = Loss.bceDice(bceWeight: 0.8, diceWeight: 0.2)
+    /// The defaults (docs/TRAINING.md): BCE + batch soft Dice, and cross-entropy + batch soft Dice over the
+    /// foreground classes, each 1:1.
+    public static let defaultBinary = Loss.bceDice(bceWeight: 1, diceWeight: 1)
+    public static let defaultMultiClass = Loss.crossEntropyDice(ceWeight: 1, diceWeight: 1)
+
+    /// The default loss of a model with `classes` outputs (1: binary).
+    public static func defaultLoss(classes: Int) -> Loss { classes == 1 ? defaultBinary : defaultMultiClass }
 
     public func evaluate(_ logits: Tensor, _ target: Target) -> (loss: Double, gradient: Tensor) {
         switch self {
@@ -41,13 +72,16 @@ public enum Loss: Equatable {
             let m = target.mask
             let r = max(1e-6, Double(m.data.reduce(0, +)) / Double(max(1, m.data.count)))
             return BinaryLosses.bce(logits, m, positiveWeight: Float(min(1e4, (1 - r) / r)))
-        case .dice(let squared): return BinaryLosses.dice(logits, target.mask, squared: squared)
-        case .bceDice(let wb, let wd):
-            let a = BinaryLosses.bce(logits, target.mask, positiveWeight: 1), b = BinaryLosses.dice(logits, target.mask, squared: false)
+        case .dice(let squared, let form): return BinaryLosses.dice(logits, target.mask, squared: squared, batch: form.batch)
+        case .bceDice(let wb, let wd, let form):
+            let a = BinaryLosses.bce(logits, target.mask, positiveWeight: 1)
+            let b = BinaryLosses.dice(logits, target.mask, squared: false, batch: form.batch)
             return Loss.combine(a, Double(wb), b, Double(wd))
-        case .crossEntropy: return ClassLosses.crossEntropy(logits, target)
-        case .crossEntropyDice(let wc, let wd):
-            return Loss.combine(ClassLosses.crossEntropy(logits, target), Double(wc), ClassLosses.dice(logits, target), Double(wd))
+        case .crossEntropy:
+            return ClassLosses.crossEntropy(logits, ClassLosses.probabilities(logits), ClassLosses.labels(target))
+        case .crossEntropyDice(let wc, let wd, let form):
+            let p = ClassLosses.probabilities(logits), ids = ClassLosses.labels(target)
+            return Loss.combine(ClassLosses.crossEntropy(logits, p, ids), Double(wc), ClassLosses.dice(logits, p, ids, form: form), Double(wd))
         case .focal(let alpha, let gamma): return BinaryLosses.focal(logits, target.mask, alpha: alpha, gamma: gamma)
         case .tversky(let alpha, let beta): return BinaryLosses.tversky(logits, target.mask, alpha: alpha, beta: beta)
         }
@@ -100,31 +134,37 @@ enum BinaryLosses {
         return (loss / n, g)
     }
 
-    /// Per image (and channel): 1 - (2 I + 1) / (P + T + 1), averaged.
-    static func dice(_ logits: Tensor, _ t: Tensor, squared: Bool) -> (loss: Double, gradient: Tensor) {
-        let s = logits.shape, hw = s.height * s.width, groups = s.batch * s.channels
+    /// `1 - (2 I + 1) / (P + T + 1)` per channel, with I, P and T summed over the whole batch (`batch`) or
+    /// over each image (then averaged over images too).
+    static func dice(_ logits: Tensor, _ t: Tensor, squared: Bool, batch: Bool) -> (loss: Double, gradient: Tensor) {
+        let s = logits.shape, hw = s.height * s.width, channels = s.channels
+        let p = logits.data.map { sigmoid(Double($0)) }
         var g = logits, loss = 0.0
-        for k in 0..<groups {
-            let base = k * hw
+        // Each group is a set of (image, channel) planes summed together.
+        let groups: [[Int]] = batch ? (0..<channels).map { c in (0..<s.batch).map { n in n * channels + c } }
+                                    : (0..<(s.batch * channels)).map { [$0] }
+        for planes in groups {
             var inter = 0.0, sp = 0.0, st = 0.0
-            var p = [Double](repeating: 0, count: hw)
-            for j in 0..<hw {
-                p[j] = sigmoid(Double(logits.data[base + j]))
-                let y = Double(t.data[base + j])
-                inter += p[j] * y
-                sp += squared ? p[j] * p[j] : p[j]
-                st += squared ? y * y : y
+            for plane in planes {
+                for j in (plane * hw)..<((plane + 1) * hw) {
+                    let y = Double(t.data[j])
+                    inter += p[j] * y
+                    sp += squared ? p[j] * p[j] : p[j]
+                    st += squared ? y * y : y
+                }
             }
             let num = 2 * inter + 1, den = sp + st + 1
             loss += 1 - num / den
-            for j in 0..<hw {
-                let y = Double(t.data[base + j])
-                let dDen = squared ? 2 * p[j] : 1
-                let dLdp = -(2 * y * den - num * dDen) / (den * den)
-                g.data[base + j] = Float(dLdp * p[j] * (1 - p[j]) / Double(groups))
+            for plane in planes {
+                for j in (plane * hw)..<((plane + 1) * hw) {
+                    let y = Double(t.data[j])
+                    let dDen = squared ? 2 * p[j] : 1
+                    let dLdp = -(2 * y * den - num * dDen) / (den * den)
+                    g.data[j] = Float(dLdp * p[j] * (1 - p[j]) / Double(groups.count))
+                }
             }
         }
-        return (loss / Double(groups), g)
+        return (loss / Double(groups.count), g)
     }
 
     static func focal(_ logits: Tensor, _ t: Tensor, alpha: Float, gamma: Float) -> (loss: Double, gradient: Tensor) {
@@ -176,69 +216,96 @@ enum BinaryLosses {
 }
 
 enum ClassLosses {
-    static func softmax(_ logits: Tensor, _ n: Int, _ p: Int) -> [Double] {
-        let s = logits.shape, hw = s.height * s.width
-        var m = -Double.infinity
-        for c in 0..<s.channels { m = max(m, Double(logits.data[(n * s.channels + c) * hw + p])) }
-        var e = [Double](repeating: 0, count: s.channels), sum = 0.0
-        for c in 0..<s.channels { e[c] = LayerReference.exp64(Double(logits.data[(n * s.channels + c) * hw + p]) - m); sum += e[c] }
-        for c in 0..<s.channels { e[c] /= sum }
-        return e
+    /// The softmax over channels of every pixel, NCHW, in Float64.
+    static func probabilities(_ logits: Tensor) -> [Double] {
+        let s = logits.shape, hw = s.height * s.width, k = s.channels
+        var p = [Double](repeating: 0, count: logits.data.count)
+        for n in 0..<s.batch {
+            let base = n * k * hw
+            for j in 0..<hw {
+                var m = -Double.infinity
+                for c in 0..<k { m = max(m, Double(logits.data[base + c * hw + j])) }
+                var sum = 0.0
+                for c in 0..<k {
+                    let e = Foundation.exp(Double(logits.data[base + c * hw + j]) - m)
+                    p[base + c * hw + j] = e
+                    sum += e
+                }
+                for c in 0..<k { p[base + c * hw + j] /= sum }
+            }
+        }
+        return p
     }
 
-    static func labels(_ target: Target, _ s: TensorShape) -> [Int32] {
+    static func labels(_ target: Target) -> [Int32] {
         switch target {
         case .classes(let ids, _, _, _): return ids
         case .binary(let t): return t.data.map { $0 > 0.5 ? 1 : 0 }
         }
     }
 
-    static func crossEntropy(_ logits: Tensor, _ target: Target) -> (loss: Double, gradient: Tensor) {
-        let s = logits.shape, hw = s.height * s.width
-        let ids = labels(target, s)
+    /// Mean over pixels of `-log p[label]`, from the probabilities `p` of `logits`.
+    static func crossEntropy(_ logits: Tensor, _ p: [Double], _ ids: [Int32]) -> (loss: Double, gradient: Tensor) {
+        let s = logits.shape, hw = s.height * s.width, k = s.channels
+        precondition(ids.count == s.batch * hw, "cross-entropy needs one class id per pixel")
         let count = Double(s.batch * hw)
         var g = logits, loss = 0.0
         for n in 0..<s.batch {
-            for p in 0..<hw {
-                let prob = softmax(logits, n, p), label = Int(ids[n * hw + p])
-                loss += -Foundation.log(max(prob[label], 1e-300))
-                for c in 0..<s.channels {
-                    g.data[(n * s.channels + c) * hw + p] = Float((prob[c] - (c == label ? 1 : 0)) / count)
+            let base = n * k * hw
+            for j in 0..<hw {
+                let label = Int(ids[n * hw + j])
+                loss -= Foundation.log(max(p[base + label * hw + j], 1e-300))
+                for c in 0..<k {
+                    g.data[base + c * hw + j] = Float((p[base + c * hw + j] - (c == label ? 1 : 0)) / count)
                 }
             }
         }
         return (loss / count, g)
     }
 
-    /// Soft Dice over the softmax probabilities, per image and class, averaged over both.
-    static func dice(_ logits: Tensor, _ target: Target) -> (loss: Double, gradient: Tensor) {
+    /// Soft Dice over the softmax probabilities: `1 - (2 I + 1) / (P + T + 1)` per class, over the classes and
+    /// sums `form` says (the whole batch or each image; foreground only or all classes), averaged.
+    static func dice(_ logits: Tensor, _ p: [Double], _ ids: [Int32], form: DiceForm) -> (loss: Double, gradient: Tensor) {
         let s = logits.shape, hw = s.height * s.width, k = s.channels
-        let ids = labels(target, s)
-        var g = logits, loss = 0.0
-        for n in 0..<s.batch {
-            var probs: [[Double]] = []
-            for p in 0..<hw { probs.append(softmax(logits, n, p)) }
-            var dLdp = [[Double]](repeating: [Double](repeating: 0, count: k), count: hw)
-            for c in 0..<k {
+        let scored = Array((form.background ? 0 : 1)..<k)
+        let imageGroups: [[Int]] = form.batch ? [Array(0..<s.batch)] : (0..<s.batch).map { [$0] }
+        let terms = Double(imageGroups.count * scored.count)
+        // dL/dp for every probability (0 for the classes not scored), then through the softmax.
+        var dLdp = [Double](repeating: 0, count: p.count)
+        var loss = 0.0
+        for images in imageGroups {
+            for c in scored {
                 var inter = 0.0, sp = 0.0, st = 0.0
-                for p in 0..<hw {
-                    let y = ids[n * hw + p] == c ? 1.0 : 0.0
-                    inter += probs[p][c] * y; sp += probs[p][c]; st += y
+                for n in images {
+                    let plane = (n * k + c) * hw
+                    for j in 0..<hw {
+                        let y = ids[n * hw + j] == c ? 1.0 : 0.0
+                        inter += p[plane + j] * y
+                        sp += p[plane + j]
+                        st += y
+                    }
                 }
                 let num = 2 * inter + 1, den = sp + st + 1
                 loss += 1 - num / den
-                for p in 0..<hw {
-                    let y = ids[n * hw + p] == c ? 1.0 : 0.0
-                    dLdp[p][c] = -(2 * y * den - num) / (den * den) / Double(s.batch * k)
+                for n in images {
+                    let plane = (n * k + c) * hw
+                    for j in 0..<hw {
+                        let y = ids[n * hw + j] == c ? 1.0 : 0.0
+                        dLdp[plane + j] = -(2 * y * den - num) / (den * den) / terms
+                    }
                 }
             }
-            // Through the softmax: dL/dz_c = p_c (dL/dp_c - sum_j p_j dL/dp_j).
-            for p in 0..<hw {
+        }
+        // Through the softmax: dL/dz_c = p_c (dL/dp_c - sum_j p_j dL/dp_j).
+        var g = logits
+        for n in 0..<s.batch {
+            let base = n * k * hw
+            for j in 0..<hw {
                 var dot = 0.0
-                for c in 0..<k { dot += probs[p][c] * dLdp[p][c] }
-                for c in 0..<k { g.data[(n * k + c) * hw + p] = Float(probs[p][c] * (dLdp[p][c] - dot)) }
+                for c in 0..<k { dot += p[base + c * hw + j] * dLdp[base + c * hw + j] }
+                for c in 0..<k { g.data[base + c * hw + j] = Float(p[base + c * hw + j] * (dLdp[base + c * hw + j] - dot)) }
             }
         }
-        return (loss / Double(s.batch * k), g)
+        return (loss / terms, g)
     }
 }

@@ -1,15 +1,21 @@
 /// Overlap metrics on label maps.
 ///
-/// An image whose truth and prediction are both empty for a class scores Dice 1 and IoU 1 for that
-/// class (nothing to find, nothing found): the convention of the Medical Segmentation Decathlon.
-/// Multi-class scores average the foreground classes (1...K-1); background is not scored.
+/// One image's `Overlap` of a class that is in neither its truth nor its prediction has Dice 1 and IoU 1
+/// (nothing to find, nothing found: the Medical Segmentation Decathlon's convention). Scores of a set of
+/// images, which must not reward predicting nothing, are `SegmentationScores`. Background is not scored.
 public enum Metrics {
-    public struct Overlap {
+    public struct Overlap: Equatable {
         public var intersection = 0
         public var predicted = 0
         public var truth = 0
 
         public init() {}
+
+        public init(intersection: Int, predicted: Int, truth: Int) {
+            self.intersection = intersection
+            self.predicted = predicted
+            self.truth = truth
+        }
 
         public var dice: Double { predicted + truth == 0 ? 1 : 2 * Double(intersection) / Double(predicted + truth) }
         public var iou: Double {

@@ -32,6 +32,8 @@ public struct TrainingOptions {
     public var overlayEvery = 5
     /// Stop when validation Dice has not improved for this many epochs (nil: never).
     public var patience: Int? = nil
+    /// Start the output heads' biases at the training masks' class frequencies (`PriorHeadBias`).
+    public var priorHeadBias = true
 
     public init() {}
 }
@@ -70,12 +72,13 @@ public final class Trainer {
         model.metadata[MetadataKey.classNames] = .strings(data.classNames)
         model.metadata[MetadataKey.trainDataset] = .string(data.name)
         model.metadata[MetadataKey.inputSize] = .floats([Float(data.height), Float(data.width)])
+        if options.priorHeadBias { PriorHeadBias.apply(to: &model.graph, frequencies: PriorHeadBias.frequencies(data, train)) }
         self.model = model
         Trainer.keepFreedMemory
         autograd = try Autograd(model.graph, threads: options.threads, fuseActivations: true)
         autograd.convolutions = options.convolutions
         optimizer = Optimizer(options.optimizer, weightDecay: options.weightDecay, clipNorm: options.clipNorm)
-        loss = options.loss ?? (model.classes == 1 ? Loss.defaultBinary : .crossEntropyDice(ceWeight: 1, diceWeight: 1))
+        loss = options.loss ?? Loss.defaultLoss(classes: model.classes)
     }
 
     /// A training step frees and reallocates the same large arrays (activations, gradients, workspaces)
@@ -88,6 +91,12 @@ public final class Trainer {
         _ = mallopt(M_TRIM_THRESHOLD, Int32.max)
         #endif
     }()
+
+    /// The name of foreground class `id` (a binary model's one class is its dataset's foreground name).
+    public func className(_ id: UInt8) -> String {
+        if model.classes == 1 { return data.classNames.last ?? "foreground" }
+        return Int(id) < data.classNames.count ? data.classNames[Int(id)] : "class\(id)"
+    }
 
     var batchesPerEpoch: Int { (trainIndices.count + options.batchSize - 1) / options.batchSize }
 
@@ -181,15 +190,21 @@ public final class Trainer {
                              imagesPerSecond: Double(seen) / Date().timeIntervalSince(start)))
             }
             let trainSeconds = Date().timeIntervalSince(start)
-            let (valLoss, dice, iou) = try validate()
-            let record = EpochRecord(epoch: epoch + 1, trainLoss: lossSum / Double(max(1, seen)), validationLoss: valLoss,
-                                     validationDice: dice, validationIoU: iou, learningRate: Double(schedule.rate(at: max(0, step - 1))),
+            let (valLoss, scores) = try validate()
+            var record = EpochRecord(epoch: epoch + 1, trainLoss: lossSum / Double(max(1, seen)), validationLoss: valLoss,
+                                     validationDice: scores.pooledDice, validationIoU: scores.pooledIoU,
+                                     learningRate: Double(schedule.rate(at: max(0, step - 1))),
                                      seconds: Date().timeIntervalSince(start), imagesPerSecond: Double(seen) / trainSeconds)
+            record.validationPresentDice = scores.presentDice
+            record.validationEmptyAsOneDice = scores.emptyAsOneDice
+            record.validationClassDice = scores.perClass.map { $0.pooledDice ?? -1 }
+            record.validationClassPresentDice = scores.perClass.map { $0.presentDice ?? -1 }
+            record.neverPredicted = scores.neverPredicted.map { className(scores.classes[$0]) }
             state.records.append(record)
             state.epochsDone = epoch + 1
             state.optimizerStep = step
-            let improved = dice > state.bestDice
-            if improved { state.bestDice = dice; state.epochsWithoutImprovement = 0 } else { state.epochsWithoutImprovement += 1 }
+            let improved = scores.pooledDice > state.bestDice
+            if improved { state.bestDice = scores.pooledDice; state.epochsWithoutImprovement = 0 } else { state.epochsWithoutImprovement += 1 }
             try checkpoint(directory, state: state, improved: improved)
             if options.overlayEvery > 0 && ((epoch + 1) % options.overlayEvery == 0 || epoch + 1 == options.epochs) {
                 try ValidationGrid.write(self, to: directory + String(format: "/overlays-e%03d.png", epoch + 1))
@@ -202,10 +217,11 @@ public final class Trainer {
         }
     }
 
-    /// Validation loss, mean Dice and mean IoU over the validation images (BatchNorm on running statistics).
-    public func validate() throws -> (loss: Double, dice: Double, iou: Double) {
-        if validationIndices.isEmpty { return (0, 0, 0) }
-        var lossSum = 0.0, diceSum = 0.0, iouSum = 0.0
+    /// Validation loss and scores over the validation images (BatchNorm on running statistics).
+    public func validate() throws -> (loss: Double, scores: SegmentationScores) {
+        var scores = SegmentationScores(modelClasses: model.classes)
+        if validationIndices.isEmpty { return (0, scores) }
+        var lossSum = 0.0
         let hw = data.height * data.width
         var chunk = 0
         while chunk < validationIndices.count {
@@ -222,20 +238,10 @@ public final class Trainer {
             lossSum += loss.evaluate(logits[logits.count - 1], target).loss * Double(indices.count)
             let labels = TensorOps.labels(probabilities, threshold: model.threshold)
             for (n, index) in indices.enumerated() {
-                let truth = data.samples[index].mask
-                var d = 0.0, j = 0.0
-                let classes = Metrics.foregroundClasses(model.classes)
-                for c in classes {
-                    let o = Metrics.overlap(labels[(n * hw)..<((n + 1) * hw)], truth[0..<hw], class: c)
-                    d += o.dice
-                    j += o.iou
-                }
-                diceSum += d / Double(classes.count)
-                iouSum += j / Double(classes.count)
+                scores.add(predicted: labels[(n * hw)..<((n + 1) * hw)], truth: data.samples[index].mask[0..<hw])
             }
         }
-        let n = Double(validationIndices.count)
-        return (lossSum / n, diceSum / n, iouSum / n)
+        return (lossSum / Double(validationIndices.count), scores)
     }
 
     /// Writes last (and best) model, the state and the log; every file goes through a rename.

@@ -23,7 +23,7 @@ public enum TrainingBenchmark {
         let autograd = try Autograd(model.graph, threads: threads, fuseActivations: true)
         autograd.convolutions = convolutions
         let optimizer = Optimizer(TrainingOptions().optimizer)
-        let loss = model.classes == 1 ? Loss.defaultBinary : Loss.crossEntropyDice(ceWeight: 1, diceWeight: 1)
+        let loss = Loss.defaultLoss(classes: model.classes)
         var random = SeededGenerator(seed: 5)
         let shape = TensorShape(batch: batch, channels: model.inputChannels, height: height, width: width)
         let x = Tensor(shape: shape, data: (0..<shape.elementCount).map { _ in random.uniform() })

@@ -1,7 +1,9 @@
 import Foundation
 import Engine
 
-/// One epoch of the training log (`log.jsonl`).
+/// One epoch of the training log (`log.jsonl`). `validationDice` and `validationIoU` are pooled over the
+/// validation images and averaged over the classes (`SegmentationScores`): the figures that choose
+/// `best.segrun`. Per class: pooled Dice, and the mean Dice over the images where the class is present.
 public struct EpochRecord: Codable, Equatable {
     public var epoch: Int
     public var trainLoss: Double
@@ -11,6 +13,46 @@ public struct EpochRecord: Codable, Equatable {
     public var learningRate: Double
     public var seconds: Double
     public var imagesPerSecond: Double
+    /// Mean over classes of the per-image Dice where the class is in the truth or the prediction.
+    public var validationPresentDice: Double = 0
+    /// The empty-vs-empty-scores-1 mean (secondary; never used to choose a model).
+    public var validationEmptyAsOneDice: Double = 0
+    /// Per foreground class: pooled Dice (-1 when the class is in no validation truth or prediction).
+    public var validationClassDice: [Double] = []
+    /// Per foreground class: mean Dice over the images where it is present (-1 when it is nowhere).
+    public var validationClassPresentDice: [Double] = []
+    /// Names of the classes in the validation truth that the model predicted nowhere.
+    public var neverPredicted: [String] = []
+
+    public init(epoch: Int, trainLoss: Double, validationLoss: Double, validationDice: Double, validationIoU: Double,
+                learningRate: Double, seconds: Double, imagesPerSecond: Double) {
+        self.epoch = epoch
+        self.trainLoss = trainLoss
+        self.validationLoss = validationLoss
+        self.validationDice = validationDice
+        self.validationIoU = validationIoU
+        self.learningRate = learningRate
+        self.seconds = seconds
+        self.imagesPerSecond = imagesPerSecond
+    }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        epoch = try c.decode(Int.self, forKey: .epoch)
+        trainLoss = try c.decode(Double.self, forKey: .trainLoss)
+        validationLoss = try c.decode(Double.self, forKey: .validationLoss)
+        validationDice = try c.decode(Double.self, forKey: .validationDice)
+        validationIoU = try c.decode(Double.self, forKey: .validationIoU)
+        learningRate = try c.decode(Double.self, forKey: .learningRate)
+        seconds = try c.decode(Double.self, forKey: .seconds)
+        imagesPerSecond = try c.decode(Double.self, forKey: .imagesPerSecond)
+        // Logs written before issue 24 lack these.
+        validationPresentDice = try c.decodeIfPresent(Double.self, forKey: .validationPresentDice) ?? 0
+        validationEmptyAsOneDice = try c.decodeIfPresent(Double.self, forKey: .validationEmptyAsOneDice) ?? 0
+        validationClassDice = try c.decodeIfPresent([Double].self, forKey: .validationClassDice) ?? []
+        validationClassPresentDice = try c.decodeIfPresent([Double].self, forKey: .validationClassPresentDice) ?? []
+        neverPredicted = try c.decodeIfPresent([String].self, forKey: .neverPredicted) ?? []
+    }
 
     enum CodingKeys: String, CodingKey {
         case epoch
@@ -21,6 +63,11 @@ public struct EpochRecord: Codable, Equatable {
         case learningRate = "lr"
         case seconds
         case imagesPerSecond = "images_per_s"
+        case validationPresentDice = "val_dice_present"
+        case validationEmptyAsOneDice = "val_dice_empty_as_one"
+        case validationClassDice = "val_class_dice"
+        case validationClassPresentDice = "val_class_dice_present"
+        case neverPredicted = "never_predicted"
     }
 }
 

@@ -12,7 +12,11 @@ import Kernels
 /// for Winograd F(4x4,3x3).
 final class ParityTests: XCTestCase {
     struct Golden: Decodable {
-        struct Gradient: Decodable { let name: String; let norm: Double; let indices: [Int]; let values: [Double] }
+        struct Gradient: Decodable {
+            let name: String; let norm: Double; let indices: [Int]; let values: [Double]
+            /// PyTorch's own float32 step against float64 (multi-class golden file only).
+            let f32_norm_error: Double?; let f32_entry_error: Double?
+        }
         let loss: Double
         let parameters: [Gradient]
     }
@@ -30,6 +34,34 @@ final class ParityTests: XCTestCase {
             }
         }
         return (x, m)
+    }
+
+    /// Class ids of the multi-class step (N x H x W): disks of classes 1-5 on background 0, class 2 only in
+    /// the first image, class 6 nowhere (`class_ids` in parity_step.py).
+    static func classIds(_ n: Int = 2, size: Int = 64) -> [Int32] {
+        var ids = [Int32](repeating: 0, count: n * size * size)
+        for b in 0..<n {
+            for c in 1...5 where !(b == 1 && c == 2) {
+                let cy = (7 * c + 11 * b) % (size - 16) + 8, cx = (13 * c + 5 * b) % (size - 16) + 8, r = 2 + c
+                for y in 0..<size { for x in 0..<size where (y - cy) * (y - cy) + (x - cx) * (x - cx) < r * r { ids[(b * size + y) * size + x] = Int32(c) } }
+            }
+        }
+        return ids
+    }
+
+    /// The multi-class step: unet-xs with 7 classes (seed 7), the default multi-class loss (cross-entropy +
+    /// batch soft Dice over the foreground classes), with igemm and with the training default. The loss within
+    /// 1e-4; each gradient's norm and entries within 1e-4, or within 3x PyTorch's own float32 error where that
+    /// is larger: in the first block (enc1), whose BatchNorm sees a smooth image, float32 PyTorch itself is
+    /// 1.8e-3 off float64 in norm and 2e-2 in single entries, and segrun's float32 matches it.
+    func testMultiClassStepMatchesPyTorch() throws {
+        for algorithm in [TrainingConvolutions.uniform(.igemm), .uniform(.winograd(.f2))] {
+            try oneStep(algorithm, preset: "unet-xs", classes: 7, golden: "unet-xs-7class-64-step.json")
+        }
+        // The training default runs the 128-channel bottleneck with Winograd F(4x4,3x3), whose rounding the
+        // bottleneck's BatchNorm (8x8 pixels, batch 2) amplifies: norms within 2e-3 (1.0e-3 measured), entries
+        // within 1e-2 (6.3e-3 measured) of float64, as with F4 everywhere on unet-s.
+        try oneStep(.auto, preset: "unet-xs", classes: 7, golden: "unet-xs-7class-64-step.json", normTolerance: 2e-3, entryTolerance: 1e-2)
     }
 
     func testOneStepMatchesPyTorch() throws {
@@ -54,17 +86,21 @@ final class ParityTests: XCTestCase {
         try oneStep(.uniform(.winograd(.f4)), entryTolerance: 5e-3)
     }
 
-    func oneStep(_ algorithm: TrainingConvolutions, entryTolerance: Double = 1e-4) throws {
-        let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Golden/unet-s-64-step.json")
+    func oneStep(_ algorithm: TrainingConvolutions, preset: String = "unet-s", classes: Int = 1, golden file: String = "unet-s-64-step.json",
+                 normTolerance: Double = 1e-4, entryTolerance: Double = 1e-4) throws {
+        let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Golden/" + file)
         let golden = try JSONDecoder().decode(Golden.self, from: Data(contentsOf: url))
-        var config = try ArchitecturePreset.named("unet-s").config
+        var config = try ArchitecturePreset.named(preset).config
         config.seed = 7
+        config.classes = classes
         let graph = try config.build()
         let model = try Autograd(graph, threads: 2)
         model.convolutions = algorithm
         let (x, m) = ParityTests.batch()
         let logits = try model.forward([x])[0]
-        let (loss, gradient) = Loss.bceDice(bceWeight: 0.8, diceWeight: 0.2).evaluate(logits, .binary(m))
+        let (loss, gradient) = classes == 1
+            ? Loss.bceDice(bceWeight: 0.8, diceWeight: 0.2, form: .perImage).evaluate(logits, .binary(m))
+            : Loss.defaultMultiClass.evaluate(logits, .classes(ParityTests.classIds(), batch: 2, height: 64, width: 64))
         try model.backward([gradient])
         XCTAssertEqual(loss, golden.loss, accuracy: 1e-4 * golden.loss, "loss")
         var worstNorm = 0.0, worstEntry = 0.0
@@ -73,10 +109,10 @@ final class ParityTests: XCTestCase {
             let grad = model.gradients[p]
             let norm = grad.reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot()
             worstNorm = max(worstNorm, abs(norm - g.norm) / max(g.norm, 1e-12))
-            XCTAssertEqual(norm, g.norm, accuracy: 1e-4 * g.norm, "\(g.name) gradient norm")
+            XCTAssertEqual(norm, g.norm, accuracy: max(normTolerance, 3 * (g.f32_norm_error ?? 0)) * g.norm, "\(g.name) gradient norm")
             let typical = g.norm / Double(grad.count).squareRoot()
             for (i, expected) in zip(g.indices, g.values) {
-                let bound = entryTolerance * (abs(expected) + typical)
+                let bound = max(entryTolerance, 3 * (g.f32_entry_error ?? 0)) * (abs(expected) + typical)
                 worstEntry = max(worstEntry, abs(Double(grad[i]) - expected) / (abs(expected) + typical))
                 XCTAssertEqual(Double(grad[i]), expected, accuracy: bound, "\(g.name)[\(i)]")
             }

@@ -4,7 +4,10 @@ import Engine
 /// Seeded augmentation of one sample. The random draws depend only on (seed, epoch, sample index), so a
 /// run is reproducible and a resumed run draws what the uninterrupted run would have.
 public struct Augmentation: Equatable {
+    /// Left-right mirroring (half the samples).
     public var flips = true
+    /// Up-down mirroring too (half the samples): unnatural for most anatomy, so only `strong` has it.
+    public var verticalFlips = true
     /// Quarter turns (square images only).
     public var rotations = true
     /// Brightness shift up to +-this, contrast factor within 1 +- this, gamma within [1/(1+g), 1+g].
@@ -20,20 +23,61 @@ public struct Augmentation: Equatable {
     /// (0: off, the default).
     public var elasticPixels: Float = 0
 
+    /// The `strong` preset (what `--augment on` meant before issue 24).
     public init() {}
 
     public static let none: Augmentation = {
         var a = Augmentation()
-        a.flips = false; a.rotations = false; a.brightness = 0; a.contrast = 0; a.gamma = 0
+        a.flips = false; a.verticalFlips = false; a.rotations = false; a.brightness = 0; a.contrast = 0; a.gamma = 0
         a.scale = 0; a.rotationDegrees = 0; a.shift = 0
         return a
     }()
+
+    /// Every augmentation at full strength: both mirrorings, quarter turns, scale 1 +- 0.15, rotation +-15
+    /// degrees, shift +-8%, brightness, contrast and gamma.
+    public static let strong = Augmentation()
+
+    /// Left-right mirroring only (the plain PyTorch recipe's augmentation).
+    public static let flips: Augmentation = {
+        var a = Augmentation.none
+        a.flips = true
+        return a
+    }()
+
+    /// Left-right mirroring, a mild scale (1 +- 0.1), rotation (+-10 degrees) and shift (+-5%), and mild
+    /// intensity changes: anatomy stays anatomy, and small structures keep their size.
+    public static let light: Augmentation = {
+        var a = Augmentation.none
+        a.flips = true
+        a.scale = 0.1; a.rotationDegrees = 10; a.shift = 0.05
+        a.brightness = 0.05; a.contrast = 0.1; a.gamma = 0.1
+        return a
+    }()
+
+    /// The presets by their `--augment` names.
+    public static func named(_ name: String) -> Augmentation? {
+        switch name {
+        case "off": return Augmentation.none
+        case "flips": return flips
+        case "light": return light
+        case "strong", "on": return strong
+        case "elastic":
+            var a = strong
+            a.elasticPixels = -1  // resolved to a sixteenth of the training size by the caller
+            return a
+        default: return nil
+        }
+    }
+
+    public static let names = ["light", "flips", "strong", "elastic", "off"]
 
     public func apply(_ s: Sample, channels: Int, height h: Int, width w: Int, seed: UInt64, epoch: Int, index: Int) -> Sample {
         var rng = SeededGenerator(seed: seed &* 0x9E37_79B9_7F4A_7C15 &+ UInt64(epoch) &* 0x1_0000_0001 &+ UInt64(index))
         func unit() -> Float { (rng.uniform() + 1) / 2 }
         var out = s
-        let flipH = flips && unit() < 0.5, flipV = flips && unit() < 0.5
+        // Both draws always happen, so turning one mirroring off leaves the other draws unchanged.
+        let drawH = unit() < 0.5, drawV = unit() < 0.5
+        let flipH = flips && drawH, flipV = verticalFlips && drawV
         let turns = rotations && h == w ? Int(unit() * 4) % 4 : 0
         if flipH || flipV || turns > 0 {
             func source(_ y: Int, _ x: Int) -> Int {

@@ -80,12 +80,18 @@ struct DemoCommand: ParsableCommand {
         print("CPU: \(machine.cpuModel) | compiled ISA: \(machine.compiledISA) | \(threadCount) thread(s) | input 1x\(size)x\(size)")
         print("")
         func padded(_ s: String) -> String { s + String(repeating: " ", count: max(0, 11 - s.count)) }
-        print("model   Dice     IoU      file        latency ms   speedup")
-        print(String(format: "fp32    %.4f   %.4f   ", fp32Scores.dice, fp32Scores.iou) + padded(Format.bytes(sizes[0]))
+        print("model   pooled Dice  pooled IoU  file        latency ms   speedup")
+        print(String(format: "fp32    %.4f       %.4f      ", fp32Scores.pooledDice, fp32Scores.pooledIoU) + padded(Format.bytes(sizes[0]))
               + String(format: " %9.2f    1.00x", latency[0] * 1e3))
-        print(String(format: "int8    %.4f   %.4f   ", int8Scores.dice, int8Scores.iou) + padded(Format.bytes(sizes[1]))
+        print(String(format: "int8    %.4f       %.4f      ", int8Scores.pooledDice, int8Scores.pooledIoU) + padded(Format.bytes(sizes[1]))
               + String(format: " %9.2f    %.2fx", latency[1] * 1e3, latency[0] / latency[1]))
-        print(String(format: "int8 file: %.1f%% of fp32; Dice change %+.4f", 100 * Double(sizes[1]) / Double(max(1, sizes[0])), int8Scores.dice - fp32Scores.dice))
+        print(String(format: "int8 file: %.1f%% of fp32; pooled Dice change %+.4f", 100 * Double(sizes[1]) / Double(max(1, sizes[0])),
+                     int8Scores.pooledDice - fp32Scores.pooledDice))
+        let classNames = DemoReport.classNames(try loadModelFile(fp32Path))
+        print("pooled Dice per class (fp32 / int8): " + fp32Scores.perClass.indices.map { i in
+            String(format: "%@ %.4f / %.4f", classNames[i], fp32Scores.perClass[i].pooledDice ?? 0, int8Scores.perClass[i].pooledDice ?? 0)
+                + (fp32Scores.perClass[i].neverPredicted ? " (never predicted)" : "")
+        }.joined(separator: ", "))
 
         step("8. report (report.html: the table, learning curves, best and worst cases, Grad-CAM)")
         var report = DemoReport()
@@ -93,8 +99,8 @@ struct DemoCommand: ParsableCommand {
         report.machine = "CPU: \(machine.cpuModel) · compiled ISA: \(machine.compiledISA) · \(threadCount) thread(s)"
         report.settings = [data == nil ? "\(count) synthetic lesion images at \(size)x\(size)" : "data: \(dataDir)",
                            "unet-xs, \(epochs) epochs", "int8: percentile 99.99 calibration on 32 images"]
-        report.rows = [DemoReport.Row(name: "fp32", dice: fp32Scores.dice, iou: fp32Scores.iou, bytes: sizes[0], latency: latency[0]),
-                       DemoReport.Row(name: "int8", dice: int8Scores.dice, iou: int8Scores.iou, bytes: sizes[1], latency: latency[1])]
+        report.rows = [DemoReport.Row(name: "fp32", scores: fp32Scores, bytes: sizes[0], latency: latency[0]),
+                       DemoReport.Row(name: "int8", scores: int8Scores, bytes: sizes[1], latency: latency[1])]
         report.curvesSVG = try? String(contentsOfFile: run + "/curves.svg", encoding: .utf8)
         try report.write(to: out + "/report.html", dataDir: dataDir, model: try loadModelFile(int8Path), explainer: try loadModelFile(fp32Path))
         print("wrote \(out)/report.html")

@@ -7,12 +7,15 @@ import Train
 struct EvalCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "eval",
-        abstract: "Score a model on a folder dataset: Dice, IoU, pooled Dice, HD95 and a threshold sweep.",
+        abstract: "Score a model on a folder dataset: pooled Dice and IoU per class, Dice over the images where a class is present, HD95, a threshold sweep.",
         discussion: """
-            Images run at their own size (padded to the model's multiple and cropped back). Scores are means
-            over images; multi-class scores average the foreground classes and are also given per class.
-            An image where truth and prediction are both empty scores Dice 1 and IoU 1 (and HD95 0); HD95 is
-            undefined when exactly one is empty, and such images are counted, not averaged.
+            Images run at their own size (resized to the model's training size and back). The headline is
+            pooled Dice: per class, 2|P n T| / (|P| + |T|) summed over all images, then averaged over the
+            foreground classes. Per class it also gives the mean Dice over the images where the class is in
+            the truth or the prediction, and flags a class that is in the truth but never predicted. The
+            Decathlon convention (an image where truth and prediction are both empty scores 1) is printed as
+            a secondary figure only: on structures absent from most images it rewards predicting nothing.
+            HD95 is undefined when exactly one of truth and prediction is empty; such cases are counted.
 
             --val scores only the images a split holds out: `--val train` takes the split (and seed) the model
             was trained with, so the scores are on images training never saw; `--val ends:0.4` and the other
@@ -62,9 +65,9 @@ struct EvalCommand: ParsableCommand {
         do { return try split.split(names: stems).validation.map { names[$0] } } catch { throw CLIError("\(data): \(error)") }
     }
 
-    /// Scores the model, prints the results, and returns the mean Dice and IoU (for the demo's summary).
+    /// Scores the model, prints the results, and returns the scores (for the demo's summary).
     @discardableResult
-    func evaluate() throws -> (dice: Double, iou: Double) {
+    func evaluate() throws -> SegmentationScores {
         var model = try loadModelFile(self.model)
         if let threshold { model.metadata[MetadataKey.threshold] = .float(Double(threshold)) }
         let segmenter: Segmenter
@@ -76,9 +79,8 @@ struct EvalCommand: ParsableCommand {
         if names.isEmpty { throw CLIError("\(data): the dataset has no images") }
         names.sort { ($0 as NSString).deletingPathExtension < ($1 as NSString).deletingPathExtension }
         if let val { names = try validationNames(names, spec: val, model: model) }
-        let classes = Metrics.foregroundClasses(model.classes)
-        var perClass = [[Double]](repeating: [], count: classes.count), perClassIoU = perClass
-        var pooled = [Metrics.Overlap](repeating: Metrics.Overlap(), count: classes.count)
+        var scores = SegmentationScores(modelClasses: model.classes)
+        let classes = scores.classes
         var hd: [Double] = [], hdUndefined = 0
         var sweep: [(Float, [Double])] = stride(from: Float(0.1), through: 0.91, by: 0.1).map { ($0, []) }
         let progress = ProgressBar(total: names.count, label: "eval")
@@ -99,11 +101,8 @@ struct EvalCommand: ParsableCommand {
             let probabilities: Tensor
             do { probabilities = try segmenter.probabilities(segmenter.normalize(x), options: InferenceOptions()) } catch { throw CLIError("\(error)") }
             let labels = segmenter.labels(probabilities)
-            for (i, c) in classes.enumerated() {
-                let o = Metrics.overlap(labels[...], truth[...], class: c)
-                perClass[i].append(o.dice)
-                perClassIoU[i].append(o.iou)
-                pooled[i] += o
+            scores.add(predicted: labels[...], truth: truth[...])
+            for c in classes {
                 if let d = Metrics.hausdorff95(labels[...], truth[...], width: image.width, height: image.height, class: c) { hd.append(d) } else { hdUndefined += 1 }
             }
             if model.classes == 1 {
@@ -115,35 +114,42 @@ struct EvalCommand: ParsableCommand {
             progress.update(k + 1)
         }
         func mean(_ v: [Double]) -> Double { v.isEmpty ? 0 : v.reduce(0, +) / Double(v.count) }
-        let dice = mean(perClass.map(mean)), iou = mean(perClassIoU.map(mean))
-        let pooledDice = mean(pooled.map { $0.dice })
         let hd95 = hd.isEmpty ? Double.nan : mean(hd)
+        let classNames = model.metadata.strings(MetadataKey.classNames) ?? []
+        func name(_ i: Int) -> String {
+            let c = Int(classes[i])
+            if model.classes == 1 { return classNames.last ?? "foreground" }
+            return c < classNames.count ? classNames[c] : "class\(c)"
+        }
+        func number(_ v: Double?) -> String { v.map { String(format: "%.6f", $0) } ?? "null" }
         if json {
-            var fields = [String(format: "\"images\": %d, \"mean_dice\": %.6f, \"mean_iou\": %.6f, \"pooled_dice\": %.6f", names.count, dice, iou, pooledDice),
-                          hd.isEmpty ? "\"hd95\": null" : String(format: "\"hd95\": %.4f", hd95), "\"hd95_undefined\": \(hdUndefined)"]
-            if classes.count > 1 {
-                let names = model.metadata.strings(MetadataKey.classNames) ?? []
-                fields.append("\"per_class\": {" + classes.enumerated().map { i, c in
-                    String(format: "\"%@\": {\"dice\": %.6f, \"iou\": %.6f}", Int(c) < names.count ? names[Int(c)] : "class\(c)", mean(perClass[i]), mean(perClassIoU[i]))
-                }.joined(separator: ", ") + "}")
-            }
+            var fields: [(String, String)] = [("images", "\(names.count)"), ("pooled_dice", number(scores.pooledDice)),
+                                              ("pooled_iou", number(scores.pooledIoU)), ("present_dice", number(scores.presentDice)),
+                                              ("present_iou", number(scores.presentIoU)), ("empty_as_one_dice", number(scores.emptyAsOneDice)),
+                                              ("hd95", hd.isEmpty ? "null" : String(format: "%.4f", hd95)), ("hd95_undefined", "\(hdUndefined)")]
+            fields.append(("per_class", JSON.object(scores.perClass.indices.map { i in
+                let c = scores.perClass[i]
+                return (name(i), JSON.object([("pooled_dice", number(c.pooledDice)), ("pooled_iou", number(c.pooledIoU)),
+                                              ("present_dice", number(c.presentDice)), ("present_images", "\(c.presentImages)"),
+                                              ("empty_as_one_dice", number(c.emptyAsOneDice)),
+                                              ("truth_pixels", "\(c.pooled.truth)"), ("predicted_pixels", "\(c.pooled.predicted)"),
+                                              ("never_predicted", c.neverPredicted ? "true" : "false")]))
+            })))
+            fields.append(("never_predicted", "[" + scores.neverPredicted.map { JSON.string(name($0)) }.joined(separator: ", ") + "]"))
             if model.classes == 1 {
-                fields.append("\"threshold_sweep\": [" + sweep.map { String(format: "{\"threshold\": %.1f, \"dice\": %.6f}", $0.0, mean($0.1)) }.joined(separator: ", ") + "]")
+                fields.append(("threshold_sweep", "[" + sweep.map { String(format: "{\"threshold\": %.1f, \"dice\": %.6f}", $0.0, mean($0.1)) }.joined(separator: ", ") + "]"))
             }
-            print("{" + fields.joined(separator: ", ") + "}")
+            print(JSON.object(fields))
         } else {
-            print(String(format: "%d images: mean Dice %.4f, mean IoU %.4f, pooled Dice %.4f, HD95 %@ px (%d undefined)",
-                         names.count, dice, iou, pooledDice, hd.isEmpty ? "n/a" : String(format: "%.2f", hd95), hdUndefined))
-            if classes.count > 1 {
-                let labels = model.metadata.strings(MetadataKey.classNames) ?? []
-                for (i, c) in classes.enumerated() {
-                    print(String(format: "  %@: Dice %.4f, IoU %.4f", Int(c) < labels.count ? labels[Int(c)] : "class\(c)", mean(perClass[i]), mean(perClassIoU[i])))
-                }
-            }
+            print(String(format: "%d images: pooled Dice %.4f, pooled IoU %.4f; Dice over images with the class %.4f; HD95 %@ px (%d undefined)",
+                         names.count, scores.pooledDice, scores.pooledIoU, scores.presentDice,
+                         hd.isEmpty ? "n/a" : String(format: "%.2f", hd95), hdUndefined))
+            print(ScoreTable.render(scores, name: name))
+            print(String(format: "secondary (empty-vs-empty images score 1): mean Dice %.4f", scores.emptyAsOneDice))
             if model.classes == 1 {
-                print("threshold sweep: " + sweep.map { String(format: "%.1f→%.4f", $0.0, mean($0.1)) }.joined(separator: "  "))
+                print("threshold sweep (per-image Dice, empty-vs-empty 1): " + sweep.map { String(format: "%.1f→%.4f", $0.0, mean($0.1)) }.joined(separator: "  "))
             }
         }
-        return (dice, iou)
+        return scores
     }
 }

@@ -51,8 +51,14 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Warm-up epochs.")
     var warmup: Int = 0
 
-    @Option(help: "Augmentation: on (flips, turns, scale/rotate/shift, intensity), elastic (on plus elastic deformation) or off.")
-    var augment: String = "on"
+    @Option(help: "Augmentation: light (default: left-right flips, scale 1±0.1, rotation ±10°, shift ±5%, mild intensity), flips (left-right only), strong (both flips, quarter turns, scale 1±0.15, ±15°, ±8%, intensity; 'on' before), elastic (strong plus elastic deformation) or off.")
+    var augment: String = "light"
+
+    @Option(help: "Soft Dice of the Dice losses: batch (default: sums over the whole batch, foreground classes only) or image (per image, with the background for multi-class).")
+    var dice: String = "batch"
+
+    @Option(help: "Output head biases at the start: prior (default: the training masks' class frequencies) or random.")
+    var headBias: String = "prior"
 
     @Option(help: "Validation split: ends:F (F/2 from each end of the sorted names), stripes:F:K (K evenly spaced runs of the sorted names, their neighbours kept out of training), random:F, list:FILE.")
     var val: String = "ends:0.2"
@@ -82,23 +88,26 @@ struct TrainCommand: ParsableCommand {
         guard let (h, w) = parseSize(size) else { throw ValidationError("--size takes H or HxW") }
         if h < 16 || w < 16 { throw ValidationError("--size must be at least 16") }
         if epochs < 1 || batch < 1 { throw ValidationError("--epochs and --batch must be at least 1") }
-        if !["on", "off", "elastic"].contains(augment) { throw ValidationError("--augment takes on, elastic or off") }
+        if Augmentation.named(augment) == nil { throw ValidationError("--augment takes \(Augmentation.names.joined(separator: ", "))") }
+        if !["batch", "image"].contains(dice) { throw ValidationError("--dice takes batch or image") }
+        if !["prior", "random"].contains(headBias) { throw ValidationError("--head-bias takes prior or random") }
         if let conv, TrainingConvolutions(name: conv) == nil { throw ValidationError("--conv takes \(TrainingConvolutions.names.joined(separator: ", "))") }
         if modelOptions.preset == nil { throw ValidationError("--preset is required (e.g. unet-s)") }
     }
 
     func parsedLoss() throws -> Loss? {
+        let form: DiceForm = dice == "image" ? .perImage : .batchForeground
         switch loss {
         case nil: return nil
-        case "bce-dice": return .bceDice(bceWeight: 0.8, diceWeight: 0.2)
+        case "bce-dice": return .bceDice(bceWeight: 1, diceWeight: 1, form: form)
         case "bce": return .bce(positiveWeight: 1)
         case "wbce": return .foregroundWeightedBCE
-        case "dice": return .dice(squared: false)
-        case "dice-squared": return .dice(squared: true)
+        case "dice": return .dice(squared: false, form: form)
+        case "dice-squared": return .dice(squared: true, form: form)
         case "focal": return .focal(alpha: 0.25, gamma: 2)
         case "tversky": return .tversky(alpha: 0.3, beta: 0.7)
         case "ce": return .crossEntropy
-        case "ce-dice": return .crossEntropyDice(ceWeight: 1, diceWeight: 1)
+        case "ce-dice": return .crossEntropyDice(ceWeight: 1, diceWeight: 1, form: form)
         default: throw CLIError("unknown loss '\(loss!)'")
         }
     }
@@ -133,6 +142,11 @@ struct TrainCommand: ParsableCommand {
         training.batchSize = batch
         training.learningRate = lr
         training.loss = try parsedLoss()
+        if training.loss == nil && dice == "image" {
+            training.loss = dataset.modelClasses == 1 ? .bceDice(bceWeight: 1, diceWeight: 1, form: .perImage)
+                                                      : .crossEntropyDice(ceWeight: 1, diceWeight: 1, form: .perImage)
+        }
+        training.priorHeadBias = headBias == "prior"
         training.weightDecay = weightDecay
         switch optimizer {
         case "adam": training.optimizer = .adam(beta1: 0.9, beta2: 0.999, epsilon: 1e-8)
@@ -149,7 +163,7 @@ struct TrainCommand: ParsableCommand {
         default: throw CLIError("unknown schedule '\(schedule)'")
         }
         training.warmupEpochs = warmup
-        training.augmentation = augment == "off" ? .none : Augmentation()
+        training.augmentation = Augmentation.named(augment)!
         if augment == "elastic" { training.augmentation.elasticPixels = Float(min(h, w)) / 16 }
         training.seed = modelOptions.seed
         training.threads = threads ?? ParallelFor.coreCount
@@ -167,9 +181,16 @@ struct TrainCommand: ParsableCommand {
                 if b == 1 { bar = ProgressBar(total: batches, label: "epoch \(epoch + 1)/\(epochs)") }
                 bar?.update(b, note: String(format: "loss %.4f  %.1f img/s", loss, ips))
             case .epochDone(let r, let improved):
-                print(String(format: "epoch %3d  train loss %.4f  val loss %.4f  val Dice %.4f  IoU %.4f  lr %.2e  %.1f img/s  %.1f s%@",
-                             r.epoch, r.trainLoss, r.validationLoss, r.validationDice, r.validationIoU, r.learningRate,
+                print(String(format: "epoch %3d  train loss %.4f  val loss %.4f  val pooled Dice %.4f  IoU %.4f  (where present %.4f)  lr %.2e  %.1f img/s  %.1f s%@",
+                             r.epoch, r.trainLoss, r.validationLoss, r.validationDice, r.validationIoU, r.validationPresentDice, r.learningRate,
                              r.imagesPerSecond, r.seconds, improved ? "  *best" : ""))
+                if r.validationClassDice.count > 1 {
+                    let names = trainer.data.classNames
+                    print("           per class: " + r.validationClassDice.enumerated().map { i, d in
+                        (i + 1 < names.count ? names[i + 1] : "class\(i + 1)") + " " + (d < 0 ? "-" : String(format: "%.3f", d))
+                    }.joined(separator: "  "))
+                }
+                if !r.neverPredicted.isEmpty { print("           never predicted: " + r.neverPredicted.joined(separator: ", ")) }
             case .stoppedEarly(let epoch):
                 print("early stop after epoch \(epoch): no better validation Dice for \(patience ?? 0) epochs")
             }

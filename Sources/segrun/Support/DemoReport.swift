@@ -9,10 +9,17 @@ import Train
 struct DemoReport {
     struct Row {
         var name: String
-        var dice: Double
-        var iou: Double
+        var scores: SegmentationScores
         var bytes: Int
         var latency: Double
+    }
+
+    /// The names of a model's scored classes, in `SegmentationScores.classes` order.
+    static func classNames(_ model: Model) -> [String] {
+        let names = model.metadata.strings(MetadataKey.classNames) ?? []
+        return Metrics.foregroundClasses(model.classes).map { c in
+            model.classes == 1 ? (names.last ?? "foreground") : (Int(c) < names.count ? names[Int(c)] : "class\(c)")
+        }
     }
 
     var title = "segrun demo"
@@ -34,8 +41,12 @@ struct DemoReport {
             let x = Tensor(shape: TensorShape(batch: 1, channels: image.channels, height: image.height, width: image.width), data: image.planar)
             guard let p = try? segmenter.probabilities(segmenter.normalize(x), options: InferenceOptions()) else { continue }
             let predicted = segmenter.labels(p)
-            let truth = mask.samples.map { $0 > 0 ? UInt8(1) : 0 }
-            scored.append((Metrics.overlap(predicted[...], truth[...], class: 1).dice, stem, image, truth, predicted))
+            let ids = mask.samples.map { UInt8(max(0, min(255, ($0 * (mask.bitDepth == 16 ? 65535 : 255)).rounded()))) }
+            let truth = model.classes == 1 ? ids.map { $0 > 0 ? UInt8(1) : 0 } : ids
+            // An image's score: its Dice averaged over the classes in its truth or prediction.
+            var one = SegmentationScores(modelClasses: model.classes)
+            one.add(predicted: predicted[...], truth: truth[...])
+            scored.append((one.perClass.allSatisfy { $0.pooledDice == nil } ? 1 : one.pooledDice, stem, image, truth, predicted))
         }
         scored.sort { $0.dice > $1.dice }
         func casePictures(_ list: ArraySlice<(dice: Double, name: String, image: Image, truth: [UInt8], predicted: [UInt8])>) -> String {
@@ -67,12 +78,24 @@ struct DemoReport {
             figcaption{font-size:12px;color:#444;margin-top:3px} .curves svg{max-width:100%;height:auto;border:1px solid #eee}
             </style></head><body>
             <h1>\(title)</h1><div class="muted">\(machine)</div><div class="muted">\(settings.joined(separator: " · "))</div>
-            <h2>fp32 and int8</h2><table><tr><th>model</th><th>Dice</th><th>IoU</th><th>file</th><th>latency</th><th>speed-up</th></tr>
+            <h2>fp32 and int8</h2><table><tr><th>model</th><th>pooled Dice</th><th>pooled IoU</th><th>Dice where present</th><th>file</th><th>latency</th><th>speed-up</th></tr>
             """
         let base = rows.first?.latency ?? 1
         for r in rows {
-            html += String(format: "<tr><td>%@</td><td>%.4f</td><td>%.4f</td><td>%@</td><td>%.2f ms</td><td>%.2fx</td></tr>",
-                           r.name, r.dice, r.iou, Format.bytes(r.bytes), r.latency * 1e3, base / r.latency)
+            html += String(format: "<tr><td>%@</td><td>%.4f</td><td>%.4f</td><td>%.4f</td><td>%@</td><td>%.2f ms</td><td>%.2fx</td></tr>",
+                           r.name, r.scores.pooledDice, r.scores.pooledIoU, r.scores.presentDice, Format.bytes(r.bytes), r.latency * 1e3, base / r.latency)
+        }
+        html += "</table>"
+        html += "<h2>Per class</h2><div class=\"muted\">pooled Dice over all images; in brackets, the mean Dice over the images where the class is in the truth or the prediction</div>"
+        html += "<table><tr><th>class</th>" + rows.map { "<th>\($0.name)</th>" }.joined() + "</tr>"
+        let classNames = DemoReport.classNames(explainer)
+        for i in classNames.indices {
+            html += "<tr><td>\(classNames[i])</td>" + rows.map { r -> String in
+                let c = r.scores.perClass[i]
+                let flag = c.neverPredicted ? " <b style=\"color:#c00\">never predicted</b>" : ""
+                return "<td>" + (c.pooledDice.map { String(format: "%.4f", $0) } ?? "absent")
+                    + (c.presentDice.map { String(format: " (%.4f)", $0) } ?? "") + flag + "</td>"
+            }.joined() + "</tr>"
         }
         html += "</table>"
         if let curvesSVG { html += "<h2>Learning curves</h2><div class=\"curves\">\(curvesSVG)</div>" }
