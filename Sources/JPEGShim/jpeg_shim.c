@@ -28,7 +28,7 @@ static void shim_emit_message(j_common_ptr cinfo, int level) {
 }
 
 int segrun_jpeg_decode(const unsigned char *data, size_t size, unsigned char **pixels,
-                       int *width, int *height, int *channels, char *message, size_t message_size) {
+                       int *width, int *height, int *channels, int *cmyk_inverted, char *message, size_t message_size) {
     struct jpeg_decompress_struct cinfo;
     struct shim_error err;
     unsigned char *volatile out = NULL;
@@ -47,7 +47,10 @@ int segrun_jpeg_decode(const unsigned char *data, size_t size, unsigned char **p
     jpeg_mem_src(&cinfo, data, (unsigned long)size);
     jpeg_read_header(&cinfo, TRUE);
     int grey = cinfo.jpeg_color_space == JCS_GRAYSCALE;
-    cinfo.out_color_space = grey ? JCS_GRAYSCALE : JCS_RGB;
+    int cmyk = cinfo.jpeg_color_space == JCS_CMYK || cinfo.jpeg_color_space == JCS_YCCK;
+    // libjpeg will not convert CMYK to RGB: it hands over the four inks and the caller converts.
+    cinfo.out_color_space = grey ? JCS_GRAYSCALE : (cmyk ? JCS_CMYK : JCS_RGB);
+    *cmyk_inverted = cmyk ? (cinfo.saw_Adobe_marker ? 1 : 0) : -1;
     jpeg_start_decompress(&cinfo);
     size_t stride = (size_t)cinfo.output_width * (size_t)cinfo.output_components;
     out = malloc(stride * cinfo.output_height);

@@ -15,6 +15,23 @@ final class ImageIOTests: XCTestCase {
 
     override func tearDown() { try? FileManager.default.removeItem(atPath: temporary) }
 
+    /// A valid CMYK JPEG (Adobe, inverted inks, as Photoshop and PIL write them) decodes to RGB: cyan on the
+    /// left, red on the right, a black bar at the bottom (PIL's own conversion gives (55,255,255), (255,35,35),
+    /// (0,0,0); 3/255 tolerance for JPEG rounding).
+    func testCMYKJPEGDecodesToRGB() throws {
+        let image = try ImageFile.read(fixtures + "/cmyk.jpg")
+        XCTAssertEqual(image.channels, 3)
+        XCTAssertEqual(image.width, 24)
+        XCTAssertEqual(image.height, 16)
+        func pixel(_ x: Int, _ y: Int) -> [Int] { (0..<3).map { Int((image.samples[(y * 24 + x) * 3 + $0] * 255).rounded()) } }
+        for (got, want) in [(pixel(3, 2), [55, 255, 255]), (pixel(20, 2), [255, 35, 35]), (pixel(3, 14), [0, 0, 0])] {
+            for c in 0..<3 { XCTAssertEqual(got[c], want[c], accuracy: 3, "\(got) vs \(want)") }
+        }
+        // Cut short, it is corrupt, not a colour problem.
+        let bytes = try Array(Data(contentsOf: URL(fileURLWithPath: fixtures + "/cmyk.jpg")))
+        assertCorrupt(write(Array(bytes.prefix(bytes.count / 2)), "cut.jpg"))
+    }
+
     func write(_ bytes: [UInt8], _ name: String) -> String {
         let path = temporary + "/" + name
         FileManager.default.createFile(atPath: path, contents: Data(bytes))

@@ -1,3 +1,4 @@
+import Foundation
 import XCTest
 import KernelChecks
 import Engine
@@ -18,9 +19,51 @@ final class LossTests: XCTestCase {
         let classes = TensorShape(batch: 2, channels: 3, height: 4, width: 3)
         let z = Tensor(shape: classes, data: rng.floats(classes.elementCount, scale: 3))
         let ids = (0..<24).map { _ in Int32(rng.int(0...2)) }
-        for loss in [Loss.crossEntropy, .crossEntropyDice(ceWeight: 1, diceWeight: 1)] {
+        let forms = [DiceForm.batchForeground, .perImage, DiceForm(batch: true, background: true), DiceForm(batch: false, background: false)]
+        for loss in [Loss.crossEntropy] + forms.map({ Loss.crossEntropyDice(ceWeight: 1, diceWeight: 1, form: $0) }) {
             check(loss, z, .classes(ids, batch: 2, height: 4, width: 3), &rng)
         }
+        for form in forms { check(.bceDice(bceWeight: 0.5, diceWeight: 1, form: form), logits, .binary(mask), &rng) }
+    }
+
+    /// The batch form sums over the batch: a class absent from one image but present in the other adds no
+    /// term of its own for the first image (the per-image form does: 1 - 1/(sum p + 1) there). Checked against
+    /// the formula written out for a 2-image, 3-class, 2-pixel case; and the background is left out.
+    func testBatchDiceFollowsItsDefinition() {
+        let shape = TensorShape(batch: 2, channels: 3, height: 1, width: 2)
+        let z: [Float] = [0.3, -1.2, 0.8, 0.1, -0.4, 0.9, 1.5, -0.7, 0.2, 0.6, -0.3, 1.1]
+        let ids: [Int32] = [0, 1, 2, 1]
+        let logits = Tensor(shape: shape, data: z)
+        let p = ClassLosses.probabilities(logits)
+        func prob(_ n: Int, _ c: Int, _ j: Int) -> Double { p[(n * 3 + c) * 2 + j] }
+        var expected = 0.0
+        for c in 1...2 {
+            var inter = 0.0, sp = 0.0, st = 0.0
+            for n in 0..<2 { for j in 0..<2 {
+                let y = ids[n * 2 + j] == c ? 1.0 : 0.0
+                inter += prob(n, c, j) * y; sp += prob(n, c, j); st += y
+            } }
+            expected += 1 - (2 * inter + 1) / (sp + st + 1)
+        }
+        let (value, _) = ClassLosses.dice(logits, p, ids, form: .batchForeground)
+        XCTAssertEqual(value, expected / 2, accuracy: 1e-12)
+    }
+
+    /// Prior head biases make the first prediction the class frequencies.
+    func testPriorHeadBiasPredictsTheClassFrequencies() throws {
+        let frequencies = [0.9, 0.07, 0.03]
+        let b = PriorHeadBias.biases(frequencies: frequencies, outputChannels: 3).map(Double.init)
+        let sum = b.map { Foundation.exp($0) }.reduce(0, +)
+        for c in 0..<3 { XCTAssertEqual(Foundation.exp(b[c]) / sum, frequencies[c], accuracy: 1e-6) }
+        let binary = Double(PriorHeadBias.biases(frequencies: [0.8, 0.2], outputChannels: 1)[0])
+        XCTAssertEqual(1 / (1 + Foundation.exp(-binary)), 0.2, accuracy: 1e-6)
+        // Applied to a preset's graph: its head (a 1x1 conv with bias) gets them.
+        var config = try ArchitecturePreset.named("unet-xs").config
+        config.classes = 3
+        var graph = try config.build()
+        XCTAssertEqual(PriorHeadBias.apply(to: &graph, frequencies: frequencies), 1)
+        let head = graph.parameters.first { $0.name == "head.bias" }!
+        XCTAssertEqual(head.floats.map(Double.init), b)
     }
 
     func check(_ loss: Loss, _ logits: Tensor, _ target: Target, _ rng: inout SplitMix64) {

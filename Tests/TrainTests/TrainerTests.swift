@@ -74,6 +74,34 @@ final class TrainerTests: XCTestCase {
         XCTAssertThrowsError(try ValidationSplit.parse("stripes:0.2", seed: 0))
     }
 
+    /// Pooled Dice cannot hide a class that is never predicted: three images, class 1 found in one, class 2
+    /// in the truth of one and predicted nowhere, class 3 nowhere at all. The empty-as-one mean rewards the
+    /// miss (2/3 for class 2); pooled and present Dice give 0, and class 3 is left out of the means.
+    func testScoresCannotHideANeverPredictedClass() {
+        var scores = SegmentationScores(modelClasses: 4)
+        scores.add(predicted: [1, 1, 0, 0][...], truth: [1, 0, 0, 0][...])  // class 1: Dice 2/3
+        scores.add(predicted: [0, 0, 0, 0][...], truth: [2, 2, 0, 0][...])  // class 2 missed
+        scores.add(predicted: [0, 0, 0, 0][...], truth: [0, 0, 0, 0][...])
+        XCTAssertEqual(scores.perClass[0].pooledDice!, 2.0 / 3.0, accuracy: 1e-12)
+        XCTAssertEqual(scores.perClass[0].presentImages, 1)
+        XCTAssertEqual(scores.perClass[0].emptyAsOneDice!, (2.0 / 3.0 + 2) / 3, accuracy: 1e-12)
+        XCTAssertEqual(scores.perClass[1].pooledDice, 0)
+        XCTAssertEqual(scores.perClass[1].presentDice, 0)
+        XCTAssertEqual(scores.perClass[1].emptyAsOneDice!, 2.0 / 3.0, accuracy: 1e-12)
+        XCTAssertNil(scores.perClass[2].pooledDice)
+        XCTAssertEqual(scores.neverPredicted, [1])
+        XCTAssertEqual(scores.absentClasses, [2])
+        XCTAssertEqual(scores.pooledDice, (2.0 / 3.0 + 0) / 2, accuracy: 1e-12)
+        XCTAssertEqual(scores.presentDice, (2.0 / 3.0 + 0) / 2, accuracy: 1e-12)
+        // A binary model scores its one class; merging two halves equals adding all.
+        var a = SegmentationScores(modelClasses: 1), b = a, all = a
+        a.add(predicted: [1, 0][...], truth: [1, 1][...]); b.add(predicted: [0, 0][...], truth: [0, 0][...])
+        all.add(predicted: [1, 0][...], truth: [1, 1][...]); all.add(predicted: [0, 0][...], truth: [0, 0][...])
+        a.merge(b)
+        XCTAssertEqual(a, all)
+        XCTAssertEqual(all.pooledDice, 2.0 / 3.0, accuracy: 1e-12)
+    }
+
     func testMetricsConventions() {
         let empty = Metrics.overlap([0, 0, 0][...], [0, 0, 0][...], class: 1)
         XCTAssertEqual(empty.dice, 1)

@@ -174,7 +174,7 @@ public enum ValidationSplit: Equatable {
             return .names(text.split(whereSeparator: { $0 == "\n" || $0 == "," }).map { String($0).trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty })
         default: break
         }
-        throw DatasetError.invalid("--val takes ends:FRACTION, stripes:FRACTION:BLOCKS, random:FRACTION or list:FILE, got '\(text)'")
+        throw DatasetError.invalid("--val takes ends:FRACTION, stripes:FRACTION:BLOCKS, random:FRACTION, list:FILE or a dataset folder, got '\(text)'")
     }
 
     /// (training indices, validation indices) of `samples`.
@@ -220,6 +220,27 @@ public enum ValidationSplit: Equatable {
 }
 
 extension SegmentationDataset {
+    /// This dataset with the samples of `validation` (a separate folder, as ISIC's official split comes)
+    /// appended, and the indices of the training and validation samples. The validation masks must use the
+    /// training classes: for binary training any value above 0 is foreground; otherwise a class id at or above
+    /// the training classes is an error that names the file.
+    public func appendingValidation(_ validation: SegmentationDataset) throws -> (SegmentationDataset, train: [Int], validation: [Int]) {
+        if validation.samples.isEmpty { throw DatasetError.empty(validation.name) }
+        if validation.channels != channels {
+            throw DatasetError.invalid("validation folder \(validation.name): \(validation.channels) channel(s), training has \(channels)")
+        }
+        var out = self
+        for var sample in validation.samples {
+            if modelClasses == 1 {
+                sample.mask = sample.mask.map { $0 > 0 ? 1 : 0 }
+            } else if let bad = sample.mask.first(where: { Int($0) >= modelClasses }) {
+                throw DatasetError.badClass(file: "\(validation.name)/\(sample.name)", value: Int(bad), classes: modelClasses)
+            }
+            out.samples.append(sample)
+        }
+        return (out, Array(0..<samples.count), Array(samples.count..<out.samples.count))
+    }
+
     /// 2.5D input: each sample's image becomes the stack of its `slices` neighbours in name order (the
     /// sample in the middle, clamped at the ends) as channels; masks stay those of the middle slice.
     /// Only for single-channel images (slices of one volume).

@@ -10,7 +10,7 @@ struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Measure kernel or model speed: median time, GFLOP/s and percent of this machine's peak.",
-        discussion: """
+        discussion: HelpText.discussion("""
             Peak is measured on this machine by a built-in FMA throughput probe, so percentages hold on any CPU.
             FLOPs are counted as a direct convolution performs them, for every algorithm.
 
@@ -22,7 +22,7 @@ struct BenchCommand: ParsableCommand {
               segrun bench --preset unet-s --size 256 --threads 1,2 --batch 1
               segrun bench model.segrun --size 512x384 --threads 2 --json
               segrun bench --train --preset unet-s --size 256 --batch 4 --threads 1,2
-            """)
+            """))
 
     @Argument(help: "Model file to benchmark (or use --preset).")
     var model: String?

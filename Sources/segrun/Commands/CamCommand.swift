@@ -8,7 +8,7 @@ struct CamCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "cam",
         abstract: "Explain a prediction: a CAM or Grad-CAM heatmap over the image.",
-        discussion: """
+        discussion: HelpText.discussion("""
             CAM weights the activations that the 1x1 output convolution reads by its weights for the class.
             Grad-CAM uses any layer (segrun info --layers lists the names; default: the layer the output
             convolution reads) and weights its channels by the mean gradient of the target: one pixel
@@ -20,7 +20,7 @@ struct CamCommand: ParsableCommand {
               segrun cam runs/lesions/best.segrun lesions/images/lesion_00003.png --out cam.png
               segrun cam model.segrun scan.png --method gradcam --layer dec2.1.conv --target pixel --pixel 40,52 --out px.png
               segrun cam model.segrun scan.png --method cam --out cam.png --json
-            """)
+            """))
 
     @Argument(help: "fp32 model file.")
     var model: String

@@ -9,7 +9,7 @@ struct DemoCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "demo",
         abstract: "Run the main job end to end on built-in defaults: synth, train, eval, quantize, predict, bench.",
-        discussion: """
+        discussion: HelpText.discussion("""
             Default: 160 synthetic lesion images at 128x128, U-Net (unet-xs: base 16, depth 3), 12 epochs, about
             2-3 minutes on 2 cores. --quick: 48 images at 64x64, 4 epochs, under a minute (CI smoke test).
             The full-size recipe: segrun synth --out data --count 1000 --size 256, then
@@ -22,7 +22,7 @@ struct DemoCommand: ParsableCommand {
               segrun demo
               segrun demo --quick --out /tmp/demo
               segrun demo --data ../shared/data/brain-mask --out brain-demo
-            """)
+            """))
 
     @Option(help: "Output folder for the data, the run, masks and overlays.")
     var out: String = "segrun-demo"

@@ -8,7 +8,7 @@ struct EvalCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "eval",
         abstract: "Score a model on a folder dataset: pooled Dice and IoU per class, Dice over the images where a class is present, HD95, a threshold sweep.",
-        discussion: """
+        discussion: HelpText.discussion("""
             Images run at their own size (resized to the model's training size and back). The headline is
             pooled Dice: per class, 2|P n T| / (|P| + |T|) summed over all images, then averaged over the
             foreground classes. Per class it also gives the mean Dice over the images where the class is in
@@ -24,7 +24,7 @@ struct EvalCommand: ParsableCommand {
             Examples:
               segrun eval runs/brain/best.segrun --data ../shared/data/brain-mask --json
               segrun eval runs/brain/best.segrun --data ../shared/data/brain-mask --val train
-            """)
+            """))
 
     @Argument(help: "Model file.")
     var model: String
@@ -55,6 +55,9 @@ struct EvalCommand: ParsableCommand {
         if spec == "train" {
             guard let recorded = model.metadata.string(MetadataKey.trainValidationSplit) else {
                 throw CLIError("\(self.model): the model does not record its training split; give --val ends:F, random:F or list:FILE")
+            }
+            if recorded.hasPrefix("folder:") {
+                throw CLIError("\(self.model) was validated on the separate folder \(recorded.dropFirst(7)); score it with --data \(recorded.dropFirst(7)) and no --val")
             }
             text = recorded
             if self.seed == nil, let s = model.metadata.int(MetadataKey.trainSeed) { seed = UInt64(s) }

@@ -7,10 +7,10 @@ import Kernels
 struct ForwardCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "forward", abstract: "Write a seeded random input and the model's raw logits (cross-build checks).",
-        discussion: """
+        discussion: HelpText.discussion("""
             Example:
               segrun forward model.segrun --size 48x32 --batch 2 --input x.sgtn --output y.sgtn
-            """,
+            """),
         shouldDisplay: false)
 
     @Argument(help: "Model file.")

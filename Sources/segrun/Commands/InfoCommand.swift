@@ -8,14 +8,14 @@ struct InfoCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "info",
         abstract: "Describe a model: architecture, layers, parameters, MACs, dtypes, memory, file size and metadata.",
-        discussion: """
+        discussion: HelpText.discussion("""
             Examples:
               segrun info model.segrun
               segrun info model.segrun --size 512x384 --layers
               segrun info --preset unet-s
               segrun info model-int8.segrun --json
               segrun info --cpu
-            """)
+            """))
 
     @Argument(help: "Model file.")
     var model: String?

@@ -5,11 +5,11 @@ struct InitCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "init",
         abstract: "Write a model file for a preset with freshly initialized (random) weights.",
-        discussion: """
+        discussion: HelpText.discussion("""
             Example:
               segrun init --preset unet-s --out unet-s.segrun
               segrun init --preset unet-s --classes 3 --out tissue.segrun
-            """)
+            """))
 
     @OptionGroup var modelOptions: ModelOptions
 

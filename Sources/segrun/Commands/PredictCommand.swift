@@ -8,7 +8,7 @@ struct PredictCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "predict",
         abstract: "Segment images: write one mask PNG per input (and overlays on request).",
-        discussion: """
+        discussion: HelpText.discussion("""
             Masks are 8-bit PNGs of the input's size: 0/255 for a binary model (foreground at the model's
             threshold), class ids 0, 1, 2, ... for a multi-class model. Inputs are PNG (8/16-bit grey, RGB,
             RGBA) or JPEG files, or folders of them. An unreadable image is reported and skipped; the
@@ -18,7 +18,7 @@ struct PredictCommand: ParsableCommand {
               segrun predict model.segrun scans/ --out masks/ --overlay --overlay-style tint
               segrun predict model.segrun big.png --out out/ --tile 256 --tta
               segrun predict --preset unet-s ../shared/data/brain-mask/images --out /tmp/masks
-            """)
+            """))
 
     @Argument(help: "Model file, then images or folders of images. With --preset, only images.")
     var paths: [String]
@@ -123,7 +123,7 @@ struct PredictCommand: ParsableCommand {
                 foreground += Double(labels.reduce(0) { $0 + ($1 == 0 ? 0 : 1) }) / Double(labels.count)
             } catch {
                 failures.append("\(error)")
-                FileHandle.standardError.write(("\r\u{1B}[K" + "error: \(error)\n").data(using: .utf8)!)
+                progress.note("error: \(error)")
             }
             progress.update(i + 1)
         }

@@ -8,7 +8,7 @@ struct QuantizeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "quantize",
         abstract: "Post-training int8 quantization: calibrate on images, write a compact int8 model file.",
-        discussion: """
+        discussion: HelpText.discussion("""
             BatchNorm is folded and activations fused first. The fp32 model then runs on the calibration
             images (resized to the model's training size, normalized as at inference) and every activation
             tensor gets an 8-bit range by the chosen method. Weights become symmetric int8 per output
@@ -21,7 +21,7 @@ struct QuantizeCommand: ParsableCommand {
               segrun quantize model.segrun --calib calib/ --method entropy --report --out model-int8.segrun
               segrun quantize model.segrun --calib calib/ --keep-fp32 enc0.conv1 --out mixed.segrun
               segrun quantize model.segrun --calib calib/ --auto-keep 0.005 --out auto.segrun
-            """)
+            """))
 
     @Argument(help: "The fp32 model file.")
     var model: String

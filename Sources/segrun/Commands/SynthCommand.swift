@@ -8,13 +8,13 @@ struct SynthCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "synth",
         abstract: "Make a synthetic segmentation dataset with exact masks (images/, masks/, dataset.json).",
-        discussion: """
+        discussion: HelpText.discussion("""
             lesion: ISIC-like RGB skin images with one irregular pigmented lesion, hairs and vignetting; masks 0/255.
             organs: CT-like grey images with up to three organ blobs in a body; masks hold class ids 0-3.
 
             Example:
               segrun synth --out data/lesions --count 200 --seed 1 --kind lesion --size 128
-            """)
+            """))
 
     @Option(help: "Output folder.")
     var out: String

@@ -8,7 +8,7 @@ struct TrainCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "train",
         abstract: "Train a model on a folder dataset (images/ + masks/), writing best and last model files.",
-        discussion: """
+        discussion: HelpText.discussion("""
             The run folder gets last.segrun, best.segrun (by validation Dice), state.bin (optimizer state for
             --resume), log.jsonl (one line per epoch), curves.svg and overlays-eNNN.png grids of validation
             images (image, truth, prediction). Every file is written atomically.
@@ -17,7 +17,7 @@ struct TrainCommand: ParsableCommand {
               segrun train --data ../shared/data/brain-mask --preset unet-s --size 128 --epochs 20 --out runs/brain
               segrun train --data ../shared/data/mni-tissue --preset unet-xs --size 96 --epochs 5 --out runs/tissue
               segrun train --data ../shared/data/brain-mask --preset unet-s --out runs/brain --resume
-            """)
+            """))
 
     @Option(help: "Dataset folder with images/ and masks/ (and optionally dataset.json).")
     var data: String
@@ -60,7 +60,7 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Output head biases at the start: prior (default: the training masks' class frequencies) or random.")
     var headBias: String = "prior"
 
-    @Option(help: "Validation split: ends:F (F/2 from each end of the sorted names), stripes:F:K (K evenly spaced runs of the sorted names, their neighbours kept out of training), random:F, list:FILE.")
+    @Option(help: "Validation: ends:F (F/2 from each end of the sorted names), stripes:F:K (K evenly spaced runs of the sorted names, their neighbours kept out of training), random:F, list:FILE, or a separate dataset folder (DIR with images/ and masks/: every --data image trains).")
     var val: String = "ends:0.2"
 
     @Option(help: "Stop after this many epochs without a better validation Dice.")
@@ -124,15 +124,25 @@ struct TrainCommand: ParsableCommand {
                 loading?.update(done)
             }
         } catch { throw CLIError("\(error)") }
-        let dataset = try loaded.stackingNeighbours(slices)
-        let split = try ValidationSplit.parse(val, seed: modelOptions.seed)
-        let (trainIndices, validationIndices) = try split.split(dataset.samples)
+        var dataset = try loaded.stackingNeighbours(slices)
+        let trainIndices: [Int], validationIndices: [Int]
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: val, isDirectory: &isDirectory), isDirectory.boolValue {
+            stderr.write("segrun train: loading the validation folder \(val)\n".data(using: .utf8)!)
+            do {
+                let folder = try SegmentationDataset.loadFolder(val, height: h, width: w, channels: loaded.channels).stackingNeighbours(slices)
+                (dataset, trainIndices, validationIndices) = try dataset.appendingValidation(folder)
+            } catch { throw CLIError("\(error)") }
+        } else {
+            let split = try ValidationSplit.parse(val, seed: modelOptions.seed)
+            (trainIndices, validationIndices) = try split.split(dataset.samples)
+        }
         var options = modelOptions
         options.inChannels = dataset.channels
         options.classes = dataset.modelClasses
         var model = try options.presetModel(modelOptions.preset!)
         if slices > 1 { model.metadata[MetadataKey.inputSlices] = .int(Int64(slices)) }
-        model.metadata[MetadataKey.trainValidationSplit] = .string(val)
+        model.metadata[MetadataKey.trainValidationSplit] = .string(isDirectory.boolValue ? "folder:" + val : val)
         model.metadata[MetadataKey.trainSeed] = .int(Int64(modelOptions.seed))
         if h % model.inputMultiple != 0 || w % model.inputMultiple != 0 {
             throw CLIError("--size \(size) is not a multiple of the model's input multiple \(model.inputMultiple)")

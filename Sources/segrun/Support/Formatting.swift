@@ -22,14 +22,20 @@ enum Format {
     }
 }
 
-/// A one-line progress bar with ETA on stderr. On a terminal it redraws in place; in logs it prints
-/// a line every 10%.
+/// A one-line progress bar with ETA on stderr. On a terminal it redraws in place; anywhere else (a log
+/// file, a pipe, a batch job, TERM=dumb) it writes plain lines without terminal escapes, at most one every
+/// `logInterval` seconds across all bars of the process (a task that ends sooner gets none: its command
+/// prints its own result).
 final class ProgressBar {
     let total: Int
     let label: String
     let start = Date()
-    let interactive = isatty(2) != 0
-    private var lastDecile = -1
+    let interactive = ProgressBar.stderrIsTerminal
+    static let logInterval = 5.0
+    /// When the last plain line was written (any bar), or the process started.
+    nonisolated(unsafe) static var lastLogged = Date()
+
+    static let stderrIsTerminal: Bool = isatty(2) != 0 && ProcessInfo.processInfo.environment["TERM"] != "dumb"
 
     init(total: Int, label: String) {
         self.total = max(1, total)
@@ -47,12 +53,17 @@ final class ProgressBar {
         if interactive {
             FileHandle.standardError.write(("\r\u{1B}[K" + line + (done >= total ? "\n" : "")).data(using: .utf8)!)
         } else {
-            let decile = Int(fraction * 10)
-            if decile != lastDecile || done >= total {
-                lastDecile = decile
+            let now = Date()
+            if now.timeIntervalSince(ProgressBar.lastLogged) >= ProgressBar.logInterval {
+                ProgressBar.lastLogged = now
                 FileHandle.standardError.write((line + "\n").data(using: .utf8)!)
             }
         }
+    }
+
+    /// A message on its own line (clearing the bar first on a terminal).
+    func note(_ message: String) {
+        FileHandle.standardError.write(((interactive ? "\r\u{1B}[K" : "") + message + "\n").data(using: .utf8)!)
     }
 }
 
