@@ -32,8 +32,9 @@ public struct TrainingOptions {
     public var overlayEvery = 5
     /// Stop when validation Dice has not improved for this many epochs (nil: never).
     public var patience: Int? = nil
-    /// Start the output heads' biases at the training masks' class frequencies (`PriorHeadBias`).
-    public var priorHeadBias = true
+    /// How the output heads' biases start (`PriorHeadBias`): by default at the class frequencies for a
+    /// multi-class (softmax) head, as initialized for a binary (sigmoid) one.
+    public var headBias: HeadBiasStart = .auto
 
     public init() {}
 }
@@ -72,7 +73,9 @@ public final class Trainer {
         model.metadata[MetadataKey.classNames] = .strings(data.classNames)
         model.metadata[MetadataKey.trainDataset] = .string(data.name)
         model.metadata[MetadataKey.inputSize] = .floats([Float(data.height), Float(data.width)])
-        if options.priorHeadBias { PriorHeadBias.apply(to: &model.graph, frequencies: PriorHeadBias.frequencies(data, train)) }
+        if options.headBias == .prior || (options.headBias == .auto && model.classes > 1) {
+            PriorHeadBias.apply(to: &model.graph, frequencies: PriorHeadBias.frequencies(data, train))
+        }
         self.model = model
         Trainer.keepFreedMemory
         autograd = try Autograd(model.graph, threads: options.threads, fuseActivations: true)

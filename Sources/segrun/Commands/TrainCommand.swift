@@ -57,8 +57,8 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Soft Dice of the Dice losses: batch (default: sums over the whole batch, foreground classes only) or image (per image, with the background for multi-class).")
     var dice: String = "batch"
 
-    @Option(help: "Output head biases at the start: prior (default: the training masks' class frequencies) or random.")
-    var headBias: String = "prior"
+    @Option(help: "Output head biases at the start: auto (default: prior for multi-class models, random for binary ones), prior (the training masks' class frequencies) or random.")
+    var headBias: String = "auto"
 
     @Option(help: "Validation: ends:F (F/2 from each end of the sorted names), stripes:F:K (K evenly spaced runs of the sorted names, their neighbours kept out of training), random:F, list:FILE, or a separate dataset folder (DIR with images/ and masks/: every --data image trains).")
     var val: String = "ends:0.2"
@@ -90,7 +90,7 @@ struct TrainCommand: ParsableCommand {
         if epochs < 1 || batch < 1 { throw ValidationError("--epochs and --batch must be at least 1") }
         if Augmentation.named(augment) == nil { throw ValidationError("--augment takes \(Augmentation.names.joined(separator: ", "))") }
         if !["batch", "image"].contains(dice) { throw ValidationError("--dice takes batch or image") }
-        if !["prior", "random"].contains(headBias) { throw ValidationError("--head-bias takes prior or random") }
+        if HeadBiasStart(rawValue: headBias) == nil { throw ValidationError("--head-bias takes auto, prior or random") }
         if let conv, TrainingConvolutions(name: conv) == nil { throw ValidationError("--conv takes \(TrainingConvolutions.names.joined(separator: ", "))") }
         if modelOptions.preset == nil { throw ValidationError("--preset is required (e.g. unet-s)") }
     }
@@ -156,7 +156,7 @@ struct TrainCommand: ParsableCommand {
             training.loss = dataset.modelClasses == 1 ? .bceDice(bceWeight: 1, diceWeight: 1, form: .perImage)
                                                       : .crossEntropyDice(ceWeight: 1, diceWeight: 1, form: .perImage)
         }
-        training.priorHeadBias = headBias == "prior"
+        training.headBias = HeadBiasStart(rawValue: headBias)!
         training.weightDecay = weightDecay
         switch optimizer {
         case "adam": training.optimizer = .adam(beta1: 0.9, beta2: 0.999, epsilon: 1e-8)
