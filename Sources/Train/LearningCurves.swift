@@ -1,10 +1,15 @@
 import Foundation
 
-/// An SVG of the learning curves: training and validation loss (left axis) and validation Dice and IoU
-/// (right axis, 0-1) per epoch.
+/// An SVG of the learning curves: training and validation loss (left axis) and validation pooled Dice and
+/// IoU (right axis, 0-1) per epoch, and for a multi-class model each class's pooled Dice as a thin line
+/// (a class never learned stays on the floor, where it shows).
 public enum LearningCurves {
-    public static func svg(_ records: [EpochRecord]) -> String {
-        let width = 720.0, height = 360.0, left = 60.0, right = 60.0, top = 30.0, bottom = 40.0
+    static let classColors = ["#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf", "#ff7f0e", "#aec7e8"]
+
+    public static func svg(_ records: [EpochRecord], classNames: [String] = []) -> String {
+        let classes = records.last?.validationClassDice.count ?? 0
+        let legendRows = (4 + (classes > 1 ? classes : 0) + 3) / 4
+        let width = 720.0, height = 344.0 + 16 * Double(legendRows), left = 60.0, right = 60.0, top = 14.0 + 16 * Double(legendRows), bottom = 40.0
         let plotW = width - left - right, plotH = height - top - bottom
         let epochs = max(1, records.count)
         let maxLoss = max(1e-9, records.map { max($0.trainLoss, $0.validationLoss) }.max() ?? 1)
@@ -28,10 +33,20 @@ public enum LearningCurves {
         s += line(records.map { $0.validationLoss }, yLoss, "#d62728", "stroke-dasharray=\"5,4\"")
         s += line(records.map { $0.validationDice }, yScore, "#1f77b4")
         s += line(records.map { $0.validationIoU }, yScore, "#2ca02c")
-        let legend = [("#d62728", "train loss"), ("#d62728", "val loss (dashed)"), ("#1f77b4", "val Dice"), ("#2ca02c", "val IoU")]
+        var legend = [("#d62728", "train loss"), ("#d62728", "val loss (dashed)"), ("#1f77b4", "val pooled Dice"), ("#2ca02c", "val IoU")]
+        if classes > 1 {
+            for c in 0..<classes {
+                let color = classColors[c % classColors.count]
+                // -1 marks an epoch where the class was in no validation truth or prediction.
+                s += line(records.map { c < $0.validationClassDice.count ? max(0, $0.validationClassDice[c]) : 0 }, yScore, color)
+                    .replacingOccurrences(of: "stroke-width=\"2\"", with: "stroke-width=\"1\" opacity=\"0.8\"")
+                legend.append((color, c < classNames.count ? classNames[c] : "class \(c + 1)"))
+            }
+        }
         for (i, (color, label)) in legend.enumerated() {
-            s += String(format: "<rect x=\"%.0f\" y=\"8\" width=\"12\" height=\"12\" fill=\"%@\"/><text x=\"%.0f\" y=\"18\">%@</text>\n",
-                        left + Double(i) * 150, color, left + Double(i) * 150 + 16, label)
+            let x = left + Double(i % 4) * 150, y = 8.0 + Double(i / 4) * 16
+            s += String(format: "<rect x=\"%.0f\" y=\"%.0f\" width=\"12\" height=\"12\" fill=\"%@\"/><text x=\"%.0f\" y=\"%.0f\">%@</text>\n",
+                        x, y, color, x + 16, y + 10, label)
         }
         return s + "</svg>\n"
     }

@@ -264,6 +264,6 @@ public final class Trainer {
         var log = ""
         for r in state.records { log += String(decoding: try encoder.encode(r), as: UTF8.self) + "\n" }
         try FileIO.writeAtomically(Array(log.utf8), to: directory + "/log.jsonl")
-        try FileIO.writeAtomically(Array(LearningCurves.svg(state.records).utf8), to: directory + "/curves.svg")
+        try FileIO.writeAtomically(Array(LearningCurves.svg(state.records, classNames: model.classes > 1 ? Array(data.classNames.dropFirst()) : []).utf8), to: directory + "/curves.svg")
     }
 }
