@@ -9,13 +9,21 @@ struct TrainCommand: ParsableCommand {
         commandName: "train",
         abstract: "Train a model on a folder dataset (images/ + masks/), writing best and last model files.",
         discussion: HelpText.discussion("""
-            The run folder gets last.segrun, best.segrun (by validation Dice), state.bin (optimizer state for
-            --resume), log.jsonl (one line per epoch), curves.svg and overlays-eNNN.png grids of validation
-            images (image, truth, prediction). Every file is written atomically.
+            The run folder gets last.segrun, best.segrun (by validation pooled Dice), state.bin (optimizer state
+            for --resume), log.jsonl (one line per epoch, with each class's pooled Dice), curves.svg and
+            overlays-eNNN.png grids of validation images (image, truth, prediction). Every file is written
+            atomically.
+
+            The defaults learn small structures that most images lack (docs/TRAINING.md has the runs):
+            cross-entropy (or BCE) plus soft Dice summed over the batch without the background, multi-class
+            heads that start at the class frequencies, light augmentation, Adam at 1e-3 with a cosine decay.
+            Each epoch prints the pooled validation Dice (per class for several classes) and names any class
+            that is never predicted.
 
             Examples:
+              segrun train --data ../shared/data/brain-structures --preset unet-xs --size 128 --epochs 40 --val stripes:0.2:5 --out runs/structures
               segrun train --data ../shared/data/brain-mask --preset unet-s --size 128 --epochs 20 --out runs/brain
-              segrun train --data ../shared/data/mni-tissue --preset unet-xs --size 96 --epochs 5 --out runs/tissue
+              segrun train --data ISIC-2017/train --val ISIC-2017/val --preset unet-s --size 128 --out runs/isic
               segrun train --data ../shared/data/brain-mask --preset unet-s --out runs/brain --resume
             """))
 
@@ -63,7 +71,7 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Validation: ends:F (F/2 from each end of the sorted names), stripes:F:K (K evenly spaced runs of the sorted names, their neighbours kept out of training), random:F, list:FILE, or a separate dataset folder (DIR with images/ and masks/: every --data image trains).")
     var val: String = "ends:0.2"
 
-    @Option(help: "Stop after this many epochs without a better validation Dice.")
+    @Option(help: "Stop after this many epochs without a better validation pooled Dice.")
     var patience: Int?
 
     @Option(help: "2.5D input: stack this many neighbouring slices (odd; name order) as channels.")
@@ -202,7 +210,7 @@ struct TrainCommand: ParsableCommand {
                 }
                 if !r.neverPredicted.isEmpty { print("           never predicted: " + r.neverPredicted.joined(separator: ", ")) }
             case .stoppedEarly(let epoch):
-                print("early stop after epoch \(epoch): no better validation Dice for \(patience ?? 0) epochs")
+                print("early stop after epoch \(epoch): no better validation pooled Dice for \(patience ?? 0) epochs")
             }
         }
         print("wrote \(out)/best.segrun, last.segrun, log.jsonl, curves.svg")
