@@ -97,7 +97,8 @@ let package = Package(
         .systemLibrary(name: "CMalloc"),
         .systemLibrary(name: "CJPEG", pkgConfig: "libjpeg", providers: [.apt(["libjpeg-dev"])]),
         .target(name: "JPEGShim", dependencies: ["CJPEG"]),
-        .target(name: "ImageIO", dependencies: ["CPNG", "JPEGShim"]),
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .target(name: "ImageIO", dependencies: ["CPNG", "JPEGShim", "CZlib"]),
         .target(name: "Quant", dependencies: ["Engine"], swiftSettings: kernelSettings),
         .target(name: "Train", dependencies: ["Engine", "Kernels", "ImageIO", .target(name: "CMalloc", condition: .when(platforms: [.linux]))], swiftSettings: kernelSettings),
         // Kernel and model benchmarks, shared by `segrun bench` and the Benchmarks/ package.

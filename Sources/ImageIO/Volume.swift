@@ -1,0 +1,140 @@
+/// A volume as a scanner writes it: voxels in file order (x fastest, then y, then z, then channels), their
+/// spacing, and the affine that places voxel (i, j, k) in world space (NIfTI: RAS+ millimetres; NRRD: the
+/// file's `space`). The header it came from is kept, so a mask written back for it carries the same
+/// geometry field for field.
+public struct Volume {
+    /// Voxels along x, y and z (a 2D image has z = 1).
+    public var size: [Int]
+    /// Values per voxel: 1, or the length of a 4th axis (time points or MRI modalities).
+    public var channels: Int
+    /// Intensities with the file's scaling applied (NIfTI `scl_slope`/`scl_inter`), channel-major:
+    /// index `((c * nz + z) * ny + y) * nx + x`.
+    public var voxels: [Float]
+    /// Distance between voxel centres along x, y and z, in `units`.
+    public var spacing: [Double]
+    /// 4x4, row-major: world = affine * (i, j, k, 1).
+    public var affine: [[Double]]
+    /// Spatial units ("mm", "m", "um" or "" when the file does not say).
+    public var units: String
+    /// The file's header, for writing a volume of the same geometry.
+    public var source: VolumeSource
+
+    public var voxelCount: Int { size.reduce(1, *) }
+}
+
+/// Where a volume's geometry came from.
+public enum VolumeSource {
+    case nifti(NIfTIHeader)
+    case nrrd(NRRDHeader)
+}
+
+/// Limits a reader checks before it allocates.
+public struct VolumeLimits {
+    /// Voxels times channels a file may hold (default 2^29: a 2 GiB float32 volume).
+    public var maxValues: Int
+
+    public init(maxValues: Int = 1 << 29) { self.maxValues = maxValues }
+
+    public static let standard = VolumeLimits()
+}
+
+/// Why a volume file cannot be read or written. Each case names the file, and the field when one is at fault.
+public enum VolumeError: Error, Equatable, CustomStringConvertible {
+    case cannotRead(path: String, reason: String)
+    case invalid(path: String, field: String, reason: String)
+    case corrupt(path: String, reason: String)
+    case unsupported(path: String, reason: String)
+    case tooLarge(path: String, values: String, limit: Int)
+    case cannotWrite(path: String, reason: String)
+
+    public var description: String {
+        switch self {
+        case .cannotRead(let p, let r): return "\(p): cannot read: \(r)"
+        case .invalid(let p, let f, let r): return "\(p): invalid header field \(f): \(r)"
+        case .corrupt(let p, let r): return "\(p): corrupt or truncated volume: \(r)"
+        case .unsupported(let p, let r): return "\(p): unsupported volume: \(r)"
+        case .tooLarge(let p, let v, let l): return "\(p): the header claims \(v) values, more than the limit of \(l)"
+        case .cannotWrite(let p, let r): return "\(p): cannot write: \(r)"
+        }
+    }
+}
+
+/// The voxel types the readers know, with their sizes.
+public enum VoxelType: Equatable {
+    case uint8, int8, uint16, int16, uint32, int32, uint64, int64, float32, float64
+
+    public var bytes: Int {
+        switch self {
+        case .uint8, .int8: return 1
+        case .uint16, .int16: return 2
+        case .uint32, .int32, .float32: return 4
+        case .uint64, .int64, .float64: return 8
+        }
+    }
+
+    /// Decodes `count` values starting at `offset` of `bytes`, converting byte order when `swap`.
+    func decode(_ bytes: UnsafeRawBufferPointer, offset: Int, count: Int, swap: Bool, into out: inout [Float]) {
+        let n = self.bytes
+        func raw(_ i: Int) -> UInt64 {
+            var v: UInt64 = 0
+            let base = offset + i * n
+            if swap { for b in 0..<n { v = v << 8 | UInt64(bytes[base + b]) } }
+            else { for b in (0..<n).reversed() { v = v << 8 | UInt64(bytes[base + b]) } }
+            return v
+        }
+        for i in 0..<count {
+            let v = raw(i)
+            switch self {
+            case .uint8: out[i] = Float(UInt8(truncatingIfNeeded: v))
+            case .int8: out[i] = Float(Int8(truncatingIfNeeded: v))
+            case .uint16: out[i] = Float(UInt16(truncatingIfNeeded: v))
+            case .int16: out[i] = Float(Int16(truncatingIfNeeded: v))
+            case .uint32: out[i] = Float(UInt32(truncatingIfNeeded: v))
+            case .int32: out[i] = Float(Int32(truncatingIfNeeded: v))
+            case .uint64: out[i] = Float(v)
+            case .int64: out[i] = Float(Int64(bitPattern: v))
+            case .float32: out[i] = Float(bitPattern: UInt32(truncatingIfNeeded: v))
+            case .float64: out[i] = Float(Double(bitPattern: v))
+            }
+        }
+    }
+}
+
+/// Multiplies the dimensions, refusing overflow and anything over `limit` before any allocation.
+func checkedProduct(_ dims: [Int], limit: Int, path: String) throws(VolumeError) -> Int {
+    var total = 1
+    for d in dims {
+        let (p, overflow) = total.multipliedReportingOverflow(by: d)
+        if overflow || p > limit {
+            throw .tooLarge(path: path, values: dims.map(String.init).joined(separator: "x"), limit: limit)
+        }
+        total = p
+    }
+    return total
+}
+
+/// Volume files by their names: NIfTI (`.nii`, `.nii.gz`, `.hdr`) and NRRD (`.nrrd`, `.nhdr`).
+public enum VolumeFile {
+    public static func looksLikeVolume(_ path: String) -> Bool { NIfTI.looksLikeNIfTI(path) || NRRD.looksLikeNRRD(path) }
+
+    public static func read(_ path: String, limits: VolumeLimits = .standard) throws(VolumeError) -> Volume {
+        if NRRD.looksLikeNRRD(path) { return try NRRD.read(path, limits: limits) }
+        if NIfTI.looksLikeNIfTI(path) { return try NIfTI.read(path, limits: limits) }
+        throw .unsupported(path: path, reason: "not a .nii, .nii.gz, .hdr, .nrrd or .nhdr file")
+    }
+
+    /// Writes `voxels` on the grid of `like` to `path` (NIfTI or NRRD by the name; a NIfTI source can be written
+    /// only as NIfTI and a NRRD one only as NRRD, so that no geometry is translated).
+    public static func write(_ voxels: VolumeVoxels, like volume: Volume, to path: String) throws(VolumeError) {
+        switch volume.source {
+        case .nifti(let h):
+            guard NIfTI.looksLikeNIfTI(path) && !path.lowercased().contains(".hdr") else {
+                throw .cannotWrite(path: path, reason: "a NIfTI volume's mask is written as .nii or .nii.gz")
+            }
+            try NIfTI.write(voxels, size: volume.size, like: h, to: path)
+        case .nrrd(let h):
+            guard path.lowercased().hasSuffix(".nrrd") else { throw .cannotWrite(path: path, reason: "a NRRD volume's mask is written as .nrrd") }
+            try NRRD.write(voxels, size: volume.size, like: h, to: path)
+        }
+    }
+}
