@@ -99,6 +99,7 @@ let package = Package(
         .target(name: "JPEGShim", dependencies: ["CJPEG"]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .target(name: "ImageIO", dependencies: ["CPNG", "JPEGShim", "CZlib"]),
+        .target(name: "Volumes", dependencies: ["Engine", "Kernels", "ImageIO"], swiftSettings: kernelSettings),
         .target(name: "Quant", dependencies: ["Engine"], swiftSettings: kernelSettings),
         .target(name: "Train", dependencies: ["Engine", "Kernels", "ImageIO", .target(name: "CMalloc", condition: .when(platforms: [.linux]))], swiftSettings: kernelSettings),
         // Kernel and model benchmarks, shared by `segrun bench` and the Benchmarks/ package.
@@ -106,13 +107,14 @@ let package = Package(
         .executableTarget(
             name: "segrun",
             dependencies: [
-                "Engine", "Quant", "Train", "SegrunBenchmarks", "ImageIO",
+                "Engine", "Quant", "Train", "SegrunBenchmarks", "ImageIO", "Volumes",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: kernelSettings),
         .testTarget(name: "KernelsTests", dependencies: ["Kernels", "KernelChecks"], swiftSettings: kernelSettings),
         .testTarget(name: "TrainTests", dependencies: ["Train", "Engine", "EngineChecks", "KernelChecks", "ImageIO"], exclude: ["Golden"], swiftSettings: kernelSettings),
         .testTarget(name: "ImageIOTests", dependencies: ["ImageIO"], exclude: ["Fixtures"]),
+        .testTarget(name: "VolumesTests", dependencies: ["Volumes", "Engine", "ImageIO", "Kernels"], swiftSettings: kernelSettings),
         .testTarget(name: "QuantTests", dependencies: ["Quant", "Engine", "Kernels", "KernelChecks"], swiftSettings: kernelSettings),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "KernelChecks", "EngineChecks"], swiftSettings: kernelSettings),
     ],

@@ -6,6 +6,11 @@ public struct NRRDHeader: Equatable {
     /// `key: value` fields in order (comments dropped, keys lowercased).
     public var fields: [(String, String)]
 
+    public init(magic: String, fields: [(String, String)]) {
+        self.magic = magic
+        self.fields = fields
+    }
+
     public static func == (a: NRRDHeader, b: NRRDHeader) -> Bool {
         a.magic == b.magic && a.fields.map { $0.0 } == b.fields.map { $0.0 } && a.fields.map { $0.1 } == b.fields.map { $0.1 }
     }

@@ -20,6 +20,17 @@ public struct Volume {
     public var source: VolumeSource
 
     public var voxelCount: Int { size.reduce(1, *) }
+
+    public init(size: [Int], channels: Int, voxels: [Float], spacing: [Double], affine: [[Double]], units: String, source: VolumeSource) {
+        precondition(size.count == 3 && voxels.count == size.reduce(1, *) * channels, "a volume of \(size)x\(channels) needs as many voxels")
+        self.size = size
+        self.channels = channels
+        self.voxels = voxels
+        self.spacing = spacing
+        self.affine = affine
+        self.units = units
+        self.source = source
+    }
 }
 
 /// Where a volume's geometry came from.

@@ -95,6 +95,8 @@ public enum MetadataKey {
     public static let inputSize = "input.size"
     /// 2.5D models: the number of neighbouring slices (in name order) stacked as input channels.
     public static let inputSlices = "input.slices"
+    /// How a volume's intensities map to the model's [0, 1] input ("percentile:0.5:99.5"; `Volumes.IntensityWindow`).
+    public static let inputVolumeIntensity = "input.volume_intensity"
     public static let classes = "output.classes"
     public static let classNames = "output.class_names"
     /// Probability threshold of binary masks.

@@ -3,21 +3,30 @@ import Foundation
 import Engine
 import Kernels
 import ImageIO
+import Volumes
 
 struct PredictCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "predict",
-        abstract: "Segment images: write one mask PNG per input (and overlays on request).",
+        abstract: "Segment images and volumes: one mask PNG per image, one label volume per NIfTI or NRRD volume.",
         discussion: HelpText.discussion("""
             Masks are 8-bit PNGs of the input's size: 0/255 for a binary model (foreground at the model's
             threshold), class ids 0, 1, 2, ... for a multi-class model. Inputs are PNG (8/16-bit grey, RGB,
-            RGBA) or JPEG files, or folders of them. An unreadable image is reported and skipped; the
-            command then exits non-zero.
+            RGBA) or JPEG files, NIfTI (.nii, .nii.gz, .hdr/.img) or NRRD (.nrrd, .nhdr) volumes, or folders of
+            them. An unreadable input is reported and skipped; the command then exits non-zero.
+
+            A volume runs slice by slice along its coarsest axis (or --axis), each slice laid out as the
+            ../shared/data PNG slices are (axial: x to the right, y up), its intensities windowed at the
+            volume's 0.5 and 99.5 percentiles (or --window) as those slices were. The label volume (class ids;
+            1 for a binary model's foreground) is written as NAME.nii.gz or NAME.nrrd in the input's geometry:
+            the input's header with only the voxel fields changed. --overlay adds NAME_montage.png: axial,
+            coronal and sagittal slices through the mask's centre, mask tinted.
 
             Examples:
               segrun predict model.segrun scans/ --out masks/ --overlay --overlay-style tint
               segrun predict model.segrun big.png --out out/ --tile 256 --tta
               segrun predict --preset unet-s ../shared/data/brain-mask/images --out /tmp/masks
+              segrun predict brain.segrun ../shared/data/nifti/ch2.nii.gz --out masks/ --overlay
             """))
 
     @Argument(help: "Model file, then images or folders of images. With --preset, only images.")
@@ -55,6 +64,12 @@ struct PredictCommand: ParsableCommand {
     @Flag(help: "Print one JSON object with the summary (masks written, failures, time) instead of the text line.")
     var json = false
 
+    @Option(help: "Volumes: the slicing axis, x, y or z (default: the axis of coarsest spacing, z on a tie).")
+    var axis: String?
+
+    @Option(help: "Volumes: intensity window, percentile:LOW:HIGH (default: the model's, else percentile:0.5:99.5).")
+    var window: String?
+
     @Option(help: "Convolution algorithm: measured (default) or one of igemm, winograd-f4, ... for reproducible outputs across machines.")
     var algorithm: String = "measured"
 
@@ -65,13 +80,15 @@ struct PredictCommand: ParsableCommand {
         if TileBlending(rawValue: blend) == nil { throw ValidationError("--blend takes gaussian, linear or constant") }
         if Overlay.Style(rawValue: overlayStyle) == nil { throw ValidationError("--overlay-style takes outline or tint") }
         if algorithm != "measured" && ConvAlgorithm(name: algorithm) == nil { throw ValidationError("unknown algorithm '\(algorithm)'") }
+        if let axis, SliceAxis(rawValue: axis) == nil { throw ValidationError("--axis takes x, y or z") }
+        if let window, IntensityWindow(window) == nil { throw ValidationError("--window takes percentile:LOW:HIGH, e.g. percentile:0.5:99.5") }
     }
 
     func run() throws {
         var paths = self.paths
         let modelPath: String? = modelOptions.preset == nil ? (paths.isEmpty ? nil : paths.removeFirst()) : nil
         let (model, label, _) = try modelOptions.load(modelPath)
-        let images = try collectImages(paths)
+        let (images, volumes) = try collectInputs(paths)
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
         let policy: AlgorithmPolicy = algorithm == "measured" ? .measured : .forced(ConvAlgorithm(name: algorithm)!)
         let segmenter: Segmenter
@@ -79,6 +96,15 @@ struct PredictCommand: ParsableCommand {
         let options = InferenceOptions(tile: tile, overlap: overlap, blending: TileBlending(rawValue: blend)!, flips: tta)
         let style = overlay ? Overlay.Style(rawValue: overlayStyle)! : nil
 
+        var volumeFailures: [String] = []
+        if !volumes.isEmpty {
+            FileHandle.standardError.write("segrun predict: \(label), \(volumes.count) volume(s) -> \(out)\n".data(using: .utf8)!)
+            volumeFailures = predictVolumes(volumes, segmenter: segmenter, options: options)
+            if images.isEmpty {
+                if !volumeFailures.isEmpty { throw CLIError("\(volumeFailures.count) of \(volumes.count) volume(s) failed (listed above)") }
+                return
+            }
+        }
         FileHandle.standardError.write("segrun predict: \(label), \(images.count) image(s) -> \(out)\n".data(using: .utf8)!)
         let progress = ProgressBar(total: images.count, label: "predict")
         var failures: [String] = []
@@ -137,24 +163,31 @@ struct PredictCommand: ParsableCommand {
             print(String(format: "wrote %d mask(s) to %@ in %.2f s (%.1f ms/image); mean foreground %.1f%%",
                          done, out, elapsed, elapsed / Double(max(1, images.count)) * 1e3, done > 0 ? foreground / Double(done) * 100 : 0))
         }
-        if !failures.isEmpty { throw CLIError("\(failures.count) of \(images.count) image(s) failed (listed above)") }
+        if !failures.isEmpty || !volumeFailures.isEmpty {
+            throw CLIError("\(failures.count) of \(images.count) image(s) and \(volumeFailures.count) of \(volumes.count) volume(s) failed (listed above)")
+        }
     }
 
-    /// Files as given; folders expanded to their PNG and JPEG files, sorted by name.
-    func collectImages(_ paths: [String]) throws -> [String] {
+    /// Images and volumes: files as given (volumes by their names), folders expanded to their PNG and JPEG
+    /// files and their NIfTI and NRRD volumes, sorted by name.
+    func collectInputs(_ paths: [String]) throws -> (images: [String], volumes: [String]) {
         if paths.isEmpty { throw CLIError("no images given") }
-        var list: [String] = []
+        var images: [String] = [], volumes: [String] = []
         for path in paths {
             var isDirectory: ObjCBool = false
             guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else { throw CLIError("\(path): no such file or folder") }
             if isDirectory.boolValue {
-                let names = try FileManager.default.contentsOfDirectory(atPath: path).filter(ImageFile.looksLikeImage).sorted()
-                if names.isEmpty { throw CLIError("\(path): no PNG or JPEG images in this folder") }
-                list += names.map { (path as NSString).appendingPathComponent($0) }
+                let names = try FileManager.default.contentsOfDirectory(atPath: path).sorted()
+                let imageNames = names.filter(ImageFile.looksLikeImage), volumeNames = names.filter(VolumeFile.looksLikeVolume)
+                if imageNames.isEmpty && volumeNames.isEmpty { throw CLIError("\(path): no PNG, JPEG, NIfTI or NRRD files in this folder") }
+                images += imageNames.map { (path as NSString).appendingPathComponent($0) }
+                volumes += volumeNames.map { (path as NSString).appendingPathComponent($0) }
+            } else if VolumeFile.looksLikeVolume(path) {
+                volumes.append(path)
             } else {
-                list.append(path)
+                images.append(path)
             }
         }
-        return list
+        return (images, volumes)
     }
 }

@@ -1,0 +1,46 @@
+import ImageIO
+
+/// A picture of a label volume over its image: the axial, coronal and sagittal slices through the labels'
+/// centre of mass (the volume's centre when there are none) side by side, each in display orientation with
+/// the labels tinted, scaled to the physical aspect of the voxels.
+public enum VolumeMontage {
+    /// RGB pixels and their size. `windowed` holds the image in [0, 1] (channel 0 is drawn).
+    public static func render(_ windowed: Volume, labels: LabelVolume, height target: Int = 256) -> (rgb: [UInt8], width: Int, height: Int) {
+        let size = windowed.size
+        var centre = [0.0, 0.0, 0.0], n = 0.0
+        for z in 0..<size[2] { for y in 0..<size[1] { for x in 0..<size[0] where labels.labels[(z * size[1] + y) * size[0] + x] != 0 {
+            centre[0] += Double(x); centre[1] += Double(y); centre[2] += Double(z); n += 1
+        } } }
+        let at = (0..<3).map { n > 0 ? Int(centre[$0] / n) : size[$0] / 2 }
+        var panels: [(rgb: [UInt8], width: Int, height: Int)] = []
+        for axis in [SliceAxis.z, .y, .x] {
+            let (w, h) = axis.sliceSize(size)
+            let s = at[axis.index]
+            let pixels = windowed.slice(s, along: axis)
+            let image = Image(width: w, height: h, channels: 1, samples: pixels)
+            let rgb = Overlay.render(image, labels: labels.slice(s, along: axis), style: .tint)
+            // Physical aspect: columns and rows scaled by their spacing, to `target` rows.
+            let (cAxis, rAxis) = axis.inPlane
+            let physicalWidth = Double(w) * windowed.spacing[cAxis], physicalHeight = Double(h) * windowed.spacing[rAxis]
+            let outH = target, outW = max(1, Int((Double(target) * physicalWidth / max(physicalHeight, 1e-9)).rounded()))
+            var scaled = [UInt8](repeating: 0, count: outW * outH * 3)
+            for r in 0..<outH {
+                let sr = min(h - 1, r * h / outH)
+                for c in 0..<outW {
+                    let sc = min(w - 1, c * w / outW)
+                    for k in 0..<3 { scaled[(r * outW + c) * 3 + k] = rgb[(sr * w + sc) * 3 + k] }
+                }
+            }
+            panels.append((scaled, outW, outH))
+        }
+        let gap = 4
+        let width = panels.reduce(0) { $0 + $1.width } + gap * (panels.count - 1)
+        var canvas = [UInt8](repeating: 255, count: width * target * 3)
+        var x0 = 0
+        for p in panels {
+            for r in 0..<p.height { for c in 0..<p.width { for k in 0..<3 { canvas[(r * width + x0 + c) * 3 + k] = p.rgb[(r * p.width + c) * 3 + k] } } }
+            x0 += p.width + gap
+        }
+        return (canvas, width, target)
+    }
+}

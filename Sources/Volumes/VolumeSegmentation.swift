@@ -1,0 +1,48 @@
+import Engine
+import Kernels
+import ImageIO
+
+/// A 2D (or 2.5D) model run over a volume slice by slice: each slice (with its neighbours as channels for a
+/// 2.5D model) goes through the `Segmenter` as an image would, and the label slices are assembled into a label
+/// volume on the input's grid. Memory: the volume, its labels, and one batch of slices.
+public struct VolumeSegmentation {
+    public let segmenter: Segmenter
+    public var axis: SliceAxis?
+    public var window: IntensityWindow
+    public var options: InferenceOptions
+
+    public init(segmenter: Segmenter, axis: SliceAxis? = nil, window: IntensityWindow? = nil, options: InferenceOptions = InferenceOptions()) {
+        self.segmenter = segmenter
+        self.axis = axis
+        let recorded = segmenter.model.metadata.string(MetadataKey.inputVolumeIntensity).flatMap(IntensityWindow.init)
+        self.window = window ?? recorded ?? .standard
+        self.options = options
+    }
+
+    /// The label volume of `volume` (class ids; a binary model's foreground is 1). `progress(done, total)`
+    /// is called after each slice.
+    public func labels(_ volume: Volume, progress: (Int, Int) -> Void = { _, _ in }) throws(GraphError) -> LabelVolume {
+        let model = segmenter.model
+        let axis = self.axis ?? SliceAxis.coarsest(volume.spacing)
+        let slices = model.metadata.int(MetadataKey.inputSlices) ?? 1
+        let windowed = window.apply(volume)
+        let (w, h) = axis.sliceSize(volume.size)
+        let count = axis.count(volume.size)
+        var out = LabelVolume(size: volume.size)
+        for s in 0..<count {
+            var planes: [Float] = []
+            if slices > 1 {
+                for k in 0..<slices { planes += windowed.slice(min(count - 1, max(0, s + k - slices / 2)), along: axis) }
+            } else {
+                for c in 0..<min(volume.channels, model.inputChannels) { planes += windowed.slice(s, along: axis, channel: c) }
+                // A grey volume for a colour model: the one channel repeated.
+                while planes.count < model.inputChannels * w * h { planes += windowed.slice(s, along: axis) }
+            }
+            let x = Tensor(shape: TensorShape(batch: 1, channels: planes.count / (w * h), height: h, width: w), data: planes)
+            let p = try segmenter.probabilities(segmenter.normalize(x), options: options)
+            out.place(segmenter.labels(p), at: s, along: axis)
+            progress(s + 1, count)
+        }
+        return out
+    }
+}

@@ -1,0 +1,54 @@
+import Foundation
+import Engine
+import ImageIO
+import Volumes
+
+/// `segrun predict` on NIfTI and NRRD volumes: each volume runs slice by slice through the 2D model and its
+/// label volume is written on the input's grid, in the input's geometry and format.
+extension PredictCommand {
+    /// The file stem of a volume: its name without .nii.gz, .nii, .hdr, .nrrd or .nhdr.
+    static func volumeStem(_ path: String) -> String {
+        var name = (path as NSString).lastPathComponent
+        for suffix in [".nii.gz", ".hdr.gz", ".nii", ".hdr", ".nrrd", ".nhdr"] where name.lowercased().hasSuffix(suffix) {
+            name = String(name.dropLast(suffix.count))
+            break
+        }
+        return name
+    }
+
+    /// Writes `<out>/<stem>.nii.gz` (or `.nrrd`) for each volume, and `<stem>_montage.png` with `--overlay`.
+    /// Returns the failures (each already reported).
+    func predictVolumes(_ paths: [String], segmenter: Segmenter, options: InferenceOptions) -> [String] {
+        var failures: [String] = []
+        let axis = self.axis.flatMap(SliceAxis.init(rawValue:))
+        for path in paths {
+            let start = Date()
+            do {
+                let volume = try VolumeFile.read(path)
+                var run = VolumeSegmentation(segmenter: segmenter, axis: axis, options: options)
+                if let window { run.window = IntensityWindow(window)! }
+                let used = axis ?? SliceAxis.coarsest(volume.spacing)
+                let progress = ProgressBar(total: used.count(volume.size), label: (path as NSString).lastPathComponent)
+                let labels = try run.labels(volume) { done, _ in progress.update(done) }
+                let stem = PredictCommand.volumeStem(path)
+                let target = out + "/" + stem + (NRRD.looksLikeNRRD(path) ? ".nrrd" : ".nii.gz")
+                try VolumeFile.write(.uint8(labels.labels), like: volume, to: target)
+                if overlay {
+                    let montage = VolumeMontage.render(run.window.apply(volume), labels: labels)
+                    try ImageFile.writePNG(montage.rgb, width: montage.width, height: montage.height, channels: 3,
+                                           to: out + "/" + stem + "_montage.png")
+                }
+                let foreground = labels.labels.reduce(0) { $0 + ($1 == 0 ? 0 : 1) }
+                let spacing = volume.spacing.map { String(format: "%g", $0) }.joined(separator: "x")
+                print(String(format: "%@: %@ voxels at %@ %@, %d slices along %@ in %.2f s; foreground %.2f%% -> %@", path,
+                             volume.size.map(String.init).joined(separator: "x"), spacing, volume.units.isEmpty ? "(units not given)" : volume.units,
+                             used.count(volume.size), used.rawValue, Date().timeIntervalSince(start),
+                             100 * Double(foreground) / Double(max(1, labels.labels.count)), target))
+            } catch {
+                failures.append("\(error)")
+                FileHandle.standardError.write("error: \(error)\n".data(using: .utf8)!)
+            }
+        }
+        return failures
+    }
+}
