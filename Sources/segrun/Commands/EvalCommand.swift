@@ -3,6 +3,7 @@ import Foundation
 import Engine
 import ImageIO
 import Train
+import Volumes
 
 struct EvalCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -24,13 +25,33 @@ struct EvalCommand: ParsableCommand {
             Examples:
               segrun eval runs/brain/best.segrun --data ../shared/data/brain-mask --json
               segrun eval runs/brain/best.segrun --data ../shared/data/brain-mask --val train
+
+            Volumes: a --data folder of NIfTI or NRRD volumes (images/CASE.nii.gz with masks/CASE.nii.gz, or
+            nnU-Net's imagesTr/CASE_0000.nii.gz with labelsTr/CASE.nii.gz) is scored per case and class in
+            the volumes' units (millimetres): Dice, IoU, HD95, average surface distance and normalized surface
+            Dice at --nsd-tol, then the means over cases and the pooled Dice. A class in neither truth nor
+            prediction of a case scores Dice and NSD 1 there and has no HD95; in only one of them, Dice and NSD
+            0 and HD95 undefined (counted). --pred DIR scores label volumes made elsewhere (DIR/CASE.nii.gz)
+            without a model.
+
+              segrun eval brain.segrun --data volumes/ --json
+              segrun eval --pred masks/ --data volumes/ --nsd-tol 2
             """))
 
-    @Argument(help: "Model file.")
-    var model: String
+    @Argument(help: "Model file (not with --pred).")
+    var model: String?
 
-    @Option(help: "Dataset folder with images/ and masks/.")
+    @Option(help: "Dataset folder with images/ and masks/ (PNG or JPEG images, or volumes).")
     var data: String
+
+    @Option(help: "Volumes: score the label volumes in this folder (CASE.nii.gz or CASE.nrrd) instead of a model's.")
+    var pred: String?
+
+    @Option(help: "Volumes: tolerance of the normalized surface Dice, in the volumes' units.")
+    var nsdTol: Double = 1
+
+    @Option(help: "Volumes: the slicing axis of a 2D model, x, y or z (default: the coarsest).")
+    var axis: String?
 
     @Option(help: "Probability threshold for binary models (default: the model's).")
     var threshold: Float?
@@ -47,17 +68,25 @@ struct EvalCommand: ParsableCommand {
     @Flag(help: "Print one JSON object.")
     var json = false
 
-    func run() throws { try evaluate() }
+    func validate() throws {
+        if (model == nil) == (pred == nil) { throw ValidationError("give a model file or --pred DIR (label volumes made elsewhere), not both") }
+        if let axis, SliceAxis(rawValue: axis) == nil { throw ValidationError("--axis takes x, y or z") }
+        if !(nsdTol > 0) { throw ValidationError("--nsd-tol must be positive") }
+    }
+
+    func run() throws {
+        if pred != nil || VolumeDataset.holdsVolumes(data) { try evaluateVolumes() } else { try evaluate() }
+    }
 
     /// The images of `names` (sorted by stem) that the split `spec` holds out for validation.
-    private func validationNames(_ names: [String], spec: String, model: Model) throws -> [String] {
+    func validationNames(_ names: [String], spec: String, model: Model) throws -> [String] {
         var text = spec, seed = self.seed ?? 0
         if spec == "train" {
             guard let recorded = model.metadata.string(MetadataKey.trainValidationSplit) else {
-                throw CLIError("\(self.model): the model does not record its training split; give --val ends:F, random:F or list:FILE")
+                throw CLIError("\(self.model ?? ""): the model does not record its training split; give --val ends:F, random:F or list:FILE")
             }
             if recorded.hasPrefix("folder:") {
-                throw CLIError("\(self.model) was validated on the separate folder \(recorded.dropFirst(7)); score it with --data \(recorded.dropFirst(7)) and no --val")
+                throw CLIError("\(self.model ?? "") was validated on the separate folder \(recorded.dropFirst(7)); score it with --data \(recorded.dropFirst(7)) and no --val")
             }
             text = recorded
             if self.seed == nil, let s = model.metadata.int(MetadataKey.trainSeed) { seed = UInt64(s) }
@@ -71,7 +100,8 @@ struct EvalCommand: ParsableCommand {
     /// Scores the model, prints the results, and returns the scores (for the demo's summary).
     @discardableResult
     func evaluate() throws -> SegmentationScores {
-        var model = try loadModelFile(self.model)
+        guard let modelPath = self.model else { throw CLIError("--pred scores volumes; \(data) holds no volumes") }
+        var model = try loadModelFile(modelPath)
         if let threshold { model.metadata[MetadataKey.threshold] = .float(Double(threshold)) }
         let segmenter: Segmenter
         do { segmenter = try Segmenter(model, threads: threads ?? ParallelFor.coreCount) } catch { throw CLIError("\(error)") }

@@ -1,0 +1,107 @@
+import Foundation
+import Engine
+import ImageIO
+import Volumes
+import Train
+
+/// `segrun eval` on a dataset of volumes: per case and class, overlap and surface distances in the volumes'
+/// units, then means over cases and the pooled Dice.
+extension EvalCommand {
+    func evaluateVolumes() throws {
+        let cases: [VolumeCase]
+        do { cases = try VolumeDataset.scan(data).filter { $0.mask != nil } } catch { throw CLIError("\(error)") }
+        if cases.isEmpty { throw CLIError("\(data): no case has a label volume (masks/ or labelsTr/)") }
+        var model: Model? = nil
+        var run: VolumeSegmentation? = nil
+        if let path = self.model {
+            var m = try loadModelFile(path)
+            if let threshold { m.metadata[MetadataKey.threshold] = .float(Double(threshold)) }
+            do { run = VolumeSegmentation(segmenter: try Segmenter(m, threads: threads ?? ParallelFor.coreCount), axis: axis.flatMap(SliceAxis.init(rawValue:))) }
+            catch { throw CLIError("\(error)") }
+            model = m
+        }
+        var selected = cases
+        if let val, let model {
+            let names = try validationNames(cases.map(\.name), spec: val, model: model)
+            selected = cases.filter { names.contains($0.name) }
+        }
+        // Classes: the model's, or every id in the truth and predictions (for --pred).
+        var truths: [[UInt8]] = [], predictions: [[UInt8]] = [], grids: [(size: [Int], spacing: [Double], units: String)] = []
+        let progress = ProgressBar(total: selected.count, label: "eval")
+        for (k, c) in selected.enumerated() {
+            let truthVolume: Volume
+            do { truthVolume = try VolumeFile.read(c.mask!) } catch { throw CLIError("\(error)") }
+            var truth = truthVolume.voxels.prefix(truthVolume.voxelCount).map { UInt8(max(0, min(255, $0.rounded()))) }
+            if let model, model.classes == 1 { truth = truth.map { $0 > 0 ? 1 : 0 } }
+            let predicted: [UInt8]
+            if let run {
+                let image: Volume
+                do { image = try VolumeFile.read(c.images[0]) } catch { throw CLIError("\(error)") }
+                if image.size != truthVolume.size { throw CLIError("\(c.mask!): \(truthVolume.size) voxels, its image \(c.images[0]) has \(image.size)") }
+                do { predicted = try run.labels(image).labels } catch { throw CLIError("\(c.images[0]): \(error)") }
+            } else {
+                let candidates = [".nii.gz", ".nii", ".nrrd"].map { pred! + "/" + c.name + $0 }
+                guard let path = candidates.first(where: { FileManager.default.fileExists(atPath: $0) }) else {
+                    throw CLIError("\(pred!): no prediction for case \(c.name) (looked for \(c.name).nii.gz, .nii, .nrrd)")
+                }
+                let volume: Volume
+                do { volume = try VolumeFile.read(path) } catch { throw CLIError("\(error)") }
+                if volume.size != truthVolume.size { throw CLIError("\(path): \(volume.size) voxels, the truth \(c.mask!) has \(truthVolume.size)") }
+                predicted = volume.voxels.prefix(volume.voxelCount).map { UInt8(max(0, min(255, $0.rounded()))) }
+            }
+            truths.append(truth)
+            predictions.append(predicted)
+            grids.append((truthVolume.size, truthVolume.spacing, truthVolume.units))
+            progress.update(k + 1)
+        }
+        let classIds: [UInt8]
+        if let model { classIds = Metrics.foregroundClasses(model.classes) } else {
+            let top = max(truths.map { $0.max() ?? 0 }.max() ?? 0, predictions.map { $0.max() ?? 0 }.max() ?? 0)
+            classIds = top == 0 ? [1] : Array(1...top)
+        }
+        var scores = VolumeScores(classes: classIds, nsdTolerance: nsdTol)
+        for i in 0..<selected.count {
+            scores.add(selected[i].name, predicted: predictions[i], truth: truths[i], size: grids[i].size, spacing: grids[i].spacing)
+        }
+        let names = model?.metadata.strings(MetadataKey.classNames) ?? []
+        func className(_ k: Int) -> String {
+            let c = Int(classIds[k])
+            if model?.classes == 1 { return names.last ?? "foreground" }
+            return c < names.count ? names[c] : "class\(c)"
+        }
+        let units = grids.first?.units.isEmpty == false ? grids[0].units : "mm"
+        func num(_ v: Double?) -> String { v.map { String(format: "%.4f", $0) } ?? "null" }
+        if json {
+            var perCase: [(String, String)] = []
+            for c in scores.cases {
+                perCase.append((c.name, JSON.object(c.classes.enumerated().map { k, s in
+                    (className(k), JSON.object([("dice", num(s.dice)), ("iou", num(s.iou)), ("hd95", num(s.hd95)), ("asd", num(s.averageSurfaceDistance)),
+                                                ("nsd", num(s.normalizedSurfaceDice)), ("truth_voxels", "\(s.truth)"), ("predicted_voxels", "\(s.predicted)")]))
+                })))
+            }
+            let means = classIds.indices.map { k -> (String, String) in
+                let m = scores.summary(k)
+                return (className(k), JSON.object([("pooled_dice", num(m.pooledDice)), ("mean_dice", num(m.dice)), ("mean_iou", num(m.iou)),
+                                                   ("mean_hd95", num(m.hd95)), ("mean_asd", num(m.asd)), ("mean_nsd", num(m.nsd)),
+                                                   ("hd95_undefined", "\(m.undefined)")]))
+            }
+            print(JSON.object([("cases", "\(scores.cases.count)"), ("units", JSON.string(units)), ("nsd_tolerance", "\(nsdTol)"),
+                               ("pooled_dice", num(scores.pooledDice)), ("per_class", JSON.object(means)), ("per_case", JSON.object(perCase))]))
+            return
+        }
+        print(String(format: "%d case(s): pooled Dice %.4f; distances in %@, NSD at %g %@", scores.cases.count, scores.pooledDice, units, nsdTol, units))
+        for c in scores.cases {
+            for (k, s) in c.classes.enumerated() {
+                print(String(format: "  %@ %@: Dice %.4f  IoU %.4f  HD95 %@  ASD %@  NSD %.4f", c.name, className(k), s.dice, s.iou,
+                             s.hd95.map { String(format: "%.2f", $0) } ?? "n/a", s.averageSurfaceDistance.map { String(format: "%.2f", $0) } ?? "n/a",
+                             s.normalizedSurfaceDice))
+            }
+        }
+        for k in classIds.indices {
+            let m = scores.summary(k)
+            print(String(format: "mean over cases, %@: Dice %.4f  IoU %.4f  HD95 %@ %@ (%d undefined)  ASD %@  NSD %.4f  pooled Dice %@", className(k),
+                         m.dice, m.iou, m.hd95.map { String(format: "%.2f", $0) } ?? "n/a", units, m.undefined,
+                         m.asd.map { String(format: "%.2f", $0) } ?? "n/a", m.nsd, num(m.pooledDice)))
+        }
+    }
+}
