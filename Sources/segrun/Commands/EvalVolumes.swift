@@ -69,7 +69,9 @@ extension EvalCommand {
             if model?.classes == 1 { return names.last ?? "foreground" }
             return c < names.count ? names[c] : "class\(c)"
         }
-        let units = grids.first?.units.isEmpty == false ? grids[0].units : "mm"
+        // NIfTI files often leave xyzt_units unset; their spacing is millimetres by the format's convention.
+        let unitsGiven = grids.first?.units.isEmpty == false
+        let units = unitsGiven ? grids[0].units : "mm"
         func num(_ v: Double?) -> String { v.map { String(format: "%.4f", $0) } ?? "null" }
         if json {
             var perCase: [(String, String)] = []
@@ -89,7 +91,8 @@ extension EvalCommand {
                                ("pooled_dice", num(scores.pooledDice)), ("per_class", JSON.object(means)), ("per_case", JSON.object(perCase))]))
             return
         }
-        print(String(format: "%d case(s): pooled Dice %.4f; distances in %@, NSD at %g %@", scores.cases.count, scores.pooledDice, units, nsdTol, units))
+        print(String(format: "%d case(s): pooled Dice %.4f; distances in %@%@, NSD at %g %@", scores.cases.count, scores.pooledDice, units,
+                     unitsGiven ? "" : " (the files do not say; assumed)", nsdTol, units))
         for c in scores.cases {
             for (k, s) in c.classes.enumerated() {
                 print(String(format: "  %@ %@: Dice %.4f  IoU %.4f  HD95 %@  ASD %@  NSD %.4f", c.name, className(k), s.dice, s.iou,
