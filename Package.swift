@@ -101,7 +101,7 @@ let package = Package(
         .target(name: "ImageIO", dependencies: ["CPNG", "JPEGShim", "CZlib"]),
         .target(name: "Volumes", dependencies: ["Engine", "Kernels", "ImageIO"], swiftSettings: kernelSettings),
         .target(name: "Quant", dependencies: ["Engine"], swiftSettings: kernelSettings),
-        .target(name: "Train", dependencies: ["Engine", "Kernels", "ImageIO", .target(name: "CMalloc", condition: .when(platforms: [.linux]))], swiftSettings: kernelSettings),
+        .target(name: "Train", dependencies: ["Engine", "Kernels", "ImageIO", "Volumes", .target(name: "CMalloc", condition: .when(platforms: [.linux]))], swiftSettings: kernelSettings),
         // Kernel and model benchmarks, shared by `segrun bench` and the Benchmarks/ package.
         .target(name: "SegrunBenchmarks", dependencies: ["Engine"], swiftSettings: kernelSettings),
         .executableTarget(
@@ -112,7 +112,7 @@ let package = Package(
             ],
             swiftSettings: kernelSettings),
         .testTarget(name: "KernelsTests", dependencies: ["Kernels", "KernelChecks"], swiftSettings: kernelSettings),
-        .testTarget(name: "TrainTests", dependencies: ["Train", "Engine", "EngineChecks", "KernelChecks", "ImageIO"], exclude: ["Golden"], swiftSettings: kernelSettings),
+        .testTarget(name: "TrainTests", dependencies: ["Train", "Engine", "EngineChecks", "KernelChecks", "ImageIO", "Volumes"], exclude: ["Golden"], swiftSettings: kernelSettings),
         .testTarget(name: "ImageIOTests", dependencies: ["ImageIO"], exclude: ["Fixtures"]),
         .testTarget(name: "VolumesTests", dependencies: ["Volumes", "Engine", "ImageIO", "Kernels"], swiftSettings: kernelSettings),
         .testTarget(name: "QuantTests", dependencies: ["Quant", "Engine", "Kernels", "KernelChecks"], swiftSettings: kernelSettings),

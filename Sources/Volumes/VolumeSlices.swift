@@ -75,6 +75,12 @@ public struct LabelVolume {
         labels = [UInt8](repeating: 0, count: size.reduce(1, *))
     }
 
+    public init(size: [Int], labels: [UInt8]) {
+        precondition(labels.count == size.reduce(1, *), "\(labels.count) labels for a \(size) grid")
+        self.size = size
+        self.labels = labels
+    }
+
     /// Writes the row-major labels of slice `s` along `axis` into place.
     public mutating func place(_ slice: [UInt8], at s: Int, along axis: SliceAxis) {
         let (w, h) = axis.sliceSize(size)
@@ -87,6 +93,19 @@ public struct LabelVolume {
         let (w, h) = axis.sliceSize(size)
         var out = [UInt8](repeating: 0, count: w * h)
         for r in 0..<h { for c in 0..<w { out[r * w + c] = labels[axis.voxel(size, slice: s, row: r, column: c)] } }
+        return out
+    }
+
+    /// The slab of slices `range` along `axis`, as a label volume of its own.
+    public func slab(_ range: Range<Int>, along axis: SliceAxis) -> LabelVolume {
+        var size = self.size
+        size[axis.index] = range.count
+        var out = LabelVolume(size: size)
+        for z in 0..<size[2] { for y in 0..<size[1] { for x in 0..<size[0] {
+            var p = [x, y, z]
+            p[axis.index] += range.lowerBound
+            out.labels[(z * size[1] + y) * size[0] + x] = labels[(p[2] * self.size[1] + p[1]) * self.size[0] + p[0]]
+        } } }
         return out
     }
 }

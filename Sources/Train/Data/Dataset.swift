@@ -2,6 +2,7 @@ import Foundation
 import Kernels
 import Engine
 import ImageIO
+import Volumes
 
 /// One training example at the training size: the image as planes (CHW, samples in [0, 1]) and the
 /// mask as class ids (H x W).
@@ -9,6 +10,15 @@ public struct Sample {
     public var name: String
     public var image: [Float]
     public var mask: [UInt8]
+    /// The case (volume) a slice came from; nil for an image.
+    public var group: String? = nil
+
+    public init(name: String, image: [Float], mask: [UInt8], group: String? = nil) {
+        self.name = name
+        self.image = image
+        self.mask = mask
+        self.group = group
+    }
 }
 
 /// Why a dataset cannot be used. Each case names the file.
@@ -48,6 +58,9 @@ public struct SegmentationDataset {
     /// Scans and loads `root`. `channels` forces the image channels (default: those of the first image).
     public static func loadFolder(_ root: String, height: Int, width: Int, channels: Int? = nil,
                                   progress: ((Int, Int) -> Void)? = nil) throws -> SegmentationDataset {
+        if VolumeDataset.holdsVolumes(root) {
+            return try loadVolumes(root, height: height, width: width, progress: progress)
+        }
         let index = try DatasetIndex.scan(root)
         let declared = index.classNames
         var samples: [Sample] = []
@@ -159,6 +172,9 @@ public enum ValidationSplit: Equatable {
     case random(Double, seed: UInt64)
     /// The named samples.
     case names([String])
+    /// Whole cases (the volumes slices came from): a fraction of them, evenly spaced in name order, every slice
+    /// of a chosen case held out.
+    case cases(Double)
 
     /// Parses "ends:0.2", "stripes:0.2:5", "random:0.2", "list:FILE".
     public static func parse(_ text: String, seed: UInt64) throws -> ValidationSplit {
@@ -166,6 +182,7 @@ public enum ValidationSplit: Equatable {
         switch (parts.first, parts.count) {
         case ("ends", 2): if let f = Double(parts[1]), f > 0, f < 1 { return .ends(f) }
         case ("random", 2): if let f = Double(parts[1]), f > 0, f < 1 { return .random(f, seed: seed) }
+        case ("cases", 2): if let f = Double(parts[1]), f > 0, f < 1 { return .cases(f) }
         case ("stripes", 2):
             let fields = parts[1].split(separator: ":")
             if fields.count == 2, let f = Double(fields[0]), let k = Int(fields[1]), f > 0, f < 1, k >= 1 { return .stripes(f, blocks: k) }
@@ -174,12 +191,20 @@ public enum ValidationSplit: Equatable {
             return .names(text.split(whereSeparator: { $0 == "\n" || $0 == "," }).map { String($0).trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty })
         default: break
         }
-        throw DatasetError.invalid("--val takes ends:FRACTION, stripes:FRACTION:BLOCKS, random:FRACTION, list:FILE or a dataset folder, got '\(text)'")
+        throw DatasetError.invalid("--val takes ends:FRACTION, stripes:FRACTION:BLOCKS, random:FRACTION, cases:FRACTION, list:FILE or a dataset folder, got '\(text)'")
     }
 
     /// (training indices, validation indices) of `samples`.
     public func split(_ samples: [Sample]) throws -> (train: [Int], validation: [Int]) {
-        try split(names: samples.map(\.name))
+        if case .cases(let f) = self {
+            let groups = Array(Set(samples.compactMap(\.group))).sorted()
+            if groups.count < 2 { throw DatasetError.invalid("--val cases:F needs a dataset of two or more volumes (this one has \(groups.count)); use stripes:F:K for slices of one volume") }
+            let k = max(1, min(groups.count - 1, Int((Double(groups.count) * f).rounded())))
+            let held = Set((0..<k).map { groups[($0 * 2 + 1) * groups.count / (2 * k)] })
+            let validation = samples.indices.filter { samples[$0].group.map(held.contains) ?? false }
+            return (samples.indices.filter { !validation.contains($0) }, validation)
+        }
+        return try split(names: samples.map(\.name))
     }
 
     /// (training indices, validation indices) of samples with these names, in name order.
@@ -204,6 +229,8 @@ public enum ValidationSplit: Equatable {
             var rng = SeededGenerator(seed: seed ^ 0x5EED)
             for i in stride(from: n - 1, to: 0, by: -1) { order.swapAt(i, Int(rng.next() % UInt64(i + 1))) }
             validation = Array(order.prefix(max(1, Int(Double(n) * f)))).sorted()
+        case .cases:
+            throw DatasetError.invalid("--val cases:F splits volumes; these samples are images")
         case .names(let names):
             let wanted = Set(names)
             validation = sampleNames.indices.filter { wanted.contains(sampleNames[$0]) }

@@ -20,11 +20,44 @@ extension EvalCommand {
             catch { throw CLIError("\(error)") }
             model = m
         }
-        var selected = cases
+        // With --val, the held-out part of each case: whole cases (cases:F) or runs of slices (the other splits,
+        // applied to the slice names training used, CASE_zNNNN), each run scored as a slab of its own.
+        var slabs: [String: [Range<Int>]] = [:]
         if let val, let model {
-            let names = try validationNames(cases.map(\.name), spec: val, model: model)
-            selected = cases.filter { names.contains($0.name) }
+            var spec = val, seed = self.seed ?? 0
+            if val == "train" {
+                guard let recorded = model.metadata.string(MetadataKey.trainValidationSplit) else {
+                    throw CLIError("\(self.model ?? ""): the model does not record its training split; give --val")
+                }
+                spec = recorded
+                if self.seed == nil, let s = model.metadata.int(MetadataKey.trainSeed) { seed = UInt64(s) }
+            }
+            let split: ValidationSplit
+            do { split = try ValidationSplit.parse(spec, seed: seed) } catch { throw CLIError("\(error)") }
+            var names: [String] = [], owner: [(String, Int)] = []
+            for c in cases {
+                let image: Volume
+                do { image = try VolumeFile.read(c.mask!) } catch { throw CLIError("\(error)") }
+                let axisUsed = axis.flatMap(SliceAxis.init(rawValue:)) ?? SliceAxis.coarsest(image.spacing)
+                for s in 0..<axisUsed.count(image.size) {
+                    names.append(c.name + "_" + axisUsed.rawValue + String(format: "%04d", s))
+                    owner.append((c.name, s))
+                }
+            }
+            let held: [Int]
+            if case .cases = split {
+                let samples = names.indices.map { Sample(name: names[$0], image: [], mask: [], group: owner[$0].0) }
+                do { held = try split.split(samples).validation } catch { throw CLIError("\(error)") }
+            } else {
+                do { held = try split.split(names: names).validation } catch { throw CLIError("\(error)") }
+            }
+            for i in held {
+                let (name, s) = owner[i]
+                if let last = slabs[name]?.last, last.upperBound == s { slabs[name]![slabs[name]!.count - 1] = last.lowerBound..<(s + 1) }
+                else { slabs[name, default: []].append(s..<(s + 1)) }
+            }
         }
+        let selected = slabs.isEmpty ? cases : cases.filter { slabs[$0.name] != nil }
         // Classes: the model's, or every id in the truth and predictions (for --pred).
         var truths: [[UInt8]] = [], predictions: [[UInt8]] = [], grids: [(size: [Int], spacing: [Double], units: String)] = []
         let progress = ProgressBar(total: selected.count, label: "eval")
@@ -61,7 +94,18 @@ extension EvalCommand {
         }
         var scores = VolumeScores(classes: classIds, nsdTolerance: nsdTol)
         for i in 0..<selected.count {
-            scores.add(selected[i].name, predicted: predictions[i], truth: truths[i], size: grids[i].size, spacing: grids[i].spacing)
+            let name = selected[i].name
+            guard let runs = slabs[name] else {
+                scores.add(name, predicted: predictions[i], truth: truths[i], size: grids[i].size, spacing: grids[i].spacing)
+                continue
+            }
+            let axisUsed = axis.flatMap(SliceAxis.init(rawValue:)) ?? SliceAxis.coarsest(grids[i].spacing)
+            for r in runs {
+                let p = LabelVolume(size: grids[i].size, labels: predictions[i]).slab(r, along: axisUsed)
+                let t = LabelVolume(size: grids[i].size, labels: truths[i]).slab(r, along: axisUsed)
+                let label = r.count == axisUsed.count(grids[i].size) ? name : "\(name)[\(axisUsed.rawValue) \(r.lowerBound)-\(r.upperBound - 1)]"
+                scores.add(label, predicted: p.labels, truth: t.labels, size: p.size, spacing: grids[i].spacing)
+            }
         }
         let names = model?.metadata.strings(MetadataKey.classNames) ?? []
         func className(_ k: Int) -> String {

@@ -3,6 +3,7 @@ import Foundation
 import Engine
 import Train
 import Kernels
+import Volumes
 
 struct TrainCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -68,8 +69,8 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Output head biases at the start: auto (default: prior for multi-class models, random for binary ones), prior (the training masks' class frequencies) or random.")
     var headBias: String = "auto"
 
-    @Option(help: "Validation: ends:F (F/2 from each end of the sorted names), stripes:F:K (K evenly spaced runs of the sorted names, their neighbours kept out of training), random:F, list:FILE, or a separate dataset folder (DIR with images/ and masks/: every --data image trains).")
-    var val: String = "ends:0.2"
+    @Option(help: "Validation: ends:F (F/2 from each end of the sorted names), stripes:F:K (K evenly spaced runs of the sorted names, their neighbours kept out of training), random:F, cases:F (whole volumes), list:FILE, or a separate dataset folder (DIR with images/ and masks/: every --data image trains). Default: ends:0.2 for images, cases:0.2 for several volumes, stripes:0.2:5 for one.")
+    var val: String?
 
     @Option(help: "Stop after this many epochs without a better validation pooled Dice.")
     var patience: Int?
@@ -133,6 +134,11 @@ struct TrainCommand: ParsableCommand {
             }
         } catch { throw CLIError("\(error)") }
         var dataset = try loaded.stackingNeighbours(slices)
+        let volumes = VolumeDataset.holdsVolumes(data)
+        let cases = Set(dataset.samples.compactMap(\.group)).count
+        // Default split: a tenth from each end of the sorted names for images; whole cases for several volumes;
+        // five runs of slices for one volume.
+        let val = self.val ?? (volumes ? (cases > 1 ? "cases:0.2" : "stripes:0.2:5") : "ends:0.2")
         let trainIndices: [Int], validationIndices: [Int]
         var isDirectory: ObjCBool = false
         if FileManager.default.fileExists(atPath: val, isDirectory: &isDirectory), isDirectory.boolValue {
@@ -150,6 +156,7 @@ struct TrainCommand: ParsableCommand {
         options.classes = dataset.modelClasses
         var model = try options.presetModel(modelOptions.preset!)
         if slices > 1 { model.metadata[MetadataKey.inputSlices] = .int(Int64(slices)) }
+        if volumes { model.metadata[MetadataKey.inputVolumeIntensity] = .string(IntensityWindow.standard.description) }
         model.metadata[MetadataKey.trainValidationSplit] = .string(isDirectory.boolValue ? "folder:" + val : val)
         model.metadata[MetadataKey.trainSeed] = .int(Int64(modelOptions.seed))
         if h % model.inputMultiple != 0 || w % model.inputMultiple != 0 {

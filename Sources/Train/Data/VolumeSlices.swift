@@ -1,0 +1,75 @@
+import Foundation
+import Engine
+import ImageIO
+import Volumes
+
+extension SegmentationDataset {
+    /// A dataset of volumes (`VolumeDataset`: images/ and masks/, or nnU-Net's imagesTr/ and labelsTr/) as the
+    /// slices a 2D model trains on: every case cut along its coarsest axis (z on a tie), windowed as `predict`
+    /// windows volumes (`IntensityWindow.standard`), each slice resized to the training size (bilinear; labels
+    /// nearest). Samples are named `CASE_zNNNN` and remember their case, so `--val cases:F` holds out whole
+    /// volumes and `stripes:F:K` runs of slices. Classes come from dataset.json's `labels` when it has them,
+    /// else as for images (two values: binary).
+    static func loadVolumes(_ root: String, height: Int, width: Int, progress: ((Int, Int) -> Void)?) throws -> SegmentationDataset {
+        let cases = try VolumeDataset.scan(root)
+        var samples: [Sample] = []
+        var values = Set<UInt8>()
+        var channels: Int? = nil
+        for (k, c) in cases.enumerated() {
+            guard let maskPath = c.mask else { throw DatasetError.missingMask(image: c.images[0], expected: "a label volume named \(c.name) in masks/ or labelsTr/") }
+            let images = try c.images.map { p throws -> Volume in try VolumeFile.read(p) }
+            let mask = try VolumeFile.read(maskPath)
+            for (path, image) in zip(c.images, images) where image.size != mask.size {
+                throw DatasetError.invalid("\(maskPath): \(mask.size.map(String.init).joined(separator: "x")) voxels, its image \(path) has \(image.size.map(String.init).joined(separator: "x"))")
+            }
+            let windowed = images.map { IntensityWindow.standard.apply($0) }
+            let planes = windowed.reduce(0) { $0 + $1.channels }
+            if let channels, channels != planes { throw DatasetError.invalid("\(c.images[0]): \(planes) channel(s), the first case has \(channels)") }
+            channels = planes
+            let axis = SliceAxis.coarsest(mask.spacing)
+            let (w, h) = axis.sliceSize(mask.size)
+            let labels = mask.voxels.prefix(mask.voxelCount).map { UInt8(max(0, min(255, $0.rounded()))) }
+            let labelVolume = LabelVolume(size: mask.size, labels: labels)
+            for s in 0..<axis.count(mask.size) {
+                var image: [Float] = []
+                for v in windowed {
+                    for ch in 0..<v.channels {
+                        let plane = Image(width: w, height: h, channels: 1, samples: v.slice(s, along: axis, channel: ch))
+                        image += resizeImage(plane, height, width)
+                    }
+                }
+                let ids = labelVolume.slice(s, along: axis)
+                for v in ids { values.insert(v) }
+                samples.append(Sample(name: c.name + "_" + axis.rawValue + String(format: "%04d", s), image: image,
+                                      mask: resizeMask(ids, w, h, height, width), group: c.name))
+            }
+            progress?(k + 1, cases.count)
+        }
+        let declared = labelNames(root)
+        let classCount = declared?.count ?? (values.count <= 2 ? 2 : Int(values.max() ?? 1) + 1)
+        let binary = classCount == 2
+        if binary { for i in samples.indices { samples[i].mask = samples[i].mask.map { $0 > 0 ? 1 : 0 } } }
+        else if let bad = values.first(where: { Int($0) >= classCount }) {
+            throw DatasetError.badClass(file: root + "/labelsTr", value: Int(bad), classes: classCount)
+        }
+        let names = declared ?? (binary ? ["background", "foreground"] : (0..<classCount).map { $0 == 0 ? "background" : "class\($0)" })
+        return SegmentationDataset(samples: samples, channels: channels ?? 1, modelClasses: binary ? 1 : classCount,
+                                   classNames: binary ? [names.last ?? "foreground"] : names, height: height, width: width,
+                                   name: (root as NSString).lastPathComponent)
+    }
+
+    /// Class names from nnU-Net's dataset.json `labels` ({"background": 0, "liver": 1, ...}) in id order, when
+    /// the ids are 0..K-1; nil otherwise.
+    static func labelNames(_ root: String) -> [String]? {
+        guard let data = FileManager.default.contents(atPath: root + "/dataset.json"),
+              let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+              let labels = object["labels"] as? [String: Any] else { return nil }
+        var pairs: [(String, Int)] = []
+        for (name, value) in labels {
+            guard let id = (value as? NSNumber)?.intValue else { return nil }
+            pairs.append((name, id))
+        }
+        pairs.sort { $0.1 < $1.1 }
+        return pairs.map(\.1) == Array(0..<pairs.count) ? pairs.map(\.0) : nil
+    }
+}

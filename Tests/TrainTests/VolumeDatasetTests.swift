@@ -1,0 +1,61 @@
+import XCTest
+import Foundation
+import ImageIO
+import Volumes
+@testable import Train
+
+/// Datasets of volumes: slices named CASE_zNNNN that remember their case, labels from the label volumes,
+/// whole-case validation splits, and clear errors for mismatched grids.
+final class VolumeDatasetTests: XCTestCase {
+    let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../ImageIOTests/Fixtures/volumes").standardized.path
+
+    func makeDataset(_ root: String, cases: Int, nnUNet: Bool) throws {
+        let source = try NIfTI.read(fixtures + "/nii-int16-le-sform.nii")
+        let images = root + (nnUNet ? "/imagesTr" : "/images"), masks = root + (nnUNet ? "/labelsTr" : "/masks")
+        try FileManager.default.createDirectory(atPath: images, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: masks, withIntermediateDirectories: true)
+        for c in 0..<cases {
+            let name = String(format: "case%02d", c)
+            let values = source.voxels.map { $0 + Float(c * 100) }
+            let labels = values.map { UInt8($0 > 0 ? 1 : 0) }
+            try VolumeFile.write(.float32(values), like: source, to: images + "/" + name + (nnUNet ? "_0000" : "") + ".nii.gz")
+            try VolumeFile.write(.uint8(labels), like: source, to: masks + "/" + name + ".nii.gz")
+        }
+        if nnUNet {
+            try Data(#"{"channel_names": {"0": "MRI"}, "labels": {"background": 0, "tumour": 1}, "file_ending": ".nii.gz"}"#.utf8)
+                .write(to: URL(fileURLWithPath: root + "/dataset.json"))
+        }
+    }
+
+    func testVolumesBecomeSlicesOfTheirCases() throws {
+        for nnUNet in [false, true] {
+            let root = NSTemporaryDirectory() + "segrun-voldata-\(getpid())-\(nnUNet)"
+            defer { try? FileManager.default.removeItem(atPath: root) }
+            try makeDataset(root, cases: 3, nnUNet: nnUNet)
+            let data = try SegmentationDataset.loadFolder(root, height: 8, width: 8)
+            // 3 cases of 5x4x3 voxels at spacing 0.9 x 1.1 x 2.5: sliced along z, 3 slices each.
+            XCTAssertEqual(data.samples.count, 9)
+            XCTAssertEqual(data.samples[4].name, "case01_z0001")
+            XCTAssertEqual(data.samples[4].group, "case01")
+            XCTAssertEqual(data.modelClasses, 1)
+            XCTAssertEqual(data.classNames, [nnUNet ? "tumour" : "foreground"])
+            XCTAssertTrue(data.samples.allSatisfy { $0.image.count == 64 && $0.mask.count == 64 })
+            XCTAssertTrue(data.samples.contains { $0.mask.contains(1) } && data.samples.contains { $0.mask.contains(0) })
+            let (train, validation) = try ValidationSplit.cases(0.34).split(data.samples)
+            XCTAssertEqual(validation.map { data.samples[$0].group! }, ["case01", "case01", "case01"])
+            XCTAssertEqual(train.count, 6)
+        }
+    }
+
+    func testMismatchedGridsNameTheFile() throws {
+        let root = NSTemporaryDirectory() + "segrun-voldata-bad-\(getpid())"
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        try makeDataset(root, cases: 1, nnUNet: false)
+        let other = try NIfTI.read(fixtures + "/nii-float32-nocodes.nii.gz")
+        var small = other
+        small.size = [5, 4, 1]
+        try VolumeFile.write(.uint8([UInt8](repeating: 0, count: 20)), like: small, to: root + "/masks/case00.nii.gz")
+        XCTAssertThrowsError(try SegmentationDataset.loadFolder(root, height: 8, width: 8)) { XCTAssertTrue("\($0)".contains("case00.nii.gz"), "\($0)") }
+        XCTAssertThrowsError(try ValidationSplit.cases(0.5).split([Sample(name: "a", image: [], mask: [], group: "only")]))
+    }
+}
