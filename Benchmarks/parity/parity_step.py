@@ -9,8 +9,8 @@ Tests/TrainTests/ParityTests.swift.
 
 The batch is a fixed formula (both sides compute it). For a binary model the loss is 0.8 BCE-with-logits
 + 0.2 soft Dice (per image and channel, smoothing 1). For a multi-class model it is segrun's default:
-cross-entropy + soft Dice summed over the whole batch, over the foreground classes only (smoothing 1);
-the targets are disks of classes 1-5, class 6 absent from the batch. BatchNorm in training mode. The
+cross-entropy + soft Dice summed over the whole batch, over the foreground classes present in the batch's
+truth (smoothing 1); the targets are disks of classes 1-5, class 6 absent from the batch. BatchNorm in training mode. The
 golden file keeps the loss, each parameter gradient's L2 norm, and 8 sampled entries per parameter:
 small, yet it pins every gradient. Runs in float64 so that the golden values are the reference, not
 another float32 result.
@@ -52,12 +52,15 @@ def class_ids(n=2, size=64):
 
 
 def multi_class_loss(logits, ids):
+    """segrun's default: cross-entropy + soft Dice summed over the batch, over the foreground classes present
+    in the batch's truth (class 6 is absent here, so it is left out)."""
     k = logits.shape[1]
     ce = torch.nn.functional.cross_entropy(logits, ids)
     p = torch.softmax(logits, 1)[:, 1:]
     t = torch.nn.functional.one_hot(ids, k).permute(0, 3, 1, 2).to(p.dtype)[:, 1:]
     inter = (p * t).sum(dim=(0, 2, 3))
-    dice = 1 - ((2 * inter + 1) / (p.sum(dim=(0, 2, 3)) + t.sum(dim=(0, 2, 3)) + 1)).mean()
+    present = t.sum(dim=(0, 2, 3)) > 0
+    dice = 1 - ((2 * inter + 1) / (p.sum(dim=(0, 2, 3)) + t.sum(dim=(0, 2, 3)) + 1))[present].mean()
     return ce + dice
 
 

@@ -11,8 +11,9 @@ public enum Target {
 
 /// How a soft Dice sums its terms.
 ///
-/// The default, `batchForeground`, sums intersections and volumes over the whole batch and scores only
-/// the foreground classes (nnU-Net's `batch_dice` and `do_bg=False`). The per-image form with the
+/// The default, `batchForeground`, sums intersections and volumes over the whole batch, scores only the
+/// foreground classes (nnU-Net's `batch_dice` and `do_bg=False`), and averages over the classes present in
+/// the batch's truth. The per-image form with the
 /// background (`perImage`, segrun's form before issue 24) gives an image that lacks a class the term
 /// `1 - 1/(sum p + 1)`, which is lowest when that class is predicted nowhere: on small structures absent
 /// from most images it taught the model to predict nothing (docs/TRAINING.md has the runs).
@@ -21,16 +22,23 @@ public struct DiceForm: Equatable, CustomStringConvertible {
     public var batch: Bool
     /// Score the background class too (multi-class losses only; a binary loss scores its one channel).
     public var background: Bool
+    /// Leave out of the mean a class that is absent from the truth of the summed images (multi-class only):
+    /// its term `1 - 1/(sum p + 1)` only pulls its probabilities to zero, which the cross-entropy already
+    /// does for its false positives.
+    public var skipAbsent: Bool
 
-    public init(batch: Bool, background: Bool) {
+    public init(batch: Bool, background: Bool, skipAbsent: Bool = false) {
         self.batch = batch
         self.background = background
+        self.skipAbsent = skipAbsent
     }
 
-    public static let batchForeground = DiceForm(batch: true, background: false)
+    public static let batchForeground = DiceForm(batch: true, background: false, skipAbsent: true)
     public static let perImage = DiceForm(batch: false, background: true)
 
-    public var description: String { (batch ? "batch" : "per image") + (background ? ", with background" : "") }
+    public var description: String {
+        (batch ? "batch" : "per image") + (background ? ", with background" : "") + (skipAbsent ? ", absent classes skipped" : "")
+    }
 }
 
 /// The segmentation losses. Each returns the mean loss and its gradient with respect to the logits
@@ -269,12 +277,23 @@ enum ClassLosses {
         let s = logits.shape, hw = s.height * s.width, k = s.channels
         let scored = Array((form.background ? 0 : 1)..<k)
         let imageGroups: [[Int]] = form.batch ? [Array(0..<s.batch)] : (0..<s.batch).map { [$0] }
-        let terms = Double(imageGroups.count * scored.count)
+        // The (images, class) terms: every scored class, or with `skipAbsent` those in the images' truth (all of
+        // them when none is, so the loss stays defined).
+        var groups: [([Int], [Int])] = []
+        for images in imageGroups {
+            var classes = scored
+            if form.skipAbsent {
+                let present = classes.filter { c in images.contains { n in ids[(n * hw)..<((n + 1) * hw)].contains(Int32(c)) } }
+                if !present.isEmpty { classes = present }
+            }
+            groups.append((images, classes))
+        }
+        let terms = Double(groups.reduce(0) { $0 + $1.1.count })
         // dL/dp for every probability (0 for the classes not scored), then through the softmax.
         var dLdp = [Double](repeating: 0, count: p.count)
         var loss = 0.0
-        for images in imageGroups {
-            for c in scored {
+        for (images, classes) in groups {
+            for c in classes {
                 var inter = 0.0, sp = 0.0, st = 0.0
                 for n in images {
                     let plane = (n * k + c) * hw

@@ -19,7 +19,8 @@ final class LossTests: XCTestCase {
         let classes = TensorShape(batch: 2, channels: 3, height: 4, width: 3)
         let z = Tensor(shape: classes, data: rng.floats(classes.elementCount, scale: 3))
         let ids = (0..<24).map { _ in Int32(rng.int(0...2)) }
-        let forms = [DiceForm.batchForeground, .perImage, DiceForm(batch: true, background: true), DiceForm(batch: false, background: false)]
+        let forms = [DiceForm.batchForeground, .perImage, DiceForm(batch: true, background: true), DiceForm(batch: false, background: false),
+                     DiceForm(batch: true, background: false, skipAbsent: true), DiceForm(batch: false, background: false, skipAbsent: true)]
         for loss in [Loss.crossEntropy] + forms.map({ Loss.crossEntropyDice(ceWeight: 1, diceWeight: 1, form: $0) }) {
             check(loss, z, .classes(ids, batch: 2, height: 4, width: 3), &rng)
         }

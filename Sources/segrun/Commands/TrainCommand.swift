@@ -63,7 +63,7 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Augmentation: light (default: left-right flips, scale 1±0.1, rotation ±10°, shift ±5%, mild intensity), flips (left-right only), strong (both flips, quarter turns, scale 1±0.15, ±15°, ±8%, intensity; 'on' before), elastic (strong plus elastic deformation) or off.")
     var augment: String = "light"
 
-    @Option(help: "Soft Dice of the Dice losses: batch (default: sums over the whole batch, foreground classes only) or image (per image, with the background for multi-class).")
+    @Option(help: "Soft Dice of the Dice losses: batch (default: sums over the whole batch, foreground classes present in the batch's truth), batch-all (every foreground class) or image (per image, with the background for multi-class).")
     var dice: String = "batch"
 
     @Option(help: "Output head biases at the start: auto (default: prior for multi-class models, random for binary ones), prior (the training masks' class frequencies) or random.")
@@ -98,14 +98,14 @@ struct TrainCommand: ParsableCommand {
         if h < 16 || w < 16 { throw ValidationError("--size must be at least 16") }
         if epochs < 1 || batch < 1 { throw ValidationError("--epochs and --batch must be at least 1") }
         if Augmentation.named(augment) == nil { throw ValidationError("--augment takes \(Augmentation.names.joined(separator: ", "))") }
-        if !["batch", "image"].contains(dice) { throw ValidationError("--dice takes batch or image") }
+        if !["batch", "image", "batch-all"].contains(dice) { throw ValidationError("--dice takes batch, batch-all or image") }
         if HeadBiasStart(rawValue: headBias) == nil { throw ValidationError("--head-bias takes auto, prior or random") }
         if let conv, TrainingConvolutions(name: conv) == nil { throw ValidationError("--conv takes \(TrainingConvolutions.names.joined(separator: ", "))") }
         if modelOptions.preset == nil { throw ValidationError("--preset is required (e.g. unet-s)") }
     }
 
     func parsedLoss() throws -> Loss? {
-        let form: DiceForm = dice == "image" ? .perImage : .batchForeground
+        let form: DiceForm = dice == "image" ? .perImage : (dice == "batch-all" ? DiceForm(batch: true, background: false) : .batchForeground)
         switch loss {
         case nil: return nil
         case "bce-dice": return .bceDice(bceWeight: 1, diceWeight: 1, form: form)
@@ -167,9 +167,10 @@ struct TrainCommand: ParsableCommand {
         training.batchSize = batch
         training.learningRate = lr
         training.loss = try parsedLoss()
-        if training.loss == nil && dice == "image" {
-            training.loss = dataset.modelClasses == 1 ? .bceDice(bceWeight: 1, diceWeight: 1, form: .perImage)
-                                                      : .crossEntropyDice(ceWeight: 1, diceWeight: 1, form: .perImage)
+        if training.loss == nil && dice != "batch" {
+            let form: DiceForm = dice == "image" ? .perImage : DiceForm(batch: true, background: false)
+            training.loss = dataset.modelClasses == 1 ? .bceDice(bceWeight: 1, diceWeight: 1, form: form)
+                                                      : .crossEntropyDice(ceWeight: 1, diceWeight: 1, form: form)
         }
         training.headBias = HeadBiasStart(rawValue: headBias)!
         training.weightDecay = weightDecay
