@@ -47,6 +47,22 @@ final class VolumeDatasetTests: XCTestCase {
         }
     }
 
+    /// 2.5D stacks neighbours of the same volume: the first slice of a case repeats itself below, never taking
+    /// the last slice of the case before it.
+    func testNeighbouringSlicesStayInTheirVolume() throws {
+        let root = NSTemporaryDirectory() + "segrun-voldata-stack-\(getpid())"
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        try makeDataset(root, cases: 2, nnUNet: false)
+        let data = try SegmentationDataset.loadFolder(root, height: 8, width: 8).stackingNeighbours(3)
+        let plain = try SegmentationDataset.loadFolder(root, height: 8, width: 8)
+        XCTAssertEqual(data.channels, 3)
+        let first = data.samples[3]  // case01_z0000
+        XCTAssertEqual(first.group, "case01")
+        XCTAssertEqual(Array(first.image[0..<64]), plain.samples[3].image)
+        XCTAssertEqual(Array(first.image[128..<192]), plain.samples[4].image)
+        XCTAssertEqual(Array(data.samples[2].image[128..<192]), plain.samples[2].image)  // case00's last slice
+    }
+
     func testMismatchedGridsNameTheFile() throws {
         let root = NSTemporaryDirectory() + "segrun-voldata-bad-\(getpid())"
         defer { try? FileManager.default.removeItem(atPath: root) }

@@ -269,7 +269,8 @@ extension SegmentationDataset {
     }
 
     /// 2.5D input: each sample's image becomes the stack of its `slices` neighbours in name order (the
-    /// sample in the middle, clamped at the ends) as channels; masks stay those of the middle slice.
+    /// sample in the middle, clamped at the ends and at the ends of each volume of a volume dataset) as channels;
+    /// masks stay those of the middle slice.
     /// Only for single-channel images (slices of one volume).
     public func stackingNeighbours(_ slices: Int) throws -> SegmentationDataset {
         if slices <= 1 { return self }
@@ -281,7 +282,9 @@ extension SegmentationDataset {
         for i in 0..<samples.count {
             var image = [Float](repeating: 0, count: slices * hw)
             for k in 0..<slices {
-                let j = min(samples.count - 1, max(0, i + k - half))
+                // Clamped at the ends of the list, and of the slice's own volume (its group).
+                var j = min(samples.count - 1, max(0, i + k - half))
+                while samples[j].group != samples[i].group { j += j < i ? 1 : -1 }
                 for p in 0..<hw { image[k * hw + p] = samples[j].image[p] }
             }
             out.samples[i].image = image
