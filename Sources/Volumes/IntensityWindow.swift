@@ -1,59 +1,110 @@
 import ImageIO
 
-/// How a volume's intensities become the [0, 1] samples a model's normalization starts from.
+/// How a volume's intensities become a model's input samples (before the model's own mean and standard
+/// deviation normalization). Recorded in a model as `input.volume_intensity`, one entry per channel.
 ///
-/// `percentile(low, high)`, the default for models trained on 8-bit image slices, clips each channel at its
-/// own low and high percentiles, scales that range to [0, 1] and rounds down to 256 levels: exactly how
-/// `../shared/data` made its PNG slices (0.5 and 99.5; checked pixel for pixel against them), so a model
-/// trained on them sees a volume's slices as it saw its PNGs.
+/// - `percentile(low, high)`, the default for models trained on 8-bit image slices: clip each channel at its
+///   own low and high percentiles, scale to [0, 1] and round down to 256 levels, exactly how `../shared/data`
+///   made its PNG slices (0.5 and 99.5; checked pixel for pixel against them), so a model trained on them sees
+///   a volume's slices as it saw its PNGs.
+/// - `zscore` (MRI and other modalities, nnU-Net's default): per volume, subtract the mean and divide by the
+///   standard deviation.
+/// - `ct(low, high, mean, std)` (CT, nnU-Net's scheme): Hounsfield units clipped to the 0.5 and 99.5 percentiles
+///   of the training set's foreground voxels, then normalized by their mean and standard deviation: the same
+///   numbers for every scan, since CT intensities are absolute.
 public enum IntensityWindow: Equatable, CustomStringConvertible {
     case percentile(low: Double, high: Double)
+    case zscore
+    case ct(low: Float, high: Float, mean: Float, std: Float)
 
     public static let standard = IntensityWindow.percentile(low: 0.5, high: 99.5)
 
-    /// Parses "percentile:LOW:HIGH" (what a model's `input.volume_intensity` metadata holds).
+    /// Parses "percentile:LOW:HIGH", "zscore" or "ct:LOW:HIGH:MEAN:STD".
     public init?(_ text: String) {
         let parts = text.split(separator: ":")
-        guard parts.count == 3, parts[0] == "percentile", let low = Double(parts[1]), let high = Double(parts[2]),
-              low >= 0, high <= 100, low < high else { return nil }
-        self = .percentile(low: low, high: high)
+        switch parts.first {
+        case "percentile":
+            guard parts.count == 3, let low = Double(parts[1]), let high = Double(parts[2]), low >= 0, high <= 100, low < high else { return nil }
+            self = .percentile(low: low, high: high)
+        case "zscore":
+            guard parts.count == 1 else { return nil }
+            self = .zscore
+        case "ct":
+            let v = parts.dropFirst().compactMap { Float($0) }
+            guard parts.count == 5, v.count == 4, v.allSatisfy({ $0.isFinite }), v[0] < v[1], v[3] > 0 else { return nil }
+            self = .ct(low: v[0], high: v[1], mean: v[2], std: v[3])
+        default:
+            return nil
+        }
+    }
+
+    /// One window per channel, comma-separated (a single window serves every channel).
+    public static func list(_ text: String) -> [IntensityWindow]? {
+        let windows = text.split(separator: ",").map { IntensityWindow(String($0)) }
+        return windows.isEmpty || windows.contains(where: { $0 == nil }) ? nil : windows.map { $0! }
     }
 
     public var description: String {
         switch self {
         case .percentile(let low, let high): return "percentile:\(low):\(high)"
+        case .zscore: return "zscore"
+        case .ct(let low, let high, let mean, let std): return "ct:\(low):\(high):\(mean):\(std)"
         }
     }
 
-    /// (low, high) intensity of channel `channel` of `volume`.
-    public func range(_ volume: Volume, channel: Int = 0) -> (Float, Float) {
+    /// The value at percentile `p` (0-100) of sorted `values`, interpolated between order statistics
+    /// (numpy's default).
+    public static func percentile(_ sorted: [Float], _ p: Double) -> Float {
+        if sorted.isEmpty { return 0 }
+        let position = p / 100 * Double(sorted.count - 1)
+        let i = Int(position), f = Float(position - Double(i))
+        return i + 1 < sorted.count ? sorted[i] * (1 - f) + sorted[i + 1] * f : sorted[i]
+    }
+
+    /// Maps channel `channel`'s values in place.
+    func apply(_ values: inout ArraySlice<Float>) {
         switch self {
         case .percentile(let low, let high):
-            let n = volume.voxelCount
-            var values = Array(volume.voxels[(channel * n)..<((channel + 1) * n)])
-            values.sort()
-            func at(_ p: Double) -> Float {
-                // Linear interpolation between order statistics (numpy's default).
-                let position = p / 100 * Double(values.count - 1)
-                let i = Int(position), f = Float(position - Double(i))
-                return i + 1 < values.count ? values[i] * (1 - f) + values[i + 1] * f : values[i]
-            }
-            return (at(low), at(high))
+            let sorted = values.sorted()
+            let lo = IntensityWindow.percentile(sorted, low), hi = IntensityWindow.percentile(sorted, high)
+            let scale: Float = hi > lo ? 1 / (hi - lo) : 0
+            for i in values.indices { values[i] = (min(1, max(0, (values[i] - lo) * scale)) * 255).rounded(.down) / 255 }
+        case .zscore:
+            var sum = 0.0, squares = 0.0
+            for v in values { sum += Double(v); squares += Double(v) * Double(v) }
+            let n = Double(max(1, values.count)), mean = sum / n
+            let std = max(1e-8, (squares / n - mean * mean).squareRoot())
+            for i in values.indices { values[i] = Float((Double(values[i]) - mean) / std) }
+        case .ct(let low, let high, let mean, let std):
+            for i in values.indices { values[i] = (min(high, max(low, values[i])) - mean) / std }
         }
     }
 
-    /// `volume` with every channel mapped to [0, 1].
-    public func apply(_ volume: Volume) -> Volume {
+    /// `volume` with every channel mapped (channel c by `windows[c]`, or the last window).
+    public static func apply(_ windows: [IntensityWindow], to volume: Volume) -> Volume {
         var out = volume
         let n = volume.voxelCount
         for c in 0..<volume.channels {
-            let (lo, hi) = range(volume, channel: c)
-            let scale: Float = hi > lo ? 1 / (hi - lo) : 0
-            for i in (c * n)..<((c + 1) * n) {
-                let v = min(1, max(0, (volume.voxels[i] - lo) * scale))
-                out.voxels[i] = (v * 255).rounded(.down) / 255
-            }
+            var values = out.voxels[(c * n)..<((c + 1) * n)]
+            windows[min(c, windows.count - 1)].apply(&values)
+            out.voxels.replaceSubrange((c * n)..<((c + 1) * n), with: values)
         }
         return out
+    }
+
+    /// `volume` with every channel mapped by this window.
+    public func apply(_ volume: Volume) -> Volume { IntensityWindow.apply([self], to: volume) }
+
+    /// The CT window of a set of scans: the 0.5 and 99.5 percentiles, mean and standard deviation of the voxels
+    /// inside their label masks (`foreground` lists them, sampled to at most `limit` values).
+    public static func ct(foreground values: [Float]) -> IntensityWindow? {
+        if values.count < 2 { return nil }
+        let sorted = values.sorted()
+        let low = percentile(sorted, 0.5), high = percentile(sorted, 99.5)
+        var sum = 0.0, squares = 0.0
+        for v in sorted { let c = Double(min(high, max(low, v))); sum += c; squares += c * c }
+        let n = Double(sorted.count), mean = sum / n
+        let std = max(1e-6, (squares / n - mean * mean).squareRoot())
+        return .ct(low: low, high: high, mean: Float(mean), std: Float(std))
     }
 }

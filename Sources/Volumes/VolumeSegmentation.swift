@@ -8,14 +8,15 @@ import ImageIO
 public struct VolumeSegmentation {
     public let segmenter: Segmenter
     public var axis: SliceAxis?
-    public var window: IntensityWindow
+    /// One per channel (the last serves the rest): the model's recorded ones, else the standard window.
+    public var windows: [IntensityWindow]
     public var options: InferenceOptions
 
-    public init(segmenter: Segmenter, axis: SliceAxis? = nil, window: IntensityWindow? = nil, options: InferenceOptions = InferenceOptions()) {
+    public init(segmenter: Segmenter, axis: SliceAxis? = nil, windows: [IntensityWindow]? = nil, options: InferenceOptions = InferenceOptions()) {
         self.segmenter = segmenter
         self.axis = axis
-        let recorded = segmenter.model.metadata.string(MetadataKey.inputVolumeIntensity).flatMap(IntensityWindow.init)
-        self.window = window ?? recorded ?? .standard
+        let recorded = segmenter.model.metadata.string(MetadataKey.inputVolumeIntensity).flatMap(IntensityWindow.list)
+        self.windows = windows ?? recorded ?? [.standard]
         self.options = options
     }
 
@@ -25,7 +26,7 @@ public struct VolumeSegmentation {
         let model = segmenter.model
         let axis = self.axis ?? SliceAxis.coarsest(volume.spacing)
         let slices = model.metadata.int(MetadataKey.inputSlices) ?? 1
-        let windowed = window.apply(volume)
+        let windowed = IntensityWindow.apply(windows, to: volume)
         let (w, h) = axis.sliceSize(volume.size)
         let count = axis.count(volume.size)
         var out = LabelVolume(size: volume.size)

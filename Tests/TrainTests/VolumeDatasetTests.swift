@@ -40,6 +40,8 @@ final class VolumeDatasetTests: XCTestCase {
             XCTAssertEqual(data.modelClasses, 1)
             XCTAssertEqual(data.classNames, [nnUNet ? "tumour" : "foreground"])
             XCTAssertTrue(data.samples.allSatisfy { $0.image.count == 64 && $0.mask.count == 64 })
+            // nnU-Net's "MRI" channel: a z-score per volume; the plain layout: the PNG slices' window.
+            XCTAssertEqual(data.volumeIntensity, nnUNet ? [.zscore] : [.standard])
             XCTAssertTrue(data.samples.contains { $0.mask.contains(1) } && data.samples.contains { $0.mask.contains(0) })
             let (train, validation) = try ValidationSplit.cases(0.34).split(data.samples)
             XCTAssertEqual(validation.map { data.samples[$0].group! }, ["case01", "case01", "case01"])
@@ -61,6 +63,29 @@ final class VolumeDatasetTests: XCTestCase {
         XCTAssertEqual(Array(first.image[0..<64]), plain.samples[3].image)
         XCTAssertEqual(Array(first.image[128..<192]), plain.samples[4].image)
         XCTAssertEqual(Array(data.samples[2].image[128..<192]), plain.samples[2].image)  // case00's last slice
+    }
+
+    /// A CT channel gets one window for the whole set, from its foreground voxels: clipped at their 0.5 and
+    /// 99.5 percentiles and normalized by their mean and standard deviation.
+    func testCTChannelGetsTheForegroundWindow() throws {
+        let root = NSTemporaryDirectory() + "segrun-voldata-ct-\(getpid())"
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        try makeDataset(root, cases: 2, nnUNet: true)
+        try Data(#"{"channel_names": {"0": "CT"}, "labels": {"background": 0, "tumour": 1}}"#.utf8).write(to: URL(fileURLWithPath: root + "/dataset.json"))
+        let data = try SegmentationDataset.loadFolder(root, height: 8, width: 8)
+        guard case .ct(let low, let high, let mean, let std)? = data.volumeIntensity?.first else { return XCTFail("\(String(describing: data.volumeIntensity))") }
+        // The foreground: every voxel above 0 of both cases (case 1 is case 0 plus 100).
+        let source = try NIfTI.read(fixtures + "/nii-int16-le-sform.nii")
+        let foreground = (source.voxels + source.voxels.map { $0 + 100 }).enumerated().filter { i, v in
+            (i < source.voxels.count ? v : v - 100 + 100) > 0
+        }.map(\.element)
+        let sorted = foreground.sorted()
+        XCTAssertEqual(low, IntensityWindow.percentile(sorted, 0.5), accuracy: 1e-3)
+        XCTAssertEqual(high, IntensityWindow.percentile(sorted, 99.5), accuracy: 1e-3)
+        XCTAssertGreaterThan(std, 0)
+        XCTAssertEqual(IntensityWindow("ct:\(low):\(high):\(mean):\(std)"), data.volumeIntensity?.first)
+        XCTAssertEqual(IntensityWindow.list("zscore,percentile:0.5:99.5"), [.zscore, .standard])
+        XCTAssertNil(IntensityWindow.list("zscore,bogus"))
     }
 
     func testMismatchedGridsNameTheFile() throws {

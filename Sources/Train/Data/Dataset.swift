@@ -54,6 +54,9 @@ public struct SegmentationDataset {
     public var height: Int
     public var width: Int
     public var name: String
+    /// For a dataset of volumes: how each channel's intensities were normalized (`IntensityWindow`), which the
+    /// model records so that `predict` does the same.
+    public var volumeIntensity: [IntensityWindow]? = nil
 
     /// Scans and loads `root`. `channels` forces the image channels (default: those of the first image).
     public static func loadFolder(_ root: String, height: Int, width: Int, channels: Int? = nil,

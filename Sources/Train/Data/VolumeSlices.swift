@@ -5,13 +5,16 @@ import Volumes
 
 extension SegmentationDataset {
     /// A dataset of volumes (`VolumeDataset`: images/ and masks/, or nnU-Net's imagesTr/ and labelsTr/) as the
-    /// slices a 2D model trains on: every case cut along its coarsest axis (z on a tie), windowed as `predict`
-    /// windows volumes (`IntensityWindow.standard`), each slice resized to the training size (bilinear; labels
-    /// nearest). Samples are named `CASE_zNNNN` and remember their case, so `--val cases:F` holds out whole
+    /// slices a 2D model trains on: every case cut along its coarsest axis (z on a tie), each slice resized to the
+    /// training size (bilinear; labels nearest). Intensities per channel as nnU-Net normalizes them, chosen by
+    /// dataset.json's `channel_names`: "CT" gets one fixed window from the foreground voxels of every case
+    /// (`IntensityWindow.ct`), any other name a z-score per volume; without channel names, the percentile window
+    /// of `../shared/data`'s PNG slices. Samples are named `CASE_zNNNN` and remember their case, so `--val cases:F` holds out whole
     /// volumes and `stripes:F:K` runs of slices. Classes come from dataset.json's `labels` when it has them,
     /// else as for images (two values: binary).
     static func loadVolumes(_ root: String, height: Int, width: Int, progress: ((Int, Int) -> Void)?) throws -> SegmentationDataset {
         let cases = try VolumeDataset.scan(root)
+        let windows = try intensityWindows(root, cases)
         var samples: [Sample] = []
         var values = Set<UInt8>()
         var channels: Int? = nil
@@ -22,7 +25,12 @@ extension SegmentationDataset {
             for (path, image) in zip(c.images, images) where image.size != mask.size {
                 throw DatasetError.invalid("\(maskPath): \(mask.size.map(String.init).joined(separator: "x")) voxels, its image \(path) has \(image.size.map(String.init).joined(separator: "x"))")
             }
-            let windowed = images.map { IntensityWindow.standard.apply($0) }
+            var windowed: [Volume] = []
+            var channel = 0
+            for image in images {
+                windowed.append(IntensityWindow.apply(Array(windows[min(channel, windows.count - 1)...]), to: image))
+                channel += image.channels
+            }
             let planes = windowed.reduce(0) { $0 + $1.channels }
             if let channels, channels != planes { throw DatasetError.invalid("\(c.images[0]): \(planes) channel(s), the first case has \(channels)") }
             channels = planes
@@ -53,9 +61,44 @@ extension SegmentationDataset {
             throw DatasetError.badClass(file: root + "/labelsTr", value: Int(bad), classes: classCount)
         }
         let names = declared ?? (binary ? ["background", "foreground"] : (0..<classCount).map { $0 == 0 ? "background" : "class\($0)" })
-        return SegmentationDataset(samples: samples, channels: channels ?? 1, modelClasses: binary ? 1 : classCount,
-                                   classNames: binary ? [names.last ?? "foreground"] : names, height: height, width: width,
-                                   name: (root as NSString).lastPathComponent)
+        var dataset = SegmentationDataset(samples: samples, channels: channels ?? 1, modelClasses: binary ? 1 : classCount,
+                                          classNames: binary ? [names.last ?? "foreground"] : names, height: height, width: width,
+                                          name: (root as NSString).lastPathComponent)
+        dataset.volumeIntensity = windows
+        return dataset
+    }
+
+    /// The normalization of each channel (see `loadVolumes`).
+    static func intensityWindows(_ root: String, _ cases: [VolumeCase]) throws -> [IntensityWindow] {
+        guard let data = FileManager.default.contents(atPath: root + "/dataset.json"),
+              let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+              let channels = (object["channel_names"] ?? object["modality"]) as? [String: Any], !channels.isEmpty else {
+            return [.standard]
+        }
+        var windows: [IntensityWindow] = []
+        for c in 0..<channels.count {
+            guard let name = channels[String(c)] as? String else {
+                throw DatasetError.invalid("\(root)/dataset.json: channel_names lacks channel \(c)")
+            }
+            if name.uppercased() != "CT" { windows.append(.zscore); continue }
+            // The foreground voxels of every case, at most about a million of them.
+            var values: [Float] = []
+            for k in cases where c < k.images.count {
+                guard let maskPath = k.mask else { continue }
+                let image = try VolumeFile.read(k.images[c]), mask = try VolumeFile.read(maskPath)
+                let step = max(1, image.voxelCount / (1_000_000 / max(1, cases.count)) / 8)
+                var i = 0
+                while i < min(image.voxelCount, mask.voxelCount) {
+                    if mask.voxels[i] > 0 { values.append(image.voxels[i]) }
+                    i += step
+                }
+            }
+            guard let ct = IntensityWindow.ct(foreground: values) else {
+                throw DatasetError.invalid("\(root): no foreground voxels to compute the CT window from")
+            }
+            windows.append(ct)
+        }
+        return windows
     }
 
     /// Class names from nnU-Net's dataset.json `labels` ({"background": 0, "liver": 1, ...}) in id order, when

@@ -16,8 +16,9 @@ struct PredictCommand: ParsableCommand {
             them. An unreadable input is reported and skipped; the command then exits non-zero.
 
             A volume runs slice by slice along its coarsest axis (or --axis), each slice laid out as the
-            ../shared/data PNG slices are (axial: x to the right, y up), its intensities windowed at the
-            volume's 0.5 and 99.5 percentiles (or --window) as those slices were. The label volume (class ids;
+            ../shared/data PNG slices are (axial: x to the right, y up), its intensities normalized as the model
+            records (a model trained on volumes: z-score per volume, or CT's fixed window), else windowed at the
+            volume's 0.5 and 99.5 percentiles as those slices were (--window overrides). The label volume (class ids;
             1 for a binary model's foreground) is written as NAME.nii.gz or NAME.nrrd in the input's geometry:
             the input's header with only the voxel fields changed. --overlay adds NAME_montage.png: axial,
             coronal and sagittal slices through the mask's centre, mask tinted.
@@ -67,7 +68,7 @@ struct PredictCommand: ParsableCommand {
     @Option(help: "Volumes: the slicing axis, x, y or z (default: the axis of coarsest spacing, z on a tie).")
     var axis: String?
 
-    @Option(help: "Volumes: intensity window, percentile:LOW:HIGH (default: the model's, else percentile:0.5:99.5).")
+    @Option(help: "Volumes: intensity normalization, percentile:LOW:HIGH, zscore or ct:LOW:HIGH:MEAN:STD, comma-separated per channel (default: the model's, else percentile:0.5:99.5).")
     var window: String?
 
     @Option(help: "Convolution algorithm: measured (default) or one of igemm, winograd-f4, ... for reproducible outputs across machines.")
@@ -81,7 +82,9 @@ struct PredictCommand: ParsableCommand {
         if Overlay.Style(rawValue: overlayStyle) == nil { throw ValidationError("--overlay-style takes outline or tint") }
         if algorithm != "measured" && ConvAlgorithm(name: algorithm) == nil { throw ValidationError("unknown algorithm '\(algorithm)'") }
         if let axis, SliceAxis(rawValue: axis) == nil { throw ValidationError("--axis takes x, y or z") }
-        if let window, IntensityWindow(window) == nil { throw ValidationError("--window takes percentile:LOW:HIGH, e.g. percentile:0.5:99.5") }
+        if let window, IntensityWindow.list(window) == nil {
+            throw ValidationError("--window takes percentile:LOW:HIGH, zscore or ct:LOW:HIGH:MEAN:STD (comma-separated per channel)")
+        }
     }
 
     func run() throws {

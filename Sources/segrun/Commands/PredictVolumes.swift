@@ -26,7 +26,7 @@ extension PredictCommand {
             do {
                 let volume = try VolumeFile.read(path)
                 var run = VolumeSegmentation(segmenter: segmenter, axis: axis, options: options)
-                if let window { run.window = IntensityWindow(window)! }
+                if let window { run.windows = IntensityWindow.list(window)! }
                 let used = axis ?? SliceAxis.coarsest(volume.spacing)
                 let progress = ProgressBar(total: used.count(volume.size), label: (path as NSString).lastPathComponent)
                 let labels = try run.labels(volume) { done, _ in progress.update(done) }
@@ -34,7 +34,8 @@ extension PredictCommand {
                 let target = out + "/" + stem + (NRRD.looksLikeNRRD(path) ? ".nrrd" : ".nii.gz")
                 try VolumeFile.write(.uint8(labels.labels), like: volume, to: target)
                 if overlay {
-                    let montage = VolumeMontage.render(run.window.apply(volume), labels: labels)
+                    // Drawn in the display window whatever the model's input normalization.
+                    let montage = VolumeMontage.render(IntensityWindow.standard.apply(volume), labels: labels)
                     try ImageFile.writePNG(montage.rgb, width: montage.width, height: montage.height, channels: 3,
                                            to: out + "/" + stem + "_montage.png")
                 }

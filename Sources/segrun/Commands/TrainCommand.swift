@@ -156,7 +156,9 @@ struct TrainCommand: ParsableCommand {
         options.classes = dataset.modelClasses
         var model = try options.presetModel(modelOptions.preset!)
         if slices > 1 { model.metadata[MetadataKey.inputSlices] = .int(Int64(slices)) }
-        if volumes { model.metadata[MetadataKey.inputVolumeIntensity] = .string(IntensityWindow.standard.description) }
+        if let windows = dataset.volumeIntensity {
+            model.metadata[MetadataKey.inputVolumeIntensity] = .string(windows.map(\.description).joined(separator: ","))
+        }
         model.metadata[MetadataKey.trainValidationSplit] = .string(isDirectory.boolValue ? "folder:" + val : val)
         model.metadata[MetadataKey.trainSeed] = .int(Int64(modelOptions.seed))
         if h % model.inputMultiple != 0 || w % model.inputMultiple != 0 {
