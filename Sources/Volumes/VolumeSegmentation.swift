@@ -22,9 +22,15 @@ public struct VolumeSegmentation {
 
     /// The label volume of `volume` (class ids; a binary model's foreground is 1). `progress(done, total)`
     /// is called after each slice.
-    public func labels(_ volume: Volume, progress: (Int, Int) -> Void = { _, _ in }) throws(GraphError) -> LabelVolume {
+    public func labels(_ original: Volume, progress: (Int, Int) -> Void = { _, _ in }) throws(GraphError) -> LabelVolume {
         let model = segmenter.model
-        let axis = self.axis ?? SliceAxis.coarsest(volume.spacing)
+        // A model trained on volumes: at its spacing and along its axis, the labels resampled back (nearest).
+        var volume = original
+        if let target = model.metadata.floats(MetadataKey.inputVolumeSpacing), target.count == 3 {
+            volume = VolumeResampling.resample(original, to: target.map(Double.init))
+        }
+        let recordedAxis = model.metadata.string(MetadataKey.inputVolumeAxis).flatMap(SliceAxis.init(rawValue:))
+        let axis = self.axis ?? recordedAxis ?? SliceAxis.coarsest(volume.spacing)
         let slices = model.metadata.int(MetadataKey.inputSlices) ?? 1
         let windowed = IntensityWindow.apply(windows, to: volume)
         let (w, h) = axis.sliceSize(volume.size)
@@ -43,6 +49,9 @@ public struct VolumeSegmentation {
             let p = try segmenter.probabilities(segmenter.normalize(x), options: options)
             out.place(segmenter.labels(p), at: s, along: axis)
             progress(s + 1, count)
+        }
+        if volume.size != original.size {
+            return LabelVolume(size: original.size, labels: VolumeResampling.resampleLabels(out.labels, from: volume.size, to: original.size))
         }
         return out
     }

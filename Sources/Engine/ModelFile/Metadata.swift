@@ -97,6 +97,10 @@ public enum MetadataKey {
     public static let inputSlices = "input.slices"
     /// How a volume's intensities map to the model's [0, 1] input ("percentile:0.5:99.5"; `Volumes.IntensityWindow`).
     public static let inputVolumeIntensity = "input.volume_intensity"
+    /// The voxel spacing (x, y, z) a model trained on volumes saw; `predict` resamples to it and back.
+    public static let inputVolumeSpacing = "input.volume_spacing"
+    /// The axis (x, y or z) a 2D model trained on volumes was sliced along.
+    public static let inputVolumeAxis = "input.volume_axis"
     public static let classes = "output.classes"
     public static let classNames = "output.class_names"
     /// Probability threshold of binary masks.

@@ -57,6 +57,8 @@ public struct SegmentationDataset {
     /// For a dataset of volumes: how each channel's intensities were normalized (`IntensityWindow`), which the
     /// model records so that `predict` does the same.
     public var volumeIntensity: [IntensityWindow]? = nil
+    /// For a dataset of volumes: the spacing its slices were resampled to and the axis they were cut along.
+    public var volumePlan: VolumePlan? = nil
 
     /// Scans and loads `root`. `channels` forces the image channels (default: those of the first image).
     public static func loadFolder(_ root: String, height: Int, width: Int, channels: Int? = nil,

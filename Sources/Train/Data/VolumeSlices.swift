@@ -15,26 +15,41 @@ extension SegmentationDataset {
     static func loadVolumes(_ root: String, height: Int, width: Int, progress: ((Int, Int) -> Void)?) throws -> SegmentationDataset {
         let cases = try VolumeDataset.scan(root)
         let windows = try intensityWindows(root, cases)
+        // The plan: every case resampled to one target spacing and sliced along its coarsest axis.
+        var spacings: [[Double]] = [], sizes: [[Int]] = []
+        for c in cases {
+            guard let maskPath = c.mask else { throw DatasetError.missingMask(image: c.images[0], expected: "a label volume named \(c.name) in masks/ or labelsTr/") }
+            let mask = try VolumeFile.read(maskPath)
+            spacings.append(mask.spacing)
+            sizes.append(mask.size)
+        }
+        let plan = VolumePlan(spacings: spacings, sizes: sizes)
         var samples: [Sample] = []
         var values = Set<UInt8>()
         var channels: Int? = nil
         for (k, c) in cases.enumerated() {
             guard let maskPath = c.mask else { throw DatasetError.missingMask(image: c.images[0], expected: "a label volume named \(c.name) in masks/ or labelsTr/") }
             let images = try c.images.map { p throws -> Volume in try VolumeFile.read(p) }
-            let mask = try VolumeFile.read(maskPath)
+            var mask = try VolumeFile.read(maskPath)
             for (path, image) in zip(c.images, images) where image.size != mask.size {
                 throw DatasetError.invalid("\(maskPath): \(mask.size.map(String.init).joined(separator: "x")) voxels, its image \(path) has \(image.size.map(String.init).joined(separator: "x"))")
             }
             var windowed: [Volume] = []
             var channel = 0
             for image in images {
-                windowed.append(IntensityWindow.apply(Array(windows[min(channel, windows.count - 1)...]), to: image))
+                let normalized = IntensityWindow.apply(Array(windows[min(channel, windows.count - 1)...]), to: image)
+                windowed.append(VolumeResampling.resample(normalized, to: plan.target))
                 channel += image.channels
             }
+            let resampledSize = VolumeResampling.size(mask.size, spacing: mask.spacing, target: plan.target)
+            let rawLabels = mask.voxels.prefix(mask.voxelCount).map { UInt8(max(0, min(255, $0.rounded()))) }
+            mask = Volume(size: resampledSize, channels: 1,
+                          voxels: VolumeResampling.resampleLabels(rawLabels, from: mask.size, to: resampledSize).map(Float.init),
+                          spacing: plan.target, affine: mask.affine, units: mask.units, source: mask.source)
             let planes = windowed.reduce(0) { $0 + $1.channels }
             if let channels, channels != planes { throw DatasetError.invalid("\(c.images[0]): \(planes) channel(s), the first case has \(channels)") }
             channels = planes
-            let axis = SliceAxis.coarsest(mask.spacing)
+            let axis = plan.axis
             let (w, h) = axis.sliceSize(mask.size)
             let labels = mask.voxels.prefix(mask.voxelCount).map { UInt8(max(0, min(255, $0.rounded()))) }
             let labelVolume = LabelVolume(size: mask.size, labels: labels)
@@ -65,6 +80,7 @@ extension SegmentationDataset {
                                           classNames: binary ? [names.last ?? "foreground"] : names, height: height, width: width,
                                           name: (root as NSString).lastPathComponent)
         dataset.volumeIntensity = windows
+        dataset.volumePlan = plan
         return dataset
     }
 

@@ -34,14 +34,21 @@ extension EvalCommand {
             }
             let split: ValidationSplit
             do { split = try ValidationSplit.parse(spec, seed: seed) } catch { throw CLIError("\(error)") }
-            var names: [String] = [], owner: [(String, Int)] = []
+            // The slices training cut: along the model's axis of the volume at the model's spacing. Each maps back
+            // to the run of original slices it covers.
+            var names: [String] = [], owner: [(String, Range<Int>)] = []
+            let target = model.metadata.floats(MetadataKey.inputVolumeSpacing).map { $0.map(Double.init) }
+            let recordedAxis = model.metadata.string(MetadataKey.inputVolumeAxis).flatMap(SliceAxis.init(rawValue:))
             for c in cases {
                 let image: Volume
                 do { image = try VolumeFile.read(c.mask!) } catch { throw CLIError("\(error)") }
-                let axisUsed = axis.flatMap(SliceAxis.init(rawValue:)) ?? SliceAxis.coarsest(image.spacing)
-                for s in 0..<axisUsed.count(image.size) {
+                let axisUsed = axis.flatMap(SliceAxis.init(rawValue:)) ?? recordedAxis ?? SliceAxis.coarsest(image.spacing)
+                let n = axisUsed.count(image.size)
+                let m = target.map { axisUsed.count(VolumeResampling.size(image.size, spacing: image.spacing, target: $0)) } ?? n
+                for s in 0..<m {
                     names.append(c.name + "_" + axisUsed.rawValue + String(format: "%04d", s))
-                    owner.append((c.name, s))
+                    let lower = s * n / m, upper = max(lower + 1, ((s + 1) * n + m - 1) / m)
+                    owner.append((c.name, lower..<min(n, upper)))
                 }
             }
             let held: [Int]
@@ -52,9 +59,12 @@ extension EvalCommand {
                 do { held = try split.split(names: names).validation } catch { throw CLIError("\(error)") }
             }
             for i in held {
-                let (name, s) = owner[i]
-                if let last = slabs[name]?.last, last.upperBound == s { slabs[name]![slabs[name]!.count - 1] = last.lowerBound..<(s + 1) }
-                else { slabs[name, default: []].append(s..<(s + 1)) }
+                let (name, r) = owner[i]
+                if let last = slabs[name]?.last, last.upperBound >= r.lowerBound {
+                    slabs[name]![slabs[name]!.count - 1] = last.lowerBound..<max(last.upperBound, r.upperBound)
+                } else {
+                    slabs[name, default: []].append(r)
+                }
             }
         }
         let selected = slabs.isEmpty ? cases : cases.filter { slabs[$0.name] != nil }
@@ -99,7 +109,8 @@ extension EvalCommand {
                 scores.add(name, predicted: predictions[i], truth: truths[i], size: grids[i].size, spacing: grids[i].spacing)
                 continue
             }
-            let axisUsed = axis.flatMap(SliceAxis.init(rawValue:)) ?? SliceAxis.coarsest(grids[i].spacing)
+            let axisUsed = axis.flatMap(SliceAxis.init(rawValue:))
+                ?? model?.metadata.string(MetadataKey.inputVolumeAxis).flatMap(SliceAxis.init(rawValue:)) ?? SliceAxis.coarsest(grids[i].spacing)
             for r in runs {
                 let p = LabelVolume(size: grids[i].size, labels: predictions[i]).slab(r, along: axisUsed)
                 let t = LabelVolume(size: grids[i].size, labels: truths[i]).slab(r, along: axisUsed)

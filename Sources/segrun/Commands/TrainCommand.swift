@@ -156,6 +156,10 @@ struct TrainCommand: ParsableCommand {
         options.classes = dataset.modelClasses
         var model = try options.presetModel(modelOptions.preset!)
         if slices > 1 { model.metadata[MetadataKey.inputSlices] = .int(Int64(slices)) }
+        if let plan = dataset.volumePlan {
+            model.metadata[MetadataKey.inputVolumeSpacing] = .floats(plan.target.map(Float.init))
+            model.metadata[MetadataKey.inputVolumeAxis] = .string(plan.axis.rawValue)
+        }
         if let windows = dataset.volumeIntensity {
             model.metadata[MetadataKey.inputVolumeIntensity] = .string(windows.map(\.description).joined(separator: ","))
         }
