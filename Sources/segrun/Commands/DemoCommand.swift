@@ -11,7 +11,7 @@ struct DemoCommand: ParsableCommand {
         abstract: "Run the main job end to end on built-in defaults: synth, train, eval, quantize, predict, bench.",
         discussion: HelpText.discussion("""
             Default: 160 synthetic lesion images at 128x128, U-Net (unet-xs: base 16, depth 3), 12 epochs, about
-            2-3 minutes on 2 cores. --quick: 48 images at 64x64, 4 epochs, under a minute (CI smoke test).
+            1-2 minutes on 2 cores. --quick: 48 images at 64x64, 4 epochs, under 10 seconds (CI smoke test).
             The full-size recipe: segrun synth --out data --count 1000 --size 256, then
             segrun train --data data --preset unet-s --size 256 --epochs 50 --out runs/full.
             The trained model is then quantized to int8 (calibrated on 32 training images), evaluated again,
