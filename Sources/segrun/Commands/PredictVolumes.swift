@@ -6,16 +6,6 @@ import Volumes
 /// `segrun predict` on NIfTI and NRRD volumes: each volume runs slice by slice through the 2D model and its
 /// label volume is written on the input's grid, in the input's geometry and format.
 extension PredictCommand {
-    /// The file stem of a volume: its name without .nii.gz, .nii, .hdr, .nrrd or .nhdr.
-    static func volumeStem(_ path: String) -> String {
-        var name = (path as NSString).lastPathComponent
-        for suffix in [".nii.gz", ".hdr.gz", ".nii", ".hdr", ".nrrd", ".nhdr"] where name.lowercased().hasSuffix(suffix) {
-            name = String(name.dropLast(suffix.count))
-            break
-        }
-        return name
-    }
-
     /// Writes `<out>/<stem>.nii.gz` (or `.nrrd`) for each volume, and `<stem>_montage.png` with `--overlay`.
     /// Returns the failures (each already reported).
     func predictVolumes(_ paths: [String], segmenter: Segmenter, options: InferenceOptions) -> [String] {
@@ -30,7 +20,7 @@ extension PredictCommand {
                 let used = axis ?? SliceAxis.coarsest(volume.spacing)
                 let progress = ProgressBar(total: used.count(volume.size), label: (path as NSString).lastPathComponent)
                 let labels = try run.labels(volume) { done, _ in progress.update(done) }
-                let stem = PredictCommand.volumeStem(path)
+                let stem = VolumeDataset.volumeStem(path)
                 let target = out + "/" + stem + (NRRD.looksLikeNRRD(path) ? ".nrrd" : ".nii.gz")
                 try VolumeFile.write(.uint8(labels.labels), like: volume, to: target)
                 if overlay {
