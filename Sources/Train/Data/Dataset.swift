@@ -61,10 +61,11 @@ public struct SegmentationDataset {
     public var volumePlan: VolumePlan? = nil
 
     /// Scans and loads `root`. `channels` forces the image channels (default: those of the first image).
-    public static func loadFolder(_ root: String, height: Int, width: Int, channels: Int? = nil,
+    /// `axis` chooses the slicing axis of a dataset of volumes (default: the plan's coarsest).
+    public static func loadFolder(_ root: String, height: Int, width: Int, channels: Int? = nil, axis: SliceAxis? = nil,
                                   progress: ((Int, Int) -> Void)? = nil) throws -> SegmentationDataset {
         if VolumeDataset.holdsVolumes(root) {
-            return try loadVolumes(root, height: height, width: width, progress: progress)
+            return try loadVolumes(root, height: height, width: width, axis: axis, progress: progress)
         }
         let index = try DatasetIndex.scan(root)
         let declared = index.classNames

@@ -12,7 +12,7 @@ extension SegmentationDataset {
     /// of `../shared/data`'s PNG slices. Samples are named `CASE_zNNNN` and remember their case, so `--val cases:F` holds out whole
     /// volumes and `stripes:F:K` runs of slices. Classes come from dataset.json's `labels` when it has them,
     /// else as for images (two values: binary).
-    static func loadVolumes(_ root: String, height: Int, width: Int, progress: ((Int, Int) -> Void)?) throws -> SegmentationDataset {
+    static func loadVolumes(_ root: String, height: Int, width: Int, axis chosen: SliceAxis?, progress: ((Int, Int) -> Void)?) throws -> SegmentationDataset {
         let cases = try VolumeDataset.scan(root)
         let windows = try intensityWindows(root, cases)
         // The plan: every case resampled to one target spacing and sliced along its coarsest axis.
@@ -23,7 +23,8 @@ extension SegmentationDataset {
             spacings.append(mask.spacing)
             sizes.append(mask.size)
         }
-        let plan = VolumePlan(spacings: spacings, sizes: sizes)
+        var plan = VolumePlan(spacings: spacings, sizes: sizes)
+        if let chosen { plan.axis = chosen }
         var samples: [Sample] = []
         var values = Set<UInt8>()
         var channels: Int? = nil

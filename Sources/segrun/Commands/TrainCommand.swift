@@ -78,6 +78,9 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "2.5D input: stack this many neighbouring slices (odd; name order) as channels.")
     var slices: Int = 1
 
+    @Option(help: "Volumes: the slicing axis, x, y or z (default: the coarsest of the planned spacing, z on a tie).")
+    var axis: String?
+
     @Option(help: "Write overlays-eNNN.png (validation image, truth, prediction) every N epochs and at the end; 0 never.")
     var overlayEvery: Int = 5
 
@@ -102,6 +105,7 @@ struct TrainCommand: ParsableCommand {
         if HeadBiasStart(rawValue: headBias) == nil { throw ValidationError("--head-bias takes auto, prior or random") }
         if let conv, TrainingConvolutions(name: conv) == nil { throw ValidationError("--conv takes \(TrainingConvolutions.names.joined(separator: ", "))") }
         if modelOptions.preset == nil { throw ValidationError("--preset is required (e.g. unet-s)") }
+        if let axis, SliceAxis(rawValue: axis) == nil { throw ValidationError("--axis takes x, y or z") }
     }
 
     func parsedLoss() throws -> Loss? {
@@ -128,7 +132,7 @@ struct TrainCommand: ParsableCommand {
         var loading: ProgressBar? = nil
         let loaded: SegmentationDataset
         do {
-            loaded = try SegmentationDataset.loadFolder(data, height: h, width: w) { done, total in
+            loaded = try SegmentationDataset.loadFolder(data, height: h, width: w, axis: axis.flatMap(SliceAxis.init(rawValue:))) { done, total in
                 if loading == nil { loading = ProgressBar(total: total, label: "load") }
                 loading?.update(done)
             }
