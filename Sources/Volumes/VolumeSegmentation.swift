@@ -24,15 +24,16 @@ public struct VolumeSegmentation {
     /// is called after each slice.
     public func labels(_ original: Volume, progress: (Int, Int) -> Void = { _, _ in }) throws(GraphError) -> LabelVolume {
         let model = segmenter.model
-        // A model trained on volumes: at its spacing and along its axis, the labels resampled back (nearest).
-        var volume = original
+        // Normalized, then (a model trained on volumes) resampled to its spacing and cut along its axis, in the
+        // order training did both; the labels are resampled back (nearest).
+        var windowed = IntensityWindow.apply(windows, to: original)
         if let target = model.metadata.floats(MetadataKey.inputVolumeSpacing), target.count == 3 {
-            volume = VolumeResampling.resample(original, to: target.map(Double.init))
+            windowed = VolumeResampling.resample(windowed, to: target.map(Double.init))
         }
+        let volume = windowed
         let recordedAxis = model.metadata.string(MetadataKey.inputVolumeAxis).flatMap(SliceAxis.init(rawValue:))
         let axis = self.axis ?? recordedAxis ?? SliceAxis.coarsest(volume.spacing)
         let slices = model.metadata.int(MetadataKey.inputSlices) ?? 1
-        let windowed = IntensityWindow.apply(windows, to: volume)
         let (w, h) = axis.sliceSize(volume.size)
         let count = axis.count(volume.size)
         var out = LabelVolume(size: volume.size)

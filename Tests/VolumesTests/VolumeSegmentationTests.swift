@@ -66,3 +66,29 @@ extension VolumeSegmentationTests {
         }
     }
 }
+
+extension VolumeSegmentationTests {
+    /// A model trained on volumes runs at its recorded spacing and axis: the input is resampled to it, segmented,
+    /// and the labels come back on the input's grid (nearest), equal to doing those steps by hand.
+    func testRecordedSpacingAndAxisAreFollowed() throws {
+        var config = try ArchitecturePreset.named("unet-xs").config
+        config.classes = 2
+        var model = try Model(config: config)
+        model.metadata[MetadataKey.inputVolumeSpacing] = .floats([1, 2, 1])
+        model.metadata[MetadataKey.inputVolumeAxis] = .string("y")
+        model.metadata[MetadataKey.inputVolumeIntensity] = .string("zscore")
+        let segmenter = try Segmenter(model, threads: 1)
+        var v = volume([16, 12, 8], spacing: [1, 1, 1])
+        for i in 0..<v.voxels.count { v.voxels[i] = Float((i * 29) % 53) }
+        let labels = try VolumeSegmentation(segmenter: segmenter).labels(v)
+        XCTAssertEqual(labels.size, [16, 12, 8])
+        let resampled = VolumeResampling.resample(IntensityWindow.zscore.apply(v), to: [1, 2, 1])
+        XCTAssertEqual(resampled.size, [16, 6, 8])
+        var byHand = LabelVolume(size: resampled.size)
+        for s in 0..<6 {
+            let x = Tensor(shape: TensorShape(batch: 1, channels: 1, height: 8, width: 16), data: resampled.slice(s, along: .y))
+            byHand.place(segmenter.labels(try segmenter.probabilities(segmenter.normalize(x), options: InferenceOptions())), at: s, along: .y)
+        }
+        XCTAssertEqual(labels.labels, VolumeResampling.resampleLabels(byHand.labels, from: [16, 6, 8], to: [16, 12, 8]))
+    }
+}
