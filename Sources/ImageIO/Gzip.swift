@@ -71,18 +71,6 @@ public enum Gzip {
         }
     }
 
-    /// The whole decompressed stream, refusing to grow past `limit` bytes.
-    public static func decompress(_ compressed: [UInt8], limit: Int) throws(Failure) -> [UInt8] {
-        let reader = try Reader(compressed)
-        var out: [UInt8] = []
-        while true {
-            let chunk = try reader.read(1 << 20, allowShort: true)
-            out += chunk
-            if out.count > limit { throw .corrupt("more than \(limit) bytes decompressed") }
-            if chunk.count < 1 << 20 { return out }
-        }
-    }
-
     /// A gzip stream of `bytes` (level 6).
     public static func compress(_ bytes: [UInt8], level: Int32 = 6) throws(Failure) -> [UInt8] {
         var stream = z_stream()

@@ -327,7 +327,6 @@ final class VolumeStream {
     private let bytes: [UInt8]
     private var position = 0
     private let gzip: Gzip.Reader?
-    let path: String
 
     static func exists(_ path: String) -> Bool { access(path, F_OK) == 0 }
 
@@ -338,7 +337,6 @@ final class VolumeStream {
     }
 
     init(bytes: [UInt8], path: String) throws(VolumeError) {
-        self.path = path
         self.bytes = bytes
         if Gzip.isGzip(bytes) {
             do { gzip = try Gzip.Reader(bytes) } catch { throw .corrupt(path: path, reason: "bad gzip stream") }

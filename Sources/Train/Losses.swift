@@ -283,7 +283,10 @@ enum ClassLosses {
         for images in imageGroups {
             var classes = scored
             if form.skipAbsent {
-                let present = classes.filter { c in images.contains { n in ids[(n * hw)..<((n + 1) * hw)].contains(Int32(c)) } }
+                // One pass over the images' labels marks the classes their truth holds.
+                var holds = [Bool](repeating: false, count: k)
+                for n in images { for j in 0..<hw { let c = Int(ids[n * hw + j]); if c >= 0 && c < k { holds[c] = true } } }
+                let present = classes.filter { holds[$0] }
                 if !present.isEmpty { classes = present }
             }
             groups.append((images, classes))

@@ -78,8 +78,8 @@ struct EvalCommand: ParsableCommand {
         if pred != nil || VolumeDataset.holdsVolumes(data) { try evaluateVolumes() } else { try evaluate() }
     }
 
-    /// The images of `names` (sorted by stem) that the split `spec` holds out for validation.
-    func validationNames(_ names: [String], spec: String, model: Model) throws -> [String] {
+    /// The split `spec` names: itself, or with `train` the one the model records (and its seed, unless --seed).
+    func resolvedSplit(_ spec: String, model: Model) throws -> ValidationSplit {
         var text = spec, seed = self.seed ?? 0
         if spec == "train" {
             guard let recorded = model.metadata.string(MetadataKey.trainValidationSplit) else {
@@ -91,8 +91,12 @@ struct EvalCommand: ParsableCommand {
             text = recorded
             if self.seed == nil, let s = model.metadata.int(MetadataKey.trainSeed) { seed = UInt64(s) }
         }
-        let split: ValidationSplit
-        do { split = try ValidationSplit.parse(text, seed: seed) } catch { throw CLIError("\(error)") }
+        do { return try ValidationSplit.parse(text, seed: seed) } catch { throw CLIError("\(error)") }
+    }
+
+    /// The images of `names` (sorted by stem) that the split `spec` holds out for validation.
+    func validationNames(_ names: [String], spec: String, model: Model) throws -> [String] {
+        let split = try resolvedSplit(spec, model: model)
         let stems = names.map { ($0 as NSString).deletingPathExtension }
         do { return try split.split(names: stems).validation.map { names[$0] } } catch { throw CLIError("\(data): \(error)") }
     }

@@ -24,16 +24,7 @@ extension EvalCommand {
         // applied to the slice names training used, CASE_zNNNN), each run scored as a slab of its own.
         var slabs: [String: [Range<Int>]] = [:]
         if let val, let model {
-            var spec = val, seed = self.seed ?? 0
-            if val == "train" {
-                guard let recorded = model.metadata.string(MetadataKey.trainValidationSplit) else {
-                    throw CLIError("\(self.model ?? ""): the model does not record its training split; give --val")
-                }
-                spec = recorded
-                if self.seed == nil, let s = model.metadata.int(MetadataKey.trainSeed) { seed = UInt64(s) }
-            }
-            let split: ValidationSplit
-            do { split = try ValidationSplit.parse(spec, seed: seed) } catch { throw CLIError("\(error)") }
+            let split = try resolvedSplit(val, model: model)
             // The slices training cut: along the model's axis of the volume at the model's spacing. Each maps back
             // to the run of original slices it covers.
             var names: [String] = [], owner: [(String, Range<Int>)] = []
