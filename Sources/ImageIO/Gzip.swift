@@ -14,20 +14,28 @@ public enum Gzip {
     /// True when `bytes` start with the gzip magic (1f 8b).
     public static func isGzip(_ bytes: [UInt8]) -> Bool { bytes.count >= 2 && bytes[0] == 0x1F && bytes[1] == 0x8B }
 
-    /// A streaming decoder: each `read(count)` returns the next `count` decompressed bytes.
+    /// A streaming decoder: each `read(count)` returns the next `count` decompressed bytes. Its input is
+    /// either held whole or pulled in chunks from `refill` (an empty chunk is the end of the input), so a
+    /// file-backed reader holds one chunk of the compressed file at a time.
     public final class Reader {
         private var stream = z_stream()
-        private let input: [UInt8]
-        private var inputPointer: UnsafeMutablePointer<UInt8>
+        private var chunkPointer: UnsafeMutablePointer<UInt8>?
+        private let refill: () -> [UInt8]
+        private var inputEnded = false
         private var ended = false
         public private(set) var produced = 0
 
-        public init(_ compressed: [UInt8]) throws(Failure) {
-            input = compressed
-            inputPointer = UnsafeMutablePointer<UInt8>.allocate(capacity: max(1, compressed.count))
-            inputPointer.initialize(from: compressed, count: compressed.count)
-            stream.next_in = inputPointer
-            stream.avail_in = UInt32(compressed.count)
+        public convenience init(_ compressed: [UInt8]) throws(Failure) {
+            var given = false
+            try self.init { () -> [UInt8] in
+                if given { return [] }
+                given = true
+                return compressed
+            }
+        }
+
+        public init(refill: @escaping () -> [UInt8]) throws(Failure) {
+            self.refill = refill
             // 15 + 32: a zlib or a gzip header, detected.
             let status = inflateInit2_(&stream, 15 + 32, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size))
             if status != Z_OK { throw .corrupt("zlib could not start (\(status))") }
@@ -35,7 +43,22 @@ public enum Gzip {
 
         deinit {
             inflateEnd(&stream)
-            inputPointer.deallocate()
+            chunkPointer?.deallocate()
+        }
+
+        /// Points zlib at the next chunk of input; false at the end of the input.
+        private func nextChunk() -> Bool {
+            if inputEnded { return false }
+            chunkPointer?.deallocate()
+            chunkPointer = nil
+            let chunk = refill()
+            if chunk.isEmpty { inputEnded = true; return false }
+            let p = UnsafeMutablePointer<UInt8>.allocate(capacity: chunk.count)
+            p.initialize(from: chunk, count: chunk.count)
+            chunkPointer = p
+            stream.next_in = p
+            stream.avail_in = UInt32(chunk.count)
+            return true
         }
 
         /// The next `count` bytes; fewer than `count` only when `allowShort` (then the stream has ended).
@@ -43,6 +66,7 @@ public enum Gzip {
             var out = [UInt8](repeating: 0, count: count)
             var got = 0
             while got < count && !ended {
+                if stream.avail_in == 0 && !nextChunk() && stream.total_in == 0 { ended = true; break }
                 let status: Int32 = out.withUnsafeMutableBufferPointer { buffer in
                     stream.next_out = buffer.baseAddress! + got
                     stream.avail_out = UInt32(min(count - got, Int(UInt32.max)))
@@ -53,10 +77,11 @@ public enum Gzip {
                 }
                 if status == Z_STREAM_END {
                     // Concatenated gzip members (as `cat a.gz b.gz` makes) continue after a reset.
-                    if stream.avail_in > 0 && inflateReset(&stream) == Z_OK { continue }
+                    if (stream.avail_in > 0 || nextChunk()) && inflateReset(&stream) == Z_OK { continue }
                     ended = true
                 } else if status == Z_BUF_ERROR && stream.avail_in == 0 {
-                    ended = true
+                    // zlib wants more input: the next chunk, or the input ended inside the stream.
+                    if !nextChunk() { ended = true }
                 } else if status != Z_OK {
                     let message = stream.msg.map { String(cString: $0) } ?? "zlib error \(status)"
                     throw .corrupt(message)
@@ -69,27 +94,5 @@ public enum Gzip {
             }
             return out
         }
-    }
-
-    /// A gzip stream of `bytes` (level 6).
-    public static func compress(_ bytes: [UInt8], level: Int32 = 6) throws(Failure) -> [UInt8] {
-        var stream = z_stream()
-        // 15 + 16: write a gzip header.
-        guard deflateInit2_(&stream, level, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY, ZLIB_VERSION,
-                            Int32(MemoryLayout<z_stream>.size)) == Z_OK else { throw .corrupt("zlib could not start") }
-        defer { deflateEnd(&stream) }
-        var input = bytes
-        var out = [UInt8](repeating: 0, count: Int(deflateBound(&stream, UInt(bytes.count))) + 64)
-        let status: Int32 = input.withUnsafeMutableBufferPointer { i in
-            out.withUnsafeMutableBufferPointer { o in
-                stream.next_in = i.baseAddress
-                stream.avail_in = UInt32(i.count)
-                stream.next_out = o.baseAddress
-                stream.avail_out = UInt32(o.count)
-                return deflate(&stream, Z_FINISH)
-            }
-        }
-        guard status == Z_STREAM_END else { throw .corrupt("zlib could not compress (\(status))") }
-        return Array(out.prefix(Int(stream.total_out)))
     }
 }

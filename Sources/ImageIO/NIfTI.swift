@@ -185,58 +185,59 @@ public enum NIfTI {
 
     /// Reads a volume. `limits` bounds what the header may claim; it is checked before any allocation.
     public static func read(_ path: String, limits: VolumeLimits = .standard) throws(VolumeError) -> Volume {
-        let lower = path.lowercased()
-        let pair = lower.hasSuffix(".hdr") || lower.hasSuffix(".hdr.gz")
-        return try decode(try VolumeStream(path: path), path: path, limits: limits, pair: pair)
+        let (grid, layout) = try open(path, limits: limits)
+        return Volume(grid: grid, voxels: try layout.readAll())
     }
 
     /// Decodes a single-file NIfTI (plain or gzipped) held in memory; `path` names it in errors.
     public static func decode(_ bytes: [UInt8], path: String = "<memory>", limits: VolumeLimits = .standard) throws(VolumeError) -> Volume {
-        try decode(try VolumeStream(bytes: bytes, path: path), path: path, limits: limits, pair: false)
+        let (grid, layout) = try open(.memory(bytes), path: path, limits: limits, pair: false)
+        return Volume(grid: grid, voxels: try layout.readAll())
     }
 
-    static func decode(_ stream: VolumeStream, path: String, limits: VolumeLimits, pair: Bool) throws(VolumeError) -> Volume {
-        let first = try stream.read(4, path: path)
+    /// The header of a file, checked, and where its voxels are.
+    static func open(_ path: String, limits: VolumeLimits) throws(VolumeError) -> (VolumeGrid, VoxelLayout) {
+        let lower = path.lowercased()
+        return try open(.file(path), path: path, limits: limits, pair: lower.hasSuffix(".hdr") || lower.hasSuffix(".hdr.gz"))
+    }
+
+    static func open(_ data: VolumeData, path: String, limits: VolumeLimits, pair: Bool) throws(VolumeError) -> (VolumeGrid, VoxelLayout) {
+        let stream = try VolumeStream(data, path: path)
+        let first = try stream.read(4)
         guard let (version, bigEndian) = NIfTIHeader.identify(first) else {
             throw .invalid(path: path, field: "sizeof_hdr", reason: "is neither 348 (NIfTI-1) nor 540 (NIfTI-2) in either byte order")
         }
-        let header = NIfTIHeader(bytes: first + (try stream.read((version == 1 ? 348 : 540) - 4, path: path)), version: version, bigEndian: bigEndian)
+        let header = NIfTIHeader(bytes: first + (try stream.read((version == 1 ? 348 : 540) - 4)), version: version, bigEndian: bigEndian)
         let (size, channels, type) = try validate(header, path: path)
         let count = try checkedProduct(size + [channels], limit: limits.maxValues, path: path)
         let offset = header.voxOffset
         guard offset.isFinite, offset >= 0, offset == offset.rounded(), offset < Double(Int32.max) else {
             throw .invalid(path: path, field: "vox_offset", reason: "\(offset) is not a byte offset")
         }
-        let dataStream: VolumeStream
-        var skip = Int(offset)
+        var voxelData = data
         if pair {
             let base = path.hasSuffix(".gz") ? String(path.dropLast(7)) : String(path.dropLast(4))
             let candidates = [base + ".img", base + ".img.gz", base + ".IMG"]
             guard let image = candidates.first(where: VolumeStream.exists) else {
                 throw .cannotRead(path: path, reason: "no image file beside the header (looked for \(base).img and \(base).img.gz)")
             }
-            dataStream = try VolumeStream(path: image)
-        } else {
-            if Double(header.size) > offset { throw .invalid(path: path, field: "vox_offset", reason: "\(Int(offset)) lies inside the \(header.size)-byte header") }
-            dataStream = stream
-            skip -= header.size
+            voxelData = .file(image)
+        } else if Double(header.size) > offset {
+            throw .invalid(path: path, field: "vox_offset", reason: "\(Int(offset)) lies inside the \(header.size)-byte header")
         }
-        _ = try dataStream.read(skip, path: path)
-        let raw: [UInt8]
-        do { raw = try dataStream.read(count * type.bytes, path: path) } catch .corrupt(_, let reason) {
-            throw .corrupt(path: path, reason: "the header's \(size.map(String.init).joined(separator: "x"))\(channels > 1 ? "x\(channels)" : "") \(type) voxels need \(count * type.bytes) bytes after offset \(Int(offset)): \(reason)")
-        }
-        var voxels = [Float](repeating: 0, count: count)
-        raw.withUnsafeBytes { type.decode($0, offset: 0, count: count, swap: bigEndian, into: &voxels) }
         let slope = header.sclSlope, inter = header.sclInter
+        var scale: (Float, Float)? = nil
         if slope.isFinite && slope != 0 && !(slope == 1 && (inter == 0 || !inter.isFinite)) {
-            let s = Float(slope), b = inter.isFinite ? Float(inter) : 0
-            for i in 0..<count { voxels[i] = voxels[i] * s + b }
+            scale = (Float(slope), inter.isFinite ? Float(inter) : 0)
         }
+        let need = "the header's \(size.map(String.init).joined(separator: "x"))\(channels > 1 ? "x\(channels)" : "") \(type) voxels need \(count * type.bytes) bytes after offset \(Int(offset))"
+        let layout = VoxelLayout(data: voxelData, path: path, dataOffset: Int(offset), type: type, swap: bigEndian, scale: scale,
+                                 size: size, channels: channels, need: need)
         let p = header.pixdim
         let spacing = (1...3).map { i in i <= header.dim[0] && p[i] > 0 ? Double(p[i]) : 1.0 }
-        return Volume(size: size, channels: channels, voxels: voxels, spacing: spacing, affine: header.affine,
-                      units: header.units, source: .nifti(header))
+        let grid = VolumeGrid(size: size, channels: channels, spacing: spacing, affine: header.affine, units: header.units,
+                              source: .nifti(header))
+        return (grid, layout)
     }
 
     /// Checks the header's dimensions, type, spacing and geometry: (x, y, z sizes, channels, voxel type).
@@ -277,13 +278,10 @@ public enum NIfTI {
         guard voxels.count == count else { throw .cannotWrite(path: path, reason: "\(voxels.count) voxels for a \(size) grid") }
         let (code, bytesPer) = voxels.nifti
         let h = header.rewritten(size: size, datatype: code, bitpix: 8 * bytesPer)
-        var out = h.bytes + [0, 0, 0, 0]  // the extension flag: none
-        out.reserveCapacity(out.count + count * bytesPer)
-        voxels.append(to: &out, bigEndian: header.bigEndian)
-        if path.lowercased().hasSuffix(".gz") {
-            do { out = try Gzip.compress(out) } catch { throw .cannotWrite(path: path, reason: "gzip failed") }
-        }
-        do { try BinaryFile.writeAtomically(out, to: path) } catch { throw .cannotWrite(path: path, reason: "\(error)") }
+        let sink = try VolumeSink(path: path, gzip: path.lowercased().hasSuffix(".gz"))
+        try sink.append(h.bytes + [0, 0, 0, 0])  // the extension flag: none
+        try voxels.write(to: sink, bigEndian: header.bigEndian)
+        try sink.commit()
     }
 }
 
@@ -310,56 +308,15 @@ public enum VolumeVoxels {
         }
     }
 
-    func append(to out: inout [UInt8], bigEndian: Bool) {
+    /// Appends the bytes of voxels `range` in the given byte order.
+    func append(_ range: Range<Int>, to out: inout [UInt8], bigEndian: Bool) {
         func put(_ v: UInt64, _ n: Int) {
             for b in 0..<n { out.append(UInt8(truncatingIfNeeded: v >> (8 * UInt64(bigEndian ? n - 1 - b : b)))) }
         }
         switch self {
-        case .uint8(let v): out += v
-        case .uint16(let v): for x in v { put(UInt64(x), 2) }
-        case .float32(let v): for x in v { put(UInt64(x.bitPattern), 4) }
+        case .uint8(let v): out += v[range]
+        case .uint16(let v): for x in v[range] { put(UInt64(x), 2) }
+        case .float32(let v): for x in v[range] { put(UInt64(x.bitPattern), 4) }
         }
-    }
-}
-
-/// Sequential bytes of a file, plain or gzipped (detected by its magic).
-final class VolumeStream {
-    private let bytes: [UInt8]
-    private var position = 0
-    private let gzip: Gzip.Reader?
-
-    static func exists(_ path: String) -> Bool { access(path, F_OK) == 0 }
-
-    convenience init(path: String) throws(VolumeError) {
-        let bytes: [UInt8]
-        do { bytes = try BinaryFile.read(path) } catch { throw .cannotRead(path: path, reason: "\(error)") }
-        try self.init(bytes: bytes, path: path)
-    }
-
-    init(bytes: [UInt8], path: String) throws(VolumeError) {
-        self.bytes = bytes
-        if Gzip.isGzip(bytes) {
-            do { gzip = try Gzip.Reader(bytes) } catch { throw .corrupt(path: path, reason: "bad gzip stream") }
-        } else {
-            gzip = nil
-        }
-    }
-
-    /// The next `count` bytes, or a `corrupt` error saying how many there were.
-    func read(_ count: Int, path: String) throws(VolumeError) -> [UInt8] {
-        if count == 0 { return [] }
-        if let gzip {
-            do { return try gzip.read(count) } catch {
-                switch error {
-                case .truncated(let got, _): throw .corrupt(path: path, reason: "the gzip stream ends after \(got) bytes")
-                case .corrupt(let m): throw .corrupt(path: path, reason: "gzip: \(m)")
-                }
-            }
-        }
-        guard position + count <= bytes.count else {
-            throw .corrupt(path: path, reason: "the file ends after \(bytes.count) bytes")
-        }
-        defer { position += count }
-        return Array(bytes[position..<(position + count)])
     }
 }

@@ -137,13 +137,25 @@ public enum NRRD {
 
     /// Reads a volume; `limits` bounds what the header may claim before any allocation.
     public static func read(_ path: String, limits: VolumeLimits = .standard) throws(VolumeError) -> Volume {
-        let bytes: [UInt8]
-        do { bytes = try BinaryFile.read(path) } catch { throw .cannotRead(path: path, reason: "\(error)") }
-        return try decode(bytes, path: path, limits: limits)
+        let (grid, layout) = try open(path, limits: limits)
+        return Volume(grid: grid, voxels: try layout.readAll())
     }
 
     /// Decodes a NRRD held in memory (a detached `data file` is read relative to `path`).
     public static func decode(_ bytes: [UInt8], path: String = "<memory>", limits: VolumeLimits = .standard) throws(VolumeError) -> Volume {
+        let (grid, layout) = try open(header: bytes, data: .memory(bytes), path: path, limits: limits)
+        return Volume(grid: grid, voxels: try layout.readAll())
+    }
+
+    /// The header of a file, checked, and where its voxels are (the header is read from the file's first MiB).
+    static func open(_ path: String, limits: VolumeLimits) throws(VolumeError) -> (VolumeGrid, VoxelLayout) {
+        let stream = try VolumeStream(.file(path), compressed: false, path: path)
+        let first = try stream.read(min(VolumeStream.fileSize(path), (1 << 20) + 1))
+        return try open(header: first, data: .file(path), path: path, limits: limits)
+    }
+
+    /// `bytes` holds the header (and possibly more); `data` is the whole file.
+    static func open(header bytes: [UInt8], data: VolumeData, path: String, limits: VolumeLimits) throws(VolumeError) -> (VolumeGrid, VoxelLayout) {
         let (header, dataStart) = try parseHeader(bytes, path: path)
         guard let typeName = header["type"], let type = voxelType(typeName) else {
             throw .unsupported(path: path, reason: "type '\(header["type"] ?? "missing")'; segrun reads (u)int8/16/32/64, float and double")
@@ -221,44 +233,38 @@ public enum NRRD {
         guard ["raw", "gzip", "gz"].contains(encoding) else {
             throw .unsupported(path: path, reason: "encoding '\(encoding)'; segrun reads raw and gzip")
         }
-        var data: [UInt8]
+        let needed = count * type.bytes
+        var voxelData = data, fileOffset = dataStart, dataSize: Int
         if let file = header["data file"] ?? header["datafile"] {
             if file.hasPrefix("LIST") || file.contains("%") { throw .unsupported(path: path, reason: "multi-file data ('\(file)')") }
             let directory = path.contains("/") ? String(path[..<path.lastIndex(of: "/")!]) + "/" : ""
             let dataPath = file.hasPrefix("/") ? file : directory + file
-            do { data = try BinaryFile.read(dataPath) } catch { throw .cannotRead(path: dataPath, reason: "\(error)") }
+            voxelData = .file(dataPath)
+            fileOffset = 0
+            dataSize = try VolumeStream.fileSize(dataPath)
         } else {
-            data = Array(bytes[dataStart...])
+            switch data {
+            case .memory(let all): dataSize = all.count - dataStart
+            case .file(let name): dataSize = try VolumeStream.fileSize(name) - dataStart
+            }
         }
-        let needed = count * type.bytes
-        if encoding != "raw" {
-            do {
-                data = try Gzip.Reader(data).read(needed)
-            } catch {
-                switch error {
-                case .truncated(let got, _): throw .corrupt(path: path, reason: "the gzip data ends after \(got) of \(needed) bytes")
-                case .corrupt(let m): throw .corrupt(path: path, reason: "gzip: \(m)")
-                }
-            }
-        } else {
+        let shape = "\(sizes.map(String.init).joined(separator: "x")) \(typeName)"
+        if encoding == "raw" {
             // Raw data is the last `needed` bytes (a byte skip may precede it).
-            guard data.count >= needed else {
-                throw .corrupt(path: path, reason: "\(data.count) bytes of data, the header's \(sizes.map(String.init).joined(separator: "x")) \(typeName) voxels need \(needed)")
+            guard dataSize >= needed else {
+                throw .corrupt(path: path, reason: "\(dataSize) bytes of data, the header's \(shape) voxels need \(needed)")
             }
-            data = Array(data.suffix(needed))
+            fileOffset += dataSize - needed
         }
         let bigEndian = (header["endian"] ?? "little").lowercased() == "big"
-        var fileOrder = [Float](repeating: 0, count: count)
-        data.withUnsafeBytes { type.decode($0, offset: 0, count: count, swap: bigEndian && type.bytes > 1, into: &fileOrder) }
-        var voxels = fileOrder
-        if channelAxis == 0 && channels > 1 {
-            // Channel-fastest (vectors per voxel) to channel-major.
-            let n = count / channels
-            for v in 0..<n { for c in 0..<channels { voxels[c * n + v] = fileOrder[v * channels + c] } }
-        }
-        return Volume(size: size, channels: channels, voxels: voxels, spacing: spacing, affine: affine,
-                      units: NRRDHeader.entries(header["space units"] ?? "").first.map { $0.replacingQuotes } ?? "",
-                      source: .nrrd(header))
+        let layout = VoxelLayout(data: voxelData, path: path, fileOffset: fileOffset, compressed: encoding != "raw", type: type,
+                                 swap: bigEndian && type.bytes > 1, scale: nil, size: size, channels: channels,
+                                 interleaved: channelAxis == 0 && channels > 1,
+                                 need: "the header's \(shape) voxels need \(needed) bytes")
+        let grid = VolumeGrid(size: size, channels: channels, spacing: spacing, affine: affine,
+                              units: NRRDHeader.entries(header["space units"] ?? "").first.map { $0.replacingQuotes } ?? "",
+                              source: .nrrd(header))
+        return (grid, layout)
     }
 
     /// Writes `voxels` (x fastest) as an attached, gzip-encoded NRRD in the geometry of `like` (its fields, with
@@ -299,13 +305,10 @@ public enum NRRD {
         out.fields.append(("encoding", "gzip"))
         var text = out.magic + "\n"
         for (k, v) in out.fields { text += "\(k): \(v)\n" }
-        var raw: [UInt8] = []
-        voxels.append(to: &raw, bigEndian: false)
-        let compressed: [UInt8]
-        do { compressed = try Gzip.compress(raw) } catch { throw .cannotWrite(path: path, reason: "gzip failed") }
-        do { try BinaryFile.writeAtomically(Array((text + "\n").utf8) + compressed, to: path) } catch {
-            throw .cannotWrite(path: path, reason: "\(error)")
-        }
+        let sink = try VolumeSink(path: path, gzip: true)
+        try sink.append(Array((text + "\n").utf8), compressed: false)
+        try voxels.write(to: sink, bigEndian: false)
+        try sink.commit()
     }
 }
 

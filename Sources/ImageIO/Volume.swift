@@ -21,6 +21,16 @@ public struct Volume {
 
     public var voxelCount: Int { size.reduce(1, *) }
 
+    /// Everything but the voxels.
+    public var grid: VolumeGrid {
+        VolumeGrid(size: size, channels: channels, spacing: spacing, affine: affine, units: units, source: source)
+    }
+
+    public init(grid: VolumeGrid, voxels: [Float]) {
+        self.init(size: grid.size, channels: grid.channels, voxels: voxels, spacing: grid.spacing, affine: grid.affine,
+                  units: grid.units, source: grid.source)
+    }
+
     public init(size: [Int], channels: Int, voxels: [Float], spacing: [Double], affine: [[Double]], units: String, source: VolumeSource) {
         precondition(size.count == 3 && voxels.count == size.reduce(1, *) * channels, "a volume of \(size)x\(channels) needs as many voxels")
         self.size = size
@@ -31,6 +41,18 @@ public struct Volume {
         self.units = units
         self.source = source
     }
+}
+
+/// A volume without its voxels: what a header says, known before any voxel is read.
+public struct VolumeGrid {
+    public var size: [Int]
+    public var channels: Int
+    public var spacing: [Double]
+    public var affine: [[Double]]
+    public var units: String
+    public var source: VolumeSource
+
+    public var voxelCount: Int { size.reduce(1, *) }
 }
 
 /// Where a volume's geometry came from.
@@ -83,8 +105,8 @@ public enum VoxelType: Equatable {
         }
     }
 
-    /// Decodes `count` values starting at `offset` of `bytes`, converting byte order when `swap`.
-    func decode(_ bytes: UnsafeRawBufferPointer, offset: Int, count: Int, swap: Bool, into out: inout [Float]) {
+    /// Decodes `count` values starting at `offset` of `bytes` into `out[start...]`, converting byte order when `swap`.
+    func decode(_ bytes: UnsafeRawBufferPointer, offset: Int, count: Int, swap: Bool, into out: inout [Float], at start: Int = 0) {
         let n = self.bytes
         func raw(_ i: Int) -> UInt64 {
             var v: UInt64 = 0
@@ -94,18 +116,18 @@ public enum VoxelType: Equatable {
             return v
         }
         for i in 0..<count {
-            let v = raw(i)
+            let v = raw(i), o = start + i
             switch self {
-            case .uint8: out[i] = Float(UInt8(truncatingIfNeeded: v))
-            case .int8: out[i] = Float(Int8(truncatingIfNeeded: v))
-            case .uint16: out[i] = Float(UInt16(truncatingIfNeeded: v))
-            case .int16: out[i] = Float(Int16(truncatingIfNeeded: v))
-            case .uint32: out[i] = Float(UInt32(truncatingIfNeeded: v))
-            case .int32: out[i] = Float(Int32(truncatingIfNeeded: v))
-            case .uint64: out[i] = Float(v)
-            case .int64: out[i] = Float(Int64(bitPattern: v))
-            case .float32: out[i] = Float(bitPattern: UInt32(truncatingIfNeeded: v))
-            case .float64: out[i] = Float(Double(bitPattern: v))
+            case .uint8: out[o] = Float(UInt8(truncatingIfNeeded: v))
+            case .int8: out[o] = Float(Int8(truncatingIfNeeded: v))
+            case .uint16: out[o] = Float(UInt16(truncatingIfNeeded: v))
+            case .int16: out[o] = Float(Int16(truncatingIfNeeded: v))
+            case .uint32: out[o] = Float(UInt32(truncatingIfNeeded: v))
+            case .int32: out[o] = Float(Int32(truncatingIfNeeded: v))
+            case .uint64: out[o] = Float(v)
+            case .int64: out[o] = Float(Int64(bitPattern: v))
+            case .float32: out[o] = Float(bitPattern: UInt32(truncatingIfNeeded: v))
+            case .float64: out[o] = Float(Double(bitPattern: v))
             }
         }
     }
@@ -134,9 +156,21 @@ public enum VolumeFile {
         throw .unsupported(path: path, reason: "not a .nii, .nii.gz, .hdr, .nrrd or .nhdr file")
     }
 
+    /// Opens a volume for reading slice by slice: its header is read and checked, no voxel yet.
+    public static func open(_ path: String, limits: VolumeLimits = .standard) throws(VolumeError) -> VolumeReader {
+        if NRRD.looksLikeNRRD(path) { return try VolumeReader(NRRD.open(path, limits: limits)) }
+        if NIfTI.looksLikeNIfTI(path) { return try VolumeReader(NIfTI.open(path, limits: limits)) }
+        throw .unsupported(path: path, reason: "not a .nii, .nii.gz, .hdr, .nrrd or .nhdr file")
+    }
+
     /// Writes `voxels` on the grid of `like` to `path` (NIfTI or NRRD by the name; a NIfTI source can be written
     /// only as NIfTI and a NRRD one only as NRRD, so that no geometry is translated).
     public static func write(_ voxels: VolumeVoxels, like volume: Volume, to path: String) throws(VolumeError) {
+        try write(voxels, like: volume.grid, to: path)
+    }
+
+    /// Writes `voxels` on `grid` (see `write(_:like:to:)`).
+    public static func write(_ voxels: VolumeVoxels, like volume: VolumeGrid, to path: String) throws(VolumeError) {
         switch volume.source {
         case .nifti(let h):
             guard NIfTI.looksLikeNIfTI(path) && !path.lowercased().contains(".hdr") else {

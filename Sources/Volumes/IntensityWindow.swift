@@ -52,6 +52,12 @@ public enum IntensityWindow: Equatable, CustomStringConvertible {
         }
     }
 
+    /// False for CT, whose numbers are fixed; the others need a pass over each volume's values first.
+    var needsStatistics: Bool {
+        if case .ct = self { return false }
+        return true
+    }
+
     /// The value at percentile `p` (0-100) of sorted `values`, interpolated between order statistics
     /// (numpy's default).
     public static func percentile(_ sorted: [Float], _ p: Double) -> Float {
@@ -63,20 +69,20 @@ public enum IntensityWindow: Equatable, CustomStringConvertible {
 
     /// Maps channel `channel`'s values in place.
     func apply(_ values: inout ArraySlice<Float>) {
+        resolved(IntensityStatistics(values, for: self)).apply(&values)
+    }
+
+    /// The mapping of one channel once its statistics are known.
+    func resolved(_ statistics: IntensityStatistics) -> IntensityMapping {
         switch self {
         case .percentile(let low, let high):
-            let sorted = values.sorted()
-            let lo = IntensityWindow.percentile(sorted, low), hi = IntensityWindow.percentile(sorted, high)
-            let scale: Float = hi > lo ? 1 / (hi - lo) : 0
-            for i in values.indices { values[i] = (min(1, max(0, (values[i] - lo) * scale)) * 255).rounded(.down) / 255 }
+            let lo = statistics.percentile(low), hi = statistics.percentile(high)
+            return .scaled(low: lo, scale: hi > lo ? 1 / (hi - lo) : 0)
         case .zscore:
-            var sum = 0.0, squares = 0.0
-            for v in values { sum += Double(v); squares += Double(v) * Double(v) }
-            let n = Double(max(1, values.count)), mean = sum / n
-            let std = max(1e-8, (squares / n - mean * mean).squareRoot())
-            for i in values.indices { values[i] = Float((Double(values[i]) - mean) / std) }
+            let n = Double(max(1, statistics.count)), mean = statistics.sum / n
+            return .standardized(mean: mean, std: max(1e-8, (statistics.squares / n - mean * mean).squareRoot()))
         case .ct(let low, let high, let mean, let std):
-            for i in values.indices { values[i] = (min(high, max(low, values[i])) - mean) / std }
+            return .clipped(low: low, high: high, mean: mean, std: std)
         }
     }
 

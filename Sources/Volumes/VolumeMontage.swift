@@ -6,22 +6,56 @@ import ImageIO
 public enum VolumeMontage {
     /// RGB pixels and their size. `windowed` holds the image in [0, 1] (channel 0 is drawn).
     public static func render(_ windowed: Volume, labels: LabelVolume, height target: Int = 256) -> (rgb: [UInt8], width: Int, height: Int) {
-        let size = windowed.size
+        render(spacing: windowed.spacing, labels: labels, height: target) { windowed.slice($1, along: $0) }
+    }
+
+    /// The montage of a volume file read slice by slice, drawn in the standard window: only the three
+    /// sections are kept.
+    public static func render(_ reader: VolumeReader, labels: LabelVolume, height target: Int = 256) throws -> (rgb: [UInt8], width: Int, height: Int) {
+        let size = reader.grid.size, (nx, ny, nz) = (size[0], size[1], size[2])
+        let at = centre(labels)
+        let slices = try StreamedSlices(reader, windows: [.standard], target: nil)
+        var axial: [Float] = [], coronal = [Float](repeating: 0, count: nx * nz), sagittal = [Float](repeating: 0, count: ny * nz)
+        for z in 0..<nz {
+            let plane = try slices.planes(z)
+            if z == at[2] { axial = Array(plane.prefix(nx * ny)) }
+            for x in 0..<nx { coronal[z * nx + x] = plane[at[1] * nx + x] }
+            for y in 0..<ny { sagittal[z * ny + y] = plane[y * nx + at[0]] }
+        }
+        // Image rows run down the row axis (see `SliceAxis`).
+        func section(_ axis: SliceAxis, _ s: Int) -> [Float] {
+            let (source, w, h): ([Float], Int, Int) = axis == .z ? (axial, nx, ny) : axis == .y ? (coronal, nx, nz) : (sagittal, ny, nz)
+            var out = [Float](repeating: 0, count: w * h)
+            for r in 0..<h { for c in 0..<w { out[r * w + c] = source[(h - 1 - r) * w + c] } }
+            return out
+        }
+        return render(spacing: reader.grid.spacing, labels: labels, height: target, section: section)
+    }
+
+    /// The labels' centre of mass, in voxels (the volume's centre when there are none).
+    static func centre(_ labels: LabelVolume) -> [Int] {
+        let size = labels.size
         var centre = [0.0, 0.0, 0.0], n = 0.0
         for z in 0..<size[2] { for y in 0..<size[1] { for x in 0..<size[0] where labels.labels[(z * size[1] + y) * size[0] + x] != 0 {
             centre[0] += Double(x); centre[1] += Double(y); centre[2] += Double(z); n += 1
         } } }
-        let at = (0..<3).map { n > 0 ? Int(centre[$0] / n) : size[$0] / 2 }
+        return (0..<3).map { n > 0 ? Int(centre[$0] / n) : size[$0] / 2 }
+    }
+
+    /// The montage of the sections `section(axis, s)` (windowed pixels, image rows) through the labels' centre.
+    static func render(spacing: [Double], labels: LabelVolume, height target: Int, section: (SliceAxis, Int) -> [Float]) -> (rgb: [UInt8], width: Int, height: Int) {
+        let size = labels.size
+        let at = centre(labels)
         var panels: [(rgb: [UInt8], width: Int, height: Int)] = []
         for axis in [SliceAxis.z, .y, .x] {
             let (w, h) = axis.sliceSize(size)
             let s = at[axis.index]
-            let pixels = windowed.slice(s, along: axis)
+            let pixels = section(axis, s)
             let image = Image(width: w, height: h, channels: 1, samples: pixels)
             let rgb = Overlay.render(image, labels: labels.slice(s, along: axis), style: .tint)
             // Physical aspect: columns and rows scaled by their spacing, to `target` rows.
             let (cAxis, rAxis) = axis.inPlane
-            let physicalWidth = Double(w) * windowed.spacing[cAxis], physicalHeight = Double(h) * windowed.spacing[rAxis]
+            let physicalWidth = Double(w) * spacing[cAxis], physicalHeight = Double(h) * spacing[rAxis]
             let outH = target, outW = max(1, Int((Double(target) * physicalWidth / max(physicalHeight, 1e-9)).rounded()))
             var scaled = [UInt8](repeating: 0, count: outW * outH * 3)
             for r in 0..<outH {

@@ -11,6 +11,14 @@ public enum VolumeResampling {
         (0..<3).map { max(1, Int((Double(size[$0]) * spacing[$0] / target[$0]).rounded())) }
     }
 
+    /// The spacing of a volume after resampling toward `target`: `n s / m` per axis (a whole number of voxels
+    /// makes it differ slightly from the target).
+    public static func spacing(_ size: [Int], spacing: [Double], target: [Double]) -> [Double] {
+        let out = self.size(size, spacing: spacing, target: target)
+        if out == size { return spacing }
+        return (0..<3).map { spacing[$0] * (Double(size[$0]) / Double(out[$0])) }
+    }
+
     /// The axes resampled nearest: target spacing more than 3x the finest.
     static func nearestAxes(_ target: [Double]) -> [Bool] {
         let finest = target.min() ?? 1
@@ -68,6 +76,17 @@ public enum VolumeResampling {
     @inline(__always)
     static func nearestIndex(_ o: Int, _ n: Int, _ m: Int) -> Int { min(n - 1, max(0, Int(coordinate(o, n, m).rounded()))) }
 
+    /// Per output position along an axis of `n` input and `m` output voxels: the two input neighbours and the
+    /// weight of the second (the same neighbour twice, weight 0, when `nearest`).
+    static func taps(_ n: Int, _ m: Int, nearest: Bool) -> [(Int, Int, Float)] {
+        (0..<m).map { o in
+            if nearest { let i = nearestIndex(o, n, m); return (i, i, 0) }
+            let x = min(Double(n - 1), max(0, coordinate(o, n, m)))
+            let i0 = Int(x), i1 = min(n - 1, i0 + 1)
+            return (i0, i1, Float(x - Double(i0)))
+        }
+    }
+
     /// One axis of `data` (x fastest) from `size[axis]` to `m` voxels.
     static func resampleAxis(_ data: [Float], size: [Int], axis: Int, to m: Int, nearest: Bool) -> ([Float], [Int]) {
         let n = size[axis]
@@ -76,13 +95,7 @@ public enum VolumeResampling {
         let stride = [1, size[0], size[0] * size[1]][axis]
         let outStride = [1, out[0], out[0] * out[1]][axis]
         var result = [Float](repeating: 0, count: out.reduce(1, *))
-        // Per output position along the axis: the two input neighbours and the weight of the second.
-        let taps: [(Int, Int, Float)] = (0..<m).map { o in
-            if nearest { let i = nearestIndex(o, n, m); return (i, i, 0) }
-            let x = min(Double(n - 1), max(0, coordinate(o, n, m)))
-            let i0 = Int(x), i1 = min(n - 1, i0 + 1)
-            return (i0, i1, Float(x - Double(i0)))
-        }
+        let taps = self.taps(n, m, nearest: nearest)
         let outer = out.reduce(1, *) / m
         for line in 0..<outer {
             // The line's start in both grids: its coordinates on the other two axes.

@@ -3,57 +3,121 @@ import Kernels
 import ImageIO
 
 /// A 2D (or 2.5D) model run over a volume slice by slice: each slice (with its neighbours as channels for a
-/// 2.5D model) goes through the `Segmenter` as an image would, and the label slices are assembled into a label
-/// volume on the input's grid. Memory: the volume, its labels, and one batch of slices.
+/// 2.5D model) goes through the `Segmenter` as an image would, `batch` slices per forward pass, and the label
+/// slices are assembled into a label volume on the input's grid.
+///
+/// Volumes are normalized, then (a model trained on volumes) resampled to the model's spacing and cut along
+/// its axis, in the order training did both; the labels are resampled back (nearest). A volume opened with
+/// `VolumeFile.open` and cut along z (the file's slowest axis, axial for the usual scan) is streamed: memory
+/// holds the labels and a few slices, never the volume (`StreamedSlices`). Along x or y it is read whole.
 public struct VolumeSegmentation {
     public let segmenter: Segmenter
     public var axis: SliceAxis?
     /// One per channel (the last serves the rest): the model's recorded ones, else the standard window.
     public var windows: [IntensityWindow]
     public var options: InferenceOptions
+    /// Slices per forward pass; nil chooses by slice size (`automaticBatch`).
+    public var batch: Int?
 
-    public init(segmenter: Segmenter, axis: SliceAxis? = nil, windows: [IntensityWindow]? = nil, options: InferenceOptions = InferenceOptions()) {
+    public init(segmenter: Segmenter, axis: SliceAxis? = nil, windows: [IntensityWindow]? = nil,
+                options: InferenceOptions = InferenceOptions(), batch: Int? = nil) {
         self.segmenter = segmenter
         self.axis = axis
         let recorded = segmenter.model.metadata.string(MetadataKey.inputVolumeIntensity).flatMap(IntensityWindow.list)
         self.windows = windows ?? recorded ?? [.standard]
         self.options = options
+        self.batch = batch.map { max(1, $0) }
     }
 
-    /// The label volume of `volume` (class ids; a binary model's foreground is 1). `progress(done, total)`
-    /// is called after each slice.
-    public func labels(_ original: Volume, progress: (Int, Int) -> Void = { _, _ in }) throws(GraphError) -> LabelVolume {
-        let model = segmenter.model
-        // Normalized, then (a model trained on volumes) resampled to its spacing and cut along its axis, in the
-        // order training did both; the labels are resampled back (nearest).
+    /// The model's spacing, when it was trained on volumes.
+    var targetSpacing: [Double]? {
+        segmenter.model.metadata.floats(MetadataKey.inputVolumeSpacing).flatMap { $0.count == 3 ? $0.map(Double.init) : nil }
+    }
+
+    /// The axis a volume of `spacing` (after resampling) is cut along: the one asked for, else the model's, else
+    /// the coarsest.
+    public func slicingAxis(size: [Int], spacing: [Double]) -> SliceAxis {
+        let recorded = segmenter.model.metadata.string(MetadataKey.inputVolumeAxis).flatMap(SliceAxis.init(rawValue:))
+        let resampled = targetSpacing.map { VolumeResampling.spacing(size, spacing: spacing, target: $0) } ?? spacing
+        return axis ?? recorded ?? SliceAxis.coarsest(resampled)
+    }
+
+    /// The label volume of a volume held whole (class ids; a binary model's foreground is 1). `progress(done,
+    /// total)` is called after each batch of slices.
+    public func labels(_ original: Volume, progress: (Int, Int) -> Void = { _, _ in }) throws -> LabelVolume {
         var windowed = IntensityWindow.apply(windows, to: original)
-        if let target = model.metadata.floats(MetadataKey.inputVolumeSpacing), target.count == 3 {
-            windowed = VolumeResampling.resample(windowed, to: target.map(Double.init))
-        }
+        if let target = targetSpacing { windowed = VolumeResampling.resample(windowed, to: target) }
         let volume = windowed
-        let recordedAxis = model.metadata.string(MetadataKey.inputVolumeAxis).flatMap(SliceAxis.init(rawValue:))
-        let axis = self.axis ?? recordedAxis ?? SliceAxis.coarsest(volume.spacing)
-        let slices = model.metadata.int(MetadataKey.inputSlices) ?? 1
+        let axis = slicingAxis(size: original.size, spacing: original.spacing)
         let (w, h) = axis.sliceSize(volume.size)
-        let count = axis.count(volume.size)
         var out = LabelVolume(size: volume.size)
-        for s in 0..<count {
-            var planes: [Float] = []
-            if slices > 1 {
-                for k in 0..<slices { planes += windowed.slice(min(count - 1, max(0, s + k - slices / 2)), along: axis) }
-            } else {
-                for c in 0..<min(volume.channels, model.inputChannels) { planes += windowed.slice(s, along: axis, channel: c) }
-                // A grey volume for a colour model: the one channel repeated.
-                while planes.count < model.inputChannels * w * h { planes += windowed.slice(s, along: axis) }
-            }
-            let x = Tensor(shape: TensorShape(batch: 1, channels: planes.count / (w * h), height: h, width: w), data: planes)
-            let p = try segmenter.probabilities(segmenter.normalize(x), options: options)
-            out.place(segmenter.labels(p), at: s, along: axis)
-            progress(s + 1, count)
-        }
+        try segmentSlices(count: axis.count(volume.size), width: w, height: h, channels: volume.channels,
+                          slice: { s in (0..<volume.channels).flatMap { volume.slice(s, along: axis, channel: $0) } },
+                          emit: { s, labels in out.place(labels, at: s, along: axis) }, progress: progress)
         if volume.size != original.size {
             return LabelVolume(size: original.size, labels: VolumeResampling.resampleLabels(out.labels, from: volume.size, to: original.size))
         }
         return out
+    }
+
+    /// The label volume of an opened volume file: streamed along z, else read whole.
+    public func labels(_ reader: VolumeReader, progress: (Int, Int) -> Void = { _, _ in }) throws -> LabelVolume {
+        let grid = reader.grid
+        guard slicingAxis(size: grid.size, spacing: grid.spacing) == .z else { return try labels(reader.readVolume(), progress: progress) }
+        let slices = try StreamedSlices(reader, windows: windows, target: targetSpacing)
+        let (mx, my) = (slices.size[0], slices.size[1])
+        let (nx, ny, nz) = (grid.size[0], grid.size[1], grid.size[2])
+        // Each input slice takes the labels of its nearest model slice, each voxel of its nearest model voxel.
+        let mapX = (0..<nx).map { VolumeResampling.nearestIndex($0, mx, nx) }
+        let mapY = (0..<ny).map { VolumeResampling.nearestIndex($0, my, ny) }
+        let mapZ = (0..<nz).map { VolumeResampling.nearestIndex($0, slices.size[2], nz) }
+        var out = LabelVolume(size: grid.size)
+        var z = 0
+        try segmentSlices(count: slices.size[2], width: mx, height: my, channels: grid.channels,
+                          slice: { s in try slices.image(s) },
+                          emit: { s, labels in
+                              while z < nz && mapZ[z] == s {
+                                  for y in 0..<ny {
+                                      let row = (my - 1 - mapY[y]) * mx, base = (z * ny + y) * nx
+                                      for x in 0..<nx { out.labels[base + x] = labels[row + mapX[x]] }
+                                  }
+                                  z += 1
+                              }
+                          }, progress: progress)
+        return out
+    }
+
+    /// Slices of `pixels` per forward pass: as many as make 64 Ki pixels (at most 16), since larger batches
+    /// only add memory (and on Zen 3, 512x512 CT slices ran slower 4 at a time than one at a time) and smaller
+    /// slices pay a fixed cost per pass.
+    public static func automaticBatch(pixels: Int) -> Int { max(1, min(16, 65536 / max(1, pixels))) }
+
+    /// Runs `count` slices through the model, `batch` at a time. `slice(s)` gives slice s of the normalized,
+    /// resampled volume as image rows, one plane per channel; `emit(s, labels)` takes its label image.
+    func segmentSlices(count: Int, width w: Int, height h: Int, channels: Int, slice: (Int) throws -> [Float],
+                       emit: (Int, [UInt8]) throws -> Void, progress: (Int, Int) -> Void) throws {
+        let model = segmenter.model
+        let neighbours = model.metadata.int(MetadataKey.inputSlices) ?? 1
+        let plane = w * h
+        let batch = self.batch ?? VolumeSegmentation.automaticBatch(pixels: plane)
+        for first in stride(from: 0, to: count, by: batch) {
+            let members = first..<min(count, first + batch)
+            var planes: [Float] = []
+            planes.reserveCapacity(members.count * model.inputChannels * plane)
+            for s in members {
+                if neighbours > 1 {
+                    for k in 0..<neighbours { planes += try slice(min(count - 1, max(0, s + k - neighbours / 2))).prefix(plane) }
+                } else {
+                    let all = try slice(s)
+                    planes += all.prefix(min(channels, model.inputChannels) * plane)
+                    // A grey volume for a colour model: the one channel repeated.
+                    for _ in min(channels, model.inputChannels)..<model.inputChannels { planes += all.prefix(plane) }
+                }
+            }
+            let x = Tensor(shape: TensorShape(batch: members.count, channels: planes.count / (members.count * plane), height: h, width: w), data: planes)
+            let labels = segmenter.labels(try segmenter.probabilities(segmenter.normalize(x), options: options))
+            for (i, s) in members.enumerated() { try emit(s, Array(labels[(i * plane)..<((i + 1) * plane)])) }
+            progress(members.upperBound, count)
+        }
     }
 }

@@ -49,6 +49,41 @@ final class VolumeTests: XCTestCase {
         }
     }
 
+    /// A write that stops before its commit leaves the target as it was and no temporary file behind.
+    func testAnInterruptedWriteLeavesTheTargetUntouched() throws {
+        let target = temporary + "/mask.nii.gz"
+        try Data([1, 2, 3]).write(to: URL(fileURLWithPath: target))
+        do {
+            let sink = try VolumeSink(path: target, gzip: true)
+            try sink.append([UInt8](repeating: 7, count: 100_000))
+        }  // dropped here, as a failing write would drop it
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: target)), Data([1, 2, 3]))
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: temporary), ["mask.nii.gz"])
+    }
+
+    /// Read slice by slice (`VolumeFile.open`), every fixture gives the bits of the whole read, channel by
+    /// channel (4D NIfTI, NRRD vectors, a detached NRRD, a .hdr/.img pair, gzip and raw); `rewind` starts over.
+    func testSliceBySliceReadingMatchesTheWholeRead() throws {
+        for name in try expected().keys.sorted() {
+            let whole = try VolumeFile.read(fixtures + "/" + name)
+            let reader = try VolumeFile.open(fixtures + "/" + name)
+            XCTAssertEqual(reader.grid.size, whole.size, name)
+            XCTAssertEqual(reader.grid.affine, whole.affine, name)
+            let n = whole.size[0] * whole.size[1]
+            for pass in 0..<2 {
+                for z in 0..<whole.size[2] {
+                    let slice = try XCTUnwrap(try reader.nextSlice(), name)
+                    for c in 0..<whole.channels {
+                        let expected = Array(whole.voxels[(c * whole.voxelCount + z * n)..<(c * whole.voxelCount + (z + 1) * n)])
+                        XCTAssertEqual(slice[(c * n)..<((c + 1) * n)].map(\.bitPattern), expected.map(\.bitPattern), "\(name) z\(z) c\(c) pass \(pass)")
+                    }
+                }
+                XCTAssertNil(try reader.nextSlice(), name)
+                try reader.rewind()
+            }
+        }
+    }
+
     /// The real T1 MRI of ../shared/data/nifti against nibabel's figures for it.
     func testRealMRI() throws {
         let v = try NIfTI.read(shared + "/ch2.nii.gz")

@@ -54,10 +54,10 @@ extension VolumeSegmentationTests {
         let segmenter = try Segmenter(model, threads: 1)
         var v = volume([24, 16, 5], spacing: [0.9, 0.9, 2.5])
         for i in 0..<v.voxels.count { v.voxels[i] = Float((i * 37) % 101) }
-        let run = VolumeSegmentation(segmenter: segmenter)
+        let run = VolumeSegmentation(segmenter: segmenter, batch: 4)
         var calls = 0
         let labels = try run.labels(v) { done, total in calls += 1; XCTAssertEqual(total, 5) }
-        XCTAssertEqual(calls, 5)
+        XCTAssertEqual(calls, 2)  // batches of 4 slices
         let windowed = IntensityWindow.standard.apply(v)
         for s in 0..<5 {
             let x = Tensor(shape: TensorShape(batch: 1, channels: 1, height: 16, width: 24), data: windowed.slice(s, along: .z))

@@ -71,6 +71,9 @@ struct PredictCommand: ParsableCommand {
     @Option(help: "Volumes: intensity normalization, percentile:LOW:HIGH, zscore or ct:LOW:HIGH:MEAN:STD, comma-separated per channel (default: the model's, else percentile:0.5:99.5).")
     var window: String?
 
+    @Option(help: "Volumes: slices per forward pass (default: as many as make 64 Ki pixels, at most 16).")
+    var batch: Int?
+
     @Option(help: "Convolution algorithm: measured (default) or one of igemm, winograd-f4, ... for reproducible outputs across machines.")
     var algorithm: String = "measured"
 
@@ -82,6 +85,7 @@ struct PredictCommand: ParsableCommand {
         if Overlay.Style(rawValue: overlayStyle) == nil { throw ValidationError("--overlay-style takes outline or tint") }
         if algorithm != "measured" && ConvAlgorithm(name: algorithm) == nil { throw ValidationError("unknown algorithm '\(algorithm)'") }
         if let axis, SliceAxis(rawValue: axis) == nil { throw ValidationError("--axis takes x, y or z") }
+        if let batch, batch < 1 { throw ValidationError("--batch must be at least 1") }
         if let window, IntensityWindow.list(window) == nil {
             throw ValidationError("--window takes percentile:LOW:HIGH, zscore or ct:LOW:HIGH:MEAN:STD (comma-separated per channel)")
         }

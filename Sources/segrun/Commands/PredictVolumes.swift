@@ -11,30 +11,35 @@ extension PredictCommand {
     func predictVolumes(_ paths: [String], segmenter: Segmenter, options: InferenceOptions) -> [String] {
         var failures: [String] = []
         let axis = self.axis.flatMap(SliceAxis.init(rawValue:))
-        for path in paths {
+        for (index, path) in paths.enumerated() {
             let start = Date()
             do {
-                let volume = try VolumeFile.read(path)
-                var run = VolumeSegmentation(segmenter: segmenter, axis: axis, options: options)
+                // Streamed slice by slice along z; read whole for another axis (see VolumeSegmentation).
+                let reader = try VolumeFile.open(path)
+                let volume = reader.grid
+                var run = VolumeSegmentation(segmenter: segmenter, axis: axis, options: options, batch: batch)
                 if let window { run.windows = IntensityWindow.list(window)! }
-                let used = axis ?? SliceAxis.coarsest(volume.spacing)
-                let progress = ProgressBar(total: used.count(volume.size), label: (path as NSString).lastPathComponent)
-                let labels = try run.labels(volume) { done, _ in progress.update(done) }
+                let used = run.slicingAxis(size: volume.size, spacing: volume.spacing)
+                var progress: ProgressBar? = nil
+                let labels = try run.labels(reader) { done, total in
+                    if progress == nil { progress = ProgressBar(total: total, label: "\((path as NSString).lastPathComponent) (\(index + 1)/\(paths.count))") }
+                    progress!.update(done)
+                }
                 let stem = VolumeDataset.volumeStem(path)
                 let target = out + "/" + stem + (NRRD.looksLikeNRRD(path) ? ".nrrd" : ".nii.gz")
                 try VolumeFile.write(.uint8(labels.labels), like: volume, to: target)
                 if overlay {
                     // Drawn in the display window whatever the model's input normalization.
-                    let montage = VolumeMontage.render(IntensityWindow.standard.apply(volume), labels: labels)
+                    let montage = try VolumeMontage.render(reader, labels: labels)
                     try ImageFile.writePNG(montage.rgb, width: montage.width, height: montage.height, channels: 3,
                                            to: out + "/" + stem + "_montage.png")
                 }
                 let foreground = labels.labels.reduce(0) { $0 + ($1 == 0 ? 0 : 1) }
                 let spacing = volume.spacing.map { String(format: "%g", $0) }.joined(separator: "x")
-                print(String(format: "%@: %@ voxels at %@ %@, %d slices along %@ in %.2f s; foreground %.2f%% -> %@", path,
+                print(String(format: "%@: %@ voxels at %@ %@, %d slices along %@ in %.2f s; foreground %.2f%%; peak memory %@ -> %@", path,
                              volume.size.map(String.init).joined(separator: "x"), spacing, volume.units.isEmpty ? "(units not given)" : volume.units,
                              used.count(volume.size), used.rawValue, Date().timeIntervalSince(start),
-                             100 * Double(foreground) / Double(max(1, labels.labels.count)), target))
+                             100 * Double(foreground) / Double(max(1, labels.labels.count)), Format.bytes(PeakMemory.bytes), target))
             } catch {
                 failures.append("\(error)")
                 FileHandle.standardError.write("error: \(error)\n".data(using: .utf8)!)
