@@ -8,6 +8,20 @@ public struct VolumeCase: Equatable {
     public var name: String
     public var images: [String]
     public var mask: String?
+
+    /// The case's image: its volumes (one per modality) as the channels of one, on the first one's grid.
+    public func readImage(limits: VolumeLimits = .standard) throws(VolumeError) -> Volume {
+        var volume = try VolumeFile.read(images[0], limits: limits)
+        for path in images.dropFirst() {
+            let more = try VolumeFile.read(path, limits: limits)
+            guard more.size == volume.size else {
+                throw .invalid(path: path, field: "dim", reason: "\(more.size.map(String.init).joined(separator: "x")) voxels, the case's first image \(images[0]) has \(volume.size.map(String.init).joined(separator: "x"))")
+            }
+            volume = Volume(size: volume.size, channels: volume.channels + more.channels, voxels: volume.voxels + more.voxels,
+                            spacing: volume.spacing, affine: volume.affine, units: volume.units, source: volume.source)
+        }
+        return volume
+    }
 }
 
 /// Volume datasets on disk: the nnU-Net v2 raw layout (`dataset.json`, `imagesTr/CASE_0000.nii.gz` and further

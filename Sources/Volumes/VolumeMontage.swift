@@ -32,6 +32,19 @@ public enum VolumeMontage {
         return render(spacing: reader.grid.spacing, labels: labels, height: target, section: section)
     }
 
+    /// Two rows through the same sections (the truth's centre): the truth over the image above, the prediction
+    /// below.
+    public static func compare(_ windowed: Volume, truth: LabelVolume, predicted: LabelVolume, height target: Int = 200) -> (rgb: [UInt8], width: Int, height: Int) {
+        let at = centre(truth)
+        let top = render(spacing: windowed.spacing, labels: truth, at: at, height: target) { windowed.slice($1, along: $0) }
+        let bottom = render(spacing: windowed.spacing, labels: predicted, at: at, height: target) { windowed.slice($1, along: $0) }
+        let gap = 4, height = 2 * target + gap
+        var canvas = [UInt8](repeating: 255, count: top.width * height * 3)
+        canvas.replaceSubrange(0..<(top.rgb.count), with: top.rgb)
+        canvas.replaceSubrange(((target + gap) * top.width * 3)..<(height * top.width * 3), with: bottom.rgb)
+        return (canvas, top.width, height)
+    }
+
     /// The labels' centre of mass, in voxels (the volume's centre when there are none).
     static func centre(_ labels: LabelVolume) -> [Int] {
         let size = labels.size
@@ -42,10 +55,12 @@ public enum VolumeMontage {
         return (0..<3).map { n > 0 ? Int(centre[$0] / n) : size[$0] / 2 }
     }
 
-    /// The montage of the sections `section(axis, s)` (windowed pixels, image rows) through the labels' centre.
-    static func render(spacing: [Double], labels: LabelVolume, height target: Int, section: (SliceAxis, Int) -> [Float]) -> (rgb: [UInt8], width: Int, height: Int) {
+    /// The montage of the sections `section(axis, s)` (windowed pixels, image rows) through `at` (voxels; by
+    /// default the labels' centre).
+    static func render(spacing: [Double], labels: LabelVolume, at: [Int]? = nil, height target: Int,
+                       section: (SliceAxis, Int) -> [Float]) -> (rgb: [UInt8], width: Int, height: Int) {
         let size = labels.size
-        let at = centre(labels)
+        let at = at ?? centre(labels)
         var panels: [(rgb: [UInt8], width: Int, height: Int)] = []
         for axis in [SliceAxis.z, .y, .x] {
             let (w, h) = axis.sliceSize(size)

@@ -70,7 +70,7 @@ extension EvalCommand {
             let predicted: [UInt8]
             if let run {
                 let image: Volume
-                do { image = try VolumeFile.read(c.images[0]) } catch { throw CLIError("\(error)") }
+                do { image = try c.readImage() } catch { throw CLIError("\(error)") }
                 if image.size != truthVolume.size { throw CLIError("\(c.mask!): \(truthVolume.size) voxels, its image \(c.images[0]) has \(image.size)") }
                 do { predicted = try run.labels(image).labels } catch { throw CLIError("\(c.images[0]): \(error)") }
             } else {

@@ -12,8 +12,9 @@ struct TrainCommand: ParsableCommand {
         discussion: HelpText.discussion("""
             The run folder gets last.segrun, best.segrun (by validation pooled Dice), state.bin (optimizer state
             for --resume), log.jsonl (one line per epoch, with each class's pooled Dice), curves.svg and
-            overlays-eNNN.png grids of validation images (image, truth, prediction). Every file is written
-            atomically.
+            overlays-eNNN.png grids of validation images (image, truth, prediction), and at the end report.html:
+            the scores per class, the curves, the latest grid and, on volumes, a montage of each validation case
+            (truth and prediction through its centre, with Dice and HD95 in mm). Every file is written atomically.
 
             The defaults learn small structures that most images lack (docs/TRAINING.md has the runs):
             cross-entropy (or BCE) plus soft Dice summed over the batch without the background, multi-class
@@ -231,6 +232,24 @@ struct TrainCommand: ParsableCommand {
                 print("early stop after epoch \(epoch): no better validation pooled Dice for \(patience ?? 0) epochs")
             }
         }
-        print("wrote \(out)/best.segrun, last.segrun, log.jsonl, curves.svg")
+        // The report: validation cases of a volume dataset get montages.
+        var validationCases: [VolumeCase] = []
+        if volumes {
+            let held = Set(validationIndices.compactMap { trainer.data.samples[$0].group })
+            let roots = [data] + (isDirectory.boolValue && VolumeDataset.holdsVolumes(val) ? [val] : [])
+            validationCases = roots.flatMap { (try? VolumeDataset.scan($0)) ?? [] }.filter { held.contains($0.name) && $0.mask != nil }
+        }
+        let log = (try? String(contentsOfFile: out + "/log.jsonl", encoding: .utf8)) ?? ""
+        let records = log.split(separator: "\n").compactMap { try? JSONDecoder().decode(EpochRecord.self, from: Data($0.utf8)) }
+        let names = trainer.data.classNames
+        let report = TrainReport(title: "segrun train: \((out as NSString).lastPathComponent)",
+                                 settings: ["data \(data)", "\(modelOptions.preset!) at \(h)x\(w)", "\(epochs) epochs", "validation \(val)"],
+                                 records: records, classNames: dataset.modelClasses == 1 ? [names.last ?? "foreground"] : Array(names.dropFirst()))
+        var montages: ProgressBar? = nil
+        try report.write(directory: out, model: try loadModelFile(FileManager.default.fileExists(atPath: out + "/best.segrun") ? out + "/best.segrun" : out + "/last.segrun"), cases: validationCases) { done, total in
+            if montages == nil { montages = ProgressBar(total: total, label: "report: validation cases") }
+            montages?.update(done)
+        }
+        print("wrote \(out)/best.segrun, last.segrun, log.jsonl, curves.svg, report.html")
     }
 }

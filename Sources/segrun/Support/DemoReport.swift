@@ -56,7 +56,7 @@ struct DemoReport {
                 let outline = Overlay.render(Image(width: c.image.width, height: c.image.height, channels: 3, samples: rgb.map { Float($0) / 255 }),
                                              labels: c.truth.map { $0 == 0 ? 0 : 2 }, style: .outline)
                 rgb = outline
-                return figure(png(rgb, c.image.width, c.image.height), String(format: "%@ · Dice %.3f", c.name, c.dice))
+                return HTMLPage.figure(HTMLPage.png(rgb, c.image.width, c.image.height), String(format: "%@ · Dice %.3f", c.name, c.dice))
             }.joined()
         }
         var cams = ""
@@ -66,17 +66,9 @@ struct DemoReport {
             guard let heat = try? ClassActivationMaps.gradCAM(explainer.graph, input: x, layer: nil, target: .mask, threshold: explainer.threshold) else { continue }
             let cropped = TensorOps.crop(Tensor(shape: TensorShape(batch: 1, channels: 1, height: x.shape.height, width: x.shape.width), data: heat),
                                          height: c.image.height, width: c.image.width).data
-            cams += figure(png(Overlay.heatmap(c.image, heat: cropped), c.image.width, c.image.height), "Grad-CAM · \(c.name)")
+            cams += HTMLPage.figure(HTMLPage.png(Overlay.heatmap(c.image, heat: cropped), c.image.width, c.image.height), "Grad-CAM · \(c.name)")
         }
-        var html = """
-            <!DOCTYPE html><html><head><meta charset="utf-8"><title>\(title)</title><style>
-            body{font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:28px;color:#222;max-width:1100px}
-            h1{font-size:24px;margin-bottom:4px} h2{font-size:18px;margin-top:28px;border-bottom:1px solid #ddd;padding-bottom:4px}
-            .muted{color:#666;font-size:13px} table{border-collapse:collapse;margin-top:8px}
-            td,th{border:1px solid #ccc;padding:6px 12px;text-align:right} th{background:#f3f3f3} td:first-child,th:first-child{text-align:left}
-            figure{display:inline-block;margin:6px 10px 6px 0;text-align:center} figure img{width:176px;height:176px;image-rendering:pixelated;border:1px solid #ccc}
-            figcaption{font-size:12px;color:#444;margin-top:3px} .curves svg{max-width:100%;height:auto;border:1px solid #eee}
-            </style></head><body>
+        var html = HTMLPage.head(title) + """
             <h1>\(title)</h1><div class="muted">\(machine)</div><div class="muted">\(settings.joined(separator: " · "))</div>
             <h2>fp32 and int8</h2><table><tr><th>model</th><th>pooled Dice</th><th>pooled IoU</th><th>Dice where present</th><th>file</th><th>latency</th><th>speed-up</th></tr>
             """
@@ -104,14 +96,5 @@ struct DemoReport {
         html += "<h2>Explanations: Grad-CAM of the predicted mask (fp32)</h2>" + cams
         html += "<p class=\"muted\">Written by segrun \(SegrunVersion.string).</p></body></html>\n"
         do { try FileIO.writeAtomically(Array(html.utf8), to: path) } catch { throw CLIError("\(error)") }
-    }
-
-    private func figure(_ dataURI: String, _ caption: String) -> String {
-        "<figure><img src=\"\(dataURI)\" alt=\"\(caption)\"><figcaption>\(caption)</figcaption></figure>"
-    }
-
-    private func png(_ rgb: [UInt8], _ width: Int, _ height: Int) -> String {
-        guard let bytes = try? PNGCodec.encode(rgb, width: width, height: height, channels: 3) else { return "" }
-        return "data:image/png;base64," + Data(bytes).base64EncodedString()
     }
 }
