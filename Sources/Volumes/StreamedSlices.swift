@@ -15,7 +15,9 @@ final class StreamedSlices {
     private let grid: VolumeGrid
     private let mappings: [IntensityMapping]
     private let nearest: [Bool]
+    private let interpolation: ImageInterpolation
     private let zTaps: [(Int, Int, Float)]
+    private let zCubicTaps: [((Int, Int, Int, Int), (Float, Float, Float, Float))]
     /// Input slices read so far, windowed and resampled in plane, by input z (the ones still needed).
     private var inputs: [Int: [Float]] = [:]
     /// Model slices as image rows, by model z (the last `keep`).
@@ -23,7 +25,7 @@ final class StreamedSlices {
     private let keep: Int
 
     /// `keep`: model slices kept behind the latest one asked for (a 2.5D model's neighbours and a batch).
-    init(_ reader: VolumeReader, windows: [IntensityWindow], target: [Double]?, keep: Int = 16) throws {
+    init(_ reader: VolumeReader, windows: [IntensityWindow], target: [Double]?, interpolation: ImageInterpolation = .linear, keep: Int = 16) throws {
         self.reader = reader
         self.keep = keep
         grid = reader.grid
@@ -45,7 +47,9 @@ final class StreamedSlices {
         let nearest = target.map(VolumeResampling.nearestAxes) ?? [false, false, false]
         self.size = size
         self.nearest = nearest
+        self.interpolation = interpolation
         zTaps = VolumeResampling.taps(grid.size[2], size[2], nearest: nearest[2])
+        zCubicTaps = interpolation == .cubic && !nearest[2] ? VolumeResampling.cubicTaps(grid.size[2], size[2]) : []
     }
 
     /// Model slice `s` as image rows (row 0 at the top: y flipped), one plane per channel.
@@ -67,6 +71,21 @@ final class StreamedSlices {
 
     /// Model slice `s` as volume planes (x fastest), one per channel: interpolated between input slices.
     func planes(_ s: Int) throws -> [Float] {
+        if size[2] != grid.size[2] && !zCubicTaps.isEmpty {
+            // The operations of `VolumeResampling.cubicAxis`, in its order.
+            let (i, w) = zCubicTaps[s]
+            for old in inputs.keys where old < i.0 { inputs[old] = nil }
+            let a = try input(i.0), b = try input(i.1), c = try input(i.2), d = try input(i.3)
+            var out = a
+            for j in 0..<out.count {
+                var v = a[j] * w.0
+                v = v + b[j] * w.1
+                v = v + c[j] * w.2
+                v = v + d[j] * w.3
+                out[j] = v
+            }
+            return out
+        }
         let (i0, i1, w) = zTaps[s]
         for old in inputs.keys where old < i0 { inputs[old] = nil }
         let a = try input(i0)
@@ -90,7 +109,8 @@ final class StreamedSlices {
                 mappings[c].apply(&values)
                 var data = Array(values), current = [grid.size[0], grid.size[1], 1]
                 for axis in 0..<2 where size[axis] != current[axis] {
-                    (data, current) = VolumeResampling.resampleAxis(data, size: current, axis: axis, to: size[axis], nearest: nearest[axis])
+                    (data, current) = VolumeResampling.resampleAxis(data, size: current, axis: axis, to: size[axis], nearest: nearest[axis],
+                                                                  interpolation: interpolation)
                 }
                 planes += data
             }

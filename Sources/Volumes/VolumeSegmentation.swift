@@ -7,7 +7,8 @@ import ImageIO
 /// slices are assembled into a label volume on the input's grid.
 ///
 /// Volumes are normalized, then (a model trained on volumes) resampled to the model's spacing and cut along
-/// its axis, in the order training did both; the labels are resampled back (nearest). A volume opened with
+/// its axis, in the order training did both; the labels are resampled back as the training labels were (nearest,
+/// or linear on one-hot: `input.volume_label_interpolation`). A volume opened with
 /// `VolumeFile.open` and cut along z (the file's slowest axis, axial for the usual scan) is streamed: memory
 /// holds the labels and a few slices, never the volume (`StreamedSlices`). Along x or y it is read whole.
 public struct VolumeSegmentation {
@@ -29,6 +30,14 @@ public struct VolumeSegmentation {
         self.batch = batch.map { max(1, $0) }
     }
 
+    /// How the model's training data was resampled (images, labels): inputs are resampled the same way, and
+    /// labels mapped back.
+    var interpolation: (image: ImageInterpolation, labels: LabelInterpolation) {
+        let metadata = segmenter.model.metadata
+        return (metadata.string(MetadataKey.inputVolumeInterpolation).flatMap(ImageInterpolation.init(rawValue:)) ?? .linear,
+                metadata.string(MetadataKey.inputVolumeLabelInterpolation).flatMap(LabelInterpolation.init(rawValue:)) ?? .nearest)
+    }
+
     /// The model's spacing, when it was trained on volumes.
     var targetSpacing: [Double]? {
         segmenter.model.metadata.floats(MetadataKey.inputVolumeSpacing).flatMap { $0.count == 3 ? $0.map(Double.init) : nil }
@@ -46,7 +55,7 @@ public struct VolumeSegmentation {
     /// total)` is called after each batch of slices.
     public func labels(_ original: Volume, progress: (Int, Int) -> Void = { _, _ in }) throws -> LabelVolume {
         var windowed = IntensityWindow.apply(windows, to: original)
-        if let target = targetSpacing { windowed = VolumeResampling.resample(windowed, to: target) }
+        if let target = targetSpacing { windowed = VolumeResampling.resample(windowed, to: target, interpolation: interpolation.image) }
         let volume = windowed
         let axis = slicingAxis(size: original.size, spacing: original.spacing)
         let (w, h) = axis.sliceSize(volume.size)
@@ -55,7 +64,9 @@ public struct VolumeSegmentation {
                           slice: { s in (0..<volume.channels).flatMap { volume.slice(s, along: axis, channel: $0) } },
                           emit: { s, labels in out.place(labels, at: s, along: axis) }, progress: progress)
         if volume.size != original.size {
-            return LabelVolume(size: original.size, labels: VolumeResampling.resampleLabels(out.labels, from: volume.size, to: original.size))
+            let labels = VolumeResampling.resampleLabels(out.labels, from: volume.size, to: original.size, interpolation: interpolation.labels,
+                                                         nearestAxes: VolumeResampling.nearestAxes(targetSpacing ?? original.spacing))
+            return LabelVolume(size: original.size, labels: labels)
         }
         return out
     }
@@ -64,7 +75,7 @@ public struct VolumeSegmentation {
     public func labels(_ reader: VolumeReader, progress: (Int, Int) -> Void = { _, _ in }) throws -> LabelVolume {
         let grid = reader.grid
         guard slicingAxis(size: grid.size, spacing: grid.spacing) == .z else { return try labels(reader.readVolume(), progress: progress) }
-        let slices = try StreamedSlices(reader, windows: windows, target: targetSpacing)
+        let slices = try StreamedSlices(reader, windows: windows, target: targetSpacing, interpolation: interpolation.image)
         let (mx, my) = (slices.size[0], slices.size[1])
         let (nx, ny, nz) = (grid.size[0], grid.size[1], grid.size[2])
         // Each input slice takes the labels of its nearest model slice, each voxel of its nearest model voxel.
@@ -73,9 +84,28 @@ public struct VolumeSegmentation {
         let mapZ = (0..<nz).map { VolumeResampling.nearestIndex($0, slices.size[2], nz) }
         var out = LabelVolume(size: grid.size)
         var z = 0
+        // Linear on one-hot: each input slice from the two model slices around it (kept as volume planes).
+        let linear = interpolation.labels == .linear && slices.size != grid.size
+        let nearestAxes = VolumeResampling.nearestAxes(targetSpacing ?? grid.spacing)
+        let zTaps = VolumeResampling.taps(slices.size[2], nz, nearest: nearestAxes[2])
+        let inPlane = LabelPlaneResampler(from: [mx, my], to: [nx, ny], nearestAxes: nearestAxes)
+        var planes: [Int: [UInt8]] = [:]
         try segmentSlices(count: slices.size[2], width: mx, height: my, channels: grid.channels,
                           slice: { s in try slices.image(s) },
                           emit: { s, labels in
+                              if linear {
+                                  var plane = [UInt8](repeating: 0, count: mx * my)
+                                  for r in 0..<my { for x in 0..<mx { plane[(my - 1 - r) * mx + x] = labels[r * mx + x] } }
+                                  planes[s] = plane
+                                  while z < nz && zTaps[z].1 <= s {
+                                      let (z0, z1, w) = zTaps[z]
+                                      let slice = inPlane.resample(planes[z0]![...], planes[z1]![...], weight: w)
+                                      out.labels.replaceSubrange((z * nx * ny)..<((z + 1) * nx * ny), with: slice)
+                                      z += 1
+                                  }
+                                  if z < nz { for old in planes.keys where old < zTaps[z].0 { planes[old] = nil } }
+                                  return
+                              }
                               while z < nz && mapZ[z] == s {
                                   for y in 0..<ny {
                                       let row = (my - 1 - mapY[y]) * mx, base = (z * ny + y) * nx

@@ -57,4 +57,83 @@ final class ResamplingTests: XCTestCase {
         XCTAssertEqual(thick.axis, .z)
         XCTAssertEqual(thick.resampledSizes[0], [478, 478, 120])
     }
+
+    /// Keys' cubic convolution (a = -0.5) in plain Float64, straight from its definition.
+    static func cubicReference(_ data: [Double], size: [Int], to out: [Int]) -> [Double] {
+        func w(_ d: Double) -> Double {
+            let x = abs(d), a = -0.5
+            if x <= 1 { return (a + 2) * x * x * x - (a + 3) * x * x + 1 }
+            if x < 2 { return a * x * x * x - 5 * a * x * x + 8 * a * x - 4 * a }
+            return 0
+        }
+        var current = data, shape = size
+        for axis in 0..<3 where out[axis] != shape[axis] {
+            let n = shape[axis], m = out[axis]
+            var next = shape
+            next[axis] = m
+            var result = [Double](repeating: 0, count: next.reduce(1, *))
+            for z in 0..<next[2] { for y in 0..<next[1] { for x in 0..<next[0] {
+                let o = [x, y, z][axis]
+                let c = min(Double(n - 1), max(0, (Double(o) + 0.5) * Double(n) / Double(m) - 0.5))
+                let base = Int(c.rounded(.down))
+                var v = 0.0
+                for k in (base - 1)...(base + 2) {
+                    var p = [x, y, z]
+                    p[axis] = min(n - 1, max(0, k))
+                    v += w(c - Double(k)) * current[(p[2] * shape[1] + p[1]) * shape[0] + p[0]]
+                }
+                result[(z * next[1] + y) * next[0] + x] = v
+            } } }
+            current = result
+            shape = next
+        }
+        return current
+    }
+
+    /// Cubic resampling against its Float64 twin on random data, up and down, odd sizes (tolerance 1e-5 of the
+    /// data's range), and exact at the samples when a size does not change.
+    func testCubicMatchesItsFloat64Reference() {
+        var rng = SystemRandomNumberGenerator()
+        for (size, target) in [([9, 7, 5], [1.0, 0.9, 1.0]), ([5, 11, 3], [0.5, 1.4, 0.7]), ([6, 6, 6], [1.0, 0.6, 1.0])] {
+            var v = ramp(size, spacing: [0.8, 1.2, 1.5])
+            v.voxels = v.voxels.map { _ in Float.random(in: -3...5, using: &rng) }
+            let r = VolumeResampling.resample(v, to: target, interpolation: .cubic)
+            let expected = ResamplingTests.cubicReference(v.voxels.map(Double.init), size: size, to: r.size)
+            for i in 0..<expected.count { XCTAssertEqual(Double(r.voxels[i]), expected[i], accuracy: 8e-5, "\(size) -> \(r.size) at \(i)") }
+        }
+        var v = ramp([7, 5, 4], spacing: [1, 1, 1])
+        v.voxels = v.voxels.indices.map { Float(($0 * 13) % 17) }
+        XCTAssertEqual(VolumeResampling.resample(v, to: [1, 1, 1], interpolation: .cubic).voxels, v.voxels)
+    }
+
+    /// Linear-on-one-hot labels against a Float64 twin (each label's indicator interpolated, then the first
+    /// largest), up and down, with a coarse axis taken nearest; sizes whose ratios leave no exact ties.
+    func testLinearLabelsMatchOneHotInterpolation() {
+        let cases: [([Int], [Int], [Bool])] = [([7, 9, 5], [11, 13, 8], [false, false, false]), ([13, 6, 9], [5, 10, 4], [false, false, true])]
+        for (from, to, nearestAxes) in cases {
+            var labels: [UInt8] = []
+            for i in 0..<(from[0] * from[1] * from[2]) { labels.append(UInt8((7 * i + i / 5) % 4)) }
+            let got = VolumeResampling.resampleLabels(labels, from: from, to: to, interpolation: .linear, nearestAxes: nearestAxes)
+            let taps = (0..<3).map { VolumeResampling.taps(from[$0], to[$0], nearest: nearestAxes[$0]) }
+            var mismatches = 0
+            for z in 0..<to[2] { for y in 0..<to[1] { for x in 0..<to[0] {
+                var score = [Double](repeating: 0, count: 4)
+                func pairs(_ t: (Int, Int, Float)) -> [(Int, Double)] { [(t.0, 1 - Double(t.2)), (t.1, Double(t.2))] }
+                for (zi, fz) in pairs(taps[2][z]) {
+                    for (yi, fy) in pairs(taps[1][y]) {
+                        for (xi, fx) in pairs(taps[0][x]) {
+                            score[Int(labels[(zi * from[1] + yi) * from[0] + xi])] += fz * fy * fx
+                        }
+                    }
+                }
+                let best = score.indices.max { score[$0] < score[$1] || (score[$0] == score[$1] && $0 > $1) }!
+                if got[(z * to[1] + y) * to[0] + x] != UInt8(best) { mismatches += 1 }
+            } } }
+            XCTAssertEqual(mismatches, 0, "\(from) -> \(to)")
+            XCTAssertEqual(Set(got), Set(labels))
+        }
+        // Nearest and linear agree on a grid that does not change.
+        let same: [UInt8] = (0..<60).map { UInt8($0 % 5) }
+        XCTAssertEqual(VolumeResampling.resampleLabels(same, from: [5, 4, 3], to: [5, 4, 3], interpolation: .linear), same)
+    }
 }

@@ -66,12 +66,14 @@ final class StreamingTests: XCTestCase {
     /// axis) resampling along every axis, one channel and two (planar and interleaved).
     func testStreamedSlicesMatchTheWholeVolume() throws {
         let size = [13, 9, 7], spacing = [0.9, 0.7, 2.5]
-        let cases: [(windows: [IntensityWindow], target: [Double]?, channels: Int, interleaved: Bool)] = [
-            ([.standard], nil, 1, false),
-            ([.zscore], [1.1, 0.8, 2.0], 1, false),
-            ([.ct(low: -200, high: 900, mean: 100, std: 300)], [0.5, 0.5, 3.0], 1, false),
-            ([.standard, .zscore], [0.6, 0.6, 1.7], 2, false),
-            ([.zscore, .standard], [1.0, 1.0, 5.0], 2, true),
+        let cases: [(windows: [IntensityWindow], target: [Double]?, channels: Int, interleaved: Bool, cubic: Bool)] = [
+            ([.standard], nil, 1, false, false),
+            ([.zscore], [1.1, 0.8, 2.0], 1, false, false),
+            ([.ct(low: -200, high: 900, mean: 100, std: 300)], [0.5, 0.5, 3.0], 1, false, false),
+            ([.standard, .zscore], [0.6, 0.6, 1.7], 2, false, false),
+            ([.zscore, .standard], [1.0, 1.0, 5.0], 2, true, false),
+            ([.zscore], [1.1, 0.8, 1.3], 1, false, true),
+            ([.standard], [0.5, 0.5, 3.0], 1, false, true),
         ]
         for (k, c) in cases.enumerated() {
             let voxels = randomVoxels(size.reduce(1, *) * c.channels, seed: k)
@@ -79,8 +81,9 @@ final class StreamingTests: XCTestCase {
             let whole = try VolumeFile.read(path)
             XCTAssertEqual(whole.voxels, voxels, "case \(k): the file holds the voxels")
             var expected = IntensityWindow.apply(c.windows, to: whole)
-            if let target = c.target { expected = VolumeResampling.resample(expected, to: target) }
-            let streamed = try StreamedSlices(try VolumeFile.open(path), windows: c.windows, target: c.target, keep: 2)
+            let interpolation: ImageInterpolation = c.cubic ? .cubic : .linear
+            if let target = c.target { expected = VolumeResampling.resample(expected, to: target, interpolation: interpolation) }
+            let streamed = try StreamedSlices(try VolumeFile.open(path), windows: c.windows, target: c.target, interpolation: interpolation, keep: 2)
             XCTAssertEqual(streamed.size, expected.size, "case \(k)")
             let n = expected.size[0] * expected.size[1]
             for z in 0..<expected.size[2] {
@@ -108,7 +111,8 @@ final class StreamingTests: XCTestCase {
     }
 
     /// A whole prediction streamed from the file equals one on the volume held whole: a 2.5D model with a
-    /// recorded spacing, a two-channel model, batches of 1 and 3, and an x axis (read whole).
+    /// recorded spacing (and one resampling cubic, with labels mapped back linearly on one-hot), a two-channel
+    /// model, batches of 1 and 3, and an x axis (read whole).
     func testStreamedLabelsMatchTheWholeVolume() throws {
         let size = [20, 14, 9], spacing = [0.9, 0.7, 2.5]
         var slabModel = try thresholdedAtTheMedian(ArchitectureConfig(architecture: .unet, inChannels: 3, classes: 1, baseWidth: 4, depth: 2), low: -0.5)
@@ -116,7 +120,10 @@ final class StreamingTests: XCTestCase {
         slabModel.metadata[MetadataKey.inputVolumeSpacing] = .floats([1.0, 0.8, 2.0])
         slabModel.metadata[MetadataKey.inputVolumeIntensity] = .string("zscore")
         let twoChannels = try thresholdedAtTheMedian(ArchitectureConfig(architecture: .unet, inChannels: 2, classes: 1, baseWidth: 4, depth: 2))
-        for (k, (model, channels, axis)) in [(slabModel, 1, SliceAxis?.none), (twoChannels, 2, nil), (twoChannels, 2, .x)].enumerated() {
+        var smooth = slabModel
+        smooth.metadata[MetadataKey.inputVolumeInterpolation] = .string("cubic")
+        smooth.metadata[MetadataKey.inputVolumeLabelInterpolation] = .string("linear")
+        for (k, (model, channels, axis)) in [(slabModel, 1, SliceAxis?.none), (twoChannels, 2, nil), (twoChannels, 2, .x), (smooth, 1, nil)].enumerated() {
             let voxels = randomVoxels(size.reduce(1, *) * channels, seed: 10 + k)
             let path = writeNRRD(voxels, size: size, channels: channels, interleaved: false, spacing: spacing, name: "labels\(k).nrrd")
             let segmenter = try Segmenter(model, threads: 1)

@@ -101,6 +101,11 @@ public enum MetadataKey {
     public static let inputVolumeSpacing = "input.volume_spacing"
     /// The axis (x, y or z) a 2D model trained on volumes was sliced along.
     public static let inputVolumeAxis = "input.volume_axis"
+    /// How images were resampled to that spacing ("linear" or "cubic"; absent: linear).
+    public static let inputVolumeInterpolation = "input.volume_interpolation"
+    /// How label maps were resampled ("nearest" or "linear" on one-hot; absent: nearest); `predict` maps its
+    /// labels back to the input's grid the same way.
+    public static let inputVolumeLabelInterpolation = "input.volume_label_interpolation"
     public static let classes = "output.classes"
     public static let classNames = "output.class_names"
     /// Probability threshold of binary masks.

@@ -62,10 +62,12 @@ public struct SegmentationDataset {
 
     /// Scans and loads `root`. `channels` forces the image channels (default: those of the first image).
     /// `axis` chooses the slicing axis of a dataset of volumes (default: the plan's coarsest).
+    /// A dataset of volumes is resampled with `interpolation` (images, labels).
     public static func loadFolder(_ root: String, height: Int, width: Int, channels: Int? = nil, axis: SliceAxis? = nil,
+                                  interpolation: (ImageInterpolation, LabelInterpolation) = (.linear, .nearest),
                                   progress: ((Int, Int) -> Void)? = nil) throws -> SegmentationDataset {
         if VolumeDataset.holdsVolumes(root) {
-            return try loadVolumes(root, height: height, width: width, axis: axis, progress: progress)
+            return try loadVolumes(root, height: height, width: width, axis: axis, interpolation: interpolation, progress: progress)
         }
         let index = try DatasetIndex.scan(root)
         let declared = index.classNames

@@ -12,7 +12,8 @@ extension SegmentationDataset {
     /// of `../shared/data`'s PNG slices. Samples are named `CASE_zNNNN` and remember their case, so `--val cases:F` holds out whole
     /// volumes and `stripes:F:K` runs of slices. Classes come from dataset.json's `labels` when it has them,
     /// else as for images (two values: binary).
-    static func loadVolumes(_ root: String, height: Int, width: Int, axis chosen: SliceAxis?, progress: ((Int, Int) -> Void)?) throws -> SegmentationDataset {
+    static func loadVolumes(_ root: String, height: Int, width: Int, axis chosen: SliceAxis?,
+                            interpolation: (ImageInterpolation, LabelInterpolation), progress: ((Int, Int) -> Void)?) throws -> SegmentationDataset {
         let cases = try VolumeDataset.scan(root)
         let windows = try intensityWindows(root, cases)
         // The plan: every case resampled to one target spacing and sliced along its coarsest axis.
@@ -25,6 +26,7 @@ extension SegmentationDataset {
         }
         var plan = VolumePlan(spacings: spacings, sizes: sizes)
         if let chosen { plan.axis = chosen }
+        (plan.imageInterpolation, plan.labelInterpolation) = interpolation
         var samples: [Sample] = []
         var values = Set<UInt8>()
         var channels: Int? = nil
@@ -39,13 +41,14 @@ extension SegmentationDataset {
             var channel = 0
             for image in images {
                 let normalized = IntensityWindow.apply(Array(windows[min(channel, windows.count - 1)...]), to: image)
-                windowed.append(VolumeResampling.resample(normalized, to: plan.target))
+                windowed.append(VolumeResampling.resample(normalized, to: plan.target, interpolation: plan.imageInterpolation))
                 channel += image.channels
             }
             let resampledSize = VolumeResampling.size(mask.size, spacing: mask.spacing, target: plan.target)
             let rawLabels = mask.voxels.prefix(mask.voxelCount).map { UInt8(max(0, min(255, $0.rounded()))) }
             mask = Volume(size: resampledSize, channels: 1,
-                          voxels: VolumeResampling.resampleLabels(rawLabels, from: mask.size, to: resampledSize).map(Float.init),
+                          voxels: VolumeResampling.resampleLabels(rawLabels, from: mask.size, to: resampledSize, interpolation: plan.labelInterpolation,
+                                                                          nearestAxes: VolumeResampling.nearestAxes(plan.target)).map(Float.init),
                           spacing: plan.target, affine: mask.affine, units: mask.units, source: mask.source)
             let planes = windowed.reduce(0) { $0 + $1.channels }
             if let channels, channels != planes { throw DatasetError.invalid("\(c.images[0]): \(planes) channel(s), the first case has \(channels)") }

@@ -82,6 +82,12 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Volumes: the slicing axis, x, y or z (default: the coarsest of the planned spacing, z on a tie).")
     var axis: String?
 
+    @Option(help: "Volumes: image resampling to the planned spacing, linear or cubic (recorded; predict follows it).")
+    var interpolation = "linear"
+
+    @Option(help: "Volumes: label resampling, nearest or linear (on one-hot, then the label of largest weight; recorded, and predict maps its labels back the same way).")
+    var labelInterpolation = "nearest"
+
     @Option(help: "Write overlays-eNNN.png (validation image, truth, prediction) every N epochs and at the end; 0 never.")
     var overlayEvery: Int = 5
 
@@ -101,6 +107,8 @@ struct TrainCommand: ParsableCommand {
         guard let (h, w) = parseSize(size) else { throw ValidationError("--size takes H or HxW") }
         if h < 16 || w < 16 { throw ValidationError("--size must be at least 16") }
         if epochs < 1 || batch < 1 { throw ValidationError("--epochs and --batch must be at least 1") }
+        if ImageInterpolation(rawValue: interpolation) == nil { throw ValidationError("--interpolation takes linear or cubic") }
+        if LabelInterpolation(rawValue: labelInterpolation) == nil { throw ValidationError("--label-interpolation takes nearest or linear") }
         if Augmentation.named(augment) == nil { throw ValidationError("--augment takes \(Augmentation.names.joined(separator: ", "))") }
         if !["batch", "image", "batch-all"].contains(dice) { throw ValidationError("--dice takes batch, batch-all or image") }
         if HeadBiasStart(rawValue: headBias) == nil { throw ValidationError("--head-bias takes auto, prior or random") }
@@ -133,7 +141,8 @@ struct TrainCommand: ParsableCommand {
         var loading: ProgressBar? = nil
         let loaded: SegmentationDataset
         do {
-            loaded = try SegmentationDataset.loadFolder(data, height: h, width: w, axis: axis.flatMap(SliceAxis.init(rawValue:))) { done, total in
+            loaded = try SegmentationDataset.loadFolder(data, height: h, width: w, axis: axis.flatMap(SliceAxis.init(rawValue:)),
+                                                        interpolation: (ImageInterpolation(rawValue: interpolation)!, LabelInterpolation(rawValue: labelInterpolation)!)) { done, total in
                 if loading == nil { loading = ProgressBar(total: total, label: "load") }
                 loading?.update(done)
             }
@@ -164,6 +173,8 @@ struct TrainCommand: ParsableCommand {
         if let plan = dataset.volumePlan {
             model.metadata[MetadataKey.inputVolumeSpacing] = .floats(plan.target.map(Float.init))
             model.metadata[MetadataKey.inputVolumeAxis] = .string(plan.axis.rawValue)
+            model.metadata[MetadataKey.inputVolumeInterpolation] = .string(plan.imageInterpolation.rawValue)
+            model.metadata[MetadataKey.inputVolumeLabelInterpolation] = .string(plan.labelInterpolation.rawValue)
         }
         if let windows = dataset.volumeIntensity {
             model.metadata[MetadataKey.inputVolumeIntensity] = .string(windows.map(\.description).joined(separator: ","))
