@@ -117,6 +117,40 @@ public struct VolumeSegmentation {
         return out
     }
 
+    /// The model's input planes for slice `s` of `count`: its neighbours' first channel for a 2.5D model, else
+    /// its channels (a grey volume's one channel repeated for a colour model).
+    func inputPlanes(_ s: Int, count: Int, plane: Int, channels: Int, slice: (Int) throws -> [Float]) throws -> [Float] {
+        let model = segmenter.model
+        let neighbours = model.metadata.int(MetadataKey.inputSlices) ?? 1
+        var planes: [Float] = []
+        if neighbours > 1 {
+            for k in 0..<neighbours { planes += try slice(min(count - 1, max(0, s + k - neighbours / 2))).prefix(plane) }
+        } else {
+            let all = try slice(s)
+            planes += all.prefix(min(channels, model.inputChannels) * plane)
+            for _ in min(channels, model.inputChannels)..<model.inputChannels { planes += all.prefix(plane) }
+        }
+        return planes
+    }
+
+    /// `count` slices evenly spaced through a volume as the model sees them (windowed, resampled, cut, before
+    /// the model's own normalization): calibration data for int8 quantization.
+    public func inputSlices(_ original: Volume, count wanted: Int) throws -> [Tensor] {
+        var volume = IntensityWindow.apply(windows, to: original)
+        if let target = targetSpacing { volume = VolumeResampling.resample(volume, to: target, interpolation: interpolation.image) }
+        let axis = slicingAxis(size: original.size, spacing: original.spacing)
+        let (w, h) = axis.sliceSize(volume.size)
+        let count = axis.count(volume.size), n = min(max(1, wanted), count)
+        let grid = volume
+        return try (0..<n).map { i in
+            let s = (2 * i + 1) * count / (2 * n)
+            let planes = try inputPlanes(s, count: count, plane: w * h, channels: grid.channels) { t in
+                (0..<grid.channels).flatMap { grid.slice(t, along: axis, channel: $0) }
+            }
+            return Tensor(shape: TensorShape(batch: 1, channels: planes.count / (w * h), height: h, width: w), data: planes)
+        }
+    }
+
     /// Slices of `pixels` per forward pass: as many as make 64 Ki pixels (at most 16), since larger batches
     /// only add memory (and on Zen 3, 512x512 CT slices ran slower 4 at a time than one at a time) and smaller
     /// slices pay a fixed cost per pass.
@@ -126,24 +160,13 @@ public struct VolumeSegmentation {
     /// resampled volume as image rows, one plane per channel; `emit(s, labels)` takes its label image.
     func segmentSlices(count: Int, width w: Int, height h: Int, channels: Int, slice: (Int) throws -> [Float],
                        emit: (Int, [UInt8]) throws -> Void, progress: (Int, Int) -> Void) throws {
-        let model = segmenter.model
-        let neighbours = model.metadata.int(MetadataKey.inputSlices) ?? 1
         let plane = w * h
         let batch = self.batch ?? VolumeSegmentation.automaticBatch(pixels: plane)
         for first in stride(from: 0, to: count, by: batch) {
             let members = first..<min(count, first + batch)
             var planes: [Float] = []
-            planes.reserveCapacity(members.count * model.inputChannels * plane)
-            for s in members {
-                if neighbours > 1 {
-                    for k in 0..<neighbours { planes += try slice(min(count - 1, max(0, s + k - neighbours / 2))).prefix(plane) }
-                } else {
-                    let all = try slice(s)
-                    planes += all.prefix(min(channels, model.inputChannels) * plane)
-                    // A grey volume for a colour model: the one channel repeated.
-                    for _ in min(channels, model.inputChannels)..<model.inputChannels { planes += all.prefix(plane) }
-                }
-            }
+            planes.reserveCapacity(members.count * segmenter.model.inputChannels * plane)
+            for s in members { planes += try inputPlanes(s, count: count, plane: plane, channels: channels, slice: slice) }
             let x = Tensor(shape: TensorShape(batch: members.count, channels: planes.count / (members.count * plane), height: h, width: w), data: planes)
             let labels = segmenter.labels(try segmenter.probabilities(segmenter.normalize(x), options: options))
             for (i, s) in members.enumerated() { try emit(s, Array(labels[(i * plane)..<((i + 1) * plane)])) }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Engine
 import SegrunBenchmarks
+import Volumes
 
 /// The whole product on built-in defaults: synthesize lesions, train, evaluate, predict with overlays,
 /// benchmark. Each step is the same subcommand a user would type, so the demo shows them how.
@@ -64,7 +65,8 @@ struct DemoCommand: ParsableCommand {
         step("5. evaluate int8 (segrun eval)")
         let int8Scores = try EvalCommand.parse([int8Path, "--data", dataDir] + threadArgs).evaluate()
         step("6. masks and overlays from the int8 model (segrun predict)")
-        try PredictCommand.parse([int8Path, dataDir + "/images", "--out", out + "/masks", "--overlay", "--overlay-style", "tint"] + threadArgs).run()
+        let images = FileManager.default.fileExists(atPath: dataDir + "/imagesTr") ? dataDir + "/imagesTr" : dataDir + "/images"
+        try PredictCommand.parse([int8Path, images, "--out", out + "/masks", "--overlay", "--overlay-style", "tint"] + threadArgs).run()
         step("7. speed (segrun bench)")
         let machine = MachineInfo.current()
         let threadCount = threads ?? ParallelFor.coreCount
@@ -93,7 +95,8 @@ struct DemoCommand: ParsableCommand {
                 + (fp32Scores.perClass[i].neverPredicted ? " (never predicted)" : "")
         }.joined(separator: ", "))
 
-        step("8. report (report.html: the table, learning curves, best and worst cases, Grad-CAM)")
+        let volumes = VolumeDataset.holdsVolumes(dataDir)
+        step("8. report (report.html: the table, learning curves, " + (volumes ? "a montage of each case)" : "best and worst cases, Grad-CAM)"))
         var report = DemoReport()
         report.title = "segrun demo" + (quick ? " (quick)" : "")
         report.machine = "CPU: \(machine.cpuModel) · compiled ISA: \(machine.compiledISA) · \(threadCount) thread(s)"
@@ -104,7 +107,7 @@ struct DemoCommand: ParsableCommand {
         report.curvesSVG = try? String(contentsOfFile: run + "/curves.svg", encoding: .utf8)
         try report.write(to: out + "/report.html", dataDir: dataDir, model: try loadModelFile(int8Path), explainer: try loadModelFile(fp32Path))
         print("wrote \(out)/report.html")
-        print(String(format: "\ndemo finished in %.0f s. Report: %@/report.html. Learning curves: %@/curves.svg; overlays: %@/masks/*_overlay.png; models: %@/best.segrun, %@/best-int8.segrun",
-                     Date().timeIntervalSince(start), out, run, out, run, run))
+        print(String(format: "\ndemo finished in %.0f s. Report: %@/report.html. Learning curves: %@/curves.svg; overlays: %@/masks/*_%@.png; models: %@/best.segrun, %@/best-int8.segrun",
+                     Date().timeIntervalSince(start), out, run, out, volumes ? "montage" : "overlay", run, run))
     }
 }

@@ -75,7 +75,7 @@ struct EvalCommand: ParsableCommand {
     }
 
     func run() throws {
-        if pred != nil || VolumeDataset.holdsVolumes(data) { try evaluateVolumes() } else { try evaluate() }
+        try evaluate()
     }
 
     /// The split `spec` names: itself, or with `train` the one the model records (and its seed, unless --seed).
@@ -104,6 +104,7 @@ struct EvalCommand: ParsableCommand {
     /// Scores the model, prints the results, and returns the scores (for the demo's summary).
     @discardableResult
     func evaluate() throws -> SegmentationScores {
+        if pred != nil || VolumeDataset.holdsVolumes(data) { return try evaluateVolumes() }
         guard let modelPath = self.model else { throw CLIError("--pred scores volumes; \(data) holds no volumes") }
         var model = try loadModelFile(modelPath)
         if let threshold { model.metadata[MetadataKey.threshold] = .float(Double(threshold)) }

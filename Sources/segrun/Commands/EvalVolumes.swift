@@ -5,9 +5,10 @@ import Volumes
 import Train
 
 /// `segrun eval` on a dataset of volumes: per case and class, overlap and surface distances in the volumes'
-/// units, then means over cases and the pooled Dice.
+/// units, then means over cases and the pooled Dice. Returns the scores of every case (or held-out slab) as
+/// `SegmentationScores` over cases, for the demo's table.
 extension EvalCommand {
-    func evaluateVolumes() throws {
+    func evaluateVolumes() throws -> SegmentationScores {
         let cases: [VolumeCase]
         do { cases = try VolumeDataset.scan(data).filter { $0.mask != nil } } catch { throw CLIError("\(error)") }
         if cases.isEmpty { throw CLIError("\(data): no case has a label volume (masks/ or labelsTr/)") }
@@ -94,10 +95,12 @@ extension EvalCommand {
             classIds = top == 0 ? [1] : Array(1...top)
         }
         var scores = VolumeScores(classes: classIds, nsdTolerance: nsdTol)
+        var overCases = SegmentationScores(modelClasses: model?.classes ?? (classIds.count == 1 ? 1 : Int(classIds.last!) + 1))
         for i in 0..<selected.count {
             let name = selected[i].name
             guard let runs = slabs[name] else {
                 scores.add(name, predicted: predictions[i], truth: truths[i], size: grids[i].size, spacing: grids[i].spacing)
+                overCases.add(predicted: predictions[i][...], truth: truths[i][...])
                 continue
             }
             let axisUsed = axis.flatMap(SliceAxis.init(rawValue:))
@@ -107,6 +110,7 @@ extension EvalCommand {
                 let t = LabelVolume(size: grids[i].size, labels: truths[i]).slab(r, along: axisUsed)
                 let label = r.count == axisUsed.count(grids[i].size) ? name : "\(name)[\(axisUsed.rawValue) \(r.lowerBound)-\(r.upperBound - 1)]"
                 scores.add(label, predicted: p.labels, truth: t.labels, size: p.size, spacing: grids[i].spacing)
+                overCases.add(predicted: p.labels[...], truth: t.labels[...])
             }
         }
         let names = model?.metadata.strings(MetadataKey.classNames) ?? []
@@ -135,7 +139,7 @@ extension EvalCommand {
             }
             print(JSON.object([("cases", "\(scores.cases.count)"), ("units", JSON.string(units)), ("nsd_tolerance", "\(nsdTol)"),
                                ("pooled_dice", num(scores.pooledDice)), ("per_class", JSON.object(means)), ("per_case", JSON.object(perCase))]))
-            return
+            return overCases
         }
         print(String(format: "%d case(s): pooled Dice %.4f; distances in %@%@, NSD at %g %@", scores.cases.count, scores.pooledDice, units,
                      unitsGiven ? "" : " (the files do not say; assumed)", nsdTol, units))
@@ -152,5 +156,6 @@ extension EvalCommand {
                          m.dice, m.iou, m.hd95.map { String(format: "%.2f", $0) } ?? "n/a", units, m.undefined,
                          m.asd.map { String(format: "%.2f", $0) } ?? "n/a", m.nsd, num(m.pooledDice)))
         }
+        return overCases
     }
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Engine
+import Volumes
 import ImageIO
 import Quant
 
@@ -108,6 +109,7 @@ struct QuantizeCommand: ParsableCommand {
         guard FileManager.default.fileExists(atPath: folder, isDirectory: &isDirectory), isDirectory.boolValue else {
             throw CLIError("\(calib): no such folder")
         }
+        if VolumeDataset.holdsVolumes(folder) { return try volumeCalibration(model) }
         if FileManager.default.fileExists(atPath: folder + "/images", isDirectory: &isDirectory), isDirectory.boolValue { folder += "/images" }
         let names = ((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []).filter(ImageFile.looksLikeImage).sorted()
         if names.isEmpty { throw CLIError("\(folder): no PNG or JPEG images to calibrate on (the calibration set is empty)") }
@@ -121,6 +123,30 @@ struct QuantizeCommand: ParsableCommand {
             var x = Tensor(shape: TensorShape(batch: 1, channels: model.inputChannels, height: image.height, width: image.width), data: image.planar)
             if let size = model.inputSize { x = TensorOps.resize(x, height: size.height, width: size.width) }
             tensors.append(TensorOps.padToMultiple(segmenter.normalize(x), model.inputMultiple))
+        }
+        return tensors
+    }
+
+    /// Calibration slices from a dataset of volumes: `images` slices spread evenly over its cases, each as
+    /// predict makes it (the model's window, spacing and axis).
+    func volumeCalibration(_ model: Model) throws -> [Tensor] {
+        let cases: [VolumeCase]
+        do { cases = try VolumeDataset.scan(calib) } catch { throw CLIError("\(error)") }
+        if cases.isEmpty { throw CLIError("\(calib): no volumes to calibrate on (the calibration set is empty)") }
+        let segmenter: Segmenter
+        do { segmenter = try Segmenter(model, threads: 1) } catch { throw CLIError("\(error)") }
+        let run = VolumeSegmentation(segmenter: segmenter)
+        var tensors: [Tensor] = []
+        for (k, c) in cases.enumerated() {
+            let share = images / cases.count + (k < images % cases.count ? 1 : 0)
+            if share == 0 { continue }
+            do {
+                for x in try run.inputSlices(try c.readImage(), count: share) {
+                    var t = x
+                    if let size = model.inputSize { t = TensorOps.resize(t, height: size.height, width: size.width) }
+                    tensors.append(TensorOps.padToMultiple(segmenter.normalize(t), model.inputMultiple))
+                }
+            } catch { throw CLIError("\(error)") }
         }
         return tensors
     }

@@ -2,6 +2,7 @@ import Foundation
 import Engine
 import ImageIO
 import Train
+import Volumes
 
 /// The demo's self-contained HTML report: the fp32 vs int8 table, learning curves, the best and worst
 /// cases of the int8 model (truth outlined, prediction tinted), and Grad-CAM pictures. Images are embedded
@@ -29,7 +30,21 @@ struct DemoReport {
     var curvesSVG: String?
 
     /// Writes `path` atomically. `model` (int8 or fp32) makes the case pictures; `explainer` (fp32) the Grad-CAMs.
+    /// A dataset of volumes gets a montage of each case instead (Grad-CAM is for 2D images).
     func write(to path: String, dataDir: String, model: Model, explainer: Model, cases: Int = 3) throws {
+        let pictures: String
+        if VolumeDataset.holdsVolumes(dataDir) {
+            let all = ((try? VolumeDataset.scan(dataDir)) ?? []).filter { $0.mask != nil }
+            pictures = "<h2>Cases (int8)</h2><div class=\"muted\">sections through the truth's centre: truth above, the int8 model's prediction below</div>"
+                + (try VolumeCaseMontages.html(model: model, cases: Array(all.prefix(2 * cases)), classNames: DemoReport.classNames(explainer)))
+        } else {
+            pictures = try imagePictures(dataDir: dataDir, model: model, explainer: explainer, cases: cases)
+        }
+        try write(to: path, pictures: pictures, classNames: DemoReport.classNames(explainer))
+    }
+
+    /// The best and worst images (truth outlined, prediction tinted) and Grad-CAMs of the best.
+    private func imagePictures(dataDir: String, model: Model, explainer: Model, cases: Int) throws -> String {
         let names = ((try? FileManager.default.contentsOfDirectory(atPath: dataDir + "/images")) ?? []).filter(ImageFile.looksLikeImage).sorted()
         let segmenter: Segmenter
         do { segmenter = try Segmenter(model, threads: ParallelFor.coreCount) } catch { throw CLIError("\(error)") }
@@ -68,6 +83,12 @@ struct DemoReport {
                                          height: c.image.height, width: c.image.width).data
             cams += HTMLPage.figure(HTMLPage.png(Overlay.heatmap(c.image, heat: cropped), c.image.width, c.image.height), "Grad-CAM · \(c.name)")
         }
+        return "<h2>Best cases (int8)</h2><div class=\"muted\">red: prediction · green outline: ground truth</div>" + casePictures(scored.prefix(cases))
+            + "<h2>Worst cases (int8)</h2>" + casePictures(scored.suffix(cases).reversed()[...])
+            + "<h2>Explanations: Grad-CAM of the predicted mask (fp32)</h2>" + cams
+    }
+
+    private func write(to path: String, pictures: String, classNames: [String]) throws {
         var html = HTMLPage.head(title) + """
             <h1>\(title)</h1><div class="muted">\(machine)</div><div class="muted">\(settings.joined(separator: " · "))</div>
             <h2>fp32 and int8</h2><table><tr><th>model</th><th>pooled Dice</th><th>pooled IoU</th><th>Dice where present</th><th>file</th><th>latency</th><th>speed-up</th></tr>
@@ -80,7 +101,6 @@ struct DemoReport {
         html += "</table>"
         html += "<h2>Per class</h2><div class=\"muted\">pooled Dice over all images; in brackets, the mean Dice over the images where the class is in the truth or the prediction</div>"
         html += "<table><tr><th>class</th>" + rows.map { "<th>\($0.name)</th>" }.joined() + "</tr>"
-        let classNames = DemoReport.classNames(explainer)
         for i in classNames.indices {
             html += "<tr><td>\(classNames[i])</td>" + rows.map { r -> String in
                 let c = r.scores.perClass[i]
@@ -91,9 +111,7 @@ struct DemoReport {
         }
         html += "</table>"
         if let curvesSVG { html += "<h2>Learning curves</h2><div class=\"curves\">\(curvesSVG)</div>" }
-        html += "<h2>Best cases (int8)</h2><div class=\"muted\">red: prediction · green outline: ground truth</div>" + casePictures(scored.prefix(cases))
-        html += "<h2>Worst cases (int8)</h2>" + casePictures(scored.suffix(cases).reversed()[...])
-        html += "<h2>Explanations: Grad-CAM of the predicted mask (fp32)</h2>" + cams
+        html += pictures
         html += "<p class=\"muted\">Written by segrun \(SegrunVersion.string).</p></body></html>\n"
         do { try FileIO.writeAtomically(Array(html.utf8), to: path) } catch { throw CLIError("\(error)") }
     }

@@ -45,32 +45,10 @@ struct TrainReport {
         }
         if !cases.isEmpty {
             html += "<h2>Validation cases</h2><div class=\"muted\">sections through the truth's centre: truth above, the best model's prediction below; scores over the whole case</div>"
-            html += try caseMontages(model: model, cases: Array(cases.prefix(maxCases)), progress: progress)
+            html += try VolumeCaseMontages.html(model: model, cases: Array(cases.prefix(maxCases)), classNames: classNames, progress: progress)
             if cases.count > maxCases { html += "<p class=\"muted\">\(cases.count - maxCases) more validation case(s) not shown.</p>" }
         }
         html += "<p class=\"muted\">Written by segrun \(SegrunVersion.string).</p></body></html>\n"
         do { try FileIO.writeAtomically(Array(html.utf8), to: directory + "/report.html") } catch { throw CLIError("\(error)") }
-    }
-
-    private func caseMontages(model: Model, cases: [VolumeCase], progress: (Int, Int) -> Void) throws -> String {
-        let run = VolumeSegmentation(segmenter: try Segmenter(model, threads: ParallelFor.coreCount))
-        let classIds = Metrics.foregroundClasses(model.classes)
-        var html = ""
-        for (k, c) in cases.enumerated() {
-            let image = try c.readImage()
-            let mask = try VolumeFile.read(c.mask!)
-            var truth = mask.voxels.prefix(mask.voxelCount).map { UInt8(max(0, min(255, $0.rounded()))) }
-            if model.classes == 1 { truth = truth.map { $0 > 0 ? 1 : 0 } }
-            let predicted = try run.labels(image)
-            var scores = VolumeScores(classes: classIds)
-            scores.add(c.name, predicted: predicted.labels, truth: truth, size: mask.size, spacing: mask.spacing)
-            let caption = c.name + " · " + zip(classNames, scores.cases[0].classes).map { name, s in
-                String(format: "%@ Dice %.3f, HD95 %@", name, s.dice, s.hd95.map { String(format: "%.1f mm", $0) } ?? "n/a")
-            }.joined(separator: " · ")
-            let montage = VolumeMontage.compare(IntensityWindow.standard.apply(image), truth: LabelVolume(size: mask.size, labels: truth), predicted: predicted)
-            html += HTMLPage.figure(HTMLPage.png(montage.rgb, montage.width, montage.height), caption, wide: true)
-            progress(k + 1, cases.count)
-        }
-        return html
     }
 }
