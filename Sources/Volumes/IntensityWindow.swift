@@ -106,7 +106,8 @@ public enum IntensityWindow: Equatable, CustomStringConvertible {
     public static func ct(foreground values: [Float]) -> IntensityWindow? {
         if values.count < 2 { return nil }
         let sorted = values.sorted()
-        let low = percentile(sorted, 0.5), high = percentile(sorted, 99.5)
+        // A constant foreground (a phantom) gets a window one unit wide, so the window stays a valid one.
+        let low = percentile(sorted, 0.5), high = max(percentile(sorted, 99.5), low + 1)
         var sum = 0.0, squares = 0.0
         for v in sorted { let c = Double(min(high, max(low, v))); sum += c; squares += c * c }
         let n = Double(sorted.count), mean = sum / n

@@ -20,7 +20,7 @@ extension SegmentationDataset {
         var spacings: [[Double]] = [], sizes: [[Int]] = []
         for c in cases {
             guard let maskPath = c.mask else { throw DatasetError.missingMask(image: c.images[0], expected: "a label volume named \(c.name) in masks/ or labelsTr/") }
-            let mask = try VolumeFile.read(maskPath)
+            let mask = try VolumeFile.open(maskPath).grid  // the header only
             spacings.append(mask.spacing)
             sizes.append(mask.size)
         }
@@ -89,7 +89,7 @@ extension SegmentationDataset {
     }
 
     /// The normalization of each channel (see `loadVolumes`).
-    static func intensityWindows(_ root: String, _ cases: [VolumeCase]) throws -> [IntensityWindow] {
+    public static func intensityWindows(_ root: String, _ cases: [VolumeCase]) throws -> [IntensityWindow] {
         guard let data = FileManager.default.contents(atPath: root + "/dataset.json"),
               let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
               let channels = (object["channel_names"] ?? object["modality"]) as? [String: Any], !channels.isEmpty else {
@@ -102,18 +102,7 @@ extension SegmentationDataset {
             }
             if name.uppercased() != "CT" { windows.append(.zscore); continue }
             // The foreground voxels of every case, at most about a million of them.
-            var values: [Float] = []
-            for k in cases where c < k.images.count {
-                guard let maskPath = k.mask else { continue }
-                let image = try VolumeFile.read(k.images[c]), mask = try VolumeFile.read(maskPath)
-                let step = max(1, image.voxelCount / (1_000_000 / max(1, cases.count)) / 8)
-                var i = 0
-                while i < min(image.voxelCount, mask.voxelCount) {
-                    if mask.voxels[i] > 0 { values.append(image.voxels[i]) }
-                    i += step
-                }
-            }
-            guard let ct = IntensityWindow.ct(foreground: values) else {
+            guard let ct = IntensityWindow.ct(foreground: try ForegroundIntensities.sample(cases, channel: c)) else {
                 throw DatasetError.invalid("\(root): no foreground voxels to compute the CT window from")
             }
             windows.append(ct)

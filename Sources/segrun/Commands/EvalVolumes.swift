@@ -32,8 +32,8 @@ extension EvalCommand {
             let target = model.metadata.floats(MetadataKey.inputVolumeSpacing).map { $0.map(Double.init) }
             let recordedAxis = model.metadata.string(MetadataKey.inputVolumeAxis).flatMap(SliceAxis.init(rawValue:))
             for c in cases {
-                let image: Volume
-                do { image = try VolumeFile.read(c.mask!) } catch { throw CLIError("\(error)") }
+                let image: VolumeGrid
+                do { image = try VolumeFile.open(c.mask!).grid } catch { throw CLIError("\(error)") }  // the header only
                 let axisUsed = axis.flatMap(SliceAxis.init(rawValue:)) ?? recordedAxis ?? SliceAxis.coarsest(image.spacing)
                 let n = axisUsed.count(image.size)
                 let m = target.map { axisUsed.count(VolumeResampling.size(image.size, spacing: image.spacing, target: $0)) } ?? n

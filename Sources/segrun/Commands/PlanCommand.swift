@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import ImageIO
 import Volumes
+import Train
 
 /// `segrun plan`: the fingerprint of a dataset of volumes and what training will do with it.
 struct PlanCommand: ParsableCommand {
@@ -31,12 +32,21 @@ struct PlanCommand: ParsableCommand {
         do { cases = try VolumeDataset.scan(data) } catch { throw CLIError("\(error)") }
         var spacings: [[Double]] = [], sizes: [[Int]] = [], units: [String] = []
         for c in cases {
-            let v: Volume
-            do { v = try VolumeFile.read(c.mask ?? c.images[0]) } catch { throw CLIError("\(error)") }
+            let v: VolumeGrid
+            do { v = try VolumeFile.open(c.mask ?? c.images[0]).grid } catch { throw CLIError("\(error)") }  // the header only
             spacings.append(v.spacing)
             sizes.append(v.size)
             units.append(v.units)
         }
+        // The intensity fingerprint per channel (foreground voxels) and the normalization training will use.
+        let channels = cases.map(\.images.count).max() ?? 1
+        var fingerprints: [ForegroundIntensities?] = []
+        let windows: [IntensityWindow]
+        do {
+            for c in 0..<channels { fingerprints.append(ForegroundIntensities(try ForegroundIntensities.sample(cases, channel: c))) }
+            windows = try SegmentationDataset.intensityWindows(data, cases)
+        } catch { throw CLIError("\(error)") }
+        func window(_ c: Int) -> String { windows[min(c, windows.count - 1)].description }
         let plan = VolumePlan(spacings: spacings, sizes: sizes)
         let resampled = plan.resampledSizes
         let bytes = resampled.reduce(0) { $0 + $1.reduce(1, *) } * 4 * max(1, cases.first?.images.count ?? 1)
@@ -51,7 +61,15 @@ struct PlanCommand: ParsableCommand {
             }
             print(JSON.object([("cases", "[" + list.joined(separator: ", ") + "]"),
                                ("target_spacing", "[" + plan.target.map { String(format: "%g", $0) }.joined(separator: ", ") + "]"),
-                               ("axis", JSON.string(plan.axis.rawValue)), ("units", JSON.string(unit)), ("resampled_bytes", "\(bytes)")]))
+                               ("axis", JSON.string(plan.axis.rawValue)), ("units", JSON.string(unit)), ("resampled_bytes", "\(bytes)"),
+                               ("channels", "[" + (0..<channels).map { c in
+                                   let f = fingerprints[c]
+                                   func n(_ v: Double?) -> String { v.map { String(format: "%g", $0) } ?? "null" }
+                                   return JSON.object([("normalization", JSON.string(window(c))), ("foreground_voxels", "\(f?.count ?? 0)"),
+                                                       ("mean", n(f?.mean)), ("std", n(f?.std)), ("min", n(f.map { Double($0.minimum) })),
+                                                       ("max", n(f.map { Double($0.maximum) })), ("p0_5", n(f.map { Double($0.low) })),
+                                                       ("p99_5", n(f.map { Double($0.high) }))])
+                               }.joined(separator: ", ") + "]")]))
             return
         }
         print("\(cases.count) case(s) in \(data); spacings in \(unit)")
@@ -60,5 +78,12 @@ struct PlanCommand: ParsableCommand {
         }
         print("target spacing \(triple(plan.target)) \(unit); 2D models slice along \(plan.axis.rawValue) "
               + "(\(resampled.reduce(0) { $0 + plan.axis.count($1) }) slices); resampled volumes take \(Format.bytes(bytes))")
+        for c in 0..<channels {
+            let stats = fingerprints[c].map {
+                String(format: "foreground voxels (%d sampled): mean %.4g, std %.4g, range %.4g to %.4g, 0.5-99.5%% %.4g to %.4g",
+                       $0.count, $0.mean, $0.std, $0.minimum, $0.maximum, $0.low, $0.high)
+            } ?? "no foreground voxels"
+            print("channel \(c): \(stats); normalized by \(window(c))")
+        }
     }
 }
