@@ -274,14 +274,42 @@ public enum NIfTI {
     /// Writes `voxels` (x fastest) as a single-file NIfTI in the geometry of `like`: its header bytes with only
     /// the dimensions, datatype, scaling and offset changed. `.nii.gz` paths are gzipped. Atomic.
     public static func write(_ voxels: VolumeVoxels, size: [Int], like header: NIfTIHeader, to path: String) throws(VolumeError) {
-        let count = size.reduce(1, *)
-        guard voxels.count == count else { throw .cannotWrite(path: path, reason: "\(voxels.count) voxels for a \(size) grid") }
-        let (code, bytesPer) = voxels.nifti
+        guard voxels.count == size.reduce(1, *) else { throw .cannotWrite(path: path, reason: "\(voxels.count) voxels for a \(size) grid") }
+        let sink = try startWriting(voxels.kind, size: size, like: header, to: path)
+        try voxels.write(to: sink, bigEndian: header.bigEndian)
+        try sink.commit()
+    }
+
+    /// A sink holding the header of a file of `kind` voxels on `size`; the voxels follow in file order.
+    static func startWriting(_ kind: VolumeVoxelKind, size: [Int], like header: NIfTIHeader, to path: String) throws(VolumeError) -> VolumeSink {
+        let (code, bytesPer) = kind.nifti
         let h = header.rewritten(size: size, datatype: code, bitpix: 8 * bytesPer)
         let sink = try VolumeSink(path: path, gzip: path.lowercased().hasSuffix(".gz"))
         try sink.append(h.bytes + [0, 0, 0, 0])  // the extension flag: none
-        try voxels.write(to: sink, bigEndian: header.bigEndian)
-        try sink.commit()
+        return sink
+    }
+}
+
+/// The types segrun writes: labels (uint8, or uint16 past 255 classes) and float32 values (probabilities).
+public enum VolumeVoxelKind {
+    case uint8, uint16, float32
+
+    /// NIfTI datatype code and bytes per voxel.
+    var nifti: (Int, Int) {
+        switch self {
+        case .uint8: return (2, 1)
+        case .uint16: return (512, 2)
+        case .float32: return (16, 4)
+        }
+    }
+
+    /// The NRRD type name.
+    var nrrd: String {
+        switch self {
+        case .uint8: return "uint8"
+        case .uint16: return "uint16"
+        case .float32: return "float"
+        }
     }
 }
 
@@ -299,12 +327,11 @@ public enum VolumeVoxels {
         }
     }
 
-    /// NIfTI datatype code and bytes per voxel.
-    var nifti: (Int, Int) {
+    public var kind: VolumeVoxelKind {
         switch self {
-        case .uint8: return (2, 1)
-        case .uint16: return (512, 2)
-        case .float32: return (16, 4)
+        case .uint8: return .uint8
+        case .uint16: return .uint16
+        case .float32: return .float32
         }
     }
 

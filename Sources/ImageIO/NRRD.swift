@@ -271,6 +271,13 @@ public enum NRRD {
     /// type, dimension, sizes, encoding and endianness replaced and any channel axis dropped). Atomic.
     public static func write(_ voxels: VolumeVoxels, size: [Int], like header: NRRDHeader, to path: String) throws(VolumeError) {
         guard voxels.count == size.reduce(1, *) else { throw .cannotWrite(path: path, reason: "\(voxels.count) voxels for a \(size) grid") }
+        let sink = try startWriting(voxels.kind, size: size, like: header, to: path)
+        try voxels.write(to: sink, bigEndian: false)
+        try sink.commit()
+    }
+
+    /// A sink holding the header of a file of `kind` voxels on `size`; the voxels follow in file order.
+    static func startWriting(_ kind: VolumeVoxelKind, size: [Int], like header: NRRDHeader, to path: String) throws(VolumeError) -> VolumeSink {
         let dimension = Int(header["dimension"] ?? "3") ?? 3
         let directions = header["space directions"].map(NRRDHeader.entries)
         var keep = Array(0..<dimension)
@@ -278,12 +285,7 @@ public enum NRRD {
         else if dimension == 4 { keep = Array(0..<3) }
         let spatial = keep.count
         var out = NRRDHeader(magic: "NRRD0004", fields: [])
-        let type: String
-        switch voxels {
-        case .uint8: type = "uint8"
-        case .uint16: type = "uint16"
-        case .float32: type = "float"
-        }
+        let type = kind.nrrd
         out.fields.append(("type", type))
         out.fields.append(("dimension", "\(spatial)"))
         for (key, value) in header.fields {
@@ -307,8 +309,7 @@ public enum NRRD {
         for (k, v) in out.fields { text += "\(k): \(v)\n" }
         let sink = try VolumeSink(path: path, gzip: true)
         try sink.append(Array((text + "\n").utf8), compressed: false)
-        try voxels.write(to: sink, bigEndian: false)
-        try sink.commit()
+        return sink
     }
 }
 

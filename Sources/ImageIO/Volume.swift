@@ -171,15 +171,8 @@ public enum VolumeFile {
 
     /// Writes `voxels` on `grid` (see `write(_:like:to:)`).
     public static func write(_ voxels: VolumeVoxels, like volume: VolumeGrid, to path: String) throws(VolumeError) {
-        switch volume.source {
-        case .nifti(let h):
-            guard NIfTI.looksLikeNIfTI(path) && !path.lowercased().contains(".hdr") else {
-                throw .cannotWrite(path: path, reason: "a NIfTI volume's mask is written as .nii or .nii.gz")
-            }
-            try NIfTI.write(voxels, size: volume.size, like: h, to: path)
-        case .nrrd(let h):
-            guard path.lowercased().hasSuffix(".nrrd") else { throw .cannotWrite(path: path, reason: "a NRRD volume's mask is written as .nrrd") }
-            try NRRD.write(voxels, size: volume.size, like: h, to: path)
-        }
+        let writer = try VolumeWriter(voxels.kind, like: volume, to: path)
+        try writer.append(voxels)
+        try writer.commit()
     }
 }

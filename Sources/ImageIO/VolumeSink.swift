@@ -106,3 +106,48 @@ extension VolumeVoxels {
         }
     }
 }
+
+/// A volume file written slice by slice on a grid read before (NIfTI for a NIfTI source, NRRD for NRRD):
+/// the header first, then the voxels in file order (x fastest, then y, then z) as they are appended, so a
+/// volume never needs to be held whole to be written. Atomic: nothing replaces `path` before `commit`.
+public final class VolumeWriter {
+    private let sink: VolumeSink
+    private let bigEndian: Bool
+    private let kind: VolumeVoxelKind
+    private let expected: Int
+    private let path: String
+    private var written = 0
+
+    public init(_ kind: VolumeVoxelKind, like grid: VolumeGrid, to path: String) throws(VolumeError) {
+        self.kind = kind
+        self.path = path
+        expected = grid.voxelCount
+        switch grid.source {
+        case .nifti(let h):
+            guard NIfTI.looksLikeNIfTI(path) && !path.lowercased().contains(".hdr") else {
+                throw .cannotWrite(path: path, reason: "a NIfTI volume's mask is written as .nii or .nii.gz")
+            }
+            sink = try NIfTI.startWriting(kind, size: grid.size, like: h, to: path)
+            bigEndian = h.bigEndian
+        case .nrrd(let h):
+            guard path.lowercased().hasSuffix(".nrrd") else { throw .cannotWrite(path: path, reason: "a NRRD volume's mask is written as .nrrd") }
+            sink = try NRRD.startWriting(kind, size: grid.size, like: h, to: path)
+            bigEndian = false
+        }
+    }
+
+    /// Appends the next voxels in file order.
+    public func append(_ voxels: VolumeVoxels) throws(VolumeError) {
+        guard voxels.kind == kind, written + voxels.count <= expected else {
+            throw .cannotWrite(path: path, reason: "\(written + voxels.count) voxels for a grid of \(expected)")
+        }
+        try voxels.write(to: sink, bigEndian: bigEndian)
+        written += voxels.count
+    }
+
+    /// Ends the file and renames it into place; every voxel of the grid must have been appended.
+    public func commit() throws(VolumeError) {
+        guard written == expected else { throw .cannotWrite(path: path, reason: "\(written) voxels written of the grid's \(expected)") }
+        try sink.commit()
+    }
+}

@@ -52,17 +52,38 @@ public struct VolumeSegmentation {
     }
 
     /// The label volume of a volume held whole (class ids; a binary model's foreground is 1). `progress(done,
-    /// total)` is called after each batch of slices.
-    public func labels(_ original: Volume, progress: (Int, Int) -> Void = { _, _ in }) throws -> LabelVolume {
+    /// total)` is called after each batch of slices. `probabilities`, when given, receives the class
+    /// probabilities on the input's grid, one z slice at a time in order (`classes` planes, x fastest; one
+    /// plane, the foreground's, for a binary model).
+    public func labels(_ original: Volume, probabilities: ((Int, [Float]) throws -> Void)? = nil,
+                       progress: (Int, Int) -> Void = { _, _ in }) throws -> LabelVolume {
         var windowed = IntensityWindow.apply(windows, to: original)
         if let target = targetSpacing { windowed = VolumeResampling.resample(windowed, to: target, interpolation: interpolation.image) }
         let volume = windowed
         let axis = slicingAxis(size: original.size, spacing: original.spacing)
         let (w, h) = axis.sliceSize(volume.size)
         var out = LabelVolume(size: volume.size)
+        let classes = segmenter.model.classes
+        var modelProbabilities = [Float](repeating: 0, count: probabilities == nil ? 0 : classes * volume.voxelCount)
         try segmentSlices(count: axis.count(volume.size), width: w, height: h, channels: volume.channels,
                           slice: { s in (0..<volume.channels).flatMap { volume.slice(s, along: axis, channel: $0) } },
-                          emit: { s, labels in out.place(labels, at: s, along: axis) }, progress: progress)
+                          emit: { s, labels, p in
+                              out.place(labels, at: s, along: axis)
+                              if probabilities != nil {
+                                  ProbabilitySlices.place(p, classes: classes, at: s, along: axis, size: volume.size, into: &modelProbabilities)
+                              }
+                          }, progress: progress)
+        if let probabilities {
+            let back = ProbabilitySlices(model: volume.size, input: original.size, classes: classes,
+                                         nearestAxes: VolumeResampling.nearestAxes(targetSpacing ?? original.spacing), sink: probabilities)
+            let n = volume.voxelCount, plane = volume.size[0] * volume.size[1]
+            for z in 0..<volume.size[2] {
+                var planes: [Float] = []
+                planes.reserveCapacity(classes * plane)
+                for c in 0..<classes { planes += modelProbabilities[(c * n + z * plane)..<(c * n + (z + 1) * plane)] }
+                try back.add(z, planes: planes)
+            }
+        }
         if volume.size != original.size {
             let labels = VolumeResampling.resampleLabels(out.labels, from: volume.size, to: original.size, interpolation: interpolation.labels,
                                                          nearestAxes: VolumeResampling.nearestAxes(targetSpacing ?? original.spacing))
@@ -71,10 +92,14 @@ public struct VolumeSegmentation {
         return out
     }
 
-    /// The label volume of an opened volume file: streamed along z, else read whole.
-    public func labels(_ reader: VolumeReader, progress: (Int, Int) -> Void = { _, _ in }) throws -> LabelVolume {
+    /// The label volume of an opened volume file: streamed along z, else read whole. `probabilities` as for
+    /// a volume held whole.
+    public func labels(_ reader: VolumeReader, probabilities: ((Int, [Float]) throws -> Void)? = nil,
+                       progress: (Int, Int) -> Void = { _, _ in }) throws -> LabelVolume {
         let grid = reader.grid
-        guard slicingAxis(size: grid.size, spacing: grid.spacing) == .z else { return try labels(reader.readVolume(), progress: progress) }
+        guard slicingAxis(size: grid.size, spacing: grid.spacing) == .z else {
+            return try labels(reader.readVolume(), probabilities: probabilities, progress: progress)
+        }
         let slices = try StreamedSlices(reader, windows: windows, target: targetSpacing, interpolation: interpolation.image)
         let (mx, my) = (slices.size[0], slices.size[1])
         let (nx, ny, nz) = (grid.size[0], grid.size[1], grid.size[2])
@@ -90,9 +115,20 @@ public struct VolumeSegmentation {
         let zTaps = VolumeResampling.taps(slices.size[2], nz, nearest: nearestAxes[2])
         let inPlane = LabelPlaneResampler(from: [mx, my], to: [nx, ny], nearestAxes: nearestAxes)
         var planes: [Int: [UInt8]] = [:]
+        let classes = segmenter.model.classes
+        let back = probabilities.map { ProbabilitySlices(model: slices.size, input: grid.size, classes: classes, nearestAxes: nearestAxes, sink: $0) }
         try segmentSlices(count: slices.size[2], width: mx, height: my, channels: grid.channels,
                           slice: { s in try slices.image(s) },
-                          emit: { s, labels in
+                          emit: { s, labels, p in
+                              if let back {
+                                  // Image rows back to volume planes (y flipped), per class.
+                                  var volumePlanes = [Float](repeating: 0, count: classes * mx * my)
+                                  let base = p.startIndex
+                                  for c in 0..<classes { for r in 0..<my { for x in 0..<mx {
+                                      volumePlanes[(c * my + my - 1 - r) * mx + x] = p[base + (c * my + r) * mx + x]
+                                  } } }
+                                  try back.add(s, planes: volumePlanes)
+                              }
                               if linear {
                                   var plane = [UInt8](repeating: 0, count: mx * my)
                                   for r in 0..<my { for x in 0..<mx { plane[(my - 1 - r) * mx + x] = labels[r * mx + x] } }
@@ -157,9 +193,10 @@ public struct VolumeSegmentation {
     public static func automaticBatch(pixels: Int) -> Int { max(1, min(16, 65536 / max(1, pixels))) }
 
     /// Runs `count` slices through the model, `batch` at a time. `slice(s)` gives slice s of the normalized,
-    /// resampled volume as image rows, one plane per channel; `emit(s, labels)` takes its label image.
+    /// resampled volume as image rows, one plane per channel; `emit(s, labels, probabilities)` takes its label
+    /// image and its class probabilities (image rows, one plane per class).
     func segmentSlices(count: Int, width w: Int, height h: Int, channels: Int, slice: (Int) throws -> [Float],
-                       emit: (Int, [UInt8]) throws -> Void, progress: (Int, Int) -> Void) throws {
+                       emit: (Int, [UInt8], ArraySlice<Float>) throws -> Void, progress: (Int, Int) -> Void) throws {
         let plane = w * h
         let batch = self.batch ?? VolumeSegmentation.automaticBatch(pixels: plane)
         for first in stride(from: 0, to: count, by: batch) {
@@ -168,8 +205,12 @@ public struct VolumeSegmentation {
             planes.reserveCapacity(members.count * segmenter.model.inputChannels * plane)
             for s in members { planes += try inputPlanes(s, count: count, plane: plane, channels: channels, slice: slice) }
             let x = Tensor(shape: TensorShape(batch: members.count, channels: planes.count / (members.count * plane), height: h, width: w), data: planes)
-            let labels = segmenter.labels(try segmenter.probabilities(segmenter.normalize(x), options: options))
-            for (i, s) in members.enumerated() { try emit(s, Array(labels[(i * plane)..<((i + 1) * plane)])) }
+            let p = try segmenter.probabilities(segmenter.normalize(x), options: options)
+            let labels = segmenter.labels(p)
+            let classes = p.shape.channels
+            for (i, s) in members.enumerated() {
+                try emit(s, Array(labels[(i * plane)..<((i + 1) * plane)]), p.data[(i * classes * plane)..<((i + 1) * classes * plane)])
+            }
             progress(members.upperBound, count)
         }
     }

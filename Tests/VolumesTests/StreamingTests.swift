@@ -129,11 +129,25 @@ final class StreamingTests: XCTestCase {
             let segmenter = try Segmenter(model, threads: 1)
             for batch in [1, 3] {
                 let run = VolumeSegmentation(segmenter: segmenter, axis: axis, batch: batch)
-                let whole = try run.labels(try VolumeFile.read(path))
+                var wholeProbabilities: [[Float]] = [], streamedProbabilities: [[Float]] = []
+                let whole = try run.labels(try VolumeFile.read(path), probabilities: { z, p in
+                    XCTAssertEqual(z, wholeProbabilities.count)
+                    wholeProbabilities.append(p)
+                })
                 var last = 0
-                let streamed = try run.labels(try VolumeFile.open(path)) { done, _ in XCTAssertGreaterThan(done, last); last = done }
+                let streamed = try run.labels(try VolumeFile.open(path), probabilities: { _, p in streamedProbabilities.append(p) }) { done, _ in
+                    XCTAssertGreaterThan(done, last)
+                    last = done
+                }
                 XCTAssertEqual(streamed.size, size)
                 XCTAssertEqual(streamed.labels, whole.labels, "case \(k), batch \(batch)")
+                XCTAssertEqual(wholeProbabilities.count, size[2])
+                XCTAssertEqual(streamedProbabilities.map { $0.map(\.bitPattern) }, wholeProbabilities.map { $0.map(\.bitPattern) }, "case \(k), batch \(batch)")
+                // The probabilities are those the labels came from: thresholded, they give the mask (nearest labels).
+                if model.metadata.string(MetadataKey.inputVolumeLabelInterpolation) == nil && k != 0 {
+                    let threshold = Float(model.threshold)
+                    XCTAssertEqual(wholeProbabilities.flatMap { $0 }.map { $0 >= threshold ? UInt8(1) : 0 }, whole.labels, "case \(k)")
+                }
                 XCTAssertGreaterThan(Set(whole.labels).count, 1, "case \(k): more than one label, so the comparison means something")
             }
         }

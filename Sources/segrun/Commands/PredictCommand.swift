@@ -59,7 +59,7 @@ struct PredictCommand: ParsableCommand {
     @Flag(help: "Test-time augmentation: average over horizontal and vertical flips.")
     var tta = false
 
-    @Flag(help: "Also write probability maps: NAME_prob.png (foreground, binary models) or NAME_probK.png per class, 16-bit, 65535 = 1.")
+    @Flag(help: "Also write probability maps: NAME_prob.png (foreground, binary models) or NAME_probK.png per class, 16-bit, 65535 = 1; for a volume, float32 volumes NAME_prob.nii.gz or NAME_probK.nii.gz (.nrrd for NRRD) on its grid.")
     var probabilities = false
 
     @Flag(help: "Print one JSON object with the summary (masks written, failures, time) instead of the text line.")

@@ -21,12 +21,23 @@ extension PredictCommand {
                 if let window { run.windows = IntensityWindow.list(window)! }
                 let used = run.slicingAxis(size: volume.size, spacing: volume.spacing)
                 var progress: ProgressBar? = nil
-                let labels = try run.labels(reader) { done, total in
+                let stem = VolumeDataset.volumeStem(path)
+                let ending = NRRD.looksLikeNRRD(path) ? ".nrrd" : ".nii.gz"
+                // --probabilities: float32 volumes written as the slices come (STEM_prob, or STEM_probK per class).
+                let classes = segmenter.model.classes
+                let writers = try self.probabilities ? (0..<classes).map { c in
+                    try VolumeWriter(.float32, like: volume, to: out + "/" + stem + (classes == 1 ? "_prob" : "_prob\(c)") + ending)
+                } : []
+                let plane = volume.size[0] * volume.size[1]
+                let sink: ((Int, [Float]) throws -> Void)? = writers.isEmpty ? nil : { _, p in
+                    for (c, writer) in writers.enumerated() { try writer.append(.float32(Array(p[(c * plane)..<((c + 1) * plane)]))) }
+                }
+                let labels = try run.labels(reader, probabilities: sink) { done, total in
                     if progress == nil { progress = ProgressBar(total: total, label: "\((path as NSString).lastPathComponent) (\(index + 1)/\(paths.count))") }
                     progress!.update(done)
                 }
-                let stem = VolumeDataset.volumeStem(path)
-                let target = out + "/" + stem + (NRRD.looksLikeNRRD(path) ? ".nrrd" : ".nii.gz")
+                let target = out + "/" + stem + ending
+                for writer in writers { try writer.commit() }
                 try VolumeFile.write(.uint8(labels.labels), like: volume, to: target)
                 if overlay {
                     // Drawn in the display window whatever the model's input normalization.
