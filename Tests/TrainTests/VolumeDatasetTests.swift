@@ -46,6 +46,10 @@ final class VolumeDatasetTests: XCTestCase {
             let (train, validation) = try ValidationSplit.cases(0.34).split(data.samples)
             XCTAssertEqual(validation.map { data.samples[$0].group! }, ["case01", "case01", "case01"])
             XCTAssertEqual(train.count, 6)
+            // A list of case names holds out those cases whole.
+            let (listTrain, listValidation) = try ValidationSplit.names(["case02"]).split(data.samples)
+            XCTAssertEqual(listValidation.map { data.samples[$0].group! }, ["case02", "case02", "case02"])
+            XCTAssertEqual(listTrain.count, 6)
         }
     }
 

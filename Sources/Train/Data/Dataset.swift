@@ -178,7 +178,7 @@ public enum ValidationSplit: Equatable {
     case stripes(Double, blocks: Int)
     /// A random fraction, drawn with a seed.
     case random(Double, seed: UInt64)
-    /// The named samples.
+    /// The named samples; for slices of volumes, names of cases hold out every slice of those cases.
     case names([String])
     /// Whole cases (the volumes slices came from): a fraction of them, evenly spaced in name order, every slice
     /// of a chosen case held out.
@@ -211,6 +211,16 @@ public enum ValidationSplit: Equatable {
             let held = Set((0..<k).map { groups[($0 * 2 + 1) * groups.count / (2 * k)] })
             let validation = samples.indices.filter { samples[$0].group.map(held.contains) ?? false }
             return (samples.indices.filter { !validation.contains($0) }, validation)
+        }
+        if case .names(let names) = self {
+            // Case names (a volume dataset): every slice of a named case.
+            let wanted = Set(names)
+            let validation = samples.indices.filter { samples[$0].group.map(wanted.contains) ?? false }
+            if !validation.isEmpty {
+                let train = samples.indices.filter { !(samples[$0].group.map(wanted.contains) ?? false) }
+                if train.isEmpty { throw DatasetError.invalid("the split leaves no training images") }
+                return (train, validation)
+            }
         }
         return try split(names: samples.map(\.name))
     }

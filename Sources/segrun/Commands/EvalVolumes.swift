@@ -43,13 +43,10 @@ extension EvalCommand {
                     owner.append((c.name, lower..<min(n, upper)))
                 }
             }
+            // As training split them: by case (cases:F, a list of case names) or by slice name.
             let held: [Int]
-            if case .cases = split {
-                let samples = names.indices.map { Sample(name: names[$0], image: [], mask: [], group: owner[$0].0) }
-                do { held = try split.split(samples).validation } catch { throw CLIError("\(error)") }
-            } else {
-                do { held = try split.split(names: names).validation } catch { throw CLIError("\(error)") }
-            }
+            let samples = names.indices.map { Sample(name: names[$0], image: [], mask: [], group: owner[$0].0) }
+            do { held = try split.split(samples).validation } catch { throw CLIError("\(error)") }
             for i in held {
                 let (name, r) = owner[i]
                 if let last = slabs[name]?.last, last.upperBound >= r.lowerBound {
