@@ -251,6 +251,8 @@ public struct VolumePlan: Equatable {
     public var axis: SliceAxis
     public var imageInterpolation = ImageInterpolation.linear
     public var labelInterpolation = LabelInterpolation.nearest
+    /// The orientation every case is turned to before resampling (the first case's), when known.
+    public var orientation: VolumeOrientation?
 
     public init(spacings: [[Double]], sizes: [[Int]]) {
         self.spacings = spacings
@@ -268,6 +270,20 @@ public struct VolumePlan: Equatable {
         self.target = target
         axis = SliceAxis.coarsest(target)
     }
+
+    /// The plan of cases with these grids (their headers): every case turned to the first one's orientation
+    /// (`turns`, one per case), then spacings and sizes as above.
+    public init(grids: [VolumeGrid]) {
+        let orientation = grids.first.map { VolumeOrientation(affine: $0.affine) }
+        let turns = grids.map { g in orientation.map { Reorientation(from: VolumeOrientation(affine: g.affine), to: $0) }! }
+        self.init(spacings: zip(grids, turns).map { g, t in t.source.map { g.spacing[$0] } },
+                  sizes: zip(grids, turns).map { g, t in t.size(g.size) })
+        self.orientation = orientation
+        self.turns = turns
+    }
+
+    /// Per case: how it is turned to the plan's orientation (empty for a plan made from spacings and sizes).
+    public var turns: [Reorientation] = []
 
     /// Each case's size after resampling to the target.
     public var resampledSizes: [[Int]] { zip(sizes, spacings).map { VolumeResampling.size($0, spacing: $1, target: target) } }

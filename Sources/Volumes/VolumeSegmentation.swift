@@ -51,12 +51,46 @@ public struct VolumeSegmentation {
         return axis ?? recorded ?? SliceAxis.coarsest(resampled)
     }
 
+    /// How a volume with `affine` is turned to the orientation the model was trained in (nil: it is in it, or
+    /// the model does not say).
+    public func reorientation(_ affine: [[Double]]) -> Reorientation? {
+        guard let trained = segmenter.model.metadata.string(MetadataKey.inputVolumeOrientation).flatMap(VolumeOrientation.init) else { return nil }
+        let r = Reorientation(from: VolumeOrientation(affine: affine), to: trained)
+        return r.isIdentity ? nil : r
+    }
+
     /// The label volume of a volume held whole (class ids; a binary model's foreground is 1). `progress(done,
     /// total)` is called after each batch of slices. `probabilities`, when given, receives the class
     /// probabilities on the input's grid, one z slice at a time in order (`classes` planes, x fastest; one
     /// plane, the foreground's, for a binary model).
     public func labels(_ original: Volume, probabilities: ((Int, [Float]) throws -> Void)? = nil,
                        progress: (Int, Int) -> Void = { _, _ in }) throws -> LabelVolume {
+        guard let turn = reorientation(original.affine) else {
+            return try labelsAsOriented(original, probabilities: probabilities, progress: progress)
+        }
+        // In the model's orientation, then back: labels, and probabilities gathered whole and turned back.
+        let turned = turn.apply(original)
+        let classes = segmenter.model.classes, plane = turned.size[0] * turned.size[1], n = turned.voxelCount
+        var gathered = [Float](repeating: 0, count: probabilities == nil ? 0 : classes * n)
+        let labels = try labelsAsOriented(turned, probabilities: probabilities == nil ? nil : { z, p in
+            for c in 0..<classes { gathered.replaceSubrange((c * n + z * plane)..<(c * n + (z + 1) * plane), with: p[(c * plane)..<((c + 1) * plane)]) }
+        }, progress: progress)
+        let back = turn.inverse
+        if let probabilities {
+            let restored = back.apply(gathered, size: turned.size, channels: classes)
+            let m = original.voxelCount, originalPlane = original.size[0] * original.size[1]
+            for z in 0..<original.size[2] {
+                var planes: [Float] = []
+                for c in 0..<classes { planes += restored[(c * m + z * originalPlane)..<(c * m + (z + 1) * originalPlane)] }
+                try probabilities(z, planes)
+            }
+        }
+        return LabelVolume(size: original.size, labels: back.apply(labels.labels, size: turned.size))
+    }
+
+    /// `labels(_:probabilities:progress:)` for a volume in the model's orientation.
+    func labelsAsOriented(_ original: Volume, probabilities: ((Int, [Float]) throws -> Void)?,
+                          progress: (Int, Int) -> Void) throws -> LabelVolume {
         var windowed = IntensityWindow.apply(windows, to: original)
         if let target = targetSpacing { windowed = VolumeResampling.resample(windowed, to: target, interpolation: interpolation.image) }
         let volume = windowed
@@ -97,7 +131,7 @@ public struct VolumeSegmentation {
     public func labels(_ reader: VolumeReader, probabilities: ((Int, [Float]) throws -> Void)? = nil,
                        progress: (Int, Int) -> Void = { _, _ in }) throws -> LabelVolume {
         let grid = reader.grid
-        guard slicingAxis(size: grid.size, spacing: grid.spacing) == .z else {
+        guard slicingAxis(size: grid.size, spacing: grid.spacing) == .z && reorientation(grid.affine) == nil else {
             return try labels(reader.readVolume(), probabilities: probabilities, progress: progress)
         }
         let slices = try StreamedSlices(reader, windows: windows, target: targetSpacing, interpolation: interpolation.image)
@@ -171,7 +205,8 @@ public struct VolumeSegmentation {
 
     /// `count` slices evenly spaced through a volume as the model sees them (windowed, resampled, cut, before
     /// the model's own normalization): calibration data for int8 quantization.
-    public func inputSlices(_ original: Volume, count wanted: Int) throws -> [Tensor] {
+    public func inputSlices(_ given: Volume, count wanted: Int) throws -> [Tensor] {
+        let original = reorientation(given.affine).map { $0.apply(given) } ?? given
         var volume = IntensityWindow.apply(windows, to: original)
         if let target = targetSpacing { volume = VolumeResampling.resample(volume, to: target, interpolation: interpolation.image) }
         let axis = slicingAxis(size: original.size, spacing: original.spacing)

@@ -103,4 +103,39 @@ final class VolumeDatasetTests: XCTestCase {
         XCTAssertThrowsError(try SegmentationDataset.loadFolder(root, height: 8, width: 8)) { XCTAssertTrue("\($0)".contains("case00.nii.gz"), "\($0)") }
         XCTAssertThrowsError(try ValidationSplit.cases(0.5).split([Sample(name: "a", image: [], mask: [], group: "only")]))
     }
+
+    /// A float NRRD whose voxel axes run along `columns` (RAS world vectors, one per voxel axis).
+    func writeNRRD(_ values: [Float], size: [Int], columns: [[Double]], to path: String) throws {
+        let directions = columns.map { "(" + $0.map { "\($0)" }.joined(separator: ",") + ")" }.joined(separator: " ")
+        var bytes = Array(("NRRD0004\ntype: float\ndimension: 3\nsizes: \(size.map(String.init).joined(separator: " "))\n"
+            + "space: right-anterior-superior\nspace directions: \(directions)\nendian: little\nencoding: raw\n\n").utf8)
+        for v in values { withUnsafeBytes(of: v.bitPattern.littleEndian) { bytes += $0 } }
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
+    }
+
+    /// A case stored in another orientation is turned to the first case's before it is cut: the same scan
+    /// stored as RAS and as PIL gives the same slices, and the plan records RAS.
+    func testCasesAreTurnedToTheFirstCasesOrientation() throws {
+        let root = NSTemporaryDirectory() + "segrun-voldata-orient-\(getpid())"
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        for folder in ["images", "masks"] { try FileManager.default.createDirectory(atPath: root + "/" + folder, withIntermediateDirectories: true) }
+        let size = [6, 5, 4]
+        let values = (0..<120).map { Float(($0 * 37) % 23) }
+        let labels = values.map { Float($0 > 11 ? 1 : 0) }
+        let ras: [[Double]] = [[1, 0, 0], [0, 1, 0], [0, 0, 2]]
+        try writeNRRD(values, size: size, columns: ras, to: root + "/images/a.nrrd")
+        try writeNRRD(labels, size: size, columns: ras, to: root + "/masks/a.nrrd")
+        // The same scan stored as PIL: voxel x runs posterior, y inferior, z left.
+        let turn = Reorientation(from: VolumeOrientation("RAS")!, to: VolumeOrientation("PIL")!)
+        let pil: [[Double]] = [[0, -1, 0], [0, 0, -2], [-1, 0, 0]]
+        try writeNRRD(turn.apply(values, size: size), size: turn.size(size), columns: pil, to: root + "/images/b.nrrd")
+        try writeNRRD(turn.apply(labels, size: size), size: turn.size(size), columns: pil, to: root + "/masks/b.nrrd")
+        let data = try SegmentationDataset.loadFolder(root, height: 8, width: 8)
+        XCTAssertEqual(data.volumePlan?.orientation?.description, "RAS")
+        XCTAssertEqual(data.volumePlan?.axis, .z)
+        let a = data.samples.filter { $0.group == "a" }, b = data.samples.filter { $0.group == "b" }
+        XCTAssertEqual(a.count, 4)
+        XCTAssertEqual(a.map(\.image), b.map(\.image))
+        XCTAssertEqual(a.map(\.mask), b.map(\.mask))
+    }
 }

@@ -106,6 +106,9 @@ public enum MetadataKey {
     /// How label maps were resampled ("nearest" or "linear" on one-hot; absent: nearest); `predict` maps its
     /// labels back to the input's grid the same way.
     public static let inputVolumeLabelInterpolation = "input.volume_label_interpolation"
+    /// The orientation of the volumes a model was trained on, as axis codes ("RAS", "LPS", ...; `Volumes.VolumeOrientation`);
+    /// `predict` reorients a volume stored otherwise to it, and its labels back.
+    public static let inputVolumeOrientation = "input.volume_orientation"
     public static let classes = "output.classes"
     public static let classNames = "output.class_names"
     /// Probability threshold of binary masks.

@@ -17,14 +17,15 @@ extension SegmentationDataset {
         let cases = try VolumeDataset.scan(root)
         let windows = try intensityWindows(root, cases)
         // The plan: every case resampled to one target spacing and sliced along its coarsest axis.
-        var spacings: [[Double]] = [], sizes: [[Int]] = []
+        // Every case in the first one's orientation (axes permuted and flipped, no interpolation); the headers
+        // of the label volumes give the plan.
+        var grids: [VolumeGrid] = []
         for c in cases {
             guard let maskPath = c.mask else { throw DatasetError.missingMask(image: c.images[0], expected: "a label volume named \(c.name) in masks/ or labelsTr/") }
-            let mask = try VolumeFile.open(maskPath).grid  // the header only
-            spacings.append(mask.spacing)
-            sizes.append(mask.size)
+            grids.append(try VolumeFile.open(maskPath).grid)
         }
-        var plan = VolumePlan(spacings: spacings, sizes: sizes)
+        var plan = VolumePlan(grids: grids)
+        let turns = plan.turns
         if let chosen { plan.axis = chosen }
         (plan.imageInterpolation, plan.labelInterpolation) = interpolation
         var samples: [Sample] = []
@@ -32,8 +33,8 @@ extension SegmentationDataset {
         var channels: Int? = nil
         for (k, c) in cases.enumerated() {
             guard let maskPath = c.mask else { throw DatasetError.missingMask(image: c.images[0], expected: "a label volume named \(c.name) in masks/ or labelsTr/") }
-            let images = try c.images.map { p throws -> Volume in try VolumeFile.read(p) }
-            var mask = try VolumeFile.read(maskPath)
+            let images = try c.images.map { p throws -> Volume in turns[k].apply(try VolumeFile.read(p)) }
+            var mask = turns[k].apply(try VolumeFile.read(maskPath))
             for (path, image) in zip(c.images, images) where image.size != mask.size {
                 throw DatasetError.invalid("\(maskPath): \(mask.size.map(String.init).joined(separator: "x")) voxels, its image \(path) has \(image.size.map(String.init).joined(separator: "x"))")
             }

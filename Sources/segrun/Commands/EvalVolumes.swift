@@ -32,8 +32,10 @@ extension EvalCommand {
             let target = model.metadata.floats(MetadataKey.inputVolumeSpacing).map { $0.map(Double.init) }
             let recordedAxis = model.metadata.string(MetadataKey.inputVolumeAxis).flatMap(SliceAxis.init(rawValue:))
             for c in cases {
-                let image: VolumeGrid
+                var image: VolumeGrid
                 do { image = try VolumeFile.open(c.mask!).grid } catch { throw CLIError("\(error)") }  // the header only
+                // Training cut the case in the model's orientation.
+                if let turn = run?.reorientation(image.affine) { (image.size, image.spacing) = (turn.size(image.size), turn.source.map { image.spacing[$0] }) }
                 let axisUsed = axis.flatMap(SliceAxis.init(rawValue:)) ?? recordedAxis ?? SliceAxis.coarsest(image.spacing)
                 let n = axisUsed.count(image.size)
                 let m = target.map { axisUsed.count(VolumeResampling.size(image.size, spacing: image.spacing, target: $0)) } ?? n
@@ -58,7 +60,7 @@ extension EvalCommand {
         }
         let selected = slabs.isEmpty ? cases : cases.filter { slabs[$0.name] != nil }
         // Classes: the model's, or every id in the truth and predictions (for --pred).
-        var truths: [[UInt8]] = [], predictions: [[UInt8]] = [], grids: [(size: [Int], spacing: [Double], units: String)] = []
+        var truths: [[UInt8]] = [], predictions: [[UInt8]] = [], grids: [(size: [Int], spacing: [Double], units: String, affine: [[Double]])] = []
         let progress = ProgressBar(total: selected.count, label: "eval")
         for (k, c) in selected.enumerated() {
             let truthVolume: Volume
@@ -83,7 +85,7 @@ extension EvalCommand {
             }
             truths.append(truth)
             predictions.append(predicted)
-            grids.append((truthVolume.size, truthVolume.spacing, truthVolume.units))
+            grids.append((truthVolume.size, truthVolume.spacing, truthVolume.units, truthVolume.affine))
             progress.update(k + 1)
         }
         let classIds: [UInt8]
@@ -100,13 +102,19 @@ extension EvalCommand {
                 overCases.add(predicted: predictions[i][...], truth: truths[i][...])
                 continue
             }
+            // Slabs are runs of the slices training cut, in the model's orientation.
+            var (size, spacing, predicted, truth) = (grids[i].size, grids[i].spacing, predictions[i], truths[i])
+            if let turn = run?.reorientation(grids[i].affine) {
+                (predicted, truth) = (turn.apply(predicted, size: size), turn.apply(truth, size: size))
+                (size, spacing) = (turn.size(size), turn.source.map { spacing[$0] })
+            }
             let axisUsed = axis.flatMap(SliceAxis.init(rawValue:))
-                ?? model?.metadata.string(MetadataKey.inputVolumeAxis).flatMap(SliceAxis.init(rawValue:)) ?? SliceAxis.coarsest(grids[i].spacing)
+                ?? model?.metadata.string(MetadataKey.inputVolumeAxis).flatMap(SliceAxis.init(rawValue:)) ?? SliceAxis.coarsest(spacing)
             for r in runs {
-                let p = LabelVolume(size: grids[i].size, labels: predictions[i]).slab(r, along: axisUsed)
-                let t = LabelVolume(size: grids[i].size, labels: truths[i]).slab(r, along: axisUsed)
-                let label = r.count == axisUsed.count(grids[i].size) ? name : "\(name)[\(axisUsed.rawValue) \(r.lowerBound)-\(r.upperBound - 1)]"
-                scores.add(label, predicted: p.labels, truth: t.labels, size: p.size, spacing: grids[i].spacing)
+                let p = LabelVolume(size: size, labels: predicted).slab(r, along: axisUsed)
+                let t = LabelVolume(size: size, labels: truth).slab(r, along: axisUsed)
+                let label = r.count == axisUsed.count(size) ? name : "\(name)[\(axisUsed.rawValue) \(r.lowerBound)-\(r.upperBound - 1)]"
+                scores.add(label, predicted: p.labels, truth: t.labels, size: p.size, spacing: spacing)
                 overCases.add(predicted: p.labels[...], truth: t.labels[...])
             }
         }

@@ -30,14 +30,15 @@ struct PlanCommand: ParsableCommand {
     func run() throws {
         let cases: [VolumeCase]
         do { cases = try VolumeDataset.scan(data) } catch { throw CLIError("\(error)") }
-        var spacings: [[Double]] = [], sizes: [[Int]] = [], units: [String] = []
+        var grids: [VolumeGrid] = []
         for c in cases {
-            let v: VolumeGrid
-            do { v = try VolumeFile.open(c.mask ?? c.images[0]).grid } catch { throw CLIError("\(error)") }  // the header only
-            spacings.append(v.spacing)
-            sizes.append(v.size)
-            units.append(v.units)
+            do { grids.append(try VolumeFile.open(c.mask ?? c.images[0]).grid) } catch { throw CLIError("\(error)") }  // the header only
         }
+        if grids.isEmpty { throw CLIError("\(data): no volumes") }
+        let plan = VolumePlan(grids: grids)
+        // Spacings and sizes as training sees them: in the plan's orientation.
+        let (spacings, sizes, units) = (plan.spacings, plan.sizes, grids.map(\.units))
+        let orientations = grids.map { VolumeOrientation(affine: $0.affine).description }
         // The intensity fingerprint per channel (foreground voxels) and the normalization training will use.
         let channels = cases.map(\.images.count).max() ?? 1
         var fingerprints: [ForegroundIntensities?] = []
@@ -47,7 +48,6 @@ struct PlanCommand: ParsableCommand {
             windows = try SegmentationDataset.intensityWindows(data, cases)
         } catch { throw CLIError("\(error)") }
         func window(_ c: Int) -> String { windows[min(c, windows.count - 1)].description }
-        let plan = VolumePlan(spacings: spacings, sizes: sizes)
         let resampled = plan.resampledSizes
         let bytes = resampled.reduce(0) { $0 + $1.reduce(1, *) } * 4 * max(1, cases.first?.images.count ?? 1)
         let unit = units.first { !$0.isEmpty } ?? "mm"
@@ -57,11 +57,13 @@ struct PlanCommand: ParsableCommand {
             let list = cases.indices.map { i in
                 JSON.object([("case", JSON.string(cases[i].name)), ("size", "[" + sizes[i].map(String.init).joined(separator: ", ") + "]"),
                              ("spacing", "[" + spacings[i].map { String(format: "%g", $0) }.joined(separator: ", ") + "]"),
-                             ("resampled_size", "[" + resampled[i].map(String.init).joined(separator: ", ") + "]")])
+                             ("resampled_size", "[" + resampled[i].map(String.init).joined(separator: ", ") + "]"),
+                             ("orientation", JSON.string(orientations[i]))])
             }
             print(JSON.object([("cases", "[" + list.joined(separator: ", ") + "]"),
                                ("target_spacing", "[" + plan.target.map { String(format: "%g", $0) }.joined(separator: ", ") + "]"),
                                ("axis", JSON.string(plan.axis.rawValue)), ("units", JSON.string(unit)), ("resampled_bytes", "\(bytes)"),
+                               ("orientation", JSON.string(plan.orientation?.description ?? "")),
                                ("channels", "[" + (0..<channels).map { c in
                                    let f = fingerprints[c]
                                    func n(_ v: Double?) -> String { v.map { String(format: "%g", $0) } ?? "null" }
@@ -72,9 +74,11 @@ struct PlanCommand: ParsableCommand {
                                }.joined(separator: ", ") + "]")]))
             return
         }
-        print("\(cases.count) case(s) in \(data); spacings in \(unit)")
+        let orientation = plan.orientation?.description ?? "RAS"
+        print("\(cases.count) case(s) in \(data); spacings in \(unit), axes in the first case's orientation \(orientation)")
         for i in cases.indices {
-            print("  \(cases[i].name): \(dims(sizes[i])) voxels at \(triple(spacings[i])) -> \(dims(resampled[i]))")
+            let turned = orientations[i] == orientation ? "" : " (stored \(orientations[i]))"
+            print("  \(cases[i].name): \(dims(sizes[i])) voxels at \(triple(spacings[i]))\(turned) -> \(dims(resampled[i]))")
         }
         print("target spacing \(triple(plan.target)) \(unit); 2D models slice along \(plan.axis.rawValue) "
               + "(\(resampled.reduce(0) { $0 + plan.axis.count($1) }) slices); resampled volumes take \(Format.bytes(bytes))")

@@ -175,6 +175,7 @@ struct TrainCommand: ParsableCommand {
             model.metadata[MetadataKey.inputVolumeAxis] = .string(plan.axis.rawValue)
             model.metadata[MetadataKey.inputVolumeInterpolation] = .string(plan.imageInterpolation.rawValue)
             model.metadata[MetadataKey.inputVolumeLabelInterpolation] = .string(plan.labelInterpolation.rawValue)
+            if let orientation = plan.orientation { model.metadata[MetadataKey.inputVolumeOrientation] = .string(orientation.description) }
         }
         if let windows = dataset.volumeIntensity {
             model.metadata[MetadataKey.inputVolumeIntensity] = .string(windows.map(\.description).joined(separator: ","))
