@@ -2,7 +2,7 @@
 ///
 /// Storage is NHWC with channels innermost and dense: element (n, c, y, x) lives at
 /// `((n * height + y) * width + x) * channels + c`. Every kernel in this module reads and
-/// writes that layout; `Layout.swift` converts from and to planar NCHW.
+/// writes that layout; the Engine's `LayoutConversion` converts from and to the API's planar NCHW.
 public struct ImageShape: Equatable, Hashable, Sendable, CustomStringConvertible {
     public var batch: Int
     public var channels: Int

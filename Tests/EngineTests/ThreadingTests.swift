@@ -50,17 +50,4 @@ final class ThreadingTests: XCTestCase {
             }
         }
     }
-
-    /// The measured choice returns a valid algorithm and the same answer for the same geometry.
-    func testMeasuredChoiceIsCachedAndValid() throws {
-        let g = Conv2dGeometry(inChannels: 16, inHeight: 24, inWidth: 24, outChannels: 16, kernel: 3)
-        var rng = SplitMix64(seed: 0x3002)
-        let weights = rng.floats(g.weightCount)
-        let chooser = ConvAlgorithmChooser()
-        let (first, note) = try chooser.choose(g, weights: weights, bias: nil, activation: .none, threads: 1)
-        XCTAssertTrue(note.hasPrefix("measured"), note)
-        XCTAssertTrue(ConvAlgorithm.candidates(for: g).contains(first.algorithm))
-        let (second, _) = try chooser.choose(g, weights: weights, bias: nil, activation: .none, threads: 1)
-        XCTAssertEqual(first.algorithm, second.algorithm)
-    }
 }

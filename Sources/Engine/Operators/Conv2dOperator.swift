@@ -1,32 +1,19 @@
 import Kernels
 
-/// A 2D convolution operator: plans once for a geometry (packs weights, picks the algorithm,
-/// sizes buffers), then runs batches on a fixed number of threads.
+/// A 2D convolution operator: plans once for a geometry and algorithm (packs weights, sizes buffers), then
+/// runs batches on a fixed number of threads. The executor chooses the algorithm (`ConvChoiceCache`).
 ///
 /// Input and output are NHWC batches (see `ImageShape`). Weights are OIHW, bias per output channel.
 public final class Conv2dOperator {
     public let plan: F32Conv2dPlan
     public let threads: Int
-    /// How the algorithm was chosen: "forced", "measured" (with the candidates' times) or "only".
-    public let choice: String
-
-    /// `algorithm: nil` measures every valid algorithm on this geometry and keeps the fastest
-    /// (see `ConvAlgorithmChooser`); a non-nil algorithm is forced.
     public init(_ g: Conv2dGeometry, weights: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
-                activation: FusedActivation, algorithm: ConvAlgorithm? = nil,
+                activation: FusedActivation, algorithm: ConvAlgorithm,
                 threads: Int = ParallelFor.coreCount) throws(ShapeError) {
         self.threads = max(1, threads)
-        if let algorithm {
-            let threads = self.threads
-            plan = try F32Conv2dPlan(g, weights: weights, bias: bias, activation: activation, algorithm: algorithm) {
-                ParallelFor.spread($0, threads: threads, $1)
-            }
-            choice = "forced"
-        } else {
-            let (best, note) = try ConvAlgorithmChooser.shared.choose(g, weights: weights, bias: bias,
-                                                                      activation: activation, threads: self.threads)
-            plan = best
-            choice = note
+        let threads = self.threads
+        plan = try F32Conv2dPlan(g, weights: weights, bias: bias, activation: activation, algorithm: algorithm) {
+            ParallelFor.spread($0, threads: threads, $1)
         }
     }
 
