@@ -45,14 +45,19 @@ public enum F32Upsample {
         }
     }
 
-    /// Nearest-neighbour resize of one image (PyTorch `mode="nearest"`: source `floor(dst * in / out)`).
+    /// Source index of output position `dst` for nearest-neighbour resizing (PyTorch `mode="nearest"`:
+    /// `floor(dst * in / out)`), shared by every nearest resize (label maps, pictures) so that they sample alike.
+    @inline(__always)
+    public static func nearestSource(_ dst: Int, inSize: Int, outSize: Int) -> Int { min(dst * inSize / outSize, inSize - 1) }
+
+    /// Nearest-neighbour resize of one image (`nearestSource`).
     public static func nearest(_ shape: ImageShape, outHeight: Int, outWidth: Int,
                                input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, rows: Range<Int>) {
         let c = shape.channels
         for oy in rows {
-            let sy = min(oy * shape.height / outHeight, shape.height - 1)
+            let sy = nearestSource(oy, inSize: shape.height, outSize: outHeight)
             for ox in 0..<outWidth {
-                let sx = min(ox * shape.width / outWidth, shape.width - 1)
+                let sx = nearestSource(ox, inSize: shape.width, outSize: outWidth)
                 (output + (oy * outWidth + ox) * c).update(from: input + (sy * shape.width + sx) * c, count: c)
             }
         }

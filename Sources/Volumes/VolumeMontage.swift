@@ -1,4 +1,5 @@
 import ImageIO
+import Kernels
 
 /// A picture of a label volume over its image: the axial, coronal and sagittal slices through the labels'
 /// centre of mass (the volume's centre when there are none) side by side, each in display orientation with
@@ -74,9 +75,9 @@ public enum VolumeMontage {
             let outH = target, outW = max(1, Int((Double(target) * physicalWidth / max(physicalHeight, 1e-9)).rounded()))
             var scaled = [UInt8](repeating: 0, count: outW * outH * 3)
             for r in 0..<outH {
-                let sr = min(h - 1, r * h / outH)
+                let sr = F32Upsample.nearestSource(r, inSize: h, outSize: outH)
                 for c in 0..<outW {
-                    let sc = min(w - 1, c * w / outW)
+                    let sc = F32Upsample.nearestSource(c, inSize: w, outSize: outW)
                     for k in 0..<3 { scaled[(r * outW + c) * 3 + k] = rgb[(sr * w + sc) * 3 + k] }
                 }
             }

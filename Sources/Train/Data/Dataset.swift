@@ -131,24 +131,20 @@ public struct SegmentationDataset {
                                    name: (root as NSString).lastPathComponent)
     }
 
+    /// Planar pixels resized to h x w (bilinear, as the runtime resizes).
     static func resizeImage(_ image: Image, _ h: Int, _ w: Int) -> [Float] {
-        let planar = image.planar
-        if image.width == w && image.height == h { return planar }
-        var out = [Float](repeating: 0, count: h * w * image.channels)
-        let one = ImageShape(batch: 1, channels: 1, height: image.height, width: image.width)
-        for c in 0..<image.channels {
-            planar.withUnsafeBufferPointer { src in out.withUnsafeMutableBufferPointer { dst in
-                F32Upsample.bilinear(one, outHeight: h, outWidth: w, alignCorners: false, input: src.baseAddress! + c * image.width * image.height,
-                                     output: dst.baseAddress! + c * h * w, rows: 0..<h)
-            } }
-        }
-        return out
+        let x = Tensor(shape: TensorShape(batch: 1, channels: image.channels, height: image.height, width: image.width), data: image.planar)
+        return TensorOps.resize(x, height: h, width: w).data
     }
 
+    /// A label map resized to h x w (nearest, as the runtime samples).
     static func resizeMask(_ ids: [UInt8], _ sw: Int, _ sh: Int, _ h: Int, _ w: Int) -> [UInt8] {
         if sw == w && sh == h { return ids }
         var out = [UInt8](repeating: 0, count: h * w)
-        for y in 0..<h { for x in 0..<w { out[y * w + x] = ids[min(y * sh / h, sh - 1) * sw + min(x * sw / w, sw - 1)] } }
+        for y in 0..<h {
+            let sy = F32Upsample.nearestSource(y, inSize: sh, outSize: h)
+            for x in 0..<w { out[y * w + x] = ids[sy * sw + F32Upsample.nearestSource(x, inSize: sw, outSize: w)] }
+        }
         return out
     }
 
