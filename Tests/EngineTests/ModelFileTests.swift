@@ -53,6 +53,64 @@ final class ModelFileTests: XCTestCase {
         XCTAssertEqual(back.graph.parameters.last!.floats, [0.5, -1, 1.5, -1.25, 1, 31.5])
     }
 
+    /// Format 2 names every op and attribute: a format 1 file (op codes, positional attributes) reads as the
+    /// same model; a reader skips attributes it does not know; an op it does not know is named in the error;
+    /// a missing attribute is named. Every op of every architecture goes through both formats.
+    func testFormat2IsSelfDescribingAndFormat1StillReads() throws {
+        let models = [try smallModel()] + (try [Architecture.unet, .unetPlusPlus, .pspnet, .resUNet].map { architecture in
+            try Model(config: ArchitectureConfig(architecture: architecture, classes: 2, baseWidth: 4, depth: 2, seed: 3))
+        })
+        for model in models {
+            let version1 = ModelFileWriter.encode(model, majorVersion: 1) { GraphCoding.encodeVersion1($0, into: &$1) }
+            XCTAssertEqual(version1[8], 1)
+            let fromVersion1 = try decode(version1)
+            XCTAssertEqual(fromVersion1.graph, model.graph)
+            XCTAssertEqual(encode(fromVersion1), encode(model), "format 1 read and written again is today's file")
+            XCTAssertEqual(encode(model)[8], 2)
+        }
+        let model = try smallModel()
+        // An attribute from a future writer on every node, of every type: skipped.
+        let withFuture = ModelFileWriter.encode(model, majorVersion: 2) { graph, w in
+            w.u32(UInt32(graph.nodes.count))
+            for node in graph.nodes {
+                w.string(node.name)
+                w.string(NodeAttributes.name(node.op))
+                w.u32(UInt32(node.inputs.count))
+                for i in node.inputs { w.u32(UInt32(i)) }
+                var a = NodeAttributes.encode(node.op)
+                a["future.option"] = .ints([1, 2, 3])
+                a["future.note"] = .string("ignored")
+                ModelFileWriter.encodeMetadata(a, &w)
+            }
+            w.u32(UInt32(graph.outputs.count))
+            for o in graph.outputs { w.string(o.name); w.u32(UInt32(o.node)) }
+        }
+        XCTAssertEqual(try decode(withFuture).graph, model.graph)
+        // An op from the future, and a conv without its weight.
+        func replacing(_ transform: @escaping (Node, inout Metadata) -> String) -> [UInt8] {
+            ModelFileWriter.encode(model, majorVersion: 2) { graph, w in
+                w.u32(UInt32(graph.nodes.count))
+                for node in graph.nodes {
+                    w.string(node.name)
+                    var a = NodeAttributes.encode(node.op)
+                    w.string(transform(node, &a))
+                    w.u32(UInt32(node.inputs.count))
+                    for i in node.inputs { w.u32(UInt32(i)) }
+                    ModelFileWriter.encodeMetadata(a, &w)
+                }
+                w.u32(UInt32(graph.outputs.count))
+                for o in graph.outputs { w.string(o.name); w.u32(UInt32(o.node)) }
+            }
+        }
+        let last = model.graph.nodes.last!.name
+        assertRejects(replacing { node, _ in node.name == last ? "group_norm" : NodeAttributes.name(node.op) },
+                      containing: "op 'group_norm', which this segrun does not know")
+        assertRejects(replacing { node, a in
+            if case .conv2d = node.op { a["weight"] = nil }
+            return NodeAttributes.name(node.op)
+        }, containing: "attribute 'weight' is missing")
+    }
+
     func testTensorDataIsAlignedForMapping() throws {
         let bytes = encode(try smallModel())
         var dataOffset: UInt64 = 0

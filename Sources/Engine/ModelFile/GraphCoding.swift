@@ -1,16 +1,17 @@
 import Kernels
 
-/// Encodes and decodes the graph section: nodes (name, op code, operands, attributes) and outputs.
-/// Parameters are stored in the tensor directory and referenced here by index.
+/// Encodes and decodes the graph section: nodes (name, op, operands, attributes) and outputs. Parameters
+/// are stored in the tensor directory and referenced here by index. Format 2 writes each op by name with
+/// named, typed attributes (`NodeAttributes`); format 1 files (op codes, positional attributes) still read.
 enum GraphCoding {
     static func encode(_ graph: Graph, into w: inout ByteWriter) {
         w.u32(UInt32(graph.nodes.count))
         for node in graph.nodes {
             w.string(node.name)
-            w.u8(code(node.op).rawValue)
+            w.string(NodeAttributes.name(node.op))
             w.u32(UInt32(node.inputs.count))
             for i in node.inputs { w.u32(UInt32(i)) }
-            encodeAttributes(node.op, &w)
+            ModelFileWriter.encodeMetadata(NodeAttributes.encode(node.op), &w)
         }
         w.u32(UInt32(graph.outputs.count))
         for o in graph.outputs {
@@ -19,6 +20,7 @@ enum GraphCoding {
         }
     }
 
+    /// Format 1's op codes (kept for its writer in the tests).
     static func code(_ op: Op) -> OpCode {
         switch op {
         case .input: return .input
@@ -42,6 +44,23 @@ enum GraphCoding {
         case .none: w.u8(0); w.f32(0)
         case .relu: w.u8(1); w.f32(0)
         case .leakyRelu(let s): w.u8(2); w.f32(s)
+        }
+    }
+
+    /// A node's graph-section bytes as format 1 wrote them (the tests write format 1 files with it).
+    static func encodeVersion1(_ graph: Graph, into w: inout ByteWriter) {
+        w.u32(UInt32(graph.nodes.count))
+        for node in graph.nodes {
+            w.string(node.name)
+            w.u8(code(node.op).rawValue)
+            w.u32(UInt32(node.inputs.count))
+            for i in node.inputs { w.u32(UInt32(i)) }
+            encodeAttributes(node.op, &w)
+        }
+        w.u32(UInt32(graph.outputs.count))
+        for o in graph.outputs {
+            w.string(o.name)
+            w.u32(UInt32(o.node))
         }
     }
 
@@ -79,14 +98,20 @@ enum GraphCoding {
         }
     }
 
-    static func decode(_ r: inout ByteReader, parameterCount: Int) throws(ModelFileError) -> Graph {
+    static func decode(_ r: inout ByteReader, parameterCount: Int, majorVersion: Int) throws(ModelFileError) -> Graph {
         var g = Graph()
         let nodeCount = try r.count("node", limit: ModelFileLayout.maxNodes, minBytesEach: 9)
         for index in 0..<nodeCount {
             let name = try r.string()
-            let rawCode = try r.u8()
-            guard let code = OpCode(rawValue: rawCode) else {
-                throw .invalid(section: "graph", "node \(index) ('\(name)') has unknown op code \(rawCode)")
+            var code: OpCode? = nil, opName = ""
+            if majorVersion == 1 {
+                let rawCode = try r.u8()
+                guard let c = OpCode(rawValue: rawCode) else {
+                    throw .invalid(section: "graph", "node \(index) ('\(name)') has unknown op code \(rawCode)")
+                }
+                code = c
+            } else {
+                opName = try r.string()
             }
             let operandCount = try r.count("operand", limit: 1 << 16, minBytesEach: 4)
             var inputs: [Int] = []
@@ -95,7 +120,12 @@ enum GraphCoding {
                 if i >= index { throw .invalid(section: "graph", "node \(index) ('\(name)') reads node \(i), which does not precede it") }
                 inputs.append(i)
             }
-            let op = try decodeAttributes(code, &r, node: name)
+            let op: Op
+            if let code {
+                op = try decodeAttributes(code, &r, node: name)
+            } else {
+                op = try NodeAttributes.decode(opName, try ModelFileReader.decodeMetadata(&r, section: "graph"), node: name)
+            }
             g.nodes.append(Node(name: name, op: op, inputs: inputs))
         }
         let outputCount = try r.count("output", limit: ModelFileLayout.maxNodes, minBytesEach: 8)

@@ -5,6 +5,7 @@ public enum MetadataValue: Equatable {
     case string(String)
     case floats([Float])
     case strings([String])
+    case ints([Int64])
 
     public var description: String {
         switch self {
@@ -18,6 +19,10 @@ public enum MetadataValue: Equatable {
         case .strings(let v):
             var s = ""
             for x in v { s += (s.isEmpty ? "" : ", ") + x }
+            return "[" + s + "]"
+        case .ints(let v):
+            var s = ""
+            for x in v { s += (s.isEmpty ? "" : ", ") + "\(x)" }
             return "[" + s + "]"
         }
     }

@@ -16,8 +16,10 @@
 ///    100     28    reserved (0)
 public enum ModelFileLayout {
     public static let magic: [UInt8] = Array("SEGRUNMF".utf8)
-    public static let majorVersion: UInt16 = 1
+    /// Written: 2.0, whose nodes carry named, typed attributes. Read: 1.x too (positional attributes).
+    public static let majorVersion: UInt16 = 2
     public static let minorVersion: UInt16 = 0
+    public static let readableMajorVersions: [UInt16] = [1, 2]
     public static let endianMarker: UInt32 = 0x0A0B_0C0D
     public static let headerSize = 128
     public static let checksumOffset = 96
@@ -51,7 +53,7 @@ public enum DType: UInt8 {
     }
 }
 
-/// Op codes of the graph section. Codes are stable across versions; new ops get new codes.
+/// Op codes of format 1's graph section (format 2 names ops; see `NodeAttributes`).
 enum OpCode: UInt8 {
     case input = 1, conv2d = 2, convTranspose2d = 3, maxPool2d = 4, averagePool2d = 5
     case adaptiveAveragePool2d = 6, upsample = 7, concat = 8, add = 9, mul = 10
@@ -77,7 +79,7 @@ public enum ModelFileError: Error, Equatable, CustomStringConvertible {
         case .tooSmall(let size): return "not a segrun model: \(size) bytes is smaller than the 128-byte header"
         case .badMagic: return "not a segrun model: bad magic (expected \"SEGRUNMF\")"
         case .unsupportedVersion(let major, let minor):
-            return "model file format version \(major).\(minor) is not supported (this segrun reads \(ModelFileLayout.majorVersion).x)"
+            return "model file format version \(major).\(minor) is not supported (this segrun reads 1.x and 2.x)"
         case .badEndianMarker(let m): return "bad endianness marker 0x\(hex(m)) (expected 0x0A0B0C0D)"
         case .sizeMismatch(let h, let a): return "truncated or padded model file: header says \(h) bytes, file has \(a)"
         case .badSection(let name, let o, let s, let f):

@@ -8,7 +8,7 @@ public enum ModelFileReader {
         for i in 0..<8 where bytes[i] != ModelFileLayout.magic[i] { throw .badMagic }
         var h = ByteReader(bytes, section: "header", offset: 8, size: ModelFileLayout.headerSize - 8)
         let major = try h.u16(), minor = try h.u16()
-        if major != ModelFileLayout.majorVersion { throw .unsupportedVersion(major: Int(major), minor: Int(minor)) }
+        if !ModelFileLayout.readableMajorVersions.contains(major) { throw .unsupportedVersion(major: Int(major), minor: Int(minor)) }
         let marker = try h.u32()
         if marker != ModelFileLayout.endianMarker { throw .badEndianMarker(marker) }
         let declaredSize = try h.u64()
@@ -52,7 +52,7 @@ public enum ModelFileReader {
         }
 
         var gr = ByteReader(bytes, section: "graph", offset: graphSection.0, size: graphSection.1)
-        var graph = try GraphCoding.decode(&gr, parameterCount: parameters.count)
+        var graph = try GraphCoding.decode(&gr, parameterCount: parameters.count, majorVersion: Int(major))
         graph.parameters = parameters
         do {
             try graph.validate()
@@ -155,12 +155,14 @@ public enum ModelFileReader {
         return Parameter(name: name, shape: shape, data: values, quantization: quantization)
     }
 
-    static func decodeMetadata(_ r: inout ByteReader) throws(ModelFileError) -> Metadata {
+    /// A typed key/value list: the metadata section, and (format 2) each node's attributes. `section` names
+    /// it in errors.
+    static func decodeMetadata(_ r: inout ByteReader, section: String = "metadata") throws(ModelFileError) -> Metadata {
         var m = Metadata()
-        let count = try r.count("metadata entry", limit: 1 << 16, minBytesEach: 5)
+        let count = try r.count(section == "metadata" ? "metadata entry" : "attribute", limit: 1 << 16, minBytesEach: 5)
         for _ in 0..<count {
             let key = try r.string()
-            if m[key] != nil { throw .invalid(section: "metadata", "key '\(key)' appears twice") }
+            if m[key] != nil { throw .invalid(section: section, "key '\(key)' appears twice") }
             let type = try r.u8()
             switch type {
             case 1: m[key] = .int(Int64(bitPattern: try r.u64()))
@@ -176,8 +178,13 @@ public enum ModelFileReader {
                 var v: [String] = []
                 for _ in 0..<n { v.append(try r.string()) }
                 m[key] = .strings(v)
+            case 6:
+                let n = try r.count("integer", limit: ModelFileLayout.maxListCount, minBytesEach: 8)
+                var v: [Int64] = []
+                for _ in 0..<n { v.append(Int64(bitPattern: try r.u64())) }
+                m[key] = .ints(v)
             default:
-                throw .invalid(section: "metadata", "key '\(key)' has unknown value type \(type)")
+                throw .invalid(section: section, "key '\(key)' has unknown value type \(type)")
             }
         }
         return m

@@ -1,6 +1,12 @@
 /// Serializes a model into the model file format (see `ModelFileLayout` and docs/FORMAT.md).
 public enum ModelFileWriter {
     public static func encode(_ model: Model) -> [UInt8] {
+        encode(model, majorVersion: ModelFileLayout.majorVersion) { GraphCoding.encode($0, into: &$1) }
+    }
+
+    /// The file with its graph section written by `graph` under header version `majorVersion` (the tests
+    /// write format 1 files, and files with attributes or ops this reader does not know, through it).
+    static func encode(_ model: Model, majorVersion: UInt16, graph encodeGraph: (Graph, inout ByteWriter) -> Void) -> [UInt8] {
         var w = ByteWriter()
         w.bytes = [UInt8](repeating: 0, count: ModelFileLayout.headerSize)
 
@@ -9,7 +15,7 @@ public enum ModelFileWriter {
         let metadataSize = w.bytes.count - metadataOffset
 
         let graphOffset = w.bytes.count
-        GraphCoding.encode(model.graph, into: &w)
+        encodeGraph(model.graph, &w)
         let graphSize = w.bytes.count - graphOffset
 
         // Tensor directory: offsets into the data section are patched once the data is laid out.
@@ -51,7 +57,7 @@ public enum ModelFileWriter {
         // Header.
         var h = ByteWriter()
         h.bytes.append(contentsOf: ModelFileLayout.magic)
-        h.u16(ModelFileLayout.majorVersion)
+        h.u16(majorVersion)
         h.u16(ModelFileLayout.minorVersion)
         h.u32(ModelFileLayout.endianMarker)
         h.u64(UInt64(w.bytes.count))
@@ -84,6 +90,7 @@ public enum ModelFileWriter {
             case .string(let v): w.u8(3); w.string(v)
             case .floats(let v): w.u8(4); w.u32(UInt32(v.count)); for x in v { w.f32(x) }
             case .strings(let v): w.u8(5); w.u32(UInt32(v.count)); for x in v { w.string(x) }
+            case .ints(let v): w.u8(6); w.u32(UInt32(v.count)); for x in v { w.u64(UInt64(bitPattern: x)) }
             }
         }
     }
