@@ -4,11 +4,22 @@ import ImageIO
 
 /// A picture of validation progress: one row per validation image, columns image, truth and prediction
 /// (each drawn over the image with `Overlay`), written as a PNG in the run folder.
-enum ValidationGrid {
+public enum ValidationGrid {
     static func write(_ trainer: Trainer, rows: Int = 4, to path: String) throws {
+        guard let grid = try render(trainer, rows: rows) else { return }
+        try ImageFile.writePNG(grid.rgb, width: grid.width, height: grid.height, channels: 3, to: path)
+    }
+
+    /// The grid as PNG bytes (nil without validation images): what TensorBoard shows each epoch.
+    public static func png(_ trainer: Trainer, rows: Int = 4) throws -> (bytes: [UInt8], width: Int, height: Int)? {
+        guard let grid = try render(trainer, rows: rows) else { return nil }
+        return (try PNGCodec.encode(grid.rgb, width: grid.width, height: grid.height, channels: 3), grid.width, grid.height)
+    }
+
+    static func render(_ trainer: Trainer, rows: Int) throws -> (rgb: [UInt8], width: Int, height: Int)? {
         let data = trainer.data
         let picks = Array(trainer.validationIndices.prefix(rows))
-        if picks.isEmpty { return }
+        if picks.isEmpty { return nil }
         let h = data.height, w = data.width, hw = h * w, gap = 4
         let (x, _) = trainer.batch(picks, epoch: nil)
         let logits = try trainer.autograd.forward([x], training: false)
@@ -31,6 +42,6 @@ enum ValidationGrid {
                 }
             }
         }
-        try ImageFile.writePNG(canvas, width: width, height: height, channels: 3, to: path)
+        return (canvas, width, height)
     }
 }
