@@ -116,7 +116,7 @@ let package = Package(
         .testTarget(name: "ImageIOTests", dependencies: ["ImageIO"], exclude: ["Fixtures"]),
         .testTarget(name: "VolumesTests", dependencies: ["Volumes", "Engine", "ImageIO", "Kernels"], swiftSettings: kernelSettings),
         .testTarget(name: "QuantTests", dependencies: ["Quant", "Engine", "Kernels", "KernelChecks"], swiftSettings: kernelSettings),
-        .testTarget(name: "EngineTests", dependencies: ["Engine", "KernelChecks", "EngineChecks"], swiftSettings: kernelSettings),
+        .testTarget(name: "EngineTests", dependencies: ["Engine", "KernelChecks", "EngineChecks"], exclude: ["Golden"], swiftSettings: kernelSettings),
     ],
     // Kernels pass raw pointers across the parallel-for; Swift 5 mode keeps that legal without @unchecked wrappers.
     swiftLanguageModes: [.v5]
