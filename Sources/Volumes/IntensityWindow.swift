@@ -69,7 +69,7 @@ public enum IntensityWindow: Equatable, CustomStringConvertible {
 
     /// Maps channel `channel`'s values in place.
     func apply(_ values: inout ArraySlice<Float>) {
-        resolved(IntensityStatistics(values, for: self)).apply(&values)
+        resolved(needsStatistics ? IntensityStatistics(values, for: self) : IntensityStatistics(percentiles: [])).apply(&values)
     }
 
     /// The mapping of one channel once its statistics are known.

@@ -43,10 +43,7 @@ final class ProbabilitySlices {
             if model[2] == input[2] {
                 try sink(next, a)
             } else {
-                let b = planes[z1]!
-                var out = a
-                for j in 0..<out.count { out[j] = a[j] + (b[j] - a[j]) * w }
-                try sink(next, out)
+                try sink(next, VolumeResampling.blend(a, planes[z1]!, weight: w))
             }
             next += 1
         }

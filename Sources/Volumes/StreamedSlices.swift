@@ -75,25 +75,13 @@ final class StreamedSlices {
             // The operations of `VolumeResampling.cubicAxis`, in its order.
             let (i, w) = zCubicTaps[s]
             for old in inputs.keys where old < i.0 { inputs[old] = nil }
-            let a = try input(i.0), b = try input(i.1), c = try input(i.2), d = try input(i.3)
-            var out = a
-            for j in 0..<out.count {
-                var v = a[j] * w.0
-                v = v + b[j] * w.1
-                v = v + c[j] * w.2
-                v = v + d[j] * w.3
-                out[j] = v
-            }
-            return out
+            return VolumeResampling.cubicBlend((try input(i.0), try input(i.1), try input(i.2), try input(i.3)), w)
         }
         let (i0, i1, w) = zTaps[s]
         for old in inputs.keys where old < i0 { inputs[old] = nil }
         let a = try input(i0)
         if size[2] == grid.size[2] { return a }
-        let b = try input(i1)
-        var out = a
-        for j in 0..<out.count { out[j] = a[j] + (b[j] - a[j]) * w }
-        return out
+        return VolumeResampling.blend(a, try input(i1), weight: w)
     }
 
     /// Input slice `z`, windowed and resampled in plane; reads the file up to it.

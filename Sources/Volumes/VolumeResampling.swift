@@ -135,24 +135,17 @@ public enum VolumeResampling {
     static func resampleAxis(_ data: [Float], size: [Int], axis: Int, to m: Int, nearest: Bool,
                              interpolation: ImageInterpolation = .linear) -> ([Float], [Int]) {
         if interpolation == .cubic && !nearest { return cubicAxis(data, size: size, axis: axis, to: m) }
-        let n = size[axis]
-        var out = size
-        out[axis] = m
-        let stride = [1, size[0], size[0] * size[1]][axis]
-        let outStride = [1, out[0], out[0] * out[1]][axis]
-        var result = [Float](repeating: 0, count: out.reduce(1, *))
-        let taps = self.taps(n, m, nearest: nearest)
-        let outer = out.reduce(1, *) / m
-        for line in 0..<outer {
-            // The line's start in both grids: its coordinates on the other two axes.
-            let inner = line % stride, outerIndex = line / stride
-            let inStart = outerIndex * stride * n + inner, outStart = outerIndex * outStride * m + inner
+        let lines = AxisLines(size: size, axis: axis, to: m)
+        var result = [Float](repeating: 0, count: lines.out.reduce(1, *))
+        let taps = self.taps(size[axis], m, nearest: nearest)
+        for line in 0..<lines.count {
+            let (inStart, outStart) = lines.starts(line)
             for (o, (i0, i1, w)) in taps.enumerated() {
-                let a = data[inStart + i0 * stride], b = data[inStart + i1 * stride]
-                result[outStart + o * outStride] = a + (b - a) * w
+                let a = data[inStart + i0 * lines.stride], b = data[inStart + i1 * lines.stride]
+                result[outStart + o * lines.outStride] = a + (b - a) * w
             }
         }
-        return (result, out)
+        return (result, lines.out)
     }
 }
 
@@ -171,16 +164,12 @@ extension VolumeResampling {
 
     /// One axis of `data` by cubic convolution.
     static func cubicAxis(_ data: [Float], size: [Int], axis: Int, to m: Int) -> ([Float], [Int]) {
-        let n = size[axis]
-        var out = size
-        out[axis] = m
-        let stride = [1, size[0], size[0] * size[1]][axis]
-        let outStride = [1, out[0], out[0] * out[1]][axis]
-        var result = [Float](repeating: 0, count: out.reduce(1, *))
-        let taps = cubicTaps(n, m)
-        for line in 0..<(out.reduce(1, *) / m) {
-            let inner = line % stride, outerIndex = line / stride
-            let inStart = outerIndex * stride * n + inner, outStart = outerIndex * outStride * m + inner
+        let lines = AxisLines(size: size, axis: axis, to: m)
+        let stride = lines.stride, outStride = lines.outStride
+        var result = [Float](repeating: 0, count: lines.out.reduce(1, *))
+        let taps = cubicTaps(size[axis], m)
+        for line in 0..<lines.count {
+            let (inStart, outStart) = lines.starts(line)
             for (o, (i, w)) in taps.enumerated() {
                 var v = data[inStart + i.0 * stride] * w.0
                 v = v + data[inStart + i.1 * stride] * w.1
@@ -189,7 +178,58 @@ extension VolumeResampling {
                 result[outStart + o * outStride] = v
             }
         }
-        return (result, out)
+        return (result, lines.out)
+    }
+}
+
+extension VolumeResampling {
+    /// Plane `a` moved `w` of the way to plane `b`, element by element: `resampleAxis`'s linear tap, for
+    /// resampling along z one plane at a time.
+    static func blend(_ a: [Float], _ b: [Float], weight w: Float) -> [Float] {
+        var out = a
+        for j in 0..<out.count { out[j] = a[j] + (b[j] - a[j]) * w }
+        return out
+    }
+
+    /// Four planes weighted as `cubicAxis` weights them, in its order of operations.
+    static func cubicBlend(_ p: ([Float], [Float], [Float], [Float]), _ w: (Float, Float, Float, Float)) -> [Float] {
+        var out = p.0
+        for j in 0..<out.count {
+            var v = p.0[j] * w.0
+            v = v + p.1[j] * w.1
+            v = v + p.2[j] * w.2
+            v = v + p.3[j] * w.3
+            out[j] = v
+        }
+        return out
+    }
+}
+
+/// The lines of a grid (x fastest) along one axis resampled from `size[axis]` to `m` voxels: how many, their
+/// strides in both grids, and where each starts (its coordinates on the other two axes).
+struct AxisLines {
+    let out: [Int]
+    let stride: Int
+    let outStride: Int
+    let count: Int
+    private let n: Int
+    private let m: Int
+
+    init(size: [Int], axis: Int, to m: Int) {
+        var out = size
+        out[axis] = m
+        self.out = out
+        n = size[axis]
+        self.m = m
+        stride = [1, size[0], size[0] * size[1]][axis]
+        outStride = [1, out[0], out[0] * out[1]][axis]
+        count = out.reduce(1, *) / m
+    }
+
+    @inline(__always)
+    func starts(_ line: Int) -> (input: Int, output: Int) {
+        let inner = line % stride, outer = line / stride
+        return (outer * stride * n + inner, outer * outStride * m + inner)
     }
 }
 

@@ -4,14 +4,18 @@ import Kernels
 /// are stored in the tensor directory and referenced here by index. Format 2 writes each op by name with
 /// named, typed attributes (`NodeAttributes`); format 1 files (op codes, positional attributes) still read.
 enum GraphCoding {
-    static func encode(_ graph: Graph, into w: inout ByteWriter) {
+    /// `describe` gives each node's op name and attributes (the tests change them to write files from a
+    /// later or a broken writer).
+    static func encode(_ graph: Graph, into w: inout ByteWriter,
+                       describe: (Node) -> (op: String, attributes: Metadata) = { (NodeAttributes.name($0.op), NodeAttributes.encode($0.op)) }) {
         w.u32(UInt32(graph.nodes.count))
         for node in graph.nodes {
+            let (op, attributes) = describe(node)
             w.string(node.name)
-            w.string(NodeAttributes.name(node.op))
+            w.string(op)
             w.u32(UInt32(node.inputs.count))
             for i in node.inputs { w.u32(UInt32(i)) }
-            ModelFileWriter.encodeMetadata(NodeAttributes.encode(node.op), &w)
+            ModelFileWriter.encodeMetadata(attributes, &w)
         }
         w.u32(UInt32(graph.outputs.count))
         for o in graph.outputs {

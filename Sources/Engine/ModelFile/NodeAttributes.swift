@@ -8,22 +8,11 @@ enum NodeAttributes {
     static let opNames = ["input", "conv2d", "conv_transpose2d", "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d", "upsample",
                           "concat", "add", "mul", "batch_norm", "activation", "softmax"]
 
+    /// The op's name in the file: `Op.kind`, except that every activation is one op, "activation", whose
+    /// attribute `kind` says which.
     static func name(_ op: Op) -> String {
-        switch op {
-        case .input: return "input"
-        case .conv2d: return "conv2d"
-        case .convTranspose2d: return "conv_transpose2d"
-        case .maxPool2d: return "max_pool2d"
-        case .averagePool2d: return "avg_pool2d"
-        case .adaptiveAveragePool2d: return "adaptive_avg_pool2d"
-        case .upsample: return "upsample"
-        case .concat: return "concat"
-        case .add: return "add"
-        case .mul: return "mul"
-        case .batchNorm: return "batch_norm"
-        case .activation: return "activation"
-        case .softmax: return "softmax"
-        }
+        if case .activation = op { return "activation" }
+        return op.kind
     }
 
     static func encode(_ op: Op) -> Metadata {

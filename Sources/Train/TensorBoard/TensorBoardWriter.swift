@@ -50,7 +50,7 @@ public final class TensorBoardWriter {
                 image.varint(1, UInt64(height))
                 image.varint(2, UInt64(width))
                 image.varint(3, 3)  // colorspace: RGB
-                image.bytes(4, bytes)
+                image.lengthDelimited(4, bytes)
                 v.message(4, image)
             }
             summary.message(1, v)
@@ -103,9 +103,9 @@ struct ProtobufWriter {
         for i in 0..<4 { bytes.append(UInt8(truncatingIfNeeded: v.bitPattern >> (8 * UInt32(i)))) }
     }
 
-    mutating func bytes(_ field: Int, _ v: [UInt8]) { key(field, 2); rawVarint(UInt64(v.count)); bytes += v }
+    mutating func lengthDelimited(_ field: Int, _ v: [UInt8]) { key(field, 2); rawVarint(UInt64(v.count)); bytes += v }
 
-    mutating func string(_ field: Int, _ v: String) { bytes(field, Array(v.utf8)) }
+    mutating func string(_ field: Int, _ v: String) { lengthDelimited(field, Array(v.utf8)) }
 
-    mutating func message(_ field: Int, _ m: ProtobufWriter) { bytes(field, m.bytes) }
+    mutating func message(_ field: Int, _ m: ProtobufWriter) { lengthDelimited(field, m.bytes) }
 }
