@@ -83,15 +83,15 @@ final class ModelFileTests: XCTestCase {
         let withFuture = replacing { node, a in
             a["future.option"] = .ints([1, 2, 3])
             a["future.note"] = .string("ignored")
-            return NodeAttributes.name(node.op)
+            return node.op.fileName
         }
         XCTAssertEqual(try decode(withFuture).graph, model.graph)
         let last = model.graph.nodes.last!.name
-        assertRejects(replacing { node, _ in node.name == last ? "group_norm" : NodeAttributes.name(node.op) },
+        assertRejects(replacing { node, _ in node.name == last ? "group_norm" : node.op.fileName },
                       containing: "op 'group_norm', which this segrun does not know")
         assertRejects(replacing { node, a in
             if case .conv2d = node.op { a["weight"] = nil }
-            return NodeAttributes.name(node.op)
+            return node.op.fileName
         }, containing: "attribute 'weight' is missing")
     }
 

@@ -112,14 +112,7 @@ public struct Graph: Equatable {
     }
 
     /// Parameter indices a node reads.
-    public func parameterIndices(of op: Op) -> [Int] {
-        switch op {
-        case .conv2d(let a): return a.bias.map { [a.weight, $0] } ?? [a.weight]
-        case .convTranspose2d(let a): return a.bias.map { [a.weight, $0] } ?? [a.weight]
-        case .batchNorm(let a): return [a.gamma, a.beta, a.mean, a.variance]
-        default: return []
-        }
-    }
+    public func parameterIndices(of op: Op) -> [Int] { op.parameterIndices }
 
     /// The number of parameters (learned and statistics) the graph holds.
     public var parameterCount: Int { parameters.reduce(0) { $0 + $1.elementCount } }
@@ -139,14 +132,7 @@ public struct Graph: Equatable {
             for input in node.inputs where input < 0 || input >= i {
                 throw .badOperand(node: node.name, operand: input)
             }
-            let arity: ClosedRange<Int>
-            switch node.op {
-            case .input: arity = 0...0
-            case .concat: arity = 2...Int.max
-            case .add, .mul: arity = 2...2
-            case .upsample(let a): arity = a.scale == 0 ? 2...2 : 1...1
-            default: arity = 1...1
-            }
+            let arity = node.op.operandCount
             if !arity.contains(node.inputs.count) {
                 throw .badArity(node: node.name, kind: node.op.kind, got: node.inputs.count)
             }

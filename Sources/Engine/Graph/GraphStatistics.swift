@@ -15,16 +15,17 @@ extension Graph {
         let shapes = try inferShapes(inputs)
         var rows: [NodeStatistics] = []
         for (i, node) in nodes.enumerated() {
-            let x = node.inputs.isEmpty ? shapes[i] : shapes[node.inputs[0]]
-            var macs = 0.0
-            switch node.op {
-            case .conv2d(let a): macs = a.geometry(x).directFLOPs / 2
-            case .convTranspose2d(let a): macs = a.geometry(x).directFLOPs / 2
-            default: break
-            }
-            let count = parameterIndices(of: node.op).reduce(0) { $0 + parameters[$1].elementCount }
+            var visitor = MultiplyAccumulateVisitor(operands: node.inputs.map { shapes[$0] }, output: shapes[i])
+            let macs = node.op.visit(&visitor)
+            let count = node.op.parameterIndices.reduce(0) { $0 + parameters[$1].elementCount }
             rows.append(NodeStatistics(name: node.name, kind: node.op.kind, shape: shapes[i], parameters: count, macs: macs))
         }
         return rows
     }
+}
+
+private struct MultiplyAccumulateVisitor: OperatorVisitor {
+    let operands: [TensorShape]
+    let output: TensorShape
+    func visit<O: OperatorDefinition>(_ op: O) -> Double { op.multiplyAccumulates(operands, output: output) }
 }

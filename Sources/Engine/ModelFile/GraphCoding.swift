@@ -7,7 +7,7 @@ enum GraphCoding {
     /// `describe` gives each node's op name and attributes (the tests change them to write files from a
     /// later or a broken writer).
     static func encode(_ graph: Graph, into w: inout ByteWriter,
-                       describe: (Node) -> (op: String, attributes: Metadata) = { (NodeAttributes.name($0.op), NodeAttributes.encode($0.op)) }) {
+                       describe: (Node) -> (op: String, attributes: Metadata) = { ($0.op.fileName, NodeAttributes.encode($0.op)) }) {
         w.u32(UInt32(graph.nodes.count))
         for node in graph.nodes {
             let (op, attributes) = describe(node)

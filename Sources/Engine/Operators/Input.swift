@@ -1,0 +1,18 @@
+/// A graph input (no operands): the caller's tensor, which must have `channels` channels.
+public struct InputNode: OperatorDefinition {
+    public var channels: Int
+
+    public static let fileName = "input"
+    public var kind: String { "input" }
+    public var operandCount: ClosedRange<Int> { 0...0 }
+
+    public func encode(into a: inout NodeAttributeWriter) { a.int("channels", channels) }
+    public static func decode(_ a: NodeAttributeReader) throws(ModelFileError) -> Op { .input(channels: try a.int("channels")) }
+
+    /// `operands` holds the shape the caller gives this input.
+    public func outputShape(_ operands: [TensorShape], _ context: ShapeContext) throws(GraphError) -> TensorShape {
+        let s = operands[0]
+        if s.channels != channels { throw context.fail("input has \(s.channels) channels, the model takes \(channels)") }
+        return s
+    }
+}

@@ -1,0 +1,83 @@
+import Kernels
+
+/// Window geometry of max and average pooling (square windows, PyTorch's `MaxPool2d`/`AvgPool2d`;
+/// average pooling divides by the taps inside the image).
+public struct PoolAttributes: Equatable {
+    public var kernel: Int
+    public var stride: Int
+    public var padding: Int
+
+    public init(kernel: Int, stride: Int, padding: Int = 0) {
+        self.kernel = kernel
+        self.stride = stride
+        self.padding = padding
+    }
+
+    public func geometry(_ input: TensorShape) -> Pool2dGeometry {
+        Pool2dGeometry(batch: input.batch, channels: input.channels, inHeight: input.height, inWidth: input.width,
+                       kernel: kernel, stride: stride, padding: padding)
+    }
+
+    func encode(into a: inout NodeAttributeWriter) {
+        a.ints("kernel", [kernel, kernel])
+        a.ints("stride", [stride, stride])
+        a.ints("padding", [padding, padding])
+    }
+
+    static func decode(_ a: NodeAttributeReader) throws(ModelFileError) -> PoolAttributes {
+        PoolAttributes(kernel: try a.square("kernel"), stride: try a.square("stride"), padding: try a.square("padding"))
+    }
+
+    func outputShape(_ operands: [TensorShape], _ context: ShapeContext) throws(GraphError) -> TensorShape {
+        let g = geometry(operands[0])
+        if let error = g.validate() { throw context.fail("\(error)") }
+        var out = operands[0]
+        out.height = g.outHeight
+        out.width = g.outWidth
+        return out
+    }
+}
+
+public struct MaxPool2d: OperatorDefinition {
+    public var window: PoolAttributes
+    public init(_ window: PoolAttributes) { self.window = window }
+
+    public static let fileName = "max_pool2d"
+    public var kind: String { "max_pool2d" }
+    public func encode(into a: inout NodeAttributeWriter) { window.encode(into: &a) }
+    public static func decode(_ a: NodeAttributeReader) throws(ModelFileError) -> Op { .maxPool2d(try PoolAttributes.decode(a)) }
+    public func outputShape(_ operands: [TensorShape], _ context: ShapeContext) throws(GraphError) -> TensorShape {
+        try window.outputShape(operands, context)
+    }
+}
+
+public struct AveragePool2d: OperatorDefinition {
+    public var window: PoolAttributes
+    public init(_ window: PoolAttributes) { self.window = window }
+
+    public static let fileName = "avg_pool2d"
+    public var kind: String { "avg_pool2d" }
+    public func encode(into a: inout NodeAttributeWriter) { window.encode(into: &a) }
+    public static func decode(_ a: NodeAttributeReader) throws(ModelFileError) -> Op { .averagePool2d(try PoolAttributes.decode(a)) }
+    public func outputShape(_ operands: [TensorShape], _ context: ShapeContext) throws(GraphError) -> TensorShape {
+        try window.outputShape(operands, context)
+    }
+}
+
+/// Adaptive average pooling to `bins x bins` (PSPNet's pyramid; 1 is global average pooling).
+public struct AdaptiveAveragePool2d: OperatorDefinition {
+    public var bins: Int
+
+    public static let fileName = "adaptive_avg_pool2d"
+    public var kind: String { "adaptive_avg_pool2d" }
+    public func encode(into a: inout NodeAttributeWriter) { a.int("bins", bins) }
+    public static func decode(_ a: NodeAttributeReader) throws(ModelFileError) -> Op { .adaptiveAveragePool2d(bins: try a.int("bins")) }
+
+    public func outputShape(_ operands: [TensorShape], _ context: ShapeContext) throws(GraphError) -> TensorShape {
+        if bins <= 0 { throw context.fail("adaptive pooling needs positive bins, got \(bins)") }
+        var out = operands[0]
+        out.height = bins
+        out.width = bins
+        return out
+    }
+}
