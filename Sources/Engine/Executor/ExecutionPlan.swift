@@ -35,7 +35,7 @@ public final class ExecutionPlan {
     /// Arena, workspace and packed weights: the memory a run needs beyond the caller's tensors.
     public var plannedPeakBytes: Int { arenaBytes + workspaceBytes + packedWeightBytes }
 
-    init(graph: Graph, inputs: [TensorShape], threads: Int, choose: (Conv2dGeometry) -> ConvAlgorithm) throws(GraphError) {
+    init(graph: Graph, inputs: [TensorShape], threads: Int, choose: @escaping (Conv2dGeometry) -> ConvAlgorithm) throws(GraphError) {
         let shapes = try graph.inferShapes(inputs)
         self.inputShapes = inputs
         self.shapes = shapes
@@ -45,20 +45,14 @@ public final class ExecutionPlan {
         var workspaceFloats = 0
         var packed = 0
         var flops = 0.0
-        var inputIndex = 0
-        for node in graph.nodes {
-            let x = node.inputs.isEmpty ? shapes[0] : shapes[node.inputs[0]]
-            if case .input = node.op {
-                ops.append(.input(index: inputIndex))
-                inputIndex += 1
-                continue
-            }
-            let prepared = try ExecutionPlan.prepare(node, graph: graph, input: x, threads: threads, choose: choose)
-            ops.append(prepared.op)
+        for (i, node) in graph.nodes.enumerated() {
+            let prepared = try ExecutionPlan.prepare(node, graph: graph, operands: node.inputs.map { shapes[$0] }, output: shapes[i],
+                                                     threads: threads, choose: choose)
+            ops.append(prepared)
             workspaceFloats = max(workspaceFloats, prepared.workspaceFloats)
-            packed += prepared.packedBytes
+            packed += prepared.packedWeightBytes
             flops += prepared.flops
-            if case .conv(let op) = prepared.op { choices.append((node.name, op.geometry, op.algorithm)) }
+            if let c = prepared.convolution { choices.append((node.name, c.geometry, c.algorithm)) }
         }
         self.ops = ops
         operands = graph.nodes.map { $0.inputs }
@@ -89,7 +83,7 @@ public final class ExecutionPlan {
     /// A plan for a quantized graph: int8 kernels where the table quantizes a node, fp32 elsewhere.
     /// `reference` runs the integer reference kernels instead of the fast ones (for tests).
     init(graph: Graph, quantization: ActivationQuantization, inputs: [TensorShape], threads: Int, reference: Bool,
-         choose: (Conv2dGeometry) -> ConvAlgorithm) throws(GraphError) {
+         choose: @escaping (Conv2dGeometry) -> ConvAlgorithm) throws(GraphError) {
         let program = try Int8Program(graph: graph, quantization: quantization, inputs: inputs, threads: threads,
                                       reference: reference, choose: choose)
         inputShapes = inputs
@@ -110,61 +104,12 @@ public final class ExecutionPlan {
         int8 = program
     }
 
-    /// Prepares one float node (not an input) whose first operand has shape `x`.
-    static func prepare(_ node: Node, graph: Graph, input x: TensorShape, threads: Int,
-                        choose: (Conv2dGeometry) -> ConvAlgorithm) throws(GraphError)
-        -> (op: PreparedOp, workspaceFloats: Int, packedBytes: Int, flops: Double) {
-        switch node.op {
-        case .input:
-            return (.input(index: 0), 0, 0, 0)
-        case .conv2d(let a):
-            let g = a.geometry(x)
-            let op = try ExecutionPlan.convOperator(g, a, graph, node, threads, choose(g))
-            return (.conv(op), op.workspaceFloats, op.plan.packedWeightBytes, g.directFLOPs)
-        case .convTranspose2d(let a):
-            let g = a.geometry(x)
-            let w = graph.parameters[a.weight].floats
-            let b = a.bias.map { graph.parameters[$0].floats }
-            let plan: F32ConvTranspose.Plan
-            do {
-                plan = try w.withUnsafeBufferPointer { wp throws(ShapeError) in
-                    try withOptionalPointer(b) { bp throws(ShapeError) in
-                        try F32ConvTranspose.Plan(g, weights: wp.baseAddress!, bias: bp, activation: a.activation)
-                    }
-                }
-            } catch { throw .shape(node: node.name, "\(error)") }
-            return (.convTranspose(plan), 0, plan.packedWeightBytes, g.directFLOPs)
-        case .maxPool2d(let a): return (.maxPool(a.geometry(x)), 0, 0, 0)
-        case .averagePool2d(let a): return (.averagePool(a.geometry(x)), 0, 0, 0)
-        case .adaptiveAveragePool2d(let bins): return (.adaptiveAveragePool(bins: bins), 0, 0, 0)
-        case .upsample(let a): return (.upsample(a.mode), 0, 0, 0)
-        case .concat: return (.concat, 0, 0, 0)
-        case .add(let activation): return (.add(activation), 0, 0, 0)
-        case .mul: return (.mul, 0, 0, 0)
-        case .batchNorm(let a):
-            let (scale, shift) = BatchNormParameters(gamma: graph.parameters[a.gamma].floats,
-                                                     beta: graph.parameters[a.beta].floats,
-                                                     mean: graph.parameters[a.mean].floats,
-                                                     variance: graph.parameters[a.variance].floats,
-                                                     epsilon: a.epsilon).affine
-            return (.affine(scale: scale, shift: shift, a.activation), 0, 0, 0)
-        case .activation(let kind): return (.activation(kind), 0, 0, 0)
-        case .softmax: return (.softmax, 0, 0, 0)
-        }
-    }
-
-    private static func convOperator(_ g: Conv2dGeometry, _ a: ConvAttributes, _ graph: Graph, _ node: Node,
-                                     _ threads: Int, _ algorithm: ConvAlgorithm) throws(GraphError) -> Conv2dOperator {
-        let w = graph.parameters[a.weight].floats
-        let b = a.bias.map { graph.parameters[$0].floats }
-        do {
-            return try w.withUnsafeBufferPointer { wp throws(ShapeError) in
-                try withOptionalPointer(b) { bp throws(ShapeError) in
-                    try Conv2dOperator(g, weights: wp.baseAddress!, bias: bp, activation: a.activation,
-                                       algorithm: algorithm, threads: threads)
-                }
-            }
-        } catch { throw .shape(node: node.name, "\(error)") }
+    /// Prepares one float node through its operator family.
+    static func prepare(_ node: Node, graph: Graph, operands: [TensorShape], output: TensorShape, threads: Int,
+                        choose: @escaping (Conv2dGeometry) -> ConvAlgorithm) throws(GraphError) -> PreparedOp {
+        var visitor = FloatPlanVisitor(context: FloatPlanContext(node: node, parameters: graph.parameters, operands: operands,
+                                                                 output: output, threads: threads, algorithm: choose))
+        return try node.op.visit(&visitor)
     }
 
     /// Runs the graph on NHWC inputs already copied into the arena by `Executor`.
@@ -179,8 +124,8 @@ public final class ExecutionPlan {
                 operandPointers.append(arena.pointer + offsets[j])
                 operandShapes.append(shapes[j])
             }
-            op.run(operandPointers, operandShapes, output: arena.pointer + offsets[i], shape: shapes[i],
-                   workspace: workspace.pointer, threads: threads)
+            op.run(FloatOperands(inputs: operandPointers, inputShapes: operandShapes, output: arena.pointer + offsets[i],
+                                 shape: shapes[i], workspace: workspace.pointer, threads: threads))
         }
     }
 
@@ -192,8 +137,8 @@ public final class ExecutionPlan {
             let pointers = operands[i].map { arena.pointer + offsets[$0] }
             let operandShapes = operands[i].map { shapes[$0] }
             let t0 = MonotonicClock.now()
-            op.run(pointers, operandShapes, output: arena.pointer + offsets[i], shape: shapes[i],
-                   workspace: workspace.pointer, threads: threads)
+            op.run(FloatOperands(inputs: pointers, inputShapes: operandShapes, output: arena.pointer + offsets[i],
+                                 shape: shapes[i], workspace: workspace.pointer, threads: threads))
             times[i] = MonotonicClock.now() - t0
         }
         return times
@@ -213,4 +158,9 @@ public func withOptionalPointer<R, E: Error>(_ array: [Float]?, _ body: (UnsafeP
         do throws(E) { return .success(try body(p.baseAddress!)) } catch { return .failure(error) }
     }
     return try result.get()
+}
+
+private struct FloatPlanVisitor: OperatorVisitor {
+    let context: FloatPlanContext
+    func visit<O: OperatorDefinition>(_ op: O) throws(GraphError) -> PreparedOp { try op.planFloat(context) }
 }

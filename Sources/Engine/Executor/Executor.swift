@@ -40,6 +40,7 @@ public final class Executor {
         if let plan = plans[inputs] { return plan }
         let plan: ExecutionPlan
         if let quantization {
+            let policy = self.policy
             plan = try ExecutionPlan(graph: graph, quantization: quantization, inputs: inputs, threads: threads,
                                      reference: int8Reference) { g in
                 switch policy {

@@ -42,3 +42,19 @@ public enum ActivationKind: OperatorDefinition {
 
     public func outputShape(_ operands: [TensorShape], _ context: ShapeContext) throws(GraphError) -> TensorShape { operands[0] }
 }
+
+extension ActivationKind {
+    public func planFloat(_ context: FloatPlanContext) throws(GraphError) -> PreparedOp {
+        let kind = self
+        return PreparedOp { r in
+            let x = r.x, output = r.output
+            ParallelFor.run(count: r.shape.elementCount, threads: r.threads) { range, _ in
+                switch kind {
+                case .relu: F32Activations.relu(x, output: output, range: range)
+                case .leakyRelu(let slope): F32Activations.leakyRelu(x, slope: slope, output: output, range: range)
+                case .sigmoid: F32Activations.sigmoid(x, output: output, range: range)
+                }
+            }
+        }
+    }
+}

@@ -40,3 +40,23 @@ public struct BatchNormAttributes: OperatorDefinition {
         return operands[0]
     }
 }
+
+extension BatchNormAttributes {
+    /// An inference BatchNorm that the passes could not fold: a per-channel affine map.
+    public func planFloat(_ context: FloatPlanContext) throws(GraphError) -> PreparedOp {
+        let (scale, shift) = BatchNormParameters(gamma: context.floats(gamma), beta: context.floats(beta), mean: context.floats(mean),
+                                                 variance: context.floats(variance), epsilon: epsilon).affine
+        let activation = self.activation
+        return PreparedOp { r in
+            scale.withUnsafeBufferPointer { s in
+                shift.withUnsafeBufferPointer { t in
+                    let sp = s.baseAddress!, tp = t.baseAddress!, x = r.x, output = r.output, channels = r.shape.channels
+                    ParallelFor.run(count: r.pixels, threads: r.threads) { range, _ in
+                        F32Elementwise.channelAffine(x, scale: sp, shift: tp, channels: channels, output: output,
+                                                     pixels: range, activation: activation)
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,3 +1,5 @@
+import Kernels
+
 /// Channel concatenation of two or more operands with the same spatial size.
 public struct Concat: OperatorDefinition {
     public static let fileName = "concat"
@@ -14,5 +16,17 @@ public struct Concat: OperatorDefinition {
             out.channels += s.channels
         }
         return out
+    }
+}
+
+extension Concat {
+    public func planFloat(_ context: FloatPlanContext) throws(GraphError) -> PreparedOp {
+        PreparedOp { r in
+            var parts: [(UnsafePointer<Float>, Int)] = []
+            for (i, p) in r.inputs.enumerated() { parts.append((UnsafePointer(p), r.inputShapes[i].channels)) }
+            ParallelFor.run(count: r.pixels, threads: r.threads) { range, _ in
+                F32Elementwise.concatChannels(parts, output: r.output, pixels: range)
+            }
+        }
     }
 }

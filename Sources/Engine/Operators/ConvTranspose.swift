@@ -68,3 +68,29 @@ public struct ConvTransposeAttributes: OperatorDefinition {
         geometry(operands[0]).directFLOPs / 2
     }
 }
+
+extension ConvTransposeAttributes {
+    public func planFloat(_ context: FloatPlanContext) throws(GraphError) -> PreparedOp {
+        let g = geometry(context.x)
+        let plan = try self.plan(g, weights: context.floats(weight), bias: bias.map { context.floats($0) }, node: context.node)
+        return PreparedOp(packedWeightBytes: plan.packedWeightBytes, flops: g.directFLOPs) { r in
+            for n in 0..<r.shape.batch {
+                let src = UnsafePointer(r.x + n * r.xs.elementsPerImage), dst = r.output + n * r.shape.elementsPerImage
+                ParallelFor.run(count: plan.workItems, threads: r.threads) { items, _ in
+                    plan.run(input: src, output: dst, items: items)
+                }
+            }
+        }
+    }
+
+    /// The fp32 kernel plan for geometry `g` with these weights.
+    public func plan(_ g: ConvTranspose2dGeometry, weights w: [Float], bias b: [Float]?, node: Node) throws(GraphError) -> F32ConvTranspose.Plan {
+        do {
+            return try w.withUnsafeBufferPointer { wp throws(ShapeError) in
+                try withOptionalPointer(b) { bp throws(ShapeError) in
+                    try F32ConvTranspose.Plan(g, weights: wp.baseAddress!, bias: bp, activation: activation)
+                }
+            }
+        } catch { throw .shape(node: node.name, "\(error)") }
+    }
+}

@@ -94,3 +94,28 @@ public struct ConvAttributes: OperatorDefinition {
         geometry(operands[0]).directFLOPs / 2
     }
 }
+
+extension ConvAttributes {
+    public func planFloat(_ context: FloatPlanContext) throws(GraphError) -> PreparedOp {
+        let g = geometry(context.x)
+        let op = try makeOperator(g, weights: context.floats(weight), bias: bias.map { context.floats($0) },
+                              algorithm: context.algorithm(g), threads: context.threads, node: context.node)
+        return PreparedOp(workspaceFloats: op.workspaceFloats, packedWeightBytes: op.plan.packedWeightBytes, flops: g.directFLOPs,
+                          convolution: (op.geometry, op.algorithm)) { r in
+            op.run(input: r.x, output: r.output, workspace: r.workspace)
+        }
+    }
+
+    /// The fp32 operator for geometry `g` with these weights (training plans one per step, with its current weights).
+    public func makeOperator(_ g: Conv2dGeometry, weights w: [Float], bias b: [Float]?, activation: FusedActivation? = nil,
+                           algorithm: ConvAlgorithm, threads: Int, node: Node) throws(GraphError) -> Conv2dOperator {
+        do {
+            return try w.withUnsafeBufferPointer { wp throws(ShapeError) in
+                try withOptionalPointer(b) { bp throws(ShapeError) in
+                    try Conv2dOperator(g, weights: wp.baseAddress!, bias: bp, activation: activation ?? self.activation,
+                                       algorithm: algorithm, threads: threads)
+                }
+            }
+        } catch { throw .shape(node: node.name, "\(error)") }
+    }
+}

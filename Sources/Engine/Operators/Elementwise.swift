@@ -34,3 +34,41 @@ public struct Mul: OperatorDefinition {
         return x
     }
 }
+
+extension Add {
+    public func planFloat(_ context: FloatPlanContext) throws(GraphError) -> PreparedOp {
+        let activation = self.activation
+        return PreparedOp { r in
+            let a = r.inputs[0], b = r.inputs[1], output = r.output
+            ParallelFor.run(count: r.shape.elementCount, threads: r.threads) { range, _ in
+                F32Elementwise.add(a, b, output: output, range: range, activation: activation)
+            }
+        }
+    }
+}
+
+extension Mul {
+    public func planFloat(_ context: FloatPlanContext) throws(GraphError) -> PreparedOp {
+        PreparedOp { r in
+            let a = r.inputs[0], b = r.inputs[1], gate = r.inputShapes[1], shape = r.shape, output = r.output
+            if gate == shape {
+                ParallelFor.run(count: shape.elementCount, threads: r.threads) { range, _ in
+                    F32Elementwise.multiply(a, b, output: output, range: range)
+                }
+            } else if gate.channels == 1 && shape.channels != 1 {
+                ParallelFor.run(count: r.pixels, threads: r.threads) { range, _ in
+                    F32Elementwise.multiplyBySpatial(a, gate: b, channels: shape.channels, output: output, pixels: range)
+                }
+            } else {
+                let perImage = shape.height * shape.width
+                for n in 0..<shape.batch {
+                    let src = a + n * shape.elementsPerImage, dst = output + n * shape.elementsPerImage
+                    let scale = b + n * shape.channels
+                    ParallelFor.run(count: perImage, threads: r.threads) { range, _ in
+                        F32Elementwise.multiplyByChannel(src, scale: scale, channels: shape.channels, output: dst, pixels: range)
+                    }
+                }
+            }
+        }
+    }
+}

@@ -29,6 +29,9 @@ public protocol OperatorDefinition: Equatable {
     func outputShape(_ operands: [TensorShape], _ context: ShapeContext) throws(GraphError) -> TensorShape
     /// Multiply-accumulates for the whole batch (direct-convolution count; 0 for ops that only move data).
     func multiplyAccumulates(_ operands: [TensorShape], output: TensorShape) -> Double
+
+    /// The node planned for fp32 at the context's shapes: kernels chosen, weights packed.
+    func planFloat(_ context: FloatPlanContext) throws(GraphError) -> PreparedOp
 }
 
 extension OperatorDefinition {

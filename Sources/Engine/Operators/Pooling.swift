@@ -81,3 +81,39 @@ public struct AdaptiveAveragePool2d: OperatorDefinition {
         return out
     }
 }
+
+extension MaxPool2d {
+    public func planFloat(_ context: FloatPlanContext) throws(GraphError) -> PreparedOp {
+        let g = window.geometry(context.x)
+        return PreparedOp { r in
+            eachImageRows(r.xs, r.shape, r.x, r.output, r.threads) { src, dst, rows in
+                F32Pooling.maxPool(g, input: src, output: dst, indices: nil, rows: rows)
+            }
+        }
+    }
+}
+
+extension AveragePool2d {
+    public func planFloat(_ context: FloatPlanContext) throws(GraphError) -> PreparedOp {
+        let g = window.geometry(context.x)
+        return PreparedOp { r in
+            eachImageRows(r.xs, r.shape, r.x, r.output, r.threads) { src, dst, rows in
+                F32Pooling.averagePool(g, input: src, output: dst, rows: rows)
+            }
+        }
+    }
+}
+
+extension AdaptiveAveragePool2d {
+    public func planFloat(_ context: FloatPlanContext) throws(GraphError) -> PreparedOp {
+        let bins = self.bins
+        return PreparedOp { r in
+            var one = r.xs.image
+            one.batch = 1
+            for n in 0..<r.shape.batch {
+                F32Pooling.adaptiveAveragePool(one, outHeight: bins, outWidth: bins,
+                                               input: r.x + n * r.xs.elementsPerImage, output: r.output + n * r.shape.elementsPerImage)
+            }
+        }
+    }
+}

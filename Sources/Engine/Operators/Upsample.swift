@@ -51,3 +51,23 @@ public struct UpsampleAttributes: OperatorDefinition {
         return out
     }
 }
+
+extension UpsampleAttributes {
+    public func planFloat(_ context: FloatPlanContext) throws(GraphError) -> PreparedOp {
+        let mode = self.mode
+        return PreparedOp { r in
+            var one = r.xs.image
+            one.batch = 1
+            let shape = r.shape
+            eachImageRows(r.xs, shape, r.x, r.output, r.threads) { src, dst, rows in
+                switch mode {
+                case .nearest:
+                    F32Upsample.nearest(one, outHeight: shape.height, outWidth: shape.width, input: src, output: dst, rows: rows)
+                case .bilinear(let alignCorners):
+                    F32Upsample.bilinear(one, outHeight: shape.height, outWidth: shape.width, alignCorners: alignCorners,
+                                         input: src, output: dst, rows: rows)
+                }
+            }
+        }
+    }
+}

@@ -75,7 +75,7 @@ final class Int8Program {
     private var scratchBytes = 0
 
     init(graph: Graph, quantization: ActivationQuantization, inputs: [TensorShape], threads: Int, reference: Bool,
-         choose: (Conv2dGeometry) -> ConvAlgorithm) throws(GraphError) {
+         choose: @escaping (Conv2dGeometry) -> ConvAlgorithm) throws(GraphError) {
         self.threads = threads
         let shapes = try graph.inferShapes(inputs)
         for (index, node) in graph.nodes.enumerated() {
@@ -162,12 +162,13 @@ final class Int8Program {
             // A float island: float operands, the fp32 operator, a Float output.
             var operands: [Int] = []
             for j in node.inputs { operands.append(value(of: j, in: .float, node: index)) }
-            let prepared = try ExecutionPlan.prepare(node, graph: graph, input: x, threads: threads, choose: choose)
+            let prepared = try ExecutionPlan.prepare(node, graph: graph, operands: node.inputs.map { shapes[$0] }, output: shape,
+                                                     threads: threads, choose: choose)
             workspaceFloats = max(workspaceFloats, prepared.workspaceFloats)
-            packedWeightBytes += prepared.packedBytes
+            packedWeightBytes += prepared.packedWeightBytes
             flops += prepared.flops
             floatNodes.append(node.name)
-            nodeValue.append(addStep(.float(prepared.op), operands, index, shape, .float))
+            nodeValue.append(addStep(.float(prepared), operands, index, shape, .float))
         }
         for output in graph.outputs {
             outputValues[output.node] = value(of: output.node, in: .float, node: output.node)

@@ -108,7 +108,8 @@ extension Int8Program {
                 pointers.append(floatPointer(v))
                 shapes.append(values[v].shape)
             }
-            op.run(pointers, shapes, output: floatPointer(step.output), shape: shape, workspace: workspace.pointer, threads: threads)
+            op.run(FloatOperands(inputs: pointers, inputShapes: shapes, output: floatPointer(step.output), shape: shape,
+                                 workspace: workspace.pointer, threads: threads))
         }
     }
 
