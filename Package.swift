@@ -88,7 +88,7 @@ let package = Package(
         // Randomized kernel-vs-reference checks, shared by XCTest and the Embedded ARM runner.
         .target(name: "KernelChecks", dependencies: ["Kernels"], swiftSettings: kernelSettings),
         // Runtime: threads, operators with plan/run, graph IR, model file, executor.
-        .target(name: "Engine", dependencies: ["Kernels"], swiftSettings: kernelSettings),
+        .target(name: "Engine", dependencies: ["Kernels"], swiftSettings: kernelSettings + [.unsafeFlags(["-O"])]),
         // The Float64 reference executor that the optimized executor is checked against.
         // Optimized even in debug builds: the Float64 loops would otherwise dominate the test time.
         .target(name: "EngineChecks", dependencies: ["Engine", "Kernels"], swiftSettings: kernelSettings + [.unsafeFlags(["-O"])]),

@@ -2,7 +2,7 @@ import XCTest
 import Kernels
 import KernelChecks
 import EngineChecks
-import Engine
+@testable import Engine
 @testable import Train
 
 /// Autograd gradients against central finite differences of the Float64 reference executor (BatchNorm

@@ -58,3 +58,54 @@ extension ActivationKind {
         }
     }
 }
+
+extension ActivationKind {
+    public func reference(_ operands: [ReferenceTensor], _ context: ReferenceContext) -> ReferenceTensor {
+        var out = context.zeros()
+        for j in 0..<out.data.count {
+            let v = operands[0].data[j]
+            switch self {
+            case .relu: out.data[j] = v < 0 ? 0 : v
+            case .leakyRelu(let slope): out.data[j] = v < 0 ? v * Double(slope) : v
+            case .sigmoid: out.data[j] = LayerReference.sigmoid(v)
+            }
+        }
+        return out
+    }
+}
+
+extension ActivationKind {
+    public func trainingForward(_ tape: Autograd, node i: Int, output out: inout [Float]) throws(GraphError) {
+        let x = tape.values[tape.graph.nodes[i].inputs[0]]
+        switch self {
+        case .relu:
+            let threads = tape.threads
+            x.withUnsafeBufferPointer { xp in out.withUnsafeMutableBufferPointer { op in
+                let a = xp.baseAddress!, o = op.baseAddress!
+                ParallelFor.run(count: op.count, threads: threads) { range, _ in F32Activations.relu(a, output: o, range: range) }
+            } }
+        case .leakyRelu(let slope): for k in 0..<out.count { out[k] = x[k] > 0 ? x[k] : x[k] * slope }
+        case .sigmoid: for k in 0..<out.count { out[k] = Exp.sigmoid(x[k]) }
+        }
+    }
+
+    public func backward(_ tape: Autograd, node i: Int, outputGradient dyIn: [Float], operandGradients grads: inout [[Float]?]) throws(GraphError) {
+        let j = tape.graph.nodes[i].inputs[0], y = tape.values[i]
+        var dx = [Float](repeating: 0, count: dyIn.count)
+        switch self {
+        case .relu:
+            let threads = tape.threads
+            y.withUnsafeBufferPointer { yp in dyIn.withUnsafeBufferPointer { dp in dx.withUnsafeMutableBufferPointer { xp in
+                let yb = yp.baseAddress!, db = dp.baseAddress!, xb = xp.baseAddress!
+                ParallelFor.run(count: xp.count, threads: threads) { range, _ in
+                    F32LayerBackward.activation(.relu, output: yb, outputGradient: db, inputGradient: xb, range: range)
+                }
+            } } }
+        case .leakyRelu(let slope):
+            let x = tape.values[j]
+            for k in 0..<dx.count { dx[k] = x[k] > 0 ? dyIn[k] : dyIn[k] * slope }
+        case .sigmoid: for k in 0..<dx.count { dx[k] = dyIn[k] * y[k] * (1 - y[k]) }
+        }
+        Autograd.accumulate(&grads[j], dx)
+    }
+}

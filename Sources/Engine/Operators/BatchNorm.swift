@@ -60,3 +60,88 @@ extension BatchNormAttributes {
         }
     }
 }
+
+extension BatchNormAttributes {
+    public func reference(_ operands: [ReferenceTensor], _ context: ReferenceContext) -> ReferenceTensor {
+        let x = operands[0], gamma = context.values(self.gamma), beta = context.values(self.beta)
+        var mean = context.values(self.mean), variance = context.values(self.variance)
+        var out = context.zeros()
+        let s = out.shape
+        if context.batchStatistics {
+            let count = Double(s.batch * s.height * s.width)
+            for c in 0..<s.channels {
+                var m = 0.0, v = 0.0
+                for n in 0..<s.batch { for y in 0..<s.height { for xx in 0..<s.width { m += x.data[out.index(n, c, y, xx)] } } }
+                m /= count
+                for n in 0..<s.batch { for y in 0..<s.height { for xx in 0..<s.width {
+                    let d = x.data[out.index(n, c, y, xx)] - m
+                    v += d * d
+                } } }
+                mean[c] = m
+                variance[c] = v / count
+            }
+        }
+        for n in 0..<s.batch { for c in 0..<s.channels {
+            let inv = 1 / (variance[c] + Double(epsilon)).squareRoot()
+            for y in 0..<s.height { for xx in 0..<s.width {
+                let j = out.index(n, c, y, xx)
+                out.data[j] = activation.apply((x.data[j] - mean[c]) * inv * gamma[c] + beta[c])
+            } }
+        } }
+        return out
+    }
+}
+
+extension BatchNormAttributes {
+    /// Training normalizes with the batch's statistics and updates the running ones; explanations
+    /// (`training: false`) use the running ones.
+    public func trainingForward(_ tape: Autograd, node i: Int, output out: inout [Float]) throws(GraphError) {
+        let x = tape.values[tape.graph.nodes[i].inputs[0]], s = tape.shapes[i]
+        let pixels = s.batch * s.height * s.width
+        let gamma = tape.parameter(self.gamma), beta = tape.parameter(self.beta), activation = tape.batchNormActivation(i, self)
+        if tape.training {
+            var mean = tape.parameter(self.mean), variance = tape.parameter(self.variance)
+            let saved = x.withUnsafeBufferPointer { xp in out.withUnsafeMutableBufferPointer {
+                tape.batchNormForward(xp.baseAddress!, pixels: pixels, channels: s.channels, gamma: gamma, beta: beta, epsilon: epsilon,
+                                      activation: activation, runningMean: &mean, runningVariance: &variance, output: $0.baseAddress!)
+            } }
+            tape.setParameter(self.mean, mean)
+            tape.setParameter(self.variance, variance)
+            tape.batchNormSaved[i] = saved
+        } else {
+            let (scale, shift) = BatchNormParameters(gamma: gamma, beta: beta, mean: tape.parameter(self.mean), variance: tape.parameter(self.variance),
+                                                     epsilon: epsilon).affine
+            for k in 0..<out.count { let c = k % s.channels; out[k] = activation.apply(x[k] * scale[c] + shift[c]) }
+        }
+    }
+
+    public func backward(_ tape: Autograd, node i: Int, outputGradient dyIn: [Float], operandGradients grads: inout [[Float]?]) throws(GraphError) {
+        let j = tape.graph.nodes[i].inputs[0], s = tape.shapes[i], y = tape.values[i], activation = tape.batchNormActivation(i, self)
+        let pixels = s.batch * s.height * s.width
+        var dx = Autograd.uninitialized(s.elementCount)
+        var dgamma = [Float](repeating: 0, count: s.channels), dbeta = [Float](repeating: 0, count: s.channels)
+        let gamma = tape.parameter(self.gamma)
+        if tape.training, let saved = tape.batchNormSaved[i] {
+            tape.values[j].withUnsafeBufferPointer { xp in y.withUnsafeBufferPointer { yp in dyIn.withUnsafeBufferPointer { dp in
+                dx.withUnsafeMutableBufferPointer {
+                    tape.batchNormBackward(xp.baseAddress!, output: yp.baseAddress!, outputGradient: dp.baseAddress!, activation: activation,
+                                           pixels: pixels, channels: s.channels, gamma: gamma, saved: saved, inputGradient: $0.baseAddress!,
+                                           gammaGradient: &dgamma, betaGradient: &dbeta)
+                }
+            } } }
+        } else {
+            let dy = tape.activationBackward(activation, y, dyIn)
+            let mean = tape.parameter(self.mean), variance = tape.parameter(self.variance), x = tape.values[j]
+            for k in 0..<dx.count {
+                let c = k % s.channels
+                let inv = 1 / (variance[c] + epsilon).squareRoot()
+                dx[k] = dy[k] * gamma[c] * inv
+                dgamma[c] += dy[k] * (x[k] - mean[c]) * inv
+                dbeta[c] += dy[k]
+            }
+        }
+        tape.addGradient(self.gamma, dgamma)
+        tape.addGradient(beta, dbeta)
+        Autograd.accumulate(&grads[j], dx)
+    }
+}

@@ -30,3 +30,54 @@ extension Concat {
         }
     }
 }
+
+extension Concat {
+    public func reference(_ operands: [ReferenceTensor], _ context: ReferenceContext) -> ReferenceTensor {
+        var out = context.zeros()
+        let s = out.shape
+        var c0 = 0
+        for x in operands {
+            for n in 0..<s.batch { for c in 0..<x.shape.channels { for y in 0..<s.height { for xx in 0..<s.width {
+                out.data[out.index(n, c0 + c, y, xx)] = x.data[x.index(n, c, y, xx)]
+            } } } }
+            c0 += x.shape.channels
+        }
+        return out
+    }
+}
+
+extension Concat {
+    public func trainingForward(_ tape: Autograd, node i: Int, output out: inout [Float]) throws(GraphError) {
+        let s = tape.shapes[i]
+        var offset = 0
+        let pixels = s.batch * s.height * s.width, total = s.channels, threads = tape.threads
+        for j in tape.graph.nodes[i].inputs {
+            let c = tape.shapes[j].channels, o0 = offset
+            tape.values[j].withUnsafeBufferPointer { src in out.withUnsafeMutableBufferPointer { dst in
+                let sp = src.baseAddress!, dp = dst.baseAddress!
+                ParallelFor.run(count: pixels, threads: threads) { range, _ in
+                    for p in range { (dp + p * total + o0).update(from: sp + p * c, count: c) }
+                }
+            } }
+            offset += c
+        }
+    }
+
+    public func backward(_ tape: Autograd, node i: Int, outputGradient dyIn: [Float], operandGradients grads: inout [[Float]?]) throws(GraphError) {
+        let s = tape.shapes[i]
+        var offset = 0
+        let pixels = s.batch * s.height * s.width, total = s.channels, threads = tape.threads
+        for j in tape.graph.nodes[i].inputs {
+            let c = tape.shapes[j].channels, o0 = offset
+            var dx = Autograd.uninitialized(pixels * c)
+            dyIn.withUnsafeBufferPointer { src in dx.withUnsafeMutableBufferPointer { dst in
+                let sp = src.baseAddress!, dp = dst.baseAddress!
+                ParallelFor.run(count: pixels, threads: threads) { range, _ in
+                    for p in range { (dp + p * c).update(from: sp + p * total + o0, count: c) }
+                }
+            } }
+            Autograd.accumulate(&grads[j], dx)
+            offset += c
+        }
+    }
+}

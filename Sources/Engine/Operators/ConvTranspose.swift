@@ -94,3 +94,68 @@ extension ConvTransposeAttributes {
         } catch { throw .shape(node: node.name, "\(error)") }
     }
 }
+
+extension ConvTransposeAttributes {
+    public func reference(_ operands: [ReferenceTensor], _ context: ReferenceContext) -> ReferenceTensor {
+        let x = operands[0], w = context.values(weight), b = bias.map { context.values($0) }
+        var out = context.zeros()
+        let s = out.shape, k = kernel
+        for n in 0..<s.batch { for o in 0..<s.channels { for y in 0..<s.height { for xx in 0..<s.width {
+            out.data[out.index(n, o, y, xx)] = b?[o] ?? 0
+        } } } }
+        for n in 0..<s.batch { for i in 0..<x.shape.channels { for iy in 0..<x.shape.height { for ix in 0..<x.shape.width {
+            let v = x.data[x.index(n, i, iy, ix)]
+            for o in 0..<s.channels { for ky in 0..<k { for kx in 0..<k {
+                let oy = iy * stride - padding + ky, ox = ix * stride - padding + kx
+                if oy < 0 || oy >= s.height || ox < 0 || ox >= s.width { continue }
+                out.data[out.index(n, o, oy, ox)] += v * w[((i * s.channels + o) * k + ky) * k + kx]
+            } } }
+        } } } }
+        for j in 0..<out.data.count { out.data[j] = activation.apply(out.data[j]) }
+        return out
+    }
+}
+
+extension ConvTransposeAttributes {
+    public func trainingForward(_ tape: Autograd, node i: Int, output out: inout [Float]) throws(GraphError) {
+        let node = tape.graph.nodes[i], j = node.inputs[0], s = tape.shapes[i], xs = tape.shapes[j]
+        let plan = try tape.transposedPlan(geometry(xs), weights: tape.parameter(weight), bias: bias.map { tape.parameter($0) }, activation, node)
+        tape.runTransposed(plan, tape.values[j], &out, inStride: xs.elementsPerImage, outStride: s.elementsPerImage, batch: s.batch)
+    }
+
+    public func backward(_ tape: Autograd, node i: Int, outputGradient dyIn: [Float], operandGradients grads: inout [[Float]?]) throws(GraphError) {
+        let node = tape.graph.nodes[i], s = tape.shapes[i]
+        let dy = tape.activationBackward(activation, tape.values[i], dyIn)
+        let j = node.inputs[0], xs = tape.shapes[j]
+        let tg = geometry(xs)
+        // The transposed conv is the adjoint of the conv from its output space to its input space.
+        let g = Conv2dGeometry(batch: s.batch, inChannels: s.channels, inHeight: s.height, inWidth: s.width,
+                               outChannels: xs.channels, kernelHeight: tg.kernelHeight, kernelWidth: tg.kernelWidth,
+                               strideY: tg.strideY, strideX: tg.strideX, dilationY: tg.dilationY, dilationX: tg.dilationX,
+                               padTop: tg.padTop, padLeft: tg.padLeft,
+                               padBottom: tg.padBottom + tg.outputPaddingY, padRight: tg.padRight + tg.outputPaddingX, groups: 1)
+        if g.outHeight != xs.height || g.outWidth != xs.width {
+            throw .shape(node: node.name, "transposed-conv backward geometry mismatch \(g)")
+        }
+        // dW (IOHW) is the conv weight gradient with input dY and output gradient X.
+        try tape.convWeightGradient(g, input: dy, outputGradient: tape.values[j], weight: weight, bias: nil, node: node)
+        if let bias {
+            var db = [Float](repeating: 0, count: s.channels)
+            dy.withUnsafeBufferPointer { dp in db.withUnsafeMutableBufferPointer {
+                F32ConvWeightGradient.biasGradient(dp.baseAddress!, pixels: s.batch * s.height * s.width, channels: s.channels, into: $0.baseAddress!) } }
+            tape.addGradient(bias, db)
+        }
+        // dX is the convolution of dY with the same weights (IOHW read as OIHW).
+        let w = tape.parameter(weight)
+        let op: Conv2dOperator
+        do {
+            op = try w.withUnsafeBufferPointer { wp throws(ShapeError) in
+                try Conv2dOperator(g, weights: wp.baseAddress!, bias: nil, activation: .none,
+                                   algorithm: tape.algorithm(for: g), threads: tape.threads)
+            }
+        } catch { throw .shape(node: node.name, "\(error)") }
+        var dx = Autograd.uninitialized(xs.elementCount)
+        dy.withUnsafeBufferPointer { dp in dx.withUnsafeMutableBufferPointer { op.run(input: dp.baseAddress!, output: $0.baseAddress!) } }
+        Autograd.accumulate(&grads[j], dx)
+    }
+}

@@ -119,3 +119,58 @@ extension ConvAttributes {
         } catch { throw .shape(node: node.name, "\(error)") }
     }
 }
+
+extension ConvAttributes {
+    public func reference(_ operands: [ReferenceTensor], _ context: ReferenceContext) -> ReferenceTensor {
+        let x = operands[0], w = context.values(weight), b = bias.map { context.values($0) }
+        var out = context.zeros()
+        let s = out.shape, cin = x.shape.channels, groupIn = cin / groups, groupOut = outChannels / groups
+        for n in 0..<s.batch { for o in 0..<s.channels {
+            let group = o / groupOut
+            for oy in 0..<s.height { for ox in 0..<s.width {
+                var acc = b?[o] ?? 0
+                for ci in 0..<groupIn { for ky in 0..<kernelHeight { for kx in 0..<kernelWidth {
+                    let iy = oy * strideY - padTop + ky * dilationY, ix = ox * strideX - padLeft + kx * dilationX
+                    if iy < 0 || iy >= x.shape.height || ix < 0 || ix >= x.shape.width { continue }
+                    acc += w[((o * groupIn + ci) * kernelHeight + ky) * kernelWidth + kx] * x.data[x.index(n, group * groupIn + ci, iy, ix)]
+                } } }
+                out.data[out.index(n, o, oy, ox)] = activation.apply(acc)
+            } }
+        } }
+        return out
+    }
+}
+
+extension ConvAttributes {
+    public func trainingForward(_ tape: Autograd, node i: Int, output out: inout [Float]) throws(GraphError) {
+        let node = tape.graph.nodes[i], j = node.inputs[0]
+        let g = geometry(tape.shapes[j])
+        let op = try makeOperator(g, weights: tape.parameter(weight), bias: bias.map { tape.parameter($0) },
+                                  algorithm: tape.algorithm(for: g), threads: tape.threads, node: node)
+        tape.values[j].withUnsafeBufferPointer { xp in out.withUnsafeMutableBufferPointer { op.run(input: xp.baseAddress!, output: $0.baseAddress!) } }
+    }
+
+    public func backward(_ tape: Autograd, node i: Int, outputGradient dyIn: [Float], operandGradients grads: inout [[Float]?]) throws(GraphError) {
+        let node = tape.graph.nodes[i], s = tape.shapes[i]
+        let dy = tape.activationBackward(activation, tape.values[i], dyIn)
+        let j = node.inputs[0], xs = tape.shapes[j]
+        let g = geometry(xs)
+        try tape.convWeightGradient(g, input: tape.values[j], outputGradient: dy, weight: weight, bias: bias, node: node)
+        // Nothing needs the gradient of the graph's input image (unless it is captured).
+        if case .input = tape.graph.nodes[j].op, j != tape.capturing { return }
+        // The stride-1 path writes every element of dX; the transposed convolution adds into it.
+        let stride1 = g.strideY == 1 && g.strideX == 1
+        var dx = stride1 ? Autograd.uninitialized(xs.elementCount) : [Float](repeating: 0, count: xs.elementCount)
+        if stride1 {
+            // Stride 1: dX is a convolution of dY with the flipped, transposed kernel, which runs on the
+            // fast forward paths (igemm, Winograd) instead of the general transposed convolution.
+            try tape.flippedConvolution(g, weights: tape.parameter(weight), dy, &dx, node)
+        } else {
+            // dX: the transposed convolution of dY with the same weights.
+            let t = ConvTranspose2dGeometry(adjointOf: g)
+            let plan = try tape.transposedPlan(t, weights: tape.parameter(weight), bias: nil, .none, node)
+            tape.runTransposed(plan, dy, &dx, inStride: s.elementsPerImage, outStride: xs.elementsPerImage, batch: s.batch)
+        }
+        Autograd.accumulate(&grads[j], dx)
+    }
+}

@@ -72,3 +72,75 @@ extension Mul {
         }
     }
 }
+
+extension Add {
+    public func reference(_ operands: [ReferenceTensor], _ context: ReferenceContext) -> ReferenceTensor {
+        var out = context.zeros()
+        for j in 0..<out.data.count { out.data[j] = activation.apply(operands[0].data[j] + operands[1].data[j]) }
+        return out
+    }
+}
+
+extension Mul {
+    public func reference(_ operands: [ReferenceTensor], _ context: ReferenceContext) -> ReferenceTensor {
+        let x = operands[0], g = operands[1]
+        var out = context.zeros()
+        let s = out.shape
+        for n in 0..<s.batch { for c in 0..<s.channels { for y in 0..<s.height { for xx in 0..<s.width {
+            let gv = g.data[g.index(n, g.shape.channels == 1 ? 0 : c, g.shape.height == 1 ? 0 : y, g.shape.width == 1 ? 0 : xx)]
+            out.data[out.index(n, c, y, xx)] = x.data[x.index(n, c, y, xx)] * gv
+        } } } }
+        return out
+    }
+}
+
+extension Add {
+    public func trainingForward(_ tape: Autograd, node i: Int, output out: inout [Float]) throws(GraphError) {
+        let node = tape.graph.nodes[i], threads = tape.threads, act = activation
+        tape.values[node.inputs[0]].withUnsafeBufferPointer { xp in tape.values[node.inputs[1]].withUnsafeBufferPointer { yp in
+            out.withUnsafeMutableBufferPointer { op in
+                let a = xp.baseAddress!, b = yp.baseAddress!, o = op.baseAddress!
+                ParallelFor.run(count: op.count, threads: threads) { range, _ in F32Elementwise.add(a, b, output: o, range: range, activation: act) }
+            }
+        } }
+    }
+
+    public func backward(_ tape: Autograd, node i: Int, outputGradient dyIn: [Float], operandGradients grads: inout [[Float]?]) throws(GraphError) {
+        let node = tape.graph.nodes[i]
+        let dy = tape.activationBackward(activation, tape.values[i], dyIn)
+        Autograd.accumulate(&grads[node.inputs[0]], dy)
+        Autograd.accumulate(&grads[node.inputs[1]], dy)
+    }
+}
+
+extension Mul {
+    public func trainingForward(_ tape: Autograd, node i: Int, output out: inout [Float]) throws(GraphError) {
+        let node = tape.graph.nodes[i], s = tape.shapes[i]
+        let x = tape.values[node.inputs[0]], gate = tape.values[node.inputs[1]], gs = tape.shapes[node.inputs[1]]
+        for k in 0..<out.count { out[k] = x[k] * gate[Mul.gateIndex(k, s, gs)] }
+    }
+
+    public func backward(_ tape: Autograd, node i: Int, outputGradient dyIn: [Float], operandGradients grads: inout [[Float]?]) throws(GraphError) {
+        let node = tape.graph.nodes[i], s = tape.shapes[i]
+        let a = node.inputs[0], b = node.inputs[1], gs = tape.shapes[b]
+        let x = tape.values[a], gate = tape.values[b]
+        var dx = [Float](repeating: 0, count: s.elementCount)
+        var dgate = [Float](repeating: 0, count: gs.elementCount)
+        for k in 0..<dx.count {
+            let gi = Mul.gateIndex(k, s, gs)
+            dx[k] = dyIn[k] * gate[gi]
+            dgate[gi] += dyIn[k] * x[k]
+        }
+        Autograd.accumulate(&grads[a], dx)
+        Autograd.accumulate(&grads[b], dgate)
+    }
+
+    /// Flat NHWC index into a gate of shape `gs` (same shape, 1 channel, or 1x1) for output index `k`.
+    @inline(__always)
+    static func gateIndex(_ k: Int, _ s: TensorShape, _ gs: TensorShape) -> Int {
+        if gs == s { return k }
+        let c = k % s.channels, p = k / s.channels
+        if gs.channels == 1 { return p }
+        return (p / (s.height * s.width)) * s.channels + c
+    }
+}

@@ -21,3 +21,12 @@ extension InputNode {
     /// The executor copies the caller's tensor in; there is nothing to run.
     public func planFloat(_ context: FloatPlanContext) throws(GraphError) -> PreparedOp { PreparedOp { _ in } }
 }
+
+extension InputNode {
+    public func reference(_ operands: [ReferenceTensor], _ context: ReferenceContext) -> ReferenceTensor { operands[0] }
+}
+
+extension InputNode {
+    public func trainingForward(_ tape: Autograd, node i: Int, output: inout [Float]) throws(GraphError) {}
+    public func backward(_ tape: Autograd, node i: Int, outputGradient dy: [Float], operandGradients grads: inout [[Float]?]) throws(GraphError) {}
+}

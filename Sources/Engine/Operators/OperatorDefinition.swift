@@ -32,6 +32,16 @@ public protocol OperatorDefinition: Equatable {
 
     /// The node planned for fp32 at the context's shapes: kernels chosen, weights packed.
     func planFloat(_ context: FloatPlanContext) throws(GraphError) -> PreparedOp
+
+    /// The output in Float64 by the plainest loops (NCHW): the reference the executors are checked against.
+    func reference(_ operands: [ReferenceTensor], _ context: ReferenceContext) -> ReferenceTensor
+
+    /// Training's forward of node `i`: reads its operands' values on `tape`, writes its NHWC output (every
+    /// element), and keeps on the tape what its backward needs.
+    func trainingForward(_ tape: Autograd, node i: Int, output: inout [Float]) throws(GraphError)
+    /// Given dY of node `i` (NHWC), adds its operands' gradients into `operandGradients` and its parameters'
+    /// gradients into `tape.gradients`.
+    func backward(_ tape: Autograd, node i: Int, outputGradient: [Float], operandGradients: inout [[Float]?]) throws(GraphError)
 }
 
 extension OperatorDefinition {

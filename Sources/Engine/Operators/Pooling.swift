@@ -117,3 +117,139 @@ extension AdaptiveAveragePool2d {
         }
     }
 }
+
+extension PoolAttributes {
+    /// Max or mean over the window's taps inside the image.
+    func reference(_ x: ReferenceTensor, max isMax: Bool, _ context: ReferenceContext) -> ReferenceTensor {
+        var out = context.zeros()
+        let s = out.shape
+        for n in 0..<s.batch { for c in 0..<s.channels { for oy in 0..<s.height { for ox in 0..<s.width {
+            var best = -Double.infinity, sum = 0.0, count = 0
+            for ky in 0..<kernel { for kx in 0..<kernel {
+                let iy = oy * stride - padding + ky, ix = ox * stride - padding + kx
+                if iy < 0 || iy >= x.shape.height || ix < 0 || ix >= x.shape.width { continue }
+                let v = x.data[x.index(n, c, iy, ix)]
+                best = max(best, v)
+                sum += v
+                count += 1
+            } }
+            out.data[out.index(n, c, oy, ox)] = isMax ? best : sum / Double(count)
+        } } } }
+        return out
+    }
+}
+
+extension MaxPool2d {
+    public func reference(_ operands: [ReferenceTensor], _ context: ReferenceContext) -> ReferenceTensor {
+        window.reference(operands[0], max: true, context)
+    }
+}
+
+extension AveragePool2d {
+    public func reference(_ operands: [ReferenceTensor], _ context: ReferenceContext) -> ReferenceTensor {
+        window.reference(operands[0], max: false, context)
+    }
+}
+
+extension AdaptiveAveragePool2d {
+    public func reference(_ operands: [ReferenceTensor], _ context: ReferenceContext) -> ReferenceTensor {
+        let x = operands[0]
+        var out = context.zeros()
+        let s = out.shape, h = x.shape.height, w = x.shape.width
+        for n in 0..<s.batch { for c in 0..<s.channels { for oy in 0..<bins { for ox in 0..<bins {
+            let y0 = oy * h / bins, y1 = ((oy + 1) * h + bins - 1) / bins
+            let x0 = ox * w / bins, x1 = ((ox + 1) * w + bins - 1) / bins
+            var sum = 0.0
+            for y in y0..<y1 { for xx in x0..<x1 { sum += x.data[x.index(n, c, y, xx)] } }
+            out.data[out.index(n, c, oy, ox)] = sum / Double((y1 - y0) * (x1 - x0))
+        } } } }
+        return out
+    }
+}
+
+extension MaxPool2d {
+    /// Keeps the argmax of every output (`Autograd.maxPoolIndices`) for the backward pass.
+    public func trainingForward(_ tape: Autograd, node i: Int, output out: inout [Float]) throws(GraphError) {
+        let j = tape.graph.nodes[i].inputs[0], s = tape.shapes[i], xs = tape.shapes[j]
+        let g = window.geometry(xs), threads = tape.threads
+        var indices = [Int32](repeating: 0, count: s.elementCount)
+        tape.values[j].withUnsafeBufferPointer { xp in out.withUnsafeMutableBufferPointer { op in indices.withUnsafeMutableBufferPointer { ip in
+            let x = xp.baseAddress!, o = op.baseAddress!, ix = ip.baseAddress!, rows = s.height
+            ParallelFor.run(count: s.batch * rows, threads: threads) { items, _ in
+                for item in items {
+                    let n = item / rows, y = item % rows
+                    F32Pooling.maxPool(g, input: x + n * xs.elementsPerImage, output: o + n * s.elementsPerImage,
+                                       indices: ix + n * s.elementsPerImage, rows: y..<(y + 1))
+                }
+            }
+        } } }
+        tape.maxPoolIndices[i] = indices
+    }
+
+    public func backward(_ tape: Autograd, node i: Int, outputGradient dyIn: [Float], operandGradients grads: inout [[Float]?]) throws(GraphError) {
+        let j = tape.graph.nodes[i].inputs[0], s = tape.shapes[i], xs = tape.shapes[j], g = window.geometry(xs)
+        var dx = [Float](repeating: 0, count: xs.elementCount)
+        let indices = tape.maxPoolIndices[i]!
+        dyIn.withUnsafeBufferPointer { dp in indices.withUnsafeBufferPointer { ip in dx.withUnsafeMutableBufferPointer { xp in
+            // Images scatter into disjoint parts of dX, so they can run on different threads.
+            let d = dp.baseAddress!, ix = ip.baseAddress!, dxb = xp.baseAddress!
+            ParallelFor.run(count: s.batch, threads: tape.threads) { images, _ in
+                for n in images {
+                    F32LayerBackward.maxPool(g, outputGradient: d + n * s.elementsPerImage, indices: ix + n * s.elementsPerImage,
+                                             inputGradient: dxb + n * xs.elementsPerImage)
+                }
+            }
+        } } }
+        Autograd.accumulate(&grads[j], dx)
+    }
+}
+
+extension AveragePool2d {
+    public func trainingForward(_ tape: Autograd, node i: Int, output out: inout [Float]) throws(GraphError) {
+        let j = tape.graph.nodes[i].inputs[0], s = tape.shapes[i], xs = tape.shapes[j], g = window.geometry(xs)
+        tape.values[j].withUnsafeBufferPointer { xp in out.withUnsafeMutableBufferPointer { op in
+            for n in 0..<s.batch {
+                F32Pooling.averagePool(g, input: xp.baseAddress! + n * xs.elementsPerImage, output: op.baseAddress! + n * s.elementsPerImage, rows: 0..<s.height)
+            }
+        } }
+    }
+
+    public func backward(_ tape: Autograd, node i: Int, outputGradient dyIn: [Float], operandGradients grads: inout [[Float]?]) throws(GraphError) {
+        let j = tape.graph.nodes[i].inputs[0], s = tape.shapes[i], xs = tape.shapes[j], g = window.geometry(xs)
+        var dx = [Float](repeating: 0, count: xs.elementCount)
+        dyIn.withUnsafeBufferPointer { dp in dx.withUnsafeMutableBufferPointer { xp in
+            for n in 0..<s.batch {
+                F32LayerBackward.averagePool(g, outputGradient: dp.baseAddress! + n * s.elementsPerImage, inputGradient: xp.baseAddress! + n * xs.elementsPerImage)
+            }
+        } }
+        Autograd.accumulate(&grads[j], dx)
+    }
+}
+
+extension AdaptiveAveragePool2d {
+    public func trainingForward(_ tape: Autograd, node i: Int, output out: inout [Float]) throws(GraphError) {
+        let j = tape.graph.nodes[i].inputs[0], s = tape.shapes[i], xs = tape.shapes[j]
+        var one = xs.image
+        one.batch = 1
+        tape.values[j].withUnsafeBufferPointer { xp in out.withUnsafeMutableBufferPointer { op in
+            for n in 0..<s.batch {
+                F32Pooling.adaptiveAveragePool(one, outHeight: bins, outWidth: bins, input: xp.baseAddress! + n * xs.elementsPerImage,
+                                               output: op.baseAddress! + n * s.elementsPerImage)
+            }
+        } }
+    }
+
+    public func backward(_ tape: Autograd, node i: Int, outputGradient dyIn: [Float], operandGradients grads: inout [[Float]?]) throws(GraphError) {
+        let j = tape.graph.nodes[i].inputs[0], s = tape.shapes[i], xs = tape.shapes[j]
+        var one = xs.image
+        one.batch = 1
+        var dx = [Float](repeating: 0, count: xs.elementCount)
+        dyIn.withUnsafeBufferPointer { dp in dx.withUnsafeMutableBufferPointer { xp in
+            for n in 0..<s.batch {
+                F32LayerBackward.adaptiveAveragePool(one, outHeight: bins, outWidth: bins, outputGradient: dp.baseAddress! + n * s.elementsPerImage,
+                                                     inputGradient: xp.baseAddress! + n * xs.elementsPerImage)
+            }
+        } }
+        Autograd.accumulate(&grads[j], dx)
+    }
+}

@@ -19,3 +19,42 @@ extension Softmax {
         }
     }
 }
+
+extension Softmax {
+    public func reference(_ operands: [ReferenceTensor], _ context: ReferenceContext) -> ReferenceTensor {
+        let x = operands[0]
+        var out = context.zeros()
+        let s = out.shape
+        for n in 0..<s.batch { for y in 0..<s.height { for xx in 0..<s.width {
+            var m = -Double.infinity
+            for c in 0..<s.channels { m = max(m, x.data[out.index(n, c, y, xx)]) }
+            var sum = 0.0
+            for c in 0..<s.channels { sum += LayerReference.exp64(x.data[out.index(n, c, y, xx)] - m) }
+            for c in 0..<s.channels {
+                out.data[out.index(n, c, y, xx)] = LayerReference.exp64(x.data[out.index(n, c, y, xx)] - m) / sum
+            }
+        } } }
+        return out
+    }
+}
+
+extension Softmax {
+    public func trainingForward(_ tape: Autograd, node i: Int, output out: inout [Float]) throws(GraphError) {
+        let s = tape.shapes[i]
+        tape.values[tape.graph.nodes[i].inputs[0]].withUnsafeBufferPointer { xp in out.withUnsafeMutableBufferPointer {
+            F32Elementwise.softmaxChannels(xp.baseAddress!, channels: s.channels, output: $0.baseAddress!, pixels: 0..<(s.batch * s.height * s.width))
+        } }
+    }
+
+    public func backward(_ tape: Autograd, node i: Int, outputGradient dyIn: [Float], operandGradients grads: inout [[Float]?]) throws(GraphError) {
+        let s = tape.shapes[i], y = tape.values[i]
+        var dx = [Float](repeating: 0, count: s.elementCount)
+        let c = s.channels
+        for p in 0..<(s.elementCount / c) {
+            var dot: Float = 0
+            for ch in 0..<c { dot += dyIn[p * c + ch] * y[p * c + ch] }
+            for ch in 0..<c { dx[p * c + ch] = y[p * c + ch] * (dyIn[p * c + ch] - dot) }
+        }
+        Autograd.accumulate(&grads[tape.graph.nodes[i].inputs[0]], dx)
+    }
+}

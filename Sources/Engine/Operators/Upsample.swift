@@ -71,3 +71,64 @@ extension UpsampleAttributes {
         }
     }
 }
+
+extension UpsampleAttributes {
+    public func reference(_ operands: [ReferenceTensor], _ context: ReferenceContext) -> ReferenceTensor {
+        let x = operands[0]
+        var out = context.zeros()
+        let s = out.shape, h = x.shape.height, w = x.shape.width
+        for n in 0..<s.batch { for c in 0..<s.channels { for oy in 0..<s.height { for ox in 0..<s.width {
+            switch mode {
+            case .nearest:
+                out.data[out.index(n, c, oy, ox)] = x.data[x.index(n, c, min(oy * h / s.height, h - 1), min(ox * w / s.width, w - 1))]
+            case .bilinear(let alignCorners):
+                let sy = F32Upsample.sourceCoordinate(oy, inSize: h, outSize: s.height, alignCorners: alignCorners)
+                let sx = F32Upsample.sourceCoordinate(ox, inSize: w, outSize: s.width, alignCorners: alignCorners)
+                let y0 = min(Int(sy), h - 1), x0 = min(Int(sx), w - 1)
+                let y1 = min(y0 + 1, h - 1), x1 = min(x0 + 1, w - 1)
+                let fy = sy - Double(y0), fx = sx - Double(x0)
+                out.data[out.index(n, c, oy, ox)] =
+                    (1 - fy) * ((1 - fx) * x.data[x.index(n, c, y0, x0)] + fx * x.data[x.index(n, c, y0, x1)])
+                    + fy * ((1 - fx) * x.data[x.index(n, c, y1, x0)] + fx * x.data[x.index(n, c, y1, x1)])
+            }
+        } } } }
+        return out
+    }
+}
+
+extension UpsampleAttributes {
+    public func trainingForward(_ tape: Autograd, node i: Int, output out: inout [Float]) throws(GraphError) {
+        let j = tape.graph.nodes[i].inputs[0], s = tape.shapes[i], xs = tape.shapes[j]
+        var one = xs.image
+        one.batch = 1
+        tape.values[j].withUnsafeBufferPointer { xp in out.withUnsafeMutableBufferPointer { op in
+            for n in 0..<s.batch {
+                let src = xp.baseAddress! + n * xs.elementsPerImage, dst = op.baseAddress! + n * s.elementsPerImage
+                switch mode {
+                case .nearest: F32Upsample.nearest(one, outHeight: s.height, outWidth: s.width, input: src, output: dst, rows: 0..<s.height)
+                case .bilinear(let align):
+                    F32Upsample.bilinear(one, outHeight: s.height, outWidth: s.width, alignCorners: align, input: src, output: dst, rows: 0..<s.height)
+                }
+            }
+        } }
+    }
+
+    /// The size operand of a resize-to-like receives no gradient.
+    public func backward(_ tape: Autograd, node i: Int, outputGradient dyIn: [Float], operandGradients grads: inout [[Float]?]) throws(GraphError) {
+        let j = tape.graph.nodes[i].inputs[0], s = tape.shapes[i], xs = tape.shapes[j]
+        var one = xs.image
+        one.batch = 1
+        var dx = [Float](repeating: 0, count: xs.elementCount)
+        dyIn.withUnsafeBufferPointer { dp in dx.withUnsafeMutableBufferPointer { xp in
+            for n in 0..<s.batch {
+                let src = dp.baseAddress! + n * s.elementsPerImage, dst = xp.baseAddress! + n * xs.elementsPerImage
+                switch mode {
+                case .nearest: F32LayerBackward.nearest(one, outHeight: s.height, outWidth: s.width, outputGradient: src, inputGradient: dst)
+                case .bilinear(let align):
+                    F32LayerBackward.bilinear(one, outHeight: s.height, outWidth: s.width, alignCorners: align, outputGradient: src, inputGradient: dst)
+                }
+            }
+        } }
+        Autograd.accumulate(&grads[j], dx)
+    }
+}

@@ -1,5 +1,4 @@
 import Kernels
-import Engine
 
 /// Reverse-mode differentiation of an Engine `Graph`: `forward` runs the graph in training mode
 /// (BatchNorm on batch statistics, updating its running statistics) and keeps every activation;
@@ -21,6 +20,8 @@ public final class Autograd {
     var maxPoolIndices: [Int: [Int32]] = [:]
     var batchNormSaved: [Int: F32BatchNormTraining.Saved] = [:]
     var training = true
+    /// The node whose output gradient `backward(_:capturing:)` returns (its input gradient is then needed).
+    var capturing: Int? = nil
     /// Seconds spent in each node's forward and backward, summed over calls, when not nil (for
     /// `segrun bench --train --nodes`; set it to zeros for `graph.nodes.count` nodes to start measuring).
     public var nodeTimes: [(forward: Double, backward: Double)]? = nil
@@ -147,133 +148,10 @@ public final class Autograd {
     }
 
     private func forwardNode(_ i: Int, _ node: Node, _ out: inout [Float]) throws(GraphError) {
-        let s = shapes[i], xs = shapes[node.inputs[0]]
-        let x = values[node.inputs[0]]
-        switch node.op {
-        case .input: break
-        case .conv2d(let a):
-            let g = a.geometry(xs)
-            let w = parameter(a.weight), b = a.bias.map { parameter($0) }
-            let op: Conv2dOperator
-            do {
-                op = try w.withUnsafeBufferPointer { wp throws(ShapeError) in
-                    try withOptionalPointer(b) { bp throws(ShapeError) in
-                        try Conv2dOperator(g, weights: wp.baseAddress!, bias: bp, activation: a.activation,
-                                           algorithm: algorithm(for: g), threads: threads)
-                    }
-                }
-            } catch { throw .shape(node: node.name, "\(error)") }
-            x.withUnsafeBufferPointer { xp in out.withUnsafeMutableBufferPointer { op.run(input: xp.baseAddress!, output: $0.baseAddress!) } }
-        case .convTranspose2d(let a):
-            let g = a.geometry(xs)
-            let plan = try transposedPlan(g, weights: parameter(a.weight), bias: a.bias.map { parameter($0) }, a.activation, node)
-            runTransposed(plan, x, &out, inStride: xs.elementsPerImage, outStride: s.elementsPerImage, batch: s.batch)
-        case .maxPool2d(let a):
-            let g = a.geometry(xs)
-            var indices = [Int32](repeating: 0, count: s.elementCount)
-            x.withUnsafeBufferPointer { xp in out.withUnsafeMutableBufferPointer { op in indices.withUnsafeMutableBufferPointer { ip in
-                let x = xp.baseAddress!, o = op.baseAddress!, ix = ip.baseAddress!, rows = s.height
-                ParallelFor.run(count: s.batch * rows, threads: threads) { items, _ in
-                    for item in items {
-                        let n = item / rows, y = item % rows
-                        F32Pooling.maxPool(g, input: x + n * xs.elementsPerImage, output: o + n * s.elementsPerImage,
-                                           indices: ix + n * s.elementsPerImage, rows: y..<(y + 1))
-                    }
-                }
-            } } }
-            maxPoolIndices[i] = indices
-        case .averagePool2d(let a):
-            let g = a.geometry(xs)
-            x.withUnsafeBufferPointer { xp in out.withUnsafeMutableBufferPointer { op in
-                for n in 0..<s.batch {
-                    F32Pooling.averagePool(g, input: xp.baseAddress! + n * xs.elementsPerImage, output: op.baseAddress! + n * s.elementsPerImage, rows: 0..<s.height)
-                }
-            } }
-        case .adaptiveAveragePool2d(let bins):
-            var one = xs.image
-            one.batch = 1
-            x.withUnsafeBufferPointer { xp in out.withUnsafeMutableBufferPointer { op in
-                for n in 0..<s.batch {
-                    F32Pooling.adaptiveAveragePool(one, outHeight: bins, outWidth: bins, input: xp.baseAddress! + n * xs.elementsPerImage,
-                                                   output: op.baseAddress! + n * s.elementsPerImage)
-                }
-            } }
-        case .upsample(let a):
-            var one = xs.image
-            one.batch = 1
-            x.withUnsafeBufferPointer { xp in out.withUnsafeMutableBufferPointer { op in
-                for n in 0..<s.batch {
-                    let src = xp.baseAddress! + n * xs.elementsPerImage, dst = op.baseAddress! + n * s.elementsPerImage
-                    switch a.mode {
-                    case .nearest: F32Upsample.nearest(one, outHeight: s.height, outWidth: s.width, input: src, output: dst, rows: 0..<s.height)
-                    case .bilinear(let align):
-                        F32Upsample.bilinear(one, outHeight: s.height, outWidth: s.width, alignCorners: align, input: src, output: dst, rows: 0..<s.height)
-                    }
-                }
-            } }
-        case .concat:
-            var offset = 0
-            let pixels = s.batch * s.height * s.width, total = s.channels, threads = self.threads
-            for j in node.inputs {
-                let c = shapes[j].channels, o0 = offset
-                values[j].withUnsafeBufferPointer { src in out.withUnsafeMutableBufferPointer { dst in
-                    let sp = src.baseAddress!, dp = dst.baseAddress!
-                    ParallelFor.run(count: pixels, threads: threads) { range, _ in
-                        for p in range { (dp + p * total + o0).update(from: sp + p * c, count: c) }
-                    }
-                } }
-                offset += c
-            }
-        case .add(let act):
-            let y = values[node.inputs[1]]
-            x.withUnsafeBufferPointer { xp in y.withUnsafeBufferPointer { yp in out.withUnsafeMutableBufferPointer { op in
-                let a = xp.baseAddress!, b = yp.baseAddress!, o = op.baseAddress!
-                ParallelFor.run(count: op.count, threads: threads) { range, _ in F32Elementwise.add(a, b, output: o, range: range, activation: act) }
-            } } }
-        case .mul:
-            let gate = values[node.inputs[1]], gs = shapes[node.inputs[1]]
-            for k in 0..<out.count { out[k] = x[k] * gate[Autograd.gateIndex(k, s, gs)] }
-        case .batchNorm(let a):
-            let pixels = s.batch * s.height * s.width
-            let gamma = parameter(a.gamma), beta = parameter(a.beta), activation = batchNormActivation(i, a)
-            if training {
-                var mean = parameter(a.mean), variance = parameter(a.variance)
-                let saved = x.withUnsafeBufferPointer { xp in out.withUnsafeMutableBufferPointer {
-                    batchNormForward(xp.baseAddress!, pixels: pixels, channels: s.channels, gamma: gamma, beta: beta, epsilon: a.epsilon,
-                                     activation: activation, runningMean: &mean, runningVariance: &variance, output: $0.baseAddress!)
-                } }
-                setParameter(a.mean, mean)
-                setParameter(a.variance, variance)
-                batchNormSaved[i] = saved
-            } else {
-                let (scale, shift) = BatchNormParameters(gamma: gamma, beta: beta, mean: parameter(a.mean), variance: parameter(a.variance),
-                                                         epsilon: a.epsilon).affine
-                for k in 0..<out.count { let c = k % s.channels; out[k] = activation.apply(x[k] * scale[c] + shift[c]) }
-            }
-        case .activation(let kind):
-            switch kind {
-            case .relu:
-                x.withUnsafeBufferPointer { xp in out.withUnsafeMutableBufferPointer { op in
-                    let a = xp.baseAddress!, o = op.baseAddress!
-                    ParallelFor.run(count: op.count, threads: threads) { range, _ in F32Activations.relu(a, output: o, range: range) }
-                } }
-            case .leakyRelu(let slope): for k in 0..<out.count { out[k] = x[k] > 0 ? x[k] : x[k] * slope }
-            case .sigmoid: for k in 0..<out.count { out[k] = Exp.sigmoid(x[k]) }
-            }
-        case .softmax:
-            x.withUnsafeBufferPointer { xp in out.withUnsafeMutableBufferPointer {
-                F32Elementwise.softmaxChannels(xp.baseAddress!, channels: s.channels, output: $0.baseAddress!, pixels: 0..<(s.batch * s.height * s.width))
-            } }
-        }
-    }
-
-    /// Flat NHWC index into a `mul` gate of shape `gs` (same shape, 1 channel, or 1x1) for output index `k`.
-    @inline(__always)
-    static func gateIndex(_ k: Int, _ s: TensorShape, _ gs: TensorShape) -> Int {
-        if gs == s { return k }
-        let c = k % s.channels, p = k / s.channels
-        if gs.channels == 1 { return p }
-        return (p / (s.height * s.width)) * s.channels + c
+        var visitor = TrainingForwardVisitor(tape: self, node: i)
+        swap(&visitor.output, &out)
+        defer { swap(&visitor.output, &out) }
+        try node.op.visit(&visitor)
     }
 
     func transposedPlan(_ g: ConvTranspose2dGeometry, weights: [Float], bias: [Float]?, _ act: FusedActivation,
@@ -315,6 +193,8 @@ public final class Autograd {
     @discardableResult
     public func backward(_ outputGradients: [Tensor?], capturing: Int?) throws(GraphError) -> Tensor? {
         precondition(!values.isEmpty, "backward needs a forward pass first")
+        self.capturing = capturing
+        defer { self.capturing = nil }
         var captured: Tensor? = capturing.map { Tensor(zeros: shapes[$0]) }
         var grads = [[Float]?](repeating: nil, count: graph.nodes.count)
         for (k, o) in graph.outputs.enumerated() {
@@ -331,7 +211,7 @@ public final class Autograd {
                 dy.withUnsafeBufferPointer { s in captured!.data.withUnsafeMutableBufferPointer { LayoutConversion.nhwcToNCHW(s.baseAddress!, shapes[i], into: $0.baseAddress!) } }
             }
             let start = nodeTimes == nil ? 0 : MonotonicClock.now()
-            try backwardNode(i, graph.nodes[i], dy, &grads, capturing: capturing)
+            try backwardNode(i, graph.nodes[i], dy, &grads)
             if nodeTimes != nil { nodeTimes![i].backward += MonotonicClock.now() - start }
         }
         return captured
@@ -362,4 +242,12 @@ public final class Autograd {
             F32Elementwise.add(UnsafePointer(b), a, output: b, range: 0..<gp.count)
         } }
     }
+}
+
+/// Runs one node's training forward through its operator family, into `output` (moved in and out, not copied).
+private struct TrainingForwardVisitor: OperatorVisitor {
+    let tape: Autograd
+    let node: Int
+    var output: [Float] = []
+    mutating func visit<O: OperatorDefinition>(_ op: O) throws(GraphError) { try op.trainingForward(tape, node: node, output: &output) }
 }

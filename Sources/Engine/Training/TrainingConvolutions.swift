@@ -1,4 +1,4 @@
-import Engine
+
 import Kernels
 
 /// The algorithms of training's forward and input-gradient convolutions: a fixed rule of each layer's shape,

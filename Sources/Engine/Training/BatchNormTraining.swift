@@ -1,5 +1,5 @@
 import Kernels
-import Engine
+
 
 /// Training-mode BatchNorm over threads: `F32BatchNormTraining`'s passes spread over `threads` (its fixed
 /// chunks keep the result the same for any thread count).

@@ -1,0 +1,171 @@
+import Kernels
+
+extension Autograd {
+    /// The backward pass of one node: given dY (NHWC), adds the operands' gradients into `grads` and the
+    /// parameters' gradients into `gradients`.
+    func backwardNode(_ i: Int, _ node: Node, _ dy: [Float], _ grads: inout [[Float]?]) throws(GraphError) {
+        if fusedActivationNodes.contains(i) {
+            // Its BatchNorm operand applies it and takes it back in its own backward.
+            Autograd.accumulate(&grads[node.inputs[0]], dy)
+            return
+        }
+        var visitor = BackwardVisitor(tape: self, node: i, outputGradient: dy)
+        swap(&visitor.gradients, &grads)
+        defer { swap(&visitor.gradients, &grads) }
+        try node.op.visit(&visitor)
+    }
+
+    /// The input gradient of a stride-1 convolution `g` as the forward convolution of dY with weights
+    /// `W'[i][o][ky][kx] = W[o][i][kh-1-ky][kw-1-kx]` and padding `dilation * (k - 1) - pad` on each side.
+    func flippedConvolution(_ g: Conv2dGeometry, weights w: [Float], _ dy: [Float], _ dx: inout [Float], _ node: Node) throws(GraphError) {
+        let kh = g.kernelHeight, kw = g.kernelWidth, cin = g.inChannels, cout = g.outChannels
+        var flipped = Autograd.uninitialized(w.count)
+        w.withUnsafeBufferPointer { wp in flipped.withUnsafeMutableBufferPointer { fp in
+            let src = wp.baseAddress!, dst = fp.baseAddress!
+            ParallelFor.run(count: cin, threads: w.count < 65_536 ? 1 : threads) { inputs, _ in
+                for i in inputs { for o in 0..<cout { for ky in 0..<kh { for kx in 0..<kw {
+                    dst[((i * cout + o) * kh + (kh - 1 - ky)) * kw + (kw - 1 - kx)] = src[((o * cin + i) * kh + ky) * kw + kx]
+                } } } }
+            }
+        } }
+        let back = Conv2dGeometry(batch: g.batch, inChannels: cout, inHeight: g.outHeight, inWidth: g.outWidth, outChannels: cin,
+                                  kernelHeight: kh, kernelWidth: kw, strideY: 1, strideX: 1, dilationY: g.dilationY, dilationX: g.dilationX,
+                                  padTop: g.dilationY * (kh - 1) - g.padTop, padLeft: g.dilationX * (kw - 1) - g.padLeft,
+                                  padBottom: g.dilationY * (kh - 1) - g.padBottom, padRight: g.dilationX * (kw - 1) - g.padRight, groups: 1)
+        if back.outHeight != g.inHeight || back.outWidth != g.inWidth || back.padTop < 0 || back.padLeft < 0 || back.padBottom < 0 || back.padRight < 0 {
+            throw .shape(node: node.name, "no flipped-kernel input gradient for \(g)")
+        }
+        let op: Conv2dOperator
+        do {
+            op = try flipped.withUnsafeBufferPointer { wp throws(ShapeError) in
+                try Conv2dOperator(back, weights: wp.baseAddress!, bias: nil, activation: .none,
+                                   algorithm: algorithm(for: back), threads: threads)
+            }
+        } catch { throw .shape(node: node.name, "\(error)") }
+        dy.withUnsafeBufferPointer { dp in dx.withUnsafeMutableBufferPointer { op.run(input: dp.baseAddress!, output: $0.baseAddress!) } }
+    }
+
+    /// dY through a fused activation, from the node's output (ReLU and LeakyReLU keep the sign).
+    func activationBackward(_ act: FusedActivation, _ y: [Float], _ dy: [Float]) -> [Float] {
+        if act == .none { return dy }
+        var dx = Autograd.uninitialized(dy.count)
+        y.withUnsafeBufferPointer { yp in dy.withUnsafeBufferPointer { dp in dx.withUnsafeMutableBufferPointer {
+            F32LayerBackward.activation(act, output: yp.baseAddress!, outputGradient: dp.baseAddress!, inputGradient: $0.baseAddress!, range: 0..<dy.count)
+        } } }
+        return dx
+    }
+
+    /// Adds the weight (and bias) gradient of convolution `g` to the parameters' gradients.
+    func convWeightGradient(_ g: Conv2dGeometry, input: [Float], outputGradient dy: [Float], weight: Int, bias: Int?,
+                            node: Node) throws(GraphError) {
+        addGradient(weight, try weightGradient(g, input: input, outputGradient: dy, node: node))
+        if let bias {
+            var db = [Float](repeating: 0, count: g.outChannels)
+            dy.withUnsafeBufferPointer { dp in db.withUnsafeMutableBufferPointer {
+                F32ConvWeightGradient.biasGradient(dp.baseAddress!, pixels: g.batch * g.outHeight * g.outWidth, channels: g.outChannels, into: $0.baseAddress!) } }
+            addGradient(bias, db)
+        }
+    }
+
+    /// dW of convolution `g` (OIHW).
+    func weightGradient(_ g: Conv2dGeometry, input: [Float], outputGradient dy: [Float], node: Node) throws(GraphError) -> [Float] {
+        let taps = g.kernelHeight * g.kernelWidth, cin = g.inChannels
+        if taps > 1 && g.groups == 1 && cin * taps <= 2 * CompiledISA.tileWidth {
+            // Few input channels (the first layer reads 1-3): the tile would pad each tap's channels to the
+            // vector width, 8x the work for one channel. The taps become the channels of a 1x1 problem.
+            let flat = Conv2dGeometry(batch: g.batch, inChannels: taps * cin, inHeight: g.outHeight, inWidth: g.outWidth,
+                                      outChannels: g.outChannels, kernel: 1)
+            let dwFlat = try weightGradient(flat, input: imageColumns(g, input), outputGradient: dy, node: node)
+            var dw = Autograd.uninitialized(g.weightCount)
+            for o in 0..<g.outChannels { for i in 0..<cin { for t in 0..<taps { dw[(o * cin + i) * taps + t] = dwFlat[o * taps * cin + t * cin + i] } } }
+            return dw
+        }
+        do {
+            if case .winograd = algorithm(for: g) {
+                switch F32ConvWeightGradient.WinogradPlan.strategy(for: g) {
+                case .winogradStreamed:
+                    let plan = try F32ConvWeightGradient.WinogradPlan(g), threads = self.threads
+                    var dw = Autograd.uninitialized(g.weightCount)
+                    input.withUnsafeBufferPointer { xp in dy.withUnsafeBufferPointer { dp in dw.withUnsafeMutableBufferPointer {
+                        plan.runStreamed(input: xp.baseAddress!, outputGradient: dp.baseAddress!, weightGradient: $0.baseAddress!) {
+                            ParallelFor.spread($0, threads: threads, $1)
+                        }
+                    } } }
+                    return dw
+                case .winogradPerImage:
+                    return weightGradient(try F32ConvWeightGradient.WinogradPlan(g), input: input, outputGradient: dy)
+                case .direct:
+                    break
+                }
+            }
+            return weightGradient(try F32ConvWeightGradient.Plan(g), input: input, outputGradient: dy)
+        } catch { throw .shape(node: node.name, "\(error)") }
+    }
+
+    /// Runs `plan` over the batch: per image, one parallel phase prepares both panels and one adds the
+    /// image's contribution.
+    func weightGradient<Plan: F32ConvWeightGradientPlan>(_ plan: Plan, input: [Float], outputGradient dy: [Float]) -> [Float] {
+        let g = plan.geometry
+        // The panels are overwritten whole for every image; the accumulator starts at zero.
+        let prepared = AlignedBuffer(count: plan.preparedInputFloats, zeroed: false), acc = AlignedBuffer(count: plan.accumulatorFloats)
+        let preparedGradient = AlignedBuffer(count: plan.preparedGradientFloats, zeroed: false)
+        let threads = self.threads
+        input.withUnsafeBufferPointer { xp in dy.withUnsafeBufferPointer { dp in
+            for n in 0..<g.batch {
+                let image = xp.baseAddress! + n * g.inputShape.elementsPerImage
+                let gradient = dp.baseAddress! + n * g.outputShape.elementsPerImage
+                ParallelFor.run(count: plan.preparationParts, threads: threads) { parts, _ in
+                    plan.prepare(image: image, outputGradient: gradient, input: prepared.pointer, gradient: preparedGradient.pointer, parts: parts)
+                }
+                ParallelFor.run(count: plan.workItems, threads: threads) { items, _ in
+                    plan.accumulate(prepared: prepared.constPointer, outputGradient: preparedGradient.constPointer, into: acc.pointer, items: items)
+                }
+            }
+        } }
+        var dw = Autograd.uninitialized(g.weightCount)
+        dw.withUnsafeMutableBufferPointer { plan.finish(acc.constPointer, weightGradient: $0.baseAddress!) }
+        return dw
+    }
+
+    /// The input patches of convolution `g` as pixels of a 1x1 problem: `[image][outY][outX][tap][channel]`,
+    /// zero where a tap falls in the padding.
+    func imageColumns(_ g: Conv2dGeometry, _ input: [Float]) -> [Float] {
+        let taps = g.kernelHeight * g.kernelWidth, cin = g.inChannels, rows = g.batch * g.outHeight
+        var columns = Autograd.uninitialized(rows * g.outWidth * taps * cin)
+        input.withUnsafeBufferPointer { xp in columns.withUnsafeMutableBufferPointer { cp in
+            let x = xp.baseAddress!, out = cp.baseAddress!
+            ParallelFor.run(count: rows, threads: threads) { range, _ in
+                for row in range {
+                    let n = row / g.outHeight, oy = row % g.outHeight
+                    for ox in 0..<g.outWidth {
+                        var dst = out + (row * g.outWidth + ox) * taps * cin
+                        for ky in 0..<g.kernelHeight {
+                            let iy = oy * g.strideY - g.padTop + ky * g.dilationY
+                            for kx in 0..<g.kernelWidth {
+                                let ix = ox * g.strideX - g.padLeft + kx * g.dilationX
+                                if iy >= 0 && iy < g.inHeight && ix >= 0 && ix < g.inWidth {
+                                    dst.update(from: x + ((n * g.inHeight + iy) * g.inWidth + ix) * cin, count: cin)
+                                } else {
+                                    dst.update(repeating: 0, count: cin)
+                                }
+                                dst += cin
+                            }
+                        }
+                    }
+                }
+            }
+        } }
+        return columns
+    }
+}
+
+/// Runs one node's backward through its operator family, adding into `gradients` (moved in and out, not copied).
+private struct BackwardVisitor: OperatorVisitor {
+    let tape: Autograd
+    let node: Int
+    let outputGradient: [Float]
+    var gradients: [[Float]?] = []
+    mutating func visit<O: OperatorDefinition>(_ op: O) throws(GraphError) {
+        try op.backward(tape, node: node, outputGradient: outputGradient, operandGradients: &gradients)
+    }
+}
