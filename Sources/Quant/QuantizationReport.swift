@@ -74,8 +74,7 @@ public struct QuantizationReport {
         let floatNodes = Set((try? qe.plan(images.first.map { [$0.shape] } ?? []).floatNodes) ?? [])
         for (i, node) in float.nodes.enumerated() {
             let worstInput = node.inputs.map { sqnr[$0] }.min() ?? 99
-            var isConv = false
-            switch node.op { case .conv2d, .convTranspose2d: isConv = true; default: break }
+            let isConv = Quantizer.isWeighted(node)
             let precision: String
             if case .input = node.op { precision = "int8" }
             else if floatNodes.contains(node.name) || (isConv && isFloatWeights(quantized, node)) { precision = "fp32" }
@@ -88,12 +87,8 @@ public struct QuantizationReport {
     }
 
     static func isFloatWeights(_ graph: Graph, _ node: Node) -> Bool {
-        switch node.op {
-        case .conv2d(let a): if case .f32 = graph.parameters[a.weight].data { return true }
-        case .convTranspose2d(let a): if case .f32 = graph.parameters[a.weight].data { return true }
-        default: break
-        }
-        return false
+        guard case .weighted(let weight, _, _, _) = node.op.quantizationRole, case .f32 = graph.parameters[weight].data else { return false }
+        return true
     }
 
     /// The report as text lines (a table of layers, then the summary).

@@ -41,12 +41,17 @@ public enum QuantizationError: Error, CustomStringConvertible {
 public enum Quantizer {
     /// Nodes the int8 runtime computes in int8 (the others run in fp32 between quantize/dequantize steps).
     public static func isQuantizable(_ node: Node, _ graph: Graph) -> Bool {
-        switch node.op {
-        case .input, .maxPool2d, .upsample, .concat, .add: return true
-        case .conv2d(let a): return a.groups == 1
-        case .convTranspose2d(let a): return a.kernel == a.stride && a.padding == 0 && a.outputPadding == 0
-        default: return false
+        switch node.op.quantizationRole {
+        case .int8, .int8SameScale: return true
+        case .weighted(_, _, _, let supported): return supported
+        case .float: return false
         }
+    }
+
+    /// The layers with weights (the ones `--keep-fp32` may name).
+    static func isWeighted(_ node: Node) -> Bool {
+        if case .weighted = node.op.quantizationRole { return true }
+        return false
     }
 
     /// Quantizes `model` with `calibration` images: normalized NCHW tensors of batch 1, at sizes the model
@@ -59,9 +64,7 @@ public enum Quantizer {
         }
         let start = Date()
         let graph = model.graph.optimizedForInference()
-        let convNames = Set(graph.nodes.compactMap { n -> String? in
-            switch n.op { case .conv2d, .convTranspose2d: return n.name; default: return nil }
-        })
+        let convNames = Set(graph.nodes.filter(isWeighted).map { $0.name })
         for name in options.keepFloat where !convNames.contains(name) { throw .unknownLayer(name) }
 
         let histograms = try calibrate(graph, calibration, options.threads, progress)
@@ -146,20 +149,13 @@ public enum Quantizer {
         var shared = Set<Int>()
         for (i, node) in graph.nodes.enumerated() {
             guard case .concat = node.op, let p = params[i] else { continue }
-            for j in node.inputs where !shared.contains(j) && uses[j] >= 1 {
-                switch graph.nodes[j].op {
-                case .conv2d, .convTranspose2d:
-                    params[j] = p
-                    shared.insert(j)
-                default: break
-                }
+            for j in node.inputs where !shared.contains(j) && uses[j] >= 1 && isWeighted(graph.nodes[j]) {
+                params[j] = p
+                shared.insert(j)
             }
         }
-        for (i, node) in graph.nodes.enumerated() {
-            switch node.op {
-            case .maxPool2d, .upsample: if params[i] != nil { params[i] = params[node.inputs[0]] }
-            default: break
-            }
+        for (i, node) in graph.nodes.enumerated() where node.op.quantizationRole == .int8SameScale {
+            if params[i] != nil { params[i] = params[node.inputs[0]] }
         }
         var table = ActivationQuantization()
         for (i, p) in params.enumerated() { if let p { table[graph.nodes[i].name] = p } }
@@ -171,12 +167,7 @@ public enum Quantizer {
     static func quantizeWeights(_ graph: Graph, _ table: ActivationQuantization, keep: Set<String>, perTensor: Bool) -> Graph {
         var g = graph
         for node in graph.nodes where !keep.contains(node.name) && isQuantizable(node, graph) {
-            let weight: Int, bias: Int?, axis: Int
-            switch node.op {
-            case .conv2d(let a): (weight, bias, axis) = (a.weight, a.bias, 0)
-            case .convTranspose2d(let a): (weight, bias, axis) = (a.weight, a.bias, 1)
-            default: continue
-            }
+            guard case .weighted(let weight, let bias, let axis, _) = node.op.quantizationRole else { continue }
             guard let px = table[graph.nodes[node.inputs[0]].name] else { continue }
             let w = graph.parameters[weight]
             let (q, quantization) = WeightQuantizer.quantize(w.floats, shape: w.shape, axis: axis, perTensor: perTensor)

@@ -61,7 +61,7 @@ final class ModelFileTests: XCTestCase {
             try Model(config: ArchitectureConfig(architecture: architecture, classes: 2, baseWidth: 4, depth: 2, seed: 3))
         })
         for model in models {
-            let version1 = ModelFileWriter.encode(model, majorVersion: 1) { GraphCoding.encodeVersion1($0, into: &$1) }
+            let version1 = ModelFileWriter.encode(model, majorVersion: 1) { FormatVersion1Writer.encodeVersion1($0, into: &$1) }
             XCTAssertEqual(version1[8], 1)
             let fromVersion1 = try decode(version1)
             XCTAssertEqual(fromVersion1.graph, model.graph)

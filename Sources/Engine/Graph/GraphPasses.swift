@@ -23,20 +23,20 @@ extension Graph {
                                                      mean: parameters[bn.mean].floats,
                                                      variance: parameters[bn.variance].floats,
                                                      epsilon: bn.epsilon).affine
-            switch g.nodes[producer].op {
-            case .conv2d(var a) where a.activation == .none:
+            // Convolutions and transposed convolutions without an activation take the BatchNorm into their weights.
+            if case .conv2d(var a) = g.nodes[producer].op, a.activation == .none {
                 let w = g.fold(a.weight, a.bias, scale, shift, outChannels: a.outChannels, outerAxisIsOutput: true)
                 a.weight = w.weight
                 a.bias = w.bias
                 a.activation = bn.activation
                 g.nodes[producer].op = .conv2d(a)
-            case .convTranspose2d(var a) where a.activation == .none:
+            } else if case .convTranspose2d(var a) = g.nodes[producer].op, a.activation == .none {
                 let w = g.fold(a.weight, a.bias, scale, shift, outChannels: a.outChannels, outerAxisIsOutput: false)
                 a.weight = w.weight
                 a.bias = w.bias
                 a.activation = bn.activation
                 g.nodes[producer].op = .convTranspose2d(a)
-            default:
+            } else {
                 continue
             }
             forward[index] = producer
@@ -75,21 +75,8 @@ extension Graph {
             guard case .activation(let kind) = node.op, let fused = kind.fused else { continue }
             let producer = node.inputs[0]
             guard uses[producer] == 1 else { continue }
-            switch g.nodes[producer].op {
-            case .conv2d(var a) where a.activation == .none:
-                a.activation = fused
-                g.nodes[producer].op = .conv2d(a)
-            case .convTranspose2d(var a) where a.activation == .none:
-                a.activation = fused
-                g.nodes[producer].op = .convTranspose2d(a)
-            case .add(.none):
-                g.nodes[producer].op = .add(fused)
-            case .batchNorm(var a) where a.activation == .none:
-                a.activation = fused
-                g.nodes[producer].op = .batchNorm(a)
-            default:
-                continue
-            }
+            guard let withActivation = g.nodes[producer].op.fusing(fused) else { continue }
+            g.nodes[producer].op = withActivation
             forward[index] = producer
         }
         return g.forwarding(forward)
@@ -143,29 +130,5 @@ extension Graph {
         }
         g.outputs = outputs.map { GraphOutput(name: $0.name, node: newIndex[$0.node]) }
         return g
-    }
-}
-
-extension Op {
-    /// The same op with every parameter index passed through `map`.
-    func remappingParameters(_ map: (Int) -> Int) -> Op {
-        switch self {
-        case .conv2d(var a):
-            a.weight = map(a.weight)
-            a.bias = a.bias.map(map)
-            return .conv2d(a)
-        case .convTranspose2d(var a):
-            a.weight = map(a.weight)
-            a.bias = a.bias.map(map)
-            return .convTranspose2d(a)
-        case .batchNorm(var a):
-            a.gamma = map(a.gamma)
-            a.beta = map(a.beta)
-            a.mean = map(a.mean)
-            a.variance = map(a.variance)
-            return .batchNorm(a)
-        default:
-            return self
-        }
     }
 }

@@ -17,6 +17,7 @@ public enum ActivationKind: OperatorDefinition {
     }
 
     public static let fileName = "activation"
+    public var op: Op { .activation(self) }
 
     public var kind: String {
         switch self {
@@ -108,4 +109,9 @@ extension ActivationKind {
         }
         Autograd.accumulate(&grads[j], dx)
     }
+}
+
+extension ActivationKind {
+    /// fp32 in int8 models (ReLU is fused into its producer by the passes; sigmoid gates stay float).
+    public func lowerInt8(_ program: Int8Program, node i: Int) throws(GraphError) -> Int? { nil }
 }

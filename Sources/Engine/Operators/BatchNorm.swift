@@ -21,6 +21,23 @@ public struct BatchNormAttributes: OperatorDefinition {
 
     public static let fileName = "batch_norm"
     public var kind: String { "batch_norm" }
+    public var op: Op { .batchNorm(self) }
+
+    public func remappingParameters(_ map: (Int) -> Int) -> Op {
+        var a = self
+        a.gamma = map(gamma)
+        a.beta = map(beta)
+        a.mean = map(mean)
+        a.variance = map(variance)
+        return .batchNorm(a)
+    }
+
+    public func fusing(_ f: FusedActivation) -> Op? {
+        guard activation == .none else { return nil }
+        var a = self
+        a.activation = f
+        return .batchNorm(a)
+    }
     public var parameterIndices: [Int] { [gamma, beta, mean, variance] }
 
     public func encode(into a: inout NodeAttributeWriter) {
@@ -144,4 +161,9 @@ extension BatchNormAttributes {
         tape.addGradient(beta, dbeta)
         Autograd.accumulate(&grads[j], dx)
     }
+}
+
+extension BatchNormAttributes {
+    /// fp32 in int8 models (the passes fold BatchNorm into the convolution before quantization; one left over is a float island).
+    public func lowerInt8(_ program: Int8Program, node i: Int) throws(GraphError) -> Int? { nil }
 }

@@ -4,7 +4,9 @@ import Kernels
 public struct Concat: OperatorDefinition {
     public static let fileName = "concat"
     public var kind: String { "concat" }
+    public var op: Op { .concat }
     public var operandCount: ClosedRange<Int> { 2...Int.max }
+    public var quantizationRole: QuantizationRole { .int8 }
     public static func decode(_ a: NodeAttributeReader) throws(ModelFileError) -> Op { .concat }
 
     public func outputShape(_ operands: [TensorShape], _ context: ShapeContext) throws(GraphError) -> TensorShape {
@@ -79,5 +81,26 @@ extension Concat {
             Autograd.accumulate(&grads[j], dx)
             offset += c
         }
+    }
+}
+
+extension Concat {
+    /// Int8 when the node and every operand are quantized (each operand requantized to the output's scale).
+    public func lowerInt8(_ program: Int8Program, node i: Int) throws(GraphError) -> Int? {
+        let node = program.graph.nodes[i]
+        guard let py = program.quantization[node.name] else { return nil }
+        var parts: [(value: Int, parameters: Q8TensorParameters)] = []
+        for j in node.inputs { if let v = program.q8Value(j) { parts.append(v) } }
+        guard parts.count == node.inputs.count else { return nil }
+        let inputs = parts.map { $0.parameters }
+        let kernel = Int8Program.Kernel { r in
+            var sources: [(UnsafePointer<UInt8>, Int, Q8TensorParameters)] = []
+            for (k, p) in r.operands.enumerated() {
+                sources.append((UnsafePointer(p.assumingMemoryBound(to: UInt8.self)), r.operandShapes[k].channels, inputs[k]))
+            }
+            let dst = r.output.assumingMemoryBound(to: UInt8.self)
+            ParallelFor.run(count: r.pixels, threads: r.threads) { range, _ in Q8Elementwise.concat(sources, output: dst, py, pixels: range) }
+        }
+        return program.addStep(kernel, parts.map { $0.value }, i, program.shapes[i], .q8(py))
     }
 }

@@ -31,7 +31,25 @@ public struct ConvTransposeAttributes: OperatorDefinition {
 
     public static let fileName = "conv_transpose2d"
     public var kind: String { "conv_transpose2d" }
+    public var op: Op { .convTranspose2d(self) }
+
+    public func remappingParameters(_ map: (Int) -> Int) -> Op {
+        var a = self
+        a.weight = map(weight)
+        a.bias = bias.map(map)
+        return .convTranspose2d(a)
+    }
+
+    public func fusing(_ f: FusedActivation) -> Op? {
+        guard activation == .none else { return nil }
+        var a = self
+        a.activation = f
+        return .convTranspose2d(a)
+    }
     public var parameterIndices: [Int] { bias.map { [weight, $0] } ?? [weight] }
+    public var quantizationRole: QuantizationRole {
+        .weighted(weight: weight, bias: bias, axis: 1, supported: kernel == stride && padding == 0 && outputPadding == 0)
+    }
 
     public func encode(into a: inout NodeAttributeWriter) {
         a.int("out_channels", outChannels)
@@ -157,5 +175,38 @@ extension ConvTransposeAttributes {
         var dx = Autograd.uninitialized(xs.elementCount)
         dy.withUnsafeBufferPointer { dp in dx.withUnsafeMutableBufferPointer { op.run(input: dp.baseAddress!, output: $0.baseAddress!) } }
         Autograd.accumulate(&grads[j], dx)
+    }
+}
+
+extension ConvTransposeAttributes {
+    /// Int8 with per-channel int8 weights and a quantized input when the kernel supports the geometry; else fp32.
+    public func lowerInt8(_ program: Int8Program, node i: Int) throws(GraphError) -> Int? {
+        let node = program.graph.nodes[i], entry = program.quantization[node.name]
+        let g = geometry(program.shapes[node.inputs[0]])
+        guard let w = program.int8Weights(weight, outputAxis: 1), Q8ConvTransposePlan.supports(g),
+              let xin = program.q8Value(node.inputs[0]) else { return nil }
+        let d = program.convData(w, bias, xin.parameters, entry, activation, channels: outChannels)
+        let kernel: Int8Program.Kernel
+        if program.reference {
+            kernel = Int8Program.Kernel { r in
+                var one = g
+                one.batch = 1
+                for n in 0..<r.shape.batch {
+                    let input = Array(UnsafeBufferPointer(start: r.x.assumingMemoryBound(to: UInt8.self) + n * r.xs.elementsPerImage,
+                                                          count: r.xs.elementsPerImage))
+                    r.store(Q8Reference.convTranspose2d(one, input: input, inputZeroPoint: d.inputZeroPoint, weights: d.weights,
+                                                        bias: d.bias, multipliers: d.multipliers, activation: d.activation, output: d.target),
+                            d.target, image: n)
+                }
+            }
+        } else {
+            let plan = try Int8Program.convTransposePlan(g, d, node)
+            plan.splitColumns(forThreads: program.threads)
+            program.packedWeightBytes += plan.weights.packedBytes
+            program.scratchBytes = max(program.scratchBytes, plan.scratchBytes)
+            kernel = Int8Program.Kernel { r in r.runLayer(plan) }
+        }
+        program.flops += g.directFLOPs
+        return program.addStep(kernel, [xin.value], i, program.shapes[i], entry.map { .q8($0) } ?? .float)
     }
 }

@@ -48,7 +48,23 @@ public struct ConvAttributes: OperatorDefinition {
 
     public static let fileName = "conv2d"
     public var kind: String { "conv2d" }
+    public var op: Op { .conv2d(self) }
+
+    public func remappingParameters(_ map: (Int) -> Int) -> Op {
+        var a = self
+        a.weight = map(weight)
+        a.bias = bias.map(map)
+        return .conv2d(a)
+    }
+
+    public func fusing(_ f: FusedActivation) -> Op? {
+        guard activation == .none else { return nil }
+        var a = self
+        a.activation = f
+        return .conv2d(a)
+    }
     public var parameterIndices: [Int] { bias.map { [weight, $0] } ?? [weight] }
+    public var quantizationRole: QuantizationRole { .weighted(weight: weight, bias: bias, axis: 0, supported: groups == 1) }
 
     public func encode(into a: inout NodeAttributeWriter) {
         a.int("out_channels", outChannels)
@@ -172,5 +188,43 @@ extension ConvAttributes {
             tape.runTransposed(plan, dy, &dx, inStride: s.elementsPerImage, outStride: xs.elementsPerImage, batch: s.batch)
         }
         Autograd.accumulate(&grads[j], dx)
+    }
+}
+
+extension ConvAttributes {
+    /// Int8 with per-channel int8 weights and a quantized input (groups 1): the fastest of GEMM and exact
+    /// Winograd, or the integer reference loops. Otherwise (float weights, depthwise) fp32.
+    public func lowerInt8(_ program: Int8Program, node i: Int) throws(GraphError) -> Int? {
+        let node = program.graph.nodes[i], entry = program.quantization[node.name]
+        guard let w = program.int8Weights(weight, outputAxis: 0), groups == 1, let xin = program.q8Value(node.inputs[0]) else { return nil }
+        let g = geometry(program.shapes[node.inputs[0]])
+        let d = program.convData(w, bias, xin.parameters, entry, activation, channels: outChannels)
+        let kernel: Int8Program.Kernel
+        if program.reference {
+            kernel = Int8Program.Kernel { r in
+                var one = g
+                one.batch = 1
+                for n in 0..<r.shape.batch {
+                    let input = Array(UnsafeBufferPointer(start: r.x.assumingMemoryBound(to: UInt8.self) + n * r.xs.elementsPerImage,
+                                                          count: r.xs.elementsPerImage))
+                    r.store(Q8Reference.conv2d(one, input: input, inputZeroPoint: d.inputZeroPoint, weights: d.weights, bias: d.bias,
+                                               multipliers: d.multipliers, activation: d.activation, output: d.target), d.target, image: n)
+                }
+            }
+            program.scratchBytes = max(program.scratchBytes, 64)
+        } else {
+            switch try Int8Program.fastestConv(g, d, node, threads: program.threads) {
+            case .gemm(let plan):
+                program.packedWeightBytes += plan.weights.packedBytes
+                program.scratchBytes = max(program.scratchBytes, plan.scratchBytes)
+                kernel = Int8Program.Kernel { r in r.runLayer(plan) }
+            case .winograd(let plan):
+                program.packedWeightBytes += plan.packedBytes
+                program.scratchBytes = max(program.scratchBytes, plan.scratchBytes)
+                kernel = Int8Program.Kernel { r in r.runLayer(plan) }
+            }
+        }
+        program.flops += g.directFLOPs
+        return program.addStep(kernel, [xin.value], i, program.shapes[i], entry.map { .q8($0) } ?? .float)
     }
 }

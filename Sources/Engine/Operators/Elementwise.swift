@@ -6,7 +6,10 @@ public struct Add: OperatorDefinition {
 
     public static let fileName = "add"
     public var kind: String { "add" }
+    public var op: Op { .add(activation) }
+    public func fusing(_ f: FusedActivation) -> Op? { activation == .none ? .add(f) : nil }
     public var operandCount: ClosedRange<Int> { 2...2 }
+    public var quantizationRole: QuantizationRole { .int8 }
     public func encode(into a: inout NodeAttributeWriter) { a.activation(activation) }
     public static func decode(_ a: NodeAttributeReader) throws(ModelFileError) -> Op { .add(try a.activation()) }
 
@@ -21,6 +24,7 @@ public struct Add: OperatorDefinition {
 public struct Mul: OperatorDefinition {
     public static let fileName = "mul"
     public var kind: String { "mul" }
+    public var op: Op { .mul }
     public var operandCount: ClosedRange<Int> { 2...2 }
     public static func decode(_ a: NodeAttributeReader) throws(ModelFileError) -> Op { .mul }
 
@@ -143,4 +147,28 @@ extension Mul {
         if gs.channels == 1 { return p }
         return (p / (s.height * s.width)) * s.channels + c
     }
+}
+
+extension Add {
+    /// Int8 when the node and both operands are quantized.
+    public func lowerInt8(_ program: Int8Program, node i: Int) throws(GraphError) -> Int? {
+        let node = program.graph.nodes[i]
+        guard let po = program.quantization[node.name], let a = program.q8Value(node.inputs[0]),
+              let b = program.q8Value(node.inputs[1]) else { return nil }
+        let pa = a.parameters, pb = b.parameters, activation = self.activation
+        let kernel = Int8Program.Kernel { r in
+            let x = UnsafePointer(r.operands[0].assumingMemoryBound(to: UInt8.self))
+            let y = UnsafePointer(r.operands[1].assumingMemoryBound(to: UInt8.self))
+            let dst = r.output.assumingMemoryBound(to: UInt8.self)
+            ParallelFor.run(count: r.shape.elementCount, threads: r.threads) { range, _ in
+                Q8Elementwise.add(x, pa, y, pb, output: dst, po, activation: activation, range: range)
+            }
+        }
+        return program.addStep(kernel, [a.value, b.value], i, program.shapes[i], .q8(po))
+    }
+}
+
+extension Mul {
+    /// fp32 in int8 models (a float island: attention and SE gates are sigmoids, kept in float).
+    public func lowerInt8(_ program: Int8Program, node i: Int) throws(GraphError) -> Int? { nil }
 }

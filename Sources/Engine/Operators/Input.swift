@@ -4,7 +4,9 @@ public struct InputNode: OperatorDefinition {
 
     public static let fileName = "input"
     public var kind: String { "input" }
+    public var op: Op { .input(channels: channels) }
     public var operandCount: ClosedRange<Int> { 0...0 }
+    public var quantizationRole: QuantizationRole { .int8 }
 
     public func encode(into a: inout NodeAttributeWriter) { a.int("channels", channels) }
     public static func decode(_ a: NodeAttributeReader) throws(ModelFileError) -> Op { .input(channels: try a.int("channels")) }
@@ -29,4 +31,9 @@ extension InputNode {
 extension InputNode {
     public func trainingForward(_ tape: Autograd, node i: Int, output: inout [Float]) throws(GraphError) {}
     public func backward(_ tape: Autograd, node i: Int, outputGradient dy: [Float], operandGradients grads: inout [[Float]?]) throws(GraphError) {}
+}
+
+extension InputNode {
+    /// Inputs arrive as Float; `Int8Program` makes their values itself.
+    public func lowerInt8(_ program: Int8Program, node i: Int) throws(GraphError) -> Int? { nil }
 }

@@ -42,6 +42,32 @@ public protocol OperatorDefinition: Equatable {
     /// Given dY of node `i` (NHWC), adds its operands' gradients into `operandGradients` and its parameters'
     /// gradients into `tape.gradients`.
     func backward(_ tape: Autograd, node i: Int, outputGradient: [Float], operandGradients: inout [[Float]?]) throws(GraphError)
+
+    /// Lowers node `i` of an int8 model to int8 steps on `program` and returns its output value, or nil to
+    /// run it as a float island (the family's fp32 plan between dequantize and quantize steps).
+    func lowerInt8(_ program: Int8Program, node i: Int) throws(GraphError) -> Int?
+    /// What post-training quantization (the `Quant` module) does with a node of this op.
+    var quantizationRole: QuantizationRole { get }
+
+    /// This operator as a graph op.
+    var op: Op { get }
+    /// The op with every parameter index passed through `map` (graph passes that copy or drop parameters).
+    func remappingParameters(_ map: (Int) -> Int) -> Op
+    /// The op applying `activation` as it stores its output, when it can and has none yet (the fusion pass).
+    func fusing(_ activation: FusedActivation) -> Op?
+}
+
+/// How an operator takes part in post-training quantization.
+public enum QuantizationRole: Equatable {
+    /// Runs in fp32 in int8 models; its output is calibrated only for the int8 ops that read it.
+    case float
+    /// An int8 op whose output gets its own calibrated scale (inputs, add, concat).
+    case int8
+    /// An int8 op whose output keeps its input's scale (max pooling and resizing commute with it).
+    case int8SameScale
+    /// A layer with weights: int8 weights per output channel along `axis` of parameter `weight`, an Int32
+    /// `bias`, when `supported` (the int8 kernels compute it); otherwise it stays fp32.
+    case weighted(weight: Int, bias: Int?, axis: Int, supported: Bool)
 }
 
 extension OperatorDefinition {
@@ -49,6 +75,9 @@ extension OperatorDefinition {
     public var parameterIndices: [Int] { [] }
     public func encode(into attributes: inout NodeAttributeWriter) {}
     public func multiplyAccumulates(_ operands: [TensorShape], output: TensorShape) -> Double { 0 }
+    public var quantizationRole: QuantizationRole { .float }
+    public func remappingParameters(_ map: (Int) -> Int) -> Op { op }
+    public func fusing(_ activation: FusedActivation) -> Op? { nil }
 }
 
 /// Something done to one node's operator: the executors, the shape checker, the coder each define one.

@@ -82,6 +82,26 @@ extension Op {
         return visit(&v)
     }
 
+    /// What post-training quantization does with a node of this op.
+    public var quantizationRole: QuantizationRole {
+        var v = QuantizationRoleVisitor()
+        return visit(&v)
+    }
+
+    /// The same op with every parameter index passed through `map`.
+    public func remappingParameters(_ map: (Int) -> Int) -> Op {
+        withoutActuallyEscaping(map) { escapable in
+            var v = RemapVisitor(map: escapable)
+            return visit(&v)
+        }
+    }
+
+    /// The op applying `activation` as it stores, when it can and has none yet.
+    public func fusing(_ activation: FusedActivation) -> Op? {
+        var v = FusingVisitor(activation: activation)
+        return visit(&v)
+    }
+
     /// The parameter indices a node of this op reads.
     public var parameterIndices: [Int] {
         var v = ParameterIndicesVisitor()
@@ -103,4 +123,18 @@ private struct OperandCountVisitor: OperatorVisitor {
 
 private struct ParameterIndicesVisitor: OperatorVisitor {
     func visit<O: OperatorDefinition>(_ op: O) -> [Int] { op.parameterIndices }
+}
+
+private struct QuantizationRoleVisitor: OperatorVisitor {
+    func visit<O: OperatorDefinition>(_ op: O) -> QuantizationRole { op.quantizationRole }
+}
+
+private struct RemapVisitor: OperatorVisitor {
+    let map: (Int) -> Int
+    func visit<O: OperatorDefinition>(_ op: O) -> Op { op.remappingParameters(map) }
+}
+
+private struct FusingVisitor: OperatorVisitor {
+    let activation: FusedActivation
+    func visit<O: OperatorDefinition>(_ op: O) -> Op? { op.fusing(activation) }
 }

@@ -44,6 +44,8 @@ public struct MaxPool2d: OperatorDefinition {
 
     public static let fileName = "max_pool2d"
     public var kind: String { "max_pool2d" }
+    public var op: Op { .maxPool2d(window) }
+    public var quantizationRole: QuantizationRole { .int8SameScale }
     public func encode(into a: inout NodeAttributeWriter) { window.encode(into: &a) }
     public static func decode(_ a: NodeAttributeReader) throws(ModelFileError) -> Op { .maxPool2d(try PoolAttributes.decode(a)) }
     public func outputShape(_ operands: [TensorShape], _ context: ShapeContext) throws(GraphError) -> TensorShape {
@@ -57,6 +59,7 @@ public struct AveragePool2d: OperatorDefinition {
 
     public static let fileName = "avg_pool2d"
     public var kind: String { "avg_pool2d" }
+    public var op: Op { .averagePool2d(window) }
     public func encode(into a: inout NodeAttributeWriter) { window.encode(into: &a) }
     public static func decode(_ a: NodeAttributeReader) throws(ModelFileError) -> Op { .averagePool2d(try PoolAttributes.decode(a)) }
     public func outputShape(_ operands: [TensorShape], _ context: ShapeContext) throws(GraphError) -> TensorShape {
@@ -70,6 +73,7 @@ public struct AdaptiveAveragePool2d: OperatorDefinition {
 
     public static let fileName = "adaptive_avg_pool2d"
     public var kind: String { "adaptive_avg_pool2d" }
+    public var op: Op { .adaptiveAveragePool2d(bins: bins) }
     public func encode(into a: inout NodeAttributeWriter) { a.int("bins", bins) }
     public static func decode(_ a: NodeAttributeReader) throws(ModelFileError) -> Op { .adaptiveAveragePool2d(bins: try a.int("bins")) }
 
@@ -252,4 +256,37 @@ extension AdaptiveAveragePool2d {
         } }
         Autograd.accumulate(&grads[j], dx)
     }
+}
+
+extension MaxPool2d {
+    /// Int8 on the input's own scale (max commutes with the affine map) when the node is quantized.
+    public func lowerInt8(_ program: Int8Program, node i: Int) throws(GraphError) -> Int? {
+        let node = program.graph.nodes[i]
+        guard program.quantization[node.name] != nil, let xin = program.q8Value(node.inputs[0]) else { return nil }
+        var g = window.geometry(program.shapes[node.inputs[0]])
+        g.batch = 1
+        let reference = program.reference
+        let kernel = Int8Program.Kernel { r in
+            let src = r.x.assumingMemoryBound(to: UInt8.self), dst = r.output.assumingMemoryBound(to: UInt8.self)
+            if reference {
+                for n in 0..<r.shape.batch {
+                    let out = Q8Reference.maxPool(g, input: Array(UnsafeBufferPointer(start: src + n * r.xs.elementsPerImage, count: r.xs.elementsPerImage)))
+                    (dst + n * r.shape.elementsPerImage).update(from: out, count: out.count)
+                }
+            } else {
+                eachImageRows(r.xs, r.shape, src, dst, r.threads) { s, d, rows in Q8Resampling.maxPool(g, input: s, output: d, rows: rows) }
+            }
+        }
+        return program.addStep(kernel, [xin.value], i, program.shapes[i], .q8(xin.parameters))
+    }
+}
+
+extension AveragePool2d {
+    /// fp32 in int8 models (a float island): no int8 kernel yet.
+    public func lowerInt8(_ program: Int8Program, node i: Int) throws(GraphError) -> Int? { nil }
+}
+
+extension AdaptiveAveragePool2d {
+    /// fp32 in int8 models (a float island): no int8 kernel yet.
+    public func lowerInt8(_ program: Int8Program, node i: Int) throws(GraphError) -> Int? { nil }
 }

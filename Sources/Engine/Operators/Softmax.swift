@@ -4,6 +4,7 @@ import Kernels
 public struct Softmax: OperatorDefinition {
     public static let fileName = "softmax"
     public var kind: String { "softmax" }
+    public var op: Op { .softmax }
     public static func decode(_ a: NodeAttributeReader) throws(ModelFileError) -> Op { .softmax }
     public func outputShape(_ operands: [TensorShape], _ context: ShapeContext) throws(GraphError) -> TensorShape { operands[0] }
 }
@@ -57,4 +58,9 @@ extension Softmax {
         }
         Autograd.accumulate(&grads[tape.graph.nodes[i].inputs[0]], dx)
     }
+}
+
+extension Softmax {
+    /// fp32 in int8 models (a float island at the head).
+    public func lowerInt8(_ program: Int8Program, node i: Int) throws(GraphError) -> Int? { nil }
 }

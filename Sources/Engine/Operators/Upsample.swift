@@ -17,7 +17,9 @@ public struct UpsampleAttributes: OperatorDefinition {
 
     public static let fileName = "upsample"
     public var kind: String { "upsample" }
+    public var op: Op { .upsample(self) }
     public var operandCount: ClosedRange<Int> { scale == 0 ? 2...2 : 1...1 }
+    public var quantizationRole: QuantizationRole { .int8SameScale }
 
     public func encode(into a: inout NodeAttributeWriter) {
         switch mode {
@@ -130,5 +132,30 @@ extension UpsampleAttributes {
             }
         } }
         Autograd.accumulate(&grads[j], dx)
+    }
+}
+
+extension UpsampleAttributes {
+    /// Int8 on the input's own scale when the node is quantized.
+    public func lowerInt8(_ program: Int8Program, node i: Int) throws(GraphError) -> Int? {
+        let node = program.graph.nodes[i]
+        guard program.quantization[node.name] != nil, let xin = program.q8Value(node.inputs[0]) else { return nil }
+        let mode = self.mode
+        let kernel = Int8Program.Kernel { r in
+            var one = r.xs.image
+            one.batch = 1
+            let shape = r.shape
+            let src = r.x.assumingMemoryBound(to: UInt8.self), dst = r.output.assumingMemoryBound(to: UInt8.self)
+            eachImageRows(r.xs, shape, src, dst, r.threads) { s, d, rows in
+                switch mode {
+                case .nearest:
+                    Q8Resampling.nearest(one, outHeight: shape.height, outWidth: shape.width, input: s, output: d, rows: rows)
+                case .bilinear(let alignCorners):
+                    Q8Resampling.bilinear(one, outHeight: shape.height, outWidth: shape.width, alignCorners: alignCorners,
+                                          input: s, output: d, rows: rows)
+                }
+            }
+        }
+        return program.addStep(kernel, [xin.value], i, program.shapes[i], .q8(xin.parameters))
     }
 }

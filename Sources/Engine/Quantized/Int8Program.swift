@@ -8,7 +8,7 @@ import Kernels
 ///
 /// With `reference: true` the convolutions and max pools run `Q8Reference`'s integer loops instead
 /// of the GEMM kernels: the reference int8 executor that the fast one must equal bit for bit.
-final class Int8Program {
+public final class Int8Program {
     enum Domain: Hashable {
         case float
         case q8(Q8TensorParameters)
@@ -23,20 +23,9 @@ final class Int8Program {
         var target: Q8OutputTarget
     }
 
-    enum Kernel {
-        case quantize(Q8TensorParameters)
-        case dequantize(Q8TensorParameters)
-        case requantize(from: Q8TensorParameters, to: Q8TensorParameters)
-        case conv(Q8Conv2dPlan)
-        case winograd(Q8WinogradPlan)
-        case convTranspose(Q8ConvTransposePlan)
-        case referenceConv(Conv2dGeometry, ConvData)
-        case referenceConvTranspose(ConvTranspose2dGeometry, ConvData)
-        case maxPool(Pool2dGeometry, reference: Bool)
-        case upsample(UpsampleMode)
-        case concat(inputs: [Q8TensorParameters], output: Q8TensorParameters)
-        case add(Q8TensorParameters, Q8TensorParameters, output: Q8TensorParameters, FusedActivation)
-        case float(PreparedOp)
+    /// One int8 (or conversion, or fp32) step: the closure that runs it on its operands.
+    struct Kernel {
+        let run: (Int8StepOperands) -> Void
     }
 
     struct Step {
@@ -62,102 +51,44 @@ final class Int8Program {
     private(set) var arena = AlignedBuffer(count: 0)
     private(set) var workspace = AlignedBuffer(count: 0)
     let threads: Int
-    private(set) var packedWeightBytes = 0
+    var packedWeightBytes = 0
     private(set) var workspaceBytes = 0
     private(set) var unsharedBytes = 0
-    private(set) var flops = 0.0
+    var flops = 0.0
     /// Nodes that run in float, by name (for reports).
     private(set) var floatNodes: [String] = []
 
+    /// The graph, its quantization table and every node's shape (what the families' `lowerInt8` read).
+    let graph: Graph
+    let quantization: ActivationQuantization
+    let shapes: [TensorShape]
+    let reference: Bool
+    let choose: (Conv2dGeometry) -> ConvAlgorithm
     private var nodeValue: [Int] = []
     private var conversions: [Int: [Domain: Int]] = [:]
     private var workspaceFloats = 0
-    private var scratchBytes = 0
+    /// Per-thread scratch bytes the largest int8 kernel needs.
+    var scratchBytes = 0
 
     init(graph: Graph, quantization: ActivationQuantization, inputs: [TensorShape], threads: Int, reference: Bool,
          choose: @escaping (Conv2dGeometry) -> ConvAlgorithm) throws(GraphError) {
         self.threads = threads
-        let shapes = try graph.inferShapes(inputs)
+        self.graph = graph
+        self.quantization = quantization
+        self.reference = reference
+        self.choose = choose
+        shapes = try graph.inferShapes(inputs)
         for (index, node) in graph.nodes.enumerated() {
             let shape = shapes[index]
-            let entry = quantization[node.name]
-            let x = node.inputs.isEmpty ? shape : shapes[node.inputs[0]]
-            switch node.op {
-            case .input:
+            if case .input = node.op {
                 nodeValue.append(addValue(shape, .float))
                 inputValues[index] = nodeValue[index]
                 continue
-            case .conv2d(let a):
-                if let w = int8Weights(graph, a.weight, outputAxis: 0), a.groups == 1, let xin = q8Value(graph, quantization, node.inputs[0]) {
-                    let g = a.geometry(x)
-                    let data = convData(graph, w, a.bias, xin.parameters, entry, a.activation, channels: a.outChannels)
-                    let kernel: Kernel
-                    if reference {
-                        kernel = .referenceConv(g, data)
-                        scratchBytes = max(scratchBytes, 64)
-                    } else {
-                        kernel = try Int8Program.fastestConv(g, data, node, threads: threads)
-                        switch kernel {
-                        case .conv(let plan):
-                            packedWeightBytes += plan.weights.packedBytes
-                            scratchBytes = max(scratchBytes, plan.scratchBytes)
-                        case .winograd(let plan):
-                            packedWeightBytes += plan.packedBytes
-                            scratchBytes = max(scratchBytes, plan.scratchBytes)
-                        default: break
-                        }
-                    }
-                    flops += g.directFLOPs
-                    nodeValue.append(addStep(kernel, [xin.value], index, shape, entry.map { .q8($0) } ?? .float))
-                    continue
-                }
-            case .convTranspose2d(let a):
-                let g = a.geometry(x)
-                if let w = int8Weights(graph, a.weight, outputAxis: 1), Q8ConvTransposePlan.supports(g),
-                   let xin = q8Value(graph, quantization, node.inputs[0]) {
-                    let data = convData(graph, w, a.bias, xin.parameters, entry, a.activation, channels: a.outChannels)
-                    let kernel: Kernel
-                    if reference {
-                        kernel = .referenceConvTranspose(g, data)
-                    } else {
-                        let plan = try Int8Program.convTransposePlan(g, data, node)
-                        plan.splitColumns(forThreads: threads)
-                        packedWeightBytes += plan.weights.packedBytes
-                        scratchBytes = max(scratchBytes, plan.scratchBytes)
-                        kernel = .convTranspose(plan)
-                    }
-                    flops += g.directFLOPs
-                    nodeValue.append(addStep(kernel, [xin.value], index, shape, entry.map { .q8($0) } ?? .float))
-                    continue
-                }
-            case .maxPool2d(let a):
-                if entry != nil, let xin = q8Value(graph, quantization, node.inputs[0]) {
-                    nodeValue.append(addStep(.maxPool(a.geometry(x), reference: reference), [xin.value], index, shape, .q8(xin.parameters)))
-                    continue
-                }
-            case .upsample(let a):
-                if entry != nil, let xin = q8Value(graph, quantization, node.inputs[0]) {
-                    nodeValue.append(addStep(.upsample(a.mode), [xin.value], index, shape, .q8(xin.parameters)))
-                    continue
-                }
-            case .concat:
-                if let py = entry {
-                    var parts: [(value: Int, parameters: Q8TensorParameters)] = []
-                    for j in node.inputs { if let v = q8Value(graph, quantization, j) { parts.append(v) } }
-                    if parts.count == node.inputs.count {
-                        nodeValue.append(addStep(.concat(inputs: parts.map { $0.parameters }, output: py), parts.map { $0.value },
-                                                 index, shape, .q8(py)))
-                        continue
-                    }
-                }
-            case .add(let activation):
-                if let py = entry, let a = q8Value(graph, quantization, node.inputs[0]), let b = q8Value(graph, quantization, node.inputs[1]) {
-                    nodeValue.append(addStep(.add(a.parameters, b.parameters, output: py, activation), [a.value, b.value],
-                                             index, shape, .q8(py)))
-                    continue
-                }
-            default:
-                break
+            }
+            var visitor = Int8LoweringVisitor(program: self, node: index)
+            if let value = try node.op.visit(&visitor) {
+                nodeValue.append(value)
+                continue
             }
             // A float island: float operands, the fp32 operator, a Float output.
             var operands: [Int] = []
@@ -168,7 +99,12 @@ final class Int8Program {
             packedWeightBytes += prepared.packedWeightBytes
             flops += prepared.flops
             floatNodes.append(node.name)
-            nodeValue.append(addStep(.float(prepared), operands, index, shape, .float))
+            let run = prepared.run
+            nodeValue.append(addStep(Kernel { r in
+                run(FloatOperands(inputs: r.operands.map { $0.assumingMemoryBound(to: Float.self) }, inputShapes: r.operandShapes,
+                                  output: r.output.assumingMemoryBound(to: Float.self), shape: r.shape,
+                                  workspace: r.workspace.assumingMemoryBound(to: Float.self), threads: r.threads))
+            }, operands, index, shape, .float))
         }
         for output in graph.outputs {
             outputValues[output.node] = value(of: output.node, in: .float, node: output.node)
@@ -183,23 +119,23 @@ final class Int8Program {
         return values.count - 1
     }
 
-    private func addStep(_ kernel: Kernel, _ operands: [Int], _ node: Int, _ shape: TensorShape, _ domain: Domain) -> Int {
+    func addStep(_ kernel: Kernel, _ operands: [Int], _ node: Int, _ shape: TensorShape, _ domain: Domain) -> Int {
         let v = addValue(shape, domain)
         steps.append(Step(kernel: kernel, operands: operands, output: v, node: node))
         return v
     }
 
     /// Node `j`'s output in `domain`, converting (once, then reused) when it was produced in another.
-    private func value(of j: Int, in domain: Domain, node: Int) -> Int {
+    func value(of j: Int, in domain: Domain, node: Int) -> Int {
         let own = nodeValue[j]
         let have = values[own].domain
         if have == domain { return own }
         if let cached = conversions[j]?[domain] { return cached }
         let kernel: Kernel
         switch (have, domain) {
-        case (.float, .q8(let p)): kernel = .quantize(p)
-        case (.q8(let p), .float): kernel = .dequantize(p)
-        case (.q8(let from), .q8(let to)): kernel = .requantize(from: from, to: to)
+        case (.float, .q8(let p)): kernel = Int8Program.quantize(p)
+        case (.q8(let p), .float): kernel = Int8Program.dequantize(p)
+        case (.q8(let from), .q8(let to)): kernel = Int8Program.requantize(from: from, to: to)
         case (.float, .float): return own
         }
         let v = addStep(kernel, [own], node, values[own].shape, domain)
@@ -208,14 +144,14 @@ final class Int8Program {
     }
 
     /// Node `j`'s output as UInt8: as produced, or quantized with its table entry; nil when it has neither.
-    private func q8Value(_ graph: Graph, _ table: ActivationQuantization, _ j: Int) -> (value: Int, parameters: Q8TensorParameters)? {
+    func q8Value(_ j: Int) -> (value: Int, parameters: Q8TensorParameters)? {
         if case .q8(let p) = values[nodeValue[j]].domain { return (nodeValue[j], p) }
-        guard let p = table[graph.nodes[j].name] else { return nil }
+        guard let p = quantization[graph.nodes[j].name] else { return nil }
         return (value(of: j, in: .q8(p), node: j), p)
     }
 
     /// Int8 weights quantized symmetrically per output channel (`outputAxis`: 0 for OIHW, 1 for IOHW), or per tensor.
-    private func int8Weights(_ graph: Graph, _ index: Int, outputAxis: Int) -> (values: [Int8], scales: [Float])? {
+    func int8Weights(_ index: Int, outputAxis: Int) -> (values: [Int8], scales: [Float])? {
         let p = graph.parameters[index]
         guard case .i8(let w) = p.data, let q = p.quantization, q.axis == outputAxis || q.scales.count == 1,
               q.zeroPoints.allSatisfy({ $0 == 0 }) else { return nil }
@@ -224,7 +160,7 @@ final class Int8Program {
 
     /// Multipliers and Int32 bias for a layer whose input has parameters `px`: the bias is re-expressed at
     /// scale `px.scale * weightScale[o]` from its real values, whatever scale it was stored at.
-    private func convData(_ graph: Graph, _ w: (values: [Int8], scales: [Float]), _ biasIndex: Int?, _ px: Q8TensorParameters,
+    func convData(_ w: (values: [Int8], scales: [Float]), _ biasIndex: Int?, _ px: Q8TensorParameters,
                           _ output: Q8TensorParameters?, _ activation: FusedActivation, channels: Int) -> ConvData {
         var multipliers: [Float] = [], bias: [Int32]? = nil
         let realBias = biasIndex.map { graph.parameters[$0].floats }
@@ -242,7 +178,7 @@ final class Int8Program {
     }
 
     /// Builds a kernel plan from a layer's int8 weights and Int32 bias, naming the node in errors.
-    private static func plan<P>(_ d: ConvData, _ node: Node,
+    static func plan<P>(_ d: ConvData, _ node: Node,
                                 _ make: (UnsafePointer<Int8>, UnsafePointer<Int32>?) throws(ShapeError) -> P) throws(GraphError) -> P {
         do {
             return try d.weights.withUnsafeBufferPointer { wp throws(ShapeError) in
@@ -251,14 +187,14 @@ final class Int8Program {
         } catch { throw .shape(node: node.name, "\(error)") }
     }
 
-    private static func convPlan(_ g: Conv2dGeometry, _ d: ConvData, _ node: Node) throws(GraphError) -> Q8Conv2dPlan {
+    static func convPlan(_ g: Conv2dGeometry, _ d: ConvData, _ node: Node) throws(GraphError) -> Q8Conv2dPlan {
         try plan(d, node) { w, b throws(ShapeError) in
             try Q8Conv2dPlan(g, weights: w, bias: b, multipliers: d.multipliers, inputZeroPoint: d.inputZeroPoint,
                              activation: d.activation, output: d.target)
         }
     }
 
-    private static func winogradPlan(_ g: Conv2dGeometry, _ d: ConvData, _ node: Node) throws(GraphError) -> Q8WinogradPlan {
+    static func winogradPlan(_ g: Conv2dGeometry, _ d: ConvData, _ node: Node) throws(GraphError) -> Q8WinogradPlan {
         try plan(d, node) { w, b throws(ShapeError) in
             try Q8WinogradPlan(g, weights: w, bias: b, multipliers: d.multipliers, inputZeroPoint: d.inputZeroPoint,
                                activation: d.activation, output: d.target)
@@ -267,14 +203,19 @@ final class Int8Program {
 
     /// The GEMM convolution, or for 3x3 stride-1 layers whichever of GEMM and exact Winograd ran faster
     /// on this geometry (both give identical results; timed once per geometry and thread count per process).
-    private static func fastestConv(_ g: Conv2dGeometry, _ d: ConvData, _ node: Node, threads: Int) throws(GraphError) -> Kernel {
+    enum ConvPlanChoice {
+        case gemm(Q8Conv2dPlan)
+        case winograd(Q8WinogradPlan)
+    }
+
+    static func fastestConv(_ g: Conv2dGeometry, _ d: ConvData, _ node: Node, threads: Int) throws(GraphError) -> ConvPlanChoice {
         let gemm = try convPlan(g, d, node)
         gemm.splitColumns(forThreads: threads)
-        guard Q8WinogradPlan.supports(g) else { return .conv(gemm) }
+        guard Q8WinogradPlan.supports(g) else { return .gemm(gemm) }
         let winograd = try winogradPlan(g, d, node)
         winograd.splitColumns(forThreads: threads)
         let key = Int8ChoiceKey(geometry: g, threads: threads)
-        if let useWinograd = Int8ChoiceCache.shared[key] { return useWinograd ? .winograd(winograd) : .conv(gemm) }
+        if let useWinograd = Int8ChoiceCache.shared[key] { return useWinograd ? .winograd(winograd) : .gemm(gemm) }
         var one = g
         one.batch = 1
         let input = AlignedBuffer(count: (one.inputShape.elementCount + 3) / 4 + 16)
@@ -303,10 +244,10 @@ final class Int8Program {
             }
         }
         Int8ChoiceCache.shared[key] = tWinograd < tGemm
-        return tWinograd < tGemm ? .winograd(winograd) : .conv(gemm)
+        return tWinograd < tGemm ? .winograd(winograd) : .gemm(gemm)
     }
 
-    private static func convTransposePlan(_ g: ConvTranspose2dGeometry, _ d: ConvData, _ node: Node) throws(GraphError) -> Q8ConvTransposePlan {
+    static func convTransposePlan(_ g: ConvTranspose2dGeometry, _ d: ConvData, _ node: Node) throws(GraphError) -> Q8ConvTransposePlan {
         try plan(d, node) { w, b throws(ShapeError) in
             try Q8ConvTransposePlan(g, weights: w, bias: b, multipliers: d.multipliers, inputZeroPoint: d.inputZeroPoint,
                                     activation: d.activation, output: d.target)
@@ -360,4 +301,11 @@ func withOptionalInt32<R, E: Error>(_ array: [Int32]?, _ body: (UnsafePointer<In
         do throws(E) { return .success(try body(p.baseAddress!)) } catch { return .failure(error) }
     }
     return try result.get()
+}
+
+/// Asks a node's operator family to lower it to int8 steps (nil: it runs as a float island).
+private struct Int8LoweringVisitor: OperatorVisitor {
+    let program: Int8Program
+    let node: Int
+    func visit<O: OperatorDefinition>(_ op: O) throws(GraphError) -> Int? { try op.lowerInt8(program, node: node) }
 }
