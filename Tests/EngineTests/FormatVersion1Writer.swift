@@ -20,6 +20,7 @@ enum FormatVersion1Writer {
         case .batchNorm: return .batchNorm
         case .activation: return .activation
         case .softmax: return .softmax
+        default: preconditionFailure("format 1 has no op \(op.kind)")  // format 1 is frozen: later ops have no code
         }
     }
 
@@ -79,6 +80,7 @@ enum FormatVersion1Writer {
             case .leakyRelu(let s): w.u8(2); w.f32(s)
             case .sigmoid: w.u8(3); w.f32(0)
             }
+        default: preconditionFailure("format 1 has no op \(op.kind)")
         }
     }
 }

@@ -98,6 +98,36 @@ public final class GraphBuilder {
         add(name, .softmax, [x], channels: x.channels)
     }
 
+    /// Clamps to `[low, high]` (ReLU6 is 0...6).
+    public func clip(_ x: Value, low: Float, high: Float, name: String) -> Value {
+        add(name, .clip(Clip(low: low, high: high)), [x], channels: x.channels)
+    }
+
+    /// PReLU with one slope per channel (PyTorch's initial 0.25), or one shared slope.
+    public func prelu(_ x: Value, perChannel: Bool = true, name: String) -> Value {
+        let n = perChannel ? x.channels : 1
+        let slope = parameter(name + ".weight", [n], [Float](repeating: 0.25, count: n))
+        return add(name, .prelu(PReLU(slope: slope)), [x], channels: x.channels)
+    }
+
+    /// Constant padding of `[top, left, bottom, right]` pixels.
+    public func pad(_ x: Value, _ pads: [Int], value: Float = 0, name: String) -> Value {
+        add(name, .pad(ConstantPad(pads: pads, value: value)), [x], channels: x.channels)
+    }
+
+    /// GroupNorm (gamma 1, beta 0); `groups == x.channels` is InstanceNorm.
+    public func groupNorm(_ x: Value, groups: Int, epsilon: Float = 1e-5, name: String) -> Value {
+        let c = x.channels
+        let a = GroupNorm(groups: groups, gamma: parameter(name + ".weight", [c], [Float](repeating: 1, count: c)),
+                          beta: parameter(name + ".bias", [c], [Float](repeating: 0, count: c)), epsilon: epsilon)
+        return add(name, .groupNorm(a), [x], channels: c)
+    }
+
+    /// InstanceNorm with affine parameters: GroupNorm with one group per channel.
+    public func instanceNorm(_ x: Value, epsilon: Float = 1e-5, name: String) -> Value {
+        groupNorm(x, groups: x.channels, epsilon: epsilon, name: name)
+    }
+
     public func maxPool(_ x: Value, kernel: Int = 2, stride: Int = 2, padding: Int = 0, name: String) -> Value {
         add(name, .maxPool2d(PoolAttributes(kernel: kernel, stride: stride, padding: padding)), [x], channels: x.channels)
     }

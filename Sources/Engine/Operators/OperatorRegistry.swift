@@ -25,6 +25,10 @@ public enum Op: Equatable {
     case activation(ActivationKind)
     /// Softmax over channels.
     case softmax
+    case clip(Clip)
+    case prelu(PReLU)
+    case pad(ConstantPad)
+    case groupNorm(GroupNorm)
 
     /// Hands this node's operator, as its own type, to `visitor`: the one switch over all operators.
     public func visit<V: OperatorVisitor>(_ visitor: inout V) throws(V.Failure) -> V.Result {
@@ -42,6 +46,10 @@ public enum Op: Equatable {
         case .batchNorm(let a): return try visitor.visit(a)
         case .activation(let kind): return try visitor.visit(kind)
         case .softmax: return try visitor.visit(Softmax())
+        case .clip(let a): return try visitor.visit(a)
+        case .prelu(let a): return try visitor.visit(a)
+        case .pad(let a): return try visitor.visit(a)
+        case .groupNorm(let a): return try visitor.visit(a)
         }
     }
 
@@ -60,6 +68,10 @@ public enum Op: Equatable {
         (BatchNormAttributes.fileName, BatchNormAttributes.decode),
         (ActivationKind.fileName, ActivationKind.decode),
         (Softmax.fileName, Softmax.decode),
+        (Clip.fileName, Clip.decode),
+        (PReLU.fileName, PReLU.decode),
+        (ConstantPad.fileName, ConstantPad.decode),
+        (GroupNorm.fileName, GroupNorm.decode),
     ]
 }
 
