@@ -132,12 +132,72 @@ final class OperatorFamilyTests: XCTestCase {
         return (try loss(plus, x, r) - loss(minus, x, r)) / (Double(wp) - Double(wm))
     }
 
-    func normalizedError(_ a: [Float], _ b: [Float]) -> Double {
-        var error = 0.0, scale = 0.0
-        for (u, v) in zip(a, b) {
-            error = max(error, abs(Double(u) - Double(v)))
-            scale = max(scale, abs(Double(v)))
-        }
-        return error / max(scale, 1e-12)
+}
+
+/// Max abs error over max abs reference value.
+func normalizedError(_ a: [Float], _ b: [Float]) -> Double {
+    var error = 0.0, scale = 0.0
+    for (u, v) in zip(a, b) {
+        error = max(error, abs(Double(u) - Double(v)))
+        scale = max(scale, abs(Double(v)))
     }
+    return error / max(scale, 1e-12)
+}
+
+/// `--se`: squeeze-and-excitation blocks in U-Net, Res-UNet and Attention U-Net: the executor against the
+/// reference (normalized error <= 1e-4, igemm) and the gradients of the SE convolutions against finite
+/// differences (the tolerance of `OperatorFamilyTests`).
+final class SqueezeExcitationTests: XCTestCase {
+    func testSEBlocksRunAndDifferentiate() throws {
+        var rng = SplitMix64(seed: 0x5E01)
+        for (k, architecture) in [Architecture.unet, .resUNet, .attentionUNet].enumerated() {
+            var config = ArchitectureConfig(architecture: architecture, classes: 2, baseWidth: 4, depth: 2, seed: UInt64(k + 1))
+            config.squeezeExcitation = true
+            let graph = try config.build()
+            let gates = graph.nodes.filter { $0.name.hasSuffix(".se.scale") }
+            XCTAssertEqual(gates.count, 2 * config.depth + 1, "\(architecture): one SE block per level block")
+            let x = Tensor(shape: TensorShape(batch: 2, channels: 1, height: 12, width: 8), data: rng.floats(2 * 12 * 8))
+            let got = try Executor(graph, threads: 2, policy: .forced(.igemm)).run(x)[0]
+            let reference = try ReferenceExecutor.run(graph, [x])[0]
+            XCTAssertLessThan(normalizedError(got.data, reference.data), 1e-4, "\(architecture)")
+            let model = try Autograd(graph, threads: 1)
+            let y = try model.forward([x])
+            let r = y.map { Tensor(shape: $0.shape, data: rng.floats($0.shape.elementCount)) }
+            try model.backward(r)
+            for (p, parameter) in graph.parameters.enumerated() where parameter.name.contains(".se.fc") && parameter.name.hasSuffix("weight") {
+                var scale: Float = 0
+                for v in model.gradients[p] { scale = max(scale, abs(v)) }
+                let i = rng.int(0...(parameter.elementCount - 1))
+                let h = max(abs(parameter.floats[i]), 0.05) * 1e-4
+                let fine = try trainingDifference(graph, p, i, h / 4, x, r), coarse = try trainingDifference(graph, p, i, h, x, r)
+                let tolerance = 1e-3 * (abs(fine) + Double(scale)) + 1e-6
+                if abs(coarse - fine) > tolerance { continue }
+                XCTAssertLessThanOrEqual(abs(Double(model.gradients[p][i]) - fine), tolerance, "\(architecture) \(parameter.name)[\(i)]")
+            }
+        }
+        var unsupported = ArchitectureConfig(architecture: .pspnet)
+        unsupported.squeezeExcitation = true
+        XCTAssertThrowsError(try unsupported.build())
+    }
+}
+
+/// The difference quotient of `sum(outputs * r)` in parameter p, coordinate i, with BatchNorm on batch
+/// statistics, as training computes it.
+private func trainingDifference(_ graph: Graph, _ p: Int, _ i: Int, _ h: Float, _ x: Tensor, _ r: [Tensor]) throws -> Double {
+    func loss(_ g: Graph) throws -> Double {
+        let outputs = try ReferenceExecutor.runDouble(g, [x], batchStatistics: true)
+        var s = 0.0
+        for (o, w) in zip(outputs, r) { for k in 0..<o.data.count { s += o.data[k] * Double(w.data[k]) } }
+        return s
+    }
+    var plus = graph, minus = graph
+    var values = graph.parameters[p].floats
+    let w = values[i]
+    values[i] = w + h
+    let wp = values[i]
+    plus.parameters[p].data = .f32(values)
+    values[i] = w - h
+    let wm = values[i]
+    minus.parameters[p].data = .f32(values)
+    return (try loss(plus) - loss(minus)) / (Double(wp) - Double(wm))
 }

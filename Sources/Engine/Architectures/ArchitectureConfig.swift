@@ -45,6 +45,9 @@ public struct ArchitectureConfig: Equatable {
     public var upsampling: UpsamplingKind
     /// U-Net++: one 1x1 head on every top-row node X(0,j), j = 1...depth.
     public var deepSupervision: Bool
+    /// A squeeze-and-excitation block (Hu et al., reduction 16) at the end of every level block: U-Net,
+    /// Res-UNet and Attention U-Net.
+    public var squeezeExcitation: Bool = false
     public var seed: UInt64
 
     public init(architecture: Architecture, inChannels: Int = 1, classes: Int = 1, baseWidth: Int = 32, depth: Int = 4,
@@ -72,6 +75,9 @@ public struct ArchitectureConfig: Equatable {
         if classes < 1 { throw .invalid("classes must be at least 1, got \(classes)") }
         if baseWidth < 1 { throw .invalid("base width must be at least 1, got \(baseWidth)") }
         if depth < 1 || depth > 6 { throw .invalid("depth must be 1...6, got \(depth)") }
+        if squeezeExcitation && ![.unet, .resUNet, .attentionUNet].contains(architecture) {
+            throw .invalid("squeeze-and-excitation blocks are built into U-Net, Res-UNet and Attention U-Net, not \(architecture.displayName)")
+        }
     }
 
     /// Builds the graph: input "image", outputs of logits ("logits", or "head1"..."headN" for U-Net++

@@ -19,15 +19,27 @@ final class BlockBuilder {
         return relu ? g.relu(y) : y
     }
 
-    /// Two 3x3 conv-norm-ReLU layers (the U-Net block).
+    /// Two 3x3 conv-norm-ReLU layers (the U-Net block), then squeeze-and-excitation when the config asks.
     func doubleConv(_ x: Value, _ out: Int, name: String) -> Value {
-        convNormRelu(convNormRelu(x, out, name: name + ".0"), out, name: name + ".1")
+        let y = convNormRelu(convNormRelu(x, out, name: name + ".0"), out, name: name + ".1")
+        return config.squeezeExcitation ? squeezeExcitation(y, name: name + ".se") : y
+    }
+
+    /// Squeeze-and-excitation (Hu et al., 2018): global average pooling, a 1x1 conv to channels/16 with ReLU,
+    /// a 1x1 conv back with sigmoid, and the input scaled by that channel gate.
+    func squeezeExcitation(_ x: Value, reduction: Int = 16, name: String) -> Value {
+        let squeezed = g.adaptiveAveragePool(x, bins: 1, name: name + ".pool")
+        let hidden = g.relu(g.conv(squeezed, max(1, x.channels / reduction), kernel: 1, name: name + ".fc1"))
+        let gate = g.sigmoid(g.conv(hidden, x.channels, kernel: 1, name: name + ".fc2"))
+        return g.mul(x, gate, name: name + ".scale")
     }
 
     /// A residual block (He et al., as Res-UNet uses it): two 3x3 conv-norm layers plus a shortcut
     /// (identity, or 1x1 conv-norm when the width changes), summed, then ReLU.
     func residualBlock(_ x: Value, _ out: Int, name: String) -> Value {
-        let body = convNormRelu(convNormRelu(x, out, name: name + ".0"), out, relu: false, name: name + ".1")
+        var body = convNormRelu(convNormRelu(x, out, name: name + ".0"), out, relu: false, name: name + ".1")
+        // SE-ResNet: the excitation scales the residual branch before the sum.
+        if config.squeezeExcitation { body = squeezeExcitation(body, name: name + ".se") }
         let shortcut = x.channels == out ? x : convNormRelu(x, out, kernel: 1, relu: false, name: name + ".shortcut")
         return g.relu(g.add(body, shortcut, name: name + ".add"))
     }

@@ -1,7 +1,7 @@
 import Kernels
 
 /// A 2D convolution operator: plans once for a geometry and algorithm (packs weights, sizes buffers), then
-/// runs batches on a fixed number of threads. The executor chooses the algorithm (`ConvChoiceCache`).
+/// runs batches on a fixed number of threads. The executor chooses the algorithm (`AlgorithmChoices`).
 ///
 /// Input and output are NHWC batches (see `ImageShape`). Weights are OIHW, bias per output channel.
 public final class Conv2dOperator {

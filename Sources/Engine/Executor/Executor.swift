@@ -45,7 +45,7 @@ public final class Executor {
                                      reference: int8Reference) { g in
                 switch policy {
                 case .forced(let algorithm): return algorithm.orFallback(for: g)
-                case .measured: return ConvChoiceCache.shared[g] ?? ConvAlgorithm.candidates(for: g)[0]
+                case .measured: return AlgorithmChoices.fp32[g] ?? ConvAlgorithm.candidates(for: g)[0]
                 }
             }
             plans[inputs] = plan
@@ -57,7 +57,7 @@ public final class Executor {
         case .measured:
             try measureInContext(inputs)
             plan = try ExecutionPlan(graph: graph, inputs: inputs, threads: threads) { g in
-                ConvChoiceCache.shared[g] ?? ConvAlgorithm.candidates(for: g)[0]
+                AlgorithmChoices.fp32[g] ?? ConvAlgorithm.candidates(for: g)[0]
             }
         }
         plans[inputs] = plan
@@ -72,7 +72,7 @@ public final class Executor {
         for node in graph.nodes {
             guard case .conv2d(let a) = node.op else { continue }
             let g = a.geometry(shapes[node.inputs[0]])
-            if ConvChoiceCache.shared[g] == nil && !open.contains(g) { open.append(g) }
+            if AlgorithmChoices.fp32[g] == nil && !open.contains(g) { open.append(g) }
         }
         if open.isEmpty { return }
         var families: [ConvAlgorithm] = []
@@ -80,7 +80,7 @@ public final class Executor {
         var best: [Conv2dGeometry: (ConvAlgorithm, Double)] = [:]
         for family in families {
             let trial = try ExecutionPlan(graph: graph, inputs: inputs, threads: threads) { g in
-                ConvChoiceCache.shared[g] ?? family.orFallback(for: g)
+                AlgorithmChoices.fp32[g] ?? family.orFallback(for: g)
             }
             trial.execute()
             var runs: [[Double]] = []
@@ -93,7 +93,7 @@ public final class Executor {
                 if best[g] == nil || times[1] < best[g]!.1 { best[g] = (family, times[1]) }
             }
         }
-        for (g, choice) in best { ConvChoiceCache.shared[g] = choice.0 }
+        for (g, choice) in best { AlgorithmChoices.fp32[g] = choice.0 }
     }
 
     public func run(_ input: Tensor) throws(GraphError) -> [Tensor] { try run([input]) }

@@ -90,6 +90,8 @@ public enum MetadataKey {
     public static let depth = "model.depth"
     public static let normalization = "model.normalization"
     public static let upsampling = "model.upsampling"
+    /// 1 when every level block ends in a squeeze-and-excitation block (`--se`).
+    public static let squeezeExcitation = "model.squeeze_excitation"
     public static let inputChannels = "input.channels"
     /// H and W are padded to a multiple of this before the graph runs.
     public static let inputMultiple = "input.multiple"

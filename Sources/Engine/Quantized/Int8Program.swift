@@ -215,7 +215,7 @@ public final class Int8Program {
         let winograd = try winogradPlan(g, d, node)
         winograd.splitColumns(forThreads: threads)
         let key = Int8ChoiceKey(geometry: g, threads: threads)
-        if let useWinograd = Int8ChoiceCache.shared[key] { return useWinograd ? .winograd(winograd) : .gemm(gemm) }
+        if let useWinograd = AlgorithmChoices.int8[key] { return useWinograd ? .winograd(winograd) : .gemm(gemm) }
         var one = g
         one.batch = 1
         let input = AlignedBuffer(count: (one.inputShape.elementCount + 3) / 4 + 16)
@@ -243,7 +243,7 @@ public final class Int8Program {
                 winograd.run(input: bytes, output: out, items: items, scratch: raw + thread * winograd.scratchBytes)
             }
         }
-        Int8ChoiceCache.shared[key] = tWinograd < tGemm
+        AlgorithmChoices.int8[key] = tWinograd < tGemm
         return tWinograd < tGemm ? .winograd(winograd) : .gemm(gemm)
     }
 
@@ -276,23 +276,6 @@ public final class Int8Program {
 
     func raw(_ value: Int) -> UnsafeMutableRawPointer { UnsafeMutableRawPointer(arena.pointer + offsets[value]) }
     func floatPointer(_ value: Int) -> UnsafeMutablePointer<Float> { arena.pointer + offsets[value] }
-}
-
-struct Int8ChoiceKey: Hashable {
-    var geometry: Conv2dGeometry
-    var threads: Int
-}
-
-/// Remembers, per geometry and thread count, whether int8 Winograd beat the int8 GEMM.
-final class Int8ChoiceCache {
-    static let shared = Int8ChoiceCache()
-    private var table: [Int8ChoiceKey: Bool] = [:]
-    private let lock = ProcessLock()
-
-    subscript(key: Int8ChoiceKey) -> Bool? {
-        get { lock.withLock { table[key] } }
-        set { lock.withLock { table[key] = newValue } }
-    }
 }
 
 func withOptionalInt32<R, E: Error>(_ array: [Int32]?, _ body: (UnsafePointer<Int32>?) throws(E) -> R) throws(E) -> R {

@@ -22,6 +22,9 @@ struct ModelOptions: ParsableArguments {
     @Option(help: "Override the preset's depth (number of 2x down-steps).")
     var depth: Int?
 
+    @Flag(help: "Add a squeeze-and-excitation block (reduction 16) to every level block of --preset (U-Net, Res-UNet and Attention U-Net presets).")
+    var se = false
+
     @Option(help: "Override the preset's normalization: batch or none.")
     var norm: String?
 
@@ -49,6 +52,7 @@ struct ModelOptions: ParsableArguments {
             if let depth { config.depth = depth }
             if let norm { config.normalization = Normalization(rawValue: norm)! }
             if let upsampling { config.upsampling = UpsamplingKind(rawValue: upsampling)! }
+            config.squeezeExcitation = se
             return try Model(config: config, preset: name)
         } catch {
             throw CLIError("\(error)")
