@@ -5,7 +5,8 @@ import EngineChecks
 @testable import Engine
 @testable import Train
 
-/// The operators added through the registry (clip, PReLU, constant pad, GroupNorm/InstanceNorm), each in a
+/// The operators added through the registry (clip, PReLU, constant pad, GroupNorm/InstanceNorm, resizing by
+/// any factor), each in a
 /// small graph `conv 3x3 -> op -> conv 1x1` at odd sizes and odd channel counts:
 /// - the fp32 executor against the Float64 reference: max abs error / max abs output <= 1e-5, the same bits
 ///   for 1 and 2 threads;
@@ -27,6 +28,9 @@ final class OperatorFamilyTests: XCTestCase {
         Case(name: "pad") { b, x in b.pad(x, [1, 0, 2, 3], value: 0.25, name: "pad") },
         Case(name: "group-norm") { b, x in b.groupNorm(x, groups: 2, name: "gn") },
         Case(name: "instance-norm") { b, x in b.instanceNorm(x, name: "in") },
+        Case(name: "resize-linear") { b, x in b.resize(x, factors: [1.5, 0.75], name: "resize") },
+        Case(name: "resize-linear-corners") { b, x in b.resize(x, factors: [0.5, 2.25], mode: .bilinear(alignCorners: true), name: "resize") },
+        Case(name: "resize-nearest") { b, x in b.resize(x, factors: [2.5, 0.5], mode: .nearest, name: "resize") },
     ]
 
     func graph(_ c: Case, seed: UInt64) -> Graph {
@@ -200,4 +204,40 @@ private func trainingDifference(_ graph: Graph, _ p: Int, _ i: Int, _ h: Float, 
     let wm = values[i]
     minus.parameters[p].data = .f32(values)
     return (try loss(plus) - loss(minus)) / (Double(wp) - Double(wm))
+}
+
+/// Resizing by any factor per axis: nearest and linear (align_corners and half-pixel), up and down, against
+/// the reference and finite differences (through the convolutions around it), int8 included by the float
+/// island rule, and the file round trip.
+final class FractionalResizeTests: XCTestCase {
+    func testFactorsResizeLikeTheReference() throws {
+        var rng = SplitMix64(seed: 0x0F11)
+        let modes: [UpsampleMode] = [.nearest, .bilinear(alignCorners: false), .bilinear(alignCorners: true)]
+        for (k, mode) in modes.enumerated() {
+            for factors: [Float] in [[1.5, 0.5], [0.75, 2.25], [3, 1]] {
+                let b = GraphBuilder(seed: UInt64(k + 1))
+                let x = b.input("image", channels: 3)
+                let y = b.resize(b.conv(x, 5, kernel: 3, name: "conv"), factors: factors, mode: mode, name: "resize")
+                b.output("y", b.conv(y, 2, kernel: 1, name: "head"))
+                let g = b.graph
+                let input = Tensor(shape: TensorShape(batch: 2, channels: 3, height: 11, width: 9), data: rng.floats(2 * 3 * 11 * 9))
+                let shapes = try g.inferShapes([input.shape])
+                let expected = TensorShape(batch: 2, channels: 5, height: Int(11 * Double(factors[0])), width: Int(9 * Double(factors[1])))
+                XCTAssertEqual(shapes[g.nodes.count - 2], expected)
+                let got = try Executor(g, threads: 2, policy: .forced(.igemm)).run(input)[0]
+                let reference = try ReferenceExecutor.run(g, [input])[0]
+                XCTAssertLessThan(normalizedError(got.data, reference.data), 1e-5, "\(mode) \(factors)")
+                let training = try Autograd(g, threads: 1)
+                let out = try training.forward([input])
+                XCTAssertLessThan(normalizedError(out[0].data, reference.data), 1e-5, "\(mode) \(factors) training")
+                let bytes = ModelFileWriter.encode(Model(metadata: Metadata(), graph: g))
+                XCTAssertEqual(try bytes.withUnsafeBytes { try ModelFileReader.decode($0) }.graph, g)
+            }
+        }
+        let b = GraphBuilder(seed: 1)
+        b.output("y", b.resize(b.input("image", channels: 1), factors: [0.01, 1], name: "resize"))
+        XCTAssertThrowsError(try b.graph.inferShapes([TensorShape(channels: 1, height: 20, width: 20)])) {
+            XCTAssertTrue("\($0)".contains("resize"), "\($0)")
+        }
+    }
 }

@@ -5,6 +5,7 @@ public enum Architecture: String, CaseIterable {
     case pspnet = "pspnet"
     case attentionUNet = "attention-unet"
     case resUNet = "res-unet"
+    case unet3Plus = "unet3+"
 
     public var displayName: String {
         switch self {
@@ -13,6 +14,7 @@ public enum Architecture: String, CaseIterable {
         case .pspnet: return "PSPNet"
         case .attentionUNet: return "Attention U-Net"
         case .resUNet: return "Res-UNet"
+        case .unet3Plus: return "UNet 3+"
         }
     }
 }
@@ -43,7 +45,7 @@ public struct ArchitectureConfig: Equatable {
     public var depth: Int
     public var normalization: Normalization
     public var upsampling: UpsamplingKind
-    /// U-Net++: one 1x1 head on every top-row node X(0,j), j = 1...depth.
+    /// U-Net++: one 1x1 head on every top-row node X(0,j), j = 1...depth. UNet 3+: a head on every decoder stage.
     public var deepSupervision: Bool
     /// A squeeze-and-excitation block (Hu et al., reduction 16) at the end of every level block: U-Net,
     /// Res-UNet and Attention U-Net.
@@ -91,6 +93,7 @@ public struct ArchitectureConfig: Equatable {
         case .pspnet: PSPNet.build(b)
         case .attentionUNet: AttentionUNet.build(b)
         case .resUNet: ResUNet.build(b)
+        case .unet3Plus: UNet3Plus.build(b)
         }
         return b.graph
     }

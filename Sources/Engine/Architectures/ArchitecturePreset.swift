@@ -22,6 +22,8 @@ public struct ArchitecturePreset {
                            config: ArchitectureConfig(architecture: .attentionUNet, baseWidth: 32, depth: 4)),
         ArchitecturePreset(name: "res-unet-s", summary: "Res-UNet, base 32, depth 4",
                            config: ArchitectureConfig(architecture: .resUNet, baseWidth: 32, depth: 4)),
+        ArchitecturePreset(name: "unet3plus-s", summary: "UNet 3+, base 16, depth 4: full-scale skips of 16 channels each, 80-channel decoder, deep supervision",
+                           config: ArchitectureConfig(architecture: .unet3Plus, baseWidth: 16, depth: 4, deepSupervision: true)),
     ]
 
     public static func named(_ name: String) throws(ArchitectureError) -> ArchitecturePreset {

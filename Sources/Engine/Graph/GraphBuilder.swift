@@ -144,6 +144,11 @@ public final class GraphBuilder {
         add(name, .upsample(UpsampleAttributes(mode: mode, scale: scale)), [x], channels: x.channels)
     }
 
+    /// Resamples by a factor per axis (H, W): `floor(in * factor)` pixels, any factor (0.5, 1.5, 3).
+    public func resize(_ x: Value, factors: [Float], mode: UpsampleMode = .bilinear(alignCorners: false), name: String) -> Value {
+        add(name, .upsample(UpsampleAttributes(mode: mode, factors: factors)), [x], channels: x.channels)
+    }
+
     /// Resamples `x` to the spatial size of `like`.
     public func resize(_ x: Value, like: Value, mode: UpsampleMode = .bilinear(alignCorners: false), name: String) -> Value {
         add(name, .upsample(UpsampleAttributes(mode: mode, scale: 0)), [x, like], channels: x.channels)

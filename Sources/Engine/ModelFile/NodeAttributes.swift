@@ -37,6 +37,7 @@ public struct NodeAttributeWriter {
     public mutating func ints(_ key: String, _ values: [Int]) { metadata[key] = .ints(values.map { Int64($0) }) }
     public mutating func float(_ key: String, _ value: Float) { metadata[key] = .float(Double(value)) }
     public mutating func string(_ key: String, _ value: String) { metadata[key] = .string(value) }
+    public mutating func floats(_ key: String, _ values: [Float]) { metadata[key] = .floats(values) }
 
     /// A fused activation as `activation` (and `slope`); nothing for none.
     public mutating func activation(_ f: FusedActivation) {
@@ -88,6 +89,15 @@ public struct NodeAttributeReader {
     }
 
     public func string(_ key: String) -> String? { attributes.string(key) }
+
+    /// An f32 list of exactly `count` finite entries.
+    public func floats(_ key: String, count: Int) throws(ModelFileError) -> [Float] {
+        guard let v = attributes.floats(key) else {
+            throw fail(attributes[key] == nil ? "attribute '\(key)' is missing" : "attribute '\(key)' is not a number list")
+        }
+        guard v.count == count, v.allSatisfy({ $0.isFinite }) else { throw fail("attribute '\(key)' must hold \(count) finite numbers") }
+        return v
+    }
 
     public func optionalIndex(_ key: String) throws(ModelFileError) -> Int? { attributes[key] == nil ? nil : try int(key) }
 

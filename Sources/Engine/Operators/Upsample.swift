@@ -5,20 +5,35 @@ public enum UpsampleMode: Equatable {
     case bilinear(alignCorners: Bool)
 }
 
-/// Resampling by an integer scale, or (`scale == 0`) to the spatial size of the node's second input.
+/// Resampling (PyTorch `F.interpolate`, ONNX `Resize`) by an integer scale, by any factor per axis, or
+/// (`scale == 0`, no factors) to the spatial size of the node's second input. Nearest takes the source pixel
+/// `floor(dst * in / out)` (PyTorch's "nearest"); linear maps coordinates with `align_corners` or by pixel
+/// centres (half-pixel, PyTorch's `align_corners=False`). With factors the output is `floor(in * factor)`
+/// per axis and the coordinates map with `in / out` (PyTorch's `recompute_scale_factor=True`), so any
+/// downsampling or fractional upsampling (0.5, 1.5, 2.25) is one node.
 public struct UpsampleAttributes: OperatorDefinition {
     public var mode: UpsampleMode
     public var scale: Int
+    /// A factor per spatial axis (H, W); when set, `scale` is 0 and unused.
+    public var factors: [Float]?
 
     public init(mode: UpsampleMode, scale: Int) {
         self.mode = mode
         self.scale = scale
     }
 
+    /// Stored with `scale` 0, so that a reader from before factors (2.0) refuses the node (it then expects a
+    /// second operand) instead of ignoring the factors.
+    public init(mode: UpsampleMode, factors: [Float]) {
+        self.mode = mode
+        scale = 0
+        self.factors = factors
+    }
+
     public static let fileName = "upsample"
     public var kind: String { "upsample" }
     public var op: Op { .upsample(self) }
-    public var operandCount: ClosedRange<Int> { scale == 0 ? 2...2 : 1...1 }
+    public var operandCount: ClosedRange<Int> { scale == 0 && factors == nil ? 2...2 : 1...1 }
     public var quantizationRole: QuantizationRole { .int8SameScale }
 
     public func encode(into a: inout NodeAttributeWriter) {
@@ -27,6 +42,7 @@ public struct UpsampleAttributes: OperatorDefinition {
         case .bilinear(let alignCorners): a.string("mode", "bilinear"); a.int("align_corners", alignCorners ? 1 : 0)
         }
         a.int("scale", scale)
+        if let factors { a.floats("factors", factors) }
     }
 
     public static func decode(_ a: NodeAttributeReader) throws(ModelFileError) -> Op {
@@ -36,12 +52,21 @@ public struct UpsampleAttributes: OperatorDefinition {
         case "bilinear": mode = .bilinear(alignCorners: try a.int("align_corners", default: 0) != 0)
         default: throw a.fail("unknown upsampling mode '\(a.attributes["mode"]?.description ?? "missing")'")
         }
-        return .upsample(UpsampleAttributes(mode: mode, scale: try a.int("scale")))
+        var u = UpsampleAttributes(mode: mode, scale: try a.int("scale"))
+        if a.attributes["factors"] != nil { u.factors = try a.floats("factors", count: 2) }
+        return .upsample(u)
     }
 
     public func outputShape(_ operands: [TensorShape], _ context: ShapeContext) throws(GraphError) -> TensorShape {
         var out = operands[0]
-        if scale == 0 {
+        if let factors {
+            if factors.count != 2 || !factors.allSatisfy({ $0 > 0 && $0.isFinite && $0 <= 1024 }) {
+                throw context.fail("resize factors must be 2 finite numbers in (0, 1024], got \(factors)")
+            }
+            out.height = Int((Double(out.height) * Double(factors[0])).rounded(.down))
+            out.width = Int((Double(out.width) * Double(factors[1])).rounded(.down))
+            if out.height < 1 || out.width < 1 { throw context.fail("resizing \(operands[0]) by \(factors) leaves no pixels") }
+        } else if scale == 0 {
             out.height = operands[1].height
             out.width = operands[1].width
         } else if scale > 0 {
