@@ -19,13 +19,6 @@ final class AutogradTests: XCTestCase {
         return try config.build()
     }
 
-    func loss(_ graph: Graph, _ x: Tensor, _ r: [Tensor]) throws -> Double {
-        let outputs = try ReferenceExecutor.runDouble(graph, [x], batchStatistics: true)
-        var s = 0.0
-        for (o, w) in zip(outputs, r) { for i in 0..<o.data.count { s += o.data[i] * Double(w.data[i]) } }
-        return s
-    }
-
     /// Training runs activations inside their BatchNorm (`fuseActivations`): the same outputs and gradients,
     /// bit for bit, as running the nodes one by one, for every architecture and in both BatchNorm modes.
     func testFusedBatchNormActivationsGiveTheSameBits() throws {
@@ -78,18 +71,8 @@ final class AutogradTests: XCTestCase {
         XCTAssertGreaterThan(checked, 6 * kinks, "too many coordinates near a kink (\(kinks) of \(checked + kinks))")
     }
 
-    /// Central difference quotient of the loss in parameter p, coordinate i, with the exact float step.
     func difference(_ graph: Graph, _ p: Int, _ i: Int, _ h: Float, _ x: Tensor, _ r: [Tensor]) throws -> Double {
-        var plus = graph, minus = graph
-        var values = graph.parameters[p].floats
-        let w = values[i]
-        values[i] = w + h
-        let wp = values[i]
-        plus.parameters[p].data = .f32(values)
-        values[i] = w - h
-        let wm = values[i]
-        minus.parameters[p].data = .f32(values)
-        return (try loss(plus, x, r) - loss(minus, x, r)) / (Double(wp) - Double(wm))
+        try FiniteDifferences.quotient(graph, parameter: p, index: i, step: h, input: x, weights: r, batchStatistics: true)
     }
 
     func testGradientsAreBitwiseEqualForOneAndTwoThreads() throws {

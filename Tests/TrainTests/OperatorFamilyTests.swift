@@ -116,26 +116,9 @@ final class OperatorFamilyTests: XCTestCase {
         }
     }
 
-    func loss(_ graph: Graph, _ x: Tensor, _ r: [Tensor]) throws -> Double {
-        let outputs = try ReferenceExecutor.runDouble(graph, [x])
-        var s = 0.0
-        for (o, w) in zip(outputs, r) { for i in 0..<o.data.count { s += o.data[i] * Double(w.data[i]) } }
-        return s
-    }
-
     func difference(_ graph: Graph, _ p: Int, _ i: Int, _ h: Float, _ x: Tensor, _ r: [Tensor]) throws -> Double {
-        var plus = graph, minus = graph
-        var values = graph.parameters[p].floats
-        let w = values[i]
-        values[i] = w + h
-        let wp = values[i]
-        plus.parameters[p].data = .f32(values)
-        values[i] = w - h
-        let wm = values[i]
-        minus.parameters[p].data = .f32(values)
-        return (try loss(plus, x, r) - loss(minus, x, r)) / (Double(wp) - Double(wm))
+        try FiniteDifferences.quotient(graph, parameter: p, index: i, step: h, input: x, weights: r, batchStatistics: false)
     }
-
 }
 
 /// Max abs error over max abs reference value.
@@ -185,59 +168,7 @@ final class SqueezeExcitationTests: XCTestCase {
     }
 }
 
-/// The difference quotient of `sum(outputs * r)` in parameter p, coordinate i, with BatchNorm on batch
-/// statistics, as training computes it.
+/// The difference quotient with BatchNorm on batch statistics, as training computes it.
 private func trainingDifference(_ graph: Graph, _ p: Int, _ i: Int, _ h: Float, _ x: Tensor, _ r: [Tensor]) throws -> Double {
-    func loss(_ g: Graph) throws -> Double {
-        let outputs = try ReferenceExecutor.runDouble(g, [x], batchStatistics: true)
-        var s = 0.0
-        for (o, w) in zip(outputs, r) { for k in 0..<o.data.count { s += o.data[k] * Double(w.data[k]) } }
-        return s
-    }
-    var plus = graph, minus = graph
-    var values = graph.parameters[p].floats
-    let w = values[i]
-    values[i] = w + h
-    let wp = values[i]
-    plus.parameters[p].data = .f32(values)
-    values[i] = w - h
-    let wm = values[i]
-    minus.parameters[p].data = .f32(values)
-    return (try loss(plus) - loss(minus)) / (Double(wp) - Double(wm))
-}
-
-/// Resizing by any factor per axis: nearest and linear (align_corners and half-pixel), up and down, against
-/// the reference and finite differences (through the convolutions around it), int8 included by the float
-/// island rule, and the file round trip.
-final class FractionalResizeTests: XCTestCase {
-    func testFactorsResizeLikeTheReference() throws {
-        var rng = SplitMix64(seed: 0x0F11)
-        let modes: [UpsampleMode] = [.nearest, .bilinear(alignCorners: false), .bilinear(alignCorners: true)]
-        for (k, mode) in modes.enumerated() {
-            for factors: [Float] in [[1.5, 0.5], [0.75, 2.25], [3, 1]] {
-                let b = GraphBuilder(seed: UInt64(k + 1))
-                let x = b.input("image", channels: 3)
-                let y = b.resize(b.conv(x, 5, kernel: 3, name: "conv"), factors: factors, mode: mode, name: "resize")
-                b.output("y", b.conv(y, 2, kernel: 1, name: "head"))
-                let g = b.graph
-                let input = Tensor(shape: TensorShape(batch: 2, channels: 3, height: 11, width: 9), data: rng.floats(2 * 3 * 11 * 9))
-                let shapes = try g.inferShapes([input.shape])
-                let expected = TensorShape(batch: 2, channels: 5, height: Int(11 * Double(factors[0])), width: Int(9 * Double(factors[1])))
-                XCTAssertEqual(shapes[g.nodes.count - 2], expected)
-                let got = try Executor(g, threads: 2, policy: .forced(.igemm)).run(input)[0]
-                let reference = try ReferenceExecutor.run(g, [input])[0]
-                XCTAssertLessThan(normalizedError(got.data, reference.data), 1e-5, "\(mode) \(factors)")
-                let training = try Autograd(g, threads: 1)
-                let out = try training.forward([input])
-                XCTAssertLessThan(normalizedError(out[0].data, reference.data), 1e-5, "\(mode) \(factors) training")
-                let bytes = ModelFileWriter.encode(Model(metadata: Metadata(), graph: g))
-                XCTAssertEqual(try bytes.withUnsafeBytes { try ModelFileReader.decode($0) }.graph, g)
-            }
-        }
-        let b = GraphBuilder(seed: 1)
-        b.output("y", b.resize(b.input("image", channels: 1), factors: [0.01, 1], name: "resize"))
-        XCTAssertThrowsError(try b.graph.inferShapes([TensorShape(channels: 1, height: 20, width: 20)])) {
-            XCTAssertTrue("\($0)".contains("resize"), "\($0)")
-        }
-    }
+    try FiniteDifferences.quotient(graph, parameter: p, index: i, step: h, input: x, weights: r, batchStatistics: true)
 }
