@@ -55,3 +55,32 @@ public final class Conv2dOperator {
         }
     }
 }
+
+extension Conv2dOperator {
+    /// The operator for weights and bias held in arrays (OIHW), naming `node` when the geometry is refused:
+    /// what the executor, training's forward and its input gradients all build.
+    public static func make(_ g: Conv2dGeometry, weights w: [Float], bias b: [Float]?, activation: FusedActivation,
+                            algorithm: ConvAlgorithm, threads: Int, node: Node) throws(GraphError) -> Conv2dOperator {
+        do {
+            return try w.withUnsafeBufferPointer { wp throws(ShapeError) in
+                try withOptionalPointer(b) { bp throws(ShapeError) in
+                    try Conv2dOperator(g, weights: wp.baseAddress!, bias: bp, activation: activation, algorithm: algorithm, threads: threads)
+                }
+            }
+        } catch { throw .shape(node: node.name, "\(error)") }
+    }
+}
+
+extension F32ConvTranspose.Plan {
+    /// The transposed-convolution plan for weights and bias held in arrays (IOHW), naming `node` when refused.
+    public static func make(_ g: ConvTranspose2dGeometry, weights w: [Float], bias b: [Float]?, activation: FusedActivation,
+                            node: Node) throws(GraphError) -> F32ConvTranspose.Plan {
+        do {
+            return try w.withUnsafeBufferPointer { wp throws(ShapeError) in
+                try withOptionalPointer(b) { bp throws(ShapeError) in
+                    try F32ConvTranspose.Plan(g, weights: wp.baseAddress!, bias: bp, activation: activation)
+                }
+            }
+        } catch { throw .shape(node: node.name, "\(error)") }
+    }
+}

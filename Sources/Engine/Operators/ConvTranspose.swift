@@ -90,7 +90,8 @@ public struct ConvTransposeAttributes: OperatorDefinition {
 extension ConvTransposeAttributes {
     public func planFloat(_ context: FloatPlanContext) throws(GraphError) -> PreparedOp {
         let g = geometry(context.x)
-        let plan = try self.plan(g, weights: context.floats(weight), bias: bias.map { context.floats($0) }, node: context.node)
+        let plan = try F32ConvTranspose.Plan.make(g, weights: context.floats(weight), bias: bias.map { context.floats($0) },
+                                                  activation: activation, node: context.node)
         return PreparedOp(packedWeightBytes: plan.packedWeightBytes, flops: g.directFLOPs) { r in
             for n in 0..<r.shape.batch {
                 let src = UnsafePointer(r.x + n * r.xs.elementsPerImage), dst = r.output + n * r.shape.elementsPerImage
@@ -99,17 +100,6 @@ extension ConvTransposeAttributes {
                 }
             }
         }
-    }
-
-    /// The fp32 kernel plan for geometry `g` with these weights.
-    public func plan(_ g: ConvTranspose2dGeometry, weights w: [Float], bias b: [Float]?, node: Node) throws(GraphError) -> F32ConvTranspose.Plan {
-        do {
-            return try w.withUnsafeBufferPointer { wp throws(ShapeError) in
-                try withOptionalPointer(b) { bp throws(ShapeError) in
-                    try F32ConvTranspose.Plan(g, weights: wp.baseAddress!, bias: bp, activation: activation)
-                }
-            }
-        } catch { throw .shape(node: node.name, "\(error)") }
     }
 }
 
@@ -137,7 +127,8 @@ extension ConvTransposeAttributes {
 extension ConvTransposeAttributes {
     public func trainingForward(_ tape: Autograd, node i: Int, output out: inout [Float]) throws(GraphError) {
         let node = tape.graph.nodes[i], j = node.inputs[0], s = tape.shapes[i], xs = tape.shapes[j]
-        let plan = try tape.transposedPlan(geometry(xs), weights: tape.parameter(weight), bias: bias.map { tape.parameter($0) }, activation, node)
+        let plan = try F32ConvTranspose.Plan.make(geometry(xs), weights: tape.parameter(weight), bias: bias.map { tape.parameter($0) },
+                                                  activation: activation, node: node)
         tape.runTransposed(plan, tape.values[j], &out, inStride: xs.elementsPerImage, outStride: s.elementsPerImage, batch: s.batch)
     }
 
@@ -164,14 +155,8 @@ extension ConvTransposeAttributes {
             tape.addGradient(bias, db)
         }
         // dX is the convolution of dY with the same weights (IOHW read as OIHW).
-        let w = tape.parameter(weight)
-        let op: Conv2dOperator
-        do {
-            op = try w.withUnsafeBufferPointer { wp throws(ShapeError) in
-                try Conv2dOperator(g, weights: wp.baseAddress!, bias: nil, activation: .none,
-                                   algorithm: tape.algorithm(for: g), threads: tape.threads)
-            }
-        } catch { throw .shape(node: node.name, "\(error)") }
+        let op = try Conv2dOperator.make(g, weights: tape.parameter(weight), bias: nil, activation: .none,
+                                         algorithm: tape.algorithm(for: g), threads: tape.threads, node: node)
         var dx = Autograd.uninitialized(xs.elementCount)
         dy.withUnsafeBufferPointer { dp in dx.withUnsafeMutableBufferPointer { op.run(input: dp.baseAddress!, output: $0.baseAddress!) } }
         Autograd.accumulate(&grads[j], dx)

@@ -114,25 +114,12 @@ public struct ConvAttributes: OperatorDefinition {
 extension ConvAttributes {
     public func planFloat(_ context: FloatPlanContext) throws(GraphError) -> PreparedOp {
         let g = geometry(context.x)
-        let op = try makeOperator(g, weights: context.floats(weight), bias: bias.map { context.floats($0) },
-                              algorithm: context.algorithm(g), threads: context.threads, node: context.node)
+        let op = try Conv2dOperator.make(g, weights: context.floats(weight), bias: bias.map { context.floats($0) }, activation: activation,
+                                         algorithm: context.algorithm(g), threads: context.threads, node: context.node)
         return PreparedOp(workspaceFloats: op.workspaceFloats, packedWeightBytes: op.plan.packedWeightBytes, flops: g.directFLOPs,
                           convolution: (op.geometry, op.algorithm)) { r in
             op.run(input: r.x, output: r.output, workspace: r.workspace)
         }
-    }
-
-    /// The fp32 operator for geometry `g` with these weights (training plans one per step, with its current weights).
-    public func makeOperator(_ g: Conv2dGeometry, weights w: [Float], bias b: [Float]?, activation: FusedActivation? = nil,
-                           algorithm: ConvAlgorithm, threads: Int, node: Node) throws(GraphError) -> Conv2dOperator {
-        do {
-            return try w.withUnsafeBufferPointer { wp throws(ShapeError) in
-                try withOptionalPointer(b) { bp throws(ShapeError) in
-                    try Conv2dOperator(g, weights: wp.baseAddress!, bias: bp, activation: activation ?? self.activation,
-                                       algorithm: algorithm, threads: threads)
-                }
-            }
-        } catch { throw .shape(node: node.name, "\(error)") }
     }
 }
 
@@ -161,8 +148,8 @@ extension ConvAttributes {
     public func trainingForward(_ tape: Autograd, node i: Int, output out: inout [Float]) throws(GraphError) {
         let node = tape.graph.nodes[i], j = node.inputs[0]
         let g = geometry(tape.shapes[j])
-        let op = try makeOperator(g, weights: tape.parameter(weight), bias: bias.map { tape.parameter($0) },
-                                  algorithm: tape.algorithm(for: g), threads: tape.threads, node: node)
+        let op = try Conv2dOperator.make(g, weights: tape.parameter(weight), bias: bias.map { tape.parameter($0) }, activation: activation,
+                                         algorithm: tape.algorithm(for: g), threads: tape.threads, node: node)
         tape.values[j].withUnsafeBufferPointer { xp in out.withUnsafeMutableBufferPointer { op.run(input: xp.baseAddress!, output: $0.baseAddress!) } }
     }
 
@@ -184,7 +171,7 @@ extension ConvAttributes {
         } else {
             // dX: the transposed convolution of dY with the same weights.
             let t = ConvTranspose2dGeometry(adjointOf: g)
-            let plan = try tape.transposedPlan(t, weights: tape.parameter(weight), bias: nil, .none, node)
+            let plan = try F32ConvTranspose.Plan.make(t, weights: tape.parameter(weight), bias: nil, activation: .none, node: node)
             tape.runTransposed(plan, dy, &dx, inStride: s.elementsPerImage, outStride: xs.elementsPerImage, batch: s.batch)
         }
         Autograd.accumulate(&grads[j], dx)

@@ -154,15 +154,6 @@ public final class Autograd {
         try node.op.visit(&visitor)
     }
 
-    func transposedPlan(_ g: ConvTranspose2dGeometry, weights: [Float], bias: [Float]?, _ act: FusedActivation,
-                                _ node: Node) throws(GraphError) -> F32ConvTranspose.Plan {
-        do {
-            return try weights.withUnsafeBufferPointer { wp throws(ShapeError) in
-                try withOptionalPointer(bias) { bp throws(ShapeError) in try F32ConvTranspose.Plan(g, weights: wp.baseAddress!, bias: bp, activation: act) }
-            }
-        } catch { throw .shape(node: node.name, "\(error)") }
-    }
-
     func runTransposed(_ plan: F32ConvTranspose.Plan, _ x: [Float], _ out: inout [Float], inStride: Int, outStride: Int, batch: Int) {
         let threads = self.threads
         x.withUnsafeBufferPointer { xp in out.withUnsafeMutableBufferPointer { op in

@@ -35,13 +35,8 @@ extension Autograd {
         if back.outHeight != g.inHeight || back.outWidth != g.inWidth || back.padTop < 0 || back.padLeft < 0 || back.padBottom < 0 || back.padRight < 0 {
             throw .shape(node: node.name, "no flipped-kernel input gradient for \(g)")
         }
-        let op: Conv2dOperator
-        do {
-            op = try flipped.withUnsafeBufferPointer { wp throws(ShapeError) in
-                try Conv2dOperator(back, weights: wp.baseAddress!, bias: nil, activation: .none,
-                                   algorithm: algorithm(for: back), threads: threads)
-            }
-        } catch { throw .shape(node: node.name, "\(error)") }
+        let op = try Conv2dOperator.make(back, weights: flipped, bias: nil, activation: .none, algorithm: algorithm(for: back),
+                                         threads: threads, node: node)
         dy.withUnsafeBufferPointer { dp in dx.withUnsafeMutableBufferPointer { op.run(input: dp.baseAddress!, output: $0.baseAddress!) } }
     }
 
