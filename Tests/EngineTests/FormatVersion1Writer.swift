@@ -51,16 +51,16 @@ enum FormatVersion1Writer {
 
     static func encodeAttributes(_ op: Op, _ w: inout ByteWriter) {
         switch op {
-        case .input(let c): w.i32(c)
+        case .input(let a): w.i32(a.channels)
         case .conv2d(let a):
             for v in [a.outChannels, a.kernelHeight, a.kernelWidth, a.strideY, a.strideX, a.dilationY, a.dilationX,
                       a.padTop, a.padLeft, a.padBottom, a.padRight, a.groups, a.weight, a.bias ?? -1] { w.i32(v) }
             encodeActivation(a.activation, &w)
         case .convTranspose2d(let a):
-            for v in [a.outChannels, a.kernel, a.stride, a.padding, a.outputPadding, a.weight, a.bias ?? -1] { w.i32(v) }
+            for v in [a.outChannels, a.window.kernel[0], a.window.stride[0], a.window.padBegin[0], a.outputPadding[0], a.weight, a.bias ?? -1] { w.i32(v) }
             encodeActivation(a.activation, &w)
         case .maxPool2d(let a), .averagePool2d(let a):
-            for v in [a.kernel, a.stride, a.padding] { w.i32(v) }
+            for v in [a.window.kernel[0], a.window.stride[0], a.window.padBegin[0]] { w.i32(v) }
         case .adaptiveAveragePool2d(let bins): w.i32(bins)
         case .upsample(let a):
             switch a.mode {

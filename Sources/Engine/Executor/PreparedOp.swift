@@ -35,7 +35,7 @@ public struct FloatOperands {
     public var x: UnsafeMutablePointer<Float> { inputs[0] }
     public var xs: TensorShape { inputShapes[0] }
     /// Pixels of the output over the whole batch.
-    public var pixels: Int { shape.batch * shape.height * shape.width }
+    public var pixels: Int { shape.batch * shape.pixelsPerImage }
 }
 
 /// What an operator family may look at when it plans a node for fp32.
@@ -52,6 +52,14 @@ public struct FloatPlanContext {
     public var x: TensorShape { operands.isEmpty ? output : operands[0] }
     public func floats(_ parameter: Int) -> [Float] { parameters[parameter].floats }
     public func fail(_ message: String) -> GraphError { .shape(node: node.name, message) }
+
+    /// Throws unless the node's operands and output are images: what a spatial op whose kernels are 2D
+    /// asks before planning (per-pixel ops run on volumes as they are).
+    public func requireImages(_ kind: String) throws(GraphError) {
+        if output.depth != nil || operands.contains(where: { $0.depth != nil }) {
+            throw fail("\(kind) on volumes runs in the Float64 reference executor only; this build's fp32 kernels are 2D")
+        }
+    }
 }
 
 /// How the executor picks each convolution's algorithm.

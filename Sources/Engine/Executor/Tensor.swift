@@ -24,7 +24,7 @@ public struct Tensor: Equatable {
 /// Conversions between the API's NCHW and the kernels' NHWC.
 public enum LayoutConversion {
     public static func nchwToNHWC(_ src: UnsafePointer<Float>, _ shape: TensorShape, into dst: UnsafeMutablePointer<Float>) {
-        let c = shape.channels, hw = shape.height * shape.width
+        let c = shape.channels, hw = shape.pixelsPerImage
         for n in 0..<shape.batch {
             let s = src + n * c * hw, d = dst + n * c * hw
             if c == 1 { d.update(from: s, count: hw); continue }
@@ -33,7 +33,7 @@ public enum LayoutConversion {
     }
 
     public static func nhwcToNCHW(_ src: UnsafePointer<Float>, _ shape: TensorShape, into dst: UnsafeMutablePointer<Float>) {
-        let c = shape.channels, hw = shape.height * shape.width
+        let c = shape.channels, hw = shape.pixelsPerImage
         for n in 0..<shape.batch {
             let s = src + n * c * hw, d = dst + n * c * hw
             if c == 1 { d.update(from: s, count: hw); continue }

@@ -1,9 +1,11 @@
 import Kernels
 
-/// A value under construction: the node that produces it and its channel count.
+/// A value under construction: the node that produces it, its channel count and its number of spatial
+/// axes (2 for images, 3 for volumes), which sets the rank of the windows built on it.
 public struct Value {
     public let node: Int
     public let channels: Int
+    public var spatialRank: Int = 2
 }
 
 /// Builds graphs in Swift. Parameters are created with PyTorch's default initialization (Kaiming
@@ -23,9 +25,9 @@ public final class GraphBuilder {
         random = SeededGenerator(seed: seed)
     }
 
-    private func add(_ name: String, _ op: Op, _ inputs: [Value], channels: Int) -> Value {
+    private func add(_ name: String, _ op: Op, _ inputs: [Value], channels: Int, spatialRank: Int? = nil) -> Value {
         graph.nodes.append(Node(name: name, op: op, inputs: inputs.map { $0.node }))
-        return Value(node: graph.nodes.count - 1, channels: channels)
+        return Value(node: graph.nodes.count - 1, channels: channels, spatialRank: spatialRank ?? inputs.first?.spatialRank ?? 2)
     }
 
     private func parameter(_ name: String, _ shape: [Int], _ values: [Float]) -> Int {
@@ -39,35 +41,47 @@ public final class GraphBuilder {
         return v
     }
 
-    public func input(_ name: String, channels: Int) -> Value {
-        add(name, .input(channels: channels), [], channels: channels)
+    /// An image input, or a volume input with `spatialRank` 3.
+    public func input(_ name: String, channels: Int, spatialRank: Int = 2) -> Value {
+        add(name, .input(InputNode(channels: channels, spatialRank: spatialRank)), [], channels: channels, spatialRank: spatialRank)
     }
 
     public func output(_ name: String, _ value: Value) {
         graph.outputs.append(GraphOutput(name: name, node: value.node))
     }
 
-    /// Convolution with "same" padding by default (`dilation * (kernel - 1) / 2`).
+    /// Convolution with "same" padding by default (`dilation * (kernel - 1) / 2`), the same on every axis.
     public func conv(_ x: Value, _ outChannels: Int, kernel: Int, stride: Int = 1, dilation: Int = 1,
                      padding: Int? = nil, groups: Int = 1, bias: Bool = true, name: String) -> Value {
-        let fanIn = x.channels / groups * kernel * kernel
+        let r = x.spatialRank
+        return conv(x, outChannels, kernel: Array(repeating: kernel, count: r), stride: Array(repeating: stride, count: r),
+                    dilation: Array(repeating: dilation, count: r), padding: padding.map { Array(repeating: $0, count: r) },
+                    groups: groups, bias: bias, name: name)
+    }
+
+    /// Convolution with a kernel, stride, dilation and symmetric padding per spatial axis ([D,] H, W): an
+    /// anisotropic 1x3x3 is `kernel: [1, 3, 3]`. Padding defaults to "same" on each axis.
+    public func conv(_ x: Value, _ outChannels: Int, kernel: [Int], stride: [Int]? = nil, dilation: [Int]? = nil,
+                     padding: [Int]? = nil, groups: Int = 1, bias: Bool = true, name: String) -> Value {
+        let ones = Array(repeating: 1, count: kernel.count), dilation = dilation ?? ones
+        let same = (0..<kernel.count).map { dilation[$0] * (kernel[$0] - 1) / 2 }
+        let window = SpatialWindow(kernel: kernel, stride: stride ?? ones, dilation: dilation, padBegin: padding ?? same, padEnd: padding ?? same)
+        let fanIn = x.channels / groups * window.taps
         let bound = 1 / Float(fanIn).squareRoot()
-        let w = parameter(name + ".weight", [outChannels, x.channels / groups, kernel, kernel],
-                          uniform(outChannels * fanIn, bound: bound))
+        let w = parameter(name + ".weight", [outChannels, x.channels / groups] + kernel, uniform(outChannels * fanIn, bound: bound))
         let b = bias ? parameter(name + ".bias", [outChannels], uniform(outChannels, bound: bound)) : nil
-        let a = ConvAttributes(outChannels: outChannels, kernel: kernel, stride: stride, dilation: dilation,
-                               padding: padding ?? dilation * (kernel - 1) / 2, groups: groups, weight: w, bias: b)
-        return add(name, .conv2d(a), [x], channels: outChannels)
+        return add(name, .conv2d(ConvAttributes(outChannels: outChannels, window: window, groups: groups, weight: w, bias: b)), [x], channels: outChannels)
     }
 
     public func convTranspose(_ x: Value, _ outChannels: Int, kernel: Int, stride: Int, padding: Int = 0,
                               bias: Bool = true, name: String) -> Value {
-        // PyTorch computes ConvTranspose2d's fan-in from weight dim 1 (out channels) times the kernel area.
-        let bound = 1 / Float(outChannels * kernel * kernel).squareRoot()
-        let w = parameter(name + ".weight", [x.channels, outChannels, kernel, kernel],
-                          uniform(x.channels * outChannels * kernel * kernel, bound: bound))
+        // PyTorch computes ConvTranspose's fan-in from weight dim 1 (out channels) times the kernel's taps.
+        let r = x.spatialRank, taps = (0..<r).reduce(1) { p, _ in p * kernel }
+        let bound = 1 / Float(outChannels * taps).squareRoot()
+        let w = parameter(name + ".weight", [x.channels, outChannels] + Array(repeating: kernel, count: r),
+                          uniform(x.channels * outChannels * taps, bound: bound))
         let b = bias ? parameter(name + ".bias", [outChannels], uniform(outChannels, bound: bound)) : nil
-        let a = ConvTransposeAttributes(outChannels: outChannels, kernel: kernel, stride: stride, padding: padding,
+        let a = ConvTransposeAttributes(outChannels: outChannels, kernel: kernel, stride: stride, padding: padding, rank: r,
                                         weight: w, bias: b)
         return add(name, .convTranspose2d(a), [x], channels: outChannels)
     }
@@ -110,7 +124,7 @@ public final class GraphBuilder {
         return add(name, .prelu(PReLU(slope: slope)), [x], channels: x.channels)
     }
 
-    /// Constant padding of `[top, left, bottom, right]` pixels.
+    /// Constant padding: the begins then the ends of each spatial axis (`[top, left, bottom, right]` for an image).
     public func pad(_ x: Value, _ pads: [Int], value: Float = 0, name: String) -> Value {
         add(name, .pad(ConstantPad(pads: pads, value: value)), [x], channels: x.channels)
     }
@@ -129,11 +143,27 @@ public final class GraphBuilder {
     }
 
     public func maxPool(_ x: Value, kernel: Int = 2, stride: Int = 2, padding: Int = 0, name: String) -> Value {
-        add(name, .maxPool2d(PoolAttributes(kernel: kernel, stride: stride, padding: padding)), [x], channels: x.channels)
+        add(name, .maxPool2d(PoolAttributes(kernel: kernel, stride: stride, padding: padding, rank: x.spatialRank)), [x], channels: x.channels)
     }
 
     public func averagePool(_ x: Value, kernel: Int = 2, stride: Int = 2, padding: Int = 0, name: String) -> Value {
-        add(name, .averagePool2d(PoolAttributes(kernel: kernel, stride: stride, padding: padding)), [x], channels: x.channels)
+        add(name, .averagePool2d(PoolAttributes(kernel: kernel, stride: stride, padding: padding, rank: x.spatialRank)), [x], channels: x.channels)
+    }
+
+    /// Max pooling with a window per spatial axis (`kernel: [1, 2, 2]` pools H and W of a volume); the
+    /// stride defaults to the kernel.
+    public func maxPool(_ x: Value, kernel: [Int], stride: [Int]? = nil, name: String) -> Value {
+        add(name, .maxPool2d(PoolAttributes(window: Self.poolWindow(kernel, stride))), [x], channels: x.channels)
+    }
+
+    /// Average pooling with a window per spatial axis; the stride defaults to the kernel.
+    public func averagePool(_ x: Value, kernel: [Int], stride: [Int]? = nil, name: String) -> Value {
+        add(name, .averagePool2d(PoolAttributes(window: Self.poolWindow(kernel, stride))), [x], channels: x.channels)
+    }
+
+    private static func poolWindow(_ kernel: [Int], _ stride: [Int]?) -> SpatialWindow {
+        let ones = Array(repeating: 1, count: kernel.count), zeros = Array(repeating: 0, count: kernel.count)
+        return SpatialWindow(kernel: kernel, stride: stride ?? kernel, dilation: ones, padBegin: zeros, padEnd: zeros)
     }
 
     public func adaptiveAveragePool(_ x: Value, bins: Int, name: String) -> Value {
@@ -144,7 +174,7 @@ public final class GraphBuilder {
         add(name, .upsample(UpsampleAttributes(mode: mode, scale: scale)), [x], channels: x.channels)
     }
 
-    /// Resamples by a factor per axis (H, W): `floor(in * factor)` pixels, any factor (0.5, 1.5, 3).
+    /// Resamples by a factor per spatial axis ([D,] H, W): `floor(in * factor)` pixels, any factor (0.5, 1.5, 3).
     public func resize(_ x: Value, factors: [Float], mode: UpsampleMode = .bilinear(alignCorners: false), name: String) -> Value {
         add(name, .upsample(UpsampleAttributes(mode: mode, factors: factors)), [x], channels: x.channels)
     }

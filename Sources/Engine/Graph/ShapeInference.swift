@@ -2,7 +2,7 @@ import Kernels
 
 extension Graph {
     /// The output shape of every node for the given input shapes (one per input node, in order),
-    /// for any batch and H x W. Throws, naming the node, when a shape or a parameter size does not fit.
+    /// for any batch and spatial size ([D x] H x W). Throws, naming the node, when a shape or a parameter size does not fit.
     public func inferShapes(_ inputs: [TensorShape]) throws(GraphError) -> [TensorShape] {
         try validate()
         let inputNodes = self.inputNodes
@@ -18,8 +18,7 @@ extension Graph {
             }
             var visitor = OutputShapeVisitor(operands: operands, context: ShapeContext(node: node.name, parameters: parameters))
             let shape = try node.op.visit(&visitor)
-            if shape.depth != nil { throw .shape(node: node.name, "3D tensors are not executed in this release") }
-            if shape.batch <= 0 || shape.channels <= 0 || shape.height <= 0 || shape.width <= 0 {
+            if shape.batch <= 0 || shape.channels <= 0 || shape.height <= 0 || shape.width <= 0 || (shape.depth ?? 1) <= 0 {
                 throw .shape(node: node.name, "output shape \(shape) is empty")
             }
             shapes.append(shape)

@@ -76,20 +76,14 @@ enum GraphCoding {
 
     private static func decodeAttributes(_ code: OpCode, _ r: inout ByteReader, node: String) throws(ModelFileError) -> Op {
         switch code {
-        case .input: return .input(channels: try r.i32())
+        case .input: return .input(InputNode(channels: try r.i32()))
         case .conv2d:
             var v: [Int] = []
             for _ in 0..<14 { v.append(try r.i32()) }
-            var a = ConvAttributes(outChannels: v[0], kernel: v[1], stride: v[3], dilation: v[5], padding: v[7],
-                                   groups: v[11], weight: v[12], bias: optionalIndex(v[13]))
-            a.kernelWidth = v[2]
-            a.strideX = v[4]
-            a.dilationX = v[6]
-            a.padLeft = v[8]
-            a.padBottom = v[9]
-            a.padRight = v[10]
-            a.activation = try decodeActivation(&r, node: node)
-            return .conv2d(a)
+            let window = SpatialWindow(kernel: [v[1], v[2]], stride: [v[3], v[4]], dilation: [v[5], v[6]],
+                                       padBegin: [v[7], v[8]], padEnd: [v[9], v[10]])
+            return .conv2d(ConvAttributes(outChannels: v[0], window: window, groups: v[11], weight: v[12], bias: optionalIndex(v[13]),
+                                          activation: try decodeActivation(&r, node: node)))
         case .convTranspose2d:
             var v: [Int] = []
             for _ in 0..<7 { v.append(try r.i32()) }

@@ -69,8 +69,9 @@ public enum ModelFileReader {
     static func checkShapes(_ model: Model) throws(ModelFileError) {
         var probes: [TensorShape] = []
         for i in model.graph.inputNodes {
-            guard case .input(let channels) = model.graph.nodes[i].op else { continue }
-            probes.append(TensorShape(batch: 1, channels: channels, height: model.inputMultiple * 2, width: model.inputMultiple * 2))
+            guard case .input(let a) = model.graph.nodes[i].op else { continue }
+            let side = model.inputMultiple * 2
+            probes.append(TensorShape(batch: 1, channels: a.channels, depth: a.spatialRank == 3 ? side : nil, height: side, width: side))
         }
         do {
             _ = try model.graph.inferShapes(probes)

@@ -1,7 +1,7 @@
 import Kernels
 
 /// Format 2's self-describing nodes: each op by name, its attributes as named, typed values (the metadata
-/// section's encoding). Spatial attributes are lists, one entry per spatial axis (H, W today), so a kernel of
+/// section's encoding). Spatial attributes are lists, one entry per spatial axis ([D,] H, W), so a kernel of
 /// 1x3x3 is a plain attribute. A reader skips attributes it does not know, and names an op it does not know.
 /// Each operator family writes and reads its own attributes (`OperatorDefinition.encode`/`decode`).
 enum NodeAttributes {
@@ -69,9 +69,18 @@ public struct NodeAttributeReader {
             throw fail(attributes[key] == nil ? "attribute '\(key)' is missing" : "attribute '\(key)' is not an integer list")
         }
         guard v.count == count, v.allSatisfy({ $0 >= Int64(Int32.min) && $0 <= Int64(Int32.max) }) else {
-            throw fail("attribute '\(key)' has \(v.count) entries; this segrun reads \(count) (2D)")
+            throw fail("attribute '\(key)' has \(v.count) entries, expected \(count) (one per spatial axis)")
         }
         return v.map { Int($0) }
+    }
+
+    /// A per-axis integer list of 1 to 3 entries (its length sets the op's spatial rank).
+    public func axes(_ key: String) throws(ModelFileError) -> [Int] {
+        guard case .ints(let v)? = attributes[key] else {
+            throw fail(attributes[key] == nil ? "attribute '\(key)' is missing" : "attribute '\(key)' is not an integer list")
+        }
+        guard (1...3).contains(v.count) else { throw fail("attribute '\(key)' has \(v.count) entries; ops have 1 to 3 spatial axes") }
+        return try ints(key, count: v.count)
     }
 
     /// One value per axis, equal on both axes (the ops that store one number).

@@ -85,12 +85,12 @@ extension BatchNormAttributes {
         var out = context.zeros()
         let s = out.shape
         if context.batchStatistics {
-            let count = Double(s.batch * s.height * s.width)
+            let count = Double(s.batch * s.pixelsPerImage)
             for c in 0..<s.channels {
                 var m = 0.0, v = 0.0
-                for n in 0..<s.batch { for y in 0..<s.height { for xx in 0..<s.width { m += x.data[out.index(n, c, y, xx)] } } }
+                for n in 0..<s.batch { for y in 0..<s.rows { for xx in 0..<s.width { m += x.data[out.index(n, c, y, xx)] } } }
                 m /= count
-                for n in 0..<s.batch { for y in 0..<s.height { for xx in 0..<s.width {
+                for n in 0..<s.batch { for y in 0..<s.rows { for xx in 0..<s.width {
                     let d = x.data[out.index(n, c, y, xx)] - m
                     v += d * d
                 } } }
@@ -100,7 +100,7 @@ extension BatchNormAttributes {
         }
         for n in 0..<s.batch { for c in 0..<s.channels {
             let inv = 1 / (variance[c] + Double(epsilon)).squareRoot()
-            for y in 0..<s.height { for xx in 0..<s.width {
+            for y in 0..<s.rows { for xx in 0..<s.width {
                 let j = out.index(n, c, y, xx)
                 out.data[j] = activation.apply((x.data[j] - mean[c]) * inv * gamma[c] + beta[c])
             } }
@@ -114,7 +114,7 @@ extension BatchNormAttributes {
     /// (`training: false`) use the running ones.
     public func trainingForward(_ tape: Autograd, node i: Int, output out: inout [Float]) throws(GraphError) {
         let x = tape.values[tape.graph.nodes[i].inputs[0]], s = tape.shapes[i]
-        let pixels = s.batch * s.height * s.width
+        let pixels = s.batch * s.pixelsPerImage
         let gamma = tape.parameter(self.gamma), beta = tape.parameter(self.beta), activation = tape.batchNormActivation(i, self)
         if tape.training {
             var mean = tape.parameter(self.mean), variance = tape.parameter(self.variance)
@@ -134,7 +134,7 @@ extension BatchNormAttributes {
 
     public func backward(_ tape: Autograd, node i: Int, outputGradient dyIn: [Float], operandGradients grads: inout [[Float]?]) throws(GraphError) {
         let j = tape.graph.nodes[i].inputs[0], s = tape.shapes[i], y = tape.values[i], activation = tape.batchNormActivation(i, self)
-        let pixels = s.batch * s.height * s.width
+        let pixels = s.batch * s.pixelsPerImage
         var dx = Autograd.uninitialized(s.elementCount)
         var dgamma = [Float](repeating: 0, count: s.channels), dbeta = [Float](repeating: 0, count: s.channels)
         let gamma = tape.parameter(self.gamma)

@@ -12,7 +12,7 @@ public struct Concat: OperatorDefinition {
     public func outputShape(_ operands: [TensorShape], _ context: ShapeContext) throws(GraphError) -> TensorShape {
         var out = operands[0]
         for s in operands.dropFirst() {
-            if s.batch != out.batch || s.height != out.height || s.width != out.width {
+            if s.batch != out.batch || s.spatial != out.spatial {
                 throw context.fail("cannot concatenate \(out) with \(s): spatial sizes differ")
             }
             out.channels += s.channels
@@ -39,7 +39,7 @@ extension Concat {
         let s = out.shape
         var c0 = 0
         for x in operands {
-            for n in 0..<s.batch { for c in 0..<x.shape.channels { for y in 0..<s.height { for xx in 0..<s.width {
+            for n in 0..<s.batch { for c in 0..<x.shape.channels { for y in 0..<s.rows { for xx in 0..<s.width {
                 out.data[out.index(n, c0 + c, y, xx)] = x.data[x.index(n, c, y, xx)]
             } } } }
             c0 += x.shape.channels
@@ -52,7 +52,7 @@ extension Concat {
     public func trainingForward(_ tape: Autograd, node i: Int, output out: inout [Float]) throws(GraphError) {
         let s = tape.shapes[i]
         var offset = 0
-        let pixels = s.batch * s.height * s.width, total = s.channels, threads = tape.threads
+        let pixels = s.batch * s.pixelsPerImage, total = s.channels, threads = tape.threads
         for j in tape.graph.nodes[i].inputs {
             let c = tape.shapes[j].channels, o0 = offset
             tape.values[j].withUnsafeBufferPointer { src in out.withUnsafeMutableBufferPointer { dst in
@@ -68,7 +68,7 @@ extension Concat {
     public func backward(_ tape: Autograd, node i: Int, outputGradient dyIn: [Float], operandGradients grads: inout [[Float]?]) throws(GraphError) {
         let s = tape.shapes[i]
         var offset = 0
-        let pixels = s.batch * s.height * s.width, total = s.channels, threads = tape.threads
+        let pixels = s.batch * s.pixelsPerImage, total = s.channels, threads = tape.threads
         for j in tape.graph.nodes[i].inputs {
             let c = tape.shapes[j].channels, o0 = offset
             var dx = Autograd.uninitialized(pixels * c)

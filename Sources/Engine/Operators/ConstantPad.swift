@@ -1,7 +1,8 @@
 import Kernels
 
-/// Pads the spatial axes with a constant (PyTorch `F.pad(mode="constant")`, ONNX `Pad`): `pads` are
-/// `[top, left, bottom, right]`, each at least 0. fp32 in int8 models (a float island).
+/// Pads the spatial axes with a constant (PyTorch `F.pad(mode="constant")`, ONNX `Pad`): `pads` are the
+/// begins then the ends of each spatial axis (`[top, left, bottom, right]` for an image, 6 values for a
+/// volume, `[left, right]` for a 1D signal), each at least 0. fp32 in int8 models (a float island).
 public struct ConstantPad: OperatorDefinition {
     public var pads: [Int]
     public var value: Float
@@ -21,19 +22,27 @@ public struct ConstantPad: OperatorDefinition {
     }
 
     public static func decode(_ a: NodeAttributeReader) throws(ModelFileError) -> Op {
-        .pad(ConstantPad(pads: try a.ints("pads", count: 4), value: try a.float("value")))
+        let count: Int
+        if case .ints(let v)? = a.attributes["pads"], [2, 4, 6].contains(v.count) { count = v.count } else { count = 4 }
+        return .pad(ConstantPad(pads: try a.ints("pads", count: count), value: try a.float("value")))
+    }
+
+    /// The padding as a window of kernel 1 and stride 1, one axis per pair of pads.
+    var window: SpatialWindow {
+        let r = pads.count / 2, ones = Array(repeating: 1, count: r)
+        return SpatialWindow(kernel: ones, stride: ones, dilation: ones, padBegin: Array(pads[..<r]), padEnd: Array(pads[r...]))
     }
 
     public func outputShape(_ operands: [TensorShape], _ context: ShapeContext) throws(GraphError) -> TensorShape {
-        if pads.count != 4 || pads.contains(where: { $0 < 0 }) { throw context.fail("pads must be 4 values >= 0, got \(pads)") }
-        var out = operands[0]
-        out.height += pads[0] + pads[2]
-        out.width += pads[1] + pads[3]
-        return out
+        if pads.isEmpty || pads.count % 2 != 0 || pads.contains(where: { $0 < 0 }) {
+            throw context.fail("pads must be the begins then the ends of each spatial axis, each >= 0, got \(pads)")
+        }
+        return try window.outputShape(operands[0], context)
     }
 
     public func planFloat(_ context: FloatPlanContext) throws(GraphError) -> PreparedOp {
-        let top = pads[0], left = pads[1], value = self.value
+        try context.requireImages(kind)
+        let top = window.axis3(1).padBegin, left = window.axis3(2).padBegin, value = self.value
         return PreparedOp { r in
             let xs = r.xs, s = r.shape
             eachImageRows(xs, s, r.x, r.output, r.threads) { src, dst, rows in
@@ -46,12 +55,12 @@ public struct ConstantPad: OperatorDefinition {
     public func reference(_ operands: [ReferenceTensor], _ context: ReferenceContext) -> ReferenceTensor {
         let x = operands[0]
         var out = context.zeros()
-        let s = out.shape
-        for n in 0..<s.batch { for c in 0..<s.channels { for y in 0..<s.height { for xx in 0..<s.width {
-            let iy = y - pads[0], ix = xx - pads[1]
-            let inside = iy >= 0 && iy < x.shape.height && ix >= 0 && ix < x.shape.width
-            out.data[out.index(n, c, y, xx)] = inside ? x.data[x.index(n, c, iy, ix)] : Double(value)
-        } } } }
+        let s = out.shape, w = window, (pz, py, px) = (w.axis3(0).padBegin, w.axis3(1).padBegin, w.axis3(2).padBegin)
+        for n in 0..<s.batch { for c in 0..<s.channels { for z in 0..<(s.depth ?? 1) { for y in 0..<s.height { for xx in 0..<s.width {
+            let iz = z - pz, iy = y - py, ix = xx - px
+            let inside = iz >= 0 && iz < (x.shape.depth ?? 1) && iy >= 0 && iy < x.shape.height && ix >= 0 && ix < x.shape.width
+            out.data[out.index(n, c, z, y, xx)] = inside ? x.data[x.index(n, c, iz, iy, ix)] : Double(value)
+        } } } } }
         return out
     }
 
@@ -60,7 +69,7 @@ public struct ConstantPad: OperatorDefinition {
         tape.values[j].withUnsafeBufferPointer { xp in out.withUnsafeMutableBufferPointer { yp in
             for n in 0..<s.batch {
                 F32Pointwise.pad(xp.baseAddress! + n * xs.elementsPerImage, inHeight: xs.height, inWidth: xs.width, channels: s.channels,
-                                 top: pads[0], left: pads[1], value: value, output: yp.baseAddress! + n * s.elementsPerImage,
+                                 top: window.axis3(1).padBegin, left: window.axis3(2).padBegin, value: value, output: yp.baseAddress! + n * s.elementsPerImage,
                                  outHeight: s.height, outWidth: s.width, rows: 0..<s.height)
             }
         } }
@@ -72,7 +81,7 @@ public struct ConstantPad: OperatorDefinition {
         dy.withUnsafeBufferPointer { dp in dx.withUnsafeMutableBufferPointer { xp in
             for n in 0..<s.batch {
                 F32Pointwise.crop(dp.baseAddress! + n * s.elementsPerImage, outHeight: s.height, outWidth: s.width, channels: s.channels,
-                                  top: pads[0], left: pads[1], inputGradient: xp.baseAddress! + n * xs.elementsPerImage,
+                                  top: window.axis3(1).padBegin, left: window.axis3(2).padBegin, inputGradient: xp.baseAddress! + n * xs.elementsPerImage,
                                   inHeight: xs.height, inWidth: xs.width)
             }
         } }

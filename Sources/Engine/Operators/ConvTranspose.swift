@@ -1,36 +1,45 @@
 import Kernels
 
-/// Transposed 2D convolution (PyTorch `ConvTranspose2d`, groups 1). Weight IOHW `[in][out][kh][kw]`.
+/// Transposed convolution over 1 to 3 spatial axes (PyTorch `ConvTranspose1d/2d/3d`, groups 1).
+/// Weight `[in][out][kd][kh][kw]` (IOHW in 2D), one kernel axis per spatial axis.
 public struct ConvTransposeAttributes: OperatorDefinition {
     public var outChannels: Int
-    public var kernel: Int
-    public var stride: Int
-    public var padding: Int
-    public var outputPadding: Int
+    /// Kernel, stride and (symmetric) padding per spatial axis; dilation 1.
+    public var window: SpatialWindow
+    /// Extra output rows added after each axis (PyTorch's `output_padding`).
+    public var outputPadding: [Int]
     public var weight: Int
     public var bias: Int?
     public var activation: FusedActivation
 
-    public init(outChannels: Int, kernel: Int, stride: Int, padding: Int = 0, outputPadding: Int = 0,
+    /// The same kernel, stride and padding on each of `rank` axes.
+    public init(outChannels: Int, kernel: Int, stride: Int, padding: Int = 0, outputPadding: Int = 0, rank: Int = 2,
                 weight: Int, bias: Int?, activation: FusedActivation = .none) {
         self.outChannels = outChannels
-        self.kernel = kernel
-        self.stride = stride
-        self.padding = padding
-        self.outputPadding = outputPadding
+        window = SpatialWindow(rank: rank, kernel: kernel, stride: stride, padding: padding)
+        self.outputPadding = Array(repeating: outputPadding, count: rank)
         self.weight = weight
         self.bias = bias
         self.activation = activation
     }
 
+    /// The 2D kernels' geometry for an input shape (its in-plane axes for a 3D window).
     public func geometry(_ input: TensorShape) -> ConvTranspose2dGeometry {
-        ConvTranspose2dGeometry(batch: input.batch, inChannels: input.channels, inHeight: input.height,
-                                inWidth: input.width, outChannels: outChannels, kernel: kernel, stride: stride,
-                                padding: padding, outputPadding: outputPadding)
+        let h = window.axis3(1), w = window.axis3(2), rank = window.rank
+        var g = ConvTranspose2dGeometry(batch: input.batch, inChannels: input.channels, inHeight: input.height,
+                                        inWidth: input.width, outChannels: outChannels, kernel: h.kernel, stride: h.stride, padding: h.padBegin)
+        g.kernelWidth = w.kernel
+        g.strideX = w.stride
+        g.padLeft = w.padBegin
+        g.padRight = w.padEnd
+        g.padBottom = h.padEnd
+        g.outputPaddingY = rank >= 2 ? outputPadding[rank - 2] : 0
+        g.outputPaddingX = outputPadding[rank - 1]
+        return g
     }
 
     public static let fileName = "conv_transpose2d"
-    public var kind: String { "conv_transpose2d" }
+    public var kind: String { "conv_transpose\(window.rank)d" }
     public var op: Op { .convTranspose2d(self) }
 
     public func remappingParameters(_ map: (Int) -> Int) -> Op {
@@ -48,47 +57,49 @@ public struct ConvTransposeAttributes: OperatorDefinition {
     }
     public var parameterIndices: [Int] { bias.map { [weight, $0] } ?? [weight] }
     public var quantizationRole: QuantizationRole {
-        .weighted(weight: weight, bias: bias, axis: 1, supported: kernel == stride && padding == 0 && outputPadding == 0)
+        .weighted(weight: weight, bias: bias, axis: 1,
+                  supported: window.rank < 3 && window.kernel == window.stride && window.padBegin.allSatisfy { $0 == 0 } && outputPadding.allSatisfy { $0 == 0 })
     }
 
     public func encode(into a: inout NodeAttributeWriter) {
         a.int("out_channels", outChannels)
-        a.ints("kernel", [kernel, kernel])
-        a.ints("stride", [stride, stride])
-        a.ints("padding", [padding, padding])
-        a.ints("output_padding", [outputPadding, outputPadding])
+        window.encodeSymmetric(into: &a)
+        a.ints("output_padding", outputPadding)
         a.int("weight", weight)
         if let bias { a.int("bias", bias) }
         a.activation(activation)
     }
 
     public static func decode(_ a: NodeAttributeReader) throws(ModelFileError) -> Op {
-        .convTranspose2d(ConvTransposeAttributes(outChannels: try a.int("out_channels"), kernel: try a.square("kernel"),
-                                                 stride: try a.square("stride"), padding: try a.square("padding"),
-                                                 outputPadding: try a.square("output_padding"), weight: try a.int("weight"),
-                                                 bias: try a.optionalIndex("bias"), activation: try a.activation()))
+        let window = try SpatialWindow.decodeSymmetric(a)
+        var t = ConvTransposeAttributes(outChannels: try a.int("out_channels"), kernel: 1, stride: 1, weight: try a.int("weight"),
+                                        bias: try a.optionalIndex("bias"), activation: try a.activation())
+        t.window = window
+        t.outputPadding = try a.ints("output_padding", count: window.rank)
+        return .convTranspose2d(t)
     }
 
     public func outputShape(_ operands: [TensorShape], _ context: ShapeContext) throws(GraphError) -> TensorShape {
         let x = operands[0]
-        let g = geometry(x)
-        if let error = g.validate() { throw context.fail("\(error)") }
-        try context.expect(parameter: weight, count: g.weightCount, "weight")
+        if let problem = window.problem() { throw context.fail(problem) }
+        if outputPadding.count != window.rank { throw context.fail("output padding has \(outputPadding.count) entries for a \(window.rank)-axis kernel") }
+        if let error = geometry(x).validate() { throw context.fail("\(error)") }
+        var out = try window.transposedOutputShape(x, outputPadding: outputPadding, context)
+        try context.expect(parameter: weight, count: x.channels * outChannels * window.taps, "weight")
         if let bias { try context.expect(parameter: bias, count: outChannels, "bias") }
-        var out = x
         out.channels = outChannels
-        out.height = g.outHeight
-        out.width = g.outWidth
         return out
     }
 
     public func multiplyAccumulates(_ operands: [TensorShape], output: TensorShape) -> Double {
-        geometry(operands[0]).directFLOPs / 2
+        if window.rank < 3 { return geometry(operands[0]).directFLOPs / 2 }
+        return Double(operands[0].elementCount) * Double(outChannels) * Double(window.taps)
     }
 }
 
 extension ConvTransposeAttributes {
     public func planFloat(_ context: FloatPlanContext) throws(GraphError) -> PreparedOp {
+        try context.requireImages(kind)
         let g = geometry(context.x)
         let plan = try F32ConvTranspose.Plan.make(g, weights: context.floats(weight), bias: bias.map { context.floats($0) },
                                                   activation: activation, node: context.node)
@@ -107,18 +118,17 @@ extension ConvTransposeAttributes {
     public func reference(_ operands: [ReferenceTensor], _ context: ReferenceContext) -> ReferenceTensor {
         let x = operands[0], w = context.values(weight), b = bias.map { context.values($0) }
         var out = context.zeros()
-        let s = out.shape, k = kernel
-        for n in 0..<s.batch { for o in 0..<s.channels { for y in 0..<s.height { for xx in 0..<s.width {
-            out.data[out.index(n, o, y, xx)] = b?[o] ?? 0
-        } } } }
-        for n in 0..<s.batch { for i in 0..<x.shape.channels { for iy in 0..<x.shape.height { for ix in 0..<x.shape.width {
-            let v = x.data[x.index(n, i, iy, ix)]
-            for o in 0..<s.channels { for ky in 0..<k { for kx in 0..<k {
-                let oy = iy * stride - padding + ky, ox = ix * stride - padding + kx
-                if oy < 0 || oy >= s.height || ox < 0 || ox >= s.width { continue }
-                out.data[out.index(n, o, oy, ox)] += v * w[((i * s.channels + o) * k + ky) * k + kx]
-            } } }
-        } } } }
+        let s = out.shape, (ad, ah, aw) = (window.axis3(0), window.axis3(1), window.axis3(2)), taps = window.taps
+        let od = s.depth ?? 1
+        for n in 0..<s.batch { for o in 0..<s.channels { for p in 0..<s.pixelsPerImage { out.data[out.index(n, o, pixel: p)] = b?[o] ?? 0 } } }
+        for n in 0..<s.batch { for i in 0..<x.shape.channels { for iz in 0..<(x.shape.depth ?? 1) { for iy in 0..<x.shape.height { for ix in 0..<x.shape.width {
+            let v = x.data[x.index(n, i, iz, iy, ix)]
+            for o in 0..<s.channels { for kz in 0..<ad.kernel { for ky in 0..<ah.kernel { for kx in 0..<aw.kernel {
+                let oz = iz * ad.stride - ad.padBegin + kz, oy = iy * ah.stride - ah.padBegin + ky, ox = ix * aw.stride - aw.padBegin + kx
+                if oz < 0 || oz >= od || oy < 0 || oy >= s.height || ox < 0 || ox >= s.width { continue }
+                out.data[out.index(n, o, oz, oy, ox)] += v * w[(i * s.channels + o) * taps + (kz * ah.kernel + ky) * aw.kernel + kx]
+            } } } }
+        } } } } }
         for j in 0..<out.data.count { out.data[j] = activation.apply(out.data[j]) }
         return out
     }

@@ -1,44 +1,47 @@
 import Kernels
 
-/// 2D convolution (PyTorch `Conv2d`). Weight parameter OIHW `[out][in/groups][kh][kw]`, bias `[out]`.
+/// Convolution over 1 to 3 spatial axes (PyTorch `Conv1d`/`Conv2d`/`Conv3d`, ONNX `Conv`). The window's
+/// rank is the op's: weight `[out][in/groups][kd][kh][kw]` with as many kernel axes as it has, bias `[out]`.
 public struct ConvAttributes: OperatorDefinition {
     public var outChannels: Int
-    public var kernelHeight: Int
-    public var kernelWidth: Int
-    public var strideY: Int
-    public var strideX: Int
-    public var dilationY: Int
-    public var dilationX: Int
-    public var padTop: Int
-    public var padLeft: Int
-    public var padBottom: Int
-    public var padRight: Int
+    /// Kernel, stride, dilation and padding per spatial axis ([D,] H, W).
+    public var window: SpatialWindow
     public var groups: Int
     /// Index into `Graph.parameters`.
     public var weight: Int
     public var bias: Int?
     public var activation: FusedActivation
 
-    public init(outChannels: Int, kernel: Int, stride: Int = 1, dilation: Int = 1, padding: Int,
+    /// A square (or cubic, `rank` 3) kernel with the same stride, dilation and padding on every axis.
+    public init(outChannels: Int, kernel: Int, stride: Int = 1, dilation: Int = 1, padding: Int, rank: Int = 2,
                 groups: Int = 1, weight: Int, bias: Int?, activation: FusedActivation = .none) {
+        self.init(outChannels: outChannels, window: SpatialWindow(rank: rank, kernel: kernel, stride: stride, dilation: dilation, padding: padding),
+                  groups: groups, weight: weight, bias: bias, activation: activation)
+    }
+
+    public init(outChannels: Int, window: SpatialWindow, groups: Int = 1, weight: Int, bias: Int?, activation: FusedActivation = .none) {
         self.outChannels = outChannels
-        kernelHeight = kernel
-        kernelWidth = kernel
-        strideY = stride
-        strideX = stride
-        dilationY = dilation
-        dilationX = dilation
-        padTop = padding
-        padLeft = padding
-        padBottom = padding
-        padRight = padding
+        self.window = window
         self.groups = groups
         self.weight = weight
         self.bias = bias
         self.activation = activation
     }
 
-    /// The kernel geometry for an input shape.
+    // The in-plane (H, W) window, which the 2D kernels take; a 3D window adds its depth axis in front.
+    public var kernelHeight: Int { window.axis3(1).kernel }
+    public var kernelWidth: Int { window.axis3(2).kernel }
+    public var strideY: Int { window.axis3(1).stride }
+    public var strideX: Int { window.axis3(2).stride }
+    public var dilationY: Int { window.axis3(1).dilation }
+    public var dilationX: Int { window.axis3(2).dilation }
+    public var padTop: Int { window.axis3(1).padBegin }
+    public var padLeft: Int { window.axis3(2).padBegin }
+    public var padBottom: Int { window.axis3(1).padEnd }
+    public var padRight: Int { window.axis3(2).padEnd }
+
+    /// The 2D kernels' geometry for an input shape: the whole op for a 1D or 2D window, one depth tap on
+    /// one depth slice for a 3D window.
     public func geometry(_ input: TensorShape) -> Conv2dGeometry {
         Conv2dGeometry(batch: input.batch, inChannels: input.channels, inHeight: input.height, inWidth: input.width,
                        outChannels: outChannels, kernelHeight: kernelHeight, kernelWidth: kernelWidth,
@@ -46,8 +49,9 @@ public struct ConvAttributes: OperatorDefinition {
                        padTop: padTop, padLeft: padLeft, padBottom: padBottom, padRight: padRight, groups: groups)
     }
 
+    /// The name format 2.0 gave it; the rank is the length of `kernel`.
     public static let fileName = "conv2d"
-    public var kind: String { "conv2d" }
+    public var kind: String { "conv\(window.rank)d" }
     public var op: Op { .conv2d(self) }
 
     public func remappingParameters(_ map: (Int) -> Int) -> Op {
@@ -68,10 +72,7 @@ public struct ConvAttributes: OperatorDefinition {
 
     public func encode(into a: inout NodeAttributeWriter) {
         a.int("out_channels", outChannels)
-        a.ints("kernel", [kernelHeight, kernelWidth])
-        a.ints("stride", [strideY, strideX])
-        a.ints("dilation", [dilationY, dilationX])
-        a.ints("pads", [padTop, padLeft, padBottom, padRight])
+        window.encode(into: &a)
         a.int("groups", groups)
         a.int("weight", weight)
         if let bias { a.int("bias", bias) }
@@ -79,40 +80,31 @@ public struct ConvAttributes: OperatorDefinition {
     }
 
     public static func decode(_ a: NodeAttributeReader) throws(ModelFileError) -> Op {
-        let k = try a.ints("kernel", count: 2), s = try a.ints("stride", count: 2), d = try a.ints("dilation", count: 2)
-        let p = try a.ints("pads", count: 4)
-        var c = ConvAttributes(outChannels: try a.int("out_channels"), kernel: k[0], stride: s[0], dilation: d[0], padding: p[0],
-                               groups: try a.int("groups", default: 1), weight: try a.int("weight"), bias: try a.optionalIndex("bias"))
-        c.kernelWidth = k[1]
-        c.strideX = s[1]
-        c.dilationX = d[1]
-        c.padLeft = p[1]
-        c.padBottom = p[2]
-        c.padRight = p[3]
-        c.activation = try a.activation()
-        return .conv2d(c)
+        .conv2d(ConvAttributes(outChannels: try a.int("out_channels"), window: try SpatialWindow.decode(a), groups: try a.int("groups", default: 1),
+                               weight: try a.int("weight"), bias: try a.optionalIndex("bias"), activation: try a.activation()))
     }
 
     public func outputShape(_ operands: [TensorShape], _ context: ShapeContext) throws(GraphError) -> TensorShape {
         let x = operands[0]
-        let g = geometry(x)
-        if let error = g.validate() { throw context.fail("\(error)") }
-        try context.expect(parameter: weight, count: g.weightCount, "weight")
+        if let problem = window.problem() { throw context.fail(problem) }
+        // The in-plane geometry's checks (channels, groups: 1 or depthwise), then the window's on every axis.
+        if let error = geometry(x).validate() { throw context.fail("\(error)") }
+        var out = try window.outputShape(x, context)
+        try context.expect(parameter: weight, count: outChannels * (x.channels / groups) * window.taps, "weight")
         if let bias { try context.expect(parameter: bias, count: outChannels, "bias") }
-        var out = x
         out.channels = outChannels
-        out.height = g.outHeight
-        out.width = g.outWidth
         return out
     }
 
     public func multiplyAccumulates(_ operands: [TensorShape], output: TensorShape) -> Double {
-        geometry(operands[0]).directFLOPs / 2
+        if window.rank < 3 { return geometry(operands[0]).directFLOPs / 2 }
+        return Double(output.elementCount) * Double(operands[0].channels / groups) * Double(window.taps)
     }
 }
 
 extension ConvAttributes {
     public func planFloat(_ context: FloatPlanContext) throws(GraphError) -> PreparedOp {
+        try context.requireImages(kind)
         let g = geometry(context.x)
         let op = try Conv2dOperator.make(g, weights: context.floats(weight), bias: bias.map { context.floats($0) }, activation: activation,
                                          algorithm: context.algorithm(g), threads: context.threads, node: context.node)
@@ -128,17 +120,21 @@ extension ConvAttributes {
         let x = operands[0], w = context.values(weight), b = bias.map { context.values($0) }
         var out = context.zeros()
         let s = out.shape, cin = x.shape.channels, groupIn = cin / groups, groupOut = outChannels / groups
+        let (ad, ah, aw) = (window.axis3(0), window.axis3(1), window.axis3(2)), taps = window.taps
+        let (id, ih, iw) = (x.shape.depth ?? 1, x.shape.height, x.shape.width)
         for n in 0..<s.batch { for o in 0..<s.channels {
             let group = o / groupOut
-            for oy in 0..<s.height { for ox in 0..<s.width {
+            for oz in 0..<(s.depth ?? 1) { for oy in 0..<s.height { for ox in 0..<s.width {
                 var acc = b?[o] ?? 0
-                for ci in 0..<groupIn { for ky in 0..<kernelHeight { for kx in 0..<kernelWidth {
-                    let iy = oy * strideY - padTop + ky * dilationY, ix = ox * strideX - padLeft + kx * dilationX
-                    if iy < 0 || iy >= x.shape.height || ix < 0 || ix >= x.shape.width { continue }
-                    acc += w[((o * groupIn + ci) * kernelHeight + ky) * kernelWidth + kx] * x.data[x.index(n, group * groupIn + ci, iy, ix)]
-                } } }
-                out.data[out.index(n, o, oy, ox)] = activation.apply(acc)
-            } }
+                for ci in 0..<groupIn { for kz in 0..<ad.kernel { for ky in 0..<ah.kernel { for kx in 0..<aw.kernel {
+                    let iz = oz * ad.stride - ad.padBegin + kz * ad.dilation
+                    let iy = oy * ah.stride - ah.padBegin + ky * ah.dilation, ix = ox * aw.stride - aw.padBegin + kx * aw.dilation
+                    if iz < 0 || iz >= id || iy < 0 || iy >= ih || ix < 0 || ix >= iw { continue }
+                    let tap = (kz * ah.kernel + ky) * aw.kernel + kx
+                    acc += w[(o * groupIn + ci) * taps + tap] * x.data[x.index(n, group * groupIn + ci, iz, iy, ix)]
+                } } } }
+                out.data[out.index(n, o, oz, oy, ox)] = activation.apply(acc)
+            } } }
         } }
         return out
     }

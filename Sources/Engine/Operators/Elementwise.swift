@@ -30,8 +30,8 @@ public struct Mul: OperatorDefinition {
 
     public func outputShape(_ operands: [TensorShape], _ context: ShapeContext) throws(GraphError) -> TensorShape {
         let x = operands[0], g = operands[1]
-        let spatialGate = g.channels == 1 && g.height == x.height && g.width == x.width
-        let channelGate = g.channels == x.channels && g.height == 1 && g.width == 1
+        let spatialGate = g.channels == 1 && g.spatial == x.spatial
+        let channelGate = g.channels == x.channels && g.spatialRank == x.spatialRank && g.pixelsPerImage == 1
         if g.batch != x.batch || !(x == g || spatialGate || channelGate) {
             throw context.fail("cannot multiply \(x) by \(g): need the same shape, 1 channel or 1x1 pixels")
         }
@@ -64,7 +64,7 @@ extension Mul {
                     F32Elementwise.multiplyBySpatial(a, gate: b, channels: shape.channels, output: output, pixels: range)
                 }
             } else {
-                let perImage = shape.height * shape.width
+                let perImage = shape.pixelsPerImage
                 for n in 0..<shape.batch {
                     let src = a + n * shape.elementsPerImage, dst = output + n * shape.elementsPerImage
                     let scale = b + n * shape.channels
@@ -90,8 +90,8 @@ extension Mul {
         let x = operands[0], g = operands[1]
         var out = context.zeros()
         let s = out.shape
-        for n in 0..<s.batch { for c in 0..<s.channels { for y in 0..<s.height { for xx in 0..<s.width {
-            let gv = g.data[g.index(n, g.shape.channels == 1 ? 0 : c, g.shape.height == 1 ? 0 : y, g.shape.width == 1 ? 0 : xx)]
+        for n in 0..<s.batch { for c in 0..<s.channels { for y in 0..<s.rows { for xx in 0..<s.width {
+            let gv = g.data[g.index(n, g.shape.channels == 1 ? 0 : c, g.shape.rows == 1 ? 0 : y, g.shape.width == 1 ? 0 : xx)]
             out.data[out.index(n, c, y, xx)] = x.data[x.index(n, c, y, xx)] * gv
         } } } }
         return out
@@ -145,7 +145,7 @@ extension Mul {
         if gs == s { return k }
         let c = k % s.channels, p = k / s.channels
         if gs.channels == 1 { return p }
-        return (p / (s.height * s.width)) * s.channels + c
+        return (p / (s.pixelsPerImage)) * s.channels + c
     }
 }
 

@@ -53,7 +53,7 @@ public struct GroupNorm: OperatorDefinition {
             let gamma = gp.baseAddress!, beta = bp.baseAddress!
             ParallelFor.run(count: s.batch, threads: threads) { images, _ in
                 for n in images {
-                    F32GroupNorm.forward(x + n * s.elementsPerImage, pixels: s.height * s.width, channels: s.channels, groups: groups,
+                    F32GroupNorm.forward(x + n * s.elementsPerImage, pixels: s.pixelsPerImage, channels: s.channels, groups: groups,
                                          epsilon: epsilon, gamma: gamma, beta: beta, output: y + n * s.elementsPerImage)
                 }
             }
@@ -68,18 +68,18 @@ public struct GroupNorm: OperatorDefinition {
     public func reference(_ operands: [ReferenceTensor], _ context: ReferenceContext) -> ReferenceTensor {
         let x = operands[0], g = context.values(gamma), b = context.values(beta)
         var out = context.zeros()
-        let s = out.shape, per = s.channels / groups, count = Double(per * s.height * s.width)
+        let s = out.shape, per = s.channels / groups, count = Double(per * s.pixelsPerImage)
         for n in 0..<s.batch { for group in 0..<groups {
             let channels = (group * per)..<((group + 1) * per)
             var mean = 0.0, variance = 0.0
-            for c in channels { for y in 0..<s.height { for xx in 0..<s.width { mean += x.data[x.index(n, c, y, xx)] } } }
+            for c in channels { for y in 0..<s.rows { for xx in 0..<s.width { mean += x.data[x.index(n, c, y, xx)] } } }
             mean /= count
-            for c in channels { for y in 0..<s.height { for xx in 0..<s.width {
+            for c in channels { for y in 0..<s.rows { for xx in 0..<s.width {
                 let d = x.data[x.index(n, c, y, xx)] - mean
                 variance += d * d
             } } }
             let inverse = 1 / (variance / count + Double(epsilon)).squareRoot()
-            for c in channels { for y in 0..<s.height { for xx in 0..<s.width {
+            for c in channels { for y in 0..<s.rows { for xx in 0..<s.width {
                 let k = x.index(n, c, y, xx)
                 out.data[k] = (x.data[k] - mean) * inverse * g[c] + b[c]
             } } }
@@ -103,7 +103,7 @@ public struct GroupNorm: OperatorDefinition {
             dx.withUnsafeMutableBufferPointer { xg in dg.withUnsafeMutableBufferPointer { gg in db.withUnsafeMutableBufferPointer { bg in
                 for n in 0..<s.batch {
                     let o = n * s.elementsPerImage
-                    F32GroupNorm.backward(xp.baseAddress! + o, pixels: s.height * s.width, channels: s.channels, groups: groups,
+                    F32GroupNorm.backward(xp.baseAddress! + o, pixels: s.pixelsPerImage, channels: s.channels, groups: groups,
                                           epsilon: epsilon, gamma: gp.baseAddress!, outputGradient: dp.baseAddress! + o,
                                           inputGradient: xg.baseAddress! + o, gammaGradient: gg.baseAddress!, betaGradient: bg.baseAddress!)
                 }

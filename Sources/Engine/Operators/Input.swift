@@ -1,20 +1,39 @@
-/// A graph input (no operands): the caller's tensor, which must have `channels` channels.
+/// A graph input (no operands): the caller's tensor, which must have `channels` channels and
+/// `spatialRank` spatial axes (2 for images, 3 for volumes).
 public struct InputNode: OperatorDefinition {
     public var channels: Int
+    public var spatialRank: Int
+
+    public init(channels: Int, spatialRank: Int = 2) {
+        self.channels = channels
+        self.spatialRank = spatialRank
+    }
 
     public static let fileName = "input"
     public var kind: String { "input" }
-    public var op: Op { .input(channels: channels) }
+    public var op: Op { .input(self) }
     public var operandCount: ClosedRange<Int> { 0...0 }
     public var quantizationRole: QuantizationRole { .int8 }
 
-    public func encode(into a: inout NodeAttributeWriter) { a.int("channels", channels) }
-    public static func decode(_ a: NodeAttributeReader) throws(ModelFileError) -> Op { .input(channels: try a.int("channels")) }
+    /// `spatial_rank` is written for volumes only (absent means 2, as format 2.0 wrote images).
+    public func encode(into a: inout NodeAttributeWriter) {
+        a.int("channels", channels)
+        if spatialRank != 2 { a.int("spatial_rank", spatialRank) }
+    }
+
+    public static func decode(_ a: NodeAttributeReader) throws(ModelFileError) -> Op {
+        let rank = try a.int("spatial_rank", default: 2)
+        if rank != 2 && rank != 3 { throw a.fail("inputs have 2 or 3 spatial axes, got \(rank)") }
+        return .input(InputNode(channels: try a.int("channels"), spatialRank: rank))
+    }
 
     /// `operands` holds the shape the caller gives this input.
     public func outputShape(_ operands: [TensorShape], _ context: ShapeContext) throws(GraphError) -> TensorShape {
         let s = operands[0]
         if s.channels != channels { throw context.fail("input has \(s.channels) channels, the model takes \(channels)") }
+        if s.spatialRank != spatialRank {
+            throw context.fail("input \(s) has \(s.spatialRank) spatial axes, the model takes \(spatialRank) (\(spatialRank == 3 ? "volumes" : "images"))")
+        }
         return s
     }
 }

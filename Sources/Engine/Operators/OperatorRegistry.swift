@@ -5,7 +5,7 @@ import Kernels
 /// live in this folder, one file each; this file only registers them.
 public enum Op: Equatable {
     /// A graph input; no operands.
-    case input(channels: Int)
+    case input(InputNode)
     case conv2d(ConvAttributes)
     case convTranspose2d(ConvTransposeAttributes)
     case maxPool2d(PoolAttributes)
@@ -33,7 +33,7 @@ public enum Op: Equatable {
     /// Hands this node's operator, as its own type, to `visitor`: the one switch over all operators.
     public func visit<V: OperatorVisitor>(_ visitor: inout V) throws(V.Failure) -> V.Result {
         switch self {
-        case .input(let channels): return try visitor.visit(InputNode(channels: channels))
+        case .input(let a): return try visitor.visit(a)
         case .conv2d(let a): return try visitor.visit(a)
         case .convTranspose2d(let a): return try visitor.visit(a)
         case .maxPool2d(let a): return try visitor.visit(MaxPool2d(a))

@@ -38,7 +38,7 @@ public struct PReLU: OperatorDefinition {
         let a = context.values(slope)
         var out = operands[0]
         let s = out.shape
-        for n in 0..<s.batch { for c in 0..<s.channels { for y in 0..<s.height { for x in 0..<s.width {
+        for n in 0..<s.batch { for c in 0..<s.channels { for y in 0..<s.rows { for x in 0..<s.width {
             let k = out.index(n, c, y, x)
             if out.data[k] <= 0 { out.data[k] *= a[a.count == 1 ? 0 : c] }
         } } } }
@@ -50,7 +50,7 @@ public struct PReLU: OperatorDefinition {
         tape.values[tape.graph.nodes[i].inputs[0]].withUnsafeBufferPointer { xp in a.withUnsafeBufferPointer { ap in
             out.withUnsafeMutableBufferPointer { yp in
                 F32Pointwise.prelu(xp.baseAddress!, slope: ap.baseAddress!, slopes: ap.count, channels: s.channels, output: yp.baseAddress!,
-                                   pixels: 0..<(s.batch * s.height * s.width))
+                                   pixels: 0..<(s.batch * s.pixelsPerImage))
             }
         } }
     }
@@ -62,7 +62,7 @@ public struct PReLU: OperatorDefinition {
             dx.withUnsafeMutableBufferPointer { xg in da.withUnsafeMutableBufferPointer { ag in
                 F32Pointwise.preluBackward(xp.baseAddress!, slope: ap.baseAddress!, slopes: ap.count, channels: s.channels,
                                            outputGradient: dp.baseAddress!, inputGradient: xg.baseAddress!, slopeGradient: ag.baseAddress!,
-                                           pixels: 0..<(s.batch * s.height * s.width))
+                                           pixels: 0..<(s.batch * s.pixelsPerImage))
             } }
         } } }
         tape.addGradient(slope, da)

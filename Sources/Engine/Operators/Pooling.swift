@@ -1,40 +1,43 @@
 import Kernels
 
-/// Window geometry of max and average pooling (square windows, PyTorch's `MaxPool2d`/`AvgPool2d`;
-/// average pooling divides by the taps inside the image).
-public struct PoolAttributes: Equatable {
-    public var kernel: Int
-    public var stride: Int
-    public var padding: Int
+/// Window of max and average pooling (PyTorch `MaxPool1d/2d/3d`, `AvgPool1d/2d/3d`, floor mode; average
+/// pooling divides by the taps inside the input): kernel, stride and symmetric padding per spatial axis.
+public struct PoolAttributes: Hashable {
+    public var window: SpatialWindow
 
-    public init(kernel: Int, stride: Int, padding: Int = 0) {
-        self.kernel = kernel
-        self.stride = stride
-        self.padding = padding
+    /// The same kernel, stride and padding on each of `rank` axes.
+    public init(kernel: Int, stride: Int, padding: Int = 0, rank: Int = 2) {
+        window = SpatialWindow(rank: rank, kernel: kernel, stride: stride, padding: padding)
     }
 
+    public init(window: SpatialWindow) { self.window = window }
+
+    /// The 2D kernels' geometry (square in-plane windows; `planarProblem` says when it does not apply).
     public func geometry(_ input: TensorShape) -> Pool2dGeometry {
-        Pool2dGeometry(batch: input.batch, channels: input.channels, inHeight: input.height, inWidth: input.width,
-                       kernel: kernel, stride: stride, padding: padding)
+        let h = window.axis3(1)
+        return Pool2dGeometry(batch: input.batch, channels: input.channels, inHeight: input.height, inWidth: input.width,
+                              kernel: h.kernel, stride: h.stride, padding: h.padBegin)
     }
 
-    func encode(into a: inout NodeAttributeWriter) {
-        a.ints("kernel", [kernel, kernel])
-        a.ints("stride", [stride, stride])
-        a.ints("padding", [padding, padding])
+    /// Why the 2D pooling kernels cannot run this window, or nil.
+    func planarProblem(_ kind: String, _ context: FloatPlanContext) throws(GraphError) {
+        try context.requireImages(kind)
+        let h = window.axis3(1), w = window.axis3(2)
+        if h.kernel != w.kernel || h.stride != w.stride || h.padBegin != w.padBegin {
+            throw context.fail("\(kind) with window \(window.kernel) stride \(window.stride) runs in the Float64 reference only; the fp32 kernels take square windows")
+        }
     }
 
-    static func decode(_ a: NodeAttributeReader) throws(ModelFileError) -> PoolAttributes {
-        PoolAttributes(kernel: try a.square("kernel"), stride: try a.square("stride"), padding: try a.square("padding"))
-    }
+    func encode(into a: inout NodeAttributeWriter) { window.encodeSymmetric(into: &a) }
+
+    static func decode(_ a: NodeAttributeReader) throws(ModelFileError) -> PoolAttributes { PoolAttributes(window: try SpatialWindow.decodeSymmetric(a)) }
 
     func outputShape(_ operands: [TensorShape], _ context: ShapeContext) throws(GraphError) -> TensorShape {
-        let g = geometry(operands[0])
-        if let error = g.validate() { throw context.fail("\(error)") }
-        var out = operands[0]
-        out.height = g.outHeight
-        out.width = g.outWidth
-        return out
+        if !window.isSymmetric { throw context.fail("pooling windows have the same padding on both sides and no dilation") }
+        for a in 0..<window.rank where window.padBegin[a] * 2 > window.kernel[a] {
+            throw context.fail("pooling padding \(window.padBegin) must be at most half the window \(window.kernel)")
+        }
+        return try window.outputShape(operands[0], context)
     }
 }
 
@@ -43,7 +46,7 @@ public struct MaxPool2d: OperatorDefinition {
     public init(_ window: PoolAttributes) { self.window = window }
 
     public static let fileName = "max_pool2d"
-    public var kind: String { "max_pool2d" }
+    public var kind: String { "max_pool\(window.window.rank)d" }
     public var op: Op { .maxPool2d(window) }
     public var quantizationRole: QuantizationRole { .int8SameScale }
     public func encode(into a: inout NodeAttributeWriter) { window.encode(into: &a) }
@@ -58,7 +61,7 @@ public struct AveragePool2d: OperatorDefinition {
     public init(_ window: PoolAttributes) { self.window = window }
 
     public static let fileName = "avg_pool2d"
-    public var kind: String { "avg_pool2d" }
+    public var kind: String { "avg_pool\(window.window.rank)d" }
     public var op: Op { .averagePool2d(window) }
     public func encode(into a: inout NodeAttributeWriter) { window.encode(into: &a) }
     public static func decode(_ a: NodeAttributeReader) throws(ModelFileError) -> Op { .averagePool2d(try PoolAttributes.decode(a)) }
@@ -67,7 +70,7 @@ public struct AveragePool2d: OperatorDefinition {
     }
 }
 
-/// Adaptive average pooling to `bins x bins` (PSPNet's pyramid; 1 is global average pooling).
+/// Adaptive average pooling to `bins` on every spatial axis (PSPNet's pyramid; 1 is global average pooling).
 public struct AdaptiveAveragePool2d: OperatorDefinition {
     public var bins: Int
 
@@ -80,14 +83,14 @@ public struct AdaptiveAveragePool2d: OperatorDefinition {
     public func outputShape(_ operands: [TensorShape], _ context: ShapeContext) throws(GraphError) -> TensorShape {
         if bins <= 0 { throw context.fail("adaptive pooling needs positive bins, got \(bins)") }
         var out = operands[0]
-        out.height = bins
-        out.width = bins
+        out.spatial = Array(repeating: bins, count: out.spatialRank)
         return out
     }
 }
 
 extension MaxPool2d {
     public func planFloat(_ context: FloatPlanContext) throws(GraphError) -> PreparedOp {
+        try window.planarProblem(kind, context)
         let g = window.geometry(context.x)
         return PreparedOp { r in
             eachImageRows(r.xs, r.shape, r.x, r.output, r.threads) { src, dst, rows in
@@ -99,6 +102,7 @@ extension MaxPool2d {
 
 extension AveragePool2d {
     public func planFloat(_ context: FloatPlanContext) throws(GraphError) -> PreparedOp {
+        try window.planarProblem(kind, context)
         let g = window.geometry(context.x)
         return PreparedOp { r in
             eachImageRows(r.xs, r.shape, r.x, r.output, r.threads) { src, dst, rows in
@@ -110,6 +114,7 @@ extension AveragePool2d {
 
 extension AdaptiveAveragePool2d {
     public func planFloat(_ context: FloatPlanContext) throws(GraphError) -> PreparedOp {
+        try context.requireImages(kind)
         let bins = self.bins
         return PreparedOp { r in
             var one = r.xs.image
@@ -123,22 +128,22 @@ extension AdaptiveAveragePool2d {
 }
 
 extension PoolAttributes {
-    /// Max or mean over the window's taps inside the image.
+    /// Max or mean over the window's taps inside the input.
     func reference(_ x: ReferenceTensor, max isMax: Bool, _ context: ReferenceContext) -> ReferenceTensor {
         var out = context.zeros()
-        let s = out.shape
-        for n in 0..<s.batch { for c in 0..<s.channels { for oy in 0..<s.height { for ox in 0..<s.width {
+        let s = out.shape, (ad, ah, aw) = (window.axis3(0), window.axis3(1), window.axis3(2))
+        for n in 0..<s.batch { for c in 0..<s.channels { for oz in 0..<(s.depth ?? 1) { for oy in 0..<s.height { for ox in 0..<s.width {
             var best = -Double.infinity, sum = 0.0, count = 0
-            for ky in 0..<kernel { for kx in 0..<kernel {
-                let iy = oy * stride - padding + ky, ix = ox * stride - padding + kx
-                if iy < 0 || iy >= x.shape.height || ix < 0 || ix >= x.shape.width { continue }
-                let v = x.data[x.index(n, c, iy, ix)]
+            for kz in 0..<ad.kernel { for ky in 0..<ah.kernel { for kx in 0..<aw.kernel {
+                let iz = oz * ad.stride - ad.padBegin + kz, iy = oy * ah.stride - ah.padBegin + ky, ix = ox * aw.stride - aw.padBegin + kx
+                if iz < 0 || iz >= (x.shape.depth ?? 1) || iy < 0 || iy >= x.shape.height || ix < 0 || ix >= x.shape.width { continue }
+                let v = x.data[x.index(n, c, iz, iy, ix)]
                 best = max(best, v)
                 sum += v
                 count += 1
-            } }
-            out.data[out.index(n, c, oy, ox)] = isMax ? best : sum / Double(count)
-        } } } }
+            } } }
+            out.data[out.index(n, c, oz, oy, ox)] = isMax ? best : sum / Double(count)
+        } } } } }
         return out
     }
 }
@@ -159,14 +164,15 @@ extension AdaptiveAveragePool2d {
     public func reference(_ operands: [ReferenceTensor], _ context: ReferenceContext) -> ReferenceTensor {
         let x = operands[0]
         var out = context.zeros()
-        let s = out.shape, h = x.shape.height, w = x.shape.width
-        for n in 0..<s.batch { for c in 0..<s.channels { for oy in 0..<bins { for ox in 0..<bins {
-            let y0 = oy * h / bins, y1 = ((oy + 1) * h + bins - 1) / bins
-            let x0 = ox * w / bins, x1 = ((ox + 1) * w + bins - 1) / bins
+        let s = out.shape, d = x.shape.depth ?? 1, h = x.shape.height, w = x.shape.width, binsZ = s.depth == nil ? 1 : bins
+        // Bin i of an axis of extent e covers floor(i * e / bins) ..< ceil((i + 1) * e / bins).
+        func span(_ i: Int, _ e: Int, _ bins: Int) -> Range<Int> { (i * e / bins)..<(((i + 1) * e + bins - 1) / bins) }
+        for n in 0..<s.batch { for c in 0..<s.channels { for oz in 0..<binsZ { for oy in 0..<bins { for ox in 0..<bins {
+            let zs = span(oz, d, binsZ), ys = span(oy, h, bins), xs = span(ox, w, bins)
             var sum = 0.0
-            for y in y0..<y1 { for xx in x0..<x1 { sum += x.data[x.index(n, c, y, xx)] } }
-            out.data[out.index(n, c, oy, ox)] = sum / Double((y1 - y0) * (x1 - x0))
-        } } } }
+            for z in zs { for y in ys { for xx in xs { sum += x.data[x.index(n, c, z, y, xx)] } } }
+            out.data[out.index(n, c, oz, oy, ox)] = sum / Double(zs.count * ys.count * xs.count)
+        } } } } }
         return out
     }
 }

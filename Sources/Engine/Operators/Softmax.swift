@@ -26,7 +26,7 @@ extension Softmax {
         let x = operands[0]
         var out = context.zeros()
         let s = out.shape
-        for n in 0..<s.batch { for y in 0..<s.height { for xx in 0..<s.width {
+        for n in 0..<s.batch { for y in 0..<s.rows { for xx in 0..<s.width {
             var m = -Double.infinity
             for c in 0..<s.channels { m = max(m, x.data[out.index(n, c, y, xx)]) }
             var sum = 0.0
@@ -43,7 +43,7 @@ extension Softmax {
     public func trainingForward(_ tape: Autograd, node i: Int, output out: inout [Float]) throws(GraphError) {
         let s = tape.shapes[i]
         tape.values[tape.graph.nodes[i].inputs[0]].withUnsafeBufferPointer { xp in out.withUnsafeMutableBufferPointer {
-            F32Elementwise.softmaxChannels(xp.baseAddress!, channels: s.channels, output: $0.baseAddress!, pixels: 0..<(s.batch * s.height * s.width))
+            F32Elementwise.softmaxChannels(xp.baseAddress!, channels: s.channels, output: $0.baseAddress!, pixels: 0..<(s.batch * s.pixelsPerImage))
         } }
     }
 

@@ -14,7 +14,7 @@ public enum UpsampleMode: Equatable {
 public struct UpsampleAttributes: OperatorDefinition {
     public var mode: UpsampleMode
     public var scale: Int
-    /// A factor per spatial axis (H, W); when set, `scale` is 0 and unused.
+    /// A factor per spatial axis ([D,] H, W); when set, `scale` is 0 and unused.
     public var factors: [Float]?
 
     public init(mode: UpsampleMode, scale: Int) {
@@ -53,25 +53,24 @@ public struct UpsampleAttributes: OperatorDefinition {
         default: throw a.fail("unknown upsampling mode '\(a.attributes["mode"]?.description ?? "missing")'")
         }
         var u = UpsampleAttributes(mode: mode, scale: try a.int("scale"))
-        if a.attributes["factors"] != nil { u.factors = try a.floats("factors", count: 2) }
+        if case .floats(let f)? = a.attributes["factors"] { u.factors = try a.floats("factors", count: (2...3).contains(f.count) ? f.count : 2) }
         return .upsample(u)
     }
 
     public func outputShape(_ operands: [TensorShape], _ context: ShapeContext) throws(GraphError) -> TensorShape {
         var out = operands[0]
+        let rank = out.spatialRank
         if let factors {
-            if factors.count != 2 || !factors.allSatisfy({ $0 > 0 && $0.isFinite && $0 <= 1024 }) {
-                throw context.fail("resize factors must be 2 finite numbers in (0, 1024], got \(factors)")
+            if factors.count != rank || !factors.allSatisfy({ $0 > 0 && $0.isFinite && $0 <= 1024 }) {
+                throw context.fail("resize factors must be \(rank) finite numbers in (0, 1024], one per spatial axis of \(out), got \(factors)")
             }
-            out.height = Int((Double(out.height) * Double(factors[0])).rounded(.down))
-            out.width = Int((Double(out.width) * Double(factors[1])).rounded(.down))
-            if out.height < 1 || out.width < 1 { throw context.fail("resizing \(operands[0]) by \(factors) leaves no pixels") }
+            out.spatial = (0..<rank).map { Int((Double(out.spatial[$0]) * Double(factors[$0])).rounded(.down)) }
+            if out.spatial.contains(where: { $0 < 1 }) { throw context.fail("resizing \(operands[0]) by \(factors) leaves no pixels") }
         } else if scale == 0 {
-            out.height = operands[1].height
-            out.width = operands[1].width
+            if operands[1].spatialRank != rank { throw context.fail("cannot resize \(operands[0]) like \(operands[1]): different spatial axes") }
+            out.spatial = operands[1].spatial
         } else if scale > 0 {
-            out.height *= scale
-            out.width *= scale
+            out.spatial = out.spatial.map { $0 * scale }
         } else {
             throw context.fail("upsampling scale must be positive, got \(scale)")
         }
@@ -81,6 +80,7 @@ public struct UpsampleAttributes: OperatorDefinition {
 
 extension UpsampleAttributes {
     public func planFloat(_ context: FloatPlanContext) throws(GraphError) -> PreparedOp {
+        try context.requireImages(kind)
         let mode = self.mode
         return PreparedOp { r in
             var one = r.xs.image
@@ -100,25 +100,31 @@ extension UpsampleAttributes {
 }
 
 extension UpsampleAttributes {
+    /// Separable over the axes: nearest takes `floor(dst * in / out)` per axis; linear blends the two
+    /// neighbours on each axis (bilinear on images, trilinear on volumes).
     public func reference(_ operands: [ReferenceTensor], _ context: ReferenceContext) -> ReferenceTensor {
         let x = operands[0]
         var out = context.zeros()
-        let s = out.shape, h = x.shape.height, w = x.shape.width
-        for n in 0..<s.batch { for c in 0..<s.channels { for oy in 0..<s.height { for ox in 0..<s.width {
+        let s = out.shape, inExtent = [x.shape.depth ?? 1, x.shape.height, x.shape.width], outExtent = [s.depth ?? 1, s.height, s.width]
+        /// The two source indices on axis `a` for output index `o` and the weight of the second.
+        func taps(_ a: Int, _ o: Int) -> (Int, Int, Double) {
+            let i = inExtent[a], n = outExtent[a]
             switch mode {
-            case .nearest:
-                out.data[out.index(n, c, oy, ox)] = x.data[x.index(n, c, min(oy * h / s.height, h - 1), min(ox * w / s.width, w - 1))]
+            case .nearest: return (min(o * i / n, i - 1), 0, 0)
             case .bilinear(let alignCorners):
-                let sy = F32Upsample.sourceCoordinate(oy, inSize: h, outSize: s.height, alignCorners: alignCorners)
-                let sx = F32Upsample.sourceCoordinate(ox, inSize: w, outSize: s.width, alignCorners: alignCorners)
-                let y0 = min(Int(sy), h - 1), x0 = min(Int(sx), w - 1)
-                let y1 = min(y0 + 1, h - 1), x1 = min(x0 + 1, w - 1)
-                let fy = sy - Double(y0), fx = sx - Double(x0)
-                out.data[out.index(n, c, oy, ox)] =
-                    (1 - fy) * ((1 - fx) * x.data[x.index(n, c, y0, x0)] + fx * x.data[x.index(n, c, y0, x1)])
-                    + fy * ((1 - fx) * x.data[x.index(n, c, y1, x0)] + fx * x.data[x.index(n, c, y1, x1)])
+                let src = F32Upsample.sourceCoordinate(o, inSize: i, outSize: n, alignCorners: alignCorners)
+                let i0 = min(Int(src), i - 1)
+                return (i0, min(i0 + 1, i - 1), src - Double(i0))
             }
-        } } } }
+        }
+        for n in 0..<s.batch { for c in 0..<s.channels { for oz in 0..<outExtent[0] { for oy in 0..<s.height { for ox in 0..<s.width {
+            let (z0, z1, fz) = taps(0, oz), (y0, y1, fy) = taps(1, oy), (x0, x1, fx) = taps(2, ox)
+            func plane(_ z: Int) -> Double {
+                (1 - fy) * ((1 - fx) * x.data[x.index(n, c, z, y0, x0)] + fx * x.data[x.index(n, c, z, y0, x1)])
+                    + fy * ((1 - fx) * x.data[x.index(n, c, z, y1, x0)] + fx * x.data[x.index(n, c, z, y1, x1)])
+            }
+            out.data[out.index(n, c, oz, oy, ox)] = fz == 0 ? plane(z0) : (1 - fz) * plane(z0) + fz * plane(z1)
+        } } } } }
         return out
     }
 }

@@ -12,7 +12,7 @@ public struct Int8StepOperands {
 
     public var x: UnsafeMutableRawPointer { operands.isEmpty ? output : operands[0] }
     public var xs: TensorShape { operandShapes.isEmpty ? shape : operandShapes[0] }
-    public var pixels: Int { shape.batch * shape.height * shape.width }
+    public var pixels: Int { shape.batch * shape.pixelsPerImage }
 
     /// Runs an int8 layer plan over every image of the batch, threads splitting its work items, each
     /// with its own scratch.

@@ -1,0 +1,145 @@
+import XCTest
+import Foundation
+import EngineChecks
+@testable import Engine
+
+/// Graphs over volumes (N, C, D, H, W) and windows of any rank: shapes, the model file, the Float64
+/// reference against PyTorch, and what the fp32 executor, training and int8 do with them today.
+final class VolumeGraphTests: XCTestCase {
+    /// The network of `Benchmarks/parity/volume_reference.py` (mirror changes there): every operator with
+    /// spatial geometry on volumes, odd sizes, anisotropic windows. Parameters and input are closed formulas.
+    static func tinyVolumeNet() -> Graph {
+        let b = GraphBuilder(seed: 1)
+        let x = b.input("volume", channels: 2, spatialRank: 3)
+        let c1 = b.relu(b.conv(x, 3, kernel: [1, 3, 3], name: "c1"))
+        let p1 = b.maxPool(c1, name: "p1")
+        let c2 = b.conv(p1, 4, kernel: 3, name: "c2")
+        let u1 = b.convTranspose(c2, 3, kernel: 2, stride: 2, name: "u1")
+        let u2 = b.resize(u1, like: c1, mode: .bilinear(alignCorners: false), name: "u2")
+        let padded = b.pad(b.concat([c1, u2], name: "cat"), [1, 0, 2, 0, 1, 0], value: 0.5, name: "pad")
+        let gn = b.groupNorm(b.averagePool(padded, kernel: [1, 2, 2], name: "pool"), groups: 2, name: "gn")
+        let gate = b.sigmoid(b.conv(b.adaptiveAveragePool(gn, bins: 1, name: "squeeze"), 6, kernel: 1, name: "se"))
+        let head = b.conv(b.mul(gn, gate, name: "excite"), 3, kernel: 1, name: "head")
+        let probabilities = b.resize(b.softmax(head, name: "softmax"), factors: [1.5, 2, 0.5], mode: .bilinear(alignCorners: true), name: "resize")
+        b.output("features", gn)
+        b.output("probabilities", probabilities)
+        var graph = b.graph
+        for (p, parameter) in graph.parameters.enumerated() {
+            let values = (0..<parameter.elementCount).map { Float(0.5 * sin(1.7 * Double($0) + 0.61 * Double(p) + 0.3)) }
+            graph.parameters[p] = Parameter(name: parameter.name, shape: parameter.shape, values: values)
+        }
+        return graph
+    }
+
+    static func volume(batch: Int = 2, channels: Int = 2, depth: Int = 5, height: Int = 6, width: Int = 7) -> Tensor {
+        let shape = TensorShape(batch: batch, channels: channels, depth: depth, height: height, width: width)
+        return Tensor(shape: shape, data: (0..<shape.elementCount).map { Float(0.8 * sin(0.37 * Double($0)) + 0.1) })
+    }
+
+    struct Golden: Decodable {
+        struct Output: Decodable { let shape: [Int]; let values: [Double] }
+        let features: Output
+        let probabilities: Output
+    }
+
+    /// Tolerance 1e-9 absolute: both sides compute in float64 from the same float32 parameters and input,
+    /// so only the order of the sums differs.
+    func testTinyVolumeNetMatchesPyTorch() throws {
+        let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Golden/tiny-volume-net.json")
+        let golden = try JSONDecoder().decode(Golden.self, from: Data(contentsOf: url))
+        let outputs = try ReferenceExecutor.runDouble(Self.tinyVolumeNet(), [Self.volume()])
+        for (output, expected) in zip(outputs, [golden.features, golden.probabilities]) {
+            let s = output.shape
+            XCTAssertEqual([s.batch, s.channels] + s.spatial, expected.shape)
+            XCTAssertEqual(output.data.count, expected.values.count)
+            let error = zip(output.data, expected.values).map { abs($0 - $1) }.max() ?? .infinity
+            XCTAssertLessThan(error, 1e-9, "\(s)")
+        }
+    }
+
+    func testShapesAndKindsFollowTheWindowRank() throws {
+        let graph = Self.tinyVolumeNet()
+        let shapes = try graph.inferShapes([Self.volume().shape])
+        let byName = Dictionary(uniqueKeysWithValues: zip(graph.nodes.map(\.name), shapes))
+        XCTAssertEqual(byName["c1"]?.spatial, [5, 6, 7])
+        XCTAssertEqual(byName["p1"]?.spatial, [2, 3, 3])
+        XCTAssertEqual(byName["u1"]?.spatial, [4, 6, 6])
+        XCTAssertEqual(byName["pad"]?.spatial, [6, 7, 9])
+        XCTAssertEqual(byName["pool"]?.spatial, [6, 3, 4])
+        XCTAssertEqual(byName["squeeze"]?.spatial, [1, 1, 1])
+        XCTAssertEqual(byName["resize"]?.spatial, [9, 6, 2])
+        let kinds = Set(graph.nodes.map(\.op.kind))
+        XCTAssertTrue(kinds.isSuperset(of: ["conv3d", "max_pool3d", "conv_transpose3d", "avg_pool3d"]), "\(kinds)")
+        // c1 at 8x8x8: 3 outputs x 2 inputs x 1x3x3 taps per voxel.
+        let c1 = graph.nodes.firstIndex { $0.name == "c1" }!
+        let stats = try graph.statistics([TensorShape(batch: 1, channels: 2, depth: 8, height: 8, width: 8)])
+        XCTAssertEqual(stats[c1].macs, Double(8 * 8 * 8 * 3 * 2 * 9))
+    }
+
+    func testVolumeModelFileRoundTrips() throws {
+        var metadata = Metadata()
+        metadata[MetadataKey.inputMultiple] = .int(4)
+        let model = Model(metadata: metadata, graph: Self.tinyVolumeNet())
+        let bytes = ModelFileWriter.encode(model)
+        let back = try bytes.withUnsafeBytes { raw in try ModelFileReader.decode(raw) }
+        XCTAssertEqual(back, model)
+        guard case .input(let input) = back.graph.nodes[0].op else { return XCTFail("no input node") }
+        XCTAssertEqual(input.spatialRank, 3)
+        let x = Self.volume()
+        XCTAssertEqual(try ReferenceExecutor.runDouble(back.graph, [x]).map(\.data), try ReferenceExecutor.runDouble(model.graph, [x]).map(\.data))
+    }
+
+    func testWindowsThatDoNotFitTheTensorAreNamed() {
+        let b = GraphBuilder(seed: 2)
+        let x = b.input("image", channels: 1)
+        b.output("y", b.conv(Value(node: x.node, channels: 1, spatialRank: 3), 2, kernel: 3, name: "volume-conv"))
+        XCTAssertThrowsError(try b.graph.inferShapes([TensorShape(channels: 1, height: 8, width: 8)])) { error in
+            XCTAssertTrue("\(error)".contains("volume-conv") && "\(error)".contains("does not fit"), "\(error)")
+        }
+        // A volume given to an image model, and the reverse, are named at the input.
+        let net = Self.tinyVolumeNet()
+        XCTAssertThrowsError(try net.inferShapes([TensorShape(channels: 2, height: 8, width: 8)])) { error in
+            XCTAssertTrue("\(error)".contains("takes 3"), "\(error)")
+        }
+    }
+
+    /// The fp32 executor runs per-pixel operators on volumes (NDHWC is NHWC with D*H rows), matching the
+    /// reference within 1e-5, and refuses spatial operators on volumes with a message rather than run them
+    /// through the 2D kernels. Training and int8 refuse volumes up front.
+    func testFloatExecutorRunsPerPixelOpsOnVolumesAndRefusesTheRest() throws {
+        let b = GraphBuilder(seed: 3)
+        let x = b.input("volume", channels: 4, spatialRank: 3)
+        let y = b.softmax(b.prelu(b.groupNorm(x, groups: 2, name: "gn"), name: "prelu"), name: "softmax")
+        b.output("y", b.concat([y, b.clip(x, low: -0.2, high: 0.3, name: "clip")], name: "cat"))
+        let input = Self.volume(channels: 4, depth: 3, height: 5, width: 6)
+        let fast = try Executor(b.graph, threads: 2, policy: .forced(.igemm)).run(input)[0]
+        let slow = try ReferenceExecutor.run(b.graph, [input])[0]
+        XCTAssertEqual(fast.shape, slow.shape)
+        XCTAssertLessThan(zip(fast.data, slow.data).map { abs($0 - $1) }.max()!, 1e-5)
+
+        let net = Self.tinyVolumeNet()
+        XCTAssertThrowsError(try Executor(net, threads: 1, policy: .forced(.igemm)).run(Self.volume())) { error in
+            XCTAssertTrue("\(error)".contains("c1") && "\(error)".contains("Float64 reference"), "\(error)")
+        }
+        let tape = try Autograd(net, threads: 1)
+        XCTAssertThrowsError(try tape.forward([Self.volume()])) { error in
+            XCTAssertTrue("\(error)".contains("training on volumes"), "\(error)")
+        }
+    }
+
+    /// A rank-1 window runs along W of a height-1 tensor (a 1D signal) in both executors.
+    func testOneDimensionalWindowsRunOnHeightOneTensors() throws {
+        let b = GraphBuilder(seed: 4)
+        let x = b.input("signal", channels: 3)
+        let c = b.conv(Value(node: x.node, channels: 3, spatialRank: 1), 5, kernel: [5], stride: [2], dilation: [2], name: "conv1d")
+        b.output("y", b.pad(Value(node: c.node, channels: 5, spatialRank: 1), [3, 1], value: -1, name: "pad1d"))
+        let input = Tensor(shape: TensorShape(batch: 2, channels: 3, height: 1, width: 23),
+                           data: (0..<138).map { Float(sin(0.3 * Double($0))) })
+        let fast = try Executor(b.graph, threads: 1, policy: .forced(.igemm)).run(input)[0]
+        let slow = try ReferenceExecutor.run(b.graph, [input])[0]
+        XCTAssertEqual(fast.shape.spatial, [1, (23 + 8 - 9) / 2 + 1 + 4])
+        XCTAssertEqual(slow.shape, fast.shape)
+        XCTAssertLessThan(zip(fast.data, slow.data).map { abs($0 - $1) }.max()!, 1e-5)
+        XCTAssertEqual(b.graph.nodes[1].op.kind, "conv1d")
+    }
+}
