@@ -73,6 +73,11 @@ public final class ExecutionPlan {
         self.offsets = offsets
         arena = AlignedBuffer(count: arenaFloats)
         workspace = AlignedBuffer(count: workspaceFloats)
+        #if DEBUG
+        // Debug builds (the tests) poison the arena and the workspace: a read of memory no step wrote gives NaN.
+        arena.pointer.update(repeating: .nan, count: arenaFloats)
+        workspace.pointer.update(repeating: .nan, count: workspaceFloats)
+        #endif
         arenaBytes = arenaFloats * 4
         unsharedActivationBytes = MemoryPlanner.naiveFloats(requests) * 4
         workspaceBytes = workspaceFloats * 4

@@ -75,14 +75,23 @@ public final class GraphBuilder {
 
     public func convTranspose(_ x: Value, _ outChannels: Int, kernel: Int, stride: Int, padding: Int = 0,
                               bias: Bool = true, name: String) -> Value {
+        let r = x.spatialRank
+        return convTranspose(x, outChannels, kernel: Array(repeating: kernel, count: r), stride: Array(repeating: stride, count: r),
+                             padding: Array(repeating: padding, count: r), bias: bias, name: name)
+    }
+
+    /// Transposed convolution with a kernel, stride, symmetric padding and output padding per spatial axis.
+    public func convTranspose(_ x: Value, _ outChannels: Int, kernel: [Int], stride: [Int], padding: [Int]? = nil,
+                              outputPadding: [Int]? = nil, bias: Bool = true, name: String) -> Value {
+        let zeros = Array(repeating: 0, count: kernel.count)
+        var a = ConvTransposeAttributes(outChannels: outChannels, kernel: 1, stride: 1, rank: kernel.count, weight: 0, bias: nil)
+        a.window = SpatialWindow(kernel: kernel, stride: stride, dilation: Array(repeating: 1, count: kernel.count),
+                                 padBegin: padding ?? zeros, padEnd: padding ?? zeros)
+        a.outputPadding = outputPadding ?? zeros
         // PyTorch computes ConvTranspose's fan-in from weight dim 1 (out channels) times the kernel's taps.
-        let r = x.spatialRank, taps = (0..<r).reduce(1) { p, _ in p * kernel }
-        let bound = 1 / Float(outChannels * taps).squareRoot()
-        let w = parameter(name + ".weight", [x.channels, outChannels] + Array(repeating: kernel, count: r),
-                          uniform(x.channels * outChannels * taps, bound: bound))
-        let b = bias ? parameter(name + ".bias", [outChannels], uniform(outChannels, bound: bound)) : nil
-        let a = ConvTransposeAttributes(outChannels: outChannels, kernel: kernel, stride: stride, padding: padding, rank: r,
-                                        weight: w, bias: b)
+        let taps = a.window.taps, bound = 1 / Float(outChannels * taps).squareRoot()
+        a.weight = parameter(name + ".weight", [x.channels, outChannels] + kernel, uniform(x.channels * outChannels * taps, bound: bound))
+        a.bias = bias ? parameter(name + ".bias", [outChannels], uniform(outChannels, bound: bound)) : nil
         return add(name, .convTranspose2d(a), [x], channels: outChannels)
     }
 

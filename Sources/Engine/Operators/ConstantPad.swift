@@ -41,8 +41,21 @@ public struct ConstantPad: OperatorDefinition {
     }
 
     public func planFloat(_ context: FloatPlanContext) throws(GraphError) -> PreparedOp {
-        try context.requireImages(kind)
         let top = window.axis3(1).padBegin, left = window.axis3(2).padBegin, value = self.value
+        if let inDepth = context.x.depth {
+            // A volume: each output slice is its input slice padded in-plane, or all `value` in the depth padding.
+            let front = window.axis3(0).padBegin, xs = context.x, s = context.output, outDepth = s.depth ?? 1
+            return PreparedOp { r in
+                ParallelFor.run(count: s.batch * outDepth, threads: r.threads) { items, _ in
+                    for item in items {
+                        let n = item / outDepth, z = item % outDepth, iz = z - front, out = VolumeSlices.slice(r.output, s, image: n, depth: z)
+                        if iz < 0 || iz >= inDepth { out.update(repeating: value, count: s.height * s.width * s.channels); continue }
+                        F32Pointwise.pad(VolumeSlices.slice(r.x, xs, image: n, depth: iz), inHeight: xs.height, inWidth: xs.width, channels: s.channels,
+                                         top: top, left: left, value: value, output: out, outHeight: s.height, outWidth: s.width, rows: 0..<s.height)
+                    }
+                }
+            }
+        }
         return PreparedOp { r in
             let xs = r.xs, s = r.shape
             eachImageRows(xs, s, r.x, r.output, r.threads) { src, dst, rows in

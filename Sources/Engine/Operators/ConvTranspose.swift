@@ -99,7 +99,7 @@ public struct ConvTransposeAttributes: OperatorDefinition {
 
 extension ConvTransposeAttributes {
     public func planFloat(_ context: FloatPlanContext) throws(GraphError) -> PreparedOp {
-        try context.requireImages(kind)
+        if context.x.depth != nil { return try planVolume(context) }
         let g = geometry(context.x)
         let plan = try F32ConvTranspose.Plan.make(g, weights: context.floats(weight), bias: bias.map { context.floats($0) },
                                                   activation: activation, node: context.node)
@@ -109,6 +109,39 @@ extension ConvTransposeAttributes {
                 ParallelFor.run(count: plan.workItems, threads: r.threads) { items, _ in
                     plan.run(input: src, output: dst, items: items)
                 }
+            }
+        }
+    }
+}
+
+extension ConvTransposeAttributes {
+    /// A 3D window on a volume (`VolumeSlices`): every (input slice, depth tap) pair runs the tap's 2D
+    /// transposed convolution and adds into the output slice it reaches; the bias and activation come last.
+    func planVolume(_ context: FloatPlanContext) throws(GraphError) -> PreparedOp {
+        let xs = context.x, s = context.output, d = window.axis3(0), inDepth = xs.depth ?? 1, outDepth = s.depth ?? 1
+        var g = geometry(xs)
+        g.batch = 1
+        let weights = context.floats(weight), bias = self.bias.map { context.floats($0) }, activation = self.activation
+        var plans: [F32ConvTranspose.Plan] = []
+        for kz in 0..<d.kernel {
+            let w = VolumeSlices.tapWeights(weights, outer: xs.channels * outChannels, depth: d.kernel, planeTaps: g.kernelHeight * g.kernelWidth, tap: kz)
+            plans.append(try F32ConvTranspose.Plan.make(g, weights: w, bias: nil, activation: .none, node: context.node))
+        }
+        let count = s.height * s.width * s.channels
+        return PreparedOp(workspaceFloats: VolumeSlices.sliceFloats(s), packedWeightBytes: plans.reduce(0) { $0 + $1.packedWeightBytes },
+                          flops: 2 * multiplyAccumulates([xs], output: s)) { r in
+            let temp = r.workspace
+            for n in 0..<s.batch {
+                let image = VolumeSlices.slice(r.output, s, image: n, depth: 0)
+                image.update(repeating: 0, count: count * outDepth)
+                for iz in 0..<inDepth { for kz in 0..<d.kernel {
+                    let oz = iz * d.stride - d.padBegin + kz
+                    if oz < 0 || oz >= outDepth { continue }
+                    let src = UnsafePointer(VolumeSlices.slice(r.x, xs, image: n, depth: iz)), plan = plans[kz]
+                    ParallelFor.run(count: plan.workItems, threads: r.threads) { items, _ in plan.run(input: src, output: temp, items: items) }
+                    VolumeSlices.add(temp, into: VolumeSlices.slice(r.output, s, image: n, depth: oz), count: count)
+                } }
+                VolumeSlices.biasActivation(image, bias: bias, channels: s.channels, pixels: s.pixelsPerImage, activation)
             }
         }
     }

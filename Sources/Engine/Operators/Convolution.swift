@@ -104,13 +104,64 @@ public struct ConvAttributes: OperatorDefinition {
 
 extension ConvAttributes {
     public func planFloat(_ context: FloatPlanContext) throws(GraphError) -> PreparedOp {
-        try context.requireImages(kind)
+        if context.x.depth != nil { return try planVolume(context) }
         let g = geometry(context.x)
         let op = try Conv2dOperator.make(g, weights: context.floats(weight), bias: bias.map { context.floats($0) }, activation: activation,
                                          algorithm: context.algorithm(g), threads: context.threads, node: context.node)
         return PreparedOp(workspaceFloats: op.workspaceFloats, packedWeightBytes: op.plan.packedWeightBytes, flops: g.directFLOPs,
                           convolution: (op.geometry, op.algorithm)) { r in
             op.run(input: r.x, output: r.output, workspace: r.workspace)
+        }
+    }
+}
+
+extension ConvAttributes {
+    /// A 3D window on a volume (`VolumeSlices`): a depth-1 window is one fused 2D convolution per slice;
+    /// otherwise each depth tap has its own 2D convolution, their outputs are summed per output slice, and
+    /// the bias and activation come last.
+    func planVolume(_ context: FloatPlanContext) throws(GraphError) -> PreparedOp {
+        let xs = context.x, s = context.output, d = window.axis3(0), inDepth = xs.depth ?? 1, outDepth = s.depth ?? 1
+        var g = geometry(xs)
+        g.batch = 1
+        let weights = context.floats(weight), bias = self.bias.map { context.floats($0) }, activation = self.activation
+        let flops = 2 * multiplyAccumulates([xs], output: s), count = s.height * s.width * s.channels
+        if d.kernel == 1 {
+            let op = try Conv2dOperator.make(g, weights: weights, bias: bias, activation: activation, algorithm: context.algorithm(g),
+                                             threads: context.threads, node: context.node)
+            return PreparedOp(workspaceFloats: op.workspaceFloats, packedWeightBytes: op.plan.packedWeightBytes, flops: flops,
+                              convolution: (op.geometry, op.algorithm)) { r in
+                for n in 0..<s.batch { for oz in 0..<outDepth {
+                    let out = VolumeSlices.slice(r.output, s, image: n, depth: oz), iz = oz * d.stride - d.padBegin
+                    if iz >= 0 && iz < inDepth {
+                        op.run(input: VolumeSlices.slice(r.x, xs, image: n, depth: iz), output: out, workspace: r.workspace)
+                    } else {
+                        out.update(repeating: 0, count: count)
+                        VolumeSlices.biasActivation(out, bias: bias, channels: s.channels, pixels: s.height * s.width, activation)
+                    }
+                } }
+            }
+        }
+        var ops: [Conv2dOperator] = []
+        for kz in 0..<d.kernel {
+            let w = VolumeSlices.tapWeights(weights, outer: outChannels * (xs.channels / groups), depth: d.kernel,
+                                            planeTaps: kernelHeight * kernelWidth, tap: kz)
+            ops.append(try Conv2dOperator.make(g, weights: w, bias: nil, activation: .none, algorithm: context.algorithm(g),
+                                               threads: context.threads, node: context.node))
+        }
+        let scratch = VolumeSlices.sliceFloats(s)
+        return PreparedOp(workspaceFloats: scratch + ops[0].workspaceFloats, packedWeightBytes: ops.reduce(0) { $0 + $1.plan.packedWeightBytes },
+                          flops: flops, convolution: (ops[0].geometry, ops[0].algorithm)) { r in
+            let temp = r.workspace, work = r.workspace + scratch
+            for n in 0..<s.batch { for oz in 0..<outDepth {
+                let out = VolumeSlices.slice(r.output, s, image: n, depth: oz), taps = VolumeSlices.taps(oz, d, inDepth: inDepth)
+                if taps.isEmpty { out.update(repeating: 0, count: count) }
+                for (k, t) in taps.enumerated() {
+                    let src = UnsafePointer(VolumeSlices.slice(r.x, xs, image: n, depth: t.slice))
+                    ops[t.tap].run(input: src, output: k == 0 ? out : temp, workspace: work)
+                    if k > 0 { VolumeSlices.add(temp, into: out, count: count) }
+                }
+                VolumeSlices.biasActivation(out, bias: bias, channels: s.channels, pixels: s.height * s.width, activation)
+            } }
         }
     }
 }

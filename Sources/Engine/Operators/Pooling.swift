@@ -12,16 +12,15 @@ public struct PoolAttributes: Hashable {
 
     public init(window: SpatialWindow) { self.window = window }
 
-    /// The 2D kernels' geometry (square in-plane windows; `planarProblem` says when it does not apply).
+    /// The 2D kernels' geometry (square in-plane windows; `requireSquarePlane` checks that it applies).
     public func geometry(_ input: TensorShape) -> Pool2dGeometry {
         let h = window.axis3(1)
         return Pool2dGeometry(batch: input.batch, channels: input.channels, inHeight: input.height, inWidth: input.width,
                               kernel: h.kernel, stride: h.stride, padding: h.padBegin)
     }
 
-    /// Why the 2D pooling kernels cannot run this window, or nil.
-    func planarProblem(_ kind: String, _ context: FloatPlanContext) throws(GraphError) {
-        try context.requireImages(kind)
+    /// Throws unless the 2D pooling kernels can run the window's in-plane part (square windows).
+    func requireSquarePlane(_ kind: String, _ context: FloatPlanContext) throws(GraphError) {
         let h = window.axis3(1), w = window.axis3(2)
         if h.kernel != w.kernel || h.stride != w.stride || h.padBegin != w.padBegin {
             throw context.fail("\(kind) with window \(window.kernel) stride \(window.stride) runs in the Float64 reference only; the fp32 kernels take square windows")
@@ -90,7 +89,8 @@ public struct AdaptiveAveragePool2d: OperatorDefinition {
 
 extension MaxPool2d {
     public func planFloat(_ context: FloatPlanContext) throws(GraphError) -> PreparedOp {
-        try window.planarProblem(kind, context)
+        try window.requireSquarePlane(kind, context)
+        if context.x.depth != nil { return window.planVolume(context, max: true) }
         let g = window.geometry(context.x)
         return PreparedOp { r in
             eachImageRows(r.xs, r.shape, r.x, r.output, r.threads) { src, dst, rows in
@@ -102,7 +102,8 @@ extension MaxPool2d {
 
 extension AveragePool2d {
     public func planFloat(_ context: FloatPlanContext) throws(GraphError) -> PreparedOp {
-        try window.planarProblem(kind, context)
+        try window.requireSquarePlane(kind, context)
+        if context.x.depth != nil { return window.planVolume(context, max: false) }
         let g = window.geometry(context.x)
         return PreparedOp { r in
             eachImageRows(r.xs, r.shape, r.x, r.output, r.threads) { src, dst, rows in
@@ -114,7 +115,8 @@ extension AveragePool2d {
 
 extension AdaptiveAveragePool2d {
     public func planFloat(_ context: FloatPlanContext) throws(GraphError) -> PreparedOp {
-        try context.requireImages(kind)
+        // Global pooling of a volume is global pooling of its D*H rows (`TensorShape.image`).
+        if context.x.depth != nil && bins != 1 { try context.requireImages(kind) }
         let bins = self.bins
         return PreparedOp { r in
             var one = r.xs.image
@@ -128,6 +130,33 @@ extension AdaptiveAveragePool2d {
 }
 
 extension PoolAttributes {
+    /// A window on a volume (`VolumeSlices`): the 2D pooling of each input slice the depth taps reach, then
+    /// the max of those (max pooling) or their mean (average pooling: every slice has the same in-plane taps).
+    func planVolume(_ context: FloatPlanContext, max isMax: Bool) -> PreparedOp {
+        let xs = context.x, s = context.output, d = window.axis3(0), inDepth = xs.depth ?? 1, outDepth = s.depth ?? 1
+        var g = geometry(xs)
+        g.batch = 1
+        let count = s.height * s.width * s.channels, scratch = VolumeSlices.sliceFloats(s), rows = 0..<s.height
+        return PreparedOp(workspaceFloats: scratch * context.threads) { r in
+            ParallelFor.run(count: s.batch * outDepth, threads: r.threads) { items, thread in
+                let temp = r.workspace + thread * scratch
+                for item in items {
+                    let n = item / outDepth, oz = item % outDepth
+                    let out = VolumeSlices.slice(r.output, s, image: n, depth: oz), taps = VolumeSlices.taps(oz, d, inDepth: inDepth)
+                    for (k, t) in taps.enumerated() {
+                        let src = UnsafePointer(VolumeSlices.slice(r.x, xs, image: n, depth: t.slice)), dst = k == 0 ? out : temp
+                        if isMax { F32Pooling.maxPool(g, input: src, output: dst, indices: nil, rows: rows) } else { F32Pooling.averagePool(g, input: src, output: dst, rows: rows) }
+                        if k > 0 { isMax ? VolumeSlices.maximum(temp, into: out, count: count) : VolumeSlices.add(temp, into: out, count: count) }
+                    }
+                    if !isMax && taps.count > 1 {
+                        let scale = 1 / Float(taps.count)
+                        for i in 0..<count { out[i] *= scale }
+                    }
+                }
+            }
+        }
+    }
+
     /// Max or mean over the window's taps inside the input.
     func reference(_ x: ReferenceTensor, max isMax: Bool, _ context: ReferenceContext) -> ReferenceTensor {
         var out = context.zeros()

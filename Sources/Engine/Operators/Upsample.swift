@@ -80,7 +80,7 @@ public struct UpsampleAttributes: OperatorDefinition {
 
 extension UpsampleAttributes {
     public func planFloat(_ context: FloatPlanContext) throws(GraphError) -> PreparedOp {
-        try context.requireImages(kind)
+        if context.x.depth != nil { return planVolume(context) }
         let mode = self.mode
         return PreparedOp { r in
             var one = r.xs.image
@@ -100,6 +100,40 @@ extension UpsampleAttributes {
 }
 
 extension UpsampleAttributes {
+    /// A volume (`VolumeSlices`): each output slice is the in-plane resize of its nearest input slice, or, for
+    /// linear modes, the blend of the resizes of the two input slices around it.
+    func planVolume(_ context: FloatPlanContext) -> PreparedOp {
+        let xs = context.x, s = context.output, inDepth = xs.depth ?? 1, outDepth = s.depth ?? 1, mode = self.mode
+        let one = ImageShape(batch: 1, channels: xs.channels, height: xs.height, width: xs.width)
+        let count = s.height * s.width * s.channels, scratch = VolumeSlices.sliceFloats(s), rows = 0..<s.height
+        func resize(_ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>) {
+            switch mode {
+            case .nearest: F32Upsample.nearest(one, outHeight: s.height, outWidth: s.width, input: src, output: dst, rows: rows)
+            case .bilinear(let alignCorners):
+                F32Upsample.bilinear(one, outHeight: s.height, outWidth: s.width, alignCorners: alignCorners, input: src, output: dst, rows: rows)
+            }
+        }
+        return PreparedOp(workspaceFloats: scratch * context.threads) { r in
+            ParallelFor.run(count: s.batch * outDepth, threads: r.threads) { items, thread in
+                let temp = r.workspace + thread * scratch
+                for item in items {
+                    let n = item / outDepth, oz = item % outDepth, out = VolumeSlices.slice(r.output, s, image: n, depth: oz)
+                    let tap: (i0: Int, i1: Int, fraction: Float)
+                    switch mode {
+                    case .nearest: tap = (F32Upsample.nearestSource(oz, inSize: inDepth, outSize: outDepth), 0, 0)
+                    case .bilinear(let alignCorners): tap = F32Upsample.bilinearTap(oz, inSize: inDepth, outSize: outDepth, alignCorners: alignCorners)
+                    }
+                    resize(VolumeSlices.slice(r.x, xs, image: n, depth: tap.i0), out)
+                    if tap.fraction != 0 && tap.i1 != tap.i0 {
+                        resize(VolumeSlices.slice(r.x, xs, image: n, depth: tap.i1), temp)
+                        let f = tap.fraction
+                        for i in 0..<count { out[i] = (1 - f) * out[i] + f * temp[i] }
+                    }
+                }
+            }
+        }
+    }
+
     /// Separable over the axes: nearest takes `floor(dst * in / out)` per axis; linear blends the two
     /// neighbours on each axis (bilinear on images, trilinear on volumes).
     public func reference(_ operands: [ReferenceTensor], _ context: ReferenceContext) -> ReferenceTensor {

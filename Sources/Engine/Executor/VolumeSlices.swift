@@ -1,0 +1,55 @@
+import Kernels
+
+/// How the fp32 executor runs spatial operators on volumes with the 2D kernels: a volume is N x D x H x W x C
+/// in memory, so depth slice z of image n is an H x W x C image at `(n * D + z) * H * W * C`. A 3D window
+/// becomes, for each output slice, a sum (or max, or blend) over the input slices its depth taps reach, each
+/// through the op's 2D kernel with that tap's in-plane weights. An anisotropic 1x3x3 window is one 2D
+/// convolution per slice, at the 2D kernels' speed; true 3D kernels (Winograd over depth) are the 3D issue's.
+enum VolumeSlices {
+    /// The (tap, input slice) pairs of a depth axis that reach output slice `oz`, in tap order.
+    static func taps(_ oz: Int, _ axis: SpatialWindow.Axis, inDepth: Int) -> [(tap: Int, slice: Int)] {
+        var taps: [(tap: Int, slice: Int)] = []
+        for kz in 0..<axis.kernel {
+            let iz = oz * axis.stride - axis.padBegin + kz * axis.dilation
+            if iz >= 0 && iz < inDepth { taps.append((kz, iz)) }
+        }
+        return taps
+    }
+
+    /// Depth slice `z` of image `n` of a volume of shape `s`.
+    static func slice(_ base: UnsafeMutablePointer<Float>, _ s: TensorShape, image n: Int, depth z: Int) -> UnsafeMutablePointer<Float> {
+        base + (n * (s.depth ?? 1) + z) * s.height * s.width * s.channels
+    }
+
+    /// Floats of one depth slice of `s`, rounded up to whole cache lines (so workspace after it stays aligned).
+    static func sliceFloats(_ s: TensorShape) -> Int { (s.height * s.width * s.channels + 15) / 16 * 16 }
+
+    /// `dst[i] += src[i]`.
+    static func add(_ src: UnsafePointer<Float>, into dst: UnsafeMutablePointer<Float>, count: Int) {
+        F32Elementwise.add(dst, src, output: dst, range: 0..<count)
+    }
+
+    /// `dst[i] = max(dst[i], src[i])`.
+    static func maximum(_ src: UnsafePointer<Float>, into dst: UnsafeMutablePointer<Float>, count: Int) {
+        for i in 0..<count where src[i] > dst[i] { dst[i] = src[i] }
+    }
+
+    /// `x = activation(x + bias[c])` over `pixels` pixels of `channels` channels (no bias: activation only).
+    static func biasActivation(_ x: UnsafeMutablePointer<Float>, bias: [Float]?, channels: Int, pixels: Int, _ activation: FusedActivation) {
+        if bias == nil && activation == .none { return }
+        let ones = [Float](repeating: 1, count: channels), shift = bias ?? [Float](repeating: 0, count: channels)
+        ones.withUnsafeBufferPointer { s in shift.withUnsafeBufferPointer { b in
+            F32Elementwise.channelAffine(x, scale: s.baseAddress!, shift: b.baseAddress!, channels: channels, output: x,
+                                         pixels: 0..<pixels, activation: activation)
+        } }
+    }
+
+    /// The weights of depth tap `kz` of a kernel stored `[a][b][kd][kh][kw]`: `[a][b][kh][kw]`.
+    static func tapWeights(_ w: [Float], outer: Int, depth kd: Int, planeTaps: Int, tap kz: Int) -> [Float] {
+        var out = [Float](repeating: 0, count: outer * planeTaps)
+        for o in 0..<outer {
+            for t in 0..<planeTaps { out[o * planeTaps + t] = w[(o * kd + kz) * planeTaps + t] }
+        }
+        return out
+    }
+}
