@@ -54,13 +54,7 @@ public enum PriorHeadBias {
         for output in graph.outputs {
             var node = output.node
             while case .upsample = graph.nodes[node].op, let first = graph.nodes[node].inputs.first { node = first }
-            let bias: Int?
-            switch graph.nodes[node].op {
-            case .conv2d(let a): bias = a.activation == .none ? a.bias : nil
-            case .convTranspose2d(let a): bias = a.activation == .none ? a.bias : nil
-            default: bias = nil
-            }
-            guard let b = bias else { continue }
+            guard let b = graph.nodes[node].op.outputBias else { continue }
             let count = graph.parameters[b].elementCount
             graph.parameters[b].data = .f32(biases(frequencies: frequencies, outputChannels: count))
             set += 1

@@ -8,6 +8,7 @@ final class LayerTests: XCTestCase {
     func testUpsamplingMatchesReference() { XCTAssertEqual(LayerChecks.upsampling(count: 25, seed: 0x2003), []) }
     func testElementwiseMatchesReference() { XCTAssertEqual(LayerChecks.elementwise(count: 20, seed: 0x2004), []) }
     func testExponential() { XCTAssertEqual(LayerChecks.exponential(seed: 0x2005), []) }
+    func testPointwiseAndGroupNormMatchReference() { XCTAssertEqual(PointwiseChecks.randomized(count: 40, seed: 0x2006), []) }
 
     func testBatchNormAffineFolding() {
         let bn = BatchNormParameters(gamma: [2, 0.5], beta: [1, -1], mean: [0.5, 3], variance: [4, 0.25], epsilon: 0)

@@ -72,6 +72,16 @@ extension Conv2dOperator {
 }
 
 extension F32ConvTranspose.Plan {
+    /// Runs `batch` images, `inStride` and `outStride` floats apart, each one's work items split over `threads`.
+    public func run(input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, batch: Int, inStride: Int, outStride: Int, threads: Int) {
+        for n in 0..<batch {
+            let src = input + n * inStride, dst = output + n * outStride
+            ParallelFor.run(count: workItems, threads: threads) { items, _ in run(input: src, output: dst, items: items) }
+        }
+    }
+}
+
+extension F32ConvTranspose.Plan {
     /// The transposed-convolution plan for weights and bias held in arrays (IOHW), naming `node` when refused.
     public static func make(_ g: ConvTranspose2dGeometry, weights w: [Float], bias b: [Float]?, activation: FusedActivation,
                             node: Node) throws(GraphError) -> F32ConvTranspose.Plan {

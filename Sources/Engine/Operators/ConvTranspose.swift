@@ -56,6 +56,7 @@ public struct ConvTransposeAttributes: OperatorDefinition {
         return .convTranspose2d(a)
     }
     public var parameterIndices: [Int] { bias.map { [weight, $0] } ?? [weight] }
+    public var outputBias: Int? { activation == .none ? bias : nil }
     public var quantizationRole: QuantizationRole {
         .weighted(weight: weight, bias: bias, axis: 1,
                   supported: window.rank < 3 && window.kernel == window.stride && window.padBegin.allSatisfy { $0 == 0 } && outputPadding.allSatisfy { $0 == 0 })
@@ -104,12 +105,7 @@ extension ConvTransposeAttributes {
         let plan = try F32ConvTranspose.Plan.make(g, weights: context.floats(weight), bias: bias.map { context.floats($0) },
                                                   activation: activation, node: context.node)
         return PreparedOp(packedWeightBytes: plan.packedWeightBytes, flops: g.directFLOPs) { r in
-            for n in 0..<r.shape.batch {
-                let src = UnsafePointer(r.x + n * r.xs.elementsPerImage), dst = r.output + n * r.shape.elementsPerImage
-                ParallelFor.run(count: plan.workItems, threads: r.threads) { items, _ in
-                    plan.run(input: src, output: dst, items: items)
-                }
-            }
+            plan.run(input: r.x, output: r.output, batch: r.shape.batch, inStride: r.xs.elementsPerImage, outStride: r.shape.elementsPerImage, threads: r.threads)
         }
     }
 }
@@ -137,8 +133,7 @@ extension ConvTransposeAttributes {
                 for iz in 0..<inDepth { for kz in 0..<d.kernel {
                     let oz = iz * d.stride - d.padBegin + kz
                     if oz < 0 || oz >= outDepth { continue }
-                    let src = UnsafePointer(VolumeSlices.slice(r.x, xs, image: n, depth: iz)), plan = plans[kz]
-                    ParallelFor.run(count: plan.workItems, threads: r.threads) { items, _ in plan.run(input: src, output: temp, items: items) }
+                    plans[kz].run(input: VolumeSlices.slice(r.x, xs, image: n, depth: iz), output: temp, batch: 1, inStride: 0, outStride: 0, threads: r.threads)
                     VolumeSlices.add(temp, into: VolumeSlices.slice(r.output, s, image: n, depth: oz), count: count)
                 } }
                 VolumeSlices.biasActivation(image, bias: bias, channels: s.channels, pixels: s.pixelsPerImage, activation)

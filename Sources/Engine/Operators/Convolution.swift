@@ -68,6 +68,7 @@ public struct ConvAttributes: OperatorDefinition {
         return .conv2d(a)
     }
     public var parameterIndices: [Int] { bias.map { [weight, $0] } ?? [weight] }
+    public var outputBias: Int? { activation == .none ? bias : nil }
     public var quantizationRole: QuantizationRole { .weighted(weight: weight, bias: bias, axis: 0, supported: groups == 1) }
 
     public func encode(into a: inout NodeAttributeWriter) {

@@ -18,6 +18,9 @@ public protocol OperatorDefinition: Equatable {
     var operandCount: ClosedRange<Int> { get }
     /// The indices into `Graph.parameters` a node of this op reads.
     var parameterIndices: [Int] { get }
+    /// The parameter added to each output channel as the op's last step (a convolution's bias with no fused
+    /// activation), or nil: what sets an output head's starting logits (`PriorHeadBias`).
+    var outputBias: Int? { get }
 
     /// Writes the attributes, named and typed, into a node's attribute list.
     func encode(into attributes: inout NodeAttributeWriter)
@@ -73,6 +76,7 @@ public enum QuantizationRole: Equatable {
 extension OperatorDefinition {
     public var operandCount: ClosedRange<Int> { 1...1 }
     public var parameterIndices: [Int] { [] }
+    public var outputBias: Int? { nil }
     public func encode(into attributes: inout NodeAttributeWriter) {}
     public func multiplyAccumulates(_ operands: [TensorShape], output: TensorShape) -> Double { 0 }
     public var quantizationRole: QuantizationRole { .float }

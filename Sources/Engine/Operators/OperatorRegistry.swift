@@ -119,6 +119,12 @@ extension Op {
         var v = ParameterIndicesVisitor()
         return visit(&v)
     }
+
+    /// The bias parameter added to each output channel last, if the op has one (`OperatorDefinition.outputBias`).
+    public var outputBias: Int? {
+        var v = OutputBiasVisitor()
+        return visit(&v)
+    }
 }
 
 private struct KindVisitor: OperatorVisitor {
@@ -135,6 +141,10 @@ private struct OperandCountVisitor: OperatorVisitor {
 
 private struct ParameterIndicesVisitor: OperatorVisitor {
     func visit<O: OperatorDefinition>(_ op: O) -> [Int] { op.parameterIndices }
+}
+
+private struct OutputBiasVisitor: OperatorVisitor {
+    func visit<O: OperatorDefinition>(_ op: O) -> Int? { op.outputBias }
 }
 
 private struct QuantizationRoleVisitor: OperatorVisitor {

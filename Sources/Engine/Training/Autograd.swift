@@ -158,12 +158,8 @@ public final class Autograd {
     }
 
     func runTransposed(_ plan: F32ConvTranspose.Plan, _ x: [Float], _ out: inout [Float], inStride: Int, outStride: Int, batch: Int) {
-        let threads = self.threads
         x.withUnsafeBufferPointer { xp in out.withUnsafeMutableBufferPointer { op in
-            for n in 0..<batch {
-                let src = xp.baseAddress! + n * inStride, dst = op.baseAddress! + n * outStride
-                ParallelFor.run(count: plan.workItems, threads: threads) { items, _ in plan.run(input: src, output: dst, items: items) }
-            }
+            plan.run(input: xp.baseAddress!, output: op.baseAddress!, batch: batch, inStride: inStride, outStride: outStride, threads: threads)
         } }
     }
 

@@ -61,6 +61,7 @@ func main(_ argc: Int32, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar
     failed += report("upsampling", LayerChecks.upsampling(count: 15, seed: 0x2003))
     failed += report("elementwise", LayerChecks.elementwise(count: 12, seed: 0x2004))
     failed += report("exp", LayerChecks.exponential(seed: 0x2005))
+    failed += report("pointwise and group norm", PointwiseChecks.randomized(count: 20, seed: 0x2006))
     failed += report("conv backward", BackwardChecks.convolution(count: 12, seed: 0x5001))
     failed += report("layer backward", BackwardChecks.layers(count: 12, seed: 0x5002))
     failed += report("int8 conv (bit for bit)", Q8Checks.randomizedConv(count: 30, seed: 0x8001))
