@@ -41,7 +41,8 @@ public enum ModelBenchmark {
     public static func run(_ model: Model, name: String, height: Int, width: Int, batch: Int, threads: Int,
                            peakGFLOPs: Double, minSeconds: Double) throws -> ModelMeasurement {
         let executor = try Executor(model: model, threads: threads)
-        let shape = TensorShape(batch: batch, channels: model.inputChannels, height: height, width: width)
+        // A volume model gets a cube of side `height`.
+        let shape = TensorShape(batch: batch, channels: model.inputChannels, depth: model.inputSpatialRank == 3 ? height : nil, height: height, width: width)
         var input = Tensor(zeros: shape)
         var state: UInt32 = 12345
         for i in 0..<input.data.count {

@@ -12,7 +12,8 @@ import EngineChecks
 /// per-layer errors are 2e-4 and 1e-3, see KernelChecks/Tolerances.swift).
 final class ExecutorTests: XCTestCase {
     func testEveryPresetMatchesReferenceAtOddSizes() throws {
-        for (k, preset) in ArchitecturePreset.all.enumerated() {
+        // Image presets through the Segmenter; the 3D presets run in VolumeGraphTests.
+        for (k, preset) in ArchitecturePreset.all.enumerated() where preset.config.spatialRank == 2 {
             let classes = k % 2 == 0 ? 1 : 3
             let config = TestModels.smallConfig(preset, classes: classes)
             var model = try Model(config: config)
@@ -128,8 +129,9 @@ final class PresetTests: XCTestCase {
     func testPresetsBuildValidGraphs() throws {
         for preset in ArchitecturePreset.all {
             let graph = try preset.config.build()
-            let shapes = try graph.inferShapes([TensorShape(channels: 1, height: 64, width: 48)])
-            for o in graph.outputs { XCTAssertEqual(shapes[o.node].height, 64, preset.name) }
+            let volume = preset.config.spatialRank == 3
+            let shapes = try graph.inferShapes([TensorShape(channels: 1, depth: volume ? 32 : nil, height: 64, width: 48)])
+            for o in graph.outputs { XCTAssertEqual(shapes[o.node].spatial, volume ? [32, 64, 48] : [64, 48], preset.name) }
         }
         XCTAssertThrowsError(try ArchitecturePreset.named("unet-xxl"))
     }

@@ -166,6 +166,26 @@ final class VolumeGraphTests: XCTestCase {
         }
     }
 
+    /// The 3D U-Net preset: built through the same architecture code as the 2D U-Net (the input's rank sets
+    /// every window's), planned with the measured algorithm choice and BatchNorm folded, within 1e-5 of the
+    /// Float64 reference; its model file round-trips.
+    func testUNet3DPresetRunsAgainstTheReference() throws {
+        var config = try ArchitecturePreset.named("unet3d-xs").config
+        config.classes = 3
+        config.seed = 8
+        let model = try Model(config: config, preset: "unet3d-xs")
+        XCTAssertEqual(model.inputSpatialRank, 3)
+        XCTAssertTrue(model.graph.nodes.contains { $0.op.kind == "conv3d" })
+        let input = Self.volume(batch: 1, channels: 1, depth: 16, height: 8, width: 24)
+        let expected = try ReferenceExecutor.run(model.graph, [input])[0]
+        let got = try Executor(model: model, threads: 2).run(input)[0]
+        XCTAssertEqual(got.shape.spatial, [16, 8, 24])
+        XCTAssertLessThan(relativeError(got, expected), 1e-5)
+        let back = try ModelFileWriter.encode(model).withUnsafeBytes { try ModelFileReader.decode($0) }
+        XCTAssertEqual(back, model)
+        XCTAssertThrowsError(try ArchitectureConfig(architecture: .pspnet, rank: 3).build())
+    }
+
     /// A rank-1 window runs along W of a height-1 tensor (a 1D signal) in both executors.
     func testOneDimensionalWindowsRunOnHeightOneTensors() throws {
         let b = GraphBuilder(seed: 4)

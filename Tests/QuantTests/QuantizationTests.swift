@@ -31,7 +31,8 @@ final class QuantizationTests: XCTestCase {
     }
 
     func testEveryPresetRunsInt8FastEqualToReferenceBitForBit() throws {
-        for (k, preset) in ArchitecturePreset.all.enumerated() {
+        // Image presets: int8 programs run images (3D int8 is issue 19's).
+        for (k, preset) in ArchitecturePreset.all.enumerated() where preset.config.spatialRank == 2 {
             let model = try Self.smallModel(preset, seed: UInt64(k + 1))
             let m = model.inputMultiple
             let calibration = Self.images(3, height: 2 * m, width: 3 * m, seed: UInt64(50 + k))

@@ -50,12 +50,16 @@ public struct ArchitectureConfig: Equatable {
     /// A squeeze-and-excitation block (Hu et al., reduction 16) at the end of every level block: U-Net,
     /// Res-UNet and Attention U-Net.
     public var squeezeExcitation: Bool = false
+    /// 2 builds the 2D network; 3 the same network on volumes (N, C, D, H, W): 3x3x3 convolutions, 2x2x2
+    /// pooling and transposed convolutions (U-Net, Res-UNet, Attention U-Net).
+    public var spatialRank = 2
     public var seed: UInt64
 
     public init(architecture: Architecture, inChannels: Int = 1, classes: Int = 1, baseWidth: Int = 32, depth: Int = 4,
                 normalization: Normalization = .batch, upsampling: UpsamplingKind = .transposedConv,
-                deepSupervision: Bool = false, seed: UInt64 = 0) {
+                deepSupervision: Bool = false, rank: Int = 2, seed: UInt64 = 0) {
         self.architecture = architecture
+        spatialRank = rank
         self.inChannels = inChannels
         self.classes = classes
         self.baseWidth = baseWidth
@@ -66,7 +70,7 @@ public struct ArchitectureConfig: Equatable {
         self.seed = seed
     }
 
-    /// Input H and W are padded to a multiple of this before the graph runs, and cropped back after.
+    /// Input H and W (and D in 3D) are padded to a multiple of this before the graph runs, and cropped back after.
     public var inputMultiple: Int { 1 << depth }
 
     /// Channels at level `i` (0 = full resolution).
@@ -77,6 +81,10 @@ public struct ArchitectureConfig: Equatable {
         if classes < 1 { throw .invalid("classes must be at least 1, got \(classes)") }
         if baseWidth < 1 { throw .invalid("base width must be at least 1, got \(baseWidth)") }
         if depth < 1 || depth > 6 { throw .invalid("depth must be 1...6, got \(depth)") }
+        if spatialRank != 2 && spatialRank != 3 { throw .invalid("networks have 2 or 3 spatial axes, got \(spatialRank)") }
+        if spatialRank == 3 && ![.unet, .resUNet, .attentionUNet].contains(architecture) {
+            throw .invalid("\(architecture.displayName) is built in 2D only; 3D builds: U-Net, Res-UNet, Attention U-Net")
+        }
         if squeezeExcitation && ![.unet, .resUNet, .attentionUNet].contains(architecture) {
             throw .invalid("squeeze-and-excitation blocks are built into U-Net, Res-UNet and Attention U-Net, not \(architecture.displayName)")
         }

@@ -22,6 +22,10 @@ public struct ArchitecturePreset {
                            config: ArchitectureConfig(architecture: .attentionUNet, baseWidth: 32, depth: 4)),
         ArchitecturePreset(name: "res-unet-s", summary: "Res-UNet, base 32, depth 4",
                            config: ArchitectureConfig(architecture: .resUNet, baseWidth: 32, depth: 4)),
+        ArchitecturePreset(name: "unet3d-xs", summary: "3D U-Net, base 8, depth 3: 3x3x3 convolutions, 2x2x2 pooling (tests)",
+                           config: ArchitectureConfig(architecture: .unet, baseWidth: 8, depth: 3, rank: 3)),
+        ArchitecturePreset(name: "unet3d-s", summary: "3D U-Net, base 16, depth 4: widths 16-32-64-128, 256 bottleneck, 3x3x3 convolutions",
+                           config: ArchitectureConfig(architecture: .unet, baseWidth: 16, depth: 4, rank: 3)),
         ArchitecturePreset(name: "unet3plus-s", summary: "UNet 3+, base 16, depth 4: full-scale skips of 16 channels each, 80-channel decoder, deep supervision",
                            config: ArchitectureConfig(architecture: .unet3Plus, baseWidth: 16, depth: 4, deepSupervision: true)),
     ]

@@ -5,7 +5,7 @@
 enum AttentionUNet {
     static func build(_ b: BlockBuilder) {
         let c = b.config
-        var (x, skips) = b.encoder(b.g.input("image", channels: c.inChannels)) { b.doubleConv($0, $1, name: $2) }
+        var (x, skips) = b.encoder(b.input()) { b.doubleConv($0, $1, name: $2) }
         for level in stride(from: c.depth - 1, through: 0, by: -1) {
             let name = "dec\(level + 1)"
             let gate = b.up(x, c.width(level), name: name)

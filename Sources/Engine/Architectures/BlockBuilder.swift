@@ -11,6 +11,9 @@ final class BlockBuilder {
 
     var graph: Graph { g.graph }
 
+    /// The network's input, "image": an image, or a volume for a 3D config.
+    func input() -> Value { g.input("image", channels: config.inChannels, spatialRank: config.spatialRank) }
+
     /// conv (k x k) -> [BatchNorm] -> ReLU (ReLU skipped when `relu` is false).
     func convNormRelu(_ x: Value, _ out: Int, kernel: Int = 3, relu: Bool = true, name: String) -> Value {
         let batch = config.normalization == .batch

@@ -8,7 +8,7 @@ enum PSPNet {
 
     static func build(_ b: BlockBuilder) {
         let c = b.config
-        let input = b.g.input("image", channels: c.inChannels)
+        let input = b.input()
         var x = input
         for stage in 0..<c.depth {
             if stage > 0 { x = b.pool(x, name: "pool\(stage)") }

@@ -4,7 +4,7 @@
 enum UNet {
     static func build(_ b: BlockBuilder) {
         let c = b.config
-        var (x, skips) = b.encoder(b.g.input("image", channels: c.inChannels)) { b.doubleConv($0, $1, name: $2) }
+        var (x, skips) = b.encoder(b.input()) { b.doubleConv($0, $1, name: $2) }
         for level in stride(from: c.depth - 1, through: 0, by: -1) {
             let up = b.up(x, c.width(level), name: "dec\(level + 1)")
             x = b.doubleConv(b.g.concat([skips[level], up], name: "dec\(level + 1).cat"), c.width(level), name: "dec\(level + 1)")

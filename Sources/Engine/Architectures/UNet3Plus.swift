@@ -8,7 +8,7 @@
 enum UNet3Plus {
     static func build(_ b: BlockBuilder) {
         let c = b.config
-        var x = b.g.input("image", channels: c.inChannels)
+        var x = b.input()
         var encoder: [Value] = []
         for level in 0...c.depth {
             if level > 0 { x = b.pool(encoder[level - 1], name: "pool\(level)") }

@@ -6,7 +6,7 @@
 enum UNetPlusPlus {
     static func build(_ b: BlockBuilder) {
         let c = b.config
-        let input = b.g.input("image", channels: c.inChannels)
+        let input = b.input()
         // grid[i][j] = X(i,j)
         var grid: [[Value]] = Array(repeating: [], count: c.depth + 1)
         var x = input

@@ -24,9 +24,13 @@ enum VolumeSlices {
     /// Floats of one depth slice of `s`, rounded up to whole cache lines (so workspace after it stays aligned).
     static func sliceFloats(_ s: TensorShape) -> Int { (s.height * s.width * s.channels + 15) / 16 * 16 }
 
-    /// `dst[i] += src[i]`.
-    static func add(_ src: UnsafePointer<Float>, into dst: UnsafeMutablePointer<Float>, count: Int) {
-        F32Elementwise.add(dst, src, output: dst, range: 0..<count)
+    /// `dst[i] += src[i]`, split over `threads` in blocks of whole cache lines (each element's sum is the
+    /// same for any split).
+    static func add(_ src: UnsafePointer<Float>, into dst: UnsafeMutablePointer<Float>, count: Int, threads: Int = 1) {
+        let blocks = (count + 4095) / 4096
+        ParallelFor.run(count: blocks, threads: threads) { items, _ in
+            F32Elementwise.add(dst, src, output: dst, range: (items.lowerBound * 4096)..<min(count, items.upperBound * 4096))
+        }
     }
 
     /// `dst[i] = max(dst[i], src[i])`.
@@ -34,13 +38,17 @@ enum VolumeSlices {
         for i in 0..<count where src[i] > dst[i] { dst[i] = src[i] }
     }
 
-    /// `x = activation(x + bias[c])` over `pixels` pixels of `channels` channels (no bias: activation only).
-    static func biasActivation(_ x: UnsafeMutablePointer<Float>, bias: [Float]?, channels: Int, pixels: Int, _ activation: FusedActivation) {
+    /// `x = activation(x + bias[c])` over `pixels` pixels of `channels` channels (no bias: activation only),
+    /// split over `threads` by pixels.
+    static func biasActivation(_ x: UnsafeMutablePointer<Float>, bias: [Float]?, channels: Int, pixels: Int, _ activation: FusedActivation,
+                               threads: Int = 1) {
         if bias == nil && activation == .none { return }
         let ones = [Float](repeating: 1, count: channels), shift = bias ?? [Float](repeating: 0, count: channels)
         ones.withUnsafeBufferPointer { s in shift.withUnsafeBufferPointer { b in
-            F32Elementwise.channelAffine(x, scale: s.baseAddress!, shift: b.baseAddress!, channels: channels, output: x,
-                                         pixels: 0..<pixels, activation: activation)
+            ParallelFor.run(count: pixels, threads: threads) { range, _ in
+                F32Elementwise.channelAffine(x, scale: s.baseAddress!, shift: b.baseAddress!, channels: channels, output: x,
+                                             pixels: range, activation: activation)
+            }
         } }
     }
 

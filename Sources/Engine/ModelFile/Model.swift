@@ -40,6 +40,11 @@ public struct Model: Equatable {
     }
 
     public var inputChannels: Int { metadata.int(MetadataKey.inputChannels) ?? 1 }
+    /// 2 for a model of images, 3 for a model of volumes (its input node's rank).
+    public var inputSpatialRank: Int {
+        for node in graph.nodes { if case .input(let a) = node.op { return a.spatialRank } }
+        return 2
+    }
     public var classes: Int { metadata.int(MetadataKey.classes) ?? 1 }
     public var inputMultiple: Int { max(1, metadata.int(MetadataKey.inputMultiple) ?? 1) }
     public var threshold: Float { Float(metadata.double(MetadataKey.threshold) ?? 0.5) }

@@ -134,9 +134,9 @@ extension ConvTransposeAttributes {
                     let oz = iz * d.stride - d.padBegin + kz
                     if oz < 0 || oz >= outDepth { continue }
                     plans[kz].run(input: VolumeSlices.slice(r.x, xs, image: n, depth: iz), output: temp, batch: 1, inStride: 0, outStride: 0, threads: r.threads)
-                    VolumeSlices.add(temp, into: VolumeSlices.slice(r.output, s, image: n, depth: oz), count: count)
+                    VolumeSlices.add(temp, into: VolumeSlices.slice(r.output, s, image: n, depth: oz), count: count, threads: r.threads)
                 } }
-                VolumeSlices.biasActivation(image, bias: bias, channels: s.channels, pixels: s.pixelsPerImage, activation)
+                VolumeSlices.biasActivation(image, bias: bias, channels: s.channels, pixels: s.pixelsPerImage, activation, threads: r.threads)
             }
         }
     }

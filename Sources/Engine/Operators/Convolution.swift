@@ -159,9 +159,9 @@ extension ConvAttributes {
                 for (k, t) in taps.enumerated() {
                     let src = UnsafePointer(VolumeSlices.slice(r.x, xs, image: n, depth: t.slice))
                     ops[t.tap].run(input: src, output: k == 0 ? out : temp, workspace: work)
-                    if k > 0 { VolumeSlices.add(temp, into: out, count: count) }
+                    if k > 0 { VolumeSlices.add(temp, into: out, count: count, threads: r.threads) }
                 }
-                VolumeSlices.biasActivation(out, bias: bias, channels: s.channels, pixels: s.height * s.width, activation)
+                VolumeSlices.biasActivation(out, bias: bias, channels: s.channels, pixels: s.height * s.width, activation, threads: r.threads)
             } }
         }
     }

@@ -234,7 +234,8 @@ struct BenchCommand: ParsableCommand {
         let (h, w) = parseSize(size)!
         let m = model.inputMultiple
         let ph = (h + m - 1) / m * m, pw = (w + m - 1) / m * m
-        let header = "CPU: \(machine.cpuModel) | compiled ISA: \(machine.compiledISA) | model: \(label) | input \(batch)x\(model.inputChannels)x\(ph)x\(pw)"
+        let volume = model.inputSpatialRank == 3 ? "\(ph)x" : ""
+        let header = "CPU: \(machine.cpuModel) | compiled ISA: \(machine.compiledISA) | model: \(label) | input \(batch)x\(model.inputChannels)x\(volume)\(ph)x\(pw)"
             + " | peak: " + counts.map { "\(String(format: "%.1f", peaks[$0]!)) GFLOP/s @\($0)t" }.joined(separator: ", ")
         if json {
             FileHandle.standardError.write((header + "\n").data(using: .utf8)!)

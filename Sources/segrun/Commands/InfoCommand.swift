@@ -47,7 +47,8 @@ struct InfoCommand: ParsableCommand {
         let (h, w) = parseSize(size)!
         let multiple = model.inputMultiple
         let ph = (h + multiple - 1) / multiple * multiple, pw = (w + multiple - 1) / multiple * multiple
-        let input = TensorShape(batch: 1, channels: model.inputChannels, height: ph, width: pw)
+        // A volume model is shown on a volume whose depth is its height.
+        let input = TensorShape(batch: 1, channels: model.inputChannels, depth: model.inputSpatialRank == 3 ? ph : nil, height: ph, width: pw)
         let m = model.metadata
         if json {
             let stats: [NodeStatistics]
@@ -68,7 +69,7 @@ struct InfoCommand: ParsableCommand {
         if let fileBytes { print("file size:    \(Format.bytes(fileBytes))") }
         let arch = m.string(MetadataKey.architecture).flatMap(Architecture.init(rawValue:))?.displayName ?? "unknown"
         print("architecture: \(arch)" + (m.string(MetadataKey.preset).map { " (preset \($0))" } ?? ""))
-        print("input:        \(model.inputChannels) channel(s), H and W padded to multiples of \(multiple)")
+        print("input:        \(model.inputChannels) channel(s), " + (model.inputSpatialRank == 3 ? "volumes, D, H and W" : "H and W") + " padded to multiples of \(multiple)")
         let names = m.strings(MetadataKey.classNames)?.joined(separator: ", ") ?? ""
         print("output:       \(model.classes) class(es) [\(names)], " + (model.classes == 1 ? "sigmoid, threshold \(model.threshold)" : "softmax, argmax"))
         print("outputs:      \(model.graph.outputs.map { $0.name }.joined(separator: ", "))")
@@ -87,7 +88,8 @@ struct InfoCommand: ParsableCommand {
         }
         print("dtypes:       " + dtypes.sorted { $0.key < $1.key }.map { "\($0.key) \(Format.count(Double($0.value)))" }.joined(separator: ", "))
         let macs = stats.reduce(0) { $0 + $1.macs }
-        print("MACs:         \(Format.count(macs)) at \(h)x\(w) (run at \(ph)x\(pw)), \(Format.count(2 * macs))FLOP")
+        let cube = model.inputSpatialRank == 3
+        print("MACs:         \(Format.count(macs)) at \(cube ? "\(h)x" : "")\(h)x\(w) (run at \(cube ? "\(ph)x" : "")\(ph)x\(pw)), \(Format.count(2 * macs))FLOP")
         let inference = model.graph.optimizedForInference()
         print("inference:    \(inference.nodes.count) nodes after BatchNorm folding and activation fusion")
         if model.precision == "int8" {
