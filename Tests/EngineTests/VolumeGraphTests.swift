@@ -113,14 +113,15 @@ final class VolumeGraphTests: XCTestCase {
     }
 
     /// Every window edge the depth slicing has: depth stride and dilation, depth padding so large that the
-    /// first output slices see no input (bias only), pooling padding in depth, transposed output padding,
-    /// nearest depth resizing, and channel counts off the vector width.
+    /// first output slices see no input (bias only), a depthwise 3D convolution (taps summed), pooling in
+    /// depth, transposed output padding, nearest depth resizing, and channel counts off the vector width.
     static func edgeVolumeNet() -> Graph {
         let b = GraphBuilder(seed: 5)
         let x = b.input("volume", channels: 3, spatialRank: 3)
         let c1 = b.leakyRelu(b.conv(x, 5, kernel: [3, 3, 3], stride: [2, 1, 1], dilation: [2, 1, 1], padding: [5, 1, 1], name: "c1"))
         let p1 = b.maxPool(c1, kernel: [3, 2, 2], stride: [2, 2, 2], name: "p1")
-        let a1 = b.averagePool(c1, kernel: [2, 1, 1], stride: [1, 1, 1], name: "a1")
+        let dw = b.conv(c1, 5, kernel: [3, 3, 3], padding: [2, 1, 1], groups: 5, name: "depthwise")
+        let a1 = b.averagePool(dw, kernel: [2, 1, 1], stride: [1, 1, 1], name: "a1")
         let u1 = b.convTranspose(p1, 7, kernel: [3, 2, 2], stride: [2, 2, 2], padding: [1, 0, 0], outputPadding: [1, 0, 0], name: "u1")
         let n1 = b.upsample(u1, scale: 2, mode: .nearest, name: "n1")
         let padded = b.pad(n1, [2, 1, 0, 1, 0, 3], value: -0.25, name: "pad")

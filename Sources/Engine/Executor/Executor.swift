@@ -65,30 +65,31 @@ public final class Executor {
     }
 
     /// Times every convolution whose geometry has no remembered choice, once per algorithm family,
-    /// inside whole-network runs, and remembers each geometry's fastest algorithm.
+    /// inside whole-network runs, and remembers each geometry's fastest algorithm. The geometries are the
+    /// ones the plan runs (`PreparedOp.convolution`): a volume's convolution runs a 2D geometry per slice,
+    /// with its depth taps as channels.
     private func measureInContext(_ inputs: [TensorShape]) throws(GraphError) {
-        let shapes = try graph.inferShapes(inputs)
-        var open: [Conv2dGeometry] = []
-        for node in graph.nodes {
-            guard case .conv2d(let a) = node.op else { continue }
-            let g = a.geometry(shapes[node.inputs[0]])
-            if AlgorithmChoices.fp32[g] == nil && !open.contains(g) { open.append(g) }
-        }
-        if open.isEmpty { return }
-        var families: [ConvAlgorithm] = []
-        for g in open { for c in ConvAlgorithm.candidates(for: g) where !families.contains(c) { families.append(c) } }
+        var families: [ConvAlgorithm] = [.igemm], open: [Conv2dGeometry] = []
         var best: [Conv2dGeometry: (ConvAlgorithm, Double)] = [:]
-        for family in families {
+        var next = 0
+        while next < families.count {
+            let family = families[next]
+            next += 1
             let trial = try ExecutionPlan(graph: graph, inputs: inputs, threads: threads) { g in
                 AlgorithmChoices.fp32[g] ?? family.orFallback(for: g)
+            }
+            if next == 1 {
+                for op in trial.ops {
+                    if let g = op.convolution?.geometry, AlgorithmChoices.fp32[g] == nil, !open.contains(g) { open.append(g) }
+                }
+                if open.isEmpty { return }
+                for g in open { for c in ConvAlgorithm.candidates(for: g) where !families.contains(c) { families.append(c) } }
             }
             trial.execute()
             var runs: [[Double]] = []
             for _ in 0..<3 { runs.append(trial.executeTimed()) }
-            for (i, node) in graph.nodes.enumerated() {
-                guard case .conv2d(let a) = node.op else { continue }
-                let g = a.geometry(shapes[node.inputs[0]])
-                guard open.contains(g), family.orFallback(for: g) == family else { continue }
+            for (i, op) in trial.ops.enumerated() {
+                guard let g = op.convolution?.geometry, open.contains(g), op.convolution?.algorithm == family else { continue }
                 let times = [runs[0][i], runs[1][i], runs[2][i]].sorted()
                 if best[g] == nil || times[1] < best[g]!.1 { best[g] = (family, times[1]) }
             }

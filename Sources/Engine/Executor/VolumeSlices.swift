@@ -33,6 +33,27 @@ enum VolumeSlices {
         }
     }
 
+    /// Copies the `channels` values of each pixel in `pixels` of `src` (zeros when nil) to `dst + p * stride`:
+    /// one depth tap's slice into the channel-stacked input of a 3D convolution.
+    static func interleave(_ src: UnsafePointer<Float>?, channels c: Int, into dst: UnsafeMutablePointer<Float>, stride: Int, pixels: Range<Int>) {
+        guard let src else {
+            for p in pixels { for k in 0..<c { dst[p &* stride &+ k] = 0 } }
+            return
+        }
+        if c % 8 == 0 {
+            for p in pixels {
+                let s = UnsafeRawPointer(src + p &* c), d = UnsafeMutableRawPointer(dst + p &* stride)
+                var k = 0
+                while k < c {
+                    d.storeBytes(of: s.loadUnaligned(fromByteOffset: k &* 4, as: SIMD8<Float>.self), toByteOffset: k &* 4, as: SIMD8<Float>.self)
+                    k &+= 8
+                }
+            }
+        } else {
+            for p in pixels { for k in 0..<c { dst[p &* stride &+ k] = src[p &* c &+ k] } }
+        }
+    }
+
     /// `dst[i] = max(dst[i], src[i])`.
     static func maximum(_ src: UnsafePointer<Float>, into dst: UnsafeMutablePointer<Float>, count: Int) {
         for i in 0..<count where src[i] > dst[i] { dst[i] = src[i] }

@@ -117,9 +117,12 @@ extension ConvAttributes {
 }
 
 extension ConvAttributes {
-    /// A 3D window on a volume (`VolumeSlices`): a depth-1 window is one fused 2D convolution per slice;
-    /// otherwise each depth tap has its own 2D convolution, their outputs are summed per output slice, and
-    /// the bias and activation come last.
+    /// A 3D window on a volume (`VolumeSlices`): a depth-1 window is one fused 2D convolution per slice.
+    /// Otherwise (groups 1) the depth taps become channels: output slice z is one 2D convolution, bias and
+    /// activation fused, of the input slices its taps reach stacked channel-wise (zeros for taps in the
+    /// padding), with weights `[o][kz * in + i][kh][kw]`: one call with `kd` times the input channels instead of
+    /// `kd` calls and their sums, which keeps the 16-channel layers of full-resolution volumes efficient.
+    /// Grouped (depthwise) windows run one 2D convolution per tap, summed, with the bias and activation last.
     func planVolume(_ context: FloatPlanContext) throws(GraphError) -> PreparedOp {
         let xs = context.x, s = context.output, d = window.axis3(0), inDepth = xs.depth ?? 1, outDepth = s.depth ?? 1
         var g = geometry(xs)
@@ -139,6 +142,32 @@ extension ConvAttributes {
                         out.update(repeating: 0, count: count)
                         VolumeSlices.biasActivation(out, bias: bias, channels: s.channels, pixels: s.height * s.width, activation)
                     }
+                } }
+            }
+        }
+        if groups == 1 {
+            let cin = xs.channels, kd = d.kernel, planeTaps = kernelHeight * kernelWidth, pixels = xs.height * xs.width
+            var stackedGeometry = g
+            stackedGeometry.inChannels = kd * cin
+            var w = [Float](repeating: 0, count: outChannels * kd * cin * planeTaps)
+            for o in 0..<outChannels { for ci in 0..<cin { for kz in 0..<kd { for t in 0..<planeTaps {
+                w[((o * kd + kz) * cin + ci) * planeTaps + t] = weights[((o * cin + ci) * kd + kz) * planeTaps + t]
+            } } } }
+            let op = try Conv2dOperator.make(stackedGeometry, weights: w, bias: bias, activation: activation,
+                                             algorithm: context.algorithm(stackedGeometry), threads: context.threads, node: context.node)
+            let stacked = (pixels * kd * cin + 15) / 16 * 16
+            return PreparedOp(workspaceFloats: stacked + op.workspaceFloats, packedWeightBytes: op.plan.packedWeightBytes, flops: flops,
+                              convolution: (op.geometry, op.algorithm)) { r in
+                let buffer = r.workspace, work = r.workspace + stacked
+                for n in 0..<s.batch { for oz in 0..<outDepth {
+                    ParallelFor.run(count: pixels, threads: r.threads) { range, _ in
+                        for kz in 0..<kd {
+                            let iz = oz * d.stride - d.padBegin + kz * d.dilation
+                            VolumeSlices.interleave(iz >= 0 && iz < inDepth ? UnsafePointer(VolumeSlices.slice(r.x, xs, image: n, depth: iz)) : nil,
+                                                    channels: cin, into: buffer + kz * cin, stride: kd * cin, pixels: range)
+                        }
+                    }
+                    op.run(input: buffer, output: VolumeSlices.slice(r.output, s, image: n, depth: oz), workspace: work)
                 } }
             }
         }
