@@ -1,5 +1,5 @@
-/// A dense float tensor in the logical NCHW order (N, C, H, W): what callers hand the executor and
-/// get back. Inside, the executor works on NHWC.
+/// A dense float tensor in the logical NCHW order (N, C, H, W; NCDHW for a volume): what callers hand the
+/// executor and get back. Inside, the executor works on NHWC (NDHWC).
 public struct Tensor: Equatable {
     public var shape: TensorShape
     public var data: [Float]

@@ -84,14 +84,13 @@ public final class GraphBuilder {
     public func convTranspose(_ x: Value, _ outChannels: Int, kernel: [Int], stride: [Int], padding: [Int]? = nil,
                               outputPadding: [Int]? = nil, bias: Bool = true, name: String) -> Value {
         let zeros = Array(repeating: 0, count: kernel.count)
-        var a = ConvTransposeAttributes(outChannels: outChannels, kernel: 1, stride: 1, rank: kernel.count, weight: 0, bias: nil)
-        a.window = SpatialWindow(kernel: kernel, stride: stride, dilation: Array(repeating: 1, count: kernel.count),
-                                 padBegin: padding ?? zeros, padEnd: padding ?? zeros)
-        a.outputPadding = outputPadding ?? zeros
+        let window = SpatialWindow(kernel: kernel, stride: stride, dilation: Array(repeating: 1, count: kernel.count),
+                                   padBegin: padding ?? zeros, padEnd: padding ?? zeros)
         // PyTorch computes ConvTranspose's fan-in from weight dim 1 (out channels) times the kernel's taps.
-        let taps = a.window.taps, bound = 1 / Float(outChannels * taps).squareRoot()
-        a.weight = parameter(name + ".weight", [x.channels, outChannels] + kernel, uniform(x.channels * outChannels * taps, bound: bound))
-        a.bias = bias ? parameter(name + ".bias", [outChannels], uniform(outChannels, bound: bound)) : nil
+        let taps = window.taps, bound = 1 / Float(outChannels * taps).squareRoot()
+        let w = parameter(name + ".weight", [x.channels, outChannels] + kernel, uniform(x.channels * outChannels * taps, bound: bound))
+        let b = bias ? parameter(name + ".bias", [outChannels], uniform(outChannels, bound: bound)) : nil
+        let a = ConvTransposeAttributes(outChannels: outChannels, window: window, outputPadding: outputPadding ?? zeros, weight: w, bias: b)
         return add(name, .convTranspose2d(a), [x], channels: outChannels)
     }
 

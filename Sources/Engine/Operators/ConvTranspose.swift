@@ -15,9 +15,14 @@ public struct ConvTransposeAttributes: OperatorDefinition {
     /// The same kernel, stride and padding on each of `rank` axes.
     public init(outChannels: Int, kernel: Int, stride: Int, padding: Int = 0, outputPadding: Int = 0, rank: Int = 2,
                 weight: Int, bias: Int?, activation: FusedActivation = .none) {
+        self.init(outChannels: outChannels, window: SpatialWindow(rank: rank, kernel: kernel, stride: stride, padding: padding),
+                  outputPadding: Array(repeating: outputPadding, count: rank), weight: weight, bias: bias, activation: activation)
+    }
+
+    public init(outChannels: Int, window: SpatialWindow, outputPadding: [Int], weight: Int, bias: Int?, activation: FusedActivation = .none) {
         self.outChannels = outChannels
-        window = SpatialWindow(rank: rank, kernel: kernel, stride: stride, padding: padding)
-        self.outputPadding = Array(repeating: outputPadding, count: rank)
+        self.window = window
+        self.outputPadding = outputPadding
         self.weight = weight
         self.bias = bias
         self.activation = activation
@@ -73,11 +78,9 @@ public struct ConvTransposeAttributes: OperatorDefinition {
 
     public static func decode(_ a: NodeAttributeReader) throws(ModelFileError) -> Op {
         let window = try SpatialWindow.decodeSymmetric(a)
-        var t = ConvTransposeAttributes(outChannels: try a.int("out_channels"), kernel: 1, stride: 1, weight: try a.int("weight"),
-                                        bias: try a.optionalIndex("bias"), activation: try a.activation())
-        t.window = window
-        t.outputPadding = try a.ints("output_padding", count: window.rank)
-        return .convTranspose2d(t)
+        return .convTranspose2d(ConvTransposeAttributes(outChannels: try a.int("out_channels"), window: window,
+                                                        outputPadding: try a.ints("output_padding", count: window.rank),
+                                                        weight: try a.int("weight"), bias: try a.optionalIndex("bias"), activation: try a.activation()))
     }
 
     public func outputShape(_ operands: [TensorShape], _ context: ShapeContext) throws(GraphError) -> TensorShape {
