@@ -16,7 +16,7 @@
 //                                   and haswell beside a launcher that picks one at start)
 //
 // The kernels also need to know, at compile time, whether 16-wide (AVX-512) tiles are native.
-// The manifest derives the compilation conditions SEGRUN_FMA and SEGRUN_AVX512 from the chosen CPU
+// The manifest derives the compilation conditions SEGRUN_FMA, SEGRUN_AVX512 and SEGRUN_VNNI from the chosen CPU
 // (for `native` it reads the flags of /proc/cpuinfo). After changing the variable, run
 // `swift package clean` so that every module is rebuilt with the new flags.
 import PackageDescription
@@ -39,9 +39,14 @@ func features(of cpu: String) -> Set<String> {
         #else
         return []
         #endif
-    case "haswell", "broadwell", "skylake", "znver1", "znver2", "znver3", "alderlake", "x86-64-v3", "core-avx2":
+    case "haswell", "broadwell", "skylake", "znver1", "znver2", "znver3", "x86-64-v3", "core-avx2":
         return avx2
+    case "alderlake", "raptorlake", "meteorlake", "arrowlake":
+        return avx2.union(["avx_vnni"])
+    case "znver4", "znver5", "cascadelake", "cooperlake", "tigerlake", "sapphirerapids", "emeraldrapids", "graniterapids":
+        return avx512.union(["avx512_vnni"])
     default:
+        if cpu.hasPrefix("icelake") { return avx512.union(["avx512_vnni"]) }
         if cpu.hasPrefix("znver") || cpu.contains("avx512") || cpu.hasPrefix("sapphirerapids")
             || cpu.hasPrefix("icelake") || cpu.hasPrefix("cascadelake") || cpu == "x86-64-v4" {
             return avx512
@@ -61,6 +66,12 @@ if targetCPU.hasPrefix("x86-64-v") {
 }
 if cpuFeatures.contains("fma") && cpuFeatures.contains("avx2") { kernelSettings.append(.define("SEGRUN_FMA")) }
 if cpuFeatures.contains("avx512f") { kernelSettings.append(.define("SEGRUN_AVX512")) }
+// int8 dot products in one instruction (vpdpbusd): AVX512-VNNI with 256-bit forms (VL), or AVX-VNNI.
+if (cpuFeatures.contains("avx512_vnni") && cpuFeatures.contains("avx512vl")) || cpuFeatures.contains("avx_vnni") {
+    kernelSettings.append(.define("SEGRUN_VNNI"))
+}
+// The same on 512-bit registers (AVX512-VNNI): the int8 tile then covers two column blocks at once.
+if cpuFeatures.contains("avx512_vnni") && cpuFeatures.contains("avx512f") { kernelSettings.append(.define("SEGRUN_VNNI_ZMM")) }
 #elseif arch(arm64)
 kernelSettings.append(.define("SEGRUN_FMA"))
 #endif

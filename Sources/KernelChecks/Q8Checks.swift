@@ -35,14 +35,26 @@ public enum Q8Checks {
         randomizedConv(count: count, seed: seed, dotProduct: false)
     }
 
-    /// The same convolutions through the dot-product path (`Q8DotMicrokernel`: shifted int8 activations, weights in
-    /// quads), which must give the same bits. Runs `sdot` on aarch64 CPUs that have it, the portable twin of
-    /// `sdot` elsewhere (the packing and the shift correction are the same), and nothing on aarch64 CPUs without it.
+    /// The same convolutions through the dot-product path (`Q8DotMicrokernel`: activations in quads, flipped by
+    /// `activationFlip`, weights in quads), which must give the same bits. Runs `sdot` on aarch64 CPUs that have
+    /// it, `vpdpbusd` in x86-64 builds for VNNI CPUs, the portable twin of `sdot` elsewhere (the packing and the
+    /// flip correction are the same), and nothing on aarch64 CPUs without it.
     public static func randomizedDotConv(count: Int, seed: UInt64) -> [String] {
         #if arch(arm64)
         if !Q8DotMicrokernel.isAvailable { return [] }
         #endif
         return randomizedConv(count: count, seed: seed, dotProduct: true)
+    }
+
+    /// Whether this build multiplies with the x86-64 VNNI instruction (`vpdpbusd`), and if not, why.
+    public static var vnniStatus: (compiled: Bool, reason: String) {
+        #if arch(x86_64) && SEGRUN_VNNI
+        return (true, "vpdpbusd compiled in")
+        #elseif arch(x86_64)
+        return (false, "this build's target CPU has neither avx512_vnni (with avx512vl) nor avx_vnni")
+        #else
+        return (false, "not an x86-64 build")
+        #endif
     }
 
     static func randomizedConv(count: Int, seed: UInt64, dotProduct: Bool) -> [String] {

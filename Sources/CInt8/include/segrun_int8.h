@@ -17,6 +17,40 @@ typedef int segrun_i32x8 __attribute__((vector_size(32)));
 static inline __attribute__((always_inline)) segrun_i32x8 segrun_madd_i16x16(segrun_i16x16 a, segrun_i16x16 b) {
     return (segrun_i32x8)_mm256_madd_epi16((__m256i)a, (__m256i)b);
 }
+
+#if (defined(__AVX512VNNI__) && defined(__AVX512VL__)) || defined(__AVXVNNI__)
+typedef signed char segrun_i8x32 __attribute__((vector_size(32)));
+
+/// vpdpbusd ymm (AVX512-VNNI with VL, or AVX-VNNI): every Int32 lane of `acc` gains the sum of the four
+/// products of its 4-byte group, `a`'s bytes read as unsigned, `b`'s as signed (exact, no saturation: four
+/// u8 x s8 products fit in 18 bits and the add wraps like `&+`). The build's target CPU must have it (the
+/// manifest defines SEGRUN_VNNI only then); `SEGRUN_VNNI=0` in the environment turns the path off at start.
+static inline __attribute__((always_inline)) segrun_i32x8 segrun_dpbusd_i8x32(segrun_i32x8 acc, segrun_i8x32 a, segrun_i8x32 b) {
+#if defined(__AVX512VNNI__) && defined(__AVX512VL__)
+    return (segrun_i32x8)_mm256_dpbusd_epi32((__m256i)acc, (__m256i)a, (__m256i)b);
+#else
+    return (segrun_i32x8)_mm256_dpbusd_avx_epi32((__m256i)acc, (__m256i)a, (__m256i)b);
+#endif
+}
+
+#if defined(__AVX512VNNI__) && defined(__AVX512F__)
+typedef int segrun_i32x16 __attribute__((vector_size(64)));
+typedef signed char segrun_i8x64 __attribute__((vector_size(64)));
+
+/// vpdpbusd zmm (AVX512-VNNI): the same on 16 Int32 lanes.
+static inline __attribute__((always_inline)) segrun_i32x16 segrun_dpbusd_i8x64(segrun_i32x16 acc, segrun_i8x64 a, segrun_i8x64 b) {
+    return (segrun_i32x16)_mm512_dpbusd_epi32((__m512i)acc, (__m512i)a, (__m512i)b);
+}
+#endif
+
+char *getenv(const char *name);
+
+/// Whether the VNNI path is on: always in a build for a CPU with VNNI, unless `SEGRUN_VNNI=0`.
+static inline int segrun_vnni_enabled(void) {
+    const char *force = getenv("SEGRUN_VNNI");
+    return !(force && force[0] == '0');
+}
+#endif
 #elif defined(__aarch64__)
 #include <arm_neon.h>
 

@@ -28,7 +28,7 @@ public final class Q8Conv2dPlan: Q8GemmLayerPlan {
                       activation: activation, output: output, dotProduct: Q8DotMicrokernel.isAvailable)
     }
 
-    /// - Parameter dotProduct: multiply with `Q8DotMicrokernel` (int8 quads, `sdot`) instead of `Q8Microkernel`
+    /// - Parameter dotProduct: multiply with `Q8DotMicrokernel` (int8 quads, `sdot` or `vpdpbusd`) instead of `Q8Microkernel`
     ///   (int16 pairs); both give the same bits. The default asks the CPU.
     public init(_ g: Conv2dGeometry, weights: UnsafePointer<Int8>, bias: UnsafePointer<Int32>?, multipliers: [Float],
                 inputZeroPoint: UInt8, activation: FusedActivation, output: Q8OutputTarget, dotProduct: Bool) throws(ShapeError) {
@@ -45,8 +45,8 @@ public final class Q8Conv2dPlan: Q8GemmLayerPlan {
         dotWeights = dotProduct ? Q8DotPackedWeights(depth: taps * cin, columns: g.outChannels) { o, k in
             weights[(o * cin + k % cin) * taps + k / cin]
         } : nil
-        // The dot path multiplies x - 128: 128 * sum(weights) puts back what the shift took away.
-        let shift: Int32 = dotProduct ? 128 : 0
+        // Where the dot path multiplies x - 128 (`sdot`), 128 * sum(weights) puts back what the flip took away.
+        let shift: Int32 = dotProduct ? Int32(Q8DotMicrokernel.activationFlip) : 0
         var offsets = [Int32](repeating: 0, count: g.outChannels)
         for o in 0..<g.outChannels {
             offsets[o] = (bias?[o] ?? 0) &- Int32(inputZeroPoint) &* packed.columnSums[o] &+ shift &* packed.columnSums[o]
@@ -63,38 +63,50 @@ public final class Q8Conv2dPlan: Q8GemmLayerPlan {
     public func run(input: UnsafePointer<UInt8>, output: UnsafeMutableRawPointer, items: Range<Int>,
                     scratch: UnsafeMutableRawPointer) {
         if let dot = dotWeights {
-            // Dot products: the receptive fields gathered as shifted Int8 (`x ^ 0x80`), in quads.
+            // Dot products: the receptive fields gathered as bytes (`x ^ activationFlip`), in quads.
             let stride = dot.depthQuads * 4, quads = dot.depthQuads
-            runTiles(Int8.self, rowStride: stride, output: output, items: items, scratch: scratch,
-                     gather: { first, count, rows in
-                         for r in 0..<count { self.gatherShifted(pixel: first &+ r, input: input, into: rows + r &* stride, stride: stride) }
-                     },
-                     block: { dot.block($0) },
-                     multiply: { a, b, tile in Q8DotMicrokernel.run(depthQuads: quads, a: a, b: b, tile: tile) })
+            let gather = { (first: Int, count: Int, rows: UnsafeMutablePointer<Int8>) in
+                for r in 0..<count { self.gatherQuads(pixel: first &+ r, input: input, into: rows + r &* stride, stride: stride) }
+            }
+            #if arch(x86_64) && SEGRUN_VNNI_ZMM
+            runTiles(Int8.self, rowStride: stride, output: output, items: items, scratch: scratch, gather: gather,
+                     block: { dot.block($0) }, pairs: true,
+                     multiply: { a, b, tile in Q8DotMicrokernel.run(depthQuads: quads, a: a, b: b, tile: tile) },
+                     multiplyPair: { a, b0, b1, tile in Q8DotMicrokernel.runPair(depthQuads: quads, a: a, b0: b0, b1: b1, tile: tile) })
+            #else
+            runTiles(Int8.self, rowStride: stride, output: output, items: items, scratch: scratch, gather: gather,
+                     block: { dot.block($0) }, pairs: false,
+                     multiply: { a, b, tile in Q8DotMicrokernel.run(depthQuads: quads, a: a, b: b, tile: tile) },
+                     multiplyPair: { _, _, _, _ in })
+            #endif
         } else {
             let pairs = weights.depthPairs
             runTiles(Int16.self, rowStride: pairs * 2, output: output, items: items, scratch: scratch,
                      gather: { first, count, rows in
                          for r in 0..<count { self.gather(pixel: first &+ r, input: input, into: rows + r &* (pairs &* 2)) }
                      },
-                     block: { self.weights.block($0) },
-                     multiply: { a, b, tile in Q8Microkernel.run(depthPairs: pairs, a: a, b: b, tile: tile) })
+                     block: { self.weights.block($0) }, pairs: false,
+                     multiply: { a, b, tile in Q8Microkernel.run(depthPairs: pairs, a: a, b: b, tile: tile) },
+                     multiplyPair: { _, _, _, _ in })
         }
     }
 
     /// The GEMM over one image's pixel blocks, for either microkernel: gather a block's rows once (`gather` writes
     /// `count` rows of `rowStride` from pixel `first` on), then every column block of its group over the block's
-    /// 6-row tiles, and the output stage per row.
+    /// 6-row tiles, and the output stage per row. With `pairs`, two column blocks at a time go through
+    /// `multiplyPair` (a 6 x 32 tile), and a group's last odd block through `multiply`.
     @inline(__always)
     private func runTiles<E>(_: E.Type, rowStride: Int, output: UnsafeMutableRawPointer, items: Range<Int>,
                              scratch: UnsafeMutableRawPointer,
                              gather: (_ first: Int, _ count: Int, _ rows: UnsafeMutablePointer<E>) -> Void,
-                             block: (Int) -> UnsafePointer<E>,
-                             multiply: (UnsafePointer<UnsafePointer<E>>, UnsafePointer<E>, UnsafeMutablePointer<Int32>) -> Void) {
+                             block: (Int) -> UnsafePointer<E>, pairs: Bool,
+                             multiply: (UnsafePointer<UnsafePointer<E>>, UnsafePointer<E>, UnsafeMutablePointer<Int32>) -> Void,
+                             multiplyPair: (UnsafePointer<UnsafePointer<E>>, UnsafePointer<E>, UnsafePointer<E>, UnsafeMutablePointer<Int32>) -> Void) {
         let rows = scratch.bindMemory(to: E.self, capacity: blockPixels * rowStride)
         let cout = geometry.outChannels, elementBytes = stage.elementBytes
+        let blockColumns = Q8Microkernel.columns
         withUnsafeTemporaryAllocation(of: UnsafePointer<E>.self, capacity: Q8Microkernel.rows) { aRows in
-            withUnsafeTemporaryAllocation(of: Int32.self, capacity: Q8Microkernel.rows * Q8Microkernel.columns) { tile in
+            withUnsafeTemporaryAllocation(of: Int32.self, capacity: Q8Microkernel.rows * 2 * blockColumns) { tile in
                 var lastGathered = -1
                 for item in items {
                     let pixelBlock = item / columnGroups, group = item &- pixelBlock &* columnGroups
@@ -103,35 +115,44 @@ public final class Q8Conv2dPlan: Q8GemmLayerPlan {
                         gather(first, count, rows)
                         lastGathered = pixelBlock
                     }
-                    for columnBlock in blockRange(group) {
-                        let column = columnBlock &* Q8Microkernel.columns
-                        let width = min(Q8Microkernel.columns, cout &- column)
-                        let b = block(columnBlock)
+                    let range = blockRange(group)
+                    var columnBlock = range.lowerBound
+                    while columnBlock < range.upperBound {
+                        let span = pairs && columnBlock &+ 1 < range.upperBound ? 2 : 1
+                        let column = columnBlock &* blockColumns, tileColumns = span &* blockColumns
+                        let width = min(tileColumns, cout &- column)
+                        let b = block(columnBlock), b1 = span == 2 ? block(columnBlock &+ 1) : b
                         var t = 0
                         while t < count {
                             let tileRows = min(Q8Microkernel.rows, count &- t)
                             for r in 0..<Q8Microkernel.rows { aRows[r] = UnsafePointer(rows + (t &+ min(r, tileRows &- 1)) &* rowStride) }
-                            multiply(UnsafePointer(aRows.baseAddress!), b, tile.baseAddress!)
+                            if span == 2 {
+                                multiplyPair(UnsafePointer(aRows.baseAddress!), b, b1, tile.baseAddress!)
+                            } else {
+                                multiply(UnsafePointer(aRows.baseAddress!), b, tile.baseAddress!)
+                            }
                             for r in 0..<tileRows {
                                 let p = first &+ t &+ r
-                                stage.store(tile.baseAddress! + r &* Q8Microkernel.columns, column: column, count: width,
+                                stage.store(tile.baseAddress! + r &* tileColumns, column: column, count: width,
                                             to: output + (p &* cout &+ column) &* elementBytes)
                             }
                             t &+= Q8Microkernel.rows
                         }
+                        columnBlock &+= span
                     }
                 }
             }
         }
     }
 
-    /// Writes the receptive field of output pixel `p` as shifted Int8 (`x - 128`), taps outer and channels
-    /// inner, zero-padded to `stride` (a multiple of 4).
+    /// Writes the receptive field of output pixel `p` as bytes `x ^ Q8DotMicrokernel.activationFlip`, taps outer
+    /// and channels inner, zero-padded to `stride` (a multiple of 4).
     @inline(__always)
-    private func gatherShifted(pixel p: Int, input: UnsafePointer<UInt8>, into row: UnsafeMutablePointer<Int8>, stride: Int) {
+    private func gatherQuads(pixel p: Int, input: UnsafePointer<UInt8>, into row: UnsafeMutablePointer<Int8>, stride: Int) {
         let g = geometry, cin = g.inChannels
         let oy = p / g.outWidth, ox = p &- oy &* g.outWidth
-        let zero = Int8(truncatingIfNeeded: Int(inputZeroPoint) &- 128)
+        let flip = Q8DotMicrokernel.activationFlip
+        let zero = Int8(bitPattern: inputZeroPoint ^ flip)
         var dst = row
         for ky in 0..<g.kernelHeight {
             let iy = oy &* g.strideY &- g.padTop &+ ky &* g.dilationY
@@ -141,12 +162,12 @@ public final class Q8Conv2dPlan: Q8GemmLayerPlan {
                     let src = UnsafeRawPointer(input + (iy &* g.inWidth &+ ix) &* cin)
                     var c = 0
                     while c &+ 16 <= cin {
-                        let v = src.loadUnaligned(fromByteOffset: c, as: SIMD16<UInt8>.self) ^ SIMD16<UInt8>(repeating: 0x80)
+                        let v = src.loadUnaligned(fromByteOffset: c, as: SIMD16<UInt8>.self) ^ SIMD16<UInt8>(repeating: flip)
                         UnsafeMutableRawPointer(dst + c).storeBytes(of: v, as: SIMD16<UInt8>.self)
                         c &+= 16
                     }
                     while c < cin {
-                        dst[c] = Int8(bitPattern: src.load(fromByteOffset: c, as: UInt8.self) ^ 0x80)
+                        dst[c] = Int8(bitPattern: src.load(fromByteOffset: c, as: UInt8.self) ^ flip)
                         c &+= 1
                     }
                 } else {

@@ -1,35 +1,60 @@
-#if arch(arm64)
+#if arch(arm64) || (arch(x86_64) && SEGRUN_VNNI)
 import CInt8
 #endif
 
 /// The int8 GEMM register tile for CPUs with 4-way int8 dot products: 6 rows (output pixels) x 16 columns
-/// (output channels) of Int32 accumulators, `sdot` on aarch64 with `FEAT_DotProd` (each Int32 lane gains a
-/// 4-byte group's sum of four int8 x int8 products, exact).
-///
-/// Both operands are Int8. Activations are stored shifted, `x - 128` (`x ^ 0x80`), and the plans add
-/// `128 * sum(weights)` back in their offsets, so results equal the `Q8Microkernel` path bit for bit.
-/// `a` holds 6 row pointers to Int8 rows of `4 * depthQuads` values; `b` is one column block of
+/// (output channels) of Int32 accumulators; each Int32 lane gains a 4-byte group's sum of four int8 products
+/// (exact). Two instructions do it:
+/// - `sdot` on aarch64 with `FEAT_DotProd`: signed x signed. Activations are stored flipped, `x ^ 0x80`
+///   (that is `x - 128` as Int8), and the plans add `128 * sum(weights)` back in their offsets.
+/// - `vpdpbusd` on x86-64 with AVX512-VNNI or AVX-VNNI (builds with SEGRUN_VNNI): unsigned x signed, so the
+///   activations are stored as they are and nothing is added back.
+/// `activationFlip` says which; either way results equal the `Q8Microkernel` path bit for bit.
+/// `a` holds 6 row pointers to rows of `4 * depthQuads` activation bytes; `b` is one column block of
 /// `Q8DotPackedWeights`. The 6 x 16 sums go to `tile` (row-major).
 public enum Q8DotMicrokernel {
-    /// Whether this CPU runs the dot-product path: `getauxval(AT_HWCAP)` on aarch64 (asked when a plan is
-    /// built); never on x86-64, whose VNNI path is not written yet.
+    /// Whether this CPU runs the dot-product path (asked when a plan is built): `getauxval(AT_HWCAP)` on
+    /// aarch64 unless `SEGRUN_DOTPROD=0`; on x86-64 a build for a VNNI CPU unless `SEGRUN_VNNI=0`.
     public static var isAvailable: Bool {
         #if arch(arm64)
         return segrun_cpu_has_dotprod() != 0
+        #elseif arch(x86_64) && SEGRUN_VNNI
+        return segrun_vnni_enabled() != 0
         #else
         return false
         #endif
     }
 
-    public static var instruction: String { "sdot (aarch64 dot product, int8 quads into int32)" }
+    public static var instruction: String {
+        #if arch(x86_64) && SEGRUN_VNNI_ZMM
+        return "vpdpbusd zmm (AVX512-VNNI, uint8 x int8 quads into int32, 6 x 32 tiles)"
+        #elseif arch(x86_64) && SEGRUN_VNNI
+        return "vpdpbusd ymm (VNNI, uint8 x int8 quads into int32)"
+        #else
+        return "sdot (aarch64 dot product, int8 quads into int32)"
+        #endif
+    }
 
-    /// `acc` plus, per Int32 lane i, the dot product of bytes 4i...4i+3 of `a` and `b`.
+    /// The byte each gathered activation is XORed with: 0x80 where the instruction multiplies signed by signed
+    /// (`sdot`, and the portable twin), 0 where it takes unsigned activations (`vpdpbusd`).
+    public static var activationFlip: UInt8 {
+        #if arch(x86_64) && SEGRUN_VNNI
+        return 0
+        #else
+        return 0x80
+        #endif
+    }
+
+    /// `acc` plus, per Int32 lane i, the dot product of bytes 4i...4i+3 of `a` and `b` (`a` unsigned where
+    /// `activationFlip` is 0, signed otherwise; `b` signed).
     @inline(__always)
     static func dot(_ acc: SIMD8<Int32>, _ a: SIMD32<Int8>, _ b: SIMD32<Int8>) -> SIMD8<Int32> {
         #if arch(arm64)
         return segrun_sdot_i8x32(acc, a, b)
+        #elseif arch(x86_64) && SEGRUN_VNNI
+        return segrun_dpbusd_i8x32(acc, a, b)
         #else
-        // The portable twin (tests of the packing on other architectures; never the fast path).
+        // The portable twin of `sdot` (tests of the packing on other architectures; never the fast path).
         var r = acc
         for lane in 0..<8 {
             var s: Int32 = 0
@@ -78,4 +103,65 @@ public final class Q8DotPackedWeights {
 extension Q8DotMicrokernel {
     public static let rows = Q8Microkernel.rows
     public static let columns = Q8Microkernel.columns
+}
+
+extension Q8DotMicrokernel {
+    /// Whether `runPair` exists in this build: a 6 x 32 tile over two column blocks on 512-bit registers
+    /// (AVX512-VNNI), 12 `vpdpbusd zmm` per step.
+    public static var hasPairTile: Bool {
+        #if arch(x86_64) && SEGRUN_VNNI_ZMM
+        return true
+        #else
+        return false
+        #endif
+    }
+
+    #if arch(x86_64) && SEGRUN_VNNI_ZMM
+    /// Column blocks `b0` and `b1` at once: the 6 x 32 sums (row-major, 32 per row) go to `tile`.
+    @inline(__always)
+    static func runPair(depthQuads: Int, a: UnsafePointer<UnsafePointer<Int8>>, b0: UnsafePointer<Int8>, b1: UnsafePointer<Int8>,
+                        tile: UnsafeMutablePointer<Int32>) {
+        let a0 = a[0], a1 = a[1], a2 = a[2], a3 = a[3], a4 = a[4], a5 = a[5]
+        var c00 = SIMD16<Int32>(), c01 = SIMD16<Int32>(), c10 = SIMD16<Int32>(), c11 = SIMD16<Int32>()
+        var c20 = SIMD16<Int32>(), c21 = SIMD16<Int32>(), c30 = SIMD16<Int32>(), c31 = SIMD16<Int32>()
+        var c40 = SIMD16<Int32>(), c41 = SIMD16<Int32>(), c50 = SIMD16<Int32>(), c51 = SIMD16<Int32>()
+        var w0 = UnsafeRawPointer(b0), w1 = UnsafeRawPointer(b1)
+        @inline(__always) func quad(_ row: UnsafePointer<Int8>, _ k: Int) -> SIMD64<Int8> {
+            let four = UnsafeRawPointer(row + 4 &* k).loadUnaligned(as: Int32.self)
+            return unsafeBitCast(SIMD16<Int32>(repeating: four), to: SIMD64<Int8>.self)
+        }
+        var k = 0
+        while k < depthQuads {
+            let v0 = w0.loadUnaligned(as: SIMD64<Int8>.self), v1 = w1.loadUnaligned(as: SIMD64<Int8>.self)
+            var x = quad(a0, k)
+            c00 = segrun_dpbusd_i8x64(c00, x, v0); c01 = segrun_dpbusd_i8x64(c01, x, v1)
+            x = quad(a1, k)
+            c10 = segrun_dpbusd_i8x64(c10, x, v0); c11 = segrun_dpbusd_i8x64(c11, x, v1)
+            x = quad(a2, k)
+            c20 = segrun_dpbusd_i8x64(c20, x, v0); c21 = segrun_dpbusd_i8x64(c21, x, v1)
+            x = quad(a3, k)
+            c30 = segrun_dpbusd_i8x64(c30, x, v0); c31 = segrun_dpbusd_i8x64(c31, x, v1)
+            x = quad(a4, k)
+            c40 = segrun_dpbusd_i8x64(c40, x, v0); c41 = segrun_dpbusd_i8x64(c41, x, v1)
+            x = quad(a5, k)
+            c50 = segrun_dpbusd_i8x64(c50, x, v0); c51 = segrun_dpbusd_i8x64(c51, x, v1)
+            w0 += 64
+            w1 += 64
+            k &+= 1
+        }
+        let t = UnsafeMutableRawPointer(tile)
+        t.storeBytes(of: c00, toByteOffset: 0, as: SIMD16<Int32>.self)
+        t.storeBytes(of: c01, toByteOffset: 64, as: SIMD16<Int32>.self)
+        t.storeBytes(of: c10, toByteOffset: 128, as: SIMD16<Int32>.self)
+        t.storeBytes(of: c11, toByteOffset: 192, as: SIMD16<Int32>.self)
+        t.storeBytes(of: c20, toByteOffset: 256, as: SIMD16<Int32>.self)
+        t.storeBytes(of: c21, toByteOffset: 320, as: SIMD16<Int32>.self)
+        t.storeBytes(of: c30, toByteOffset: 384, as: SIMD16<Int32>.self)
+        t.storeBytes(of: c31, toByteOffset: 448, as: SIMD16<Int32>.self)
+        t.storeBytes(of: c40, toByteOffset: 512, as: SIMD16<Int32>.self)
+        t.storeBytes(of: c41, toByteOffset: 576, as: SIMD16<Int32>.self)
+        t.storeBytes(of: c50, toByteOffset: 640, as: SIMD16<Int32>.self)
+        t.storeBytes(of: c51, toByteOffset: 704, as: SIMD16<Int32>.self)
+    }
+    #endif
 }
