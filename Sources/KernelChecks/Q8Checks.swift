@@ -154,15 +154,22 @@ public enum Q8Checks {
         return compareOutputs(got, ref, target, label)
     }
 
-    /// Int8 transposed convolutions (kernel == stride 2 or 3) of random size.
+    /// Int8 transposed convolutions (kernel == stride 2 or 3) of random size; every other one through the
+    /// dot-product path (where this CPU runs it, or its portable twin on x86-64 builds without VNNI).
     public static func randomizedConvTranspose(count: Int, seed: UInt64) -> [String] {
         var rng = SplitMix64(seed: seed)
         var failures: [String] = []
+        #if arch(arm64)
+        let dotUsable = Q8DotMicrokernel.isAvailable
+        #else
+        let dotUsable = true
+        #endif
         for i in 0..<count {
+            let dotProduct = dotUsable && i % 2 == 1
             let k = rng.pick([2, 2, 3])
             let g = ConvTranspose2dGeometry(inChannels: rng.pick(channelCounts), inHeight: rng.pick([1, 2, 5, 9]),
                                             inWidth: rng.pick([1, 3, 4, 7]), outChannels: rng.pick(channelCounts), kernel: k, stride: k)
-            let label = "int8 conv-transpose seed \(seed) #\(i) \(g)"
+            let label = "int8 \(dotProduct ? "dot " : "")conv-transpose seed \(seed) #\(i) \(g)"
             let input = bytes(g.inChannels * g.inHeight * g.inWidth, rng: &rng)
             let w = weights(g.inChannels * g.outChannels * k * k, rng: &rng)
             let bias: [Int32] = (0..<g.outChannels).map { _ in Int32(rng.int(-3000...3000)) }
@@ -175,7 +182,7 @@ public enum Q8Checks {
                 plan = try w.withUnsafeBufferPointer { wp throws(ShapeError) in
                     try bias.withUnsafeBufferPointer { bp throws(ShapeError) in
                         try Q8ConvTransposePlan(g, weights: wp.baseAddress!, bias: bp.baseAddress!, multipliers: m,
-                                                inputZeroPoint: zx, activation: activation, output: target)
+                                                inputZeroPoint: zx, activation: activation, output: target, dotProduct: dotProduct)
                     }
                 }
             } catch { failures.append("\(label): plan failed: \(error)"); continue }

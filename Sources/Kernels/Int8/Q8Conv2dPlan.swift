@@ -153,31 +153,57 @@ public final class Q8Conv2dPlan: Q8GemmLayerPlan {
         let oy = p / g.outWidth, ox = p &- oy &* g.outWidth
         let flip = Q8DotMicrokernel.activationFlip
         let zero = Int8(bitPattern: inputZeroPoint ^ flip)
+        let ix0 = ox &* g.strideX &- g.padLeft
+        let end = input + g.inHeight &* g.inWidth &* cin
         var dst = row
-        for ky in 0..<g.kernelHeight {
-            let iy = oy &* g.strideY &- g.padTop &+ ky &* g.dilationY
-            for kx in 0..<g.kernelWidth {
-                let ix = ox &* g.strideX &- g.padLeft &+ kx &* g.dilationX
-                if iy >= 0 && iy < g.inHeight && ix >= 0 && ix < g.inWidth {
-                    let src = UnsafeRawPointer(input + (iy &* g.inWidth &+ ix) &* cin)
-                    var c = 0
-                    while c &+ 16 <= cin {
-                        let v = src.loadUnaligned(fromByteOffset: c, as: SIMD16<UInt8>.self) ^ SIMD16<UInt8>(repeating: flip)
-                        UnsafeMutableRawPointer(dst + c).storeBytes(of: v, as: SIMD16<UInt8>.self)
-                        c &+= 16
-                    }
-                    while c < cin {
-                        dst[c] = Int8(bitPattern: src.load(fromByteOffset: c, as: UInt8.self) ^ flip)
-                        c &+= 1
-                    }
+        if g.dilationX == 1 && ix0 >= 0 && ix0 &+ g.kernelWidth <= g.inWidth {
+            // The window's columns are inside the image: each kernel row is one contiguous run of kw * cin bytes.
+            let run = g.kernelWidth &* cin
+            for ky in 0..<g.kernelHeight {
+                let iy = oy &* g.strideY &- g.padTop &+ ky &* g.dilationY
+                if iy >= 0 && iy < g.inHeight {
+                    Q8Conv2dPlan.copyFlipped(input + (iy &* g.inWidth &+ ix0) &* cin, count: run, end: end, flip: flip, to: dst)
                 } else {
-                    dst.update(repeating: zero, count: cin)
+                    dst.update(repeating: zero, count: run)
                 }
-                dst += cin
+                dst += run
+            }
+        } else {
+            for ky in 0..<g.kernelHeight {
+                let iy = oy &* g.strideY &- g.padTop &+ ky &* g.dilationY
+                for kx in 0..<g.kernelWidth {
+                    let ix = ix0 &+ kx &* g.dilationX
+                    if iy >= 0 && iy < g.inHeight && ix >= 0 && ix < g.inWidth {
+                        Q8Conv2dPlan.copyFlipped(input + (iy &* g.inWidth &+ ix) &* cin, count: cin, end: end, flip: flip, to: dst)
+                    } else {
+                        dst.update(repeating: zero, count: cin)
+                    }
+                    dst += cin
+                }
             }
         }
         let used = g.kernelHeight &* g.kernelWidth &* cin
         for k in used..<stride { row[k] = 0 }
+    }
+
+    /// `count` bytes from `src` XORed with `flip` at `dst`, 32 at a time. The last partial group is one whole
+    /// 32-byte load when it stays before `end`: its extra bytes land past `dst + count`, where the caller writes
+    /// next (the following tap, kernel row, the row's zero tail or the next row, or the scratch's slack).
+    @inline(__always)
+    static func copyFlipped(_ src: UnsafePointer<UInt8>, count: Int, end: UnsafePointer<UInt8>, flip: UInt8,
+                            to dst: UnsafeMutablePointer<Int8>) {
+        var c = 0
+        // XOR on 64-bit lanes: on SIMD32<UInt8>, `^` came out as a byte-by-byte insert loop.
+        let mask = SIMD4<UInt64>(repeating: UInt64(flip) &* 0x0101_0101_0101_0101)
+        while c &+ 32 <= count || (c < count && src + (c &+ 32) <= end) {
+            let v = UnsafeRawPointer(src + c).loadUnaligned(as: SIMD4<UInt64>.self) ^ mask
+            UnsafeMutableRawPointer(dst + c).storeBytes(of: v, as: SIMD4<UInt64>.self)
+            c &+= 32
+        }
+        while c < count {
+            dst[c] = Int8(bitPattern: src[c] ^ flip)
+            c &+= 1
+        }
     }
 
     /// Writes the receptive field of output pixel `p` as Int16, taps outer and channels inner.
