@@ -39,16 +39,24 @@ public enum MachinePeak {
         return Double(threads) * Double(iterations) * FMAProbe.flopsPerIteration() / time / 1e9
     }
 
-    /// Int8 GOP/s (2 ops per multiply-add) of the int8 microkernel's step, measured by `Q8MaddProbe` the same way.
+    /// Int8 GOP/s (2 ops per multiply-add) of the int8 microkernel's step, measured the same way: by `Q8DotProbe`
+    /// where the dot-product path runs (VNNI, `sdot`), else by `Q8MaddProbe`.
     public static func measureInt8(threads: Int) -> Double {
         let iterations = 15_000_000
+        let dot = Q8DotMicrokernel.isAvailable
         var sink: Int32 = 0
         let time = MonotonicClock.median(runs: 7, warmup: 1) {
             ParallelFor.run(count: threads, threads: threads) { _, _ in
-                if Q8MaddProbe.run(iterations: iterations) == 42 { sink &+= 1 }
+                if (dot ? Q8DotProbe.run(iterations: iterations) : Q8MaddProbe.run(iterations: iterations)) == 42 { sink &+= 1 }
             }
         }
         if sink == 1 { print("") }
-        return Double(threads) * Double(iterations) * Q8MaddProbe.opsPerIteration() / time / 1e9
+        let ops = dot ? Q8DotProbe.opsPerIteration() : Q8MaddProbe.opsPerIteration()
+        return Double(threads) * Double(iterations) * ops / time / 1e9
+    }
+
+    /// What `measureInt8` measures on this machine, for table headers.
+    public static var int8ProbeName: String {
+        Q8DotMicrokernel.isAvailable ? "Q8DotProbe, " + Q8DotMicrokernel.instruction : "Q8MaddProbe, " + Q8Microkernel.instruction
     }
 }

@@ -165,3 +165,34 @@ extension Q8DotMicrokernel {
     }
     #endif
 }
+
+/// The dot-product twin of `Q8MaddProbe`: 12 independent chains of the dot-product tile's step, `acc = dot(acc,
+/// x, y)` (`vpdpbusd zmm` in AVX512-VNNI builds, 64 products per step; `vpdpbusd ymm` or `sdot` otherwise, 32).
+/// The int8 peak where `Q8DotMicrokernel.isAvailable`.
+public enum Q8DotProbe {
+    public static func opsPerIteration() -> Double { Double(12 * (Q8DotMicrokernel.hasPairTile ? 64 : 32) * 2) }
+
+    /// Returns a value derived from the accumulators so the work cannot be optimized away.
+    @inline(never)
+    public static func run(iterations: Int) -> Int32 {
+        #if arch(x86_64) && SEGRUN_VNNI_ZMM
+        typealias Acc = SIMD16<Int32>
+        typealias Bytes = SIMD64<Int8>
+        @inline(__always) func step(_ a: inout Acc, _ y: Bytes) { a = segrun_dpbusd_i8x64(a, unsafeBitCast(a, to: Bytes.self), y) }
+        #else
+        typealias Acc = SIMD8<Int32>
+        typealias Bytes = SIMD32<Int8>
+        @inline(__always) func step(_ a: inout Acc, _ y: Bytes) { a = Q8DotMicrokernel.dot(a, unsafeBitCast(a, to: Bytes.self), y) }
+        #endif
+        var a0 = Acc(repeating: 1), a1 = Acc(repeating: 2), a2 = Acc(repeating: 3), a3 = Acc(repeating: 4)
+        var a4 = Acc(repeating: 5), a5 = Acc(repeating: 6), a6 = Acc(repeating: 7), a7 = Acc(repeating: 8)
+        var a8 = Acc(repeating: 9), a9 = Acc(repeating: 10), a10 = Acc(repeating: 11), a11 = Acc(repeating: 12)
+        let y = Bytes(repeating: 3)
+        for _ in 0..<iterations {
+            step(&a0, y); step(&a1, y); step(&a2, y); step(&a3, y); step(&a4, y); step(&a5, y)
+            step(&a6, y); step(&a7, y); step(&a8, y); step(&a9, y); step(&a10, y); step(&a11, y)
+        }
+        let s = ((a0 &+ a1) &+ (a2 &+ a3)) &+ ((a4 &+ a5) &+ (a6 &+ a7)) &+ ((a8 &+ a9) &+ (a10 &+ a11))
+        return s.wrappedSum()
+    }
+}

@@ -183,7 +183,7 @@ struct BenchCommand: ParsableCommand {
         }
         var int8Peaks: [Int: Double] = [:]
         for t in counts { int8Peaks[t] = MachinePeak.measureInt8(threads: t) }
-        let int8Header = "int8: \(Q8Microkernel.instruction) | int8 peak: "
+        let int8Header = "int8: \(MachinePeak.int8ProbeName) | int8 peak: "
             + counts.map { "\(String(format: "%.1f", int8Peaks[$0]!)) GOP/s @\($0)t" }.joined(separator: ", ")
             + " | GOP/s count 2 ops per multiply-add of a direct convolution"
         if json {
