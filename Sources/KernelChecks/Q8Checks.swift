@@ -46,6 +46,38 @@ public enum Q8Checks {
         return randomizedConv(count: count, seed: seed, dotProduct: true)
     }
 
+    /// Dot-product convolutions whose kernel rows are whole quads (`kw * cin` a multiple of 4), so that builds
+    /// with the 512-bit VNNI tile read the rows of interior pixels in place (`Q8Conv2dPlan.readsRowsInPlace`) and
+    /// gather only the border pixels. Returns failures, and a failure if such a build did not take that path.
+    public static func randomizedInPlaceConv(count: Int, seed: UInt64) -> [String] {
+        var rng = SplitMix64(seed: seed)
+        var failures: [String] = []
+        var done = 0
+        while done < count {
+            let kernel = rng.pick([1, 3, 3, 5]), stride = rng.pick([1, 1, 2])
+            var g = Conv2dGeometry(batch: 1, inChannels: rng.pick([4, 8, 12, 16, 20, 32, 36, 64]), inHeight: rng.pick([1, 3, 6, 9, 14]),
+                                   inWidth: rng.pick([1, 2, 7, 12, 23]), outChannels: rng.pick([1, 7, 16, 17, 32, 33, 48, 80]),
+                                   kernel: kernel, stride: stride, dilation: 1, padding: 0)
+            g.dilationY = rng.pick([1, 1, 2])
+            let extentY = g.dilationY * (kernel - 1), extentX = kernel - 1
+            g.padTop = rng.int(0...extentY); g.padBottom = rng.int(0...extentY)
+            g.padLeft = rng.int(0...extentX); g.padRight = rng.int(0...extentX)
+            if g.validate() != nil { continue }
+            done += 1
+            let label = "int8 in-place dot conv seed \(seed) #\(done) \(g)"
+            if Q8DotMicrokernel.hasPairTile && Q8DotMicrokernel.activationFlip == 0 {
+                let ones = [Int8](repeating: 1, count: g.weightCount)
+                let plan = try? ones.withUnsafeBufferPointer { wp throws(ShapeError) in
+                    try Q8Conv2dPlan(g, weights: wp.baseAddress!, bias: nil, multipliers: [Float](repeating: 1, count: g.outChannels),
+                                     inputZeroPoint: 0, activation: .none, output: .float, dotProduct: true)
+                }
+                if plan?.readsRowsInPlace != true { failures.append("\(label): did not read rows in place") }
+            }
+            if let failure = checkConv(g, dotProduct: true, rng: &rng, label: label) { failures.append(failure) }
+        }
+        return failures
+    }
+
     /// Whether this build multiplies with the x86-64 VNNI instruction (`vpdpbusd`), and if not, why.
     public static var vnniStatus: (compiled: Bool, reason: String) {
         #if arch(x86_64) && SEGRUN_VNNI
@@ -247,6 +279,8 @@ public enum Q8Checks {
         defer { raw.deallocate(); scratchMemory.deallocate() }
         // Poison: 0xFF bytes are NaN floats and 255 codes, so unwritten outputs show.
         raw.initializeMemory(as: UInt8.self, repeating: 0xFF, count: max(1, count * 4) + 64)
+        // The scratch too: a kernel that reads scratch it did not write multiplies these bytes.
+        scratchMemory.initializeMemory(as: UInt8.self, repeating: 0xA5, count: scratch)
         body(raw, scratchMemory)
         switch target {
         case .quantized:

@@ -15,6 +15,7 @@ final class Q8KernelTests: XCTestCase {
         guard status.compiled else { throw XCTSkip("VNNI path not tested: \(status.reason)") }
         XCTAssertEqual(Q8DotMicrokernel.activationFlip, 0)
         XCTAssertEqual(Q8Checks.randomizedDotConv(count: 60, seed: 0x8006), [])
+        XCTAssertEqual(Q8Checks.randomizedInPlaceConv(count: 60, seed: 0x8007), [])
     }
     func testConvTransposeMatchesReferenceBitForBit() { XCTAssertEqual(Q8Checks.randomizedConvTranspose(count: 30, seed: 0x8002), []) }
     func testWinogradMatchesDirectReferenceBitForBit() { XCTAssertEqual(Q8Checks.randomizedWinograd(count: 40, seed: 0x8004), []) }

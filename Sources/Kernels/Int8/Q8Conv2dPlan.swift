@@ -59,31 +59,51 @@ public final class Q8Conv2dPlan: Q8GemmLayerPlan {
     public var pixels: Int { geometry.outHeight * geometry.outWidth }
     public var columnGroups = 1
 
+    /// Whether the dot path reads kernel rows in place (`runImplicit`): AVX512-VNNI builds (unflipped bytes, the
+    /// segmented 6 x 32 tile), with each kernel row a whole number of quads and no horizontal dilation.
+    public var readsRowsInPlace: Bool {
+        dotWeights != nil && Q8DotMicrokernel.hasPairTile && Q8DotMicrokernel.activationFlip == 0
+            && geometry.dilationX == 1 && (geometry.kernelWidth * geometry.inChannels) % 4 == 0
+    }
+
     /// Computes pixel blocks `items` of one image. `output` points at the image's first element.
     public func run(input: UnsafePointer<UInt8>, output: UnsafeMutableRawPointer, items: Range<Int>,
                     scratch: UnsafeMutableRawPointer) {
         if let dot = dotWeights {
+            #if arch(x86_64) && SEGRUN_VNNI_ZMM
+            if readsRowsInPlace {
+                runImplicit(dot, input: input, output: output, items: items, scratch: scratch)
+                return
+            }
+            #endif
             // Dot products: the receptive fields gathered as bytes (`x ^ activationFlip`), in quads.
             let stride = dot.depthQuads * 4, quads = dot.depthQuads
             let gather = { (first: Int, count: Int, rows: UnsafeMutablePointer<Int8>) in
                 for r in 0..<count { self.gatherQuads(pixel: first &+ r, input: input, into: rows + r &* stride, stride: stride) }
             }
+            let setRows = { (rows: UnsafeMutablePointer<Int8>, t: Int, tileRows: Int, aRows: UnsafeMutablePointer<UnsafePointer<Int8>>) in
+                for r in 0..<Q8Microkernel.rows { aRows[r] = UnsafePointer(rows + (t &+ min(r, tileRows &- 1)) &* stride) }
+            }
             #if arch(x86_64) && SEGRUN_VNNI_ZMM
             runTiles(Int8.self, rowStride: stride, output: output, items: items, scratch: scratch, gather: gather,
-                     block: { dot.block($0) }, pairs: true,
+                     rowSlots: Q8Microkernel.rows, setRows: setRows, block: { dot.block($0) }, pairs: true,
                      multiply: { a, b, tile in Q8DotMicrokernel.run(depthQuads: quads, a: a, b: b, tile: tile) },
                      multiplyPair: { a, b0, b1, tile in Q8DotMicrokernel.runPair(depthQuads: quads, a: a, b0: b0, b1: b1, tile: tile) })
             #else
             runTiles(Int8.self, rowStride: stride, output: output, items: items, scratch: scratch, gather: gather,
-                     block: { dot.block($0) }, pairs: false,
+                     rowSlots: Q8Microkernel.rows, setRows: setRows, block: { dot.block($0) }, pairs: false,
                      multiply: { a, b, tile in Q8DotMicrokernel.run(depthQuads: quads, a: a, b: b, tile: tile) },
                      multiplyPair: { _, _, _, _ in })
             #endif
         } else {
-            let pairs = weights.depthPairs
-            runTiles(Int16.self, rowStride: pairs * 2, output: output, items: items, scratch: scratch,
+            let pairs = weights.depthPairs, stride = pairs &* 2
+            runTiles(Int16.self, rowStride: stride, output: output, items: items, scratch: scratch,
                      gather: { first, count, rows in
-                         for r in 0..<count { self.gather(pixel: first &+ r, input: input, into: rows + r &* (pairs &* 2)) }
+                         for r in 0..<count { self.gather(pixel: first &+ r, input: input, into: rows + r &* stride) }
+                     },
+                     rowSlots: Q8Microkernel.rows,
+                     setRows: { rows, t, tileRows, aRows in
+                         for r in 0..<Q8Microkernel.rows { aRows[r] = UnsafePointer(rows + (t &+ min(r, tileRows &- 1)) &* stride) }
                      },
                      block: { self.weights.block($0) }, pairs: false,
                      multiply: { a, b, tile in Q8Microkernel.run(depthPairs: pairs, a: a, b: b, tile: tile) },
@@ -91,21 +111,79 @@ public final class Q8Conv2dPlan: Q8GemmLayerPlan {
         }
     }
 
+    #if arch(x86_64) && SEGRUN_VNNI_ZMM
+    /// The implicit GEMM of the VNNI path: no receptive field is copied for pixels whose window lies inside the
+    /// image horizontally. Each of their kernel rows is `kw * cin` contiguous input bytes, read where it is (or a
+    /// row of zero-point bytes above and below the image); only the pixels at the left and right borders are
+    /// gathered. The tile multiplies `kh` segments of `kw * cin / 4` quads, each with its own row pointers.
+    private func runImplicit(_ dot: Q8DotPackedWeights, input: UnsafePointer<UInt8>, output: UnsafeMutableRawPointer,
+                             items: Range<Int>, scratch: UnsafeMutableRawPointer) {
+        let g = geometry, cin = g.inChannels, kh = g.kernelHeight, kw = g.kernelWidth
+        let segment = kw &* cin, segmentQuads = segment / 4, stride = dot.depthQuads * 4
+        withUnsafeTemporaryAllocation(of: Int8.self, capacity: segment) { padding in
+        withUnsafeTemporaryAllocation(of: UnsafePointer<Int8>.self, capacity: blockPixels &* kh) { table in
+            padding.initialize(repeating: Int8(bitPattern: inputZeroPoint))
+            let pad = UnsafePointer(padding.baseAddress!), pointers = table.baseAddress!
+            let source = UnsafeRawPointer(input).assumingMemoryBound(to: Int8.self)
+            let gather = { (first: Int, count: Int, rows: UnsafeMutablePointer<Int8>) in
+                var oy = first / g.outWidth, ox = first &- oy &* g.outWidth
+                for r in 0..<count {
+                    let ix0 = ox &* g.strideX &- g.padLeft, slots = pointers + r &* kh
+                    if ix0 >= 0 && ix0 &+ kw <= g.inWidth {
+                        for ky in 0..<kh {
+                            let iy = oy &* g.strideY &- g.padTop &+ ky &* g.dilationY
+                            slots[ky] = iy >= 0 && iy < g.inHeight ? source + (iy &* g.inWidth &+ ix0) &* cin : pad
+                        }
+                    } else {
+                        let row = rows + r &* stride
+                        self.gatherQuads(pixel: first &+ r, input: input, into: row, stride: stride)
+                        for ky in 0..<kh { slots[ky] = UnsafePointer(row + ky &* segment) }
+                    }
+                    ox &+= 1
+                    if ox == g.outWidth { ox = 0; oy &+= 1 }
+                }
+            }
+            let setRows = { (_: UnsafeMutablePointer<Int8>, t: Int, tileRows: Int, aRows: UnsafeMutablePointer<UnsafePointer<Int8>>) in
+                for r in 0..<Q8Microkernel.rows {
+                    let slots = pointers + (t &+ min(r, tileRows &- 1)) &* kh
+                    for ky in 0..<kh { aRows[ky &* Q8Microkernel.rows &+ r] = slots[ky] }
+                }
+            }
+            // Every tile is a pair (a group's odd last block is paired with itself and only its 16 columns stored).
+            runTiles(Int8.self, rowStride: stride, output: output, items: items, scratch: scratch, gather: gather,
+                     rowSlots: Q8Microkernel.rows &* kh, setRows: setRows, block: { dot.block($0) }, pairs: true,
+                     multiply: { a, b, tile in
+                         Q8DotMicrokernel.runPair(segments: kh, segmentQuads: segmentQuads, a: a, b0: b, b1: b, tile: tile)
+                         for r in 1..<Q8Microkernel.rows {
+                             (tile + r &* Q8Microkernel.columns).update(from: tile + r &* 2 &* Q8Microkernel.columns, count: Q8Microkernel.columns)
+                         }
+                     },
+                     multiplyPair: { a, b0, b1, tile in
+                         Q8DotMicrokernel.runPair(segments: kh, segmentQuads: segmentQuads, a: a, b0: b0, b1: b1, tile: tile)
+                     })
+        }
+        }
+    }
+    #endif
+
     /// The GEMM over one image's pixel blocks, for either microkernel: gather a block's rows once (`gather` writes
     /// `count` rows of `rowStride` from pixel `first` on), then every column block of its group over the block's
-    /// 6-row tiles, and the output stage per row. With `pairs`, two column blocks at a time go through
-    /// `multiplyPair` (a 6 x 32 tile), and a group's last odd block through `multiply`.
+    /// 6-row tiles (`setRows` points the tile's `rowSlots` row pointers at them), and the output stage per row.
+    /// With `pairs`, two column blocks at a time go through `multiplyPair` (a 6 x 32 tile), and a group's last
+    /// odd block through `multiply`.
     @inline(__always)
     private func runTiles<E>(_: E.Type, rowStride: Int, output: UnsafeMutableRawPointer, items: Range<Int>,
                              scratch: UnsafeMutableRawPointer,
                              gather: (_ first: Int, _ count: Int, _ rows: UnsafeMutablePointer<E>) -> Void,
+                             rowSlots: Int,
+                             setRows: (_ rows: UnsafeMutablePointer<E>, _ t: Int, _ tileRows: Int, _ aRows: UnsafeMutablePointer<UnsafePointer<E>>) -> Void,
                              block: (Int) -> UnsafePointer<E>, pairs: Bool,
                              multiply: (UnsafePointer<UnsafePointer<E>>, UnsafePointer<E>, UnsafeMutablePointer<Int32>) -> Void,
                              multiplyPair: (UnsafePointer<UnsafePointer<E>>, UnsafePointer<E>, UnsafePointer<E>, UnsafeMutablePointer<Int32>) -> Void) {
         let rows = scratch.bindMemory(to: E.self, capacity: blockPixels * rowStride)
         let cout = geometry.outChannels, elementBytes = stage.elementBytes
         let blockColumns = Q8Microkernel.columns
-        withUnsafeTemporaryAllocation(of: UnsafePointer<E>.self, capacity: Q8Microkernel.rows) { aRows in
+        withUnsafeTemporaryAllocation(of: UnsafePointer<E>.self, capacity: rowSlots) { aRows in
             withUnsafeTemporaryAllocation(of: Int32.self, capacity: Q8Microkernel.rows * 2 * blockColumns) { tile in
                 var lastGathered = -1
                 for item in items {
@@ -125,7 +203,7 @@ public final class Q8Conv2dPlan: Q8GemmLayerPlan {
                         var t = 0
                         while t < count {
                             let tileRows = min(Q8Microkernel.rows, count &- t)
-                            for r in 0..<Q8Microkernel.rows { aRows[r] = UnsafePointer(rows + (t &+ min(r, tileRows &- 1)) &* rowStride) }
+                            setRows(rows, t, tileRows, aRows.baseAddress!)
                             if span == 2 {
                                 multiplyPair(UnsafePointer(aRows.baseAddress!), b, b1, tile.baseAddress!)
                             } else {

@@ -121,7 +121,14 @@ extension Q8DotMicrokernel {
     @inline(__always)
     static func runPair(depthQuads: Int, a: UnsafePointer<UnsafePointer<Int8>>, b0: UnsafePointer<Int8>, b1: UnsafePointer<Int8>,
                         tile: UnsafeMutablePointer<Int32>) {
-        let a0 = a[0], a1 = a[1], a2 = a[2], a3 = a[3], a4 = a[4], a5 = a[5]
+        runPair(segments: 1, segmentQuads: depthQuads, a: a, b0: b0, b1: b1, tile: tile)
+    }
+
+    /// The same over a depth cut into `segments` runs of `segmentQuads` quads, each with its own 6 row pointers
+    /// (`a[6 * s + r]`): an implicit GEMM reads each kernel row of a receptive field where it lies in the input.
+    @inline(__always)
+    static func runPair(segments: Int, segmentQuads: Int, a: UnsafePointer<UnsafePointer<Int8>>, b0: UnsafePointer<Int8>,
+                        b1: UnsafePointer<Int8>, tile: UnsafeMutablePointer<Int32>) {
         var c00 = SIMD16<Int32>(), c01 = SIMD16<Int32>(), c10 = SIMD16<Int32>(), c11 = SIMD16<Int32>()
         var c20 = SIMD16<Int32>(), c21 = SIMD16<Int32>(), c30 = SIMD16<Int32>(), c31 = SIMD16<Int32>()
         var c40 = SIMD16<Int32>(), c41 = SIMD16<Int32>(), c50 = SIMD16<Int32>(), c51 = SIMD16<Int32>()
@@ -130,24 +137,30 @@ extension Q8DotMicrokernel {
             let four = UnsafeRawPointer(row + 4 &* k).loadUnaligned(as: Int32.self)
             return unsafeBitCast(SIMD16<Int32>(repeating: four), to: SIMD64<Int8>.self)
         }
-        var k = 0
-        while k < depthQuads {
-            let v0 = w0.loadUnaligned(as: SIMD64<Int8>.self), v1 = w1.loadUnaligned(as: SIMD64<Int8>.self)
-            var x = quad(a0, k)
-            c00 = segrun_dpbusd_i8x64(c00, x, v0); c01 = segrun_dpbusd_i8x64(c01, x, v1)
-            x = quad(a1, k)
-            c10 = segrun_dpbusd_i8x64(c10, x, v0); c11 = segrun_dpbusd_i8x64(c11, x, v1)
-            x = quad(a2, k)
-            c20 = segrun_dpbusd_i8x64(c20, x, v0); c21 = segrun_dpbusd_i8x64(c21, x, v1)
-            x = quad(a3, k)
-            c30 = segrun_dpbusd_i8x64(c30, x, v0); c31 = segrun_dpbusd_i8x64(c31, x, v1)
-            x = quad(a4, k)
-            c40 = segrun_dpbusd_i8x64(c40, x, v0); c41 = segrun_dpbusd_i8x64(c41, x, v1)
-            x = quad(a5, k)
-            c50 = segrun_dpbusd_i8x64(c50, x, v0); c51 = segrun_dpbusd_i8x64(c51, x, v1)
-            w0 += 64
-            w1 += 64
-            k &+= 1
+        var segment = 0
+        while segment < segments {
+            let rows = a + 6 &* segment
+            let a0 = rows[0], a1 = rows[1], a2 = rows[2], a3 = rows[3], a4 = rows[4], a5 = rows[5]
+            var k = 0
+            while k < segmentQuads {
+                let v0 = w0.loadUnaligned(as: SIMD64<Int8>.self), v1 = w1.loadUnaligned(as: SIMD64<Int8>.self)
+                var x = quad(a0, k)
+                c00 = segrun_dpbusd_i8x64(c00, x, v0); c01 = segrun_dpbusd_i8x64(c01, x, v1)
+                x = quad(a1, k)
+                c10 = segrun_dpbusd_i8x64(c10, x, v0); c11 = segrun_dpbusd_i8x64(c11, x, v1)
+                x = quad(a2, k)
+                c20 = segrun_dpbusd_i8x64(c20, x, v0); c21 = segrun_dpbusd_i8x64(c21, x, v1)
+                x = quad(a3, k)
+                c30 = segrun_dpbusd_i8x64(c30, x, v0); c31 = segrun_dpbusd_i8x64(c31, x, v1)
+                x = quad(a4, k)
+                c40 = segrun_dpbusd_i8x64(c40, x, v0); c41 = segrun_dpbusd_i8x64(c41, x, v1)
+                x = quad(a5, k)
+                c50 = segrun_dpbusd_i8x64(c50, x, v0); c51 = segrun_dpbusd_i8x64(c51, x, v1)
+                w0 += 64
+                w1 += 64
+                k &+= 1
+            }
+            segment &+= 1
         }
         let t = UnsafeMutableRawPointer(tile)
         t.storeBytes(of: c00, toByteOffset: 0, as: SIMD16<Int32>.self)
