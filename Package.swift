@@ -70,8 +70,11 @@ if cpuFeatures.contains("avx512f") { kernelSettings.append(.define("SEGRUN_AVX51
 if (cpuFeatures.contains("avx512_vnni") && cpuFeatures.contains("avx512vl")) || cpuFeatures.contains("avx_vnni") {
     kernelSettings.append(.define("SEGRUN_VNNI"))
 }
-// The same on 512-bit registers (AVX512-VNNI): the int8 tile then covers two column blocks at once.
-if cpuFeatures.contains("avx512_vnni") && cpuFeatures.contains("avx512f") { kernelSettings.append(.define("SEGRUN_VNNI_ZMM")) }
+// The same on 512-bit registers (AVX512-VNNI): the int8 tile then covers two column blocks at once. Only with
+// SEGRUN_VNNI, whose unflipped activations the 512-bit tile assumes.
+if cpuFeatures.contains("avx512_vnni") && cpuFeatures.contains("avx512f") && cpuFeatures.contains("avx512vl") {
+    kernelSettings.append(.define("SEGRUN_VNNI_ZMM"))
+}
 #elseif arch(arm64)
 kernelSettings.append(.define("SEGRUN_FMA"))
 #endif
