@@ -118,13 +118,16 @@ let package = Package(
         .target(name: "Train", dependencies: ["Engine", "Kernels", "ImageIO", "Volumes", .target(name: "CMalloc", condition: .when(platforms: [.linux]))], swiftSettings: kernelSettings),
         // Kernel and model benchmarks, shared by `segrun bench` and the Benchmarks/ package.
         .target(name: "SegrunBenchmarks", dependencies: ["Engine"], swiftSettings: kernelSettings),
+        // Past one machine: shards of a batch job (Slurm arrays, Kubernetes Indexed Jobs) and their summaries.
+        .target(name: "Cluster"),
         .executableTarget(
             name: "segrun",
             dependencies: [
-                "Engine", "Quant", "Train", "SegrunBenchmarks", "ImageIO", "Volumes",
+                "Engine", "Quant", "Train", "SegrunBenchmarks", "ImageIO", "Volumes", "Cluster",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: kernelSettings),
+        .testTarget(name: "ClusterTests", dependencies: ["Cluster"]),
         .testTarget(name: "KernelsTests", dependencies: ["Kernels", "KernelChecks"], swiftSettings: kernelSettings),
         .testTarget(name: "TrainTests", dependencies: ["Train", "Engine", "EngineChecks", "KernelChecks", "ImageIO", "Volumes"], exclude: ["Golden"], swiftSettings: kernelSettings),
         .testTarget(name: "ImageIOTests", dependencies: ["ImageIO"], exclude: ["Fixtures"]),

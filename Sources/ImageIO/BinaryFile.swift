@@ -27,9 +27,24 @@ enum BinaryFile {
         return bytes
     }
 
+    /// A new temporary file beside `path`, opened for writing, that no other writer shares: created with
+    /// O_EXCL (fopen's "x", exclusive on NFS too), with the next free suffix after the process id. Two
+    /// processes writing the same output (a retried Kubernetes pod whose pid is 1 like the first one's, a
+    /// Slurm task run twice) each write their own file and the last rename wins whole.
+    static func createTemporary(beside path: String) -> (file: UnsafeMutablePointer<FILE>?, path: String, error: String) {
+        var attempt = 0
+        while true {
+            let temporary = path + ".tmp-\(getpid())" + (attempt == 0 ? "" : "-\(attempt)")
+            if let f = fopen(temporary, "wbx") { return (f, temporary, "") }
+            let reason = lastError
+            attempt += 1
+            if attempt > 64 || access(temporary, F_OK) != 0 { return (nil, temporary, reason) }
+        }
+    }
+
     static func writeAtomically(_ bytes: [UInt8], to path: String) throws(ImageIOError) {
-        let temporary = path + ".tmp-\(getpid())"
-        guard let f = fopen(temporary, "wb") else { throw .cannotWrite(path: path, reason: lastError) }
+        let (file, temporary, reason) = createTemporary(beside: path)
+        guard let f = file else { throw .cannotWrite(path: path, reason: reason) }
         let written = bytes.withUnsafeBytes { fwrite($0.baseAddress, 1, $0.count, f) }
         let flushed = fflush(f) == 0 && fsync(fileno(f)) == 0
         fclose(f)

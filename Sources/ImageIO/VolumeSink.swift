@@ -19,8 +19,9 @@ final class VolumeSink {
 
     init(path: String, gzip: Bool) throws(VolumeError) {
         self.path = path
-        temporary = path + ".tmp-\(getpid())"
-        guard let f = fopen(temporary, "wb") else { throw .cannotWrite(path: path, reason: String(cString: strerror(errno))) }
+        let created = BinaryFile.createTemporary(beside: path)
+        temporary = created.path
+        guard let f = created.file else { throw .cannotWrite(path: path, reason: created.error) }
         file = f
         if gzip {
             let stream = UnsafeMutablePointer<z_stream>.allocate(capacity: 1)

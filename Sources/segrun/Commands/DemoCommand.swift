@@ -66,7 +66,7 @@ struct DemoCommand: ParsableCommand {
         let int8Scores = try EvalCommand.parse([int8Path, "--data", dataDir] + threadArgs).evaluate()
         step("6. masks and overlays from the int8 model (segrun predict)")
         let images = FileManager.default.fileExists(atPath: dataDir + "/imagesTr") ? dataDir + "/imagesTr" : dataDir + "/images"
-        try PredictCommand.parse([int8Path, images, "--out", out + "/masks", "--overlay", "--overlay-style", "tint"] + threadArgs).run()
+        try PredictCommand.parse([int8Path, images, "--out", out + "/masks", "--overlay", "--overlay-style", "tint", "--no-resume"] + threadArgs).run()
         step("7. speed (segrun bench)")
         let machine = MachineInfo.current()
         let threadCount = threads ?? ParallelFor.coreCount

@@ -22,9 +22,13 @@ struct EvalCommand: ParsableCommand {
             was trained with, so the scores are on images training never saw; `--val ends:0.4` and the other
             forms of `segrun train --val` name one.
 
+            --pred DIR scores masks made earlier (DIR/STEM.png for images/STEM.png, as segrun predict writes
+            them, also merged from shards) without a model; a binary mask is 0/255 (or 0/1), else class ids.
+
             Examples:
               segrun eval runs/brain/best.segrun --data ../shared/data/brain-mask --json
               segrun eval runs/brain/best.segrun --data ../shared/data/brain-mask --val train
+              segrun eval --pred masks/ --data ../shared/data/brain-mask
 
             Volumes: a --data folder of NIfTI or NRRD volumes (images/CASE.nii.gz with masks/CASE.nii.gz, or
             nnU-Net's imagesTr/CASE_0000.nii.gz with labelsTr/CASE.nii.gz) is scored per case and class in
@@ -44,7 +48,7 @@ struct EvalCommand: ParsableCommand {
     @Option(help: "Dataset folder with images/ and masks/ (PNG or JPEG images, or volumes).")
     var data: String
 
-    @Option(help: "Volumes: score the label volumes in this folder (CASE.nii.gz or CASE.nrrd) instead of a model's.")
+    @Option(help: "Score the predictions in this folder instead of a model's: masks STEM.png for images (0/255 binary, else class ids, as segrun predict writes them), label volumes CASE.nii.gz or CASE.nrrd for volumes.")
     var pred: String?
 
     @Option(help: "Volumes: tolerance of the normalized surface Dice, in the volumes' units.")
@@ -69,7 +73,7 @@ struct EvalCommand: ParsableCommand {
     var json = false
 
     func validate() throws {
-        if (model == nil) == (pred == nil) { throw ValidationError("give a model file or --pred DIR (label volumes made elsewhere), not both") }
+        if (model == nil) == (pred == nil) { throw ValidationError("give a model file or --pred DIR (masks or label volumes made by segrun predict or elsewhere), not both") }
         if let axis, SliceAxis(rawValue: axis) == nil { throw ValidationError("--axis takes x, y or z") }
         if !(nsdTol > 0) { throw ValidationError("--nsd-tol must be positive") }
     }
@@ -79,71 +83,105 @@ struct EvalCommand: ParsableCommand {
     }
 
     /// The split `spec` names: itself, or with `train` the one the model records (and its seed, unless --seed).
-    func resolvedSplit(_ spec: String, model: Model) throws -> ValidationSplit {
+    func resolvedSplit(_ spec: String, model: Model?) throws -> ValidationSplit {
         var text = spec, seed = self.seed ?? 0
         if spec == "train" {
-            guard let recorded = model.metadata.string(MetadataKey.trainValidationSplit) else {
+            guard let recorded = model?.metadata.string(MetadataKey.trainValidationSplit) else {
                 throw CLIError("\(self.model ?? ""): the model does not record its training split; give --val ends:F, random:F or list:FILE")
             }
             if recorded.hasPrefix("folder:") {
                 throw CLIError("\(self.model ?? "") was validated on the separate folder \(recorded.dropFirst(7)); score it with --data \(recorded.dropFirst(7)) and no --val")
             }
             text = recorded
-            if self.seed == nil, let s = model.metadata.int(MetadataKey.trainSeed) { seed = UInt64(s) }
+            if self.seed == nil, let s = model?.metadata.int(MetadataKey.trainSeed) { seed = UInt64(s) }
         }
         do { return try ValidationSplit.parse(text, seed: seed) } catch { throw CLIError("\(error)") }
     }
 
     /// The images of `names` (sorted by stem) that the split `spec` holds out for validation.
-    func validationNames(_ names: [String], spec: String, model: Model) throws -> [String] {
+    func validationNames(_ names: [String], spec: String, model: Model?) throws -> [String] {
         let split = try resolvedSplit(spec, model: model)
         let stems = names.map { ($0 as NSString).deletingPathExtension }
         do { return try split.split(names: stems).validation.map { names[$0] } } catch { throw CLIError("\(data): \(error)") }
     }
 
-    /// Scores the model, prints the results, and returns the scores (for the demo's summary).
+    /// Scores the model (or the masks in --pred), prints the results, and returns the scores (for the demo's summary).
     @discardableResult
     func evaluate() throws -> SegmentationScores {
-        if pred != nil || VolumeDataset.holdsVolumes(data) { return try evaluateVolumes() }
-        guard let modelPath = self.model else { throw CLIError("--pred scores volumes; \(data) holds no volumes") }
-        var model = try loadModelFile(modelPath)
-        if let threshold { model.metadata[MetadataKey.threshold] = .float(Double(threshold)) }
-        let segmenter: Segmenter
-        do { segmenter = try Segmenter(model, threads: threads ?? ParallelFor.coreCount) } catch { throw CLIError("\(error)") }
         let fm = FileManager.default
-        guard var names = try? fm.contentsOfDirectory(atPath: data + "/images").filter(ImageFile.looksLikeImage) else {
+        let imagesFolder = data + "/images"
+        if VolumeDataset.holdsVolumes(data) || (pred != nil && !fm.fileExists(atPath: imagesFolder)) { return try evaluateVolumes() }
+        var model: Model? = nil
+        var segmenter: Segmenter? = nil
+        if let modelPath = self.model {
+            var loaded = try loadModelFile(modelPath)
+            if let threshold { loaded.metadata[MetadataKey.threshold] = .float(Double(threshold)) }
+            do { segmenter = try Segmenter(loaded, threads: threads ?? ParallelFor.coreCount) } catch { throw CLIError("\(error)") }
+            model = loaded
+        }
+        guard var names = try? fm.contentsOfDirectory(atPath: imagesFolder).filter(ImageFile.looksLikeImage) else {
             throw CLIError("\(data): no images/ folder")
         }
         if names.isEmpty { throw CLIError("\(data): the dataset has no images") }
         names.sort { ($0 as NSString).deletingPathExtension < ($1 as NSString).deletingPathExtension }
         if let val { names = try validationNames(names, spec: val, model: model) }
-        var scores = SegmentationScores(modelClasses: model.classes)
+
+        func readMask(_ path: String) throws -> (pixels: [UInt8], width: Int, height: Int) {
+            let mask: Image
+            switch Result(catching: { () throws(ImageIOError) -> Image in try ImageFile.read(path) }) {
+            case .success(let image): mask = image
+            case .failure(let error): throw CLIError("\(error)")
+            }
+            let raw = mask.converted(toChannels: 1).samples.map { UInt8(max(0, min(255, ($0 * (mask.bitDepth == 16 ? 65535 : 255)).rounded()))) }
+            return (raw, mask.width, mask.height)
+        }
+        // --pred DIR: the masks segrun predict wrote (DIR/STEM.png: 0/255 for a binary model, class ids else),
+        // read up front, since their class count comes from their values (0/255 or at most 1: binary).
+        var predictedMasks: [String: [UInt8]] = [:]
+        var modelClasses = model?.classes ?? 1
+        if let pred {
+            var top: UInt8 = 0, onlyBinary = true
+            for name in names {
+                let stem = (name as NSString).deletingPathExtension
+                let path = pred + "/" + stem + ".png"
+                guard fm.fileExists(atPath: path) else { throw CLIError("\(pred): no prediction for \(name) (looked for \(stem).png)") }
+                let (pixels, _, _) = try readMask(path)
+                for v in pixels where v != 0 { onlyBinary = onlyBinary && v == 255; if v != 255 { top = max(top, v) } }
+                predictedMasks[stem] = pixels
+            }
+            modelClasses = onlyBinary || top <= 1 ? 1 : Int(top) + 1
+            if onlyBinary || top <= 1 { predictedMasks = predictedMasks.mapValues { $0.map { $0 == 0 ? 0 : 1 } } }
+        }
+        var scores = SegmentationScores(modelClasses: modelClasses)
         let classes = scores.classes
         var hd: [Double] = [], hdUndefined = 0
         var sweep: [(Float, [Double])] = stride(from: Float(0.1), through: 0.91, by: 0.1).map { ($0, []) }
         let progress = ProgressBar(total: names.count, label: "eval")
         for (k, name) in names.enumerated() {
             let stem = (name as NSString).deletingPathExtension
-            let image: Image, mask: Image
-            do {
-                image = try ImageFile.read(data + "/images/" + name).converted(toChannels: model.inputChannels)
-                mask = try ImageFile.read(data + "/masks/" + stem + ".png")
-            } catch { throw CLIError("\(error)") }
-            if mask.width != image.width || mask.height != image.height { throw CLIError("\(data)/masks/\(stem).png: size differs from its image") }
-            let raw = mask.converted(toChannels: 1).samples.map { UInt8(max(0, min(255, ($0 * (mask.bitDepth == 16 ? 65535 : 255)).rounded()))) }
-            let truth = model.classes == 1 ? raw.map { $0 > 0 ? UInt8(1) : 0 } : raw
-            if let bad = truth.first(where: { Int($0) >= max(2, model.classes) }) {
-                throw CLIError("\(data)/masks/\(stem).png: mask value \(bad) is not a class id below \(model.classes)")
+            let (raw, width, height) = try readMask(data + "/masks/" + stem + ".png")
+            let truth = modelClasses == 1 ? raw.map { $0 > 0 ? UInt8(1) : 0 } : raw
+            if let bad = truth.first(where: { Int($0) >= max(2, modelClasses) }) {
+                throw CLIError("\(data)/masks/\(stem).png: mask value \(bad) is not a class id below \(modelClasses)")
             }
-            let x = Tensor(shape: TensorShape(batch: 1, channels: image.channels, height: image.height, width: image.width), data: image.planar)
-            let probabilities: Tensor
-            do { probabilities = try segmenter.probabilities(segmenter.normalize(x), options: InferenceOptions()) } catch { throw CLIError("\(error)") }
-            let labels = segmenter.labels(probabilities)
+            let labels: [UInt8]
+            var probabilities: Tensor? = nil
+            if let segmenter, let model {
+                let image: Image
+                do { image = try ImageFile.read(imagesFolder + "/" + name).converted(toChannels: model.inputChannels) } catch { throw CLIError("\(error)") }
+                if width != image.width || height != image.height { throw CLIError("\(data)/masks/\(stem).png: size differs from its image") }
+                let x = Tensor(shape: TensorShape(batch: 1, channels: image.channels, height: image.height, width: image.width), data: image.planar)
+                do { probabilities = try segmenter.probabilities(segmenter.normalize(x), options: InferenceOptions()) } catch { throw CLIError("\(error)") }
+                labels = segmenter.labels(probabilities!)
+            } else {
+                labels = predictedMasks[stem]!
+                if labels.count != truth.count { throw CLIError("\(pred!)/\(stem).png: size differs from \(data)/masks/\(stem).png") }
+            }
             scores.add(predicted: labels[...], truth: truth[...])
             for c in classes {
-                if let d = Metrics.hausdorff95(labels[...], truth[...], width: image.width, height: image.height, class: c) { hd.append(d) } else { hdUndefined += 1 }
+                if let d = Metrics.hausdorff95(labels[...], truth[...], width: width, height: height, class: c) { hd.append(d) } else { hdUndefined += 1 }
             }
-            if model.classes == 1 {
+            if modelClasses == 1, let probabilities {
                 for j in 0..<sweep.count {
                     let l = TensorOps.labels(probabilities, threshold: sweep[j].0)
                     sweep[j].1.append(Metrics.overlap(l[...], truth[...], class: 1).dice)
@@ -153,10 +191,11 @@ struct EvalCommand: ParsableCommand {
         }
         func mean(_ v: [Double]) -> Double { v.isEmpty ? 0 : v.reduce(0, +) / Double(v.count) }
         let hd95 = hd.isEmpty ? Double.nan : mean(hd)
-        let classNames = model.metadata.strings(MetadataKey.classNames) ?? []
+        let classNames = model?.metadata.strings(MetadataKey.classNames) ?? []
+        let sweepShown = modelClasses == 1 && model != nil
         func name(_ i: Int) -> String {
             let c = Int(classes[i])
-            if model.classes == 1 { return classNames.last ?? "foreground" }
+            if modelClasses == 1 { return classNames.last ?? "foreground" }
             return c < classNames.count ? classNames[c] : "class\(c)"
         }
         func number(_ v: Double?) -> String { v.map { String(format: "%.6f", $0) } ?? "null" }
@@ -174,7 +213,7 @@ struct EvalCommand: ParsableCommand {
                                               ("never_predicted", c.neverPredicted ? "true" : "false")]))
             })))
             fields.append(("never_predicted", "[" + scores.neverPredicted.map { JSON.string(name($0)) }.joined(separator: ", ") + "]"))
-            if model.classes == 1 {
+            if sweepShown {
                 fields.append(("threshold_sweep", "[" + sweep.map { String(format: "{\"threshold\": %.1f, \"dice\": %.6f}", $0.0, mean($0.1)) }.joined(separator: ", ") + "]"))
             }
             print(JSON.object(fields))
@@ -184,7 +223,7 @@ struct EvalCommand: ParsableCommand {
                          hd.isEmpty ? "n/a" : String(format: "%.2f", hd95), hdUndefined))
             print(ScoreTable.render(scores, name: name))
             print(String(format: "secondary (empty-vs-empty images score 1): mean Dice %.4f", scores.emptyAsOneDice))
-            if model.classes == 1 {
+            if sweepShown {
                 print("threshold sweep (per-image Dice, empty-vs-empty 1): " + sweep.map { String(format: "%.1f→%.4f", $0.0, mean($0.1)) }.joined(separator: "  "))
             }
         }

@@ -4,6 +4,7 @@ import Engine
 import Kernels
 import ImageIO
 import Volumes
+import Cluster
 
 struct PredictCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -28,15 +29,43 @@ struct PredictCommand: ParsableCommand {
               segrun predict model.segrun big.png --out out/ --tile 256 --tta
               segrun predict --preset unet-s ../shared/data/brain-mask/images --out /tmp/masks
               segrun predict brain.segrun ../shared/data/nifti/ch2.nii.gz --out masks/ --overlay
+
+            Many machines (docs/SCALING.md, deploy/): --shard K/N processes the K-th of N contiguous runs of the
+            sorted inputs; in a Slurm array task or a Kubernetes Indexed Job the shard comes from the environment
+            (SLURM_ARRAY_TASK_ID, or JOB_COMPLETION_INDEX with --shards N). Outputs are written atomically, inputs
+            whose outputs all exist are skipped (--resume, the default when the output folder exists), and each
+            shard writes DIR/shard-K-of-N.json; --merge DIR combines those.
+
+              segrun predict model.segrun --manifest cohort.txt --out masks/ --shard 2/8
+              sbatch --array=0-7 deploy/slurm/predict.sbatch model.segrun scans/ masks/
+              segrun predict --merge masks/
             """))
 
     @Argument(help: "Model file, then images or folders of images. With --preset, only images.")
-    var paths: [String]
+    var paths: [String] = []
+
+    @Option(help: "A text file listing inputs, one path per line (blank lines and lines starting with # skipped; relative paths from the current folder), besides any given as arguments.")
+    var manifest: String?
+
+    @Option(help: "Process only shard K of N (1-based): the K-th of N contiguous runs of the sorted inputs. Default: from SLURM_ARRAY_TASK_ID, or JOB_COMPLETION_INDEX with --shards, when set; 1/1 for all inputs.")
+    var shard: String?
+
+    @Option(help: "The shard count when the index comes from JOB_COMPLETION_INDEX (a Kubernetes Indexed Job's completions); also SEGRUN_SHARDS.")
+    var shards: Int?
+
+    @Flag(inversion: .prefixedNo, help: "Skip inputs whose outputs are all in the output folder already (default: on when the output folder exists before the run).")
+    var resume: Bool?
+
+    @Flag(help: "Stop at the first failing input (default: record it, go on, exit non-zero at the end).")
+    var failFast = false
+
+    @Option(help: "Combine the shard summaries DIR/shard-K-of-N.json into DIR/summary.json and print it (no model or inputs).")
+    var merge: String?
 
     @OptionGroup var modelOptions: ModelOptions
 
     @Option(help: "Output folder (created if missing).")
-    var out: String
+    var out: String?
 
     @Flag(help: "Also write NAME_overlay.png: the mask drawn over the image.")
     var overlay = false
@@ -78,6 +107,12 @@ struct PredictCommand: ParsableCommand {
     var algorithm: String = "measured"
 
     func validate() throws {
+        if merge != nil {
+            if !paths.isEmpty || out != nil || manifest != nil || shard != nil { throw ValidationError("--merge DIR takes no model, inputs, --out, --manifest or --shard") }
+            return
+        }
+        if out == nil { throw ValidationError("give the output folder with --out DIR") }
+        if let shards, shards < 1 { throw ValidationError("--shards must be at least 1") }
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
         if let tile, tile < 16 { throw ValidationError("--tile must be at least 16 pixels") }
         if !(0..<0.95).contains(overlap) { throw ValidationError("--overlap must be in [0, 0.95)") }
@@ -92,11 +127,54 @@ struct PredictCommand: ParsableCommand {
     }
 
     func run() throws {
+        if let merge { return try mergeShards(merge) }
+        let out = self.out!
         var paths = self.paths
         let modelPath: String? = modelOptions.preset == nil ? (paths.isEmpty ? nil : paths.removeFirst()) : nil
         let (model, label, _) = try modelOptions.load(modelPath)
-        let (images, volumes) = try collectInputs(paths)
-        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+        let listed = try manifest.map(readManifest) ?? []
+        let (allImages, allVolumes) = try collectInputs(paths, listed: listed)
+        let shard: Shard?
+        do { shard = try Shard.resolve(option: self.shard, shards: shards, environment: ProcessInfo.processInfo.environment) } catch { throw CLIError("\(error)") }
+        let outputs = OutputNames(model: model, probabilities: probabilities, overlay: overlay)
+        try outputs.checkDistinct(allImages + allVolumes)
+
+        // This process's inputs: a contiguous run of images-then-volumes, each list sorted.
+        let range = shard?.range(of: allImages.count + allVolumes.count) ?? 0..<(allImages.count + allVolumes.count)
+        let imageIndices = Array(range.clamped(to: 0..<allImages.count))
+        let volumeRange = range.clamped(to: allImages.count..<(allImages.count + allVolumes.count))
+        let volumes = Array(allVolumes[(volumeRange.lowerBound - allImages.count)..<(volumeRange.upperBound - allImages.count)])
+        if let shard {
+            let positions = range.isEmpty ? "no inputs" : "inputs \(range.lowerBound + 1)-\(range.upperBound) of \(allImages.count + allVolumes.count)"
+            note("segrun predict: shard \(shard.number)/\(shard.count) from \(shard.origin): \(positions)")
+        }
+
+        let fm = FileManager.default
+        let resuming = resume ?? fm.fileExists(atPath: out)
+        try fm.createDirectory(atPath: out, withIntermediateDirectories: true)
+        let finished = { (input: String) in resuming && outputs.of(input).allSatisfy { fm.fileExists(atPath: out + "/" + $0) } }
+        let skippedImages = imageIndices.filter { finished(allImages[$0]) }, skippedVolumes = volumes.filter(finished)
+        let skipped = skippedImages.map { allImages[$0] } + skippedVolumes
+        if !skipped.isEmpty {
+            note("segrun predict: \(skipped.count) of \(imageIndices.count + volumes.count) input(s) already have all their outputs in \(out): skipped (--no-resume redoes them)")
+        }
+        var record = shard.map { ShardSummary(shard: $0, host: ProcessInfo.processInfo.hostName, started: Date()) }
+        record?.inputs = imageIndices.map { allImages[$0] } + volumes
+        record?.skipped = skipped
+        let runStart = Date()
+        func finish() {
+            guard var summary = record else { return }
+            summary.seconds = Date().timeIntervalSince(runStart)
+            do { try summary.write(toDirectory: out) } catch { note("error: cannot write \(out)/\(summary.fileName): \(error)") }
+        }
+        func succeeded(_ input: String) {
+            record?.processed.append(input)
+            record?.outputs += outputs.of(input)
+        }
+        func failed(_ input: String, _ error: Error) {
+            record?.failures.append(.init(input: input, error: oneLine(error)))
+        }
+
         let policy: AlgorithmPolicy = algorithm == "measured" ? .measured : .forced(ConvAlgorithm(name: algorithm)!)
         let segmenter: Segmenter
         do { segmenter = try Segmenter(model, threads: threads ?? ParallelFor.coreCount, policy: policy) } catch { throw CLIError("\(error)") }
@@ -104,26 +182,36 @@ struct PredictCommand: ParsableCommand {
         let style = overlay ? Overlay.Style(rawValue: overlayStyle)! : nil
 
         var volumeFailures: [String] = []
-        if !volumes.isEmpty {
-            FileHandle.standardError.write("segrun predict: \(label), \(volumes.count) volume(s) -> \(out)\n".data(using: .utf8)!)
-            volumeFailures = predictVolumes(volumes, segmenter: segmenter, options: options)
-            if images.isEmpty {
-                if !volumeFailures.isEmpty { throw CLIError("\(volumeFailures.count) of \(volumes.count) volume(s) failed (listed above)") }
-                return
+        let volumesToRun = volumes.filter { !skippedVolumes.contains($0) }
+        if !volumesToRun.isEmpty {
+            note("segrun predict: \(label), \(volumesToRun.count) volume(s) -> \(out)")
+            for result in predictVolumes(volumesToRun, segmenter: segmenter, options: options) {
+                if let error = result.error { volumeFailures.append(error); failed(result.input, CLIError(error)) } else { succeeded(result.input) }
             }
+            if failFast && !volumeFailures.isEmpty { finish(); throw CLIError("stopped at the first failure (--fail-fast): \(volumeFailures[0])") }
         }
-        FileHandle.standardError.write("segrun predict: \(label), \(images.count) image(s) -> \(out)\n".data(using: .utf8)!)
-        let progress = ProgressBar(total: images.count, label: "predict")
+        let imagesToRun = imageIndices.filter { !skippedImages.contains($0) }
+        if imagesToRun.isEmpty {
+            finish()
+            if !volumeFailures.isEmpty { throw CLIError("\(volumeFailures.count) of \(volumes.count) volume(s) failed (listed above)") }
+            if volumesToRun.isEmpty { print("nothing to do: \(imageIndices.isEmpty && volumes.isEmpty ? "this shard has no inputs" : "every input's outputs are in \(out)")") }
+            return
+        }
+        let images = allImages
+        note("segrun predict: \(label), \(imagesToRun.count) image(s) -> \(out)")
+        let progress = ProgressBar(total: imagesToRun.count, label: "predict")
         var failures: [String] = []
         var foreground = 0.0
         let start = Date()
-        for (i, path) in images.enumerated() {
+        for (done, i) in imagesToRun.enumerated() {
+            let path = images[i]
             do {
                 let slices = model.metadata.int(MetadataKey.inputSlices) ?? 1
                 let image = try ImageFile.read(path).converted(toChannels: slices > 1 ? 1 : model.inputChannels)
                 var planes = image.planar
                 if slices > 1 {
-                    // 2.5D: the neighbouring inputs in name order become the other channels.
+                    // 2.5D: the neighbouring inputs in name order become the other channels (from the whole
+                    // sorted list, so a shard's first and last images see the same neighbours as without shards).
                     planes = []
                     for k in 0..<slices {
                         let j = min(images.count - 1, max(0, i + k - slices / 2))
@@ -138,7 +226,7 @@ struct PredictCommand: ParsableCommand {
                                data: planes)
                 let probabilities = try segmenter.probabilities(segmenter.normalize(x), options: options)
                 let labels = segmenter.labels(probabilities)
-                let stem = ((path as NSString).lastPathComponent as NSString).deletingPathExtension
+                let stem = OutputNames.stem(path)
                 let maskPixels = model.classes == 1 ? labels.map { $0 == 0 ? UInt8(0) : 255 } : labels
                 try ImageFile.writePNG(maskPixels, width: image.width, height: image.height, channels: 1, to: out + "/" + stem + ".png")
                 if self.probabilities {
@@ -154,32 +242,73 @@ struct PredictCommand: ParsableCommand {
                     try ImageFile.writePNG(rgb, width: image.width, height: image.height, channels: 3, to: out + "/" + stem + "_overlay.png")
                 }
                 foreground += Double(labels.reduce(0) { $0 + ($1 == 0 ? 0 : 1) }) / Double(labels.count)
+                succeeded(path)
             } catch {
                 failures.append("\(error)")
+                failed(path, error)
                 progress.note("error: \(error)")
+                if failFast { finish(); throw CLIError("stopped at the first failure (--fail-fast): \(path): \(oneLine(error))") }
             }
-            progress.update(i + 1)
+            progress.update(done + 1)
         }
+        finish()
         let elapsed = Date().timeIntervalSince(start)
-        let done = images.count - failures.count
+        let done = imagesToRun.count - failures.count
         if json {
-            print(JSON.object([("masks", "\(done)"), ("failed", "\(failures.count)"), ("out", JSON.string(out)),
-                               ("seconds", String(format: "%.3f", elapsed)), ("ms_per_image", String(format: "%.2f", elapsed / Double(max(1, images.count)) * 1e3)),
+            print(JSON.object([("masks", "\(done)"), ("skipped", "\(skippedImages.count)"), ("failed", "\(failures.count)"), ("out", JSON.string(out)),
+                               ("seconds", String(format: "%.3f", elapsed)), ("ms_per_image", String(format: "%.2f", elapsed / Double(max(1, imagesToRun.count)) * 1e3)),
                                ("mean_foreground", String(format: "%.5f", done > 0 ? foreground / Double(done) : 0)), ("precision", JSON.string(model.precision))]))
         } else {
             print(String(format: "wrote %d mask(s) to %@ in %.2f s (%.1f ms/image); mean foreground %.1f%%",
-                         done, out, elapsed, elapsed / Double(max(1, images.count)) * 1e3, done > 0 ? foreground / Double(done) * 100 : 0))
+                         done, out, elapsed, elapsed / Double(max(1, imagesToRun.count)) * 1e3, done > 0 ? foreground / Double(done) * 100 : 0)
+                  + (skippedImages.isEmpty ? "" : "; \(skippedImages.count) skipped (already done)"))
         }
         if !failures.isEmpty || !volumeFailures.isEmpty {
-            throw CLIError("\(failures.count) of \(images.count) image(s) and \(volumeFailures.count) of \(volumes.count) volume(s) failed (listed above)")
+            throw CLIError("\(failures.count) of \(imagesToRun.count) image(s) and \(volumeFailures.count) of \(volumesToRun.count) volume(s) failed (listed above)")
         }
     }
 
-    /// Images and volumes: files as given (volumes by their names), folders expanded to their PNG and JPEG
-    /// files and their NIfTI and NRRD volumes, sorted by name.
-    func collectInputs(_ paths: [String]) throws -> (images: [String], volumes: [String]) {
-        if paths.isEmpty { throw CLIError("no images given") }
-        var images: [String] = [], volumes: [String] = []
+    private func note(_ line: String) {
+        FileHandle.standardError.write((line + "\n").data(using: .utf8)!)
+    }
+
+    /// `--merge DIR`: the shard summaries combined, written to DIR/summary.json and printed.
+    func mergeShards(_ directory: String) throws {
+        let merged: ShardMerge
+        do { merged = try ShardMerge.read(directory: directory) } catch { throw CLIError("\(error)") }
+        try merged.write(toDirectory: directory)
+        if json {
+            print(merged.json, terminator: "")
+        } else {
+            print(String(format: "%d of %d shard(s) on %d host(s): %d input(s), %d processed, %d skipped (done before), %d failed; %d output file(s); %.2f s wall, %.2f s in processes, %.2f inputs/s",
+                         merged.summaries.count, merged.shards, Set(merged.summaries.map(\.host)).count, merged.inputs, merged.processed, merged.skipped,
+                         merged.failures.count, merged.outputs, merged.wallSeconds, merged.processSeconds, merged.throughput))
+            for f in merged.failures { print("failed: " + (f.error.contains(f.input) ? f.error : "\(f.input): \(f.error)")) }
+            print("wrote \(directory)/summary.json")
+        }
+        if !merged.missing.isEmpty {
+            throw CLIError("shard(s) \(merged.missing.map(String.init).joined(separator: ", ")) of \(merged.shards) have no summary yet (not run, still running, or stopped before the end): rerun them")
+        }
+        if !merged.duplicated.isEmpty {
+            throw CLIError("\(merged.duplicated.count) input(s) appear in more than one shard (first: \(merged.duplicated[0])): the shards were given different inputs")
+        }
+        if !merged.failures.isEmpty { throw CLIError("\(merged.failures.count) input(s) failed (listed above)") }
+    }
+
+    /// The lines of a manifest: paths, without blank lines and # comments.
+    func readManifest(_ path: String) throws -> [String] {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { throw CLIError("\(path): cannot read the manifest (a UTF-8 text file, one path per line)") }
+        let lines = text.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty && !$0.hasPrefix("#") }
+        if lines.isEmpty { throw CLIError("\(path): the manifest lists no inputs") }
+        return lines
+    }
+
+    /// Images and volumes, each list sorted by path without repeats: files as given (volumes by their names),
+    /// folders expanded to their PNG and JPEG files and their NIfTI and NRRD volumes, and the manifest's lines
+    /// (not checked here: a missing one fails as an input, recorded, without stopping the others).
+    func collectInputs(_ paths: [String], listed: [String] = []) throws -> (images: [String], volumes: [String]) {
+        if paths.isEmpty && listed.isEmpty { throw CLIError("no images given") }
+        var images: Set<String> = [], volumes: Set<String> = []
         for path in paths {
             var isDirectory: ObjCBool = false
             guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else { throw CLIError("\(path): no such file or folder") }
@@ -187,14 +316,17 @@ struct PredictCommand: ParsableCommand {
                 let names = try FileManager.default.contentsOfDirectory(atPath: path).sorted()
                 let imageNames = names.filter(ImageFile.looksLikeImage), volumeNames = names.filter(VolumeFile.looksLikeVolume)
                 if imageNames.isEmpty && volumeNames.isEmpty { throw CLIError("\(path): no PNG, JPEG, NIfTI or NRRD files in this folder") }
-                images += imageNames.map { (path as NSString).appendingPathComponent($0) }
-                volumes += volumeNames.map { (path as NSString).appendingPathComponent($0) }
+                images.formUnion(imageNames.map { (path as NSString).appendingPathComponent($0) })
+                volumes.formUnion(volumeNames.map { (path as NSString).appendingPathComponent($0) })
             } else if VolumeFile.looksLikeVolume(path) {
-                volumes.append(path)
+                volumes.insert(path)
             } else {
-                images.append(path)
+                images.insert(path)
             }
         }
-        return (images, volumes)
+        for path in listed {
+            if VolumeFile.looksLikeVolume(path) { volumes.insert(path) } else { images.insert(path) }
+        }
+        return (images.sorted(), volumes.sorted())
     }
 }

@@ -7,9 +7,10 @@ import Volumes
 /// label volume is written on the input's grid, in the input's geometry and format.
 extension PredictCommand {
     /// Writes `<out>/<stem>.nii.gz` (or `.nrrd`) for each volume, and `<stem>_montage.png` with `--overlay`.
-    /// Returns the failures (each already reported).
-    func predictVolumes(_ paths: [String], segmenter: Segmenter, options: InferenceOptions) -> [String] {
-        var failures: [String] = []
+    /// Returns each volume's outcome (failures already reported); with --fail-fast it stops at the first failure.
+    func predictVolumes(_ paths: [String], segmenter: Segmenter, options: InferenceOptions) -> [(input: String, error: String?)] {
+        var results: [(input: String, error: String?)] = []
+        let out = self.out!
         let axis = self.axis.flatMap(SliceAxis.init(rawValue:))
         for (index, path) in paths.enumerated() {
             let start = Date()
@@ -51,11 +52,13 @@ extension PredictCommand {
                              volume.size.map(String.init).joined(separator: "x"), spacing, volume.units.isEmpty ? "(units not given)" : volume.units,
                              used.count(volume.size), used.rawValue, Date().timeIntervalSince(start),
                              100 * Double(foreground) / Double(max(1, labels.labels.count)), Format.bytes(PeakMemory.bytes), target))
+                results.append((path, nil))
             } catch {
-                failures.append("\(error)")
+                results.append((path, oneLine(error)))
                 FileHandle.standardError.write("error: \(error)\n".data(using: .utf8)!)
+                if failFast { break }
             }
         }
-        return failures
+        return results
     }
 }
