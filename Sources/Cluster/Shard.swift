@@ -11,9 +11,9 @@ public struct Shard: Equatable, Sendable {
     /// Where the assignment came from, for the log: `--shard 2/4`, or the environment variables read.
     public let origin: String
 
-    public init(number: Int, count: Int, origin: String) throws(ShardError) {
-        guard count >= 1 else { throw ShardError("the shard count must be at least 1, got \(count)") }
-        guard (1...count).contains(number) else { throw ShardError("shard \(number) of \(count) does not exist: shards are numbered 1 to \(count)") }
+    public init(number: Int, count: Int, origin: String) throws(ClusterError) {
+        guard count >= 1 else { throw ClusterError("the shard count must be at least 1, got \(count)") }
+        guard (1...count).contains(number) else { throw ClusterError("shard \(number) of \(count) does not exist: shards are numbered 1 to \(count)") }
         self.number = number
         self.count = count
         self.origin = origin
@@ -33,10 +33,10 @@ public struct Shard: Equatable, Sendable {
     public var summaryName: String { "shard-\(number)-of-\(count).json" }
 
     /// Parses `K/N` (1-based K).
-    public static func parse(_ text: String) throws(ShardError) -> Shard {
+    public static func parse(_ text: String) throws(ClusterError) -> Shard {
         let parts = text.split(separator: "/", omittingEmptySubsequences: false)
         guard parts.count == 2, let k = Int(parts[0]), let n = Int(parts[1]) else {
-            throw ShardError("--shard takes K/N (for example 2/4: the second of four shards), got '\(text)'")
+            throw ClusterError("--shard takes K/N (for example 2/4: the second of four shards), got '\(text)'")
         }
         return try Shard(number: k, count: n, origin: "--shard \(text)")
     }
@@ -49,47 +49,47 @@ public struct Shard: Equatable, Sendable {
     ///   or `SEGRUN_SHARDS`, since Kubernetes does not tell a pod its job's completion count.
     ///
     /// Returns nil when neither applies (the whole input list). `--shard 1/1` turns the environment off.
-    public static func resolve(option: String?, shards: Int?, environment: [String: String]) throws(ShardError) -> Shard? {
+    public static func resolve(option: String?, shards: Int?, environment: [String: String]) throws(ClusterError) -> Shard? {
         if let option {
             let shard = try parse(option)
-            if let shards, shards != shard.count { throw ShardError("--shard \(option) and --shards \(shards) disagree on the shard count") }
+            if let shards, shards != shard.count { throw ClusterError("--shard \(option) and --shards \(shards) disagree on the shard count") }
             return shard
         }
-        func integer(_ name: String) throws(ShardError) -> Int? {
+        func integer(_ name: String) throws(ClusterError) -> Int? {
             guard let text = environment[name] else { return nil }
-            guard let value = Int(text.trimmingWhitespace) else { throw ShardError("\(name)='\(text)' is not an integer") }
+            guard let value = Int(text.trimmingWhitespace) else { throw ClusterError("\(name)='\(text)' is not an integer") }
             return value
         }
         if let id = try integer("SLURM_ARRAY_TASK_ID") {
             guard let count = try integer("SLURM_ARRAY_TASK_COUNT") else {
-                throw ShardError("SLURM_ARRAY_TASK_ID=\(id) is set but SLURM_ARRAY_TASK_COUNT is not (Slurm 17.11 or later sets both); give --shard K/N")
+                throw ClusterError("SLURM_ARRAY_TASK_ID=\(id) is set but SLURM_ARRAY_TASK_COUNT is not (Slurm 17.11 or later sets both); give --shard K/N")
             }
             let minimum = try integer("SLURM_ARRAY_TASK_MIN") ?? 0
             let step = try integer("SLURM_ARRAY_TASK_STEP") ?? 1
             let offset = id - minimum
             guard step >= 1, offset >= 0, offset % step == 0, offset / step < count else {
-                throw ShardError("the Slurm array is not a regular range (SLURM_ARRAY_TASK_ID=\(id), _MIN=\(minimum), _STEP=\(step), _COUNT=\(count)): submit --array=A-B[:S], or give --shard K/N")
+                throw ClusterError("the Slurm array is not a regular range (SLURM_ARRAY_TASK_ID=\(id), _MIN=\(minimum), _STEP=\(step), _COUNT=\(count)): submit --array=A-B[:S], or give --shard K/N")
             }
-            if let shards, shards != count { throw ShardError("--shards \(shards) disagrees with SLURM_ARRAY_TASK_COUNT=\(count)") }
+            if let shards, shards != count { throw ClusterError("--shards \(shards) disagrees with SLURM_ARRAY_TASK_COUNT=\(count)") }
             let origin = "SLURM_ARRAY_TASK_ID=\(id) (SLURM_ARRAY_TASK_MIN=\(minimum), SLURM_ARRAY_TASK_COUNT=\(count)" + (step == 1 ? ")" : ", SLURM_ARRAY_TASK_STEP=\(step))")
             return try Shard(number: offset / step + 1, count: count, origin: origin)
         }
         if let index = try integer("JOB_COMPLETION_INDEX") {
             let fromEnvironment = try integer("SEGRUN_SHARDS")
             guard let count = shards ?? fromEnvironment else {
-                throw ShardError("JOB_COMPLETION_INDEX=\(index) is set but not the shard count: give --shards N or SEGRUN_SHARDS=N (the Job's completions; Kubernetes does not pass it to the pod)")
+                throw ClusterError("JOB_COMPLETION_INDEX=\(index) is set but not the shard count: give --shards N or SEGRUN_SHARDS=N (the Job's completions; Kubernetes does not pass it to the pod)")
             }
             guard index >= 0, index < count else {
-                throw ShardError("JOB_COMPLETION_INDEX=\(index) is outside 0..<\(count) (the shard count from \(shards != nil ? "--shards" : "SEGRUN_SHARDS"))")
+                throw ClusterError("JOB_COMPLETION_INDEX=\(index) is outside 0..<\(count) (the shard count from \(shards != nil ? "--shards" : "SEGRUN_SHARDS"))")
             }
             return try Shard(number: index + 1, count: count, origin: "JOB_COMPLETION_INDEX=\(index) (\(shards != nil ? "--shards" : "SEGRUN_SHARDS") \(count))")
         }
-        if let shards { throw ShardError("--shards \(shards) needs the shard's index: --shard K/N, a Slurm array task or JOB_COMPLETION_INDEX") }
+        if let shards { throw ClusterError("--shards \(shards) needs the shard's index: --shard K/N, a Slurm array task or JOB_COMPLETION_INDEX") }
         return nil
     }
 }
 
-public struct ShardError: Error, CustomStringConvertible, Equatable {
+public struct ClusterError: Error, CustomStringConvertible, Equatable {
     public let description: String
     public init(_ description: String) { self.description = description }
 }

@@ -56,7 +56,7 @@ public struct ShardSummary: Codable, Equatable, Sendable {
 
     public static func read(_ path: String) throws -> ShardSummary {
         do { return try JSONDecoder().decode(ShardSummary.self, from: Data(contentsOf: URL(fileURLWithPath: path))) }
-        catch { throw ShardError("\(path): not a shard summary (\(error))") }
+        catch { throw ClusterError("\(path): not a shard summary (\(error))") }
     }
 
     static var encoder: JSONEncoder {
@@ -99,14 +99,14 @@ public struct ShardMerge: Sendable {
     public var throughput: Double { wallSeconds > 0 ? Double(processed) / wallSeconds : 0 }
     public var isComplete: Bool { missing.isEmpty && duplicated.isEmpty }
 
-    public init(summaries unsorted: [ShardSummary]) throws(ShardError) {
-        guard let count = unsorted.first?.shards else { throw ShardError("no shard summaries (shard-K-of-N.json) to merge") }
+    public init(summaries unsorted: [ShardSummary]) throws(ClusterError) {
+        guard let count = unsorted.first?.shards else { throw ClusterError("no shard summaries (shard-K-of-N.json) to merge") }
         if let other = unsorted.first(where: { $0.shards != count }) {
-            throw ShardError("the folder holds shards of \(count) and of \(other.shards): runs with different shard counts wrote into it; use a fresh folder per run")
+            throw ClusterError("the folder holds shards of \(count) and of \(other.shards): runs with different shard counts wrote into it; use a fresh folder per run")
         }
         var byNumber: [Int: ShardSummary] = [:]
         for s in unsorted {
-            guard (1...count).contains(s.shard) else { throw ShardError("shard \(s.shard) of \(count) does not exist") }
+            guard (1...count).contains(s.shard) else { throw ClusterError("shard \(s.shard) of \(count) does not exist") }
             byNumber[s.shard] = s
         }
         summaries = byNumber.keys.sorted().map { byNumber[$0]! }
@@ -121,10 +121,10 @@ public struct ShardMerge: Sendable {
     public static func read(directory: String) throws -> ShardMerge {
         let names: [String]
         do { names = try FileManager.default.contentsOfDirectory(atPath: directory) }
-        catch { throw ShardError("\(directory): cannot list the folder (\(error.localizedDescription))") }
+        catch { throw ClusterError("\(directory): cannot list the folder (\(error.localizedDescription))") }
         let summaryNames = names.filter { $0.hasPrefix("shard-") && $0.hasSuffix(".json") && $0.contains("-of-") }.sorted()
         if summaryNames.isEmpty {
-            throw ShardError("\(directory): no shard summaries (shard-K-of-N.json); they are written by segrun predict --shard K/N or in a Slurm array or Kubernetes Indexed Job")
+            throw ClusterError("\(directory): no shard summaries (shard-K-of-N.json); they are written by segrun predict --shard K/N or in a Slurm array or Kubernetes Indexed Job")
         }
         return try ShardMerge(summaries: summaryNames.map { try ShardSummary.read(directory + "/" + $0) })
     }

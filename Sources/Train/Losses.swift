@@ -9,6 +9,21 @@ public enum Target {
     case classes([Int32], batch: Int, height: Int, width: Int)
 }
 
+/// Sums a vector of Float64 statistics over every process of a data-parallel run, in place, in rank order
+/// (the same result on every rank). A loss given one evaluates the loss of the global batch: its means,
+/// counts and batch Dice sums are over every process's images, so the gradients the processes then sum are
+/// those of one process holding the whole batch.
+public typealias ProcessSum = (inout [Double]) -> Void
+
+/// The sum over processes of `values` (themselves without `sum`).
+@inline(__always)
+func summed(_ values: [Double], _ sum: ProcessSum?) -> [Double] {
+    guard let sum else { return values }
+    var v = values
+    sum(&v)
+    return v
+}
+
 /// How a soft Dice sums its terms.
 ///
 /// The default, `batchForeground`, sums intersections and volumes over the whole batch, scores only the
@@ -73,25 +88,28 @@ public enum Loss: Equatable {
     /// The default loss of a model with `classes` outputs (1: binary).
     public static func defaultLoss(classes: Int) -> Loss { classes == 1 ? defaultBinary : defaultMultiClass }
 
-    public func evaluate(_ logits: Tensor, _ target: Target) -> (loss: Double, gradient: Tensor) {
+    /// The loss and its gradient with respect to `logits`. With `sum` (data-parallel training) they are the
+    /// global batch's: every mean, count and batch sum is taken over all processes' images.
+    public func evaluate(_ logits: Tensor, _ target: Target, across sum: ProcessSum? = nil) -> (loss: Double, gradient: Tensor) {
         switch self {
-        case .bce(let w): return BinaryLosses.bce(logits, target.mask, positiveWeight: w)
+        case .bce(let w): return BinaryLosses.bce(logits, target.mask, positiveWeight: w, sum)
         case .foregroundWeightedBCE:
             let m = target.mask
-            let r = max(1e-6, Double(m.data.reduce(0, +)) / Double(max(1, m.data.count)))
-            return BinaryLosses.bce(logits, m, positiveWeight: Float(min(1e4, (1 - r) / r)))
-        case .dice(let squared, let form): return BinaryLosses.dice(logits, target.mask, squared: squared, batch: form.batch)
+            let counts = summed([Double(m.data.reduce(0, +)), Double(m.data.count)], sum)
+            let r = max(1e-6, counts[0] / max(1, counts[1]))
+            return BinaryLosses.bce(logits, m, positiveWeight: Float(min(1e4, (1 - r) / r)), sum)
+        case .dice(let squared, let form): return BinaryLosses.dice(logits, target.mask, squared: squared, batch: form.batch, sum)
         case .bceDice(let wb, let wd, let form):
-            let a = BinaryLosses.bce(logits, target.mask, positiveWeight: 1)
-            let b = BinaryLosses.dice(logits, target.mask, squared: false, batch: form.batch)
+            let a = BinaryLosses.bce(logits, target.mask, positiveWeight: 1, sum)
+            let b = BinaryLosses.dice(logits, target.mask, squared: false, batch: form.batch, sum)
             return Loss.combine(a, Double(wb), b, Double(wd))
         case .crossEntropy:
-            return ClassLosses.crossEntropy(logits, ClassLosses.probabilities(logits), ClassLosses.labels(target))
+            return ClassLosses.crossEntropy(logits, ClassLosses.probabilities(logits), ClassLosses.labels(target), sum)
         case .crossEntropyDice(let wc, let wd, let form):
             let p = ClassLosses.probabilities(logits), ids = ClassLosses.labels(target)
-            return Loss.combine(ClassLosses.crossEntropy(logits, p, ids), Double(wc), ClassLosses.dice(logits, p, ids, form: form), Double(wd))
-        case .focal(let alpha, let gamma): return BinaryLosses.focal(logits, target.mask, alpha: alpha, gamma: gamma)
-        case .tversky(let alpha, let beta): return BinaryLosses.tversky(logits, target.mask, alpha: alpha, beta: beta)
+            return Loss.combine(ClassLosses.crossEntropy(logits, p, ids, sum), Double(wc), ClassLosses.dice(logits, p, ids, form: form, sum), Double(wd))
+        case .focal(let alpha, let gamma): return BinaryLosses.focal(logits, target.mask, alpha: alpha, gamma: gamma, sum)
+        case .tversky(let alpha, let beta): return BinaryLosses.tversky(logits, target.mask, alpha: alpha, beta: beta, sum)
         }
     }
 
@@ -128,9 +146,9 @@ func log1pExp(_ x: Double) -> Double {
 enum BinaryLosses {
     static func sigmoid(_ x: Double) -> Double { LayerReference.sigmoid(x) }
 
-    static func bce(_ logits: Tensor, _ t: Tensor, positiveWeight w: Float) -> (loss: Double, gradient: Tensor) {
+    static func bce(_ logits: Tensor, _ t: Tensor, positiveWeight w: Float, _ sum: ProcessSum? = nil) -> (loss: Double, gradient: Tensor) {
         precondition(logits.shape == t.shape, "BCE needs logits and mask of the same shape: \(logits.shape) vs \(t.shape)")
-        let n = Double(logits.data.count), pw = Double(w)
+        let n = summed([Double(logits.data.count)], sum)[0], pw = Double(w)
         var g = logits, loss = 0.0
         for i in 0..<logits.data.count {
             let x = Double(logits.data[i]), y = Double(t.data[i])
@@ -139,19 +157,20 @@ enum BinaryLosses {
             let s = sigmoid(x)
             g.data[i] = Float((s * (pw * y + 1 - y) - pw * y) / n)
         }
-        return (loss / n, g)
+        return (summed([loss], sum)[0] / n, g)
     }
 
     /// `1 - (2 I + 1) / (P + T + 1)` per channel, with I, P and T summed over the whole batch (`batch`) or
     /// over each image (then averaged over images too).
-    static func dice(_ logits: Tensor, _ t: Tensor, squared: Bool, batch: Bool) -> (loss: Double, gradient: Tensor) {
+    static func dice(_ logits: Tensor, _ t: Tensor, squared: Bool, batch: Bool, _ sum: ProcessSum? = nil) -> (loss: Double, gradient: Tensor) {
         let s = logits.shape, hw = s.height * s.width, channels = s.channels
         let p = logits.data.map { sigmoid(Double($0)) }
         var g = logits, loss = 0.0
         // Each group is a set of (image, channel) planes summed together.
         let groups: [[Int]] = batch ? (0..<channels).map { c in (0..<s.batch).map { n in n * channels + c } }
                                     : (0..<(s.batch * channels)).map { [$0] }
-        for planes in groups {
+        var sums = [Double](repeating: 0, count: 3 * groups.count)
+        for (k, planes) in groups.enumerated() {
             var inter = 0.0, sp = 0.0, st = 0.0
             for plane in planes {
                 for j in (plane * hw)..<((plane + 1) * hw) {
@@ -161,6 +180,13 @@ enum BinaryLosses {
                     st += squared ? y * y : y
                 }
             }
+            sums[3 * k] = inter; sums[3 * k + 1] = sp; sums[3 * k + 2] = st
+        }
+        // Batch Dice sums over every process's images; per-image terms stay local, their count is global.
+        if batch { sums = summed(sums, sum) }
+        let terms = batch ? Double(groups.count) : summed([Double(groups.count)], sum)[0]
+        for (k, planes) in groups.enumerated() {
+            let inter = sums[3 * k], sp = sums[3 * k + 1], st = sums[3 * k + 2]
             let num = 2 * inter + 1, den = sp + st + 1
             loss += 1 - num / den
             for plane in planes {
@@ -168,15 +194,16 @@ enum BinaryLosses {
                     let y = Double(t.data[j])
                     let dDen = squared ? 2 * p[j] : 1
                     let dLdp = -(2 * y * den - num * dDen) / (den * den)
-                    g.data[j] = Float(dLdp * p[j] * (1 - p[j]) / Double(groups.count))
+                    g.data[j] = Float(dLdp * p[j] * (1 - p[j]) / terms)
                 }
             }
         }
-        return (loss / Double(groups.count), g)
+        // A batch term is the same on every process: counted once.
+        return ((batch || sum == nil ? loss : summed([loss], sum)[0]) / terms, g)
     }
 
-    static func focal(_ logits: Tensor, _ t: Tensor, alpha: Float, gamma: Float) -> (loss: Double, gradient: Tensor) {
-        let n = Double(logits.data.count), a = Double(alpha), gm = Double(gamma)
+    static func focal(_ logits: Tensor, _ t: Tensor, alpha: Float, gamma: Float, _ sum: ProcessSum? = nil) -> (loss: Double, gradient: Tensor) {
+        let n = summed([Double(logits.data.count)], sum)[0], a = Double(alpha), gm = Double(gamma)
         var g = logits, loss = 0.0
         for i in 0..<logits.data.count {
             let x = Double(logits.data[i]), y = Double(t.data[i])
@@ -189,7 +216,7 @@ enum BinaryLosses {
             let dz = at * (gm * mod * pt * logpt - mod * (1 - pt))
             g.data[i] = Float((y > 0.5 ? dz : -dz) / n)
         }
-        return (loss / n, g)
+        return (summed([loss], sum)[0] / n, g)
     }
 
     static func pow(_ x: Double, _ e: Double) -> Double {
@@ -199,11 +226,12 @@ enum BinaryLosses {
         return LayerReference.exp64(e * Foundation.log(x))
     }
 
-    static func tversky(_ logits: Tensor, _ t: Tensor, alpha: Float, beta: Float) -> (loss: Double, gradient: Tensor) {
-        let s = logits.shape, hw = s.height * s.width, groups = s.batch * s.channels
+    static func tversky(_ logits: Tensor, _ t: Tensor, alpha: Float, beta: Float, _ sum: ProcessSum? = nil) -> (loss: Double, gradient: Tensor) {
+        let s = logits.shape, hw = s.height * s.width, localGroups = s.batch * s.channels
+        let groups = summed([Double(localGroups)], sum)[0]
         let a = Double(alpha), b = Double(beta)
         var g = logits, loss = 0.0
-        for k in 0..<groups {
+        for k in 0..<localGroups {
             let base = k * hw
             var tp = 0.0, fp = 0.0, fn = 0.0
             for j in 0..<hw {
@@ -216,10 +244,10 @@ enum BinaryLosses {
                 let p = sigmoid(Double(logits.data[base + j])), y = Double(t.data[base + j])
                 let dNum = y, dDen = y + a * (1 - y) - b * y
                 let dLdp = -(dNum * den - num * dDen) / (den * den)
-                g.data[base + j] = Float(dLdp * p * (1 - p) / Double(groups))
+                g.data[base + j] = Float(dLdp * p * (1 - p) / groups)
             }
         }
-        return (loss / Double(groups), g)
+        return (summed([loss], sum)[0] / groups, g)
     }
 }
 
@@ -253,10 +281,10 @@ enum ClassLosses {
     }
 
     /// Mean over pixels of `-log p[label]`, from the probabilities `p` of `logits`.
-    static func crossEntropy(_ logits: Tensor, _ p: [Double], _ ids: [Int32]) -> (loss: Double, gradient: Tensor) {
+    static func crossEntropy(_ logits: Tensor, _ p: [Double], _ ids: [Int32], _ sum: ProcessSum? = nil) -> (loss: Double, gradient: Tensor) {
         let s = logits.shape, hw = s.height * s.width, k = s.channels
         precondition(ids.count == s.batch * hw, "cross-entropy needs one class id per pixel")
-        let count = Double(s.batch * hw)
+        let count = summed([Double(s.batch * hw)], sum)[0]
         var g = logits, loss = 0.0
         for n in 0..<s.batch {
             let base = n * k * hw
@@ -268,12 +296,12 @@ enum ClassLosses {
                 }
             }
         }
-        return (loss / count, g)
+        return (summed([loss], sum)[0] / count, g)
     }
 
     /// Soft Dice over the softmax probabilities: `1 - (2 I + 1) / (P + T + 1)` per class, over the classes and
     /// sums `form` says (the whole batch or each image; foreground only or all classes), averaged.
-    static func dice(_ logits: Tensor, _ p: [Double], _ ids: [Int32], form: DiceForm) -> (loss: Double, gradient: Tensor) {
+    static func dice(_ logits: Tensor, _ p: [Double], _ ids: [Int32], form: DiceForm, _ sum: ProcessSum? = nil) -> (loss: Double, gradient: Tensor) {
         let s = logits.shape, hw = s.height * s.width, k = s.channels
         let scored = Array((form.background ? 0 : 1)..<k)
         let imageGroups: [[Int]] = form.batch ? [Array(0..<s.batch)] : (0..<s.batch).map { [$0] }
@@ -286,15 +314,17 @@ enum ClassLosses {
                 // One pass over the images' labels marks the classes their truth holds.
                 var holds = [Bool](repeating: false, count: k)
                 for n in images { for j in 0..<hw { let c = Int(ids[n * hw + j]); if c >= 0 && c < k { holds[c] = true } } }
+                // A batch term's classes are those of every process's images.
+                if form.batch, sum != nil { holds = summed(holds.map { $0 ? 1 : 0 }, sum).map { $0 > 0 } }
                 let present = classes.filter { holds[$0] }
                 if !present.isEmpty { classes = present }
             }
             groups.append((images, classes))
         }
-        let terms = Double(groups.reduce(0) { $0 + $1.1.count })
-        // dL/dp for every probability (0 for the classes not scored), then through the softmax.
-        var dLdp = [Double](repeating: 0, count: p.count)
-        var loss = 0.0
+        let localTerms = Double(groups.reduce(0) { $0 + $1.1.count })
+        let terms = form.batch ? localTerms : summed([localTerms], sum)[0]
+        // The intersection and volumes of every term; a batch term's summed over every process's images.
+        var sums: [Double] = []
         for (images, classes) in groups {
             for c in classes {
                 var inter = 0.0, sp = 0.0, st = 0.0
@@ -307,6 +337,18 @@ enum ClassLosses {
                         st += y
                     }
                 }
+                sums += [inter, sp, st]
+            }
+        }
+        if form.batch { sums = summed(sums, sum) }
+        // dL/dp for every probability (0 for the classes not scored), then through the softmax.
+        var dLdp = [Double](repeating: 0, count: p.count)
+        var loss = 0.0
+        var term = 0
+        for (images, classes) in groups {
+            for c in classes {
+                let inter = sums[3 * term], sp = sums[3 * term + 1], st = sums[3 * term + 2]
+                term += 1
                 let num = 2 * inter + 1, den = sp + st + 1
                 loss += 1 - num / den
                 for n in images {
@@ -328,6 +370,6 @@ enum ClassLosses {
                 for c in 0..<k { g.data[base + c * hw + j] = Float(p[base + c * hw + j] * (dLdp[base + c * hw + j] - dot)) }
             }
         }
-        return (loss / terms, g)
+        return ((form.batch || sum == nil ? loss : summed([loss], sum)[0]) / terms, g)
     }
 }

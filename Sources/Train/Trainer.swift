@@ -35,6 +35,8 @@ public struct TrainingOptions {
     /// How the output heads' biases start (`PriorHeadBias`): by default at the class frequencies for a
     /// multi-class (softmax) head, as initialized for a binary (sigmoid) one.
     public var headBias: HeadBiasStart = .auto
+    /// Several processes training one model (`DataParallel`); nil for one process.
+    public var dataParallel: DataParallel? = nil
 
     public init() {}
 }
@@ -80,6 +82,15 @@ public final class Trainer {
         Trainer.keepFreedMemory
         autograd = try Autograd(model.graph, threads: options.threads, fuseActivations: true)
         autograd.convolutions = options.convolutions
+        if let parallel = options.dataParallel {
+            // Rank 0's initial weights everywhere (they are seeded alike, but a rank must never start apart).
+            for i in 0..<model.graph.parameters.count {
+                var values = model.graph.parameters[i].floats
+                parallel.broadcastFloats(&values)
+                autograd.setParameter(i, values)
+            }
+            autograd.batchNormSynchronizer = parallel.sumDoubles
+        }
         optimizer = Optimizer(options.optimizer, weightDecay: options.weightDecay, clipNorm: options.clipNorm)
         loss = options.loss ?? Loss.defaultLoss(classes: model.classes)
     }
@@ -101,7 +112,14 @@ public final class Trainer {
         return Int(id) < data.classNames.count ? data.classNames[Int(id)] : "class\(id)"
     }
 
-    var batchesPerEpoch: Int { (trainIndices.count + options.batchSize - 1) / options.batchSize }
+    /// Batches per epoch; with several processes a last batch smaller than the number of processes is skipped.
+    var batchesPerEpoch: Int {
+        let full = trainIndices.count / options.batchSize, rest = trainIndices.count % options.batchSize
+        return full + (rest > 0 && rest >= (options.dataParallel?.size ?? 1) ? 1 : 0)
+    }
+
+    /// Whether this process writes checkpoints, logs and pictures (rank 0 of a data-parallel run).
+    public var writesFiles: Bool { options.dataParallel?.isMain ?? true }
 
     func schedule() -> LearningRateSchedule {
         LearningRateSchedule(base: options.learningRate, shape: options.schedule, warmupSteps: options.warmupEpochs * batchesPerEpoch,
@@ -159,14 +177,17 @@ public final class Trainer {
             // The next batch is read and augmented on a background thread while this one trains. Its content
             // depends only on (seed, epoch, indices), so prefetching never changes the result.
             let prefetch = DispatchQueue(label: "segrun.prefetch")
-            var prepared = batch(self.indices(order, 0), epoch: epoch)
+            // This process's part of each global batch (all of it in one process).
+            let parallel = options.dataParallel
+            func localIndices(_ b: Int) -> [Int] { parallel.map { $0.share(self.indices(order, b)) } ?? self.indices(order, b) }
+            var prepared = batch(localIndices(0), epoch: epoch)
             for b in 0..<batchesPerEpoch {
                 let indices = self.indices(order, b)
                 let (x, target) = prepared
                 let group = DispatchGroup()
                 let upcoming = PrefetchSlot()
                 if b + 1 < batchesPerEpoch {
-                    let nextIndices = self.indices(order, b + 1)
+                    let nextIndices = localIndices(b + 1)
                     prefetch.async(group: group) { upcoming.batch = self.batch(nextIndices, epoch: epoch) }
                 }
                 defer {
@@ -178,13 +199,14 @@ public final class Trainer {
                 var outputGradients: [Tensor?] = []
                 var batchLoss = 0.0
                 for head in logits {
-                    let (l, g) = loss.evaluate(head, target)
+                    let (l, g) = loss.evaluate(head, target, across: parallel?.processSum)
                     batchLoss += l / Double(logits.count)
                     var scaled = g
                     for i in 0..<scaled.data.count { scaled.data[i] /= Float(logits.count) }
                     outputGradients.append(scaled)
                 }
                 try autograd.backward(outputGradients)
+                if let parallel { sumGradients(parallel) }
                 optimizer.update(autograd, learningRate: schedule.rate(at: step))
                 step += 1
                 lossSum += batchLoss * Double(indices.count)
@@ -208,14 +230,31 @@ public final class Trainer {
             state.optimizerStep = step
             let improved = scores.pooledDice > state.bestDice
             if improved { state.bestDice = scores.pooledDice; state.epochsWithoutImprovement = 0 } else { state.epochsWithoutImprovement += 1 }
-            try checkpoint(directory, state: state, improved: improved)
-            if options.overlayEvery > 0 && ((epoch + 1) % options.overlayEvery == 0 || epoch + 1 == options.epochs) {
+            if writesFiles { try checkpoint(directory, state: state, improved: improved) }
+            if writesFiles && options.overlayEvery > 0 && ((epoch + 1) % options.overlayEvery == 0 || epoch + 1 == options.epochs) {
                 try ValidationGrid.write(self, to: directory + String(format: "/overlays-e%03d.png", epoch + 1))
             }
             try report(.epochDone(record, improved: improved))
             if let patience = options.patience, state.epochsWithoutImprovement >= patience {
                 try report(.stoppedEarly(epoch: epoch + 1))
                 break
+            }
+        }
+    }
+
+    /// Sums the learned parameters' gradients over the processes (one vector, one reduction per step).
+    func sumGradients(_ parallel: DataParallel) {
+        let learnable = autograd.learnableParameters
+        autograd.updateGradients { gradients in
+            var flat: [Float] = []
+            flat.reserveCapacity(learnable.reduce(0) { $0 + gradients[$1].count })
+            for i in learnable { flat += gradients[i] }
+            parallel.sumFloats(&flat)
+            var offset = 0
+            for i in learnable {
+                let n = gradients[i].count
+                gradients[i].withUnsafeMutableBufferPointer { g in for j in 0..<n { g[j] = flat[offset + j] } }
+                offset += n
             }
         }
     }

@@ -29,6 +29,9 @@ public final class Autograd {
     var fusedActivationNodes = Set<Int>()
     /// BatchNorm momentum for the running statistics (PyTorch's default).
     public var batchNormMomentum: Float = 0.1
+    /// Data-parallel training: sums BatchNorm's statistics and gradient sums over every process, so training
+    /// BatchNorm normalizes with the global batch's statistics (synchronized BatchNorm). nil: this batch's.
+    public var batchNormSynchronizer: F32BatchNormTraining.Synchronizer? = nil
 
     /// With `fuseActivations`, an activation node whose only operand is a BatchNorm that feeds nothing
     /// else runs inside that BatchNorm (one pass over the data instead of two, forward and backward); the
@@ -77,6 +80,11 @@ public final class Autograd {
     public func parameter(_ i: Int) -> [Float] { graph.parameters[i].floats }
 
     /// Replaces the values of parameter `i` (optimizers write through this).
+    /// Changes the accumulated gradients in place (data-parallel training sums them over processes).
+    public func updateGradients(_ body: (inout [[Float]]) -> Void) {
+        body(&gradients)
+    }
+
     public func setParameter(_ i: Int, _ values: [Float]) {
         precondition(values.count == graph.parameters[i].elementCount, "parameter \(graph.parameters[i].name): wrong count")
         graph.parameters[i].data = .f32(values)

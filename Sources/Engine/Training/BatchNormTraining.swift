@@ -7,12 +7,13 @@ extension Autograd {
     func batchNormForward(_ x: UnsafePointer<Float>, pixels: Int, channels c: Int, gamma: [Float], beta: [Float],
                           epsilon: Float, activation: FusedActivation, runningMean: inout [Float], runningVariance: inout [Float],
                           output y: UnsafeMutablePointer<Float>) -> F32BatchNormTraining.Saved {
-        let threads = self.threads, momentum = batchNormMomentum
+        let threads = self.threads, momentum = batchNormMomentum, synchronize = batchNormSynchronizer
         return gamma.withUnsafeBufferPointer { g in beta.withUnsafeBufferPointer { b in
             runningMean.withUnsafeMutableBufferPointer { rm in runningVariance.withUnsafeMutableBufferPointer { rv in
                 F32BatchNormTraining.forward(x, pixels: pixels, channels: c, gamma: g.baseAddress!, beta: b.baseAddress!, epsilon: epsilon,
                                              momentum: momentum, runningMean: rm.baseAddress!, runningVariance: rv.baseAddress!,
-                                             activation: activation, output: y) { ParallelFor.spread($0, threads: threads, $1) }
+                                             activation: activation, output: y, spread: { ParallelFor.spread($0, threads: threads, $1) },
+                                             synchronize: synchronize)
             } }
         } }
     }
@@ -20,11 +21,12 @@ extension Autograd {
     func batchNormBackward(_ x: UnsafePointer<Float>, output y: UnsafePointer<Float>, outputGradient dy: UnsafePointer<Float>,
                            activation: FusedActivation, pixels: Int, channels c: Int, gamma: [Float], saved: F32BatchNormTraining.Saved,
                            inputGradient dx: UnsafeMutablePointer<Float>, gammaGradient: inout [Float], betaGradient: inout [Float]) {
-        let threads = self.threads
+        let threads = self.threads, synchronize = batchNormSynchronizer
         gamma.withUnsafeBufferPointer { g in gammaGradient.withUnsafeMutableBufferPointer { dg in betaGradient.withUnsafeMutableBufferPointer { db in
             F32BatchNormTraining.backward(x, output: y, outputGradient: dy, activation: activation, pixels: pixels, channels: c,
                                           gamma: g.baseAddress!, saved: saved, inputGradient: dx, gammaGradient: dg.baseAddress!,
-                                          betaGradient: db.baseAddress!) { ParallelFor.spread($0, threads: threads, $1) }
+                                          betaGradient: db.baseAddress!, spread: { ParallelFor.spread($0, threads: threads, $1) },
+                                          synchronize: synchronize)
         } } }
     }
 }

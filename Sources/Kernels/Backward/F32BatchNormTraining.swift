@@ -16,11 +16,18 @@ public enum F32BatchNormTraining {
 
     public static func chunkCount(pixels: Int) -> Int { (pixels + chunkPixels - 1) / chunkPixels }
 
-    /// Per-channel batch mean and 1/sqrt(var + eps) that the backward pass reuses.
+    /// Per-channel batch mean and 1/sqrt(var + eps) that the backward pass reuses, and the number of pixels the
+    /// statistics are over (this batch's, or every process's batches' together when synchronized).
     public struct Saved {
         public var mean: [Float]
         public var inverseStd: [Float]
+        public var pixels: Int = 0
     }
+
+    /// Synchronized BatchNorm (data-parallel training over several processes): sums a short vector of
+    /// per-channel Float64 sums over every process, in place, in an order that depends on nothing but the
+    /// processes' ranks. The statistics (and, backward, the gradient sums) are then those of the global batch.
+    public typealias Synchronizer = (UnsafeMutableBufferPointer<Double>) -> Void
 
     // MARK: tile functions
 
@@ -193,35 +200,51 @@ public enum F32BatchNormTraining {
                                beta: UnsafePointer<Float>, epsilon: Float, momentum: Float,
                                runningMean: UnsafeMutablePointer<Float>, runningVariance: UnsafeMutablePointer<Float>,
                                activation: FusedActivation = .none, output y: UnsafeMutablePointer<Float>,
-                               spread: WorkSpreader = runOnCallingThread) -> Saved {
+                               spread: WorkSpreader = runOnCallingThread, synchronize: Synchronizer? = nil) -> Saved {
         let chunks = chunkCount(pixels: pixels)
-        let partial = UnsafeMutablePointer<Double>.allocate(capacity: chunks * c), total = UnsafeMutablePointer<Double>.allocate(capacity: 2 * c)
+        // total: the channel sums, then the pixel count (synchronized with them), then the squared deviations.
+        let partial = UnsafeMutablePointer<Double>.allocate(capacity: chunks * c), total = UnsafeMutablePointer<Double>.allocate(capacity: 2 * c + 1)
         let floats = UnsafeMutablePointer<Float>.allocate(capacity: 3 * c)
         defer { partial.deallocate(); total.deallocate(); floats.deallocate() }
         spread(chunks) { channelSums(x, pixels: pixels, channels: c, center: nil, chunks: $0, into: partial) }
         reduce(partial, chunks: chunks, channels: c, into: total)
-        for ch in 0..<c { floats[ch] = Float(total[ch] / Double(pixels)) }
+        var count = pixels
+        if let synchronize {
+            total[c] = Double(pixels)
+            synchronize(UnsafeMutableBufferPointer(start: total, count: c + 1))
+            count = Int(total[c])
+        }
+        for ch in 0..<c { floats[ch] = Float(total[ch] / Double(count)) }
         let mean = UnsafePointer(floats)
         spread(chunks) { channelSums(x, pixels: pixels, channels: c, center: mean, chunks: $0, into: partial) }
-        reduce(partial, chunks: chunks, channels: c, into: total + c)
-        let saved = finishStatistics(sum: total, squaredDeviations: total + c, pixels: pixels, channels: c, gamma: gamma, beta: beta,
+        reduce(partial, chunks: chunks, channels: c, into: total + c + 1)
+        synchronize?(UnsafeMutableBufferPointer(start: total + c + 1, count: c))
+        var saved = finishStatistics(sum: total, squaredDeviations: total + c + 1, pixels: count, channels: c, gamma: gamma, beta: beta,
                                      epsilon: epsilon, momentum: momentum, runningMean: runningMean, runningVariance: runningVariance,
                                      mean: floats, scale: floats + c, shift: floats + 2 * c)
+        saved.pixels = count
         let scale = UnsafePointer(floats + c), shift = UnsafePointer(floats + 2 * c)
         spread(pixels) { normalize(x, channels: c, scale: scale, shift: shift, activation: activation, pixels: $0, output: y) }
         return saved
     }
 
-    /// The per-channel factors of `inputGradient` from the summed gradients; also writes dgamma and dbeta.
+    /// dgamma and dbeta from this process's summed gradients (data-parallel training sums them over processes
+    /// with the other parameters' gradients).
+    public static func parameterGradients(sumDy: UnsafePointer<Double>, sumDyCentered: UnsafePointer<Double>, channels c: Int, saved: Saved,
+                                          gammaGradient: UnsafeMutablePointer<Float>, betaGradient: UnsafeMutablePointer<Float>) {
+        for ch in 0..<c {
+            gammaGradient[ch] = Float(sumDyCentered[ch] * Double(saved.inverseStd[ch]))
+            betaGradient[ch] = Float(sumDy[ch])
+        }
+    }
+
+    /// The per-channel factors of `inputGradient` from the summed gradients (of the global batch when synchronized).
     public static func finishGradient(sumDy: UnsafePointer<Double>, sumDyCentered: UnsafePointer<Double>, pixels: Int, channels c: Int,
                                       gamma: UnsafePointer<Float>, saved: Saved, k: UnsafeMutablePointer<Float>,
-                                      meanDy: UnsafeMutablePointer<Float>, kc: UnsafeMutablePointer<Float>,
-                                      gammaGradient: UnsafeMutablePointer<Float>, betaGradient: UnsafeMutablePointer<Float>) {
+                                      meanDy: UnsafeMutablePointer<Float>, kc: UnsafeMutablePointer<Float>) {
         let m = Double(pixels)
         for ch in 0..<c {
             let inverse = Double(saved.inverseStd[ch])
-            gammaGradient[ch] = Float(sumDyCentered[ch] * inverse)
-            betaGradient[ch] = Float(sumDy[ch])
             k[ch] = Float(Double(gamma[ch]) * inverse)
             meanDy[ch] = Float(sumDy[ch] / m)
             kc[ch] = Float(Double(gamma[ch]) * inverse * inverse * inverse * sumDyCentered[ch] / m)
@@ -235,7 +258,7 @@ public enum F32BatchNormTraining {
                                 activation: FusedActivation = .none, pixels: Int, channels c: Int,
                                 gamma: UnsafePointer<Float>, saved: Saved, inputGradient dx: UnsafeMutablePointer<Float>,
                                 gammaGradient: UnsafeMutablePointer<Float>, betaGradient: UnsafeMutablePointer<Float>,
-                                spread: WorkSpreader = runOnCallingThread) {
+                                spread: WorkSpreader = runOnCallingThread, synchronize: Synchronizer? = nil) {
         let chunks = chunkCount(pixels: pixels)
         let partial = UnsafeMutablePointer<Double>.allocate(capacity: 2 * chunks * c), total = UnsafeMutablePointer<Double>.allocate(capacity: 2 * c)
         let floats = UnsafeMutablePointer<Float>.allocate(capacity: 3 * c)
@@ -248,8 +271,14 @@ public enum F32BatchNormTraining {
             }
             reduce(partial, chunks: chunks, channels: c, into: total)
             reduce(partial + chunks * c, chunks: chunks, channels: c, into: total + c)
-            finishGradient(sumDy: total, sumDyCentered: total + c, pixels: pixels, channels: c, gamma: gamma, saved: saved,
-                           k: floats, meanDy: floats + c, kc: floats + 2 * c, gammaGradient: gammaGradient, betaGradient: betaGradient)
+            parameterGradients(sumDy: total, sumDyCentered: total + c, channels: c, saved: saved, gammaGradient: gammaGradient, betaGradient: betaGradient)
+            var count = pixels
+            if let synchronize {
+                synchronize(UnsafeMutableBufferPointer(start: total, count: 2 * c))
+                count = saved.pixels
+            }
+            finishGradient(sumDy: total, sumDyCentered: total + c, pixels: count, channels: c, gamma: gamma, saved: saved,
+                           k: floats, meanDy: floats + c, kc: floats + 2 * c)
             let k = UnsafePointer(floats), meanDy = UnsafePointer(floats + c), kc = UnsafePointer(floats + 2 * c)
             spread(pixels) {
                 inputGradient(x, output: y, outputGradient: dy, activation: activation, channels: c, mean: mean, k: k,

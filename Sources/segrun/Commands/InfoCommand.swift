@@ -15,6 +15,7 @@ struct InfoCommand: ParsableCommand {
               segrun info --preset unet-s
               segrun info model-int8.segrun --json
               segrun info --cpu
+              segrun info runs/a/last.segrun --compare runs/b/last.segrun
             """))
 
     @Argument(help: "Model file.")
@@ -34,6 +35,9 @@ struct InfoCommand: ParsableCommand {
     @Flag(help: "Describe this CPU and the kernel path this build runs on it, then exit.")
     var cpu = false
 
+    @Option(help: "Compare the parameters with this model file's (same architecture): bitwise equal or not, and the largest difference relative to each tensor's largest magnitude.")
+    var compare: String?
+
     func validate() throws {
         if parseSize(size) == nil { throw ValidationError("--size takes H or HxW, e.g. 256 or 512x384") }
     }
@@ -44,6 +48,7 @@ struct InfoCommand: ParsableCommand {
             return
         }
         let (model, label, fileBytes) = try modelOptions.load(self.model)
+        if let compare { return try compareParameters(model, label: label, with: compare) }
         let (h, w) = parseSize(size)!
         let multiple = model.inputMultiple
         let ph = (h + multiple - 1) / multiple * multiple, pw = (w + multiple - 1) / multiple * multiple
@@ -135,6 +140,56 @@ extension InfoCommand {
             print("this build:   one path, chosen when it was compiled (SEGRUN_TARGET_CPU, default native). The")
             print("              portable distribution (scripts/build-portable) and the segrun-edge binary")
             print("              (scripts/build-edge) hold AVX-512, AVX2 and portable paths and pick one at start.")
+        }
+    }
+
+    /// `--compare`: whether two models' parameters are the same bits, and how far apart they are.
+    func compareParameters(_ model: Model, label: String, with path: String) throws {
+        let other = try loadModelFile(path)
+        let a = model.graph.parameters, b = other.graph.parameters
+        guard a.count == b.count, zip(a, b).allSatisfy({ $0.elementCount == $1.elementCount }) else {
+            throw CLIError("\(path): its parameters do not match \(label)'s (\(b.count) tensors against \(a.count)): not the same architecture")
+        }
+        var identical = true, worstRelative = 0.0, worstAbsolute = 0.0, worstName = ""
+        var perTensor: [(name: String, relative: Double)] = []
+        var differenceSquares = 0.0, squares = 0.0, largestOverall = 0.0
+        for (x, y) in zip(a, b) {
+            let u = x.floats, v = y.floats
+            var largest = 0.0, difference = 0.0
+            for j in 0..<u.count {
+                if u[j].bitPattern != v[j].bitPattern { identical = false }
+                largest = max(largest, abs(Double(v[j])))
+                let d = Double(u[j]) - Double(v[j])
+                difference = max(difference, abs(d))
+                differenceSquares += d * d
+                squares += Double(v[j]) * Double(v[j])
+            }
+            largestOverall = max(largestOverall, largest)
+            worstAbsolute = max(worstAbsolute, difference)
+            let relative = largest > 0 ? difference / largest : difference
+            perTensor.append((x.name, relative))
+            if relative > worstRelative { worstRelative = relative; worstName = x.name }
+        }
+        // Over the whole model: the norm of the difference relative to the weights' norm, and the largest
+        // difference relative to the largest weight. (A tensor whose true gradient is nearly zero, such as the
+        // bias of a BatchNorm followed by a convolution and another BatchNorm, is mostly rounding after a few
+        // steps, so its own relative difference says little.)
+        let normRelative = squares > 0 ? (differenceSquares / squares).squareRoot() : differenceSquares.squareRoot()
+        let maxRelative = largestOverall > 0 ? worstAbsolute / largestOverall : worstAbsolute
+        if json {
+            print(JSON.object([("tensors", "\(a.count)"), ("bitwise_equal", identical ? "true" : "false"),
+                               ("relative_l2", String(format: "%.3e", normRelative)), ("relative_max", String(format: "%.3e", maxRelative)),
+                               ("max_relative_difference", String(format: "%.3e", worstRelative)), ("max_abs_difference", String(format: "%.3e", worstAbsolute)),
+                               ("worst_tensor", JSON.string(worstName))]))
+        } else {
+            print(identical ? "\(a.count) parameter tensors, bitwise equal"
+                  : String(format: "%d parameter tensors differ: largest difference %.3e relative to its tensor's largest magnitude (%@), %.3e absolute",
+                           a.count, worstRelative, worstName, worstAbsolute))
+            if !identical {
+                print(String(format: "whole model: |a-b| / |b| = %.3e (L2 norms), max |a-b| / max |b| = %.3e", normRelative, maxRelative))
+                print("largest relative differences per tensor: " + perTensor.sorted { $0.relative > $1.relative }.prefix(5)
+                    .map { String(format: "%@ %.2e", $0.name, $0.relative) }.joined(separator: ", "))
+            }
         }
     }
 }

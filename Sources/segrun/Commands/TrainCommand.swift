@@ -4,6 +4,7 @@ import Engine
 import Train
 import Kernels
 import Volumes
+import Cluster
 
 struct TrainCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -98,7 +99,7 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Convolutions of the forward and input-gradient passes: auto (default: Winograd F4 on layers of 128+ channels, F2 below; gradients within 1e-4 of PyTorch's), winograd-f4 (about 15% faster, entries within about 1e-3), winograd-f2 or igemm (within 1e-5, slower).")
     var conv: String?
 
-    @Option(help: "Threads (default: all cores).")
+    @Option(help: "Threads (default: all cores; under mpirun, the cores shared among the ranks on this machine).")
     var threads: Int?
 
     @Option(help: "Run folder.")
@@ -140,8 +141,23 @@ struct TrainCommand: ParsableCommand {
 
     func run() throws {
         let (h, w) = parseSize(size)!
+        // Under mpirun with several ranks: data-parallel training (docs/SCALING.md); only rank 0 prints and writes.
+        let environment = ProcessInfo.processInfo.environment
+        var mpi: MPICommunicator? = nil
+        if MPICommunicator.launchedWithSeveralRanks(environment) {
+            do { mpi = try MPICommunicator(environment: environment) } catch { throw CLIError("\(error)") }
+        }
+        defer { mpi?.finish() }
+        if let mpi, mpi.rank != 0 {
+            ProgressBar.silenced = true
+            _ = freopen("/dev/null", "w", stdout)
+        }
+        if let mpi, batch < mpi.size { throw CLIError("--batch \(batch) is the global batch, split over \(mpi.size) processes: give at least one image per process") }
         let stderr = FileHandle.standardError
-        stderr.write("segrun train: loading \(data)\n".data(using: .utf8)!)
+        if let mpi, mpi.rank == 0 {
+            print("data-parallel: \(mpi.size) processes (\(mpi.library)); global batch \(batch), \(batch / mpi.size)-\((batch + mpi.size - 1) / mpi.size) images per process per step")
+        }
+        if mpi?.rank ?? 0 == 0 { stderr.write("segrun train: loading \(data)\n".data(using: .utf8)!) }
         var loading: ProgressBar? = nil
         let loaded: SegmentationDataset
         do {
@@ -219,7 +235,11 @@ struct TrainCommand: ParsableCommand {
         training.augmentation = Augmentation.named(augment)!
         if augment == "elastic" { training.augmentation.elasticPixels = Float(min(h, w)) / 16 }
         training.seed = modelOptions.seed
-        training.threads = threads ?? ParallelFor.coreCount
+        training.threads = threads ?? max(1, ParallelFor.coreCount / (mpi == nil ? 1 : MPICommunicator.localSize(environment) ?? 1))
+        if let mpi {
+            training.dataParallel = DataParallel(rank: mpi.rank, size: mpi.size, sumFloats: { mpi.sumInRankOrder(&$0) },
+                                                 sumDoubles: { mpi.sumInRankOrder($0) }, broadcastFloats: { mpi.broadcast(&$0) })
+        }
         if let conv { training.convolutions = TrainingConvolutions(name: conv)! }
         training.patience = patience
         training.overlayEvery = max(0, overlayEvery)
@@ -227,7 +247,7 @@ struct TrainCommand: ParsableCommand {
               + "\(dataset.channels) channel(s), classes: \(dataset.classNames.joined(separator: ", "))")
         print("model: \(modelOptions.preset!), \(Format.count(Double(model.graph.parameterCount))) parameters; run folder \(out)")
         let trainer = try Trainer(model: model, data: dataset, train: trainIndices, validation: validationIndices, options: training)
-        let board = try tensorboard.map { try TensorBoardWriter(directory: $0) }
+        let board = trainer.writesFiles ? try tensorboard.map { try TensorBoardWriter(directory: $0) } : nil
         if let board { print("TensorBoard events: \(board.path)") }
         var bar: ProgressBar? = nil
         try trainer.run(directory: out, resume: resume) { event in
@@ -251,6 +271,7 @@ struct TrainCommand: ParsableCommand {
                 print("early stop after epoch \(epoch): no better validation pooled Dice for \(patience ?? 0) epochs")
             }
         }
+        if !trainer.writesFiles { return }
         // The report: validation cases of a volume dataset get montages.
         var validationCases: [VolumeCase] = []
         if volumes {

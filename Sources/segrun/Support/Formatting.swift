@@ -34,6 +34,8 @@ final class ProgressBar {
     static let logInterval = 5.0
     /// When the last plain line was written (any bar), or the process started.
     nonisolated(unsafe) static var lastLogged = Date()
+    /// No bars at all (the ranks other than 0 of a data-parallel run).
+    nonisolated(unsafe) static var silenced = false
 
     static let stderrIsTerminal: Bool = isatty(2) != 0 && ProcessInfo.processInfo.environment["TERM"] != "dumb"
 
@@ -43,6 +45,7 @@ final class ProgressBar {
     }
 
     func update(_ done: Int, note: String = "") {
+        if ProgressBar.silenced { return }
         let fraction = Double(done) / Double(total)
         let elapsed = Date().timeIntervalSince(start)
         let eta = done > 0 ? elapsed / Double(done) * Double(total - done) : 0
@@ -63,6 +66,7 @@ final class ProgressBar {
 
     /// A message on its own line (clearing the bar first on a terminal).
     func note(_ message: String) {
+        if ProgressBar.silenced { return }
         FileHandle.standardError.write(((interactive ? "\r\u{1B}[K" : "") + message + "\n").data(using: .utf8)!)
     }
 }
