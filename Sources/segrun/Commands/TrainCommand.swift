@@ -29,6 +29,13 @@ struct TrainCommand: ParsableCommand {
               segrun train --data ../shared/data/brain-mask --preset unet-s --size 128 --epochs 20 --out runs/brain
               segrun train --data ISIC-2017/train --val ISIC-2017/val --preset unet-s --size 128 --out runs/isic
               segrun train --data ../shared/data/brain-mask --preset unet-s --out runs/brain --resume
+
+            Under mpirun (docs/SCALING.md) N processes train one model: --batch is the global batch, split
+            over the ranks; loss and BatchNorm use the global batch; gradients are summed in rank order (the
+            same bits for a given N); only rank 0 prints and writes. MPI is loaded at run time when present.
+
+              mpirun -np 4 segrun train --data lesions --preset unet-s --size 128 --batch 16 --out runs/ddp
+              srun --mpi=pmix segrun train --data /shared/lesions --preset unet-s --batch 32 --out /shared/runs/ddp
             """))
 
     @Option(help: "Dataset folder with images/ and masks/ (and optionally dataset.json).")
