@@ -24,6 +24,7 @@ public final class MPICommunicator {
     private let allgather: @convention(c) (UnsafeRawPointer?, Int32, Handle, UnsafeMutableRawPointer?, Int32, Handle, Handle) -> Int32
     private let alltoall: @convention(c) (UnsafeRawPointer?, Int32, Handle, UnsafeMutableRawPointer?, Int32, Handle, Handle) -> Int32
     private let finalize: @convention(c) () -> Int32
+    private let abortJob: @convention(c) (Handle, Int32) -> Int32
     private var finalized = false
 
     /// Whether this process was started by an MPI launcher (`mpirun`, `srun --mpi=pmix`) with more than one rank.
@@ -78,6 +79,7 @@ public final class MPICommunicator {
         allgather = try function("MPI_Allgather", as: (@convention(c) (UnsafeRawPointer?, Int32, Handle, UnsafeMutableRawPointer?, Int32, Handle, Handle) -> Int32).self)
         alltoall = try function("MPI_Alltoall", as: (@convention(c) (UnsafeRawPointer?, Int32, Handle, UnsafeMutableRawPointer?, Int32, Handle, Handle) -> Int32).self)
         finalize = try function("MPI_Finalize", as: (@convention(c) () -> Int32).self)
+        abortJob = try function("MPI_Abort", as: (@convention(c) (Handle, Int32) -> Int32).self)
         if initialize(nil, nil) != 0 { throw ClusterError("MPI_Init failed (\(loaded))") }
         var r: Int32 = 0, n: Int32 = 0
         if commRank(comm, &r) != 0 || commSize(comm, &n) != 0 { throw ClusterError("MPI_Comm_rank/MPI_Comm_size failed (\(loaded))") }
@@ -91,6 +93,13 @@ public final class MPICommunicator {
     /// `MPI_Finalize`, once (before the process exits; also on deinit).
     public func finish() {
         if !finalized { finalized = true; _ = finalize() }
+    }
+
+    /// Ends every rank of the job (`MPI_Abort`): what a rank does on an error the others may not share, which
+    /// would otherwise leave them waiting in a collective forever.
+    public func abort(code: Int32) -> Never {
+        _ = abortJob(comm, code)
+        exit(code)
     }
 
     private func check(_ code: Int32, _ what: String) {

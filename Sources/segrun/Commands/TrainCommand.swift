@@ -147,7 +147,6 @@ struct TrainCommand: ParsableCommand {
     }
 
     func run() throws {
-        let (h, w) = parseSize(size)!
         // Under mpirun with several ranks: data-parallel training (docs/SCALING.md); only rank 0 prints and writes.
         let environment = ProcessInfo.processInfo.environment
         var mpi: MPICommunicator? = nil
@@ -155,6 +154,18 @@ struct TrainCommand: ParsableCommand {
             do { mpi = try MPICommunicator(environment: environment) } catch { throw CLIError("\(error)") }
         }
         defer { mpi?.finish() }
+        do { try train(mpi: mpi, environment: environment) } catch {
+            // One rank's error ends the job: the others would wait in their next collective forever.
+            if let mpi {
+                FileHandle.standardError.write("segrun train (rank \(mpi.rank) of \(mpi.size)): error: \(error)\n".data(using: .utf8)!)
+                mpi.abort(code: 1)
+            }
+            throw error
+        }
+    }
+
+    func train(mpi: MPICommunicator?, environment: [String: String]) throws {
+        let (h, w) = parseSize(size)!
         if let mpi, mpi.rank != 0 {
             ProgressBar.silenced = true
             _ = freopen("/dev/null", "w", stdout)
