@@ -31,11 +31,12 @@ enum BinaryFile {
     /// O_EXCL (fopen's "x", exclusive on NFS too), with the next free suffix after the process id. Two
     /// processes writing the same output (a retried Kubernetes pod whose pid is 1 like the first one's, a
     /// Slurm task run twice) each write their own file and the last rename wins whole.
-    static func createTemporary(beside path: String) -> (file: UnsafeMutablePointer<FILE>?, path: String, error: String) {
+    /// (Generic over the file type: glibc's `FILE` imports as a struct, musl's, in Embedded builds, as opaque.)
+    static func createTemporary<File>(beside path: String, open: (String) -> File?) -> (file: File?, path: String, error: String) {
         var attempt = 0
         while true {
             let temporary = path + ".tmp-\(getpid())" + (attempt == 0 ? "" : "-\(attempt)")
-            if let f = fopen(temporary, "wbx") { return (f, temporary, "") }
+            if let f = open(temporary) { return (f, temporary, "") }
             let reason = lastError
             attempt += 1
             if attempt > 64 || access(temporary, F_OK) != 0 { return (nil, temporary, reason) }
@@ -43,7 +44,7 @@ enum BinaryFile {
     }
 
     static func writeAtomically(_ bytes: [UInt8], to path: String) throws(ImageIOError) {
-        let (file, temporary, reason) = createTemporary(beside: path)
+        let (file, temporary, reason) = createTemporary(beside: path) { fopen($0, "wbx") }
         guard let f = file else { throw .cannotWrite(path: path, reason: reason) }
         let written = bytes.withUnsafeBytes { fwrite($0.baseAddress, 1, $0.count, f) }
         let flushed = fflush(f) == 0 && fsync(fileno(f)) == 0

@@ -19,7 +19,7 @@ final class VolumeSink {
 
     init(path: String, gzip: Bool) throws(VolumeError) {
         self.path = path
-        let created = BinaryFile.createTemporary(beside: path)
+        let created = BinaryFile.createTemporary(beside: path) { fopen($0, "wbx") }
         temporary = created.path
         guard let f = created.file else { throw .cannotWrite(path: path, reason: created.error) }
         file = f
