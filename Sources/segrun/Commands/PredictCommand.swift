@@ -153,7 +153,9 @@ struct PredictCommand: ParsableCommand {
         let resuming = resume ?? fm.fileExists(atPath: out)
         try fm.createDirectory(atPath: out, withIntermediateDirectories: true)
         let finished = { (input: String) in resuming && outputs.of(input).allSatisfy { fm.fileExists(atPath: out + "/" + $0) } }
-        let skippedImages = imageIndices.filter { finished(allImages[$0]) }, skippedVolumes = volumes.filter(finished)
+        // One pass each: a cohort's shard can hold tens of thousands of inputs.
+        let (skippedImages, imagesToRun) = partition(imageIndices) { finished(allImages[$0]) }
+        let (skippedVolumes, volumesToRun) = partition(volumes, by: finished)
         let skipped = skippedImages.map { allImages[$0] } + skippedVolumes
         if !skipped.isEmpty {
             note("segrun predict: \(skipped.count) of \(imageIndices.count + volumes.count) input(s) already have all their outputs in \(out): skipped (--no-resume redoes them)")
@@ -182,7 +184,6 @@ struct PredictCommand: ParsableCommand {
         let style = overlay ? Overlay.Style(rawValue: overlayStyle)! : nil
 
         var volumeFailures: [String] = []
-        let volumesToRun = volumes.filter { !skippedVolumes.contains($0) }
         if !volumesToRun.isEmpty {
             note("segrun predict: \(label), \(volumesToRun.count) volume(s) -> \(out)")
             for result in predictVolumes(volumesToRun, segmenter: segmenter, options: options) {
@@ -190,7 +191,6 @@ struct PredictCommand: ParsableCommand {
             }
             if failFast && !volumeFailures.isEmpty { finish(); throw CLIError("stopped at the first failure (--fail-fast): \(volumeFailures[0])") }
         }
-        let imagesToRun = imageIndices.filter { !skippedImages.contains($0) }
         if imagesToRun.isEmpty {
             finish()
             if !volumeFailures.isEmpty { throw CLIError("\(volumeFailures.count) of \(volumes.count) volume(s) failed (listed above)") }
@@ -266,6 +266,13 @@ struct PredictCommand: ParsableCommand {
         if !failures.isEmpty || !volumeFailures.isEmpty {
             throw CLIError("\(failures.count) of \(imagesToRun.count) image(s) and \(volumeFailures.count) of \(volumesToRun.count) volume(s) failed (listed above)")
         }
+    }
+
+    /// The elements for which `isIncluded` holds, and the others, each in order.
+    private func partition<T>(_ items: [T], by isIncluded: (T) -> Bool) -> (matching: [T], others: [T]) {
+        var matching: [T] = [], others: [T] = []
+        for item in items { if isIncluded(item) { matching.append(item) } else { others.append(item) } }
+        return (matching, others)
     }
 
     private func note(_ line: String) {
