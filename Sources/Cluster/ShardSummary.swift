@@ -130,31 +130,23 @@ public struct ShardMerge: Sendable {
     }
 
     /// `summary.json`: the merged counts, failures and times.
-    public var json: String {
-        func string(_ s: String) -> String {
-            let data = try! JSONEncoder().encode([s])
-            return String(String(decoding: data, as: UTF8.self).dropFirst().dropLast())
+    struct Record: Encodable {
+        let shards: Int, complete: Bool, missingShards: [Int], duplicatedInputs: [String]
+        let inputs: Int, processed: Int, skipped: Int, outputs: Int, failed: Int, failures: [ShardSummary.Failure], hosts: [String]
+        let wallSeconds: Double, processSeconds: Double, inputsPerSecond: Double
+        enum CodingKeys: String, CodingKey {
+            case shards, complete, missingShards = "missing_shards", duplicatedInputs = "duplicated_inputs", inputs, processed, skipped,
+                 outputs, failed, failures, hosts, wallSeconds = "wall_seconds", processSeconds = "process_seconds",
+                 inputsPerSecond = "inputs_per_second"
         }
-        let failureList = failures.map { "{\"input\": \(string($0.input)), \"error\": \(string($0.error))}" }
-        return """
-            {
-              "shards": \(shards),
-              "complete": \(isComplete),
-              "missing_shards": [\(missing.map(String.init).joined(separator: ", "))],
-              "duplicated_inputs": [\(duplicated.map(string).joined(separator: ", "))],
-              "inputs": \(inputs),
-              "processed": \(processed),
-              "skipped": \(skipped),
-              "outputs": \(outputs),
-              "failed": \(failures.count),
-              "failures": [\(failureList.joined(separator: ", "))],
-              "hosts": [\(Set(summaries.map(\.host)).sorted().map(string).joined(separator: ", "))],
-              "wall_seconds": \(String(format: "%.3f", wallSeconds)),
-              "process_seconds": \(String(format: "%.3f", processSeconds)),
-              "inputs_per_second": \(String(format: "%.3f", throughput))
-            }
+    }
 
-            """
+    public var json: String {
+        let record = Record(shards: shards, complete: isComplete, missingShards: missing, duplicatedInputs: duplicated, inputs: inputs,
+                            processed: processed, skipped: skipped, outputs: outputs, failed: failures.count, failures: failures,
+                            hosts: Set(summaries.map(\.host)).sorted(), wallSeconds: wallSeconds, processSeconds: processSeconds,
+                            inputsPerSecond: throughput)
+        return String(decoding: try! ShardSummary.encoder.encode(record), as: UTF8.self) + "\n"
     }
 
     public func write(toDirectory directory: String) throws {
