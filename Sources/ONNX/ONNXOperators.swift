@@ -1,0 +1,507 @@
+import Engine
+
+/// The mapping of each supported ONNX operator onto segrun's operators (docs/ONNX.md lists them with their
+/// limits). An attribute value segrun cannot honour exactly is refused with the reason, never approximated.
+extension ONNXImporter {
+    mutating func importNode(_ node: ONNXNode) throws(ONNXError) {
+        guard let output = node.outputs.first, !output.isEmpty else {
+            throw .unsupported(node: node.label, opType: node.opType, reason: "has no output")
+        }
+        for extra in node.outputs.dropFirst() where !extra.isEmpty && consumers[extra, default: 0] > 0 {
+            throw .unsupported(node: node.label, opType: node.opType, reason: "its output '\(extra)' is used, which segrun does not compute")
+        }
+        if node.opType == "Identity" || node.opType == "Dropout" {
+            values[output] = values[node.inputs[0]]
+            return
+        }
+        if Self.foldableOps.contains(node.opType), let c = try fold(node) {
+            values[output] = .constant(c)
+            return
+        }
+        values[output] = try network(node)
+    }
+
+    private func fail(_ node: ONNXNode, _ reason: String) -> ONNXError {
+        .unsupported(node: node.label, opType: node.opType, reason: reason)
+    }
+
+    /// The segrun node behind operand `i`, which must be an image tensor.
+    private func tensor(_ node: ONNXNode, _ i: Int) throws(ONNXError) -> Int {
+        guard i < node.inputs.count, case .node(let index)? = values[node.inputs[i]] else {
+            throw fail(node, "operand \(i) ('\(i < node.inputs.count ? node.inputs[i] : "missing")') must be a tensor computed from the input")
+        }
+        return index
+    }
+
+    private func required(_ node: ONNXNode, _ i: Int, _ what: String) throws(ONNXError) -> ConstantTensor {
+        guard i < node.inputs.count, !node.inputs[i].isEmpty, let c = constant(node.inputs[i]) else {
+            throw fail(node, "its \(what) must be a constant (an initializer)")
+        }
+        return c
+    }
+
+    private func optionalConstant(_ node: ONNXNode, _ i: Int) -> ConstantTensor? {
+        guard i < node.inputs.count, !node.inputs[i].isEmpty else { return nil }
+        return constant(node.inputs[i])
+    }
+
+    private func ints(_ node: ONNXNode, _ name: String) -> [Int]? { node.attribute(name).map { $0.ints.map(Int.init) } }
+
+    private mutating func network(_ node: ONNXNode) throws(ONNXError) -> Value {
+        let name = node.label, out = node.outputs[0]
+        switch node.opType {
+        case "Conv": return .node(try conv(node))
+        case "ConvTranspose": return .node(try convTranspose(node))
+        case "BatchNormalization":
+            let x = try tensor(node, 0)
+            if node.attribute("training_mode")?.int == 1 { throw fail(node, "training_mode=1 (export the model in eval mode)") }
+            let c = shapes[x].channels
+            var p: [Int] = []
+            for (i, what) in ["scale", "B", "mean", "var"].enumerated() {
+                let t = try required(node, i + 1, what)
+                guard t.count == c else { throw fail(node, "\(what) has \(t.count) values for \(c) channels") }
+                p.append(addParameter("\(name).\(what)", shape: [c], t.floats))
+            }
+            let epsilon = node.attribute("epsilon")?.float ?? 1e-5
+            return .node(try emit(name: name, op: .batchNorm(BatchNormAttributes(gamma: p[0], beta: p[1], mean: p[2], variance: p[3], epsilon: epsilon)), inputs: [x], produces: out))
+        case "InstanceNormalization":
+            let epsilon = node.attribute("epsilon")?.float ?? 1e-5
+            let scale = try required(node, 1, "scale"), bias = try required(node, 2, "B")
+            if case .grouped(let x, let groups)? = values[node.inputs[0]] {
+                guard scale.values.allSatisfy({ $0 == 1 }), bias.values.allSatisfy({ $0 == 0 }) else {
+                    throw fail(node, "a group normalization with per-group scale or bias is not a GroupNorm")
+                }
+                return .groupNormalized(node: x, groups: groups, epsilon: epsilon)
+            }
+            let x = try tensor(node, 0)
+            let c = shapes[x].channels
+            guard scale.count == c, bias.count == c else { throw fail(node, "scale and B need \(c) values") }
+            let gamma = addParameter("\(name).scale", shape: [c], scale.floats), beta = addParameter("\(name).B", shape: [c], bias.floats)
+            return .node(try emit(name: name, op: .groupNorm(GroupNorm(groups: c, gamma: gamma, beta: beta, epsilon: epsilon)), inputs: [x], produces: out))
+        case "GroupNormalization":
+            let x = try tensor(node, 0)
+            let c = shapes[x].channels
+            guard let groups = node.attribute("num_groups")?.int.map(Int.init), groups > 0, c % groups == 0 else {
+                throw fail(node, "num_groups must divide the \(c) channels")
+            }
+            let epsilon = node.attribute("epsilon")?.float ?? 1e-5
+            var scale = try required(node, 1, "scale").floats, bias = try required(node, 2, "bias").floats
+            if scale.count == groups && groups != c {
+                // Opset 18 gives one scale and bias per group; opset 21 one per channel.
+                scale = (0..<c).map { scale[$0 / (c / groups)] }
+                bias = (0..<c).map { bias[$0 / (c / groups)] }
+            }
+            guard scale.count == c, bias.count == c else { throw fail(node, "scale and bias need \(c) or \(groups) values") }
+            let gamma = addParameter("\(name).scale", shape: [c], scale), beta = addParameter("\(name).bias", shape: [c], bias)
+            return .node(try emit(name: name, op: .groupNorm(GroupNorm(groups: groups, gamma: gamma, beta: beta, epsilon: epsilon)), inputs: [x], produces: out))
+        case "Relu":
+            return .node(try emit(name: name, op: .activation(.relu), inputs: [try tensor(node, 0)], produces: out))
+        case "LeakyRelu":
+            let slope = node.attribute("alpha")?.float ?? 0.01
+            return .node(try emit(name: name, op: .activation(.leakyRelu(slope: slope)), inputs: [try tensor(node, 0)], produces: out))
+        case "Sigmoid":
+            return .node(try emit(name: name, op: .activation(.sigmoid), inputs: [try tensor(node, 0)], produces: out))
+        case "PRelu":
+            let x = try tensor(node, 0)
+            let slope = try required(node, 1, "slope")
+            let c = shapes[x].channels
+            guard let v = slope.perChannel(rank: shapeDims(x).count, channels: c) ?? (slope.count == c ? slope.floats : nil) else {
+                throw fail(node, "slope of shape \(slope.dims) is not one value or one per channel")
+            }
+            let p = addParameter("\(name).slope", shape: [v.count], v)
+            return .node(try emit(name: name, op: .prelu(PReLU(slope: p)), inputs: [x], produces: out))
+        case "Clip":
+            let x = try tensor(node, 0)
+            var low = -Float.greatestFiniteMagnitude, high = Float.greatestFiniteMagnitude
+            if opset >= 11 {
+                if node.inputs.count > 1 && !node.inputs[1].isEmpty { low = try required(node, 1, "min").floats.first ?? low }
+                if node.inputs.count > 2 && !node.inputs[2].isEmpty { high = try required(node, 2, "max").floats.first ?? high }
+            } else {
+                low = node.attribute("min")?.float ?? low
+                high = node.attribute("max")?.float ?? high
+            }
+            if low == 0 && high == .greatestFiniteMagnitude {
+                return .node(try emit(name: name, op: .activation(.relu), inputs: [x], produces: out))
+            }
+            return .node(try emit(name: name, op: .clip(Clip(low: low, high: high)), inputs: [x], produces: out))
+        case "Softmax":
+            let x = try tensor(node, 0)
+            let rank = shapeDims(x).count
+            var axis = Int(node.attribute("axis")?.int ?? (opset >= 13 ? -1 : 1))
+            if axis < 0 { axis += rank }
+            let pixels = shapes[x].pixelsPerImage
+            if axis != 1 || (opset < 13 && pixels != 1) {
+                throw fail(node, "softmax over axis \(axis)\(opset < 13 ? " (opset \(opset) flattens from the axis)" : ""); segrun's softmax runs over channels (axis 1, opset 13+)")
+            }
+            return .node(try emit(name: name, op: .softmax, inputs: [x], produces: out))
+        case "Add", "Sub", "Mul", "Div":
+            return .node(try arithmetic(node))
+        case "MaxPool", "AveragePool":
+            return .node(try pool(node))
+        case "GlobalAveragePool":
+            let x = try tensor(node, 0)
+            return .node(try emit(name: name, op: .adaptiveAveragePool2d(bins: 1), inputs: [x], produces: out))
+        case "Concat":
+            var axis = Int(node.attribute("axis")?.int ?? 1)
+            var operands: [Int] = []
+            for i in 0..<node.inputs.count { operands.append(try tensor(node, i)) }
+            if axis < 0 { axis += shapeDims(operands[0]).count }
+            guard axis == 1 else { throw fail(node, "concatenation along axis \(axis); segrun concatenates channels (axis 1)") }
+            if operands.count == 1 { return .node(operands[0]) }
+            return .node(try emit(name: name, op: .concat, inputs: operands, produces: out))
+        case "Resize", "Upsample":
+            return .node(try resize(node))
+        case "Pad":
+            return .node(try pad(node))
+        case "Reshape", "Flatten":
+            return try reshape(node)
+        default:
+            throw fail(node, "segrun has no such operator (docs/ONNX.md lists the supported ones)")
+        }
+    }
+
+    // MARK: convolutions
+
+    /// Conv (any rank 1-3, groups 1 or depthwise, dilations, asymmetric pads, auto_pad).
+    private mutating func conv(_ node: ONNXNode) throws(ONNXError) -> Int {
+        let x = try tensor(node, 0)
+        let w = try required(node, 1, "weight")
+        let rank = w.rank - 2
+        let inDims = shapeDims(x)
+        guard rank >= 1, rank == inDims.count - 2 else { throw fail(node, "weight \(w.dims) does not match a \(inDims.count - 2)D input") }
+        let groups = Int(node.attribute("group")?.int ?? 1)
+        let kernel = Array(w.dims[2...])
+        if let k = ints(node, "kernel_shape"), k != kernel { throw fail(node, "kernel_shape \(k) disagrees with the weight \(w.dims)") }
+        let strides = ints(node, "strides") ?? Array(repeating: 1, count: rank)
+        let dilations = ints(node, "dilations") ?? Array(repeating: 1, count: rank)
+        guard strides.count == rank, dilations.count == rank else { throw fail(node, "strides or dilations have the wrong length") }
+        let (begin, end) = try padding(node, rank: rank, kernel: kernel, strides: strides, dilations: dilations, input: Array(inDims[2...]))
+        let outChannels = w.dims[0]
+        let weight = addParameter("\(node.label).weight", shape: w.dims, w.floats)
+        var bias: Int?
+        if let b = optionalConstant(node, 2) {
+            guard b.count == outChannels else { throw fail(node, "bias has \(b.count) values for \(outChannels) output channels") }
+            bias = addParameter("\(node.label).bias", shape: [outChannels], b.floats)
+        } else if node.inputs.count > 2 && !node.inputs[2].isEmpty {
+            throw fail(node, "its bias must be a constant")
+        }
+        let window = SpatialWindow(kernel: kernel, stride: strides, dilation: dilations, padBegin: begin, padEnd: end)
+        let op = Op.conv2d(ConvAttributes(outChannels: outChannels, window: window, groups: groups, weight: weight, bias: bias))
+        return try emit(name: node.label, op: op, inputs: [x], produces: node.outputs[0])
+    }
+
+    /// Explicit pads, or `auto_pad` resolved at the import size (SAME_* with stride 1 does not depend on it).
+    private mutating func padding(_ node: ONNXNode, rank: Int, kernel: [Int], strides: [Int], dilations: [Int], input: [Int]) throws(ONNXError) -> ([Int], [Int]) {
+        let autoPad = node.attribute("auto_pad")?.string ?? "NOTSET"
+        switch autoPad {
+        case "NOTSET", "":
+            let pads = ints(node, "pads") ?? Array(repeating: 0, count: 2 * rank)
+            guard pads.count == 2 * rank, pads.allSatisfy({ $0 >= 0 }) else { throw fail(node, "pads \(pads) are not 2 x \(rank) non-negative values") }
+            return (Array(pads[..<rank]), Array(pads[rank...]))
+        case "VALID":
+            return (Array(repeating: 0, count: rank), Array(repeating: 0, count: rank))
+        case "SAME_UPPER", "SAME_LOWER":
+            var begin: [Int] = [], end: [Int] = []
+            for a in 0..<rank {
+                let out = (input[a] + strides[a] - 1) / strides[a]
+                let total = max(0, (out - 1) * strides[a] + (kernel[a] - 1) * dilations[a] + 1 - input[a])
+                let small = total / 2, large = total - small
+                begin.append(autoPad == "SAME_UPPER" ? small : large)
+                end.append(autoPad == "SAME_UPPER" ? large : small)
+                if strides[a] > 1 { fixedSize = true }
+            }
+            if fixedSize { notes.append("'\(node.label)' pads with \(autoPad) at a stride above 1, which depends on the size: the model runs at the import size") }
+            return (begin, end)
+        default:
+            throw fail(node, "auto_pad '\(autoPad)'")
+        }
+    }
+
+    /// ConvTranspose (groups 1, dilation 1, pads and output_padding; output_shape when it matches them).
+    private mutating func convTranspose(_ node: ONNXNode) throws(ONNXError) -> Int {
+        let x = try tensor(node, 0)
+        let w = try required(node, 1, "weight")
+        let rank = w.rank - 2
+        let inDims = shapeDims(x)
+        guard rank >= 1, rank == inDims.count - 2 else { throw fail(node, "weight \(w.dims) does not match a \(inDims.count - 2)D input") }
+        if (node.attribute("group")?.int ?? 1) != 1 { throw fail(node, "grouped transposed convolution") }
+        if let d = ints(node, "dilations"), d.contains(where: { $0 != 1 }) { throw fail(node, "dilations \(d)") }
+        if let a = node.attribute("auto_pad")?.string, a != "NOTSET", a != "" { throw fail(node, "auto_pad '\(a)' (give explicit pads)") }
+        let kernel = Array(w.dims[2...])
+        let strides = ints(node, "strides") ?? Array(repeating: 1, count: rank)
+        let pads = ints(node, "pads") ?? Array(repeating: 0, count: 2 * rank)
+        let outputPadding = ints(node, "output_padding") ?? Array(repeating: 0, count: rank)
+        guard strides.count == rank, pads.count == 2 * rank, outputPadding.count == rank, pads.allSatisfy({ $0 >= 0 }) else {
+            throw fail(node, "strides, pads or output_padding have the wrong length")
+        }
+        let outChannels = w.dims[1]
+        if w.dims[0] != inDims[1] { throw fail(node, "weight \(w.dims) for \(inDims[1]) input channels") }
+        let weight = addParameter("\(node.label).weight", shape: w.dims, w.floats)
+        var bias: Int?
+        if let b = optionalConstant(node, 2) {
+            guard b.count == outChannels else { throw fail(node, "bias has \(b.count) values for \(outChannels) output channels") }
+            bias = addParameter("\(node.label).bias", shape: [outChannels], b.floats)
+        }
+        let window = SpatialWindow(kernel: kernel, stride: strides, dilation: Array(repeating: 1, count: rank),
+                                   padBegin: Array(pads[..<rank]), padEnd: Array(pads[rank...]))
+        let op = Op.convTranspose2d(ConvTransposeAttributes(outChannels: outChannels, window: window, outputPadding: outputPadding, weight: weight, bias: bias))
+        let index = try emit(name: node.label, op: op, inputs: [x], produces: node.outputs[0])
+        if let wanted = ints(node, "output_shape") {
+            let got = Array(shapeDims(index).suffix(rank))
+            if Array(wanted.suffix(rank)) != got { throw fail(node, "output_shape \(wanted) differs from the \(got) its pads give") }
+        }
+        return index
+    }
+
+    // MARK: arithmetic
+
+    /// Add, Mul of two tensors; Add, Sub, Mul, Div of a tensor and a per-channel (or scalar) constant,
+    /// which becomes a per-channel affine map (folded into the producer where it can be).
+    private mutating func arithmetic(_ node: ONNXNode) throws(ONNXError) -> Int {
+        let op = node.opType
+        guard node.inputs.count == 2 else { throw fail(node, "needs two operands") }
+        let a = values[node.inputs[0]], b = values[node.inputs[1]]
+        if case .node(let x)? = a, case .node(let y)? = b {
+            switch op {
+            case "Add": return try emit(name: node.label, op: .add(.none), inputs: [x, y], produces: node.outputs[0])
+            case "Mul":
+                // segrun's gate is the second operand; a gate given first is commutative.
+                let gateFirst = shapes[x].elementCount < shapes[y].elementCount
+                return try emit(name: node.label, op: .mul, inputs: gateFirst ? [y, x] : [x, y], produces: node.outputs[0])
+            default: throw fail(node, "\(op) of two computed tensors")
+            }
+        }
+        let x: Int, c: ConstantTensor, constantFirst: Bool
+        if case .node(let n)? = a, case .constant(let k)? = b { x = n; c = k; constantFirst = false }
+        else if case .constant(let k)? = a, case .node(let n)? = b { x = n; c = k; constantFirst = true }
+        else { throw fail(node, "operands are not a tensor and a constant") }
+        let channels = shapes[x].channels
+        guard let v = c.perChannel(rank: shapeDims(x).count, channels: channels) else {
+            throw fail(node, "constant of shape \(c.dims) is neither a scalar nor one value per channel")
+        }
+        var scale: [Float]? = nil, shift: [Float]? = nil
+        switch (op, constantFirst) {
+        case ("Add", _): shift = v
+        case ("Sub", false): shift = v.map { -$0 }
+        case ("Sub", true): scale = [Float](repeating: -1, count: channels); shift = v
+        case ("Mul", _): scale = v
+        case ("Div", false): scale = v.map { 1 / $0 }
+        default: throw fail(node, "a constant divided by a tensor")
+        }
+        return try affine(node, x, scale: scale, shift: shift)
+    }
+
+    /// `x * scale + shift` per channel: folded into the bias of a producing convolution (shift only) or into
+    /// a producing GroupNorm's gamma and beta when nothing else reads it, else a 1x1 depthwise convolution.
+    private mutating func affine(_ node: ONNXNode, _ x: Int, scale: [Float]?, shift: [Float]?) throws(ONNXError) -> Int {
+        let c = shapes[x].channels
+        if hasSingleUse(x) {
+            switch graph.nodes[x].op {
+            case .conv2d(var a) where scale == nil && a.activation == .none:
+                a.bias = foldShift(into: a.bias, shift!, name: graph.nodes[x].name)
+                graph.nodes[x].op = .conv2d(a)
+                producedBy[x] = node.outputs[0]
+                return x
+            case .convTranspose2d(var a) where scale == nil && a.activation == .none:
+                a.bias = foldShift(into: a.bias, shift!, name: graph.nodes[x].name)
+                graph.nodes[x].op = .convTranspose2d(a)
+                producedBy[x] = node.outputs[0]
+                return x
+            case .groupNorm(let g):
+                var gamma = graph.parameters[g.gamma].floats, beta = graph.parameters[g.beta].floats
+                for k in 0..<c {
+                    if let scale { gamma[k] *= scale[k]; beta[k] *= scale[k] }
+                    if let shift { beta[k] += shift[k] }
+                }
+                graph.parameters[g.gamma].data = .f32(gamma)
+                graph.parameters[g.beta].data = .f32(beta)
+                producedBy[x] = node.outputs[0]
+                return x
+            default: break
+            }
+        }
+        let rank = shapes[x].spatialRank
+        let weight = addParameter("\(node.label).scale", shape: [c, 1] + Array(repeating: 1, count: rank), scale ?? [Float](repeating: 1, count: c))
+        let bias = addParameter("\(node.label).shift", shape: [c], shift ?? [Float](repeating: 0, count: c))
+        let op = Op.conv2d(ConvAttributes(outChannels: c, kernel: 1, padding: 0, rank: rank, groups: c, weight: weight, bias: bias))
+        return try emit(name: node.label, op: op, inputs: [x], produces: node.outputs[0])
+    }
+
+    private mutating func foldShift(into bias: Int?, _ shift: [Float], name: String) -> Int {
+        if let bias {
+            var v = graph.parameters[bias].floats
+            for k in 0..<v.count { v[k] += shift[k] }
+            graph.parameters[bias].data = .f32(v)
+            return bias
+        }
+        return addParameter("\(name).bias", shape: [shift.count], shift)
+    }
+
+    // MARK: pooling, resizing, padding, reshaping
+
+    private mutating func pool(_ node: ONNXNode) throws(ONNXError) -> Int {
+        let x = try tensor(node, 0)
+        let inDims = shapeDims(x)
+        let rank = inDims.count - 2
+        guard let kernel = ints(node, "kernel_shape"), kernel.count == rank else { throw fail(node, "kernel_shape must have \(rank) values") }
+        let strides = ints(node, "strides") ?? Array(repeating: 1, count: rank)
+        if let d = ints(node, "dilations"), d.contains(where: { $0 != 1 }) { throw fail(node, "dilated pooling") }
+        var (begin, end) = try padding(node, rank: rank, kernel: kernel, strides: strides, dilations: Array(repeating: 1, count: rank), input: Array(inDims[2...]))
+        if node.opType == "AveragePool" && node.attribute("count_include_pad")?.int == 1 && (begin + end).contains(where: { $0 > 0 }) {
+            throw fail(node, "count_include_pad=1 with padding (segrun's average pooling divides by the taps inside the input)")
+        }
+        if node.attribute("ceil_mode")?.int == 1 {
+            // Ceil mode adds an output where a last window starts inside the input (with its begin padding);
+            // segrun computes floor mode, so the importer accepts ceil mode only where the two agree.
+            for a in 0..<rank {
+                let span = inDims[a + 2] + begin[a] + end[a] - kernel[a]
+                var ceilCount = (span + strides[a] - 1) / strides[a] + 1
+                if (ceilCount - 1) * strides[a] >= inDims[a + 2] + begin[a] { ceilCount -= 1 }
+                if ceilCount != span / strides[a] + 1 {
+                    throw fail(node, "ceil_mode=1 gives \(ceilCount) outputs along axis \(a + 2) at this size, floor mode \(span / strides[a] + 1)")
+                }
+            }
+            notes.append("'\(node.label)': ceil_mode=1 agrees with floor mode at the import size, which the model keeps")
+            fixedSize = true
+        }
+        if begin != end { throw fail(node, "asymmetric pooling pads \(begin) / \(end)") }
+        end = begin
+        let window = SpatialWindow(kernel: kernel, stride: strides, dilation: Array(repeating: 1, count: rank), padBegin: begin, padEnd: end)
+        let attributes = PoolAttributes(window: window)
+        let op: Op = node.opType == "MaxPool" ? .maxPool2d(attributes) : .averagePool2d(attributes)
+        return try emit(name: node.label, op: op, inputs: [x], produces: node.outputs[0])
+    }
+
+    /// Resize/Upsample onto segrun's upsample: nearest (asymmetric + floor, or half-pixel with an integer
+    /// factor, which pick the same pixels) and linear (half_pixel, pytorch_half_pixel, align_corners).
+    private mutating func resize(_ node: ONNXNode) throws(ONNXError) -> Int {
+        let x = try tensor(node, 0)
+        let inDims = shapeDims(x)
+        let rank = inDims.count - 2
+        let mode = node.attribute("mode")?.string ?? "nearest"
+        let transform = node.attribute("coordinate_transformation_mode")?.string ?? (node.opType == "Upsample" ? "asymmetric" : "half_pixel")
+        let nearestMode = node.attribute("nearest_mode")?.string ?? "round_prefer_floor"
+        if node.attribute("antialias")?.int == 1 { throw fail(node, "antialias=1") }
+        if let axes = ints(node, "axes"), axes.sorted() != Array(2..<(rank + 2)) && axes.sorted() != Array(0..<(rank + 2)) {
+            throw fail(node, "axes \(axes)")
+        }
+        if let policy = node.attribute("keep_aspect_ratio_policy")?.string, policy != "stretch" { throw fail(node, "keep_aspect_ratio_policy '\(policy)'") }
+        // Output size from scales or sizes (inputs 2 and 3; Upsample's input 1).
+        var factors: [Double]
+        let scalesIndex = node.opType == "Upsample" ? 1 : 2
+        if let scales = optionalConstant(node, scalesIndex), scales.count > 0 {
+            let s = scales.values
+            guard s.count == rank + 2 || s.count == rank else { throw fail(node, "scales \(s)") }
+            let spatial = Array(s.suffix(rank))
+            if s.count == rank + 2 && (s[0] != 1 || s[1] != 1) { throw fail(node, "scales \(s) resize the batch or channel axis") }
+            factors = spatial
+        } else if let sizes = optionalConstant(node, 3) {
+            let s = sizes.ints
+            guard s.count == rank + 2 || s.count == rank else { throw fail(node, "sizes \(s)") }
+            let spatial = Array(s.suffix(rank))
+            if s.count == rank + 2 && (s[0] != inDims[0] || s[1] != inDims[1]) { throw fail(node, "sizes \(s) resize the batch or channel axis") }
+            factors = (0..<rank).map { Double(spatial[$0]) / Double(inDims[$0 + 2]) }
+            if sizes.fromShape {
+                notes.append("'\(node.label)': output size computed from a tensor's shape, kept as the factor \(factors.map { formatFactor($0) }.joined(separator: "x")) it has at the import size")
+            }
+        } else {
+            throw fail(node, "needs constant scales or sizes")
+        }
+        for a in 0..<rank {
+            let exact = Double(inDims[a + 2]) * factors[a]
+            if exact.rounded(.down) != exact { throw fail(node, "factor \(factors[a]) of \(inDims[a + 2]) pixels is not a whole number of pixels") }
+        }
+        let integerFactors = factors.allSatisfy { $0 >= 1 && $0.rounded() == $0 }
+        let upsampleMode: UpsampleMode
+        switch mode {
+        case "nearest":
+            let exact = (transform == "asymmetric" && nearestMode == "floor")
+                || (integerFactors && ["half_pixel", "pytorch_half_pixel"].contains(transform) && nearestMode == "round_prefer_floor")
+                || (integerFactors && transform == "asymmetric" && ["round_prefer_floor", "round_prefer_ceil", "ceil"].contains(nearestMode) && factors.allSatisfy { $0 == 1 })
+            guard exact else { throw fail(node, "nearest with \(transform) and \(nearestMode) (segrun takes floor(x * in / out): asymmetric with floor)") }
+            upsampleMode = .nearest
+        case "linear", "bilinear", "trilinear":
+            switch transform {
+            case "half_pixel": upsampleMode = .bilinear(alignCorners: false)
+            case "pytorch_half_pixel":
+                for a in 0..<rank where (Double(inDims[a + 2]) * factors[a]) == 1 { throw fail(node, "pytorch_half_pixel to an output of length 1") }
+                upsampleMode = .bilinear(alignCorners: false)
+            case "align_corners": upsampleMode = .bilinear(alignCorners: true)
+            default: throw fail(node, "linear with coordinate_transformation_mode '\(transform)' (segrun takes half_pixel, pytorch_half_pixel, align_corners)")
+            }
+        default:
+            throw fail(node, "mode '\(mode)' (segrun resizes nearest or linear)")
+        }
+        if factors.allSatisfy({ $0 == 1 }) { return x }
+        let op: Op
+        if integerFactors && Set(factors).count == 1 {
+            op = .upsample(UpsampleAttributes(mode: upsampleMode, scale: Int(factors[0])))
+        } else {
+            op = .upsample(UpsampleAttributes(mode: upsampleMode, factors: factors.map { Float($0) }))
+        }
+        return try emit(name: node.label, op: op, inputs: [x], produces: node.outputs[0])
+    }
+
+    private func formatFactor(_ f: Double) -> String { f.rounded() == f ? "\(Int(f))" : "\(f)" }
+
+    /// Pad: zero padding is the identity in any mode; otherwise constant mode on the spatial axes.
+    private mutating func pad(_ node: ONNXNode) throws(ONNXError) -> Int {
+        let x = try tensor(node, 0)
+        let rank = shapeDims(x).count
+        let pads: [Int]
+        var value: Float = 0
+        if opset >= 11 {
+            pads = try required(node, 1, "pads").ints
+            if let v = optionalConstant(node, 2) { value = v.floats.first ?? 0 }
+            if node.inputs.count > 3 && !node.inputs[3].isEmpty { throw fail(node, "the axes input") }
+        } else {
+            pads = ints(node, "pads") ?? []
+            value = node.attribute("value")?.float ?? 0
+        }
+        guard pads.count == 2 * rank else { throw fail(node, "pads \(pads) for a rank-\(rank) tensor") }
+        if pads.allSatisfy({ $0 == 0 }) { return x }
+        let mode = node.attribute("mode")?.string ?? "constant"
+        guard mode == "constant" else { throw fail(node, "\(mode) padding by \(pads) (segrun pads with a constant)") }
+        let begins = Array(pads[..<rank]), ends = Array(pads[rank...])
+        guard begins[0] == 0, begins[1] == 0, ends[0] == 0, ends[1] == 0 else { throw fail(node, "padding the batch or channel axis") }
+        guard pads.allSatisfy({ $0 >= 0 }) else { throw fail(node, "negative pads \(pads) (cropping)") }
+        let op = Op.pad(ConstantPad(pads: Array(begins[2...]) + Array(ends[2...]), value: value))
+        return try emit(name: node.label, op: op, inputs: [x], produces: node.outputs[0])
+    }
+
+    /// Reshape of a computed tensor: the identity, the exporter's GroupNorm pattern (`[N, G, -1]`, then back
+    /// to the input's shape), and nothing else.
+    private mutating func reshape(_ node: ONNXNode) throws(ONNXError) -> Value {
+        let source = values[node.inputs[0]]
+        let target: [Int]
+        if node.opType == "Flatten" {
+            guard case .node(let x)? = source else { throw fail(node, "flattens something that is not a tensor") }
+            let dims = shapeDims(x)
+            var axis = Int(node.attribute("axis")?.int ?? 1)
+            if axis < 0 { axis += dims.count }
+            target = [dims[..<axis].reduce(1, *), dims[axis...].reduce(1, *)]
+        } else {
+            target = try required(node, 1, "shape").ints
+        }
+        switch source {
+        case .node(let x)?:
+            let dims = shapeDims(x)
+            let out = try reshaped(dims, target, allowZero: node.attribute("allowzero")?.int == 1) { fail(node, $0) }
+            if out == dims { return .node(x) }
+            if out.count == 3 && out[0] == dims[0] && dims[1] % out[1] == 0 && out[2] == dims[2...].reduce(1, *) * (dims[1] / out[1]) {
+                return .grouped(node: x, groups: out[1])
+            }
+            throw fail(node, "reshapes \(dims) to \(out); segrun keeps image tensors N x C x [D x] H x W")
+        case .groupNormalized(let x, let groups, let epsilon)?:
+            let dims = shapeDims(x)
+            let out = try reshaped([dims[0], groups, dims[1...].reduce(1, *) / groups], target, allowZero: false) { fail(node, $0) }
+            guard out == dims else { throw fail(node, "reshapes a group normalization to \(out), not back to \(dims)") }
+            let c = dims[1]
+            let gamma = addParameter("\(node.label).gamma", shape: [c], [Float](repeating: 1, count: c))
+            let beta = addParameter("\(node.label).beta", shape: [c], [Float](repeating: 0, count: c))
+            return .node(try emit(name: node.label, op: .groupNorm(GroupNorm(groups: groups, gamma: gamma, beta: beta, epsilon: epsilon)), inputs: [x], produces: node.outputs[0]))
+        default:
+            throw fail(node, "reshapes something that is not an image tensor")
+        }
+    }
+}
