@@ -142,13 +142,7 @@ extension ONNXImporter {
             let x = try tensor(node, 0)
             return .node(try emit(name: name, op: .adaptiveAveragePool2d(bins: 1), inputs: [x], produces: out))
         case "Concat":
-            var axis = Int(node.attribute("axis")?.int ?? 1)
-            var operands: [Int] = []
-            for i in 0..<node.inputs.count { operands.append(try tensor(node, i)) }
-            if axis < 0 { axis += shapeDims(operands[0]).count }
-            guard axis == 1 else { throw fail(node, "concatenation along axis \(axis); segrun concatenates channels (axis 1)") }
-            if operands.count == 1 { return .node(operands[0]) }
-            return .node(try emit(name: name, op: .concat, inputs: operands, produces: out))
+            return .node(try concat(node))
         case "Resize", "Upsample":
             return .node(try resize(node))
         case "Pad":
@@ -335,6 +329,53 @@ extension ONNXImporter {
             return bias
         }
         return addParameter("\(name).bias", shape: [shift.count], shift)
+    }
+
+    /// Channel concatenation of tensors, and of uniform constants the size of the image (MONAI's ResNet
+    /// shortcut pads channels with zeros this way): those channels come from a 1x1 convolution whose weights
+    /// copy the tensors' channels and whose bias holds the constants, which is exact.
+    private mutating func concat(_ node: ONNXNode) throws(ONNXError) -> Int {
+        var parts: [(node: Int?, channels: Int, fill: Double)] = []
+        var reference: [Int]?
+        for (i, name) in node.inputs.enumerated() {
+            if case .node(let x)? = values[name] {
+                parts.append((x, shapes[x].channels, 0))
+                reference = reference ?? shapeDims(x)
+            } else if let c = constant(name), let first = c.values.first, c.values.allSatisfy({ $0 == first }) {
+                parts.append((nil, c.rank > 1 ? c.dims[1] : 0, first))
+            } else {
+                throw fail(node, "operand \(i) ('\(name)') is neither a computed tensor nor a uniform constant")
+            }
+        }
+        guard let dims = reference else { throw fail(node, "concatenates constants only") }
+        var axis = Int(node.attribute("axis")?.int ?? 1)
+        if axis < 0 { axis += dims.count }
+        guard axis == 1 else { throw fail(node, "concatenation along axis \(axis); segrun concatenates channels (axis 1)") }
+        for (i, name) in node.inputs.enumerated() where parts[i].node == nil {
+            let c = constant(name)!
+            var expected = dims
+            expected[1] = c.rank > 1 ? c.dims[1] : -1
+            if c.dims != expected { throw fail(node, "constant operand '\(name)' of shape \(c.dims) does not match the image \(dims)") }
+        }
+        let tensors = parts.compactMap(\.node)
+        var joined = tensors[0]
+        if tensors.count > 1 { joined = try emit(name: node.label, op: .concat, inputs: tensors, produces: node.outputs[0]) }
+        if tensors.count == parts.count { return joined }
+        // Constant channels: a 1x1 convolution from the joined tensors' channels to all of the output's.
+        let inChannels = shapes[joined].channels, outChannels = parts.reduce(0) { $0 + $1.channels }
+        var weight = [Float](repeating: 0, count: outChannels * inChannels), bias = [Float](repeating: 0, count: outChannels)
+        var row = 0, source = 0
+        for part in parts {
+            for _ in 0..<part.channels {
+                if part.node != nil { weight[row * inChannels + source] = 1; source += 1 } else { bias[row] = Float(part.fill) }
+                row += 1
+            }
+        }
+        let rank = dims.count - 2
+        let w = addParameter("\(node.label).channels", shape: [outChannels, inChannels] + Array(repeating: 1, count: rank), weight)
+        let b = addParameter("\(node.label).constants", shape: [outChannels], bias)
+        let op = Op.conv2d(ConvAttributes(outChannels: outChannels, kernel: 1, padding: 0, rank: rank, weight: w, bias: b))
+        return try emit(name: "\(node.label).constant_channels", op: op, inputs: [joined], produces: node.outputs[0])
     }
 
     // MARK: pooling, resizing, padding, reshaping

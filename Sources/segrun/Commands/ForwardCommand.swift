@@ -16,7 +16,7 @@ struct ForwardCommand: ParsableCommand {
     @Argument(help: "Model file.")
     var model: String
 
-    @Option(help: "Input size, H or HxW (not padded: give a multiple of the model's input multiple).")
+    @Option(help: "Input size, H, HxW or DxHxW for volume models (not padded: give a multiple of the model's input multiple).")
     var size: String = "32"
 
     @Option(help: "Batch size.")
@@ -33,8 +33,16 @@ struct ForwardCommand: ParsableCommand {
 
     func run() throws {
         let model = try loadModelFile(self.model)
-        guard let (h, w) = parseSize(size) else { throw CLIError("--size takes H or HxW") }
-        var x = Tensor(zeros: TensorShape(batch: batch, channels: model.inputChannels, height: h, width: w))
+        let shape: TensorShape
+        let axes = size.split(separator: "x").compactMap { Int($0) }
+        if axes.count == 3 && axes.allSatisfy({ $0 > 0 }) {
+            shape = TensorShape(batch: batch, channels: model.inputChannels, depth: axes[0], height: axes[1], width: axes[2])
+        } else if let (h, w) = parseSize(size) {
+            shape = TensorShape(batch: batch, channels: model.inputChannels, height: h, width: w)
+        } else {
+            throw CLIError("--size takes H, HxW or DxHxW")
+        }
+        var x = Tensor(zeros: shape)
         var random = SeededGenerator(seed: seed)
         for i in 0..<x.data.count { x.data[i] = (random.uniform() + 1) / 2 }
         do {
