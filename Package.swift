@@ -121,7 +121,7 @@ let package = Package(
         // Past one machine: shards of a batch job (Slurm arrays, Kubernetes Indexed Jobs) and their summaries.
         .target(name: "Cluster"),
         // ONNX in and out: a protocol-buffer reader of its own, the importer onto segrun's IR (above Engine).
-        .target(name: "ONNX", dependencies: ["Engine"]),
+        .target(name: "ONNX", dependencies: ["Engine", "Kernels"]),
         .executableTarget(
             name: "segrun",
             dependencies: [

@@ -15,8 +15,7 @@ import onnx, onnxruntime as ort, torch, torch.nn as nn, torch.nn.functional as F
 from onnx import TensorProto, helper, numpy_helper
 
 warnings.filterwarnings("ignore")
-out_dir = sys.argv[1] if len(sys.argv) > 1 else "Tests/ONNXTests/Fixtures"
-os.makedirs(out_dir, exist_ok=True)
+out_dir = "Tests/ONNXTests/Fixtures"
 
 
 def write_sgtn(path, a):
@@ -55,13 +54,14 @@ class Block(nn.Sequential):
 
 class PlainUNet(nn.Module):
     """A two-level U-Net as tutorials write it: bilinear (either corner mode) or transposed-conv up path."""
-    def __init__(self, up="bilinear", align_corners=False):
+    def __init__(self, up="bilinear", align_corners=False, width=4):
         super().__init__()
+        w = width
         self.up, self.ac = up, align_corners
-        self.e1, self.e2, self.b = Block(1, 4), Block(4, 8), Block(8, 8)
-        self.t2, self.t1 = nn.ConvTranspose2d(8, 8, 2, 2), nn.ConvTranspose2d(8, 4, 2, 2)
-        self.r1 = nn.Conv2d(8, 4, 1)
-        self.d2, self.d1, self.head = Block(16, 8), Block(8, 4), nn.Conv2d(4, 2, 1)
+        self.e1, self.e2, self.b = Block(1, w), Block(w, 2 * w), Block(2 * w, 2 * w)
+        self.t2, self.t1 = nn.ConvTranspose2d(2 * w, 2 * w, 2, 2), nn.ConvTranspose2d(2 * w, w, 2, 2)
+        self.r1 = nn.Conv2d(2 * w, w, 1)
+        self.d2, self.d1, self.head = Block(4 * w, 2 * w), Block(2 * w, w), nn.Conv2d(w, 2, 1)
 
     def upsample(self, x, t, r=None):
         if self.up == "tconv":
@@ -158,11 +158,14 @@ def handmade():
         print(f"{name}: {os.path.getsize(os.path.join(out_dir, name + '.onnx'))} bytes")
 
 
-torch.manual_seed(0)
-export("plain_bilinear", PlainUNet(), (1, 1, 16, 16))
-export("plain_align_corners", PlainUNet("bilinear", True), (1, 1, 16, 16), opset=11)
-export("plain_tconv", PlainUNet("tconv"), (1, 1, 16, 16), opset=13)
-export("plain_dynamo", PlainUNet(), (1, 1, 16, 16), opset=18, dynamo=True)
-export("resnet_unet", TinyResNetUNet(), (1, 3, 32, 32), opset=17)
-monai_models()
-handmade()
+if __name__ == "__main__":
+    out_dir = sys.argv[1] if len(sys.argv) > 1 else out_dir
+    os.makedirs(out_dir, exist_ok=True)
+    torch.manual_seed(0)
+    export("plain_bilinear", PlainUNet(), (1, 1, 16, 16))
+    export("plain_align_corners", PlainUNet("bilinear", True), (1, 1, 16, 16), opset=11)
+    export("plain_tconv", PlainUNet("tconv"), (1, 1, 16, 16), opset=13)
+    export("plain_dynamo", PlainUNet(), (1, 1, 16, 16), opset=18, dynamo=True)
+    export("resnet_unet", TinyResNetUNet(), (1, 3, 32, 32), opset=17)
+    monai_models()
+    handmade()

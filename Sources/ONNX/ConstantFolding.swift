@@ -27,7 +27,7 @@ extension ONNXImporter {
             start = min(max(start, 0), rank)
             end = min(max(end, start), rank)
             dims = Array(dims[start..<end])
-            return .vector(dims, fromShape: true)
+            return .vector(dims, shapeSources: [index])
         }
         // Every other foldable op needs all its (present) operands constant.
         var operands: [ConstantTensor?] = []
@@ -63,7 +63,7 @@ extension ONNXImporter {
                 }
             }
             let dims = Array(x.dims[..<axis]) + indices.dims + Array(x.dims[(axis + 1)...])
-            return ConstantTensor(dims: dims, values: values, isInteger: x.isInteger, fromShape: x.fromShape)
+            return ConstantTensor(dims: dims, values: values, isInteger: x.isInteger, shapeSources: x.shapeSources)
         case "Unsqueeze":
             let axes = opset >= 13 ? (operand(1)?.ints ?? []) : (node.attribute("axes")?.ints.map(Int.init) ?? [])
             let rank = x.rank + axes.count
@@ -110,14 +110,14 @@ extension ONNXImporter {
             }
             var dims = x.dims
             dims[axis] = parts.reduce(0) { $0 + $1.dims[axis] }
-            return ConstantTensor(dims: dims, values: values, isInteger: x.isInteger, fromShape: parts.contains { $0.fromShape })
+            return ConstantTensor(dims: dims, values: values, isInteger: x.isInteger, shapeSources: parts.flatMap(\.shapeSources))
         case "Slice":
             return try slice(node, x, operand, fail)
         case "Reshape":
             guard let shape = operand(1) else { throw fail("has no shape") }
             var c = x
             c.dims = try reshaped(x.dims, shape.ints, allowZero: node.attribute("allowzero")?.int == 1, fail)
-            c.fromShape = x.fromShape || shape.fromShape
+            c.shapeSources = x.shapeSources + shape.shapeSources
             return c
         case "Transpose":
             let perm = node.attribute("perm")?.ints.map(Int.init) ?? Array((0..<x.rank).reversed())
@@ -133,7 +133,7 @@ extension ONNXImporter {
                 }
                 values[i] = x.values[source]
             }
-            return ConstantTensor(dims: dims, values: values, isInteger: x.isInteger, fromShape: x.fromShape)
+            return ConstantTensor(dims: dims, values: values, isInteger: x.isInteger, shapeSources: x.shapeSources)
         case "ConstantOfShape":
             let dims = x.ints
             guard dims.allSatisfy({ $0 >= 0 }), dims.reduce(1, *) <= 1 << 24 else { throw fail("shape \(dims) is not a small constant") }
@@ -142,7 +142,7 @@ extension ONNXImporter {
                 fill = try t.values(directory: directory).first ?? 0
                 integer = Self.isIntegerType(t.dataType)
             }
-            return ConstantTensor(dims: dims, values: [Double](repeating: fill, count: dims.reduce(1, *)), isInteger: integer, fromShape: x.fromShape)
+            return ConstantTensor(dims: dims, values: [Double](repeating: fill, count: dims.reduce(1, *)), isInteger: integer, shapeSources: x.shapeSources)
         case "Range":
             guard let limit = operand(1), let delta = operand(2), let d = delta.values.first, d != 0 else { throw fail("needs start, limit and a nonzero delta") }
             let start = x.values.first ?? 0, end = limit.values.first ?? 0
@@ -168,10 +168,10 @@ extension ONNXImporter {
             }
             let cond = x.expanded(to: dims), av = a.expanded(to: dims), bv = b.expanded(to: dims)
             return ConstantTensor(dims: dims, values: (0..<cond.count).map { cond[$0] != 0 ? av[$0] : bv[$0] }, isInteger: a.isInteger && b.isInteger,
-                                  fromShape: x.fromShape || a.fromShape || b.fromShape)
+                                  shapeSources: x.shapeSources + a.shapeSources + b.shapeSources)
         case "Expand":
             guard let shape = operand(1), let dims = ConstantTensor.broadcast(x.dims, shape.ints) else { throw fail("shape does not broadcast") }
-            return ConstantTensor(dims: dims, values: x.expanded(to: dims), isInteger: x.isInteger, fromShape: x.fromShape || shape.fromShape)
+            return ConstantTensor(dims: dims, values: x.expanded(to: dims), isInteger: x.isInteger, shapeSources: x.shapeSources + shape.shapeSources)
         case "Floor", "Ceil", "Sqrt", "Neg":
             var c = x
             switch node.opType {
@@ -270,7 +270,7 @@ extension ONNXImporter {
             }
             values[i] = x.values[source]
         }
-        return ConstantTensor(dims: count, values: values, isInteger: x.isInteger, fromShape: x.fromShape)
+        return ConstantTensor(dims: count, values: values, isInteger: x.isInteger, shapeSources: x.shapeSources)
     }
 
     /// ONNX Reshape's target dims: 0 copies the input's dim (unless `allowzero`), one -1 is inferred.

@@ -1,25 +1,26 @@
 /// A constant the importer holds while it reads a graph: initializers, `Constant` nodes, and everything
 /// PyTorch's exporter computes from them and from shapes (`Shape`, `Gather`, `Concat`, `Slice`, ...),
 /// folded here so that only the network itself becomes segrun nodes. Values are Doubles, exact for the
-/// integers of shapes and for float32 weights. `fromShape` marks values derived from a runtime tensor's
-/// shape at the import size.
+/// integers of shapes and for float32 weights. `shapeSources` lists the segrun nodes whose shapes (at the
+/// import size) a value was computed from, so that a Resize to "the size of that tensor" stays one.
 struct ConstantTensor {
     var dims: [Int]
     var values: [Double]
     var isInteger: Bool
-    var fromShape = false
+    var shapeSources: [Int] = []
+    var fromShape: Bool { !shapeSources.isEmpty }
 
-    init(dims: [Int], values: [Double], isInteger: Bool, fromShape: Bool = false) {
+    init(dims: [Int], values: [Double], isInteger: Bool, shapeSources: [Int] = []) {
         self.dims = dims
         self.values = values
         self.isInteger = isInteger
-        self.fromShape = fromShape
+        self.shapeSources = shapeSources
     }
 
     static func scalar(_ v: Double, isInteger: Bool) -> ConstantTensor { ConstantTensor(dims: [], values: [v], isInteger: isInteger) }
 
-    static func vector(_ v: [Int], fromShape: Bool = false) -> ConstantTensor {
-        ConstantTensor(dims: [v.count], values: v.map { Double($0) }, isInteger: true, fromShape: fromShape)
+    static func vector(_ v: [Int], shapeSources: [Int] = []) -> ConstantTensor {
+        ConstantTensor(dims: [v.count], values: v.map { Double($0) }, isInteger: true, shapeSources: shapeSources)
     }
 
     var count: Int { values.count }
@@ -77,7 +78,7 @@ struct ConstantTensor {
         let x = a.expanded(to: dims), y = b.expanded(to: dims)
         var values = [Double](repeating: 0, count: x.count)
         for i in 0..<x.count { values[i] = f(x[i], y[i]) }
-        return ConstantTensor(dims: dims, values: values, isInteger: integer, fromShape: a.fromShape || b.fromShape)
+        return ConstantTensor(dims: dims, values: values, isInteger: integer, shapeSources: a.shapeSources + b.shapeSources)
     }
 
     /// The values along one channel axis when every other axis has size 1 (a per-channel vector of a

@@ -213,6 +213,8 @@ public struct ONNXImporter {
         m[MetadataKey.inputStd] = .floats(std.count == 1 ? [Float](repeating: std[0], count: channels) : std)
         if fixedSize && inputShape.depth == nil {
             m[MetadataKey.inputSize] = .floats([Float(inputShape.height), Float(inputShape.width)])
+        } else if let size = floats(MetadataKey.inputSize), size.count == 2 {
+            m[MetadataKey.inputSize] = .floats(size)
         }
         m[MetadataKey.classes] = .int(Int64(classes))
         let names = options.classNames ?? fromFile[MetadataKey.classNames].map { $0.split(separator: ",").map { String($0).trimmingCharacters(in: CharacterSet(charactersIn: " []")) } }
@@ -234,6 +236,10 @@ public struct ONNXImporter {
         var best = 1.0
         for (i, node) in graph.nodes.enumerated() {
             var f = node.inputs.map { factor[$0] }.max() ?? 1
+            if case .adaptiveAveragePool2d = node.op {
+                factor[i] = f
+                continue
+            }
             let inH = node.inputs.first.map { shapes[$0].height } ?? shapes[i].height
             if inH > 0 && shapes[i].height > 0 { f *= Double(inH) / Double(shapes[i].height) }
             if case .upsample(let a) = node.op, a.scale == 0 && a.factors == nil, node.inputs.count == 2 { f = factor[node.inputs[1]] }

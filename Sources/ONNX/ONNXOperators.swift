@@ -429,6 +429,7 @@ extension ONNXImporter {
         if let policy = node.attribute("keep_aspect_ratio_policy")?.string, policy != "stretch" { throw fail(node, "keep_aspect_ratio_policy '\(policy)'") }
         // Output size from scales or sizes (inputs 2 and 3; Upsample's input 1).
         var factors: [Double]
+        var sizeSource: Int?
         let scalesIndex = node.opType == "Upsample" ? 1 : 2
         if let scales = optionalConstant(node, scalesIndex), scales.count > 0 {
             let s = scales.values
@@ -442,7 +443,10 @@ extension ONNXImporter {
             let spatial = Array(s.suffix(rank))
             if s.count == rank + 2 && (s[0] != inDims[0] || s[1] != inDims[1]) { throw fail(node, "sizes \(s) resize the batch or channel axis") }
             factors = (0..<rank).map { Double(spatial[$0]) / Double(inDims[$0 + 2]) }
-            if sizes.fromShape {
+            // `F.interpolate(x, size=skip.shape[2:])`: the size of another tensor, at any input size.
+            if let source = sizes.shapeSources.last(where: { shapes[$0].spatial == spatial && $0 != x }) {
+                sizeSource = source
+            } else if sizes.fromShape {
                 notes.append("'\(node.label)': output size computed from a tensor's shape, kept as the factor \(factors.map { formatFactor($0) }.joined(separator: "x")) it has at the import size")
             }
         } else {
@@ -475,7 +479,9 @@ extension ONNXImporter {
         }
         if factors.allSatisfy({ $0 == 1 }) { return x }
         let op: Op
-        if integerFactors && Set(factors).count == 1 {
+        if let sizeSource {
+            return try emit(name: node.label, op: .upsample(UpsampleAttributes(mode: upsampleMode, scale: 0)), inputs: [x, sizeSource], produces: node.outputs[0])
+        } else if integerFactors && Set(factors).count == 1 {
             op = .upsample(UpsampleAttributes(mode: upsampleMode, scale: Int(factors[0])))
         } else {
             op = .upsample(UpsampleAttributes(mode: upsampleMode, factors: factors.map { Float($0) }))

@@ -7,7 +7,7 @@ struct Segrun: ParsableCommand {
         commandName: "segrun",
         abstract: "Medical image segmentation on CPUs: train, quantize and run U-Net-family models.",
         version: SegrunVersion.string,
-        subcommands: [DemoCommand.self, SynthCommand.self, TrainCommand.self, EvalCommand.self, PredictCommand.self, QuantizeCommand.self, CamCommand.self, InfoCommand.self, InitCommand.self, ImportCommand.self, BenchCommand.self, ForwardCommand.self, PlanCommand.self])
+        subcommands: [DemoCommand.self, SynthCommand.self, TrainCommand.self, EvalCommand.self, PredictCommand.self, QuantizeCommand.self, CamCommand.self, InfoCommand.self, InitCommand.self, ImportCommand.self, ExportCommand.self, BenchCommand.self, ForwardCommand.self, PlanCommand.self])
 }
 
 // Line-buffered stdout, so results reach logs and pipes as they happen (progress goes to stderr).

@@ -28,6 +28,12 @@ struct ForwardCommand: ParsableCommand {
     @Option(help: "Input tensor file to write.")
     var input: String
 
+    @Flag(help: "Run with the algorithms the executor measures and picks (Winograd included) instead of the implicit GEMM everywhere.")
+    var measured = false
+
+    @Option(help: "Read the input from this tensor file instead of drawing it (its shape overrides --size and --batch).")
+    var from: String?
+
     @Option(help: "Output tensor file to write.")
     var output: String
 
@@ -43,10 +49,15 @@ struct ForwardCommand: ParsableCommand {
             throw CLIError("--size takes H, HxW or DxHxW")
         }
         var x = Tensor(zeros: shape)
-        var random = SeededGenerator(seed: seed)
-        for i in 0..<x.data.count { x.data[i] = (random.uniform() + 1) / 2 }
+        if let from {
+            do { x = try TensorFile.read(from) } catch { throw CLIError("\(from): \(error)") }
+            if x.shape.channels != model.inputChannels { throw CLIError("\(from) has \(x.shape.channels) channels, the model takes \(model.inputChannels)") }
+        } else {
+            var random = SeededGenerator(seed: seed)
+            for i in 0..<x.data.count { x.data[i] = (random.uniform() + 1) / 2 }
+        }
         do {
-            let y = try Executor(model: model, threads: 1, policy: .forced(.igemm)).run(x)[0]
+            let y = try Executor(model: model, threads: 1, policy: measured ? .measured : .forced(.igemm)).run(x)[0]
             try TensorFile.write(x, to: input)
             try TensorFile.write(y, to: output)
             print("wrote \(input) (\(x.shape)) and \(output) (\(y.shape))")

@@ -1,0 +1,91 @@
+import Engine
+import Kernels
+@testable import ONNX
+import XCTest
+
+/// `segrun export`: every architecture and every operator written as ONNX and read back by `segrun import`
+/// gives bitwise the same outputs (ONNX Runtime's agreement with the exports is checked in
+/// Benchmarks/peers/onnx_export.py, which needs Python).
+final class ONNXExportTests: XCTestCase {
+    func roundTrip(_ model: Model, input: TensorShape, size: [Int]? = nil, file: StaticString = #filePath, line: UInt = #line) throws {
+        let bytes = try ONNXExporter.export(model, size: size)
+        let onnx = try ONNXModel(bytes: bytes)
+        XCTAssertEqual(onnx.opset, 17)
+        let back = try ONNXImporter.importModel(onnx, directory: nil, options: ONNXImportOptions(size: input.spatial)).model
+        var x = Tensor(zeros: input)
+        for i in 0..<x.data.count { x.data[i] = Float((i * 7919) % 997) / 997 - 0.3 }
+        let a = try Executor(model: model, threads: 1).run(x)
+        let b = try Executor(model: back, threads: 1).run(x)
+        XCTAssertEqual(a.count, b.count, file: file, line: line)
+        XCTAssertEqual(a[0].shape, b[0].shape, file: file, line: line)
+        XCTAssertEqual(a[0].data, b[0].data, "\(model.metadata[MetadataKey.architecture]?.description ?? "model"): export then import changed the output", file: file, line: line)
+        for key in [MetadataKey.classes, MetadataKey.inputChannels, MetadataKey.threshold] {
+            XCTAssertEqual(back.metadata[key], model.metadata[key], key, file: file, line: line)
+        }
+    }
+
+    func testEveryArchitectureRoundTripsBitwise() throws {
+        for architecture in Architecture.allCases {
+            var config = ArchitectureConfig(architecture: architecture, classes: 3, baseWidth: 4, depth: 2, seed: 5)
+            if architecture == .unetPlusPlus { config.deepSupervision = true }
+            let size = architecture == .pspnet ? [24, 24] : nil
+            try roundTrip(try Model(config: config), input: TensorShape(channels: 1, height: 24, width: 24), size: size)
+        }
+        var bilinear = ArchitectureConfig(architecture: .unet, baseWidth: 4, depth: 2, upsampling: .bilinear, seed: 6)
+        bilinear.squeezeExcitation = true
+        try roundTrip(try Model(config: bilinear), input: TensorShape(channels: 1, height: 20, width: 28))
+        let volume = ArchitectureConfig(architecture: .unet, classes: 2, baseWidth: 4, depth: 2, rank: 3, seed: 7)
+        try roundTrip(try Model(config: volume), input: TensorShape(channels: 1, depth: 8, height: 8, width: 12))
+    }
+
+    /// The operators the presets do not use: GroupNorm (grouped and per channel), PReLU, constant padding,
+    /// clipping, leaky ReLU, a sigmoid gate, resizing by fractional factors and to another tensor's size.
+    func testOtherOperatorsRoundTripBitwise() throws {
+        var g = Graph()
+        var values: [Float] = []
+        func parameter(_ name: String, _ shape: [Int]) -> Int {
+            let n = shape.reduce(1, *)
+            let v = (0..<n).map { Float(((values.count + $0) * 37) % 23) / 23 - 0.4 }
+            values += v
+            g.parameters.append(Parameter(name: name, shape: shape, values: v))
+            return g.parameters.count - 1
+        }
+        func add(_ op: Op, _ inputs: [Int]) -> Int {
+            g.nodes.append(Node(name: "n\(g.nodes.count)", op: op, inputs: inputs))
+            return g.nodes.count - 1
+        }
+        let x = add(.input(InputNode(channels: 2)), [])
+        let c1 = add(.conv2d(ConvAttributes(outChannels: 6, kernel: 3, padding: 1, weight: parameter("w1", [6, 2, 3, 3]), bias: parameter("b1", [6]))), [x])
+        let gn = add(.groupNorm(GroupNorm(groups: 2, gamma: parameter("g", [6]), beta: parameter("be", [6]))), [c1])
+        let pr = add(.prelu(PReLU(slope: parameter("s", [6]))), [gn])
+        let pad = add(.pad(ConstantPad(pads: [1, 0, 2, 1], value: 0.25)), [pr])
+        let clip = add(.clip(Clip(low: -0.5, high: 0.75)), [pad])
+        let c2 = add(.conv2d(ConvAttributes(outChannels: 6, kernel: 3, stride: 2, padding: 1, weight: parameter("w2", [6, 6, 3, 3]), bias: nil,
+                                            activation: .leakyRelu(slope: 0.2))), [clip])
+        let inorm = add(.groupNorm(GroupNorm(groups: 6, gamma: parameter("ig", [6]), beta: parameter("ib", [6]))), [c2])
+        let up = add(.upsample(UpsampleAttributes(mode: .bilinear(alignCorners: false), factors: [1.5, 2])), [inorm])
+        let gate = add(.conv2d(ConvAttributes(outChannels: 1, kernel: 1, padding: 0, weight: parameter("wg", [1, 6, 1, 1]), bias: parameter("bg", [1]))), [up])
+        let sig = add(.activation(.sigmoid), [gate])
+        let gated = add(.mul, [up, sig])
+        let back = add(.upsample(UpsampleAttributes(mode: .nearest, scale: 0)), [gated, clip])
+        let sum = add(.add(.relu), [back, clip])
+        let head = add(.conv2d(ConvAttributes(outChannels: 3, kernel: 1, padding: 0, weight: parameter("wh", [3, 6, 1, 1]), bias: parameter("bh", [3]))), [sum])
+        g.outputs = [GraphOutput(name: "logits", node: head)]
+        var m = Metadata()
+        m[MetadataKey.inputChannels] = .int(2)
+        m[MetadataKey.classes] = .int(3)
+        m[MetadataKey.threshold] = .float(0.5)
+        try roundTrip(Model(metadata: m, graph: g), input: TensorShape(channels: 2, height: 13, width: 17))
+    }
+
+    func testInt8ModelsAreRefused() {
+        var m = Metadata()
+        m[MetadataKey.quantTensors] = .strings(["x"])
+        var g = Graph()
+        g.nodes = [Node(name: "x", op: .input(InputNode(channels: 1)), inputs: [])]
+        g.outputs = [GraphOutput(name: "x", node: 0)]
+        XCTAssertThrowsError(try ONNXExporter.export(Model(metadata: m, graph: g))) { error in
+            XCTAssertTrue("\(error)".contains("int8"), "\(error)")
+        }
+    }
+}
