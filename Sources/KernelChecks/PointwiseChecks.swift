@@ -94,6 +94,17 @@ public enum PointwiseChecks {
             let xd = x.map { Double($0) }, gd = gamma.map { Double($0) }, bd = beta.map { Double($0) }, dyd = dy.map { Double($0) }
             let label2 = label + " groups \(groups)"
             failures += check(y, groupNorm(xd, channels, groups, Double(epsilon), gd, bd), rtol: 1e-5, "group norm " + label2)
+            // Statistics computed in two ranges of groups (as threads split them) equal the whole's, bit for bit.
+            let whole = x.withUnsafeBufferPointer { F32GroupNorm.statistics($0.baseAddress!, pixels: pixels, channels: channels, groups: groups, epsilon: epsilon) }
+            var splitMean = [Float](repeating: .nan, count: groups), splitInverse = splitMean
+            let cut = rng.int(0...groups)
+            x.withUnsafeBufferPointer { xp in splitMean.withUnsafeMutableBufferPointer { m in splitInverse.withUnsafeMutableBufferPointer { v in
+                for range in [0..<cut, cut..<groups] {
+                    F32GroupNorm.statistics(xp.baseAddress!, pixels: pixels, channels: channels, groups: groups, epsilon: epsilon,
+                                            groupRange: range, mean: m.baseAddress!, inverseStd: v.baseAddress!)
+                }
+            } } }
+            if splitMean != whole.mean || splitInverse != whole.inverseStd { failures.append("group norm statistics split at group \(cut) differ " + label2) }
             let grads = groupNormBackward(xd, channels, groups, Double(epsilon), gd, dyd)
             failures += check(dx, grads.dx, rtol: 1e-4, "group norm dX " + label2) + check(gammaGradient, grads.dGamma, rtol: 1e-4, "group norm dGamma " + label2)
                 + check(betaGradient, grads.dBeta, rtol: 1e-4, "group norm dBeta " + label2)

@@ -46,17 +46,38 @@ public struct GroupNorm: OperatorDefinition {
         return operands[0]
     }
 
-    /// Runs every image of a batch, images over threads.
+    /// Runs every image of a batch: per image, the groups' statistics over threads (split by group), then
+    /// the normalization over threads (split by pixel rows). Each value is computed the same way whatever the
+    /// split, so the output has the same bits for any thread count.
     private func run(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ s: TensorShape, _ g: [Float], _ b: [Float], threads: Int) {
-        let groups = self.groups, epsilon = self.epsilon
+        let groups = self.groups, epsilon = self.epsilon, channels = s.channels, pixels = s.pixelsPerImage, per = channels / groups
+        var mean = [Float](repeating: 0, count: groups), inverse = [Float](repeating: 0, count: groups)
+        var channelMean = [Float](repeating: 0, count: channels), channelInverse = [Float](repeating: 0, count: channels)
         g.withUnsafeBufferPointer { gp in b.withUnsafeBufferPointer { bp in
-            let gamma = gp.baseAddress!, beta = bp.baseAddress!
-            ParallelFor.run(count: s.batch, threads: threads) { images, _ in
-                for n in images {
-                    F32GroupNorm.forward(x + n * s.elementsPerImage, pixels: s.pixelsPerImage, channels: s.channels, groups: groups,
-                                         epsilon: epsilon, gamma: gamma, beta: beta, output: y + n * s.elementsPerImage)
-                }
-            }
+            mean.withUnsafeMutableBufferPointer { mp in inverse.withUnsafeMutableBufferPointer { vp in
+                channelMean.withUnsafeMutableBufferPointer { cm in channelInverse.withUnsafeMutableBufferPointer { cv in
+                    let gamma = gp.baseAddress!, beta = bp.baseAddress!
+                    let m = mp.baseAddress!, v = vp.baseAddress!, channelM = cm.baseAddress!, channelV = cv.baseAddress!
+                    for n in 0..<s.batch {
+                        let image = x + n * s.elementsPerImage, out = y + n * s.elementsPerImage
+                        // Blocks of 8 groups, so InstanceNorm keeps its 8-channel vectors whatever the split.
+                        let blocks = (groups + 7) / 8
+                        ParallelFor.run(count: blocks, threads: threads) { range, _ in
+                            let lower = range.lowerBound * 8, upper = min(groups, range.upperBound * 8)
+                            F32GroupNorm.statistics(image, pixels: pixels, channels: channels, groups: groups, epsilon: epsilon,
+                                                    groupRange: lower..<upper, mean: m, inverseStd: v)
+                        }
+                        for c in 0..<channels {
+                            channelM[c] = m[c / per]
+                            channelV[c] = v[c / per]
+                        }
+                        ParallelFor.run(count: pixels, threads: threads) { rows, _ in
+                            F32GroupNorm.normalize(image, pixels: rows, channels: channels, mean: channelM, inverseStd: channelV,
+                                                   gamma: gamma, beta: beta, output: out)
+                        }
+                    }
+                } }
+            } }
         } }
     }
 
