@@ -71,9 +71,10 @@ def main():
     train = pairs[n // 5: -n // 5]
     net = UNet()
     opt = torch.optim.Adam(net.parameters(), 3e-3)
-    for epoch in range(12):
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(opt, 20)
+    for epoch in range(20):
         net.train()
-        x, y = crops(train, 128, rng)
+        x, y = crops(train + train, 128, rng)
         for i in torch.randperm(len(x)).split(8):
             opt.zero_grad()
             logits = net(x[i])
@@ -81,6 +82,7 @@ def main():
             loss = F.binary_cross_entropy_with_logits(logits, y[i]) + 1 - (2 * (prob * y[i]).sum() + 1) / (prob.sum() + y[i].sum() + 1)
             loss.backward()
             opt.step()
+        schedule.step()
         net.eval()
         with torch.no_grad():
             scores = []
