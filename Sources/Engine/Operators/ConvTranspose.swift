@@ -105,6 +105,17 @@ extension ConvTransposeAttributes {
     public func planFloat(_ context: FloatPlanContext) throws(GraphError) -> PreparedOp {
         if context.x.depth != nil { return try planVolume(context) }
         let g = geometry(context.x)
+        var single = g
+        single.batch = 1
+        if let phases = try TransposedConvPhases(single, weights: context.floats(weight), bias: bias.map { context.floats($0) },
+                                                 activation: activation, algorithm: context.algorithm, threads: context.threads, node: context.node) {
+            let xs = context.x, s = context.output
+            return PreparedOp(workspaceFloats: phases.workspaceFloats, packedWeightBytes: phases.packedWeightBytes, flops: g.directFLOPs) { r in
+                for n in 0..<r.shape.batch {
+                    phases.run(input: r.x + n * xs.elementsPerImage, output: r.output + n * s.elementsPerImage, workspace: r.workspace, threads: r.threads)
+                }
+            }
+        }
         let plan = try F32ConvTranspose.Plan.make(g, weights: context.floats(weight), bias: bias.map { context.floats($0) },
                                                   activation: activation, node: context.node)
         return PreparedOp(packedWeightBytes: plan.packedWeightBytes, flops: g.directFLOPs) { r in
