@@ -172,16 +172,19 @@ extension ONNXImporter {
         let (begin, end) = try padding(node, rank: rank, kernel: kernel, strides: strides, dilations: dilations, input: Array(inDims[2...]))
         let outChannels = w.dims[0]
         let weight = addParameter("\(node.label).weight", shape: w.dims, w.floats)
-        var bias: Int?
-        if let b = optionalConstant(node, 2) {
-            guard b.count == outChannels else { throw fail(node, "bias has \(b.count) values for \(outChannels) output channels") }
-            bias = addParameter("\(node.label).bias", shape: [outChannels], b.floats)
-        } else if node.inputs.count > 2 && !node.inputs[2].isEmpty {
-            throw fail(node, "its bias must be a constant")
-        }
+        let bias = try biasParameter(node, outChannels: outChannels)
         let window = SpatialWindow(kernel: kernel, stride: strides, dilation: dilations, padBegin: begin, padEnd: end)
         let op = Op.conv2d(ConvAttributes(outChannels: outChannels, window: window, groups: groups, weight: weight, bias: bias))
         return try emit(name: node.label, op: op, inputs: [x], produces: node.outputs[0])
+    }
+
+    /// The optional bias (input 2) of Conv and ConvTranspose as a parameter: a constant with one value per
+    /// output channel, or absent.
+    private mutating func biasParameter(_ node: ONNXNode, outChannels: Int) throws(ONNXError) -> Int? {
+        guard node.inputs.count > 2, !node.inputs[2].isEmpty else { return nil }
+        guard let b = constant(node.inputs[2]) else { throw fail(node, "its bias must be a constant") }
+        guard b.count == outChannels else { throw fail(node, "bias has \(b.count) values for \(outChannels) output channels") }
+        return addParameter("\(node.label).bias", shape: [outChannels], b.floats)
     }
 
     /// Explicit pads, or `auto_pad` resolved at the import size (SAME_* with stride 1 does not depend on it).
@@ -231,11 +234,7 @@ extension ONNXImporter {
         let outChannels = w.dims[1]
         if w.dims[0] != inDims[1] { throw fail(node, "weight \(w.dims) for \(inDims[1]) input channels") }
         let weight = addParameter("\(node.label).weight", shape: w.dims, w.floats)
-        var bias: Int?
-        if let b = optionalConstant(node, 2) {
-            guard b.count == outChannels else { throw fail(node, "bias has \(b.count) values for \(outChannels) output channels") }
-            bias = addParameter("\(node.label).bias", shape: [outChannels], b.floats)
-        }
+        let bias = try biasParameter(node, outChannels: outChannels)
         let window = SpatialWindow(kernel: kernel, stride: strides, dilation: Array(repeating: 1, count: rank),
                                    padBegin: Array(pads[..<rank]), padEnd: Array(pads[rank...]))
         let op = Op.convTranspose2d(ConvTransposeAttributes(outChannels: outChannels, window: window, outputPadding: outputPadding, weight: weight, bias: bias))

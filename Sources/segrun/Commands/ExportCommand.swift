@@ -30,9 +30,8 @@ struct ExportCommand: ParsableCommand {
         let model = try loadModelFile(self.model)
         var dims: [Int]?
         if let size {
-            let parts = size.split(separator: "x").map { Int($0) }
-            guard (2...3).contains(parts.count), parts.allSatisfy({ ($0 ?? 0) > 0 }) else { throw CLIError("--size takes HxW or DxHxW") }
-            dims = parts.map { $0! }
+            guard let axes = parseSpatialSize(size) else { throw CLIError("--size takes HxW or DxHxW") }
+            dims = axes
         }
         do {
             let bytes = try ONNXExporter.export(model, size: dims)

@@ -40,8 +40,7 @@ struct ForwardCommand: ParsableCommand {
     func run() throws {
         let model = try loadModelFile(self.model)
         let shape: TensorShape
-        let axes = size.split(separator: "x").compactMap { Int($0) }
-        if axes.count == 3 && axes.allSatisfy({ $0 > 0 }) {
+        if let axes = parseSpatialSize(size), axes.count == 3 {
             shape = TensorShape(batch: batch, channels: model.inputChannels, depth: axes[0], height: axes[1], width: axes[2])
         } else if let (h, w) = parseSize(size) {
             shape = TensorShape(batch: batch, channels: model.inputChannels, height: h, width: w)

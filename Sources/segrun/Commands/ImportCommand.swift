@@ -41,9 +41,8 @@ struct ImportCommand: ParsableCommand {
     func run() throws {
         var options = ONNXImportOptions(threshold: threshold)
         if let size {
-            let parts = size.split(separator: "x").map { Int($0) }
-            guard (2...3).contains(parts.count), parts.allSatisfy({ ($0 ?? 0) > 0 }) else { throw CLIError("--size takes HxW or DxHxW") }
-            options.size = parts.map { $0! }
+            guard let axes = parseSpatialSize(size) else { throw CLIError("--size takes HxW or DxHxW") }
+            options.size = axes
         }
         options.mean = try mean.map { try floats($0, "--mean") }
         options.std = try std.map { try floats($0, "--std") }

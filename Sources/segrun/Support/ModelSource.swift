@@ -82,6 +82,13 @@ func fileSize(_ path: String) -> Int? {
     (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? nil
 }
 
+/// "HxW" or "DxHxW": the spatial axes of an image or volume input, each positive.
+func parseSpatialSize(_ text: String) -> [Int]? {
+    let parts = text.lowercased().split(separator: "x").map { Int($0) }
+    guard (2...3).contains(parts.count), parts.allSatisfy({ ($0 ?? 0) > 0 }) else { return nil }
+    return parts.map { $0! }
+}
+
 /// "HxW" or "S" (square).
 func parseSize(_ text: String) -> (height: Int, width: Int)? {
     let parts = text.lowercased().split(separator: "x").map { Int($0) }
