@@ -73,7 +73,10 @@ public struct VolumeSegmentation {
         let classes = segmenter.model.classes, plane = turned.size[0] * turned.size[1], n = turned.voxelCount
         var gathered = [Float](repeating: 0, count: probabilities == nil ? 0 : classes * n)
         let labels = try labelsAsOriented(turned, probabilities: probabilities == nil ? nil : { z, p in
-            for c in 0..<classes { gathered.replaceSubrange((c * n + z * plane)..<(c * n + (z + 1) * plane), with: p[(c * plane)..<((c + 1) * plane)]) }
+            for c in 0..<classes {
+                let start: Int = c * n + z * plane
+                gathered.replaceSubrange(start..<(start + plane), with: p[(c * plane)..<((c + 1) * plane)])
+            }
         }, progress: progress)
         let back = turn.inverse
         if let probabilities {
@@ -81,7 +84,10 @@ public struct VolumeSegmentation {
             let m = original.voxelCount, originalPlane = original.size[0] * original.size[1]
             for z in 0..<original.size[2] {
                 var planes: [Float] = []
-                for c in 0..<classes { planes += restored[(c * m + z * originalPlane)..<(c * m + (z + 1) * originalPlane)] }
+                for c in 0..<classes {
+                    let start: Int = c * m + z * originalPlane
+                    planes.append(contentsOf: restored[start..<(start + originalPlane)])
+                }
                 try probabilities(z, planes)
             }
         }
@@ -114,7 +120,10 @@ public struct VolumeSegmentation {
             for z in 0..<volume.size[2] {
                 var planes: [Float] = []
                 planes.reserveCapacity(classes * plane)
-                for c in 0..<classes { planes += modelProbabilities[(c * n + z * plane)..<(c * n + (z + 1) * plane)] }
+                for c in 0..<classes {
+                    let start: Int = c * n + z * plane
+                    planes.append(contentsOf: modelProbabilities[start..<(start + plane)])
+                }
                 try back.add(z, planes: planes)
             }
         }
