@@ -5,6 +5,11 @@ import Engine
 /// segrun node, parameters as float32 initializers (raw_data), the model's metadata as `metadata_props`
 /// (segrun's keys, which `segrun import` reads back). The switch over `Op` below has no `default:`, so a new
 /// operator does not compile until it has an ONNX form.
+///
+/// An int8 model is written in the QDQ form ONNX Runtime's quantizer writes: its int8 weights and Int32
+/// biases as integer initializers behind DequantizeLinear (per output channel, with their stored scales),
+/// and every activation that segrun holds in 8 bits passed through QuantizeLinear and DequantizeLinear with
+/// its scale and zero point, so a runtime computes what segrun's int8 program computes, up to rounding.
 public enum ONNXExporter {
     public static let opset: Int64 = 17
     public static let irVersion: Int64 = 8
@@ -13,10 +18,9 @@ public enum ONNXExporter {
     /// pooling to more than one bin, which ONNX expresses as a fixed-window AveragePool); without it they
     /// are symbolic.
     public static func export(_ model: Model, size: [Int]? = nil) throws(ONNXError) -> [UInt8] {
-        if model.metadata[MetadataKey.quantTensors] != nil {
-            throw .invalid("this is an int8 model; export its fp32 model (int8 as QDQ is not written yet)")
-        }
-        var builder = ExportBuilder(model: model, size: size)
+        let quantization: ActivationQuantization?
+        do { quantization = try model.activationQuantization() } catch { throw .invalid("\(error)") }
+        var builder = ExportBuilder(model: model, size: size, quantization: quantization)
         try builder.build()
         return builder.encode()
     }
@@ -25,6 +29,9 @@ public enum ONNXExporter {
 private struct ExportBuilder {
     let model: Model
     let size: [Int]?
+    /// The activation table of an int8 model (nil for fp32): the nodes whose outputs get QuantizeLinear and
+    /// DequantizeLinear.
+    let quantization: ActivationQuantization?
     var graph: Graph { model.graph }
     var nodes: [[UInt8]] = []
     var initializers: [[UInt8]] = []
@@ -33,10 +40,13 @@ private struct ExportBuilder {
     var shapes: [TensorShape]?
     var inputInfo: [UInt8] = []
     var outputInfos: [[UInt8]] = []
+    /// The ONNX value holding each parameter already written (an int8 one: its DequantizeLinear's output).
+    var parameterValues: [Int: String] = [:]
 
-    init(model: Model, size: [Int]?) {
+    init(model: Model, size: [Int]?, quantization: ActivationQuantization?) {
         self.model = model
         self.size = size
+        self.quantization = quantization
     }
 
     mutating func unique(_ base: String) -> String {
@@ -57,12 +67,29 @@ private struct ExportBuilder {
             let shape = TensorShape(channels: input.channels, depth: size.count == 3 ? size[0] : nil, height: size[size.count - 2], width: size[size.count - 1])
             do { shapes = try graph.inferShapes([shape]) } catch { throw .invalid("the model does not run at \(size): \(error)") }
         }
+        var inputName = ""
         for (i, node) in graph.nodes.enumerated() {
-            valueNames.append(unique(node.name))
+            let name = unique(node.name)
+            guard let q = quantization?[node.name] else {
+                valueNames.append(name)
+                try add(node, index: i)
+                if i == inputs[0] { inputName = name }
+                continue
+            }
+            // An 8-bit activation: the operator writes its float value, which QuantizeLinear rounds to
+            // segrun's grid and DequantizeLinear hands to the readers. (The graph input keeps its name.)
+            let isInput = i == inputs[0]
+            let float = isInput ? name : unique(node.name + ".float")
+            valueNames.append(float)
             try add(node, index: i)
+            if isInput { inputName = float }
+            let scale = initializer(node.name + ".scale", dims: [], floats: [q.scale])
+            let zeroPoint = integerInitializer(node.name + ".zero_point", dims: [], type: .uint8, values: [Int(q.zeroPoint)])
+            let quantized = self.node("QuantizeLinear", [float, scale, zeroPoint], unique(node.name + ".quantized"))
+            valueNames[i] = self.node("DequantizeLinear", [quantized, scale, zeroPoint], isInput ? unique(node.name + ".dequantized") : name)
         }
         let spatial = input.spatialRank == 3 ? ["depth", "height", "width"] : ["height", "width"]
-        inputInfo = valueInfo(valueNames[inputs[0]], dims: [.symbol("batch"), .value(input.channels)] + spatial.enumerated().map { (k, name) in
+        inputInfo = valueInfo(inputName, dims: [.symbol("batch"), .value(input.channels)] + spatial.enumerated().map { (k, name) in
             size.map { .value($0[k]) } ?? .symbol(name)
         })
         // Output channels from shape inference at the given size, or at a probe size the model accepts.
@@ -154,6 +181,29 @@ private struct ExportBuilder {
         return unique
     }
 
+    /// ONNX's element types of the integer initializers written here.
+    enum IntegerType: Int64 {
+        case uint8 = 2, int8 = 3, int32 = 6
+        var bytes: Int { self == .int32 ? 4 : 1 }
+    }
+
+    /// An integer initializer stored as raw little-endian bytes.
+    mutating func integerInitializer(_ name: String, dims: [Int], type: IntegerType, values: [Int]) -> String {
+        let unique = unique(name)
+        var w = ProtobufWriter()
+        w.packedInts(1, dims.map { Int64($0) })
+        w.int(2, type.rawValue)
+        w.string(8, unique)
+        var raw: [UInt8] = []
+        raw.reserveCapacity(values.count * type.bytes)
+        for v in values {
+            for k in 0..<type.bytes { raw.append(UInt8(truncatingIfNeeded: v >> (8 * k))) }
+        }
+        w.bytes(9, raw)
+        initializers.append(w.bytes)
+        return unique
+    }
+
     mutating func integers(_ name: String, _ values: [Int]) -> String {
         let unique = unique(name)
         var w = ProtobufWriter()
@@ -167,7 +217,31 @@ private struct ExportBuilder {
 
     mutating func parameter(_ index: Int, shape: [Int]? = nil) -> String {
         let p = graph.parameters[index]
-        return initializer(p.name, dims: shape ?? p.shape, floats: p.floats)
+        if shape == nil, let written = parameterValues[index] { return written }
+        let value: String
+        switch p.data {
+        case .i8(let v) where p.quantization != nil && shape == nil:
+            value = dequantized(p, type: .int8, values: v.map { Int($0) })
+        case .i32(let v) where p.quantization != nil && shape == nil:
+            value = dequantized(p, type: .int32, values: v.map { Int($0) })
+        default:
+            return initializer(p.name, dims: shape ?? p.shape, floats: p.floats)
+        }
+        parameterValues[index] = value
+        return value
+    }
+
+    /// An integer parameter (int8 weights, Int32 biases) behind DequantizeLinear with its stored scales and
+    /// zero points: per tensor, or per channel along its quantization axis.
+    mutating func dequantized(_ p: Parameter, type: IntegerType, values: [Int]) -> String {
+        let q = p.quantization!
+        let perChannel = q.scales.count > 1
+        let dims = perChannel ? [q.scales.count] : []
+        let stored = integerInitializer(p.name + ".quantized", dims: p.shape, type: type, values: values)
+        let scales = initializer(p.name + ".scale", dims: dims, floats: q.scales)
+        let zeroPoints = (0..<q.scales.count).map { $0 < q.zeroPoints.count ? Int(q.zeroPoints[$0]) : 0 }
+        let zeroPoint = integerInitializer(p.name + ".zero_point", dims: dims, type: type, values: zeroPoints)
+        return node("DequantizeLinear", [stored, scales, zeroPoint], unique(p.name), perChannel ? [.int("axis", q.axis)] : [])
     }
 
     /// A per-channel vector shaped to broadcast over N x C x [D x] H x W.

@@ -78,14 +78,60 @@ final class ONNXExportTests: XCTestCase {
         try roundTrip(Model(metadata: m, graph: g), input: TensorShape(channels: 2, height: 13, width: 17))
     }
 
-    func testInt8ModelsAreRefused() {
-        var m = Metadata()
-        m[MetadataKey.quantTensors] = .strings(["x"])
+    /// An int8 model is written as QDQ: its int8 weights and Int32 biases as integer initializers behind
+    /// DequantizeLinear (per channel, with the stored scales), each 8-bit activation through QuantizeLinear
+    /// and DequantizeLinear with its scale and zero point, float layers as float. (ONNX Runtime runs such
+    /// exports within one quantization step of segrun: Benchmarks/peers/onnx_export.py.)
+    func testInt8ModelsAreWrittenAsQDQ() throws {
         var g = Graph()
-        g.nodes = [Node(name: "x", op: .input(InputNode(channels: 1)), inputs: [])]
-        g.outputs = [GraphOutput(name: "x", node: 0)]
-        XCTAssertThrowsError(try ONNXExporter.export(Model(metadata: m, graph: g))) { error in
-            XCTAssertTrue("\(error)".contains("int8"), "\(error)")
+        let weights: [Int8] = (0..<54).map { Int8(($0 * 37) % 255 - 127) }
+        g.parameters = [
+            Parameter(name: "w", shape: [3, 2, 3, 3], data: .i8(weights), quantization: Quantization(axis: 0, scales: [0.01, 0.02, 0.03], zeroPoints: [0, 0, 0])),
+            Parameter(name: "b", shape: [3], data: .i32([120, -7, 3001]), quantization: Quantization(axis: 0, scales: [2e-4, 4e-4, 6e-4], zeroPoints: [0, 0, 0])),
+            Parameter(name: "wh", shape: [2, 3, 1, 1], values: [0.5, -0.25, 1, 0.75, 0.1, -0.3]),
+        ]
+        g.nodes = [
+            Node(name: "x", op: .input(InputNode(channels: 2)), inputs: []),
+            Node(name: "c", op: .conv2d(ConvAttributes(outChannels: 3, kernel: 3, padding: 1, weight: 0, bias: 1, activation: .relu)), inputs: [0]),
+            Node(name: "h", op: .conv2d(ConvAttributes(outChannels: 2, kernel: 1, padding: 0, weight: 2, bias: nil)), inputs: [1]),
+        ]
+        g.outputs = [GraphOutput(name: "logits", node: 2)]
+        var m = Metadata()
+        m[MetadataKey.inputChannels] = .int(2)
+        m[MetadataKey.precision] = .string("int8")
+        ActivationQuantization(["x": Q8TensorParameters(scale: 0.02, zeroPoint: 128), "c": Q8TensorParameters(scale: 0.05, zeroPoint: 0)])
+            .write(into: &m)
+        let onnx = try ONNXModel(bytes: try ONNXExporter.export(Model(metadata: m, graph: g)))
+        let nodes = onnx.graph.nodes
+        func producer(_ value: String) -> ONNXNode? { nodes.first { $0.outputs.contains(value) } }
+        func initializer(_ name: String) -> ONNXTensor? { onnx.graph.initializers.first { $0.name == name } }
+
+        XCTAssertEqual(onnx.graph.inputs.map(\.name), ["x"], "the graph input keeps its name")
+        XCTAssertEqual(nodes.filter { $0.opType == "QuantizeLinear" }.count, 2, "one per 8-bit activation")
+        XCTAssertEqual(nodes.filter { $0.opType == "DequantizeLinear" }.count, 4, "two activations, one weight, one bias")
+        let convs = nodes.filter { $0.opType == "Conv" }
+        XCTAssertEqual(convs.count, 2)
+        // The int8 conv reads the dequantized input, and its weight and bias through DequantizeLinear.
+        let input = try XCTUnwrap(producer(convs[0].inputs[0]))
+        XCTAssertEqual(input.opType, "DequantizeLinear")
+        XCTAssertEqual(producer(input.inputs[0])?.opType, "QuantizeLinear")
+        XCTAssertEqual(producer(input.inputs[0])?.inputs[0], "x")
+        XCTAssertEqual(try initializer(input.inputs[1])?.floats(directory: nil), [0.02])
+        XCTAssertEqual(initializer(input.inputs[2])?.dataType, ONNXTensor.DataType.uint8.rawValue)
+        XCTAssertEqual(try initializer(input.inputs[2])?.ints(directory: nil), [128])
+        for (k, expected) in [(1, weights.map { Int($0) }), (2, [120, -7, 3001])] {
+            let dq = try XCTUnwrap(producer(convs[0].inputs[k]))
+            XCTAssertEqual(dq.opType, "DequantizeLinear")
+            XCTAssertEqual(dq.attributes.first { $0.name == "axis" }?.int, 0)
+            let stored = try XCTUnwrap(initializer(dq.inputs[0]))
+            XCTAssertEqual(stored.dataType, k == 1 ? ONNXTensor.DataType.int8.rawValue : ONNXTensor.DataType.int32.rawValue)
+            XCTAssertEqual(try stored.ints(directory: nil), expected)
+            XCTAssertEqual(try initializer(dq.inputs[1])?.floats(directory: nil), g.parameters[k - 1].quantization?.scales)
         }
+        // ReLU, then the 8-bit output's QDQ, then the float head (no table entry: float weights, float output).
+        let relu = try XCTUnwrap(producer(try XCTUnwrap(producer(try XCTUnwrap(producer(convs[1].inputs[0])).inputs[0])).inputs[0]))
+        XCTAssertEqual(relu.opType, "Relu")
+        XCTAssertEqual(initializer(convs[1].inputs[1])?.dataType, ONNXTensor.DataType.float.rawValue)
+        XCTAssertEqual(onnx.graph.outputs.map(\.name), ["logits"])
     }
 }

@@ -10,10 +10,14 @@ struct ExportCommand: ParsableCommand {
         abstract: "Write a segrun model as an ONNX file (opset 17) that other runtimes run.",
         discussion: HelpText.discussion("""
             The model's metadata (classes, normalization, threshold) goes into the file's metadata_props, which
-            `segrun import` reads back. Outputs are logits, as in segrun.
+            `segrun import` reads back. Outputs are logits, as in segrun. An int8 model (from `segrun quantize`)
+            is written as QDQ, as ONNX Runtime's quantizer writes it: int8 weights and Int32 biases behind
+            DequantizeLinear with per-channel scales, and QuantizeLinear/DequantizeLinear with segrun's scale and
+            zero point on every 8-bit activation.
 
             Examples:
               segrun export brain.segrun --onnx brain.onnx
+              segrun export brain-int8.segrun --onnx brain-int8.onnx --int8
               segrun export pspnet.segrun --onnx pspnet.onnx --size 256x256
             """))
 
@@ -26,8 +30,14 @@ struct ExportCommand: ParsableCommand {
     @Option(help: "Fix the input's spatial size (HxW or DxHxW); default symbolic. PSPNet's pyramid pooling needs it.")
     var size: String?
 
+    @Flag(help: "Expect an int8 model and write it as QDQ (an fp32 model is refused instead of written as fp32).")
+    var int8 = false
+
     func run() throws {
         let model = try loadModelFile(self.model)
+        if int8 && model.precision != "int8" {
+            throw CLIError("\(self.model) is an fp32 model; quantize it first (segrun quantize \(self.model) --calib DATA --out MODEL-int8.segrun)")
+        }
         var dims: [Int]?
         if let size {
             guard let axes = parseSpatialSize(size) else { throw CLIError("--size takes HxW or DxHxW") }
@@ -36,7 +46,7 @@ struct ExportCommand: ParsableCommand {
         do {
             let bytes = try ONNXExporter.export(model, size: dims)
             try FileIO.writeAtomically(bytes, to: onnx)
-            print("wrote \(onnx): ONNX opset \(ONNXExporter.opset), \(model.graph.nodes.count) segrun nodes, \(Format.bytes(bytes.count))")
+            print("wrote \(onnx): ONNX opset \(ONNXExporter.opset)\(model.precision == "int8" ? ", int8 as QDQ" : ""), \(model.graph.nodes.count) segrun nodes, \(Format.bytes(bytes.count))")
         } catch {
             throw CLIError("\(self.model): \(error)")
         }
