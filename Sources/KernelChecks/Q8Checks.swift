@@ -272,6 +272,67 @@ public enum Q8Checks {
         return failures
     }
 
+    /// The vectorized range loops of `Q8Elementwise` (quantize, dequantize, requantize, add, concat) against
+    /// their scalar specs, bit for bit: random lengths and offsets (so both the 8-lane body and the scalar
+    /// tail run), every activation, zero points at the ends of the range, NaN, infinities and exact .5 ties.
+    /// Outputs start poisoned (0xFF), so an unwritten element shows.
+    public static func elementwise(seed: UInt64) -> [String] {
+        var rng = SplitMix64(seed: seed)
+        var failures: [String] = []
+        func parameters() -> Q8TensorParameters {
+            Q8TensorParameters(scale: Float(rng.int(1...4000)) / 1e4, zeroPoint: Int32(rng.pick([0, 1, 77, 128, 254, 255])))
+        }
+        for trial in 0..<60 {
+            let n = rng.int(1...75), start = rng.int(0...9), end = start + n
+            let p = parameters(), po = parameters(), pb = parameters()
+            let act = randomActivation(&rng)
+            let a = bytes(end, rng: &rng), b = bytes(end, rng: &rng)
+            var floats = (0..<end).map { _ in Float(rng.int(-3000...3000)) / 100 }
+            // Specials and ties: NaN, infinities, and values that land on k + 0.5 after scaling.
+            floats[0] = .nan
+            if end > 3 { floats[3] = .infinity }
+            if end > 7 { floats[7] = -.infinity }
+            if end > 9 { floats[9] = (Float(rng.int(-100...100)) + 0.5) * p.scale }
+            var q = [UInt8](repeating: 0xFF, count: end), f = [Float](repeating: .nan, count: end)
+            q.withUnsafeMutableBufferPointer { Q8Elementwise.quantize(floats, p, output: $0.baseAddress!, range: start..<end) }
+            for i in start..<end where q[i] != Q8Requantization.quantize(floats[i], inverseScale: p.inverseScale, zeroPoint: p.zeroPoint) {
+                failures.append("int8 quantize #\(trial) differs at \(i) (\(floats[i]), \(p))"); break
+            }
+            f.withUnsafeMutableBufferPointer { Q8Elementwise.dequantize(a, p, output: $0.baseAddress!, range: start..<end) }
+            for i in start..<end where f[i].bitPattern != Q8Requantization.dequantize(a[i], scale: p.scale, zeroPoint: p.zeroPoint).bitPattern {
+                failures.append("int8 dequantize #\(trial) differs at \(i)"); break
+            }
+            q = [UInt8](repeating: 0xFF, count: end)
+            q.withUnsafeMutableBufferPointer { Q8Elementwise.requantize(a, from: p, output: $0.baseAddress!, to: po, range: start..<end) }
+            for i in start..<end where q[i] != Q8Elementwise.requantize(a[i], from: p, to: po) {
+                failures.append("int8 requantize #\(trial) differs at \(i)"); break
+            }
+            q = [UInt8](repeating: 0xFF, count: end)
+            q.withUnsafeMutableBufferPointer { Q8Elementwise.add(a, p, b, pb, output: $0.baseAddress!, po, activation: act, range: start..<end) }
+            for i in start..<end where q[i] != Q8Elementwise.addOne(a[i], p, b[i], pb, po, act) {
+                failures.append("int8 add #\(trial) differs at \(i)"); break
+            }
+            // Concat of pixels: a part in the output's parameters (copied) and one in others (requantized).
+            let c1 = rng.int(1...19), c2 = rng.int(1...19), pixels = rng.int(1...5)
+            let x1 = bytes(pixels * c1, rng: &rng), x2 = bytes(pixels * c2, rng: &rng)
+            var out = [UInt8](repeating: 0xFF, count: pixels * (c1 + c2))
+            x1.withUnsafeBufferPointer { s1 in
+                x2.withUnsafeBufferPointer { s2 in
+                    out.withUnsafeMutableBufferPointer {
+                        Q8Elementwise.concat([(s1.baseAddress!, c1, po), (s2.baseAddress!, c2, p)], output: $0.baseAddress!, po, pixels: 0..<pixels)
+                    }
+                }
+            }
+            concat: for px in 0..<pixels {
+                for ch in 0..<(c1 + c2) {
+                    let expected = ch < c1 ? x1[px * c1 + ch] : Q8Elementwise.requantize(x2[px * c2 + ch - c1], from: p, to: po)
+                    if out[px * (c1 + c2) + ch] != expected { failures.append("int8 concat #\(trial) differs at pixel \(px) channel \(ch)"); break concat }
+                }
+            }
+        }
+        return failures
+    }
+
     static func run(_ count: Int, _ target: Q8OutputTarget, scratch: Int,
                     _ body: (UnsafeMutableRawPointer, UnsafeMutableRawPointer) -> Void) -> (q: [UInt8], f: [Float]) {
         let raw = UnsafeMutableRawPointer.allocate(byteCount: max(1, count * 4) + 64, alignment: 64)

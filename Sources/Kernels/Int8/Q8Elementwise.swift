@@ -1,16 +1,51 @@
 /// Int8 conversions and elementwise layers over NHWC UInt8 tensors. Every result follows the
 /// arithmetic of `Q8Requantization` (float multiply, clamp, round half to even).
 public enum Q8Elementwise {
-    /// Float to UInt8 over `range`.
+    // The range loops below run 8 lanes at a time through `Q8Requantization.round` (the same float operations
+    // in the same order as the scalar specs, which finish each range), so they equal the specs bit for bit.
+
+    @inline(__always)
+    static func load8(_ p: UnsafePointer<UInt8>) -> SIMD8<Int32> {
+        SIMD8<Int32>(truncatingIfNeeded: UnsafeRawPointer(p).loadUnaligned(as: SIMD8<UInt8>.self))
+    }
+
+    @inline(__always)
+    static func store8(_ v: SIMD8<UInt8>, _ p: UnsafeMutablePointer<UInt8>) {
+        UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD8<UInt8>.self)
+    }
+
+    /// Float to UInt8 over `range` (`Q8Requantization.quantize` per value; NaN gives the zero point).
     public static func quantize(_ x: UnsafePointer<Float>, _ p: Q8TensorParameters, output: UnsafeMutablePointer<UInt8>, range: Range<Int>) {
         let inverse = p.inverseScale
-        for i in range { output[i] = Q8Requantization.quantize(x[i], inverseScale: inverse, zeroPoint: p.zeroPoint) }
+        var i = range.lowerBound
+        while i &+ 8 <= range.upperBound {
+            var v = UnsafeRawPointer(x + i).loadUnaligned(as: SIMD8<Float>.self) * inverse
+            let lo = SIMD8<Float>(repeating: Float(-p.zeroPoint)), hi = SIMD8<Float>(repeating: Float(255 &- p.zeroPoint))
+            v = v.replacing(with: lo, where: v .< lo)
+            v = v.replacing(with: hi, where: v .> hi)
+            v = v.replacing(with: 0, where: v .!= v)
+            store8(Q8Requantization.round(v, activation: .none, zeroPoint: p.zeroPoint), output + i)
+            i &+= 8
+        }
+        while i < range.upperBound {
+            output[i] = Q8Requantization.quantize(x[i], inverseScale: inverse, zeroPoint: p.zeroPoint)
+            i &+= 1
+        }
     }
 
     /// UInt8 to Float over `range`.
     public static func dequantize(_ q: UnsafePointer<UInt8>, _ p: Q8TensorParameters, output: UnsafeMutablePointer<Float>, range: Range<Int>) {
         let scale = p.scale, zp = p.zeroPoint
-        for i in range { output[i] = Float(Int32(q[i]) &- zp) * scale }
+        var i = range.lowerBound
+        while i &+ 8 <= range.upperBound {
+            let v = SIMD8<Float>(load8(q + i) &- zp) * scale
+            UnsafeMutableRawPointer(output + i).storeBytes(of: v, as: SIMD8<Float>.self)
+            i &+= 8
+        }
+        while i < range.upperBound {
+            output[i] = Float(Int32(q[i]) &- zp) * scale
+            i &+= 1
+        }
     }
 
     /// Re-expresses values of `from` in `to`: `(q - zFrom) * (sFrom / sTo)`, requantized.
@@ -23,7 +58,18 @@ public enum Q8Elementwise {
     /// `activation(a + b)`, each operand in its own parameters, the sum in `output`'s.
     public static func add(_ a: UnsafePointer<UInt8>, _ pa: Q8TensorParameters, _ b: UnsafePointer<UInt8>, _ pb: Q8TensorParameters,
                            output: UnsafeMutablePointer<UInt8>, _ po: Q8TensorParameters, activation: FusedActivation, range: Range<Int>) {
-        for i in range { output[i] = addOne(a[i], pa, b[i], pb, po, activation) }
+        let ma = pa.scale / po.scale, mb = pb.scale / po.scale
+        var i = range.lowerBound
+        while i &+ 8 <= range.upperBound {
+            let va = SIMD8<Float>(load8(a + i) &- pa.zeroPoint) * ma
+            let vb = SIMD8<Float>(load8(b + i) &- pb.zeroPoint) * mb
+            store8(Q8Requantization.round(va + vb, activation: activation, zeroPoint: po.zeroPoint), output + i)
+            i &+= 8
+        }
+        while i < range.upperBound {
+            output[i] = addOne(a[i], pa, b[i], pb, po, activation)
+            i &+= 1
+        }
     }
 
     /// The scalar spec of `add`: `v = Float(a - za) * (sa / so) + Float(b - zb) * (sb / so)`, then the
@@ -51,8 +97,7 @@ public enum Q8Elementwise {
                 for px in pixels { (output + (px &* total &+ offset)).update(from: src + px &* c, count: c) }
             } else {
                 for px in pixels {
-                    let s = src + px &* c, d = output + (px &* total &+ offset)
-                    for ch in 0..<c { d[ch] = requantize(s[ch], from: p, to: po) }
+                    requantize(src + px &* c, from: p, output: output + (px &* total &+ offset), to: po, range: 0..<c)
                 }
             }
             offset += c
@@ -62,7 +107,17 @@ public enum Q8Elementwise {
     /// Requantizes a whole range to other parameters (when a tensor feeds a consumer that needs another scale).
     public static func requantize(_ q: UnsafePointer<UInt8>, from: Q8TensorParameters, output: UnsafeMutablePointer<UInt8>,
                                   to: Q8TensorParameters, range: Range<Int>) {
-        for i in range { output[i] = requantize(q[i], from: from, to: to) }
+        let multiplier = from.scale / to.scale
+        var i = range.lowerBound
+        while i &+ 8 <= range.upperBound {
+            store8(Q8Requantization.requantize(load8(q + i) &- from.zeroPoint, multiplier: SIMD8(repeating: multiplier), activation: .none,
+                                               zeroPoint: to.zeroPoint), output + i)
+            i &+= 8
+        }
+        while i < range.upperBound {
+            output[i] = requantize(q[i], from: from, to: to)
+            i &+= 1
+        }
     }
 }
 

@@ -41,7 +41,14 @@ public enum Q8Requantization {
     @inline(__always)
     public static func requantize(_ acc: SIMD8<Int32>, multiplier: SIMD8<Float>, activation: FusedActivation,
                                   zeroPoint: Int32) -> SIMD8<UInt8> {
-        var v = SIMD8<Float>(acc) * multiplier
+        round(SIMD8<Float>(acc) * multiplier, activation: activation, zeroPoint: zeroPoint)
+    }
+
+    /// The tail of the vector `requantize` from the real-valued `v`: activation, clamp, round half to even,
+    /// zero point.
+    @inline(__always)
+    public static func round(_ value: SIMD8<Float>, activation: FusedActivation, zeroPoint: Int32) -> SIMD8<UInt8> {
+        var v = value
         switch activation {
         case .none: break
         case .relu: v = v.replacing(with: 0, where: v .< 0)

@@ -70,6 +70,7 @@ func main(_ argc: Int32, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar
     failed += report("int8 winograd (bit for bit)", Q8Checks.randomizedWinograd(count: 20, seed: 0x8004))
     failed += report("int8 transposed conv (bit for bit)", Q8Checks.randomizedConvTranspose(count: 16, seed: 0x8002))
     failed += report("int8 layers", Q8Checks.layers(seed: 0x8003))
+    failed += report("int8 elementwise (vector = scalar)", Q8Checks.elementwise(seed: 0x8006))
     failed += report("threads (pthreads)", threadDeterminism())
     print(failed == 0 ? "all kernel checks passed" : "\(failed) kernel check failure(s)")
     return failed == 0 ? 0 : 1
