@@ -183,8 +183,14 @@ private struct ExportBuilder {
 
     /// ONNX's element types of the integer initializers written here.
     enum IntegerType: Int64 {
-        case uint8 = 2, int8 = 3, int32 = 6
-        var bytes: Int { self == .int32 ? 4 : 1 }
+        case uint8 = 2, int8 = 3, int32 = 6, int64 = 7
+        var bytes: Int {
+            switch self {
+            case .uint8, .int8: return 1
+            case .int32: return 4
+            case .int64: return 8
+            }
+        }
     }
 
     /// An integer initializer stored as raw little-endian bytes.
@@ -204,15 +210,9 @@ private struct ExportBuilder {
         return unique
     }
 
+    /// A one-dimensional int64 tensor (shapes, pads, slice bounds).
     mutating func integers(_ name: String, _ values: [Int]) -> String {
-        let unique = unique(name)
-        var w = ProtobufWriter()
-        w.packedInts(1, [Int64(values.count)])
-        w.int(2, 7)
-        w.string(8, unique)
-        w.packedInts(7, values.map { Int64($0) })
-        initializers.append(w.bytes)
-        return unique
+        integerInitializer(name, dims: [values.count], type: .int64, values: values)
     }
 
     mutating func parameter(_ index: Int, shape: [Int]? = nil) -> String {

@@ -19,10 +19,8 @@ public enum Q8Elementwise {
         let inverse = p.inverseScale
         var i = range.lowerBound
         while i &+ 8 <= range.upperBound {
+            // NaN to 0 before `round`'s clamp (the spec clamps first, then maps NaN to 0; 0 is inside the clamp).
             var v = UnsafeRawPointer(x + i).loadUnaligned(as: SIMD8<Float>.self) * inverse
-            let lo = SIMD8<Float>(repeating: Float(-p.zeroPoint)), hi = SIMD8<Float>(repeating: Float(255 &- p.zeroPoint))
-            v = v.replacing(with: lo, where: v .< lo)
-            v = v.replacing(with: hi, where: v .> hi)
             v = v.replacing(with: 0, where: v .!= v)
             store8(Q8Requantization.round(v, activation: .none, zeroPoint: p.zeroPoint), output + i)
             i &+= 8
