@@ -68,4 +68,13 @@ public enum F32Pointwise {
             (dx + iy * inWidth * channels).update(from: dy + ((iy + top) * outWidth + left) * channels, count: inWidth * channels)
         }
     }
+
+    /// A presence gate over the NHWC pixels `range` of one image: channel `c` passes `x` through where `open[c]`
+    /// and is `closed` elsewhere (UNet 3+'s classification-guided module closes the classes an image lacks).
+    public static func gate(_ x: UnsafePointer<Float>, open: UnsafePointer<Bool>, channels c: Int, closed: Float,
+                            output y: UnsafeMutablePointer<Float>, pixels range: Range<Int>) {
+        for p in range {
+            for ch in 0..<c { y[p * c + ch] = open[ch] ? x[p * c + ch] : closed }
+        }
+    }
 }

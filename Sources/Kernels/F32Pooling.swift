@@ -120,4 +120,34 @@ public enum F32Pooling {
         let scale = 1 / Float(max(1, ys.count * xs.count))
         for ch in 0..<c { dst[ch] *= scale }
     }
+
+    /// Global max pooling of one NHWC image: `output[c]` is the largest of `input[p * channels + c]` over the
+    /// `pixels` pixels (a NaN in a channel gives NaN, as PyTorch's max does). The first pixel holding it is what
+    /// `globalMaxPoolBackward` routes the gradient to.
+    public static func globalMaxPool(_ input: UnsafePointer<Float>, pixels: Int, channels c: Int, output: UnsafeMutablePointer<Float>) {
+        precondition(pixels > 0, "global max pooling needs at least one pixel")
+        output.update(from: input, count: c)
+        for p in 1..<pixels {
+            let src = input + p * c
+            for ch in 0..<c where src[ch] > output[ch] || src[ch].isNaN { output[ch] = src[ch] }
+        }
+    }
+
+    /// The gradient of `globalMaxPool`: `dy[c]` goes to the first pixel holding channel c's maximum `y[c]`, zero
+    /// elsewhere. Writes every element of `dx` (pixels x channels, NHWC).
+    public static func globalMaxPoolBackward(_ input: UnsafePointer<Float>, pixels: Int, channels c: Int, maximum y: UnsafePointer<Float>,
+                                             outputGradient dy: UnsafePointer<Float>, inputGradient dx: UnsafeMutablePointer<Float>) {
+        dx.update(repeating: 0, count: pixels * c)
+        for ch in 0..<c {
+            var p = 0
+            while p < pixels - 1 && !input[p * c + ch].isIdentical(to: y[ch]) { p += 1 }
+            dx[p * c + ch] = dy[ch]
+        }
+    }
+}
+
+extension Float {
+    /// The same value, NaN matching NaN (where `==` says no).
+    @inline(__always)
+    func isIdentical(to other: Float) -> Bool { self == other || (isNaN && other.isNaN) }
 }

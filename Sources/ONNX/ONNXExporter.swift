@@ -289,10 +289,11 @@ private struct ExportBuilder {
             self.node("ConvTranspose", inputs, main, windowAttributes(a.window, dilation: false) + [.ints("output_padding", a.outputPadding)])
             activation(a.activation, main, out)
         case .maxPool2d(let a):
-            self.node("MaxPool", [x[0]], out, windowAttributes(a.window, dilation: false))
+            self.node("MaxPool", [x[0]], out, windowAttributes(a.window.window, dilation: false))
         case .averagePool2d(let a):
-            self.node("AveragePool", [x[0]], out, windowAttributes(a.window, dilation: false) + [.int("count_include_pad", 0)])
-        case .adaptiveAveragePool2d(let bins):
+            self.node("AveragePool", [x[0]], out, windowAttributes(a.window.window, dilation: false) + [.int("count_include_pad", 0)])
+        case .adaptiveAveragePool2d(let a):
+            let bins = a.bins
             if bins == 1 {
                 self.node("GlobalAveragePool", [x[0]], out)
             } else {
@@ -330,7 +331,8 @@ private struct ExportBuilder {
             }
         case .concat:
             self.node("Concat", x, out, [.int("axis", 1)])
-        case .add(let f):
+        case .add(let a):
+            let f = a.activation
             let main = withActivation(f, out)
             self.node("Add", x, main)
             activation(f, main, out)
@@ -376,6 +378,20 @@ private struct ExportBuilder {
                 let scaled = self.node("Mul", [back, channelVector(g.gamma, rank: rank)], unique("\(out).scaled"))
                 self.node("Add", [scaled, channelVector(g.beta, rank: rank)], out)
             }
+        case .globalMaxPool:
+            self.node("GlobalMaxPool", x, out)
+        case .presenceGate(let g):
+            // Where(presence > 0, logits, closed); the ungated channels get a presence of 1 (Pad in front).
+            var presence = x[1]
+            if g.firstGated > 0 {
+                let pads = integers("\(out).pads", [0, g.firstGated] + Array(repeating: 0, count: rank) + [0, 0] + Array(repeating: 0, count: rank))
+                let one = initializer("\(out).one", dims: [], floats: [1])
+                presence = self.node("Pad", [presence, pads, one], unique("\(out).presence"), [.string("mode", "constant")])
+            }
+            let zero = initializer("\(out).zero", dims: [], floats: [0])
+            let open = self.node("Greater", [presence, zero], unique("\(out).open"))
+            let closed = initializer("\(out).closed", dims: [], floats: [PresenceGate.closed])
+            self.node("Where", [open, x[0], closed], out)
         }
     }
 

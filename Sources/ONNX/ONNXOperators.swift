@@ -141,6 +141,8 @@ extension ONNXImporter {
         case "GlobalAveragePool":
             let x = try tensor(node, 0)
             return .node(try emit(name: name, op: .adaptiveAveragePool2d(bins: 1), inputs: [x], produces: out))
+        case "GlobalMaxPool":
+            return .node(try emit(name: name, op: .globalMaxPool(GlobalMaxPool()), inputs: [try tensor(node, 0)], produces: out))
         case "Concat":
             return .node(try concat(node))
         case "Resize", "Upsample":

@@ -30,9 +30,12 @@ public enum ClassActivationMaps {
         }
     }
 
-    /// The layer CAM reads, and the default layer of Grad-CAM: the input of the output convolution.
+    /// The layer CAM reads, and the default layer of Grad-CAM: the input of the output convolution (through
+    /// a presence gate after it).
     public static func defaultLayer(_ graph: Graph) -> Int? {
-        guard let output = graph.outputs.first?.node, case .conv2d = graph.nodes[output].op else { return nil }
+        guard var output = graph.outputs.first?.node else { return nil }
+        if case .presenceGate = graph.nodes[output].op { output = graph.nodes[output].inputs[0] }
+        guard case .conv2d = graph.nodes[output].op else { return nil }
         return graph.nodes[output].inputs[0]
     }
 

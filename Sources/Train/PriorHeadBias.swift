@@ -46,19 +46,27 @@ public enum PriorHeadBias {
         return logs.map { Float($0 - mean) }
     }
 
-    /// Sets the bias of the convolution that produces each graph output (through any resampling after it)
-    /// and returns how many heads it set. A head without a bias is left as it is.
+    /// Sets the bias of the convolution that produces each graph output (through any resampling or presence
+    /// gate after it) and returns how many heads it set. A head without a bias is left as it is.
     @discardableResult
     public static func apply(to graph: inout Graph, frequencies: [Double]) -> Int {
         var set = 0
         for output in graph.outputs {
             var node = output.node
-            while case .upsample = graph.nodes[node].op, let first = graph.nodes[node].inputs.first { node = first }
+            while passesHeadThrough(graph.nodes[node].op), let first = graph.nodes[node].inputs.first { node = first }
             guard let b = graph.nodes[node].op.outputBias else { continue }
             let count = graph.parameters[b].elementCount
             graph.parameters[b].data = .f32(biases(frequencies: frequencies, outputChannels: count))
             set += 1
         }
         return set
+    }
+
+    /// Ops between a head's convolution and the output that keep its logits' meaning.
+    static func passesHeadThrough(_ op: Op) -> Bool {
+        switch op {
+        case .upsample, .presenceGate: return true
+        default: return false
+        }
     }
 }

@@ -60,6 +60,8 @@ public final class Trainer {
     let autograd: Autograd
     let optimizer: Optimizer
     let loss: Loss
+    /// UNet 3+'s classification-guided module, when the model has it.
+    let presenceLoss: PresenceLoss?
     let mean: [Float], std: [Float]
 
     public init(model: Model, data: SegmentationDataset, train: [Int], validation: [Int], options: TrainingOptions) throws {
@@ -93,6 +95,7 @@ public final class Trainer {
         }
         optimizer = Optimizer(options.optimizer, weightDecay: options.weightDecay, clipNorm: options.clipNorm)
         loss = options.loss ?? Loss.defaultLoss(classes: model.classes)
+        presenceLoss = PresenceLoss(model.graph)
     }
 
     /// A training step frees and reallocates the same large arrays (activations, gradients, workspaces)
@@ -205,7 +208,13 @@ public final class Trainer {
                     for i in 0..<scaled.data.count { scaled.data[i] /= Float(logits.count) }
                     outputGradients.append(scaled)
                 }
-                try autograd.backward(outputGradients)
+                var innerGradients: [(node: Int, gradient: Tensor)] = []
+                if let presenceLoss {
+                    let (l, g) = presenceLoss.evaluate(autograd, target, across: parallel?.processSum)
+                    batchLoss += l
+                    innerGradients.append((presenceLoss.node, g))
+                }
+                try autograd.backward(outputGradients, nodeGradients: innerGradients)
                 if let parallel { sumGradients(parallel) }
                 optimizer.update(autograd, learningRate: schedule.rate(at: step))
                 step += 1

@@ -59,9 +59,11 @@ enum FormatVersion1Writer {
         case .convTranspose2d(let a):
             for v in [a.outChannels, a.window.kernel[0], a.window.stride[0], a.window.padBegin[0], a.outputPadding[0], a.weight, a.bias ?? -1] { w.i32(v) }
             encodeActivation(a.activation, &w)
-        case .maxPool2d(let a), .averagePool2d(let a):
-            for v in [a.window.kernel[0], a.window.stride[0], a.window.padBegin[0]] { w.i32(v) }
-        case .adaptiveAveragePool2d(let bins): w.i32(bins)
+        case .maxPool2d(let p):
+            for v in [p.window.window.kernel[0], p.window.window.stride[0], p.window.window.padBegin[0]] { w.i32(v) }
+        case .averagePool2d(let p):
+            for v in [p.window.window.kernel[0], p.window.window.stride[0], p.window.window.padBegin[0]] { w.i32(v) }
+        case .adaptiveAveragePool2d(let a): w.i32(a.bins)
         case .upsample(let a):
             switch a.mode {
             case .nearest: w.u8(0)
@@ -69,7 +71,7 @@ enum FormatVersion1Writer {
             }
             w.i32(a.scale)
         case .concat, .mul, .softmax: break
-        case .add(let act): encodeActivation(act, &w)
+        case .add(let a): encodeActivation(a.activation, &w)
         case .batchNorm(let a):
             for v in [a.gamma, a.beta, a.mean, a.variance] { w.i32(v) }
             w.f32(a.epsilon)

@@ -6,7 +6,7 @@ import EngineChecks
 @testable import Train
 
 /// The operators added through the registry (clip, PReLU, constant pad, GroupNorm/InstanceNorm, resizing by
-/// any factor), each in a
+/// any factor, global max pooling, UNet 3+'s presence gate), each in a
 /// small graph `conv 3x3 -> op -> conv 1x1` at odd sizes and odd channel counts:
 /// - the fp32 executor against the Float64 reference: max abs error / max abs output <= 1e-5, the same bits
 ///   for 1 and 2 threads;
@@ -31,6 +31,14 @@ final class OperatorFamilyTests: XCTestCase {
         Case(name: "resize-linear") { b, x in b.resize(x, factors: [1.5, 0.75], name: "resize") },
         Case(name: "resize-linear-corners") { b, x in b.resize(x, factors: [0.5, 2.25], mode: .bilinear(alignCorners: true), name: "resize") },
         Case(name: "resize-nearest") { b, x in b.resize(x, factors: [2.5, 0.5], mode: .nearest, name: "resize") },
+        Case(name: "global-max-pool") { b, x in b.globalMaxPool(x, name: "gmp") },
+        // Presence logits from the features themselves: random signs open some channels of each image, close others.
+        Case(name: "presence-gate") { b, x in
+            b.presenceGate(x, presence: b.globalMaxPool(b.conv(x, 5, kernel: 1, name: "presence"), name: "gmp"), firstGated: 1, name: "gate")
+        },
+        Case(name: "presence-gate-all") { b, x in
+            b.presenceGate(x, presence: b.globalMaxPool(b.conv(x, 6, kernel: 1, name: "presence"), name: "gmp"), firstGated: 0, name: "gate")
+        },
     ]
 
     func graph(_ c: Case, seed: UInt64) -> Graph {

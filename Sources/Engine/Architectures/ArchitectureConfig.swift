@@ -50,6 +50,10 @@ public struct ArchitectureConfig: Equatable {
     /// A squeeze-and-excitation block (Hu et al., reduction 16) at the end of every level block: U-Net,
     /// Res-UNet and Attention U-Net.
     public var squeezeExcitation: Bool = false
+    /// UNet 3+'s classification-guided module (Huang et al., 2020): a presence head on the bottleneck (1x1
+    /// convolution, global max pooling) whose logits close the heads' classes an image lacks (`PresenceGate`);
+    /// the trainer adds a binary cross-entropy on whether each class is in the image.
+    public var classificationGuided: Bool = false
     /// 2 builds the 2D network; 3 the same network on volumes (N, C, D, H, W): 3x3x3 convolutions, 2x2x2
     /// pooling and transposed convolutions (U-Net, Res-UNet, Attention U-Net).
     public var spatialRank = 2
@@ -84,6 +88,9 @@ public struct ArchitectureConfig: Equatable {
         if spatialRank != 2 && spatialRank != 3 { throw .invalid("networks have 2 or 3 spatial axes, got \(spatialRank)") }
         if spatialRank == 3 && ![.unet, .resUNet, .attentionUNet].contains(architecture) {
             throw .invalid("\(architecture.displayName) is built in 2D only; 3D builds: U-Net, Res-UNet, Attention U-Net")
+        }
+        if classificationGuided && architecture != .unet3Plus {
+            throw .invalid("the classification-guided module is built into UNet 3+, not \(architecture.displayName)")
         }
         if squeezeExcitation && ![.unet, .resUNet, .attentionUNet].contains(architecture) {
             throw .invalid("squeeze-and-excitation blocks are built into U-Net, Res-UNet and Attention U-Net, not \(architecture.displayName)")

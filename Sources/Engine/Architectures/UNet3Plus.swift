@@ -4,7 +4,11 @@
 /// concatenated to `(depth + 1) x baseWidth` (320) and fused by one more 3x3 conv-norm-ReLU. The encoder is
 /// U-Net's. With deep supervision, every decoder stage and the bottleneck get a 3x3 head, upsampled to full
 /// resolution ("head1" is the top stage; the runtime averages the heads' probabilities); without, the top
-/// stage alone has one ("logits"). The paper's classification-guided module is not built.
+/// stage alone has one ("logits"). With the classification-guided module (`classificationGuided`), a 1x1
+/// convolution on the bottleneck, max-pooled over the image, gives one presence logit per class ("cgm.presence";
+/// binary models: the foreground; softmax models: every class but the background), and every head passes
+/// through a `PresenceGate` that closes the classes it says are absent, as the paper multiplies the side
+/// outputs by the classifier's decision. (The paper's dropout before the 1x1 convolution is left out.)
 enum UNet3Plus {
     static func build(_ b: BlockBuilder) {
         let c = b.config
@@ -33,14 +37,21 @@ enum UNet3Plus {
             }
             decoder[stage] = b.convNormRelu(b.g.concat(parts, name: "\(name).cat"), fused, name: name)
         }
+        var gate: (Value, String) -> Value = { head, _ in head }
+        if c.classificationGuided {
+            let firstGated = c.classes == 1 ? 0 : 1
+            let logits = b.g.conv(encoder[c.depth], c.classes - firstGated, kernel: 1, name: "cgm.conv")
+            let presence = b.g.globalMaxPool(logits, name: "cgm.presence")
+            gate = { head, name in b.g.presenceGate(head, presence: presence, firstGated: firstGated, name: name + ".gate") }
+        }
         if c.deepSupervision {
             for stage in 0...c.depth {
                 var head = b.g.conv(decoder[stage]!, c.classes, kernel: 3, name: "head\(stage + 1)")
                 if stage > 0 { head = b.g.upsample(head, scale: 1 << stage, name: "head\(stage + 1).resize") }
-                b.g.output("head\(stage + 1)", head)
+                b.g.output("head\(stage + 1)", gate(head, "head\(stage + 1)"))
             }
         } else {
-            b.g.output("logits", b.g.conv(decoder[0]!, c.classes, kernel: 3, name: "head"))
+            b.g.output("logits", gate(b.g.conv(decoder[0]!, c.classes, kernel: 3, name: "head"), "head"))
         }
     }
 }

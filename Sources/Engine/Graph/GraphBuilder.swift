@@ -203,6 +203,15 @@ public final class GraphBuilder {
     public func mul(_ x: Value, _ gate: Value, name: String) -> Value {
         add(name, .mul, [x, gate], channels: x.channels)
     }
+
+    public func globalMaxPool(_ x: Value, name: String) -> Value {
+        add(name, .globalMaxPool(GlobalMaxPool()), [x], channels: x.channels)
+    }
+
+    /// `logits` with the classes `presence` (N x K x 1 x 1 logits) says are absent closed (`PresenceGate`).
+    public func presenceGate(_ logits: Value, presence: Value, firstGated: Int, name: String) -> Value {
+        add(name, .presenceGate(PresenceGate(firstGated: firstGated)), [logits, presence], channels: logits.channels)
+    }
 }
 
 /// SplitMix64: a small seeded generator for reproducible initialization.

@@ -92,6 +92,8 @@ public enum MetadataKey {
     public static let upsampling = "model.upsampling"
     /// 1 when every level block ends in a squeeze-and-excitation block (`--se`).
     public static let squeezeExcitation = "model.squeeze_excitation"
+    /// 1 when UNet 3+'s classification-guided module gates the heads (`PresenceGate`).
+    public static let classificationGuided = "model.classification_guided"
     public static let inputChannels = "input.channels"
     /// H and W are padded to a multiple of this before the graph runs.
     public static let inputMultiple = "input.multiple"

@@ -20,6 +20,7 @@ public struct Model: Equatable {
         m[MetadataKey.normalization] = .string(config.normalization.rawValue)
         m[MetadataKey.upsampling] = .string(config.upsampling.rawValue)
         if config.squeezeExcitation { m[MetadataKey.squeezeExcitation] = .int(1) }
+        if config.classificationGuided { m[MetadataKey.classificationGuided] = .int(1) }
         m[MetadataKey.inputChannels] = .int(Int64(config.inChannels))
         m[MetadataKey.inputMultiple] = .int(Int64(config.inputMultiple))
         m[MetadataKey.inputMean] = .floats([Float](repeating: 0, count: config.inChannels))

@@ -19,8 +19,8 @@ public enum ModelFileLayout {
     /// Written: 2.0, whose nodes carry named, typed attributes. Read: 1.x too (positional attributes).
     public static let majorVersion: UInt16 = 2
     /// 2.1 added the ops clip, prelu, pad and group_norm; 2.2 volumes and windows of any rank (an input's
-    /// `spatial_rank`, spatial lists of 1 to 3 entries).
-    public static let minorVersion: UInt16 = 2
+    /// `spatial_rank`, spatial lists of 1 to 3 entries); 2.3 the ops global_max_pool and presence_gate.
+    public static let minorVersion: UInt16 = 3
     public static let readableMajorVersions: [UInt16] = [1, 2]
     public static let endianMarker: UInt32 = 0x0A0B_0C0D
     public static let headerSize = 128

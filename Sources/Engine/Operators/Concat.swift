@@ -2,9 +2,10 @@ import Kernels
 
 /// Channel concatenation of two or more operands with the same spatial size.
 public struct Concat: OperatorDefinition {
+    public init() {}
     public static let fileName = "concat"
     public var kind: String { "concat" }
-    public var op: Op { .concat }
+    public var op: Op { .concat(self) }
     public var operandCount: ClosedRange<Int> { 2...Int.max }
     public var quantizationRole: QuantizationRole { .int8 }
     public static func decode(_ a: NodeAttributeReader) throws(ModelFileError) -> Op { .concat }
@@ -103,4 +104,8 @@ extension Concat {
         }
         return program.addStep(kernel, parts.map { $0.value }, i, program.shapes[i], .q8(py))
     }
+}
+
+extension Op {
+    public static var concat: Op { .concat(Concat()) }
 }

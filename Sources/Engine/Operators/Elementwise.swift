@@ -3,10 +3,11 @@ import Kernels
 /// Elementwise sum of two operands of the same shape, with an optional fused activation.
 public struct Add: OperatorDefinition {
     public var activation: FusedActivation
+    public init(activation: FusedActivation) { self.activation = activation }
 
     public static let fileName = "add"
     public var kind: String { "add" }
-    public var op: Op { .add(activation) }
+    public var op: Op { .add(self) }
     public func fusing(_ f: FusedActivation) -> Op? { activation == .none ? .add(f) : nil }
     public var operandCount: ClosedRange<Int> { 2...2 }
     public var quantizationRole: QuantizationRole { .int8 }
@@ -22,9 +23,10 @@ public struct Add: OperatorDefinition {
 /// Elementwise product; the second operand may have 1 channel (a spatial gate, attention) or be 1x1 in
 /// space (a channel gate, squeeze-and-excitation).
 public struct Mul: OperatorDefinition {
+    public init() {}
     public static let fileName = "mul"
     public var kind: String { "mul" }
-    public var op: Op { .mul }
+    public var op: Op { .mul(self) }
     public var operandCount: ClosedRange<Int> { 2...2 }
     public static func decode(_ a: NodeAttributeReader) throws(ModelFileError) -> Op { .mul }
 
@@ -171,4 +173,9 @@ extension Add {
 extension Mul {
     /// fp32 in int8 models (a float island: attention and SE gates are sigmoids, kept in float).
     public func lowerInt8(_ program: Int8Program, node i: Int) throws(GraphError) -> Int? { nil }
+}
+
+extension Op {
+    public static func add(_ activation: FusedActivation) -> Op { .add(Add(activation: activation)) }
+    public static var mul: Op { .mul(Mul()) }
 }

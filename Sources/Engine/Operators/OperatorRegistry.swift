@@ -3,76 +3,38 @@ import Kernels
 /// What a node computes: one case per operator family. Each node produces one tensor; `Node.inputs`
 /// lists its operands in order. The families themselves (attributes, file coding, shapes, execution)
 /// live in this folder, one file each; this file only registers them.
+///
+/// Registering an operator is one line here, `case name(FamilyType)`, in the order of docs/FORMAT.md's
+/// table. `scripts/generate-operator-table` writes the rest from these lines (`OperatorTable.swift`: the one
+/// switch over all operators and the model file's decoder list); `scripts/test` fails when it is stale.
 public enum Op: Equatable {
     /// A graph input; no operands.
     case input(InputNode)
     case conv2d(ConvAttributes)
     case convTranspose2d(ConvTransposeAttributes)
-    case maxPool2d(PoolAttributes)
-    case averagePool2d(PoolAttributes)
+    case maxPool2d(MaxPool2d)
+    case averagePool2d(AveragePool2d)
     /// Adaptive average pooling to `bins x bins` (PSPNet's pyramid; 1 is global average pooling).
-    case adaptiveAveragePool2d(bins: Int)
+    case adaptiveAveragePool2d(AdaptiveAveragePool2d)
     /// One operand, or two when `scale == 0` (the second gives the output size).
     case upsample(UpsampleAttributes)
     /// Channel concatenation of two or more operands with the same spatial size.
-    case concat
+    case concat(Concat)
     /// Elementwise sum of two operands of the same shape, with an optional fused activation.
-    case add(FusedActivation)
+    case add(Add)
     /// Elementwise product; the second operand may have 1 channel (a spatial gate, attention) or
     /// be 1x1 in space (a channel gate).
-    case mul
+    case mul(Mul)
     case batchNorm(BatchNormAttributes)
     case activation(ActivationKind)
     /// Softmax over channels.
-    case softmax
+    case softmax(Softmax)
     case clip(Clip)
     case prelu(PReLU)
     case pad(ConstantPad)
     case groupNorm(GroupNorm)
-
-    /// Hands this node's operator, as its own type, to `visitor`: the one switch over all operators.
-    public func visit<V: OperatorVisitor>(_ visitor: inout V) throws(V.Failure) -> V.Result {
-        switch self {
-        case .input(let a): return try visitor.visit(a)
-        case .conv2d(let a): return try visitor.visit(a)
-        case .convTranspose2d(let a): return try visitor.visit(a)
-        case .maxPool2d(let a): return try visitor.visit(MaxPool2d(a))
-        case .averagePool2d(let a): return try visitor.visit(AveragePool2d(a))
-        case .adaptiveAveragePool2d(let bins): return try visitor.visit(AdaptiveAveragePool2d(bins: bins))
-        case .upsample(let a): return try visitor.visit(a)
-        case .concat: return try visitor.visit(Concat())
-        case .add(let activation): return try visitor.visit(Add(activation: activation))
-        case .mul: return try visitor.visit(Mul())
-        case .batchNorm(let a): return try visitor.visit(a)
-        case .activation(let kind): return try visitor.visit(kind)
-        case .softmax: return try visitor.visit(Softmax())
-        case .clip(let a): return try visitor.visit(a)
-        case .prelu(let a): return try visitor.visit(a)
-        case .pad(let a): return try visitor.visit(a)
-        case .groupNorm(let a): return try visitor.visit(a)
-        }
-    }
-
-    /// Every op the model file reader knows, by file name, with its decoder (FORMAT.md's order).
-    static let decoders: [(name: String, decode: (NodeAttributeReader) throws(ModelFileError) -> Op)] = [
-        (InputNode.fileName, InputNode.decode),
-        (ConvAttributes.fileName, ConvAttributes.decode),
-        (ConvTransposeAttributes.fileName, ConvTransposeAttributes.decode),
-        (MaxPool2d.fileName, MaxPool2d.decode),
-        (AveragePool2d.fileName, AveragePool2d.decode),
-        (AdaptiveAveragePool2d.fileName, AdaptiveAveragePool2d.decode),
-        (UpsampleAttributes.fileName, UpsampleAttributes.decode),
-        (Concat.fileName, Concat.decode),
-        (Add.fileName, Add.decode),
-        (Mul.fileName, Mul.decode),
-        (BatchNormAttributes.fileName, BatchNormAttributes.decode),
-        (ActivationKind.fileName, ActivationKind.decode),
-        (Softmax.fileName, Softmax.decode),
-        (Clip.fileName, Clip.decode),
-        (PReLU.fileName, PReLU.decode),
-        (ConstantPad.fileName, ConstantPad.decode),
-        (GroupNorm.fileName, GroupNorm.decode),
-    ]
+    case globalMaxPool(GlobalMaxPool)
+    case presenceGate(PresenceGate)
 }
 
 extension Op {

@@ -46,10 +46,10 @@ public struct MaxPool2d: OperatorDefinition {
 
     public static let fileName = "max_pool2d"
     public var kind: String { "max_pool\(window.window.rank)d" }
-    public var op: Op { .maxPool2d(window) }
+    public var op: Op { .maxPool2d(self) }
     public var quantizationRole: QuantizationRole { .int8SameScale }
     public func encode(into a: inout NodeAttributeWriter) { window.encode(into: &a) }
-    public static func decode(_ a: NodeAttributeReader) throws(ModelFileError) -> Op { .maxPool2d(try PoolAttributes.decode(a)) }
+    public static func decode(_ a: NodeAttributeReader) throws(ModelFileError) -> Op { .maxPool2d(MaxPool2d(try PoolAttributes.decode(a))) }
     public func outputShape(_ operands: [TensorShape], _ context: ShapeContext) throws(GraphError) -> TensorShape {
         try window.outputShape(operands, context)
     }
@@ -61,9 +61,9 @@ public struct AveragePool2d: OperatorDefinition {
 
     public static let fileName = "avg_pool2d"
     public var kind: String { "avg_pool\(window.window.rank)d" }
-    public var op: Op { .averagePool2d(window) }
+    public var op: Op { .averagePool2d(self) }
     public func encode(into a: inout NodeAttributeWriter) { window.encode(into: &a) }
-    public static func decode(_ a: NodeAttributeReader) throws(ModelFileError) -> Op { .averagePool2d(try PoolAttributes.decode(a)) }
+    public static func decode(_ a: NodeAttributeReader) throws(ModelFileError) -> Op { .averagePool2d(AveragePool2d(try PoolAttributes.decode(a))) }
     public func outputShape(_ operands: [TensorShape], _ context: ShapeContext) throws(GraphError) -> TensorShape {
         try window.outputShape(operands, context)
     }
@@ -72,10 +72,11 @@ public struct AveragePool2d: OperatorDefinition {
 /// Adaptive average pooling to `bins` on every spatial axis (PSPNet's pyramid; 1 is global average pooling).
 public struct AdaptiveAveragePool2d: OperatorDefinition {
     public var bins: Int
+    public init(bins: Int) { self.bins = bins }
 
     public static let fileName = "adaptive_avg_pool2d"
     public var kind: String { "adaptive_avg_pool2d" }
-    public var op: Op { .adaptiveAveragePool2d(bins: bins) }
+    public var op: Op { .adaptiveAveragePool2d(self) }
     public func encode(into a: inout NodeAttributeWriter) { a.int("bins", bins) }
     public static func decode(_ a: NodeAttributeReader) throws(ModelFileError) -> Op { .adaptiveAveragePool2d(bins: try a.int("bins")) }
 
@@ -324,4 +325,10 @@ extension AveragePool2d {
 extension AdaptiveAveragePool2d {
     /// fp32 in int8 models (a float island): no int8 kernel yet.
     public func lowerInt8(_ program: Int8Program, node i: Int) throws(GraphError) -> Int? { nil }
+}
+
+extension Op {
+    public static func maxPool2d(_ window: PoolAttributes) -> Op { .maxPool2d(MaxPool2d(window)) }
+    public static func averagePool2d(_ window: PoolAttributes) -> Op { .averagePool2d(AveragePool2d(window)) }
+    public static func adaptiveAveragePool2d(bins: Int) -> Op { .adaptiveAveragePool2d(AdaptiveAveragePool2d(bins: bins)) }
 }

@@ -2,9 +2,10 @@ import Kernels
 
 /// Softmax over channels, at every pixel.
 public struct Softmax: OperatorDefinition {
+    public init() {}
     public static let fileName = "softmax"
     public var kind: String { "softmax" }
-    public var op: Op { .softmax }
+    public var op: Op { .softmax(self) }
     public static func decode(_ a: NodeAttributeReader) throws(ModelFileError) -> Op { .softmax }
     public func outputShape(_ operands: [TensorShape], _ context: ShapeContext) throws(GraphError) -> TensorShape { operands[0] }
 }
@@ -63,4 +64,8 @@ extension Softmax {
 extension Softmax {
     /// fp32 in int8 models (a float island at the head).
     public func lowerInt8(_ program: Int8Program, node i: Int) throws(GraphError) -> Int? { nil }
+}
+
+extension Op {
+    public static var softmax: Op { .softmax(Softmax()) }
 }

@@ -174,9 +174,10 @@ public final class Autograd {
     // MARK: backward
 
     /// Back-propagates `outputGradients` (NCHW, one per graph output; nil for outputs without a loss)
-    /// and adds every parameter's gradient into `gradients`.
-    public func backward(_ outputGradients: [Tensor?]) throws(GraphError) {
-        try backward(outputGradients, capturing: nil)
+    /// and adds every parameter's gradient into `gradients`. `nodeGradients` adds losses on inner nodes
+    /// (UNet 3+'s presence logits), NCHW in each node's shape.
+    public func backward(_ outputGradients: [Tensor?], nodeGradients: [(node: Int, gradient: Tensor)] = []) throws(GraphError) {
+        try backward(outputGradients, nodeGradients: nodeGradients, capturing: nil)
     }
 
     /// The output of node `node` from the last forward pass, NCHW.
@@ -189,18 +190,22 @@ public final class Autograd {
     /// Back-propagates like `backward(_:)` and returns the gradient that reached node `capturing`'s
     /// output (NCHW; zeros when none did), for explanations such as Grad-CAM.
     @discardableResult
-    public func backward(_ outputGradients: [Tensor?], capturing: Int?) throws(GraphError) -> Tensor? {
+    public func backward(_ outputGradients: [Tensor?], nodeGradients: [(node: Int, gradient: Tensor)] = [],
+                         capturing: Int?) throws(GraphError) -> Tensor? {
         precondition(!values.isEmpty, "backward needs a forward pass first")
         self.capturing = capturing
         defer { self.capturing = nil }
         var captured: Tensor? = capturing.map { Tensor(zeros: shapes[$0]) }
         var grads = [[Float]?](repeating: nil, count: graph.nodes.count)
+        var seeds: [(node: Int, gradient: Tensor)] = nodeGradients
         for (k, o) in graph.outputs.enumerated() {
-            guard let t = outputGradients[k] else { continue }
-            if t.shape != shapes[o.node] { throw .shape(node: graph.nodes[o.node].name, "output gradient \(t.shape) for output \(shapes[o.node])") }
+            if let t = outputGradients[k] { seeds.append((o.node, t)) }
+        }
+        for (node, t) in seeds {
+            if t.shape != shapes[node] { throw .shape(node: graph.nodes[node].name, "gradient \(t.shape) for output \(shapes[node])") }
             var g = [Float](repeating: 0, count: t.shape.elementCount)
             t.data.withUnsafeBufferPointer { s in g.withUnsafeMutableBufferPointer { LayoutConversion.nchwToNHWC(s.baseAddress!, t.shape, into: $0.baseAddress!) } }
-            Autograd.accumulate(&grads[o.node], g)
+            Autograd.accumulate(&grads[node], g)
         }
         for i in stride(from: graph.nodes.count - 1, through: 0, by: -1) {
             guard let dy = grads[i] else { continue }

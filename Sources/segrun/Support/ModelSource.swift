@@ -25,6 +25,9 @@ struct ModelOptions: ParsableArguments {
     @Flag(help: "Add a squeeze-and-excitation block (reduction 16) to every level block of --preset (U-Net, Res-UNet and Attention U-Net presets).")
     var se = false
 
+    @Flag(help: "Add UNet 3+'s classification-guided module to --preset unet3plus-s: a presence head on the bottleneck that closes the classes an image lacks, trained with its own binary cross-entropy.")
+    var cgm = false
+
     @Option(help: "Override the preset's normalization: batch or none.")
     var norm: String?
 
@@ -53,6 +56,7 @@ struct ModelOptions: ParsableArguments {
             if let norm { config.normalization = Normalization(rawValue: norm)! }
             if let upsampling { config.upsampling = UpsamplingKind(rawValue: upsampling)! }
             config.squeezeExcitation = se
+            config.classificationGuided = cgm
             return try Model(config: config, preset: name)
         } catch {
             throw CLIError("\(error)")
