@@ -41,6 +41,11 @@ public struct ONNXImporter {
         case grouped(node: Int, groups: Int)
         /// `InstanceNormalization` of a grouped tensor: GroupNorm without its reshape back.
         case groupNormalized(node: Int, groups: Int, epsilon: Float)
+        /// Presence logits with `firstGated` always-open channels padded in front (a positive constant):
+        /// the first step of the exporter's `presence_gate` pattern.
+        case presencePadded(node: Int, firstGated: Int)
+        /// `Greater(presence, 0)`: which classes of each image stay open, read by `Where`.
+        case presenceOpen(node: Int, firstGated: Int)
     }
 
     static let supportedOpsets: ClosedRange<Int64> = 11...21

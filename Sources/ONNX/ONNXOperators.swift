@@ -148,7 +148,12 @@ extension ONNXImporter {
         case "Resize", "Upsample":
             return .node(try resize(node))
         case "Pad":
+            if let padded = try presencePadding(node) { return padded }
             return .node(try pad(node))
+        case "Greater":
+            return try presenceOpen(node)
+        case "Where":
+            return .node(try presenceGate(node))
         case "Reshape", "Flatten":
             return try reshape(node)
         default:
@@ -515,6 +520,41 @@ extension ONNXImporter {
         guard pads.allSatisfy({ $0 >= 0 }) else { throw fail(node, "negative pads \(pads) (cropping)") }
         let op = Op.pad(ConstantPad(pads: Array(begins[2...]) + Array(ends[2...]), value: value))
         return try emit(name: node.label, op: op, inputs: [x], produces: node.outputs[0])
+    }
+
+    // MARK: UNet 3+'s presence gate: Where(Greater(Pad(presence), 0), logits, -10000)
+
+    /// A Pad that puts always-open channels (a positive constant) in front of N x K x 1 presence logits.
+    private mutating func presencePadding(_ node: ONNXNode) throws(ONNXError) -> Value? {
+        guard opset >= 11, case .node(let x)? = values[node.inputs[0]], shapeDims(x)[2...].allSatisfy({ $0 == 1 }),
+              let pads = optionalConstant(node, 1)?.ints, let value = optionalConstant(node, 2)?.floats.first, value > 0 else { return nil }
+        let rank = shapeDims(x).count
+        guard pads.count == 2 * rank, pads[1] > 0, pads.enumerated().allSatisfy({ $0.offset == 1 || $0.element == 0 }) else { return nil }
+        return .presencePadded(node: x, firstGated: pads[1])
+    }
+
+    /// Greater(presence logits, 0): only as the condition of a presence gate.
+    private mutating func presenceOpen(_ node: ONNXNode) throws(ONNXError) -> Value {
+        guard let zero = optionalConstant(node, 1), zero.count == 1, zero.floats[0] == 0 else {
+            throw fail(node, "segrun reads Greater only as x > 0 feeding a presence gate's Where")
+        }
+        switch values[node.inputs[0]] {
+        case .node(let x)?: return .presenceOpen(node: x, firstGated: 0)
+        case .presencePadded(let x, let first)?: return .presenceOpen(node: x, firstGated: first)
+        default: throw fail(node, "segrun reads Greater only as x > 0 feeding a presence gate's Where")
+        }
+    }
+
+    /// Where(open, logits, -10000): the classes an image lacks closed (`PresenceGate`).
+    private mutating func presenceGate(_ node: ONNXNode) throws(ONNXError) -> Int {
+        guard node.inputs.count == 3, case .presenceOpen(let presence, let first)? = values[node.inputs[0]] else {
+            throw fail(node, "segrun reads Where only as a presence gate: Where(Greater(presence, 0), logits, -10000)")
+        }
+        let logits = try tensor(node, 1)
+        guard let closed = optionalConstant(node, 2), closed.count == 1, closed.floats[0] == PresenceGate.closed else {
+            throw fail(node, "a presence gate's closed value must be the constant \(PresenceGate.closed)")
+        }
+        return try emit(name: node.label, op: .presenceGate(PresenceGate(firstGated: first)), inputs: [logits, presence], produces: node.outputs[0])
     }
 
     /// Reshape of a computed tensor: the identity, the exporter's GroupNorm pattern (`[N, G, -1]`, then back

@@ -34,6 +34,12 @@ final class ONNXExportTests: XCTestCase {
         var bilinear = ArchitectureConfig(architecture: .unet, baseWidth: 4, depth: 2, upsampling: .bilinear, seed: 6)
         bilinear.squeezeExcitation = true
         try roundTrip(try Model(config: bilinear), input: TensorShape(channels: 1, height: 20, width: 28))
+        // UNet 3+'s classification-guided module: binary (every channel gated) and softmax with deep supervision.
+        for (classes, deep) in [(1, false), (3, true)] {
+            var cgm = ArchitectureConfig(architecture: .unet3Plus, classes: classes, baseWidth: 4, depth: 2, deepSupervision: deep, seed: 8)
+            cgm.classificationGuided = true
+            try roundTrip(try Model(config: cgm), input: TensorShape(channels: 1, height: 24, width: 20))
+        }
         let volume = ArchitectureConfig(architecture: .unet, classes: 2, baseWidth: 4, depth: 2, rank: 3, seed: 7)
         try roundTrip(try Model(config: volume), input: TensorShape(channels: 1, depth: 8, height: 8, width: 12))
     }
