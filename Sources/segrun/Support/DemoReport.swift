@@ -30,22 +30,24 @@ struct DemoReport {
     var curvesSVG: String?
 
     /// Writes `path` atomically. `model` (int8 or fp32) makes the case pictures; `explainer` (fp32) the Grad-CAMs.
-    /// A dataset of volumes gets a montage of each case instead (Grad-CAM is for 2D images).
-    func write(to path: String, dataDir: String, model: Model, explainer: Model, cases: Int = 3) throws {
+    /// A dataset of volumes gets a montage of each case instead (Grad-CAM is for 2D images). `from` limits the
+    /// case pictures to these image stems (the held-out slices), when given.
+    func write(to path: String, dataDir: String, model: Model, explainer: Model, cases: Int = 3, from: Set<String>? = nil) throws {
         let pictures: String
         if VolumeDataset.holdsVolumes(dataDir) {
             let all = ((try? VolumeDataset.scan(dataDir)) ?? []).filter { $0.mask != nil }
             pictures = "<h2>Cases (int8)</h2><div class=\"muted\">sections through the truth's centre: truth above, the int8 model's prediction below</div>"
                 + (try VolumeCaseMontages.html(model: model, cases: Array(all.prefix(2 * cases)), classNames: DemoReport.classNames(explainer)))
         } else {
-            pictures = try imagePictures(dataDir: dataDir, model: model, explainer: explainer, cases: cases)
+            pictures = try imagePictures(dataDir: dataDir, model: model, explainer: explainer, cases: cases, from: from)
         }
         try write(to: path, pictures: pictures, classNames: DemoReport.classNames(explainer))
     }
 
     /// The best and worst images (truth outlined, prediction tinted) and Grad-CAMs of the best.
-    private func imagePictures(dataDir: String, model: Model, explainer: Model, cases: Int) throws -> String {
+    private func imagePictures(dataDir: String, model: Model, explainer: Model, cases: Int, from: Set<String>?) throws -> String {
         let names = ((try? FileManager.default.contentsOfDirectory(atPath: dataDir + "/images")) ?? []).filter(ImageFile.looksLikeImage).sorted()
+            .filter { from?.contains(($0 as NSString).deletingPathExtension) ?? true }
         let segmenter: Segmenter
         do { segmenter = try Segmenter(model, threads: ParallelFor.coreCount) } catch { throw CLIError("\(error)") }
         var scored: [(dice: Double, name: String, image: Image, truth: [UInt8], predicted: [UInt8])] = []
@@ -83,8 +85,9 @@ struct DemoReport {
                                          height: c.image.height, width: c.image.width).data
             cams += HTMLPage.figure(HTMLPage.png(Overlay.heatmap(c.image, heat: cropped), c.image.width, c.image.height), "Grad-CAM · \(c.name)")
         }
-        return "<h2>Best cases (int8)</h2><div class=\"muted\">red: prediction · green outline: ground truth</div>" + casePictures(scored.prefix(cases))
-            + "<h2>Worst cases (int8)</h2>" + casePictures(scored.suffix(cases).reversed()[...])
+        let which = from == nil ? "" : " of the held-out slices"
+        return "<h2>Best cases\(which) (int8)</h2><div class=\"muted\">red: prediction · green outline: ground truth</div>" + casePictures(scored.prefix(cases))
+            + "<h2>Worst cases\(which) (int8)</h2>" + casePictures(scored.suffix(cases).reversed()[...])
             + "<h2>Explanations: Grad-CAM of the predicted mask (fp32)</h2>" + cams
     }
 
@@ -99,7 +102,7 @@ struct DemoReport {
                            r.name, r.scores.pooledDice, r.scores.pooledIoU, r.scores.presentDice, Format.bytes(r.bytes), r.latency * 1e3, base / r.latency)
         }
         html += "</table>"
-        html += "<h2>Per class</h2><div class=\"muted\">pooled Dice over all images; in brackets, the mean Dice over the images where the class is in the truth or the prediction</div>"
+        html += "<h2>Per class</h2><div class=\"muted\">pooled Dice over the scored images; in brackets, the mean Dice over the images where the class is in the truth or the prediction</div>"
         html += "<table><tr><th>class</th>" + rows.map { "<th>\($0.name)</th>" }.joined() + "</tr>"
         for i in classNames.indices {
             html += "<tr><td>\(classNames[i])</td>" + rows.map { r -> String in
