@@ -120,16 +120,19 @@ let package = Package(
         .target(name: "SegrunBenchmarks", dependencies: ["Engine"], swiftSettings: kernelSettings),
         // Past one machine: shards of a batch job (Slurm arrays, Kubernetes Indexed Jobs) and their summaries.
         .target(name: "Cluster"),
+        // Instances from masks (connected components) and their scores (AP at IoU thresholds); no dependencies.
+        .target(name: "Instances"),
         // ONNX in and out: a protocol-buffer reader of its own, the importer onto segrun's IR (above Engine).
         .target(name: "ONNX", dependencies: ["Engine", "Kernels"]),
         .executableTarget(
             name: "segrun",
             dependencies: [
-                "Engine", "Quant", "Train", "SegrunBenchmarks", "ImageIO", "Volumes", "Cluster", "ONNX",
+                "Engine", "Quant", "Train", "SegrunBenchmarks", "ImageIO", "Volumes", "Cluster", "ONNX", "Instances",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: kernelSettings),
         .testTarget(name: "ClusterTests", dependencies: ["Cluster"]),
+        .testTarget(name: "InstancesTests", dependencies: ["Instances"]),
         .testTarget(name: "ONNXTests", dependencies: ["ONNX", "Engine"], exclude: ["Fixtures"]),
         .testTarget(name: "KernelsTests", dependencies: ["Kernels", "KernelChecks"], swiftSettings: kernelSettings),
         .testTarget(name: "TrainTests", dependencies: ["Train", "Engine", "EngineChecks", "KernelChecks", "ImageIO", "Volumes"], exclude: ["Golden"], swiftSettings: kernelSettings),

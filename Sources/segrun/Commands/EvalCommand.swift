@@ -4,6 +4,7 @@ import Engine
 import ImageIO
 import Train
 import Volumes
+import Instances
 
 struct EvalCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -25,8 +26,16 @@ struct EvalCommand: ParsableCommand {
             --pred DIR scores masks made earlier (DIR/STEM.png for images/STEM.png, as segrun predict writes
             them, also merged from shards) without a model; a binary mask is 0/255 (or 0/1), else class ids.
 
+            --instances also scores instances, as the nucleus and lesion literature does: the predicted
+            foreground split into connected components (--connectivity 4 or 8, --min-size pixels), the truth
+            read as an instance label map (a 16-bit PNG, 0 background, one id per instance) or, where the mask
+            is binary, split into components the same way; matched one to one by IoU, AP(t) = TP / (TP + FP +
+            FN) per image at IoU >= t, reported at 0.5 and 0.75 with the mean over 0.50:0.05:0.95, and the
+            Dice of each true instance with its match (per-instance Dice).
+
             Examples:
               segrun eval runs/brain/best.segrun --data ../shared/data/brain-mask --json
+              segrun eval runs/nuclei/best.segrun --data nuclei/ --instances --min-size 10
               segrun eval runs/brain/best.segrun --data ../shared/data/brain-mask --val train
               segrun eval --pred masks/ --data ../shared/data/brain-mask
 
@@ -72,10 +81,21 @@ struct EvalCommand: ParsableCommand {
     @Flag(help: "Print one JSON object.")
     var json = false
 
+    @Flag(help: "Also score instances: AP at IoU 0.5 and 0.75, mean AP over 0.5:0.95, per-instance Dice (binary models and masks).")
+    var instances = false
+
+    @Option(help: "With --instances: 4 or 8, the neighbours that join pixels into one instance.")
+    var connectivity: Int = 8
+
+    @Option(help: "With --instances: predicted components of fewer pixels are dropped.")
+    var minSize: Int = 1
+
     func validate() throws {
         if (model == nil) == (pred == nil) { throw ValidationError("give a model file or --pred DIR (masks or label volumes made by segrun predict or elsewhere), not both") }
         if let axis, SliceAxis(rawValue: axis) == nil { throw ValidationError("--axis takes x, y or z") }
         if !(nsdTol > 0) { throw ValidationError("--nsd-tol must be positive") }
+        if Connectivity(neighbours: connectivity, rank: 2) == nil { throw ValidationError("--connectivity takes 4 or 8") }
+        if minSize < 1 { throw ValidationError("--min-size must be at least 1") }
     }
 
     func run() throws {
@@ -152,6 +172,9 @@ struct EvalCommand: ParsableCommand {
             modelClasses = onlyBinary || top <= 1 ? 1 : Int(top) + 1
             if onlyBinary || top <= 1 { predictedMasks = predictedMasks.mapValues { $0.map { $0 == 0 ? 0 : 1 } } }
         }
+        if instances && modelClasses != 1 { throw CLIError("--instances scores binary models and masks; this one has \(modelClasses) classes") }
+        var instanceScores = InstanceScores()
+        let neighbours = Connectivity(neighbours: connectivity, rank: 2)!
         var scores = SegmentationScores(modelClasses: modelClasses)
         let classes = scores.classes
         var hd: [Double] = [], hdUndefined = 0
@@ -178,6 +201,10 @@ struct EvalCommand: ParsableCommand {
                 if labels.count != truth.count { throw CLIError("\(pred!)/\(stem).png: size differs from \(data)/masks/\(stem).png") }
             }
             scores.add(predicted: labels[...], truth: truth[...])
+            if instances {
+                let predictedInstances = ConnectedComponents.label(labels, size: [height, width], connectivity: neighbours, minimumSize: minSize)
+                instanceScores.add(predicted: predictedInstances, truth: try truthInstances(data + "/masks/" + stem + ".png", neighbours))
+            }
             for c in classes {
                 if let d = Metrics.hausdorff95(labels[...], truth[...], width: width, height: height, class: c) { hd.append(d) } else { hdUndefined += 1 }
             }
@@ -216,6 +243,7 @@ struct EvalCommand: ParsableCommand {
             if sweepShown {
                 fields.append(("threshold_sweep", "[" + sweep.map { String(format: "{\"threshold\": %.1f, \"dice\": %.6f}", $0.0, mean($0.1)) }.joined(separator: ", ") + "]"))
             }
+            if instances { fields.append(("instances", instanceJSON(instanceScores))) }
             print(JSON.object(fields))
         } else {
             print(String(format: "%d images: pooled Dice %.4f, pooled IoU %.4f; Dice over images with the class %.4f; HD95 %@ px (%d undefined)",
@@ -226,7 +254,41 @@ struct EvalCommand: ParsableCommand {
             if sweepShown {
                 print("threshold sweep (per-image Dice, empty-vs-empty 1): " + sweep.map { String(format: "%.1f→%.4f", $0.0, mean($0.1)) }.joined(separator: "  "))
             }
+            if instances {
+                let i = instanceScores
+                print(String(format: "instances (%d-connected, min %d px): AP@0.50 %.4f  AP@0.75 %.4f  mAP@0.50:0.95 %.4f  per-instance Dice %.4f  (%d true, %d predicted)",
+                             connectivity, minSize, i.averagePrecision(at: 0.5), i.averagePrecision(at: 0.75), i.meanAveragePrecision,
+                             i.perInstanceDice, i.trueInstances, i.predictedInstances))
+            }
         }
         return scores
+    }
+
+    /// The true instances of a mask: a label map (values above 1 other than 255: one id per instance, 16-bit
+    /// PNGs for more than 254), or the components of a binary mask.
+    func truthInstances(_ path: String, _ neighbours: Connectivity) throws -> InstanceLabels {
+        let mask: Image
+        do { mask = try ImageFile.read(path).converted(toChannels: 1) } catch { throw CLIError("\(error)") }
+        let scale: Float = mask.bitDepth == 16 ? 65535 : 255
+        let ids = mask.samples.map { Int(($0 * scale).rounded()) }
+        let binary = ids.allSatisfy { $0 == 0 || $0 == 1 || $0 == Int(scale) }
+        if binary { return ConnectedComponents.label(ids.map { $0 == 0 ? 0 : 1 }, size: [mask.height, mask.width], connectivity: neighbours) }
+        // Renumber the ids 1...count in order of first appearance.
+        var number: [Int: Int32] = [:]
+        let labels = ids.map { id -> Int32 in
+            if id == 0 { return 0 }
+            if let n = number[id] { return n }
+            let n = Int32(number.count + 1)
+            number[id] = n
+            return n
+        }
+        return InstanceLabels(labels: labels, count: number.count, size: [mask.height, mask.width])
+    }
+
+    func instanceJSON(_ i: InstanceScores) -> String {
+        JSON.object([("ap_50", String(format: "%.6f", i.averagePrecision(at: 0.5))), ("ap_75", String(format: "%.6f", i.averagePrecision(at: 0.75))),
+                     ("map_50_95", String(format: "%.6f", i.meanAveragePrecision)), ("per_instance_dice", String(format: "%.6f", i.perInstanceDice)),
+                     ("true_instances", "\(i.trueInstances)"), ("predicted_instances", "\(i.predictedInstances)"),
+                     ("connectivity", "\(connectivity)"), ("min_size", "\(minSize)")])
     }
 }
