@@ -4,6 +4,7 @@ import Engine
 import Kernels
 import ImageIO
 import Volumes
+import Instances
 import Cluster
 
 struct PredictCommand: ParsableCommand {
@@ -27,6 +28,7 @@ struct PredictCommand: ParsableCommand {
             Examples:
               segrun predict model.segrun scans/ --out masks/ --overlay --overlay-style tint
               segrun predict model.segrun big.png --out out/ --tile 256 --tta
+              segrun predict lesions.segrun photos/ --out out/ --instances --min-size 20
               segrun predict --preset unet-s ../shared/data/brain-mask/images --out /tmp/masks
               segrun predict brain.segrun ../shared/data/nifti/ch2.nii.gz --out masks/ --overlay
 
@@ -91,6 +93,15 @@ struct PredictCommand: ParsableCommand {
     @Flag(help: "Also write probability maps: NAME_prob.png (foreground, binary models) or NAME_probK.png per class, 16-bit, 65535 = 1; for a volume, float32 volumes NAME_prob.nii.gz or NAME_probK.nii.gz (.nrrd for NRRD) on its grid.")
     var probabilities = false
 
+    @Flag(help: "Also write NAME_instances.png: the foreground split into connected components, a 16-bit label map (0 background, 1...N one instance each; binary models, images).")
+    var instances = false
+
+    @Option(help: "With --instances: 4 or 8, the neighbours that join pixels into one instance.")
+    var connectivity: Int = 8
+
+    @Option(help: "With --instances: components of fewer pixels are dropped (background in the label map).")
+    var minSize: Int = 1
+
     @Flag(help: "Print one JSON object with the summary (masks written, failures, time) instead of the text line.")
     var json = false
 
@@ -121,6 +132,8 @@ struct PredictCommand: ParsableCommand {
         if algorithm != "measured" && ConvAlgorithm(name: algorithm) == nil { throw ValidationError("unknown algorithm '\(algorithm)'") }
         if let axis, SliceAxis(rawValue: axis) == nil { throw ValidationError("--axis takes x, y or z") }
         if let batch, batch < 1 { throw ValidationError("--batch must be at least 1") }
+        if Connectivity(neighbours: connectivity, rank: 2) == nil { throw ValidationError("--connectivity takes 4 or 8") }
+        if minSize < 1 { throw ValidationError("--min-size must be at least 1") }
         if let window, IntensityWindow.list(window) == nil {
             throw ValidationError("--window takes percentile:LOW:HIGH, zscore or ct:LOW:HIGH:MEAN:STD (comma-separated per channel)")
         }
@@ -136,7 +149,8 @@ struct PredictCommand: ParsableCommand {
         let (allImages, allVolumes) = try collectInputs(paths, listed: listed)
         let shard: Shard?
         do { shard = try Shard.resolve(option: self.shard, shards: shards, environment: ProcessInfo.processInfo.environment) } catch { throw CLIError("\(error)") }
-        let outputs = OutputNames(model: model, probabilities: probabilities, overlay: overlay)
+        if instances && model.classes != 1 { throw CLIError("--instances splits the foreground of a binary model; this one has \(model.classes) classes") }
+        let outputs = OutputNames(model: model, probabilities: probabilities, overlay: overlay, instances: instances)
         try outputs.checkDistinct(allImages + allVolumes)
 
         // This process's inputs: a contiguous run of images-then-volumes, each list sorted.
@@ -144,6 +158,7 @@ struct PredictCommand: ParsableCommand {
         let imageIndices = Array(range.clamped(to: 0..<allImages.count))
         let volumeRange = range.clamped(to: allImages.count..<(allImages.count + allVolumes.count))
         let volumes = Array(allVolumes[(volumeRange.lowerBound - allImages.count)..<(volumeRange.upperBound - allImages.count)])
+        if instances && !allVolumes.isEmpty { throw CLIError("--instances splits images; \(allVolumes[0]) is a volume (3D instance maps are not written yet)") }
         if let shard {
             let positions = range.isEmpty ? "no inputs" : "inputs \(range.lowerBound + 1)-\(range.upperBound) of \(allImages.count + allVolumes.count)"
             note("segrun predict: shard \(shard.number)/\(shard.count) from \(shard.origin): \(positions)")
@@ -236,6 +251,12 @@ struct PredictCommand: ParsableCommand {
                         let suffix = probabilities.shape.channels == 1 ? "_prob" : "_prob\(c)"
                         try ImageFile.writePNG16(plane, width: image.width, height: image.height, to: out + "/" + stem + suffix + ".png")
                     }
+                }
+                if instances {
+                    let split = ConnectedComponents.label(labels, size: [image.height, image.width],
+                                                          connectivity: Connectivity(neighbours: connectivity, rank: 2)!, minimumSize: minSize)
+                    if split.count > Int(UInt16.max) { throw CLIError("\(path): \(split.count) instances do not fit a 16-bit label map") }
+                    try ImageFile.writePNG16(split.labels.map { UInt16($0) }, width: image.width, height: image.height, to: out + "/" + stem + "_instances.png")
                 }
                 if let style {
                     let rgb = Overlay.render(image, labels: labels, style: style)

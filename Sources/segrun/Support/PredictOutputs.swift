@@ -5,17 +5,19 @@ import Volumes
 
 /// The files `segrun predict` writes for one input, by name: what `--resume` checks for and a shard summary
 /// lists. An image `NAME.png` gives `NAME.png` (the mask), `NAME_prob.png` or `NAME_probK.png` with
-/// --probabilities, `NAME_overlay.png` with --overlay; a volume gives `NAME.nii.gz` (or `.nrrd`), its
+/// --probabilities, `NAME_overlay.png` with --overlay, `NAME_instances.png` with --instances; a volume gives `NAME.nii.gz` (or `.nrrd`), its
 /// probability volumes and `NAME_montage.png`.
 struct OutputNames {
     let classes: Int
     let probabilities: Bool
     let overlay: Bool
+    let instances: Bool
 
-    init(model: Model, probabilities: Bool, overlay: Bool) {
+    init(model: Model, probabilities: Bool, overlay: Bool, instances: Bool = false) {
         self.classes = model.classes
         self.probabilities = probabilities
         self.overlay = overlay
+        self.instances = instances
     }
 
     static func stem(_ path: String) -> String {
@@ -32,6 +34,7 @@ struct OutputNames {
         }
         let stem = OutputNames.stem(input)
         return [stem + ".png"] + probabilitySuffixes.map { stem + $0 + ".png" } + (overlay ? [stem + "_overlay.png"] : [])
+            + (instances ? [stem + "_instances.png"] : [])
     }
 
     /// Two inputs whose outputs would overwrite each other (`a/scan.png` and `b/scan.png`) are refused before
