@@ -117,3 +117,84 @@ final class InstanceScoresTests: XCTestCase {
         XCTAssertEqual(s.images, 3)
     }
 }
+
+final class WatershedTests: XCTestCase {
+    /// The distance transform against the plainest twin: the distance to every zero element, the minimum.
+    func testDistanceTransformMatchesBruteForce() {
+        var state: UInt64 = 0xD157
+        func next() -> UInt64 { state = state &* 6364136223846793005 &+ 1442695040888963407; return state >> 33 }
+        for trial in 0..<40 {
+            let size = trial % 2 == 0 ? [Int(next() % 17) + 1, Int(next() % 19) + 1] : [Int(next() % 5) + 1, Int(next() % 7) + 1, Int(next() % 9) + 1]
+            let spacing = size.map { _ in 0.5 + Double(next() % 8) / 4 }
+            let n = size.reduce(1, *)
+            let mask = (0..<n).map { _ in UInt8(next() % 100 < 75 ? 1 : 0) }
+            let got = DistanceTransform.euclidean(mask, size: size, spacing: spacing)
+            let (d, h, w) = size.count == 3 ? (size[0], size[1], size[2]) : (1, size[0], size[1])
+            func coordinates(_ i: Int) -> [Double] {
+                let c = [Double(i / (h * w)), Double((i / w) % h), Double(i % w)]
+                let s = size.count == 3 ? spacing : [1] + spacing
+                return zip(c, s).map { $0 * $1 }
+            }
+            _ = d
+            for i in 0..<n {
+                var best = Double.infinity
+                if mask[i] == 0 { best = 0 } else {
+                    for j in 0..<n where mask[j] == 0 {
+                        let a = coordinates(i), b = coordinates(j)
+                        best = min(best, zip(a, b).map { ($0 - $1) * ($0 - $1) }.reduce(0, +).squareRoot())
+                    }
+                }
+                if best.isInfinite { XCTAssertTrue(got[i].isInfinite, "size \(size)") } else {
+                    XCTAssertEqual(got[i], best, accuracy: 1e-9, "size \(size) spacing \(spacing) element \(i)")
+                }
+            }
+        }
+    }
+
+    func disc(_ cy: Double, _ cx: Double, _ r: Double, size: Int) -> [UInt8] {
+        (0..<(size * size)).map { i in
+            let y = Double(i / size) - cy, x = Double(i % size) - cx
+            return y * y + x * x <= r * r ? 1 : 0
+        }
+    }
+
+    /// Two discs of radius 9 whose centres are 14 apart touch over a wide neck: one component, two instances
+    /// after the split, each close to its disc (IoU >= 0.85); a lone disc stays whole; a small object beside a
+    /// large one keeps its own seed.
+    func testTouchingDiscsAreSplitAndSingleObjectsKept() {
+        let a = disc(20, 16, 9, size: 48), b = disc(20, 30, 9, size: 48)
+        let both = zip(a, b).map { max($0, $1) }
+        XCTAssertEqual(ConnectedComponents.label(both, size: [48, 48]).count, 1)
+        let split = Watershed.split(both, size: [48, 48])
+        XCTAssertEqual(split.count, 2)
+        var scores = InstanceScores()
+        let truth = InstanceLabels(labels: zip(a, b).map { $0 != 0 && $1 == 0 ? 1 : $1 != 0 && $0 == 0 ? 2 : ($0 != 0 ? 1 : 0) }, count: 2, size: [48, 48])
+        scores.add(predicted: split, truth: truth)
+        XCTAssertGreaterThanOrEqual(scores.averagePrecision(at: 0.75), 1 - 1e-12, "both discs matched at IoU 0.75")
+        XCTAssertEqual(Watershed.split(disc(24, 24, 10, size: 48), size: [48, 48]).count, 1)
+        let pair = zip(disc(20, 14, 10, size: 48), disc(20, 30, 3, size: 48)).map { max($0, $1) }
+        XCTAssertEqual(Watershed.split(pair, size: [48, 48], minimumDistance: 10).count, 2, "the small disc has its own seed")
+    }
+
+    /// A boundary model's classes: two 6x6 squares side by side, each with a 1-pixel boundary ring around a 4x4
+    /// interior, touching along a column. Components of the foreground see one object; the boundary split sees
+    /// two, each exactly its square (the shared column splits by the seed that reaches it first: the seam
+    /// pixels are equidistant, so they go to the square they belong to only if the flood is fair; here each
+    /// square's ring is reached from its own interior first).
+    func testBoundarySplitSeparatesTouchingObjects() {
+        var classes = [UInt8](repeating: 0, count: 8 * 14)
+        for (left, id) in [(1, 0), (7, 1)] {
+            _ = id
+            for y in 1..<7 { for x in left..<(left + 6) {
+                let ring = y == 1 || y == 6 || x == left || x == left + 5
+                classes[y * 14 + x] = ring ? 2 : 1
+            } }
+        }
+        XCTAssertEqual(ConnectedComponents.label(classes, size: [8, 14]).count, 1)
+        let split = InstanceSplit.boundary.instances(classes, size: [8, 14], connectivity: .face, minimumSize: 1)
+        XCTAssertEqual(split.count, 2)
+        XCTAssertEqual(split.areas, [0, 36, 36])
+        for y in 1..<7 { for x in 1..<7 { XCTAssertEqual(split.labels[y * 14 + x], 1) } }
+    }
+}
+

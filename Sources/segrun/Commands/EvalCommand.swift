@@ -27,9 +27,11 @@ struct EvalCommand: ParsableCommand {
             them, also merged from shards) without a model; a binary mask is 0/255 (or 0/1), else class ids.
 
             --instances also scores instances, as the nucleus and lesion literature does: the predicted
-            foreground split into connected components (--connectivity 4 or 8, --min-size pixels), the truth
+            foreground split into connected components (--connectivity 4 or 8, --min-size pixels; --split
+            distance separates touching objects by a seeded watershed on the distance transform), the truth
             read as an instance label map (a 16-bit PNG, 0 background, one id per instance) or, where the mask
-            is binary, split into components the same way; matched one to one by IoU, AP(t) = TP / (TP + FP +
+            is binary, split into components the same way (instances/STEM.png, when the dataset has it, is the
+            truth's label map; segrun synth --kind nuclei writes one); matched one to one by IoU, AP(t) = TP / (TP + FP +
             FN) per image at IoU >= t, reported at 0.5 and 0.75 with the mean over 0.50:0.05:0.95, and the
             Dice of each true instance with its match (per-instance Dice).
 
@@ -81,21 +83,19 @@ struct EvalCommand: ParsableCommand {
     @Flag(help: "Print one JSON object.")
     var json = false
 
-    @Flag(help: "Also score instances: AP at IoU 0.5 and 0.75, mean AP over 0.5:0.95, per-instance Dice (binary models and masks).")
+    @Flag(help: "Also score instances: AP at IoU 0.5 and 0.75, mean AP over 0.5:0.95, per-instance Dice (--split none, distance or boundary).")
     var instances = false
 
-    @Option(help: "With --instances: 4 or 8, the neighbours that join pixels into one instance.")
-    var connectivity: Int = 8
+    @OptionGroup var instanceOptions: InstanceOptions
 
-    @Option(help: "With --instances: predicted components of fewer pixels are dropped.")
-    var minSize: Int = 1
+
+
+
 
     func validate() throws {
         if (model == nil) == (pred == nil) { throw ValidationError("give a model file or --pred DIR (masks or label volumes made by segrun predict or elsewhere), not both") }
         if let axis, SliceAxis(rawValue: axis) == nil { throw ValidationError("--axis takes x, y or z") }
         if !(nsdTol > 0) { throw ValidationError("--nsd-tol must be positive") }
-        if Connectivity(neighbours: connectivity, rank: 2) == nil { throw ValidationError("--connectivity takes 4 or 8") }
-        if minSize < 1 { throw ValidationError("--min-size must be at least 1") }
     }
 
     func run() throws {
@@ -172,9 +172,9 @@ struct EvalCommand: ParsableCommand {
             modelClasses = onlyBinary || top <= 1 ? 1 : Int(top) + 1
             if onlyBinary || top <= 1 { predictedMasks = predictedMasks.mapValues { $0.map { $0 == 0 ? 0 : 1 } } }
         }
-        if instances && modelClasses != 1 { throw CLIError("--instances scores binary models and masks; this one has \(modelClasses) classes") }
+        if instances { try instanceOptions.check(classes: modelClasses) }
         var instanceScores = InstanceScores()
-        let neighbours = Connectivity(neighbours: connectivity, rank: 2)!
+        let neighbours = instanceOptions.neighbours
         var scores = SegmentationScores(modelClasses: modelClasses)
         let classes = scores.classes
         var hd: [Double] = [], hdUndefined = 0
@@ -202,8 +202,19 @@ struct EvalCommand: ParsableCommand {
             }
             scores.add(predicted: labels[...], truth: truth[...])
             if instances {
-                let predictedInstances = ConnectedComponents.label(labels, size: [height, width], connectivity: neighbours, minimumSize: minSize)
-                instanceScores.add(predicted: predictedInstances, truth: try truthInstances(data + "/masks/" + stem + ".png", neighbours))
+                let predictedInstances = instanceOptions.instances(labels, height: height, width: width)
+                let instanceMap = data + "/instances/" + stem + ".png"
+                let truthInstances: InstanceLabels
+                if fm.fileExists(atPath: instanceMap) {
+                    truthInstances = try self.truthInstances(instanceMap, neighbours)
+                } else if instanceOptions.split == "boundary" {
+                    truthInstances = instanceOptions.instances(truth, height: height, width: width)
+                } else if modelClasses == 1 {
+                    truthInstances = try self.truthInstances(data + "/masks/" + stem + ".png", neighbours)
+                } else {
+                    throw CLIError("\(data): --instances with a \(modelClasses)-class model needs the true instances as label maps in instances/\(stem).png")
+                }
+                instanceScores.add(predicted: predictedInstances, truth: truthInstances)
             }
             for c in classes {
                 if let d = Metrics.hausdorff95(labels[...], truth[...], width: width, height: height, class: c) { hd.append(d) } else { hdUndefined += 1 }
@@ -256,8 +267,8 @@ struct EvalCommand: ParsableCommand {
             }
             if instances {
                 let i = instanceScores
-                print(String(format: "instances (%d-connected, min %d px): AP@0.50 %.4f  AP@0.75 %.4f  mAP@0.50:0.95 %.4f  per-instance Dice %.4f  (%d true, %d predicted)",
-                             connectivity, minSize, i.averagePrecision(at: 0.5), i.averagePrecision(at: 0.75), i.meanAveragePrecision,
+                print(String(format: "instances (%d-connected, split \(instanceOptions.split), min %d px): AP@0.50 %.4f  AP@0.75 %.4f  mAP@0.50:0.95 %.4f  per-instance Dice %.4f  (%d true, %d predicted)",
+                             instanceOptions.connectivity, instanceOptions.minSize, i.averagePrecision(at: 0.5), i.averagePrecision(at: 0.75), i.meanAveragePrecision,
                              i.perInstanceDice, i.trueInstances, i.predictedInstances))
             }
         }
@@ -289,6 +300,8 @@ struct EvalCommand: ParsableCommand {
         JSON.object([("ap_50", String(format: "%.6f", i.averagePrecision(at: 0.5))), ("ap_75", String(format: "%.6f", i.averagePrecision(at: 0.75))),
                      ("map_50_95", String(format: "%.6f", i.meanAveragePrecision)), ("per_instance_dice", String(format: "%.6f", i.perInstanceDice)),
                      ("true_instances", "\(i.trueInstances)"), ("predicted_instances", "\(i.predictedInstances)"),
-                     ("connectivity", "\(connectivity)"), ("min_size", "\(minSize)")])
+                     ("connectivity", "\(instanceOptions.connectivity)"), ("split", JSON.string(instanceOptions.split)),
+                     ("min_size", "\(instanceOptions.minSize)")])
     }
+
 }

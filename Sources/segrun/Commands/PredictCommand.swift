@@ -93,14 +93,14 @@ struct PredictCommand: ParsableCommand {
     @Flag(help: "Also write probability maps: NAME_prob.png (foreground, binary models) or NAME_probK.png per class, 16-bit, 65535 = 1; for a volume, float32 volumes NAME_prob.nii.gz or NAME_probK.nii.gz (.nrrd for NRRD) on its grid.")
     var probabilities = false
 
-    @Flag(help: "Also write NAME_instances.png: the foreground split into connected components, a 16-bit label map (0 background, 1...N one instance each; binary models, images).")
+    @Flag(help: "Also write NAME_instances.png: the foreground split into instances (--split none, distance or boundary), a 16-bit label map (0 background, 1...N one instance each; images).")
     var instances = false
 
-    @Option(help: "With --instances: 4 or 8, the neighbours that join pixels into one instance.")
-    var connectivity: Int = 8
+    @OptionGroup var instanceOptions: InstanceOptions
 
-    @Option(help: "With --instances: components of fewer pixels are dropped (background in the label map).")
-    var minSize: Int = 1
+
+
+
 
     @Flag(help: "Print one JSON object with the summary (masks written, failures, time) instead of the text line.")
     var json = false
@@ -132,8 +132,6 @@ struct PredictCommand: ParsableCommand {
         if algorithm != "measured" && ConvAlgorithm(name: algorithm) == nil { throw ValidationError("unknown algorithm '\(algorithm)'") }
         if let axis, SliceAxis(rawValue: axis) == nil { throw ValidationError("--axis takes x, y or z") }
         if let batch, batch < 1 { throw ValidationError("--batch must be at least 1") }
-        if Connectivity(neighbours: connectivity, rank: 2) == nil { throw ValidationError("--connectivity takes 4 or 8") }
-        if minSize < 1 { throw ValidationError("--min-size must be at least 1") }
         if let window, IntensityWindow.list(window) == nil {
             throw ValidationError("--window takes percentile:LOW:HIGH, zscore or ct:LOW:HIGH:MEAN:STD (comma-separated per channel)")
         }
@@ -149,7 +147,7 @@ struct PredictCommand: ParsableCommand {
         let (allImages, allVolumes) = try collectInputs(paths, listed: listed)
         let shard: Shard?
         do { shard = try Shard.resolve(option: self.shard, shards: shards, environment: ProcessInfo.processInfo.environment) } catch { throw CLIError("\(error)") }
-        if instances && model.classes != 1 { throw CLIError("--instances splits the foreground of a binary model; this one has \(model.classes) classes") }
+        if instances { try instanceOptions.check(classes: model.classes) }
         let outputs = OutputNames(model: model, probabilities: probabilities, overlay: overlay, instances: instances)
         try outputs.checkDistinct(allImages + allVolumes)
 
@@ -253,10 +251,9 @@ struct PredictCommand: ParsableCommand {
                     }
                 }
                 if instances {
-                    let split = ConnectedComponents.label(labels, size: [image.height, image.width],
-                                                          connectivity: Connectivity(neighbours: connectivity, rank: 2)!, minimumSize: minSize)
-                    if split.count > Int(UInt16.max) { throw CLIError("\(path): \(split.count) instances do not fit a 16-bit label map") }
-                    try ImageFile.writePNG16(split.labels.map { UInt16($0) }, width: image.width, height: image.height, to: out + "/" + stem + "_instances.png")
+                    let found = instanceOptions.instances(labels, height: image.height, width: image.width)
+                    if found.count > Int(UInt16.max) { throw CLIError("\(path): \(found.count) instances do not fit a 16-bit label map") }
+                    try ImageFile.writePNG16(found.labels.map { UInt16($0) }, width: image.width, height: image.height, to: out + "/" + stem + "_instances.png")
                 }
                 if let style {
                     let rgb = Overlay.render(image, labels: labels, style: style)
@@ -357,4 +354,5 @@ struct PredictCommand: ParsableCommand {
         }
         return (images.sorted(), volumes.sorted())
     }
+
 }

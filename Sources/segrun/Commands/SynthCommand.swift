@@ -11,6 +11,8 @@ struct SynthCommand: ParsableCommand {
         discussion: HelpText.discussion("""
             lesion: ISIC-like RGB skin images with one irregular pigmented lesion, hairs and vignetting; masks 0/255.
             organs: CT-like grey images with up to three organ blobs in a body; masks hold class ids 0-3.
+            nuclei: fluorescence-like grey images of touching nuclei; masks hold 0 background, 1 interior,
+            2 boundary (for a boundary-aware instance model), instances/NAME.png the 16-bit instance label maps.
 
             Example:
               segrun synth --out data/lesions --count 200 --seed 1 --kind lesion --size 128
@@ -28,18 +30,20 @@ struct SynthCommand: ParsableCommand {
     @Option(help: "Image side in pixels.")
     var size: Int = 256
 
-    @Option(help: "lesion or organs.")
+    @Option(help: "lesion, organs or nuclei.")
     var kind: String = "lesion"
 
     func validate() throws {
         if count < 1 { throw ValidationError("--count must be at least 1") }
         if size < 16 || size > 4096 { throw ValidationError("--size must be 16...4096") }
-        if SyntheticData.Kind(rawValue: kind) == nil { throw ValidationError("--kind takes lesion or organs") }
+        if SyntheticData.Kind(rawValue: kind) == nil { throw ValidationError("--kind takes lesion, organs or nuclei") }
     }
 
     func run() throws {
         let kind = SyntheticData.Kind(rawValue: self.kind)!
-        for sub in ["images", "masks"] { try FileManager.default.createDirectory(atPath: out + "/" + sub, withIntermediateDirectories: true) }
+        for sub in ["images", "masks"] + (kind == .nuclei ? ["instances"] : []) {
+            try FileManager.default.createDirectory(atPath: out + "/" + sub, withIntermediateDirectories: true)
+        }
         let progress = ProgressBar(total: count, label: "synth")
         for i in 0..<count {
             let e = SyntheticData.example(kind, size: size, seed: seed, index: i)
@@ -47,9 +51,14 @@ struct SynthCommand: ParsableCommand {
             try ImageFile.writePNG(e.image, width: size, height: size, channels: e.channels, to: out + "/images/" + name)
             let mask = kind == .lesion ? e.mask.map { $0 == 0 ? UInt8(0) : 255 } : e.mask
             try ImageFile.writePNG(mask, width: size, height: size, channels: 1, to: out + "/masks/" + name)
+            if let instances = e.instances { try ImageFile.writePNG16(instances, width: size, height: size, to: out + "/instances/" + name) }
             progress.update(i + 1)
         }
-        let classes = kind == .lesion ? "[\"background\", \"lesion\"]" : "[\"background\", \"organ A\", \"organ B\", \"organ C\"]"
+        let classes = switch kind {
+        case .lesion: "[\"background\", \"lesion\"]"
+        case .organs: "[\"background\", \"organ A\", \"organ B\", \"organ C\"]"
+        case .nuclei: "[\"background\", \"interior\", \"boundary\"]"
+        }
         let json = "{\n \"name\": \"synthetic-\(kind.rawValue)\",\n \"classes\": \(classes),\n \"count\": \(count),\n \"seed\": \(seed),\n \"size\": \(size)\n}\n"
         try Data(json.utf8).write(to: URL(fileURLWithPath: out + "/dataset.json"), options: .atomic)
         print("wrote \(count) \(kind.rawValue) images and masks to \(out)")
