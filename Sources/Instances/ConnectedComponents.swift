@@ -3,14 +3,6 @@ public enum Connectivity: Equatable, Sendable {
     case face
     case full
 
-    /// The neighbour count in `rank` dimensions (4, 8, 6 or 26).
-    public func neighbours(rank: Int) -> Int {
-        switch (self, rank) {
-        case (.face, _): return 2 * rank
-        case (.full, _): return rank == 3 ? 26 : 8
-        }
-    }
-
     /// Parses 4, 8, 6 or 26 (the neighbour count) for `rank` dimensions.
     public init?(neighbours: Int, rank: Int) {
         if neighbours == 2 * rank { self = .face } else if neighbours == (rank == 3 ? 26 : 8) { self = .full } else { return nil }
@@ -28,6 +20,25 @@ public struct InstanceLabels: Equatable, Sendable {
         self.labels = labels
         self.count = count
         self.size = size
+    }
+
+    /// Any ids (0 background) numbered 1...count in raster order of first appearance, dropping the ids of fewer
+    /// than `minimumSize` elements (they become background).
+    public static func renumbering(_ ids: [Int32], size: [Int], minimumSize: Int = 1) -> InstanceLabels {
+        var area: [Int32: Int] = [:]
+        for l in ids where l != 0 { area[l, default: 0] += 1 }
+        var number: [Int32: Int32] = [:]
+        var count: Int32 = 0
+        var out = ids
+        for i in 0..<out.count where out[i] != 0 {
+            let l = out[i]
+            if let n = number[l] { out[i] = n; continue }
+            let n: Int32
+            if area[l]! >= minimumSize { count += 1; n = count } else { n = 0 }
+            number[l] = n
+            out[i] = n
+        }
+        return InstanceLabels(labels: out, count: Int(count), size: size)
     }
 
     /// The pixel (voxel) count of each instance, index 0 unused.

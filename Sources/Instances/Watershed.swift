@@ -11,7 +11,7 @@ public enum Watershed {
         let components = ConnectedComponents.label(mask, size: size, connectivity: connectivity)
         let seeds = localMaxima(distance, components: components.labels, size: size, radius: max(1, minimumDistance), connectivity: connectivity)
         let flooded = flood(seeds, elevation: distance.map { -$0 }, mask: mask, size: size, connectivity: connectivity)
-        return renumbered(flooded, size: size, minimumSize: minimumSize)
+        return InstanceLabels.renumbering(flooded, size: size, minimumSize: minimumSize)
     }
 
     /// Grows `seeds` over the nonzero elements of `mask` (deepest in the mask first, by its distance transform),
@@ -20,7 +20,7 @@ public enum Watershed {
                             minimumSize: Int = 1, spacing: [Double]? = nil) -> InstanceLabels {
         let distance = DistanceTransform.euclidean(mask, size: size, spacing: spacing)
         let flooded = flood(seeds, elevation: distance.map { -$0 }, mask: mask, size: size, connectivity: connectivity)
-        return renumbered(flooded, size: size, minimumSize: minimumSize)
+        return InstanceLabels.renumbering(flooded, size: size, minimumSize: minimumSize)
     }
 
     /// The seeds: connected plateaus of elements whose distance is the largest within `radius` (a cube) among the
@@ -74,24 +74,6 @@ public enum Watershed {
         for i in seedElements { reach(from: i) }
         while let i = queue.pop() { reach(from: i) }
         return labels
-    }
-
-    /// Labels numbered 1...count in raster order of first appearance, dropping those under `minimumSize`.
-    static func renumbered(_ labels: [Int32], size: [Int], minimumSize: Int) -> InstanceLabels {
-        var area: [Int32: Int] = [:]
-        for l in labels where l != 0 { area[l, default: 0] += 1 }
-        var number: [Int32: Int32] = [:]
-        var count: Int32 = 0
-        var out = labels
-        for i in 0..<out.count where out[i] != 0 {
-            let l = out[i]
-            if let n = number[l] { out[i] = n; continue }
-            let n: Int32
-            if area[l]! >= minimumSize { count += 1; n = count } else { n = 0 }
-            number[l] = n
-            out[i] = n
-        }
-        return InstanceLabels(labels: out, count: Int(count), size: size)
     }
 
     static func dims(_ size: [Int]) -> (Int, Int, Int) { size.count == 3 ? (size[0], size[1], size[2]) : (1, size[0], size[1]) }

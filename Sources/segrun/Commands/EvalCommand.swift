@@ -214,6 +214,9 @@ struct EvalCommand: ParsableCommand {
                 } else {
                     throw CLIError("\(data): --instances with a \(modelClasses)-class model needs the true instances as label maps in instances/\(stem).png")
                 }
+                if truthInstances.labels.count != predictedInstances.labels.count {
+                    throw CLIError("\(instanceMap): the instance map's size differs from \(data)/masks/\(stem).png")
+                }
                 instanceScores.add(predicted: predictedInstances, truth: truthInstances)
             }
             for c in classes {
@@ -284,16 +287,7 @@ struct EvalCommand: ParsableCommand {
         let ids = mask.samples.map { Int(($0 * scale).rounded()) }
         let binary = ids.allSatisfy { $0 == 0 || $0 == 1 || $0 == Int(scale) }
         if binary { return ConnectedComponents.label(ids.map { $0 == 0 ? 0 : 1 }, size: [mask.height, mask.width], connectivity: neighbours) }
-        // Renumber the ids 1...count in order of first appearance.
-        var number: [Int: Int32] = [:]
-        let labels = ids.map { id -> Int32 in
-            if id == 0 { return 0 }
-            if let n = number[id] { return n }
-            let n = Int32(number.count + 1)
-            number[id] = n
-            return n
-        }
-        return InstanceLabels(labels: labels, count: number.count, size: [mask.height, mask.width])
+        return InstanceLabels.renumbering(ids.map { Int32($0) }, size: [mask.height, mask.width])
     }
 
     func instanceJSON(_ i: InstanceScores) -> String {
