@@ -23,6 +23,12 @@ public enum CompiledISA {
     public static let tileWidth = 8
     #endif
 
+    /// `name` through a call that stays in Kernels. The dispatching x86-64 segrun-edge compiles Kernels once per
+    /// instruction set and everything above it once (scripts/build-edge), so a caller there must ask the kernel
+    /// copy it runs; reading `name` directly would fold the constant of the copy it was compiled against.
+    @export(interface)
+    public static func nameOfRunningCopy() -> String { name }
+
     /// Columns (output channels) covered by one microkernel call.
     public static var tileColumns: Int { 2 * tileWidth }
 }

@@ -1,15 +1,18 @@
 /// Standalone activation kernels over `range` of a float buffer (in place when `x == output`).
 /// ReLU and LeakyReLU usually run fused into the producing convolution instead.
 public enum F32Activations {
+    @export(interface)
     public static func relu(_ x: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, range: Range<Int>) {
         for i in range { let v = x[i]; output[i] = v < 0 ? 0 : v }
     }
 
+    @export(interface)
     public static func leakyRelu(_ x: UnsafePointer<Float>, slope: Float, output: UnsafeMutablePointer<Float>, range: Range<Int>) {
         for i in range { let v = x[i]; output[i] = v < 0 ? v * slope : v }
     }
 
     /// PReLU with one learned slope per channel; `range` is in pixels of NHWC data with `channels` channels.
+    @export(interface)
     public static func prelu(_ x: UnsafePointer<Float>, slopes: UnsafePointer<Float>, channels c: Int,
                              output: UnsafeMutablePointer<Float>, pixels: Range<Int>) {
         for p in pixels {
@@ -19,11 +22,13 @@ public enum F32Activations {
     }
 
     /// ELU: `x > 0 ? x : alpha * (exp(x) - 1)`.
+    @export(interface)
     public static func elu(_ x: UnsafePointer<Float>, alpha: Float, output: UnsafeMutablePointer<Float>, range: Range<Int>) {
         for i in range { let v = x[i]; output[i] = v > 0 ? v : alpha * Exp.minusOne(v) }
     }
 
     /// Logistic sigmoid `1 / (1 + exp(-x))`, stable for large |x|.
+    @export(interface)
     public static func sigmoid(_ x: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, range: Range<Int>) {
         for i in range { output[i] = Exp.sigmoid(x[i]) }
     }

@@ -60,6 +60,7 @@ public struct F32Conv2dPlan {
 
     /// `weights` are OIHW (`geometry.weightCount` floats), `bias` has `outChannels` values or is nil.
     /// `spread` may run the Winograd weight transform's independent parts on several threads.
+    @export(interface)
     public init(_ g: Conv2dGeometry, weights: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
                 activation: FusedActivation, algorithm: ConvAlgorithm, spread: WorkSpreader = runOnCallingThread) throws(ShapeError) {
         if let error = g.validate() { throw error }
@@ -133,6 +134,7 @@ public struct F32Conv2dPlan {
 
     /// Pads rows `rows` of the run's NHWC images (`imagesPerRun`, consecutive from `image`) into `prepared`
     /// (`preparedInputFloats` floats). No-op for `gemm1x1`.
+    @export(interface)
     public func prepareInput(_ image: UnsafePointer<Float>, into prepared: UnsafeMutablePointer<Float>, rows: Range<Int>) {
         let g = geometry
         switch algorithm {
@@ -147,6 +149,7 @@ public struct F32Conv2dPlan {
 
     /// Computes work items `items` of one run. `input` is the prepared input (or, for `gemm1x1`, the image
     /// itself); `output` is the NHWC output of the run's first image.
+    @export(interface)
     public func run(input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, items: Range<Int>,
                     scratch: UnsafeMutablePointer<Float>?) {
         switch algorithm {
@@ -163,6 +166,7 @@ public struct F32Conv2dPlan {
 
     /// Runs a whole batch on the calling thread (allocates its buffers). For tests and tools;
     /// the Engine's operator runs the same phases over threads.
+    @export(interface)
     public func runSingleThreaded(input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>) {
         let g = geometry
         let prepared = AlignedBuffer(count: preparedInputFloats)

@@ -12,6 +12,7 @@ public enum F32ConvTranspose {
         let bias: AlignedBuffer
         let paddedOut: Int
 
+        @export(interface)
         public init(_ g: ConvTranspose2dGeometry, weights: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
                     activation: FusedActivation) throws(ShapeError) {
             if let error = g.validate() { throw error }
@@ -50,6 +51,7 @@ public enum F32ConvTranspose {
         }
 
         /// Computes work items `items` of one image.
+        @export(interface)
         public func run(input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, items: Range<Int>) {
             if let packed {
                 runUpStep(packed, input, output, items)
@@ -60,6 +62,7 @@ public enum F32ConvTranspose {
             }
         }
 
+        @export(interface)
         public func runSingleThreaded(input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>) {
             let g = geometry
             for n in 0..<g.batch {

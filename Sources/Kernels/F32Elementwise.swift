@@ -3,6 +3,7 @@
 public enum F32Elementwise {
     /// Concatenates images along channels: pixel p of the output is the channels of each input's pixel p, in order.
     /// `inputs` are (pointer, channels) of images with the same pixel count.
+    @export(interface)
     public static func concatChannels(_ inputs: [(UnsafePointer<Float>, Int)], output: UnsafeMutablePointer<Float>,
                                       pixels: Range<Int>) {
         var total = 0
@@ -17,6 +18,7 @@ public enum F32Elementwise {
     }
 
     /// `out[i] = act(a[i] + b[i])` for i in `range` (a residual add, optionally with ReLU fused).
+    @export(interface)
     public static func add(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>,
                            range: Range<Int>, activation: FusedActivation = .none) {
         switch activation {
@@ -27,12 +29,14 @@ public enum F32Elementwise {
     }
 
     /// `out[i] = a[i] * b[i]` for i in `range`.
+    @export(interface)
     public static func multiply(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>,
                                 range: Range<Int>) {
         for i in range { output[i] = a[i] * b[i] }
     }
 
     /// Multiplies every pixel of one image by a per-channel vector `scale[c]` (squeeze-excitation), pixels `pixels`.
+    @export(interface)
     public static func multiplyByChannel(_ x: UnsafePointer<Float>, scale: UnsafePointer<Float>, channels c: Int,
                                          output: UnsafeMutablePointer<Float>, pixels: Range<Int>) {
         for p in pixels {
@@ -42,6 +46,7 @@ public enum F32Elementwise {
     }
 
     /// Multiplies every channel of pixel p of one image by `gate[p]` (a 1-channel spatial map: attention gates).
+    @export(interface)
     public static func multiplyBySpatial(_ x: UnsafePointer<Float>, gate: UnsafePointer<Float>, channels c: Int,
                                          output: UnsafeMutablePointer<Float>, pixels: Range<Int>) {
         for p in pixels {
@@ -53,6 +58,7 @@ public enum F32Elementwise {
     /// Inference BatchNorm as a per-channel affine map `out = act(x * scale[c] + shift[c])`, pixels `pixels`.
     /// `BatchNormParameters.affine` turns gamma, beta, mean, variance and epsilon into scale and shift;
     /// the Engine folds the same scale and shift into a preceding convolution instead, when there is one.
+    @export(interface)
     public static func channelAffine(_ x: UnsafePointer<Float>, scale: UnsafePointer<Float>, shift: UnsafePointer<Float>,
                                      channels c: Int, output: UnsafeMutablePointer<Float>, pixels: Range<Int>,
                                      activation: FusedActivation = .none) {
@@ -67,6 +73,7 @@ public enum F32Elementwise {
     }
 
     /// Softmax over the channels of each pixel in `pixels` (numerically stable: max subtracted first).
+    @export(interface)
     public static func softmaxChannels(_ x: UnsafePointer<Float>, channels c: Int, output: UnsafeMutablePointer<Float>,
                                        pixels: Range<Int>) {
         for p in pixels {

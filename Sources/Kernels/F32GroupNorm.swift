@@ -4,6 +4,7 @@
 /// result does not depend on how images are spread over threads.
 public enum F32GroupNorm {
     /// Mean and 1/sqrt(variance + epsilon) of every group of the image.
+    @export(interface)
     public static func statistics(_ x: UnsafePointer<Float>, pixels: Int, channels: Int, groups: Int, epsilon: Float)
         -> (mean: [Float], inverseStd: [Float]) {
         var mean = [Float](repeating: 0, count: groups), inverse = [Float](repeating: 0, count: groups)
@@ -16,6 +17,7 @@ public enum F32GroupNorm {
 
     /// The statistics of the groups in `groupRange` only (threads split the groups). Each group's sums run
     /// over its pixels in order and, within a pixel, over its channels in order, whatever the range.
+    @export(interface)
     public static func statistics(_ x: UnsafePointer<Float>, pixels: Int, channels: Int, groups: Int, epsilon: Float,
                                   groupRange: Range<Int>, mean: UnsafeMutablePointer<Float>, inverseStd: UnsafeMutablePointer<Float>) {
         let per = channels / groups
@@ -71,6 +73,7 @@ public enum F32GroupNorm {
 
     /// The second pass over pixels `pixels` (threads split them), with the statistics given per channel:
     /// `y = (x - mean[c]) * inverseStd[c] * gamma[c] + beta[c]`, in that order of operations in every lane.
+    @export(interface)
     public static func normalize(_ x: UnsafePointer<Float>, pixels: Range<Int>, channels: Int, mean: UnsafePointer<Float>,
                                  inverseStd: UnsafePointer<Float>, gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>,
                                  output y: UnsafeMutablePointer<Float>) {

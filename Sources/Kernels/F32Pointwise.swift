@@ -3,6 +3,7 @@
 /// (elements) or `pixels`, so the caller splits the work over threads.
 public enum F32Pointwise {
     /// `y = min(max(x, low), high)`.
+    @export(interface)
     public static func clip(_ x: UnsafePointer<Float>, low: Float, high: Float, output y: UnsafeMutablePointer<Float>, range: Range<Int>) {
         for i in range { y[i] = min(max(x[i], low), high) }
     }
@@ -14,6 +15,7 @@ public enum F32Pointwise {
     }
 
     /// `y = x > 0 ? x : slope[c] * x`, with one slope per channel, or one for all (`slopes == 1`).
+    @export(interface)
     public static func prelu(_ x: UnsafePointer<Float>, slope: UnsafePointer<Float>, slopes: Int, channels: Int,
                              output y: UnsafeMutablePointer<Float>, pixels: Range<Int>) {
         for p in pixels {
@@ -45,6 +47,7 @@ public enum F32Pointwise {
 
     /// Copies image `x` (`inHeight x inWidth x channels`) into output rows `rows` of the padded image, which is
     /// `value` outside (top, left) .. (top + inHeight, left + inWidth).
+    @export(interface)
     public static func pad(_ x: UnsafePointer<Float>, inHeight: Int, inWidth: Int, channels: Int, top: Int, left: Int, value: Float,
                            output y: UnsafeMutablePointer<Float>, outHeight: Int, outWidth: Int, rows: Range<Int>) {
         for oy in rows {
@@ -71,6 +74,7 @@ public enum F32Pointwise {
 
     /// A presence gate over the NHWC pixels `range` of one image: channel `c` passes `x` through where `open[c]`
     /// and is `closed` elsewhere (UNet 3+'s classification-guided module closes the classes an image lacks).
+    @export(interface)
     public static func gate(_ x: UnsafePointer<Float>, open: UnsafePointer<Bool>, channels c: Int, closed: Float,
                             output y: UnsafeMutablePointer<Float>, pixels range: Range<Int>) {
         for p in range {

@@ -44,6 +44,7 @@ public enum F32Pooling {
     /// Max pooling of one image, output rows `rows`. `indices`, when given, receives for every output
     /// element the flat input position `iy * inWidth + ix` of its maximum (the first one on ties),
     /// as PyTorch's `return_indices` does; training routes gradients through it.
+    @export(interface)
     public static func maxPool(_ g: Pool2dGeometry, input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>,
                                indices: UnsafeMutablePointer<Int32>?, rows: Range<Int>) {
         let c = g.channels, ow = g.outWidth
@@ -79,6 +80,7 @@ public enum F32Pooling {
     }
 
     /// Average pooling of one image; padded positions are not counted (`count_include_pad=False`).
+    @export(interface)
     public static func averagePool(_ g: Pool2dGeometry, input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>,
                                    rows: Range<Int>) {
         let c = g.channels, ow = g.outWidth
@@ -94,6 +96,7 @@ public enum F32Pooling {
     /// Adaptive average pooling of one image to `outHeight x outWidth` bins (PyTorch's bin edges:
     /// `floor(i * in / out) ..< ceil((i + 1) * in / out)`). Bins 1, 2, 3 and 6 make PSPNet's pyramid;
     /// 1x1 is global average pooling.
+    @export(interface)
     public static func adaptiveAveragePool(_ shape: ImageShape, outHeight: Int, outWidth: Int,
                                            input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>) {
         precondition(outHeight > 0 && outWidth > 0, "adaptive pool needs positive bins, got \(outHeight)x\(outWidth)")
@@ -124,6 +127,7 @@ public enum F32Pooling {
     /// Global max pooling of one NHWC image: `output[c]` is the largest of `input[p * channels + c]` over the
     /// `pixels` pixels (a NaN in a channel gives NaN, as PyTorch's max does). The first pixel holding it is what
     /// `globalMaxPoolBackward` routes the gradient to.
+    @export(interface)
     public static func globalMaxPool(_ input: UnsafePointer<Float>, pixels: Int, channels c: Int, output: UnsafeMutablePointer<Float>) {
         precondition(pixels > 0, "global max pooling needs at least one pixel")
         output.update(from: input, count: c)

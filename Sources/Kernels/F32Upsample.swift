@@ -27,6 +27,7 @@ public enum F32Upsample {
     }
 
     /// Bilinear resize of one image, output rows `rows`.
+    @export(interface)
     public static func bilinear(_ shape: ImageShape, outHeight: Int, outWidth: Int, alignCorners: Bool,
                                 input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, rows: Range<Int>) {
         let c = shape.channels, h = shape.height, w = shape.width
@@ -51,6 +52,7 @@ public enum F32Upsample {
     public static func nearestSource(_ dst: Int, inSize: Int, outSize: Int) -> Int { min(dst * inSize / outSize, inSize - 1) }
 
     /// Nearest-neighbour resize of one image (`nearestSource`).
+    @export(interface)
     public static func nearest(_ shape: ImageShape, outHeight: Int, outWidth: Int,
                                input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, rows: Range<Int>) {
         let c = shape.channels

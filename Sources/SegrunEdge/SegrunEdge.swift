@@ -111,7 +111,7 @@ func run(_ o: EdgeOptions) throws(EdgeFailure) {
     let model: Model
     do throws(ModelFileError) { model = try FileIO.readModel(o.model) } catch { throw EdgeFailure(message: "\(o.model): \(error.description)") }
     if o.info {
-        print("segrun-edge \(SegrunVersion.string), kernels: \(CompiledISA.name), int8: \(Q8Microkernel.instruction)")
+        print("segrun-edge \(SegrunVersion.string), kernels: \(CompiledISA.nameOfRunningCopy()), int8: \(Q8Microkernel.instructionOfRunningCopy())")
         print("model \(o.model): \(model.precision), \(model.inputChannels) input channel(s), \(model.classes) class(es), \(model.graph.nodes.count) nodes")
         for (key, value) in model.metadata.entries { print("  \(key) = \(value.description)") }
         return
@@ -164,7 +164,7 @@ func run(_ o: EdgeOptions) throws(EdgeFailure) {
 }
 
 #if SEGRUN_EDGE_DISPATCH
-/// One of the ISA copies of the x86-64 binary; scripts/embedded/dispatch picks one and calls it.
+/// The dispatching x86-64 binary: its C main (scripts/embedded/dispatch) picks the kernels, then calls this.
 @_cdecl("segrun_edge_main")
 func dispatchedMain(_ argc: Int32, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>) -> Int32 {
     edgeMain(argc, argv)
@@ -180,12 +180,12 @@ func edgeMain(_ argc: Int32, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<C
     var args: [String] = []
     for i in 1..<Int(argc) { args.append(String(cString: argv[i]!)) }
     if args == ["--version"] {
-        print("segrun-edge \(SegrunVersion.string) (\(CompiledISA.name))")
+        print("segrun-edge \(SegrunVersion.string) (\(CompiledISA.nameOfRunningCopy()))")
         return 0
     }
     if args == ["--cpu"] {
         // The dispatching x86-64 build answers this in its C main; a single-path build answers here.
-        print("kernel path: \(CompiledISA.name) (the only one in this binary)")
+        print("kernel path: \(CompiledISA.nameOfRunningCopy()) (the only one in this binary)")
         return 0
     }
     do throws(EdgeFailure) {

@@ -22,6 +22,7 @@ public final class Q8Conv2dPlan: Q8GemmLayerPlan {
     ///   - bias: Int32 bias at scale `inputScale * weightScale[o]`, or nil.
     ///   - multipliers: per output channel, `inputScale * weightScale[o] / outputScale` (quantized output)
     ///     or `inputScale * weightScale[o]` (float output).
+    @export(interface)
     public convenience init(_ g: Conv2dGeometry, weights: UnsafePointer<Int8>, bias: UnsafePointer<Int32>?, multipliers: [Float],
                             inputZeroPoint: UInt8, activation: FusedActivation, output: Q8OutputTarget) throws(ShapeError) {
         try self.init(g, weights: weights, bias: bias, multipliers: multipliers, inputZeroPoint: inputZeroPoint,
@@ -30,6 +31,7 @@ public final class Q8Conv2dPlan: Q8GemmLayerPlan {
 
     /// - Parameter dotProduct: multiply with `Q8DotMicrokernel` (int8 quads, `sdot` or `vpdpbusd`) instead of `Q8Microkernel`
     ///   (int16 pairs); both give the same bits. The default asks the CPU.
+    @export(interface)
     public init(_ g: Conv2dGeometry, weights: UnsafePointer<Int8>, bias: UnsafePointer<Int32>?, multipliers: [Float],
                 inputZeroPoint: UInt8, activation: FusedActivation, output: Q8OutputTarget, dotProduct: Bool) throws(ShapeError) {
         if let error = g.validate() { throw error }
@@ -67,6 +69,7 @@ public final class Q8Conv2dPlan: Q8GemmLayerPlan {
     }
 
     /// Computes pixel blocks `items` of one image. `output` points at the image's first element.
+    @export(interface)
     public func run(input: UnsafePointer<UInt8>, output: UnsafeMutableRawPointer, items: Range<Int>,
                     scratch: UnsafeMutableRawPointer) {
         if let dot = dotWeights {

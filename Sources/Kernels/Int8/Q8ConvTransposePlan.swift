@@ -21,6 +21,7 @@ public final class Q8ConvTransposePlan: Q8GemmLayerPlan {
     /// - Parameters:
     ///   - weights: IOHW int8 weights `[in][out][kh][kw]`.
     ///   - bias, multipliers: per output channel, as for `Q8Conv2dPlan`.
+    @export(interface)
     public convenience init(_ g: ConvTranspose2dGeometry, weights: UnsafePointer<Int8>, bias: UnsafePointer<Int32>?, multipliers: [Float],
                             inputZeroPoint: UInt8, activation: FusedActivation, output: Q8OutputTarget) throws(ShapeError) {
         try self.init(g, weights: weights, bias: bias, multipliers: multipliers, inputZeroPoint: inputZeroPoint,
@@ -28,6 +29,7 @@ public final class Q8ConvTransposePlan: Q8GemmLayerPlan {
     }
 
     /// - Parameter dotProduct: multiply with `Q8DotMicrokernel` (as `Q8Conv2dPlan` does); the same bits either way.
+    @export(interface)
     public init(_ g: ConvTranspose2dGeometry, weights: UnsafePointer<Int8>, bias: UnsafePointer<Int32>?, multipliers: [Float],
                 inputZeroPoint: UInt8, activation: FusedActivation, output: Q8OutputTarget, dotProduct: Bool) throws(ShapeError) {
         if let error = g.validate() { throw error }
@@ -61,6 +63,7 @@ public final class Q8ConvTransposePlan: Q8GemmLayerPlan {
     public var columnGroups = 1
 
     /// Computes input-pixel blocks `items` of one image.
+    @export(interface)
     public func run(input: UnsafePointer<UInt8>, output: UnsafeMutableRawPointer, items: Range<Int>,
                     scratch: UnsafeMutableRawPointer) {
         let cin = geometry.inChannels

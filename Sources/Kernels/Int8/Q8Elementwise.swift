@@ -15,6 +15,7 @@ public enum Q8Elementwise {
     }
 
     /// Float to UInt8 over `range` (`Q8Requantization.quantize` per value; NaN gives the zero point).
+    @export(interface)
     public static func quantize(_ x: UnsafePointer<Float>, _ p: Q8TensorParameters, output: UnsafeMutablePointer<UInt8>, range: Range<Int>) {
         let inverse = p.inverseScale
         var i = range.lowerBound
@@ -32,6 +33,7 @@ public enum Q8Elementwise {
     }
 
     /// UInt8 to Float over `range`.
+    @export(interface)
     public static func dequantize(_ q: UnsafePointer<UInt8>, _ p: Q8TensorParameters, output: UnsafeMutablePointer<Float>, range: Range<Int>) {
         let scale = p.scale, zp = p.zeroPoint
         var i = range.lowerBound
@@ -54,6 +56,7 @@ public enum Q8Elementwise {
     }
 
     /// `activation(a + b)`, each operand in its own parameters, the sum in `output`'s.
+    @export(interface)
     public static func add(_ a: UnsafePointer<UInt8>, _ pa: Q8TensorParameters, _ b: UnsafePointer<UInt8>, _ pb: Q8TensorParameters,
                            output: UnsafeMutablePointer<UInt8>, _ po: Q8TensorParameters, activation: FusedActivation, range: Range<Int>) {
         let ma = pa.scale / po.scale, mb = pb.scale / po.scale
@@ -85,6 +88,7 @@ public enum Q8Elementwise {
 
     /// Channel concatenation of pixels `pixels`: parts in the output's parameters are copied, the others
     /// requantized. `parts` are (pointer, channels, parameters).
+    @export(interface)
     public static func concat(_ parts: [(UnsafePointer<UInt8>, Int, Q8TensorParameters)], output: UnsafeMutablePointer<UInt8>,
                               _ po: Q8TensorParameters, pixels: Range<Int>) {
         var total = 0
@@ -103,6 +107,7 @@ public enum Q8Elementwise {
     }
 
     /// Requantizes a whole range to other parameters (when a tensor feeds a consumer that needs another scale).
+    @export(interface)
     public static func requantize(_ q: UnsafePointer<UInt8>, from: Q8TensorParameters, output: UnsafeMutablePointer<UInt8>,
                                   to: Q8TensorParameters, range: Range<Int>) {
         let multiplier = from.scale / to.scale
@@ -123,6 +128,7 @@ public enum Q8Elementwise {
 /// input's parameters exactly; bilinear interpolates in float and rounds half to even.
 public enum Q8Resampling {
     /// Max pooling of one image, output rows `rows`; padding never wins (as PyTorch's -inf padding).
+    @export(interface)
     public static func maxPool(_ g: Pool2dGeometry, input: UnsafePointer<UInt8>, output: UnsafeMutablePointer<UInt8>, rows: Range<Int>) {
         let c = g.channels, ow = g.outWidth
         for oy in rows {
@@ -149,6 +155,7 @@ public enum Q8Resampling {
     }
 
     /// Nearest-neighbour resize of one image (PyTorch's `floor(dst * in / out)`), rows `rows`.
+    @export(interface)
     public static func nearest(_ shape: ImageShape, outHeight: Int, outWidth: Int, input: UnsafePointer<UInt8>,
                                output: UnsafeMutablePointer<UInt8>, rows: Range<Int>) {
         let c = shape.channels
@@ -163,6 +170,7 @@ public enum Q8Resampling {
 
     /// Bilinear resize of one image in the input's parameters: `q = round(sum of w_i * q_i)` in float,
     /// with PyTorch's coordinates (`F32Upsample.sourceCoordinate`), rows `rows`.
+    @export(interface)
     public static func bilinear(_ shape: ImageShape, outHeight: Int, outWidth: Int, alignCorners: Bool,
                                 input: UnsafePointer<UInt8>, output: UnsafeMutablePointer<UInt8>, rows: Range<Int>) {
         let c = shape.channels, h = shape.height, w = shape.width

@@ -23,6 +23,10 @@ public enum Q8Microkernel {
         #endif
     }
 
+    /// `instruction` through a call that stays in Kernels (see `CompiledISA.nameOfRunningCopy`).
+    @export(interface)
+    public static func instructionOfRunningCopy() -> String { instruction }
+
     @inline(__always)
     static func madd(_ a: SIMD16<Int16>, _ b: SIMD16<Int16>) -> SIMD8<Int32> {
         #if (arch(x86_64) && SEGRUN_FMA) || arch(arm64)

@@ -26,6 +26,7 @@ public final class Q8WinogradPlan: Q8LayerPlan {
     }
 
     /// Same arguments as `Q8Conv2dPlan`.
+    @export(interface)
     public init(_ g: Conv2dGeometry, weights: UnsafePointer<Int8>, bias: UnsafePointer<Int32>?, multipliers: [Float],
                 inputZeroPoint: UInt8, activation: FusedActivation, output: Q8OutputTarget) throws(ShapeError) {
         if let error = g.validate() { throw error }
@@ -77,6 +78,7 @@ public final class Q8WinogradPlan: Q8LayerPlan {
     public var scratchBytes: Int { 16 * blockTiles * rowStride * 2 + 16 * Q8Microkernel.rows * Q8Microkernel.columns * 4 + 4 * 16 * 4 + 128 }
     public var packedBytes: Int { transformed.reduce(0) { $0 + $1.packedBytes } }
 
+    @export(interface)
     public func run(input: UnsafePointer<UInt8>, output: UnsafeMutableRawPointer, items: Range<Int>,
                     scratch: UnsafeMutableRawPointer) {
         let g = geometry, cout = g.outChannels, stride = rowStride
