@@ -9,17 +9,20 @@ public enum InstanceSplit: Equatable, Sendable {
     case boundary
 
     /// The instances of `mask` (nonzero: foreground; for `boundary`, class ids) on a grid of `size`, dropping
-    /// those under `minimumSize`.
-    public func instances(_ mask: [UInt8], size: [Int], connectivity: Connectivity, minimumSize: Int) -> InstanceLabels {
+    /// those under `minimumSize`. `spacing` (per axis of `size`, e.g. a volume's voxel size in mm) shapes the
+    /// distance the watershed floods by; nil is 1 on every axis.
+    public func instances(_ mask: [UInt8], size: [Int], connectivity: Connectivity, minimumSize: Int,
+                          spacing: [Double]? = nil) -> InstanceLabels {
         switch self {
         case .components:
             return ConnectedComponents.label(mask, size: size, connectivity: connectivity, minimumSize: minimumSize)
         case .distance(let d):
-            return Watershed.split(mask, size: size, connectivity: connectivity, minimumDistance: d, minimumSize: minimumSize)
+            return Watershed.split(mask, size: size, connectivity: connectivity, minimumDistance: d, minimumSize: minimumSize,
+                                   spacing: spacing)
         case .boundary:
             let seeds = ConnectedComponents.label(mask.map { $0 == 1 ? 1 : 0 }, size: size, connectivity: connectivity)
             return Watershed.grow(seeds, over: mask.map { $0 == 1 || $0 == 2 ? 1 : 0 }, size: size, connectivity: connectivity,
-                                  minimumSize: minimumSize)
+                                  minimumSize: minimumSize, spacing: spacing)
         }
     }
 }

@@ -196,5 +196,29 @@ final class WatershedTests: XCTestCase {
         XCTAssertEqual(split.areas, [0, 36, 36])
         for y in 1..<7 { for x in 1..<7 { XCTAssertEqual(split.labels[y * 14 + x], 1) } }
     }
+    /// Two touching balls of radius 9 mm on an anisotropic grid (3 mm slices, 1 mm pixels), centres 14 mm apart:
+    /// one 26-connected component, two instances after the 3D split with the spacing (each matched at IoU 0.75),
+    /// and a lone ball stays whole; as `segrun predict --instances` does on a volume.
+    func testTouchingBallsSplitInAnisotropicVolume() {
+        let d = 12, h = 40, w = 44, spacing = [3.0, 1.0, 1.0]
+        func ball(_ cz: Double, _ cy: Double, _ cx: Double, _ r: Double) -> [UInt8] {
+            (0..<(d * h * w)).map { i in
+                let z = (Double(i / (h * w)) - cz) * spacing[0], y = Double((i / w) % h) - cy, x = Double(i % w) - cx
+                return z * z + y * y + x * x <= r * r ? 1 : 0
+            }
+        }
+        let a = ball(5.5, 20, 15, 9), b = ball(5.5, 20, 29, 9)
+        let both = zip(a, b).map { max($0, $1) }
+        XCTAssertEqual(ConnectedComponents.label(both, size: [d, h, w]).count, 1)
+        let split = InstanceSplit.distance(minimumDistance: 3).instances(both, size: [d, h, w], connectivity: .full, minimumSize: 1,
+                                                                         spacing: spacing)
+        XCTAssertEqual(split.count, 2)
+        let truth = InstanceLabels(labels: zip(a, b).map { $0 != 0 && $1 == 0 ? 1 : $1 != 0 && $0 == 0 ? 2 : ($0 != 0 ? 1 : 0) },
+                                   count: 2, size: [d, h, w])
+        var scores = InstanceScores()
+        scores.add(predicted: split, truth: truth)
+        XCTAssertGreaterThanOrEqual(scores.averagePrecision(at: 0.75), 1 - 1e-12, "both balls matched at IoU 0.75")
+        XCTAssertEqual(InstanceSplit.distance(minimumDistance: 3).instances(ball(5.5, 20, 22, 10), size: [d, h, w], connectivity: .full,
+                                                                            minimumSize: 1, spacing: spacing).count, 1)
+    }
 }
-

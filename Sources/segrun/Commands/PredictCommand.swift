@@ -93,7 +93,7 @@ struct PredictCommand: ParsableCommand {
     @Flag(help: "Also write probability maps: NAME_prob.png (foreground, binary models) or NAME_probK.png per class, 16-bit, 65535 = 1; for a volume, float32 volumes NAME_prob.nii.gz or NAME_probK.nii.gz (.nrrd for NRRD) on its grid.")
     var probabilities = false
 
-    @Flag(help: "Also write NAME_instances.png: the foreground split into instances (--split none, distance or boundary), a 16-bit label map (0 background, 1...N one instance each; images).")
+    @Flag(help: "Also write NAME_instances.png: the foreground split into instances (--split none, distance or boundary), a 16-bit label map (0 background, 1...N one instance each); for a volume, NAME_instances.nii.gz (or .nrrd), uint16, split in 3D.")
     var instances = false
 
     @OptionGroup var instanceOptions: InstanceOptions
@@ -156,7 +156,6 @@ struct PredictCommand: ParsableCommand {
         let imageIndices = Array(range.clamped(to: 0..<allImages.count))
         let volumeRange = range.clamped(to: allImages.count..<(allImages.count + allVolumes.count))
         let volumes = Array(allVolumes[(volumeRange.lowerBound - allImages.count)..<(volumeRange.upperBound - allImages.count)])
-        if instances && !allVolumes.isEmpty { throw CLIError("--instances splits images; \(allVolumes[0]) is a volume (3D instance maps are not written yet)") }
         if let shard {
             let positions = range.isEmpty ? "no inputs" : "inputs \(range.lowerBound + 1)-\(range.upperBound) of \(allImages.count + allVolumes.count)"
             note("segrun predict: shard \(shard.number)/\(shard.count) from \(shard.origin): \(positions)")

@@ -40,6 +40,13 @@ extension PredictCommand {
                 let target = out + "/" + stem + ending
                 for writer in writers { try writer.commit() }
                 try VolumeFile.write(.uint8(labels.labels), like: volume, to: target)
+                var instanceNote = ""
+                if instances {
+                    let found = instanceOptions.instances(volume: labels.labels, size: volume.size, spacing: volume.spacing)
+                    if found.count > Int(UInt16.max) { throw CLIError("\(path): \(found.count) instances do not fit a 16-bit label volume") }
+                    try VolumeFile.write(.uint16(found.labels.map { UInt16($0) }), like: volume, to: out + "/" + stem + "_instances" + ending)
+                    instanceNote = "; \(found.count) instance(s)"
+                }
                 if overlay {
                     // Drawn in the display window whatever the model's input normalization.
                     let montage = try VolumeMontage.render(reader, labels: labels)
@@ -48,10 +55,10 @@ extension PredictCommand {
                 }
                 let foreground = labels.labels.reduce(0) { $0 + ($1 == 0 ? 0 : 1) }
                 let spacing = volume.spacing.map { String(format: "%g", $0) }.joined(separator: "x")
-                print(String(format: "%@: %@ voxels at %@ %@, %d slices along %@ in %.2f s; foreground %.2f%%; peak memory %@ -> %@", path,
+                print(String(format: "%@: %@ voxels at %@ %@, %d slices along %@ in %.2f s; foreground %.2f%%%@; peak memory %@ -> %@", path,
                              volume.size.map(String.init).joined(separator: "x"), spacing, volume.units.isEmpty ? "(units not given)" : volume.units,
                              used.count(volume.size), used.rawValue, Date().timeIntervalSince(start),
-                             100 * Double(foreground) / Double(max(1, labels.labels.count)), Format.bytes(PeakMemory.bytes), target))
+                             100 * Double(foreground) / Double(max(1, labels.labels.count)), instanceNote, Format.bytes(PeakMemory.bytes), target))
                 results.append((path, nil))
             } catch {
                 results.append((path, oneLine(error)))

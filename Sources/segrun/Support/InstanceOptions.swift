@@ -3,7 +3,7 @@ import Instances
 
 /// How `predict --instances` and `eval --instances` split a binary mask into instances.
 struct InstanceOptions: ParsableArguments {
-    @Option(help: "With --instances: 4 or 8, the neighbours that join pixels into one instance.")
+    @Option(help: "With --instances: the neighbours that join pixels into one instance: 4 or 8 in images; in volumes 6 (faces) or 26 (corners too), and 4 or 8 mean the same there.")
     var connectivity: Int = 8
 
     @Option(help: "With --instances: how touching objects are told apart: none (connected components), distance (a seeded watershed on the distance to the background, one seed per object centre), or boundary (a 3-class model's classes 0 background, 1 interior, 2 boundary: each connected interior grown over its boundary).")
@@ -16,13 +16,14 @@ struct InstanceOptions: ParsableArguments {
     var minSize: Int = 1
 
     func validate() throws {
-        if Connectivity(neighbours: connectivity, rank: 2) == nil { throw ValidationError("--connectivity takes 4 or 8") }
+        if ![4, 8, 6, 26].contains(connectivity) { throw ValidationError("--connectivity takes 4 or 8 (images), 6 or 26 (volumes)") }
         if !["none", "distance", "boundary"].contains(split) { throw ValidationError("--split takes none, distance or boundary") }
         if minDistance < 1 { throw ValidationError("--min-distance must be at least 1") }
         if minSize < 1 { throw ValidationError("--min-size must be at least 1") }
     }
 
-    var neighbours: Connectivity { Connectivity(neighbours: connectivity, rank: 2) ?? .full }
+    /// Faces only (4, 6) or corners too (8, 26), for images and volumes alike.
+    var neighbours: Connectivity { connectivity == 4 || connectivity == 6 ? .face : .full }
     var method: InstanceSplit {
         switch split {
         case "distance": return .distance(minimumDistance: minDistance)
@@ -42,5 +43,12 @@ struct InstanceOptions: ParsableArguments {
     /// The instances of an H x W label map (class ids; for boundary, 1 interior and 2 boundary).
     func instances(_ labels: [UInt8], height: Int, width: Int) -> InstanceLabels {
         method.instances(labels, size: [height, width], connectivity: neighbours, minimumSize: minSize)
+    }
+
+    /// The instances of a label volume of `size` [x, y, z] (x fastest, as volumes are stored) with its voxel
+    /// `spacing`: in 3D (6 or 26 neighbours), the watershed flooding by the distance in millimetres.
+    func instances(volume labels: [UInt8], size: [Int], spacing: [Double]) -> InstanceLabels {
+        method.instances(labels, size: [size[2], size[1], size[0]], connectivity: neighbours, minimumSize: minSize,
+                         spacing: [spacing[2], spacing[1], spacing[0]])
     }
 }
