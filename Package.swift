@@ -120,7 +120,8 @@ let package = Package(
         .target(name: "SegrunBenchmarks", dependencies: ["Engine"], swiftSettings: kernelSettings),
         // Past one machine: shards of a batch job (Slurm arrays, Kubernetes Indexed Jobs) and their summaries.
         .target(name: "Cluster"),
-        // Instances from masks (connected components) and their scores (AP at IoU thresholds); no dependencies.
+        // Instances from masks (connected components, watershed) and their scores (AP at IoU thresholds), the
+        // UW-Madison multi-label score (Dice and 3D Hausdorff from the distance transform); no dependencies.
         .target(name: "Instances"),
         // ONNX in and out: a protocol-buffer reader of its own, the importer onto segrun's IR (above Engine).
         .target(name: "ONNX", dependencies: ["Engine", "Kernels"]),
@@ -135,7 +136,7 @@ let package = Package(
         .testTarget(name: "InstancesTests", dependencies: ["Instances"]),
         .testTarget(name: "ONNXTests", dependencies: ["ONNX", "Engine"], exclude: ["Fixtures"]),
         .testTarget(name: "KernelsTests", dependencies: ["Kernels", "KernelChecks"], swiftSettings: kernelSettings),
-        .testTarget(name: "TrainTests", dependencies: ["Train", "Engine", "EngineChecks", "KernelChecks", "ImageIO", "Volumes"], exclude: ["Golden"], swiftSettings: kernelSettings),
+        .testTarget(name: "TrainTests", dependencies: ["Train", "Engine", "EngineChecks", "KernelChecks", "ImageIO", "Volumes", "Instances"], exclude: ["Golden"], swiftSettings: kernelSettings),
         .testTarget(name: "ImageIOTests", dependencies: ["ImageIO"], exclude: ["Fixtures"]),
         .testTarget(name: "VolumesTests", dependencies: ["Volumes", "Engine", "ImageIO", "Kernels"], swiftSettings: kernelSettings),
         .testTarget(name: "QuantTests", dependencies: ["Quant", "Engine", "Kernels", "KernelChecks"], swiftSettings: kernelSettings),

@@ -145,6 +145,11 @@ func run(_ o: EdgeOptions) throws(EdgeFailure) {
             let name = out + "/" + stem(path)
             do throws(ImageIOError) {
                 try ImageFile.writePNG(mask, width: w, height: h, channels: 1, to: name + ".png")
+                // Multi-label: NAME.png holds the label bits; NAME_LABEL.png each label's mask (as segrun predict).
+                for (c, label) in model.labelFileNames.enumerated() {
+                    let bit = UInt8(1) << UInt8(c)
+                    try ImageFile.writePNG(labels.map { $0 & bit != 0 ? 255 : 0 }, width: w, height: h, channels: 1, to: name + "_" + label + ".png")
+                }
                 if o.probabilities {
                     let hw = h * w
                     for c in 0..<probabilities.shape.channels {

@@ -39,20 +39,27 @@ public struct SegmentationScores: Equatable {
         public var neverPredicted: Bool { pooled.truth > 0 && pooled.predicted == 0 }
     }
 
-    /// The foreground class ids scored (1 for a binary model, else 1...K-1).
+    /// The foreground class ids scored (1 for a binary model, else 1...K-1; for a multi-label model 1...C,
+    /// id k being label k - 1, bit k - 1 of the label maps).
     public let classes: [UInt8]
+    /// Label maps hold label bits (multi-label models: overlapping labels), not class ids.
+    public let multilabel: Bool
     public private(set) var perClass: [ClassScore]
     public private(set) var images = 0
 
-    /// Scores for a model with `modelClasses` outputs (1: binary).
-    public init(modelClasses: Int) {
-        classes = Metrics.foregroundClasses(modelClasses)
+    /// Scores for a model with `modelClasses` outputs (1: binary), or `multilabel` with that many labels.
+    public init(modelClasses: Int, multilabel: Bool = false) {
+        precondition(!multilabel || modelClasses <= 8, "up to 8 labels")
+        self.multilabel = multilabel
+        classes = multilabel ? (1...max(1, modelClasses)).map { UInt8($0) } : Metrics.foregroundClasses(modelClasses)
         perClass = [ClassScore](repeating: ClassScore(), count: classes.count)
     }
 
-    /// Adds one image: label maps of the same size (class ids; a binary model's foreground is 1).
+    /// Adds one image: label maps of the same size (class ids; a binary model's foreground is 1; label bits for
+    /// a multi-label model).
     public mutating func add(predicted: ArraySlice<UInt8>, truth: ArraySlice<UInt8>) {
         precondition(predicted.count == truth.count, "prediction and truth differ in size")
+        if multilabel { return addBits(predicted: predicted, truth: truth) }
         var inter = [Int](repeating: 0, count: 256), pred = inter, tru = inter
         for (p, t) in zip(predicted, truth) {
             pred[Int(p)] &+= 1
@@ -61,14 +68,35 @@ public struct SegmentationScores: Equatable {
         }
         for (i, c) in classes.enumerated() {
             let o = Metrics.Overlap(intersection: inter[Int(c)], predicted: pred[Int(c)], truth: tru[Int(c)])
-            perClass[i].pooled += o
-            if o.predicted + o.truth == 0 {
-                perClass[i].emptyImages += 1
-            } else {
-                perClass[i].presentImages += 1
-                perClass[i].presentDiceSum += o.dice
-                perClass[i].presentIoUSum += o.iou
+            record(o, class: i)
+        }
+        images += 1
+    }
+
+    /// One image's overlap of class index `i`.
+    mutating func record(_ o: Metrics.Overlap, class i: Int) {
+        perClass[i].pooled += o
+        if o.predicted + o.truth == 0 {
+            perClass[i].emptyImages += 1
+        } else {
+            perClass[i].presentImages += 1
+            perClass[i].presentDiceSum += o.dice
+            perClass[i].presentIoUSum += o.iou
+        }
+    }
+
+    /// `add` for label bits: each label is scored as a binary mask of its own, overlaps and all.
+    mutating func addBits(predicted: ArraySlice<UInt8>, truth: ArraySlice<UInt8>) {
+        for (i, c) in classes.enumerated() {
+            let bit = UInt8(1) << (c - 1)
+            var o = Metrics.Overlap()
+            for (p, t) in zip(predicted, truth) {
+                let pb = p & bit != 0, tb = t & bit != 0
+                if pb { o.predicted += 1 }
+                if tb { o.truth += 1 }
+                if pb && tb { o.intersection += 1 }
             }
+            record(o, class: i)
         }
         images += 1
     }

@@ -71,13 +71,21 @@ public final class Trainer {
         trainIndices = train
         validationIndices = validation
         var model = model
+        if data.multilabel != model.isMultilabel || (data.multilabel && data.modelClasses != model.classes) {
+            throw DatasetError.invalid(data.multilabel
+                ? "the data has \(data.modelClasses) overlapping labels; the model needs as many independent outputs (segrun train --multilabel makes it)"
+                : "the model is multi-label; its data must be loaded as multi-label too (--multilabel)")
+        }
+        if data.multilabel && options.headBias == .prior {
+            throw DatasetError.invalid("--head-bias prior sets softmax and binary heads; a multi-label model starts from random (sigmoid) heads")
+        }
         (mean, std) = data.statistics(train)
         model.metadata[MetadataKey.inputMean] = .floats(mean)
         model.metadata[MetadataKey.inputStd] = .floats(std)
         model.metadata[MetadataKey.classNames] = .strings(data.classNames)
         model.metadata[MetadataKey.trainDataset] = .string(data.name)
         model.metadata[MetadataKey.inputSize] = .floats([Float(data.height), Float(data.width)])
-        if options.headBias == .prior || (options.headBias == .auto && model.classes > 1) {
+        if options.headBias == .prior || (options.headBias == .auto && model.classes > 1 && !model.isMultilabel) {
             PriorHeadBias.apply(to: &model.graph, frequencies: PriorHeadBias.frequencies(data, train))
         }
         self.model = model
@@ -94,7 +102,9 @@ public final class Trainer {
             autograd.batchNormSynchronizer = parallel.sumDoubles
         }
         optimizer = Optimizer(options.optimizer, weightDecay: options.weightDecay, clipNorm: options.clipNorm)
-        loss = options.loss ?? Loss.defaultLoss(classes: model.classes)
+        loss = options.loss ?? Loss.defaultLoss(classes: model.isMultilabel ? 1 : model.classes)
+        if model.isMultilabel, case .crossEntropy = loss { throw DatasetError.invalid("a multi-label model's outputs are independent sigmoids: use a binary loss (bce-dice, the default), not cross-entropy") }
+        if model.isMultilabel, case .crossEntropyDice = loss { throw DatasetError.invalid("a multi-label model's outputs are independent sigmoids: use a binary loss (bce-dice, the default), not cross-entropy") }
         presenceLoss = PresenceLoss(model.graph)
     }
 
@@ -142,6 +152,17 @@ public final class Trainer {
         }
         if model.classes == 1 {
             return (x, .binary(Tensor(shape: TensorShape(batch: indices.count, channels: 1, height: h, width: w), data: ids.map { Float($0) })))
+        }
+        if model.isMultilabel {
+            // Label bits to one 0/1 plane per label: each output is a binary problem of its own.
+            let labels = model.classes
+            var planes = Tensor(zeros: TensorShape(batch: indices.count, channels: labels, height: h, width: w))
+            for n in 0..<indices.count {
+                for c in 0..<labels {
+                    for p in 0..<hw where ids[n * hw + p] & (1 << c) != 0 { planes.data[(n * labels + c) * hw + p] = 1 }
+                }
+            }
+            return (x, .binary(planes))
         }
         return (x, .classes(ids, batch: indices.count, height: h, width: w))
     }
@@ -270,7 +291,7 @@ public final class Trainer {
 
     /// Validation loss and scores over the validation images (BatchNorm on running statistics).
     public func validate() throws -> (loss: Double, scores: SegmentationScores) {
-        var scores = SegmentationScores(modelClasses: model.classes)
+        var scores = SegmentationScores(modelClasses: model.classes, multilabel: model.isMultilabel)
         if validationIndices.isEmpty { return (0, scores) }
         var lossSum = 0.0
         let hw = data.height * data.width
@@ -280,14 +301,15 @@ public final class Trainer {
             chunk += options.batchSize
             let (x, target) = batch(indices, epoch: nil)
             let logits = try autograd.forward([x], training: false)
-            var probabilities = TensorOps.probabilities(fromLogits: logits[0])
+            var probabilities = TensorOps.probabilities(fromLogits: logits[0], multilabel: model.isMultilabel)
             for head in logits.dropFirst() {
-                let p = TensorOps.probabilities(fromLogits: head)
+                let p = TensorOps.probabilities(fromLogits: head, multilabel: model.isMultilabel)
                 for i in 0..<p.data.count { probabilities.data[i] += p.data[i] }
             }
             if logits.count > 1 { for i in 0..<probabilities.data.count { probabilities.data[i] /= Float(logits.count) } }
             lossSum += loss.evaluate(logits[logits.count - 1], target).loss * Double(indices.count)
-            let labels = TensorOps.labels(probabilities, threshold: model.threshold)
+            let labels = model.isMultilabel ? TensorOps.labelBits(probabilities, thresholds: model.thresholds)
+                                            : TensorOps.labels(probabilities, threshold: model.threshold)
             for (n, index) in indices.enumerated() {
                 scores.add(predicted: labels[(n * hw)..<((n + 1) * hw)], truth: data.samples[index].mask[0..<hw])
             }

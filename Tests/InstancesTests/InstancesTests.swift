@@ -222,3 +222,69 @@ final class WatershedTests: XCTestCase {
                                                                             minimumSize: 1, spacing: spacing).count, 1)
     }
 }
+
+final class UWMadisonScoreTests: XCTestCase {
+    /// Hand-computed: 2 slices of 4 x 5, two labels. Label 0: the truth's one voxel at (0, 1, 1), the prediction's
+    /// at (1, 1, 4): Dice 0 on both slices, Hausdorff sqrt(1 + 9) over the diagonal sqrt(4 + 16 + 25). Label 1: in
+    /// neither (Dice 1 per slice, Hausdorff term 1).
+    func testHandComputedCase() {
+        var t = [[UInt8]](repeating: [UInt8](repeating: 0, count: 20), count: 2), p = t
+        t[0][1 * 5 + 1] = 1
+        p[1][1 * 5 + 4] = 1
+        var s = UWMadisonScore(labels: 2)
+        s.addCase(predicted: p, truth: t, height: 4, width: 5)
+        let term0 = 1 - (10.0 / 45).squareRoot()
+        XCTAssertEqual(s.dice(label: 0), 0, accuracy: 1e-12)
+        XCTAssertEqual(s.dice(label: 1), 1, accuracy: 1e-12)
+        XCTAssertEqual(s.hausdorffTerm(label: 0), term0, accuracy: 1e-12)
+        XCTAssertEqual(s.hausdorffTerm(label: 1), 1, accuracy: 1e-12)
+        XCTAssertEqual(s.score, 0.4 * 0.5 + 0.6 * (term0 + 1) / 2, accuracy: 1e-12)
+    }
+
+    /// Overlapping labels are scored each on its own: a pixel carrying both labels (bits 0b11) predicted with
+    /// both is right for both; a label only one side has scores Hausdorff term 0 for that case.
+    func testOverlapsAndOneSidedLabels() {
+        var t = [[UInt8]](repeating: [UInt8](repeating: 0, count: 9), count: 1), p = t
+        t[0][4] = 0b11
+        p[0][4] = 0b11
+        var s = UWMadisonScore(labels: 3)
+        s.addCase(predicted: p, truth: t, height: 3, width: 3)
+        XCTAssertEqual(s.dice(label: 0), 1, accuracy: 1e-12)
+        XCTAssertEqual(s.dice(label: 1), 1, accuracy: 1e-12)
+        XCTAssertEqual(s.score, 1, accuracy: 1e-12)
+        p[0][0] = 0b100
+        var one = UWMadisonScore(labels: 3)
+        one.addCase(predicted: p, truth: t, height: 3, width: 3)
+        XCTAssertEqual(one.hausdorffTerm(label: 2), 0, accuracy: 1e-12)
+        XCTAssertEqual(one.dice(label: 2), 0, accuracy: 1e-12)
+        XCTAssertEqual(one.score, 0.4 * (2.0 / 3) + 0.6 * (2.0 / 3), accuracy: 1e-12)
+    }
+
+    /// The Hausdorff distance from the distance transforms equals the brute-force maximum of minimum distances
+    /// on random 3D masks of odd sizes.
+    func testHausdorffMatchesBruteForce() {
+        var rng = SystemRandomNumberGenerator()
+        for _ in 0..<20 {
+            let size = [Int.random(in: 1...4, using: &rng), Int.random(in: 2...7, using: &rng), Int.random(in: 2...9, using: &rng)]
+            let n = size.reduce(1, *)
+            var a = (0..<n).map { _ in UInt8(Int.random(in: 0..<7, using: &rng) == 0 ? 1 : 0) }
+            var b = (0..<n).map { _ in UInt8(Int.random(in: 0..<5, using: &rng) == 0 ? 1 : 0) }
+            a[Int.random(in: 0..<n, using: &rng)] = 1
+            b[Int.random(in: 0..<n, using: &rng)] = 1
+            func point(_ i: Int) -> [Double] { [Double(i / (size[1] * size[2])), Double((i / size[2]) % size[1]), Double(i % size[2])] }
+            func directed(_ x: [UInt8], _ y: [UInt8]) -> Double {
+                var worst = 0.0
+                for i in 0..<n where x[i] != 0 {
+                    var best = Double.infinity
+                    for j in 0..<n where y[j] != 0 {
+                        let d = zip(point(i), point(j)).map { ($0 - $1) * ($0 - $1) }.reduce(0, +).squareRoot()
+                        best = min(best, d)
+                    }
+                    worst = max(worst, best)
+                }
+                return worst
+            }
+            XCTAssertEqual(UWMadisonScore.hausdorff(a, b, size: size), max(directed(a, b), directed(b, a)), accuracy: 1e-9)
+        }
+    }
+}

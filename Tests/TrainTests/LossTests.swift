@@ -25,6 +25,11 @@ final class LossTests: XCTestCase {
             check(loss, z, .classes(ids, batch: 2, height: 4, width: 3), &rng)
         }
         for form in forms { check(.bceDice(bceWeight: 0.5, diceWeight: 1, form: form), logits, .binary(mask), &rng) }
+        // Multi-label: three independent 0/1 planes that overlap (the target of a --multilabel model).
+        let labels = TensorShape(batch: 2, channels: 3, height: 3, width: 4)
+        let zl = Tensor(shape: labels, data: rng.floats(labels.elementCount, scale: 3))
+        let planes = Tensor(shape: labels, data: (0..<labels.elementCount).map { _ in rng.int(0...1) == 0 ? 1 : 0 })
+        for loss in binaryLosses + forms.map({ Loss.bceDice(bceWeight: 1, diceWeight: 1, form: $0) }) { check(loss, zl, .binary(planes), &rng) }
     }
 
     /// The batch form sums over the batch: a class absent from one image but present in the other adds no

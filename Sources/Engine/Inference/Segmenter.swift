@@ -27,6 +27,9 @@ public final class Segmenter {
 
     public init(_ model: Model, threads: Int = ParallelFor.coreCount, policy: AlgorithmPolicy = .measured) throws(GraphError) {
         self.model = model
+        if model.isMultilabel && !(1...8).contains(model.classes) {
+            throw .shape(node: "output", "a multi-label model has 1 to 8 labels (label bits of one byte), this one \(model.classes)")
+        }
         executor = try Executor(model: model, threads: threads, policy: policy)
     }
 
@@ -59,10 +62,10 @@ public final class Segmenter {
     /// Class probabilities (N x classes x H x W) of a normalized input, averaged over deep-supervision heads.
     public func probabilities(_ x: Tensor) throws(GraphError) -> Tensor {
         let heads = try logits(x)
-        var sum = TensorOps.probabilities(fromLogits: heads[0])
+        var sum = TensorOps.probabilities(fromLogits: heads[0], multilabel: model.isMultilabel)
         if heads.count > 1 {
             for head in heads.dropFirst() {
-                let p = TensorOps.probabilities(fromLogits: head)
+                let p = TensorOps.probabilities(fromLogits: head, multilabel: model.isMultilabel)
                 for i in 0..<sum.data.count { sum.data[i] += p.data[i] }
             }
             let inv = 1 / Float(heads.count)
@@ -122,9 +125,10 @@ public final class Segmenter {
         return sum
     }
 
-    /// Binary masks (1 where the foreground probability reaches the model's threshold) or class maps,
-    /// N x H x W.
+    /// Binary masks (1 where the foreground probability reaches the model's threshold), class maps, or for a
+    /// multi-label model label bits (bit c set where label c reaches its threshold), N x H x W.
     public func labels(_ probabilities: Tensor) -> [UInt8] {
-        TensorOps.labels(probabilities, threshold: model.threshold)
+        model.isMultilabel ? TensorOps.labelBits(probabilities, thresholds: model.thresholds)
+                           : TensorOps.labels(probabilities, threshold: model.threshold)
     }
 }

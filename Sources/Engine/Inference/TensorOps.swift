@@ -61,10 +61,10 @@ public enum TensorOps {
     }
 
     /// Sigmoid for one channel, softmax over channels otherwise.
-    public static func probabilities(fromLogits x: Tensor) -> Tensor {
+    public static func probabilities(fromLogits x: Tensor, multilabel: Bool = false) -> Tensor {
         var out = x
         let s = x.shape, hw = s.height * s.width
-        if s.channels == 1 {
+        if s.channels == 1 || multilabel {
             for i in 0..<x.data.count { out.data[i] = Exp.sigmoid(x.data[i]) }
             return out
         }
@@ -76,6 +76,21 @@ public enum TensorOps {
                 var sum: Float = 0
                 for c in 0..<s.channels { let e = Exp.float(x.data[base + c * hw] - m); out.data[base + c * hw] = e; sum += e }
                 for c in 0..<s.channels { out.data[base + c * hw] /= sum }
+            }
+        }
+        return out
+    }
+
+    /// The labels of a multi-label model's probabilities (N x C x H x W, C <= 8): per pixel, bit c is set
+    /// where label c's probability reaches `thresholds[c]`. Returns N x H x W.
+    public static func labelBits(_ probabilities: Tensor, thresholds: [Float]) -> [UInt8] {
+        let s = probabilities.shape, hw = s.height * s.width
+        precondition(s.channels <= 8 && thresholds.count == s.channels, "label bits: up to 8 labels, one threshold each")
+        var out = [UInt8](repeating: 0, count: s.batch * hw)
+        for n in 0..<s.batch {
+            for c in 0..<s.channels {
+                let plane = (n * s.channels + c) * hw, bit = UInt8(1) << UInt8(c), t = thresholds[c]
+                for p in 0..<hw where probabilities.data[plane + p] >= t { out[n * hw + p] |= bit }
             }
         }
         return out

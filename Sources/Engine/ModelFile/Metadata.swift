@@ -122,6 +122,11 @@ public enum MetadataKey {
     public static let classNames = "output.class_names"
     /// Probability threshold of binary masks.
     public static let threshold = "output.threshold"
+    /// 1 for a multi-label model: `output.classes` independent sigmoid outputs, one per label, whose masks may
+    /// overlap (absent: a binary model when there is one class, else softmax over the classes).
+    public static let multilabel = "output.multilabel"
+    /// A multi-label model's threshold per label (absent: `output.threshold` for every label).
+    public static let thresholds = "output.thresholds"
     public static let trainDataset = "train.dataset"
     public static let trainEpochs = "train.epochs"
     public static let trainValidationDice = "train.val_dice"

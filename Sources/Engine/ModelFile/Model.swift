@@ -49,6 +49,31 @@ public struct Model: Equatable {
     public var classes: Int { metadata.int(MetadataKey.classes) ?? 1 }
     public var inputMultiple: Int { max(1, metadata.int(MetadataKey.inputMultiple) ?? 1) }
     public var threshold: Float { Float(metadata.double(MetadataKey.threshold) ?? 0.5) }
+    /// Independent sigmoid outputs, one per label, whose masks may overlap (`segrun train --multilabel`).
+    public var isMultilabel: Bool { metadata.int(MetadataKey.multilabel) == 1 }
+    /// A multi-label model's label names as file-name parts (ASCII letters, digits, - and _ kept; anything else
+    /// becomes _): `segrun predict` and segrun-edge write each label's mask as NAME_LABEL.png. Empty otherwise.
+    public var labelFileNames: [String] {
+        guard isMultilabel else { return [] }
+        let names = metadata.strings(MetadataKey.classNames) ?? []
+        var out: [String] = []
+        for c in 0..<classes {
+            let name = c + 1 < names.count ? names[c + 1] : "label\(c + 1)"
+            var safe: [UInt8] = []
+            for b in name.utf8 {
+                let keep = (b >= 48 && b <= 57) || (b >= 65 && b <= 90) || (b >= 97 && b <= 122) || b == 45 || b == 95
+                safe.append(keep ? b : 95)
+            }
+            out.append(String(decoding: safe, as: UTF8.self))
+        }
+        return out
+    }
+
+    /// The probability each output must reach: per label for a multi-label model, else `threshold` alone.
+    public var thresholds: [Float] {
+        if isMultilabel, let t = metadata.floats(MetadataKey.thresholds), t.count == classes { return t }
+        return [Float](repeating: threshold, count: max(1, classes))
+    }
     public var inputMean: [Float] { metadata.floats(MetadataKey.inputMean) ?? [Float](repeating: 0, count: inputChannels) }
     /// The training size (H, W), when the model was trained on resized images.
     public var inputSize: (height: Int, width: Int)? {

@@ -59,17 +59,26 @@ public struct SegmentationDataset {
     public var volumeIntensity: [IntensityWindow]? = nil
     /// For a dataset of volumes: the spacing its slices were resampled to and the axis they were cut along.
     public var volumePlan: VolumePlan? = nil
+    /// Multi-label data: masks hold label bits (bit c: label c, named `classNames[c + 1]`), overlaps kept.
+    public var multilabel = false
 
     /// Scans and loads `root`. `channels` forces the image channels (default: those of the first image).
     /// `axis` chooses the slicing axis of a dataset of volumes (default: the plan's coarsest).
     /// A dataset of volumes is resampled with `interpolation` (images, labels).
+    /// `multilabel` keeps overlapping labels as label bits (one mask folder per label, a multi-channel mask, or
+    /// the RLE CSV's classes); see `loadLabels`.
     public static func loadFolder(_ root: String, height: Int, width: Int, channels: Int? = nil, axis: SliceAxis? = nil,
                                   interpolation: (ImageInterpolation, LabelInterpolation) = (.linear, .nearest),
-                                  progress: ((Int, Int) -> Void)? = nil) throws -> SegmentationDataset {
+                                  multilabel: Bool = false, progress: ((Int, Int) -> Void)? = nil) throws -> SegmentationDataset {
         if VolumeDataset.holdsVolumes(root) {
+            if multilabel { throw DatasetError.invalid("\(root): --multilabel reads images (masks/LABEL/ folders, multi-channel masks or train.csv), not volumes") }
             return try loadVolumes(root, height: height, width: width, axis: axis, interpolation: interpolation, progress: progress)
         }
         let index = try DatasetIndex.scan(root)
+        if multilabel { return try loadLabels(root, index, height: height, width: width, channels: channels, progress: progress) }
+        if index.cases.first?.labelMasks != nil {
+            throw DatasetError.invalid("\(root)/masks holds one folder per label (\(index.classNames?.joined(separator: ", ") ?? "")): train with --multilabel")
+        }
         let declared = index.classNames
         var samples: [Sample] = []
         var imageChannels = channels
@@ -129,6 +138,82 @@ public struct SegmentationDataset {
         return SegmentationDataset(samples: samples, channels: imageChannels!, modelClasses: binary ? 1 : classCount,
                                    classNames: binary ? [names2.last ?? "foreground"] : names2, height: height, width: width,
                                    name: (root as NSString).lastPathComponent)
+    }
+
+    /// A multi-label dataset: masks become label bits (bit c set where label c is), from one mask folder per label
+    /// (`masks/LABEL/NAME.png`, nonzero: the label), a multi-channel mask (channel c nonzero: label c), or the RLE
+    /// CSV's classes (UW-Madison: overlapping stomach and bowel masks). A UW-Madison file name's stated size
+    /// must match its PNG.
+    static func loadLabels(_ root: String, _ index: DatasetIndex, height: Int, width: Int, channels: Int?,
+                           progress: ((Int, Int) -> Void)?) throws -> SegmentationDataset {
+        var labelNames = index.classNames ?? []
+        if index.cases.first?.runs != nil { labelNames = Array(labelNames.dropFirst()) }  // the CSV's list starts with background
+        var samples: [Sample] = []
+        var imageChannels = channels
+        for (k, entry) in index.cases.enumerated() {
+            let (image, bits, maskChannels) = try labelledCase(entry, root: root)
+            if let maskChannels, labelNames.count != maskChannels { labelNames = (0..<maskChannels).map { "label\($0 + 1)" } }
+            if imageChannels == nil { imageChannels = image.channels }
+            // A UW-Madison slice belongs to its scan ("caseN_dayM"), so --val cases:F holds out whole scans.
+            let scan = DatasetIndex.scanName(entry.name)
+            samples.append(Sample(name: entry.name, image: resizeImage(image.converted(toChannels: imageChannels!), height, width),
+                                  mask: resizeMask(bits, image.width, image.height, height, width), group: scan))
+            progress?(k + 1, index.cases.count)
+        }
+        if labelNames.isEmpty { throw DatasetError.invalid("\(root): no labels found for --multilabel") }
+        if labelNames.count > 8 { throw DatasetError.invalid("\(root): \(labelNames.count) labels; multi-label models take up to 8") }
+        // Named like a multi-class dataset's classes, "background" (no label) first: label c is id c + 1 everywhere.
+        var data = SegmentationDataset(samples: samples, channels: imageChannels!, modelClasses: labelNames.count, classNames: ["background"] + labelNames,
+                                       height: height, width: width, name: (root as NSString).lastPathComponent)
+        data.multilabel = true
+        return data
+    }
+
+    /// One case of a multi-label dataset at its own size: the image and its label bits (bit c: label c), from
+    /// the RLE CSV, the mask folders per label, or a multi-channel mask (then `maskChannels` says how many labels
+    /// it holds). A UW-Madison file name's stated size must match its PNG.
+    public static func labelledCase(_ entry: DatasetIndex.Case, root: String) throws -> (image: Image, bits: [UInt8], maskChannels: Int?) {
+        do {
+            let image = try ImageFile.read(entry.images[0])
+            if let named = entry.namedGeometry, named.width != image.width || named.height != image.height {
+                throw DatasetError.invalid("\(entry.images[0]): the name says \(named.width)x\(named.height), the image is \(image.width)x\(image.height)")
+            }
+            let pixels = image.width * image.height
+            func checkSize(_ mask: Image, _ file: String) throws {
+                if mask.width != image.width || mask.height != image.height {
+                    throw DatasetError.invalid("\(file): mask is \(mask.width)x\(mask.height), its image is \(image.width)x\(image.height)")
+                }
+            }
+            var bits = [UInt8](repeating: 0, count: pixels)
+            if let runs = entry.runs {
+                bits = try DatasetIndex.decode(runs, width: image.width, height: image.height, source: root + "/train.csv (\(entry.name))",
+                                               multilabel: true)
+                return (image, bits, nil)
+            }
+            if let files = entry.labelMasks {
+                for (c, file) in files.enumerated() {
+                    guard let file else { continue }
+                    let mask = try ImageFile.read(file)
+                    try checkSize(mask, file)
+                    let plane = mask.converted(toChannels: 1).samples
+                    for p in 0..<pixels where plane[p] > 0 { bits[p] |= UInt8(1) << UInt8(c) }
+                }
+                return (image, bits, nil)
+            }
+            let mask = try ImageFile.read(entry.mask)
+            try checkSize(mask, entry.mask)
+            if mask.channels < 2 {
+                throw DatasetError.invalid("\(entry.mask): one channel; --multilabel needs masks/LABEL/ folders, a mask with one channel per label, or train.csv")
+            }
+            for p in 0..<pixels {
+                for c in 0..<mask.channels where mask.samples[p * mask.channels + c] > 0 { bits[p] |= UInt8(1) << UInt8(c) }
+            }
+            return (image, bits, mask.channels)
+        } catch let error as DatasetError {
+            throw error
+        } catch {
+            throw DatasetError.unreadable("\(error)")
+        }
     }
 
     /// Planar pixels resized to h x w (bilinear, as the runtime resizes).
@@ -270,9 +355,14 @@ extension SegmentationDataset {
         if validation.channels != channels {
             throw DatasetError.invalid("validation folder \(validation.name): \(validation.channels) channel(s), training has \(channels)")
         }
+        if validation.multilabel != multilabel || (multilabel && validation.classNames != classNames) {
+            throw DatasetError.invalid("validation folder \(validation.name): labels \(validation.classNames.dropFirst().joined(separator: ", ")), training has \(classNames.dropFirst().joined(separator: ", "))")
+        }
         var out = self
         for var sample in validation.samples {
-            if modelClasses == 1 {
+            if multilabel {
+                // Label bits of the same labels: nothing to check.
+            } else if modelClasses == 1 {
                 sample.mask = sample.mask.map { $0 > 0 ? 1 : 0 }
             } else if let bad = sample.mask.first(where: { Int($0) >= modelClasses }) {
                 throw DatasetError.badClass(file: "\(validation.name)/\(sample.name)", value: Int(bad), classes: modelClasses)

@@ -22,6 +22,12 @@ public struct DatasetIndex {
         /// Run-length-encoded masks by class id (1-based): "start length ..." with 1-based starts over the
         /// row-major pixels, as in the UW-Madison GI tract CSV.
         public var runs: [(classId: Int, rle: String)]? = nil
+        /// Folder datasets with one mask folder per label (`masks/LABEL/NAME.png`): the mask of each label in
+        /// `DatasetIndex.classNames` order, nil where the image has no file for that label (label absent).
+        public var labelMasks: [String?]? = nil
+        /// UW-Madison file names (`slice_0001_266_266_1.50_1.50.png`): the width, height and pixel spacing
+        /// (x, y, in mm) they state.
+        public var namedGeometry: (width: Int, height: Int, spacing: [Double])? = nil
     }
 
     public var cases: [Case]
@@ -47,6 +53,7 @@ public struct DatasetIndex {
         if imagesDir == root, let siblings = try? fm.contentsOfDirectory(atPath: parent.isEmpty ? "." : parent) {
             maskDirs += siblings.filter { $0.contains("GroundTruth") }.sorted().map { (parent.isEmpty ? "." : parent) + "/" + $0 }
         }
+        if let perLabel = try perLabelMasks(root, imagesDir: imagesDir, declared: declared) { return perLabel }
         let files = (try? fm.contentsOfDirectory(atPath: imagesDir)) ?? []
         let images = files.filter { file in
             ImageFile.looksLikeImage(file) && !skippedSuffixes.contains { (file as NSString).deletingPathExtension.hasSuffix($0) }
@@ -73,6 +80,35 @@ public struct DatasetIndex {
             cases.append(Case(name: stem, images: [imagesDir + "/" + file], mask: mask))
         }
         return DatasetIndex(cases: cases, classNames: declared, layout: isic ? "ISIC" : "folder")
+    }
+
+    /// `images/NAME.png` with `masks/LABEL/NAME.png`, one folder per label (multi-label data, overlaps allowed):
+    /// nil when `masks/` holds no folders. Labels in `dataset.json`'s `classes` order when it lists them all,
+    /// else by folder name; an image without a file in a label's folder lacks that label.
+    static func perLabelMasks(_ root: String, imagesDir: String, declared: [String]?) throws -> DatasetIndex? {
+        let fm = FileManager.default
+        var isDir: ObjCBool = false
+        let entries = ((try? fm.contentsOfDirectory(atPath: root + "/masks")) ?? []).filter {
+            fm.fileExists(atPath: root + "/masks/" + $0, isDirectory: &isDir) && isDir.boolValue
+        }.sorted()
+        if entries.isEmpty { return nil }
+        var labels = entries
+        if let declared {
+            let named = declared.filter { $0 != "background" }
+            if Set(named) == Set(entries) { labels = named }
+        }
+        if labels.count > 8 { throw DatasetError.invalid("\(root)/masks: \(labels.count) label folders; multi-label models take up to 8") }
+        let images = ((try? fm.contentsOfDirectory(atPath: imagesDir)) ?? []).filter(ImageFile.looksLikeImage).sorted()
+        if images.isEmpty { throw DatasetError.empty(root) }
+        let cases = images.map { file -> Case in
+            let stem = (file as NSString).deletingPathExtension
+            let masks = labels.map { label -> String? in
+                let path = root + "/masks/" + label + "/" + stem + ".png"
+                return fm.fileExists(atPath: path) ? path : nil
+            }
+            return Case(name: stem, images: [imagesDir + "/" + file], mask: "", labelMasks: masks)
+        }
+        return DatasetIndex(cases: cases, classNames: labels, layout: "folder, one mask folder per label")
     }
 
     static func nnUNet(_ root: String, _ json: [String: Any]) throws -> DatasetIndex {
@@ -146,14 +182,31 @@ public struct DatasetIndex {
             guard let image = images[id] else {
                 throw DatasetError.invalid("\(root)/train.csv: no image for '\(id)' (expected .../\(id.replacingOccurrences(of: "_slice_", with: "/scans/slice_"))_*.png)")
             }
-            cases.append(Case(name: id, images: [image], mask: "", runs: byId[id]!.map { (classId: $0.0, rle: $0.1) }))
+            cases.append(Case(name: id, images: [image], mask: "", runs: byId[id]!.map { (classId: $0.0, rle: $0.1) },
+                              namedGeometry: uwGeometry((image as NSString).lastPathComponent)))
         }
         if cases.isEmpty { throw DatasetError.empty(root) }
         return DatasetIndex(cases: cases, classNames: classNames, layout: "RLE CSV")
     }
 
+    /// The scan a UW-Madison slice id belongs to ("case123_day20" of "case123_day20_slice_0042"); nil for other names.
+    public static func scanName(_ id: String) -> String? {
+        id.range(of: "_slice_").map { String(id[..<$0.lowerBound]) }
+    }
+
+    /// The width, height and pixel spacing a UW-Madison slice's file name states
+    /// (`slice_0001_266_266_1.50_1.50.png`: slice 1, 266 x 266 pixels of 1.50 x 1.50 mm); nil for other names.
+    static func uwGeometry(_ file: String) -> (width: Int, height: Int, spacing: [Double])? {
+        let parts = (file as NSString).deletingPathExtension.split(separator: "_")
+        guard parts.count == 6, parts[0] == "slice", let w = Int(parts[2]), let h = Int(parts[3]),
+              let sx = Double(parts[4]), let sy = Double(parts[5]), w > 0, h > 0, sx > 0, sy > 0 else { return nil }
+        return (w, h, [sx, sy])
+    }
+
     /// Decodes "start length ..." runs (1-based starts, row-major) into class ids; later classes win overlaps.
-    static func decode(_ runs: [(classId: Int, rle: String)], width: Int, height: Int, source: String) throws -> [UInt8] {
+    /// With `multilabel`, into label bits instead (class id k sets bit k - 1), so overlapping classes are kept.
+    static func decode(_ runs: [(classId: Int, rle: String)], width: Int, height: Int, source: String,
+                       multilabel: Bool = false) throws -> [UInt8] {
         var mask = [UInt8](repeating: 0, count: width * height)
         for (classId, rle) in runs {
             let numbers = rle.split(separator: " ").map { Int($0) }
@@ -163,7 +216,12 @@ public struct DatasetIndex {
                 guard start >= 0, length >= 0, start + length <= mask.count else {
                     throw DatasetError.invalid("\(source): run \(start + 1)+\(length) lies outside the \(width)x\(height) image")
                 }
-                for p in start..<(start + length) { mask[p] = UInt8(classId) }
+                if multilabel {
+                    let bit = UInt8(1) << UInt8(classId - 1)
+                    for p in start..<(start + length) { mask[p] |= bit }
+                } else {
+                    for p in start..<(start + length) { mask[p] = UInt8(classId) }
+                }
             }
         }
         return mask

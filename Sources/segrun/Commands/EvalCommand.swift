@@ -51,6 +51,14 @@ struct EvalCommand: ParsableCommand {
 
               segrun eval brain.segrun --data volumes/ --json
               segrun eval --pred masks/ --data volumes/ --nsd-tol 2
+
+            Multi-label models (segrun train --multilabel): each label is scored as a mask of its own, overlaps
+            kept, then the UW-Madison challenge's score over the cases (the slices of one scan): 0.4 x Dice (per
+            image and label, 1 when both lack it) + 0.6 x (1 - 3D Hausdorff over the stack's diagonal, 1 when
+            only one side has the label).
+
+              segrun eval runs/gi/best.segrun --data uw-madison/ --val train
+              segrun eval --pred masks/ --data uw-madison/ --multilabel
             """))
 
     @Argument(help: "Model file (not with --pred).")
@@ -68,8 +76,11 @@ struct EvalCommand: ParsableCommand {
     @Option(help: "Volumes: the slicing axis of a 2D model, x, y or z (default: the coarsest).")
     var axis: String?
 
-    @Option(help: "Probability threshold for binary models (default: the model's).")
+    @Option(help: "Probability threshold for binary models (default: the model's); for a multi-label model, every label's.")
     var threshold: Float?
+
+    @Option(help: "Multi-label models: one probability threshold per label, comma-separated.")
+    var thresholds: String?
 
     @Option(help: "Score only the validation images of this split: train (the model's own), ends:F, stripes:F:K, random:F or list:FILE.")
     var val: String?
@@ -82,6 +93,9 @@ struct EvalCommand: ParsableCommand {
 
     @Flag(help: "Print one JSON object.")
     var json = false
+
+    @Flag(help: "Score label-bit masks in --pred (as a multi-label model's predict writes NAME.png) against a multi-label dataset (masks/LABEL/ folders, multi-channel masks or UW-Madison's train.csv); automatic with a multi-label model. Reports Dice per label and the UW-Madison score.")
+    var multilabel = false
 
     @Flag(help: "Also score instances: AP at IoU 0.5 and 0.75, mean AP over 0.5:0.95, per-instance Dice (--split none, distance or boundary).")
     var instances = false
@@ -129,6 +143,10 @@ struct EvalCommand: ParsableCommand {
     @discardableResult
     func evaluate() throws -> SegmentationScores {
         let fm = FileManager.default
+        if multilabel || (self.model.flatMap { try? loadModelFile($0) }?.isMultilabel ?? false) {
+            if instances { throw CLIError("--instances scores one foreground; a multi-label model has overlapping labels") }
+            return try evaluateMultilabel()
+        }
         let imagesFolder = data + "/images"
         if VolumeDataset.holdsVolumes(data) || (pred != nil && !fm.fileExists(atPath: imagesFolder)) { return try evaluateVolumes() }
         var model: Model? = nil

@@ -66,6 +66,9 @@ struct PredictCommand: ParsableCommand {
 
     @OptionGroup var modelOptions: ModelOptions
 
+    @Option(help: "Multi-label models: one probability threshold per label, comma-separated (default: the model's, 0.5).")
+    var thresholds: String?
+
     @Option(help: "Output folder (created if missing).")
     var out: String?
 
@@ -142,12 +145,14 @@ struct PredictCommand: ParsableCommand {
         let out = self.out!
         var paths = self.paths
         let modelPath: String? = modelOptions.preset == nil ? (paths.isEmpty ? nil : paths.removeFirst()) : nil
-        let (model, label, _) = try modelOptions.load(modelPath)
+        var (model, label, _) = try modelOptions.load(modelPath)
+        try applyLabelThresholds(thresholds, to: &model)
         let listed = try manifest.map(readManifest) ?? []
         let (allImages, allVolumes) = try collectInputs(paths, listed: listed)
         let shard: Shard?
         do { shard = try Shard.resolve(option: self.shard, shards: shards, environment: ProcessInfo.processInfo.environment) } catch { throw CLIError("\(error)") }
         if instances { try instanceOptions.check(classes: model.classes) }
+        if instances && model.isMultilabel { throw CLIError("--instances splits one foreground; this model is multi-label (split each label's mask, NAME_LABEL.png, instead)") }
         let outputs = OutputNames(model: model, probabilities: probabilities, overlay: overlay, instances: instances)
         try outputs.checkDistinct(allImages + allVolumes)
 
@@ -241,6 +246,12 @@ struct PredictCommand: ParsableCommand {
                 let stem = OutputNames.stem(path)
                 let maskPixels = model.classes == 1 ? labels.map { $0 == 0 ? UInt8(0) : 255 } : labels
                 try ImageFile.writePNG(maskPixels, width: image.width, height: image.height, channels: 1, to: out + "/" + stem + ".png")
+                // Multi-label: NAME.png holds the label bits (bit c: label c); NAME_LABEL.png each label's own mask.
+                for (c, name) in outputs.labelNames.enumerated() {
+                    let bit = UInt8(1) << UInt8(c)
+                    try ImageFile.writePNG(labels.map { $0 & bit != 0 ? 255 : 0 }, width: image.width, height: image.height, channels: 1,
+                                           to: out + "/" + stem + "_" + name + ".png")
+                }
                 if self.probabilities {
                     let hw = image.width * image.height
                     for c in 0..<probabilities.shape.channels {

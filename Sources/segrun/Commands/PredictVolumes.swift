@@ -15,6 +15,7 @@ extension PredictCommand {
         for (index, path) in paths.enumerated() {
             let start = Date()
             do {
+                if segmenter.model.isMultilabel { throw CLIError("\(path): multi-label models predict images (PNG slices, as UW-Madison's), not volumes yet") }
                 // Streamed slice by slice along z; read whole for another axis (see VolumeSegmentation).
                 let reader = try VolumeFile.open(path)
                 let volume = reader.grid

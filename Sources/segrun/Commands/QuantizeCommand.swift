@@ -4,6 +4,7 @@ import Engine
 import Volumes
 import ImageIO
 import Quant
+import Train
 
 struct QuantizeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -111,13 +112,18 @@ struct QuantizeCommand: ParsableCommand {
         }
         if VolumeDataset.holdsVolumes(folder) { return try volumeCalibration(model) }
         if FileManager.default.fileExists(atPath: folder + "/images", isDirectory: &isDirectory), isDirectory.boolValue { folder += "/images" }
-        let names = ((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []).filter(ImageFile.looksLikeImage).sorted()
-        if names.isEmpty { throw CLIError("\(folder): no PNG or JPEG images to calibrate on (the calibration set is empty)") }
+        var paths = ((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []).filter(ImageFile.looksLikeImage).sorted().map { folder + "/" + $0 }
+        if paths.isEmpty, let index = try? DatasetIndex.scan(calib) {
+            // Another dataset layout (UW-Madison's scans/ folders, nnU-Net's imagesTr): images spread evenly over its cases.
+            let all = index.cases.map { $0.images[0] }
+            let n = min(images, all.count)
+            paths = (0..<n).map { all[$0 * all.count / max(1, n)] }
+        }
+        if paths.isEmpty { throw CLIError("\(folder): no PNG or JPEG images to calibrate on (the calibration set is empty)") }
         let segmenter: Segmenter
         do { segmenter = try Segmenter(model, threads: 1) } catch { throw CLIError("\(error)") }
         var tensors: [Tensor] = []
-        for name in names.prefix(images) {
-            let path = folder + "/" + name
+        for path in paths.prefix(images) {
             let image: Image
             do { image = try ImageFile.read(path).converted(toChannels: model.inputChannels) } catch { throw CLIError("\(error)") }
             var x = Tensor(shape: TensorShape(batch: 1, channels: model.inputChannels, height: image.height, width: image.width), data: image.planar)

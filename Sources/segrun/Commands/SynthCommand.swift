@@ -13,9 +13,13 @@ struct SynthCommand: ParsableCommand {
             organs: CT-like grey images with up to three organ blobs in a body; masks hold class ids 0-3.
             nuclei: fluorescence-like grey images of touching nuclei; masks hold 0 background, 1 interior,
             2 boundary (for a boundary-aware instance model), instances/NAME.png the 16-bit instance label maps.
+            gi-tract: abdominal MRI-like scans in the UW-Madison GI tract layout (caseN/caseN_day0/scans/
+            slice_K_W_H_1.50_1.50.png, 16-bit, and train.csv with run-length masks of large_bowel, small_bowel and
+            stomach, which overlap): --count scans of --slices slices, for segrun train --multilabel.
 
-            Example:
+            Examples:
               segrun synth --out data/lesions --count 200 --seed 1 --kind lesion --size 128
+              segrun synth --out data/gi --count 6 --slices 24 --size 64 --kind gi-tract
             """))
 
     @Option(help: "Output folder.")
@@ -30,16 +34,27 @@ struct SynthCommand: ParsableCommand {
     @Option(help: "Image side in pixels.")
     var size: Int = 256
 
-    @Option(help: "lesion, organs or nuclei.")
+    @Option(help: "lesion, organs, nuclei or gi-tract.")
     var kind: String = "lesion"
+
+    @Option(help: "gi-tract: slices per scan (--count is the number of scans).")
+    var slices: Int = 24
 
     func validate() throws {
         if count < 1 { throw ValidationError("--count must be at least 1") }
         if size < 16 || size > 4096 { throw ValidationError("--size must be 16...4096") }
-        if SyntheticData.Kind(rawValue: kind) == nil { throw ValidationError("--kind takes lesion, organs or nuclei") }
+        if SyntheticData.Kind(rawValue: kind) == nil && kind != "gi-tract" { throw ValidationError("--kind takes lesion, organs, nuclei or gi-tract") }
+        if slices < 1 { throw ValidationError("--slices must be at least 1") }
     }
 
     func run() throws {
+        if kind == "gi-tract" {
+            // The UW-Madison layout: --count scans of --slices slices, train.csv with overlapping labels.
+            try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+            try SyntheticGITract.write(to: out, cases: count, slices: slices, size: size, seed: seed)
+            print("wrote \(count) scan(s) of \(slices) 16-bit slices and train.csv (\(SyntheticGITract.labels.joined(separator: ", ")); overlapping) to \(out)")
+            return
+        }
         let kind = SyntheticData.Kind(rawValue: self.kind)!
         for sub in ["images", "masks"] + (kind == .nuclei ? ["instances"] : []) {
             try FileManager.default.createDirectory(atPath: out + "/" + sub, withIntermediateDirectories: true)

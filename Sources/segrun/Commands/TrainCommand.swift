@@ -180,7 +180,8 @@ struct TrainCommand: ParsableCommand {
         let loaded: SegmentationDataset
         do {
             loaded = try SegmentationDataset.loadFolder(data, height: h, width: w, axis: axis.flatMap(SliceAxis.init(rawValue:)),
-                                                        interpolation: (ImageInterpolation(rawValue: interpolation)!, LabelInterpolation(rawValue: labelInterpolation)!)) { done, total in
+                                                        interpolation: (ImageInterpolation(rawValue: interpolation)!, LabelInterpolation(rawValue: labelInterpolation)!),
+                                                        multilabel: modelOptions.multilabel) { done, total in
                 if loading == nil { loading = ProgressBar(total: total, label: "load") }
                 loading?.update(done)
             }
@@ -196,7 +197,8 @@ struct TrainCommand: ParsableCommand {
         if FileManager.default.fileExists(atPath: val, isDirectory: &isDirectory), isDirectory.boolValue {
             stderr.write("segrun train: loading the validation folder \(val)\n".data(using: .utf8)!)
             do {
-                let folder = try SegmentationDataset.loadFolder(val, height: h, width: w, channels: loaded.channels).stackingNeighbours(slices)
+                let folder = try SegmentationDataset.loadFolder(val, height: h, width: w, channels: loaded.channels,
+                                                                multilabel: modelOptions.multilabel).stackingNeighbours(slices)
                 (dataset, trainIndices, validationIndices) = try dataset.appendingValidation(folder)
             } catch { throw CLIError("\(error)") }
         } else {
@@ -230,7 +232,7 @@ struct TrainCommand: ParsableCommand {
         training.loss = try parsedLoss()
         if training.loss == nil && dice != "batch" {
             let form: DiceForm = dice == "image" ? .perImage : DiceForm(batch: true, background: false)
-            training.loss = dataset.modelClasses == 1 ? .bceDice(bceWeight: 1, diceWeight: 1, form: form)
+            training.loss = dataset.modelClasses == 1 || dataset.multilabel ? .bceDice(bceWeight: 1, diceWeight: 1, form: form)
                                                       : .crossEntropyDice(ceWeight: 1, diceWeight: 1, form: form)
         }
         training.headBias = HeadBiasStart(rawValue: headBias)!

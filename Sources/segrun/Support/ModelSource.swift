@@ -13,6 +13,9 @@ struct ModelOptions: ParsableArguments {
     @Option(help: "Output classes for --preset: 1 for a binary mask, or the number of classes including background.")
     var classes: Int = 1
 
+    @Flag(help: "Multi-label: --classes independent sigmoid outputs, one per label, whose masks may overlap (UW-Madison's stomach and bowels); train reads masks/LABEL/ folders, multi-channel masks or train.csv, and sets --classes from the data.")
+    var multilabel = false
+
     @Option(help: "Seed of the random weights for --preset.")
     var seed: UInt64 = 0
 
@@ -37,6 +40,8 @@ struct ModelOptions: ParsableArguments {
     func validate() throws {
         if inChannels < 1 { throw ValidationError("--in-channels must be at least 1") }
         if classes < 1 { throw ValidationError("--classes must be at least 1") }
+        if multilabel && classes > 8 { throw ValidationError("--multilabel takes up to 8 labels") }
+        if multilabel && cgm { throw ValidationError("--cgm gates softmax and binary heads; it does not combine with --multilabel") }
         if let norm, Normalization(rawValue: norm) == nil { throw ValidationError("--norm takes batch or none") }
         if let upsampling, UpsamplingKind(rawValue: upsampling) == nil { throw ValidationError("--upsampling takes transpose or bilinear") }
         if let preset, (try? ArchitecturePreset.named(preset)) == nil {
@@ -57,7 +62,12 @@ struct ModelOptions: ParsableArguments {
             if let upsampling { config.upsampling = UpsamplingKind(rawValue: upsampling)! }
             config.squeezeExcitation = se
             config.classificationGuided = cgm
-            return try Model(config: config, preset: name)
+            var model = try Model(config: config, preset: name)
+            if multilabel {
+                model.metadata[MetadataKey.multilabel] = .int(1)
+                model.metadata[MetadataKey.classNames] = .strings(["background"] + (1...classes).map { "label\($0)" })
+            }
+            return model
         } catch {
             throw CLIError("\(error)")
         }
@@ -99,4 +109,16 @@ func parseSize(_ text: String) -> (height: Int, width: Int)? {
     if parts.count == 1, let s = parts[0], s > 0 { return (s, s) }
     if parts.count == 2, let h = parts[0], let w = parts[1], h > 0, w > 0 { return (h, w) }
     return nil
+}
+
+/// `--thresholds T1,T2,...` on a multi-label model: one probability threshold per label, kept in its metadata for
+/// the run (nil leaves the model's own).
+func applyLabelThresholds(_ text: String?, to model: inout Model) throws {
+    guard let text else { return }
+    guard model.isMultilabel else { throw CLIError("--thresholds sets one threshold per label of a multi-label model; this model is not one") }
+    let values = text.split(separator: ",").map { Float($0.trimmingCharacters(in: .whitespaces)) }
+    guard values.count == model.classes, values.allSatisfy({ $0 != nil && $0! > 0 && $0! < 1 }) else {
+        throw CLIError("--thresholds takes \(model.classes) probabilities between 0 and 1, comma-separated (one per label), got '\(text)'")
+    }
+    model.metadata[MetadataKey.thresholds] = .floats(values.map { $0! })
 }

@@ -12,9 +12,12 @@ struct OutputNames {
     let probabilities: Bool
     let overlay: Bool
     let instances: Bool
+    /// A multi-label model's label names: one mask per label beside the label-bits mask.
+    let labelNames: [String]
 
     init(model: Model, probabilities: Bool, overlay: Bool, instances: Bool = false) {
         self.classes = model.classes
+        labelNames = model.labelFileNames
         self.probabilities = probabilities
         self.overlay = overlay
         self.instances = instances
@@ -33,7 +36,8 @@ struct OutputNames {
             return [stem + ending] + probabilitySuffixes.map { stem + $0 + ending } + (overlay ? [stem + "_montage.png"] : [])
         }
         let stem = OutputNames.stem(input)
-        return [stem + ".png"] + probabilitySuffixes.map { stem + $0 + ".png" } + (overlay ? [stem + "_overlay.png"] : [])
+        return [stem + ".png"] + labelNames.map { stem + "_" + $0 + ".png" } + probabilitySuffixes.map { stem + $0 + ".png" }
+            + (overlay ? [stem + "_overlay.png"] : [])
             + (instances ? [stem + "_instances.png"] : [])
     }
 
