@@ -35,7 +35,7 @@ public struct QuantizationReport {
         let fp = float.exposingEveryNode(), q8 = quantized.exposingEveryNode()
         let fe: Executor, qe: Executor
         do {
-            fe = try Executor(fp, threads: threads, optimize: false)
+            fe = try Executor(fp, threads: threads, policy: .forced(.igemm), optimize: false)  // deterministic, as calibration
             qe = try Executor(q8, threads: threads, quantization: table)
         } catch { throw .graph("\(error)") }
         let n = float.nodes.count

@@ -112,7 +112,9 @@ public enum Quantizer {
                           _ progress: ((Int, Int) -> Void)?) throws(QuantizationError) -> [ActivationHistogram] {
         let probe = graph.exposingEveryNode()
         let executor: Executor
-        do { executor = try Executor(probe, threads: threads, optimize: false) } catch { throw .graph("\(error)") }
+        // One fixed algorithm (not the measured fastest): each convolution algorithm rounds differently, and a
+        // choice made by timing would make the histograms, so the scales and the int8 file, differ run to run.
+        do { executor = try Executor(probe, threads: threads, policy: .forced(.igemm), optimize: false) } catch { throw .graph("\(error)") }
         var histograms = [ActivationHistogram](repeating: ActivationHistogram(), count: graph.nodes.count)
         let first = min(8, images.count)
         let total = first + images.count
