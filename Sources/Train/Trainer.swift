@@ -103,8 +103,13 @@ public final class Trainer {
         }
         optimizer = Optimizer(options.optimizer, weightDecay: options.weightDecay, clipNorm: options.clipNorm)
         loss = options.loss ?? Loss.defaultLoss(classes: model.isMultilabel ? 1 : model.classes)
-        if model.isMultilabel, case .crossEntropy = loss { throw DatasetError.invalid("a multi-label model's outputs are independent sigmoids: use a binary loss (bce-dice, the default), not cross-entropy") }
-        if model.isMultilabel, case .crossEntropyDice = loss { throw DatasetError.invalid("a multi-label model's outputs are independent sigmoids: use a binary loss (bce-dice, the default), not cross-entropy") }
+        if model.isMultilabel {
+            switch loss {
+            case .crossEntropy, .crossEntropyDice:
+                throw DatasetError.invalid("a multi-label model's outputs are independent sigmoids: use a binary loss (bce-dice, the default), not cross-entropy")
+            default: break
+            }
+        }
         presenceLoss = PresenceLoss(model.graph)
     }
 
@@ -308,8 +313,7 @@ public final class Trainer {
             }
             if logits.count > 1 { for i in 0..<probabilities.data.count { probabilities.data[i] /= Float(logits.count) } }
             lossSum += loss.evaluate(logits[logits.count - 1], target).loss * Double(indices.count)
-            let labels = model.isMultilabel ? TensorOps.labelBits(probabilities, thresholds: model.thresholds)
-                                            : TensorOps.labels(probabilities, threshold: model.threshold)
+            let labels = TensorOps.labels(probabilities, of: model)
             for (n, index) in indices.enumerated() {
                 scores.add(predicted: labels[(n * hw)..<((n + 1) * hw)], truth: data.samples[index].mask[0..<hw])
             }

@@ -25,8 +25,7 @@ public enum ValidationGrid {
         let logits = try trainer.autograd.forward([x], training: false)
         let model = trainer.model
         let probabilities = TensorOps.probabilities(fromLogits: logits[logits.count - 1], multilabel: model.isMultilabel)
-        let labels = model.isMultilabel ? TensorOps.labelBits(probabilities, thresholds: model.thresholds)
-                                        : TensorOps.labels(probabilities, threshold: model.threshold)
+        let labels = TensorOps.labels(probabilities, of: model)
         let width = 3 * w + 2 * gap, height = picks.count * h + (picks.count - 1) * gap
         var canvas = [UInt8](repeating: 255, count: width * height * 3)
         for (row, index) in picks.enumerated() {

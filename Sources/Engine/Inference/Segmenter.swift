@@ -128,7 +128,6 @@ public final class Segmenter {
     /// Binary masks (1 where the foreground probability reaches the model's threshold), class maps, or for a
     /// multi-label model label bits (bit c set where label c reaches its threshold), N x H x W.
     public func labels(_ probabilities: Tensor) -> [UInt8] {
-        model.isMultilabel ? TensorOps.labelBits(probabilities, thresholds: model.thresholds)
-                           : TensorOps.labels(probabilities, threshold: model.threshold)
+        TensorOps.labels(probabilities, of: model)
     }
 }

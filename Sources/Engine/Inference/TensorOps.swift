@@ -81,6 +81,12 @@ public enum TensorOps {
         return out
     }
 
+    /// The labels `model` makes of its probabilities: label bits with its per-label thresholds for a multi-label
+    /// model, else a binary mask at its threshold or the argmax class.
+    public static func labels(_ probabilities: Tensor, of model: Model) -> [UInt8] {
+        model.isMultilabel ? labelBits(probabilities, thresholds: model.thresholds) : labels(probabilities, threshold: model.threshold)
+    }
+
     /// The labels of a multi-label model's probabilities (N x C x H x W, C <= 8): per pixel, bit c is set
     /// where label c's probability reaches `thresholds[c]`. Returns N x H x W.
     public static func labelBits(_ probabilities: Tensor, thresholds: [Float]) -> [UInt8] {

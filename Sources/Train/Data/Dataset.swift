@@ -146,13 +146,12 @@ public struct SegmentationDataset {
     /// must match its PNG.
     static func loadLabels(_ root: String, _ index: DatasetIndex, height: Int, width: Int, channels: Int?,
                            progress: ((Int, Int) -> Void)?) throws -> SegmentationDataset {
-        var labelNames = index.classNames ?? []
-        if index.cases.first?.runs != nil { labelNames = Array(labelNames.dropFirst()) }  // the CSV's list starts with background
+        var labelNames: [String] = []
         var samples: [Sample] = []
         var imageChannels = channels
         for (k, entry) in index.cases.enumerated() {
             let (image, bits, maskChannels) = try labelledCase(entry, root: root)
-            if let maskChannels, labelNames.count != maskChannels { labelNames = (0..<maskChannels).map { "label\($0 + 1)" } }
+            if k == 0 { labelNames = multilabelNames(index, maskChannels: maskChannels) }
             if imageChannels == nil { imageChannels = image.channels }
             // A UW-Madison slice belongs to its scan ("caseN_dayM"), so --val cases:F holds out whole scans.
             let scan = DatasetIndex.scanName(entry.name)
@@ -167,6 +166,15 @@ public struct SegmentationDataset {
                                        height: height, width: width, name: (root as NSString).lastPathComponent)
         data.multilabel = true
         return data
+    }
+
+    /// The label names of a multi-label dataset, without the "background" the CSV and dataset.json lists start with:
+    /// the CSV's classes, the mask folders, or for masks with one channel per label `dataset.json`'s names when they
+    /// match the channels, else label1, label2, ...
+    public static func multilabelNames(_ index: DatasetIndex, maskChannels: Int?) -> [String] {
+        let declared = (index.classNames ?? []).filter { $0 != "background" }
+        guard let maskChannels else { return declared }
+        return declared.count == maskChannels ? declared : (0..<maskChannels).map { "label\($0 + 1)" }
     }
 
     /// One case of a multi-label dataset at its own size: the image and its label bits (bit c: label c), from

@@ -143,16 +143,16 @@ struct EvalCommand: ParsableCommand {
     @discardableResult
     func evaluate() throws -> SegmentationScores {
         let fm = FileManager.default
-        if multilabel || (self.model.flatMap { try? loadModelFile($0) }?.isMultilabel ?? false) {
+        let modelFile = try self.model.map(loadModelFile)
+        if multilabel || modelFile?.isMultilabel == true {
             if instances { throw CLIError("--instances scores one foreground; a multi-label model has overlapping labels") }
-            return try evaluateMultilabel()
+            return try evaluateMultilabel(modelFile)
         }
         let imagesFolder = data + "/images"
-        if VolumeDataset.holdsVolumes(data) || (pred != nil && !fm.fileExists(atPath: imagesFolder)) { return try evaluateVolumes() }
+        if VolumeDataset.holdsVolumes(data) || (pred != nil && !fm.fileExists(atPath: imagesFolder)) { return try evaluateVolumes(modelFile) }
         var model: Model? = nil
         var segmenter: Segmenter? = nil
-        if let modelPath = self.model {
-            var loaded = try loadModelFile(modelPath)
+        if var loaded = modelFile {
             if let threshold { loaded.metadata[MetadataKey.threshold] = .float(Double(threshold)) }
             do { segmenter = try Segmenter(loaded, threads: threads ?? ParallelFor.coreCount) } catch { throw CLIError("\(error)") }
             model = loaded

@@ -10,11 +10,10 @@ import Train
 /// of one scan: "caseN_dayM" of a UW-Madison id; every other image is a case of its own).
 extension EvalCommand {
     @discardableResult
-    func evaluateMultilabel() throws -> SegmentationScores {
+    func evaluateMultilabel(_ modelFile: Model?) throws -> SegmentationScores {
         var model: Model? = nil
         var segmenter: Segmenter? = nil
-        if let modelPath = self.model {
-            var loaded = try loadModelFile(modelPath)
+        if var loaded = modelFile {
             if let threshold { loaded.metadata[MetadataKey.threshold] = .float(Double(threshold)) }
             if let threshold, loaded.metadata.floats(MetadataKey.thresholds) != nil {
                 loaded.metadata[MetadataKey.thresholds] = .floats([Float](repeating: threshold, count: loaded.classes))
@@ -33,8 +32,8 @@ extension EvalCommand {
             do { cases = try split.split(stubs).validation.map { cases[$0] } } catch { throw CLIError("\(data): \(error)") }
         }
         if cases.isEmpty { throw CLIError("\(data): no images to score") }
-        var labelNames = Array((index.classNames ?? []).dropFirst(index.cases.first?.runs != nil ? 1 : 0))
-        var labels = model?.classes ?? labelNames.count
+        var labelNames: [String] = []
+        var labels = model?.classes ?? 0
         var scores: SegmentationScores? = nil
         var challenge: UWMadisonScore? = nil
         // Slices gathered per case, scored when the case is complete (its names are contiguous in sorted order).
@@ -48,8 +47,8 @@ extension EvalCommand {
         for (k, entry) in cases.enumerated() {
             let (image, truth, maskChannels): (Image, [UInt8], Int?)
             do { (image, truth, maskChannels) = try SegmentationDataset.labelledCase(entry, root: data) } catch { throw CLIError("\(error)") }
-            if let maskChannels, labelNames.count != maskChannels { labelNames = (0..<maskChannels).map { "label\($0 + 1)" } }
             if scores == nil {
+                labelNames = SegmentationDataset.multilabelNames(index, maskChannels: maskChannels)
                 if model == nil { labels = labelNames.count }
                 if labels < 1 || labels > 8 { throw CLIError("\(data): \(labels) labels; multi-label scoring takes 1 to 8") }
                 if model != nil && !labelNames.isEmpty && labelNames.count != labels {

@@ -8,14 +8,13 @@ import Train
 /// units, then means over cases and the pooled Dice. Returns the scores of every case (or held-out slab) as
 /// `SegmentationScores` over cases, for the demo's table.
 extension EvalCommand {
-    func evaluateVolumes() throws -> SegmentationScores {
+    func evaluateVolumes(_ modelFile: Model?) throws -> SegmentationScores {
         let cases: [VolumeCase]
         do { cases = try VolumeDataset.scan(data).filter { $0.mask != nil } } catch { throw CLIError("\(error)") }
         if cases.isEmpty { throw CLIError("\(data): no case has a label volume (masks/ or labelsTr/)") }
         var model: Model? = nil
         var run: VolumeSegmentation? = nil
-        if let path = self.model {
-            var m = try loadModelFile(path)
+        if var m = modelFile {
             if let threshold { m.metadata[MetadataKey.threshold] = .float(Double(threshold)) }
             do { run = VolumeSegmentation(segmenter: try Segmenter(m, threads: threads ?? ParallelFor.coreCount), axis: axis.flatMap(SliceAxis.init(rawValue:))) }
             catch { throw CLIError("\(error)") }
