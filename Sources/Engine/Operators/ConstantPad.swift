@@ -77,25 +77,38 @@ public struct ConstantPad: OperatorDefinition {
         return out
     }
 
+    /// Training pads (and its backward crops) one depth slice at a time: an image is one slice, a volume's
+    /// output slices in the depth padding are all `value` and receive no gradient.
     public func trainingForward(_ tape: Autograd, node i: Int, output out: inout [Float]) throws(GraphError) {
-        let j = tape.graph.nodes[i].inputs[0], xs = tape.shapes[j], s = tape.shapes[i]
+        let j = tape.graph.nodes[i].inputs[0], xs = tape.shapes[j], s = tape.shapes[i], front = window.axis3(0).padBegin
+        let inDepth = xs.depth ?? 1, outDepth = s.depth ?? 1, plane = s.height * s.width * s.channels, inPlane = xs.height * xs.width * xs.channels
+        let top = window.axis3(1).padBegin, left = window.axis3(2).padBegin, value = self.value
         tape.values[j].withUnsafeBufferPointer { xp in out.withUnsafeMutableBufferPointer { yp in
-            for n in 0..<s.batch {
-                F32Pointwise.pad(xp.baseAddress! + n * xs.elementsPerImage, inHeight: xs.height, inWidth: xs.width, channels: s.channels,
-                                 top: window.axis3(1).padBegin, left: window.axis3(2).padBegin, value: value, output: yp.baseAddress! + n * s.elementsPerImage,
-                                 outHeight: s.height, outWidth: s.width, rows: 0..<s.height)
+            let x = xp.baseAddress!, y = yp.baseAddress!
+            ParallelFor.run(count: s.batch * outDepth, threads: tape.threads) { items, _ in
+                for item in items {
+                    let n = item / outDepth, iz = item % outDepth - front, dst = y + item * plane
+                    if iz < 0 || iz >= inDepth { dst.update(repeating: value, count: plane); continue }
+                    F32Pointwise.pad(x + (n * inDepth + iz) * inPlane, inHeight: xs.height, inWidth: xs.width, channels: s.channels,
+                                     top: top, left: left, value: value, output: dst, outHeight: s.height, outWidth: s.width, rows: 0..<s.height)
+                }
             }
         } }
     }
 
     public func backward(_ tape: Autograd, node i: Int, outputGradient dy: [Float], operandGradients grads: inout [[Float]?]) throws(GraphError) {
-        let j = tape.graph.nodes[i].inputs[0], xs = tape.shapes[j], s = tape.shapes[i]
+        let j = tape.graph.nodes[i].inputs[0], xs = tape.shapes[j], s = tape.shapes[i], front = window.axis3(0).padBegin
+        let inDepth = xs.depth ?? 1, outDepth = s.depth ?? 1, plane = s.height * s.width * s.channels, inPlane = xs.height * xs.width * xs.channels
+        let top = window.axis3(1).padBegin, left = window.axis3(2).padBegin
         var dx = Autograd.uninitialized(xs.elementCount)
         dy.withUnsafeBufferPointer { dp in dx.withUnsafeMutableBufferPointer { xp in
-            for n in 0..<s.batch {
-                F32Pointwise.crop(dp.baseAddress! + n * s.elementsPerImage, outHeight: s.height, outWidth: s.width, channels: s.channels,
-                                  top: window.axis3(1).padBegin, left: window.axis3(2).padBegin, inputGradient: xp.baseAddress! + n * xs.elementsPerImage,
-                                  inHeight: xs.height, inWidth: xs.width)
+            let d = dp.baseAddress!, x = xp.baseAddress!
+            ParallelFor.run(count: s.batch * inDepth, threads: tape.threads) { items, _ in
+                for item in items {
+                    let n = item / inDepth, z = item % inDepth + front
+                    F32Pointwise.crop(d + (n * outDepth + z) * plane, outHeight: s.height, outWidth: s.width, channels: s.channels,
+                                      top: top, left: left, inputGradient: x + item * inPlane, inHeight: xs.height, inWidth: xs.width)
+                }
             }
         } }
         Autograd.accumulate(&grads[j], dx)

@@ -179,39 +179,79 @@ extension ConvTransposeAttributes {
 extension ConvTransposeAttributes {
     public func trainingForward(_ tape: Autograd, node i: Int, output out: inout [Float]) throws(GraphError) {
         let node = tape.graph.nodes[i], j = node.inputs[0], s = tape.shapes[i], xs = tape.shapes[j]
-        let plan = try F32ConvTranspose.Plan.make(geometry(xs), weights: tape.parameter(weight), bias: bias.map { tape.parameter($0) },
-                                                  activation: activation, node: node)
-        tape.runTransposed(plan, tape.values[j], &out, inStride: xs.elementsPerImage, outStride: s.elementsPerImage, batch: s.batch)
+        let (tg, stacking) = trainingGeometry(xs, s)
+        guard let stacking else {
+            let plan = try F32ConvTranspose.Plan.make(tg, weights: tape.parameter(weight), bias: bias.map { tape.parameter($0) },
+                                                      activation: activation, node: node)
+            tape.runTransposed(plan, tape.values[j], &out, inStride: xs.elementsPerImage, outStride: s.elementsPerImage, batch: s.batch)
+            return
+        }
+        // A volume: one 2D transposed convolution of every input slice into `kd` output blocks, each added into
+        // the output slice its depth tap reaches; then the bias and the activation.
+        let plan = try F32ConvTranspose.Plan.make(tg, weights: stackedWeights(tape, stacking), bias: nil, activation: .none, node: node)
+        var stacked = Autograd.uninitialized(tg.outputShape.elementCount)
+        tape.runTransposed(plan, tape.values[j], &stacked, inStride: tg.inputShape.elementsPerImage,
+                           outStride: tg.outputShape.elementsPerImage, batch: tg.batch)
+        out = stacking.unstackAdd(stacked, threads: tape.threads)
+        out.withUnsafeMutableBufferPointer {
+            VolumeSlices.biasActivation($0.baseAddress!, bias: bias.map { tape.parameter($0) }, channels: outChannels, pixels: s.elementCount / outChannels,
+                                        activation, threads: tape.threads)
+        }
     }
 
     public func backward(_ tape: Autograd, node i: Int, outputGradient dyIn: [Float], operandGradients grads: inout [[Float]?]) throws(GraphError) {
-        let node = tape.graph.nodes[i], s = tape.shapes[i]
+        let node = tape.graph.nodes[i], s = tape.shapes[i], j = node.inputs[0], xs = tape.shapes[j]
         let dy = tape.activationBackward(activation, tape.values[i], dyIn)
-        let j = node.inputs[0], xs = tape.shapes[j]
-        let tg = geometry(xs)
-        // The transposed conv is the adjoint of the conv from its output space to its input space.
-        let g = Conv2dGeometry(batch: s.batch, inChannels: s.channels, inHeight: s.height, inWidth: s.width,
-                               outChannels: xs.channels, kernelHeight: tg.kernelHeight, kernelWidth: tg.kernelWidth,
+        if let bias { tape.addGradient(bias, tape.biasGradient(dy, channels: outChannels)) }
+        let (tg, stacking) = trainingGeometry(xs, s)
+        // The transposed conv is the adjoint of the conv from its output space to its input space (a volume's
+        // output slices stacked by depth tap, `DepthStacking`).
+        let g = Conv2dGeometry(batch: tg.batch, inChannels: tg.outChannels, inHeight: tg.outHeight, inWidth: tg.outWidth,
+                               outChannels: tg.inChannels, kernelHeight: tg.kernelHeight, kernelWidth: tg.kernelWidth,
                                strideY: tg.strideY, strideX: tg.strideX, dilationY: tg.dilationY, dilationX: tg.dilationX,
                                padTop: tg.padTop, padLeft: tg.padLeft,
                                padBottom: tg.padBottom + tg.outputPaddingY, padRight: tg.padRight + tg.outputPaddingX, groups: 1)
         if g.outHeight != xs.height || g.outWidth != xs.width {
             throw .shape(node: node.name, "transposed-conv backward geometry mismatch \(g)")
         }
+        let dys = stacking.map { $0.stack(dy, threads: tape.threads) } ?? dy
         // dW (IOHW) is the conv weight gradient with input dY and output gradient X.
-        try tape.convWeightGradient(g, input: dy, outputGradient: tape.values[j], weight: weight, bias: nil, node: node)
-        if let bias {
-            var db = [Float](repeating: 0, count: s.channels)
-            dy.withUnsafeBufferPointer { dp in db.withUnsafeMutableBufferPointer {
-                F32ConvWeightGradient.biasGradient(dp.baseAddress!, pixels: s.batch * s.height * s.width, channels: s.channels, into: $0.baseAddress!) } }
-            tape.addGradient(bias, db)
+        let dw = try tape.weightGradient(g, input: dys, outputGradient: tape.values[j], node: node)
+        if let stacking, stacking.taps > 1 {
+            tape.addGradient(weight, DepthStacking.unstackedWeights(dw, outer: xs.channels, inner: outChannels, depth: stacking.taps,
+                                                                    planeTaps: tg.kernelHeight * tg.kernelWidth))
+        } else {
+            tape.addGradient(weight, dw)
         }
         // dX is the convolution of dY with the same weights (IOHW read as OIHW).
-        let op = try Conv2dOperator.make(g, weights: tape.parameter(weight), bias: nil, activation: .none,
+        let op = try Conv2dOperator.make(g, weights: stackedWeights(tape, stacking), bias: nil, activation: .none,
                                          algorithm: tape.algorithm(for: g), threads: tape.threads, node: node)
         var dx = Autograd.uninitialized(xs.elementCount)
-        dy.withUnsafeBufferPointer { dp in dx.withUnsafeMutableBufferPointer { op.run(input: dp.baseAddress!, output: $0.baseAddress!) } }
+        dys.withUnsafeBufferPointer { dp in dx.withUnsafeMutableBufferPointer { op.run(input: dp.baseAddress!, output: $0.baseAddress!) } }
         Autograd.accumulate(&grads[j], dx)
+    }
+
+    /// The 2D transposed convolution training runs: the whole op for an image; for a volume, one over the
+    /// `batch * inDepth` input slices with `kd` times the output channels, one block per depth tap, whose
+    /// blocks `DepthStacking` adds into the output slices they reach.
+    func trainingGeometry(_ xs: TensorShape, _ s: TensorShape) -> (ConvTranspose2dGeometry, DepthStacking?) {
+        var tg = geometry(xs)
+        guard let inDepth = xs.depth else { return (tg, nil) }
+        let d = window.axis3(0)
+        let stacking = DepthStacking(batch: xs.batch, longDepth: s.depth ?? 1, shortDepth: inDepth, height: s.height, width: s.width,
+                                     channels: outChannels, axis: SpatialWindow.Axis(kernel: d.kernel, stride: d.stride, dilation: 1,
+                                                                                     padBegin: d.padBegin, padEnd: d.padEnd))
+        tg.batch = stacking.images
+        tg.outChannels = stacking.taps * outChannels
+        return (tg, stacking)
+    }
+
+    /// The weights of the 2D transposed convolution `trainingGeometry` gives (IOHW, the depth taps as output channels).
+    func stackedWeights(_ tape: Autograd, _ stacking: DepthStacking?) -> [Float] {
+        let w = tape.parameter(weight)
+        guard let stacking, stacking.taps > 1 else { return w }
+        return DepthStacking.stackedWeights(w, outer: w.count / (outChannels * window.taps), inner: outChannels, depth: stacking.taps,
+                                            planeTaps: window.taps / stacking.taps)
     }
 }
 

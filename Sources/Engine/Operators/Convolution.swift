@@ -224,34 +224,53 @@ extension ConvAttributes {
 extension ConvAttributes {
     public func trainingForward(_ tape: Autograd, node i: Int, output out: inout [Float]) throws(GraphError) {
         let node = tape.graph.nodes[i], j = node.inputs[0]
-        let g = geometry(tape.shapes[j])
-        let op = try Conv2dOperator.make(g, weights: tape.parameter(weight), bias: bias.map { tape.parameter($0) }, activation: activation,
+        let (g, stacking) = try trainingGeometry(tape.shapes[j], tape.shapes[i], node)
+        let op = try Conv2dOperator.make(g, weights: stackedWeights(tape, stacking), bias: bias.map { tape.parameter($0) }, activation: activation,
                                          algorithm: tape.algorithm(for: g), threads: tape.threads, node: node)
-        tape.values[j].withUnsafeBufferPointer { xp in out.withUnsafeMutableBufferPointer { op.run(input: xp.baseAddress!, output: $0.baseAddress!) } }
+        let x = stacking.map { $0.stack(tape.values[j], threads: tape.threads) } ?? tape.values[j]
+        x.withUnsafeBufferPointer { xp in out.withUnsafeMutableBufferPointer { op.run(input: xp.baseAddress!, output: $0.baseAddress!) } }
     }
 
     public func backward(_ tape: Autograd, node i: Int, outputGradient dyIn: [Float], operandGradients grads: inout [[Float]?]) throws(GraphError) {
-        let node = tape.graph.nodes[i], s = tape.shapes[i]
+        let node = tape.graph.nodes[i], j = node.inputs[0]
         let dy = tape.activationBackward(activation, tape.values[i], dyIn)
-        let j = node.inputs[0], xs = tape.shapes[j]
-        let g = geometry(xs)
-        try tape.convWeightGradient(g, input: tape.values[j], outputGradient: dy, weight: weight, bias: bias, node: node)
+        let (g, stacking) = try trainingGeometry(tape.shapes[j], tape.shapes[i], node)
+        let x = stacking.map { $0.stack(tape.values[j], threads: tape.threads) } ?? tape.values[j]
+        let dw = try tape.weightGradient(g, input: x, outputGradient: dy, node: node)
+        if let stacking, stacking.taps > 1 {
+            tape.addGradient(weight, DepthStacking.unstackedWeights(dw, outer: outChannels, inner: g.inChannels / stacking.taps,
+                                                                    depth: stacking.taps, planeTaps: g.kernelHeight * g.kernelWidth))
+        } else {
+            tape.addGradient(weight, dw)
+        }
+        if let bias { tape.addGradient(bias, tape.biasGradient(dy, channels: outChannels)) }
         // Nothing needs the gradient of the graph's input image (unless it is captured).
         if case .input = tape.graph.nodes[j].op, j != tape.capturing { return }
-        // The stride-1 path writes every element of dX; the transposed convolution adds into it.
-        let stride1 = g.strideY == 1 && g.strideX == 1
-        var dx = stride1 ? Autograd.uninitialized(xs.elementCount) : [Float](repeating: 0, count: xs.elementCount)
-        if stride1 {
-            // Stride 1: dX is a convolution of dY with the flipped, transposed kernel, which runs on the
-            // fast forward paths (igemm, Winograd) instead of the general transposed convolution.
-            try tape.flippedConvolution(g, weights: tape.parameter(weight), dy, &dx, node)
-        } else {
-            // dX: the transposed convolution of dY with the same weights.
-            let t = ConvTranspose2dGeometry(adjointOf: g)
-            let plan = try F32ConvTranspose.Plan.make(t, weights: tape.parameter(weight), bias: nil, activation: .none, node: node)
-            tape.runTransposed(plan, dy, &dx, inStride: s.elementsPerImage, outStride: xs.elementsPerImage, batch: s.batch)
+        let dx = try tape.convolutionInputGradient(g, weights: stackedWeights(tape, stacking), dy, node)
+        Autograd.accumulate(&grads[j], stacking.map { $0.unstackAdd(dx, threads: tape.threads) } ?? dx)
+    }
+
+    /// The 2D convolution training runs: the whole op for an image; for a volume, one 2D convolution over the
+    /// `batch * outDepth` output slices whose input stacks the depth taps as channels (`DepthStacking`).
+    func trainingGeometry(_ xs: TensorShape, _ s: TensorShape, _ node: Node) throws(GraphError) -> (Conv2dGeometry, DepthStacking?) {
+        var g = geometry(xs)
+        guard let inDepth = xs.depth else { return (g, nil) }
+        let stacking = DepthStacking(batch: xs.batch, longDepth: inDepth, shortDepth: s.depth ?? 1, height: xs.height, width: xs.width,
+                                     channels: xs.channels, axis: window.axis3(0))
+        if groups != 1 && !stacking.isIdentity {
+            throw .shape(node: node.name, "training a grouped convolution needs a depth window of 1 (got \(window.kernel))")
         }
-        Autograd.accumulate(&grads[j], dx)
+        g.batch = stacking.images
+        g.inChannels = stacking.taps * xs.channels
+        return (g, stacking)
+    }
+
+    /// The weights of the 2D convolution `trainingGeometry` gives (OIHW with the depth taps as input channels).
+    func stackedWeights(_ tape: Autograd, _ stacking: DepthStacking?) -> [Float] {
+        let w = tape.parameter(weight)
+        guard let stacking, stacking.taps > 1 else { return w }
+        return DepthStacking.stackedWeights(w, outer: outChannels, inner: w.count / (outChannels * window.taps), depth: stacking.taps,
+                                            planeTaps: kernelHeight * kernelWidth)
     }
 }
 

@@ -211,6 +211,7 @@ extension MaxPool2d {
     /// Keeps the argmax of every output (`Autograd.maxPoolIndices`) for the backward pass.
     public func trainingForward(_ tape: Autograd, node i: Int, output out: inout [Float]) throws(GraphError) {
         let j = tape.graph.nodes[i].inputs[0], s = tape.shapes[i], xs = tape.shapes[j]
+        if xs.depth != nil { return try window.trainingForwardVolume(tape, node: i, output: &out, max: true) }
         let g = window.geometry(xs), threads = tape.threads
         var indices = [Int32](repeating: 0, count: s.elementCount)
         tape.values[j].withUnsafeBufferPointer { xp in out.withUnsafeMutableBufferPointer { op in indices.withUnsafeMutableBufferPointer { ip in
@@ -228,6 +229,7 @@ extension MaxPool2d {
 
     public func backward(_ tape: Autograd, node i: Int, outputGradient dyIn: [Float], operandGradients grads: inout [[Float]?]) throws(GraphError) {
         let j = tape.graph.nodes[i].inputs[0], s = tape.shapes[i], xs = tape.shapes[j], g = window.geometry(xs)
+        if xs.depth != nil { return Autograd.accumulate(&grads[j], window.backwardVolume(tape, node: i, outputGradient: dyIn, max: true)) }
         var dx = [Float](repeating: 0, count: xs.elementCount)
         let indices = tape.maxPoolIndices[i]!
         dyIn.withUnsafeBufferPointer { dp in indices.withUnsafeBufferPointer { ip in dx.withUnsafeMutableBufferPointer { xp in
@@ -247,6 +249,7 @@ extension MaxPool2d {
 extension AveragePool2d {
     public func trainingForward(_ tape: Autograd, node i: Int, output out: inout [Float]) throws(GraphError) {
         let j = tape.graph.nodes[i].inputs[0], s = tape.shapes[i], xs = tape.shapes[j], g = window.geometry(xs)
+        if xs.depth != nil { return try window.trainingForwardVolume(tape, node: i, output: &out, max: false) }
         tape.values[j].withUnsafeBufferPointer { xp in out.withUnsafeMutableBufferPointer { op in
             for n in 0..<s.batch {
                 F32Pooling.averagePool(g, input: xp.baseAddress! + n * xs.elementsPerImage, output: op.baseAddress! + n * s.elementsPerImage, rows: 0..<s.height)
@@ -256,6 +259,7 @@ extension AveragePool2d {
 
     public func backward(_ tape: Autograd, node i: Int, outputGradient dyIn: [Float], operandGradients grads: inout [[Float]?]) throws(GraphError) {
         let j = tape.graph.nodes[i].inputs[0], s = tape.shapes[i], xs = tape.shapes[j], g = window.geometry(xs)
+        if xs.depth != nil { return Autograd.accumulate(&grads[j], window.backwardVolume(tape, node: i, outputGradient: dyIn, max: false)) }
         var dx = [Float](repeating: 0, count: xs.elementCount)
         dyIn.withUnsafeBufferPointer { dp in dx.withUnsafeMutableBufferPointer { xp in
             for n in 0..<s.batch {
@@ -267,8 +271,12 @@ extension AveragePool2d {
 }
 
 extension AdaptiveAveragePool2d {
+    /// Global pooling of a volume is global pooling of its D*H rows (`TensorShape.image`); other bins need images.
     public func trainingForward(_ tape: Autograd, node i: Int, output out: inout [Float]) throws(GraphError) {
         let j = tape.graph.nodes[i].inputs[0], s = tape.shapes[i], xs = tape.shapes[j]
+        if xs.depth != nil && bins != 1 {
+            throw .shape(node: tape.graph.nodes[i].name, "adaptive average pooling to \(bins) bins trains on images only; volumes take 1 bin")
+        }
         var one = xs.image
         one.batch = 1
         tape.values[j].withUnsafeBufferPointer { xp in out.withUnsafeMutableBufferPointer { op in
@@ -331,4 +339,106 @@ extension Op {
     public static func maxPool2d(_ window: PoolAttributes) -> Op { .maxPool2d(MaxPool2d(window)) }
     public static func averagePool2d(_ window: PoolAttributes) -> Op { .averagePool2d(AveragePool2d(window)) }
     public static func adaptiveAveragePool2d(bins: Int) -> Op { .adaptiveAveragePool2d(AdaptiveAveragePool2d(bins: bins)) }
+}
+
+extension PoolAttributes {
+    /// Training's pooling of a volume, separable like the fp32 executor's (`planVolume`): the 2D pooling of every
+    /// input slice, then the max (the first largest, as PyTorch) or mean over the slices each output's depth taps
+    /// reach. Max pooling keeps both argmaxes on the tape (`maxPoolIndices`: the in-plane ones, then the chosen
+    /// slices).
+    func trainingForwardVolume(_ tape: Autograd, node i: Int, output out: inout [Float], max isMax: Bool) throws(GraphError) {
+        let node = tape.graph.nodes[i], j = node.inputs[0], s = tape.shapes[i], xs = tape.shapes[j]
+        let h = window.axis3(1), w = window.axis3(2), d = window.axis3(0), inDepth = xs.depth ?? 1, outDepth = s.depth ?? 1
+        if h.kernel != w.kernel || h.stride != w.stride || h.padBegin != w.padBegin {
+            throw .shape(node: node.name, "pooling with window \(window.kernel) stride \(window.stride) trains with square in-plane windows only")
+        }
+        var g = geometry(xs)
+        g.batch = 1
+        let slices = s.batch * inDepth, plane = s.height * s.width * s.channels, inPlane = xs.height * xs.width * xs.channels
+        var pooled = Autograd.uninitialized(slices * plane), planeIndices = [Int32](repeating: 0, count: isMax ? slices * plane : 0)
+        tape.values[j].withUnsafeBufferPointer { xp in pooled.withUnsafeMutableBufferPointer { pp in planeIndices.withUnsafeMutableBufferPointer { ip in
+            let x = xp.baseAddress!, p = pp.baseAddress!, indices = ip.baseAddress
+            ParallelFor.run(count: slices, threads: tape.threads) { items, _ in
+                for k in items {
+                    if isMax {
+                        F32Pooling.maxPool(g, input: x + k * inPlane, output: p + k * plane, indices: indices! + k * plane, rows: 0..<s.height)
+                    } else {
+                        F32Pooling.averagePool(g, input: x + k * inPlane, output: p + k * plane, rows: 0..<s.height)
+                    }
+                }
+            }
+        } } }
+        var chosen = [Int32](repeating: 0, count: isMax ? s.elementCount : 0)
+        pooled.withUnsafeBufferPointer { pp in out.withUnsafeMutableBufferPointer { op in chosen.withUnsafeMutableBufferPointer { cp in
+            let p = pp.baseAddress!, o = op.baseAddress!, c = cp.baseAddress
+            ParallelFor.run(count: s.batch * outDepth, threads: tape.threads) { items, _ in
+                for item in items {
+                    let n = item / outDepth, dst = o + item * plane, taps = VolumeSlices.taps(item % outDepth, d, inDepth: inDepth)
+                    for (k, t) in taps.enumerated() {
+                        let src = p + (n * inDepth + t.slice) * plane
+                        if isMax {
+                            let which = c! + item * plane
+                            for e in 0..<plane where k == 0 || src[e] > dst[e] { dst[e] = src[e]; which[e] = Int32(t.slice) }
+                        } else if k == 0 {
+                            dst.update(from: src, count: plane)
+                        } else {
+                            for e in 0..<plane { dst[e] += src[e] }
+                        }
+                    }
+                    if !isMax && taps.count > 1 {
+                        let scale = 1 / Float(taps.count)
+                        for e in 0..<plane { dst[e] *= scale }
+                    }
+                }
+            }
+        } } }
+        if isMax { tape.maxPoolIndices[i] = planeIndices + chosen }
+    }
+
+    /// The input gradient of `trainingForwardVolume`: dY back through the depth stage, then through each
+    /// slice's 2D pooling.
+    func backwardVolume(_ tape: Autograd, node i: Int, outputGradient dy: [Float], max isMax: Bool) -> [Float] {
+        let j = tape.graph.nodes[i].inputs[0], s = tape.shapes[i], xs = tape.shapes[j]
+        let d = window.axis3(0), inDepth = xs.depth ?? 1, outDepth = s.depth ?? 1
+        var g = geometry(xs)
+        g.batch = 1
+        let slices = s.batch * inDepth, plane = s.height * s.width * s.channels, inPlane = xs.height * xs.width * xs.channels
+        let indices = isMax ? tape.maxPoolIndices[i]! : []
+        // Depth stage, per input slice (each sums its readers in output order: the same bits for any thread count).
+        var pooledGradient = [Float](repeating: 0, count: slices * plane)
+        dy.withUnsafeBufferPointer { dp in pooledGradient.withUnsafeMutableBufferPointer { gp in indices.withUnsafeBufferPointer { ip in
+            let dyp = dp.baseAddress!, gpp = gp.baseAddress!, chosen = ip.baseAddress.map { $0 + slices * plane }
+            ParallelFor.run(count: slices, threads: tape.threads) { items, _ in
+                for k in items {
+                    let n = k / inDepth, iz = k % inDepth, dst = gpp + k * plane
+                    for oz in 0..<outDepth {
+                        let taps = VolumeSlices.taps(oz, d, inDepth: inDepth)
+                        guard taps.contains(where: { $0.slice == iz }) else { continue }
+                        let src = dyp + (n * outDepth + oz) * plane
+                        if isMax {
+                            let which = chosen! + (n * outDepth + oz) * plane
+                            for e in 0..<plane where which[e] == Int32(iz) { dst[e] += src[e] }
+                        } else {
+                            let scale = 1 / Float(taps.count)
+                            for e in 0..<plane { dst[e] += src[e] * scale }
+                        }
+                    }
+                }
+            }
+        } } }
+        var dx = Autograd.uninitialized(xs.elementCount)
+        pooledGradient.withUnsafeBufferPointer { gp in dx.withUnsafeMutableBufferPointer { xp in indices.withUnsafeBufferPointer { ip in
+            let src = gp.baseAddress!, dst = xp.baseAddress!, planeIndices = ip.baseAddress
+            ParallelFor.run(count: slices, threads: tape.threads) { items, _ in
+                for k in items {
+                    if isMax {
+                        F32LayerBackward.maxPool(g, outputGradient: src + k * plane, indices: planeIndices! + k * plane, inputGradient: dst + k * inPlane)
+                    } else {
+                        F32LayerBackward.averagePool(g, outputGradient: src + k * plane, inputGradient: dst + k * inPlane)
+                    }
+                }
+            }
+        } } }
+        return dx
+    }
 }

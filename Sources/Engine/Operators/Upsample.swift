@@ -166,6 +166,7 @@ extension UpsampleAttributes {
 extension UpsampleAttributes {
     public func trainingForward(_ tape: Autograd, node i: Int, output out: inout [Float]) throws(GraphError) {
         let j = tape.graph.nodes[i].inputs[0], s = tape.shapes[i], xs = tape.shapes[j]
+        if xs.depth != nil { return trainingForwardVolume(tape, node: i, output: &out) }
         var one = xs.image
         one.batch = 1
         tape.values[j].withUnsafeBufferPointer { xp in out.withUnsafeMutableBufferPointer { op in
@@ -183,6 +184,7 @@ extension UpsampleAttributes {
     /// The size operand of a resize-to-like receives no gradient.
     public func backward(_ tape: Autograd, node i: Int, outputGradient dyIn: [Float], operandGradients grads: inout [[Float]?]) throws(GraphError) {
         let j = tape.graph.nodes[i].inputs[0], s = tape.shapes[i], xs = tape.shapes[j]
+        if xs.depth != nil { return Autograd.accumulate(&grads[j], backwardVolume(tape, node: i, outputGradient: dyIn)) }
         var one = xs.image
         one.batch = 1
         var dx = [Float](repeating: 0, count: xs.elementCount)
@@ -197,6 +199,94 @@ extension UpsampleAttributes {
             }
         } }
         Autograd.accumulate(&grads[j], dx)
+    }
+}
+
+extension UpsampleAttributes {
+    /// The input slices output slice `oz` of a volume reads along depth and the weight of the second.
+    func depthTap(_ oz: Int, inDepth: Int, outDepth: Int) -> (i0: Int, i1: Int, fraction: Float) {
+        switch mode {
+        case .nearest: return (F32Upsample.nearestSource(oz, inSize: inDepth, outSize: outDepth), 0, 0)
+        case .bilinear(let alignCorners): return F32Upsample.bilinearTap(oz, inSize: inDepth, outSize: outDepth, alignCorners: alignCorners)
+        }
+    }
+
+    /// Training's resize of a volume, separable like the fp32 executor's: every input slice resized in-plane,
+    /// then each output slice blended from the one or two slices around it.
+    func trainingForwardVolume(_ tape: Autograd, node i: Int, output out: inout [Float]) {
+        let j = tape.graph.nodes[i].inputs[0], s = tape.shapes[i], xs = tape.shapes[j], inDepth = xs.depth ?? 1, outDepth = s.depth ?? 1
+        let one = ImageShape(batch: 1, channels: xs.channels, height: xs.height, width: xs.width), mode = self.mode
+        let plane = s.height * s.width * s.channels, inPlane = xs.height * xs.width * xs.channels, slices = s.batch * inDepth
+        var resized = Autograd.uninitialized(slices * plane)
+        tape.values[j].withUnsafeBufferPointer { xp in resized.withUnsafeMutableBufferPointer { rp in
+            let x = xp.baseAddress!, r = rp.baseAddress!
+            ParallelFor.run(count: slices, threads: tape.threads) { items, _ in
+                for k in items {
+                    switch mode {
+                    case .nearest: F32Upsample.nearest(one, outHeight: s.height, outWidth: s.width, input: x + k * inPlane, output: r + k * plane, rows: 0..<s.height)
+                    case .bilinear(let align):
+                        F32Upsample.bilinear(one, outHeight: s.height, outWidth: s.width, alignCorners: align, input: x + k * inPlane,
+                                             output: r + k * plane, rows: 0..<s.height)
+                    }
+                }
+            }
+        } }
+        resized.withUnsafeBufferPointer { rp in out.withUnsafeMutableBufferPointer { op in
+            let r = rp.baseAddress!, o = op.baseAddress!
+            ParallelFor.run(count: s.batch * outDepth, threads: tape.threads) { items, _ in
+                for item in items {
+                    let n = item / outDepth, tap = depthTap(item % outDepth, inDepth: inDepth, outDepth: outDepth), dst = o + item * plane
+                    let a = r + (n * inDepth + tap.i0) * plane, b = r + (n * inDepth + tap.i1) * plane, f = tap.fraction
+                    if f == 0 || tap.i1 == tap.i0 {
+                        dst.update(from: a, count: plane)
+                    } else {
+                        for e in 0..<plane { dst[e] = (1 - f) * a[e] + f * b[e] }
+                    }
+                }
+            }
+        } }
+    }
+
+    /// The input gradient of `trainingForwardVolume`: dY back through the depth blend (each input slice sums its
+    /// readers in output order), then through each slice's in-plane resize.
+    func backwardVolume(_ tape: Autograd, node i: Int, outputGradient dy: [Float]) -> [Float] {
+        let j = tape.graph.nodes[i].inputs[0], s = tape.shapes[i], xs = tape.shapes[j], inDepth = xs.depth ?? 1, outDepth = s.depth ?? 1
+        let one = ImageShape(batch: 1, channels: xs.channels, height: xs.height, width: xs.width), mode = self.mode
+        let plane = s.height * s.width * s.channels, inPlane = xs.height * xs.width * xs.channels, slices = s.batch * inDepth
+        var resizedGradient = [Float](repeating: 0, count: slices * plane)
+        dy.withUnsafeBufferPointer { dp in resizedGradient.withUnsafeMutableBufferPointer { rp in
+            let d = dp.baseAddress!, r = rp.baseAddress!
+            ParallelFor.run(count: slices, threads: tape.threads) { items, _ in
+                for k in items {
+                    let n = k / inDepth, iz = k % inDepth, dst = r + k * plane
+                    for oz in 0..<outDepth {
+                        let tap = depthTap(oz, inDepth: inDepth, outDepth: outDepth), src = d + (n * outDepth + oz) * plane
+                        let single = tap.fraction == 0 || tap.i1 == tap.i0
+                        var weight: Float = 0
+                        if tap.i0 == iz { weight += single ? 1 : 1 - tap.fraction }
+                        if !single && tap.i1 == iz { weight += tap.fraction }
+                        if weight == 0 { continue }
+                        for e in 0..<plane { dst[e] += weight * src[e] }
+                    }
+                }
+            }
+        } }
+        var dx = Autograd.uninitialized(xs.elementCount)
+        resizedGradient.withUnsafeBufferPointer { rp in dx.withUnsafeMutableBufferPointer { xp in
+            let r = rp.baseAddress!, x = xp.baseAddress!
+            ParallelFor.run(count: slices, threads: tape.threads) { items, _ in
+                for k in items {
+                    switch mode {
+                    case .nearest:
+                        F32LayerBackward.nearest(one, outHeight: s.height, outWidth: s.width, outputGradient: r + k * plane, inputGradient: x + k * inPlane)
+                    case .bilinear(let align):
+                        F32LayerBackward.bilinear(one, outHeight: s.height, outWidth: s.width, alignCorners: align, outputGradient: r + k * plane,
+                                                  inputGradient: x + k * inPlane)
+                    }
+                }
+            }
+        } }
+        return dx
     }
 }
 

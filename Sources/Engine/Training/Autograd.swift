@@ -115,9 +115,6 @@ public final class Autograd {
     public func forward(_ inputs: [Tensor], training: Bool = true) throws(GraphError) -> [Tensor] {
         self.training = training
         shapes = try graph.inferShapes(inputs.map { $0.shape })
-        if let volume = graph.nodes.indices.first(where: { shapes[$0].depth != nil }) {
-            throw .shape(node: graph.nodes[volume].name, "training on volumes needs the 3D kernels; this build trains on images")
-        }
         // Reuse last step's activation arrays when the shapes repeat (every training step): allocating and
         // zeroing fresh ones cost about 15% of a step in page faults.
         var previous = values

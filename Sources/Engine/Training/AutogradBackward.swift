@@ -40,6 +40,29 @@ extension Autograd {
         dy.withUnsafeBufferPointer { dp in dx.withUnsafeMutableBufferPointer { op.run(input: dp.baseAddress!, output: $0.baseAddress!) } }
     }
 
+    /// dX of convolution `g` (OIHW `weights`, groups 1): for stride 1 the flipped-kernel convolution on the fast
+    /// forward paths (igemm, Winograd), else the transposed convolution of dY with the same weights.
+    func convolutionInputGradient(_ g: Conv2dGeometry, weights: [Float], _ dy: [Float], _ node: Node) throws(GraphError) -> [Float] {
+        if g.strideY == 1 && g.strideX == 1 {
+            var dx = Autograd.uninitialized(g.inputShape.elementCount)  // every element written
+            try flippedConvolution(g, weights: weights, dy, &dx, node)
+            return dx
+        }
+        var dx = [Float](repeating: 0, count: g.inputShape.elementCount)  // the transposed convolution adds into it
+        let t = ConvTranspose2dGeometry(adjointOf: g)
+        let plan = try F32ConvTranspose.Plan.make(t, weights: weights, bias: nil, activation: .none, node: node)
+        runTransposed(plan, dy, &dx, inStride: g.outputShape.elementsPerImage, outStride: g.inputShape.elementsPerImage, batch: g.batch)
+        return dx
+    }
+
+    /// The gradient of a per-channel bias: dY (channels last) summed over its pixels.
+    func biasGradient(_ dy: [Float], channels: Int) -> [Float] {
+        var db = [Float](repeating: 0, count: channels)
+        dy.withUnsafeBufferPointer { dp in db.withUnsafeMutableBufferPointer {
+            F32ConvWeightGradient.biasGradient(dp.baseAddress!, pixels: dy.count / channels, channels: channels, into: $0.baseAddress!) } }
+        return db
+    }
+
     /// dY through a fused activation, from the node's output (ReLU and LeakyReLU keep the sign).
     func activationBackward(_ act: FusedActivation, _ y: [Float], _ dy: [Float]) -> [Float] {
         if act == .none { return dy }
@@ -54,12 +77,7 @@ extension Autograd {
     func convWeightGradient(_ g: Conv2dGeometry, input: [Float], outputGradient dy: [Float], weight: Int, bias: Int?,
                             node: Node) throws(GraphError) {
         addGradient(weight, try weightGradient(g, input: input, outputGradient: dy, node: node))
-        if let bias {
-            var db = [Float](repeating: 0, count: g.outChannels)
-            dy.withUnsafeBufferPointer { dp in db.withUnsafeMutableBufferPointer {
-                F32ConvWeightGradient.biasGradient(dp.baseAddress!, pixels: g.batch * g.outHeight * g.outWidth, channels: g.outChannels, into: $0.baseAddress!) } }
-            addGradient(bias, db)
-        }
+        if let bias { addGradient(bias, biasGradient(dy, channels: g.outChannels)) }
     }
 
     /// dW of convolution `g` (OIHW).

@@ -1,0 +1,109 @@
+import Kernels
+
+/// How training runs a 3D window through the 2D kernels: the depth taps become channels.
+///
+/// A depth axis (kernel `kd`, stride, padding, dilation) maps a "long" volume of `longDepth` slices to a
+/// "short" one of `shortDepth` slices: short slice `z` reads long slices `z * stride - padBegin + k * dilation`
+/// for `k < kd`. `stack` copies, for every short slice, those long slices side by side as `kd * channels`
+/// channels (zeros where a tap falls in the padding), so the result is `batch * shortDepth` images that a 2D
+/// kernel takes as a plain batch. `unstackAdd` is its adjoint: it adds each stacked slice's channel block back
+/// into the long slice it came from.
+///
+/// A convolution's input is the long side (its output slices are the short side); a transposed convolution's
+/// output is the long side, so its forward pass is `unstackAdd` of a 2D transposed convolution with `kd` times
+/// the output channels, and its backward pass stacks dY. A depth window of kernel 1, stride 1 and no padding
+/// is the identity: the volume already is `batch * depth` images, and nothing is copied.
+struct DepthStacking {
+    let batch: Int
+    let longDepth: Int
+    let shortDepth: Int
+    /// Floats of one slice of the long volume (H * W * channels).
+    let sliceFloats: Int
+    let channels: Int
+    let axis: SpatialWindow.Axis
+
+    init(batch: Int, longDepth: Int, shortDepth: Int, height: Int, width: Int, channels: Int, axis: SpatialWindow.Axis) {
+        self.batch = batch
+        self.longDepth = longDepth
+        self.shortDepth = shortDepth
+        self.channels = channels
+        self.axis = axis
+        sliceFloats = height * width * channels
+    }
+
+    var taps: Int { axis.kernel }
+    /// True when stacking would copy the volume unchanged.
+    var isIdentity: Bool { axis.kernel == 1 && axis.stride == 1 && axis.padBegin == 0 && longDepth == shortDepth }
+    /// Images of the stacked batch.
+    var images: Int { batch * shortDepth }
+
+    /// The long slice tap `k` of short slice `z` reads, or nil in the padding.
+    func longSlice(_ z: Int, tap k: Int) -> Int? {
+        let iz = z * axis.stride - axis.padBegin + k * axis.dilation
+        return iz >= 0 && iz < longDepth ? iz : nil
+    }
+
+    /// `[batch * shortDepth][H][W][taps * channels]` from a long volume `[batch][longDepth][H][W][channels]`.
+    func stack(_ long: [Float], threads: Int) -> [Float] {
+        if isIdentity { return long }
+        let pixels = sliceFloats / channels, c = channels, kd = taps
+        var out = Autograd.uninitialized(images * sliceFloats * kd)
+        long.withUnsafeBufferPointer { lp in out.withUnsafeMutableBufferPointer { op in
+            let src = lp.baseAddress!, dst = op.baseAddress!
+            ParallelFor.run(count: images, threads: threads) { items, _ in
+                for item in items {
+                    let n = item / shortDepth, z = item % shortDepth, base = dst + item * sliceFloats * kd
+                    for k in 0..<kd {
+                        let slice = longSlice(z, tap: k).map { UnsafePointer(src + (n * longDepth + $0) * sliceFloats) }
+                        VolumeSlices.interleave(slice, channels: c, into: base + k * c, stride: kd * c, pixels: 0..<pixels)
+                    }
+                }
+            }
+        } }
+        return out
+    }
+
+    /// The adjoint of `stack`: a long volume whose slice `iz` is the sum of the channel blocks of the stacked
+    /// slices that read it (zero where none does). Each long slice sums its blocks in tap order, so the bits do
+    /// not depend on the thread count.
+    func unstackAdd(_ stacked: [Float], threads: Int) -> [Float] {
+        if isIdentity { return stacked }
+        let pixels = sliceFloats / channels, c = channels, kd = taps
+        var out = [Float](repeating: 0, count: batch * longDepth * sliceFloats)
+        stacked.withUnsafeBufferPointer { sp in out.withUnsafeMutableBufferPointer { op in
+            let src = sp.baseAddress!, dst = op.baseAddress!
+            ParallelFor.run(count: batch * longDepth, threads: threads) { items, _ in
+                for item in items {
+                    let n = item / longDepth, iz = item % longDepth, target = dst + item * sliceFloats
+                    for z in 0..<shortDepth { for k in 0..<kd where longSlice(z, tap: k) == iz {
+                        let block = src + (n * shortDepth + z) * sliceFloats * kd + k * c
+                        for p in 0..<pixels {
+                            let s = block + p &* kd &* c, d = target + p &* c
+                            for q in 0..<c { d[q] += s[q] }
+                        }
+                    } }
+                }
+            }
+        } }
+        return out
+    }
+
+    /// Weights `[a][b][kd][planeTaps]` (a 3D kernel, depth taps after the channel axis `b`) as
+    /// `[a][kd][b][planeTaps]`: the 2D kernel whose channel axis `b` is the stacked one (`kd * b`).
+    static func stackedWeights(_ w: [Float], outer a: Int, inner b: Int, depth kd: Int, planeTaps t: Int) -> [Float] {
+        var out = Autograd.uninitialized(w.count)
+        for i in 0..<a { for j in 0..<b { for k in 0..<kd { for p in 0..<t {
+            out[((i * kd + k) * b + j) * t + p] = w[((i * b + j) * kd + k) * t + p]
+        } } } }
+        return out
+    }
+
+    /// The inverse of `stackedWeights` (for weight gradients).
+    static func unstackedWeights(_ w: [Float], outer a: Int, inner b: Int, depth kd: Int, planeTaps t: Int) -> [Float] {
+        var out = Autograd.uninitialized(w.count)
+        for i in 0..<a { for j in 0..<b { for k in 0..<kd { for p in 0..<t {
+            out[((i * b + j) * kd + k) * t + p] = w[((i * kd + k) * b + j) * t + p]
+        } } } }
+        return out
+    }
+}

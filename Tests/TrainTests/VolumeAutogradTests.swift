@@ -1,0 +1,116 @@
+import XCTest
+import Kernels
+import KernelChecks
+import EngineChecks
+@testable import Engine
+@testable import Train
+
+/// Training on volumes (N, C, D, H, W): every operator with a 3D window, through the 2D kernels with the depth
+/// taps stacked as channels (`DepthStacking`) or the separable depth stages of pooling and resizing. Forward
+/// outputs against the Float64 reference; gradients against central finite differences of it (same tolerance
+/// and kink rule as `AutogradTests`); the same bits on 1 and 2 threads.
+final class VolumeAutogradTests: XCTestCase {
+    /// Odd sizes, anisotropic windows, depth strides, dilation and padding, every 3D operator training sees.
+    static func edgeNet(seed: UInt64) -> Graph {
+        let b = GraphBuilder(seed: seed)
+        let x = b.input("volume", channels: 2, spatialRank: 3)
+        let c1 = b.prelu(b.conv(x, 3, kernel: [3, 3, 3], name: "c1"), name: "act1")
+        let c2 = b.conv(c1, 4, kernel: [3, 3, 3], stride: [2, 1, 1], dilation: [2, 1, 1], padding: [3, 1, 1], bias: false, name: "c2")
+        let n2 = b.relu(b.batchNorm(c2, name: "bn2"))
+        let p1 = b.maxPool(n2, kernel: [3, 2, 2], stride: [2, 2, 2], name: "p1")
+        let a1 = b.averagePool(c1, kernel: [2, 1, 1], stride: [1, 1, 1], name: "a1")
+        let flat = b.conv(a1, 3, kernel: [1, 3, 3], name: "inplane")
+        let deep = b.conv(flat, 3, kernel: [3, 1, 1], padding: [1, 0, 0], name: "through")
+        let u1 = b.convTranspose(p1, 3, kernel: [3, 2, 2], stride: [2, 2, 2], padding: [1, 0, 0], outputPadding: [1, 0, 0], name: "u1")
+        let u2 = b.convTranspose(u1, 2, kernel: 2, stride: 2, name: "u2")
+        let r1 = b.resize(u2, like: deep, mode: .bilinear(alignCorners: false), name: "r1")
+        let cat = b.concat([deep, r1], name: "cat")
+        let padded = b.pad(cat, [1, 0, 2, 0, 1, 0], value: 0.25, name: "pad")
+        let g = b.instanceNorm(b.conv(padded, 4, kernel: [2, 2, 2], stride: [2, 2, 2], bias: false, name: "down"), name: "in")
+        let up = b.resize(g, factors: [2, 1.5, 2], mode: .nearest, name: "near")
+        let tri = b.resize(b.leakyRelu(g), factors: [1.5, 2, 1], mode: .bilinear(alignCorners: true), name: "tri")
+        let head = b.conv(up, 3, kernel: 1, name: "head")
+        b.output("head", head)
+        b.output("tri", b.mul(tri, b.sigmoid(b.conv(b.adaptiveAveragePool(tri, bins: 1, name: "squeeze"), 4, kernel: 1, name: "se")), name: "excite"))
+        return b.graph
+    }
+
+    static func input(_ rng: inout SplitMix64, batch: Int = 2, depth: Int = 7, height: Int = 6, width: Int = 5) -> Tensor {
+        let shape = TensorShape(batch: batch, channels: 2, depth: depth, height: height, width: width)
+        return Tensor(shape: shape, data: rng.floats(shape.elementCount))
+    }
+
+    /// Training's forward (batch statistics) against the Float64 reference with batch statistics: 1e-5
+    /// relative to each output's range.
+    func testForwardMatchesTheReference() throws {
+        var rng = SplitMix64(seed: 0x3D01)
+        let graph = Self.edgeNet(seed: 1), x = Self.input(&rng)
+        let tape = try Autograd(graph, threads: 2)
+        let got = try tape.forward([x])
+        let expected = try ReferenceExecutor.run(graph, [x], batchStatistics: true)
+        for (y, e) in zip(got, expected) {
+            XCTAssertEqual(y.shape, e.shape)
+            var range: Float = 0, error: Float = 0
+            for k in 0..<e.data.count { range = max(range, abs(e.data[k])); error = max(error, abs(y.data[k] - e.data[k])) }
+            XCTAssertLessThan(error, 1e-5 * range, "\(e.shape)")
+        }
+    }
+
+    func testGradientsMatchFiniteDifferences() throws {
+        var rng = SplitMix64(seed: 0x3D02)
+        let graph = Self.edgeNet(seed: 2), x = Self.input(&rng)
+        let tape = try Autograd(graph, threads: 1)
+        let outputs = try tape.forward([x])
+        let r = outputs.map { Tensor(shape: $0.shape, data: rng.floats($0.shape.elementCount)) }
+        try tape.backward(r)
+        var checked = 0, kinks = 0, parametersChecked = Set<String>()
+        for p in tape.learnableParameters {
+            var scale: Float = 0
+            for g in tape.gradients[p] { scale = max(scale, abs(g)) }
+            for _ in 0..<3 {
+                let i = rng.int(0...(graph.parameters[p].elementCount - 1))
+                let w = graph.parameters[p].floats[i], h = max(abs(w), 0.05) * 1e-4
+                let coarse = try difference(graph, p, i, h, x, r), fine = try difference(graph, p, i, h / 4, x, r)
+                let tolerance = 1e-3 * (abs(fine) + Double(scale)) + 1e-6
+                if abs(coarse - fine) > tolerance { kinks += 1; continue }
+                checked += 1
+                parametersChecked.insert(graph.parameters[p].name)
+                let analytic = Double(tape.gradients[p][i])
+                XCTAssertLessThanOrEqual(abs(analytic - fine), tolerance,
+                                         "\(graph.parameters[p].name)[\(i)]: autograd \(analytic), finite difference \(fine)")
+            }
+        }
+        XCTAssertGreaterThan(checked, 6 * kinks, "too many coordinates near a kink (\(kinks) of \(checked + kinks))")
+        for name in ["c1.weight", "c2.weight", "through.weight", "inplane.weight", "u1.weight", "u2.weight", "down.weight"] {
+            XCTAssertTrue(parametersChecked.contains(name), "\(name) was not checked: \(parametersChecked.sorted())")
+        }
+    }
+
+    func difference(_ graph: Graph, _ p: Int, _ i: Int, _ h: Float, _ x: Tensor, _ r: [Tensor]) throws -> Double {
+        try FiniteDifferences.quotient(graph, parameter: p, index: i, step: h, input: x, weights: r, batchStatistics: true)
+    }
+
+    func testGradientsAreBitwiseEqualForOneAndTwoThreads() throws {
+        var rng = SplitMix64(seed: 0x3D03)
+        let graph = Self.edgeNet(seed: 3), x = Self.input(&rng, batch: 1, depth: 9)
+        var results: [[[Float]]] = []
+        for threads in [1, 2] {
+            let tape = try Autograd(graph, threads: threads)
+            let y = try tape.forward([x])
+            try tape.backward(y.map { Tensor(shape: $0.shape, data: $0.data.map { $0 * 0.5 + 0.1 }) })
+            results.append(tape.gradients)
+        }
+        XCTAssertTrue(results[0] == results[1])
+    }
+
+    /// A grouped convolution with depth taps cannot stack its taps as channels: refused, naming the node.
+    func testGroupedConvolutionWithDepthTapsIsRefused() throws {
+        let b = GraphBuilder(seed: 4)
+        let x = b.input("volume", channels: 2, spatialRank: 3)
+        b.output("y", b.conv(x, 2, kernel: [3, 3, 3], padding: [1, 1, 1], groups: 2, name: "depthwise"))
+        var rng = SplitMix64(seed: 0x3D04)
+        XCTAssertThrowsError(try Autograd(b.graph, threads: 1).forward([Self.input(&rng)])) { error in
+            XCTAssertTrue("\(error)".contains("depthwise") && "\(error)".contains("depth window of 1"), "\(error)")
+        }
+    }
+}
