@@ -188,14 +188,7 @@ public final class Trainer {
     public func run(directory: String, resume: Bool, report: (TrainingEvent) throws -> Void) throws {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         var state = TrainingState(epochsDone: 0, optimizerStep: 0, bestDice: -1, epochsWithoutImprovement: 0, records: [], momentCounts: [])
-        if resume, FileManager.default.fileExists(atPath: directory + "/state.bin") {
-            let last = try FileIO.readModel(directory + "/last.segrun")
-            for i in 0..<last.graph.parameters.count { autograd.setParameter(i, last.graph.parameters[i].floats) }
-            let (saved, first, second) = try TrainingState.decode(Array(try Data(contentsOf: URL(fileURLWithPath: directory + "/state.bin"))),
-                                                                  path: directory + "/state.bin")
-            state = saved
-            if !first.isEmpty { optimizer.restore(step: saved.optimizerStep, first: first, second: second) }
-        }
+        if resume, let saved = try TrainingFiles.resume(directory, autograd: autograd, optimizer: optimizer) { state = saved }
         let schedule = self.schedule()
         var step = state.optimizerStep
         for epoch in state.epochsDone..<options.epochs {
@@ -321,23 +314,9 @@ public final class Trainer {
         return (lossSum / Double(validationIndices.count), scores)
     }
 
-    /// Writes last (and best) model, the state and the log; every file goes through a rename.
+    /// Writes last (and best) model, the state and the log (`TrainingFiles`).
     func checkpoint(_ directory: String, state: TrainingState, improved: Bool) throws {
-        var current = model
-        current.graph = autograd.graph
-        current.metadata[MetadataKey.trainEpochs] = .int(Int64(state.epochsDone))
-        current.metadata[MetadataKey.trainValidationDice] = .float(state.records.last?.validationDice ?? 0)
-        model = current
-        try FileIO.writeModel(current, to: directory + "/last.segrun")
-        if improved { try FileIO.writeModel(current, to: directory + "/best.segrun") }
-        var s = state
-        s.momentCounts = optimizer.firstMoments.map { $0.count }
-        try FileIO.writeAtomically(try s.encode(first: optimizer.firstMoments, second: optimizer.secondMoments), to: directory + "/state.bin")
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = .sortedKeys
-        var log = ""
-        for r in state.records { log += String(decoding: try encoder.encode(r), as: UTF8.self) + "\n" }
-        try FileIO.writeAtomically(Array(log.utf8), to: directory + "/log.jsonl")
-        try FileIO.writeAtomically(Array(LearningCurves.svg(state.records, classNames: model.classes > 1 ? Array(data.classNames.dropFirst()) : []).utf8), to: directory + "/curves.svg")
+        model = try TrainingFiles.checkpoint(directory, model: model, graph: autograd.graph, optimizer: optimizer, state: state, improved: improved,
+                                             classNames: model.classes > 1 ? Array(data.classNames.dropFirst()) : [])
     }
 }

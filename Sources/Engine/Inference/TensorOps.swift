@@ -63,7 +63,7 @@ public enum TensorOps {
     /// Sigmoid for one channel, softmax over channels otherwise.
     public static func probabilities(fromLogits x: Tensor, multilabel: Bool = false) -> Tensor {
         var out = x
-        let s = x.shape, hw = s.height * s.width
+        let s = x.shape, hw = s.pixelsPerImage
         if s.channels == 1 || multilabel {
             for i in 0..<x.data.count { out.data[i] = Exp.sigmoid(x.data[i]) }
             return out
@@ -87,10 +87,10 @@ public enum TensorOps {
         model.isMultilabel ? labelBits(probabilities, thresholds: model.thresholds) : labels(probabilities, threshold: model.threshold)
     }
 
-    /// The labels of a multi-label model's probabilities (N x C x H x W, C <= 8): per pixel, bit c is set
-    /// where label c's probability reaches `thresholds[c]`. Returns N x H x W.
+    /// The labels of a multi-label model's probabilities (N x C x [D x] H x W, C <= 8): per pixel, bit c is set
+    /// where label c's probability reaches `thresholds[c]`. Returns N x [D x] H x W.
     public static func labelBits(_ probabilities: Tensor, thresholds: [Float]) -> [UInt8] {
-        let s = probabilities.shape, hw = s.height * s.width
+        let s = probabilities.shape, hw = s.pixelsPerImage
         precondition(s.channels <= 8 && thresholds.count == s.channels, "label bits: up to 8 labels, one threshold each")
         var out = [UInt8](repeating: 0, count: s.batch * hw)
         for n in 0..<s.batch {
@@ -103,9 +103,9 @@ public enum TensorOps {
     }
 
     /// Per pixel: 1 where the probability reaches `threshold` (one channel), else the argmax class.
-    /// Returns N x H x W class ids.
+    /// Returns N x [D x] H x W class ids.
     public static func labels(_ probabilities: Tensor, threshold: Float) -> [UInt8] {
-        let s = probabilities.shape, hw = s.height * s.width
+        let s = probabilities.shape, hw = s.pixelsPerImage
         var out = [UInt8](repeating: 0, count: s.batch * hw)
         for n in 0..<s.batch {
             for p in 0..<hw {

@@ -102,6 +102,8 @@ public enum MetadataKey {
     public static let inputStd = "input.std"
     /// [H, W] the model was trained at: images are resized to it, and the outputs back (bilinear).
     public static let inputSize = "input.size"
+    /// [D, H, W] of the patches a 3D model trained on: the sliding window `predict` and `eval` use by default.
+    public static let inputPatch = "input.patch"
     /// 2.5D models: the number of neighbouring slices (in name order) stacked as input channels.
     public static let inputSlices = "input.slices"
     /// How a volume's intensities map to the model's [0, 1] input ("percentile:0.5:99.5"; `Volumes.IntensityWindow`).

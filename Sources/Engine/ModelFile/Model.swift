@@ -76,6 +76,12 @@ public struct Model: Equatable {
     }
     public var inputMean: [Float] { metadata.floats(MetadataKey.inputMean) ?? [Float](repeating: 0, count: inputChannels) }
     /// The training size (H, W), when the model was trained on resized images.
+    /// [D, H, W] of the patches a 3D model trained on (`input.patch`), when it says.
+    public var inputPatch: [Int]? {
+        guard let v = metadata.floats(MetadataKey.inputPatch), v.count == 3, v.allSatisfy({ $0 >= 1 && $0 <= 4096 }) else { return nil }
+        return v.map { Int($0) }
+    }
+
     public var inputSize: (height: Int, width: Int)? {
         guard let v = metadata.floats(MetadataKey.inputSize), v.count == 2, v[0] >= 1, v[1] >= 1 else { return nil }
         return (Int(v[0]), Int(v[1]))

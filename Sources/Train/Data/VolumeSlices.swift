@@ -14,65 +14,31 @@ extension SegmentationDataset {
     /// else as for images (two values: binary).
     static func loadVolumes(_ root: String, height: Int, width: Int, axis chosen: SliceAxis?,
                             interpolation: (ImageInterpolation, LabelInterpolation), progress: ((Int, Int) -> Void)?) throws -> SegmentationDataset {
-        let cases = try VolumeDataset.scan(root)
-        let windows = try intensityWindows(root, cases)
-        // The plan: every case resampled to one target spacing and sliced along its coarsest axis.
-        // Every case in the first one's orientation (axes permuted and flipped, no interpolation); the headers
-        // of the label volumes give the plan.
-        var grids: [VolumeGrid] = []
-        for c in cases {
-            guard let maskPath = c.mask else { throw DatasetError.missingMask(image: c.images[0], expected: "a label volume named \(c.name) in masks/ or labelsTr/") }
-            grids.append(try VolumeFile.open(maskPath).grid)
-        }
-        var plan = VolumePlan(grids: grids)
-        let turns = plan.turns
-        if let chosen { plan.axis = chosen }
-        (plan.imageInterpolation, plan.labelInterpolation) = interpolation
+        var prepared = try PreparedVolumes(root, interpolation: interpolation)
+        if let chosen { prepared.plan.axis = chosen }
         var samples: [Sample] = []
         var values = Set<UInt8>()
         var channels: Int? = nil
-        for (k, c) in cases.enumerated() {
-            guard let maskPath = c.mask else { throw DatasetError.missingMask(image: c.images[0], expected: "a label volume named \(c.name) in masks/ or labelsTr/") }
-            let images = try c.images.map { p throws -> Volume in turns[k].apply(try VolumeFile.read(p)) }
-            var mask = turns[k].apply(try VolumeFile.read(maskPath))
-            for (path, image) in zip(c.images, images) where image.size != mask.size {
-                throw DatasetError.invalid("\(maskPath): \(mask.size.map(String.init).joined(separator: "x")) voxels, its image \(path) has \(image.size.map(String.init).joined(separator: "x"))")
-            }
-            var windowed: [Volume] = []
-            var channel = 0
-            for image in images {
-                let normalized = IntensityWindow.apply(Array(windows[min(channel, windows.count - 1)...]), to: image)
-                windowed.append(VolumeResampling.resample(normalized, to: plan.target, interpolation: plan.imageInterpolation))
-                channel += image.channels
-            }
-            let resampledSize = VolumeResampling.size(mask.size, spacing: mask.spacing, target: plan.target)
-            let rawLabels = mask.voxels.prefix(mask.voxelCount).map { UInt8(max(0, min(255, $0.rounded()))) }
-            mask = Volume(size: resampledSize, channels: 1,
-                          voxels: VolumeResampling.resampleLabels(rawLabels, from: mask.size, to: resampledSize, interpolation: plan.labelInterpolation,
-                                                                          nearestAxes: VolumeResampling.nearestAxes(plan.target)).map(Float.init),
-                          spacing: plan.target, affine: mask.affine, units: mask.units, source: mask.source)
-            let planes = windowed.reduce(0) { $0 + $1.channels }
-            if let channels, channels != planes { throw DatasetError.invalid("\(c.images[0]): \(planes) channel(s), the first case has \(channels)") }
-            channels = planes
-            let axis = plan.axis
-            let (w, h) = axis.sliceSize(mask.size)
-            let labels = mask.voxels.prefix(mask.voxelCount).map { UInt8(max(0, min(255, $0.rounded()))) }
-            let labelVolume = LabelVolume(size: mask.size, labels: labels)
-            for s in 0..<axis.count(mask.size) {
-                var image: [Float] = []
-                for v in windowed {
-                    for ch in 0..<v.channels {
-                        let plane = Image(width: w, height: h, channels: 1, samples: v.slice(s, along: axis, channel: ch))
-                        image += resizeImage(plane, height, width)
-                    }
+        for (k, c) in prepared.cases.enumerated() {
+            let (image, labelVolume) = try prepared.load(k)
+            if let channels, channels != image.channels { throw DatasetError.invalid("\(c.images[0]): \(image.channels) channel(s), the first case has \(channels)") }
+            channels = image.channels
+            let axis = prepared.plan.axis
+            let (w, h) = axis.sliceSize(image.size)
+            for s in 0..<axis.count(image.size) {
+                var slice: [Float] = []
+                for ch in 0..<image.channels {
+                    let plane = Image(width: w, height: h, channels: 1, samples: image.slice(s, along: axis, channel: ch))
+                    slice += resizeImage(plane, height, width)
                 }
                 let ids = labelVolume.slice(s, along: axis)
                 for v in ids { values.insert(v) }
-                samples.append(Sample(name: c.name + "_" + axis.rawValue + String(format: "%04d", s), image: image,
+                samples.append(Sample(name: c.name + "_" + axis.rawValue + String(format: "%04d", s), image: slice,
                                       mask: resizeMask(ids, w, h, height, width), group: c.name))
             }
-            progress?(k + 1, cases.count)
+            progress?(k + 1, prepared.cases.count)
         }
+        let windows = prepared.windows, plan = prepared.plan
         let declared = labelNames(root)
         let classCount = declared?.count ?? (values.count <= 2 ? 2 : Int(values.max() ?? 1) + 1)
         let binary = classCount == 2
@@ -124,5 +90,59 @@ extension SegmentationDataset {
         }
         pairs.sort { $0.1 < $1.1 }
         return pairs.map(\.1) == Array(0..<pairs.count) ? pairs.map(\.0) : nil
+    }
+}
+
+/// The cases of a volume dataset as training sees them: each case's images normalized per channel
+/// (`SegmentationDataset.intensityWindows`), turned to the first case's orientation (axes permuted and flipped,
+/// no interpolation) and resampled to the plan's spacing, with its labels resampled alike. Slices for 2D
+/// models and patches for 3D models are cut from these.
+struct PreparedVolumes {
+    let root: String
+    let cases: [VolumeCase]
+    let windows: [IntensityWindow]
+    var plan: VolumePlan
+
+    init(_ root: String, interpolation: (ImageInterpolation, LabelInterpolation)) throws {
+        self.root = root
+        cases = try VolumeDataset.scan(root)
+        windows = try SegmentationDataset.intensityWindows(root, cases)
+        // The plan: every case resampled to one target spacing; the headers of the label volumes give it.
+        var grids: [VolumeGrid] = []
+        for c in cases {
+            guard let maskPath = c.mask else { throw DatasetError.missingMask(image: c.images[0], expected: "a label volume named \(c.name) in masks/ or labelsTr/") }
+            grids.append(try VolumeFile.open(maskPath).grid)
+        }
+        plan = VolumePlan(grids: grids)
+        (plan.imageInterpolation, plan.labelInterpolation) = interpolation
+    }
+
+    /// Case `k`: its images (every modality as a channel) and labels, normalized, turned and resampled.
+    func load(_ k: Int) throws -> (image: Volume, labels: LabelVolume) {
+        let c = cases[k]
+        guard let maskPath = c.mask else { throw DatasetError.missingMask(image: c.images[0], expected: "a label volume named \(c.name) in masks/ or labelsTr/") }
+        let turn = plan.turns[k]
+        let images = try c.images.map { p throws -> Volume in turn.apply(try VolumeFile.read(p)) }
+        let mask = turn.apply(try VolumeFile.read(maskPath))
+        for (path, image) in zip(c.images, images) where image.size != mask.size {
+            throw DatasetError.invalid("\(maskPath): \(mask.size.map(String.init).joined(separator: "x")) voxels, its image \(path) has \(image.size.map(String.init).joined(separator: "x"))")
+        }
+        var voxels: [Float] = [], channels = 0
+        var resampledImage: Volume? = nil
+        for image in images {
+            let normalized = IntensityWindow.apply(Array(windows[min(channels, windows.count - 1)...]), to: image)
+            let resampled = VolumeResampling.resample(normalized, to: plan.target, interpolation: plan.imageInterpolation)
+            voxels += resampled.voxels
+            channels += resampled.channels
+            resampledImage = resampledImage ?? resampled
+        }
+        var image = resampledImage!
+        image.voxels = voxels
+        image.channels = channels
+        let resampledSize = VolumeResampling.size(mask.size, spacing: mask.spacing, target: plan.target)
+        let rawLabels = mask.voxels.prefix(mask.voxelCount).map { UInt8(max(0, min(255, $0.rounded()))) }
+        let labels = VolumeResampling.resampleLabels(rawLabels, from: mask.size, to: resampledSize, interpolation: plan.labelInterpolation,
+                                                     nearestAxes: VolumeResampling.nearestAxes(plan.target))
+        return (image, LabelVolume(size: resampledSize, labels: labels))
     }
 }

@@ -30,6 +30,15 @@ struct TrainCommand: ParsableCommand {
               segrun train --data ISIC-2017/train --val ISIC-2017/val --preset unet-s --size 128 --out runs/isic
               segrun train --data ../shared/data/brain-mask --preset unet-s --out runs/brain --resume
 
+            A 3D preset (unet3d-xs, unet3d-s) trains on patches of a volume dataset (images/ + masks/ or
+            nnU-Net's imagesTr/ + labelsTr/), every case resampled to the planned spacing and held in memory:
+            --patch DxHxW, --patches-per-epoch, --batch; a third of the patches centred on foreground; 3D
+            augmentation (rotation, scaling, mirroring on every axis, brightness, contrast, gamma, noise, blur;
+            --augment off disables it). Validation (--val cases:F, or slab:A:B to hold out those z slices of
+            every case) segments each held-out block whole by Gaussian sliding windows of the patch.
+
+              segrun train --data runs/brain-volume --preset unet3d-s --patch 64 --val slab:0.35:0.65 --epochs 20 --out runs/brain3d
+
             Under mpirun (docs/SCALING.md) N processes train one model: --batch is the global batch, split
             over the ranks; loss and BatchNorm use the global batch; gradients are summed in rank order (the
             same bits for a given N); only rank 0 prints and writes. MPI is loaded at run time when present.
@@ -109,6 +118,12 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Threads (default: all cores; under mpirun, the cores shared among the ranks on this machine).")
     var threads: Int?
 
+    @Option(help: "3D models: the training patch, DxHxW or one extent for a cube (z, y, x at the planned spacing; multiples of the model's input multiple). Default: 64 each, capped by the data.")
+    var patch: String?
+
+    @Option(help: "3D models: patches per epoch (batches of --batch; every third centred on a foreground voxel).")
+    var patchesPerEpoch: Int = 200
+
     @Option(help: "Run folder.")
     var out: String
 
@@ -165,6 +180,10 @@ struct TrainCommand: ParsableCommand {
     }
 
     func train(mpi: MPICommunicator?, environment: [String: String]) throws {
+        if (try? ArchitecturePreset.named(modelOptions.preset!).config.spatialRank) == 3 {
+            if mpi != nil { throw CLIError("3D models train in one process for now; run without mpirun") }
+            return try trainPatches()
+        }
         let (h, w) = parseSize(size)!
         if let mpi, mpi.rank != 0 {
             ProgressBar.silenced = true

@@ -1,0 +1,108 @@
+import Foundation
+import Engine
+import Train
+import Volumes
+
+extension TrainCommand {
+    /// `segrun train` with a 3D preset: patch training on a volume dataset (`PatchTrainer`).
+    func trainPatches() throws {
+        let stderr = FileHandle.standardError
+        guard VolumeDataset.holdsVolumes(data) else { throw CLIError("\(data): a 3D model trains on volumes (images/ + masks/ or imagesTr/ + labelsTr/ with .nii.gz or .nrrd files)") }
+        stderr.write("segrun train: loading \(data)\n".data(using: .utf8)!)
+        var loading: ProgressBar? = nil
+        var dataset: VolumePatchData
+        do {
+            dataset = try VolumePatchData.load(data, interpolation: (ImageInterpolation(rawValue: interpolation)!, LabelInterpolation(rawValue: labelInterpolation)!)) { done, total in
+                if loading == nil { loading = ProgressBar(total: total, label: "load") }
+                loading?.update(done)
+            }
+        } catch { throw CLIError("\(error)") }
+        let val = self.val ?? (dataset.cases.count > 1 ? "cases:0.2" : "slab:0.4:0.6")
+        do { try dataset.split(try VolumePatchData.Split.parse(val)) } catch { throw CLIError("\(error)") }
+        var options = modelOptions
+        options.inChannels = dataset.channels
+        options.classes = dataset.modelClasses
+        var model = try options.presetModel(modelOptions.preset!)
+        let multiple = model.inputMultiple
+        // The patch: as asked, else 64 per axis capped by the smallest training block (rounded down to the multiple).
+        var extents: [Int]
+        if let patch {
+            let parts = patch.split(separator: "x").compactMap { Int($0) }
+            guard parts.count == 1 || parts.count == 3, parts.allSatisfy({ $0 > 0 }) else { throw CLIError("--patch takes DxHxW or one extent, got '\(patch)'") }
+            extents = parts.count == 1 ? [parts[0], parts[0], parts[0]] : parts
+        } else {
+            let smallest = (0..<3).map { a in dataset.training.map { b -> Int in
+                let c = dataset.cases[b.caseIndex]
+                return a == 0 ? b.z.count : c.size[2 - a]
+            }.min()! }
+            extents = smallest.map { max(multiple, min(64, $0 / multiple * multiple)) }
+        }
+        if let bad = extents.first(where: { $0 % multiple != 0 }) {
+            throw CLIError("--patch \(extents.map(String.init).joined(separator: "x")): \(bad) is not a multiple of the model's input multiple \(multiple)")
+        }
+        model.metadata[MetadataKey.trainValidationSplit] = .string(val)
+        model.metadata[MetadataKey.trainSeed] = .int(Int64(modelOptions.seed))
+        var training = TrainingOptions()
+        training.epochs = epochs
+        training.batchSize = batch
+        training.learningRate = lr
+        training.loss = try parsedLoss()
+        if training.loss == nil && dice != "batch" {
+            let form: DiceForm = dice == "image" ? .perImage : DiceForm(batch: true, background: false)
+            training.loss = dataset.modelClasses == 1 ? .bceDice(bceWeight: 1, diceWeight: 1, form: form) : .crossEntropyDice(ceWeight: 1, diceWeight: 1, form: form)
+        }
+        training.weightDecay = weightDecay
+        switch optimizer {
+        case "adam": training.optimizer = .adam(beta1: 0.9, beta2: 0.999, epsilon: 1e-8)
+        case "adamw": training.optimizer = .adamW(beta1: 0.9, beta2: 0.999, epsilon: 1e-8)
+        case "sgd": training.optimizer = .sgd(momentum: 0.9, nesterov: false)
+        case "nesterov": training.optimizer = .sgd(momentum: 0.9, nesterov: true)
+        default: throw CLIError("unknown optimizer '\(optimizer)'")
+        }
+        switch schedule {
+        case "constant": training.schedule = .constant
+        case "cosine": training.schedule = .cosine(minimum: 0)
+        case "poly": training.schedule = .poly(power: 0.9)
+        case "step": training.schedule = .step(every: max(1, epochs / 3) * max(1, patchesPerEpoch / batch), gamma: 0.1)
+        default: throw CLIError("unknown schedule '\(schedule)'")
+        }
+        training.warmupEpochs = warmup
+        training.seed = modelOptions.seed
+        training.threads = threads ?? ParallelFor.coreCount
+        if let conv { training.convolutions = TrainingConvolutions(name: conv)! }
+        training.patience = patience
+        var augmentation = augment == "off" ? PatchAugmentation.none : PatchAugmentation()
+        // Anisotropic data (one axis 2x or more coarser than the finest) rotates in-plane only.
+        augmentation.inPlaneOnly = (dataset.plan.target.max() ?? 1) >= 2 * (dataset.plan.target.min() ?? 1)
+        let trainer: PatchTrainer
+        do {
+            trainer = try PatchTrainer(model: model, data: dataset, patch: extents, patchesPerEpoch: patchesPerEpoch, augmentation: augmentation, options: training)
+        } catch { throw CLIError("\(error)") }
+        let spacing = dataset.plan.target.map { String(format: "%.2f", $0) }.joined(separator: " x ")
+        print("data: \(dataset.name), \(dataset.cases.count) volume(s) at \(spacing) mm, \(dataset.channels) channel(s), classes: \(dataset.classNames.joined(separator: ", ")); "
+              + "\(dataset.training.count) training block(s), \(dataset.validation.count) validation block(s) (\(val))")
+        print("model: \(modelOptions.preset!), \(Format.count(Double(model.graph.parameterCount))) parameters; patches \(extents.map(String.init).joined(separator: "x")) (z, y, x), "
+              + "\(patchesPerEpoch) per epoch in batches of \(batch); run folder \(out)")
+        var bar: ProgressBar? = nil
+        try trainer.run(directory: out, resume: resume) { event in
+            switch event {
+            case .step(let epoch, let b, let batches, let loss, let ips):
+                if b == 1 { bar = ProgressBar(total: batches, label: "epoch \(epoch + 1)/\(epochs)") }
+                bar?.update(b, note: String(format: "loss %.4f  %.2f patches/s", loss, ips))
+            case .epochDone(let r, let improved):
+                print(String(format: "epoch %3d  train loss %.4f  val loss %.4f  val pooled Dice %.4f  IoU %.4f  lr %.2e  %.2f patches/s  %.1f s%@",
+                             r.epoch, r.trainLoss, r.validationLoss, r.validationDice, r.validationIoU, r.learningRate, r.imagesPerSecond, r.seconds,
+                             improved ? "  *best" : ""))
+                if r.validationClassDice.count > 1 {
+                    let names = dataset.classNames
+                    print("           per class: " + r.validationClassDice.enumerated().map { i, d in
+                        (i + 1 < names.count ? names[i + 1] : "class\(i + 1)") + " " + (d < 0 ? "-" : String(format: "%.3f", d))
+                    }.joined(separator: "  "))
+                }
+            case .stoppedEarly(let epoch):
+                print("early stop after epoch \(epoch): no better validation pooled Dice for \(patience ?? 0) epochs")
+            }
+        }
+        print("wrote \(out)/best.segrun, last.segrun, log.jsonl, curves.svg")
+    }
+}
