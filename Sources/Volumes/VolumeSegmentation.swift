@@ -105,6 +105,11 @@ public struct VolumeSegmentation {
         var out = LabelVolume(size: volume.size)
         let classes = segmenter.model.classes
         var modelProbabilities = [Float](repeating: 0, count: probabilities == nil ? 0 : classes * volume.voxelCount)
+        if segmenter.model.inputSpatialRank == 3 {
+            let p = try volumeProbabilities(volume, progress: progress)
+            out.labels = segmenter.labels(p)
+            if probabilities != nil { modelProbabilities = p.data }
+        } else {
         try segmentSlices(count: axis.count(volume.size), width: w, height: h, channels: volume.channels,
                           slice: { s in (0..<volume.channels).flatMap { volume.slice(s, along: axis, channel: $0) } },
                           emit: { s, labels, p in
@@ -113,6 +118,7 @@ public struct VolumeSegmentation {
                                   ProbabilitySlices.place(p, classes: classes, at: s, along: axis, size: volume.size, into: &modelProbabilities)
                               }
                           }, progress: progress)
+        }
         if let probabilities {
             let back = ProbabilitySlices(model: volume.size, input: original.size, classes: classes,
                                          nearestAxes: VolumeResampling.nearestAxes(targetSpacing ?? original.spacing), sink: probabilities)
@@ -140,7 +146,7 @@ public struct VolumeSegmentation {
     public func labels(_ reader: VolumeReader, probabilities: ((Int, [Float]) throws -> Void)? = nil,
                        progress: (Int, Int) -> Void = { _, _ in }) throws -> LabelVolume {
         let grid = reader.grid
-        guard slicingAxis(size: grid.size, spacing: grid.spacing) == .z && reorientation(grid.affine) == nil else {
+        guard segmenter.model.inputSpatialRank != 3 && slicingAxis(size: grid.size, spacing: grid.spacing) == .z && reorientation(grid.affine) == nil else {
             return try labels(reader.readVolume(), probabilities: probabilities, progress: progress)
         }
         let slices = try StreamedSlices(reader, windows: windows, target: targetSpacing, interpolation: interpolation.image)
@@ -194,6 +200,22 @@ public struct VolumeSegmentation {
                               }
                           }, progress: progress)
         return out
+    }
+
+    /// A 3D model's class probabilities (1 x classes x z x y x x) over a windowed, resampled volume: normalized by
+    /// the model's mean and std, then Gaussian sliding windows of `options.tile` (a cube), else the model's training
+    /// patch, else 64 per axis; `options.flips` mirrors each window along every subset of its axes (8 passes).
+    public func volumeProbabilities(_ volume: Volume, progress: (Int, Int) -> Void) throws -> Tensor {
+        let model = segmenter.model
+        if volume.channels != model.inputChannels {
+            throw VolumeError.invalid(path: "input", field: "channels", reason: "the model takes \(model.inputChannels) channel(s), the volume has \(volume.channels)")
+        }
+        let x = Tensor(shape: TensorShape(batch: 1, channels: volume.channels, depth: volume.size[2], height: volume.size[1], width: volume.size[0]),
+                       data: Array(volume.voxels.prefix(volume.voxelCount * volume.channels)))
+        let window = options.tile.map { [$0, $0, $0] } ?? model.inputPatch ?? [64, 64, 64]
+        return try segmenter.volumeProbabilities(segmenter.normalize(x), windowing: VolumeWindowing(window: window, overlap: options.overlap,
+                                                                                                    blending: options.blending, mirror: options.flips),
+                                                 progress: progress)
     }
 
     /// The model's input planes for slice `s` of `count`: its neighbours' first channel for a 2.5D model, else

@@ -33,11 +33,11 @@ public final class Segmenter {
         executor = try Executor(model: model, threads: threads, policy: policy)
     }
 
-    /// Maps pixel intensities in [0, 1] (NCHW) to the network's input: `(x - mean[c]) / std[c]`.
+    /// Maps pixel intensities in [0, 1] (NCHW or NCDHW) to the network's input: `(x - mean[c]) / std[c]`.
     public func normalize(_ x: Tensor) -> Tensor {
         var out = x
         let mean = model.inputMean, std = model.inputStd
-        let hw = x.shape.height * x.shape.width
+        let hw = x.shape.pixelsPerImage
         for n in 0..<x.shape.batch {
             for c in 0..<x.shape.channels {
                 let m = c < mean.count ? mean[c] : 0, s = c < std.count && std[c] != 0 ? std[c] : 1

@@ -92,29 +92,36 @@ public struct VolumePatchData {
                                plan: prepared.plan, windows: prepared.windows)
     }
 
-    /// Splits the cases into training and validation blocks.
+    /// Splits the cases into training and validation blocks (`heldOut`).
     public mutating func split(_ split: Split) throws {
         training = []
         validation = []
-        switch split {
-        case .cases(let fraction):
-            if cases.count < 2 { throw DatasetError.invalid("--val cases:F needs at least 2 cases, this dataset has \(cases.count); hold out a slab instead (--val slab:0.35:0.65)") }
-            let held = max(1, min(cases.count - 1, Int((Double(cases.count) * fraction).rounded())))
-            // Spread over the sorted names: every (count / held)-th case.
-            let chosen = Set((0..<held).map { $0 * cases.count / held })
-            for (k, c) in cases.enumerated() {
-                let block = Block(caseIndex: k, z: 0..<c.size[2])
-                if chosen.contains(k) { validation.append(block) } else { training.append(block) }
-            }
-        case .slab(let from, let to):
-            for (k, c) in cases.enumerated() {
-                let depth = c.size[2], a = Int((Double(depth) * from).rounded()), b = max(a + 1, Int((Double(depth) * to).rounded()))
-                validation.append(Block(caseIndex: k, z: a..<min(depth, b)))
-                if a > 0 { training.append(Block(caseIndex: k, z: 0..<a)) }
-                if b < depth { training.append(Block(caseIndex: k, z: b..<depth)) }
-            }
+        let held = try VolumePatchData.heldOut(split, depths: cases.map { $0.size[2] })
+        for (k, c) in cases.enumerated() {
+            guard let z = held[k] else { training.append(Block(caseIndex: k, z: 0..<c.size[2])); continue }
+            validation.append(Block(caseIndex: k, z: z))
+            if z.lowerBound > 0 { training.append(Block(caseIndex: k, z: 0..<z.lowerBound)) }
+            if z.upperBound < c.size[2] { training.append(Block(caseIndex: k, z: z.upperBound..<c.size[2])) }
         }
         if training.isEmpty { throw DatasetError.invalid("no training voxels are left outside the validation \(split.description)") }
+    }
+
+    /// The z range each case holds out (nil: none), for cases of these depths at the planned spacing, in name
+    /// order. `segrun eval --val train` maps the same ranges back to the original slices.
+    public static func heldOut(_ split: Split, depths: [Int]) throws -> [Range<Int>?] {
+        switch split {
+        case .cases(let fraction):
+            if depths.count < 2 { throw DatasetError.invalid("--val cases:F needs at least 2 cases, this dataset has \(depths.count); hold out a slab instead (--val slab:0.35:0.65)") }
+            let held = max(1, min(depths.count - 1, Int((Double(depths.count) * fraction).rounded())))
+            // Spread over the sorted names: every (count / held)-th case.
+            let chosen = Set((0..<held).map { $0 * depths.count / held })
+            return depths.indices.map { chosen.contains($0) ? 0..<depths[$0] : nil }
+        case .slab(let from, let to):
+            return depths.map { depth in
+                let a = min(depth - 1, Int((Double(depth) * from).rounded())), b = max(a + 1, Int((Double(depth) * to).rounded()))
+                return a..<min(depth, b)
+            }
+        }
     }
 
     /// Mean and standard deviation of each channel over the training blocks (Float64 sums).

@@ -23,7 +23,9 @@ extension EvalCommand {
         // With --val, the held-out part of each case: whole cases (cases:F) or runs of slices (the other splits,
         // applied to the slice names training used, CASE_zNNNN), each run scored as a slab of its own.
         var slabs: [String: [Range<Int>]] = [:]
-        if let val, let model {
+        if let val, let model, model.inputSpatialRank == 3 {
+            slabs = try heldOutBlocks(val, model: model, cases: cases, run: run)
+        } else if let val, let model {
             let split = try resolvedSplit(val, model: model)
             // The slices training cut: along the model's axis of the volume at the model's spacing. Each maps back
             // to the run of original slices it covers.
@@ -107,7 +109,7 @@ extension EvalCommand {
                 (predicted, truth) = (turn.apply(predicted, size: size), turn.apply(truth, size: size))
                 (size, spacing) = (turn.size(size), turn.source.map { spacing[$0] })
             }
-            let axisUsed = axis.flatMap(SliceAxis.init(rawValue:))
+            let axisUsed = model?.inputSpatialRank == 3 ? .z : axis.flatMap(SliceAxis.init(rawValue:))
                 ?? model?.metadata.string(MetadataKey.inputVolumeAxis).flatMap(SliceAxis.init(rawValue:)) ?? SliceAxis.coarsest(spacing)
             for r in runs {
                 let p = LabelVolume(size: size, labels: predicted).slab(r, along: axisUsed)
@@ -161,5 +163,30 @@ extension EvalCommand {
                          m.asd.map { String(format: "%.2f", $0) } ?? "n/a", m.nsd, num(m.pooledDice)))
         }
         return overCases
+    }
+
+    /// A 3D model's held-out blocks (`VolumePatchData.heldOut`: whole cases or a z slab of each) as runs of each
+    /// case's original z slices, in the model's orientation.
+    func heldOutBlocks(_ val: String, model: Model, cases: [VolumeCase], run: VolumeSegmentation?) throws -> [String: [Range<Int>]] {
+        let spec = val == "train" ? model.metadata.string(MetadataKey.trainValidationSplit) : val
+        guard let spec else { throw CLIError("--val train: the model does not record its validation split") }
+        let target = model.metadata.floats(MetadataKey.inputVolumeSpacing).map { $0.map(Double.init) }
+        var original: [Int] = [], planned: [Int] = []
+        for c in cases {
+            var grid: VolumeGrid
+            do { grid = try VolumeFile.open(c.mask!).grid } catch { throw CLIError("\(error)") }
+            if let turn = run?.reorientation(grid.affine) { (grid.size, grid.spacing) = (turn.size(grid.size), turn.source.map { grid.spacing[$0] }) }
+            original.append(grid.size[2])
+            planned.append(target.map { VolumeResampling.size(grid.size, spacing: grid.spacing, target: $0)[2] } ?? grid.size[2])
+        }
+        let held: [Range<Int>?]
+        do { held = try VolumePatchData.heldOut(try VolumePatchData.Split.parse(spec), depths: planned) } catch { throw CLIError("\(error)") }
+        var slabs: [String: [Range<Int>]] = [:]
+        for (k, c) in cases.enumerated() {
+            guard let z = held[k] else { continue }
+            let n = original[k], m = planned[k], lower = z.lowerBound * n / m
+            slabs[c.name] = [lower..<min(n, max(lower + 1, (z.upperBound * n + m - 1) / m))]
+        }
+        return slabs
     }
 }
