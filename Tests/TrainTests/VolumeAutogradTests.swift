@@ -114,3 +114,62 @@ final class VolumeAutogradTests: XCTestCase {
         }
     }
 }
+
+/// The 3D architectures (V-Net; Res-UNet with InstanceNorm and a topology planned for anisotropic voxels;
+/// U-Net with a width cap): the planner's rules, forward against the Float64 reference, gradients against
+/// finite differences.
+final class VolumeArchitectureTests: XCTestCase {
+    func testPlannerFollowsTheSpacing() {
+        let plan = NetworkPlan(spacing: [5, 1, 1], depth: 4)
+        XCTAssertEqual(plan.levelKernels, [[1, 3, 3], [1, 3, 3], [3, 3, 3], [3, 3, 3], [3, 3, 3]])
+        XCTAssertEqual(plan.levelPools, [[1, 2, 2], [1, 2, 2], [2, 2, 2], [2, 2, 2]])
+        XCTAssertTrue(plan.isAnisotropic)
+        XCTAssertFalse(NetworkPlan(spacing: [1.2, 1, 1], depth: 3).isAnisotropic)
+    }
+
+    static func tiny(_ architecture: Architecture, spacing: [Double]? = nil, normalization: Normalization = .batch) throws -> Graph {
+        var config = ArchitectureConfig(architecture: architecture, inChannels: 1, classes: 2, baseWidth: 2, depth: 2,
+                                        normalization: normalization, rank: 3, seed: 9)
+        if let spacing {
+            let plan = NetworkPlan(spacing: spacing, depth: 2)
+            (config.levelKernels, config.levelPools) = (plan.levelKernels, plan.levelPools)
+        }
+        config.maxWidth = 6
+        return try config.build()
+    }
+
+    func testTinyNetworksMatchTheReferenceAndFiniteDifferences() throws {
+        var rng = SplitMix64(seed: 0x3D05)
+        let cases: [(String, Graph, [Int])] = [
+            ("vnet", try Self.tiny(.vnet), [8, 8, 4]),
+            ("anisotropic res-unet", try Self.tiny(.resUNet, spacing: [4, 1, 1], normalization: .instance), [2, 8, 12]),
+            ("unet instance", try Self.tiny(.unet, normalization: .instance), [4, 8, 8]),
+        ]
+        for (name, graph, size) in cases {
+            let x = Tensor(shape: TensorShape(batch: 2, channels: 1, depth: size[0], height: size[1], width: size[2]),
+                           data: rng.floats(2 * size.reduce(1, *)))
+            let executed = try Executor(graph, threads: 2).run(x)[0], reference = try ReferenceExecutor.run(graph, [x])[0]
+            let range = reference.data.map { abs($0) }.max()!
+            XCTAssertLessThan(zip(executed.data, reference.data).map { abs($0 - $1) }.max()!, 1e-5 * max(1, range), name)
+
+            let tape = try Autograd(graph, threads: 2)
+            let y = try tape.forward([x])
+            let r = y.map { Tensor(shape: $0.shape, data: rng.floats($0.shape.elementCount)) }
+            try tape.backward(r)
+            var checked = 0
+            for p in tape.learnableParameters where graph.parameters[p].name.hasSuffix(".weight") {
+                var scale: Float = 0
+                for g in tape.gradients[p] { scale = max(scale, abs(g)) }
+                let i = rng.int(0...(graph.parameters[p].elementCount - 1))
+                let w = graph.parameters[p].floats[i], h = max(abs(w), 0.05) * 1e-4
+                let coarse = try FiniteDifferences.quotient(graph, parameter: p, index: i, step: h, input: x, weights: r, batchStatistics: true)
+                let fine = try FiniteDifferences.quotient(graph, parameter: p, index: i, step: h / 4, input: x, weights: r, batchStatistics: true)
+                let tolerance = 1e-3 * (abs(fine) + Double(scale)) + 1e-6
+                if abs(coarse - fine) > tolerance { continue }
+                checked += 1
+                XCTAssertLessThanOrEqual(abs(Double(tape.gradients[p][i]) - fine), tolerance, "\(name) \(graph.parameters[p].name)[\(i)]")
+            }
+            XCTAssertGreaterThan(checked, 4, name)
+        }
+    }
+}

@@ -6,6 +6,7 @@ public enum Architecture: String, CaseIterable {
     case attentionUNet = "attention-unet"
     case resUNet = "res-unet"
     case unet3Plus = "unet3+"
+    case vnet = "vnet"
 
     public var displayName: String {
         switch self {
@@ -15,6 +16,7 @@ public enum Architecture: String, CaseIterable {
         case .attentionUNet: return "Attention U-Net"
         case .resUNet: return "Res-UNet"
         case .unet3Plus: return "UNet 3+"
+        case .vnet: return "V-Net"
         }
     }
 }
@@ -22,6 +24,9 @@ public enum Architecture: String, CaseIterable {
 public enum Normalization: String {
     /// BatchNorm after every convolution of a block (folded into the conv for inference).
     case batch
+    /// InstanceNorm (per image and channel, with a learned scale and shift) after every convolution of a block:
+    /// nnU-Net's choice for 3D, where batches are one or two patches.
+    case instance
     /// No normalization; the convolutions carry biases.
     case none
 }
@@ -57,6 +62,14 @@ public struct ArchitectureConfig: Equatable {
     /// 2 builds the 2D network; 3 the same network on volumes (N, C, D, H, W): 3x3x3 convolutions, 2x2x2
     /// pooling and transposed convolutions (U-Net, Res-UNet, Attention U-Net).
     public var spatialRank = 2
+    /// The widest level (nnU-Net caps 3D networks at 320 channels); nil: no cap.
+    public var maxWidth: Int? = nil
+    /// Per level (0 = full resolution, `depth` = the bottleneck): the kernel of its blocks' convolutions, one
+    /// extent per spatial axis ([D,] H, W). nil: 3 on every axis. An anisotropic network (`AnisotropicPlan`)
+    /// has 1 on an axis whose spacing is still coarse at that level.
+    public var levelKernels: [[Int]]? = nil
+    /// Per down-step (`depth` of them): the pooling window (and the matching up-step's stride). nil: 2 on every axis.
+    public var levelPools: [[Int]]? = nil
     public var seed: UInt64
 
     public init(architecture: Architecture, inChannels: Int = 1, classes: Int = 1, baseWidth: Int = 32, depth: Int = 4,
@@ -78,7 +91,13 @@ public struct ArchitectureConfig: Equatable {
     public var inputMultiple: Int { 1 << depth }
 
     /// Channels at level `i` (0 = full resolution).
-    public func width(_ level: Int) -> Int { baseWidth << level }
+    public func width(_ level: Int) -> Int { min(baseWidth << level, maxWidth ?? Int.max) }
+
+    /// The kernel of level `level`'s convolutions.
+    public func kernel(_ level: Int) -> [Int] { levelKernels?[min(level, levelKernels!.count - 1)] ?? Array(repeating: 3, count: spatialRank) }
+
+    /// The window of down-step `level` (level -> level + 1).
+    public func pool(_ level: Int) -> [Int] { levelPools?[min(level, levelPools!.count - 1)] ?? Array(repeating: 2, count: spatialRank) }
 
     public func validate() throws(ArchitectureError) {
         if inChannels < 1 { throw .invalid("input channels must be at least 1, got \(inChannels)") }
@@ -86,8 +105,16 @@ public struct ArchitectureConfig: Equatable {
         if baseWidth < 1 { throw .invalid("base width must be at least 1, got \(baseWidth)") }
         if depth < 1 || depth > 6 { throw .invalid("depth must be 1...6, got \(depth)") }
         if spatialRank != 2 && spatialRank != 3 { throw .invalid("networks have 2 or 3 spatial axes, got \(spatialRank)") }
-        if spatialRank == 3 && ![.unet, .resUNet, .attentionUNet].contains(architecture) {
-            throw .invalid("\(architecture.displayName) is built in 2D only; 3D builds: U-Net, Res-UNet, Attention U-Net")
+        if spatialRank == 3 && ![.unet, .resUNet, .attentionUNet, .vnet].contains(architecture) {
+            throw .invalid("\(architecture.displayName) is built in 2D only; 3D builds: U-Net, Res-UNet, Attention U-Net, V-Net")
+        }
+        if architecture == .vnet && spatialRank != 3 { throw .invalid("V-Net is a 3D network (rank 3)") }
+        if let maxWidth, maxWidth < baseWidth { throw .invalid("the width cap \(maxWidth) is below the base width \(baseWidth)") }
+        if let k = levelKernels, k.count != depth + 1 || k.contains(where: { $0.count != spatialRank || $0.contains { $0 < 1 || $0 % 2 == 0 } }) {
+            throw .invalid("level kernels: \(depth + 1) lists (levels and bottleneck) of \(spatialRank) odd extents, got \(k)")
+        }
+        if let p = levelPools, p.count != depth || p.contains(where: { $0.count != spatialRank || $0.contains { $0 != 1 && $0 != 2 } }) {
+            throw .invalid("level pools: \(depth) lists of \(spatialRank) windows of 1 or 2, got \(p)")
         }
         if classificationGuided && architecture != .unet3Plus {
             throw .invalid("the classification-guided module is built into UNet 3+, not \(architecture.displayName)")
@@ -109,6 +136,7 @@ public struct ArchitectureConfig: Equatable {
         case .attentionUNet: AttentionUNet.build(b)
         case .resUNet: ResUNet.build(b)
         case .unet3Plus: UNet3Plus.build(b)
+        case .vnet: VNet.build(b)
         }
         return b.graph
     }

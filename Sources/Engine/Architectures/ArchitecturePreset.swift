@@ -4,6 +4,16 @@ public struct ArchitecturePreset {
     public let name: String
     public let summary: String
     public let config: ArchitectureConfig
+    /// The 3D presets whose kernels and pooling follow the data's spacing (`NetworkPlan`): `segrun train` and
+    /// `segrun plan` fit them to the dataset.
+    public var followsSpacing = false
+
+    init(name: String, summary: String, config: ArchitectureConfig, followsSpacing: Bool = false) {
+        self.name = name
+        self.summary = summary
+        self.config = config
+        self.followsSpacing = followsSpacing
+    }
 
     public static let all: [ArchitecturePreset] = [
         ArchitecturePreset(name: "unet-xs", summary: "U-Net, base 16, depth 3 (tests, quick runs)",
@@ -26,6 +36,17 @@ public struct ArchitecturePreset {
                            config: ArchitectureConfig(architecture: .unet, baseWidth: 8, depth: 3, rank: 3)),
         ArchitecturePreset(name: "unet3d-s", summary: "3D U-Net, base 16, depth 4: widths 16-32-64-128, 256 bottleneck, 3x3x3 convolutions",
                            config: ArchitectureConfig(architecture: .unet, baseWidth: 16, depth: 4, rank: 3)),
+        ArchitecturePreset(name: "unet3d-m", summary: "3D U-Net, base 32, depth 5, widths capped at 320 (nnU-Net's 3d_fullres), InstanceNorm",
+                           config: {
+                               var c = ArchitectureConfig(architecture: .unet, baseWidth: 32, depth: 5, normalization: .instance, rank: 3)
+                               c.maxWidth = 320
+                               return c
+                           }()),
+        ArchitecturePreset(name: "vnet-s", summary: "V-Net, base 16, depth 4: 5x5x5 convolutions, residual stages of 1-3 convolutions, PReLU, 2x2x2 stride-2 convolutions down",
+                           config: ArchitectureConfig(architecture: .vnet, baseWidth: 16, depth: 4, rank: 3)),
+        ArchitecturePreset(name: "res-unet3d-s", summary: "3D Res-UNet, base 16, depth 4, InstanceNorm; kernels and pooling follow the data's spacing (segrun plan)",
+                           config: ArchitectureConfig(architecture: .resUNet, baseWidth: 16, depth: 4, normalization: .instance, rank: 3),
+                           followsSpacing: true),
         ArchitecturePreset(name: "unet3plus-s", summary: "UNet 3+, base 16, depth 4: full-scale skips of 16 channels each, 80-channel decoder, deep supervision",
                            config: ArchitectureConfig(architecture: .unet3Plus, baseWidth: 16, depth: 4, deepSupervision: true)),
     ]

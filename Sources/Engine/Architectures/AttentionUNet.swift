@@ -7,6 +7,7 @@ enum AttentionUNet {
         let c = b.config
         var (x, skips) = b.encoder(b.input()) { b.doubleConv($0, $1, name: $2) }
         for level in stride(from: c.depth - 1, through: 0, by: -1) {
+            b.level = level
             let name = "dec\(level + 1)"
             let gate = b.up(x, c.width(level), name: name)
             let attended = attentionGate(b, skip: skips[level], gate: gate, name: name + ".att")

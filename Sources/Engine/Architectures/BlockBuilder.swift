@@ -11,14 +11,28 @@ final class BlockBuilder {
 
     var graph: Graph { g.graph }
 
+    /// The level (0 = full resolution, `depth` = the bottleneck) the blocks being built sit at: their
+    /// convolutions take that level's kernel (`ArchitectureConfig.kernel`). The encoder and decoder loops set it.
+    var level = 0
+
     /// The network's input, "image": an image, or a volume for a 3D config.
     func input() -> Value { g.input("image", channels: config.inChannels, spatialRank: config.spatialRank) }
 
-    /// conv (k x k) -> [BatchNorm] -> ReLU (ReLU skipped when `relu` is false).
+    /// conv -> [BatchNorm or InstanceNorm] -> ReLU (ReLU skipped when `relu` is false). The kernel is the
+    /// current level's (3 per axis unless the config plans otherwise), or 1 per axis for `kernel: 1`.
     func convNormRelu(_ x: Value, _ out: Int, kernel: Int = 3, relu: Bool = true, name: String) -> Value {
-        let batch = config.normalization == .batch
-        var y = g.conv(x, out, kernel: kernel, bias: !batch, name: name + ".conv")
-        if batch { y = g.batchNorm(y, name: name + ".bn") }
+        let window = kernel == 3 ? config.kernel(level) : Array(repeating: kernel, count: config.spatialRank)
+        return normalized(g.conv(x, out, kernel: window, bias: config.normalization == .none, name: name + ".conv"), relu: relu, name: name)
+    }
+
+    /// The config's normalization of a convolution's output, then ReLU unless `relu` is false.
+    func normalized(_ y: Value, relu: Bool = true, name: String) -> Value {
+        var y = y
+        switch config.normalization {
+        case .batch: y = g.batchNorm(y, name: name + ".bn")
+        case .instance: y = g.instanceNorm(y, name: name + ".in")
+        case .none: break
+        }
         return relu ? g.relu(y) : y
     }
 
@@ -47,18 +61,24 @@ final class BlockBuilder {
         return g.relu(g.add(body, shortcut, name: name + ".add"))
     }
 
-    /// 2x up-step to `out` channels: transposed conv 2x2 stride 2, or bilinear 2x then a 1x1 conv.
+    /// The up-step from the current level + 1 back to the current level, to `out` channels: transposed conv with
+    /// the down-step's window as kernel and stride (2x2 stride 2), or bilinear 2x then a 1x1 conv.
     func up(_ x: Value, _ out: Int, name: String) -> Value {
         switch config.upsampling {
         case .transposedConv:
-            return g.convTranspose(x, out, kernel: 2, stride: 2, name: name + ".up")
+            let w = config.pool(level)
+            return g.convTranspose(x, out, kernel: w, stride: w, name: name + ".up")
         case .bilinear:
             let y = g.upsample(x, scale: 2, name: name + ".resize")
             return g.conv(y, out, kernel: 1, name: name + ".up")
         }
     }
 
-    func pool(_ x: Value, name: String) -> Value { g.maxPool(x, name: name) }
+    /// Down-step from the current level: max pooling over its window (2x2, or the planned one).
+    func pool(_ x: Value, name: String) -> Value {
+        if config.levelPools == nil { return g.maxPool(x, name: name) }
+        return g.maxPool(x, kernel: config.pool(level), name: name)
+    }
 
     /// The U-Net encoder and bottleneck with `block` as the level block: returns the bottleneck's output
     /// and the skip of every level (full resolution first).
@@ -66,10 +86,12 @@ final class BlockBuilder {
         var x = input
         var skips: [Value] = []
         for level in 0..<config.depth {
+            self.level = level
             x = block(x, config.width(level), "enc\(level + 1)")
             skips.append(x)
             x = pool(x, name: "pool\(level + 1)")
         }
+        level = config.depth
         return (block(x, config.width(config.depth), "bottleneck"), skips)
     }
 

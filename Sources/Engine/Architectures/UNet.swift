@@ -6,6 +6,7 @@ enum UNet {
         let c = b.config
         var (x, skips) = b.encoder(b.input()) { b.doubleConv($0, $1, name: $2) }
         for level in stride(from: c.depth - 1, through: 0, by: -1) {
+            b.level = level
             let up = b.up(x, c.width(level), name: "dec\(level + 1)")
             x = b.doubleConv(b.g.concat([skips[level], up], name: "dec\(level + 1).cat"), c.width(level), name: "dec\(level + 1)")
         }

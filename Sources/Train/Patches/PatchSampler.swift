@@ -34,12 +34,12 @@ public struct PatchAugmentation: Equatable {
     }()
 }
 
-/// Draws training patches from a `VolumePatchData`'s training blocks. A draw depends only on (seed, epoch,
+/// Draws training patches from a `VolumePatchData`'s training blocks, normalized by the model's mean and std. A draw depends only on (seed, epoch,
 /// index), so runs repeat and a resumed run draws what the uninterrupted one would have. Every third patch
 /// (index 2, 5, 8, ...) is centred on a random foreground voxel, as nnU-Net oversamples foreground; the rest
 /// lie anywhere in a block, chosen in proportion to the blocks' voxels. A patch never reads outside its
-/// block: where it sticks out (a block thinner than the patch, a rotated corner), the image is 0 (the
-/// normalized mean) and the label background.
+/// block: where it sticks out (a block thinner than the patch, a rotated corner), the image is the channel's
+/// mean (0 once normalized) and the label background.
 public struct PatchSampler {
     public let data: VolumePatchData
     /// D, H, W (z, y, x).
@@ -73,7 +73,7 @@ public struct PatchSampler {
         }
     }
 
-    /// Patch `index` of `epoch`: normalized image (C x D x H x W) and labels (D x H x W).
+    /// Patch `index` of `epoch`: the normalized, augmented image (C x D x H x W) and labels (D x H x W).
     public func sample(epoch: Int, index: Int) -> (image: [Float], labels: [UInt8]) {
         var rng = Random(generator: SeededGenerator(seed: seed &* 0x9E37_79B9 &+ UInt64(epoch) &* 0x1_0000_0001 &+ UInt64(index) &+ 0x5A7C))
         let blocks = data.training
@@ -126,13 +126,14 @@ public struct PatchSampler {
         var mirrored = [false, false, false]
         if augmentation.mirror { for a in 0..<3 { mirrored[a] = rng.chance(0.5) } }
         var (image, labels) = extract(c, lower: lower, upper: upper, centre: centre, extent: extent, map: resample ? map : nil, mirrored: mirrored)
-        augmentIntensities(&image, channels: c.channels, &rng)
-        // Normalized like the model's input.
+        // Normalized like the model's input, then the intensity augmentation on that scale (unit variance, as
+        // nnU-Net's noise variances and ranges assume).
         let n = extent.reduce(1, *)
         for ch in 0..<c.channels {
             let m = ch < mean.count ? mean[ch] : 0, s = ch < std.count ? std[ch] : 1
             for v in (ch * n)..<((ch + 1) * n) { image[v] = (image[v] - m) / s }
         }
+        augmentIntensities(&image, channels: c.channels, &rng)
         return (image, labels)
     }
 
@@ -140,7 +141,10 @@ public struct PatchSampler {
     func extract(_ c: VolumePatchData.Case, lower: [Int], upper: [Int], centre: [Double], extent: [Int], map: [[Double]]?,
                  mirrored: [Bool]) -> ([Float], [UInt8]) {
         let (ex, ey, ez) = (extent[0], extent[1], extent[2]), n = ex * ey * ez, plane = c.size[0] * c.size[1], volume = plane * c.size[2]
+        // Outside the block: each channel's mean (0 once normalized) and background.
         var image = [Float](repeating: 0, count: c.channels * n), labels = [UInt8](repeating: 0, count: n)
+        let fill = (0..<c.channels).map { $0 < mean.count ? mean[$0] : 0 }
+        for ch in 0..<c.channels { for v in (ch * n)..<((ch + 1) * n) { image[v] = fill[ch] } }
         func inside(_ x: Int, _ y: Int, _ z: Int) -> Bool {
             x >= lower[0] && x < upper[0] && y >= lower[1] && y < upper[1] && z >= lower[2] && z < upper[2]
         }
@@ -167,9 +171,10 @@ public struct PatchSampler {
             let f = p.rounded(.down), x0 = Int(f.x), y0 = Int(f.y), z0 = Int(f.z), frac = p - f
             for ch in 0..<c.channels {
                 var value = 0.0
-                for dz in 0...1 { for dy in 0...1 { for dx in 0...1 where inside(x0 + dx, y0 + dy, z0 + dz) {
+                for dz in 0...1 { for dy in 0...1 { for dx in 0...1 {
                     let w = (dx == 0 ? 1 - frac.x : frac.x) * (dy == 0 ? 1 - frac.y : frac.y) * (dz == 0 ? 1 - frac.z : frac.z)
-                    value += w * Double(c.image[ch * volume + ((z0 + dz) * c.size[1] + y0 + dy) * c.size[0] + x0 + dx])
+                    let tap = inside(x0 + dx, y0 + dy, z0 + dz) ? c.image[ch * volume + ((z0 + dz) * c.size[1] + y0 + dy) * c.size[0] + x0 + dx] : fill[ch]
+                    value += w * Double(tap)
                 } } }
                 image[ch * n + target] = Float(value)
             }

@@ -22,23 +22,25 @@ extension TrainCommand {
         var options = modelOptions
         options.inChannels = dataset.channels
         options.classes = dataset.modelClasses
-        var model = try options.presetModel(modelOptions.preset!)
+        // The spacing in D, H, W order (z, y, x), and the median training case (its blocks' extents).
+        let spacing = Array(dataset.plan.target.reversed())
+        let preset: ArchitecturePreset
+        do { preset = try ArchitecturePreset.named(modelOptions.preset!) } catch { throw CLIError("\(error)") }
+        var model = try options.presetModel(modelOptions.preset!) { config in
+            if preset.followsSpacing {
+                let plan = NetworkPlan(spacing: spacing, depth: config.depth)
+                (config.levelKernels, config.levelPools) = (plan.levelKernels, plan.levelPools)
+            }
+        }
         let multiple = model.inputMultiple
-        // The patch: as asked, else 64 per axis capped by the smallest training block (rounded down to the multiple).
         var extents: [Int]
         if let patch {
             let parts = patch.split(separator: "x").compactMap { Int($0) }
             guard parts.count == 1 || parts.count == 3, parts.allSatisfy({ $0 > 0 }) else { throw CLIError("--patch takes DxHxW or one extent, got '\(patch)'") }
             extents = parts.count == 1 ? [parts[0], parts[0], parts[0]] : parts
         } else {
-            let smallest = (0..<3).map { a in dataset.training.map { b -> Int in
-                let c = dataset.cases[b.caseIndex]
-                return a == 0 ? b.z.count : c.size[2 - a]
-            }.min()! }
-            extents = smallest.map { max(multiple, min(64, $0 / multiple * multiple)) }
-        }
-        if let bad = extents.first(where: { $0 % multiple != 0 }) {
-            throw CLIError("--patch \(extents.map(String.init).joined(separator: "x")): \(bad) is not a multiple of the model's input multiple \(multiple)")
+            // The plan's patch: the median training block, shrunk until a step fits 1 GiB (`segrun plan`).
+            extents = try TrainCommand.plannedPatch(model, dataset: dataset, spacing: spacing, batch: batch, budget: 1 << 30)
         }
         model.metadata[MetadataKey.trainValidationSplit] = .string(val)
         model.metadata[MetadataKey.trainSeed] = .int(Int64(modelOptions.seed))
@@ -78,9 +80,10 @@ extension TrainCommand {
         do {
             trainer = try PatchTrainer(model: model, data: dataset, patch: extents, patchesPerEpoch: patchesPerEpoch, augmentation: augmentation, options: training)
         } catch { throw CLIError("\(error)") }
-        let spacing = dataset.plan.target.map { String(format: "%.2f", $0) }.joined(separator: " x ")
-        print("data: \(dataset.name), \(dataset.cases.count) volume(s) at \(spacing) mm, \(dataset.channels) channel(s), classes: \(dataset.classNames.joined(separator: ", ")); "
+        let target = dataset.plan.target.map { String(format: "%.2f", $0) }.joined(separator: " x ")
+        print("data: \(dataset.name), \(dataset.cases.count) volume(s) at \(target) mm, \(dataset.channels) channel(s), classes: \(dataset.classNames.joined(separator: ", ")); "
               + "\(dataset.training.count) training block(s), \(dataset.validation.count) validation block(s) (\(val))")
+        if preset.followsSpacing { print("topology for the spacing: " + TrainCommand.describeTopology(model)) }
         print("model: \(modelOptions.preset!), \(Format.count(Double(model.graph.parameterCount))) parameters; patches \(extents.map(String.init).joined(separator: "x")) (z, y, x), "
               + "\(patchesPerEpoch) per epoch in batches of \(batch); run folder \(out)")
         var bar: ProgressBar? = nil
@@ -104,5 +107,33 @@ extension TrainCommand {
             }
         }
         print("wrote \(out)/best.segrun, last.segrun, log.jsonl, curves.svg")
+    }
+
+    /// The training patch `NetworkPlan.patch` gives `model`'s architecture for the median training block.
+    static func plannedPatch(_ model: Model, dataset: VolumePatchData, spacing: [Double], batch: Int, budget: Int) throws -> [Int] {
+        func median(_ v: [Int]) -> Int { v.sorted()[v.count / 2] }
+        let blocks = dataset.training
+        let extents = [median(blocks.map(\.z.count)), median(blocks.map { dataset.cases[$0.caseIndex].size[1] }),
+                       median(blocks.map { dataset.cases[$0.caseIndex].size[0] })]
+        do {
+            return try NetworkPlan.patch(model.graph, channels: model.inputChannels, multiple: model.inputMultiple, median: extents, spacing: spacing,
+                                         batch: batch, budget: budget).patch
+        } catch { throw CLIError("\(error)") }
+    }
+
+    /// The kernels of a 3D model's convolutions and windows of its poolings, level by level, as `segrun plan`
+    /// prints them ("1x3x3 3x3x3 ... | pool 1x2x2 2x2x2 ...").
+    static func describeTopology(_ model: Model) -> String {
+        var kernels: [String] = [], pools: [String] = []
+        for node in model.graph.nodes {
+            switch node.op {
+            case .conv2d(let a) where a.window.taps > 1 && a.window.stride.allSatisfy({ $0 == 1 }):
+                let k = a.window.kernel.map(String.init).joined(separator: "x")
+                if kernels.last != k { kernels.append(k) }
+            case .maxPool2d(let p): pools.append(p.window.window.kernel.map(String.init).joined(separator: "x"))
+            default: break
+            }
+        }
+        return "kernels " + kernels.joined(separator: " -> ") + "; pooling " + pools.joined(separator: ", ")
     }
 }

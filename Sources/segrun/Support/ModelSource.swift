@@ -31,7 +31,7 @@ struct ModelOptions: ParsableArguments {
     @Flag(help: "Add UNet 3+'s classification-guided module to --preset unet3plus-s: a presence head on the bottleneck that closes the classes an image lacks, trained with its own binary cross-entropy.")
     var cgm = false
 
-    @Option(help: "Override the preset's normalization: batch or none.")
+    @Option(help: "Override the preset's normalization: batch, instance or none.")
     var norm: String?
 
     @Option(help: "Override the preset's up path: transpose or bilinear.")
@@ -42,7 +42,7 @@ struct ModelOptions: ParsableArguments {
         if classes < 1 { throw ValidationError("--classes must be at least 1") }
         if multilabel && classes > 8 { throw ValidationError("--multilabel takes up to 8 labels") }
         if multilabel && cgm { throw ValidationError("--cgm gates softmax and binary heads; it does not combine with --multilabel") }
-        if let norm, Normalization(rawValue: norm) == nil { throw ValidationError("--norm takes batch or none") }
+        if let norm, Normalization(rawValue: norm) == nil { throw ValidationError("--norm takes batch, instance or none") }
         if let upsampling, UpsamplingKind(rawValue: upsampling) == nil { throw ValidationError("--upsampling takes transpose or bilinear") }
         if let preset, (try? ArchitecturePreset.named(preset)) == nil {
             throw ValidationError("unknown preset '\(preset)'; presets: \(ArchitecturePreset.all.map { $0.name }.joined(separator: ", "))")
@@ -50,7 +50,7 @@ struct ModelOptions: ParsableArguments {
     }
 
     /// A fresh model from `--preset`.
-    func presetModel(_ name: String) throws -> Model {
+    func presetModel(_ name: String, adjust: (inout ArchitectureConfig) -> Void = { _ in }) throws -> Model {
         do {
             var config = try ArchitecturePreset.named(name).config
             config.inChannels = inChannels
@@ -62,6 +62,7 @@ struct ModelOptions: ParsableArguments {
             if let upsampling { config.upsampling = UpsamplingKind(rawValue: upsampling)! }
             config.squeezeExcitation = se
             config.classificationGuided = cgm
+            adjust(&config)
             var model = try Model(config: config, preset: name)
             if multilabel {
                 model.metadata[MetadataKey.multilabel] = .int(1)
