@@ -253,6 +253,27 @@ public struct VolumeSegmentation {
         }
     }
 
+    /// `count` windows of a 3D model (its training patch, or 64 per axis) through a volume as the model sees it
+    /// (windowed, resampled; before the model's own normalization), centred at evenly spaced points of the
+    /// volume's diagonal and cut to fit: calibration data for int8 quantization of 3D models.
+    public func inputPatches(_ given: Volume, count wanted: Int) -> [Tensor] {
+        let original = reorientation(given.affine).map { $0.apply(given) } ?? given
+        var volume = IntensityWindow.apply(windows, to: original)
+        if let target = targetSpacing { volume = VolumeResampling.resample(volume, to: target, interpolation: interpolation.image) }
+        let m = segmenter.model.inputMultiple, size = [volume.size[2], volume.size[1], volume.size[0]]
+        let patch = (0..<3).map { a in
+            let p = (segmenter.model.inputPatch ?? [64, 64, 64])[a]
+            return max(m, min(p, (size[a] + m - 1) / m * m))
+        }
+        let x = Tensor(shape: TensorShape(batch: 1, channels: volume.channels, depth: size[0], height: size[1], width: size[2]),
+                       data: Array(volume.voxels.prefix(volume.voxelCount * volume.channels)))
+        let n = max(1, wanted)
+        return (0..<n).map { i in
+            let origin = (0..<3).map { a in max(0, min(size[a] - patch[a], (2 * i + 1) * size[a] / (2 * n) - patch[a] / 2)) }
+            return VolumeWindowing.crop(x, origin: origin, extent: patch)
+        }
+    }
+
     /// Slices of `pixels` per forward pass: as many as make 64 Ki pixels (at most 16), since larger batches
     /// only add memory (and on Zen 3, 512x512 CT slices ran slower 4 at a time than one at a time) and smaller
     /// slices pay a fixed cost per pass.

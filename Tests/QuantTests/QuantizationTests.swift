@@ -30,19 +30,50 @@ final class QuantizationTests: XCTestCase {
         }
     }
 
+    static func volumes(_ count: Int, depth: Int, height: Int, width: Int, seed: UInt64) -> [Tensor] {
+        var rng = SplitMix64(seed: seed)
+        return (0..<count).map { _ in
+            Tensor(shape: TensorShape(batch: 1, channels: 1, depth: depth, height: height, width: width), data: rng.floats(depth * height * width))
+        }
+    }
+
+    /// Every preset, images and volumes (3D convolutions through the stacked 2D int8 kernels, 2x2x2 transposed
+    /// convolutions through one 2D one per depth tap, max pooling per slice then over depth; the anisotropic
+    /// Res-UNet planned for 3 x 1 x 1 voxels).
     func testEveryPresetRunsInt8FastEqualToReferenceBitForBit() throws {
-        // Image presets: int8 programs run images (3D int8 is issue 19's).
-        for (k, preset) in ArchitecturePreset.all.enumerated() where preset.config.spatialRank == 2 {
-            let model = try Self.smallModel(preset, seed: UInt64(k + 1))
-            let m = model.inputMultiple
-            let calibration = Self.images(3, height: 2 * m, width: 3 * m, seed: UInt64(50 + k))
+        for (k, preset) in ArchitecturePreset.all.enumerated() {
+            var model = try Self.smallModel(preset, seed: UInt64(k + 1))
+            let m = model.inputMultiple, volume = preset.config.spatialRank == 3
+            if preset.followsSpacing {
+                var c = preset.config
+                (c.baseWidth, c.depth, c.seed) = (4, 3, UInt64(k + 1))
+                let plan = NetworkPlan(spacing: [3, 1, 1], depth: 3)
+                (c.levelKernels, c.levelPools) = (plan.levelKernels, plan.levelPools)
+                model = try Model(config: c)
+            }
+            let calibration = volume ? Self.volumes(3, depth: m, height: m, width: 2 * m, seed: UInt64(50 + k))
+                                     : Self.images(3, height: 2 * m, width: 3 * m, seed: UInt64(50 + k))
             let (int8, report) = try Quantizer.quantize(model, calibration: calibration)
             XCTAssertEqual(int8.precision, "int8")
             XCTAssertGreaterThan(report.outputSQNR, 15, "\(preset.name): int8 logits SQNR \(report.outputSQNR) dB")
-            let x = TensorOps.padToMultiple(Self.images(1, height: 67, width: 45, seed: UInt64(90 + k))[0], m)
-            var batch = Tensor(zeros: TensorShape(batch: 2, channels: 1, height: x.shape.height, width: x.shape.width))
-            batch.data = x.data + x.data.map { -$0 }
+            var batch: Tensor
+            if volume {
+                let x = Self.volumes(1, depth: m, height: 2 * m, width: m, seed: UInt64(90 + k))[0]
+                batch = Tensor(zeros: TensorShape(batch: 2, channels: 1, depth: m, height: 2 * m, width: m))
+                batch.data = x.data + x.data.map { -$0 }
+            } else {
+                let x = TensorOps.padToMultiple(Self.images(1, height: 67, width: 45, seed: UInt64(90 + k))[0], m)
+                batch = Tensor(zeros: TensorShape(batch: 2, channels: 1, height: x.shape.height, width: x.shape.width))
+                batch.data = x.data + x.data.map { -$0 }
+            }
             let reference = try Executor(model: int8, threads: 1, int8Reference: true).run(batch)
+            if volume {
+                // The 3D convolutions and the 2x2x2 max pools run int8 (float islands are only the ops that have no int8 kernel).
+                let floats = Set(try Executor(model: int8, threads: 1).plan([batch.shape]).floatNodes)
+                for node in int8.graph.nodes where floats.contains(node.name) {
+                    XCTAssertFalse(["conv3d", "max_pool3d"].contains(node.op.kind), "\(preset.name): \(node.name) (\(node.op.kind)) ran in fp32")
+                }
+            }
             for threads in [1, 2] {
                 let fast = try Executor(model: int8, threads: threads).run(batch)
                 XCTAssertEqual(fast.count, reference.count)

@@ -64,7 +64,7 @@ public struct ConvTransposeAttributes: OperatorDefinition {
     public var outputBias: Int? { activation == .none ? bias : nil }
     public var quantizationRole: QuantizationRole {
         .weighted(weight: weight, bias: bias, axis: 1,
-                  supported: window.rank < 3 && window.kernel == window.stride && window.padBegin.allSatisfy { $0 == 0 } && outputPadding.allSatisfy { $0 == 0 })
+                  supported: window.kernel == window.stride && window.padBegin.allSatisfy { $0 == 0 } && outputPadding.allSatisfy { $0 == 0 })
     }
 
     public func encode(into a: inout NodeAttributeWriter) {
@@ -257,17 +257,38 @@ extension ConvTransposeAttributes {
 
 extension ConvTransposeAttributes {
     /// Int8 with per-channel int8 weights and a quantized input when the kernel supports the geometry; else fp32.
+    /// A volume runs when its depth kernel equals its stride, without padding (`Int8Volumes`): one 2D transposed
+    /// convolution with a block of outputs per depth tap, each block then moved to its output slice.
     public func lowerInt8(_ program: Int8Program, node i: Int) throws(GraphError) -> Int? {
-        let node = program.graph.nodes[i], entry = program.quantization[node.name]
-        let g = geometry(program.shapes[node.inputs[0]])
-        guard let w = program.int8Weights(weight, outputAxis: 1), Q8ConvTransposePlan.supports(g),
+        let node = program.graph.nodes[i], entry = program.quantization[node.name], xs = program.shapes[node.inputs[0]], s = program.shapes[i]
+        var g = geometry(xs)
+        let d3 = window.axis3(0)
+        var stacking: DepthStacking? = nil
+        if let inDepth = xs.depth {
+            guard d3.kernel == d3.stride && d3.padBegin == 0 && d3.padEnd == 0 && outputPadding[0] == 0 else { return nil }
+            stacking = DepthStacking(batch: xs.batch, longDepth: s.depth ?? 1, shortDepth: inDepth, height: s.height, width: s.width,
+                                     channels: outChannels, axis: d3)
+            g.batch = xs.batch * inDepth
+            g.outChannels = d3.kernel * outChannels
+        }
+        guard var w = program.int8Weights(weight, outputAxis: 1), Q8ConvTransposePlan.supports(g),
               let xin = program.q8Value(node.inputs[0]) else { return nil }
-        let d = program.convData(w, bias, xin.parameters, entry, activation, channels: outChannels)
+        var d = program.convData(w, bias, xin.parameters, entry, activation, channels: outChannels)
+        let kd = d3.kernel
+        if stacking != nil && kd > 1 {
+            w.values = DepthStacking.stackedWeights(w.values, outer: xs.channels, inner: outChannels, depth: kd, planeTaps: window.taps / kd)
+            d.weights = w.values
+            d.multipliers = Array((0..<kd).map { _ in d.multipliers }.joined())
+            d.bias = d.bias.map { b in Array((0..<kd).map { _ in b }.joined()) }
+        }
+        let images = stacking.map { _ in (input: TensorShape(batch: g.batch, channels: g.inChannels, height: g.inHeight, width: g.inWidth),
+                                          output: TensorShape(batch: g.batch, channels: g.outChannels, height: g.outHeight, width: g.outWidth)) }
         let kernel: Int8Program.Kernel
         if program.reference {
-            kernel = Int8Program.Kernel { r in
-                var one = g
-                one.batch = 1
+            var one = g
+            one.batch = 1
+            kernel = Int8Program.Kernel { step in
+                let r = images.map { step.viewed(input: $0.input, output: $0.output) } ?? step
                 for n in 0..<r.shape.batch {
                     let input = Array(UnsafeBufferPointer(start: r.x.assumingMemoryBound(to: UInt8.self) + n * r.xs.elementsPerImage,
                                                           count: r.xs.elementsPerImage))
@@ -281,9 +302,12 @@ extension ConvTransposeAttributes {
             plan.splitColumns(forThreads: program.threads)
             program.packedWeightBytes += plan.weights.packedBytes
             program.scratchBytes = max(program.scratchBytes, plan.scratchBytes)
-            kernel = Int8Program.Kernel { r in r.runLayer(plan) }
+            kernel = Int8Program.Kernel { step in (images.map { step.viewed(input: $0.input, output: $0.output) } ?? step).runLayer(plan) }
         }
         program.flops += g.directFLOPs
-        return program.addStep(kernel, [xin.value], i, program.shapes[i], entry.map { .q8($0) } ?? .float)
+        let domain: Int8Program.Domain = entry.map { .q8($0) } ?? .float
+        guard let stacking, let images else { return program.addStep(kernel, [xin.value], i, s, domain) }
+        let blocks = program.addStep(kernel, [xin.value], i, images.output, domain)
+        return program.depthScatterStep(blocks, stacking, output: s, bytes: entry == nil ? 4 : 1, domain: domain, node: i)
     }
 }

@@ -279,14 +279,32 @@ extension ConvAttributes {
     /// Winograd, or the integer reference loops. Otherwise (float weights, depthwise) fp32.
     public func lowerInt8(_ program: Int8Program, node i: Int) throws(GraphError) -> Int? {
         let node = program.graph.nodes[i], entry = program.quantization[node.name]
-        guard let w = program.int8Weights(weight, outputAxis: 0), groups == 1, let xin = program.q8Value(node.inputs[0]) else { return nil }
-        let g = geometry(program.shapes[node.inputs[0]])
+        guard var w = program.int8Weights(weight, outputAxis: 0), groups == 1, let xin = program.q8Value(node.inputs[0]) else { return nil }
+        let xs = program.shapes[node.inputs[0]]
+        var g = geometry(xs), input = xin.value
+        // A volume: the 2D convolution over its stacked output slices (`Int8Volumes`), its steps seeing them as images.
+        var images: (input: TensorShape, output: TensorShape)? = nil
+        if let inDepth = xs.depth {
+            let stacking = DepthStacking(batch: xs.batch, longDepth: inDepth, shortDepth: program.shapes[i].depth ?? 1, height: xs.height,
+                                         width: xs.width, channels: xs.channels, axis: window.axis3(0))
+            g.batch = stacking.images
+            g.inChannels = stacking.taps * xs.channels
+            if stacking.taps > 1 {
+                w.values = DepthStacking.stackedWeights(w.values, outer: outChannels, inner: xs.channels, depth: stacking.taps, planeTaps: kernelHeight * kernelWidth)
+            }
+            if !stacking.isIdentity {
+                input = program.depthStackStep(xin.value, stacking, parameters: xin.parameters, height: xs.height, width: xs.width, node: i)
+            }
+            images = (TensorShape(batch: g.batch, channels: g.inChannels, height: g.inHeight, width: g.inWidth),
+                      TensorShape(batch: g.batch, channels: outChannels, height: g.outHeight, width: g.outWidth))
+        }
         let d = program.convData(w, bias, xin.parameters, entry, activation, channels: outChannels)
         let kernel: Int8Program.Kernel
         if program.reference {
-            kernel = Int8Program.Kernel { r in
-                var one = g
-                one.batch = 1
+            var one = g
+            one.batch = 1
+            kernel = Int8Program.Kernel { step in
+                let r = images.map { step.viewed(input: $0.input, output: $0.output) } ?? step
                 for n in 0..<r.shape.batch {
                     let input = Array(UnsafeBufferPointer(start: r.x.assumingMemoryBound(to: UInt8.self) + n * r.xs.elementsPerImage,
                                                           count: r.xs.elementsPerImage))
@@ -300,14 +318,14 @@ extension ConvAttributes {
             case .gemm(let plan):
                 program.packedWeightBytes += plan.weights.packedBytes
                 program.scratchBytes = max(program.scratchBytes, plan.scratchBytes)
-                kernel = Int8Program.Kernel { r in r.runLayer(plan) }
+                kernel = Int8Program.Kernel { step in (images.map { step.viewed(input: $0.input, output: $0.output) } ?? step).runLayer(plan) }
             case .winograd(let plan):
                 program.packedWeightBytes += plan.packedBytes
                 program.scratchBytes = max(program.scratchBytes, plan.scratchBytes)
-                kernel = Int8Program.Kernel { r in r.runLayer(plan) }
+                kernel = Int8Program.Kernel { step in (images.map { step.viewed(input: $0.input, output: $0.output) } ?? step).runLayer(plan) }
             }
         }
         program.flops += g.directFLOPs
-        return program.addStep(kernel, [xin.value], i, program.shapes[i], entry.map { .q8($0) } ?? .float)
+        return program.addStep(kernel, [input], i, program.shapes[i], entry.map { .q8($0) } ?? .float)
     }
 }

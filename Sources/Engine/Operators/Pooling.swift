@@ -303,14 +303,23 @@ extension AdaptiveAveragePool2d {
 }
 
 extension MaxPool2d {
-    /// Int8 on the input's own scale (max commutes with the affine map) when the node is quantized.
+    /// Int8 on the input's own scale (max commutes with the affine map) when the node is quantized. A volume
+    /// pools each slice in-plane, then takes the largest byte over the depth taps (`Int8Volumes`).
     public func lowerInt8(_ program: Int8Program, node i: Int) throws(GraphError) -> Int? {
-        let node = program.graph.nodes[i]
+        let node = program.graph.nodes[i], xs = program.shapes[node.inputs[0]], s = program.shapes[i]
         guard program.quantization[node.name] != nil, let xin = program.q8Value(node.inputs[0]) else { return nil }
-        var g = window.geometry(program.shapes[node.inputs[0]])
+        let h = window.window.axis3(1), w = window.window.axis3(2), d = window.window.axis3(0)
+        if h.kernel != w.kernel || h.stride != w.stride || h.padBegin != w.padBegin { return nil }
+        var g = window.geometry(xs)
         g.batch = 1
         let reference = program.reference
-        let kernel = Int8Program.Kernel { r in
+        // A volume's slices as images, pooled in-plane.
+        let images = xs.depth.map { inDepth in
+            (input: TensorShape(batch: xs.batch * inDepth, channels: xs.channels, height: xs.height, width: xs.width),
+             output: TensorShape(batch: xs.batch * inDepth, channels: s.channels, height: s.height, width: s.width))
+        }
+        let kernel = Int8Program.Kernel { step in
+            let r = images.map { step.viewed(input: $0.input, output: $0.output) } ?? step
             let src = r.x.assumingMemoryBound(to: UInt8.self), dst = r.output.assumingMemoryBound(to: UInt8.self)
             if reference {
                 for n in 0..<r.shape.batch {
@@ -321,7 +330,10 @@ extension MaxPool2d {
                 eachImageRows(r.xs, r.shape, src, dst, r.threads) { s, d, rows in Q8Resampling.maxPool(g, input: s, output: d, rows: rows) }
             }
         }
-        return program.addStep(kernel, [xin.value], i, program.shapes[i], .q8(xin.parameters))
+        guard let images, let inDepth = xs.depth else { return program.addStep(kernel, [xin.value], i, s, .q8(xin.parameters)) }
+        if d.kernel == 1 && d.stride == 1 && d.padBegin == 0 { return program.addStep(kernel, [xin.value], i, s, .q8(xin.parameters)) }
+        let pooled = program.addStep(kernel, [xin.value], i, images.output, .q8(xin.parameters))
+        return program.depthMaxStep(pooled, axis: d, inDepth: inDepth, output: s, parameters: xin.parameters, node: i)
     }
 }
 

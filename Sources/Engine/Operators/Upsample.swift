@@ -291,10 +291,10 @@ extension UpsampleAttributes {
 }
 
 extension UpsampleAttributes {
-    /// Int8 on the input's own scale when the node is quantized.
+    /// Int8 on the input's own scale when the node is quantized; a volume's resize runs in fp32 (a float island).
     public func lowerInt8(_ program: Int8Program, node i: Int) throws(GraphError) -> Int? {
         let node = program.graph.nodes[i]
-        guard program.quantization[node.name] != nil, let xin = program.q8Value(node.inputs[0]) else { return nil }
+        guard program.shapes[i].depth == nil, program.quantization[node.name] != nil, let xin = program.q8Value(node.inputs[0]) else { return nil }
         let mode = self.mode
         let kernel = Int8Program.Kernel { r in
             var one = r.xs.image

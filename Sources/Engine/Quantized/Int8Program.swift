@@ -78,9 +78,6 @@ public final class Int8Program {
         self.reference = reference
         self.choose = choose
         shapes = try graph.inferShapes(inputs)
-        if let volume = graph.nodes.indices.first(where: { shapes[$0].depth != nil }) {
-            throw .shape(node: graph.nodes[volume].name, "int8 programs run on images; run volumes in fp32")
-        }
         for (index, node) in graph.nodes.enumerated() {
             let shape = shapes[index]
             if case .input = node.op {

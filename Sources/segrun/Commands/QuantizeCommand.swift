@@ -134,7 +134,7 @@ struct QuantizeCommand: ParsableCommand {
     }
 
     /// Calibration slices from a dataset of volumes: `images` slices spread evenly over its cases, each as
-    /// predict makes it (the model's window, spacing and axis).
+    /// predict makes it (the model's window, spacing and axis); for a 3D model, windows of its patch.
     func volumeCalibration(_ model: Model) throws -> [Tensor] {
         let cases: [VolumeCase]
         do { cases = try VolumeDataset.scan(calib) } catch { throw CLIError("\(error)") }
@@ -147,7 +147,13 @@ struct QuantizeCommand: ParsableCommand {
             let share = images / cases.count + (k < images % cases.count ? 1 : 0)
             if share == 0 { continue }
             do {
-                for x in try run.inputSlices(try c.readImage(), count: share) {
+                let image = try c.readImage()
+                if model.inputSpatialRank == 3 {
+                    // 3D models calibrate on windows of their training patch (`VolumeSegmentation.inputPatches`).
+                    tensors += run.inputPatches(image, count: share).map { segmenter.normalize($0) }
+                    continue
+                }
+                for x in try run.inputSlices(image, count: share) {
                     var t = x
                     if let size = model.inputSize { t = TensorOps.resize(t, height: size.height, width: size.width) }
                     tensors.append(TensorOps.padToMultiple(segmenter.normalize(t), model.inputMultiple))

@@ -90,8 +90,8 @@ struct DepthStacking {
 
     /// Weights `[a][b][kd][planeTaps]` (a 3D kernel, depth taps after the channel axis `b`) as
     /// `[a][kd][b][planeTaps]`: the 2D kernel whose channel axis `b` is the stacked one (`kd * b`).
-    static func stackedWeights(_ w: [Float], outer a: Int, inner b: Int, depth kd: Int, planeTaps t: Int) -> [Float] {
-        var out = Autograd.uninitialized(w.count)
+    static func stackedWeights<T: Numeric>(_ w: [T], outer a: Int, inner b: Int, depth kd: Int, planeTaps t: Int) -> [T] {
+        var out = [T](repeating: 0, count: w.count)
         for i in 0..<a { for j in 0..<b { for k in 0..<kd { for p in 0..<t {
             out[((i * kd + k) * b + j) * t + p] = w[((i * b + j) * kd + k) * t + p]
         } } } }
