@@ -128,3 +128,21 @@ public enum ConnectedComponents {
         return offsets
     }
 }
+
+extension ConnectedComponents {
+    /// nnU-Net's post-processing: per class id (nonzero) in `labels`, only its largest connected component stays
+    /// (full connectivity: 8 in 2D, 26 in 3D); the rest become background (0). On a tie the first in raster order
+    /// stays. `size` is [H, W] or [D, H, W].
+    public static func keepingLargest(_ labels: [UInt8], size: [Int]) -> [UInt8] {
+        var out = labels
+        for id in Set(labels) where id != 0 {
+            let components = label(labels.map { $0 == id ? 1 : 0 }, size: size, connectivity: .full)
+            if components.count <= 1 { continue }
+            let areas = components.areas
+            var largest = 1
+            for k in 2...components.count where areas[k] > areas[largest] { largest = k }
+            for i in out.indices where components.labels[i] != 0 && Int(components.labels[i]) != largest { out[i] = 0 }
+        }
+        return out
+    }
+}

@@ -38,9 +38,13 @@ public struct VolumeSegmentation {
                 metadata.string(MetadataKey.inputVolumeLabelInterpolation).flatMap(LabelInterpolation.init(rawValue:)) ?? .nearest)
     }
 
-    /// The model's spacing, when it was trained on volumes.
+    /// The voxel spacing (x, y, z) volumes are resampled to before the model, overriding the model's (an
+    /// untrained or imported model records none).
+    public var spacing: [Double]? = nil
+
+    /// The spacing the model runs at: `spacing`, else the model's, when it was trained on volumes.
     var targetSpacing: [Double]? {
-        segmenter.model.metadata.floats(MetadataKey.inputVolumeSpacing).flatMap { $0.count == 3 ? $0.map(Double.init) : nil }
+        spacing ?? segmenter.model.metadata.floats(MetadataKey.inputVolumeSpacing).flatMap { $0.count == 3 ? $0.map(Double.init) : nil }
     }
 
     /// The axis a volume of `spacing` (after resampling) is cut along: the one asked for, else the model's, else

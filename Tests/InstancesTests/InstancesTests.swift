@@ -30,6 +30,19 @@ final class ConnectedComponentsTests: XCTestCase {
         return InstanceLabels(labels: labels, count: Int(count), size: size)
     }
 
+    /// Per class, only the largest 26-connected component stays; other classes keep theirs.
+    func testKeepingTheLargestComponentPerClass() {
+        // 2 x 3 x 4: class 1 has a 3-voxel part and a 1-voxel part; class 2 one 2-voxel part (kept whole).
+        let labels: [UInt8] = [1, 1, 0, 2,
+                               0, 0, 0, 2,
+                               0, 0, 0, 1,
+                               1, 0, 0, 0,
+                               0, 0, 0, 0,
+                               0, 0, 0, 0]
+        let kept = ConnectedComponents.keepingLargest(labels, size: [2, 3, 4])
+        XCTAssertEqual(kept, [1, 1, 0, 2,  0, 0, 0, 2,  0, 0, 0, 0,  1, 0, 0, 0,  0, 0, 0, 0,  0, 0, 0, 0])
+    }
+
     func testDiagonalsJoinOnlyWithFullConnectivity() {
         let mask: [UInt8] = [1, 0, 0,
                              0, 1, 0,

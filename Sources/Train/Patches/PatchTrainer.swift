@@ -46,6 +46,9 @@ public final class PatchTrainer {
         model.metadata[MetadataKey.inputVolumeLabelInterpolation] = .string(data.plan.labelInterpolation.rawValue)
         if let orientation = data.plan.orientation { model.metadata[MetadataKey.inputVolumeOrientation] = .string(orientation.description) }
         model.metadata[MetadataKey.inputVolumeIntensity] = .string(data.windows.map(\.description).joined(separator: ","))
+        if options.headBias == .prior || (options.headBias == .auto && model.classes > 1) {
+            _ = PriorHeadBias.apply(to: &model.graph, frequencies: data.classFrequencies(classes: max(2, model.classes)))
+        }
         self.model = model
         Trainer.keepFreedMemory
         autograd = try Autograd(model.graph, threads: options.threads, fuseActivations: true)

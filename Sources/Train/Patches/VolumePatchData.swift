@@ -145,6 +145,17 @@ public struct VolumePatchData {
         return (mean, std)
     }
 
+    /// The fraction of the training blocks' voxels in each class (`PriorHeadBias` starts the head there).
+    public func classFrequencies(classes: Int) -> [Double] {
+        var counts = [Double](repeating: 0, count: classes)
+        for block in training {
+            let c = cases[block.caseIndex], plane = c.size[0] * c.size[1]
+            for v in (block.z.lowerBound * plane)..<(block.z.upperBound * plane) where Int(c.labels[v]) < classes { counts[Int(c.labels[v])] += 1 }
+        }
+        let total = max(1, counts.reduce(0, +))
+        return counts.map { $0 / total }
+    }
+
     /// The foreground voxels (label > 0) of a block, as (x, y, z), at most `limit` of them evenly spaced in
     /// memory order (what foreground-centred patches are drawn around).
     public func foreground(_ block: Block, limit: Int = 200_000) -> [SIMD3<Int32>] {

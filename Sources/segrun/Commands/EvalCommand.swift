@@ -97,6 +97,9 @@ struct EvalCommand: ParsableCommand {
     @Flag(help: "Score label-bit masks in --pred (as a multi-label model's predict writes NAME.png) against a multi-label dataset (masks/LABEL/ folders, multi-channel masks or UW-Madison's train.csv); automatic with a multi-label model. Reports Dice per label and the UW-Madison score.")
     var multilabel = false
 
+    @Flag(help: "Volumes: keep only the largest connected component (26-connected) of each predicted class before scoring (predict --largest-component).")
+    var largestComponent = false
+
     @Flag(help: "Also score instances: AP at IoU 0.5 and 0.75, mean AP over 0.5:0.95, per-instance Dice (--split none, distance or boundary).")
     var instances = false
 

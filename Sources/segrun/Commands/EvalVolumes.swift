@@ -3,6 +3,7 @@ import Engine
 import ImageIO
 import Volumes
 import Train
+import Instances
 
 /// `segrun eval` on a dataset of volumes: per case and class, overlap and surface distances in the volumes'
 /// units, then means over cases and the pooled Dice. Returns the scores of every case (or held-out slab) as
@@ -68,12 +69,13 @@ extension EvalCommand {
             do { truthVolume = try VolumeFile.read(c.mask!) } catch { throw CLIError("\(error)") }
             var truth = truthVolume.voxels.prefix(truthVolume.voxelCount).map { UInt8(max(0, min(255, $0.rounded()))) }
             if let model, model.classes == 1 { truth = truth.map { $0 > 0 ? 1 : 0 } }
-            let predicted: [UInt8]
+            var predicted: [UInt8]
             if let run {
                 let image: Volume
                 do { image = try c.readImage() } catch { throw CLIError("\(error)") }
                 if image.size != truthVolume.size { throw CLIError("\(c.mask!): \(truthVolume.size) voxels, its image \(c.images[0]) has \(image.size)") }
                 do { predicted = try run.labels(image).labels } catch { throw CLIError("\(c.images[0]): \(error)") }
+                if largestComponent { predicted = ConnectedComponents.keepingLargest(predicted, size: image.size.reversed()) }
             } else {
                 let candidates = [".nii.gz", ".nii", ".nrrd"].map { pred! + "/" + c.name + $0 }
                 guard let path = candidates.first(where: { FileManager.default.fileExists(atPath: $0) }) else {

@@ -114,6 +114,12 @@ struct PredictCommand: ParsableCommand {
     @Option(help: "Volumes: intensity normalization, percentile:LOW:HIGH, zscore or ct:LOW:HIGH:MEAN:STD, comma-separated per channel (default: the model's, else percentile:0.5:99.5).")
     var window: String?
 
+    @Flag(help: "Volumes: keep only the largest connected component (26-connected) of each class, as nnU-Net's post-processing does for single-object structures (a brain, a liver).")
+    var largestComponent = false
+
+    @Option(help: "Volumes: resample to this voxel spacing before the model, X or XxYxZ in the volume's units (default: the model's training spacing; none for an untrained model), and the labels back.")
+    var spacing: String?
+
     @Option(help: "Volumes: slices per forward pass (default: as many as make 64 Ki pixels, at most 16).")
     var batch: Int?
 

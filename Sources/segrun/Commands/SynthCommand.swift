@@ -16,10 +16,14 @@ struct SynthCommand: ParsableCommand {
             gi-tract: abdominal MRI-like scans in the UW-Madison GI tract layout (caseN/caseN_day0/scans/
             slice_K_W_H_1.50_1.50.png, 16-bit, and train.csv with run-length masks of large_bowel, small_bowel and
             stomach, which overlap): --count scans of --slices slices, for segrun train --multilabel.
+            volumes: CT-like NRRD volumes (images/caseNNN.nrrd, masks/caseNNN.nrrd) of --size x --size x --slices
+            voxels at 1 x 1 x 2.5 mm: an ellipsoid organ (label 1) holding a small brighter lesion (label 2), for the
+            3D networks (segrun plan, segrun train --preset unet3d-xs).
 
             Examples:
               segrun synth --out data/lesions --count 200 --seed 1 --kind lesion --size 128
               segrun synth --out data/gi --count 6 --slices 24 --size 64 --kind gi-tract
+              segrun synth --out data/vol --count 6 --slices 24 --size 64 --kind volumes
             """))
 
     @Option(help: "Output folder.")
@@ -34,20 +38,26 @@ struct SynthCommand: ParsableCommand {
     @Option(help: "Image side in pixels.")
     var size: Int = 256
 
-    @Option(help: "lesion, organs, nuclei or gi-tract.")
+    @Option(help: "lesion, organs, nuclei, gi-tract or volumes.")
     var kind: String = "lesion"
 
-    @Option(help: "gi-tract: slices per scan (--count is the number of scans).")
+    @Option(help: "gi-tract and volumes: slices per scan or volume (--count is the number of scans or volumes).")
     var slices: Int = 24
 
     func validate() throws {
         if count < 1 { throw ValidationError("--count must be at least 1") }
         if size < 16 || size > 4096 { throw ValidationError("--size must be 16...4096") }
-        if SyntheticData.Kind(rawValue: kind) == nil && kind != "gi-tract" { throw ValidationError("--kind takes lesion, organs, nuclei or gi-tract") }
+        if SyntheticData.Kind(rawValue: kind) == nil && kind != "gi-tract" && kind != "volumes" { throw ValidationError("--kind takes lesion, organs, nuclei, gi-tract or volumes") }
         if slices < 1 { throw ValidationError("--slices must be at least 1") }
     }
 
     func run() throws {
+        if kind == "volumes" {
+            // 3D: --count NRRD volumes of --size x --size x --slices voxels at 1 x 1 x 2.5 mm.
+            try SyntheticVolumes.write(to: out, cases: count, size: size, slices: slices, seed: seed)
+            print("wrote \(count) volume(s) of \(size)x\(size)x\(slices) voxels at 1 x 1 x 2.5 mm (\(SyntheticVolumes.labels.dropFirst().joined(separator: ", "))) to \(out)")
+            return
+        }
         if kind == "gi-tract" {
             // The UW-Madison layout: --count scans of --slices slices, train.csv with overlapping labels.
             try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
