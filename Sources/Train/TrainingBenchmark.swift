@@ -17,7 +17,9 @@ public enum TrainingBenchmark {
         public var imagesPerSecond: Double { Double(batch) / stepSeconds }
     }
 
-    public static func run(_ model: Model, height: Int, width: Int, batch: Int, threads: Int, steps: Int,
+    /// `depth`: a volume batch (N x C x depth x height x width) for a 3D model, its loss on the D*H-row view
+    /// as patch training computes it.
+    public static func run(_ model: Model, height: Int, width: Int, depth: Int? = nil, batch: Int, threads: Int, steps: Int,
                            convolutions: TrainingConvolutions = TrainingOptions().convolutions) throws -> Result {
         Trainer.keepFreedMemory
         let autograd = try Autograd(model.graph, threads: threads, fuseActivations: true)
@@ -25,15 +27,15 @@ public enum TrainingBenchmark {
         let optimizer = Optimizer(TrainingOptions().optimizer)
         let loss = Loss.defaultLoss(classes: model.classes)
         var random = SeededGenerator(seed: 5)
-        let shape = TensorShape(batch: batch, channels: model.inputChannels, height: height, width: width)
+        let shape = TensorShape(batch: batch, channels: model.inputChannels, depth: depth, height: height, width: width)
         let x = Tensor(shape: shape, data: (0..<shape.elementCount).map { _ in random.uniform() })
-        let pixels = batch * height * width
+        let rows = (depth ?? 1) * height, pixels = batch * rows * width
         let target: Target
         if model.classes == 1 {
-            target = .binary(Tensor(shape: TensorShape(batch: batch, channels: 1, height: height, width: width),
+            target = .binary(Tensor(shape: TensorShape(batch: batch, channels: 1, height: rows, width: width),
                                     data: (0..<pixels).map { _ in random.uniform() > 0.4 ? 1 : 0 }))
         } else {
-            target = .classes((0..<pixels).map { _ in Int32(random.next() % UInt64(model.classes)) }, batch: batch, height: height, width: width)
+            target = .classes((0..<pixels).map { _ in Int32(random.next() % UInt64(model.classes)) }, batch: batch, height: rows, width: width)
         }
         var forward: [Double] = [], backward: [Double] = [], update: [Double] = []
         let nodeCount = model.graph.nodes.count
@@ -45,7 +47,7 @@ public enum TrainingBenchmark {
             let t1 = MonotonicClock.now()
             autograd.zeroGradients()
             let gradients = logits.map { head -> Tensor? in
-                var g = loss.evaluate(head, target).gradient
+                var g = Tensor(shape: head.shape, data: loss.evaluate(PatchTrainer.flattened(head), target).gradient.data)
                 for i in 0..<g.data.count { g.data[i] /= Float(logits.count) }
                 return g
             }

@@ -103,7 +103,13 @@ public struct VolumeSegmentation {
                           progress: (Int, Int) -> Void) throws -> LabelVolume {
         var windowed = IntensityWindow.apply(windows, to: original)
         if let target = targetSpacing { windowed = VolumeResampling.resample(windowed, to: target, interpolation: interpolation.image) }
-        let volume = windowed
+        return try labels(onModelGrid: windowed, original: original.grid, probabilities: probabilities, progress: progress)
+    }
+
+    /// The labels on the input's grid of `volume`, the input (`original`) already windowed and resampled to the
+    /// model's spacing; `probabilities` as for a volume held whole.
+    func labels(onModelGrid volume: Volume, original: VolumeGrid, probabilities: ((Int, [Float]) throws -> Void)?,
+                progress: (Int, Int) -> Void) throws -> LabelVolume {
         let axis = slicingAxis(size: original.size, spacing: original.spacing)
         let (w, h) = axis.sliceSize(volume.size)
         var out = LabelVolume(size: volume.size)
@@ -150,6 +156,20 @@ public struct VolumeSegmentation {
     public func labels(_ reader: VolumeReader, probabilities: ((Int, [Float]) throws -> Void)? = nil,
                        progress: (Int, Int) -> Void = { _, _ in }) throws -> LabelVolume {
         let grid = reader.grid
+        if segmenter.model.inputSpatialRank == 3 && reorientation(grid.affine) == nil {
+            // A 3D model needs the volume whole, but only on its own grid: the slices stream in, windowed and
+            // resampled, so the input's float voxels are never held (a CT at 0.8 mm is 300 MiB of them).
+            let slices = try StreamedSlices(reader, windows: windows, target: targetSpacing, interpolation: interpolation.image)
+            let plane = slices.size[0] * slices.size[1], n = plane * slices.size[2]
+            var voxels = [Float](repeating: 0, count: grid.channels * n)
+            for z in 0..<slices.size[2] {
+                let planes = try slices.planes(z)
+                for c in 0..<grid.channels { voxels.replaceSubrange((c * n + z * plane)..<(c * n + (z + 1) * plane), with: planes[(c * plane)..<((c + 1) * plane)]) }
+            }
+            let volume = Volume(size: slices.size, channels: grid.channels, voxels: voxels, spacing: targetSpacing ?? grid.spacing, affine: grid.affine,
+                                units: grid.units, source: grid.source)
+            return try labels(onModelGrid: volume, original: grid, probabilities: probabilities, progress: progress)
+        }
         guard segmenter.model.inputSpatialRank != 3 && slicingAxis(size: grid.size, spacing: grid.spacing) == .z && reorientation(grid.affine) == nil else {
             return try labels(reader.readVolume(), probabilities: probabilities, progress: progress)
         }

@@ -1,10 +1,11 @@
 """Writes a synthetic CT as a gzipped NIfTI-1, int16 Hounsfield units, slice by slice (python3's standard
 library only): an elliptic body of soft tissue (40 HU) in air (-1000), a spine (700), and a liver-like blob
-(60) whose size varies along z; 0.7 x 0.7 x 2.5 mm voxels, RAS affine. Usage: make_ct.py OUT NX NY NZ"""
+(60) whose size varies along z; 0.7 x 0.7 x 2.5 mm voxels unless given, RAS affine.
+Usage: make_ct.py OUT NX NY NZ [DX DY DZ]"""
 import array, gzip, struct, sys
 
 out, nx, ny, nz = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
-dx, dy, dz = 0.7, 0.7, 2.5
+dx, dy, dz = (float(v) for v in sys.argv[5:8]) if len(sys.argv) >= 8 else (0.7, 0.7, 2.5)
 header = bytearray(352)
 struct.pack_into("<i", header, 0, 348)
 struct.pack_into("<8h", header, 40, 3, nx, ny, nz, 1, 1, 1, 1)

@@ -138,7 +138,7 @@ struct BenchCommand: ParsableCommand {
         let m = model.inputMultiple
         let ph = (h + m - 1) / m * m, pw = (w + m - 1) / m * m
         let algorithm = conv.flatMap(TrainingConvolutions.init(name:)) ?? TrainingOptions().convolutions
-        let header = "CPU: \(machine.cpuModel) | compiled ISA: \(machine.compiledISA) | training: \(label) | batch \(batch) at \(ph)x\(pw)"
+        let header = "CPU: \(machine.cpuModel) | compiled ISA: \(machine.compiledISA) | training: \(label) | batch \(batch) at \(model.inputSpatialRank == 3 ? "\(ph)x" : "")\(ph)x\(pw)"
             + " | Adam, \(model.classes == 1 ? "BCE+Dice" : "CE+Dice") | convolutions: \(algorithm)"
         if json { FileHandle.standardError.write((header + "\n").data(using: .utf8)!) } else {
             print(header)
@@ -148,7 +148,10 @@ struct BenchCommand: ParsableCommand {
         defer { if nodes && !json { printNodes(results) } }
         for t in counts {
             let r: TrainingBenchmark.Result
-            do { r = try TrainingBenchmark.run(model, height: ph, width: pw, batch: batch, threads: t, steps: steps, convolutions: algorithm) }
+            do {
+                r = try TrainingBenchmark.run(model, height: ph, width: pw, depth: model.inputSpatialRank == 3 ? ph : nil, batch: batch, threads: t,
+                                              steps: steps, convolutions: algorithm)
+            }
             catch { throw CLIError("\(error)") }
             results.append(r)
             if json {

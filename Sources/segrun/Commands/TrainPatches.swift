@@ -106,7 +106,22 @@ extension TrainCommand {
                 print("early stop after epoch \(epoch): no better validation pooled Dice for \(patience ?? 0) epochs")
             }
         }
-        print("wrote \(out)/best.segrun, last.segrun, log.jsonl, curves.svg")
+        // The report: scores, curves and a three-view montage of each validation case (truth above, prediction below).
+        let log = (try? String(contentsOfFile: out + "/log.jsonl", encoding: .utf8)) ?? ""
+        let records = log.split(separator: "\n").compactMap { try? JSONDecoder().decode(EpochRecord.self, from: Data($0.utf8)) }
+        let held = Set(dataset.validation.map { dataset.cases[$0.caseIndex].name })
+        let cases = ((try? VolumeDataset.scan(data)) ?? []).filter { held.contains($0.name) && $0.mask != nil }
+        let report = TrainReport(title: "segrun train: \((out as NSString).lastPathComponent)",
+                                 settings: ["data \(data)", "\(modelOptions.preset!), patches " + extents.map(String.init).joined(separator: "x"),
+                                            "\(epochs) epochs of \(patchesPerEpoch) patches", "validation \(val)"],
+                                 records: records, classNames: dataset.modelClasses == 1 ? [dataset.classNames.last ?? "foreground"] : Array(dataset.classNames.dropFirst()))
+        var montages: ProgressBar? = nil
+        try report.write(directory: out, model: try loadModelFile(FileManager.default.fileExists(atPath: out + "/best.segrun") ? out + "/best.segrun" : out + "/last.segrun"),
+                         cases: cases) { done, total in
+            if montages == nil { montages = ProgressBar(total: total, label: "report: validation cases") }
+            montages?.update(done)
+        }
+        print("wrote \(out)/best.segrun, last.segrun, log.jsonl, curves.svg, report.html")
     }
 
     /// The training patch `NetworkPlan.patch` gives `model`'s architecture for the median training block.
