@@ -75,6 +75,10 @@ struct InfoCommand: ParsableCommand {
         let arch = m.string(MetadataKey.architecture).flatMap(Architecture.init(rawValue:))?.displayName ?? "unknown"
         print("architecture: \(arch)" + (m.string(MetadataKey.preset).map { " (preset \($0))" } ?? ""))
         print("input:        \(model.inputChannels) channel(s), " + (model.inputSpatialRank == 3 ? "volumes, D, H and W" : "H and W") + " padded to multiples of \(multiple)")
+        if let patch = model.inputPatch {
+            let spacing = m.floats(MetadataKey.inputVolumeSpacing).map { " at " + $0.reversed().map { String(format: "%g", $0) }.joined(separator: " x ") + " mm" } ?? ""
+            print("patches:      trained on " + patch.map(String.init).joined(separator: "x") + " (z, y, x)\(spacing); predict slides Gaussian windows of that size")
+        }
         let names = m.strings(MetadataKey.classNames)?.joined(separator: ", ") ?? ""
         print("output:       \(model.classes) class(es) [\(names)], " + (model.classes == 1 ? "sigmoid, threshold \(model.threshold)" : "softmax, argmax"))
         print("outputs:      \(model.graph.outputs.map { $0.name }.joined(separator: ", "))")
