@@ -144,6 +144,42 @@ struct TrainCommand: ParsableCommand {
         if let axis, SliceAxis(rawValue: axis) == nil { throw ValidationError("--axis takes x, y or z") }
     }
 
+    /// The options 2D and 3D training share: epochs, batch, rate, loss (with the --dice form for the defaults),
+    /// head biases, weight decay, optimizer, schedule (`step` counts `batchesPerEpoch`), warm-up, seed,
+    /// convolutions, patience.
+    func trainingOptions(binary: Bool, batchesPerEpoch: Int) throws -> TrainingOptions {
+        var training = TrainingOptions()
+        training.epochs = epochs
+        training.batchSize = batch
+        training.learningRate = lr
+        training.loss = try parsedLoss()
+        if training.loss == nil && dice != "batch" {
+            let form: DiceForm = dice == "image" ? .perImage : DiceForm(batch: true, background: false)
+            training.loss = binary ? .bceDice(bceWeight: 1, diceWeight: 1, form: form) : .crossEntropyDice(ceWeight: 1, diceWeight: 1, form: form)
+        }
+        training.headBias = HeadBiasStart(rawValue: headBias)!
+        training.weightDecay = weightDecay
+        switch optimizer {
+        case "adam": training.optimizer = .adam(beta1: 0.9, beta2: 0.999, epsilon: 1e-8)
+        case "adamw": training.optimizer = .adamW(beta1: 0.9, beta2: 0.999, epsilon: 1e-8)
+        case "sgd": training.optimizer = .sgd(momentum: 0.9, nesterov: false)
+        case "nesterov": training.optimizer = .sgd(momentum: 0.9, nesterov: true)
+        default: throw CLIError("unknown optimizer '\(optimizer)'")
+        }
+        switch schedule {
+        case "constant": training.schedule = .constant
+        case "cosine": training.schedule = .cosine(minimum: 0)
+        case "poly": training.schedule = .poly(power: 0.9)
+        case "step": training.schedule = .step(every: max(1, epochs / 3) * batchesPerEpoch, gamma: 0.1)
+        default: throw CLIError("unknown schedule '\(schedule)'")
+        }
+        training.warmupEpochs = warmup
+        training.seed = modelOptions.seed
+        if let conv { training.convolutions = TrainingConvolutions(name: conv)! }
+        training.patience = patience
+        return training
+    }
+
     func parsedLoss() throws -> Loss? {
         let form: DiceForm = dice == "image" ? .perImage : (dice == "batch-all" ? DiceForm(batch: true, background: false) : .batchForeground)
         switch loss {
@@ -244,43 +280,14 @@ struct TrainCommand: ParsableCommand {
         if h % model.inputMultiple != 0 || w % model.inputMultiple != 0 {
             throw CLIError("--size \(size) is not a multiple of the model's input multiple \(model.inputMultiple)")
         }
-        var training = TrainingOptions()
-        training.epochs = epochs
-        training.batchSize = batch
-        training.learningRate = lr
-        training.loss = try parsedLoss()
-        if training.loss == nil && dice != "batch" {
-            let form: DiceForm = dice == "image" ? .perImage : DiceForm(batch: true, background: false)
-            training.loss = dataset.modelClasses == 1 || dataset.multilabel ? .bceDice(bceWeight: 1, diceWeight: 1, form: form)
-                                                      : .crossEntropyDice(ceWeight: 1, diceWeight: 1, form: form)
-        }
-        training.headBias = HeadBiasStart(rawValue: headBias)!
-        training.weightDecay = weightDecay
-        switch optimizer {
-        case "adam": training.optimizer = .adam(beta1: 0.9, beta2: 0.999, epsilon: 1e-8)
-        case "adamw": training.optimizer = .adamW(beta1: 0.9, beta2: 0.999, epsilon: 1e-8)
-        case "sgd": training.optimizer = .sgd(momentum: 0.9, nesterov: false)
-        case "nesterov": training.optimizer = .sgd(momentum: 0.9, nesterov: true)
-        default: throw CLIError("unknown optimizer '\(optimizer)'")
-        }
-        switch schedule {
-        case "constant": training.schedule = .constant
-        case "cosine": training.schedule = .cosine(minimum: 0)
-        case "poly": training.schedule = .poly(power: 0.9)
-        case "step": training.schedule = .step(every: max(1, epochs / 3) * ((trainIndices.count + batch - 1) / batch), gamma: 0.1)
-        default: throw CLIError("unknown schedule '\(schedule)'")
-        }
-        training.warmupEpochs = warmup
+        var training = try trainingOptions(binary: dataset.modelClasses == 1 || dataset.multilabel, batchesPerEpoch: (trainIndices.count + batch - 1) / batch)
         training.augmentation = Augmentation.named(augment)!
         if augment == "elastic" { training.augmentation.elasticPixels = Float(min(h, w)) / 16 }
-        training.seed = modelOptions.seed
         training.threads = threads ?? max(1, ParallelFor.coreCount / (mpi == nil ? 1 : MPICommunicator.localSize(environment) ?? 1))
         if let mpi {
             training.dataParallel = DataParallel(rank: mpi.rank, size: mpi.size, sumFloats: { mpi.sumInRankOrder(&$0) },
                                                  sumDoubles: { mpi.sumInRankOrder($0) }, broadcastFloats: { mpi.broadcast(&$0) })
         }
-        if let conv { training.convolutions = TrainingConvolutions(name: conv)! }
-        training.patience = patience
         training.overlayEvery = max(0, overlayEvery)
         print("data: \(dataset.name), \(dataset.samples.count) images (\(trainIndices.count) train, \(validationIndices.count) validation) at \(h)x\(w), "
               + "\(dataset.channels) channel(s), classes: \(dataset.classNames.joined(separator: ", "))")

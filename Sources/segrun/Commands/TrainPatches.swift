@@ -44,35 +44,8 @@ extension TrainCommand {
         }
         model.metadata[MetadataKey.trainValidationSplit] = .string(val)
         model.metadata[MetadataKey.trainSeed] = .int(Int64(modelOptions.seed))
-        var training = TrainingOptions()
-        training.epochs = epochs
-        training.batchSize = batch
-        training.learningRate = lr
-        training.loss = try parsedLoss()
-        if training.loss == nil && dice != "batch" {
-            let form: DiceForm = dice == "image" ? .perImage : DiceForm(batch: true, background: false)
-            training.loss = dataset.modelClasses == 1 ? .bceDice(bceWeight: 1, diceWeight: 1, form: form) : .crossEntropyDice(ceWeight: 1, diceWeight: 1, form: form)
-        }
-        training.weightDecay = weightDecay
-        switch optimizer {
-        case "adam": training.optimizer = .adam(beta1: 0.9, beta2: 0.999, epsilon: 1e-8)
-        case "adamw": training.optimizer = .adamW(beta1: 0.9, beta2: 0.999, epsilon: 1e-8)
-        case "sgd": training.optimizer = .sgd(momentum: 0.9, nesterov: false)
-        case "nesterov": training.optimizer = .sgd(momentum: 0.9, nesterov: true)
-        default: throw CLIError("unknown optimizer '\(optimizer)'")
-        }
-        switch schedule {
-        case "constant": training.schedule = .constant
-        case "cosine": training.schedule = .cosine(minimum: 0)
-        case "poly": training.schedule = .poly(power: 0.9)
-        case "step": training.schedule = .step(every: max(1, epochs / 3) * max(1, patchesPerEpoch / batch), gamma: 0.1)
-        default: throw CLIError("unknown schedule '\(schedule)'")
-        }
-        training.warmupEpochs = warmup
-        training.seed = modelOptions.seed
+        var training = try trainingOptions(binary: dataset.modelClasses == 1, batchesPerEpoch: max(1, patchesPerEpoch / batch))
         training.threads = threads ?? ParallelFor.coreCount
-        if let conv { training.convolutions = TrainingConvolutions(name: conv)! }
-        training.patience = patience
         var augmentation = augment == "off" ? PatchAugmentation.none : PatchAugmentation()
         // Anisotropic data (one axis 2x or more coarser than the finest) rotates in-plane only.
         augmentation.inPlaneOnly = (dataset.plan.target.max() ?? 1) >= 2 * (dataset.plan.target.min() ?? 1)
