@@ -85,6 +85,26 @@ public enum Loss: Equatable {
     public static let defaultBinary = Loss.bceDice(bceWeight: 1, diceWeight: 1)
     public static let defaultMultiClass = Loss.crossEntropyDice(ceWeight: 1, diceWeight: 1)
 
+    /// Whether the loss scores one sigmoid output per channel against 0/1 masks (binary and multi-label
+    /// models), rather than a softmax over classes.
+    public var isBinary: Bool {
+        switch self {
+        case .crossEntropy, .crossEntropyDice: return false
+        case .bce, .foregroundWeightedBCE, .dice, .bceDice, .focal, .tversky: return true
+        }
+    }
+
+    /// Why this loss cannot train a model of `classes` outputs (`multilabel`: independent sigmoids), or nil.
+    public func problem(classes: Int, multilabel: Bool) -> String? {
+        if isBinary && classes > 1 && !multilabel {
+            return "\(self) scores sigmoid outputs against 0/1 masks; a \(classes)-class softmax model trains with ce or ce-dice (the default)"
+        }
+        if !isBinary && (classes == 1 || multilabel) {
+            return "\(self) is a softmax cross-entropy over classes; a binary or multi-label model trains with bce, bce-dice (the default), wbce, dice, dice-squared, focal or tversky"
+        }
+        return nil
+    }
+
     /// The default loss of a model with `classes` outputs (1: binary).
     public static func defaultLoss(classes: Int) -> Loss { classes == 1 ? defaultBinary : defaultMultiClass }
 

@@ -103,13 +103,10 @@ public final class Trainer {
         }
         optimizer = Optimizer(options.optimizer, weightDecay: options.weightDecay, clipNorm: options.clipNorm)
         loss = options.loss ?? Loss.defaultLoss(classes: model.isMultilabel ? 1 : model.classes)
-        if model.isMultilabel {
-            switch loss {
-            case .crossEntropy, .crossEntropyDice:
-                throw DatasetError.invalid("a multi-label model's outputs are independent sigmoids: use a binary loss (bce-dice, the default), not cross-entropy")
-            default: break
-            }
+        if model.isMultilabel && !loss.isBinary {
+            throw DatasetError.invalid("a multi-label model's outputs are independent sigmoids: use a binary loss (bce-dice, the default), not cross-entropy")
         }
+        if let problem = loss.problem(classes: model.classes, multilabel: model.isMultilabel) { throw DatasetError.invalid(problem) }
         presenceLoss = PresenceLoss(model.graph)
     }
 

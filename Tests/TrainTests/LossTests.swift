@@ -5,6 +5,17 @@ import Engine
 @testable import Train
 
 final class LossTests: XCTestCase {
+    /// A binary loss on a softmax model (it would read one mask channel for K logit channels) and cross-entropy on
+    /// a sigmoid model are refused before training, with the reason.
+    func testLossesThatDoNotFitTheModelAreRefused() {
+        XCTAssertNotNil(Loss.dice(squared: true).problem(classes: 3, multilabel: false))
+        XCTAssertNil(Loss.dice(squared: true).problem(classes: 3, multilabel: true))
+        XCTAssertNil(Loss.dice(squared: true).problem(classes: 1, multilabel: false))
+        XCTAssertNotNil(Loss.crossEntropy.problem(classes: 1, multilabel: false))
+        XCTAssertNotNil(Loss.crossEntropyDice(ceWeight: 1, diceWeight: 1).problem(classes: 3, multilabel: true))
+        XCTAssertNil(Loss.defaultMultiClass.problem(classes: 3, multilabel: false))
+    }
+
     let binaryLosses: [Loss] = [.bce(positiveWeight: 1), .bce(positiveWeight: 3), .foregroundWeightedBCE, .dice(squared: false),
                                 .dice(squared: true), .bceDice(bceWeight: 0.8, diceWeight: 0.2), .focal(alpha: 0.25, gamma: 2),
                                 .tversky(alpha: 0.3, beta: 0.7)]

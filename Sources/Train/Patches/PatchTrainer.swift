@@ -55,6 +55,7 @@ public final class PatchTrainer {
         autograd.convolutions = options.convolutions
         optimizer = Optimizer(options.optimizer, weightDecay: options.weightDecay, clipNorm: options.clipNorm)
         loss = options.loss ?? Loss.defaultLoss(classes: model.classes)
+        if let problem = loss.problem(classes: model.classes, multilabel: false) { throw DatasetError.invalid(problem) }
         sampler = PatchSampler(data, patch: patch, augmentation: augmentation, seed: options.seed, mean: mean, std: std)
         var held = data
         held.training = data.validation
