@@ -25,12 +25,18 @@ struct PredictCommand: ParsableCommand {
             the input's header with only the voxel fields changed. --overlay adds NAME_montage.png: axial,
             coronal and sagittal slices through the mask's centre, mask tinted.
 
+            A 3D model (segrun train with unet3d-*, vnet-s or res-unet3d-s) runs on the volume resampled to its
+            spacing (--spacing for a model without one), read slice by slice, by Gaussian sliding windows of its
+            training patch (--tile S: S^3) at half-window steps; --tta mirrors each window over all 8 axis subsets;
+            --largest-component keeps each class's largest 26-connected component.
+
             Examples:
               segrun predict model.segrun scans/ --out masks/ --overlay --overlay-style tint
               segrun predict model.segrun big.png --out out/ --tile 256 --tta
               segrun predict lesions.segrun photos/ --out out/ --instances --min-size 20
               segrun predict --preset unet-s ../shared/data/brain-mask/images --out /tmp/masks
               segrun predict brain.segrun ../shared/data/nifti/ch2.nii.gz --out masks/ --overlay
+              segrun predict runs/brain3d/best.segrun ct.nii.gz --out masks/ --tta --largest-component
 
             Many machines (docs/SCALING.md, deploy/): --shard K/N processes the K-th of N contiguous runs of the
             sorted inputs; in a Slurm array task or a Kubernetes Indexed Job the shard comes from the environment
@@ -90,7 +96,7 @@ struct PredictCommand: ParsableCommand {
     @Option(help: "Blending of overlapping tiles: gaussian, linear or constant.")
     var blend: String = "gaussian"
 
-    @Flag(help: "Test-time augmentation: average over horizontal and vertical flips.")
+    @Flag(help: "Test-time augmentation: average over horizontal and vertical flips (3D models: mirroring over all 8 axis subsets of each window).")
     var tta = false
 
     @Flag(help: "Also write probability maps: NAME_prob.png (foreground, binary models) or NAME_probK.png per class, 16-bit, 65535 = 1; for a volume, float32 volumes NAME_prob.nii.gz or NAME_probK.nii.gz (.nrrd for NRRD) on its grid.")
