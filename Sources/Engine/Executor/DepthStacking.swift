@@ -1,6 +1,6 @@
 import Kernels
 
-/// How training runs a 3D window through the 2D kernels: the depth taps become channels.
+/// How training (and, on bytes, `Int8Volumes`) runs a 3D window through the 2D kernels: the depth taps become channels.
 ///
 /// A depth axis (kernel `kd`, stride, padding, dilation) maps a "long" volume of `longDepth` slices to a
 /// "short" one of `shortDepth` slices: short slice `z` reads long slices `z * stride - padBegin + k * dilation`
