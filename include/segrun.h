@@ -7,7 +7,7 @@
  * NUL-terminated explanation into it (truncated to `message_size` bytes).
  *
  * Build: scripts/build-capi (an Embedded-Swift static library, no Swift runtime to ship). Link with
- *   gcc app.c -Iinclude .build-embedded/capi/libsegrun.a -lpthread -lm
+ *   gcc app.c -Iinclude .build-embedded/capi/libsegrun.a -lpng -lz -lpthread -lm
  */
 #ifndef SEGRUN_H
 #define SEGRUN_H
@@ -63,6 +63,22 @@ segrun_status segrun_run_f32(segrun_model *model, const float *input, int height
  * bytes (channels must equal the model's input channels). mask: height x width bytes, written by the call. */
 segrun_status segrun_run_u8(segrun_model *model, const uint8_t *pixels, int height, int width, int channels,
                             uint8_t *mask, char *message, size_t message_size);
+
+/* 1 when the model segments volumes (a 3D network: segrun_run_volume, segrun_segment_volume_file), 0 for images. */
+int segrun_is_volumetric(const segrun_model *model);
+
+/* The labels of a 3D model over a volume already on the model's grid and in its orientation: voxels holds
+ * input_channels x depth x height x width floats (x fastest), intensities as a volume file holds them (the
+ * model's intensity window and normalization are applied inside). labels: depth x height x width class ids
+ * (a binary model's foreground is 1), written by the call. Gaussian sliding windows of the model's patch. */
+segrun_status segrun_run_volume(segrun_model *model, const float *voxels, int depth, int height, int width,
+                                uint8_t *labels, char *message, size_t message_size);
+
+/* Segments a NIfTI (.nii, .nii.gz) or NRRD (.nrrd) volume with a 3D model as `segrun predict` does (turned to the
+ * model's orientation, resampled to its spacing and back) and writes the uint8 label volume in the input's
+ * geometry to out_path (.nii or .nii.gz for a NIfTI input, .nrrd for a NRRD one), atomically. */
+segrun_status segrun_segment_volume_file(segrun_model *model, const char *input_path, const char *out_path,
+                                         char *message, size_t message_size);
 
 #ifdef __cplusplus
 }

@@ -4,8 +4,15 @@ import Glibc
 import SegrunLibc
 #endif
 
+/// A C stream: glibc's `FILE` imports as a struct, musl's (segrun-edge, built with SEGRUN_MUSL) as opaque.
+#if SEGRUN_MUSL
+typealias CFile = OpaquePointer
+#else
+typealias CFile = UnsafeMutablePointer<FILE>
+#endif
+
 /// The last error's message (errno is a macro that Embedded builds reach through SegrunLibc).
-private var lastError: String {
+var lastError: String {
     #if canImport(Glibc)
     return String(cString: strerror(errno))
     #else

@@ -11,7 +11,7 @@ import CZlib
 final class VolumeSink {
     private let path: String
     private let temporary: String
-    private var file: UnsafeMutablePointer<FILE>?
+    private var file: CFile?
     /// zlib keeps a pointer to its stream, so the stream lives at a fixed address.
     private var deflater: UnsafeMutablePointer<z_stream>?
     private var output = [UInt8](repeating: 0, count: 1 << 18)
@@ -86,7 +86,7 @@ final class VolumeSink {
             throw .cannotWrite(path: path, reason: "disk full or I/O error")
         }
         if rename(temporary, path) != 0 {
-            let reason = String(cString: strerror(errno))
+            let reason = lastError
             unlink(temporary)
             throw .cannotWrite(path: path, reason: reason)
         }
@@ -125,7 +125,8 @@ public final class VolumeWriter {
         expected = grid.voxelCount
         switch grid.source {
         case .nifti(let h):
-            guard NIfTI.looksLikeNIfTI(path) && !path.lowercased().contains(".hdr") else {
+            let lower = path.lowercased()
+            guard NIfTI.looksLikeNIfTI(path) && !lower.hasSuffix(".hdr") && !lower.hasSuffix(".hdr.gz") else {
                 throw .cannotWrite(path: path, reason: "a NIfTI volume's mask is written as .nii or .nii.gz")
             }
             sink = try NIfTI.startWriting(kind, size: grid.size, like: h, to: path)

@@ -15,7 +15,7 @@ public enum VolumeData {
 final class VolumeStream {
     private let data: VolumeData
     private let path: String
-    private var file: UnsafeMutablePointer<FILE>?
+    private var file: CFile?
     private var position = 0
     private var fileSize = 0
     private let gzip: Gzip.Reader?
@@ -33,7 +33,7 @@ final class VolumeStream {
         case .memory(let bytes):
             fileSize = bytes.count
         case .file(let name):
-            guard let f = fopen(name, "rb") else { throw .cannotRead(path: name, reason: String(cString: strerror(errno))) }
+            guard let f = fopen(name, "rb") else { throw .cannotRead(path: name, reason: lastError) }
             var info = stat()
             if fstat(fileno(f), &info) != 0 || UInt32(info.st_mode) & UInt32(S_IFMT) == UInt32(S_IFDIR) {
                 fclose(f)
@@ -72,7 +72,7 @@ final class VolumeStream {
 
     deinit { if let file { fclose(file) } }
 
-    private static func peek(_ data: VolumeData, file: UnsafeMutablePointer<FILE>?, offset: Int, count: Int) -> [UInt8] {
+    private static func peek(_ data: VolumeData, file: CFile?, offset: Int, count: Int) -> [UInt8] {
         switch data {
         case .memory(let bytes):
             return Array(bytes[min(offset, bytes.count)..<min(offset + count, bytes.count)])
@@ -131,7 +131,7 @@ extension VolumeStream {
     /// The size of a regular file, in bytes.
     static func fileSize(_ path: String) throws(VolumeError) -> Int {
         var info = stat()
-        guard stat(path, &info) == 0 else { throw .cannotRead(path: path, reason: String(cString: strerror(errno))) }
+        guard stat(path, &info) == 0 else { throw .cannotRead(path: path, reason: lastError) }
         if UInt32(info.st_mode) & UInt32(S_IFMT) == UInt32(S_IFDIR) { throw .cannotRead(path: path, reason: "is a directory") }
         return Int(info.st_size)
     }

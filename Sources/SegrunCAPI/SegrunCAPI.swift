@@ -2,6 +2,8 @@
 // Kernels and the Engine core into a static library that needs no Swift runtime.
 import Engine
 import Kernels
+import ImageIO
+import Volumes
 
 /// What a `segrun_model *` points at.
 final class CModelHandle {
@@ -158,6 +160,75 @@ public func segrun_run_u8(_ p: OpaquePointer?, _ pixels: UnsafePointer<UInt8>?, 
     let labels = h.segmenter.labels(probs)
     let binary = h.model.classes == 1
     for i in 0..<labels.count { mask[i] = binary ? (labels[i] != 0 ? 255 : 0) : labels[i] }
+    write("", to: message, size: messageSize)
+    return Status.ok.rawValue
+}
+
+@_cdecl("segrun_is_volumetric")
+public func segrun_is_volumetric(_ p: OpaquePointer?) -> Int32 { handle(p)?.model.inputSpatialRank == 3 ? 1 : 0 }
+
+@_cdecl("segrun_run_volume")
+public func segrun_run_volume(_ p: OpaquePointer?, _ voxels: UnsafePointer<Float>?, _ depth: Int32, _ height: Int32, _ width: Int32,
+                              _ labels: UnsafeMutablePointer<UInt8>?, _ message: UnsafeMutablePointer<CChar>?, _ messageSize: Int) -> Int32 {
+    guard let h = handle(p), let voxels, let labels, depth > 0, height > 0, width > 0 else {
+        write("segrun_run_volume: NULL pointer or non-positive size", to: message, size: messageSize)
+        return Status.argument.rawValue
+    }
+    guard h.model.inputSpatialRank == 3 else {
+        write("segrun_run_volume: the model segments images (segrun_run_f32, segrun_run_u8)", to: message, size: messageSize)
+        return Status.shape.rawValue
+    }
+    let c = h.model.inputChannels, n = Int(depth) * Int(height) * Int(width)
+    var values = Array(UnsafeBufferPointer(start: voxels, count: c * n))
+    if !values.allSatisfy({ $0.isFinite }) {
+        write("segrun_run_volume: non-finite voxel values", to: message, size: messageSize)
+        return Status.argument.rawValue
+    }
+    IntensityWindow.apply(VolumeModelInput(h.model).windows, to: &values, channels: c, voxelsPerChannel: n)
+    do throws(GraphError) {
+        let out = try VolumeModelInput.labels3D(modelGrid: values, size: [Int(width), Int(height), Int(depth)], channels: c,
+                                                segmenter: h.segmenter, options: InferenceOptions())
+        labels.update(from: out, count: n)
+    } catch {
+        write(error.description, to: message, size: messageSize)
+        return Status.shape.rawValue
+    }
+    write("", to: message, size: messageSize)
+    return Status.ok.rawValue
+}
+
+@_cdecl("segrun_segment_volume_file")
+public func segrun_segment_volume_file(_ p: OpaquePointer?, _ inputPath: UnsafePointer<CChar>?, _ outPath: UnsafePointer<CChar>?,
+                                       _ message: UnsafeMutablePointer<CChar>?, _ messageSize: Int) -> Int32 {
+    guard let h = handle(p), let inputPath, let outPath else {
+        write("segrun_segment_volume_file: NULL model or path", to: message, size: messageSize)
+        return Status.argument.rawValue
+    }
+    guard h.model.inputSpatialRank == 3 else {
+        write("segrun_segment_volume_file: the model segments images; 2D models on volumes run in segrun predict", to: message, size: messageSize)
+        return Status.shape.rawValue
+    }
+    let path = String(cString: inputPath)
+    let volume: Volume
+    do throws(VolumeError) { volume = try VolumeFile.read(path) } catch {
+        write(error.description, to: message, size: messageSize)
+        return Status.file.rawValue
+    }
+    if volume.channels != h.model.inputChannels {
+        write("\(path): \(volume.channels) channel(s), the model takes \(h.model.inputChannels)", to: message, size: messageSize)
+        return Status.shape.rawValue
+    }
+    let labels: [UInt8]
+    do throws(GraphError) {
+        labels = try VolumeModelInput(h.model).labels3D(volume, segmenter: h.segmenter, options: InferenceOptions())
+    } catch {
+        write("\(path): \(error.description)", to: message, size: messageSize)
+        return Status.shape.rawValue
+    }
+    do throws(VolumeError) { try VolumeFile.write(.uint8(labels), like: volume, to: String(cString: outPath)) } catch {
+        write(error.description, to: message, size: messageSize)
+        return Status.file.rawValue
+    }
     write("", to: message, size: messageSize)
     return Status.ok.rawValue
 }

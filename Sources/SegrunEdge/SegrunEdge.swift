@@ -4,6 +4,10 @@
 //   segrun-edge MODEL IN... --out DIR [--threads N] [--tile S] [--probabilities] [--algorithm igemm]
 //   segrun-edge MODEL RAW... --raw HxWxC --dtype u8|f32 --out DIR     (u8: interleaved H x W x C bytes;
 //                                                                       f32: planar C x H x W floats in [0, 1])
+//   segrun-edge MODEL3D VOLUME... --out DIR [--spacing X|XxYxZ] [--tile S]   (.nii, .nii.gz, .nrrd: label volumes
+//                                                                       as `segrun predict` writes them)
+//   segrun-edge MODEL3D RAW... --raw DxHxWxC --dtype u8|i16|f32 --out DIR    (planar C x D x H x W intensities on
+//                                                                       the model's grid; writes STEM.raw labels)
 //   segrun-edge MODEL --info        segrun-edge --version        segrun-edge --cpu
 //
 // Masks are the same PNGs `segrun predict` writes (0/255 for binary models, class ids otherwise), byte for byte.
@@ -24,12 +28,18 @@ struct EdgeOptions {
     var tile: Int?
     var probabilities = false
     var info = false
-    var raw: (height: Int, width: Int, channels: Int)?
-    var float32 = false
+    /// HxWxC (an image) or DxHxWxC (a volume).
+    var raw: [Int]?
+    var dtype = "u8"
+    var float32: Bool { dtype == "f32" }
+    /// The voxel spacing volumes are resampled to, overriding the model's (`segrun predict --spacing`).
+    var spacing: [Double]?
     var algorithm: ConvAlgorithm?
 
     static let usage = "usage: segrun-edge MODEL IN... --out DIR [--threads N] [--tile S] [--probabilities] [--algorithm NAME]\n"
         + "       segrun-edge MODEL RAW... --raw HxWxC --dtype u8|f32 --out DIR\n"
+        + "       segrun-edge MODEL3D VOLUME.nii.gz... --out DIR [--spacing X|XxYxZ] [--tile S]\n"
+        + "       segrun-edge MODEL3D RAW... --raw DxHxWxC --dtype u8|i16|f32 --out DIR\n"
         + "       segrun-edge MODEL --info | segrun-edge --version | segrun-edge --cpu"
 
     static func parse(_ args: [String]) throws(EdgeFailure) -> EdgeOptions {
@@ -45,7 +55,6 @@ struct EdgeOptions {
             guard let n = Int(text), n >= 1 else { throw EdgeFailure(message: "\(flag) takes a positive integer, got '\(text)'") }
             return n
         }
-        var dtype = "u8"
         while i < args.count {
             let a = args[i]
             switch a {
@@ -54,7 +63,14 @@ struct EdgeOptions {
             case "--tile": o.tile = try positive(a)
             case "--probabilities": o.probabilities = true
             case "--info": o.info = true
-            case "--dtype": dtype = try value(a)
+            case "--dtype": o.dtype = try value(a)
+            case "--spacing":
+                let text = try value(a)
+                let parts = text.split(separator: "x").map { Double(String($0)) }
+                guard parts.count == 1 || parts.count == 3, parts.allSatisfy({ $0 != nil && $0! > 0 && $0!.isFinite }) else {
+                    throw EdgeFailure(message: "--spacing takes X or XxYxZ (positive), got '\(text)'")
+                }
+                o.spacing = parts.count == 1 ? [parts[0]!, parts[0]!, parts[0]!] : parts.map { $0! }
             case "--algorithm":
                 let name = try value(a)
                 guard let alg = ConvAlgorithm(name: name) else { throw EdgeFailure(message: "unknown algorithm '\(name)'") }
@@ -62,16 +78,20 @@ struct EdgeOptions {
             case "--raw":
                 let text = try value(a)
                 let parts = text.split(separator: "x").compactMap { Int($0) }
-                guard parts.count == 3, parts.allSatisfy({ $0 >= 1 }) else { throw EdgeFailure(message: "--raw takes HxWxC, got '\(text)'") }
-                o.raw = (parts[0], parts[1], parts[2])
+                guard parts.count == 3 || parts.count == 4, parts.count == text.split(separator: "x").count, parts.allSatisfy({ $0 >= 1 }) else {
+                    throw EdgeFailure(message: "--raw takes HxWxC (an image) or DxHxWxC (a volume), got '\(text)'")
+                }
+                o.raw = parts
             default:
                 if a.hasPrefix("--") { throw EdgeFailure(message: "unknown option \(a)\n" + usage) }
                 if o.model.isEmpty { o.model = a } else { o.inputs.append(a) }
             }
             i += 1
         }
-        if dtype != "u8" && dtype != "f32" { throw EdgeFailure(message: "--dtype takes u8 or f32") }
-        o.float32 = dtype == "f32"
+        let volume = o.raw?.count == 4
+        if !["u8", "f32"].contains(o.dtype) && !(volume && o.dtype == "i16") {
+            throw EdgeFailure(message: volume ? "--dtype takes u8, i16 or f32" : "--dtype takes u8 or f32 (i16 is for raw volumes)")
+        }
         if o.model.isEmpty { throw EdgeFailure(message: "no model file given\n" + usage) }
         if !o.info {
             if o.inputs.isEmpty { throw EdgeFailure(message: "no input images given\n" + usage) }
@@ -88,23 +108,15 @@ func stem(_ path: String) -> String {
     return String(name)
 }
 
-func readRaw(_ path: String, _ shape: (height: Int, width: Int, channels: Int), float32: Bool) throws(EdgeFailure) -> Tensor {
-    guard let f = fopen(path, "rb") else { throw EdgeFailure(message: "\(path): cannot open") }
-    defer { fclose(f) }
-    let count = shape.height * shape.width * shape.channels
-    let bytes = count * (float32 ? 4 : 1)
-    var data = [UInt8](repeating: 0, count: bytes + 1)
-    let n = data.withUnsafeMutableBytes { fread($0.baseAddress, 1, bytes + 1, f) }
-    if n != bytes { throw EdgeFailure(message: "\(path): \(n) bytes, but --raw \(shape.height)x\(shape.width)x\(shape.channels) \(float32 ? "f32" : "u8") needs \(bytes)") }
-    var planar = [Float](repeating: 0, count: count)
-    let hw = shape.height * shape.width
-    if float32 {
-        data.withUnsafeBytes { raw in for i in 0..<count { planar[i] = raw.loadUnaligned(fromByteOffset: i * 4, as: Float.self) } }
-        if !planar.allSatisfy({ $0.isFinite }) { throw EdgeFailure(message: "\(path): non-finite values") }
-    } else {
-        for p in 0..<hw { for c in 0..<shape.channels { planar[c * hw + p] = Float(data[p * shape.channels + c]) / 255 } }
-    }
-    return Tensor(shape: TensorShape(batch: 1, channels: shape.channels, height: shape.height, width: shape.width), data: planar)
+/// A raw image: u8 interleaved H x W x C bytes (scaled to [0, 1]), or f32 planar C x H x W floats in [0, 1].
+func readRaw(_ path: String, _ shape: [Int], dtype: String) throws(EdgeFailure) -> Tensor {
+    let (h, w, c) = (shape[0], shape[1], shape[2])
+    let values = try readRawValues(path, count: h * w * c, dtype: dtype, shape: "\(h)x\(w)x\(c)")
+    if dtype == "f32" { return Tensor(shape: TensorShape(batch: 1, channels: c, height: h, width: w), data: values) }
+    var planar = [Float](repeating: 0, count: h * w * c)
+    let hw = h * w
+    for p in 0..<hw { for k in 0..<c { planar[k * hw + p] = values[p * c + k] / 255 } }
+    return Tensor(shape: TensorShape(batch: 1, channels: c, height: h, width: w), data: planar)
 }
 
 func run(_ o: EdgeOptions) throws(EdgeFailure) {
@@ -122,13 +134,26 @@ func run(_ o: EdgeOptions) throws(EdgeFailure) {
     } catch { throw EdgeFailure(message: "\(o.model): \(error.description)") }
     let out = o.out!
     if mkdir(out, 0o755) != 0 && segrun_errno() != EEXIST { throw EdgeFailure(message: "\(out): cannot create the folder") }
-    var failures = 0
+    var failures = 0, volumes = 0
+    let model3D = model.inputSpatialRank == 3
     for path in o.inputs {
         do throws(EdgeFailure) {
+            let isVolume = o.raw.map { $0.count == 4 } ?? VolumeFile.looksLikeVolume(path)
+            if isVolume != model3D {
+                throw EdgeFailure(message: model3D ? "\(path): a 3D model takes volumes (.nii, .nii.gz, .nrrd) or --raw DxHxWxC"
+                                                   : "\(path): a 2D model on volumes runs slice by slice in segrun predict, not in segrun-edge")
+            }
+            if isVolume {
+                if o.probabilities { throw EdgeFailure(message: "--probabilities on volumes: use segrun predict") }
+                if let raw = o.raw { _ = try segmentRawVolume(path, shape: raw, model: model, segmenter: segmenter, options: o) }
+                else { _ = try segmentVolumeFile(path, model: model, segmenter: segmenter, options: o) }
+                volumes += 1
+                continue
+            }
             var x: Tensor
             if let raw = o.raw {
-                if raw.channels != model.inputChannels { throw EdgeFailure(message: "\(path): \(raw.channels) channel(s), the model takes \(model.inputChannels)") }
-                x = try readRaw(path, raw, float32: o.float32)
+                if raw[2] != model.inputChannels { throw EdgeFailure(message: "\(path): \(raw[2]) channel(s), the model takes \(model.inputChannels)") }
+                x = try readRaw(path, raw, dtype: o.dtype)
             } else {
                 let image: Image
                 do throws(ImageIOError) { image = try ImageFile.read(path).converted(toChannels: model.inputChannels) }
@@ -164,7 +189,7 @@ func run(_ o: EdgeOptions) throws(EdgeFailure) {
             failures += 1
         }
     }
-    print("segrun-edge: wrote \(o.inputs.count - failures) mask(s) to \(out)")
+    print("segrun-edge: wrote \(o.inputs.count - failures) \(volumes > 0 ? "label volume(s)" : "mask(s)") to \(out)")
     if failures > 0 { throw EdgeFailure(message: "\(failures) of \(o.inputs.count) input(s) failed (listed above)") }
 }
 

@@ -89,13 +89,18 @@ public enum IntensityWindow: Equatable, CustomStringConvertible {
     /// `volume` with every channel mapped (channel c by `windows[c]`, or the last window).
     public static func apply(_ windows: [IntensityWindow], to volume: Volume) -> Volume {
         var out = volume
-        let n = volume.voxelCount
-        for c in 0..<volume.channels {
-            var values = out.voxels[(c * n)..<((c + 1) * n)]
-            windows[min(c, windows.count - 1)].apply(&values)
-            out.voxels.replaceSubrange((c * n)..<((c + 1) * n), with: values)
-        }
+        apply(windows, to: &out.voxels, channels: volume.channels, voxelsPerChannel: volume.voxelCount)
         return out
+    }
+
+    /// Channel-major voxels (`channels` blocks of `voxelsPerChannel`) mapped in place, channel c by `windows[c]`,
+    /// or the last window.
+    public static func apply(_ windows: [IntensityWindow], to voxels: inout [Float], channels: Int, voxelsPerChannel n: Int) {
+        for c in 0..<channels {
+            var values = voxels[(c * n)..<((c + 1) * n)]
+            windows[min(c, windows.count - 1)].apply(&values)
+            voxels.replaceSubrange((c * n)..<((c + 1) * n), with: values)
+        }
     }
 
     /// `volume` with every channel mapped by this window.

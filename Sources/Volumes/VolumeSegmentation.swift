@@ -24,28 +24,25 @@ public struct VolumeSegmentation {
                 options: InferenceOptions = InferenceOptions(), batch: Int? = nil) {
         self.segmenter = segmenter
         self.axis = axis
-        let recorded = segmenter.model.metadata.string(MetadataKey.inputVolumeIntensity).flatMap(IntensityWindow.list)
-        self.windows = windows ?? recorded ?? [.standard]
+        self.windows = windows ?? VolumeModelInput(segmenter.model).windows
         self.options = options
         self.batch = batch.map { max(1, $0) }
-    }
-
-    /// How the model's training data was resampled (images, labels): inputs are resampled the same way, and
-    /// labels mapped back.
-    var interpolation: (image: ImageInterpolation, labels: LabelInterpolation) {
-        let metadata = segmenter.model.metadata
-        return (metadata.string(MetadataKey.inputVolumeInterpolation).flatMap(ImageInterpolation.init(rawValue:)) ?? .linear,
-                metadata.string(MetadataKey.inputVolumeLabelInterpolation).flatMap(LabelInterpolation.init(rawValue:)) ?? .nearest)
     }
 
     /// The voxel spacing (x, y, z) volumes are resampled to before the model, overriding the model's (an
     /// untrained or imported model records none).
     public var spacing: [Double]? = nil
 
-    /// The spacing the model runs at: `spacing`, else the model's, when it was trained on volumes.
-    var targetSpacing: [Double]? {
-        spacing ?? segmenter.model.metadata.floats(MetadataKey.inputVolumeSpacing).flatMap { $0.count == 3 ? $0.map(Double.init) : nil }
+    /// How the model takes volumes, with this run's windows and spacing.
+    public var input: VolumeModelInput {
+        var input = VolumeModelInput(segmenter.model)
+        input.windows = windows
+        if let spacing { input.spacing = spacing }
+        return input
     }
+
+    /// The spacing the model runs at: `spacing`, else the model's, when it was trained on volumes.
+    var targetSpacing: [Double]? { input.spacing }
 
     /// The axis a volume of `spacing` (after resampling) is cut along: the one asked for, else the model's, else
     /// the coarsest.
@@ -57,11 +54,7 @@ public struct VolumeSegmentation {
 
     /// How a volume with `affine` is turned to the orientation the model was trained in (nil: it is in it, or
     /// the model does not say).
-    public func reorientation(_ affine: [[Double]]) -> Reorientation? {
-        guard let trained = segmenter.model.metadata.string(MetadataKey.inputVolumeOrientation).flatMap(VolumeOrientation.init) else { return nil }
-        let r = Reorientation(from: VolumeOrientation(affine: affine), to: trained)
-        return r.isIdentity ? nil : r
-    }
+    public func reorientation(_ affine: [[Double]]) -> Reorientation? { input.reorientation(affine) }
 
     /// The label volume of a volume held whole (class ids; a binary model's foreground is 1). `progress(done,
     /// total)` is called after each batch of slices. `probabilities`, when given, receives the class
@@ -101,9 +94,7 @@ public struct VolumeSegmentation {
     /// `labels(_:probabilities:progress:)` for a volume in the model's orientation.
     func labelsAsOriented(_ original: Volume, probabilities: ((Int, [Float]) throws -> Void)?,
                           progress: (Int, Int) -> Void) throws -> LabelVolume {
-        var windowed = IntensityWindow.apply(windows, to: original)
-        if let target = targetSpacing { windowed = VolumeResampling.resample(windowed, to: target, interpolation: interpolation.image) }
-        return try labels(onModelGrid: windowed, original: original.grid, probabilities: probabilities, progress: progress)
+        return try labels(onModelGrid: input.modelGrid(original), original: original.grid, probabilities: probabilities, progress: progress)
     }
 
     /// The labels on the input's grid of `volume`, the input (`original`) already windowed and resampled to the
@@ -131,7 +122,7 @@ public struct VolumeSegmentation {
         }
         if let probabilities {
             let back = ProbabilitySlices(model: volume.size, input: original.size, classes: classes,
-                                         nearestAxes: VolumeResampling.nearestAxes(targetSpacing ?? original.spacing), sink: probabilities)
+                                         nearestAxes: input.nearestAxes(inputSpacing: original.spacing), sink: probabilities)
             let n = volume.voxelCount, plane = volume.size[0] * volume.size[1]
             for z in 0..<volume.size[2] {
                 var planes: [Float] = []
@@ -143,12 +134,8 @@ public struct VolumeSegmentation {
                 try back.add(z, planes: planes)
             }
         }
-        if volume.size != original.size {
-            let labels = VolumeResampling.resampleLabels(out.labels, from: volume.size, to: original.size, interpolation: interpolation.labels,
-                                                         nearestAxes: VolumeResampling.nearestAxes(targetSpacing ?? original.spacing))
-            return LabelVolume(size: original.size, labels: labels)
-        }
-        return out
+        return LabelVolume(size: original.size, labels: input.labelsOnInput(out.labels, modelSize: volume.size, inputSize: original.size,
+                                                                          inputSpacing: original.spacing))
     }
 
     /// The label volume of an opened volume file: streamed along z, else read whole. `probabilities` as for
@@ -159,7 +146,7 @@ public struct VolumeSegmentation {
         if segmenter.model.inputSpatialRank == 3 && reorientation(grid.affine) == nil {
             // A 3D model needs the volume whole, but only on its own grid: the slices stream in, windowed and
             // resampled, so the input's float voxels are never held (a CT at 0.8 mm is 300 MiB of them).
-            let slices = try StreamedSlices(reader, windows: windows, target: targetSpacing, interpolation: interpolation.image)
+            let slices = try StreamedSlices(reader, windows: windows, target: targetSpacing, interpolation: input.imageInterpolation)
             let plane = slices.size[0] * slices.size[1], n = plane * slices.size[2]
             var voxels = [Float](repeating: 0, count: grid.channels * n)
             for z in 0..<slices.size[2] {
@@ -173,7 +160,7 @@ public struct VolumeSegmentation {
         guard segmenter.model.inputSpatialRank != 3 && slicingAxis(size: grid.size, spacing: grid.spacing) == .z && reorientation(grid.affine) == nil else {
             return try labels(reader.readVolume(), probabilities: probabilities, progress: progress)
         }
-        let slices = try StreamedSlices(reader, windows: windows, target: targetSpacing, interpolation: interpolation.image)
+        let slices = try StreamedSlices(reader, windows: windows, target: targetSpacing, interpolation: input.imageInterpolation)
         let (mx, my) = (slices.size[0], slices.size[1])
         let (nx, ny, nz) = (grid.size[0], grid.size[1], grid.size[2])
         // Each input slice takes the labels of its nearest model slice, each voxel of its nearest model voxel.
@@ -183,8 +170,8 @@ public struct VolumeSegmentation {
         var out = LabelVolume(size: grid.size)
         var z = 0
         // Linear on one-hot: each input slice from the two model slices around it (kept as volume planes).
-        let linear = interpolation.labels == .linear && slices.size != grid.size
-        let nearestAxes = VolumeResampling.nearestAxes(targetSpacing ?? grid.spacing)
+        let linear = input.labelInterpolation == .linear && slices.size != grid.size
+        let nearestAxes = input.nearestAxes(inputSpacing: grid.spacing)
         let zTaps = VolumeResampling.taps(slices.size[2], nz, nearest: nearestAxes[2])
         let inPlane = LabelPlaneResampler(from: [mx, my], to: [nx, ny], nearestAxes: nearestAxes)
         var planes: [Int: [UInt8]] = [:]
@@ -236,10 +223,7 @@ public struct VolumeSegmentation {
         }
         let x = Tensor(shape: TensorShape(batch: 1, channels: volume.channels, depth: volume.size[2], height: volume.size[1], width: volume.size[0]),
                        data: Array(volume.voxels.prefix(volume.voxelCount * volume.channels)))
-        let window = options.tile.map { [$0, $0, $0] } ?? model.inputPatch ?? [64, 64, 64]
-        return try segmenter.volumeProbabilities(segmenter.normalize(x), windowing: VolumeWindowing(window: window, overlap: options.overlap,
-                                                                                                    blending: options.blending, mirror: options.flips),
-                                                 progress: progress)
+        return try segmenter.volumeProbabilities(segmenter.normalize(x), windowing: segmenter.volumeWindowing(options), progress: progress)
     }
 
     /// The model's input planes for slice `s` of `count`: its neighbours' first channel for a 2.5D model, else
@@ -262,8 +246,7 @@ public struct VolumeSegmentation {
     /// the model's own normalization): calibration data for int8 quantization.
     public func inputSlices(_ given: Volume, count wanted: Int) throws -> [Tensor] {
         let original = reorientation(given.affine).map { $0.apply(given) } ?? given
-        var volume = IntensityWindow.apply(windows, to: original)
-        if let target = targetSpacing { volume = VolumeResampling.resample(volume, to: target, interpolation: interpolation.image) }
+        let volume = input.modelGrid(original)
         let axis = slicingAxis(size: original.size, spacing: original.spacing)
         let (w, h) = axis.sliceSize(volume.size)
         let count = axis.count(volume.size), n = min(max(1, wanted), count)
@@ -282,11 +265,10 @@ public struct VolumeSegmentation {
     /// volume's diagonal and cut to fit: calibration data for int8 quantization of 3D models.
     public func inputPatches(_ given: Volume, count wanted: Int) -> [Tensor] {
         let original = reorientation(given.affine).map { $0.apply(given) } ?? given
-        var volume = IntensityWindow.apply(windows, to: original)
-        if let target = targetSpacing { volume = VolumeResampling.resample(volume, to: target, interpolation: interpolation.image) }
+        let volume = input.modelGrid(original)
         let m = segmenter.model.inputMultiple, size = [volume.size[2], volume.size[1], volume.size[0]]
         let patch = (0..<3).map { a in
-            let p = (segmenter.model.inputPatch ?? [64, 64, 64])[a]
+            let p = segmenter.volumeWindowing(InferenceOptions()).window[a]
             return max(m, min(p, (size[a] + m - 1) / m * m))
         }
         let x = Tensor(shape: TensorShape(batch: 1, channels: volume.channels, depth: size[0], height: size[1], width: size[2]),

@@ -152,4 +152,45 @@ final class StreamingTests: XCTestCase {
             }
         }
     }
+
+    /// segrun-edge and the C API segment a volume held whole through `VolumeModelInput.labels3D`; `segrun predict`
+    /// streams the file through `VolumeSegmentation`. For a 3D model with a recorded spacing (resampled both ways),
+    /// intensity window and orientation (the file turned to it and back), all give the same labels; so does the raw
+    /// path (`labels3D(modelGrid:)`) on a volume already on the model's grid.
+    func testTheEdgePathGivesPredictsLabelsOnVolumes() throws {
+        let size = [21, 17, 11], spacing = [0.9, 0.8, 2.0]
+        var model = try Model(config: ArchitectureConfig(architecture: .unet, classes: 1, baseWidth: 4, depth: 2, rank: 3, seed: 11))
+        model.metadata[MetadataKey.inputVolumeSpacing] = .floats([1.2, 1.0, 1.6])
+        model.metadata[MetadataKey.inputVolumeIntensity] = .string("zscore")
+        model.metadata[MetadataKey.inputPatch] = .floats([8, 16, 16])
+        let voxels = randomVoxels(size.reduce(1, *), seed: 41)
+        let path = writeNRRD(voxels, size: size, channels: 1, interleaved: false, spacing: spacing, name: "edge.nrrd")
+        // Untrained: thresholded at its median probability on this volume, so the labels are neither empty nor full.
+        let grid = VolumeModelInput(model).modelGrid(try VolumeFile.read(path))
+        let p = try VolumeSegmentation(segmenter: try Segmenter(model, threads: 1)).volumeProbabilities(grid) { _, _ in }.data.sorted()
+        model.metadata[MetadataKey.threshold] = .float(Double(p[p.count / 2]))
+        for orientation in [nil, "PSR"] {
+            var m = model
+            if let orientation { m.metadata[MetadataKey.inputVolumeOrientation] = .string(orientation) }
+            let segmenter = try Segmenter(m, threads: 2)
+            let run = VolumeSegmentation(segmenter: segmenter)
+            let volume = try VolumeFile.read(path)
+            XCTAssertEqual(run.reorientation(volume.affine) != nil, orientation != nil)
+            let streamed = try run.labels(try VolumeFile.open(path))
+            let whole = try run.labels(volume)
+            let edge = try VolumeModelInput(m).labels3D(volume, segmenter: segmenter, options: InferenceOptions())
+            XCTAssertEqual(whole.labels, streamed.labels, "orientation \(orientation ?? "as stored")")
+            XCTAssertEqual(edge, whole.labels, "orientation \(orientation ?? "as stored")")
+            XCTAssertGreaterThan(Set(edge).count, 1, "more than one label, so the comparison means something")
+        }
+        // On the model's grid already: the raw path equals predict on a volume stored at the model's spacing.
+        var onGrid = model
+        onGrid.metadata[MetadataKey.inputVolumeSpacing] = .floats(spacing.map { Float($0) })
+        let segmenter = try Segmenter(onGrid, threads: 1)
+        let expected = try VolumeSegmentation(segmenter: segmenter).labels(try VolumeFile.read(path))
+        var windowed = try VolumeFile.read(path).voxels
+        IntensityWindow.apply(VolumeModelInput(onGrid).windows, to: &windowed, channels: 1, voxelsPerChannel: size.reduce(1, *))
+        let raw = try VolumeModelInput.labels3D(modelGrid: windowed, size: size, channels: 1, segmenter: segmenter, options: InferenceOptions())
+        XCTAssertEqual(raw, expected.labels)
+    }
 }

@@ -52,6 +52,13 @@ public struct VolumeWindowing: Equatable {
 }
 
 extension Segmenter {
+    /// The sliding windows `options` ask for over volumes: cubes of `options.tile`, else the model's training
+    /// patch, else 64 per axis; `options.flips` mirrors each window along every subset of its axes.
+    public func volumeWindowing(_ options: InferenceOptions) -> VolumeWindowing {
+        let window = options.tile.map { [$0, $0, $0] } ?? model.inputPatch ?? [64, 64, 64]
+        return VolumeWindowing(window: window, overlap: options.overlap, blending: options.blending, mirror: options.flips)
+    }
+
     /// Class probabilities (1 x classes x D x H x W) of a normalized volume (1 x C x D x H x W) by sliding
     /// windows: each window's probabilities, weighted by `windowing.blending`, accumulate in one float buffer per
     /// class beside one for the weights, and are divided by them at the end. A volume smaller than the window
