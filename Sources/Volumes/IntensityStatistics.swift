@@ -31,8 +31,10 @@ struct IntensityStatistics {
     private(set) var sum = 0.0
     private(set) var squares = 0.0
     private var coarse: [Int] = []
-    /// Per wanted bucket (top 16 bits of a key), the counts of the low 16 bits.
-    private var fine: [UInt32: [Int]] = [:]
+    /// The wanted buckets (top 16 bits of a key: at most four, so a search beats hashing every value), and
+    /// per bucket, in that order, the counts of the low 16 bits (`fineCounts[j << 16 | low]`).
+    private var fineBuckets: [UInt32] = []
+    private var fineCounts: [Int] = []
     /// Order statistics by rank, once resolved.
     private var ranked: [Int: Float] = [:]
     /// The percentiles asked for (0-100).
@@ -69,9 +71,12 @@ struct IntensityStatistics {
             for v in values { sum += Double(v); squares += Double(v) * Double(v) }
             if !percentiles.isEmpty { for v in values { coarse[Int(IntensityStatistics.key(v) >> 16)] += 1 } }
         } else {
-            for v in values {
-                let k = IntensityStatistics.key(v)
-                if fine[k >> 16] != nil { fine[k >> 16]![Int(k & 0xFFFF)] += 1 }
+            let buckets = fineBuckets
+            fineCounts.withUnsafeMutableBufferPointer { counts in
+                for v in values {
+                    let k = IntensityStatistics.key(v), high = k >> 16
+                    for j in buckets.indices where buckets[j] == high { counts[j << 16 | Int(k & 0xFFFF)] += 1 }
+                }
             }
         }
     }
@@ -92,15 +97,21 @@ struct IntensityStatistics {
     mutating func finish(pass: Int) {
         if percentiles.isEmpty || count == 0 { return }
         if pass == 0 {
-            for rank in ranks { fine[UInt32(bucket(of: rank, in: coarse).index)] = [Int](repeating: 0, count: 1 << 16) }
+            for rank in ranks {
+                let high = UInt32(bucket(of: rank, in: coarse).index)
+                if !fineBuckets.contains(high) { fineBuckets.append(high) }
+            }
+            fineCounts = [Int](repeating: 0, count: fineBuckets.count << 16)
         } else {
             for rank in ranks {
                 let (high, before) = bucket(of: rank, in: coarse)
-                let (low, _) = bucket(of: rank - before, in: fine[UInt32(high)]!)
+                let j = fineBuckets.firstIndex(of: UInt32(high))!
+                let (low, _) = bucket(of: rank - before, in: Array(fineCounts[(j << 16)..<((j + 1) << 16)]))
                 ranked[rank] = IntensityStatistics.value(UInt32(high) << 16 | UInt32(low))
             }
             coarse = []
-            fine = [:]
+            fineBuckets = []
+            fineCounts = []
         }
     }
 

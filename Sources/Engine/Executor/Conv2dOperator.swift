@@ -57,6 +57,27 @@ public final class Conv2dOperator {
 }
 
 extension Conv2dOperator {
+    /// Floats of workspace `runOnCallingThread` needs.
+    public var serialWorkspaceFloats: Int { plan.preparedInputFloats + plan.scratchFloats }
+
+    /// Runs the whole batch on the calling thread, with no hand-offs: what the threads run when each takes whole
+    /// slices of a volume. Every work item is computed as `run` computes it, so the output has the same bits.
+    public func runOnCallingThread(input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, workspace: UnsafeMutablePointer<Float>) {
+        let g = plan.geometry
+        let inStride = g.inputShape.elementsPerImage, outStride = g.outputShape.elementsPerImage
+        for n in stride(from: 0, to: g.batch, by: plan.imagesPerRun) {
+            let image = input + n * inStride
+            var source = image
+            if plan.preparedInputFloats > 0 {
+                plan.prepareInput(image, into: workspace, rows: 0..<plan.preparedRows)
+                source = UnsafePointer(workspace)
+            }
+            plan.run(input: source, output: output + n * outStride, items: 0..<plan.workItems, scratch: workspace + plan.preparedInputFloats)
+        }
+    }
+}
+
+extension Conv2dOperator {
     /// The operator for weights and bias held in arrays (OIHW), naming `node` when the geometry is refused:
     /// what the executor, training's forward and its input gradients all build.
     public static func make(_ g: Conv2dGeometry, weights w: [Float], bias b: [Float]?, activation: FusedActivation,

@@ -21,6 +21,15 @@ enum VolumeSlices {
         base + (n * (s.depth ?? 1) + z) * s.height * s.width * s.channels
     }
 
+    /// Whether the threads should take whole output slices of a volume (each slice's 2D kernel run on one thread,
+    /// `Conv2dOperator.runOnCallingThread`) instead of splitting every slice's kernel: when the slices divide evenly
+    /// among them, or are many. A slice's 2D convolution is small (a 64x64 slice of 16 channels has three Winograd
+    /// work items, which two threads split 2:1), and two hand-offs per slice add up; whole slices need neither.
+    /// The bits are the same either way.
+    static func threadsTakeSlices(slices: Int, threads: Int) -> Bool {
+        threads > 1 && slices >= threads && (slices % threads == 0 || slices >= 8 * threads)
+    }
+
     /// Floats of one depth slice of `s`, rounded up to whole cache lines (so workspace after it stays aligned).
     static func sliceFloats(_ s: TensorShape) -> Int { (s.height * s.width * s.channels + 15) / 16 * 16 }
 

@@ -62,10 +62,11 @@ public final class Segmenter {
     /// Class probabilities (N x classes x H x W) of a normalized input, averaged over deep-supervision heads.
     public func probabilities(_ x: Tensor) throws(GraphError) -> Tensor {
         let heads = try logits(x)
-        var sum = TensorOps.probabilities(fromLogits: heads[0], multilabel: model.isMultilabel)
+        let threads = executor.threads
+        var sum = TensorOps.probabilities(fromLogits: heads[0], multilabel: model.isMultilabel, threads: threads)
         if heads.count > 1 {
             for head in heads.dropFirst() {
-                let p = TensorOps.probabilities(fromLogits: head, multilabel: model.isMultilabel)
+                let p = TensorOps.probabilities(fromLogits: head, multilabel: model.isMultilabel, threads: threads)
                 for i in 0..<sum.data.count { sum.data[i] += p.data[i] }
             }
             let inv = 1 / Float(heads.count)

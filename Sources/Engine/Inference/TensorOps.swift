@@ -61,23 +61,34 @@ public enum TensorOps {
     }
 
     /// Sigmoid for one channel, softmax over channels otherwise.
-    public static func probabilities(fromLogits x: Tensor, multilabel: Bool = false) -> Tensor {
+    /// `threads` split the pixels (each pixel's arithmetic is the same, so the bits are too).
+    public static func probabilities(fromLogits x: Tensor, multilabel: Bool = false, threads: Int = 1) -> Tensor {
         var out = x
-        let s = x.shape, hw = s.pixelsPerImage
-        if s.channels == 1 || multilabel {
-            for i in 0..<x.data.count { out.data[i] = Exp.sigmoid(x.data[i]) }
-            return out
-        }
-        for n in 0..<s.batch {
-            for p in 0..<hw {
-                let base = n * s.channels * hw + p
-                var m = x.data[base]
-                for c in 1..<s.channels { m = max(m, x.data[base + c * hw]) }
-                var sum: Float = 0
-                for c in 0..<s.channels { let e = Exp.float(x.data[base + c * hw] - m); out.data[base + c * hw] = e; sum += e }
-                for c in 0..<s.channels { out.data[base + c * hw] /= sum }
+        let s = x.shape, hw = s.pixelsPerImage, c = s.channels
+        let blocks = (x.data.count + 4095) / 4096
+        x.data.withUnsafeBufferPointer { xp in out.data.withUnsafeMutableBufferPointer { op in
+            let src = xp.baseAddress!, dst = op.baseAddress!
+            if c == 1 || multilabel {
+                ParallelFor.run(count: blocks, threads: threads) { range, _ in
+                    for i in (range.lowerBound * 4096)..<min(xp.count, range.upperBound * 4096) { dst[i] = Exp.sigmoid(src[i]) }
+                }
+                return
             }
-        }
+            ParallelFor.run(count: s.batch * ((hw + 4095) / 4096), threads: threads) { range, _ in
+                let perImage = (hw + 4095) / 4096
+                for block in range {
+                    let n = block / perImage, first = (block % perImage) * 4096
+                    for p in first..<min(hw, first + 4096) {
+                        let base = n * c * hw + p
+                        var m = src[base]
+                        for k in 1..<c { m = max(m, src[base + k * hw]) }
+                        var sum: Float = 0
+                        for k in 0..<c { let e = Exp.float(src[base + k * hw] - m); dst[base + k * hw] = e; sum += e }
+                        for k in 0..<c { dst[base + k * hw] /= sum }
+                    }
+                }
+            }
+        } }
         return out
     }
 

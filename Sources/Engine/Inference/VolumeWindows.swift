@@ -92,18 +92,25 @@ extension Segmenter {
                 }
                 for i in 0..<p.data.count { p.data[i] *= 0.125 }
             }
-            // Add the part of the window inside the volume.
-            for z in 0..<window[0] where z0 + z < depth {
-                for y in 0..<window[1] where y0 + y < s.height {
-                    let rowIn = (z * window[1] + y) * window[2], rowOut = ((z0 + z) * s.height + y0 + y) * s.width + x0
-                    let width = min(window[2], s.width - x0)
-                    for c in 0..<classes {
-                        let src = c * windowVoxels + rowIn, dst = c * voxels + rowOut
-                        for k in 0..<width { sum.data[dst + k] += p.data[src + k] * weights[rowIn + k] }
+            // Add the part of the window inside the volume, its z slices split over the threads (each voxel gets
+            // its windows' terms in window order whatever the split).
+            let slices = min(window[0], depth - z0)
+            p.data.withUnsafeBufferPointer { pp in sum.data.withUnsafeMutableBufferPointer { sp in weightSum.withUnsafeMutableBufferPointer { wp in
+                let probabilities = pp.baseAddress!, accumulated = sp.baseAddress!, weighed = wp.baseAddress!
+                ParallelFor.run(count: slices, threads: executor.threads) { zs, _ in
+                    for z in zs {
+                        for y in 0..<window[1] where y0 + y < s.height {
+                            let rowIn = (z * window[1] + y) * window[2], rowOut = ((z0 + z) * s.height + y0 + y) * s.width + x0
+                            let width = min(window[2], s.width - x0)
+                            for c in 0..<classes {
+                                let src = c * windowVoxels + rowIn, dst = c * voxels + rowOut
+                                for k in 0..<width { accumulated[dst + k] += probabilities[src + k] * weights[rowIn + k] }
+                            }
+                            for k in 0..<width { weighed[rowOut + k] += weights[rowIn + k] }
+                        }
                     }
-                    for k in 0..<width { weightSum[rowOut + k] += weights[rowIn + k] }
                 }
-            }
+            } } }
             done += 1
             progress(done, total)
         } } }

@@ -132,6 +132,25 @@ extension ConvAttributes {
         if d.kernel == 1 {
             let op = try Conv2dOperator.make(g, weights: weights, bias: bias, activation: activation, algorithm: context.algorithm(g),
                                              threads: context.threads, node: context.node)
+            if VolumeSlices.threadsTakeSlices(slices: s.batch * outDepth, threads: context.threads) {
+                let perThread = (op.serialWorkspaceFloats + 15) / 16 * 16
+                return PreparedOp(workspaceFloats: context.threads * perThread, packedWeightBytes: op.plan.packedWeightBytes, flops: flops,
+                                  convolution: (op.geometry, op.algorithm)) { r in
+                    ParallelFor.run(count: s.batch * outDepth, threads: r.threads) { slices, thread in
+                        for item in slices {
+                            let n = item / outDepth, oz = item % outDepth, iz = oz * d.stride - d.padBegin
+                            let out = VolumeSlices.slice(r.output, s, image: n, depth: oz)
+                            if iz >= 0 && iz < inDepth {
+                                op.runOnCallingThread(input: VolumeSlices.slice(r.x, xs, image: n, depth: iz), output: out,
+                                                      workspace: r.workspace + thread * perThread)
+                            } else {
+                                out.update(repeating: 0, count: count)
+                                VolumeSlices.biasActivation(out, bias: bias, channels: s.channels, pixels: s.height * s.width, activation)
+                            }
+                        }
+                    }
+                }
+            }
             return PreparedOp(workspaceFloats: op.workspaceFloats, packedWeightBytes: op.plan.packedWeightBytes, flops: flops,
                               convolution: (op.geometry, op.algorithm)) { r in
                 for n in 0..<s.batch { for oz in 0..<outDepth {
@@ -156,17 +175,33 @@ extension ConvAttributes {
             let op = try Conv2dOperator.make(stackedGeometry, weights: w, bias: bias, activation: activation,
                                              algorithm: context.algorithm(stackedGeometry), threads: context.threads, node: context.node)
             let stacked = (pixels * kd * cin + 15) / 16 * 16
+            /// Stacks output slice `oz`'s input taps into `buffer` (channels `kz * cin + i`; zeros outside the volume).
+            func stack(_ r: FloatOperands, image n: Int, slice oz: Int, into buffer: UnsafeMutablePointer<Float>, pixels range: Range<Int>) {
+                for kz in 0..<kd {
+                    let iz = oz * d.stride - d.padBegin + kz * d.dilation
+                    VolumeSlices.interleave(iz >= 0 && iz < inDepth ? UnsafePointer(VolumeSlices.slice(r.x, xs, image: n, depth: iz)) : nil,
+                                            channels: cin, into: buffer + kz * cin, stride: kd * cin, pixels: range)
+                }
+            }
+            if VolumeSlices.threadsTakeSlices(slices: s.batch * outDepth, threads: context.threads) {
+                let perThread = stacked + (op.serialWorkspaceFloats + 15) / 16 * 16
+                return PreparedOp(workspaceFloats: context.threads * perThread, packedWeightBytes: op.plan.packedWeightBytes, flops: flops,
+                                  convolution: (op.geometry, op.algorithm)) { r in
+                    ParallelFor.run(count: s.batch * outDepth, threads: r.threads) { slices, thread in
+                        let buffer = r.workspace + thread * perThread
+                        for item in slices {
+                            let n = item / outDepth, oz = item % outDepth
+                            stack(r, image: n, slice: oz, into: buffer, pixels: 0..<pixels)
+                            op.runOnCallingThread(input: buffer, output: VolumeSlices.slice(r.output, s, image: n, depth: oz), workspace: buffer + stacked)
+                        }
+                    }
+                }
+            }
             return PreparedOp(workspaceFloats: stacked + op.workspaceFloats, packedWeightBytes: op.plan.packedWeightBytes, flops: flops,
                               convolution: (op.geometry, op.algorithm)) { r in
                 let buffer = r.workspace, work = r.workspace + stacked
                 for n in 0..<s.batch { for oz in 0..<outDepth {
-                    ParallelFor.run(count: pixels, threads: r.threads) { range, _ in
-                        for kz in 0..<kd {
-                            let iz = oz * d.stride - d.padBegin + kz * d.dilation
-                            VolumeSlices.interleave(iz >= 0 && iz < inDepth ? UnsafePointer(VolumeSlices.slice(r.x, xs, image: n, depth: iz)) : nil,
-                                                    channels: cin, into: buffer + kz * cin, stride: kd * cin, pixels: range)
-                        }
-                    }
+                    ParallelFor.run(count: pixels, threads: r.threads) { range, _ in stack(r, image: n, slice: oz, into: buffer, pixels: range) }
                     op.run(input: buffer, output: VolumeSlices.slice(r.output, s, image: n, depth: oz), workspace: work)
                 } }
             }

@@ -19,6 +19,7 @@ struct BenchCommand: ParsableCommand {
               segrun bench --kernels --threads 1 --algorithm winograd-f4 --json
               segrun bench --kernels --layer "3x3 64->64 @128"
               segrun bench --kernels --precision int8 --threads 1
+              segrun bench --kernels --dims 3 --layer unet3d-s
               segrun bench --preset unet-s --size 256 --threads 1,2 --batch 1
               segrun bench model.segrun --size 512x384 --threads 2 --json
               segrun bench --train --preset unet-s --size 256 --batch 4 --threads 1,2
@@ -53,6 +54,9 @@ struct BenchCommand: ParsableCommand {
     @Flag(help: "Benchmark the convolution kernels on the layer shapes of a base-32 U-Net at 256x256.")
     var kernels = false
 
+    @Option(help: "With --kernels: 2 (the 2D layers), or 3: the 3D convolutions of the 3D presets (unet3d-s on its 64^3 window, vnet-s, res-unet3d-s), each as the runtime runs it.")
+    var dims = 2
+
     @Option(help: "Thread counts to measure, comma separated (default: 1 and all cores).")
     var threads: String?
 
@@ -79,6 +83,9 @@ struct BenchCommand: ParsableCommand {
         if !["auto", "fp32", "int8"].contains(precision) { throw ValidationError("--precision takes auto, fp32 or int8") }
         if let algorithm, ConvAlgorithm(name: algorithm) == nil, !Int8KernelBenchmark.algorithms.contains(algorithm) { throw ValidationError("unknown algorithm '\(algorithm)'") }
         if let threads, threadCounts(threads) == nil { throw ValidationError("--threads takes positive integers separated by commas") }
+        if dims != 2 && dims != 3 { throw ValidationError("--dims takes 2 or 3") }
+        if dims == 3 && !kernels { throw ValidationError("--dims 3 goes with --kernels (a 3D model: --preset unet3d-s --size 128)") }
+        if dims == 3 && precision == "int8" { throw ValidationError("--kernels --dims 3 measures fp32; the int8 3D layers run through the 2D int8 kernels (--kernels --precision int8)") }
     }
 
     func threadCounts(_ text: String) -> [Int]? {
@@ -110,7 +117,24 @@ struct BenchCommand: ParsableCommand {
             stderr.write((header + "\n").data(using: .utf8)!)
         } else {
             print(header)
-            print("layer                    algorithm     threads   median ms    GFLOP/s   % peak")
+            print("layer".padding(toLength: dims == 3 ? 41 : 25, withPad: " ", startingAt: 0) + "algorithm     threads   median ms    GFLOP/s   % peak")
+        }
+        func printRow(_ m: KernelMeasurement, width: Int) {
+            if json {
+                print(m.json)
+            } else {
+                print(m.name.padding(toLength: width, withPad: " ", startingAt: 0) + " "
+                      + m.algorithm.padding(toLength: 13, withPad: " ", startingAt: 0)
+                      + String(format: " %7d %11.3f %10.1f %7.1f%%", m.threads, m.medianSeconds * 1e3, m.gflops, m.percentPeak))
+            }
+            fflush(stdout)
+        }
+        if dims == 3 {
+            var layers = VolumeKernelBenchmark.presetLayers()
+            if let layer { layers = layers.filter { $0.name.contains(layer) } }
+            try VolumeKernelBenchmark.run(layers: layers, threadCounts: counts, only: algorithm.flatMap(ConvAlgorithm.init(name:)),
+                                          peaks: peaks, minSeconds: seconds) { printRow($0, width: 40) }
+            return
         }
         var layers = KernelBenchmark.unetLayers()
         if let layer { layers = layers.filter { $0.0.contains(layer) } }
@@ -119,16 +143,7 @@ struct BenchCommand: ParsableCommand {
             return
         }
         KernelBenchmark.run(layers: layers, threadCounts: counts, only: algorithm.flatMap(ConvAlgorithm.init(name:)),
-                            peaks: peaks, minSeconds: seconds) { m in
-            if json {
-                print(m.json)
-            } else {
-                print(m.name.padding(toLength: 24, withPad: " ", startingAt: 0) + " "
-                      + m.algorithm.padding(toLength: 13, withPad: " ", startingAt: 0)
-                      + String(format: " %7d %11.3f %10.1f %7.1f%%", m.threads, m.medianSeconds * 1e3, m.gflops, m.percentPeak))
-            }
-            fflush(stdout)
-        }
+                            peaks: peaks, minSeconds: seconds) { printRow($0, width: 24) }
     }
 
     func runTraining(machine: MachineInfo, counts: [Int]) throws {
