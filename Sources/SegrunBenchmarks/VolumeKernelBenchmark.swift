@@ -3,8 +3,8 @@ import Engine
 import Kernels
 
 /// The 3D convolutions of the 3D presets (`segrun bench --kernels --dims 3`), each timed as the runtime runs it: one
-/// conv3d node through the Engine's volume path (the depth taps stacked as channels, one 2D kernel call per batch of
-/// output slices), with every 2D algorithm that applies to the stacked geometry forced in turn. GFLOP/s count the
+/// conv3d node through the Engine's volume path (the depth taps stacked as channels, one 2D kernel call per output
+/// slice, the threads taking whole slices), with every 2D algorithm that applies to the stacked geometry forced in turn. GFLOP/s count the
 /// direct 3D convolution's multiply-adds, so Winograd shows as more than 100% of peak ("effective").
 public enum VolumeKernelBenchmark {
     public struct Layer {
@@ -59,14 +59,14 @@ public enum VolumeKernelBenchmark {
             for i in 0..<input.data.count { input.data[i] = Float.random(in: -1...1, using: &rng) }
             var seen: Set<String> = []
             for algorithm in [ConvAlgorithm.igemm, .gemm1x1] + WinogradVariant.all.map(ConvAlgorithm.winograd) where only == nil || only == algorithm {
-                var runs: [(threads: Int, plan: ExecutionPlan, executor: Executor)] = []
+                var runs: [(threads: Int, plan: ExecutionPlan)] = []
                 var used = ""
                 for threads in threadCounts {
                     let executor = try Executor(b.graph, threads: threads, policy: .forced(algorithm))
                     let plan = try executor.plan([shape])
                     used = plan.convolutionChoices.first.map { "\($0.algorithm)" } ?? "\(algorithm)"
                     _ = try executor.run(input)
-                    runs.append((threads, plan, executor))
+                    runs.append((threads, plan))
                 }
                 // A forced algorithm that does not apply falls back to another: measure each one once.
                 if seen.contains(used) { continue }

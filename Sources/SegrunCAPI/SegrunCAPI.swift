@@ -179,15 +179,14 @@ public func segrun_run_volume(_ p: OpaquePointer?, _ voxels: UnsafePointer<Float
         return Status.shape.rawValue
     }
     let c = h.model.inputChannels, n = Int(depth) * Int(height) * Int(width)
-    var values = Array(UnsafeBufferPointer(start: voxels, count: c * n))
+    let values = Array(UnsafeBufferPointer(start: voxels, count: c * n))
     if !values.allSatisfy({ $0.isFinite }) {
         write("segrun_run_volume: non-finite voxel values", to: message, size: messageSize)
         return Status.argument.rawValue
     }
-    IntensityWindow.apply(VolumeModelInput(h.model).windows, to: &values, channels: c, voxelsPerChannel: n)
     do throws(GraphError) {
-        let out = try VolumeModelInput.labels3D(modelGrid: values, size: [Int(width), Int(height), Int(depth)], channels: c,
-                                                segmenter: h.segmenter, options: InferenceOptions())
+        let out = try VolumeModelInput(h.model).labels3D(onModelGrid: values, size: [Int(width), Int(height), Int(depth)], channels: c,
+                                                         segmenter: h.segmenter, options: InferenceOptions())
         labels.update(from: out, count: n)
     } catch {
         write(error.description, to: message, size: messageSize)

@@ -19,7 +19,7 @@ func volumeOutput(_ path: String, out: String) -> String {
 
 /// Segments one volume file with a 3D model and writes its label volume (uint8 class ids; a binary model's
 /// foreground is 1) in the input's geometry.
-func segmentVolumeFile(_ path: String, model: Model, segmenter: Segmenter, options: EdgeOptions) throws(EdgeFailure) -> String {
+func segmentVolumeFile(_ path: String, model: Model, segmenter: Segmenter, options: EdgeOptions) throws(EdgeFailure) {
     let volume: Volume
     do throws(VolumeError) { volume = try VolumeFile.read(path) } catch { throw EdgeFailure(message: error.description) }
     if volume.channels != model.inputChannels {
@@ -31,30 +31,24 @@ func segmentVolumeFile(_ path: String, model: Model, segmenter: Segmenter, optio
     do throws(GraphError) {
         labels = try input.labels3D(volume, segmenter: segmenter, options: InferenceOptions(tile: options.tile))
     } catch { throw EdgeFailure(message: "\(path): \(error.description)") }
-    let target = volumeOutput(path, out: options.out!)
-    do throws(VolumeError) { try VolumeFile.write(.uint8(labels), like: volume, to: target) }
+    do throws(VolumeError) { try VolumeFile.write(.uint8(labels), like: volume, to: volumeOutput(path, out: options.out!)) }
     catch { throw EdgeFailure(message: error.description) }
-    return target
 }
 
 /// A raw volume: `channels` planes of depth x height x width values (x fastest), intensities as a volume file holds
 /// them (the model's intensity window is applied), already on the model's grid and in its orientation. Writes
 /// `OUT/STEM.raw`: depth x height x width uint8 class ids.
-func segmentRawVolume(_ path: String, shape: [Int], model: Model, segmenter: Segmenter, options: EdgeOptions) throws(EdgeFailure) -> String {
+func segmentRawVolume(_ path: String, shape: [Int], model: Model, segmenter: Segmenter, options: EdgeOptions) throws(EdgeFailure) {
     let (d, h, w, c) = (shape[0], shape[1], shape[2], shape[3])
     if c != model.inputChannels { throw EdgeFailure(message: "\(path): \(c) channel(s), the model takes \(model.inputChannels)") }
-    var voxels = try readRawValues(path, count: d * h * w * c, dtype: options.dtype, shape: "\(d)x\(h)x\(w)x\(c)")
-    let input = VolumeModelInput(model)
-    IntensityWindow.apply(input.windows, to: &voxels, channels: c, voxelsPerChannel: d * h * w)
+    let intensities = try readRawValues(path, count: d * h * w * c, dtype: options.dtype, shape: "\(d)x\(h)x\(w)x\(c)")
     let labels: [UInt8]
     do throws(GraphError) {
-        labels = try VolumeModelInput.labels3D(modelGrid: voxels, size: [w, h, d], channels: c, segmenter: segmenter,
-                                               options: InferenceOptions(tile: options.tile))
+        labels = try VolumeModelInput(model).labels3D(onModelGrid: intensities, size: [w, h, d], channels: c, segmenter: segmenter,
+                                                      options: InferenceOptions(tile: options.tile))
     } catch { throw EdgeFailure(message: "\(path): \(error.description)") }
-    let target = options.out! + "/" + stem(path) + ".raw"
-    do throws(ImageIOError) { try BinaryFile.writeAtomically(labels, to: target) }
+    do throws(ImageIOError) { try BinaryFile.writeAtomically(labels, to: options.out! + "/" + stem(path) + ".raw") }
     catch { throw EdgeFailure(message: error.description) }
-    return target
 }
 
 /// `count` values of `dtype` (u8, i16 or f32, little-endian) from a raw file that must hold exactly that many.

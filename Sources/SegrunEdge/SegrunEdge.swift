@@ -31,7 +31,6 @@ struct EdgeOptions {
     /// HxWxC (an image) or DxHxWxC (a volume).
     var raw: [Int]?
     var dtype = "u8"
-    var float32: Bool { dtype == "f32" }
     /// The voxel spacing volumes are resampled to, overriding the model's (`segrun predict --spacing`).
     var spacing: [Double]?
     var algorithm: ConvAlgorithm?
@@ -145,8 +144,8 @@ func run(_ o: EdgeOptions) throws(EdgeFailure) {
             }
             if isVolume {
                 if o.probabilities { throw EdgeFailure(message: "--probabilities on volumes: use segrun predict") }
-                if let raw = o.raw { _ = try segmentRawVolume(path, shape: raw, model: model, segmenter: segmenter, options: o) }
-                else { _ = try segmentVolumeFile(path, model: model, segmenter: segmenter, options: o) }
+                if let raw = o.raw { try segmentRawVolume(path, shape: raw, model: model, segmenter: segmenter, options: o) }
+                else { try segmentVolumeFile(path, model: model, segmenter: segmenter, options: o) }
                 volumes += 1
                 continue
             }

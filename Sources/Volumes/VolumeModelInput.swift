@@ -61,19 +61,28 @@ public struct VolumeModelInput {
         let turn = reorientation(volume.affine)
         let oriented = turn.map { $0.apply(volume) } ?? volume
         let grid = modelGrid(oriented)
-        let onGrid = try VolumeModelInput.labels3D(modelGrid: grid.voxels, size: grid.size, channels: grid.channels, segmenter: segmenter,
+        let p = try VolumeModelInput.probabilities(windowed: grid.voxels, size: grid.size, channels: grid.channels, segmenter: segmenter,
                                                    options: options, progress: progress)
-        let labels = labelsOnInput(onGrid, modelSize: grid.size, inputSize: oriented.size, inputSpacing: oriented.spacing)
+        let labels = labelsOnInput(segmenter.labels(p), modelSize: grid.size, inputSize: oriented.size, inputSpacing: oriented.spacing)
         return turn.map { $0.inverse.apply(labels, size: oriented.size) } ?? labels
     }
 
-    /// The labels of a 3D model over voxels already on its grid (x fastest, `size` = x, y, z; channel-major) and
-    /// already windowed: normalized by the model, then Gaussian sliding windows.
-    public static func labels3D(modelGrid voxels: [Float], size: [Int], channels: Int, segmenter: Segmenter, options: InferenceOptions,
-                                progress: (Int, Int) -> Void = { _, _ in }) throws(GraphError) -> [UInt8] {
+    /// The labels of a 3D model over intensities already on its grid and in its orientation (x fastest, `size` =
+    /// x, y, z; channel-major), as a volume file holds them: windowed, then as `labels3D(_:)`, without resampling.
+    public func labels3D(onModelGrid intensities: [Float], size: [Int], channels: Int, segmenter: Segmenter,
+                         options: InferenceOptions) throws(GraphError) -> [UInt8] {
+        var voxels = intensities
+        IntensityWindow.apply(windows, to: &voxels, channels: channels, voxelsPerChannel: size.reduce(1, *))
+        return segmenter.labels(try VolumeModelInput.probabilities(windowed: voxels, size: size, channels: channels, segmenter: segmenter,
+                                                                   options: options))
+    }
+
+    /// A 3D model's class probabilities (1 x classes x z x y x x) over windowed voxels on its grid: normalized by the
+    /// model, then Gaussian sliding windows (`Segmenter.volumeWindowing`).
+    public static func probabilities(windowed voxels: [Float], size: [Int], channels: Int, segmenter: Segmenter, options: InferenceOptions,
+                                     progress: (Int, Int) -> Void = { _, _ in }) throws(GraphError) -> Tensor {
         let x = Tensor(shape: TensorShape(batch: 1, channels: channels, depth: size[2], height: size[1], width: size[0]),
                        data: Array(voxels.prefix(size.reduce(1, *) * channels)))
-        let p = try segmenter.volumeProbabilities(segmenter.normalize(x), windowing: segmenter.volumeWindowing(options), progress: progress)
-        return segmenter.labels(p)
+        return try segmenter.volumeProbabilities(segmenter.normalize(x), windowing: segmenter.volumeWindowing(options), progress: progress)
     }
 }

@@ -41,14 +41,11 @@ public struct VolumeSegmentation {
         return input
     }
 
-    /// The spacing the model runs at: `spacing`, else the model's, when it was trained on volumes.
-    var targetSpacing: [Double]? { input.spacing }
-
     /// The axis a volume of `spacing` (after resampling) is cut along: the one asked for, else the model's, else
     /// the coarsest.
     public func slicingAxis(size: [Int], spacing: [Double]) -> SliceAxis {
         let recorded = segmenter.model.metadata.string(MetadataKey.inputVolumeAxis).flatMap(SliceAxis.init(rawValue:))
-        let resampled = targetSpacing.map { VolumeResampling.spacing(size, spacing: spacing, target: $0) } ?? spacing
+        let resampled = input.spacing.map { VolumeResampling.spacing(size, spacing: spacing, target: $0) } ?? spacing
         return axis ?? recorded ?? SliceAxis.coarsest(resampled)
     }
 
@@ -146,21 +143,21 @@ public struct VolumeSegmentation {
         if segmenter.model.inputSpatialRank == 3 && reorientation(grid.affine) == nil {
             // A 3D model needs the volume whole, but only on its own grid: the slices stream in, windowed and
             // resampled, so the input's float voxels are never held (a CT at 0.8 mm is 300 MiB of them).
-            let slices = try StreamedSlices(reader, windows: windows, target: targetSpacing, interpolation: input.imageInterpolation)
+            let slices = try StreamedSlices(reader, windows: windows, target: input.spacing, interpolation: input.imageInterpolation)
             let plane = slices.size[0] * slices.size[1], n = plane * slices.size[2]
             var voxels = [Float](repeating: 0, count: grid.channels * n)
             for z in 0..<slices.size[2] {
                 let planes = try slices.planes(z)
                 for c in 0..<grid.channels { voxels.replaceSubrange((c * n + z * plane)..<(c * n + (z + 1) * plane), with: planes[(c * plane)..<((c + 1) * plane)]) }
             }
-            let volume = Volume(size: slices.size, channels: grid.channels, voxels: voxels, spacing: targetSpacing ?? grid.spacing, affine: grid.affine,
+            let volume = Volume(size: slices.size, channels: grid.channels, voxels: voxels, spacing: input.spacing ?? grid.spacing, affine: grid.affine,
                                 units: grid.units, source: grid.source)
             return try labels(onModelGrid: volume, original: grid, probabilities: probabilities, progress: progress)
         }
         guard segmenter.model.inputSpatialRank != 3 && slicingAxis(size: grid.size, spacing: grid.spacing) == .z && reorientation(grid.affine) == nil else {
             return try labels(reader.readVolume(), probabilities: probabilities, progress: progress)
         }
-        let slices = try StreamedSlices(reader, windows: windows, target: targetSpacing, interpolation: input.imageInterpolation)
+        let slices = try StreamedSlices(reader, windows: windows, target: input.spacing, interpolation: input.imageInterpolation)
         let (mx, my) = (slices.size[0], slices.size[1])
         let (nx, ny, nz) = (grid.size[0], grid.size[1], grid.size[2])
         // Each input slice takes the labels of its nearest model slice, each voxel of its nearest model voxel.
@@ -221,9 +218,8 @@ public struct VolumeSegmentation {
         if volume.channels != model.inputChannels {
             throw VolumeError.invalid(path: "input", field: "channels", reason: "the model takes \(model.inputChannels) channel(s), the volume has \(volume.channels)")
         }
-        let x = Tensor(shape: TensorShape(batch: 1, channels: volume.channels, depth: volume.size[2], height: volume.size[1], width: volume.size[0]),
-                       data: Array(volume.voxels.prefix(volume.voxelCount * volume.channels)))
-        return try segmenter.volumeProbabilities(segmenter.normalize(x), windowing: segmenter.volumeWindowing(options), progress: progress)
+        return try VolumeModelInput.probabilities(windowed: volume.voxels, size: volume.size, channels: volume.channels, segmenter: segmenter,
+                                                  options: options, progress: progress)
     }
 
     /// The model's input planes for slice `s` of `count`: its neighbours' first channel for a 2.5D model, else

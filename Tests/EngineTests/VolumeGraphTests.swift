@@ -132,13 +132,20 @@ final class VolumeGraphTests: XCTestCase {
         return b.graph
     }
 
+    /// With 2 and 3 threads, batch 2 (18 slices: the threads take whole slices, `VolumeSlices.threadsTakeSlices`) and
+    /// batch 1 (9 slices: uneven for 2 threads, which then split each slice's kernel): the bits of 1 thread.
     func testEveryDepthEdgeRunsSliceBySlice() throws {
-        let graph = Self.edgeVolumeNet(), input = Self.volume(batch: 2, channels: 3, depth: 9, height: 6, width: 5)
-        let expected = try ReferenceExecutor.run(graph, [input])
-        let one = try Executor(graph, threads: 1, policy: .forced(.igemm)).run(input)
-        let two = try Executor(graph, threads: 2, policy: .forced(.igemm)).run(input)
-        XCTAssertEqual(one.map(\.data), two.map(\.data), "bits differ between 1 and 2 threads")
-        for (y, e) in zip(one, expected) { XCTAssertLessThan(relativeError(y, e), 1e-5, "\(e.shape)") }
+        let graph = Self.edgeVolumeNet()
+        for batch in [2, 1] {
+            let input = Self.volume(batch: batch, channels: 3, depth: 9, height: 6, width: 5)
+            let expected = try ReferenceExecutor.run(graph, [input])
+            let one = try Executor(graph, threads: 1, policy: .forced(.igemm)).run(input)
+            for threads in [2, 3] {
+                let many = try Executor(graph, threads: threads, policy: .forced(.igemm)).run(input)
+                XCTAssertEqual(one.map(\.data), many.map(\.data), "bits differ between 1 and \(threads) threads, batch \(batch)")
+            }
+            for (y, e) in zip(one, expected) { XCTAssertLessThan(relativeError(y, e), 1e-5, "\(e.shape)") }
+        }
     }
 
     /// The fp32 executor runs volumes through the 2D kernels one depth slice at a time (`VolumeSlices`):

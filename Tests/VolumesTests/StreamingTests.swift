@@ -156,7 +156,7 @@ final class StreamingTests: XCTestCase {
     /// segrun-edge and the C API segment a volume held whole through `VolumeModelInput.labels3D`; `segrun predict`
     /// streams the file through `VolumeSegmentation`. For a 3D model with a recorded spacing (resampled both ways),
     /// intensity window and orientation (the file turned to it and back), all give the same labels; so does the raw
-    /// path (`labels3D(modelGrid:)`) on a volume already on the model's grid.
+    /// path (`labels3D(onModelGrid:)`) on a volume already on the model's grid.
     func testTheEdgePathGivesPredictsLabelsOnVolumes() throws {
         let size = [21, 17, 11], spacing = [0.9, 0.8, 2.0]
         var model = try Model(config: ArchitectureConfig(architecture: .unet, classes: 1, baseWidth: 4, depth: 2, rank: 3, seed: 11))
@@ -188,9 +188,8 @@ final class StreamingTests: XCTestCase {
         onGrid.metadata[MetadataKey.inputVolumeSpacing] = .floats(spacing.map { Float($0) })
         let segmenter = try Segmenter(onGrid, threads: 1)
         let expected = try VolumeSegmentation(segmenter: segmenter).labels(try VolumeFile.read(path))
-        var windowed = try VolumeFile.read(path).voxels
-        IntensityWindow.apply(VolumeModelInput(onGrid).windows, to: &windowed, channels: 1, voxelsPerChannel: size.reduce(1, *))
-        let raw = try VolumeModelInput.labels3D(modelGrid: windowed, size: size, channels: 1, segmenter: segmenter, options: InferenceOptions())
+        let raw = try VolumeModelInput(onGrid).labels3D(onModelGrid: try VolumeFile.read(path).voxels, size: size, channels: 1,
+                                                        segmenter: segmenter, options: InferenceOptions())
         XCTAssertEqual(raw, expected.labels)
     }
 }
