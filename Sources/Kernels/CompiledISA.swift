@@ -32,34 +32,3 @@ public enum CompiledISA {
     /// Columns (output channels) covered by one microkernel call.
     public static var tileColumns: Int { 2 * tileWidth }
 }
-
-extension SIMD where Scalar == Float {
-    /// `self + a * b`, each lane rounded once: what the kernels write for a fused multiply-add. Where the build
-    /// has FMA (x86-64-v3 and up, aarch64) this is `addingProduct`, one instruction. A baseline x86-64 build
-    /// has no FMA instruction, so `addingProduct` becomes one libm `fmaf` call per lane, with the shuffles
-    /// around each call, inlined at every site (about 1500 of them in the kernels: 90 KB of the dispatching
-    /// segrun-edge's portable copy); there the lanes go through one out-of-line loop per vector width instead.
-    /// The same bits either way: `fmaf` is the correctly rounded fused operation.
-    @inline(__always)
-    public func addingFusedProduct(_ a: Self, _ b: Self) -> Self {
-        #if arch(arm64) || SEGRUN_FMA
-        return addingProduct(a, b)
-        #else
-        return lanewiseFusedMultiplyAdd(self, a, b)
-        #endif
-    }
-
-    @inline(__always)
-    public func addingFusedProduct(_ a: Self, _ b: Scalar) -> Self { addingFusedProduct(a, Self(repeating: b)) }
-
-    @inline(__always)
-    public func addingFusedProduct(_ a: Scalar, _ b: Self) -> Self { addingFusedProduct(Self(repeating: a), b) }
-}
-
-/// `c + a * b` lane by lane through scalar fused multiply-adds (libm's `fmaf` without an FMA instruction).
-@inline(never)
-func lanewiseFusedMultiplyAdd<V: SIMD>(_ c: V, _ a: V, _ b: V) -> V where V.Scalar == Float {
-    var r = c
-    for i in 0..<V.scalarCount { r[i] = c[i].addingProduct(a[i], b[i]) }
-    return r
-}

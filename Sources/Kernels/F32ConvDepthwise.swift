@@ -62,7 +62,7 @@ public enum F32ConvDepthwise {
                             let wOffset: Int = (ky * kw + kx) * cp + ch
                             let x: V = (corner + srcOffset).loadVector(V.self, count: lanes)
                             let wv: V = (wBase + wOffset).loadVector(V.self)
-                            acc = acc.addingFusedProduct(x, wv)
+                            acc = acc.addingProduct(x, wv)
                         }
                     }
                     (dst + ch).storeVector(activation.apply(acc), count: lanes)

@@ -133,7 +133,7 @@ public enum F32ConvTranspose {
                                 let wRow: UnsafePointer<Float> = weights + ((ky * g.kernelWidth + kx) * cin) * paddedOut + co
                                 for i in 0..<cin {
                                     let wv: V = (wRow + i * paddedOut).loadVector(V.self)
-                                    acc = acc.addingFusedProduct(V(repeating: src[i]), wv)
+                                    acc = acc.addingProduct(V(repeating: src[i]), wv)
                                 }
                             }
                         }

@@ -239,7 +239,7 @@ public enum F32ConvWinograd {
                             var s = V()
                             for t in starts[r]..<starts[r + 1] {
                                 let d = (corner + (cols[t] * pw + x) * cp + c).loadVector(V.self)
-                                s = s.addingFusedProduct(V(repeating: coefs[t]), d)
+                                s = s.addingProduct(V(repeating: coefs[t]), d)
                             }
                             rowsT[r * alpha + x] = s
                         }
@@ -249,7 +249,7 @@ public enum F32ConvWinograd {
                         for s in 0..<alpha {
                             var v = V()
                             for t in starts[s]..<starts[s + 1] {
-                                v = v.addingFusedProduct(V(repeating: coefs[t]), rowsT[r * alpha + cols[t]])
+                                v = v.addingProduct(V(repeating: coefs[t]), rowsT[r * alpha + cols[t]])
                             }
                             (dst + (r * alpha + s) * xiStride + c).storeVector(v)
                         }
@@ -307,7 +307,7 @@ public enum F32ConvWinograd {
                             var s = V()
                             for t in starts[r]..<starts[r + 1] {
                                 let v = (mTile + (cols[t] * alpha + x) * xiStride + c).loadVector(V.self)
-                                s = s.addingFusedProduct(V(repeating: coefs[t]), v)
+                                s = s.addingProduct(V(repeating: coefs[t]), v)
                             }
                             rowsT[r * alpha + x] = s
                         }
@@ -317,7 +317,7 @@ public enum F32ConvWinograd {
                         for s in 0..<validCols {
                             var y = b
                             for t in starts[s]..<starts[s + 1] {
-                                y = y.addingFusedProduct(V(repeating: coefs[t]), rowsT[r * alpha + cols[t]])
+                                y = y.addingProduct(V(repeating: coefs[t]), rowsT[r * alpha + cols[t]])
                             }
                             let dst = output + (((ty * m + r) * g.outWidth) + tx * m + s) * cout + c
                             dst.storeVector(activation.apply(y), count: lanes)

@@ -37,17 +37,17 @@ func f32IgemmTile<V: SIMD>(
             let b0 = bp.loadUnaligned(as: V.self)
             let b1 = bp.loadUnaligned(fromByteOffset: w &* 4, as: V.self)
             var x = V(repeating: p0[k])
-            c00 = c00.addingFusedProduct(x, b0); c01 = c01.addingFusedProduct(x, b1)
+            c00 = c00.addingProduct(x, b0); c01 = c01.addingProduct(x, b1)
             x = V(repeating: p1[k])
-            c10 = c10.addingFusedProduct(x, b0); c11 = c11.addingFusedProduct(x, b1)
+            c10 = c10.addingProduct(x, b0); c11 = c11.addingProduct(x, b1)
             x = V(repeating: p2[k])
-            c20 = c20.addingFusedProduct(x, b0); c21 = c21.addingFusedProduct(x, b1)
+            c20 = c20.addingProduct(x, b0); c21 = c21.addingProduct(x, b1)
             x = V(repeating: p3[k])
-            c30 = c30.addingFusedProduct(x, b0); c31 = c31.addingFusedProduct(x, b1)
+            c30 = c30.addingProduct(x, b0); c31 = c31.addingProduct(x, b1)
             x = V(repeating: p4[k])
-            c40 = c40.addingFusedProduct(x, b0); c41 = c41.addingFusedProduct(x, b1)
+            c40 = c40.addingProduct(x, b0); c41 = c41.addingProduct(x, b1)
             x = V(repeating: p5[k])
-            c50 = c50.addingFusedProduct(x, b0); c51 = c51.addingFusedProduct(x, b1)
+            c50 = c50.addingProduct(x, b0); c51 = c51.addingProduct(x, b1)
             bp += bStep
             k &+= 1
         }

@@ -10,7 +10,7 @@ public enum FusedActivation: Equatable, Sendable {
         switch self {
         case .none: return x
         case .relu: return positivePart(x)
-        case .leakyRelu(let slope): return positivePart(x).addingFusedProduct(V(repeating: slope), negativePart(x))
+        case .leakyRelu(let slope): return positivePart(x).addingProduct(V(repeating: slope), negativePart(x))
         }
     }
 

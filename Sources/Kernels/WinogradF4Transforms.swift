@@ -14,12 +14,12 @@ enum WinogradF4 {
     static func input<V: SIMD>(_ d0: V, _ d1: V, _ d2: V, _ d3: V, _ d4: V, _ d5: V)
         -> (V, V, V, V, V, V) where V.Scalar == Float {
         let four = V(repeating: 4), minusFour = V(repeating: -4), minusFive = V(repeating: -5), two = V(repeating: 2)
-        let a = d4.addingFusedProduct(minusFour, d2)
-        let b = d3.addingFusedProduct(minusFour, d1)
+        let a = d4.addingProduct(minusFour, d2)
+        let b = d3.addingProduct(minusFour, d1)
         let c = d4 - d2
         let e = two * (d3 - d1)
-        let r0 = d4.addingFusedProduct(four, d0).addingFusedProduct(minusFive, d2)
-        let r5 = d5.addingFusedProduct(four, d1).addingFusedProduct(minusFive, d3)
+        let r0 = d4.addingProduct(four, d0).addingProduct(minusFive, d2)
+        let r5 = d5.addingProduct(four, d1).addingProduct(minusFive, d3)
         return (r0, a + b, a - b, c + e, c - e, r5)
     }
 
@@ -34,9 +34,9 @@ enum WinogradF4 {
         -> (V, V, V, V) where V.Scalar == Float {
         let s12 = m1 + m2, d12 = m1 - m2, s34 = m3 + m4, d34 = m3 - m4
         return (m0 + s12 + s34,
-                d12.addingFusedProduct(V(repeating: 2), d34),
-                s12.addingFusedProduct(V(repeating: 4), s34),
-                (d12 + m5).addingFusedProduct(V(repeating: 8), d34))
+                d12.addingProduct(V(repeating: 2), d34),
+                s12.addingProduct(V(repeating: 4), s34),
+                (d12 + m5).addingProduct(V(repeating: 8), d34))
     }
 
     /// `B^T d B` of one 6x6 tile of channel vectors, read from `corner` (row stride `rowStride` floats,

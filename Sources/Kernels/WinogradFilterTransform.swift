@@ -39,13 +39,13 @@ extension F32PackedConvWeights {
                     for r in 0..<alpha {
                         let g0 = g[r &* 3], g1 = g[r &* 3 &+ 1], g2 = g[r &* 3 &+ 2]
                         for c in 0..<3 {
-                            gw[r &* 3 &+ c] = (filter[c] * g0).addingFusedProduct(filter[3 &+ c], g1).addingFusedProduct(filter[6 &+ c], g2)
+                            gw[r &* 3 &+ c] = (filter[c] * g0).addingProduct(filter[3 &+ c], g1).addingProduct(filter[6 &+ c], g2)
                         }
                     }
                     for r in 0..<alpha {
                         let a = gw[r &* 3], b = gw[r &* 3 &+ 1], c = gw[r &* 3 &+ 2]
                         for s in 0..<alpha {
-                            let u = (a * g[s &* 3]).addingFusedProduct(b, g[s &* 3 &+ 1]).addingFusedProduct(c, g[s &* 3 &+ 2])
+                            let u = (a * g[s &* 3]).addingProduct(b, g[s &* 3 &+ 1]).addingProduct(c, g[s &* 3 &+ 2])
                             let row = out + (((block &* points &+ r &* alpha &+ s) &* paddedInChannels &+ i) &* nr &+ lane0)
                             if lanes == 8 {
                                 UnsafeMutableRawPointer(row).storeBytes(of: u, as: SIMD8<Float>.self)

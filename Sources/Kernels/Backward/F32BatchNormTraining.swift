@@ -44,7 +44,7 @@ public enum F32BatchNormTraining {
                 var row = x + (p0 &* c &+ ch)
                 for _ in p0..<p1 {
                     let v = UnsafeRawPointer(row).loadUnaligned(as: SIMD8<Float>.self)
-                    if center == nil { acc += v } else { let d = v - m; acc = acc.addingFusedProduct(d, d) }
+                    if center == nil { acc += v } else { let d = v - m; acc = acc.addingProduct(d, d) }
                     row += c
                 }
                 for l in 0..<8 { partial[k &* c &+ ch &+ l] = Double(acc[l]) }
@@ -76,7 +76,7 @@ public enum F32BatchNormTraining {
                     let g = backThrough(activation, UnsafeRawPointer(y + offset).loadUnaligned(as: SIMD8<Float>.self),
                                         UnsafeRawPointer(dy + offset).loadUnaligned(as: SIMD8<Float>.self))
                     s += g
-                    sx = sx.addingFusedProduct(g, UnsafeRawPointer(x + offset).loadUnaligned(as: SIMD8<Float>.self) - m)
+                    sx = sx.addingProduct(g, UnsafeRawPointer(x + offset).loadUnaligned(as: SIMD8<Float>.self) - m)
                     offset &+= c
                 }
                 for l in 0..<8 { sumDy[k &* c &+ ch &+ l] = Double(s[l]); sumDyCentered[k &* c &+ ch &+ l] = Double(sx[l]) }
@@ -113,7 +113,7 @@ public enum F32BatchNormTraining {
                 let v = UnsafeRawPointer(x + (row &+ ch)).loadUnaligned(as: SIMD8<Float>.self)
                 let a = UnsafeRawPointer(scale + ch).loadUnaligned(as: SIMD8<Float>.self)
                 let b = UnsafeRawPointer(shift + ch).loadUnaligned(as: SIMD8<Float>.self)
-                UnsafeMutableRawPointer(y + (row &+ ch)).storeBytes(of: activation.apply(b.addingFusedProduct(v, a)), as: SIMD8<Float>.self)
+                UnsafeMutableRawPointer(y + (row &+ ch)).storeBytes(of: activation.apply(b.addingProduct(v, a)), as: SIMD8<Float>.self)
                 ch &+= 8
             }
             while ch < c { y[row &+ ch] = activation.apply(shift[ch].addingProduct(x[row &+ ch], scale[ch])); ch &+= 1 }
@@ -135,7 +135,7 @@ public enum F32BatchNormTraining {
                                     UnsafeRawPointer(dy + i).loadUnaligned(as: SIMD8<Float>.self))
                 let centered = UnsafeRawPointer(x + i).loadUnaligned(as: SIMD8<Float>.self) - UnsafeRawPointer(mean + ch).loadUnaligned(as: SIMD8<Float>.self)
                 let scaled = UnsafeRawPointer(k + ch).loadUnaligned(as: SIMD8<Float>.self) * (g - UnsafeRawPointer(meanDy + ch).loadUnaligned(as: SIMD8<Float>.self))
-                let v = scaled.addingFusedProduct(-centered, UnsafeRawPointer(kc + ch).loadUnaligned(as: SIMD8<Float>.self))
+                let v = scaled.addingProduct(-centered, UnsafeRawPointer(kc + ch).loadUnaligned(as: SIMD8<Float>.self))
                 UnsafeMutableRawPointer(dx + i).storeBytes(of: v, as: SIMD8<Float>.self)
                 ch &+= 8
             }

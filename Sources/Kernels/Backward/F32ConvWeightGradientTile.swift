@@ -17,12 +17,12 @@ extension F32ConvWeightGradient {
             var src = x + line &* lineStride
             for _ in 0..<perLine {
                 let x0: V = src.loadVector(), x1: V = (src + w).loadVector()
-                a0 = a0.addingFusedProduct(x0, V(repeating: grad[0])); a1 = a1.addingFusedProduct(x1, V(repeating: grad[0]))
-                b0 = b0.addingFusedProduct(x0, V(repeating: grad[1])); b1 = b1.addingFusedProduct(x1, V(repeating: grad[1]))
-                c0 = c0.addingFusedProduct(x0, V(repeating: grad[2])); c1 = c1.addingFusedProduct(x1, V(repeating: grad[2]))
-                d0 = d0.addingFusedProduct(x0, V(repeating: grad[3])); d1 = d1.addingFusedProduct(x1, V(repeating: grad[3]))
-                e0 = e0.addingFusedProduct(x0, V(repeating: grad[4])); e1 = e1.addingFusedProduct(x1, V(repeating: grad[4]))
-                f0 = f0.addingFusedProduct(x0, V(repeating: grad[5])); f1 = f1.addingFusedProduct(x1, V(repeating: grad[5]))
+                a0 = a0.addingProduct(x0, V(repeating: grad[0])); a1 = a1.addingProduct(x1, V(repeating: grad[0]))
+                b0 = b0.addingProduct(x0, V(repeating: grad[1])); b1 = b1.addingProduct(x1, V(repeating: grad[1]))
+                c0 = c0.addingProduct(x0, V(repeating: grad[2])); c1 = c1.addingProduct(x1, V(repeating: grad[2]))
+                d0 = d0.addingProduct(x0, V(repeating: grad[3])); d1 = d1.addingProduct(x1, V(repeating: grad[3]))
+                e0 = e0.addingProduct(x0, V(repeating: grad[4])); e1 = e1.addingProduct(x1, V(repeating: grad[4]))
+                f0 = f0.addingProduct(x0, V(repeating: grad[5])); f1 = f1.addingProduct(x1, V(repeating: grad[5]))
                 src += step
                 grad += 6
             }
@@ -46,12 +46,12 @@ extension F32ConvWeightGradient {
             var src = x + line &* lineStride
             for _ in 0..<perLine {
                 let x0: V = src.loadVector()
-                a = a.addingFusedProduct(x0, V(repeating: grad[0]))
-                b = b.addingFusedProduct(x0, V(repeating: grad[1]))
-                c = c.addingFusedProduct(x0, V(repeating: grad[2]))
-                d = d.addingFusedProduct(x0, V(repeating: grad[3]))
-                e = e.addingFusedProduct(x0, V(repeating: grad[4]))
-                f = f.addingFusedProduct(x0, V(repeating: grad[5]))
+                a = a.addingProduct(x0, V(repeating: grad[0]))
+                b = b.addingProduct(x0, V(repeating: grad[1]))
+                c = c.addingProduct(x0, V(repeating: grad[2]))
+                d = d.addingProduct(x0, V(repeating: grad[3]))
+                e = e.addingProduct(x0, V(repeating: grad[4]))
+                f = f.addingProduct(x0, V(repeating: grad[5]))
                 src += step
                 grad += 6
             }
