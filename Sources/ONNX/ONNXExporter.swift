@@ -32,7 +32,8 @@ private struct ExportBuilder {
     /// The activation table of an int8 model (nil for fp32): the nodes whose outputs get QuantizeLinear and
     /// DequantizeLinear.
     let quantization: ActivationQuantization?
-    var graph: Graph { model.graph }
+    /// The model's graph without its training-only (deep-supervision) outputs.
+    let graph: Graph
     var nodes: [[UInt8]] = []
     var initializers: [[UInt8]] = []
     var valueNames: [String] = []
@@ -47,6 +48,7 @@ private struct ExportBuilder {
         self.model = model
         self.size = size
         self.quantization = quantization
+        graph = model.graph.droppingAuxiliaryOutputs()
     }
 
     mutating func unique(_ base: String) -> String {

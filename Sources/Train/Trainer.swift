@@ -217,12 +217,10 @@ public final class Trainer {
                 autograd.zeroGradients()
                 var outputGradients: [Tensor?] = []
                 var batchLoss = 0.0
-                for head in logits {
+                for (head, share) in zip(logits, DeepSupervision.shares(autograd.graph.outputs)) {
                     let (l, g) = loss.evaluate(head, target, across: parallel?.processSum)
-                    batchLoss += l / Double(logits.count)
-                    var scaled = g
-                    for i in 0..<scaled.data.count { scaled.data[i] /= Float(logits.count) }
-                    outputGradients.append(scaled)
+                    batchLoss += share.of(l)
+                    outputGradients.append(share.of(g))
                 }
                 var innerGradients: [(node: Int, gradient: Tensor)] = []
                 if let presenceLoss {
@@ -295,7 +293,9 @@ public final class Trainer {
             let indices = Array(validationIndices[chunk..<min(validationIndices.count, chunk + options.batchSize)])
             chunk += options.batchSize
             let (x, target) = batch(indices, epoch: nil)
-            let logits = try autograd.forward([x], training: false)
+            let all = try autograd.forward([x], training: false)
+            // What inference scores: the outputs but the auxiliary ones, their probabilities averaged.
+            let logits = DeepSupervision.inferenceOutputs(autograd.graph.outputs).map { all[$0] }
             var probabilities = TensorOps.probabilities(fromLogits: logits[0], multilabel: model.isMultilabel)
             for head in logits.dropFirst() {
                 let p = TensorOps.probabilities(fromLogits: head, multilabel: model.isMultilabel)

@@ -46,10 +46,8 @@ public enum TrainingBenchmark {
             let logits = try autograd.forward([x])
             let t1 = MonotonicClock.now()
             autograd.zeroGradients()
-            let gradients = logits.map { head -> Tensor? in
-                var g = Tensor(shape: head.shape, data: loss.evaluate(PatchTrainer.flattened(head), target).gradient.data)
-                for i in 0..<g.data.count { g.data[i] /= Float(logits.count) }
-                return g
+            let gradients = zip(logits, DeepSupervision.shares(autograd.graph.outputs)).map { head, share -> Tensor? in
+                share.of(Tensor(shape: head.shape, data: loss.evaluate(PatchTrainer.flattened(head), target).gradient.data))
             }
             try autograd.backward(gradients)
             let t2 = MonotonicClock.now()

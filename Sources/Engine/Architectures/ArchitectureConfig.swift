@@ -51,6 +51,7 @@ public struct ArchitectureConfig: Equatable {
     public var normalization: Normalization
     public var upsampling: UpsamplingKind
     /// U-Net++: one 1x1 head on every top-row node X(0,j), j = 1...depth. UNet 3+: a head on every decoder stage.
+    /// U-Net (2D or 3D): auxiliary heads on decoder levels 1 ... depth - 2, for training only (nnU-Net's).
     public var deepSupervision: Bool
     /// A squeeze-and-excitation block (Hu et al., reduction 16) at the end of every level block: U-Net,
     /// Res-UNet and Attention U-Net.
@@ -116,6 +117,12 @@ public struct ArchitectureConfig: Equatable {
         if let p = levelPools, p.count != depth || p.contains(where: { $0.count != spatialRank || $0.contains { $0 != 1 && $0 != 2 } }) {
             throw .invalid("level pools: \(depth) lists of \(spatialRank) windows of 1 or 2, got \(p)")
         }
+        if deepSupervision && ![.unet, .unetPlusPlus, .unet3Plus].contains(architecture) {
+            throw .invalid("deep supervision is built into U-Net (2D and 3D), U-Net++ and UNet 3+, not \(architecture.displayName)")
+        }
+        if deepSupervision && architecture == .unet && depth < 3 {
+            throw .invalid("a U-Net's deep supervision adds heads on decoder levels 1 ... depth - 2; depth \(depth) has none (use depth 3 or more)")
+        }
         if classificationGuided && architecture != .unet3Plus {
             throw .invalid("the classification-guided module is built into UNet 3+, not \(architecture.displayName)")
         }
@@ -124,8 +131,8 @@ public struct ArchitectureConfig: Equatable {
         }
     }
 
-    /// Builds the graph: input "image", outputs of logits ("logits", or "head1"..."headN" for U-Net++
-    /// with deep supervision).
+    /// Builds the graph: input "image", outputs of logits ("logits", or "head1"..."headN" for U-Net++ and
+    /// UNet 3+ with deep supervision; a U-Net's adds auxiliary "aux1"... before "logits").
     public func build() throws(ArchitectureError) -> Graph {
         try validate()
         let b = BlockBuilder(self)

@@ -93,6 +93,18 @@ public struct GraphOutput: Equatable {
         self.name = name
         self.node = node
     }
+
+    /// Outputs named `auxK` are deep-supervision heads of a U-Net's decoder level K (1/2^K of the input's
+    /// resolution, upsampled back): training weighs them into the loss, inference and export drop them.
+    public static func auxiliaryName(level: Int) -> String { "aux\(level)" }
+
+    /// The decoder level of an auxiliary output (`auxiliaryName`), or nil for an output inference uses.
+    public var auxiliaryLevel: Int? {
+        guard name.hasPrefix("aux"), let level = Int(String(name.dropFirst(3))), level > 0 else { return nil }
+        return level
+    }
+
+    public var isAuxiliary: Bool { auxiliaryLevel != nil }
 }
 
 /// The one IR of segrun: the trainer differentiates it, the passes rewrite it, the executor runs it

@@ -2,9 +2,16 @@ import Kernels
 
 /// Rewrites that run before execution (and before export): each returns an equivalent graph.
 extension Graph {
-    /// The passes the executor applies: BatchNorm folding, activation fusion, dead-node removal.
+    /// The passes the executor applies: auxiliary (training-only) outputs dropped, BatchNorm folding, activation
+    /// fusion, dead-node removal.
     public func optimizedForInference() -> Graph {
-        foldingBatchNorm().fusingActivations().removingDeadNodes()
+        droppingAuxiliaryOutputs().foldingBatchNorm().fusingActivations().removingDeadNodes()
+    }
+
+    /// The graph without its auxiliary outputs (`GraphOutput.isAuxiliary`: deep-supervision heads that only
+    /// training reads) and the nodes only they need; the graph itself when it has none.
+    public func droppingAuxiliaryOutputs() -> Graph {
+        outputs.contains { $0.isAuxiliary } ? keepingOutputs(outputs.filter { !$0.isAuxiliary }.map { $0.name }) : self
     }
 
     /// Folds each inference BatchNorm into the convolution or transposed convolution that feeds it,

@@ -114,12 +114,10 @@ public final class PatchTrainer {
                 autograd.zeroGradients()
                 var gradients: [Tensor?] = []
                 var batchLoss = 0.0
-                for head in logits {
+                for (head, share) in zip(logits, DeepSupervision.shares(autograd.graph.outputs)) {
                     let (l, g) = loss.evaluate(PatchTrainer.flattened(head), target)
-                    batchLoss += l / Double(logits.count)
-                    var scaled = Tensor(shape: head.shape, data: g.data)
-                    for i in 0..<scaled.data.count { scaled.data[i] /= Float(logits.count) }
-                    gradients.append(scaled)
+                    batchLoss += share.of(l)
+                    gradients.append(share.of(Tensor(shape: head.shape, data: g.data)))
                 }
                 try autograd.backward(gradients)
                 optimizer.update(autograd, learningRate: schedule.rate(at: step))

@@ -31,6 +31,9 @@ struct ModelOptions: ParsableArguments {
     @Flag(help: "Add UNet 3+'s classification-guided module to --preset unet3plus-s: a presence head on the bottleneck that closes the classes an image lacks, trained with its own binary cross-entropy.")
     var cgm = false
 
+    @Flag(help: "Deep supervision for --preset: a U-Net (2D or 3D, depth 3 or more) gets auxiliary heads on decoder levels 1 ... depth - 2, weighed into the training loss (each level half the one above, as nnU-Net) and dropped at inference and export; the U-Net++ and UNet 3+ presets have theirs already.")
+    var deepSupervision = false
+
     @Option(help: "Override the preset's normalization: batch, instance or none.")
     var norm: String?
 
@@ -62,6 +65,7 @@ struct ModelOptions: ParsableArguments {
             if let upsampling { config.upsampling = UpsamplingKind(rawValue: upsampling)! }
             config.squeezeExcitation = se
             config.classificationGuided = cgm
+            if deepSupervision { config.deepSupervision = true }
             adjust(&config)
             var model = try Model(config: config, preset: name)
             if multilabel {
