@@ -58,6 +58,36 @@ final class PatchTrainingTests: XCTestCase {
         XCTAssertNotEqual(sampler.sample(epoch: 3, index: 0).image, sampler.sample(epoch: 4, index: 0).image)
     }
 
+    /// Elastic deformation (off by default): seeded, a real change of the patch, and the labels move with the
+    /// image (trilinear image, nearest labels through the same displaced map); the field stays within its
+    /// bounds and leaves z alone for in-plane-only data.
+    func testElasticDeformationIsSeededAndKeepsLabelsOnTheImage() throws {
+        XCTAssertEqual(PatchAugmentation().elasticFraction, 0)
+        var d = Self.data(size: [24, 24, 24])
+        try d.split(.slab(from: 0.9, to: 1))
+        var elastic = PatchAugmentation.none
+        elastic.elasticFraction = 1.0 / 8
+        elastic.elasticProbability = 1
+        let plain = PatchSampler(d, patch: [16, 16, 16], augmentation: .none, seed: 5, mean: [0], std: [1])
+        let deformed = PatchSampler(d, patch: [16, 16, 16], augmentation: elastic, seed: 5, mean: [0], std: [1])
+        var moved = 0, agree = 0, total = 0
+        for index in 0..<6 {
+            let a = deformed.sample(epoch: 1, index: index), b = deformed.sample(epoch: 1, index: index)
+            XCTAssertEqual(a.image, b.image)
+            XCTAssertEqual(a.labels, b.labels)
+            if a.labels != plain.sample(epoch: 1, index: index).labels { moved += 1 }
+            for (v, l) in zip(a.image, a.labels) { total += 1; if (v > 0.5) == (l == 1) { agree += 1 } }
+        }
+        XCTAssertGreaterThanOrEqual(moved, 3, "the deformation should move the ellipsoid's border in most patches")
+        XCTAssertGreaterThan(Double(agree) / Double(total), 0.97, "labels no longer on the image: \(agree) of \(total)")
+        var rng = PatchSampler.Random(generator: SeededGenerator(seed: 3))
+        let field = ElasticField(extent: [16, 12, 8], maxima: [2, 1.5, 0], rng: &rng)
+        for z in 0..<8 { for y in 0..<12 { for x in 0..<16 {
+            let v = field.at(x, y, z)
+            XCTAssertTrue(abs(v.x) <= 2 && abs(v.y) <= 1.5 && v.z == 0, "\(v) at \(x), \(y), \(z)")
+        } } }
+    }
+
     /// Gaussian window weights: positive, symmetric, 1 at the centre of an odd window.
     func testWindowWeights() {
         let w = SlidingWindow.weights(extents: [5, 7, 9], blending: .gaussian)

@@ -3,7 +3,8 @@ import Engine
 
 /// Seeded 3D augmentation of a patch, nnU-Net's recipe at its default probabilities: rotation and scaling
 /// (one resampling: image trilinear, labels nearest), mirroring on every axis, then per channel brightness,
-/// contrast, gamma, Gaussian noise and Gaussian blur.
+/// contrast, gamma, Gaussian noise and Gaussian blur. Elastic deformation is there too, off by default (as in
+/// nnU-Net); `--augment elastic` turns it on.
 public struct PatchAugmentation: Equatable {
     /// Rotation within +-this many degrees (probability `spatialProbability`): about z only when the data is
     /// anisotropic (`inPlaneOnly`), else about each axis.
@@ -24,6 +25,12 @@ public struct PatchAugmentation: Equatable {
     public var noise = 0.1
     /// Gaussian blur with sigma 0.5...1 voxel (probability 0.2).
     public var blur = 0.2
+    /// Elastic deformation (probability `elasticProbability`, in the same resampling as rotation and scaling):
+    /// every voxel displaced by a smooth random field of up to this fraction of the patch's extent on each axis
+    /// (value noise on a 4 x 4 x 4 grid of cells, trilinearly interpolated; none along z for in-plane-only
+    /// data). 0 turns it off (the default); `--augment elastic` sets 1/16.
+    public var elasticFraction = 0.0
+    public var elasticProbability = 0.2
 
     public init() {}
 
@@ -123,9 +130,17 @@ public struct PatchSampler {
             map = map.map { $0.map { $0 * s } }
             resample = true
         }
+        // Drawn only when elastic deformation is on, so runs without it draw exactly what they did before it.
+        var displacement: ElasticField?
+        if augmentation.elasticFraction > 0 && rng.chance(augmentation.elasticProbability) {
+            let maxima = extent.enumerated().map { a, e in a == 2 && augmentation.inPlaneOnly ? 0 : augmentation.elasticFraction * Double(e) }
+            displacement = ElasticField(extent: extent, maxima: maxima, rng: &rng)
+            resample = true
+        }
         var mirrored = [false, false, false]
         if augmentation.mirror { for a in 0..<3 { mirrored[a] = rng.chance(0.5) } }
-        var (image, labels) = extract(c, lower: lower, upper: upper, centre: centre, extent: extent, map: resample ? map : nil, mirrored: mirrored)
+        var (image, labels) = extract(c, lower: lower, upper: upper, centre: centre, extent: extent, map: resample ? map : nil,
+                                      displacement: displacement, mirrored: mirrored)
         // Normalized like the model's input, then the intensity augmentation on that scale (unit variance, as
         // nnU-Net's noise variances and ranges assume).
         let n = extent.reduce(1, *)
@@ -137,9 +152,10 @@ public struct PatchSampler {
         return (image, labels)
     }
 
-    /// The patch around `centre`: a plain copy when `map` is nil, else trilinear (labels nearest) through it.
+    /// The patch around `centre`: a plain copy when `map` is nil, else trilinear (labels nearest) through it,
+    /// each patch offset first moved by `displacement` when given.
     func extract(_ c: VolumePatchData.Case, lower: [Int], upper: [Int], centre: [Double], extent: [Int], map: [[Double]]?,
-                 mirrored: [Bool]) -> ([Float], [UInt8]) {
+                 displacement: ElasticField? = nil, mirrored: [Bool]) -> ([Float], [UInt8]) {
         let (ex, ey, ez) = (extent[0], extent[1], extent[2]), n = ex * ey * ez, plane = c.size[0] * c.size[1], volume = plane * c.size[2]
         // Outside the block: each channel's mean (0 once normalized) and background.
         var image = [Float](repeating: 0, count: c.channels * n), labels = [UInt8](repeating: 0, count: n)
@@ -163,8 +179,9 @@ public struct PatchSampler {
                 for ch in 0..<c.channels { image[ch * n + target] = c.image[ch * volume + v] }
                 continue
             }
-            // The columns of the map times the offset.
-            let p = mid + rows.0 * o.x + rows.1 * o.y + rows.2 * o.z
+            // The columns of the map times the (displaced) offset.
+            let d = displacement.map { o + $0.at(x, y, z) } ?? o
+            let p = mid + rows.0 * d.x + rows.1 * d.y + rows.2 * d.z
             let q = p.rounded(.toNearestOrAwayFromZero)
             let nx = Int(q.x), ny = Int(q.y), nz = Int(q.z)
             if inside(nx, ny, nz) { labels[target] = c.labels[(nz * c.size[1] + ny) * c.size[0] + nx] }
@@ -238,5 +255,42 @@ public struct PatchSampler {
 
     static func multiply(_ a: [[Double]], _ b: [[Double]]) -> [[Double]] {
         (0..<3).map { i in (0..<3).map { j in (0..<3).reduce(0.0) { $0 + a[i][$1] * b[$1][j] } } }
+    }
+}
+
+/// A smooth random displacement over a patch (x, y, z offsets in voxels): value noise, uniform in +-`maxima`
+/// per axis, on the corners of a 4 x 4 x 4 grid of cells spanning the patch, trilinearly interpolated.
+struct ElasticField {
+    static let cells = 4
+    let extent: [Int]
+    /// (cells + 1)^3 displacements, x fastest.
+    let nodes: [SIMD3<Double>]
+
+    init(extent: [Int], maxima: [Double], rng: inout PatchSampler.Random) {
+        self.extent = extent
+        let n = ElasticField.cells + 1
+        nodes = (0..<(n * n * n)).map { _ in
+            SIMD3(rng.uniform(-1...1) * maxima[0], rng.uniform(-1...1) * maxima[1], rng.uniform(-1...1) * maxima[2])
+        }
+    }
+
+    /// The displacement of patch voxel (x, y, z).
+    func at(_ x: Int, _ y: Int, _ z: Int) -> SIMD3<Double> {
+        let cells = ElasticField.cells, n = cells + 1
+        var index = [0, 0, 0], fraction = [0.0, 0.0, 0.0]
+        for (a, v) in [x, y, z].enumerated() {
+            let g = Double(v) / Double(max(1, extent[a] - 1)) * Double(cells)
+            index[a] = min(cells - 1, Int(g))
+            fraction[a] = g - Double(index[a])
+        }
+        var d = SIMD3<Double>()
+        for dz in 0...1 { for dy in 0...1 { for dx in 0...1 {
+            let wx: Double = dx == 0 ? 1 - fraction[0] : fraction[0]
+            let wy: Double = dy == 0 ? 1 - fraction[1] : fraction[1]
+            let wz: Double = dz == 0 ? 1 - fraction[2] : fraction[2]
+            let node = ((index[2] + dz) * n + index[1] + dy) * n + index[0] + dx
+            d += (wx * wy * wz) * nodes[node]
+        } } }
+        return d
     }
 }

@@ -79,7 +79,7 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Warm-up epochs.")
     var warmup: Int = 0
 
-    @Option(help: "Augmentation: light (default: left-right flips, scale 1±0.1, rotation ±10°, shift ±5%, mild intensity), flips (left-right only), strong (both flips, quarter turns, scale 1±0.15, ±15°, ±8%, intensity; 'on' before), elastic (strong plus elastic deformation) or off.")
+    @Option(help: "Augmentation: light (default: left-right flips, scale 1±0.1, rotation ±10°, shift ±5%, mild intensity), flips (left-right only), strong (both flips, quarter turns, scale 1±0.15, ±15°, ±8%, intensity; 'on' before), elastic (strong plus elastic deformation) or off. 3D models train with nnU-Net's augmentation for any of these but off, and elastic adds its elastic deformation.")
     var augment: String = "light"
 
     @Option(help: "Soft Dice of the Dice losses: batch (default: sums over the whole batch, foreground classes present in the batch's truth), batch-all (every foreground class) or image (per image, with the background for multi-class).")

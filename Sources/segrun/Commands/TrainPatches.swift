@@ -46,7 +46,10 @@ extension TrainCommand {
         model.metadata[MetadataKey.trainSeed] = .int(Int64(modelOptions.seed))
         var training = try trainingOptions(binary: dataset.modelClasses == 1, batchesPerEpoch: max(1, patchesPerEpoch / batch))
         training.threads = threads ?? ParallelFor.coreCount
+        // 3D models take nnU-Net's augmentation (PatchAugmentation) for every --augment but off; elastic adds
+        // its elastic deformation.
         var augmentation = augment == "off" ? PatchAugmentation.none : PatchAugmentation()
+        if augment == "elastic" { augmentation.elasticFraction = 1.0 / 16 }
         // Anisotropic data (one axis 2x or more coarser than the finest) rotates in-plane only.
         augmentation.inPlaneOnly = (dataset.plan.target.max() ?? 1) >= 2 * (dataset.plan.target.min() ?? 1)
         let trainer: PatchTrainer
