@@ -31,4 +31,13 @@ public enum CompiledISA {
 
     /// Columns (output channels) covered by one microkernel call.
     public static var tileColumns: Int { 2 * tileWidth }
+
+    /// The columns of one packed weight block for a layer of `outputChannels`: `tileColumns`, except that an
+    /// AVX-512 build gives layers of at most 16 outputs blocks of 16, which the 8-wide tile (two ymm vectors
+    /// a row) fills, where the 16-wide tile would compute 16 padding columns. On CPUs that run a zmm FMA as two
+    /// 256-bit halves (Zen 4) the ymm tile has the same peak, so those layers' multiplies run twice as fast;
+    /// every output is the same sum in the same order either way, so the bits do not change.
+    public static func blockColumns(outputChannels: Int) -> Int {
+        tileWidth == 16 && outputChannels <= 16 ? 16 : tileColumns
+    }
 }

@@ -60,7 +60,7 @@ public enum F32ConvIgemm {
                         }
                         f32IgemmTileNative(a: UnsafePointer(aRows.baseAddress!), tapOffsets: UnsafePointer(offsets.baseAddress!),
                                            tapCount: taps, depth: cin,
-                                           b: weights.data.constPointer + block &* weights.blockStride,
+                                           b: weights.data.constPointer + block &* weights.blockStride, blockColumns: nr,
                                            c: UnsafePointer(cRows.baseAddress!), columnOffset: block &* nr,
                                            rows: rows, columns: min(nr, cout &- block &* nr),
                                            bias: weights.bias.constPointer + block &* nr, activation: activation)

@@ -94,7 +94,7 @@ public enum F32ConvTranspose {
                             }
                             for block in 0..<w.columnBlocks {
                                 f32IgemmTileNative(a: UnsafePointer(aRows.baseAddress!), tapOffsets: &zero, tapCount: 1, depth: cin,
-                                                   b: w.data.constPointer + block * w.blockStride + t * cin * nr,
+                                                   b: w.data.constPointer + block * w.blockStride + t * cin * nr, blockColumns: nr,
                                                    c: UnsafePointer(cRows.baseAddress!), columnOffset: block * nr, rows: rows,
                                                    columns: min(nr, cout - block * nr),
                                                    bias: w.bias.constPointer + block * nr, activation: activation)

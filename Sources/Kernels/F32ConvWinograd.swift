@@ -52,9 +52,10 @@ public enum F32ConvWinograd {
             tilesY = (g.outHeight + m - 1) / m
             tilesX = (g.outWidth + m - 1) / m
             paddedChannels = roundUp(g.inChannels, toMultipleOf: CompiledISA.tileWidth)
-            paddedOutChannels = roundUp(g.outChannels, toMultipleOf: CompiledISA.tileColumns)
+            let blockColumns = CompiledISA.blockColumns(outputChannels: g.outChannels)
+            paddedOutChannels = roundUp(g.outChannels, toMultipleOf: blockColumns)
             let a2 = alpha * alpha
-            let columnBlocks = paddedOutChannels / CompiledISA.tileColumns
+            let columnBlocks = paddedOutChannels / blockColumns
             // The transformed weights (a2 x Cin x Cout) outweigh the transformed input (a2 x tiles x Cin).
             let weightHeavy = paddedOutChannels > tilesY * tilesX
             // As many images as fit one block of at most 96 tiles (and divide the batch): bigger blocks
@@ -192,7 +193,7 @@ public enum F32ConvWinograd {
                             aRows[r] = UnsafePointer(vRows + i * cp)
                             cRows[r] = mRows + i * cop
                         }
-                        f32IgemmTileNative(a: UnsafePointer(aRows), tapOffsets: &zero, tapCount: 1, depth: cp, b: b,
+                        f32IgemmTileNative(a: UnsafePointer(aRows), tapOffsets: &zero, tapCount: 1, depth: cp, b: b, blockColumns: nr,
                                            c: UnsafePointer(cRows), columnOffset: block * nr, rows: rows, columns: nr,
                                            bias: nil, activation: .none)
                         row += igemmTileRows

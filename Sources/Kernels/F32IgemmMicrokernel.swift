@@ -85,17 +85,17 @@ func storeTileRow<V: SIMD>(_ dst: UnsafeMutablePointer<Float>, _ lo: V, _ hi: V,
 /// Rows of one microkernel tile.
 public let igemmTileRows = 6
 
-/// Runs `f32IgemmTile` at the width this build prefers (`CompiledISA.tileWidth`).
-/// This is the single place where the tile width is chosen.
+/// Runs `f32IgemmTile` at the width of the packed weights' blocks: this build's `CompiledISA.tileWidth`, or 8
+/// for 16-column blocks (`CompiledISA.blockColumns`). This is the single place where the tile width is chosen.
 @inline(__always)
 func f32IgemmTileNative(
     a: UnsafePointer<UnsafePointer<Float>>,
     tapOffsets: UnsafePointer<Int>, tapCount: Int, depth: Int,
-    b: UnsafePointer<Float>,
+    b: UnsafePointer<Float>, blockColumns: Int,
     c: UnsafePointer<UnsafeMutablePointer<Float>>, columnOffset: Int, rows: Int, columns: Int,
     bias: UnsafePointer<Float>?, activation: FusedActivation
 ) {
-    if CompiledISA.tileWidth == 16 {
+    if CompiledISA.tileWidth == 16 && blockColumns == 32 {
         f32IgemmTile(SIMD16<Float>.self, a: a, tapOffsets: tapOffsets, tapCount: tapCount, depth: depth, b: b,
                      c: c, columnOffset: columnOffset, rows: rows, columns: columns, bias: bias, activation: activation)
     } else {

@@ -1,6 +1,7 @@
 /// Convolution weights packed once, ahead of the run, for the `f32-igemm-6x(2W)` tile.
 ///
-/// Layout: `[columnBlock][tap][inChannel][2W]` where a column block is 2W output channels,
+/// Layout: `[columnBlock][tap][inChannel][nr]` where a column block is `blockColumns` = nr output channels (2W,
+/// or 16 for narrow layers on AVX-512: `CompiledISA.blockColumns`),
 /// taps run ky-major (`tap = ky * kernelWidth + kx`), and output channels past `outChannels`
 /// are zero. Bias is padded the same way, so the tile may always read a whole block of it.
 public struct F32PackedConvWeights {
@@ -46,7 +47,7 @@ public struct F32PackedConvWeights {
 
     /// Zero weights and bias in the packed layout, for the packing initializers to fill.
     init(zerosFor outChannels: Int, inChannels: Int, taps: Int) {
-        let nr = CompiledISA.tileColumns
+        let nr = CompiledISA.blockColumns(outputChannels: outChannels)
         self.outChannels = outChannels
         self.inChannels = inChannels
         self.taps = taps
