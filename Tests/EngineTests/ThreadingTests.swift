@@ -1,4 +1,5 @@
 import XCTest
+import Dispatch
 import Kernels
 import KernelChecks
 @testable import Engine
@@ -20,6 +21,69 @@ final class ThreadingTests: XCTestCase {
             ParallelFor.run(count: 1000, threads: 4) { items, _ in for i in items { h[i] += 1 } }
         }
         XCTAssertEqual(hits, [Int](repeating: 1, count: 1000))
+    }
+
+    /// The worker team gives thread `t` exactly `ParallelFor.chunk(t, ...)`, for many jobs in a row (the workers
+    /// spin between them) and for thread counts above the cores (the workers then sleep instead).
+    func testWorkerTeamRunsEachChunkOnceWithItsThreadIndex() {
+        for threads in [2, 3, 2, 5, 1, 4] {
+            for round in 0..<200 {
+                let count = 1 + (round * 7919) % 97
+                var owner = [Int](repeating: -1, count: count)
+                owner.withUnsafeMutableBufferPointer { o in
+                    ParallelFor.run(count: count, threads: threads) { items, t in
+                        for i in items { o[i] = o[i] == -1 ? t : -2 }
+                    }
+                }
+                let n = min(threads, count)
+                let expected = (0..<count).map { i in (0..<n).first { ParallelFor.chunk($0, of: n, count: count).contains(i) }! }
+                XCTAssertEqual(owner, expected, "threads \(threads) count \(count)")
+            }
+        }
+    }
+
+    /// A loop inside a loop, and loops started from several threads at once, run every item once: one of
+    /// them gets the team, the others run their chunks inline.
+    func testNestedAndConcurrentLoopsRunEveryItemOnce() {
+        let outer = 6, inner = 50
+        var hits = [Int](repeating: 0, count: outer * inner)
+        hits.withUnsafeMutableBufferPointer { h in
+            ParallelFor.run(count: outer, threads: 2) { rows, _ in
+                for r in rows {
+                    ParallelFor.run(count: inner, threads: 2) { items, _ in for i in items { h[r * inner + i] += 1 } }
+                }
+            }
+        }
+        XCTAssertEqual(hits, [Int](repeating: 1, count: outer * inner))
+
+        let callers = 4, items = 300
+        let counts = UnsafeMutablePointer<Int>.allocate(capacity: callers * items)
+        counts.initialize(repeating: 0, count: callers * items)
+        defer { counts.deallocate() }
+        let base = UInt(bitPattern: counts)
+        DispatchQueue.concurrentPerform(iterations: callers) { c in
+            let counts = UnsafeMutablePointer<Int>(bitPattern: base)!
+            for _ in 0..<50 {
+                ParallelFor.run(count: items, threads: 2) { range, _ in for i in range { counts[c * items + i] += 1 } }
+            }
+        }
+        XCTAssertEqual(Array(UnsafeBufferPointer(start: counts, count: callers * items)), [Int](repeating: 50, count: callers * items))
+    }
+
+    /// Between jobs the workers spin for `WorkerTeam.spinSeconds`, then sleep: an idle process burns no core.
+    func testIdleWorkersSleep() {
+        func cpuSeconds() -> Double {
+            var ts = timespec()
+            clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts)
+            return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
+        }
+        var sink = [Int](repeating: 0, count: 64)
+        sink.withUnsafeMutableBufferPointer { s in ParallelFor.run(count: 64, threads: 2) { items, _ in for i in items { s[i] = i } } }
+        usleep(20_000)  // past the spin
+        let before = cpuSeconds()
+        usleep(200_000)
+        let used = cpuSeconds() - before
+        XCTAssertLessThan(used, 0.05, "the process used \(used) s of CPU while idle for 0.2 s: a worker keeps spinning")
     }
 
     /// Every algorithm gives bitwise-identical output for 1, 2 and 3 threads, on shapes with partial tiles.

@@ -3,16 +3,13 @@ import Glibc
 #elseif canImport(SegrunLibc)
 import SegrunLibc
 #endif
-#if !hasFeature(Embedded)
-import Dispatch
-#endif
 
 /// The one parallel-for in segrun. Kernels are single-threaded; this splits their work items.
 ///
 /// `run(count:threads:)` cuts `0..<count` into `min(threads, count)` contiguous chunks by fixed
 /// arithmetic and runs one chunk per thread. Each work item is computed by exactly one thread with
 /// the same arithmetic whatever the thread count, so results are bitwise identical for 1 and N threads.
-/// Normal builds use Dispatch's `concurrentPerform`; Embedded builds, which have no Dispatch, use pthreads.
+/// The threads are one persistent team (`WorkerTeam`, pthreads), in normal and Embedded builds alike.
 public enum ParallelFor {
     /// The number of online cores: the default thread count.
     public static var coreCount: Int {
@@ -39,42 +36,6 @@ public enum ParallelFor {
             if count > 0 { body(0..<count, 0) }
             return
         }
-        #if hasFeature(Embedded)
-        runOnPthreads(count: count, threads: n, body)
-        #else
-        DispatchQueue.concurrentPerform(iterations: n) { t in body(chunk(t, of: n, count: count), t) }
-        #endif
+        withoutActuallyEscaping(body) { body in WorkerTeam.shared.run(WorkerTeam.Job(body: body, count: count, threads: n)) }
     }
-
-    #if hasFeature(Embedded)
-    private struct Job {
-        let body: (Range<Int>, Int) -> Void
-        let count: Int
-        let threads: Int
-        let index: Int
-    }
-
-    private static func runOnPthreads(count: Int, threads: Int, _ body: (Range<Int>, Int) -> Void) {
-        withoutActuallyEscaping(body) { body in
-            var jobs: [Job] = []
-            for t in 0..<threads { jobs.append(Job(body: body, count: count, threads: threads, index: t)) }
-            jobs.withUnsafeMutableBufferPointer { jobs in
-                var handles = [segrun_thread](repeating: segrun_thread(), count: threads)
-                var started = [Bool](repeating: false, count: threads)
-                for t in 1..<threads {
-                    started[t] = segrun_thread_start(&handles[t], { raw in
-                        let job = raw!.assumingMemoryBound(to: Job.self).pointee
-                        job.body(ParallelFor.chunk(job.index, of: job.threads, count: job.count), job.index)
-                        return nil
-                    }, jobs.baseAddress! + t) == 0
-                }
-                let first = jobs[0]
-                first.body(chunk(0, of: threads, count: count), 0)
-                // A thread that could not be started has its chunk run here: same items, same arithmetic.
-                for t in 1..<threads where !started[t] { jobs[t].body(chunk(t, of: threads, count: count), t) }
-                for t in 1..<threads where started[t] { _ = segrun_thread_join(&handles[t]) }
-            }
-        }
-    }
-    #endif
 }
