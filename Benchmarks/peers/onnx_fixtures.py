@@ -99,6 +99,46 @@ class TinyResNetUNet(nn.Module):
         return self.head(F.interpolate(y, scale_factor=4, mode="nearest"))
 
 
+class TinyFPNPSP(nn.Module):
+    """What segmentation_models_pytorch's FPN and PSPNet decoders export that its U-Nets do not: FPN's merge
+    `torch.stack(xs).sum(0)` (Unsqueeze, Concat on axis 0, ReduceSum), GroupNorm, bilinear `align_corners`
+    upsampling by 2, and PSPNet's pyramid pooling to 1, 2, 3 and 6 bins (exported at a static size as
+    GlobalAveragePool and AveragePool with kernel = stride), each branch resized back and concatenated."""
+    def __init__(self):
+        super().__init__()
+        self.stem = nn.Sequential(nn.Conv2d(1, 8, 3, 2, 1), nn.ReLU())
+        self.seg = nn.ModuleList([nn.Sequential(nn.Conv2d(8, 4, 3, padding=1), nn.GroupNorm(2, 4), nn.ReLU()) for _ in range(3)])
+        self.psp = nn.ModuleList([nn.Sequential(nn.AdaptiveAvgPool2d(b), nn.Conv2d(8, 2, 1)) for b in (1, 2, 3, 6)])
+        self.head = nn.Conv2d(4 + 8 + 8, 2, 1)
+
+    def forward(self, x):
+        s = self.stem(x)
+        merged = torch.stack([blk(s) for blk in self.seg]).sum(dim=0)
+        h, w = s.shape[2:]
+        pyramid = torch.cat([s] + [F.interpolate(p(s), size=(h, w), mode="bilinear", align_corners=True) for p in self.psp], 1)
+        y = self.head(torch.cat([merged, pyramid], 1))
+        return F.interpolate(y, scale_factor=2.0, mode="bilinear", align_corners=True)
+
+
+def export_static(name, net, shape, opset=17, seed=0):
+    """Without dynamic axes: PSPNet's adaptive pooling exports only at a fixed size."""
+    net.eval()
+    torch.manual_seed(seed)
+    torch.onnx.export(net, torch.randn(*shape), os.path.join(out_dir, name + ".onnx"), dynamo=False, opset_version=opset,
+                      input_names=["image"], output_names=["logits"])
+    finish(name, shape, seed)
+
+
+def stack_bad():
+    """A stack summed over the wrong axis: `torch.stack([x, x]).sum(1)` sums channels, which segrun refuses."""
+    class WrongAxis(nn.Module):
+        def forward(self, x):
+            return torch.stack([x, x * 2]).sum(dim=1)
+    torch.onnx.export(WrongAxis(), torch.randn(1, 2, 8, 8), os.path.join(out_dir, "bad_stack_axis.onnx"), dynamo=False,
+                      opset_version=17, input_names=["image"])
+    print(f"bad_stack_axis: {os.path.getsize(os.path.join(out_dir, 'bad_stack_axis.onnx'))} bytes")
+
+
 def monai_models():
     from monai.networks.nets import AttentionUnet, BasicUNet, SegResNet, UNet
     torch.manual_seed(0)
@@ -162,10 +202,16 @@ if __name__ == "__main__":
     out_dir = sys.argv[1] if len(sys.argv) > 1 else out_dir
     os.makedirs(out_dir, exist_ok=True)
     torch.manual_seed(0)
+    if "--only-smp-patterns" in sys.argv:  # the fixtures added after the others, written alone
+        export_static("smp_fpn_psp", TinyFPNPSP(), (1, 1, 24, 24))
+        stack_bad()
+        sys.exit(0)
     export("plain_bilinear", PlainUNet(), (1, 1, 16, 16))
     export("plain_align_corners", PlainUNet("bilinear", True), (1, 1, 16, 16), opset=11)
     export("plain_tconv", PlainUNet("tconv"), (1, 1, 16, 16), opset=13)
     export("plain_dynamo", PlainUNet(), (1, 1, 16, 16), opset=18, dynamo=True)
     export("resnet_unet", TinyResNetUNet(), (1, 3, 32, 32), opset=17)
+    export_static("smp_fpn_psp", TinyFPNPSP(), (1, 1, 24, 24))
+    stack_bad()
     monai_models()
     handmade()

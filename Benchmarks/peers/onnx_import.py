@@ -4,13 +4,18 @@ after a few epochs of training on ../shared/data/brain-mask), imported, run by b
 timed by both on the same file (1 and 2 threads, same run, interleaved).
 
     pip install torch==2.13.0+cpu onnx onnxruntime monai pillow
+    # segmentation_models_pytorch (optional; its models are skipped when it does not import):
+    pip download torchvision==0.28.0 --no-deps -d /tmp/wheels   # the release that matches torch 2.13
+    pip install --no-deps /tmp/wheels/torchvision-0.28.0-*.whl timm segmentation-models-pytorch
+    pip install huggingface_hub safetensors tqdm pyyaml
     swift build -c release --product segrun
-    python3 Benchmarks/peers/onnx_import.py [--epochs 2] [--size 256] [--seconds 2] [--skip-speed]
+    python3 Benchmarks/peers/onnx_import.py [--epochs 2] [--size 256] [--seconds 2] [--rounds 3] [--skip-speed] [--only NAME]
 
 Prints two Markdown tables: agreement (max |segrun - ORT| over max |ORT|, per model, over the images) and speed.
-segmentation_models_pytorch is not in the list: it needs torchvision, whose PyPI wheels are built against the
-CUDA build of torch (with the CPU build, `import torchvision` fails on `torchvision::nms`). MONAI's FlexibleUNet
-with a resnet34 backbone is the same U-Net over a ResNet-34 encoder.
+PyPI's torchvision is built against the CUDA build of torch; `torchvision_schemas.py` (next to this script)
+declares the detection operators its compiled part would have registered, so that its pure-Python ResNet, which
+smp's encoders use, imports beside the CPU build. smp's PSPNet exports only at a static size whose feature map
+divides by its pooling bins 1, 2, 3 and 6 (288x288: 36x36 at 1/8), so it runs at 288.
 """
 import argparse, glob, os, statistics, struct, subprocess, sys, tempfile, time, warnings
 import numpy as np, onnxruntime as ort, torch, torch.nn as nn, torch.nn.functional as F
@@ -21,6 +26,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 SEGRUN = os.path.join(ROOT, ".build/release/segrun")
 DATA = os.path.join(ROOT, "../shared/data/brain-mask")
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import torchvision_schemas  # noqa: E402,F401  (before anything imports torchvision: MONAI may, smp does)
 from onnx_fixtures import PlainUNet  # noqa: E402  (the fixtures' plain U-Net, at real widths below)
 
 
@@ -49,10 +55,25 @@ def patch_monai_shortcut():
     r.ResNet._downsample_basic_block = block
 
 
+def smp_models():
+    """segmentation_models_pytorch's four decoders over ResNet-34, when it imports; (name, make, rank, size)."""
+    try:
+        import torchvision_schemas  # noqa: F401
+        import segmentation_models_pytorch as smp
+    except Exception as e:  # noqa: BLE001
+        print(f"segmentation_models_pytorch skipped: {e}", file=sys.stderr)
+        return []
+    def make(kind):
+        return lambda: getattr(smp, kind)("resnet34", encoder_weights=None, in_channels=1, classes=2)
+    return [("smp Unet resnet34", make("Unet"), 2, None), ("smp UnetPlusPlus resnet34", make("UnetPlusPlus"), 2, None),
+            ("smp FPN resnet34", make("FPN"), 2, None), ("smp PSPNet resnet34 (static 288)", make("PSPNet"), 2, 288)]
+
+
 def models():
+    """(name, make, rank, static size or None) of every model checked."""
     from monai.networks.nets import AttentionUnet, BasicUNet, FlexibleUNet, SegResNet, UNet
     patch_monai_shortcut()
-    return [
+    return [(n, m, r, None) for n, m, r in [
         ("monai FlexibleUNet resnet34", lambda: FlexibleUNet(1, 2, "resnet34", pretrained=False), 2),
         ("monai UNet (residual units)", lambda: UNet(2, 1, 2, (16, 32, 64, 128, 256), (2, 2, 2, 2), num_res_units=2), 2),
         ("monai BasicUNet", lambda: BasicUNet(2, 1, 2), 2),
@@ -62,7 +83,7 @@ def models():
         ("plain U-Net transposed conv", lambda: PlainUNet("tconv", width=32), 2),
         ("monai 3D UNet", lambda: UNet(3, 1, 2, (16, 32, 64, 128), (2, 2, 2), num_res_units=2), 3),
         ("monai 3D SegResNet", lambda: SegResNet(3, 8, 1, 2), 3),
-    ]
+    ]] + smp_models()
 
 
 def load_images(size, count=4):
@@ -100,9 +121,9 @@ def train(net, epochs, data):
     return net.eval()
 
 
-def export(net, path, rank, size):
+def export(net, path, rank, size, static=False):
     shape = (1, 1) + (size,) * rank
-    axes = {"image": {i: "s%d" % i for i in range(2, 2 + rank)}}
+    axes = None if static else {"image": {i: "s%d" % i for i in range(2, 2 + rank)}}
     torch.onnx.export(net.eval(), torch.randn(*shape), path, dynamo=False, opset_version=17, input_names=["image"], dynamic_axes=axes)
 
 
@@ -131,22 +152,26 @@ def median_time(fn, seconds):
     return statistics.median(times)
 
 
-def speed(path, seg, rank, size, threads, seconds):
-    so = ort.SessionOptions()
-    so.intra_op_num_threads = threads
-    so.inter_op_num_threads = 1
-    s = ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])
+def speed(path, seg, rank, size, threads, seconds, rounds):
+    """Median seconds of ONNX Runtime and of segrun on the same file, each the median over `rounds`
+    interleaved rounds (this project's VMs have bursts of noise that one round can land in)."""
     x = np.random.default_rng(0).uniform(0, 1, (1, 1) + (size,) * rank).astype(np.float32)
-    name = s.get_inputs()[0].name
-    t_ort = median_time(lambda: s.run(None, {name: x}), seconds)
-    del s  # ONNX Runtime's worker threads must not spin beside segrun's run
-    if rank == 3:
-        return None, t_ort
-    out = subprocess.run([SEGRUN, "bench", seg, "--size", str(size), "--threads", str(threads), "--seconds", str(seconds), "--json"],
-                         check=True, capture_output=True, text=True).stdout
-    import json
-    row = json.loads([l for l in out.splitlines() if l.startswith("{")][0])
-    return row["median_s"], t_ort
+    ort_times, segrun_times = [], []
+    for _ in range(rounds):
+        so = ort.SessionOptions()
+        so.intra_op_num_threads = threads
+        so.inter_op_num_threads = 1
+        s = ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])
+        name = s.get_inputs()[0].name
+        ort_times.append(median_time(lambda: s.run(None, {name: x}), seconds))
+        del s  # ONNX Runtime's worker threads must not spin beside segrun's run
+        if rank == 3:
+            continue
+        out = subprocess.run([SEGRUN, "bench", seg, "--size", str(size), "--threads", str(threads), "--seconds", str(seconds), "--json"],
+                             check=True, capture_output=True, text=True).stdout
+        import json
+        segrun_times.append(json.loads([l for l in out.splitlines() if l.startswith("{")][0])["median_s"])
+    return (statistics.median(segrun_times) if segrun_times else None), statistics.median(ort_times)
 
 
 def main():
@@ -155,7 +180,9 @@ def main():
     p.add_argument("--size", type=int, default=256)
     p.add_argument("--volume", type=int, default=64, help="edge of the 3D test volume (a stack of the real slices)")
     p.add_argument("--seconds", type=float, default=2.0)
+    p.add_argument("--rounds", type=int, default=3, help="interleaved timing rounds per model and thread count")
     p.add_argument("--skip-speed", action="store_true")
+    p.add_argument("--only", action="append", help="check only the models whose name contains this (repeatable)")
     a = p.parse_args()
     torch.manual_seed(0)
     images = load_images(a.size)
@@ -165,23 +192,27 @@ def main():
     cpu = next(l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name"))
     rows, speeds = [], []
     with tempfile.TemporaryDirectory() as tmp:
-        for name, make, rank in models():
+        for name, make, rank, static_size in models():
+            if a.only and not any(o in name for o in a.only):
+                continue
             torch.manual_seed(0)
             net = make().eval()
             path = os.path.join(tmp, "random.onnx")
-            export(net, path, rank, a.size if rank == 2 else a.volume)
-            random_err, seg = agreement(path, rank, images, stack, tmp)
-            random_exact, _ = agreement(path, rank, images, stack, tmp, measured=False)
+            size = static_size or a.size
+            shown = images if static_size is None else load_images(static_size)
+            export(net, path, rank, size if rank == 2 else a.volume, static=static_size is not None)
+            random_err, seg = agreement(path, rank, shown, stack, tmp)
+            random_exact, _ = agreement(path, rank, shown, stack, tmp, measured=False)
             trained_err = trained_exact = None
             if rank == 2 and training is not None:
                 tpath = os.path.join(tmp, "trained.onnx")
-                export(train(net, a.epochs, training), tpath, rank, a.size)
-                trained_err, _ = agreement(tpath, rank, images, stack, tmp)
-                trained_exact, _ = agreement(tpath, rank, images, stack, tmp, measured=False)
+                export(train(net, a.epochs, training), tpath, rank, size, static=static_size is not None)
+                trained_err, _ = agreement(tpath, rank, shown, stack, tmp)
+                trained_exact, _ = agreement(tpath, rank, shown, stack, tmp, measured=False)
             rows.append((name, random_exact, random_err, trained_exact, trained_err))
             print(f"{name}: random {random_exact:.1e} / {random_err:.1e}" + (f", trained {trained_exact:.1e} / {trained_err:.1e}" if trained_err is not None else ""), file=sys.stderr)
             if not a.skip_speed and rank == 2:
-                times = {t: speed(path, seg, rank, a.size, t, a.seconds) for t in (1, 2)}
+                times = {t: speed(path, seg, rank, size, t, a.seconds, a.rounds) for t in (1, 2)}
                 speeds.append((name, times))
     print(f"Agreement with ONNX Runtime on {len(images)} brain-mask slices at {a.size}x{a.size} (3D: a {a.volume}^3 stack of slices), "
           f"max |segrun - ORT| / max |ORT|, on {cpu}\n")
@@ -194,7 +225,8 @@ def main():
     for name, re_, rm, te, tm in rows:
         print(f"| {name} | {f(re_)} | {f(rm)} | {f(te)} | {f(tm)} |")
     if speeds:
-        print(f"\nSpeed of the imported model against ONNX Runtime on the same file, {a.size}x{a.size}, batch 1, median ms\n")
+        print(f"\nSpeed of the imported model against ONNX Runtime on the same file, {a.size}x{a.size} (where not said), batch 1, "
+              f"median ms of {a.rounds} interleaved rounds, on {cpu}\n")
         print("| model | segrun 1t | ORT 1t | speed-up | segrun 2t | ORT 2t | speed-up |")
         print("|---|---|---|---|---|---|---|")
         for name, t in speeds:

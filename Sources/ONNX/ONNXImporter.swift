@@ -46,6 +46,10 @@ public struct ONNXImporter {
         case presencePadded(node: Int, firstGated: Int)
         /// `Greater(presence, 0)`: which classes of each image stay open, read by `Where`.
         case presenceOpen(node: Int, firstGated: Int)
+        /// Tensors stacked on a new leading axis (`Unsqueeze(x, 0)`, then `Concat` on axis 0): the
+        /// `torch.stack(xs)` of `torch.stack(xs).sum(0)`, which must be reduced over that axis again
+        /// (segmentation_models_pytorch's FPN merges its pyramid so).
+        case stacked([Int])
     }
 
     static let supportedOpsets: ClosedRange<Int64> = 11...21
@@ -100,6 +104,10 @@ public struct ONNXImporter {
             for name in node.inputs where !name.isEmpty && values[name] == nil {
                 throw .invalid("node '\(node.label)' (\(node.opType)) reads '\(name)', which no earlier node, input or initializer produces (the graph is cyclic, unsorted or dangling)")
             }
+            let needed = Self.requiredInputs(node.opType)
+            if node.inputs.prefix(needed).count < needed || node.inputs.prefix(needed).contains(where: \.isEmpty) {
+                throw .invalid("node '\(node.label)' (\(node.opType)) has \(node.inputs.filter { !$0.isEmpty }.count) of its \(needed) required inputs")
+            }
             try importNode(node)
         }
         try setOutputs()
@@ -153,6 +161,17 @@ public struct ONNXImporter {
                                  height: spatial[spatialRank - 2], width: spatial[spatialRank - 1])
         let index = try emit(name: input.name, op: .input(InputNode(channels: Int(channels), spatialRank: spatialRank)), inputs: [], produces: input.name)
         values[input.name] = .node(index)
+    }
+
+    /// Inputs an operator cannot do without (ONNX's minimum arity), checked before any is read.
+    static func requiredInputs(_ opType: String) -> Int {
+        switch opType {
+        case "Constant": return 0
+        case "Add", "Sub", "Mul", "Div", "Equal", "Greater", "PRelu", "Reshape", "Expand", "Gather", "Conv", "ConvTranspose": return 2
+        case "Where", "Range", "Slice", "InstanceNormalization", "GroupNormalization": return 3
+        case "BatchNormalization": return 5
+        default: return 1
+        }
     }
 
     private mutating func countConsumers() {

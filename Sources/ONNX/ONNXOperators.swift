@@ -144,7 +144,14 @@ extension ONNXImporter {
         case "GlobalMaxPool":
             return .node(try emit(name: name, op: .globalMaxPool(GlobalMaxPool()), inputs: [try tensor(node, 0)], produces: out))
         case "Concat":
+            if node.inputs.contains(where: { if case .stacked? = values[$0] { return true } else { return false } }) {
+                return try concatStacked(node)
+            }
             return .node(try concat(node))
+        case "Unsqueeze":
+            return try stack(node)
+        case "ReduceSum":
+            return .node(try sumStacked(node))
         case "Resize", "Upsample":
             return .node(try resize(node))
         case "Pad":
@@ -159,6 +166,54 @@ extension ONNXImporter {
         default:
             throw fail(node, "segrun has no such operator (docs/ONNX.md lists the supported ones)")
         }
+    }
+
+    // MARK: torch.stack(xs).sum(0)
+
+    /// `Unsqueeze(x, axes=[0])` of an image tensor: the start of a stack. Other axes would change what a
+    /// pixel is, and are refused.
+    private func stack(_ node: ONNXNode) throws(ONNXError) -> Value {
+        let x = try tensor(node, 0)
+        let axes = opset >= 13 ? optionalConstant(node, 1)?.ints : ints(node, "axes")
+        guard axes == [0] else {
+            throw fail(node, "unsqueezes an image tensor on axes \(axes.map { "\($0)" } ?? "that are not constant"); segrun follows only axis 0 of a stack that is summed again")
+        }
+        return .stacked([x])
+    }
+
+    /// `Concat(axis 0)` of stacks: a longer stack.
+    private func concatStacked(_ node: ONNXNode) throws(ONNXError) -> Value {
+        var axis = Int(node.attribute("axis")?.int ?? 0)
+        if axis < 0 { axis += 5 }
+        guard axis == 0 else { throw fail(node, "concatenates stacked tensors along axis \(axis); only the stacking axis 0 is followed") }
+        var parts: [Int] = []
+        for (i, name) in node.inputs.enumerated() {
+            guard case .stacked(let xs)? = values[name] else { throw fail(node, "operand \(i) ('\(name)') is not a stacked tensor like the others") }
+            parts += xs
+        }
+        let dims = shapeDims(parts[0])
+        for x in parts.dropFirst() where shapeDims(x) != dims {
+            throw fail(node, "stacks tensors of shapes \(dims) and \(shapeDims(x))")
+        }
+        return .stacked(parts)
+    }
+
+    /// `ReduceSum(stack, axes=[0], keepdims=0)`: the stacked tensors added, left to right.
+    private mutating func sumStacked(_ node: ONNXNode) throws(ONNXError) -> Int {
+        guard case .stacked(let xs)? = values[node.inputs[0]] else {
+            throw fail(node, "sums an image tensor; segrun sums only over the stacking axis of torch.stack")
+        }
+        let axes = opset >= 13 ? optionalConstant(node, 1)?.ints : ints(node, "axes")
+        guard axes == [0], node.attribute("keepdims")?.int == 0 else {
+            throw fail(node, "reduces a stack over axes \(axes.map { "\($0)" } ?? "(all)") with keepdims \(node.attribute("keepdims")?.int ?? 1); only the sum over axis 0 without keepdims is supported")
+        }
+        var sum = xs[0]
+        for (k, x) in xs.dropFirst().enumerated() {
+            let last = k == xs.count - 2
+            sum = try emit(name: last ? node.label : "\(node.label)_\(k + 1)", op: .add(.none), inputs: [sum, x],
+                           produces: last ? node.outputs[0] : "\(node.outputs[0])#partial\(k + 1)")
+        }
+        return sum
     }
 
     // MARK: convolutions

@@ -10,7 +10,7 @@ final class ONNXImportTests: XCTestCase {
     let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures").path
 
     static let models = ["plain_bilinear", "plain_align_corners", "plain_tconv", "plain_dynamo", "resnet_unet", "monai_unet",
-                         "monai_basicunet", "monai_attentionunet", "monai_unet3d", "monai_segresnet3d", "float16_typed", "external_data"]
+                         "monai_basicunet", "monai_attentionunet", "monai_unet3d", "monai_segresnet3d", "float16_typed", "external_data", "smp_fpn_psp"]
 
     /// Tolerance: the largest difference over the largest magnitude of ONNX Runtime's output (issue 20's
     /// figure). Both compute in float32; segrun's Winograd F(4x4,3x3) layers differ from ONNX Runtime's
@@ -72,6 +72,7 @@ final class ONNXImportTests: XCTestCase {
             ("bad_external_outside", nil, "points outside the model's folder"),
             ("dynamic_needs_size", nil, "give the size to resolve them at"),
             ("plain_bilinear", [16], "--size gives 1 axes"),
+            ("bad_stack_axis", nil, "only the sum over axis 0 without keepdims is supported"),
         ]
         for (name, size, expected) in cases {
             do {
@@ -96,7 +97,7 @@ final class ONNXImportTests: XCTestCase {
             return Int(truncatingIfNeeded: state >> 33)
         }
         var errors = 0, imports = 0
-        for name in ["plain_tconv", "monai_unet", "monai_segresnet3d", "float16_typed", "resnet_unet"] {
+        for name in ["plain_tconv", "monai_unet", "monai_segresnet3d", "float16_typed", "resnet_unet", "smp_fpn_psp"] {
             let original = [UInt8](FileManager.default.contents(atPath: "\(fixtures)/\(name).onnx")!)
             for trial in 0..<120 {
                 var bytes = original
@@ -108,7 +109,7 @@ final class ONNXImportTests: XCTestCase {
                 }
                 do {
                     let model = try ONNXModel(bytes: bytes)
-                    _ = try ONNXImporter.importModel(model, directory: fixtures, options: ONNXImportOptions(size: name.hasSuffix("3d") ? [8, 8, 8] : [16, 16]))
+                    _ = try ONNXImporter.importModel(model, directory: fixtures, options: ONNXImportOptions(size: name.hasSuffix("3d") ? [8, 8, 8] : name == "smp_fpn_psp" ? [24, 24] : [16, 16]))
                     imports += 1
                 } catch {
                     errors += 1
