@@ -12,11 +12,11 @@ epochs in PyTorch on ../shared/data/brain-mask at 128x128, exported as ONNX, the
 
     pip install torch==2.13.0+cpu onnx onnxruntime monai pillow
     swift build -c release --product segrun
-    python3 Benchmarks/peers/onnx_int8.py [--epochs 6] [--size 256] [--seconds 2]
+    python3 Benchmarks/peers/onnx_int8.py [--epochs 6] [--size 256] [--seconds 2] [--rounds 3] [--keep DIR]
 
 Prints two Markdown tables (Dice, speed).
 """
-import argparse, glob, json, os, subprocess, sys, tempfile, warnings
+import argparse, glob, json, os, shutil, statistics, subprocess, sys, tempfile, warnings
 import numpy as np, onnx, onnxruntime as ort, torch, torch.nn.functional as F
 from PIL import Image
 
@@ -96,6 +96,8 @@ def main():
     p.add_argument("--epochs", type=int, default=6)
     p.add_argument("--size", type=int, default=256, help="input size of the speed comparison")
     p.add_argument("--seconds", type=float, default=2.0)
+    p.add_argument("--rounds", type=int, default=3, help="interleaved timing rounds")
+    p.add_argument("--keep", help="copy the four models (segrun fp32 and int8, ONNX fp32 and QDQ) to this folder")
     a = p.parse_args()
     from monai.networks.nets import FlexibleUNet
     patch_monai_shortcut()  # MONAI's ResNet shortcut as the exporter can trace it (see onnx_import.py)
@@ -160,21 +162,30 @@ def main():
         for k, v in dice.items():
             print(f"{k}: pooled Dice {v:.4f}", file=sys.stderr)
 
-        # Speed, same input, interleaved per thread count.
+        if a.keep:
+            os.makedirs(a.keep, exist_ok=True)
+            for f in (seg, seg8, fp32, qdq):
+                shutil.copy(f, a.keep)
+
+        # Speed, same input, interleaved per thread count: the median over `rounds` rounds of each one's median.
         speed = {}
         x = np.random.default_rng(0).standard_normal((1, 1, a.size, a.size)).astype(np.float32)
         for threads in (1, 2):
-            for k, model in [("segrun fp32", seg), ("segrun int8", seg8)]:
-                out = subprocess.run([SEGRUN, "bench", model, "--size", str(a.size), "--threads", str(threads), "--seconds", str(a.seconds), "--json"],
-                                     check=True, capture_output=True, text=True).stdout
-                speed[(k, threads)] = json.loads([l for l in out.splitlines() if l.startswith("{")][0])["median_s"]
-            for k, f in [("ORT fp32", fp32), ("ORT int8 (QDQ)", qdq)]:
-                so = ort.SessionOptions()
-                so.intra_op_num_threads = threads
-                so.inter_op_num_threads = 1
-                s = ort.InferenceSession(f, so, providers=["CPUExecutionProvider"])
-                speed[(k, threads)] = median_time(lambda: s.run(None, {"image": x}), a.seconds)
-                del s
+            samples = {k: [] for k in dice}
+            for _ in range(a.rounds):
+                for k, model in [("segrun fp32", seg), ("segrun int8", seg8)]:
+                    out = subprocess.run([SEGRUN, "bench", model, "--size", str(a.size), "--threads", str(threads), "--seconds", str(a.seconds), "--json"],
+                                         check=True, capture_output=True, text=True).stdout
+                    samples[k].append(json.loads([l for l in out.splitlines() if l.startswith("{")][0])["median_s"])
+                for k, f in [("ORT fp32", fp32), ("ORT int8 (QDQ)", qdq)]:
+                    so = ort.SessionOptions()
+                    so.intra_op_num_threads = threads
+                    so.inter_op_num_threads = 1
+                    s = ort.InferenceSession(f, so, providers=["CPUExecutionProvider"])
+                    samples[k].append(median_time(lambda: s.run(None, {"image": x}), a.seconds))
+                    del s
+            for k in dice:
+                speed[(k, threads)] = statistics.median(samples[k])
             print(f"{threads} thread(s): " + ", ".join(f"{k} {1000 * speed[(k, threads)]:.1f} ms" for k in dice), file=sys.stderr)
 
     print(f"ResNet-34 U-Net (MONAI FlexibleUNet, trained {a.epochs} epochs in PyTorch on brain-mask at {TRAIN_SIZE}x{TRAIN_SIZE}), "
@@ -187,7 +198,7 @@ def main():
         base = dice["segrun fp32" if k.startswith("segrun") else "ORT fp32"]
         ev = f"{product[k]:.4f} | {product[k] - product['segrun fp32']:+.4f}" if k in product else "- | -"
         print(f"| {k} | {dice[k]:.4f} | {dice[k] - base:+.4f} | {ev} |")
-    print(f"\nSpeed at {a.size}x{a.size}, batch 1, median ms (`segrun bench`; ONNX Runtime {ort.__version__} sessions)\n")
+    print(f"\nSpeed at {a.size}x{a.size}, batch 1, median ms of {a.rounds} interleaved rounds (`segrun bench`; ONNX Runtime {ort.__version__} sessions)\n")
     print("| threads | segrun fp32 | segrun int8 | ORT fp32 | ORT int8 (QDQ) | segrun int8 vs ORT int8 | segrun int8 vs segrun fp32 |")
     print("|---|---|---|---|---|---|---|")
     for t in (1, 2):
