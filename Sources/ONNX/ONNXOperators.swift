@@ -183,15 +183,15 @@ extension ONNXImporter {
 
     /// `Concat(axis 0)` of stacks: a longer stack.
     private func concatStacked(_ node: ONNXNode) throws(ONNXError) -> Value {
-        var axis = Int(node.attribute("axis")?.int ?? 0)
-        if axis < 0 { axis += 5 }
-        guard axis == 0 else { throw fail(node, "concatenates stacked tensors along axis \(axis); only the stacking axis 0 is followed") }
         var parts: [Int] = []
         for (i, name) in node.inputs.enumerated() {
             guard case .stacked(let xs)? = values[name] else { throw fail(node, "operand \(i) ('\(name)') is not a stacked tensor like the others") }
             parts += xs
         }
         let dims = shapeDims(parts[0])
+        var axis = Int(node.attribute("axis")?.int ?? 0)
+        if axis < 0 { axis += dims.count + 1 }  // the stack has one axis more than its tensors
+        guard axis == 0 else { throw fail(node, "concatenates stacked tensors along axis \(axis); only the stacking axis 0 is followed") }
         for x in parts.dropFirst() where shapeDims(x) != dims {
             throw fail(node, "stacks tensors of shapes \(dims) and \(shapeDims(x))")
         }
