@@ -109,42 +109,57 @@ public enum Q8Checks {
         return failures
     }
 
-    /// Exact int8 Winograd F(2x2, 3x3) against the direct reference: 3x3 stride 1, random padding,
-    /// odd sizes (partial tiles) and channel counts around the 16-lane transform width.
-    public static func randomizedWinograd(count: Int, seed: UInt64) -> [String] {
+    /// Exact int8 Winograd (F(2x2, 3x3) or F(4x4, 3x3)) against the direct reference: 3x3 stride 1, random
+    /// padding, odd sizes (partial tiles) and channel counts around the 16-lane transform width.
+    public static func randomizedWinograd(count: Int, seed: UInt64, tile: Q8WinogradTile = .f2) -> [String] {
         var rng = SplitMix64(seed: seed)
         var failures: [String] = []
         var done = 0
+        let name = tile == .f2 ? "int8 winograd" : "int8 winograd f4"
         while done < count {
             var g = Conv2dGeometry(batch: 1, inChannels: rng.pick(channelCounts), inHeight: rng.pick([1, 2, 3, 5, 8, 13]),
                                    inWidth: rng.pick([1, 3, 4, 7, 11, 19]), outChannels: rng.pick(channelCounts), kernel: 3, padding: 0)
+            if tile == .f4 { g.inHeight += rng.pick([0, 0, 4, 9]); g.inWidth += rng.pick([0, 6, 10]) }
             g.padTop = rng.int(0...2); g.padBottom = rng.int(0...2); g.padLeft = rng.int(0...2); g.padRight = rng.int(0...2)
             if g.validate() != nil { continue }
             done += 1
-            if let failure = checkConv(g, winograd: true, rng: &rng, label: "int8 winograd seed \(seed) #\(done) \(g)") {
+            if let failure = checkConv(g, winograd: tile, rng: &rng, label: "\(name) seed \(seed) #\(done) \(g)") {
                 failures.append(failure)
             }
         }
         // Extremes: every input 255 (or 0) against weights of +-127 stress the Int16 transforms and Int32 sums.
-        for (x, w) in [(UInt8(255), Int8(127)), (UInt8(255), Int8(-127)), (UInt8(0), Int8(127))] {
-            let g = Conv2dGeometry(inChannels: 1024, inHeight: 3, inWidth: 4, outChannels: 3, kernel: 3, padding: 1)
+        // F(4x4, 3x3) is exact up to 128 * sum|w| < 2^25: 229 channels of 127s are just inside (|y| up to 33.50
+        // million, 2^25 = 33.55 million); 230 are refused.
+        let inChannels = tile == .f2 ? 1024 : 229
+        for (x, w) in [(UInt8(255), Int8(127)), (UInt8(255), Int8(-127)), (UInt8(0), Int8(127)), (UInt8(0), Int8(-127))] {
+            let g = Conv2dGeometry(inChannels: inChannels, inHeight: 5, inWidth: 6, outChannels: 3, kernel: 3, padding: 1)
             let input = [UInt8](repeating: x, count: g.inputShape.elementsPerImage)
-            let weights = [Int8](repeating: w, count: 3 * 1024 * 9)
+            let weights = [Int8](repeating: w, count: 3 * inChannels * 9)
             let m = [Float](repeating: 1 / 4_000_000, count: 3)
             let target = Q8OutputTarget.float
             guard let plan = try? weights.withUnsafeBufferPointer({ wp throws(ShapeError) in
-                try Q8WinogradPlan(g, weights: wp.baseAddress!, bias: nil, multipliers: m, inputZeroPoint: 7, activation: .none, output: target)
-            }) else { failures.append("int8 winograd extreme: plan failed"); continue }
+                try Q8WinogradPlan(g, weights: wp.baseAddress!, bias: nil, multipliers: m, inputZeroPoint: 7, activation: .none,
+                                   output: target, tile: tile)
+            }) else { failures.append("\(name) extreme: plan failed"); continue }
             let ref = Q8Reference.conv2d(g, input: input, inputZeroPoint: 7, weights: weights, bias: nil, multipliers: m, activation: .none, output: target)
             let got = run(g.outputShape.elementsPerImage, target, scratch: plan.scratchBytes) { out, scratch in
                 input.withUnsafeBufferPointer { plan.run(input: $0.baseAddress!, output: out, items: 0..<plan.workItems, scratch: scratch) }
             }
-            if let f = compareOutputs(got, ref, target, "int8 winograd extreme x=\(x) w=\(w)") { failures.append(f) }
+            if let f = compareOutputs(got, ref, target, "\(name) extreme x=\(x) w=\(w)") { failures.append(f) }
+        }
+        if tile == .f4 {
+            let over = [Int8](repeating: 127, count: 2 * 230 * 9)
+            let refused = over.withUnsafeBufferPointer { wp in
+                (try? Q8WinogradPlan(Conv2dGeometry(inChannels: 230, inHeight: 5, inWidth: 5, outChannels: 2, kernel: 3, padding: 1),
+                                     weights: wp.baseAddress!, bias: nil, multipliers: [1, 1], inputZeroPoint: 0, activation: .none,
+                                     output: .float, tile: .f4)) == nil
+            }
+            if !refused { failures.append("int8 winograd f4: 230 channels of 127s (128 * sum|w| >= 2^25) were not refused") }
         }
         return failures
     }
 
-    static func checkConv(_ g: Conv2dGeometry, winograd: Bool = false, dotProduct: Bool = false, rng: inout SplitMix64,
+    static func checkConv(_ g: Conv2dGeometry, winograd: Q8WinogradTile? = nil, dotProduct: Bool = false, rng: inout SplitMix64,
                           label: String) -> String? {
         let input = bytes(g.inputShape.elementsPerImage, rng: &rng)
         let w = weights(g.outChannels * g.inChannels * g.kernelHeight * g.kernelWidth, rng: &rng)
@@ -158,14 +173,13 @@ public enum Q8Checks {
                                      activation: activation, output: target)
         let got: (q: [UInt8], f: [Float])
         do {
-            if winograd {
+            if let tile = winograd {
                 let plan = try w.withUnsafeBufferPointer { wp throws(ShapeError) in
                     try withOptional(bias) { bp throws(ShapeError) in
                         try Q8WinogradPlan(g, weights: wp.baseAddress!, bias: bp, multipliers: m, inputZeroPoint: zx,
-                                           activation: activation, output: target)
+                                           activation: activation, output: target, tile: tile)
                     }
                 }
-                plan.columnGroups = rng.int(1...3)
                 plan.columnGroups = rng.int(1...3)
                 got = run(outCount, target, scratch: plan.scratchBytes) { out, scratch in
                     input.withUnsafeBufferPointer { plan.run(input: $0.baseAddress!, output: out, items: 0..<plan.workItems, scratch: scratch) }

@@ -3,22 +3,30 @@ import Kernels
 import Engine
 
 /// Microbenchmarks of the int8 convolution kernels (`Q8Conv2dPlan`'s GEMM and `Q8WinogradPlan`'s exact
-/// F(2x2,3x3)) on the same layer shapes as `KernelBenchmark`, with random int8 weights and uint8
+/// F(2x2,3x3) and F(4x4,3x3)) on the same layer shapes as `KernelBenchmark`, with random int8 weights and uint8
 /// inputs. GOP/s count 2 ops per multiply-add of a direct convolution, as GFLOP/s do for fp32, so the
 /// two tables compare directly; `percentPeak` is of this machine's int8 peak (`MachinePeak.measureInt8`).
 public enum Int8KernelBenchmark {
-    public static let algorithms = ["int8-gemm", "int8-winograd-f2"]
+    public static let algorithms = ["int8-gemm", "int8-winograd-f2", "int8-winograd-f4"]
 
     public static func run(layers: [(String, Conv2dGeometry)], threadCounts: [Int], only: String? = nil,
                            peaks: [Int: Double], minSeconds: Double = 0.25, report: (KernelMeasurement) -> Void) throws {
         var rng = BenchmarkRandom(seed: 42)
         for (name, g) in layers {
             let input = (0..<g.inputShape.elementCount).map { _ in UInt8.random(in: 0...255, using: &rng) }
-            let weights = (0..<g.weightCount).map { _ in Int8.random(in: -127...127, using: &rng) }
+            // Shaped like per-channel quantized trained weights (bell-shaped, the largest near +-127, mean |w| about
+            // 30): F(4x4,3x3)'s exactness depends on sum|w|; the other kernels' speed does not depend on the values.
+            let weights = (0..<g.weightCount).map { _ -> Int8 in
+                let bell = (0..<4).map { _ in Double.random(in: -1...1, using: &rng) }.reduce(0, +)
+                return Int8(max(-127, min(127, (bell * 24).rounded())))
+            }
             let bias = (0..<g.outChannels).map { _ in Int32.random(in: -5000...5000, using: &rng) }
             let multipliers = (0..<g.outChannels).map { _ in Float.random(in: 1e-4...1e-3, using: &rng) }
             for algorithm in algorithms where only == nil || only == algorithm {
-                if algorithm == "int8-winograd-f2" && !Q8WinogradPlan.supports(g) { continue }
+                if algorithm != "int8-gemm" && !Q8WinogradPlan.supports(g) { continue }
+                if algorithm == "int8-winograd-f4"
+                    && !weights.withUnsafeBufferPointer({ Q8WinogradPlan.isExactF4(weights: $0.baseAddress!, inChannels: g.inChannels,
+                                                                                    outChannels: g.outChannels) }) { continue }
                 var plans: [(threads: Int, plan: any Q8LayerPlan, scratch: AlignedBuffer)] = []
                 for threads in threadCounts {
                     let plan: any Q8LayerPlan = try weights.withUnsafeBufferPointer { w in
@@ -28,7 +36,8 @@ public enum Int8KernelBenchmark {
                                                         inputZeroPoint: 3, activation: .relu, output: .quantized(zeroPoint: 0))
                             }
                             return try Q8WinogradPlan(g, weights: w.baseAddress!, bias: b.baseAddress!, multipliers: multipliers,
-                                                      inputZeroPoint: 3, activation: .relu, output: .quantized(zeroPoint: 0))
+                                                      inputZeroPoint: 3, activation: .relu, output: .quantized(zeroPoint: 0),
+                                                      tile: algorithm == "int8-winograd-f4" ? .f4 : .f2)
                         }
                     }
                     plan.splitColumns(forThreads: threads)

@@ -19,6 +19,9 @@ final class Q8KernelTests: XCTestCase {
     }
     func testConvTransposeMatchesReferenceBitForBit() { XCTAssertEqual(Q8Checks.randomizedConvTranspose(count: 30, seed: 0x8002), []) }
     func testWinogradMatchesDirectReferenceBitForBit() { XCTAssertEqual(Q8Checks.randomizedWinograd(count: 40, seed: 0x8004), []) }
+    func testWinogradF4MatchesDirectReferenceBitForBit() {
+        XCTAssertEqual(Q8Checks.randomizedWinograd(count: 40, seed: 0x8044, tile: .f4), [])
+    }
     func testLayersAndRequantization() { XCTAssertEqual(Q8Checks.layers(seed: 0x8003), []) }
     func testVectorElementwiseEqualsScalarSpecs() { XCTAssertEqual(Q8Checks.elementwise(seed: 0x8006), []) }
 }

@@ -7,8 +7,9 @@ public enum AlgorithmChoices {
     /// thread count, so every executor in the process makes the same choice and outputs stay bitwise
     /// identical across thread counts.
     public static let fp32 = ChoiceCache<Conv2dGeometry, ConvAlgorithm>()
-    /// int8: whether exact Winograd beat the GEMM, per geometry and thread count (both give the same bits).
-    static let int8 = ChoiceCache<Int8ChoiceKey, Bool>()
+    /// int8: the fastest of the GEMM and the exact Winograd tiles, per geometry, thread count and whether
+    /// F(4x4,3x3) is exact for the layer's weights (all give the same bits).
+    static let int8 = ChoiceCache<Int8ChoiceKey, Int8ConvAlgorithm>()
 }
 
 /// A process-wide table of measured choices, safe to read and write from any thread.
@@ -30,4 +31,12 @@ public final class ChoiceCache<Key: Hashable, Choice> {
 struct Int8ChoiceKey: Hashable {
     var geometry: Conv2dGeometry
     var threads: Int
+    var f4Exact: Bool
+}
+
+/// The int8 algorithms of a 3x3 stride-1 convolution.
+enum Int8ConvAlgorithm: Hashable {
+    case gemm
+    case winogradF2
+    case winogradF4
 }

@@ -194,57 +194,90 @@ public final class Int8Program {
         }
     }
 
-    static func winogradPlan(_ g: Conv2dGeometry, _ d: ConvData, _ node: Node) throws(GraphError) -> Q8WinogradPlan {
+    static func winogradPlan(_ g: Conv2dGeometry, _ d: ConvData, _ node: Node, tile: Q8WinogradTile) throws(GraphError) -> Q8WinogradPlan {
         try plan(d, node) { w, b throws(ShapeError) in
             try Q8WinogradPlan(g, weights: w, bias: b, multipliers: d.multipliers, inputZeroPoint: d.inputZeroPoint,
-                               activation: d.activation, output: d.target)
+                               activation: d.activation, output: d.target, tile: tile)
         }
     }
 
-    /// The GEMM convolution, or for 3x3 stride-1 layers whichever of GEMM and exact Winograd ran faster
-    /// on this geometry (both give identical results; timed once per geometry and thread count per process).
+    /// The GEMM convolution, or for 3x3 stride-1 layers whichever of GEMM, exact Winograd F(2x2,3x3) and (where
+    /// the layer's weights make it exact) F(4x4,3x3) ran fastest on this geometry. All give identical results;
+    /// timed once per geometry, thread count and F(4x4,3x3) exactness per process.
     enum ConvPlanChoice {
         case gemm(Q8Conv2dPlan)
         case winograd(Q8WinogradPlan)
+
+        var scratchBytes: Int {
+            switch self {
+            case .gemm(let p): return p.scratchBytes
+            case .winograd(let p): return p.scratchBytes
+            }
+        }
+
+        /// One image, split over `threads`.
+        func run(input: UnsafePointer<UInt8>, output: UnsafeMutableRawPointer, scratch: UnsafeMutableRawPointer, threads: Int) {
+            let per = scratchBytes
+            switch self {
+            case .gemm(let p):
+                ParallelFor.run(count: p.workItems, threads: threads) { items, thread in
+                    p.run(input: input, output: output, items: items, scratch: scratch + thread * per)
+                }
+            case .winograd(let p):
+                ParallelFor.run(count: p.workItems, threads: threads) { items, thread in
+                    p.run(input: input, output: output, items: items, scratch: scratch + thread * per)
+                }
+            }
+        }
     }
 
     static func fastestConv(_ g: Conv2dGeometry, _ d: ConvData, _ node: Node, threads: Int) throws(GraphError) -> ConvPlanChoice {
-        let gemm = try convPlan(g, d, node)
-        gemm.splitColumns(forThreads: threads)
-        guard Q8WinogradPlan.supports(g) else { return .gemm(gemm) }
-        let winograd = try winogradPlan(g, d, node)
-        winograd.splitColumns(forThreads: threads)
-        let key = Int8ChoiceKey(geometry: g, threads: threads)
-        if let useWinograd = AlgorithmChoices.int8[key] { return useWinograd ? .winograd(winograd) : .gemm(gemm) }
+        guard Q8WinogradPlan.supports(g) else {
+            let gemm = try convPlan(g, d, node)
+            gemm.splitColumns(forThreads: threads)
+            return .gemm(gemm)
+        }
+        let f4Exact = d.weights.withUnsafeBufferPointer {
+            Q8WinogradPlan.isExactF4(weights: $0.baseAddress!, inChannels: g.inChannels, outChannels: g.outChannels)
+        }
+        let key = Int8ChoiceKey(geometry: g, threads: threads, f4Exact: f4Exact)
+        func make(_ algorithm: Int8ConvAlgorithm) throws(GraphError) -> ConvPlanChoice {
+            switch algorithm {
+            case .gemm:
+                let plan = try convPlan(g, d, node)
+                plan.splitColumns(forThreads: threads)
+                return .gemm(plan)
+            case .winogradF2, .winogradF4:
+                let plan = try winogradPlan(g, d, node, tile: algorithm == .winogradF2 ? .f2 : .f4)
+                plan.splitColumns(forThreads: threads)
+                return .winograd(plan)
+            }
+        }
+        if let known = AlgorithmChoices.int8[key] { return try make(known) }
+        let candidates: [Int8ConvAlgorithm] = f4Exact ? [.gemm, .winogradF2, .winogradF4] : [.gemm, .winogradF2]
+        var plans: [ConvPlanChoice] = []
+        for algorithm in candidates { plans.append(try make(algorithm)) }
         var one = g
         one.batch = 1
         let input = AlignedBuffer(count: (one.inputShape.elementCount + 3) / 4 + 16)
         let bytes = UnsafeMutableRawPointer(input.pointer).assumingMemoryBound(to: UInt8.self)
         for i in 0..<one.inputShape.elementCount { bytes[i] = UInt8(truncatingIfNeeded: i &* 2654435761 >> 7) }
         let output = AlignedBuffer(count: one.outputShape.elementCount + 16)
-        let scratch = AlignedBuffer(count: (max(gemm.scratchBytes, winograd.scratchBytes) * threads + 3) / 4)
-        func time(_ body: () -> Void) -> Double {
-            var best = Double.infinity
-            for _ in 0..<3 {
-                let t0 = MonotonicClock.now()
-                body()
-                best = min(best, MonotonicClock.now() - t0)
-            }
-            return best
-        }
+        let scratchBytes = plans.map(\.scratchBytes).max()!
+        let scratch = AlignedBuffer(count: (scratchBytes * threads + 3) / 4)
         let raw = UnsafeMutableRawPointer(scratch.pointer), out = UnsafeMutableRawPointer(output.pointer)
-        let tGemm = time {
-            ParallelFor.run(count: gemm.workItems, threads: threads) { items, thread in
-                gemm.run(input: bytes, output: out, items: items, scratch: raw + thread * gemm.scratchBytes)
+        // Best of 3 runs each, the candidates interleaved so a burst of load on the host hits them alike.
+        var best = [Double](repeating: .infinity, count: plans.count)
+        for _ in 0..<3 {
+            for (i, plan) in plans.enumerated() {
+                let t0 = MonotonicClock.now()
+                plan.run(input: bytes, output: out, scratch: raw, threads: threads)
+                best[i] = min(best[i], MonotonicClock.now() - t0)
             }
         }
-        let tWinograd = time {
-            ParallelFor.run(count: winograd.workItems, threads: threads) { items, thread in
-                winograd.run(input: bytes, output: out, items: items, scratch: raw + thread * winograd.scratchBytes)
-            }
-        }
-        AlgorithmChoices.int8[key] = tWinograd < tGemm
-        return tWinograd < tGemm ? .winograd(winograd) : .gemm(gemm)
+        let fastest = best.indices.min { best[$0] < best[$1] }!
+        AlgorithmChoices.int8[key] = candidates[fastest]
+        return plans[fastest]
     }
 
     static func convTransposePlan(_ g: ConvTranspose2dGeometry, _ d: ConvData, _ node: Node) throws(GraphError) -> Q8ConvTransposePlan {

@@ -1,20 +1,29 @@
-/// Exact int8 Winograd F(2x2, 3x3) for 3x3 stride-1 convolutions (groups 1, any padding).
+/// Exact int8 Winograd for 3x3 stride-1 convolutions (groups 1, any padding): F(2x2, 3x3) or F(4x4, 3x3).
 ///
-/// Winograd's weight transform `G g G^T` has halves; with `G' = 2G` every transform is an integer
-/// matrix, `U' = G' g G'^T = 4U` fits Int16 (|U'| <= 9 * 127), the input transform `V = B^T d B` of
+/// **F(2x2, 3x3).** Winograd's weight transform `G g G^T` has halves; with `G' = 2G` every transform is an
+/// integer matrix, `U' = G' g G'^T = 4U` fits Int16 (|U'| <= 9 * 127), the input transform `V = B^T d B` of
 /// UInt8 patches fits Int16 (|V| <= 4 * 255), and the output transform gives `A^T (U' . V) A = 4y`,
 /// four times the direct convolution's integer sum. Dividing by 4 is exact, so the result equals
 /// `Q8Conv2dPlan`'s (and the reference's) bit for bit, with 16 multiplies per 2x2 outputs instead of 36.
 /// Sums wrap in Int32 (`&+`); the final `4y` fits Int32 for up to `maxInChannels` inputs, so wrapping
 /// in intermediate values cannot change it.
 ///
-/// Per block of tiles: the input transform writes 16 Int16 matrices (tiles x channels); then for each
-/// column block and group of 6 tiles the microkernel runs the 16 products, and the output transform,
-/// the division and the requantization store the 2x2 outputs of each tile.
+/// **F(4x4, 3x3)** (36 multiplies per 4x4 outputs instead of 144; `Q8WinogradPlan+F4.swift`): inputs enter as
+/// `x - 128` so `|V| <= 100 * 128` fits Int16; `G`'s row factors `(1/4, -1/6, -1/6, 1/24, 1/24, 1)` are taken out
+/// of the weight transform (`G'` rows (1,0,0) (1,1,1) (1,-1,1) (1,2,4) (1,-2,4) (0,0,1), |U'| <= 7 * 7 * 127) and put
+/// back, times 24, in the output transform, which then gives `576 y` modulo 2^32. `576 = 64 * 9`: an exact shift by 6
+/// and a multiply by 9's inverse modulo 2^32 give `y` modulo 2^26, which is `y` itself wherever |y| < 2^25. That
+/// holds for every input when `128 * sum|w|` of each output channel is below 2^25, checked from the weights at load
+/// (`isExactF4`; the init refuses other layers, which keep F(2x2, 3x3) or the GEMM).
+///
+/// Per block of tiles: the input transform writes one Int16 matrix (tiles x channels) per Winograd point; then for
+/// each column block and group of 6 tiles the microkernel runs the products of every point, and the output
+/// transform, the exact division and the requantization store the outputs of each tile.
 public final class Q8WinogradPlan: Q8LayerPlan {
     public static let maxInChannels = 1024
     public let geometry: Conv2dGeometry
-    /// `U'` as 16 packed matrices (depth = input channels, columns = output channels), one per tile position.
+    public let tile: Q8WinogradTile
+    /// `U'` as packed matrices (depth = input channels, columns = output channels), one per Winograd point.
     let transformed: [Q8PackedWeights]
     public let stage: Q8OutputStage
     public let inputZeroPoint: UInt8
@@ -25,68 +34,90 @@ public final class Q8WinogradPlan: Q8LayerPlan {
             && g.groups == 1 && g.inChannels <= maxInChannels && g.validate() == nil
     }
 
-    /// Same arguments as `Q8Conv2dPlan`.
+    /// Same arguments as `Q8Conv2dPlan`, and the tile. F(4x4, 3x3) throws where `isExactF4` is false.
     @export(interface)
     public init(_ g: Conv2dGeometry, weights: UnsafePointer<Int8>, bias: UnsafePointer<Int32>?, multipliers: [Float],
-                inputZeroPoint: UInt8, activation: FusedActivation, output: Q8OutputTarget) throws(ShapeError) {
+                inputZeroPoint: UInt8, activation: FusedActivation, output: Q8OutputTarget,
+                tile: Q8WinogradTile = .f2) throws(ShapeError) {
         if let error = g.validate() { throw error }
         guard Q8WinogradPlan.supports(g) else { throw .mismatch("int8 Winograd needs a 3x3 stride-1 convolution with at most \(Q8WinogradPlan.maxInChannels) inputs, got \(g)") }
         if multipliers.count != g.outChannels { throw .mismatch("\(multipliers.count) multipliers for \(g.outChannels) channels") }
-        geometry = g
         let cin = g.inChannels, cout = g.outChannels
-        // U' = G' g G'^T for every (out, in) pair, as 16 Int16 values.
-        var u = [Int16](repeating: 0, count: cout * cin * 16)
+        if tile == .f4 && !Q8WinogradPlan.isExactF4(weights: weights, inChannels: cin, outChannels: cout) {
+            throw .mismatch("int8 Winograd F(4x4,3x3) is not exact for these weights (128 * sum|w| of a channel reaches 2^25)")
+        }
+        geometry = g
+        self.tile = tile
+        let points = tile.points
+        // U' = G' g G'^T for every (out, in) pair, as `points` Int16 values.
+        var u = [Int16](repeating: 0, count: cout * cin * points)
         var sums = [Int32](repeating: 0, count: cout)
+        var k = [Int32](repeating: 0, count: 9)
         for o in 0..<cout {
             for c in 0..<cin {
-                var k = [Int32](repeating: 0, count: 9)
                 for i in 0..<9 { k[i] = Int32(weights[(o * cin + c) * 9 + i]); sums[o] += k[i] }
-                // t = G' k (4x3), then t G'^T (4x4). G' rows: (2,0,0) (1,1,1) (1,-1,1) (0,0,2).
-                var t = [Int32](repeating: 0, count: 12)
-                for j in 0..<3 {
-                    let a = k[j], b = k[3 + j], cc = k[6 + j]
-                    t[j] = 2 * a; t[3 + j] = a + b + cc; t[6 + j] = a - b + cc; t[9 + j] = 2 * cc
-                }
-                for i in 0..<4 {
-                    let a = t[i * 3], b = t[i * 3 + 1], cc = t[i * 3 + 2]
-                    let row = [2 * a, a + b + cc, a - b + cc, 2 * cc]
-                    for j in 0..<4 { u[((o * cin + c) * 16) + i * 4 + j] = Int16(row[j]) }
+                let base = (o * cin + c) * points
+                switch tile {
+                case .f2: Q8WinogradPlan.transformWeightsF2(k) { u[base + $0] = $1 }
+                case .f4: Q8WinogradPlan.transformWeightsF4(k) { u[base + $0] = $1 }
                 }
             }
         }
         var matrices: [Q8PackedWeights] = []
-        for position in 0..<16 {
-            matrices.append(Q8PackedWeights(depth: cin, columns: cout, wide: { o, c in u[(o * cin + c) * 16 + position] }))
+        for position in 0..<points {
+            matrices.append(Q8PackedWeights(depth: cin, columns: cout, wide: { o, c in u[(o * cin + c) * points + position] }))
         }
         transformed = matrices
+        // The kernels sum (x - shift) * w; the reference sums (x - zx) * w: the difference is (shift - zx) * sum(w).
+        let shift = Int32(tile.inputShift)
         var offsets = [Int32](repeating: 0, count: cout)
-        for o in 0..<cout { offsets[o] = (bias?[o] ?? 0) &- Int32(inputZeroPoint) &* sums[o] }
+        for o in 0..<cout { offsets[o] = (bias?[o] ?? 0) &+ (shift &- Int32(inputZeroPoint)) &* sums[o] }
         stage = Q8OutputStage(multipliers: multipliers, offsets: offsets, activation: activation, target: output)
         self.inputZeroPoint = inputZeroPoint
         let rowBytes = matrices[0].depthPairs * 4
-        blockTiles = max(1, min(16, (48 * 1024) / (16 * rowBytes * Q8Microkernel.rows))) * Q8Microkernel.rows
+        blockTiles = max(1, min(16, (48 * 1024) / (points * rowBytes * Q8Microkernel.rows))) * Q8Microkernel.rows
     }
 
-    public var tilesHigh: Int { (geometry.outHeight + 1) / 2 }
-    public var tilesWide: Int { (geometry.outWidth + 1) / 2 }
+    /// `G' k G'^T` of F(2x2, 3x3), G' rows (2,0,0) (1,1,1) (1,-1,1) (0,0,2), as 16 values (row-major 4x4).
+    static func transformWeightsF2(_ k: [Int32], _ store: (Int, Int16) -> Void) {
+        var t = [Int32](repeating: 0, count: 12)
+        for j in 0..<3 {
+            let a = k[j], b = k[3 + j], cc = k[6 + j]
+            t[j] = 2 * a; t[3 + j] = a + b + cc; t[6 + j] = a - b + cc; t[9 + j] = 2 * cc
+        }
+        for i in 0..<4 {
+            let a = t[i * 3], b = t[i * 3 + 1], cc = t[i * 3 + 2]
+            let row = [2 * a, a + b + cc, a - b + cc, 2 * cc]
+            for j in 0..<4 { store(i * 4 + j, Int16(row[j])) }
+        }
+    }
+
+    public var tilesHigh: Int { (geometry.outHeight + tile.outputSize - 1) / tile.outputSize }
+    public var tilesWide: Int { (geometry.outWidth + tile.outputSize - 1) / tile.outputSize }
     public var tiles: Int { tilesHigh * tilesWide }
     public var columnGroups = 1
     public var columnBlocks: Int { transformed[0].columnBlocks }
     public var pixelBlocks: Int { (tiles + blockTiles - 1) / blockTiles }
     var rowStride: Int { transformed[0].depthPairs * 2 }
-    /// Per-thread scratch: 16 transformed-input matrices of the block, and the 16 product tiles.
-    public var scratchBytes: Int { 16 * blockTiles * rowStride * 2 + 16 * Q8Microkernel.rows * Q8Microkernel.columns * 4 + 4 * 16 * 4 + 128 }
+    /// Per-thread scratch: one transformed-input matrix of the block and one product tile per point, and one
+    /// tile's sums.
+    public var scratchBytes: Int {
+        let points = tile.points
+        return points * blockTiles * rowStride * 2 + points * Q8Microkernel.rows * Q8Microkernel.columns * 4
+            + tile.outputSize * tile.outputSize * 16 * 4 + 128
+    }
     public var packedBytes: Int { transformed.reduce(0) { $0 + $1.packedBytes } }
 
     @export(interface)
     public func run(input: UnsafePointer<UInt8>, output: UnsafeMutableRawPointer, items: Range<Int>,
                     scratch: UnsafeMutableRawPointer) {
         let g = geometry, cout = g.outChannels, stride = rowStride
-        let planeStride = blockTiles * stride
-        let v = scratch.bindMemory(to: Int16.self, capacity: 16 * planeStride)
-        let productsRaw = scratch + 16 * planeStride * 2
-        let products = productsRaw.bindMemory(to: Int32.self, capacity: 16 * Q8Microkernel.rows * Q8Microkernel.columns)
-        let sums = (productsRaw + 16 * Q8Microkernel.rows * Q8Microkernel.columns * 4).bindMemory(to: Int32.self, capacity: 64)
+        let planeStride = blockTiles * stride, points = tile.points
+        let v = scratch.bindMemory(to: Int16.self, capacity: points * planeStride)
+        let productsRaw = scratch + points * planeStride * 2
+        let products = productsRaw.bindMemory(to: Int32.self, capacity: points * Q8Microkernel.rows * Q8Microkernel.columns)
+        let sums = (productsRaw + points * Q8Microkernel.rows * Q8Microkernel.columns * 4)
+            .bindMemory(to: Int32.self, capacity: tile.outputSize * tile.outputSize * 16)
         let elementBytes = stage.elementBytes
         let tileSize = Q8Microkernel.rows * Q8Microkernel.columns
         var lastTransformed = -1
@@ -95,7 +126,10 @@ public final class Q8WinogradPlan: Q8LayerPlan {
                 let pixelBlock = item / columnGroups, group = item &- pixelBlock &* columnGroups
                 let first = pixelBlock &* blockTiles, count = min(blockTiles, tiles &- first)
                 if lastTransformed != pixelBlock {
-                    for t in 0..<count { transformInput(tile: first &+ t, input: input, into: v + t &* stride, planeStride: planeStride) }
+                    switch tile {
+                    case .f2: for t in 0..<count { transformInput(tile: first &+ t, input: input, into: v + t &* stride, planeStride: planeStride) }
+                    case .f4: for t in 0..<count { transformInputF4(tile: first &+ t, input: input, into: v + t &* stride, planeStride: planeStride) }
+                    }
                     lastTransformed = pixelBlock
                 }
                 for block in blockRange(group) {
@@ -104,16 +138,20 @@ public final class Q8WinogradPlan: Q8LayerPlan {
                     var t = 0
                     while t < count {
                         let rows = min(Q8Microkernel.rows, count &- t)
-                        for position in 0..<16 {
+                        for position in 0..<points {
                             let plane = v + position &* planeStride
                             for r in 0..<Q8Microkernel.rows { aRows[r] = UnsafePointer(plane + (t &+ min(r, rows &- 1)) &* stride) }
                             Q8Microkernel.run(depthPairs: transformed[position].depthPairs, a: UnsafePointer(aRows.baseAddress!),
                                               b: transformed[position].block(block), tile: products + position &* tileSize)
                         }
                         for r in 0..<rows {
-                            storeTile(first &+ t &+ r, products: UnsafePointer(products + r &* Q8Microkernel.columns),
-                                      tileSize: tileSize, sums: sums, column: column, width: width, output: output,
-                                      elementBytes: elementBytes)
+                            let m = UnsafePointer(products + r &* Q8Microkernel.columns)
+                            switch tile {
+                            case .f2: storeTile(first &+ t &+ r, products: m, tileSize: tileSize, sums: sums, column: column, width: width,
+                                                output: output, elementBytes: elementBytes)
+                            case .f4: storeTileF4(first &+ t &+ r, products: m, tileSize: tileSize, sums: sums, column: column, width: width,
+                                                  output: output, elementBytes: elementBytes)
+                            }
                         }
                         t &+= Q8Microkernel.rows
                     }

@@ -1,0 +1,181 @@
+/// The Winograd tile of an exact int8 plan: F(2x2, 3x3) or F(4x4, 3x3) (see `Q8WinogradPlan`).
+public enum Q8WinogradTile: Equatable, Sendable {
+    case f2
+    case f4
+
+    /// Output pixels per tile side.
+    public var outputSize: Int { self == .f2 ? 2 : 4 }
+    /// Winograd points (products per input and output channel pair and tile).
+    public var points: Int { self == .f2 ? 16 : 36 }
+    /// What the input transform subtracts from every UInt8 input: F(4x4, 3x3) works on `x - 128` so its
+    /// transformed values fit Int16.
+    var inputShift: Int { self == .f2 ? 0 : 128 }
+}
+
+/// F(4x4, 3x3): weight transform, exactness check, input and output transforms.
+///
+/// Matrices (Lavin and Gray's points 0, 1, -1, 2, -2 and infinity), with `G = diag(f) G'`:
+/// ```
+/// B^T = [4 0 -5 0 1 0; 0 -4 -4 1 1 0; 0 4 -4 -1 1 0; 0 -2 -1 2 1 0; 0 2 -1 -2 1 0; 0 4 0 -5 0 1]
+/// G'  = [1 0 0; 1 1 1; 1 -1 1; 1 2 4; 1 -2 4; 0 0 1]      f = (1/4, -1/6, -1/6, 1/24, 1/24, 1)
+/// A^T = [1 1 1 1 1 0; 0 1 -1 2 -2 0; 0 1 1 4 4 0; 0 1 -1 8 -8 1]
+/// ```
+/// `576 y = Ã^T (U' . V) Ã` with `Ã^T = A^T diag(24 f)`:
+/// `[6 -4 -4 1 1 0; 0 -4 4 2 -2 0; 0 -4 -4 4 4 0; 0 -4 4 8 -8 24]`.
+extension Q8WinogradPlan {
+    /// Whether F(4x4, 3x3) is exact for these OIHW 3x3 weights: for every output channel `128 * sum|w| < 2^25`,
+    /// so the integer sum `y` of inputs in [-128, 127] can be told from `576 y` modulo 2^32.
+    public static func isExactF4(weights: UnsafePointer<Int8>, inChannels: Int, outChannels: Int) -> Bool {
+        let depth = inChannels * 9
+        for o in 0..<outChannels {
+            var s = 0
+            for i in 0..<depth { s += abs(Int(weights[o * depth + i])) }
+            if 128 * s >= 1 << 25 { return false }
+        }
+        return true
+    }
+
+    /// `G' k G'^T` as 36 values (row-major 6x6); |value| <= 7 * 7 * 127.
+    static func transformWeightsF4(_ k: [Int32], _ store: (Int, Int16) -> Void) {
+        @inline(__always) func gRows(_ a: Int32, _ b: Int32, _ c: Int32) -> [Int32] {
+            [a, a + b + c, a - b + c, a + 2 * b + 4 * c, a - 2 * b + 4 * c, c]
+        }
+        var t = [Int32](repeating: 0, count: 18)   // G' k: 6 x 3
+        for j in 0..<3 {
+            let column = gRows(k[j], k[3 + j], k[6 + j])
+            for i in 0..<6 { t[i * 3 + j] = column[i] }
+        }
+        for i in 0..<6 {
+            let row = gRows(t[i * 3], t[i * 3 + 1], t[i * 3 + 2])
+            for j in 0..<6 { store(i * 6 + j, Int16(row[j])) }
+        }
+    }
+
+    /// `V = B^T (d - 128) B` of tile `tile`'s 6x6 input patch, channel by channel, into the 36 planes.
+    @inline(__always)
+    func transformInputF4(tile: Int, input: UnsafePointer<UInt8>, into row: UnsafeMutablePointer<Int16>, planeStride: Int) {
+        let g = geometry, cin = g.inChannels
+        let ty = tile / tilesWide, tx = tile &- ty &* tilesWide
+        let y0 = 4 &* ty &- g.padTop, x0 = 4 &* tx &- g.padLeft
+        withUnsafeTemporaryAllocation(of: UnsafePointer<UInt8>?.self, capacity: 36) { patch in
+            for i in 0..<6 {
+                for j in 0..<6 {
+                    let y = y0 &+ i, x = x0 &+ j
+                    patch[i &* 6 &+ j] = (y >= 0 && y < g.inHeight && x >= 0 && x < g.inWidth) ? input + (y &* g.inWidth &+ x) &* cin : nil
+                }
+            }
+            let padded = Int16(inputZeroPoint) &- 128
+            var c = 0
+            let zero = SIMD16<Int16>(repeating: padded)
+            while c &+ 16 <= cin {
+                @inline(__always) func d(_ k: Int) -> SIMD16<Int16> {
+                    guard let p = patch[k] else { return zero }
+                    return SIMD16<Int16>(truncatingIfNeeded: UnsafeRawPointer(p + c).loadUnaligned(as: SIMD16<UInt8>.self)) &- 128
+                }
+                Q8WinogradPlan.transformF4(d, store: { k, value in
+                    UnsafeMutableRawPointer(row + (k &* planeStride &+ c)).storeBytes(of: value, as: SIMD16<Int16>.self)
+                })
+                c &+= 16
+            }
+            while c < cin {
+                @inline(__always) func d(_ k: Int) -> SIMD16<Int16> {
+                    SIMD16<Int16>(repeating: patch[k].map { Int16($0[c]) &- 128 } ?? padded)
+                }
+                Q8WinogradPlan.transformF4(d, store: { k, value in row[k &* planeStride &+ c] = value[0] })
+                c &+= 1
+            }
+            if cin & 1 == 1 { for k in 0..<36 { row[k &* planeStride &+ cin] = 0 } }
+        }
+    }
+
+    /// One B^T pass over six values: `(4d0 - 5d2 + d4, (d4 - 4d2) + (d3 - 4d1), (d4 - 4d2) - (d3 - 4d1),
+    /// (d4 - d2) + 2(d3 - d1), (d4 - d2) - 2(d3 - d1), 4d1 - 5d3 + d5)`.
+    @inline(__always)
+    static func inputRowsF4(_ d0: SIMD16<Int16>, _ d1: SIMD16<Int16>, _ d2: SIMD16<Int16>, _ d3: SIMD16<Int16>,
+                            _ d4: SIMD16<Int16>, _ d5: SIMD16<Int16>)
+        -> (SIMD16<Int16>, SIMD16<Int16>, SIMD16<Int16>, SIMD16<Int16>, SIMD16<Int16>, SIMD16<Int16>) {
+        let a = d4 &- (d2 &<< 2), b = d3 &- (d1 &<< 2)
+        let c = d4 &- d2, e = (d3 &- d1) &<< 1
+        return ((d0 &<< 2) &- (d2 &<< 2) &- d2 &+ d4, a &+ b, a &- b, c &+ e, c &- e, (d1 &<< 2) &- (d3 &<< 2) &- d3 &+ d5)
+    }
+
+    /// B^T d B for 16 channels at once; `d(k)` is patch element k (row-major 6x6), `store(k, v)` point k.
+    @inline(__always)
+    static func transformF4(_ d: (Int) -> SIMD16<Int16>, store: (Int, SIMD16<Int16>) -> Void) {
+        withUnsafeTemporaryAllocation(of: SIMD16<Int16>.self, capacity: 36) { t in
+            // Columns first: t[i][j] = (B^T d)[i][j].
+            for j in 0..<6 {
+                let r = inputRowsF4(d(j), d(6 &+ j), d(12 &+ j), d(18 &+ j), d(24 &+ j), d(30 &+ j))
+                t[j] = r.0; t[6 &+ j] = r.1; t[12 &+ j] = r.2; t[18 &+ j] = r.3; t[24 &+ j] = r.4; t[30 &+ j] = r.5
+            }
+            for i in 0..<6 {
+                let b = i &* 6
+                let r = inputRowsF4(t[b], t[b &+ 1], t[b &+ 2], t[b &+ 3], t[b &+ 4], t[b &+ 5])
+                store(b, r.0); store(b &+ 1, r.1); store(b &+ 2, r.2); store(b &+ 3, r.3); store(b &+ 4, r.4); store(b &+ 5, r.5)
+            }
+        }
+    }
+
+    /// One Ã^T pass over six values: `(6m0 - 4s12 + s34, 2d34 - 4d12, 4s34 - 4s12, 8d34 - 4d12 + 24m5)` with
+    /// `s12 = m1 + m2`, `d12 = m1 - m2`, `s34 = m3 + m4`, `d34 = m3 - m4` (wrapping).
+    @inline(__always)
+    static func outputRowsF4(_ m0: SIMD8<Int32>, _ m1: SIMD8<Int32>, _ m2: SIMD8<Int32>, _ m3: SIMD8<Int32>,
+                             _ m4: SIMD8<Int32>, _ m5: SIMD8<Int32>) -> (SIMD8<Int32>, SIMD8<Int32>, SIMD8<Int32>, SIMD8<Int32>) {
+        let s12 = m1 &+ m2, d12 = m1 &- m2, s34 = m3 &+ m4, d34 = m3 &- m4
+        let s12x4 = s12 &<< 2, d12x4 = d12 &<< 2
+        return ((m0 &<< 2) &+ (m0 &<< 1) &- s12x4 &+ s34,
+                (d34 &<< 1) &- d12x4,
+                (s34 &<< 2) &- s12x4,
+                (d34 &<< 3) &- d12x4 &+ (m5 &<< 4) &+ (m5 &<< 3))
+    }
+
+    /// `y` from `576 y` modulo 2^32: shift out 64 (exact), multiply by 9's inverse modulo 2^32 (0x38E38E39),
+    /// which leaves `y` modulo 2^26, and sign-extend from 26 bits.
+    @inline(__always)
+    static func divide576(_ z: SIMD8<Int32>) -> SIMD8<Int32> {
+        let t = (z &>> 6) &* SIMD8<Int32>(repeating: 0x38E3_8E39)
+        return (t &<< 6) &>> 6
+    }
+
+    /// `Ã^T M Ã / 576` for one tile and 16 columns, then the output stage for each of its up to 16 pixels.
+    @inline(__always)
+    func storeTileF4(_ tile: Int, products m: UnsafePointer<Int32>, tileSize: Int, sums: UnsafeMutablePointer<Int32>,
+                     column: Int, width: Int, output: UnsafeMutableRawPointer, elementBytes: Int) {
+        let g = geometry
+        let s = UnsafeMutableRawPointer(sums)
+        for half in 0..<2 {
+            @inline(__always) func at(_ k: Int) -> SIMD8<Int32> {
+                UnsafeRawPointer(m + (k &* tileSize &+ half &* 8)).loadUnaligned(as: SIMD8<Int32>.self)
+            }
+            withUnsafeTemporaryAllocation(of: SIMD8<Int32>.self, capacity: 24) { q in
+                // Over the patch rows: q[r][j] = (Ã^T M)[r][j].
+                for j in 0..<6 {
+                    let r = Q8WinogradPlan.outputRowsF4(at(j), at(6 &+ j), at(12 &+ j), at(18 &+ j), at(24 &+ j), at(30 &+ j))
+                    q[j] = r.0; q[6 &+ j] = r.1; q[12 &+ j] = r.2; q[18 &+ j] = r.3
+                }
+                // Over its columns: output (r, c) goes to sums[(r * 4 + c) * 16 + lane].
+                for r in 0..<4 {
+                    let b = r &* 6
+                    let y = Q8WinogradPlan.outputRowsF4(q[b], q[b &+ 1], q[b &+ 2], q[b &+ 3], q[b &+ 4], q[b &+ 5])
+                    let o = (r &* 4) &* 64 &+ half &* 32
+                    s.storeBytes(of: Q8WinogradPlan.divide576(y.0), toByteOffset: o, as: SIMD8<Int32>.self)
+                    s.storeBytes(of: Q8WinogradPlan.divide576(y.1), toByteOffset: o &+ 64, as: SIMD8<Int32>.self)
+                    s.storeBytes(of: Q8WinogradPlan.divide576(y.2), toByteOffset: o &+ 128, as: SIMD8<Int32>.self)
+                    s.storeBytes(of: Q8WinogradPlan.divide576(y.3), toByteOffset: o &+ 192, as: SIMD8<Int32>.self)
+                }
+            }
+        }
+        let ty = tile / tilesWide, tx = tile &- ty &* tilesWide
+        for i in 0..<4 {
+            let oy = 4 &* ty &+ i
+            if oy >= g.outHeight { break }
+            for j in 0..<4 {
+                let ox = 4 &* tx &+ j
+                if ox >= g.outWidth { break }
+                let p = oy &* g.outWidth &+ ox
+                stage.store(UnsafePointer(sums + (i &* 4 &+ j) &* 16), column: column, count: width,
+                            to: output + (p &* g.outChannels &+ column) &* elementBytes)
+            }
+        }
+    }
+}
