@@ -33,9 +33,25 @@ static inline __attribute__((always_inline)) segrun_i32x8 segrun_dpbusd_i8x32(se
 #endif
 }
 
+/// vpdpwssd ymm (AVX512-VNNI with VL, or AVX-VNNI): every Int32 lane of `acc` gains the sum of its two int16
+/// products (`vpmaddwd` and `vpaddd` in one instruction; exact, wrapping like `&+`, no saturation).
+static inline __attribute__((always_inline)) segrun_i32x8 segrun_dpwssd_i16x16(segrun_i32x8 acc, segrun_i16x16 a, segrun_i16x16 b) {
+#if defined(__AVX512VNNI__) && defined(__AVX512VL__)
+    return (segrun_i32x8)_mm256_dpwssd_epi32((__m256i)acc, (__m256i)a, (__m256i)b);
+#else
+    return (segrun_i32x8)_mm256_dpwssd_avx_epi32((__m256i)acc, (__m256i)a, (__m256i)b);
+#endif
+}
+
 #if defined(__AVX512VNNI__) && defined(__AVX512F__)
 typedef int segrun_i32x16 __attribute__((vector_size(64)));
 typedef signed char segrun_i8x64 __attribute__((vector_size(64)));
+typedef short segrun_i16x32 __attribute__((vector_size(64)));
+
+/// vpdpwssd zmm (AVX512-VNNI): the same on 16 Int32 lanes.
+static inline __attribute__((always_inline)) segrun_i32x16 segrun_dpwssd_i16x32(segrun_i32x16 acc, segrun_i16x32 a, segrun_i16x32 b) {
+    return (segrun_i32x16)_mm512_dpwssd_epi32((__m512i)acc, (__m512i)a, (__m512i)b);
+}
 
 /// vpdpbusd zmm (AVX512-VNNI): the same on 16 Int32 lanes.
 static inline __attribute__((always_inline)) segrun_i32x16 segrun_dpbusd_i8x64(segrun_i32x16 acc, segrun_i8x64 a, segrun_i8x64 b) {

@@ -135,3 +135,66 @@ extension Q8DotMicrokernel {
         Q8Tile.run(QuadStep.self, steps: depthQuads, a: a, b: UnsafeRawPointer(b), tile: tile)
     }
 }
+
+extension Q8Microkernel {
+    /// Whether `runPair` exists in this build: a 6 x 32 tile over two column blocks on 512-bit registers,
+    /// 12 `vpdpwssd zmm` per step (AVX512-VNNI), used where `Q8DotMicrokernel.isAvailable` (so `SEGRUN_VNNI=0`
+    /// keeps the `vpmaddwd` tile).
+    public static var hasPairTile: Bool {
+        #if arch(x86_64) && SEGRUN_VNNI_ZMM
+        return true
+        #else
+        return false
+        #endif
+    }
+
+    #if arch(x86_64) && SEGRUN_VNNI_ZMM
+    /// Column blocks `b0` and `b1` of the same `Q8PackedWeights` at once: the 6 x 32 sums (row-major, 32 per
+    /// row) go to `tile`. Same bits as two `run` calls.
+    @inline(__always)
+    static func runPair(depthPairs: Int, a: UnsafePointer<UnsafePointer<Int16>>, b0: UnsafePointer<Int16>, b1: UnsafePointer<Int16>,
+                        tile: UnsafeMutablePointer<Int32>) {
+        var c00 = SIMD16<Int32>(), c01 = SIMD16<Int32>(), c10 = SIMD16<Int32>(), c11 = SIMD16<Int32>()
+        var c20 = SIMD16<Int32>(), c21 = SIMD16<Int32>(), c30 = SIMD16<Int32>(), c31 = SIMD16<Int32>()
+        var c40 = SIMD16<Int32>(), c41 = SIMD16<Int32>(), c50 = SIMD16<Int32>(), c51 = SIMD16<Int32>()
+        var w0 = UnsafeRawPointer(b0), w1 = UnsafeRawPointer(b1)
+        let a0 = a[0], a1 = a[1], a2 = a[2], a3 = a[3], a4 = a[4], a5 = a[5]
+        @inline(__always) func pair(_ row: UnsafePointer<Int16>, _ k: Int) -> SIMD32<Int16> {
+            let two = UnsafeRawPointer(row + 2 &* k).loadUnaligned(as: Int32.self)
+            return unsafeBitCast(SIMD16<Int32>(repeating: two), to: SIMD32<Int16>.self)
+        }
+        var k = 0
+        while k < depthPairs {
+            let v0 = w0.loadUnaligned(as: SIMD32<Int16>.self), v1 = w1.loadUnaligned(as: SIMD32<Int16>.self)
+            var x = pair(a0, k)
+            c00 = segrun_dpwssd_i16x32(c00, x, v0); c01 = segrun_dpwssd_i16x32(c01, x, v1)
+            x = pair(a1, k)
+            c10 = segrun_dpwssd_i16x32(c10, x, v0); c11 = segrun_dpwssd_i16x32(c11, x, v1)
+            x = pair(a2, k)
+            c20 = segrun_dpwssd_i16x32(c20, x, v0); c21 = segrun_dpwssd_i16x32(c21, x, v1)
+            x = pair(a3, k)
+            c30 = segrun_dpwssd_i16x32(c30, x, v0); c31 = segrun_dpwssd_i16x32(c31, x, v1)
+            x = pair(a4, k)
+            c40 = segrun_dpwssd_i16x32(c40, x, v0); c41 = segrun_dpwssd_i16x32(c41, x, v1)
+            x = pair(a5, k)
+            c50 = segrun_dpwssd_i16x32(c50, x, v0); c51 = segrun_dpwssd_i16x32(c51, x, v1)
+            w0 += 64
+            w1 += 64
+            k &+= 1
+        }
+        let t = UnsafeMutableRawPointer(tile)
+        t.storeBytes(of: c00, toByteOffset: 0, as: SIMD16<Int32>.self)
+        t.storeBytes(of: c01, toByteOffset: 64, as: SIMD16<Int32>.self)
+        t.storeBytes(of: c10, toByteOffset: 128, as: SIMD16<Int32>.self)
+        t.storeBytes(of: c11, toByteOffset: 192, as: SIMD16<Int32>.self)
+        t.storeBytes(of: c20, toByteOffset: 256, as: SIMD16<Int32>.self)
+        t.storeBytes(of: c21, toByteOffset: 320, as: SIMD16<Int32>.self)
+        t.storeBytes(of: c30, toByteOffset: 384, as: SIMD16<Int32>.self)
+        t.storeBytes(of: c31, toByteOffset: 448, as: SIMD16<Int32>.self)
+        t.storeBytes(of: c40, toByteOffset: 512, as: SIMD16<Int32>.self)
+        t.storeBytes(of: c41, toByteOffset: 576, as: SIMD16<Int32>.self)
+        t.storeBytes(of: c50, toByteOffset: 640, as: SIMD16<Int32>.self)
+        t.storeBytes(of: c51, toByteOffset: 704, as: SIMD16<Int32>.self)
+    }
+    #endif
+}

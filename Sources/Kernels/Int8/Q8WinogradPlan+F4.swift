@@ -119,8 +119,8 @@ extension Q8WinogradPlan {
     /// One Ã^T pass over six values: `(6m0 - 4s12 + s34, 2d34 - 4d12, 4s34 - 4s12, 8d34 - 4d12 + 24m5)` with
     /// `s12 = m1 + m2`, `d12 = m1 - m2`, `s34 = m3 + m4`, `d34 = m3 - m4` (wrapping).
     @inline(__always)
-    static func outputRowsF4(_ m0: SIMD8<Int32>, _ m1: SIMD8<Int32>, _ m2: SIMD8<Int32>, _ m3: SIMD8<Int32>,
-                             _ m4: SIMD8<Int32>, _ m5: SIMD8<Int32>) -> (SIMD8<Int32>, SIMD8<Int32>, SIMD8<Int32>, SIMD8<Int32>) {
+    static func outputRowsF4(_ m0: SIMD16<Int32>, _ m1: SIMD16<Int32>, _ m2: SIMD16<Int32>, _ m3: SIMD16<Int32>,
+                             _ m4: SIMD16<Int32>, _ m5: SIMD16<Int32>) -> (SIMD16<Int32>, SIMD16<Int32>, SIMD16<Int32>, SIMD16<Int32>) {
         let s12 = m1 &+ m2, d12 = m1 &- m2, s34 = m3 &+ m4, d34 = m3 &- m4
         let s12x4 = s12 &<< 2, d12x4 = d12 &<< 2
         return ((m0 &<< 2) &+ (m0 &<< 1) &- s12x4 &+ s34,
@@ -132,8 +132,8 @@ extension Q8WinogradPlan {
     /// `y` from `576 y` modulo 2^32: shift out 64 (exact), multiply by 9's inverse modulo 2^32 (0x38E38E39),
     /// which leaves `y` modulo 2^26, and sign-extend from 26 bits.
     @inline(__always)
-    static func divide576(_ z: SIMD8<Int32>) -> SIMD8<Int32> {
-        let t = (z &>> 6) &* SIMD8<Int32>(repeating: 0x38E3_8E39)
+    static func divide576(_ z: SIMD16<Int32>) -> SIMD16<Int32> {
+        let t = (z &>> 6) &* SIMD16<Int32>(repeating: 0x38E3_8E39)
         return (t &<< 6) &>> 6
     }
 
@@ -143,26 +143,24 @@ extension Q8WinogradPlan {
                      column: Int, width: Int, output: UnsafeMutableRawPointer, elementBytes: Int) {
         let g = geometry
         let s = UnsafeMutableRawPointer(sums)
-        for half in 0..<2 {
-            @inline(__always) func at(_ k: Int) -> SIMD8<Int32> {
-                UnsafeRawPointer(m + (k &* tileSize &+ half &* 8)).loadUnaligned(as: SIMD8<Int32>.self)
+        @inline(__always) func at(_ k: Int) -> SIMD16<Int32> {
+            UnsafeRawPointer(m + k &* tileSize).loadUnaligned(as: SIMD16<Int32>.self)
+        }
+        withUnsafeTemporaryAllocation(of: SIMD16<Int32>.self, capacity: 24) { q in
+            // Over the patch rows: q[r][j] = (Ã^T M)[r][j].
+            for j in 0..<6 {
+                let r = Q8WinogradPlan.outputRowsF4(at(j), at(6 &+ j), at(12 &+ j), at(18 &+ j), at(24 &+ j), at(30 &+ j))
+                q[j] = r.0; q[6 &+ j] = r.1; q[12 &+ j] = r.2; q[18 &+ j] = r.3
             }
-            withUnsafeTemporaryAllocation(of: SIMD8<Int32>.self, capacity: 24) { q in
-                // Over the patch rows: q[r][j] = (Ã^T M)[r][j].
-                for j in 0..<6 {
-                    let r = Q8WinogradPlan.outputRowsF4(at(j), at(6 &+ j), at(12 &+ j), at(18 &+ j), at(24 &+ j), at(30 &+ j))
-                    q[j] = r.0; q[6 &+ j] = r.1; q[12 &+ j] = r.2; q[18 &+ j] = r.3
-                }
-                // Over its columns: output (r, c) goes to sums[(r * 4 + c) * 16 + lane].
-                for r in 0..<4 {
-                    let b = r &* 6
-                    let y = Q8WinogradPlan.outputRowsF4(q[b], q[b &+ 1], q[b &+ 2], q[b &+ 3], q[b &+ 4], q[b &+ 5])
-                    let o = (r &* 4) &* 64 &+ half &* 32
-                    s.storeBytes(of: Q8WinogradPlan.divide576(y.0), toByteOffset: o, as: SIMD8<Int32>.self)
-                    s.storeBytes(of: Q8WinogradPlan.divide576(y.1), toByteOffset: o &+ 64, as: SIMD8<Int32>.self)
-                    s.storeBytes(of: Q8WinogradPlan.divide576(y.2), toByteOffset: o &+ 128, as: SIMD8<Int32>.self)
-                    s.storeBytes(of: Q8WinogradPlan.divide576(y.3), toByteOffset: o &+ 192, as: SIMD8<Int32>.self)
-                }
+            // Over its columns: output (r, c) goes to sums[(r * 4 + c) * 16 + lane].
+            for r in 0..<4 {
+                let b = r &* 6
+                let y = Q8WinogradPlan.outputRowsF4(q[b], q[b &+ 1], q[b &+ 2], q[b &+ 3], q[b &+ 4], q[b &+ 5])
+                let o = (r &* 4) &* 64
+                s.storeBytes(of: Q8WinogradPlan.divide576(y.0), toByteOffset: o, as: SIMD16<Int32>.self)
+                s.storeBytes(of: Q8WinogradPlan.divide576(y.1), toByteOffset: o &+ 64, as: SIMD16<Int32>.self)
+                s.storeBytes(of: Q8WinogradPlan.divide576(y.2), toByteOffset: o &+ 128, as: SIMD16<Int32>.self)
+                s.storeBytes(of: Q8WinogradPlan.divide576(y.3), toByteOffset: o &+ 192, as: SIMD16<Int32>.self)
             }
         }
         let ty = tile / tilesWide, tx = tile &- ty &* tilesWide

@@ -28,6 +28,8 @@ public final class Q8WinogradPlan: Q8LayerPlan {
     public let stage: Q8OutputStage
     public let inputZeroPoint: UInt8
     public let blockTiles: Int
+    /// Whether the products run on `Q8Microkernel.runPair`'s 512-bit tile (AVX512-VNNI builds, unless `SEGRUN_VNNI=0`).
+    let wideTile: Bool
 
     public static func supports(_ g: Conv2dGeometry) -> Bool {
         g.kernelHeight == 3 && g.kernelWidth == 3 && g.strideY == 1 && g.strideX == 1 && g.dilationY == 1 && g.dilationX == 1
@@ -76,6 +78,7 @@ public final class Q8WinogradPlan: Q8LayerPlan {
         self.inputZeroPoint = inputZeroPoint
         let rowBytes = matrices[0].depthPairs * 4
         blockTiles = max(1, min(16, (48 * 1024) / (points * rowBytes * Q8Microkernel.rows))) * Q8Microkernel.rows
+        wideTile = Q8Microkernel.hasPairTile && Q8DotMicrokernel.isAvailable
     }
 
     /// `G' k G'^T` of F(2x2, 3x3), G' rows (2,0,0) (1,1,1) (1,-1,1) (0,0,2), as 16 values (row-major 4x4).
@@ -99,11 +102,11 @@ public final class Q8WinogradPlan: Q8LayerPlan {
     public var columnBlocks: Int { transformed[0].columnBlocks }
     public var pixelBlocks: Int { (tiles + blockTiles - 1) / blockTiles }
     var rowStride: Int { transformed[0].depthPairs * 2 }
-    /// Per-thread scratch: one transformed-input matrix of the block and one product tile per point, and one
-    /// tile's sums.
+    /// Per-thread scratch: one transformed-input matrix of the block and one product tile (up to 32 columns) per
+    /// point, and one tile's sums.
     public var scratchBytes: Int {
         let points = tile.points
-        return points * blockTiles * rowStride * 2 + points * Q8Microkernel.rows * Q8Microkernel.columns * 4
+        return points * blockTiles * rowStride * 2 + points * Q8Microkernel.rows * 2 * Q8Microkernel.columns * 4
             + tile.outputSize * tile.outputSize * 16 * 4 + 128
     }
     public var packedBytes: Int { transformed.reduce(0) { $0 + $1.packedBytes } }
@@ -115,11 +118,10 @@ public final class Q8WinogradPlan: Q8LayerPlan {
         let planeStride = blockTiles * stride, points = tile.points
         let v = scratch.bindMemory(to: Int16.self, capacity: points * planeStride)
         let productsRaw = scratch + points * planeStride * 2
-        let products = productsRaw.bindMemory(to: Int32.self, capacity: points * Q8Microkernel.rows * Q8Microkernel.columns)
-        let sums = (productsRaw + points * Q8Microkernel.rows * Q8Microkernel.columns * 4)
+        let products = productsRaw.bindMemory(to: Int32.self, capacity: points * Q8Microkernel.rows * 2 * Q8Microkernel.columns)
+        let sums = (productsRaw + points * Q8Microkernel.rows * 2 * Q8Microkernel.columns * 4)
             .bindMemory(to: Int32.self, capacity: tile.outputSize * tile.outputSize * 16)
         let elementBytes = stage.elementBytes
-        let tileSize = Q8Microkernel.rows * Q8Microkernel.columns
         var lastTransformed = -1
         withUnsafeTemporaryAllocation(of: UnsafePointer<Int16>.self, capacity: Q8Microkernel.rows) { aRows in
             for item in items {
@@ -132,29 +134,45 @@ public final class Q8WinogradPlan: Q8LayerPlan {
                     }
                     lastTransformed = pixelBlock
                 }
-                for block in blockRange(group) {
-                    let column = block &* Q8Microkernel.columns
-                    let width = min(Q8Microkernel.columns, cout &- column)
+                let blocks = blockRange(group)
+                var block = blocks.lowerBound
+                while block < blocks.upperBound {
+                    // Two column blocks at once on the 512-bit tile where this build and CPU have it.
+                    let span = wideTile && block &+ 1 < blocks.upperBound ? 2 : 1
+                    let tileColumns = span &* Q8Microkernel.columns, tileSize = Q8Microkernel.rows &* tileColumns
                     var t = 0
                     while t < count {
                         let rows = min(Q8Microkernel.rows, count &- t)
                         for position in 0..<points {
                             let plane = v + position &* planeStride
                             for r in 0..<Q8Microkernel.rows { aRows[r] = UnsafePointer(plane + (t &+ min(r, rows &- 1)) &* stride) }
-                            Q8Microkernel.run(depthPairs: transformed[position].depthPairs, a: UnsafePointer(aRows.baseAddress!),
-                                              b: transformed[position].block(block), tile: products + position &* tileSize)
+                            let weights = transformed[position], a = UnsafePointer(aRows.baseAddress!)
+                            #if arch(x86_64) && SEGRUN_VNNI_ZMM
+                            if span == 2 {
+                                Q8Microkernel.runPair(depthPairs: weights.depthPairs, a: a, b0: weights.block(block),
+                                                      b1: weights.block(block &+ 1), tile: products + position &* tileSize)
+                                continue
+                            }
+                            #endif
+                            Q8Microkernel.run(depthPairs: weights.depthPairs, a: a, b: weights.block(block),
+                                              tile: products + position &* tileSize)
                         }
                         for r in 0..<rows {
-                            let m = UnsafePointer(products + r &* Q8Microkernel.columns)
-                            switch tile {
-                            case .f2: storeTile(first &+ t &+ r, products: m, tileSize: tileSize, sums: sums, column: column, width: width,
-                                                output: output, elementBytes: elementBytes)
-                            case .f4: storeTileF4(first &+ t &+ r, products: m, tileSize: tileSize, sums: sums, column: column, width: width,
-                                                  output: output, elementBytes: elementBytes)
+                            for part in 0..<span {
+                                let column = (block &+ part) &* Q8Microkernel.columns
+                                let width = min(Q8Microkernel.columns, cout &- column)
+                                let m = UnsafePointer(products + (r &* tileColumns &+ part &* Q8Microkernel.columns))
+                                switch tile {
+                                case .f2: storeTile(first &+ t &+ r, products: m, tileSize: tileSize, sums: sums, column: column, width: width,
+                                                    output: output, elementBytes: elementBytes)
+                                case .f4: storeTileF4(first &+ t &+ r, products: m, tileSize: tileSize, sums: sums, column: column, width: width,
+                                                      output: output, elementBytes: elementBytes)
+                                }
                             }
                         }
                         t &+= Q8Microkernel.rows
                     }
+                    block &+= span
                 }
             }
         }
