@@ -263,7 +263,7 @@ public final class Int8Program {
         let bytes = UnsafeMutableRawPointer(input.pointer).assumingMemoryBound(to: UInt8.self)
         for i in 0..<one.inputShape.elementCount { bytes[i] = UInt8(truncatingIfNeeded: i &* 2654435761 >> 7) }
         let output = AlignedBuffer(count: one.outputShape.elementCount + 16)
-        let scratchBytes = plans.map(\.scratchBytes).max()!
+        let scratchBytes = plans.map { $0.scratchBytes }.max()!
         let scratch = AlignedBuffer(count: (scratchBytes * threads + 3) / 4)
         let raw = UnsafeMutableRawPointer(scratch.pointer), out = UnsafeMutableRawPointer(output.pointer)
         // Best of 3 runs each, the candidates interleaved so a burst of load on the host hits them alike.

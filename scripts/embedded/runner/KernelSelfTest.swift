@@ -68,6 +68,7 @@ func main(_ argc: Int32, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar
     print("int8 dot-product path (sdot): " + (Q8DotMicrokernel.isAvailable ? "available on this CPU" : "not on this CPU (or SEGRUN_DOTPROD=0)"))
     failed += report("int8 conv, dot-product path (bit for bit)", Q8Checks.randomizedDotConv(count: 30, seed: 0x8005))
     failed += report("int8 winograd (bit for bit)", Q8Checks.randomizedWinograd(count: 20, seed: 0x8004))
+    failed += report("int8 winograd F(4x4,3x3) (bit for bit)", Q8Checks.randomizedWinograd(count: 20, seed: 0x8044, tile: .f4))
     failed += report("int8 transposed conv (bit for bit)", Q8Checks.randomizedConvTranspose(count: 16, seed: 0x8002))
     failed += report("int8 layers", Q8Checks.layers(seed: 0x8003))
     failed += report("int8 elementwise (vector = scalar)", Q8Checks.elementwise(seed: 0x8006))
