@@ -56,7 +56,7 @@ public enum Q8Checks {
         while done < count {
             let kernel = rng.pick([1, 3, 3, 5]), stride = rng.pick([1, 1, 2])
             var g = Conv2dGeometry(batch: 1, inChannels: rng.pick([4, 8, 12, 16, 20, 32, 36, 64]), inHeight: rng.pick([1, 3, 6, 9, 14]),
-                                   inWidth: rng.pick([1, 2, 7, 12, 23]), outChannels: rng.pick([1, 7, 16, 17, 32, 33, 48, 80]),
+                                   inWidth: rng.pick([1, 2, 7, 12, 23]), outChannels: rng.pick([5, 7, 16, 17, 32, 33, 48, 80]),
                                    kernel: kernel, stride: stride, dilation: 1, padding: 0)
             g.dilationY = rng.pick([1, 1, 2])
             let extentY = g.dilationY * (kernel - 1), extentX = kernel - 1

@@ -16,6 +16,8 @@ public final class Q8Conv2dPlan: Q8GemmLayerPlan {
     public let inputZeroPoint: UInt8
     /// Output pixels per work item (a multiple of 6).
     public let blockPixels: Int
+    /// The path of layers with at most 4 output channels (heads), which the GEMM tile would compute 16 wide.
+    let narrow: Q8NarrowConv?
 
     /// - Parameters:
     ///   - weights: OIHW int8 weights `[out][in][kh][kw]`.
@@ -38,6 +40,8 @@ public final class Q8Conv2dPlan: Q8GemmLayerPlan {
         if g.groups != 1 { throw .mismatch("int8 convolution needs groups 1, got \(g.groups)") }
         if multipliers.count != g.outChannels { throw .mismatch("\(multipliers.count) multipliers for \(g.outChannels) channels") }
         geometry = g
+        narrow = Q8NarrowConv.supports(g) ? Q8NarrowConv(g, weights: weights, inputZeroPoint: inputZeroPoint) : nil
+        let dotProduct = dotProduct && narrow == nil
         let taps = g.kernelHeight * g.kernelWidth, cin = g.inChannels
         let packed = Q8PackedWeights(depth: taps * cin, columns: g.outChannels) { o, k in
             let tap = k / cin, ci = k % cin
@@ -60,6 +64,10 @@ public final class Q8Conv2dPlan: Q8GemmLayerPlan {
 
     public var pixels: Int { geometry.outHeight * geometry.outWidth }
     public var columnGroups = 1
+    /// Scratch bytes one thread needs: the block's gathered rows, or the narrow path's two kernel rows.
+    public var scratchBytes: Int {
+        max(weights.gatheredRowBytes(pixels: blockPixels), narrow.map { $0.scratchBytes + blockPixels * 16 } ?? 0)
+    }
 
     /// Whether the dot path reads kernel rows in place (`runImplicit`): AVX512-VNNI builds (unflipped bytes, the
     /// segmented 6 x 32 tile), with each kernel row a whole number of quads and no horizontal dilation.
@@ -72,6 +80,22 @@ public final class Q8Conv2dPlan: Q8GemmLayerPlan {
     @export(interface)
     public func run(input: UnsafePointer<UInt8>, output: UnsafeMutableRawPointer, items: Range<Int>,
                     scratch: UnsafeMutableRawPointer) {
+        if let narrow {
+            let cout = geometry.outChannels, elementBytes = stage.elementBytes
+            let sums = (scratch + narrow.scratchBytes).assumingMemoryBound(to: Int32.self)
+            for item in items {
+                let first = (item / columnGroups) &* blockPixels, count = min(blockPixels, pixels &- first)
+                narrow.run(input: input, pixels: first..<(first &+ count), scratch: scratch, sums: sums)
+                if cout == 1 {
+                    stage.storeOneChannel(UnsafePointer(sums), count: count, to: output + first &* elementBytes)
+                } else {
+                    for i in 0..<count {
+                        stage.store(UnsafePointer(sums + i &* cout), column: 0, count: cout, to: output + (first &+ i) &* cout &* elementBytes)
+                    }
+                }
+            }
+            return
+        }
         if let dot = dotWeights {
             #if arch(x86_64) && SEGRUN_VNNI_ZMM
             if readsRowsInPlace {

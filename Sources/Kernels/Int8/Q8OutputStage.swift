@@ -67,4 +67,27 @@ public final class Q8OutputStage {
             j &+= 1
         }
     }
+
+    /// Stores `count` sums of column 0 (a one-channel layer's consecutive pixels) to `destination`, 8 at a time.
+    @inline(__always)
+    func storeOneChannel(_ sums: UnsafePointer<Int32>, count: Int, to destination: UnsafeMutableRawPointer) {
+        let offset = SIMD8<Int32>(repeating: offsets[0]), m = SIMD8<Float>(repeating: multipliers[0])
+        var j = 0
+        while j &+ 8 <= count {
+            let acc = UnsafeRawPointer(sums + j).loadUnaligned(as: SIMD8<Int32>.self) &+ offset
+            switch target {
+            case .quantized(let zp):
+                destination.storeBytes(of: Q8Requantization.requantize(acc, multiplier: m, activation: activation, zeroPoint: zp),
+                                       toByteOffset: j, as: SIMD8<UInt8>.self)
+            case .float:
+                destination.storeBytes(of: Q8Requantization.dequantize(acc, multiplier: m, activation: activation),
+                                       toByteOffset: j &* 4, as: SIMD8<Float>.self)
+            }
+            j &+= 8
+        }
+        while j < count {
+            store(sums + j, column: 0, count: 1, to: destination + j &* elementBytes)
+            j &+= 1
+        }
+    }
 }
