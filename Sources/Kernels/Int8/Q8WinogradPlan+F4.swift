@@ -57,6 +57,24 @@ extension Q8WinogradPlan {
         let g = geometry, cin = g.inChannels
         let ty = tile / tilesWide, tx = tile &- ty &* tilesWide
         let y0 = 4 &* ty &- g.padTop, x0 = 4 &* tx &- g.padLeft
+        if y0 >= 0 && y0 &+ 6 <= g.inHeight && x0 >= 0 && x0 &+ 6 <= g.inWidth && cin & 15 == 0 {
+            // The whole patch inside the image: element k sits at a fixed offset from the patch's corner.
+            let corner = input + (y0 &* g.inWidth &+ x0) &* cin, rowBytes = g.inWidth &* cin
+            var c = 0
+            while c < cin {
+                let base = UnsafeRawPointer(corner + c)
+                @inline(__always) func d(_ k: Int) -> SIMD16<Int16> {
+                    let i = k / 6, j = k &- i &* 6
+                    return SIMD16<Int16>(truncatingIfNeeded: base.loadUnaligned(fromByteOffset: i &* rowBytes &+ j &* cin,
+                                                                                 as: SIMD16<UInt8>.self)) &- 128
+                }
+                Q8WinogradPlan.transformF4(d, store: { k, value in
+                    UnsafeMutableRawPointer(row + (k &* planeStride &+ c)).storeBytes(of: value, as: SIMD16<Int16>.self)
+                })
+                c &+= 16
+            }
+            return
+        }
         withUnsafeTemporaryAllocation(of: UnsafePointer<UInt8>?.self, capacity: 36) { patch in
             for i in 0..<6 {
                 for j in 0..<6 {
