@@ -43,24 +43,32 @@ struct DepthStacking {
         return iz >= 0 && iz < longDepth ? iz : nil
     }
 
+    /// Floats of one stacked image (`taps` long slices side by side).
+    var stackedImageFloats: Int { sliceFloats * taps }
+
     /// `[batch * shortDepth][H][W][taps * channels]` from a long volume `[batch][longDepth][H][W][channels]`.
     func stack(_ long: [Float], threads: Int) -> [Float] {
         if isIdentity { return long }
-        let pixels = sliceFloats / channels, c = channels, kd = taps
-        var out = Autograd.uninitialized(images * sliceFloats * kd)
-        long.withUnsafeBufferPointer { lp in out.withUnsafeMutableBufferPointer { op in
-            let src = lp.baseAddress!, dst = op.baseAddress!
-            ParallelFor.run(count: images, threads: threads) { items, _ in
-                for item in items {
-                    let n = item / shortDepth, z = item % shortDepth, base = dst + item * sliceFloats * kd
-                    for k in 0..<kd {
-                        let slice = longSlice(z, tap: k).map { UnsafePointer(src + (n * longDepth + $0) * sliceFloats) }
-                        VolumeSlices.interleave(slice, channels: c, into: base + k * c, stride: kd * c, pixels: 0..<pixels)
-                    }
-                }
-            }
+        var out = Autograd.uninitialized(images * stackedImageFloats)
+        long.withUnsafeBufferPointer { lp in out.withUnsafeMutableBufferPointer {
+            stack(lp.baseAddress!, images: 0..<images, into: $0.baseAddress!, threads: threads)
         } }
         return out
+    }
+
+    /// Stacked images `images` (of `batch * shortDepth`) from the long volume, into `stacked` (`images.count`
+    /// stacked images, every element written).
+    func stack(_ long: UnsafePointer<Float>, images: Range<Int>, into stacked: UnsafeMutablePointer<Float>, threads: Int) {
+        let pixels = sliceFloats / channels, c = channels, kd = taps, first = images.lowerBound
+        ParallelFor.run(count: images.count, threads: threads) { items, _ in
+            for item in items {
+                let m = first + item, n = m / shortDepth, z = m % shortDepth, base = stacked + item * stackedImageFloats
+                for k in 0..<kd {
+                    let slice = longSlice(z, tap: k).map { long + (n * longDepth + $0) * sliceFloats }
+                    VolumeSlices.interleave(slice, channels: c, into: base + k * c, stride: kd * c, pixels: 0..<pixels)
+                }
+            }
+        }
     }
 
     /// The adjoint of `stack`: a long volume whose slice `iz` is the sum of the channel blocks of the stacked
@@ -68,15 +76,33 @@ struct DepthStacking {
     /// not depend on the thread count.
     func unstackAdd(_ stacked: [Float], threads: Int) -> [Float] {
         if isIdentity { return stacked }
-        let pixels = sliceFloats / channels, c = channels, kd = taps
         var out = [Float](repeating: 0, count: batch * longDepth * sliceFloats)
-        stacked.withUnsafeBufferPointer { sp in out.withUnsafeMutableBufferPointer { op in
-            let src = sp.baseAddress!, dst = op.baseAddress!
-            ParallelFor.run(count: batch * longDepth, threads: threads) { items, _ in
-                for item in items {
-                    let n = item / longDepth, iz = item % longDepth, target = dst + item * sliceFloats
-                    for z in 0..<shortDepth { for k in 0..<kd where longSlice(z, tap: k) == iz {
-                        let block = src + (n * shortDepth + z) * sliceFloats * kd + k * c
+        stacked.withUnsafeBufferPointer { sp in out.withUnsafeMutableBufferPointer {
+            unstackAdd(sp.baseAddress!, images: 0..<images, into: $0.baseAddress!, threads: threads)
+        } }
+        return out
+    }
+
+    /// Adds stacked images `images` (`stacked` holds `images.count` of them) into the long slices they read,
+    /// in ascending stacked order: running consecutive ranges in order gives the bits of one `unstackAdd`.
+    func unstackAdd(_ stacked: UnsafePointer<Float>, images: Range<Int>, into long: UnsafeMutablePointer<Float>, threads: Int) {
+        let pixels = sliceFloats / channels, c = channels, kd = taps
+        // The long slices (batch-major) these images reach, in order, so the threads split only those.
+        var reached: [Int] = []
+        for m in images {
+            let n = m / shortDepth, z = m % shortDepth
+            for k in 0..<kd { if let iz = longSlice(z, tap: k) { reached.append(n * longDepth + iz) } }
+        }
+        reached.sort()
+        var unique: [Int] = []
+        for item in reached where unique.last != item { unique.append(item) }
+        unique.withUnsafeBufferPointer { targets in
+            ParallelFor.run(count: targets.count, threads: threads) { range, _ in
+                for t in range {
+                    let item = targets[t], n = item / longDepth, iz = item % longDepth, target = long + item * sliceFloats
+                    let zLow = max(images.lowerBound - n * shortDepth, 0), zHigh = min(images.upperBound - n * shortDepth, shortDepth)
+                    for z in zLow..<zHigh { for k in 0..<kd where longSlice(z, tap: k) == iz {
+                        let block = stacked + (n * shortDepth + z - images.lowerBound) * stackedImageFloats + k * c
                         for p in 0..<pixels {
                             let s = block + p &* kd &* c, d = target + p &* c
                             for q in 0..<c { d[q] += s[q] }
@@ -84,8 +110,17 @@ struct DepthStacking {
                     } }
                 }
             }
-        } }
-        return out
+        }
+    }
+
+    /// Stacked images per block when a 3D operator stacks its volume a block at a time: the largest divisor of
+    /// `images` whose block holds at most `floats` floats (at least one image), so every block has the same size.
+    func imagesPerBlock(floats: Int) -> Int {
+        let limit = max(1, floats / max(1, stackedImageFloats))
+        if limit >= images { return images }
+        var best = 1
+        for d in 1...limit where images % d == 0 { best = d }
+        return best
     }
 
     /// Weights `[a][b][kd][planeTaps]` (a 3D kernel, depth taps after the channel axis `b`) as
@@ -105,5 +140,23 @@ struct DepthStacking {
             out[((i * b + j) * kd + k) * t + p] = w[((i * kd + k) * b + j) * t + p]
         } } } }
         return out
+    }
+}
+
+/// A stacked 3D convolution's slices cut into equal blocks (`DepthStacking.imagesPerBlock`), so training holds
+/// one block of the stacked volume at a time: `geometry` is the 2D convolution of one block.
+struct StackedBlocks {
+    let geometry: Conv2dGeometry
+    let ranges: [Range<Int>]
+    /// Floats of one block's stacked input.
+    let stackedFloats: Int
+
+    init(_ g: Conv2dGeometry, _ stacking: DepthStacking, floats: Int) {
+        let per = stacking.imagesPerBlock(floats: floats)
+        var block = g
+        block.batch = per
+        geometry = block
+        ranges = stride(from: 0, to: g.batch, by: per).map { $0..<($0 + per) }
+        stackedFloats = per * stacking.stackedImageFloats
     }
 }

@@ -260,29 +260,73 @@ extension ConvAttributes {
     public func trainingForward(_ tape: Autograd, node i: Int, output out: inout [Float]) throws(GraphError) {
         let node = tape.graph.nodes[i], j = node.inputs[0]
         let (g, stacking) = try trainingGeometry(tape.shapes[j], tape.shapes[i], node)
-        let op = try Conv2dOperator.make(g, weights: stackedWeights(tape, stacking), bias: bias.map { tape.parameter($0) }, activation: activation,
-                                         algorithm: tape.algorithm(for: g), threads: tape.threads, node: node)
-        let x = stacking.map { $0.stack(tape.values[j], threads: tape.threads) } ?? tape.values[j]
-        x.withUnsafeBufferPointer { xp in out.withUnsafeMutableBufferPointer { op.run(input: xp.baseAddress!, output: $0.baseAddress!) } }
+        guard let stacking, !stacking.isIdentity else {
+            let op = try Conv2dOperator.make(g, weights: tape.parameter(weight), bias: bias.map { tape.parameter($0) }, activation: activation,
+                                             algorithm: tape.algorithm(for: g), threads: tape.threads, node: node)
+            tape.values[j].withUnsafeBufferPointer { xp in out.withUnsafeMutableBufferPointer { op.run(input: xp.baseAddress!, output: $0.baseAddress!) } }
+            return
+        }
+        // A volume: the stacked slices a block at a time (`Autograd.stackingBlockFloats`), never the whole
+        // stacked volume (`kd` times the input). Each output slice is its own image, so the bits are those of
+        // one run over every slice.
+        let blocks = StackedBlocks(g, stacking, floats: tape.stackingBlockFloats)
+        let op = try Conv2dOperator.make(blocks.geometry, weights: stackedWeights(tape, stacking), bias: bias.map { tape.parameter($0) },
+                                         activation: activation, algorithm: tape.algorithm(for: g), threads: tape.threads, node: node)
+        let stacked = AlignedBuffer(count: blocks.stackedFloats, zeroed: false), workspace = AlignedBuffer(count: op.workspaceFloats, zeroed: false)
+        tape.values[j].withUnsafeBufferPointer { xp in out.withUnsafeMutableBufferPointer { yp in
+            for images in blocks.ranges {
+                stacking.stack(xp.baseAddress!, images: images, into: stacked.pointer, threads: tape.threads)
+                op.run(input: stacked.constPointer, output: yp.baseAddress! + images.lowerBound * g.outputShape.elementsPerImage,
+                       workspace: workspace.pointer)
+            }
+        } }
     }
 
     public func backward(_ tape: Autograd, node i: Int, outputGradient dyIn: [Float], operandGradients grads: inout [[Float]?]) throws(GraphError) {
         let node = tape.graph.nodes[i], j = node.inputs[0]
         let dy = tape.activationBackward(activation, tape.values[i], dyIn)
         let (g, stacking) = try trainingGeometry(tape.shapes[j], tape.shapes[i], node)
-        let x = stacking.map { $0.stack(tape.values[j], threads: tape.threads) } ?? tape.values[j]
-        let dw = try tape.weightGradient(g, input: x, outputGradient: dy, node: node)
-        if let stacking, stacking.taps > 1 {
-            tape.addGradient(weight, DepthStacking.unstackedWeights(dw, outer: outChannels, inner: g.inChannels / stacking.taps,
-                                                                    depth: stacking.taps, planeTaps: g.kernelHeight * g.kernelWidth))
-        } else {
-            tape.addGradient(weight, dw)
-        }
         if let bias { tape.addGradient(bias, tape.biasGradient(dy, channels: outChannels)) }
         // Nothing needs the gradient of the graph's input image (unless it is captured).
-        if case .input = tape.graph.nodes[j].op, j != tape.capturing { return }
-        let dx = try tape.convolutionInputGradient(g, weights: stackedWeights(tape, stacking), dy, node)
-        Autograd.accumulate(&grads[j], stacking.map { $0.unstackAdd(dx, threads: tape.threads) } ?? dx)
+        let needsInputGradient: Bool
+        if case .input = tape.graph.nodes[j].op, j != tape.capturing { needsInputGradient = false } else { needsInputGradient = true }
+        guard let stacking, !stacking.isIdentity else {
+            tape.addGradient(weight, try tape.weightGradient(g, input: tape.values[j], outputGradient: dy, node: node))
+            if needsInputGradient {
+                Autograd.accumulate(&grads[j], try tape.convolutionInputGradient(g, weights: tape.parameter(weight), dy, node))
+            }
+            return
+        }
+        // A volume, a block of stacked slices at a time (as `trainingForward`): dW sums the blocks' in order; dX
+        // adds each block's stacked gradient into the long slices it reaches, in the order one whole
+        // `unstackAdd` would.
+        let blocks = StackedBlocks(g, stacking, floats: tape.stackingBlockFloats)
+        let inputGradient = needsInputGradient
+            ? try ConvInputGradient(blocks.geometry, weights: stackedWeights(tape, stacking), threads: tape.threads,
+                                    algorithm: { tape.algorithm(for: $0) }, node: node)
+            : nil
+        let stacked = AlignedBuffer(count: blocks.stackedFloats, zeroed: false)
+        var dw: [Float] = [], dx: [Float] = needsInputGradient ? [Float](repeating: 0, count: tape.shapes[j].elementCount) : []
+        let outStride = g.outputShape.elementsPerImage
+        try tape.values[j].withUnsafeBufferPointer { xp throws(GraphError) in
+            try dy.withUnsafeBufferPointer { dp throws(GraphError) in
+                for images in blocks.ranges {
+                    let dyBlock = dp.baseAddress! + images.lowerBound * outStride
+                    stacking.stack(xp.baseAddress!, images: images, into: stacked.pointer, threads: tape.threads)
+                    let blockDW = try tape.weightGradient(blocks.geometry, input: stacked.constPointer, outputGradient: dyBlock, node: node)
+                    if dw.isEmpty { dw = blockDW } else { Autograd.add(blockDW, into: &dw) }
+                    if let inputGradient {
+                        inputGradient.run(outputGradient: dyBlock, inputGradient: stacked.pointer)
+                        dx.withUnsafeMutableBufferPointer {
+                            stacking.unstackAdd(stacked.constPointer, images: images, into: $0.baseAddress!, threads: tape.threads)
+                        }
+                    }
+                }
+            }
+        }
+        tape.addGradient(weight, DepthStacking.unstackedWeights(dw, outer: outChannels, inner: g.inChannels / stacking.taps,
+                                                                depth: stacking.taps, planeTaps: g.kernelHeight * g.kernelWidth))
+        if needsInputGradient { Autograd.accumulate(&grads[j], dx) }
     }
 
     /// The 2D convolution training runs: the whole op for an image; for a volume, one 2D convolution over the

@@ -27,6 +27,9 @@ public final class Autograd {
     public var nodeTimes: [(forward: Double, backward: Double)]? = nil
     var batchNormActivations: [Int: FusedActivation] = [:]
     var fusedActivationNodes = Set<Int>()
+    /// Floats of stacked input a 3D convolution holds at a time (its depth taps stacked as channels, a block of
+    /// output slices at a time: `StackedBlocks`); 8 Mi floats is 32 MiB, against `kd` times the whole input.
+    public var stackingBlockFloats = 8 << 20
     /// BatchNorm momentum for the running statistics (PyTorch's default).
     public var batchNormMomentum: Float = 0.1
     /// Data-parallel training: sums BatchNorm's statistics and gradient sums over every process, so training

@@ -15,43 +15,11 @@ extension Autograd {
         try node.op.visit(&visitor)
     }
 
-    /// The input gradient of a stride-1 convolution `g` as the forward convolution of dY with weights
-    /// `W'[i][o][ky][kx] = W[o][i][kh-1-ky][kw-1-kx]` and padding `dilation * (k - 1) - pad` on each side.
-    func flippedConvolution(_ g: Conv2dGeometry, weights w: [Float], _ dy: [Float], _ dx: inout [Float], _ node: Node) throws(GraphError) {
-        let kh = g.kernelHeight, kw = g.kernelWidth, cin = g.inChannels, cout = g.outChannels
-        var flipped = Autograd.uninitialized(w.count)
-        w.withUnsafeBufferPointer { wp in flipped.withUnsafeMutableBufferPointer { fp in
-            let src = wp.baseAddress!, dst = fp.baseAddress!
-            ParallelFor.run(count: cin, threads: w.count < 65_536 ? 1 : threads) { inputs, _ in
-                for i in inputs { for o in 0..<cout { for ky in 0..<kh { for kx in 0..<kw {
-                    dst[((i * cout + o) * kh + (kh - 1 - ky)) * kw + (kw - 1 - kx)] = src[((o * cin + i) * kh + ky) * kw + kx]
-                } } } }
-            }
-        } }
-        let back = Conv2dGeometry(batch: g.batch, inChannels: cout, inHeight: g.outHeight, inWidth: g.outWidth, outChannels: cin,
-                                  kernelHeight: kh, kernelWidth: kw, strideY: 1, strideX: 1, dilationY: g.dilationY, dilationX: g.dilationX,
-                                  padTop: g.dilationY * (kh - 1) - g.padTop, padLeft: g.dilationX * (kw - 1) - g.padLeft,
-                                  padBottom: g.dilationY * (kh - 1) - g.padBottom, padRight: g.dilationX * (kw - 1) - g.padRight, groups: 1)
-        if back.outHeight != g.inHeight || back.outWidth != g.inWidth || back.padTop < 0 || back.padLeft < 0 || back.padBottom < 0 || back.padRight < 0 {
-            throw .shape(node: node.name, "no flipped-kernel input gradient for \(g)")
-        }
-        let op = try Conv2dOperator.make(back, weights: flipped, bias: nil, activation: .none, algorithm: algorithm(for: back),
-                                         threads: threads, node: node)
-        dy.withUnsafeBufferPointer { dp in dx.withUnsafeMutableBufferPointer { op.run(input: dp.baseAddress!, output: $0.baseAddress!) } }
-    }
-
-    /// dX of convolution `g` (OIHW `weights`, groups 1): for stride 1 the flipped-kernel convolution on the fast
-    /// forward paths (igemm, Winograd), else the transposed convolution of dY with the same weights.
+    /// dX of convolution `g` (OIHW `weights`, groups 1) over its whole batch.
     func convolutionInputGradient(_ g: Conv2dGeometry, weights: [Float], _ dy: [Float], _ node: Node) throws(GraphError) -> [Float] {
-        if g.strideY == 1 && g.strideX == 1 {
-            var dx = Autograd.uninitialized(g.inputShape.elementCount)  // every element written
-            try flippedConvolution(g, weights: weights, dy, &dx, node)
-            return dx
-        }
-        var dx = [Float](repeating: 0, count: g.inputShape.elementCount)  // the transposed convolution adds into it
-        let t = ConvTranspose2dGeometry(adjointOf: g)
-        let plan = try F32ConvTranspose.Plan.make(t, weights: weights, bias: nil, activation: .none, node: node)
-        runTransposed(plan, dy, &dx, inStride: g.outputShape.elementsPerImage, outStride: g.inputShape.elementsPerImage, batch: g.batch)
+        let op = try ConvInputGradient(g, weights: weights, threads: threads, algorithm: { self.algorithm(for: $0) }, node: node)
+        var dx = Autograd.uninitialized(g.inputShape.elementCount)  // `run` writes every element
+        dy.withUnsafeBufferPointer { dp in dx.withUnsafeMutableBufferPointer { op.run(outputGradient: dp.baseAddress!, inputGradient: $0.baseAddress!) } }
         return dx
     }
 
@@ -82,13 +50,26 @@ extension Autograd {
 
     /// dW of convolution `g` (OIHW).
     func weightGradient(_ g: Conv2dGeometry, input: [Float], outputGradient dy: [Float], node: Node) throws(GraphError) -> [Float] {
+        try input.withUnsafeBufferPointer { xp throws(GraphError) in
+            try dy.withUnsafeBufferPointer { dp throws(GraphError) in
+                try weightGradient(g, input: xp.baseAddress!, outputGradient: dp.baseAddress!, node: node)
+            }
+        }
+    }
+
+    /// dW of convolution `g` (OIHW) from its whole input batch and output gradient (NHWC).
+    func weightGradient(_ g: Conv2dGeometry, input: UnsafePointer<Float>, outputGradient dy: UnsafePointer<Float>,
+                        node: Node) throws(GraphError) -> [Float] {
         let taps = g.kernelHeight * g.kernelWidth, cin = g.inChannels
         if taps > 1 && g.groups == 1 && cin * taps <= 2 * CompiledISA.tileWidth {
             // Few input channels (the first layer reads 1-3): the tile would pad each tap's channels to the
             // vector width, 8x the work for one channel. The taps become the channels of a 1x1 problem.
             let flat = Conv2dGeometry(batch: g.batch, inChannels: taps * cin, inHeight: g.outHeight, inWidth: g.outWidth,
                                       outChannels: g.outChannels, kernel: 1)
-            let dwFlat = try weightGradient(flat, input: imageColumns(g, input), outputGradient: dy, node: node)
+            let columns = imageColumns(g, input)
+            let dwFlat = try columns.withUnsafeBufferPointer { cp throws(GraphError) in
+                try weightGradient(flat, input: cp.baseAddress!, outputGradient: dy, node: node)
+            }
             var dw = Autograd.uninitialized(g.weightCount)
             for o in 0..<g.outChannels { for i in 0..<cin { for t in 0..<taps { dw[(o * cin + i) * taps + t] = dwFlat[o * taps * cin + t * cin + i] } } }
             return dw
@@ -99,11 +80,11 @@ extension Autograd {
                 case .winogradStreamed:
                     let plan = try F32ConvWeightGradient.WinogradPlan(g), threads = self.threads
                     var dw = Autograd.uninitialized(g.weightCount)
-                    input.withUnsafeBufferPointer { xp in dy.withUnsafeBufferPointer { dp in dw.withUnsafeMutableBufferPointer {
-                        plan.runStreamed(input: xp.baseAddress!, outputGradient: dp.baseAddress!, weightGradient: $0.baseAddress!) {
+                    dw.withUnsafeMutableBufferPointer {
+                        plan.runStreamed(input: input, outputGradient: dy, weightGradient: $0.baseAddress!) {
                             ParallelFor.spread($0, threads: threads, $1)
                         }
-                    } } }
+                    }
                     return dw
                 case .winogradPerImage:
                     return weightGradient(try F32ConvWeightGradient.WinogradPlan(g), input: input, outputGradient: dy)
@@ -117,24 +98,22 @@ extension Autograd {
 
     /// Runs `plan` over the batch: per image, one parallel phase prepares both panels and one adds the
     /// image's contribution.
-    func weightGradient<Plan: F32ConvWeightGradientPlan>(_ plan: Plan, input: [Float], outputGradient dy: [Float]) -> [Float] {
+    func weightGradient<Plan: F32ConvWeightGradientPlan>(_ plan: Plan, input: UnsafePointer<Float>, outputGradient dy: UnsafePointer<Float>) -> [Float] {
         let g = plan.geometry
         // The panels are overwritten whole for every image; the accumulator starts at zero.
         let prepared = AlignedBuffer(count: plan.preparedInputFloats, zeroed: false), acc = AlignedBuffer(count: plan.accumulatorFloats)
         let preparedGradient = AlignedBuffer(count: plan.preparedGradientFloats, zeroed: false)
         let threads = self.threads
-        input.withUnsafeBufferPointer { xp in dy.withUnsafeBufferPointer { dp in
-            for n in 0..<g.batch {
-                let image = xp.baseAddress! + n * g.inputShape.elementsPerImage
-                let gradient = dp.baseAddress! + n * g.outputShape.elementsPerImage
-                ParallelFor.run(count: plan.preparationParts, threads: threads) { parts, _ in
-                    plan.prepare(image: image, outputGradient: gradient, input: prepared.pointer, gradient: preparedGradient.pointer, parts: parts)
-                }
-                ParallelFor.run(count: plan.workItems, threads: threads) { items, _ in
-                    plan.accumulate(prepared: prepared.constPointer, outputGradient: preparedGradient.constPointer, into: acc.pointer, items: items)
-                }
+        for n in 0..<g.batch {
+            let image = input + n * g.inputShape.elementsPerImage
+            let gradient = dy + n * g.outputShape.elementsPerImage
+            ParallelFor.run(count: plan.preparationParts, threads: threads) { parts, _ in
+                plan.prepare(image: image, outputGradient: gradient, input: prepared.pointer, gradient: preparedGradient.pointer, parts: parts)
             }
-        } }
+            ParallelFor.run(count: plan.workItems, threads: threads) { items, _ in
+                plan.accumulate(prepared: prepared.constPointer, outputGradient: preparedGradient.constPointer, into: acc.pointer, items: items)
+            }
+        }
         var dw = Autograd.uninitialized(g.weightCount)
         dw.withUnsafeMutableBufferPointer { plan.finish(acc.constPointer, weightGradient: $0.baseAddress!) }
         return dw
@@ -142,11 +121,11 @@ extension Autograd {
 
     /// The input patches of convolution `g` as pixels of a 1x1 problem: `[image][outY][outX][tap][channel]`,
     /// zero where a tap falls in the padding.
-    func imageColumns(_ g: Conv2dGeometry, _ input: [Float]) -> [Float] {
+    func imageColumns(_ g: Conv2dGeometry, _ input: UnsafePointer<Float>) -> [Float] {
         let taps = g.kernelHeight * g.kernelWidth, cin = g.inChannels, rows = g.batch * g.outHeight
         var columns = Autograd.uninitialized(rows * g.outWidth * taps * cin)
-        input.withUnsafeBufferPointer { xp in columns.withUnsafeMutableBufferPointer { cp in
-            let x = xp.baseAddress!, out = cp.baseAddress!
+        columns.withUnsafeMutableBufferPointer { cp in
+            let x = input, out = cp.baseAddress!
             ParallelFor.run(count: rows, threads: threads) { range, _ in
                 for row in range {
                     let n = row / g.outHeight, oy = row % g.outHeight
@@ -167,7 +146,7 @@ extension Autograd {
                     }
                 }
             }
-        } }
+        }
         return columns
     }
 }
