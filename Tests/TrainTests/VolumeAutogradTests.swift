@@ -133,6 +133,34 @@ final class VolumeAutogradTests: XCTestCase {
         }
     }
 
+    /// Training frees each BatchNorm output once the forward nodes reading it have run and recomputes it when a
+    /// backward reads it (`RecomputedActivations`): the gradients have the bits of keeping every output, on a 3D
+    /// U-Net (BatchNorm + ReLU blocks, skip connections) and on the edge net, and the outputs really are freed.
+    func testRecomputedBatchNormOutputsGiveTheSameGradients() throws {
+        var config = try ArchitecturePreset.named("unet3d-xs").config
+        config.seed = 11
+        var rng = SplitMix64(seed: 0x3D06)
+        let unet = try config.build()
+        let cases: [(Graph, Tensor)] = [
+            (unet, Tensor(shape: TensorShape(batch: 2, channels: 1, depth: 8, height: 16, width: 16), data: rng.floats(2 * 8 * 16 * 16))),
+            (Self.edgeNet(seed: 6), Self.input(&rng)),
+        ]
+        for (graph, x) in cases {
+            var gradients: [[[Float]]] = [], freed = 0
+            for recompute in [false, true] {
+                let tape = try Autograd(graph, threads: 2, fuseActivations: true)
+                tape.recomputeBatchNorm = recompute
+                let y = try tape.forward([x])
+                freed = tape.stored.filter { $0.isEmpty }.count
+                try tape.backward(y.map { Tensor(shape: $0.shape, data: $0.data.map { $0 * 0.3 + 0.05 }) })
+                gradients.append(tape.gradients)
+                if !recompute { XCTAssertEqual(freed, 0) }
+            }
+            XCTAssertGreaterThan(freed, 0, "no BatchNorm output was freed")
+            XCTAssertTrue(gradients[0] == gradients[1], "gradients differ when BatchNorm outputs are recomputed")
+        }
+    }
+
     /// A grouped convolution with depth taps cannot stack its taps as channels: refused, naming the node.
     func testGroupedConvolutionWithDepthTapsIsRefused() throws {
         let b = GraphBuilder(seed: 4)

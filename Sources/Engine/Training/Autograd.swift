@@ -15,7 +15,12 @@ public final class Autograd {
     /// Algorithms of the forward and input-gradient convolutions (igemm by default; training sets `.auto`).
     public var convolutions: TrainingConvolutions = .uniform(.igemm)
 
-    var values: [[Float]] = []
+    /// Every node's output from the last forward pass (NHWC); empty for a dropped training BatchNorm output
+    /// (`RecomputedActivations`). Read them through `values`, which recomputes a dropped one.
+    var stored: [[Float]] = []
+    /// The forward outputs, as operators read them (`values[j]`).
+    var values: ActivationStore { ActivationStore(tape: self) }
+    var recomputed = RecomputedActivations()
     var shapes: [TensorShape] = []
     var maxPoolIndices: [Int: [Int32]] = [:]
     var batchNormSaved: [Int: F32BatchNormTraining.Saved] = [:]
@@ -30,6 +35,9 @@ public final class Autograd {
     /// Floats of stacked input a 3D convolution holds at a time (its depth taps stacked as channels, a block of
     /// output slices at a time: `StackedBlocks`); 8 Mi floats is 32 MiB, against `kd` times the whole input.
     public var stackingBlockFloats = 8 << 20
+    /// Training drops each BatchNorm's output once the forward nodes that read it have run, and recomputes it
+    /// from its input and saved statistics when a backward reads it (`RecomputedActivations`).
+    public var recomputeBatchNorm = true
     /// BatchNorm momentum for the running statistics (PyTorch's default).
     public var batchNormMomentum: Float = 0.1
     /// Data-parallel training: sums BatchNorm's statistics and gradient sums over every process, so training
@@ -120,8 +128,9 @@ public final class Autograd {
         shapes = try graph.inferShapes(inputs.map { $0.shape })
         // Reuse last step's activation arrays when the shapes repeat (every training step): allocating and
         // zeroing fresh ones cost about 15% of a step in page faults.
-        var previous = values
-        values = []
+        var previous = stored
+        stored = []
+        recomputed = training && recomputeBatchNorm ? RecomputedActivations(graph, fused: batchNormActivations) : RecomputedActivations()
         // A fused activation node shares its BatchNorm's array; drop that reference so the BatchNorm can
         // reuse the array in place.
         for k in fusedActivationNodes where k < previous.count { previous[k] = [] }
@@ -130,7 +139,8 @@ public final class Autograd {
         var nextInput = 0
         for (i, node) in graph.nodes.enumerated() {
             if fusedActivationNodes.contains(i) {
-                values.append(values[node.inputs[0]])  // shares the BatchNorm's (activated) array
+                stored.append(stored[node.inputs[0]])  // shares the BatchNorm's (activated) array
+                dropOutputsLastRead(by: i)
                 continue
             }
             var out: [Float]
@@ -149,11 +159,12 @@ public final class Autograd {
                 try forwardNode(i, node, &out)
                 if nodeTimes != nil { nodeTimes![i].forward += MonotonicClock.now() - start }
             }
-            values.append(out)
+            stored.append(out)
+            dropOutputsLastRead(by: i)
         }
         return graph.outputs.map { o in
             var t = Tensor(zeros: shapes[o.node])
-            values[o.node].withUnsafeBufferPointer { s in t.data.withUnsafeMutableBufferPointer { LayoutConversion.nhwcToNCHW(s.baseAddress!, t.shape, into: $0.baseAddress!) } }
+            stored[o.node].withUnsafeBufferPointer { s in t.data.withUnsafeMutableBufferPointer { LayoutConversion.nhwcToNCHW(s.baseAddress!, t.shape, into: $0.baseAddress!) } }
             return t
         }
     }
@@ -192,7 +203,7 @@ public final class Autograd {
     @discardableResult
     public func backward(_ outputGradients: [Tensor?], nodeGradients: [(node: Int, gradient: Tensor)] = [],
                          capturing: Int?) throws(GraphError) -> Tensor? {
-        precondition(!values.isEmpty, "backward needs a forward pass first")
+        precondition(!stored.isEmpty, "backward needs a forward pass first")
         self.capturing = capturing
         defer { self.capturing = nil }
         var captured: Tensor? = capturing.map { Tensor(zeros: shapes[$0]) }
@@ -216,6 +227,8 @@ public final class Autograd {
             let start = nodeTimes == nil ? 0 : MonotonicClock.now()
             try backwardNode(i, graph.nodes[i], dy, &grads)
             if nodeTimes != nil { nodeTimes![i].backward += MonotonicClock.now() - start }
+            // No backward after a BatchNorm's own reads its output again.
+            if let group = recomputed.group[i], group.batchNorm == i { for k in group.nodes { stored[k] = [] } }
         }
         return captured
     }

@@ -22,6 +22,9 @@ public enum F32BatchNormTraining {
         public var mean: [Float]
         public var inverseStd: [Float]
         public var pixels: Int = 0
+        /// The forward's `y = activation(x * scale + shift)` per channel, so the output can be recomputed bit for bit.
+        public var scale: [Float] = []
+        public var shift: [Float] = []
     }
 
     /// Synchronized BatchNorm (data-parallel training over several processes): sums a short vector of
@@ -223,6 +226,8 @@ public enum F32BatchNormTraining {
                                      epsilon: epsilon, momentum: momentum, runningMean: runningMean, runningVariance: runningVariance,
                                      mean: floats, scale: floats + c, shift: floats + 2 * c)
         saved.pixels = count
+        saved.scale = Array(UnsafeBufferPointer(start: floats + c, count: c))
+        saved.shift = Array(UnsafeBufferPointer(start: floats + 2 * c, count: c))
         let scale = UnsafePointer(floats + c), shift = UnsafePointer(floats + 2 * c)
         spread(pixels) { normalize(x, channels: c, scale: scale, shift: shift, activation: activation, pixels: $0, output: y) }
         return saved

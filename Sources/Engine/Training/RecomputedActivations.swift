@@ -1,0 +1,83 @@
+import Kernels
+
+/// Training keeps a BatchNorm's output only while forward nodes still read it: once the last of them has run,
+/// the array is freed, and a backward that reads it gets it recomputed from the BatchNorm's input (a convolution's
+/// output, which its own backward keeps anyway) and the scale and shift its forward saved, by the same kernel, so
+/// the bits are the forward's. A BatchNorm with its fused activation is one group (they share one array). This is
+/// PyTorch's activation checkpointing narrowed to the cheapest op to redo: one pass over the data, against the
+/// largest share of a U-Net's saved activations (a 3D U-Net at 96^3 keeps half as many full-size tensors).
+struct RecomputedActivations {
+    struct Group {
+        let batchNorm: Int
+        /// The BatchNorm and, when an activation runs inside it, that activation's node.
+        let nodes: [Int]
+    }
+
+    /// The group of every node in one.
+    var group: [Int: Group] = [:]
+    /// The groups whose arrays are freed after forward node `k` ran (the last node reading any of them).
+    var dropAfter: [Int: [Group]] = [:]
+
+    init() {}
+
+    /// The groups of `graph`'s BatchNorm nodes (`fused`: the BatchNorms that run their following activation),
+    /// except those that are graph outputs or that nothing reads.
+    init(_ graph: Graph, fused: [Int: FusedActivation]) {
+        var outputs = Set<Int>()
+        for o in graph.outputs { outputs.insert(o.node) }
+        for (i, node) in graph.nodes.enumerated() {
+            guard case .batchNorm = node.op else { continue }
+            var nodes = [i]
+            if fused[i] != nil, let k = graph.nodes.indices.first(where: { $0 > i && graph.nodes[$0].inputs.contains(i) }) { nodes.append(k) }
+            if nodes.contains(where: { outputs.contains($0) }) { continue }
+            var last = -1
+            for (k, reader) in graph.nodes.enumerated() where !nodes.contains(k) && reader.inputs.contains(where: { nodes.contains($0) }) {
+                last = max(last, k)
+            }
+            guard last >= 0 else { continue }
+            let g = Group(batchNorm: i, nodes: nodes)
+            for n in nodes { group[n] = g }
+            dropAfter[last, default: []].append(g)
+        }
+    }
+}
+
+/// The forward outputs as operators read them (`tape.values[j]`): a dropped BatchNorm output is recomputed.
+struct ActivationStore {
+    unowned let tape: Autograd
+    subscript(_ i: Int) -> [Float] { tape.value(i) }
+}
+
+extension Autograd {
+    /// Node `i`'s forward output, recomputed first if it was dropped.
+    func value(_ i: Int) -> [Float] {
+        if stored[i].isEmpty && shapes[i].elementCount > 0, let g = recomputed.group[i] { recompute(g) }
+        return stored[i]
+    }
+
+    /// Frees the BatchNorm outputs no forward node reads after node `k`.
+    func dropOutputsLastRead(by k: Int) {
+        guard let groups = recomputed.dropAfter[k] else { return }
+        for g in groups where batchNormSaved[g.batchNorm] != nil { for n in g.nodes { stored[n] = [] } }
+    }
+
+    /// `y = activation(x * scale + shift)` of the group's BatchNorm, as its training forward computed it.
+    private func recompute(_ g: RecomputedActivations.Group) {
+        let i = g.batchNorm
+        guard case .batchNorm(let a) = graph.nodes[i].op, let saved = batchNormSaved[i] else {
+            preconditionFailure("node \(graph.nodes[i].name): no saved statistics to recompute its output from")
+        }
+        let x = value(graph.nodes[i].inputs[0])
+        let c = shapes[i].channels, activation = batchNormActivation(i, a)
+        var y = Autograd.uninitialized(shapes[i].elementCount)
+        x.withUnsafeBufferPointer { xp in y.withUnsafeMutableBufferPointer { yp in
+            saved.scale.withUnsafeBufferPointer { sp in saved.shift.withUnsafeBufferPointer { hp in
+                let src = xp.baseAddress!, dst = yp.baseAddress!, scale = sp.baseAddress!, shift = hp.baseAddress!
+                ParallelFor.spread(yp.count / c, threads: threads) {
+                    F32BatchNormTraining.normalize(src, channels: c, scale: scale, shift: shift, activation: activation, pixels: $0, output: dst)
+                }
+            } }
+        } }
+        for n in g.nodes { stored[n] = y }
+    }
+}
