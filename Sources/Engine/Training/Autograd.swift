@@ -147,6 +147,8 @@ public final class Autograd {
             if i < previous.count && previous[i].count == shapes[i].elementCount {
                 out = previous[i]
                 previous[i] = []
+            } else if recomputed.group[i] != nil {
+                out = Autograd.uninitialized(shapes[i].elementCount)  // a training BatchNorm writes every element
             } else {
                 out = [Float](repeating: 0, count: shapes[i].elementCount)
             }
