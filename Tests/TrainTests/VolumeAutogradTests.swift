@@ -159,6 +159,15 @@ final class VolumeAutogradTests: XCTestCase {
             XCTAssertGreaterThan(freed, 0, "no BatchNorm output was freed")
             XCTAssertTrue(gradients[0] == gradients[1], "gradients differ when BatchNorm outputs are recomputed")
         }
+        // By default only volumes recompute; images keep every output.
+        var image = try ArchitecturePreset.named("unet-xs").config
+        image.seed = 12
+        let flat = try Autograd(try image.build(), threads: 1, fuseActivations: true)
+        _ = try flat.forward([Tensor(shape: TensorShape(batch: 1, channels: 1, height: 32, width: 32), data: rng.floats(32 * 32))])
+        XCTAssertEqual(flat.stored.filter { $0.isEmpty }.count, 0)
+        let volume = try Autograd(unet, threads: 1, fuseActivations: true)
+        _ = try volume.forward([cases[0].1])
+        XCTAssertGreaterThan(volume.stored.filter { $0.isEmpty }.count, 0)
     }
 
     /// A grouped convolution with depth taps cannot stack its taps as channels: refused, naming the node.

@@ -35,9 +35,11 @@ public final class Autograd {
     /// Floats of stacked input a 3D convolution holds at a time (its depth taps stacked as channels, a block of
     /// output slices at a time: `StackedBlocks`); 8 Mi floats is 32 MiB, against `kd` times the whole input.
     public var stackingBlockFloats = 8 << 20
-    /// Training drops each BatchNorm's output once the forward nodes that read it have run, and recomputes it
-    /// from its input and saved statistics when a backward reads it (`RecomputedActivations`).
-    public var recomputeBatchNorm = true
+    /// Whether training drops each BatchNorm's output once the forward nodes that read it have run, and
+    /// recomputes it from its input and saved statistics when a backward reads it (`RecomputedActivations`).
+    /// nil (the default): on volumes, where a 3D U-Net's saved activations are gigabytes, off on images, where
+    /// the extra pass would cost time for little memory. The gradients have the same bits either way.
+    public var recomputeBatchNorm: Bool? = nil
     /// BatchNorm momentum for the running statistics (PyTorch's default).
     public var batchNormMomentum: Float = 0.1
     /// Data-parallel training: sums BatchNorm's statistics and gradient sums over every process, so training
@@ -130,7 +132,8 @@ public final class Autograd {
         // zeroing fresh ones cost about 15% of a step in page faults.
         var previous = stored
         stored = []
-        recomputed = training && recomputeBatchNorm ? RecomputedActivations(graph, fused: batchNormActivations) : RecomputedActivations()
+        let recompute = recomputeBatchNorm ?? inputs.contains { $0.shape.depth != nil }
+        recomputed = training && recompute ? RecomputedActivations(graph, fused: batchNormActivations) : RecomputedActivations()
         // A fused activation node shares its BatchNorm's array; drop that reference so the BatchNorm can
         // reuse the array in place.
         for k in fusedActivationNodes where k < previous.count { previous[k] = [] }
