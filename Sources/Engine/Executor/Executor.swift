@@ -70,13 +70,18 @@ public final class Executor {
     /// with its depth taps as channels.
     private func measureInContext(_ inputs: [TensorShape]) throws(GraphError) {
         var families: [ConvAlgorithm] = [.igemm], open: [Conv2dGeometry] = []
-        var best: [Conv2dGeometry: (ConvAlgorithm, Double)] = [:]
+        var best: [Conv2dGeometry: (algorithm: ConvAlgorithm, seconds: Double)] = [:]
         var next = 0
         while next < families.count {
             let family = families[next]
             next += 1
+            // A layer this family cannot compute runs the fastest algorithm timed so far (the first family,
+            // igemm, computes them all), not the family's fallback: its time is not recorded, and a gemm1x1 trial
+            // would otherwise run every 3x3 layer of the network by igemm again.
             let trial = try ExecutionPlan(graph: graph, inputs: inputs, threads: threads) { g in
-                AlgorithmChoices.fp32[g] ?? family.orFallback(for: g)
+                if let chosen = AlgorithmChoices.fp32[g] { return chosen }
+                let own = family.orFallback(for: g)
+                return own == family ? own : best[g]?.algorithm ?? own
             }
             if next == 1 {
                 for op in trial.ops {
@@ -91,10 +96,10 @@ public final class Executor {
             for (i, op) in trial.ops.enumerated() {
                 guard let g = op.convolution?.geometry, open.contains(g), op.convolution?.algorithm == family else { continue }
                 let times = [runs[0][i], runs[1][i], runs[2][i]].sorted()
-                if best[g] == nil || times[1] < best[g]!.1 { best[g] = (family, times[1]) }
+                if best[g] == nil || times[1] < best[g]!.seconds { best[g] = (family, times[1]) }
             }
         }
-        for (g, choice) in best { AlgorithmChoices.fp32[g] = choice.0 }
+        for (g, choice) in best { AlgorithmChoices.fp32[g] = choice.algorithm }
     }
 
     public func run(_ input: Tensor) throws(GraphError) -> [Tensor] { try run([input]) }
