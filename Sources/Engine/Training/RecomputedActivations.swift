@@ -44,7 +44,7 @@ struct RecomputedActivations {
 
 /// The forward outputs as operators read them (`tape.values[j]`): a dropped BatchNorm output is recomputed.
 struct ActivationStore {
-    unowned let tape: Autograd
+    let tape: Autograd
     subscript(_ i: Int) -> [Float] { tape.value(i) }
 }
 
