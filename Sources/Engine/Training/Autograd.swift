@@ -35,8 +35,8 @@ public final class Autograd {
     /// Floats of stacked input a 3D convolution holds at a time (its depth taps stacked as channels, a block of
     /// output slices at a time: `StackedBlocks`); 8 Mi floats is 32 MiB, against `kd` times the whole input.
     public var stackingBlockFloats = 8 << 20
-    /// Whether training drops each BatchNorm's and concatenation's output once the forward nodes that read it
-    /// have run, and recomputes it when a backward reads it (`RecomputedActivations`).
+    /// Whether training drops each BatchNorm's output once the forward nodes that read it have run, and
+    /// recomputes it from its input and saved statistics when a backward reads it (`RecomputedActivations`).
     /// nil (the default): on volumes, where a 3D U-Net's saved activations are gigabytes, off on images, where
     /// the extra pass would cost time for little memory. The gradients have the same bits either way.
     public var recomputeBatchNorm: Bool? = nil
@@ -151,7 +151,7 @@ public final class Autograd {
                 out = previous[i]
                 previous[i] = []
             } else if recomputed.group[i] != nil {
-                out = Autograd.uninitialized(shapes[i].elementCount)  // a training BatchNorm or a concatenation writes every element
+                out = Autograd.uninitialized(shapes[i].elementCount)  // a training BatchNorm writes every element
             } else {
                 out = [Float](repeating: 0, count: shapes[i].elementCount)
             }
@@ -174,7 +174,7 @@ public final class Autograd {
         }
     }
 
-    func forwardNode(_ i: Int, _ node: Node, _ out: inout [Float]) throws(GraphError) {
+    private func forwardNode(_ i: Int, _ node: Node, _ out: inout [Float]) throws(GraphError) {
         var visitor = TrainingForwardVisitor(tape: self, node: i)
         swap(&visitor.output, &out)
         defer { swap(&visitor.output, &out) }
@@ -233,7 +233,7 @@ public final class Autograd {
             try backwardNode(i, graph.nodes[i], dy, &grads)
             if nodeTimes != nil { nodeTimes![i].backward += MonotonicClock.now() - start }
             // No backward after a BatchNorm's own reads its output again.
-            if let group = recomputed.group[i], group.owner == i { for k in group.nodes { stored[k] = [] } }
+            if let group = recomputed.group[i], group.batchNorm == i { for k in group.nodes { stored[k] = [] } }
         }
         return captured
     }
