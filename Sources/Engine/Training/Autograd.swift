@@ -1,8 +1,9 @@
 import Kernels
 
 /// Reverse-mode differentiation of an Engine `Graph`: `forward` runs the graph in training mode
-/// (BatchNorm on batch statistics, updating its running statistics) and keeps every activation;
-/// `backward` takes the gradients of the outputs and accumulates the gradient of every parameter.
+/// (BatchNorm on batch statistics, updating its running statistics) and keeps the activations a backward
+/// reads (on volumes, BatchNorm outputs are freed and recomputed: `RecomputedActivations`); `backward`
+/// takes the gradients of the outputs and accumulates the gradient of every parameter.
 ///
 /// Activations are NHWC internally; inputs, outputs and output gradients are NCHW `Tensor`s. Each
 /// kernel sums in a fixed order and threads split work by fixed arithmetic, so gradients are the same
