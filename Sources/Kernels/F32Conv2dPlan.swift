@@ -147,6 +147,22 @@ public struct F32Conv2dPlan {
         }
     }
 
+    /// `prepareInput` of one image (`imagesPerRun == 1`) whose input channels are `blocks`, stacked and padded in
+    /// one pass: the same prepared input as stacking them into an image first. Not for `gemm1x1`, which reads
+    /// its input in place.
+    @export(interface)
+    public func prepareInput(_ blocks: ChannelBlocks, into prepared: UnsafeMutablePointer<Float>, rows: Range<Int>) {
+        let g = geometry
+        precondition(blocks.stackedChannels == g.inChannels && imagesPerRun == 1, "stacked blocks must make one image of the input's channels")
+        switch algorithm {
+        case .gemm1x1: preconditionFailure("gemm1x1 reads its input in place: stack it")
+        case .igemm, .depthwise:
+            F32Pad.image(blocks, height: g.inHeight, width: g.inWidth, top: g.padTop, left: g.padLeft, bottom: g.padBottom, right: g.padRight,
+                         into: prepared, dstChannels: g.inChannels, rows: rows)
+        case .winograd: winograd!.prepareInput(blocks, into: prepared, rows: rows)
+        }
+    }
+
     /// Computes work items `items` of one run. `input` is the prepared input (or, for `gemm1x1`, the image
     /// itself); `output` is the NHWC output of the run's first image.
     @export(interface)

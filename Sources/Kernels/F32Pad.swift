@@ -32,3 +32,68 @@ public enum F32Pad {
         }
     }
 }
+
+/// An image whose channels come in `count` equal blocks of `channels`, block k read from its own NHWC image
+/// `sources[k]` of `channels` channels (all zeros where nil): the input of a 3D convolution's output slice, whose
+/// depth taps are input slices stacked channel-wise.
+public struct ChannelBlocks {
+    public let sources: UnsafePointer<UnsafePointer<Float>?>
+    public let count: Int
+    public let channels: Int
+
+    public init(sources: UnsafePointer<UnsafePointer<Float>?>, count: Int, channels: Int) {
+        self.sources = sources
+        self.count = count
+        self.channels = channels
+    }
+
+    /// Channels of the stacked image.
+    public var stackedChannels: Int { count * channels }
+}
+
+extension F32Pad {
+    /// `image(...)` of the stacked image `blocks` (height x width x `blocks.stackedChannels`): stacks and pads
+    /// in one pass, with the same result as stacking into a buffer, then padding it.
+    public static func image(_ blocks: ChannelBlocks, height: Int, width: Int, top: Int, left: Int, bottom: Int, right: Int,
+                             into dst: UnsafeMutablePointer<Float>, dstChannels: Int, rows: Range<Int>? = nil) {
+        let channels = blocks.stackedChannels, c = blocks.channels
+        precondition(dstChannels >= channels, "padding cannot drop channels (\(channels) -> \(dstChannels))")
+        let pw = left + width + right, ph = top + height + bottom
+        let rowFloats = pw * dstChannels
+        for y in rows ?? 0..<ph {
+            let drow = dst + y * rowFloats
+            let sy = y - top
+            if sy < 0 || sy >= height {
+                drow.update(repeating: 0, count: rowFloats)
+                continue
+            }
+            drow.update(repeating: 0, count: left * dstChannels)
+            let interior = drow + left * dstChannels
+            for k in 0..<blocks.count {
+                let d = interior + k * c
+                guard let source = blocks.sources[k] else {
+                    for x in 0..<width { (d + x * dstChannels).update(repeating: 0, count: c) }
+                    continue
+                }
+                let srow = source + sy * width * c
+                if c % 8 == 0 {
+                    // Short runs (16-64 channels): inline vector copies instead of a library call per pixel.
+                    for x in 0..<width {
+                        let from = UnsafeRawPointer(srow + x &* c), to = UnsafeMutableRawPointer(d + x &* dstChannels)
+                        var k = 0
+                        while k < c {
+                            to.storeBytes(of: from.loadUnaligned(fromByteOffset: k &* 4, as: SIMD8<Float>.self), toByteOffset: k &* 4, as: SIMD8<Float>.self)
+                            k &+= 8
+                        }
+                    }
+                } else {
+                    for x in 0..<width { for k in 0..<c { d[x &* dstChannels &+ k] = srow[x &* c &+ k] } }
+                }
+            }
+            if dstChannels > channels {
+                for x in 0..<width { (interior + x * dstChannels + channels).update(repeating: 0, count: dstChannels - channels) }
+            }
+            (drow + (left + width) * dstChannels).update(repeating: 0, count: right * dstChannels)
+        }
+    }
+}

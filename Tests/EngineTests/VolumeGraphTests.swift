@@ -148,6 +148,33 @@ final class VolumeGraphTests: XCTestCase {
         }
     }
 
+    /// Winograd layers of volumes whose threads take whole output slices transform each input slice once and
+    /// share it between the output slices that read it (`ConvAttributes.planTransformedSlices`); one thread
+    /// stacks the taps per output slice instead. Both give the same bits, for depth stride, dilation, and padding
+    /// so large that an output slice reads only zeros, with 16 and 32 channels (whole vectors on every ISA);
+    /// within 1e-5 of the Float64 reference.
+    func testWinogradFromTransformedSlicesKeepsTheBits() throws {
+        let b = GraphBuilder(seed: 11)
+        let x = b.input("volume", channels: 16, spatialRank: 3)
+        let c1 = b.relu(b.conv(x, 16, kernel: [3, 3, 3], padding: [1, 1, 1], name: "c1"))
+        let c2 = b.conv(c1, 32, kernel: [3, 3, 3], stride: [2, 1, 1], padding: [1, 1, 1], name: "c2")
+        let c3 = b.conv(c2, 16, kernel: [3, 3, 3], dilation: [2, 1, 1], padding: [5, 1, 1], name: "c3")
+        b.output("c1", c1)
+        b.output("c3", c3)
+        for batch in [2, 1] {
+            let input = Self.volume(batch: batch, channels: 16, depth: 9, height: 10, width: 7)
+            let expected = try ReferenceExecutor.run(b.graph, [input])
+            for variant in [WinogradVariant.f4, .f2] {
+                let one = try Executor(b.graph, threads: 1, policy: .forced(.winograd(variant))).run(input)
+                for threads in [2, 3] {
+                    let many = try Executor(b.graph, threads: threads, policy: .forced(.winograd(variant))).run(input)
+                    XCTAssertEqual(one.map(\.data), many.map(\.data), "\(variant): bits differ between 1 and \(threads) threads, batch \(batch)")
+                }
+                for (y, e) in zip(one, expected) { XCTAssertLessThan(relativeError(y, e), 1e-5, "\(variant) \(e.shape)") }
+            }
+        }
+    }
+
     /// The fp32 executor runs volumes through the 2D kernels one depth slice at a time (`VolumeSlices`):
     /// within 1e-5 of the Float64 reference relative to the output's range, with the same bits on 1 and 2
     /// threads (training on volumes: `VolumeAutogradTests`).

@@ -78,6 +78,29 @@ extension Conv2dOperator {
 }
 
 extension Conv2dOperator {
+    /// Whether `run(_:output:workspace:)` takes stacked channel blocks: the algorithm pads its input into the
+    /// workspace anyway, so the blocks are stacked there in the same pass (`gemm1x1` reads its input in place).
+    public var takesChannelBlocks: Bool { plan.preparedInputFloats > 0 && plan.imagesPerRun == 1 && plan.geometry.batch == 1 }
+
+    /// `run` of one image whose input channels are `blocks` (`takesChannelBlocks`): the same bits as stacking
+    /// the blocks into an image and running that, without the stacked copy.
+    public func run(_ blocks: ChannelBlocks, output: UnsafeMutablePointer<Float>, workspace: UnsafeMutablePointer<Float>) {
+        let plan = self.plan, scratchPerThread = plan.scratchFloats
+        ParallelFor.run(count: plan.preparedRows, threads: threads) { rows, _ in plan.prepareInput(blocks, into: workspace, rows: rows) }
+        let scratchBase = workspace + plan.preparedInputFloats
+        ParallelFor.run(count: plan.workItems, threads: threads) { items, thread in
+            plan.run(input: UnsafePointer(workspace), output: output, items: items, scratch: scratchBase + thread * scratchPerThread)
+        }
+    }
+
+    /// `run(_:output:workspace:)` on the calling thread (workspace: `serialWorkspaceFloats`).
+    public func runOnCallingThread(_ blocks: ChannelBlocks, output: UnsafeMutablePointer<Float>, workspace: UnsafeMutablePointer<Float>) {
+        plan.prepareInput(blocks, into: workspace, rows: 0..<plan.preparedRows)
+        plan.run(input: UnsafePointer(workspace), output: output, items: 0..<plan.workItems, scratch: workspace + plan.preparedInputFloats)
+    }
+}
+
+extension Conv2dOperator {
     /// The operator for weights and bias held in arrays (OIHW), naming `node` when the geometry is refused:
     /// what the executor, training's forward and its input gradients all build.
     public static func make(_ g: Conv2dGeometry, weights w: [Float], bias b: [Float]?, activation: FusedActivation,

@@ -59,6 +59,19 @@ public final class Segmenter {
         return outputs
     }
 
+    /// The logits of a normalized input, averaged over the deep-supervision heads (one head's as they are):
+    /// what sliding windows over volumes accumulate, as nnU-Net and MONAI do.
+    public func meanLogits(_ x: Tensor) throws(GraphError) -> Tensor {
+        let heads = try logits(x)
+        var sum = heads[0]
+        if heads.count > 1 {
+            for head in heads.dropFirst() { for i in 0..<sum.data.count { sum.data[i] += head.data[i] } }
+            let inv = 1 / Float(heads.count)
+            for i in 0..<sum.data.count { sum.data[i] *= inv }
+        }
+        return sum
+    }
+
     /// Class probabilities (N x classes x H x W) of a normalized input, averaged over deep-supervision heads.
     public func probabilities(_ x: Tensor) throws(GraphError) -> Tensor {
         let heads = try logits(x)

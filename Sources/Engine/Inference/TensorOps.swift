@@ -64,13 +64,20 @@ public enum TensorOps {
     /// `threads` split the pixels (each pixel's arithmetic is the same, so the bits are too).
     public static func probabilities(fromLogits x: Tensor, multilabel: Bool = false, threads: Int = 1) -> Tensor {
         var out = x
+        applyProbabilities(&out, multilabel: multilabel, threads: threads)
+        return out
+    }
+
+    /// `probabilities(fromLogits:multilabel:threads:)` in place: the logits in `x` become probabilities, with
+    /// no second tensor of their size (a whole volume's class maps are hundreds of MB).
+    public static func applyProbabilities(_ x: inout Tensor, multilabel: Bool = false, threads: Int = 1) {
         let s = x.shape, hw = s.pixelsPerImage, c = s.channels
         let blocks = (x.data.count + 4095) / 4096
-        x.data.withUnsafeBufferPointer { xp in out.data.withUnsafeMutableBufferPointer { op in
-            let src = xp.baseAddress!, dst = op.baseAddress!
+        x.data.withUnsafeMutableBufferPointer { xp in
+            let v = xp.baseAddress!, count = xp.count
             if c == 1 || multilabel {
                 ParallelFor.run(count: blocks, threads: threads) { range, _ in
-                    for i in (range.lowerBound * 4096)..<min(xp.count, range.upperBound * 4096) { dst[i] = Exp.sigmoid(src[i]) }
+                    for i in (range.lowerBound * 4096)..<min(count, range.upperBound * 4096) { v[i] = Exp.sigmoid(v[i]) }
                 }
                 return
             }
@@ -80,16 +87,15 @@ public enum TensorOps {
                     let n = block / perImage, first = (block % perImage) * 4096
                     for p in first..<min(hw, first + 4096) {
                         let base = n * c * hw + p
-                        var m = src[base]
-                        for k in 1..<c { m = max(m, src[base + k * hw]) }
+                        var m = v[base]
+                        for k in 1..<c { m = max(m, v[base + k * hw]) }
                         var sum: Float = 0
-                        for k in 0..<c { let e = Exp.float(src[base + k * hw] - m); dst[base + k * hw] = e; sum += e }
-                        for k in 0..<c { dst[base + k * hw] /= sum }
+                        for k in 0..<c { let e = Exp.float(v[base + k * hw] - m); v[base + k * hw] = e; sum += e }
+                        for k in 0..<c { v[base + k * hw] /= sum }
                     }
                 }
             }
-        } }
-        return out
+        }
     }
 
     /// The labels `model` makes of its probabilities: label bits with its per-label thresholds for a multi-label

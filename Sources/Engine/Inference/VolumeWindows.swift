@@ -60,10 +60,12 @@ extension Segmenter {
     }
 
     /// Class probabilities (1 x classes x D x H x W) of a normalized volume (1 x C x D x H x W) by sliding
-    /// windows: each window's probabilities, weighted by `windowing.blending`, accumulate in one float buffer per
-    /// class beside one for the weights, and are divided by them at the end. A volume smaller than the window
-    /// along an axis is padded with zeros (the normalized mean) to it and cropped back. `progress(done, total)`
-    /// after each window.
+    /// windows: each window's logits (averaged over deep-supervision heads and, with `windowing.mirror`, over the
+    /// mirrored passes), weighted by `windowing.blending`, accumulate in one float buffer per class beside one
+    /// for the weights; at the end they are divided by the weights and turned into probabilities in place, once
+    /// per voxel instead of once per window covering it (8 times at overlap 0.5). The argmax of the blended
+    /// logits, nnU-Net's and MONAI's. A volume smaller than the window along an axis is padded with zeros (the
+    /// normalized mean) to it and cropped back. `progress(done, total)` after each window.
     public func volumeProbabilities(_ x: Tensor, windowing: VolumeWindowing,
                                     progress: (Int, Int) -> Void = { _, _ in }) throws(GraphError) -> Tensor {
         let s = x.shape
@@ -75,7 +77,7 @@ extension Segmenter {
         }
         let weights = SlidingWindow.weights(extents: window, blending: windowing.blending)
         let starts = (0..<3).map { SlidingWindow.starts(size: max(size[$0], window[$0]), tile: window[$0], overlap: windowing.overlap) }
-        let classes = model.classes, voxels = s.pixelsPerImage, windowVoxels = window.reduce(1, *)
+        let classes = model.classes, voxels = s.pixelsPerImage, windowVoxels = window.reduce(1, *), threads = executor.threads
         var sum = Tensor(zeros: TensorShape(batch: 1, channels: classes, depth: depth, height: s.height, width: s.width))
         var weightSum = [Float](repeating: 0, count: voxels)
         let total = starts[0].count * starts[1].count * starts[2].count
@@ -83,43 +85,75 @@ extension Segmenter {
         for z0 in starts[0] { for y0 in starts[1] { for x0 in starts[2] {
             let origin = [z0, y0, x0]
             let crop = VolumeWindowing.crop(x, origin: origin, extent: window)
-            var p = try probabilities(crop)
+            var logits = try meanLogits(crop)
             if windowing.mirror {
                 for axes in 1..<8 {
-                    let flipped = try probabilities(VolumeWindowing.mirror(crop, axes: axes))
-                    let back = VolumeWindowing.mirror(flipped, axes: axes)
-                    for i in 0..<p.data.count { p.data[i] += back.data[i] }
+                    let back = VolumeWindowing.mirror(try meanLogits(VolumeWindowing.mirror(crop, axes: axes)), axes: axes)
+                    for i in 0..<logits.data.count { logits.data[i] += back.data[i] }
                 }
-                for i in 0..<p.data.count { p.data[i] *= 0.125 }
+                for i in 0..<logits.data.count { logits.data[i] *= 0.125 }
             }
             // Add the part of the window inside the volume, its z slices split over the threads (each voxel gets
             // its windows' terms in window order whatever the split).
             let slices = min(window[0], depth - z0)
-            p.data.withUnsafeBufferPointer { pp in sum.data.withUnsafeMutableBufferPointer { sp in weightSum.withUnsafeMutableBufferPointer { wp in
-                let probabilities = pp.baseAddress!, accumulated = sp.baseAddress!, weighed = wp.baseAddress!
-                ParallelFor.run(count: slices, threads: executor.threads) { zs, _ in
-                    for z in zs {
-                        for y in 0..<window[1] where y0 + y < s.height {
-                            let rowIn = (z * window[1] + y) * window[2], rowOut = ((z0 + z) * s.height + y0 + y) * s.width + x0
-                            let width = min(window[2], s.width - x0)
-                            for c in 0..<classes {
-                                let src = c * windowVoxels + rowIn, dst = c * voxels + rowOut
-                                for k in 0..<width { accumulated[dst + k] += probabilities[src + k] * weights[rowIn + k] }
+            logits.data.withUnsafeBufferPointer { lp in sum.data.withUnsafeMutableBufferPointer { sp in
+                weightSum.withUnsafeMutableBufferPointer { wp in weights.withUnsafeBufferPointer { gp in
+                    let windowLogits = lp.baseAddress!, accumulated = sp.baseAddress!, weighed = wp.baseAddress!, gauss = gp.baseAddress!
+                    ParallelFor.run(count: slices, threads: threads) { zs, _ in
+                        for z in zs {
+                            for y in 0..<window[1] where y0 + y < s.height {
+                                let rowIn = (z * window[1] + y) * window[2], rowOut = ((z0 + z) * s.height + y0 + y) * s.width + x0
+                                let width = min(window[2], s.width - x0)
+                                for c in 0..<classes {
+                                    VolumeWindowing.addWeighted(windowLogits + c * windowVoxels + rowIn, gauss + rowIn,
+                                                                into: accumulated + c * voxels + rowOut, count: width)
+                                }
+                                VolumeWindowing.add(gauss + rowIn, into: weighed + rowOut, count: width)
                             }
-                            for k in 0..<width { weighed[rowOut + k] += weights[rowIn + k] }
                         }
                     }
-                }
-            } } }
+                } }
+            } }
             done += 1
             progress(done, total)
         } } }
-        for c in 0..<classes { for v in 0..<voxels { sum.data[c * voxels + v] /= weightSum[v] } }
+        sum.data.withUnsafeMutableBufferPointer { sp in weightSum.withUnsafeBufferPointer { wp in
+            let accumulated = sp.baseAddress!, weighed = wp.baseAddress!
+            ParallelFor.run(count: classes * depth, threads: threads) { planes, _ in
+                let plane = s.height * s.width
+                for cz in planes {
+                    let c = cz / depth, z = cz % depth
+                    let row = accumulated + c * voxels + z * plane, w = weighed + z * plane
+                    for v in 0..<plane { row[v] /= w[v] }
+                }
+            }
+        } }
+        TensorOps.applyProbabilities(&sum, multilabel: model.isMultilabel, threads: threads)
         return sum
     }
 }
 
 extension VolumeWindowing {
+    /// `sum[k] += values[k] * weights[k]` (a product rounded, then a sum: the same bits on every ISA).
+    @inline(__always)
+    static func addWeighted(_ values: UnsafePointer<Float>, _ weights: UnsafePointer<Float>, into sum: UnsafeMutablePointer<Float>, count: Int) {
+        var k = 0
+        while k &+ 8 <= count {
+            let v = UnsafeRawPointer(values + k).loadUnaligned(as: SIMD8<Float>.self)
+            let w = UnsafeRawPointer(weights + k).loadUnaligned(as: SIMD8<Float>.self)
+            let a = UnsafeRawPointer(sum + k).loadUnaligned(as: SIMD8<Float>.self)
+            UnsafeMutableRawPointer(sum + k).storeBytes(of: a + v * w, as: SIMD8<Float>.self)
+            k &+= 8
+        }
+        while k < count { sum[k] += values[k] * weights[k]; k &+= 1 }
+    }
+
+    /// `sum[k] += values[k]`.
+    @inline(__always)
+    static func add(_ values: UnsafePointer<Float>, into sum: UnsafeMutablePointer<Float>, count: Int) {
+        for k in 0..<count { sum[k] += values[k] }
+    }
+
     /// The `extent` (D, H, W) block of a 1 x C x D x H x W tensor at `origin`, zeros outside it.
     public static func crop(_ x: Tensor, origin: [Int], extent: [Int]) -> Tensor {
         let s = x.shape, depth = s.depth ?? 1
