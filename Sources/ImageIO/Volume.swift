@@ -105,29 +105,31 @@ public enum VoxelType: Equatable {
         }
     }
 
-    /// Decodes `count` values starting at `offset` of `bytes` into `out[start...]`, converting byte order when `swap`.
+    /// Decodes `count` values starting at `offset` of `bytes` into `out[start...]`, converting byte order when `swap`
+    /// (the file's values are little-endian unless `swap`).
     func decode(_ bytes: UnsafeRawBufferPointer, offset: Int, count: Int, swap: Bool, into out: inout [Float], at start: Int = 0) {
-        let n = self.bytes
-        func raw(_ i: Int) -> UInt64 {
-            var v: UInt64 = 0
-            let base = offset + i * n
-            if swap { for b in 0..<n { v = v << 8 | UInt64(bytes[base + b]) } }
-            else { for b in (0..<n).reversed() { v = v << 8 | UInt64(bytes[base + b]) } }
-            return v
-        }
-        for i in 0..<count {
-            let v = raw(i), o = start + i
+        precondition(start >= 0 && start + count <= out.count && offset >= 0 && offset + count * self.bytes <= bytes.count,
+                     "decode: \(count) values out of range")
+        guard count > 0 else { return }
+        let src = bytes.baseAddress! + offset
+        out.withUnsafeMutableBufferPointer { o in
+            let dst = o.baseAddress! + start
+            /// The file's value `i` of type `T`, in host order.
+            @inline(__always) func value<T: FixedWidthInteger>(_: T.Type, _ i: Int) -> T {
+                let v = src.loadUnaligned(fromByteOffset: i &* MemoryLayout<T>.size, as: T.self)
+                return swap ? T(bigEndian: v) : T(littleEndian: v)
+            }
             switch self {
-            case .uint8: out[o] = Float(UInt8(truncatingIfNeeded: v))
-            case .int8: out[o] = Float(Int8(truncatingIfNeeded: v))
-            case .uint16: out[o] = Float(UInt16(truncatingIfNeeded: v))
-            case .int16: out[o] = Float(Int16(truncatingIfNeeded: v))
-            case .uint32: out[o] = Float(UInt32(truncatingIfNeeded: v))
-            case .int32: out[o] = Float(Int32(truncatingIfNeeded: v))
-            case .uint64: out[o] = Float(v)
-            case .int64: out[o] = Float(Int64(bitPattern: v))
-            case .float32: out[o] = Float(bitPattern: UInt32(truncatingIfNeeded: v))
-            case .float64: out[o] = Float(Double(bitPattern: v))
+            case .uint8: for i in 0..<count { dst[i] = Float(value(UInt8.self, i)) }
+            case .int8: for i in 0..<count { dst[i] = Float(value(Int8.self, i)) }
+            case .uint16: for i in 0..<count { dst[i] = Float(value(UInt16.self, i)) }
+            case .int16: for i in 0..<count { dst[i] = Float(value(Int16.self, i)) }
+            case .uint32: for i in 0..<count { dst[i] = Float(value(UInt32.self, i)) }
+            case .int32: for i in 0..<count { dst[i] = Float(value(Int32.self, i)) }
+            case .uint64: for i in 0..<count { dst[i] = Float(value(UInt64.self, i)) }
+            case .int64: for i in 0..<count { dst[i] = Float(value(Int64.self, i)) }
+            case .float32: for i in 0..<count { dst[i] = Float(bitPattern: value(UInt32.self, i)) }
+            case .float64: for i in 0..<count { dst[i] = Float(Double(bitPattern: value(UInt64.self, i))) }
             }
         }
     }

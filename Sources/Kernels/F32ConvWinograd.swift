@@ -15,14 +15,6 @@
 /// channels are split into groups, so there are still enough work items for the threads. In that regime the
 /// tiles of several images form one block (`images`, as many as fit 96 tiles), so each weight panel serves
 /// all of them: a 512->512 layer at 16x16 holds 37 MB of transformed weights, streamed once per image before.
-/// The K dimension of a Winograd GEMM row: `count` runs of `depth` channels, run t at `offsets[t]` floats from the
-/// row's start (one run of all the channels, or a 3D convolution's depth taps read from separately transformed slices).
-struct ChannelTaps {
-    let offsets: UnsafePointer<Int>
-    let count: Int
-    let depth: Int
-}
-
 public enum F32ConvWinograd {
     public static func supports(_ g: Conv2dGeometry) -> Bool {
         g.kernelHeight == 3 && g.kernelWidth == 3 && g.strideY == 1 && g.strideX == 1
@@ -161,9 +153,7 @@ public enum F32ConvWinograd {
             withUnsafeTemporaryAllocation(of: V.self, capacity: 2 * a2) { temp in
                 withUnsafeTemporaryAllocation(of: UnsafePointer<Float>.self, capacity: igemmTileRows) { aRows in
                     withUnsafeTemporaryAllocation(of: UnsafeMutablePointer<Float>.self, capacity: igemmTileRows) { cRows in
-                    withUnsafeTemporaryAllocation(of: Int.self, capacity: 1) { zeroOffset in
-                        let temp = temp.baseAddress!, zeroOffset = zeroOffset.baseAddress!
-                        zeroOffset.pointee = 0
+                        let temp = temp.baseAddress!
                         let nr = weights.blockColumns
                         var transformedBlock = -1
                         for item in items {
@@ -172,16 +162,15 @@ public enum F32ConvWinograd {
                             let count = min(tilesPerBlock, tileCount - first)
                             if block != transformedBlock {
                                 for i in 0..<count {
-                                    transformInputTile(V.self, input, tile: first + i, channels: cp, into: vBuffer + i * cp,
+                                    transformInputTile(V.self, input, tile: first + i, into: vBuffer + i * cp,
                                                        xiStride: tilesPerBlock * cp, temp: temp)
                                 }
                                 transformedBlock = block
                             }
                             let firstColumnBlock = group * columnBlocksPerGroup
                             let columnBlocks = firstColumnBlock..<min(weights.columnBlocks, firstColumnBlock + columnBlocksPerGroup)
-                            multiply(UnsafePointer(vBuffer), xiStride: tilesPerBlock * cp, rowStride: cp,
-                                     taps: ChannelTaps(offsets: UnsafePointer(zeroOffset), count: 1, depth: cp),
-                                     mBuffer, count: count, columnBlocks: columnBlocks, aRows: aRows.baseAddress!, cRows: cRows.baseAddress!)
+                            multiply(vBuffer, mBuffer, count: count, columnBlocks: columnBlocks,
+                                     aRows: aRows.baseAddress!, cRows: cRows.baseAddress!)
                             let channels = (columnBlocks.lowerBound * nr)..<min(geometry.outChannels, columnBlocks.upperBound * nr)
                             for i in 0..<count {
                                 transformOutputTile(V.self, mBuffer + i * cop, xiStride: tilesPerBlock * cop, tile: first + i,
@@ -189,22 +178,19 @@ public enum F32ConvWinograd {
                             }
                         }
                     }
-                    }
                 }
             }
         }
 
-        /// `M[xi] = V[xi] x U[xi]` for every xi, over `count` tiles and the columns of `columnBlocks`. Tile i's row
-        /// of `V[xi]` starts at `v + xi * xiStride + i * rowStride` and holds `taps` (the K dimension: the stacked
-        /// channels, in one run of `paddedChannels` or in several runs at fixed offsets).
+        /// `M[xi] = V[xi] x U[xi]` for every xi, over `count` tiles and the columns of `columnBlocks`.
         @inline(__always)
-        func multiply(_ v: UnsafePointer<Float>, xiStride: Int, rowStride: Int, taps: ChannelTaps, _ mBuffer: UnsafeMutablePointer<Float>,
-                      count: Int, columnBlocks: Range<Int>, aRows: UnsafeMutablePointer<UnsafePointer<Float>>,
-                      cRows: UnsafeMutablePointer<UnsafeMutablePointer<Float>>) {
+        func multiply(_ vBuffer: UnsafeMutablePointer<Float>, _ mBuffer: UnsafeMutablePointer<Float>, count: Int,
+                      columnBlocks: Range<Int>, aRows: UnsafeMutablePointer<UnsafePointer<Float>>, cRows: UnsafeMutablePointer<UnsafeMutablePointer<Float>>) {
             let a2 = variant.alpha * variant.alpha, cp = paddedChannels, cop = paddedOutChannels
             let nr = weights.blockColumns
+            var zero = 0
             for xi in 0..<a2 {
-                let vRows = v + xi * xiStride
+                let vRows = vBuffer + xi * tilesPerBlock * cp
                 let mRows = mBuffer + xi * tilesPerBlock * cop
                 for block in columnBlocks {
                     let b = weights.data.constPointer + block * weights.blockStride + xi * cp * nr
@@ -213,10 +199,10 @@ public enum F32ConvWinograd {
                         let rows = min(igemmTileRows, count - row)
                         for r in 0..<igemmTileRows {
                             let i = row + min(r, rows - 1)
-                            aRows[r] = vRows + i * rowStride
+                            aRows[r] = UnsafePointer(vRows + i * cp)
                             cRows[r] = mRows + i * cop
                         }
-                        f32IgemmTileNative(a: UnsafePointer(aRows), tapOffsets: taps.offsets, tapCount: taps.count, depth: taps.depth, b: b, blockColumns: nr,
+                        f32IgemmTileNative(a: UnsafePointer(aRows), tapOffsets: &zero, tapCount: 1, depth: cp, b: b, blockColumns: nr,
                                            c: UnsafePointer(cRows), columnOffset: block * nr, rows: rows, columns: nr,
                                            bias: nil, activation: .none)
                         row += igemmTileRows
@@ -227,14 +213,14 @@ public enum F32ConvWinograd {
 
         /// `B^T d B` for one tile, all channels; writes `V[xi][tile]` rows at `dst + xi * xiStride`.
         @inline(__always)
-        func transformInputTile<V: SIMD>(_: V.Type, _ input: UnsafePointer<Float>, tile: Int, channels cp: Int,
+        func transformInputTile<V: SIMD>(_: V.Type, _ input: UnsafePointer<Float>, tile: Int,
                                          into dst: UnsafeMutablePointer<Float>, xiStride: Int,
                                          temp: UnsafeMutablePointer<V>) where V.Scalar == Float {
-            let alpha = variant.alpha, m = variant.m, w = V.scalarCount
+            let alpha = variant.alpha, m = variant.m, cp = paddedChannels, w = V.scalarCount
             let image = tile / tilesPerImage, t = tile - image * tilesPerImage
             let ty = t / tilesX, tx = t - ty * tilesX
             let pw = paddedWidth
-            let corner = input + image * paddedHeight * pw * cp + ((ty * m) * pw + tx * m) * cp
+            let corner = input + image * paddedInputFloats + ((ty * m) * pw + tx * m) * cp
             if m == 4 || m == 2 {
                 // The hand-written transforms.
                 var c = 0

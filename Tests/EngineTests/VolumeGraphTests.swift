@@ -148,12 +148,11 @@ final class VolumeGraphTests: XCTestCase {
         }
     }
 
-    /// Winograd layers of volumes whose threads take whole output slices transform each input slice once and
-    /// share it between the output slices that read it (`ConvAttributes.planTransformedSlices`); one thread
-    /// stacks the taps per output slice instead. Both give the same bits, for depth stride, dilation, and padding
-    /// so large that an output slice reads only zeros, with 16 and 32 channels (whole vectors on every ISA);
-    /// within 1e-5 of the Float64 reference.
-    func testWinogradFromTransformedSlicesKeepsTheBits() throws {
+    /// Stacked 3D convolutions stack their depth taps straight into the padded input of the algorithm
+    /// (`ChannelBlocks`), whether the threads take whole output slices or share each slice's work: Winograd F4
+    /// and F2 on 1, 2 and 3 threads give the same bits, for depth stride, dilation, and padding so large that an
+    /// output slice reads only zeros, with 16 and 32 channels; within 1e-5 of the Float64 reference.
+    func testStackedWinogradLayersKeepTheBitsOnAnyThreads() throws {
         let b = GraphBuilder(seed: 11)
         let x = b.input("volume", channels: 16, spatialRank: 3)
         let c1 = b.relu(b.conv(x, 16, kernel: [3, 3, 3], padding: [1, 1, 1], name: "c1"))

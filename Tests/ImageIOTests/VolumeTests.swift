@@ -95,6 +95,43 @@ final class VolumeTests: XCTestCase {
         XCTAssertEqual(v.voxels[1_000_000], 61)
     }
 
+    /// Voxel decoding of every type in both byte orders against the bytes assembled one by one (most significant
+    /// first for big-endian files), at an odd offset into the buffer and an offset into the output.
+    func testVoxelDecodingOfEveryTypeAndByteOrder() {
+        var state: UInt64 = 0x9E37_79B9_7F4A_7C15
+        let bytes = (0..<203).map { _ -> UInt8 in
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            return UInt8(truncatingIfNeeded: state >> 33)
+        }
+        let types: [VoxelType] = [.uint8, .int8, .uint16, .int16, .uint32, .int32, .uint64, .int64, .float32, .float64]
+        for type in types { for swap in [false, true] {
+            let n = type.bytes, count = (bytes.count - 3) / n
+            var out = [Float](repeating: -7, count: count + 2)
+            bytes.withUnsafeBytes { type.decode($0, offset: 3, count: count, swap: swap, into: &out, at: 2) }
+            XCTAssertEqual(out[0], -7)
+            XCTAssertEqual(out[1], -7)
+            for i in 0..<count {
+                var v: UInt64 = 0
+                let order = swap ? Array(0..<n) : Array((0..<n).reversed())
+                for b in order { v = v << 8 | UInt64(bytes[3 + i * n + b]) }
+                let expected: Float
+                switch type {
+                case .uint8: expected = Float(UInt8(truncatingIfNeeded: v))
+                case .int8: expected = Float(Int8(truncatingIfNeeded: v))
+                case .uint16: expected = Float(UInt16(truncatingIfNeeded: v))
+                case .int16: expected = Float(Int16(truncatingIfNeeded: v))
+                case .uint32: expected = Float(UInt32(truncatingIfNeeded: v))
+                case .int32: expected = Float(Int32(truncatingIfNeeded: v))
+                case .uint64: expected = Float(v)
+                case .int64: expected = Float(Int64(bitPattern: v))
+                case .float32: expected = Float(bitPattern: UInt32(truncatingIfNeeded: v))
+                case .float64: expected = Float(Double(bitPattern: v))
+                }
+                XCTAssertEqual(out[2 + i].bitPattern, expected.bitPattern, "\(type) swap \(swap) value \(i)")
+            }
+        } }
+    }
+
     /// A mask written for a volume carries its geometry: every header byte equal except the fields that
     /// describe the new voxels; the affine, byte order and values come back.
     func testNIfTIMaskKeepsTheGeometry() throws {

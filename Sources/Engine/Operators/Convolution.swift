@@ -181,9 +181,6 @@ extension ConvAttributes {
                     sources[kz] = iz >= 0 && iz < inDepth ? UnsafePointer(VolumeSlices.slice(r.x, xs, image: n, depth: iz)) : nil
                 }
             }
-            if op.plan.takesTransformedSlices(channels: cin) && VolumeSlices.threadsTakeSlices(slices: s.batch * outDepth, threads: context.threads) {
-                return planTransformedSlices(op, cin: cin, taps: d, inDepth: inDepth, input: xs, output: s, flops: flops, threads: context.threads)
-            }
             if op.takesChannelBlocks {
                 // The algorithm pads its input into the workspace anyway: the taps are stacked there in the same pass.
                 if VolumeSlices.threadsTakeSlices(slices: s.batch * outDepth, threads: context.threads) {
@@ -446,61 +443,5 @@ extension ConvAttributes {
         }
         program.flops += g.directFLOPs
         return program.addStep(kernel, [input], i, program.shapes[i], entry.map { .q8($0) } ?? .float)
-    }
-}
-
-extension ConvAttributes {
-    /// A 3x3 (in-plane) Winograd convolution of a volume whose threads take whole output slices, from input
-    /// slices transformed once each (`F32Conv2dPlan.runDepthTaps`): each thread keeps the transforms of the last
-    /// `taps.kernel` input slices it read in a ring of slots (one more slot for the zeros of taps in the
-    /// padding), so consecutive output slices share them. Same bits as stacking the taps per output slice.
-    func planTransformedSlices(_ op: Conv2dOperator, cin: Int, taps d: SpatialWindow.Axis, inDepth: Int, input xs: TensorShape, output s: TensorShape,
-                               flops: Double, threads: Int) -> PreparedOp {
-        let plan = op.plan, kd = d.kernel, outDepth = s.depth ?? 1
-        let slot = (plan.transformedSliceFloats(channels: cin) + 15) / 16 * 16
-        let padded = (plan.paddedSliceFloats(channels: cin) + 15) / 16 * 16
-        let scratch = (plan.scratchFloats + 15) / 16 * 16
-        let perThread = padded + scratch + (kd + 1) * slot
-        /// Whether output slice `oz` of image `n` reads the input slice `key` (as `held` names them).
-        func tapsRead(_ key: Int, image n: Int, slice oz: Int) -> Bool {
-            for kz in 0..<kd {
-                let iz = oz * d.stride - d.padBegin + kz * d.dilation
-                if key == (iz >= 0 && iz < inDepth ? n * inDepth + iz : -1) { return true }
-            }
-            return false
-        }
-        return PreparedOp(workspaceFloats: threads * perThread, packedWeightBytes: plan.packedWeightBytes, flops: flops,
-                          convolution: (op.geometry, op.algorithm)) { r in
-            ParallelFor.run(count: s.batch * outDepth, threads: r.threads) { slices, thread in
-                let base = r.workspace + thread * perThread, paddedSlice = base, work = base + padded, slots = base + padded + scratch
-                withUnsafeTemporaryAllocation(of: Int.self, capacity: 2 * (kd + 1)) { state in
-                    // held[k]: the input slice (image * inDepth + z; -1 for zeros) whose transform slot k holds, or nil.
-                    let held = state.baseAddress!, offsets = state.baseAddress! + kd + 1
-                    for k in 0...kd { held[k] = Int.min }
-                    for item in slices {
-                        let n = item / outDepth, oz = item % outDepth
-                        for kz in 0..<kd {
-                            let iz = oz * d.stride - d.padBegin + kz * d.dilation
-                            let key = iz >= 0 && iz < inDepth ? n * inDepth + iz : -1
-                            var k = 0
-                            while k <= kd && held[k] != key { k += 1 }
-                            if k > kd {
-                                // A slot no tap of this output slice needs.
-                                k = 0
-                                while k <= kd && tapsRead(held[k], image: n, slice: oz) { k += 1 }
-                                let source = key < 0 ? nil : UnsafePointer(VolumeSlices.slice(r.x, xs, image: n, depth: iz))
-                                plan.transformSlice(source, channels: cin, padded: paddedSlice, into: slots + k * slot)
-                                held[k] = key
-                            }
-                            offsets[kz] = k * slot
-                        }
-                        let first = offsets[0]
-                        for kz in 0..<kd { offsets[kz] -= first }
-                        plan.runDepthTaps(transformed: UnsafePointer(slots + first), tapOffsets: UnsafePointer(offsets), tapCount: kd, channels: cin,
-                                          output: VolumeSlices.slice(r.output, s, image: n, depth: oz), scratch: work)
-                    }
-                }
-            }
-        }
     }
 }
