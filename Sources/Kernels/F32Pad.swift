@@ -7,28 +7,32 @@ public enum F32Pad {
     public static func image(_ src: UnsafePointer<Float>, height: Int, width: Int, channels: Int,
                              top: Int, left: Int, bottom: Int, right: Int,
                              into dst: UnsafeMutablePointer<Float>, dstChannels: Int, rows: Range<Int>? = nil) {
-        precondition(dstChannels >= channels, "padding cannot drop channels (\(channels) -> \(dstChannels))")
-        let pw = left + width + right, ph = top + height + bottom
-        let rowFloats = pw * dstChannels
-        for y in rows ?? 0..<ph {
-            let drow = dst + y * rowFloats
-            let sy = y - top
-            if sy < 0 || sy >= height {
-                drow.update(repeating: 0, count: rowFloats)
-                continue
-            }
-            drow.update(repeating: 0, count: left * dstChannels)
-            let srow = src + sy * width * channels
-            if dstChannels == channels {
-                (drow + left * dstChannels).update(from: srow, count: width * channels)
-            } else {
-                for x in 0..<width {
-                    let d = drow + (left + x) * dstChannels
-                    d.update(from: srow + x * channels, count: channels)
-                    (d + channels).update(repeating: 0, count: dstChannels - channels)
+        withUnsafePointer(to: Optional(src)) { source in
+            image(ChannelBlocks(sources: source, count: 1, channels: channels), height: height, width: width,
+                  top: top, left: left, bottom: bottom, right: right, into: dst, dstChannels: dstChannels, rows: rows)
+        }
+    }
+
+    /// Copies the `channels` values of `pixels` consecutive pixels of `src` (zeros when nil) to `dst`,
+    /// `dstStride` floats apart: one block of channels into an image of more.
+    @inline(__always)
+    public static func copyPixels(_ src: UnsafePointer<Float>?, channels c: Int, pixels: Int, into dst: UnsafeMutablePointer<Float>, dstStride: Int) {
+        guard let src else {
+            for p in 0..<pixels { (dst + p &* dstStride).update(repeating: 0, count: c) }
+            return
+        }
+        if c % 8 == 0 {
+            // Short runs (16-64 channels): inline vector copies instead of a library call per pixel.
+            for p in 0..<pixels {
+                let from = UnsafeRawPointer(src + p &* c), to = UnsafeMutableRawPointer(dst + p &* dstStride)
+                var k = 0
+                while k < c {
+                    to.storeBytes(of: from.loadUnaligned(fromByteOffset: k &* 4, as: SIMD8<Float>.self), toByteOffset: k &* 4, as: SIMD8<Float>.self)
+                    k &+= 8
                 }
             }
-            (drow + (left + width) * dstChannels).update(repeating: 0, count: right * dstChannels)
+        } else {
+            for p in 0..<pixels { for k in 0..<c { dst[p &* dstStride &+ k] = src[p &* c &+ k] } }
         }
     }
 }
@@ -69,29 +73,15 @@ extension F32Pad {
             }
             drow.update(repeating: 0, count: left * dstChannels)
             let interior = drow + left * dstChannels
-            for k in 0..<blocks.count {
-                let d = interior + k * c
-                guard let source = blocks.sources[k] else {
-                    for x in 0..<width { (d + x * dstChannels).update(repeating: 0, count: c) }
-                    continue
+            if blocks.count == 1 && dstChannels == c, let source = blocks.sources[0] {
+                interior.update(from: source + sy * width * c, count: width * c)
+            } else {
+                for k in 0..<blocks.count {
+                    copyPixels(blocks.sources[k].map { $0 + sy * width * c }, channels: c, pixels: width, into: interior + k * c, dstStride: dstChannels)
                 }
-                let srow = source + sy * width * c
-                if c % 8 == 0 {
-                    // Short runs (16-64 channels): inline vector copies instead of a library call per pixel.
-                    for x in 0..<width {
-                        let from = UnsafeRawPointer(srow + x &* c), to = UnsafeMutableRawPointer(d + x &* dstChannels)
-                        var k = 0
-                        while k < c {
-                            to.storeBytes(of: from.loadUnaligned(fromByteOffset: k &* 4, as: SIMD8<Float>.self), toByteOffset: k &* 4, as: SIMD8<Float>.self)
-                            k &+= 8
-                        }
-                    }
-                } else {
-                    for x in 0..<width { for k in 0..<c { d[x &* dstChannels &+ k] = srow[x &* c &+ k] } }
+                if dstChannels > channels {
+                    for x in 0..<width { (interior + x * dstChannels + channels).update(repeating: 0, count: dstChannels - channels) }
                 }
-            }
-            if dstChannels > channels {
-                for x in 0..<width { (interior + x * dstChannels + channels).update(repeating: 0, count: dstChannels - channels) }
             }
             (drow + (left + width) * dstChannels).update(repeating: 0, count: right * dstChannels)
         }

@@ -80,7 +80,7 @@ extension Conv2dOperator {
 extension Conv2dOperator {
     /// Whether `run(_:output:workspace:)` takes stacked channel blocks: the algorithm pads its input into the
     /// workspace anyway, so the blocks are stacked there in the same pass (`gemm1x1` reads its input in place).
-    public var takesChannelBlocks: Bool { plan.preparedInputFloats > 0 && plan.imagesPerRun == 1 && plan.geometry.batch == 1 }
+    public var takesChannelBlocks: Bool { plan.preparedInputFloats > 0 && plan.geometry.batch == 1 }
 
     /// `run` of one image whose input channels are `blocks` (`takesChannelBlocks`): the same bits as stacking
     /// the blocks into an image and running that, without the stacked copy.

@@ -45,22 +45,8 @@ enum VolumeSlices {
     /// Copies the `channels` values of each pixel in `pixels` of `src` (zeros when nil) to `dst + p * stride`:
     /// one depth tap's slice into the channel-stacked input of a 3D convolution.
     static func interleave(_ src: UnsafePointer<Float>?, channels c: Int, into dst: UnsafeMutablePointer<Float>, stride: Int, pixels: Range<Int>) {
-        guard let src else {
-            for p in pixels { for k in 0..<c { dst[p &* stride &+ k] = 0 } }
-            return
-        }
-        if c % 8 == 0 {
-            for p in pixels {
-                let s = UnsafeRawPointer(src + p &* c), d = UnsafeMutableRawPointer(dst + p &* stride)
-                var k = 0
-                while k < c {
-                    d.storeBytes(of: s.loadUnaligned(fromByteOffset: k &* 4, as: SIMD8<Float>.self), toByteOffset: k &* 4, as: SIMD8<Float>.self)
-                    k &+= 8
-                }
-            }
-        } else {
-            for p in pixels { for k in 0..<c { dst[p &* stride &+ k] = src[p &* c &+ k] } }
-        }
+        F32Pad.copyPixels(src.map { $0 + pixels.lowerBound &* c }, channels: c, pixels: pixels.count, into: dst + pixels.lowerBound &* stride,
+                          dstStride: stride)
     }
 
     /// `dst[i] = max(dst[i], src[i])`.
