@@ -133,10 +133,12 @@ final class VolumeAutogradTests: XCTestCase {
         }
     }
 
-    /// Training frees each BatchNorm output once the forward nodes reading it have run and recomputes it when a
-    /// backward reads it (`RecomputedActivations`): the gradients have the bits of keeping every output, on a 3D
-    /// U-Net (BatchNorm + ReLU blocks, skip connections) and on the edge net, and the outputs really are freed.
-    func testRecomputedBatchNormOutputsGiveTheSameGradients() throws {
+    /// Training frees each BatchNorm and concatenation output once the forward nodes reading it have run and
+    /// recomputes it when a backward reads it (`RecomputedActivations`), and the backward releases each output
+    /// once no backward still to run reads it (`ReleasedActivations`): the gradients have the bits of keeping
+    /// every output, on a 3D U-Net (BatchNorm + ReLU blocks, skip connections) and on the edge net, the outputs
+    /// really are freed, and a second step after a releasing backward gives the first step's bits again.
+    func testRecomputedAndReleasedOutputsGiveTheSameGradients() throws {
         var config = try ArchitecturePreset.named("unet3d-xs").config
         config.seed = 11
         var rng = SplitMix64(seed: 0x3D06)
@@ -145,25 +147,40 @@ final class VolumeAutogradTests: XCTestCase {
             (unet, Tensor(shape: TensorShape(batch: 2, channels: 1, depth: 8, height: 16, width: 16), data: rng.floats(2 * 8 * 16 * 16))),
             (Self.edgeNet(seed: 6), Self.input(&rng)),
         ]
-        for (graph, x) in cases {
-            var gradients: [[[Float]]] = [], freed = 0
-            for recompute in [false, true] {
+        for (c, (graph, x)) in cases.enumerated() {
+            var gradients: [[[Float]]] = []
+            let concatenations = graph.nodes.indices.filter { if case .concat = graph.nodes[$0].op { return true } else { return false } }
+            for (recompute, release) in [(false, false), (true, false), (false, true), (true, true)] {
                 let tape = try Autograd(graph, threads: 2, fuseActivations: true)
-                tape.recomputeBatchNorm = recompute
-                let y = try tape.forward([x])
-                freed = tape.stored.filter { $0.isEmpty }.count
-                try tape.backward(y.map { Tensor(shape: $0.shape, data: $0.data.map { $0 * 0.3 + 0.05 }) })
-                gradients.append(tape.gradients)
-                if !recompute { XCTAssertEqual(freed, 0) }
+                tape.recomputeActivations = recompute
+                tape.releaseActivations = release
+                for step in 0..<2 {
+                    tape.zeroGradients()
+                    let y = try tape.forward([x])
+                    let freed = tape.stored.indices.filter { tape.stored[$0].isEmpty && tape.shapes[$0].elementCount > 0 }
+                    if recompute {
+                        XCTAssertFalse(freed.isEmpty, "no BatchNorm output was freed")
+                        if c == 0 { XCTAssertTrue(concatenations.allSatisfy(freed.contains), "a concatenation was kept") }
+                    } else {
+                        XCTAssertEqual(freed, [])
+                    }
+                    try tape.backward(y.map { Tensor(shape: $0.shape, data: $0.data.map { $0 * 0.3 + 0.05 }) })
+                    let kept = tape.stored.filter { !$0.isEmpty }.count
+                    if release { XCTAssertEqual(kept, 0, "outputs left after a releasing backward") } else { XCTAssertGreaterThan(kept, 0) }
+                    if step == 0 { gradients.append(tape.gradients) } else {
+                        XCTAssertTrue(tape.gradients == gradients.last!, "second step differs, recompute \(recompute) release \(release)")
+                    }
+                }
             }
-            XCTAssertGreaterThan(freed, 0, "no BatchNorm output was freed")
-            XCTAssertTrue(gradients[0] == gradients[1], "gradients differ when BatchNorm outputs are recomputed")
+            for k in 1..<gradients.count { XCTAssertTrue(gradients[0] == gradients[k], "gradients differ in mode \(k)") }
         }
-        // By default only volumes recompute; images keep every output.
+        // By default only volumes recompute and release; images keep every output.
         var image = try ArchitecturePreset.named("unet-xs").config
         image.seed = 12
         let flat = try Autograd(try image.build(), threads: 1, fuseActivations: true)
-        _ = try flat.forward([Tensor(shape: TensorShape(batch: 1, channels: 1, height: 32, width: 32), data: rng.floats(32 * 32))])
+        let y = try flat.forward([Tensor(shape: TensorShape(batch: 1, channels: 1, height: 32, width: 32), data: rng.floats(32 * 32))])
+        XCTAssertEqual(flat.stored.filter { $0.isEmpty }.count, 0)
+        try flat.backward(y)
         XCTAssertEqual(flat.stored.filter { $0.isEmpty }.count, 0)
         let volume = try Autograd(unet, threads: 1, fuseActivations: true)
         _ = try volume.forward([cases[0].1])

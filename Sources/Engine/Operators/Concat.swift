@@ -66,6 +66,8 @@ extension Concat {
         }
     }
 
+    public var backwardReadsOutput: Bool { false }
+
     public func backward(_ tape: Autograd, node i: Int, outputGradient dyIn: [Float], operandGradients grads: inout [[Float]?]) throws(GraphError) {
         let s = tape.shapes[i]
         var offset = 0

@@ -96,6 +96,8 @@ public struct ConstantPad: OperatorDefinition {
         } }
     }
 
+    public var backwardReadsOutput: Bool { false }
+
     public func backward(_ tape: Autograd, node i: Int, outputGradient dy: [Float], operandGradients grads: inout [[Float]?]) throws(GraphError) {
         let j = tape.graph.nodes[i].inputs[0], xs = tape.shapes[j], s = tape.shapes[i], front = window.axis3(0).padBegin
         let inDepth = xs.depth ?? 1, outDepth = s.depth ?? 1, plane = s.height * s.width * s.channels, inPlane = xs.height * xs.width * xs.channels

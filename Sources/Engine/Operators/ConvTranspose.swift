@@ -199,9 +199,11 @@ extension ConvTransposeAttributes {
         }
     }
 
+    public var backwardReadsOutput: Bool { activation != .none }
+
     public func backward(_ tape: Autograd, node i: Int, outputGradient dyIn: [Float], operandGradients grads: inout [[Float]?]) throws(GraphError) {
         let node = tape.graph.nodes[i], s = tape.shapes[i], j = node.inputs[0], xs = tape.shapes[j]
-        let dy = tape.activationBackward(activation, tape.values[i], dyIn)
+        let dy = tape.activationBackward(activation, ofNode: i, dyIn)
         if let bias { tape.addGradient(bias, tape.biasGradient(dy, channels: outChannels)) }
         let (tg, stacking) = trainingGeometry(xs, s)
         // The transposed conv is the adjoint of the conv from its output space to its input space (a volume's

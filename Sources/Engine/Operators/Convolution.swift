@@ -319,9 +319,11 @@ extension ConvAttributes {
         } }
     }
 
+    public var backwardReadsOutput: Bool { activation != .none }
+
     public func backward(_ tape: Autograd, node i: Int, outputGradient dyIn: [Float], operandGradients grads: inout [[Float]?]) throws(GraphError) {
         let node = tape.graph.nodes[i], j = node.inputs[0]
-        let dy = tape.activationBackward(activation, tape.values[i], dyIn)
+        let dy = tape.activationBackward(activation, ofNode: i, dyIn)
         let (g, stacking) = try trainingGeometry(tape.shapes[j], tape.shapes[i], node)
         if let bias { tape.addGradient(bias, tape.biasGradient(dy, channels: outChannels)) }
         // Nothing needs the gradient of the graph's input image (unless it is captured).
@@ -338,6 +340,9 @@ extension ConvAttributes {
         // adds each block's stacked gradient into the long slices it reaches, in the order one whole
         // `unstackAdd` would.
         let blocks = StackedBlocks(g, stacking, floats: tape.stackingBlockFloats)
+        // The input first: reading it may recompute it (`RecomputedActivations`), with a dropped operand of its
+        // own for a moment, and that is best done before the input gradient is allocated.
+        let x = tape.values[j]
         let inputGradient = needsInputGradient
             ? try ConvInputGradient(blocks.geometry, weights: stackedWeights(tape, stacking), threads: tape.threads,
                                     algorithm: { tape.algorithm(for: $0) }, node: node)
@@ -345,7 +350,7 @@ extension ConvAttributes {
         let stacked = AlignedBuffer(count: blocks.stackedFloats, zeroed: false)
         var dw: [Float] = [], dx: [Float] = needsInputGradient ? [Float](repeating: 0, count: tape.shapes[j].elementCount) : []
         let outStride = g.outputShape.elementsPerImage
-        try tape.values[j].withUnsafeBufferPointer { xp throws(GraphError) in
+        try x.withUnsafeBufferPointer { xp throws(GraphError) in
             try dy.withUnsafeBufferPointer { dp throws(GraphError) in
                 for images in blocks.ranges {
                     let dyBlock = dp.baseAddress! + images.lowerBound * outStride

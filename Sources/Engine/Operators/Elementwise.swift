@@ -111,9 +111,11 @@ extension Add {
         } }
     }
 
+    public var backwardReadsOutput: Bool { activation != .none }
+
     public func backward(_ tape: Autograd, node i: Int, outputGradient dyIn: [Float], operandGradients grads: inout [[Float]?]) throws(GraphError) {
         let node = tape.graph.nodes[i]
-        let dy = tape.activationBackward(activation, tape.values[i], dyIn)
+        let dy = tape.activationBackward(activation, ofNode: i, dyIn)
         Autograd.accumulate(&grads[node.inputs[0]], dy)
         Autograd.accumulate(&grads[node.inputs[1]], dy)
     }
@@ -125,6 +127,8 @@ extension Mul {
         let x = tape.values[node.inputs[0]], gate = tape.values[node.inputs[1]], gs = tape.shapes[node.inputs[1]]
         for k in 0..<out.count { out[k] = x[k] * gate[Mul.gateIndex(k, s, gs)] }
     }
+
+    public var backwardReadsOutput: Bool { false }
 
     public func backward(_ tape: Autograd, node i: Int, outputGradient dyIn: [Float], operandGradients grads: inout [[Float]?]) throws(GraphError) {
         let node = tape.graph.nodes[i], s = tape.shapes[i]

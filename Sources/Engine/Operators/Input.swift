@@ -49,6 +49,7 @@ extension InputNode {
 
 extension InputNode {
     public func trainingForward(_ tape: Autograd, node i: Int, output: inout [Float]) throws(GraphError) {}
+    public var backwardReadsOutput: Bool { false }
     public func backward(_ tape: Autograd, node i: Int, outputGradient dy: [Float], operandGradients grads: inout [[Float]?]) throws(GraphError) {}
 }
 

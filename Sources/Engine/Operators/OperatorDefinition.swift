@@ -45,6 +45,10 @@ public protocol OperatorDefinition: Equatable {
     /// Given dY of node `i` (NHWC), adds its operands' gradients into `operandGradients` and its parameters'
     /// gradients into `tape.gradients`.
     func backward(_ tape: Autograd, node i: Int, outputGradient: [Float], operandGradients: inout [[Float]?]) throws(GraphError)
+    /// Whether `backward` reads the node's own forward output (an activation's mask, a softmax); when it does
+    /// not, training can release that output once the nodes reading it have run their backward
+    /// (`ReleasedActivations`).
+    var backwardReadsOutput: Bool { get }
 
     /// Lowers node `i` of an int8 model to int8 steps on `program` and returns its output value, or nil to
     /// run it as a float island (the family's fp32 plan between dequantize and quantize steps).
@@ -77,6 +81,7 @@ extension OperatorDefinition {
     public var operandCount: ClosedRange<Int> { 1...1 }
     public var parameterIndices: [Int] { [] }
     public var outputBias: Int? { nil }
+    public var backwardReadsOutput: Bool { true }
     public func encode(into attributes: inout NodeAttributeWriter) {}
     public func multiplyAccumulates(_ operands: [TensorShape], output: TensorShape) -> Double { 0 }
     public var quantizationRole: QuantizationRole { .float }

@@ -87,6 +87,12 @@ extension Op {
         var v = OutputBiasVisitor()
         return visit(&v)
     }
+
+    /// Whether a node's backward reads its own forward output (`OperatorDefinition.backwardReadsOutput`).
+    public var backwardReadsOutput: Bool {
+        var v = BackwardReadsOutputVisitor()
+        return visit(&v)
+    }
 }
 
 private struct KindVisitor: OperatorVisitor {
@@ -107,6 +113,10 @@ private struct ParameterIndicesVisitor: OperatorVisitor {
 
 private struct OutputBiasVisitor: OperatorVisitor {
     func visit<O: OperatorDefinition>(_ op: O) -> Int? { op.outputBias }
+}
+
+private struct BackwardReadsOutputVisitor: OperatorVisitor {
+    func visit<O: OperatorDefinition>(_ op: O) -> Bool { op.backwardReadsOutput }
 }
 
 private struct QuantizationRoleVisitor: OperatorVisitor {

@@ -227,6 +227,8 @@ extension MaxPool2d {
         tape.maxPoolIndices[i] = indices
     }
 
+    public var backwardReadsOutput: Bool { false }
+
     public func backward(_ tape: Autograd, node i: Int, outputGradient dyIn: [Float], operandGradients grads: inout [[Float]?]) throws(GraphError) {
         let j = tape.graph.nodes[i].inputs[0], s = tape.shapes[i], xs = tape.shapes[j], g = window.geometry(xs)
         if xs.depth != nil { return Autograd.accumulate(&grads[j], window.backwardVolume(tape, node: i, outputGradient: dyIn, max: true)) }
@@ -257,6 +259,8 @@ extension AveragePool2d {
         } }
     }
 
+    public var backwardReadsOutput: Bool { false }
+
     public func backward(_ tape: Autograd, node i: Int, outputGradient dyIn: [Float], operandGradients grads: inout [[Float]?]) throws(GraphError) {
         let j = tape.graph.nodes[i].inputs[0], s = tape.shapes[i], xs = tape.shapes[j], g = window.geometry(xs)
         if xs.depth != nil { return Autograd.accumulate(&grads[j], window.backwardVolume(tape, node: i, outputGradient: dyIn, max: false)) }
@@ -286,6 +290,8 @@ extension AdaptiveAveragePool2d {
             }
         } }
     }
+
+    public var backwardReadsOutput: Bool { false }
 
     public func backward(_ tape: Autograd, node i: Int, outputGradient dyIn: [Float], operandGradients grads: inout [[Float]?]) throws(GraphError) {
         let j = tape.graph.nodes[i].inputs[0], s = tape.shapes[i], xs = tape.shapes[j]

@@ -182,6 +182,8 @@ extension UpsampleAttributes {
     }
 
     /// The size operand of a resize-to-like receives no gradient.
+    public var backwardReadsOutput: Bool { false }
+
     public func backward(_ tape: Autograd, node i: Int, outputGradient dyIn: [Float], operandGradients grads: inout [[Float]?]) throws(GraphError) {
         let j = tape.graph.nodes[i].inputs[0], s = tape.shapes[i], xs = tape.shapes[j]
         if xs.depth != nil { return Autograd.accumulate(&grads[j], backwardVolume(tape, node: i, outputGradient: dyIn)) }

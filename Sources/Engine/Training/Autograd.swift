@@ -2,7 +2,8 @@ import Kernels
 
 /// Reverse-mode differentiation of an Engine `Graph`: `forward` runs the graph in training mode
 /// (BatchNorm on batch statistics, updating its running statistics) and keeps the activations a backward
-/// reads (on volumes, BatchNorm outputs are freed and recomputed: `RecomputedActivations`); `backward`
+/// reads (on volumes, BatchNorm and concatenation outputs are freed and recomputed: `RecomputedActivations`,
+/// and each output is released once the backward no longer reads it: `ReleasedActivations`); `backward`
 /// takes the gradients of the outputs and accumulates the gradient of every parameter.
 ///
 /// Activations are NHWC internally; inputs, outputs and output gradients are NCHW `Tensor`s. Each
@@ -22,6 +23,7 @@ public final class Autograd {
     /// The forward outputs, as operators read them (`values[j]`).
     var values: ActivationStore { ActivationStore(tape: self) }
     var recomputed = RecomputedActivations()
+    var released = ReleasedActivations()
     var shapes: [TensorShape] = []
     var maxPoolIndices: [Int: [Int32]] = [:]
     var batchNormSaved: [Int: F32BatchNormTraining.Saved] = [:]
@@ -36,11 +38,15 @@ public final class Autograd {
     /// Floats of stacked input a 3D convolution holds at a time (its depth taps stacked as channels, a block of
     /// output slices at a time: `StackedBlocks`); 8 Mi floats is 32 MiB, against `kd` times the whole input.
     public var stackingBlockFloats = 8 << 20
-    /// Whether training drops each BatchNorm's output once the forward nodes that read it have run, and
-    /// recomputes it from its input and saved statistics when a backward reads it (`RecomputedActivations`).
-    /// nil (the default): on volumes, where a 3D U-Net's saved activations are gigabytes, off on images, where
-    /// the extra pass would cost time for little memory. The gradients have the same bits either way.
-    public var recomputeBatchNorm: Bool? = nil
+    /// Whether training drops each BatchNorm's and concatenation's output once the forward nodes that read it
+    /// have run, and recomputes it when a backward reads it (`RecomputedActivations`). nil (the default): on
+    /// volumes, where a 3D U-Net's saved activations are gigabytes, off on images, where the extra pass would
+    /// cost time for little memory. The gradients have the same bits either way.
+    public var recomputeActivations: Bool? = nil
+    /// Whether a training backward releases each forward output once no backward still to run reads it
+    /// (`ReleasedActivations`); the next forward then allocates its outputs again. nil (the default): on
+    /// volumes, as `recomputeActivations`. The gradients have the same bits either way.
+    public var releaseActivations: Bool? = nil
     /// BatchNorm momentum for the running statistics (PyTorch's default).
     public var batchNormMomentum: Float = 0.1
     /// Data-parallel training: sums BatchNorm's statistics and gradient sums over every process, so training
@@ -133,8 +139,10 @@ public final class Autograd {
         // zeroing fresh ones cost about 15% of a step in page faults.
         var previous = stored
         stored = []
-        let recompute = recomputeBatchNorm ?? inputs.contains { $0.shape.depth != nil }
+        let recompute = recomputeActivations ?? inputs.contains { $0.shape.depth != nil }
         recomputed = training && recompute ? RecomputedActivations(graph, fused: batchNormActivations) : RecomputedActivations()
+        let release = releaseActivations ?? inputs.contains { $0.shape.depth != nil }
+        released = training && release ? ReleasedActivations(graph) : ReleasedActivations()
         // A fused activation node shares its BatchNorm's array; drop that reference so the BatchNorm can
         // reuse the array in place.
         for k in fusedActivationNodes where k < previous.count { previous[k] = [] }
@@ -151,10 +159,8 @@ public final class Autograd {
             if i < previous.count && previous[i].count == shapes[i].elementCount {
                 out = previous[i]
                 previous[i] = []
-            } else if recomputed.group[i] != nil {
-                out = Autograd.uninitialized(shapes[i].elementCount)  // a training BatchNorm writes every element
             } else {
-                out = [Float](repeating: 0, count: shapes[i].elementCount)
+                out = Autograd.uninitialized(shapes[i].elementCount)  // a training forward writes every element
             }
             if case .input = node.op {
                 let t = inputs[nextInput]
@@ -225,6 +231,7 @@ public final class Autograd {
             Autograd.accumulate(&grads[node], g)
         }
         for i in stride(from: graph.nodes.count - 1, through: 0, by: -1) {
+            defer { if let nodes = released.after[i] { for j in nodes { stored[j] = [] } } }
             guard let dy = grads[i] else { continue }
             grads[i] = nil
             if i == capturing {
@@ -234,15 +241,22 @@ public final class Autograd {
             try backwardNode(i, graph.nodes[i], dy, &grads)
             if nodeTimes != nil { nodeTimes![i].backward += MonotonicClock.now() - start }
             // No backward after a BatchNorm's own reads its output again.
-            if let group = recomputed.group[i], group.batchNorm == i { for k in group.nodes { stored[k] = [] } }
+            if let group = recomputed.group[i], group.node == i { for k in group.nodes { stored[k] = [] } }
         }
         return captured
     }
 
     /// An array of `count` floats that the caller overwrites entirely: zeroing big gradient arrays first
     /// cost a serial pass over memory each (about 30 ms per unet-s step at 256x256).
+    /// In debug builds (the tests) the array is filled with NaN, so a kernel that reads an element it did not
+    /// write spreads NaN into the results the tests check.
     static func uninitialized(_ count: Int) -> [Float] {
-        [Float](unsafeUninitializedCapacity: count) { _, initialized in initialized = count }
+        [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
+            #if DEBUG
+            buffer.initialize(repeating: .nan)
+            #endif
+            initialized = count
+        }
     }
 
     static func accumulate(_ slot: inout [Float]?, _ g: [Float]) {

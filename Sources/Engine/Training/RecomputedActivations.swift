@@ -1,15 +1,19 @@
 import Kernels
 
-/// Training keeps a BatchNorm's output only while forward nodes still read it: once the last of them has run,
-/// the array is freed, and a backward that reads it gets it recomputed from the BatchNorm's input (a convolution's
-/// output, which its own backward keeps anyway) and the scale and shift its forward saved, by the same kernel, so
-/// the bits are the forward's. A BatchNorm with its fused activation is one group (they share one array). This is
-/// PyTorch's activation checkpointing narrowed to the cheapest op to redo: one pass over the data, against the
-/// largest share of a U-Net's saved activations (a 3D U-Net at 96^3 keeps half as many full-size tensors).
+/// Training keeps a BatchNorm's or a concatenation's output only while forward nodes still read it: once the
+/// last of them has run, the array is freed, and a backward that reads it gets it recomputed by the same kernel,
+/// so the bits are the forward's. A BatchNorm is redone from its input (a convolution's output, which that
+/// convolution's BatchNorm backward keeps anyway) and the scale and shift its forward saved; a BatchNorm with
+/// its fused activation is one group (they share one array). A concatenation is copied again from its operands
+/// (recomputing a dropped one for the copy and dropping it again after): the skip connection it copies is kept
+/// as the convolution output it is normalized from, not twice more. This is PyTorch's activation checkpointing
+/// narrowed to the cheapest ops to redo: one pass over the data, against the largest share of a U-Net's saved
+/// activations (a 3D U-Net at 96^3 keeps about half as many full-size tensors).
 struct RecomputedActivations {
     struct Group {
-        let batchNorm: Int
-        /// The BatchNorm and, when an activation runs inside it, that activation's node.
+        /// The node whose forward is redone: a BatchNorm or a concatenation.
+        let node: Int
+        /// That node and, for a BatchNorm running an activation inside it, the activation's node.
         let nodes: [Int]
     }
 
@@ -20,29 +24,34 @@ struct RecomputedActivations {
 
     init() {}
 
-    /// The groups of `graph`'s BatchNorm nodes (`fused`: the BatchNorms that run their following activation),
-    /// except those that are graph outputs or that nothing reads.
+    /// The groups of `graph`'s BatchNorm and concatenation nodes (`fused`: the BatchNorms that run their
+    /// following activation), except those that are graph outputs or that nothing reads.
     init(_ graph: Graph, fused: [Int: FusedActivation]) {
         var outputs = Set<Int>()
         for o in graph.outputs { outputs.insert(o.node) }
         for (i, node) in graph.nodes.enumerated() {
-            guard case .batchNorm = node.op else { continue }
             var nodes = [i]
-            if fused[i] != nil, let k = graph.nodes.indices.first(where: { $0 > i && graph.nodes[$0].inputs.contains(i) }) { nodes.append(k) }
+            switch node.op {
+            case .batchNorm:
+                if fused[i] != nil, let k = graph.nodes.indices.first(where: { $0 > i && graph.nodes[$0].inputs.contains(i) }) { nodes.append(k) }
+            case .concat: break
+            default: continue
+            }
             if nodes.contains(where: { outputs.contains($0) }) { continue }
             var last = -1
             for (k, reader) in graph.nodes.enumerated() where !nodes.contains(k) && reader.inputs.contains(where: { nodes.contains($0) }) {
                 last = max(last, k)
             }
             guard last >= 0 else { continue }
-            let g = Group(batchNorm: i, nodes: nodes)
+            let g = Group(node: i, nodes: nodes)
             for n in nodes { group[n] = g }
             dropAfter[last, default: []].append(g)
         }
     }
 }
 
-/// The forward outputs as operators read them (`tape.values[j]`): a dropped BatchNorm output is recomputed.
+/// The forward outputs as operators read them (`tape.values[j]`): a dropped BatchNorm or concatenation output is
+/// recomputed.
 struct ActivationStore {
     let tape: Autograd
     subscript(_ i: Int) -> [Float] { tape.value(i) }
@@ -51,19 +60,43 @@ struct ActivationStore {
 extension Autograd {
     /// Node `i`'s forward output, recomputed first if it was dropped.
     func value(_ i: Int) -> [Float] {
-        if stored[i].isEmpty && shapes[i].elementCount > 0, let g = recomputed.group[i] { recompute(g) }
+        if stored[i].isEmpty && shapes[i].elementCount > 0 {
+            guard let g = recomputed.group[i] else {
+                preconditionFailure("node \(graph.nodes[i].name): its forward output was released before a backward read it (run forward again)")
+            }
+            recompute(g)
+        }
         return stored[i]
     }
 
-    /// Frees the BatchNorm outputs no forward node reads after node `k`.
+    /// Frees the BatchNorm and concatenation outputs no forward node reads after node `k`.
     func dropOutputsLastRead(by k: Int) {
         guard let groups = recomputed.dropAfter[k] else { return }
-        for g in groups where batchNormSaved[g.batchNorm] != nil { for n in g.nodes { stored[n] = [] } }
+        for g in groups {
+            if case .batchNorm = graph.nodes[g.node].op, batchNormSaved[g.node] == nil { continue }  // not a training BatchNorm
+            for n in g.nodes { stored[n] = [] }
+        }
+    }
+
+    private func recompute(_ g: RecomputedActivations.Group) {
+        if case .concat(let concat) = graph.nodes[g.node].op { redoConcatenation(g.node, concat) } else { redoBatchNorm(g) }
+    }
+
+    /// The concatenation of node `i`'s operands, as its training forward copied it; an operand recomputed for it
+    /// is dropped again.
+    private func redoConcatenation(_ i: Int, _ concat: Concat) {
+        let dropped = graph.nodes[i].inputs.filter { stored[$0].isEmpty && shapes[$0].elementCount > 0 }
+        var y = Autograd.uninitialized(shapes[i].elementCount)
+        do { try concat.trainingForward(self, node: i, output: &y) } catch {
+            preconditionFailure("node \(graph.nodes[i].name): recomputing the concatenation failed: \(error)")
+        }
+        for j in dropped { if let operand = recomputed.group[j] { for n in operand.nodes { stored[n] = [] } } }
+        stored[i] = y
     }
 
     /// `y = activation(x * scale + shift)` of the group's BatchNorm, as its training forward computed it.
-    private func recompute(_ g: RecomputedActivations.Group) {
-        let i = g.batchNorm
+    private func redoBatchNorm(_ g: RecomputedActivations.Group) {
+        let i = g.node
         guard case .batchNorm(let a) = graph.nodes[i].op, let saved = batchNormSaved[i] else {
             preconditionFailure("node \(graph.nodes[i].name): no saved statistics to recompute its output from")
         }

@@ -1,0 +1,18 @@
+/// Training on volumes releases each forward output as soon as no backward still to run reads it: after the
+/// backward of the last node to run that reads it, which is the node itself when its backward reads its own
+/// output (`OperatorDefinition.backwardReadsOutput`) and otherwise the earliest of the nodes that read it (a
+/// convolution's output goes once the BatchNorm after it has run its backward). A forward output otherwise
+/// lives until the next step's forward overwrites it, so the top level's outputs, gone by the time its concat
+/// and its first convolution run their backward, would add to that backward's gradients at the step's peak.
+struct ReleasedActivations {
+    /// The nodes whose outputs are released after backward node `k` ran.
+    var after: [Int: [Int]] = [:]
+
+    init() {}
+
+    init(_ graph: Graph) {
+        var last = graph.nodes.indices.map { graph.nodes[$0].op.backwardReadsOutput ? $0 : Int.max }
+        for (k, node) in graph.nodes.enumerated() { for j in node.inputs { last[j] = min(last[j], k) } }
+        for (j, k) in last.enumerated() { after[k == Int.max ? j : k, default: []].append(j) }
+    }
+}
