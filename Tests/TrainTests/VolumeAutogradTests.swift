@@ -133,7 +133,7 @@ final class VolumeAutogradTests: XCTestCase {
         }
     }
 
-    /// Training frees each BatchNorm and concatenation output once the forward nodes reading it have run and
+    /// Training frees each BatchNorm, concatenation and cheap convolution output once the forward nodes reading it have run and
     /// recomputes it when a backward reads it (`RecomputedActivations`), and the backward releases each output
     /// once no backward still to run reads it (`ReleasedActivations`): the gradients have the bits of keeping
     /// every output, on a 3D U-Net (BatchNorm + ReLU blocks, skip connections) and on the edge net, the outputs
@@ -150,6 +150,8 @@ final class VolumeAutogradTests: XCTestCase {
         for (c, (graph, x)) in cases.enumerated() {
             var gradients: [[[Float]]] = []
             let concatenations = graph.nodes.indices.filter { if case .concat = graph.nodes[$0].op { return true } else { return false } }
+            // The first convolution reads the one-channel volume: cheap to redo (`RecomputedActivations.cheapConvolution`).
+            let firstConvolution = graph.nodes.indices.first { if case .conv2d = graph.nodes[$0].op { return true } else { return false } }!
             for (recompute, release) in [(false, false), (true, false), (false, true), (true, true)] {
                 let tape = try Autograd(graph, threads: 2, fuseActivations: true)
                 tape.recomputeActivations = recompute
@@ -160,7 +162,10 @@ final class VolumeAutogradTests: XCTestCase {
                     let freed = tape.stored.indices.filter { tape.stored[$0].isEmpty && tape.shapes[$0].elementCount > 0 }
                     if recompute {
                         XCTAssertFalse(freed.isEmpty, "no BatchNorm output was freed")
-                        if c == 0 { XCTAssertTrue(concatenations.allSatisfy(freed.contains), "a concatenation was kept") }
+                        if c == 0 {
+                            XCTAssertTrue(concatenations.allSatisfy(freed.contains), "a concatenation was kept")
+                            XCTAssertTrue(freed.contains(firstConvolution), "the first convolution's output was kept")
+                        }
                     } else {
                         XCTAssertEqual(freed, [])
                     }

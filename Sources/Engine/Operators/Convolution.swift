@@ -331,6 +331,7 @@ extension ConvAttributes {
         if case .input = tape.graph.nodes[j].op, j != tape.capturing { needsInputGradient = false } else { needsInputGradient = true }
         guard let stacking, !stacking.isIdentity else {
             tape.addGradient(weight, try tape.weightGradient(g, input: tape.values[j], outputGradient: dy, node: node))
+            tape.releaseOperand(j, readLastBy: i)
             if needsInputGradient {
                 Autograd.accumulate(&grads[j], try tape.convolutionInputGradient(g, weights: tape.parameter(weight), dy, node))
             }
@@ -338,37 +339,36 @@ extension ConvAttributes {
         }
         // A volume, a block of stacked slices at a time (as `trainingForward`): dW sums the blocks' in order; dX
         // adds each block's stacked gradient into the long slices it reaches, in the order one whole
-        // `unstackAdd` would.
+        // `unstackAdd` would. dW goes first, over every block, so that the input (often recomputed for it:
+        // `RecomputedActivations`) is gone before the input gradient, as large, is allocated.
         let blocks = StackedBlocks(g, stacking, floats: tape.stackingBlockFloats)
-        // The input first: reading it may recompute it (`RecomputedActivations`), with a dropped operand of its
-        // own for a moment, and that is best done before the input gradient is allocated.
-        let x = tape.values[j]
-        let inputGradient = needsInputGradient
-            ? try ConvInputGradient(blocks.geometry, weights: stackedWeights(tape, stacking), threads: tape.threads,
-                                    algorithm: { tape.algorithm(for: $0) }, node: node)
-            : nil
         let stacked = AlignedBuffer(count: blocks.stackedFloats, zeroed: false)
-        var dw: [Float] = [], dx: [Float] = needsInputGradient ? [Float](repeating: 0, count: tape.shapes[j].elementCount) : []
         let outStride = g.outputShape.elementsPerImage
-        try x.withUnsafeBufferPointer { xp throws(GraphError) in
+        var dw: [Float] = []
+        try tape.values[j].withUnsafeBufferPointer { xp throws(GraphError) in
             try dy.withUnsafeBufferPointer { dp throws(GraphError) in
                 for images in blocks.ranges {
-                    let dyBlock = dp.baseAddress! + images.lowerBound * outStride
                     stacking.stack(xp.baseAddress!, images: images, into: stacked.pointer, threads: tape.threads)
-                    let blockDW = try tape.weightGradient(blocks.geometry, input: stacked.constPointer, outputGradient: dyBlock, node: node)
+                    let blockDW = try tape.weightGradient(blocks.geometry, input: stacked.constPointer,
+                                                          outputGradient: dp.baseAddress! + images.lowerBound * outStride, node: node)
                     if dw.isEmpty { dw = blockDW } else { Autograd.add(blockDW, into: &dw) }
-                    if let inputGradient {
-                        inputGradient.run(outputGradient: dyBlock, inputGradient: stacked.pointer)
-                        dx.withUnsafeMutableBufferPointer {
-                            stacking.unstackAdd(stacked.constPointer, images: images, into: $0.baseAddress!, threads: tape.threads)
-                        }
-                    }
                 }
             }
         }
         tape.addGradient(weight, DepthStacking.unstackedWeights(dw, outer: outChannels, inner: g.inChannels / stacking.taps,
                                                                 depth: stacking.taps, planeTaps: g.kernelHeight * g.kernelWidth))
-        if needsInputGradient { Autograd.accumulate(&grads[j], dx) }
+        tape.releaseOperand(j, readLastBy: i)
+        guard needsInputGradient else { return }
+        let inputGradient = try ConvInputGradient(blocks.geometry, weights: stackedWeights(tape, stacking), threads: tape.threads,
+                                                  algorithm: { tape.algorithm(for: $0) }, node: node)
+        var dx = [Float](repeating: 0, count: tape.shapes[j].elementCount)
+        dy.withUnsafeBufferPointer { dp in dx.withUnsafeMutableBufferPointer { xp in
+            for images in blocks.ranges {
+                inputGradient.run(outputGradient: dp.baseAddress! + images.lowerBound * outStride, inputGradient: stacked.pointer)
+                stacking.unstackAdd(stacked.constPointer, images: images, into: xp.baseAddress!, threads: tape.threads)
+            }
+        } }
+        Autograd.accumulate(&grads[j], dx)
     }
 
     /// The 2D convolution training runs: the whole op for an image; for a volume, one 2D convolution over the

@@ -373,8 +373,9 @@ extension PoolAttributes {
         var g = geometry(xs)
         g.batch = 1
         let slices = s.batch * inDepth, plane = s.height * s.width * s.channels, inPlane = xs.height * xs.width * xs.channels
-        var pooled = Autograd.uninitialized(slices * plane), planeIndices = [Int32](repeating: 0, count: isMax ? slices * plane : 0)
-        tape.values[j].withUnsafeBufferPointer { xp in pooled.withUnsafeMutableBufferPointer { pp in planeIndices.withUnsafeMutableBufferPointer { ip in
+        // One array holds both argmaxes: the in-plane ones of every slice, then the chosen slice of every output.
+        var pooled = Autograd.uninitialized(slices * plane), indices = [Int32](repeating: 0, count: isMax ? slices * plane + s.elementCount : 0)
+        tape.values[j].withUnsafeBufferPointer { xp in pooled.withUnsafeMutableBufferPointer { pp in indices.withUnsafeMutableBufferPointer { ip in
             let x = xp.baseAddress!, p = pp.baseAddress!, indices = ip.baseAddress
             ParallelFor.run(count: slices, threads: tape.threads) { items, _ in
                 for k in items {
@@ -386,9 +387,8 @@ extension PoolAttributes {
                 }
             }
         } } }
-        var chosen = [Int32](repeating: 0, count: isMax ? s.elementCount : 0)
-        pooled.withUnsafeBufferPointer { pp in out.withUnsafeMutableBufferPointer { op in chosen.withUnsafeMutableBufferPointer { cp in
-            let p = pp.baseAddress!, o = op.baseAddress!, c = cp.baseAddress
+        pooled.withUnsafeBufferPointer { pp in out.withUnsafeMutableBufferPointer { op in indices.withUnsafeMutableBufferPointer { cp in
+            let p = pp.baseAddress!, o = op.baseAddress!, c = cp.baseAddress.map { $0 + slices * plane }
             ParallelFor.run(count: s.batch * outDepth, threads: tape.threads) { items, _ in
                 for item in items {
                     let n = item / outDepth, dst = o + item * plane, taps = VolumeSlices.taps(item % outDepth, d, inDepth: inDepth)
@@ -410,7 +410,7 @@ extension PoolAttributes {
                 }
             }
         } } }
-        if isMax { tape.maxPoolIndices[i] = planeIndices + chosen }
+        if isMax { tape.maxPoolIndices[i] = indices }
     }
 
     /// The input gradient of `trainingForwardVolume`: dY back through the depth stage, then through each

@@ -1,21 +1,26 @@
 import Kernels
 
-/// Training keeps a BatchNorm's or a concatenation's output only while forward nodes still read it: once the
-/// last of them has run, the array is freed, and a backward that reads it gets it recomputed by the same kernel,
-/// so the bits are the forward's. A BatchNorm is redone from its input (a convolution's output, which that
-/// convolution's BatchNorm backward keeps anyway) and the scale and shift its forward saved; a BatchNorm with
+/// Training keeps a BatchNorm's, a concatenation's or a cheap convolution's output only while forward nodes still
+/// read it: once the last of them has run, the array is freed, and a backward that reads it gets it recomputed by the
+/// same kernel, so the bits are the forward's. A BatchNorm is redone from its input (a convolution's output, which
+/// that convolution's BatchNorm backward keeps anyway) and the scale and shift its forward saved; a BatchNorm with
 /// its fused activation is one group (they share one array). A concatenation is copied again from its operands
-/// (recomputing a dropped one for the copy and dropping it again after): the skip connection it copies is kept
-/// as the convolution output it is normalized from, not twice more. This is PyTorch's activation checkpointing
-/// narrowed to the cheapest ops to redo: one pass over the data, against the largest share of a U-Net's saved
-/// activations (a 3D U-Net at 96^3 keeps about half as many full-size tensors).
+/// (recomputing a dropped one for the copy and dropping it again after): the skip connection it copies is kept as the
+/// convolution output it is normalized from, not twice more. A convolution with few multiply-adds per output
+/// (`cheapConvolution`: the first layer of a one-channel image) is run again from its input. This is PyTorch's
+/// activation checkpointing narrowed to the cheapest ops to redo: one pass over the data, against the largest share
+/// of a U-Net's saved activations (a 3D U-Net at 96^3 keeps about half as many full-size tensors).
 struct RecomputedActivations {
     struct Group {
-        /// The node whose forward is redone: a BatchNorm or a concatenation.
+        /// The node whose forward is redone: a BatchNorm, a concatenation or a convolution.
         let node: Int
         /// That node and, for a BatchNorm running an activation inside it, the activation's node.
         let nodes: [Int]
     }
+
+    /// The most multiply-adds per output (input channels times taps over groups) of a convolution whose output
+    /// is recomputed rather than kept: a 3x3x3 convolution of one input channel (27).
+    static let cheapConvolution = 32
 
     /// The group of every node in one.
     var group: [Int: Group] = [:]
@@ -35,6 +40,11 @@ struct RecomputedActivations {
             case .batchNorm:
                 if fused[i] != nil, let k = graph.nodes.indices.first(where: { $0 > i && graph.nodes[$0].inputs.contains(i) }) { nodes.append(k) }
             case .concat: break
+            case .conv2d(let c):
+                // A convolution as cheap to redo as a BatchNorm pass: few multiply-adds per output (the first
+                // layer, reading the one-channel image).
+                let multiplyAddsPerOutput = graph.parameters[c.weight].elementCount / max(1, c.outChannels)
+                guard multiplyAddsPerOutput <= RecomputedActivations.cheapConvolution else { continue }
             default: continue
             }
             if nodes.contains(where: { outputs.contains($0) }) { continue }
@@ -79,7 +89,21 @@ extension Autograd {
     }
 
     private func recompute(_ g: RecomputedActivations.Group) {
-        if case .concat(let concat) = graph.nodes[g.node].op { redoConcatenation(g.node, concat) } else { redoBatchNorm(g) }
+        switch graph.nodes[g.node].op {
+        case .concat(let concat): redoConcatenation(g.node, concat)
+        case .conv2d(let conv): redoConvolution(g.node, conv)
+        default: redoBatchNorm(g)
+        }
+    }
+
+    /// The convolution of node `i`, as its training forward computed it (the same weights: backward runs before
+    /// the optimizer step).
+    private func redoConvolution(_ i: Int, _ conv: ConvAttributes) {
+        var y = Autograd.uninitialized(shapes[i].elementCount)
+        do { try conv.trainingForward(self, node: i, output: &y) } catch {
+            preconditionFailure("node \(graph.nodes[i].name): recomputing the convolution failed: \(error)")
+        }
+        stored[i] = y
     }
 
     /// The concatenation of node `i`'s operands, as its training forward copied it; an operand recomputed for it

@@ -16,3 +16,11 @@ struct ReleasedActivations {
         for (j, k) in last.enumerated() { after[k == Int.max ? j : k, default: []].append(j) }
     }
 }
+
+extension Autograd {
+    /// Releases operand `j`'s forward output now, in the middle of node `i`'s backward, when that backward is the
+    /// last to read it (a convolution done with its input before it allocates the input's gradient).
+    func releaseOperand(_ j: Int, readLastBy i: Int) {
+        if released.after[i]?.contains(j) == true { stored[j] = [] }
+    }
+}
