@@ -135,18 +135,33 @@ extension BatchNormAttributes {
     public func backward(_ tape: Autograd, node i: Int, outputGradient dyIn: [Float], operandGradients grads: inout [[Float]?]) throws(GraphError) {
         let j = tape.graph.nodes[i].inputs[0], s = tape.shapes[i], y = tape.values[i], activation = tape.batchNormActivation(i, self)
         let pixels = s.batch * s.pixelsPerImage
-        var dx = Autograd.uninitialized(s.elementCount)
         var dgamma = [Float](repeating: 0, count: s.channels), dbeta = [Float](repeating: 0, count: s.channels)
         let gamma = tape.parameter(self.gamma)
         if tape.training, let saved = tape.batchNormSaved[i] {
-            tape.values[j].withUnsafeBufferPointer { xp in y.withUnsafeBufferPointer { yp in dyIn.withUnsafeBufferPointer { dp in
-                dx.withUnsafeMutableBufferPointer {
-                    tape.batchNormBackward(xp.baseAddress!, output: yp.baseAddress!, outputGradient: dp.baseAddress!, activation: activation,
-                                           pixels: pixels, channels: s.channels, gamma: gamma, saved: saved, inputGradient: $0.baseAddress!,
+            // The input gradient overwrites the input when this is the input's last backward reader (the kernel
+            // reads each element before it writes it): one full-size array less at the top level's peak.
+            var x = tape.values[j], dx: [Float] = []
+            func run(_ input: UnsafePointer<Float>, into inputGradient: UnsafeMutablePointer<Float>) {
+                y.withUnsafeBufferPointer { yp in dyIn.withUnsafeBufferPointer { dp in
+                    tape.batchNormBackward(input, output: yp.baseAddress!, outputGradient: dp.baseAddress!, activation: activation,
+                                           pixels: pixels, channels: s.channels, gamma: gamma, saved: saved, inputGradient: inputGradient,
                                            gammaGradient: &dgamma, betaGradient: &dbeta)
-                }
-            } } }
-        } else {
+                } }
+            }
+            if tape.releaseOperand(j, readLastBy: i) {
+                x.withUnsafeMutableBufferPointer { run(UnsafePointer($0.baseAddress!), into: $0.baseAddress!) }
+                swap(&dx, &x)
+            } else {
+                dx = Autograd.uninitialized(s.elementCount)
+                x.withUnsafeBufferPointer { xp in dx.withUnsafeMutableBufferPointer { run(xp.baseAddress!, into: $0.baseAddress!) } }
+            }
+            tape.addGradient(self.gamma, dgamma)
+            tape.addGradient(beta, dbeta)
+            Autograd.accumulate(&grads[j], dx)
+            return
+        }
+        var dx = Autograd.uninitialized(s.elementCount)
+        do {
             let dy = tape.activationBackward(activation, y, dyIn)
             let mean = tape.parameter(self.mean), variance = tape.parameter(self.variance), x = tape.values[j]
             for k in 0..<dx.count {

@@ -19,8 +19,13 @@ struct ReleasedActivations {
 
 extension Autograd {
     /// Releases operand `j`'s forward output now, in the middle of node `i`'s backward, when that backward is the
-    /// last to read it (a convolution done with its input before it allocates the input's gradient).
-    func releaseOperand(_ j: Int, readLastBy i: Int) {
-        if released.after[i]?.contains(j) == true { stored[j] = [] }
+    /// last to read it (a convolution done with its input before it allocates the input's gradient; a BatchNorm
+    /// writing its input gradient over its input).
+    /// Returns whether it did.
+    @discardableResult
+    func releaseOperand(_ j: Int, readLastBy i: Int) -> Bool {
+        guard released.after[i]?.contains(j) == true else { return false }
+        stored[j] = []
+        return true
     }
 }

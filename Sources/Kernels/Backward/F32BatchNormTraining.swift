@@ -125,6 +125,7 @@ public enum F32BatchNormTraining {
 
     /// `dx = k * (g - meanDy) - (x - mean) * kc` per channel, over `pixels`, where g is `dy` taken back
     /// through `activation`; `k = gamma * invstd`, `meanDy = sum(g) / M`, `kc = k * invstd^2 * sum(g * (x - mean)) / M`.
+    /// Each element is read before it is written, so `dx` may be `x`, `y` or `dy` (training writes it over `x`).
     public static func inputGradient(_ x: UnsafePointer<Float>, output y: UnsafePointer<Float>, outputGradient dy: UnsafePointer<Float>,
                                      activation: FusedActivation, channels c: Int, mean: UnsafePointer<Float>, k: UnsafePointer<Float>,
                                      meanDy: UnsafePointer<Float>, kc: UnsafePointer<Float>, pixels: Range<Int>,
@@ -258,7 +259,8 @@ public enum F32BatchNormTraining {
 
     /// `dx = gamma * invstd / M * (M * g - sum(g) - xhat * sum(g * xhat))`, `dgamma = sum(g * xhat)`,
     /// `dbeta = sum(g)`, with M = pixels, xhat the normalized input and g = `dy` taken back through
-    /// `activation` from the output `y`. `spread` runs the chunk sums and the input-gradient pass.
+    /// `activation` from the output `y`. `spread` runs the chunk sums and the input-gradient pass. `dx` may be `x`:
+    /// the sums read all of `x` before the input-gradient pass writes any of it.
     public static func backward(_ x: UnsafePointer<Float>, output y: UnsafePointer<Float>, outputGradient dy: UnsafePointer<Float>,
                                 activation: FusedActivation = .none, pixels: Int, channels c: Int,
                                 gamma: UnsafePointer<Float>, saved: Saved, inputGradient dx: UnsafeMutablePointer<Float>,
