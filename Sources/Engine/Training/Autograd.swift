@@ -2,9 +2,10 @@ import Kernels
 
 /// Reverse-mode differentiation of an Engine `Graph`: `forward` runs the graph in training mode
 /// (BatchNorm on batch statistics, updating its running statistics) and keeps the activations a backward
-/// reads (on volumes, BatchNorm and concatenation outputs are freed and recomputed: `RecomputedActivations`,
-/// and each output is released once the backward no longer reads it: `ReleasedActivations`); `backward`
-/// takes the gradients of the outputs and accumulates the gradient of every parameter.
+/// reads (on volumes, BatchNorm, concatenation and cheap convolution outputs are freed and recomputed:
+/// `RecomputedActivations`, and each output is released once the backward no longer reads it:
+/// `ReleasedActivations`); `backward` takes the gradients of the outputs and accumulates the gradient of every
+/// parameter.
 ///
 /// Activations are NHWC internally; inputs, outputs and output gradients are NCHW `Tensor`s. Each
 /// kernel sums in a fixed order and threads split work by fixed arithmetic, so gradients are the same
@@ -38,8 +39,8 @@ public final class Autograd {
     /// Floats of stacked input a 3D convolution holds at a time (its depth taps stacked as channels, a block of
     /// output slices at a time: `StackedBlocks`); 8 Mi floats is 32 MiB, against `kd` times the whole input.
     public var stackingBlockFloats = 8 << 20
-    /// Whether training drops each BatchNorm's and concatenation's output once the forward nodes that read it
-    /// have run, and recomputes it when a backward reads it (`RecomputedActivations`). nil (the default): on
+    /// Whether training drops each BatchNorm's, concatenation's and cheap convolution's output once the forward
+    /// nodes that read it have run, and recomputes it when a backward reads it (`RecomputedActivations`). nil (the default): on
     /// volumes, where a 3D U-Net's saved activations are gigabytes, off on images, where the extra pass would
     /// cost time for little memory. The gradients have the same bits either way.
     public var recomputeActivations: Bool? = nil
@@ -135,14 +136,14 @@ public final class Autograd {
     public func forward(_ inputs: [Tensor], training: Bool = true) throws(GraphError) -> [Tensor] {
         self.training = training
         shapes = try graph.inferShapes(inputs.map { $0.shape })
-        // Reuse last step's activation arrays when the shapes repeat (every training step): allocating and
-        // zeroing fresh ones cost about 15% of a step in page faults.
+        // Reuse last step's activation arrays when the shapes repeat (every training step on images; on volumes
+        // the backward released them): allocating fresh ones cost about 15% of a step in page faults.
         var previous = stored
         stored = []
-        let recompute = recomputeActivations ?? inputs.contains { $0.shape.depth != nil }
-        recomputed = training && recompute ? RecomputedActivations(graph, fused: batchNormActivations) : RecomputedActivations()
-        let release = releaseActivations ?? inputs.contains { $0.shape.depth != nil }
-        released = training && release ? ReleasedActivations(graph) : ReleasedActivations()
+        let volumes = inputs.contains { $0.shape.depth != nil }
+        recomputed = training && (recomputeActivations ?? volumes)
+            ? RecomputedActivations(graph, fused: batchNormActivations) : RecomputedActivations()
+        released = training && (releaseActivations ?? volumes) ? ReleasedActivations(graph) : ReleasedActivations()
         // A fused activation node shares its BatchNorm's array; drop that reference so the BatchNorm can
         // reuse the array in place.
         for k in fusedActivationNodes where k < previous.count { previous[k] = [] }

@@ -31,12 +31,13 @@ extension Autograd {
         return db
     }
 
-    /// dY through a fused activation, from the node's output (ReLU and LeakyReLU keep the sign).
-    /// dX of the activation node `i` fused into its store, from its output (read only when there is one).
+    /// dY through the activation node `i` fused into its store, from its output, read only when there is an
+    /// activation (a released output is not recomputed for nothing).
     func activationBackward(_ act: FusedActivation, ofNode i: Int, _ dy: [Float]) -> [Float] {
         act == .none ? dy : activationBackward(act, value(i), dy)
     }
 
+    /// dY through a fused activation, from the node's output (ReLU and LeakyReLU keep the sign).
     func activationBackward(_ act: FusedActivation, _ y: [Float], _ dy: [Float]) -> [Float] {
         if act == .none { return dy }
         var dx = Autograd.uninitialized(dy.count)

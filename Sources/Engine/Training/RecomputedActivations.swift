@@ -29,8 +29,8 @@ struct RecomputedActivations {
 
     init() {}
 
-    /// The groups of `graph`'s BatchNorm and concatenation nodes (`fused`: the BatchNorms that run their
-    /// following activation), except those that are graph outputs or that nothing reads.
+    /// The groups of `graph`'s BatchNorm, concatenation and cheap convolution nodes (`fused`: the BatchNorms that
+    /// run their following activation), except those that are graph outputs or that nothing reads.
     init(_ graph: Graph, fused: [Int: FusedActivation]) {
         var outputs = Set<Int>()
         for o in graph.outputs { outputs.insert(o.node) }
@@ -60,8 +60,7 @@ struct RecomputedActivations {
     }
 }
 
-/// The forward outputs as operators read them (`tape.values[j]`): a dropped BatchNorm or concatenation output is
-/// recomputed.
+/// The forward outputs as operators read them (`tape.values[j]`): a dropped output is recomputed.
 struct ActivationStore {
     let tape: Autograd
     subscript(_ i: Int) -> [Float] { tape.value(i) }
@@ -79,7 +78,7 @@ extension Autograd {
         return stored[i]
     }
 
-    /// Frees the BatchNorm and concatenation outputs no forward node reads after node `k`.
+    /// Frees the recomputable outputs no forward node reads after node `k`.
     func dropOutputsLastRead(by k: Int) {
         guard let groups = recomputed.dropAfter[k] else { return }
         for g in groups {
