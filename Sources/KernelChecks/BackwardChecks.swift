@@ -191,11 +191,24 @@ public enum BackwardChecks {
                     F32BatchNormTraining.forward(xp.baseAddress!, pixels: pixels, channels: c, gamma: gp.baseAddress!, beta: bp.baseAddress!,
                                                  epsilon: 1e-5, momentum: 0.1, runningMean: rm.baseAddress!, runningVariance: rv.baseAddress!,
                                                  activation: activation, output: $0.baseAddress!) } } } } } }
-            x.withUnsafeBufferPointer { xp in y.withUnsafeBufferPointer { yp in dy.withUnsafeBufferPointer { dp in gamma.withUnsafeBufferPointer { gp in
+            x.withUnsafeBufferPointer { xp in dy.withUnsafeBufferPointer { dp in gamma.withUnsafeBufferPointer { gp in
                 dx.withUnsafeMutableBufferPointer { dxp in dg.withUnsafeMutableBufferPointer { dgp in db.withUnsafeMutableBufferPointer {
-                    F32BatchNormTraining.backward(xp.baseAddress!, output: yp.baseAddress!, outputGradient: dp.baseAddress!, activation: activation,
+                    F32BatchNormTraining.backward(xp.baseAddress!, outputGradient: dp.baseAddress!, activation: activation,
                                                   pixels: pixels, channels: c, gamma: gp.baseAddress!, saved: saved, inputGradient: dxp.baseAddress!,
-                                                  gammaGradient: dgp.baseAddress!, betaGradient: $0.baseAddress!) } } } } } } }
+                                                  gammaGradient: dgp.baseAddress!, betaGradient: $0.baseAddress!) } } } } } }
+            // Recomputing the output into a concatenation's channel slot (a wider row, at an offset) writes the
+            // forward's bits there and nothing between the slots.
+            let stride = c + 3, offset = 2
+            var slot = poisoned(pixels * stride)
+            x.withUnsafeBufferPointer { xp in saved.scale.withUnsafeBufferPointer { sp in saved.shift.withUnsafeBufferPointer { hp in
+                slot.withUnsafeMutableBufferPointer {
+                    F32BatchNormTraining.normalize(xp.baseAddress!, channels: c, scale: sp.baseAddress!, shift: hp.baseAddress!, activation: activation,
+                                                   pixels: 0..<pixels, output: $0.baseAddress! + offset, outputStride: stride) } } } }
+            let wrong = slot.indices.first { e in
+                let p = e / stride, k = e % stride
+                return k >= offset && k < offset + c ? slot[e].bitPattern != y[p * c + k - offset].bitPattern : !slot[e].isNaN
+            }
+            if let e = wrong { failures.append("\(label): normalize into a slot of stride \(stride): element \(e) is \(slot[e])") }
             // ReLU's gradient passes where the output is positive; near zero the two computations may disagree
             // on the sign, so those elements take the fast kernel's choice (from its own output).
             let expectedY = refY.map { activation.apply($0) }

@@ -79,7 +79,7 @@ final class DataParallelTests: XCTestCase {
                 var rm = [Float](repeating: 0, count: c), rv = [Float](repeating: 1, count: c)
                 let saved = F32BatchNormTraining.forward(xs, pixels: rows.count, channels: c, gamma: gamma, beta: beta, epsilon: 1e-5, momentum: 0.1,
                                                          runningMean: &rm, runningVariance: &rv, activation: .relu, output: &y, synchronize: sync)
-                F32BatchNormTraining.backward(xs, output: y, outputGradient: dys, activation: .relu, pixels: rows.count, channels: c, gamma: gamma,
+                F32BatchNormTraining.backward(xs, outputGradient: dys, activation: .relu, pixels: rows.count, channels: c, gamma: gamma,
                                               saved: saved, inputGradient: &dx, gammaGradient: &dg, betaGradient: &db, synchronize: sync)
                 return (y, dx, dg, db, rm, rv)
             }

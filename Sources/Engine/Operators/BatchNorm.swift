@@ -132,8 +132,12 @@ extension BatchNormAttributes {
         }
     }
 
+    /// Training's backward recomputes its fused activation's sign from the input (`F32BatchNormTraining`); only
+    /// the backward of an inference-mode forward (explanations, where nothing is released) reads the output.
+    public var backwardReadsOutput: Bool { false }
+
     public func backward(_ tape: Autograd, node i: Int, outputGradient dyIn: [Float], operandGradients grads: inout [[Float]?]) throws(GraphError) {
-        let j = tape.graph.nodes[i].inputs[0], s = tape.shapes[i], y = tape.values[i], activation = tape.batchNormActivation(i, self)
+        let j = tape.graph.nodes[i].inputs[0], s = tape.shapes[i], activation = tape.batchNormActivation(i, self)
         let pixels = s.batch * s.pixelsPerImage
         var dgamma = [Float](repeating: 0, count: s.channels), dbeta = [Float](repeating: 0, count: s.channels)
         let gamma = tape.parameter(self.gamma)
@@ -142,11 +146,11 @@ extension BatchNormAttributes {
             // reads each element before it writes it): one full-size array less at the top level's peak.
             var x = tape.values[j], dx: [Float] = []
             func run(_ input: UnsafePointer<Float>, into inputGradient: UnsafeMutablePointer<Float>) {
-                y.withUnsafeBufferPointer { yp in dyIn.withUnsafeBufferPointer { dp in
-                    tape.batchNormBackward(input, output: yp.baseAddress!, outputGradient: dp.baseAddress!, activation: activation,
+                dyIn.withUnsafeBufferPointer { dp in
+                    tape.batchNormBackward(input, outputGradient: dp.baseAddress!, activation: activation,
                                            pixels: pixels, channels: s.channels, gamma: gamma, saved: saved, inputGradient: inputGradient,
                                            gammaGradient: &dgamma, betaGradient: &dbeta)
-                } }
+                }
             }
             if tape.releaseOperand(j, readLastBy: i) {
                 x.withUnsafeMutableBufferPointer { run(UnsafePointer($0.baseAddress!), into: $0.baseAddress!) }
@@ -162,7 +166,7 @@ extension BatchNormAttributes {
         }
         var dx = Autograd.uninitialized(s.elementCount)
         do {
-            let dy = tape.activationBackward(activation, y, dyIn)
+            let dy = tape.activationBackward(activation, tape.values[i], dyIn)
             let mean = tape.parameter(self.mean), variance = tape.parameter(self.variance), x = tape.values[j]
             for k in 0..<dx.count {
                 let c = k % s.channels

@@ -51,18 +51,13 @@ extension Concat {
 
 extension Concat {
     public func trainingForward(_ tape: Autograd, node i: Int, output out: inout [Float]) throws(GraphError) {
-        let s = tape.shapes[i]
+        let total = tape.shapes[i].channels
         var offset = 0
-        let pixels = s.batch * s.pixelsPerImage, total = s.channels, threads = tape.threads
-        for j in tape.graph.nodes[i].inputs {
-            let c = tape.shapes[j].channels, o0 = offset
-            tape.values[j].withUnsafeBufferPointer { src in out.withUnsafeMutableBufferPointer { dst in
-                let sp = src.baseAddress!, dp = dst.baseAddress!
-                ParallelFor.run(count: pixels, threads: threads) { range, _ in
-                    for p in range { (dp + p * total + o0).update(from: sp + p * c, count: c) }
-                }
-            } }
-            offset += c
+        out.withUnsafeMutableBufferPointer { dst in
+            for j in tape.graph.nodes[i].inputs {
+                tape.copyValue(j, into: dst.baseAddress! + offset, rowStride: total)
+                offset += tape.shapes[j].channels
+            }
         }
     }
 
@@ -72,6 +67,8 @@ extension Concat {
         let s = tape.shapes[i]
         var offset = 0
         let pixels = s.batch * s.pixelsPerImage, total = s.channels, threads = tape.threads
+        // The operands' outputs were kept only to recompute this concatenation: gone before their gradients come.
+        for j in tape.graph.nodes[i].inputs { tape.releaseOperand(j, readLastBy: i) }
         for j in tape.graph.nodes[i].inputs {
             let c = tape.shapes[j].channels, o0 = offset
             var dx = Autograd.uninitialized(pixels * c)

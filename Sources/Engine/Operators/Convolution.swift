@@ -331,7 +331,7 @@ extension ConvAttributes {
         if case .input = tape.graph.nodes[j].op, j != tape.capturing { needsInputGradient = false } else { needsInputGradient = true }
         guard let stacking, !stacking.isIdentity else {
             tape.addGradient(weight, try tape.weightGradient(g, input: tape.values[j], outputGradient: dy, node: node))
-            tape.releaseOperand(j, readLastBy: i)
+            tape.freeOperand(j, readBy: i)
             if needsInputGradient {
                 Autograd.accumulate(&grads[j], try tape.convolutionInputGradient(g, weights: tape.parameter(weight), dy, node))
             }
@@ -357,7 +357,7 @@ extension ConvAttributes {
         }
         tape.addGradient(weight, DepthStacking.unstackedWeights(dw, outer: outChannels, inner: g.inChannels / stacking.taps,
                                                                 depth: stacking.taps, planeTaps: g.kernelHeight * g.kernelWidth))
-        tape.releaseOperand(j, readLastBy: i)
+        tape.freeOperand(j, readBy: i)
         guard needsInputGradient else { return }
         let inputGradient = try ConvInputGradient(blocks.geometry, weights: stackedWeights(tape, stacking), threads: tape.threads,
                                                   algorithm: { tape.algorithm(for: $0) }, node: node)

@@ -45,8 +45,8 @@ public protocol OperatorDefinition: Equatable {
     /// Given dY of node `i` (NHWC), adds its operands' gradients into `operandGradients` and its parameters'
     /// gradients into `tape.gradients`.
     func backward(_ tape: Autograd, node i: Int, outputGradient: [Float], operandGradients: inout [[Float]?]) throws(GraphError)
-    /// Whether `backward` reads the node's own forward output (an activation's mask, a softmax); when it does
-    /// not, training can release that output once the nodes reading it have run their backward
+    /// Whether `backward` in training reads the node's own forward output (an activation's mask, a softmax); when
+    /// it does not, training can release that output once the nodes reading it have run their backward
     /// (`ReleasedActivations`).
     var backwardReadsOutput: Bool { get }
 

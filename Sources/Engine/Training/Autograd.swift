@@ -143,7 +143,7 @@ public final class Autograd {
         let volumes = inputs.contains { $0.shape.depth != nil }
         recomputed = training && (recomputeActivations ?? volumes)
             ? RecomputedActivations(graph, fused: batchNormActivations) : RecomputedActivations()
-        released = training && (releaseActivations ?? volumes) ? ReleasedActivations(graph) : ReleasedActivations()
+        released = training && (releaseActivations ?? volumes) ? ReleasedActivations(graph, fusedActivations: fusedActivationNodes) : ReleasedActivations()
         // A fused activation node shares its BatchNorm's array; drop that reference so the BatchNorm can
         // reuse the array in place.
         for k in fusedActivationNodes where k < previous.count { previous[k] = [] }

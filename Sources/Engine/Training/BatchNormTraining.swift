@@ -18,12 +18,12 @@ extension Autograd {
         } }
     }
 
-    func batchNormBackward(_ x: UnsafePointer<Float>, output y: UnsafePointer<Float>, outputGradient dy: UnsafePointer<Float>,
+    func batchNormBackward(_ x: UnsafePointer<Float>, outputGradient dy: UnsafePointer<Float>,
                            activation: FusedActivation, pixels: Int, channels c: Int, gamma: [Float], saved: F32BatchNormTraining.Saved,
                            inputGradient dx: UnsafeMutablePointer<Float>, gammaGradient: inout [Float], betaGradient: inout [Float]) {
         let threads = self.threads, synchronize = batchNormSynchronizer
         gamma.withUnsafeBufferPointer { g in gammaGradient.withUnsafeMutableBufferPointer { dg in betaGradient.withUnsafeMutableBufferPointer { db in
-            F32BatchNormTraining.backward(x, output: y, outputGradient: dy, activation: activation, pixels: pixels, channels: c,
+            F32BatchNormTraining.backward(x, outputGradient: dy, activation: activation, pixels: pixels, channels: c,
                                           gamma: g.baseAddress!, saved: saved, inputGradient: dx, gammaGradient: dg.baseAddress!,
                                           betaGradient: db.baseAddress!, spread: { ParallelFor.spread($0, threads: threads, $1) },
                                           synchronize: synchronize)

@@ -5,8 +5,9 @@ import Kernels
 /// same kernel, so the bits are the forward's. A BatchNorm is redone from its input (a convolution's output, which
 /// that convolution's BatchNorm backward keeps anyway) and the scale and shift its forward saved; a BatchNorm with
 /// its fused activation is one group (they share one array). A concatenation is copied again from its operands
-/// (recomputing a dropped one for the copy and dropping it again after): the skip connection it copies is kept as the
-/// convolution output it is normalized from, not twice more. A convolution with few multiply-adds per output
+/// (`Autograd.copyValue`: a dropped BatchNorm operand normalized straight into its channels, another dropped one
+/// recomputed for the copy and dropped again): the skip connection it copies is kept as the convolution output it
+/// is normalized from, not twice more. A convolution with few multiply-adds per output
 /// (`cheapConvolution`: the first layer of a one-channel image) is run again from its input. This is PyTorch's
 /// activation checkpointing narrowed to the cheapest ops to redo: one pass over the data, against the largest share
 /// of a U-Net's saved activations (a 3D U-Net at 96^3 keeps about half as many full-size tensors).
@@ -81,10 +82,43 @@ extension Autograd {
     /// Frees the recomputable outputs no forward node reads after node `k`.
     func dropOutputsLastRead(by k: Int) {
         guard let groups = recomputed.dropAfter[k] else { return }
-        for g in groups {
-            if case .batchNorm = graph.nodes[g.node].op, batchNormSaved[g.node] == nil { continue }  // not a training BatchNorm
-            for n in g.nodes { stored[n] = [] }
+        for g in groups { drop(g) }
+    }
+
+    /// Frees operand `j`'s output in the middle of node `i`'s backward, once `i` has read it: released when `i`
+    /// is its last backward reader, else dropped when it can be recomputed for a later one (a BatchNorm's output,
+    /// which the BatchNorm's own backward reads again), so that the input gradient allocated next does not sit
+    /// beside it.
+    func freeOperand(_ j: Int, readBy i: Int) {
+        if releaseOperand(j, readLastBy: i) { return }
+        if let g = recomputed.group[j] { drop(g) }
+    }
+
+    /// Frees a group's arrays (a BatchNorm's only when it trains: an inference BatchNorm has no saved
+    /// statistics to be redone from).
+    private func drop(_ g: RecomputedActivations.Group) {
+        if case .batchNorm = graph.nodes[g.node].op, batchNormSaved[g.node] == nil { return }
+        for n in g.nodes { stored[n] = [] }
+    }
+
+    /// Writes node `j`'s forward output into a concatenation: pixel `p`'s channels at `destination + p *
+    /// rowStride`. A dropped BatchNorm output is normalized straight into place, with no array of its own (the
+    /// top level's skip connection, 16 channels of a 96^3 patch pair, is 108 MiB); another dropped output is
+    /// recomputed for the copy and dropped again after.
+    func copyValue(_ j: Int, into destination: UnsafeMutablePointer<Float>, rowStride: Int) {
+        let c = shapes[j].channels, pixels = shapes[j].elementCount / max(1, c)
+        let dropped = stored[j].isEmpty && pixels > 0
+        if dropped, let g = recomputed.group[j], case .batchNorm = graph.nodes[g.node].op {
+            normalizeBatchNorm(g.node, into: destination, outputStride: rowStride)
+            return
         }
+        value(j).withUnsafeBufferPointer { src in
+            let sp = src.baseAddress!
+            ParallelFor.run(count: pixels, threads: threads) { range, _ in
+                for p in range { (destination + p * rowStride).update(from: sp + p * c, count: c) }
+            }
+        }
+        if dropped, let g = recomputed.group[j] { drop(g) }
     }
 
     private func recompute(_ g: RecomputedActivations.Group) {
@@ -105,35 +139,37 @@ extension Autograd {
         stored[i] = y
     }
 
-    /// The concatenation of node `i`'s operands, as its training forward copied it; an operand recomputed for it
-    /// is dropped again.
+    /// The concatenation of node `i`'s operands, as its training forward copied it (`copyValue`).
     private func redoConcatenation(_ i: Int, _ concat: Concat) {
-        let dropped = graph.nodes[i].inputs.filter { stored[$0].isEmpty && shapes[$0].elementCount > 0 }
         var y = Autograd.uninitialized(shapes[i].elementCount)
         do { try concat.trainingForward(self, node: i, output: &y) } catch {
             preconditionFailure("node \(graph.nodes[i].name): recomputing the concatenation failed: \(error)")
         }
-        for j in dropped { if let operand = recomputed.group[j] { for n in operand.nodes { stored[n] = [] } } }
         stored[i] = y
     }
 
     /// `y = activation(x * scale + shift)` of the group's BatchNorm, as its training forward computed it.
     private func redoBatchNorm(_ g: RecomputedActivations.Group) {
-        let i = g.node
+        let c = shapes[g.node].channels
+        var y = Autograd.uninitialized(shapes[g.node].elementCount)
+        y.withUnsafeMutableBufferPointer { normalizeBatchNorm(g.node, into: $0.baseAddress!, outputStride: c) }
+        for n in g.nodes { stored[n] = y }
+    }
+
+    /// BatchNorm node `i`'s output from its input and the scale and shift its training forward saved, pixel `p`
+    /// written at `destination + p * outputStride`.
+    private func normalizeBatchNorm(_ i: Int, into destination: UnsafeMutablePointer<Float>, outputStride: Int) {
         guard case .batchNorm(let a) = graph.nodes[i].op, let saved = batchNormSaved[i] else {
             preconditionFailure("node \(graph.nodes[i].name): no saved statistics to recompute its output from")
         }
         let x = value(graph.nodes[i].inputs[0])
         let c = shapes[i].channels, activation = batchNormActivation(i, a)
-        var y = Autograd.uninitialized(shapes[i].elementCount)
-        x.withUnsafeBufferPointer { xp in y.withUnsafeMutableBufferPointer { yp in
-            saved.scale.withUnsafeBufferPointer { sp in saved.shift.withUnsafeBufferPointer { hp in
-                let src = xp.baseAddress!, dst = yp.baseAddress!, scale = sp.baseAddress!, shift = hp.baseAddress!
-                ParallelFor.spread(yp.count / c, threads: threads) {
-                    F32BatchNormTraining.normalize(src, channels: c, scale: scale, shift: shift, activation: activation, pixels: $0, output: dst)
-                }
-            } }
-        } }
-        for n in g.nodes { stored[n] = y }
+        x.withUnsafeBufferPointer { xp in saved.scale.withUnsafeBufferPointer { sp in saved.shift.withUnsafeBufferPointer { hp in
+            let src = xp.baseAddress!, scale = sp.baseAddress!, shift = hp.baseAddress!
+            ParallelFor.spread(xp.count / c, threads: threads) {
+                F32BatchNormTraining.normalize(src, channels: c, scale: scale, shift: shift, activation: activation, pixels: $0,
+                                               output: destination, outputStride: outputStride)
+            }
+        } } }
     }
 }

@@ -1,8 +1,9 @@
 /// BatchNorm in training mode over a batch (NHWC: `pixels` = N*H*W rows of `channels`): normalizes with
 /// the batch statistics, updates the running statistics with `momentum` (PyTorch's convention: unbiased
 /// variance for the running estimate), and back-propagates through the batch statistics. A fused
-/// activation (ReLU, LeakyReLU) is applied in the normalizing pass and undone, from the output's sign, in
-/// the backward passes.
+/// activation (ReLU, LeakyReLU) is applied in the normalizing pass and undone in the backward passes from the
+/// output's sign, recomputed from the input with the forward's own scale and shift (the same bits as the
+/// forward's output, which backward therefore never needs: training can free it).
 ///
 /// The statistics are sums over every pixel of the batch. To split them over threads and still get the
 /// same bits for any thread count, each sum is cut into fixed chunks of `chunkPixels` pixels: a tile
@@ -64,8 +65,9 @@ public enum F32BatchNormTraining {
     }
 
     /// For each chunk k in `chunks`: `sumDy[k * c + ch]` = sum of g and `sumDyCentered[k * c + ch]` = sum of
-    /// g * (x - mean), where g is `dy` taken back through `activation` (from the output `y`).
-    public static func gradientSums(_ x: UnsafePointer<Float>, output y: UnsafePointer<Float>, outputGradient dy: UnsafePointer<Float>,
+    /// g * (x - mean), where g is `dy` taken back through `activation` (at the forward's `x * scale + shift`).
+    public static func gradientSums(_ x: UnsafePointer<Float>, scale: UnsafePointer<Float>, shift: UnsafePointer<Float>,
+                                    outputGradient dy: UnsafePointer<Float>,
                                     activation: FusedActivation, pixels: Int, channels c: Int, mean: UnsafePointer<Float>,
                                     chunks: Range<Int>, sumDy: UnsafeMutablePointer<Double>, sumDyCentered: UnsafeMutablePointer<Double>) {
         for k in chunks {
@@ -73,13 +75,15 @@ public enum F32BatchNormTraining {
             var ch = 0
             while ch &+ 8 <= c {
                 let m = SIMD8<Float>(UnsafeBufferPointer(start: mean + ch, count: 8))
+                let a = UnsafeRawPointer(scale + ch).loadUnaligned(as: SIMD8<Float>.self)
+                let b = UnsafeRawPointer(shift + ch).loadUnaligned(as: SIMD8<Float>.self)
                 var s = SIMD8<Float>(), sx = SIMD8<Float>()
                 var offset = p0 &* c &+ ch
                 for _ in p0..<p1 {
-                    let g = backThrough(activation, UnsafeRawPointer(y + offset).loadUnaligned(as: SIMD8<Float>.self),
-                                        UnsafeRawPointer(dy + offset).loadUnaligned(as: SIMD8<Float>.self))
+                    let v = UnsafeRawPointer(x + offset).loadUnaligned(as: SIMD8<Float>.self)
+                    let g = backThrough(activation, v, a, b, UnsafeRawPointer(dy + offset).loadUnaligned(as: SIMD8<Float>.self))
                     s += g
-                    sx = sx.addingProduct(g, UnsafeRawPointer(x + offset).loadUnaligned(as: SIMD8<Float>.self) - m)
+                    sx = sx.addingProduct(g, v - m)
                     offset &+= c
                 }
                 for l in 0..<8 { sumDy[k &* c &+ ch &+ l] = Double(s[l]); sumDyCentered[k &* c &+ ch &+ l] = Double(sx[l]) }
@@ -89,7 +93,7 @@ public enum F32BatchNormTraining {
                 var s: Float = 0, sx: Float = 0
                 for p in p0..<p1 {
                     let i = p &* c &+ ch
-                    let g = backThrough(activation, y[i], dy[i])
+                    let g = backThrough(activation, x[i], scale[ch], shift[ch], dy[i])
                     s += g
                     sx += g * (x[i] - mean[ch])
                 }
@@ -106,27 +110,31 @@ public enum F32BatchNormTraining {
         for k in 0..<chunks { for ch in 0..<c { total[ch] += partial[k &* c &+ ch] } }
     }
 
-    /// `y = activation(x * scale + shift)` per channel, over `pixels`.
+    /// `y = activation(x * scale + shift)` per channel, over `pixels`: pixel `p`'s `c` channels are read at
+    /// `x + p * c` and written at `y + p * outputStride` (`c` for an array of its own, the concatenation's
+    /// channel count for a slot inside one).
     public static func normalize(_ x: UnsafePointer<Float>, channels c: Int, scale: UnsafePointer<Float>, shift: UnsafePointer<Float>,
-                                 activation: FusedActivation, pixels: Range<Int>, output y: UnsafeMutablePointer<Float>) {
+                                 activation: FusedActivation, pixels: Range<Int>, output y: UnsafeMutablePointer<Float>, outputStride: Int) {
         for p in pixels {
-            let row = p &* c
+            let row = p &* c, out = y + p &* outputStride
             var ch = 0
             while ch &+ 8 <= c {
                 let v = UnsafeRawPointer(x + (row &+ ch)).loadUnaligned(as: SIMD8<Float>.self)
                 let a = UnsafeRawPointer(scale + ch).loadUnaligned(as: SIMD8<Float>.self)
                 let b = UnsafeRawPointer(shift + ch).loadUnaligned(as: SIMD8<Float>.self)
-                UnsafeMutableRawPointer(y + (row &+ ch)).storeBytes(of: activation.apply(b.addingProduct(v, a)), as: SIMD8<Float>.self)
+                UnsafeMutableRawPointer(out + ch).storeBytes(of: activation.apply(b.addingProduct(v, a)), as: SIMD8<Float>.self)
                 ch &+= 8
             }
-            while ch < c { y[row &+ ch] = activation.apply(shift[ch].addingProduct(x[row &+ ch], scale[ch])); ch &+= 1 }
+            while ch < c { out[ch] = activation.apply(shift[ch].addingProduct(x[row &+ ch], scale[ch])); ch &+= 1 }
         }
     }
 
     /// `dx = k * (g - meanDy) - (x - mean) * kc` per channel, over `pixels`, where g is `dy` taken back
-    /// through `activation`; `k = gamma * invstd`, `meanDy = sum(g) / M`, `kc = k * invstd^2 * sum(g * (x - mean)) / M`.
-    /// Each element is read before it is written, so `dx` may be `x`, `y` or `dy` (training writes it over `x`).
-    public static func inputGradient(_ x: UnsafePointer<Float>, output y: UnsafePointer<Float>, outputGradient dy: UnsafePointer<Float>,
+    /// through `activation` (at `x * scale + shift`); `k = gamma * invstd`, `meanDy = sum(g) / M`,
+    /// `kc = k * invstd^2 * sum(g * (x - mean)) / M`.
+    /// Each element is read before it is written, so `dx` may be `x` or `dy` (training writes it over `x`).
+    public static func inputGradient(_ x: UnsafePointer<Float>, scale: UnsafePointer<Float>, shift: UnsafePointer<Float>,
+                                     outputGradient dy: UnsafePointer<Float>,
                                      activation: FusedActivation, channels c: Int, mean: UnsafePointer<Float>, k: UnsafePointer<Float>,
                                      meanDy: UnsafePointer<Float>, kc: UnsafePointer<Float>, pixels: Range<Int>,
                                      inputGradient dx: UnsafeMutablePointer<Float>) {
@@ -135,38 +143,43 @@ public enum F32BatchNormTraining {
             var ch = 0
             while ch &+ 8 <= c {
                 let i = row &+ ch
-                let g = backThrough(activation, UnsafeRawPointer(y + i).loadUnaligned(as: SIMD8<Float>.self),
+                let v = UnsafeRawPointer(x + i).loadUnaligned(as: SIMD8<Float>.self)
+                let g = backThrough(activation, v, UnsafeRawPointer(scale + ch).loadUnaligned(as: SIMD8<Float>.self),
+                                    UnsafeRawPointer(shift + ch).loadUnaligned(as: SIMD8<Float>.self),
                                     UnsafeRawPointer(dy + i).loadUnaligned(as: SIMD8<Float>.self))
-                let centered = UnsafeRawPointer(x + i).loadUnaligned(as: SIMD8<Float>.self) - UnsafeRawPointer(mean + ch).loadUnaligned(as: SIMD8<Float>.self)
+                let centered = v - UnsafeRawPointer(mean + ch).loadUnaligned(as: SIMD8<Float>.self)
                 let scaled = UnsafeRawPointer(k + ch).loadUnaligned(as: SIMD8<Float>.self) * (g - UnsafeRawPointer(meanDy + ch).loadUnaligned(as: SIMD8<Float>.self))
-                let v = scaled.addingProduct(-centered, UnsafeRawPointer(kc + ch).loadUnaligned(as: SIMD8<Float>.self))
-                UnsafeMutableRawPointer(dx + i).storeBytes(of: v, as: SIMD8<Float>.self)
+                let gradient = scaled.addingProduct(-centered, UnsafeRawPointer(kc + ch).loadUnaligned(as: SIMD8<Float>.self))
+                UnsafeMutableRawPointer(dx + i).storeBytes(of: gradient, as: SIMD8<Float>.self)
                 ch &+= 8
             }
             while ch < c {
                 let i = row &+ ch
-                let g = backThrough(activation, y[i], dy[i])
+                let g = backThrough(activation, x[i], scale[ch], shift[ch], dy[i])
                 dx[i] = (k[ch] * (g - meanDy[ch])).addingProduct(-(x[i] - mean[ch]), kc[ch])
                 ch &+= 1
             }
         }
     }
 
+    /// `dy` taken back through `activation` at the output `activation(x * a + b)`, computed as `normalize` does
+    /// (one fused multiply-add, then the activation), so its sign is the forward output's bit for bit.
     @inline(__always)
-    static func backThrough(_ activation: FusedActivation, _ y: SIMD8<Float>, _ dy: SIMD8<Float>) -> SIMD8<Float> {
+    static func backThrough(_ activation: FusedActivation, _ x: SIMD8<Float>, _ a: SIMD8<Float>, _ b: SIMD8<Float>,
+                            _ dy: SIMD8<Float>) -> SIMD8<Float> {
         switch activation {
         case .none: return dy
-        case .relu: return dy.replacing(with: 0, where: y .<= 0)
-        case .leakyRelu(let slope): return dy.replacing(with: dy * slope, where: y .<= 0)
+        case .relu: return dy.replacing(with: 0, where: activation.apply(b.addingProduct(x, a)) .<= 0)
+        case .leakyRelu(let slope): return dy.replacing(with: dy * slope, where: activation.apply(b.addingProduct(x, a)) .<= 0)
         }
     }
 
     @inline(__always)
-    static func backThrough(_ activation: FusedActivation, _ y: Float, _ dy: Float) -> Float {
+    static func backThrough(_ activation: FusedActivation, _ x: Float, _ a: Float, _ b: Float, _ dy: Float) -> Float {
         switch activation {
         case .none: return dy
-        case .relu: return y > 0 ? dy : 0
-        case .leakyRelu(let slope): return y > 0 ? dy : dy * slope
+        case .relu: return activation.apply(b.addingProduct(x, a)) > 0 ? dy : 0
+        case .leakyRelu(let slope): return activation.apply(b.addingProduct(x, a)) > 0 ? dy : dy * slope
         }
     }
 
@@ -230,7 +243,7 @@ public enum F32BatchNormTraining {
         saved.scale = Array(UnsafeBufferPointer(start: floats + c, count: c))
         saved.shift = Array(UnsafeBufferPointer(start: floats + 2 * c, count: c))
         let scale = UnsafePointer(floats + c), shift = UnsafePointer(floats + 2 * c)
-        spread(pixels) { normalize(x, channels: c, scale: scale, shift: shift, activation: activation, pixels: $0, output: y) }
+        spread(pixels) { normalize(x, channels: c, scale: scale, shift: shift, activation: activation, pixels: $0, output: y, outputStride: c) }
         return saved
     }
 
@@ -259,9 +272,10 @@ public enum F32BatchNormTraining {
 
     /// `dx = gamma * invstd / M * (M * g - sum(g) - xhat * sum(g * xhat))`, `dgamma = sum(g * xhat)`,
     /// `dbeta = sum(g)`, with M = pixels, xhat the normalized input and g = `dy` taken back through
-    /// `activation` from the output `y`. `spread` runs the chunk sums and the input-gradient pass. `dx` may be `x`:
-    /// the sums read all of `x` before the input-gradient pass writes any of it.
-    public static func backward(_ x: UnsafePointer<Float>, output y: UnsafePointer<Float>, outputGradient dy: UnsafePointer<Float>,
+    /// `activation` at the forward's output, recomputed from `x` and `saved`'s scale and shift. `spread` runs the
+    /// chunk sums and the input-gradient pass. `dx` may be `x`: the sums read all of `x` before the
+    /// input-gradient pass writes any of it.
+    public static func backward(_ x: UnsafePointer<Float>, outputGradient dy: UnsafePointer<Float>,
                                 activation: FusedActivation = .none, pixels: Int, channels c: Int,
                                 gamma: UnsafePointer<Float>, saved: Saved, inputGradient dx: UnsafeMutablePointer<Float>,
                                 gammaGradient: UnsafeMutablePointer<Float>, betaGradient: UnsafeMutablePointer<Float>,
@@ -270,10 +284,10 @@ public enum F32BatchNormTraining {
         let partial = UnsafeMutablePointer<Double>.allocate(capacity: 2 * chunks * c), total = UnsafeMutablePointer<Double>.allocate(capacity: 2 * c)
         let floats = UnsafeMutablePointer<Float>.allocate(capacity: 3 * c)
         defer { partial.deallocate(); total.deallocate(); floats.deallocate() }
-        saved.mean.withUnsafeBufferPointer { mean in
-            let mean = mean.baseAddress!
+        saved.mean.withUnsafeBufferPointer { mean in saved.scale.withUnsafeBufferPointer { scale in saved.shift.withUnsafeBufferPointer { shift in
+            let mean = mean.baseAddress!, scale = scale.baseAddress!, shift = shift.baseAddress!
             spread(chunks) {
-                gradientSums(x, output: y, outputGradient: dy, activation: activation, pixels: pixels, channels: c, mean: mean,
+                gradientSums(x, scale: scale, shift: shift, outputGradient: dy, activation: activation, pixels: pixels, channels: c, mean: mean,
                              chunks: $0, sumDy: partial, sumDyCentered: partial + chunks * c)
             }
             reduce(partial, chunks: chunks, channels: c, into: total)
@@ -288,9 +302,9 @@ public enum F32BatchNormTraining {
                            k: floats, meanDy: floats + c, kc: floats + 2 * c)
             let k = UnsafePointer(floats), meanDy = UnsafePointer(floats + c), kc = UnsafePointer(floats + 2 * c)
             spread(pixels) {
-                inputGradient(x, output: y, outputGradient: dy, activation: activation, channels: c, mean: mean, k: k,
+                inputGradient(x, scale: scale, shift: shift, outputGradient: dy, activation: activation, channels: c, mean: mean, k: k,
                               meanDy: meanDy, kc: kc, pixels: $0, inputGradient: dx)
             }
-        }
+        } } }
     }
 }
