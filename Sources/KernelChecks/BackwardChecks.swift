@@ -196,6 +196,17 @@ public enum BackwardChecks {
                     F32BatchNormTraining.backward(xp.baseAddress!, outputGradient: dp.baseAddress!, activation: activation,
                                                   pixels: pixels, channels: c, gamma: gp.baseAddress!, saved: saved, inputGradient: dxp.baseAddress!,
                                                   gammaGradient: dgp.baseAddress!, betaGradient: $0.baseAddress!) } } } } } }
+            // Training writes the input gradient over the input when it is the input's last reader: the same bits.
+            var inPlace = x, dgInPlace = poisoned(c), dbInPlace = poisoned(c)
+            dy.withUnsafeBufferPointer { dp in gamma.withUnsafeBufferPointer { gp in
+                inPlace.withUnsafeMutableBufferPointer { xp in dgInPlace.withUnsafeMutableBufferPointer { dgp in dbInPlace.withUnsafeMutableBufferPointer {
+                    F32BatchNormTraining.backward(UnsafePointer(xp.baseAddress!), outputGradient: dp.baseAddress!, activation: activation,
+                                                  pixels: pixels, channels: c, gamma: gp.baseAddress!, saved: saved, inputGradient: xp.baseAddress!,
+                                                  gammaGradient: dgp.baseAddress!, betaGradient: $0.baseAddress!) } } } } }
+            if inPlace.map(\.bitPattern) != dx.map(\.bitPattern) || dgInPlace.map(\.bitPattern) != dg.map(\.bitPattern)
+                || dbInPlace.map(\.bitPattern) != db.map(\.bitPattern) {
+                failures.append("\(label): the input gradient written over the input differs from the one written apart")
+            }
             // Recomputing the output into a concatenation's channel slot (a wider row, at an offset) writes the
             // forward's bits there and nothing between the slots.
             let stride = c + 3, offset = 2

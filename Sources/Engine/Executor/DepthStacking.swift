@@ -59,13 +59,46 @@ struct DepthStacking {
     /// Stacked images `images` (of `batch * shortDepth`) from the long volume, into `stacked` (`images.count`
     /// stacked images, every element written).
     func stack(_ long: UnsafePointer<Float>, images: Range<Int>, into stacked: UnsafeMutablePointer<Float>, threads: Int) {
+        stack([Part(long, channels: channels)], images: images, into: stacked, threads: threads)
+    }
+
+    /// A run of the long volume's channels kept in an array of its own: an operand of a concatenation that is
+    /// never materialized (`Autograd.concatenationParts`). `normalize` recomputes a BatchNorm's output from its
+    /// input on the way (`F32BatchNormTraining.normalize`, the forward's bits).
+    struct Part {
+        let volume: UnsafePointer<Float>
+        let channels: Int
+        let normalize: (scale: UnsafePointer<Float>, shift: UnsafePointer<Float>, activation: FusedActivation)?
+
+        init(_ volume: UnsafePointer<Float>, channels: Int,
+             normalize: (scale: UnsafePointer<Float>, shift: UnsafePointer<Float>, activation: FusedActivation)? = nil) {
+            self.volume = volume
+            self.channels = channels
+            self.normalize = normalize
+        }
+    }
+
+    /// `stack` of a long volume given as `parts` side by side along the channels (their channels add up to
+    /// `channels`): the same bits as stacking their concatenation.
+    func stack(_ parts: [Part], images: Range<Int>, into stacked: UnsafeMutablePointer<Float>, threads: Int) {
         let pixels = sliceFloats / channels, c = channels, kd = taps, first = images.lowerBound
         ParallelFor.run(count: images.count, threads: threads) { items, _ in
             for item in items {
                 let m = first + item, n = m / shortDepth, z = m % shortDepth, base = stacked + item * stackedImageFloats
                 for k in 0..<kd {
-                    let slice = longSlice(z, tap: k).map { long + (n * longDepth + $0) * sliceFloats }
-                    VolumeSlices.interleave(slice, channels: c, into: base + k * c, stride: kd * c, pixels: 0..<pixels)
+                    let slice = longSlice(z, tap: k).map { n * longDepth + $0 }
+                    var offset = 0
+                    for part in parts {
+                        let dst = base + k * c + offset, cp = part.channels
+                        if let slice, let (scale, shift, activation) = part.normalize {
+                            F32BatchNormTraining.normalize(part.volume + slice * pixels * cp, channels: cp, scale: scale, shift: shift,
+                                                           activation: activation, pixels: 0..<pixels, output: dst, outputStride: kd * c)
+                        } else {
+                            VolumeSlices.interleave(slice.map { part.volume + $0 * pixels * cp }, channels: cp, into: dst, stride: kd * c,
+                                                    pixels: 0..<pixels)
+                        }
+                        offset += cp
+                    }
                 }
             }
         }
@@ -86,6 +119,13 @@ struct DepthStacking {
     /// Adds stacked images `images` (`stacked` holds `images.count` of them) into the long slices they read,
     /// in ascending stacked order: running consecutive ranges in order gives the bits of one `unstackAdd`.
     func unstackAdd(_ stacked: UnsafePointer<Float>, images: Range<Int>, into long: UnsafeMutablePointer<Float>, threads: Int) {
+        unstackAdd(stacked, images: images, into: [(long, channels)], threads: threads)
+    }
+
+    /// `unstackAdd` into a long volume given as `parts` side by side along the channels (each its own array of
+    /// `channels` channels a pixel): the same sums, in the same order, as into their concatenation.
+    func unstackAdd(_ stacked: UnsafePointer<Float>, images: Range<Int>, into parts: [(volume: UnsafeMutablePointer<Float>, channels: Int)],
+                    threads: Int) {
         let pixels = sliceFloats / channels, c = channels, kd = taps
         // The long slices (batch-major) these images reach, in order, so the threads split only those.
         var reached: [Int] = []
@@ -99,13 +139,17 @@ struct DepthStacking {
         unique.withUnsafeBufferPointer { targets in
             ParallelFor.run(count: targets.count, threads: threads) { range, _ in
                 for t in range {
-                    let item = targets[t], n = item / longDepth, iz = item % longDepth, target = long + item * sliceFloats
+                    let item = targets[t], n = item / longDepth, iz = item % longDepth
                     let zLow = max(images.lowerBound - n * shortDepth, 0), zHigh = min(images.upperBound - n * shortDepth, shortDepth)
                     for z in zLow..<zHigh { for k in 0..<kd where longSlice(z, tap: k) == iz {
-                        let block = stacked + (n * shortDepth + z - images.lowerBound) * stackedImageFloats + k * c
-                        for p in 0..<pixels {
-                            let s = block + p &* kd &* c, d = target + p &* c
-                            for q in 0..<c { d[q] += s[q] }
+                        var block = stacked + (n * shortDepth + z - images.lowerBound) * stackedImageFloats + k * c
+                        for (volume, cp) in parts {
+                            let target = volume + item * pixels * cp
+                            for p in 0..<pixels {
+                                let s = block + p &* kd &* c, d = target + p &* cp
+                                for q in 0..<cp { d[q] += s[q] }
+                            }
+                            block += cp
                         }
                     } }
                 }

@@ -345,10 +345,12 @@ extension ConvAttributes {
         let stacked = AlignedBuffer(count: blocks.stackedFloats, zeroed: false)
         let outStride = g.outputShape.elementsPerImage
         var dw: [Float] = []
-        try tape.values[j].withUnsafeBufferPointer { xp throws(GraphError) in
+        // A skip concatenation is read as its two operands (`concatenationOperands`), never rebuilt whole.
+        let operands = tape.concatenationOperands(j, readBy: i)
+        try tape.withStackParts(of: j, operands: operands) { parts throws(GraphError) in
             try dy.withUnsafeBufferPointer { dp throws(GraphError) in
                 for images in blocks.ranges {
-                    stacking.stack(xp.baseAddress!, images: images, into: stacked.pointer, threads: tape.threads)
+                    stacking.stack(parts, images: images, into: stacked.pointer, threads: tape.threads)
                     let blockDW = try tape.weightGradient(blocks.geometry, input: stacked.constPointer,
                                                           outputGradient: dp.baseAddress! + images.lowerBound * outStride, node: node)
                     if dw.isEmpty { dw = blockDW } else { Autograd.add(blockDW, into: &dw) }
@@ -361,6 +363,23 @@ extension ConvAttributes {
         guard needsInputGradient else { return }
         let inputGradient = try ConvInputGradient(blocks.geometry, weights: stackedWeights(tape, stacking), threads: tape.threads,
                                                   algorithm: { tape.algorithm(for: $0) }, node: node)
+        if let operands {
+            // One gradient per operand, added as the concatenation's backward would have split it.
+            let (a, b) = (operands[0], operands[1])
+            var da = [Float](repeating: 0, count: tape.shapes[a].elementCount), db = [Float](repeating: 0, count: tape.shapes[b].elementCount)
+            dy.withUnsafeBufferPointer { dp in da.withUnsafeMutableBufferPointer { ap in db.withUnsafeMutableBufferPointer { bp in
+                for images in blocks.ranges {
+                    inputGradient.run(outputGradient: dp.baseAddress! + images.lowerBound * outStride, inputGradient: stacked.pointer)
+                    stacking.unstackAdd(stacked.constPointer, images: images,
+                                        into: [(ap.baseAddress!, tape.shapes[a].channels), (bp.baseAddress!, tape.shapes[b].channels)],
+                                        threads: tape.threads)
+                }
+            } } }
+            Autograd.accumulate(&grads[a], da)
+            Autograd.accumulate(&grads[b], db)
+            for k in operands { tape.releaseOperand(k, readLastBy: j) }
+            return
+        }
         var dx = [Float](repeating: 0, count: tape.shapes[j].elementCount)
         dy.withUnsafeBufferPointer { dp in dx.withUnsafeMutableBufferPointer { xp in
             for images in blocks.ranges {

@@ -233,7 +233,7 @@ extension MaxPool2d {
         let j = tape.graph.nodes[i].inputs[0], s = tape.shapes[i], xs = tape.shapes[j], g = window.geometry(xs)
         if xs.depth != nil { return Autograd.accumulate(&grads[j], window.backwardVolume(tape, node: i, outputGradient: dyIn, max: true)) }
         var dx = [Float](repeating: 0, count: xs.elementCount)
-        let indices = tape.maxPoolIndices[i]!
+        let indices = tape.takeMaxPoolIndices(ofNode: i)
         dyIn.withUnsafeBufferPointer { dp in indices.withUnsafeBufferPointer { ip in dx.withUnsafeMutableBufferPointer { xp in
             // Images scatter into disjoint parts of dX, so they can run on different threads.
             let d = dp.baseAddress!, ix = ip.baseAddress!, dxb = xp.baseAddress!
@@ -421,7 +421,7 @@ extension PoolAttributes {
         var g = geometry(xs)
         g.batch = 1
         let slices = s.batch * inDepth, plane = s.height * s.width * s.channels, inPlane = xs.height * xs.width * xs.channels
-        let indices = isMax ? tape.maxPoolIndices[i]! : []
+        let indices = isMax ? tape.takeMaxPoolIndices(ofNode: i) : []
         // Depth stage, per input slice (each sums its readers in output order: the same bits for any thread count).
         var pooledGradient = [Float](repeating: 0, count: slices * plane)
         dy.withUnsafeBufferPointer { dp in pooledGradient.withUnsafeMutableBufferPointer { gp in indices.withUnsafeBufferPointer { ip in
