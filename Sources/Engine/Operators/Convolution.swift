@@ -310,13 +310,23 @@ extension ConvAttributes {
         let op = try Conv2dOperator.make(blocks.geometry, weights: stackedWeights(tape, stacking), bias: bias.map { tape.parameter($0) },
                                          activation: activation, algorithm: tape.algorithm(for: g), threads: tape.threads, node: node)
         let stacked = AlignedBuffer(count: blocks.stackedFloats, zeroed: false), workspace = AlignedBuffer(count: op.workspaceFloats, zeroed: false)
-        tape.values[j].withUnsafeBufferPointer { xp in out.withUnsafeMutableBufferPointer { yp in
-            for images in blocks.ranges {
-                stacking.stack(xp.baseAddress!, images: images, into: stacked.pointer, threads: tape.threads)
-                op.run(input: stacked.constPointer, output: yp.baseAddress! + images.lowerBound * g.outputShape.elementsPerImage,
-                       workspace: workspace.pointer)
+        // A skip concatenation that training never builds is stacked from its operands (`concatenationOperands`).
+        try tape.withStackParts(of: j, operands: tape.concatenationOperands(j, readBy: i)) { parts throws(GraphError) in
+            out.withUnsafeMutableBufferPointer { yp in
+                for images in blocks.ranges {
+                    stacking.stack(parts, images: images, into: stacked.pointer, threads: tape.threads)
+                    op.run(input: stacked.constPointer, output: yp.baseAddress! + images.lowerBound * g.outputShape.elementsPerImage,
+                           workspace: workspace.pointer)
+                }
             }
-        } }
+        }
+    }
+
+    /// Whether training stacks this convolution's input volume (depth taps as channels) rather than running it
+    /// as a plain batch of slices: the convolutions that read a skip concatenation through its operands.
+    func stacksDepth(_ input: TensorShape, _ output: TensorShape, _ node: Node) -> Bool {
+        guard let (_, stacking) = try? trainingGeometry(input, output, node), let stacking else { return false }
+        return !stacking.isIdentity
     }
 
     public var backwardReadsOutput: Bool { activation != .none }

@@ -156,6 +156,11 @@ public final class Autograd {
                 dropOutputsLastRead(by: i)
                 continue
             }
+            if skipsConcatenation(i) {
+                stored.append([])  // read through its operands by its one reader (`ConcatenationReadThrough`)
+                dropOutputsLastRead(by: i)
+                continue
+            }
             var out: [Float]
             if i < previous.count && previous[i].count == shapes[i].elementCount {
                 out = previous[i]

@@ -1,11 +1,12 @@
 import Kernels
 
-/// A 3D convolution reading a U-Net's skip concatenation takes, in backward, the concatenation's operands in its
-/// place: its weight gradient stacks their slices straight from their own arrays (a dropped BatchNorm operand, the
-/// skip, normalized on the way), and its input gradient is added into one array per operand. The concatenation,
-/// twice the size of either operand (216 MiB at a 96^3 patch pair's top level), is then neither recomputed nor
-/// given a gradient, and the concatenation's own backward has nothing to split. The sums are those of the
-/// concatenated path, element for element and in the same order, so the gradients keep their bits.
+/// A 3D convolution reading a U-Net's skip concatenation takes the concatenation's operands in its place: its
+/// forward and its weight gradient stack their slices straight from their own arrays (a dropped BatchNorm operand,
+/// the skip, normalized on the way), and its input gradient is added into one array per operand. The
+/// concatenation, twice the size of either operand (216 MiB at a 96^3 patch pair's top level), is then never
+/// built, neither in forward (`skipsConcatenation`) nor recomputed, nor given a gradient, and its own backward has
+/// nothing to split. The values and sums are those of the concatenated path, element for element and in the same
+/// order, so outputs and gradients keep their bits.
 extension Autograd {
     /// The two operands of concatenation `j` when convolution `i` can read them in its place: `j` was dropped
     /// (`RecomputedActivations`), `i` is its only reader, and no node between them reads an operand (so each
@@ -20,6 +21,18 @@ extension Autograd {
             if k > j && k < i && node.inputs.contains(where: { operands.contains($0) }) { return nil }
         }
         return operands
+    }
+
+    /// Whether training's forward leaves concatenation `j` unbuilt: it is dropped after its only reader, a
+    /// convolution stacking depth taps, which reads the operands in its place (`concatenationOperands`).
+    func skipsConcatenation(_ j: Int) -> Bool {
+        guard case .concat = graph.nodes[j].op, recomputed.group[j] != nil, j != capturing,
+              !graph.outputs.contains(where: { $0.node == j }) else { return false }
+        let operands = graph.nodes[j].inputs
+        guard operands.count == 2, operands[0] != operands[1] else { return false }
+        let readers = graph.nodes.indices.filter { graph.nodes[$0].inputs.contains(j) }
+        guard readers.count == 1, let i = readers.first, case .conv2d(let conv) = graph.nodes[i].op else { return false }
+        return conv.stacksDepth(shapes[j], shapes[i], graph.nodes[i])
     }
 
     /// Runs `body` with the long volume of node `j` as stacking parts: its own array, or, given `operands`, the
