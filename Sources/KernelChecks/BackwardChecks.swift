@@ -203,8 +203,8 @@ public enum BackwardChecks {
                     F32BatchNormTraining.backward(UnsafePointer(xp.baseAddress!), outputGradient: dp.baseAddress!, activation: activation,
                                                   pixels: pixels, channels: c, gamma: gp.baseAddress!, saved: saved, inputGradient: xp.baseAddress!,
                                                   gammaGradient: dgp.baseAddress!, betaGradient: $0.baseAddress!) } } } } }
-            if inPlace.map(\.bitPattern) != dx.map(\.bitPattern) || dgInPlace.map(\.bitPattern) != dg.map(\.bitPattern)
-                || dbInPlace.map(\.bitPattern) != db.map(\.bitPattern) {
+            func bits(_ v: [Float]) -> [UInt32] { v.map { $0.bitPattern } }
+            if bits(inPlace) != bits(dx) || bits(dgInPlace) != bits(dg) || bits(dbInPlace) != bits(db) {
                 failures.append("\(label): the input gradient written over the input differs from the one written apart")
             }
             // Recomputing the output into a concatenation's channel slot (a wider row, at an offset) writes the
