@@ -63,7 +63,7 @@ struct DepthStacking {
     }
 
     /// A run of the long volume's channels kept in an array of its own: an operand of a concatenation that is
-    /// never materialized (`Autograd.concatenationParts`). `normalize` recomputes a BatchNorm's output from its
+    /// never materialized (`Autograd.concatenationOperands`). `normalize` recomputes a BatchNorm's output from its
     /// input on the way (`F32BatchNormTraining.normalize`, the forward's bits).
     struct Part {
         let volume: UnsafePointer<Float>

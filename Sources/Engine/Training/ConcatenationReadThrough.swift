@@ -12,7 +12,22 @@ extension Autograd {
     /// (`RecomputedActivations`), `i` is its only reader, and no node between them reads an operand (so each
     /// operand's gradient adds up in the order the concatenation's backward would give).
     func concatenationOperands(_ j: Int, readBy i: Int) -> [Int]? {
-        guard case .concat = graph.nodes[j].op, stored[j].isEmpty, shapes[j].elementCount > 0, j != capturing,
+        stored[j].isEmpty ? readThroughOperands(j, reader: i) : nil
+    }
+
+    /// Whether training's forward leaves concatenation `j` unbuilt: it is dropped after its only reader, a
+    /// convolution stacking depth taps, which reads the operands in its place (`concatenationOperands`).
+    func skipsConcatenation(_ j: Int) -> Bool {
+        guard case .concat = graph.nodes[j].op, recomputed.group[j] != nil,
+              let i = graph.nodes.indices.first(where: { graph.nodes[$0].inputs.contains(j) }),
+              case .conv2d(let conv) = graph.nodes[i].op, readThroughOperands(j, reader: i) != nil else { return false }
+        return conv.stacksDepth(shapes[j], shapes[i], graph.nodes[i])
+    }
+
+    /// The two distinct operands of concatenation `j` when node `i` is its only reader, `j` is neither a graph
+    /// output nor captured, and no node between them reads an operand.
+    private func readThroughOperands(_ j: Int, reader i: Int) -> [Int]? {
+        guard case .concat = graph.nodes[j].op, shapes[j].elementCount > 0, j != capturing,
               !graph.outputs.contains(where: { $0.node == j }) else { return nil }
         let operands = graph.nodes[j].inputs
         guard operands.count == 2, operands[0] != operands[1], operands.allSatisfy({ shapes[$0].elementCount > 0 }) else { return nil }
@@ -21,18 +36,6 @@ extension Autograd {
             if k > j && k < i && node.inputs.contains(where: { operands.contains($0) }) { return nil }
         }
         return operands
-    }
-
-    /// Whether training's forward leaves concatenation `j` unbuilt: it is dropped after its only reader, a
-    /// convolution stacking depth taps, which reads the operands in its place (`concatenationOperands`).
-    func skipsConcatenation(_ j: Int) -> Bool {
-        guard case .concat = graph.nodes[j].op, recomputed.group[j] != nil, j != capturing,
-              !graph.outputs.contains(where: { $0.node == j }) else { return false }
-        let operands = graph.nodes[j].inputs
-        guard operands.count == 2, operands[0] != operands[1] else { return false }
-        let readers = graph.nodes.indices.filter { graph.nodes[$0].inputs.contains(j) }
-        guard readers.count == 1, let i = readers.first, case .conv2d(let conv) = graph.nodes[i].op else { return false }
-        return conv.stacksDepth(shapes[j], shapes[i], graph.nodes[i])
     }
 
     /// Runs `body` with the long volume of node `j` as stacking parts: its own array, or, given `operands`, the
@@ -46,9 +49,9 @@ extension Autograd {
         var arrays: [[Float]] = [], layout: [(channels: Int, normalized: FusedActivation?)] = [], redone: [RecomputedActivations.Group] = []
         for k in operands {
             let c = shapes[k].channels
-            if stored[k].isEmpty, let g = recomputed.group[k], case .batchNorm(let a) = graph.nodes[g.node].op, let saved = batchNormSaved[g.node] {
-                arrays += [value(graph.nodes[g.node].inputs[0]), saved.scale, saved.shift]
-                layout.append((c, batchNormActivation(g.node, a)))
+            if let bn = droppedBatchNorm(k) {
+                arrays += [value(graph.nodes[bn.node].inputs[0]), bn.saved.scale, bn.saved.shift]
+                layout.append((c, bn.activation))
             } else {
                 if stored[k].isEmpty, let g = recomputed.group[k] { redone.append(g) }
                 arrays.append(value(k))

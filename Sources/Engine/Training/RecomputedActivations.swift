@@ -86,9 +86,8 @@ extension Autograd {
     }
 
     /// Frees operand `j`'s output in the middle of node `i`'s backward, once `i` has read it: released when `i`
-    /// is its last backward reader, else dropped when it can be recomputed for a later one (a BatchNorm's output,
-    /// which the BatchNorm's own backward reads again), so that the input gradient allocated next does not sit
-    /// beside it.
+    /// is its last backward reader, else dropped when it can be recomputed for a later one (a BatchNorm output
+    /// that another convolution reads too), so that the input gradient allocated next does not sit beside it.
     func freeOperand(_ j: Int, readBy i: Int) {
         if releaseOperand(j, readLastBy: i) { return }
         if let g = recomputed.group[j] { drop(g) }
@@ -107,11 +106,11 @@ extension Autograd {
     /// recomputed for the copy and dropped again after.
     func copyValue(_ j: Int, into destination: UnsafeMutablePointer<Float>, rowStride: Int) {
         let c = shapes[j].channels, pixels = shapes[j].elementCount / max(1, c)
-        let dropped = stored[j].isEmpty && pixels > 0
-        if dropped, let g = recomputed.group[j], case .batchNorm = graph.nodes[g.node].op {
-            normalizeBatchNorm(g.node, into: destination, outputStride: rowStride)
+        if let bn = droppedBatchNorm(j) {
+            normalizeBatchNorm(bn.node, into: destination, outputStride: rowStride)
             return
         }
+        let dropped = stored[j].isEmpty && pixels > 0
         value(j).withUnsafeBufferPointer { src in
             let sp = src.baseAddress!
             ParallelFor.run(count: pixels, threads: threads) { range, _ in
@@ -119,6 +118,14 @@ extension Autograd {
             }
         }
         if dropped, let g = recomputed.group[j] { drop(g) }
+    }
+
+    /// The training BatchNorm whose dropped output node `j` is (itself, or the activation fused into it): what
+    /// recomputes it, for a caller that writes it straight where it is needed.
+    func droppedBatchNorm(_ j: Int) -> (node: Int, saved: F32BatchNormTraining.Saved, activation: FusedActivation)? {
+        guard stored[j].isEmpty, shapes[j].elementCount > 0, let g = recomputed.group[j],
+              case .batchNorm(let a) = graph.nodes[g.node].op, let saved = batchNormSaved[g.node] else { return nil }
+        return (g.node, saved, batchNormActivation(g.node, a))
     }
 
     private func recompute(_ g: RecomputedActivations.Group) {
