@@ -37,6 +37,17 @@ public enum KernelBenchmark {
         ]
     }
 
+    /// The layer a name of `unetLayers`' form describes ("3x3 16->16 @256": square kernel, stride 1, same
+    /// padding), or nil.
+    public static func layer(named name: String) -> (String, Conv2dGeometry)? {
+        let parts = name.split(separator: " ")
+        guard parts.count == 3, parts[2].hasPrefix("@"), let size = Int(parts[2].dropFirst()), size > 0 else { return nil }
+        let kernel = parts[0].split(separator: "x"), channels = parts[1].components(separatedBy: "->")
+        guard kernel.count == 2, kernel[0] == kernel[1], let k = Int(kernel[0]), k > 0, k % 2 == 1,
+              channels.count == 2, let cin = Int(channels[0]), let cout = Int(channels[1]), cin > 0, cout > 0 else { return nil }
+        return (name, Conv2dGeometry(inChannels: cin, inHeight: size, inWidth: size, outChannels: cout, kernel: k))
+    }
+
     /// Measures every algorithm (or only `only`) on every layer, at each thread count.
     public static func run(layers: [(String, Conv2dGeometry)], threadCounts: [Int], only: ConvAlgorithm? = nil,
                            peaks: [Int: Double], minSeconds: Double = 0.25,

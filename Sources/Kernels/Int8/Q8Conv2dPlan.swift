@@ -108,17 +108,17 @@ public final class Q8Conv2dPlan: Q8GemmLayerPlan {
             let gather = { (first: Int, count: Int, rows: UnsafeMutablePointer<Int8>) in
                 for r in 0..<count { self.gatherQuads(pixel: first &+ r, input: input, into: rows + r &* stride, stride: stride) }
             }
-            let setRows = { (rows: UnsafeMutablePointer<Int8>, t: Int, tileRows: Int, aRows: UnsafeMutablePointer<UnsafePointer<Int8>>) in
-                for r in 0..<Q8Microkernel.rows { aRows[r] = UnsafePointer(rows + (t &+ min(r, tileRows &- 1)) &* stride) }
+            let setRows = { (rows: UnsafeMutablePointer<Int8>, t: Int, tileRows: Int, height: Int, aRows: UnsafeMutablePointer<UnsafePointer<Int8>>) in
+                for r in 0..<height { aRows[r] = UnsafePointer(rows + (t &+ min(r, tileRows &- 1)) &* stride) }
             }
             #if arch(x86_64) && SEGRUN_VNNI_ZMM
             runTiles(Int8.self, rowStride: stride, output: output, items: items, scratch: scratch, gather: gather,
-                     rowSlots: Q8Microkernel.rows, setRows: setRows, block: { dot.block($0) }, pairs: true,
-                     multiply: { a, b, tile in Q8DotMicrokernel.run(depthQuads: quads, a: a, b: b, tile: tile) },
+                     segments: 1, setRows: setRows, block: { dot.block($0) }, pairs: true, singleHeight: Q8DotMicrokernel.tallRows,
+                     multiply: { a, b, tile in Q8DotMicrokernel.runTall(segments: 1, segmentQuads: quads, a: a, b: b, tile: tile) },
                      multiplyPair: { a, b0, b1, tile in Q8DotMicrokernel.runPair(depthQuads: quads, a: a, b0: b0, b1: b1, tile: tile) })
             #else
             runTiles(Int8.self, rowStride: stride, output: output, items: items, scratch: scratch, gather: gather,
-                     rowSlots: Q8Microkernel.rows, setRows: setRows, block: { dot.block($0) }, pairs: false,
+                     segments: 1, setRows: setRows, block: { dot.block($0) }, pairs: false, singleHeight: Q8Microkernel.rows,
                      multiply: { a, b, tile in Q8DotMicrokernel.run(depthQuads: quads, a: a, b: b, tile: tile) },
                      multiplyPair: { _, _, _, _ in })
             #endif
@@ -128,11 +128,11 @@ public final class Q8Conv2dPlan: Q8GemmLayerPlan {
                      gather: { first, count, rows in
                          for r in 0..<count { self.gather(pixel: first &+ r, input: input, into: rows + r &* stride) }
                      },
-                     rowSlots: Q8Microkernel.rows,
-                     setRows: { rows, t, tileRows, aRows in
-                         for r in 0..<Q8Microkernel.rows { aRows[r] = UnsafePointer(rows + (t &+ min(r, tileRows &- 1)) &* stride) }
+                     segments: 1,
+                     setRows: { rows, t, tileRows, height, aRows in
+                         for r in 0..<height { aRows[r] = UnsafePointer(rows + (t &+ min(r, tileRows &- 1)) &* stride) }
                      },
-                     block: { self.weights.block($0) }, pairs: false,
+                     block: { self.weights.block($0) }, pairs: false, singleHeight: Q8Microkernel.rows,
                      multiply: { a, b, tile in Q8Microkernel.run(depthPairs: pairs, a: a, b: b, tile: tile) },
                      multiplyPair: { _, _, _, _ in })
         }
@@ -170,20 +170,18 @@ public final class Q8Conv2dPlan: Q8GemmLayerPlan {
                     if ox == g.outWidth { ox = 0; oy &+= 1 }
                 }
             }
-            let setRows = { (_: UnsafeMutablePointer<Int8>, t: Int, tileRows: Int, aRows: UnsafeMutablePointer<UnsafePointer<Int8>>) in
-                for r in 0..<Q8Microkernel.rows {
+            let setRows = { (_: UnsafeMutablePointer<Int8>, t: Int, tileRows: Int, height: Int, aRows: UnsafeMutablePointer<UnsafePointer<Int8>>) in
+                for r in 0..<height {
                     let slots = pointers + (t &+ min(r, tileRows &- 1)) &* kh
-                    for ky in 0..<kh { aRows[ky &* Q8Microkernel.rows &+ r] = slots[ky] }
+                    for ky in 0..<kh { aRows[ky &* height &+ r] = slots[ky] }
                 }
             }
-            // Every tile is a pair (a group's odd last block is paired with itself and only its 16 columns stored).
+            // Pairs of column blocks on the 6 x 32 tile; a group's odd last block (all of a 16-channel layer) on
+            // the 12 x 16 one.
             runTiles(Int8.self, rowStride: stride, output: output, items: items, scratch: scratch, gather: gather,
-                     rowSlots: Q8Microkernel.rows &* kh, setRows: setRows, block: { dot.block($0) }, pairs: true,
+                     segments: kh, setRows: setRows, block: { dot.block($0) }, pairs: true, singleHeight: Q8DotMicrokernel.tallRows,
                      multiply: { a, b, tile in
-                         Q8DotMicrokernel.runPair(segments: kh, segmentQuads: segmentQuads, a: a, b0: b, b1: b, tile: tile)
-                         for r in 1..<Q8Microkernel.rows {
-                             (tile + r &* Q8Microkernel.columns).update(from: tile + r &* 2 &* Q8Microkernel.columns, count: Q8Microkernel.columns)
-                         }
+                         Q8DotMicrokernel.runTall(segments: kh, segmentQuads: segmentQuads, a: a, b: b, tile: tile)
                      },
                      multiplyPair: { a, b0, b1, tile in
                          Q8DotMicrokernel.runPair(segments: kh, segmentQuads: segmentQuads, a: a, b0: b0, b1: b1, tile: tile)
@@ -195,23 +193,25 @@ public final class Q8Conv2dPlan: Q8GemmLayerPlan {
 
     /// The GEMM over one image's pixel blocks, for either microkernel: gather a block's rows once (`gather` writes
     /// `count` rows of `rowStride` from pixel `first` on), then every column block of its group over the block's
-    /// 6-row tiles (`setRows` points the tile's `rowSlots` row pointers at them), and the output stage per row.
-    /// With `pairs`, two column blocks at a time go through `multiplyPair` (a 6 x 32 tile), and a group's last
-    /// odd block through `multiply`.
+    /// tiles, and the output stage per row. A tile of `height` rows reads `segments` runs of depth per row, whose
+    /// pointers `setRows` writes (`aRows[s * height + r]`). With `pairs`, two column blocks at a time go through
+    /// `multiplyPair` (6 x 32), and a group's odd last block through `multiply` (`singleHeight` x 16).
     @inline(__always)
     private func runTiles<E>(_: E.Type, rowStride: Int, output: UnsafeMutableRawPointer, items: Range<Int>,
                              scratch: UnsafeMutableRawPointer,
                              gather: (_ first: Int, _ count: Int, _ rows: UnsafeMutablePointer<E>) -> Void,
-                             rowSlots: Int,
-                             setRows: (_ rows: UnsafeMutablePointer<E>, _ t: Int, _ tileRows: Int, _ aRows: UnsafeMutablePointer<UnsafePointer<E>>) -> Void,
-                             block: (Int) -> UnsafePointer<E>, pairs: Bool,
+                             segments: Int,
+                             setRows: (_ rows: UnsafeMutablePointer<E>, _ t: Int, _ tileRows: Int, _ height: Int,
+                                       _ aRows: UnsafeMutablePointer<UnsafePointer<E>>) -> Void,
+                             block: (Int) -> UnsafePointer<E>, pairs: Bool, singleHeight: Int,
                              multiply: (UnsafePointer<UnsafePointer<E>>, UnsafePointer<E>, UnsafeMutablePointer<Int32>) -> Void,
                              multiplyPair: (UnsafePointer<UnsafePointer<E>>, UnsafePointer<E>, UnsafePointer<E>, UnsafeMutablePointer<Int32>) -> Void) {
         let rows = scratch.bindMemory(to: E.self, capacity: blockPixels * rowStride)
         let cout = geometry.outChannels, elementBytes = stage.elementBytes
         let blockColumns = Q8Microkernel.columns
-        withUnsafeTemporaryAllocation(of: UnsafePointer<E>.self, capacity: rowSlots) { aRows in
-            withUnsafeTemporaryAllocation(of: Int32.self, capacity: Q8Microkernel.rows * 2 * blockColumns) { tile in
+        let maxHeight = max(singleHeight, Q8Microkernel.rows)
+        withUnsafeTemporaryAllocation(of: UnsafePointer<E>.self, capacity: segments * maxHeight) { aRows in
+            withUnsafeTemporaryAllocation(of: Int32.self, capacity: max(Q8Microkernel.rows * 2, maxHeight) * blockColumns) { tile in
                 var lastGathered = -1
                 for item in items {
                     let pixelBlock = item / columnGroups, group = item &- pixelBlock &* columnGroups
@@ -227,10 +227,11 @@ public final class Q8Conv2dPlan: Q8GemmLayerPlan {
                         let column = columnBlock &* blockColumns, tileColumns = span &* blockColumns
                         let width = min(tileColumns, cout &- column)
                         let b = block(columnBlock), b1 = span == 2 ? block(columnBlock &+ 1) : b
+                        let height = span == 2 ? Q8Microkernel.rows : singleHeight
                         var t = 0
                         while t < count {
-                            let tileRows = min(Q8Microkernel.rows, count &- t)
-                            setRows(rows, t, tileRows, aRows.baseAddress!)
+                            let tileRows = min(height, count &- t)
+                            setRows(rows, t, tileRows, height, aRows.baseAddress!)
                             if span == 2 {
                                 multiplyPair(UnsafePointer(aRows.baseAddress!), b, b1, tile.baseAddress!)
                             } else {
@@ -241,7 +242,7 @@ public final class Q8Conv2dPlan: Q8GemmLayerPlan {
                                 stage.store(tile.baseAddress! + r &* tileColumns, column: column, count: width,
                                             to: output + (p &* cout &+ column) &* elementBytes)
                             }
-                            t &+= Q8Microkernel.rows
+                            t &+= height
                         }
                         columnBlock &+= span
                     }

@@ -176,6 +176,64 @@ extension Q8DotMicrokernel {
         t.storeBytes(of: c50, toByteOffset: 640, as: SIMD16<Int32>.self)
         t.storeBytes(of: c51, toByteOffset: 704, as: SIMD16<Int32>.self)
     }
+
+    /// Rows per `runTall` tile.
+    public static let tallRows = 2 * rows
+
+    /// One column block over 12 rows: the 12 x 16 sums (row-major, 16 per row) go to `tile`. The depth is cut into
+    /// `segments` runs of `segmentQuads` quads, each with its own 12 row pointers (`a[12 * s + r]`). A layer with
+    /// 16 output channels, or a column group's odd last block, fills the 512-bit lanes this way: the pair tile
+    /// would multiply the block twice for 6 rows, 12 `vpdpbusd zmm` per step either way.
+    @inline(__always)
+    static func runTall(segments: Int, segmentQuads: Int, a: UnsafePointer<UnsafePointer<Int8>>, b: UnsafePointer<Int8>,
+                        tile: UnsafeMutablePointer<Int32>) {
+        var c0 = SIMD16<Int32>(), c1 = SIMD16<Int32>(), c2 = SIMD16<Int32>(), c3 = SIMD16<Int32>()
+        var c4 = SIMD16<Int32>(), c5 = SIMD16<Int32>(), c6 = SIMD16<Int32>(), c7 = SIMD16<Int32>()
+        var c8 = SIMD16<Int32>(), c9 = SIMD16<Int32>(), c10 = SIMD16<Int32>(), c11 = SIMD16<Int32>()
+        var w = UnsafeRawPointer(b)
+        @inline(__always) func quad(_ row: UnsafePointer<Int8>, _ k: Int) -> SIMD64<Int8> {
+            let four = UnsafeRawPointer(row + 4 &* k).loadUnaligned(as: Int32.self)
+            return unsafeBitCast(SIMD16<Int32>(repeating: four), to: SIMD64<Int8>.self)
+        }
+        var segment = 0
+        while segment < segments {
+            let rows = a + tallRows &* segment
+            let a0 = rows[0], a1 = rows[1], a2 = rows[2], a3 = rows[3], a4 = rows[4], a5 = rows[5]
+            let a6 = rows[6], a7 = rows[7], a8 = rows[8], a9 = rows[9], a10 = rows[10], a11 = rows[11]
+            var k = 0
+            while k < segmentQuads {
+                let v = w.loadUnaligned(as: SIMD64<Int8>.self)
+                c0 = segrun_dpbusd_i8x64(c0, quad(a0, k), v)
+                c1 = segrun_dpbusd_i8x64(c1, quad(a1, k), v)
+                c2 = segrun_dpbusd_i8x64(c2, quad(a2, k), v)
+                c3 = segrun_dpbusd_i8x64(c3, quad(a3, k), v)
+                c4 = segrun_dpbusd_i8x64(c4, quad(a4, k), v)
+                c5 = segrun_dpbusd_i8x64(c5, quad(a5, k), v)
+                c6 = segrun_dpbusd_i8x64(c6, quad(a6, k), v)
+                c7 = segrun_dpbusd_i8x64(c7, quad(a7, k), v)
+                c8 = segrun_dpbusd_i8x64(c8, quad(a8, k), v)
+                c9 = segrun_dpbusd_i8x64(c9, quad(a9, k), v)
+                c10 = segrun_dpbusd_i8x64(c10, quad(a10, k), v)
+                c11 = segrun_dpbusd_i8x64(c11, quad(a11, k), v)
+                w += 64
+                k &+= 1
+            }
+            segment &+= 1
+        }
+        let t = UnsafeMutableRawPointer(tile)
+        t.storeBytes(of: c0, toByteOffset: 0, as: SIMD16<Int32>.self)
+        t.storeBytes(of: c1, toByteOffset: 64, as: SIMD16<Int32>.self)
+        t.storeBytes(of: c2, toByteOffset: 128, as: SIMD16<Int32>.self)
+        t.storeBytes(of: c3, toByteOffset: 192, as: SIMD16<Int32>.self)
+        t.storeBytes(of: c4, toByteOffset: 256, as: SIMD16<Int32>.self)
+        t.storeBytes(of: c5, toByteOffset: 320, as: SIMD16<Int32>.self)
+        t.storeBytes(of: c6, toByteOffset: 384, as: SIMD16<Int32>.self)
+        t.storeBytes(of: c7, toByteOffset: 448, as: SIMD16<Int32>.self)
+        t.storeBytes(of: c8, toByteOffset: 512, as: SIMD16<Int32>.self)
+        t.storeBytes(of: c9, toByteOffset: 576, as: SIMD16<Int32>.self)
+        t.storeBytes(of: c10, toByteOffset: 640, as: SIMD16<Int32>.self)
+        t.storeBytes(of: c11, toByteOffset: 704, as: SIMD16<Int32>.self)
+    }
     #endif
 }
 

@@ -63,7 +63,7 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Only this algorithm: igemm, gemm1x1, depthwise, winograd-f2, winograd-f4, winograd-f6.")
     var algorithm: String?
 
-    @Option(help: "Only layers whose name contains this text.")
+    @Option(help: "Only layers whose name contains this text; a 2D shape written as \"KxK IN->OUT @SIZE\" that no listed layer has is measured as given.")
     var layer: String?
 
     @Option(help: "Seconds of measurement per point (more is steadier).")
@@ -137,7 +137,11 @@ struct BenchCommand: ParsableCommand {
             return
         }
         var layers = KernelBenchmark.unetLayers()
-        if let layer { layers = layers.filter { $0.0.contains(layer) } }
+        if let layer {
+            layers = layers.filter { $0.0.contains(layer) }
+            // A shape written out ("3x3 16->16 @256") that no listed layer has is measured as given.
+            if layers.isEmpty, let shape = KernelBenchmark.layer(named: layer) { layers = [shape] }
+        }
         if precision == "int8" {
             try runInt8Kernels(layers: layers, counts: counts, peaks: peaks, header: header)
             return
