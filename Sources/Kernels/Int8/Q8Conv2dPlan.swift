@@ -40,7 +40,7 @@ public final class Q8Conv2dPlan: Q8GemmLayerPlan {
         if g.groups != 1 { throw .mismatch("int8 convolution needs groups 1, got \(g.groups)") }
         if multipliers.count != g.outChannels { throw .mismatch("\(multipliers.count) multipliers for \(g.outChannels) channels") }
         geometry = g
-        narrow = Q8NarrowConv.supports(g) ? Q8NarrowConv(g, weights: weights, inputZeroPoint: inputZeroPoint) : nil
+        narrow = Q8NarrowConv.supports(g) ? Q8NarrowConv(g, weights: weights, inputZeroPoint: inputZeroPoint, quads: dotProduct) : nil
         let dotProduct = dotProduct && narrow == nil
         let taps = g.kernelHeight * g.kernelWidth, cin = g.inChannels
         let packed = Q8PackedWeights(depth: taps * cin, columns: g.outChannels) { o, k in

@@ -1,3 +1,7 @@
+#if arch(x86_64) && SEGRUN_VNNI_ZMM
+import CInt8
+#endif
+
 /// Int8 convolutions with 1 to 4 output channels (segmentation heads: a 1x1 or 3x3 conv to one logit per class).
 ///
 /// The GEMM tile computes 16 output columns whatever the layer has, so a one-channel head paid for 16. Here each
@@ -15,14 +19,21 @@ public final class Q8NarrowConv {
     /// `[4 channels][kernelHeight][paddedRun]` Int16 weights; channels past `outChannels` and the row tails are 0.
     let weights: UnsafeMutablePointer<Int16>
     let inputZeroPoint: UInt8
+    /// With AVX512-VNNI: the same weights as Int8 `[4 channels][kernelHeight][quadRun]`, each kernel row padded with
+    /// zeros to whole 64-byte groups (`vpdpbusd zmm` multiplies a kernel row's raw bytes in place).
+    let quadRun: Int
+    let quadWeights: UnsafeMutablePointer<Int8>
+    /// Whether `run` multiplies on `vpdpbusd zmm` (asked for, and an AVX512-VNNI build with unflipped bytes).
+    let usesQuads: Bool
 
     public static func supports(_ g: Conv2dGeometry) -> Bool {
         g.groups == 1 && g.outChannels <= maxOutChannels && g.dilationX == 1
     }
 
-    /// `weights`: OIHW int8 weights.
-    init(_ g: Conv2dGeometry, weights w: UnsafePointer<Int8>, inputZeroPoint: UInt8) {
+    /// `weights`: OIHW int8 weights. `quads`: multiply with `vpdpbusd zmm` where the build has it (same sums).
+    init(_ g: Conv2dGeometry, weights w: UnsafePointer<Int8>, inputZeroPoint: UInt8, quads: Bool) {
         geometry = g
+        usesQuads = quads && Q8DotMicrokernel.hasPairTile && Q8DotMicrokernel.activationFlip == 0
         self.inputZeroPoint = inputZeroPoint
         let cin = g.inChannels, kh = g.kernelHeight, kw = g.kernelWidth
         run = kw * cin
@@ -30,26 +41,46 @@ public final class Q8NarrowConv {
         let count = Q8NarrowConv.maxOutChannels * kh * paddedRun
         weights = .allocate(capacity: count)
         weights.initialize(repeating: 0, count: count)
+        quadRun = (run + 63) / 64 * 64
+        let quadCount = Q8NarrowConv.maxOutChannels * kh * quadRun
+        quadWeights = .allocate(capacity: quadCount)
+        quadWeights.initialize(repeating: 0, count: quadCount)
         for o in 0..<g.outChannels {
             for ky in 0..<kh {
                 for kx in 0..<kw {
                     for c in 0..<cin {
-                        weights[(o * kh + ky) * paddedRun + kx * cin + c] = Int16(w[((o * cin + c) * kh + ky) * kw + kx])
+                        let value = w[((o * cin + c) * kh + ky) * kw + kx]
+                        weights[(o * kh + ky) * paddedRun + kx * cin + c] = Int16(value)
+                        quadWeights[(o * kh + ky) * quadRun + kx * cin + c] = value
                     }
                 }
             }
         }
     }
 
-    deinit { weights.deallocate() }
+    deinit {
+        weights.deallocate()
+        quadWeights.deallocate()
+    }
 
     /// Scratch: one gathered kernel row (for rows at the image's left and right borders or its end) and one row of
     /// zero-point bytes (for rows above and below the image).
-    var scratchBytes: Int { 2 * paddedRun + 64 }
+    var scratchBytes: Int {
+        #if arch(x86_64) && SEGRUN_VNNI_ZMM
+        if usesQuads { return 2 * quadRun + 128 + Q8NarrowConv.group * Q8NarrowConv.maxOutChannels * 64 }
+        #endif
+        return 2 * paddedRun + 64
+    }
 
     /// The Int32 sums (without offsets) of output pixels `pixels`, `outChannels` per pixel, to `sums`.
     @inline(__always)
     func run(input: UnsafePointer<UInt8>, pixels: Range<Int>, scratch: UnsafeMutableRawPointer, sums: UnsafeMutablePointer<Int32>) {
+        #if arch(x86_64) && SEGRUN_VNNI_ZMM
+        if usesQuads {
+            runQuads(input: input, pixels: pixels, scratch: scratch, sums: sums)
+            return
+        }
+        #endif
         let g = geometry, cin = g.inChannels, cout = g.outChannels, kh = g.kernelHeight
         let gathered = scratch.assumingMemoryBound(to: UInt8.self)
         let zeroRow = gathered + paddedRun
@@ -101,7 +132,7 @@ public final class Q8NarrowConv {
     }
 
     /// Kernel row `iy` of the window starting at column `ix0`, with the zero point outside the image, as bytes.
-    private func gatherRow(input: UnsafePointer<UInt8>, iy: Int, ix0: Int, into row: UnsafeMutablePointer<UInt8>) {
+    func gatherRow(input: UnsafePointer<UInt8>, iy: Int, ix0: Int, into row: UnsafeMutablePointer<UInt8>) {
         let g = geometry, cin = g.inChannels
         for kx in 0..<g.kernelWidth {
             let ix = ix0 &+ kx
