@@ -215,6 +215,15 @@ public final class Int8Program {
             }
         }
 
+        /// Bytes of packed weights one image streams through: the int8 GEMM's panels, or Winograd's Int16
+        /// transformed ones (16 positions for F(2x2,3x3), 36 for F(4x4,3x3): 3.6x and 8x the GEMM's).
+        var weightBytes: Int {
+            switch self {
+            case .gemm(let p): return p.dotWeights?.packedBytes ?? p.weights.packedBytes
+            case .winograd(let p): return p.packedBytes
+            }
+        }
+
         /// One image, split over `threads`.
         func run(input: UnsafePointer<UInt8>, output: UnsafeMutableRawPointer, scratch: UnsafeMutableRawPointer, threads: Int) {
             let per = scratchBytes
@@ -230,6 +239,11 @@ public final class Int8Program {
             }
         }
     }
+
+    /// What streaming a layer's weights from memory costs it inside a model, per byte: in a ResNet-34 U-Net at
+    /// 256x256 on a Zen 4, each 256->256 F(4x4,3x3) layer (4.7 MB of transformed weights) took 0.33 ms more than
+    /// when timed alone, a 128->128 one (1.2 MB) 0.08 ms more: about 14 GB/s, added to each candidate's time.
+    static let weightStreamBytesPerSecond = 14e9
 
     static func fastestConv(_ g: Conv2dGeometry, _ d: ConvData, _ node: Node, threads: Int) throws(GraphError) -> ConvPlanChoice {
         guard Q8WinogradPlan.supports(g) else {
@@ -275,6 +289,9 @@ public final class Int8Program {
                 best[i] = min(best[i], MonotonicClock.now() - t0)
             }
         }
+        // Timed back to back, a candidate finds its weights in cache; inside a model each layer's weights come from
+        // memory (a ResNet-34's F(4x4,3x3) weights are 100+ MB), which these runs do not see.
+        for i in plans.indices { best[i] += Double(plans[i].weightBytes) / weightStreamBytesPerSecond }
         let fastest = best.indices.min { best[$0] < best[$1] }!
         AlgorithmChoices.int8[key] = candidates[fastest]
         return plans[fastest]
