@@ -59,7 +59,14 @@ public enum Q8Requantization {
         v = v.replacing(with: hi, where: v .> hi)
         let biased = v + SIMD8<Float>(repeating: magic)
         let q = unsafeBitCast(biased, to: SIMD8<Int32>.self) &- SIMD8<Int32>(repeating: magicBits &- zeroPoint)
-        return SIMD8<UInt8>(truncatingIfNeeded: q)
+        return lowBytes(q)
+    }
+
+    /// The low byte of each lane (`SIMD8<UInt8>(truncatingIfNeeded:)`, which the compiler leaves as a call): on a
+    /// little-endian CPU, bytes 0, 4, ..., 28 of the lanes' bits, two even-lane halvings that compile to one shuffle.
+    @inline(__always)
+    static func lowBytes(_ q: SIMD8<Int32>) -> SIMD8<UInt8> {
+        unsafeBitCast(q, to: SIMD32<UInt8>.self).evenHalf.evenHalf
     }
 
     /// 1.5 * 2^23 and its bit pattern (see the vector `requantize`).
