@@ -359,7 +359,7 @@ public final class Q8Conv2dPlan: Q8GemmLayerPlan {
         var c = 0
         while c &+ 16 <= count || (c < count && src + (c &+ 16) <= end) {
             let v = UnsafeRawPointer(src + c).loadUnaligned(as: SIMD16<UInt8>.self)
-            UnsafeMutableRawPointer(dst + c).storeBytes(of: SIMD16<Int16>(truncatingIfNeeded: v), as: SIMD16<Int16>.self)
+            UnsafeMutableRawPointer(dst + c).storeBytes(of: Q8Lanes.widen(v), as: SIMD16<Int16>.self)
             c &+= 16
         }
         while c < count {

@@ -6,7 +6,7 @@ public enum Q8Elementwise {
 
     @inline(__always)
     static func load8(_ p: UnsafePointer<UInt8>) -> SIMD8<Int32> {
-        SIMD8<Int32>(truncatingIfNeeded: UnsafeRawPointer(p).loadUnaligned(as: SIMD8<UInt8>.self))
+        Q8Lanes.widen(UnsafeRawPointer(p).loadUnaligned(as: SIMD8<UInt8>.self))
     }
 
     @inline(__always)
@@ -38,7 +38,7 @@ public enum Q8Elementwise {
         let scale = p.scale, zp = p.zeroPoint
         var i = range.lowerBound
         while i &+ 8 <= range.upperBound {
-            let v = SIMD8<Float>(load8(q + i) &- zp) * scale
+            let v = Q8Lanes.float(load8(q + i) &- zp) * scale
             UnsafeMutableRawPointer(output + i).storeBytes(of: v, as: SIMD8<Float>.self)
             i &+= 8
         }
@@ -62,8 +62,8 @@ public enum Q8Elementwise {
         let ma = pa.scale / po.scale, mb = pb.scale / po.scale
         var i = range.lowerBound
         while i &+ 8 <= range.upperBound {
-            let va = SIMD8<Float>(load8(a + i) &- pa.zeroPoint) * ma
-            let vb = SIMD8<Float>(load8(b + i) &- pb.zeroPoint) * mb
+            let va = Q8Lanes.float(load8(a + i) &- pa.zeroPoint) * ma
+            let vb = Q8Lanes.float(load8(b + i) &- pb.zeroPoint) * mb
             store8(Q8Requantization.round(va + vb, activation: activation, zeroPoint: po.zeroPoint), output + i)
             i &+= 8
         }

@@ -108,7 +108,7 @@ public final class Q8NarrowConv {
                     let w = weights + ky &* paddedRun
                     let channelStride = kh &* paddedRun
                     for chunk in 0..<chunks {
-                        let x = SIMD16<Int16>(truncatingIfNeeded: UnsafeRawPointer(row + chunk &* 16).loadUnaligned(as: SIMD16<UInt8>.self))
+                        let x = Q8Lanes.widen(UnsafeRawPointer(row + chunk &* 16).loadUnaligned(as: SIMD16<UInt8>.self))
                         @inline(__always) func weight(_ o: Int) -> SIMD16<Int16> {
                             UnsafeRawPointer(w + (o &* channelStride &+ chunk &* 16)).loadUnaligned(as: SIMD16<Int16>.self)
                         }

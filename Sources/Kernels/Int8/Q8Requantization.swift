@@ -41,7 +41,7 @@ public enum Q8Requantization {
     @inline(__always)
     public static func requantize(_ acc: SIMD8<Int32>, multiplier: SIMD8<Float>, activation: FusedActivation,
                                   zeroPoint: Int32) -> SIMD8<UInt8> {
-        round(SIMD8<Float>(acc) * multiplier, activation: activation, zeroPoint: zeroPoint)
+        round(Q8Lanes.float(acc) * multiplier, activation: activation, zeroPoint: zeroPoint)
     }
 
     /// The tail of the vector `requantize` from the real-valued `v`: activation, clamp, round half to even,
@@ -59,14 +59,7 @@ public enum Q8Requantization {
         v = v.replacing(with: hi, where: v .> hi)
         let biased = v + SIMD8<Float>(repeating: magic)
         let q = unsafeBitCast(biased, to: SIMD8<Int32>.self) &- SIMD8<Int32>(repeating: magicBits &- zeroPoint)
-        return lowBytes(q)
-    }
-
-    /// The low byte of each lane (`SIMD8<UInt8>(truncatingIfNeeded:)`, which the compiler leaves as a call): on a
-    /// little-endian CPU, bytes 0, 4, ..., 28 of the lanes' bits, two even-lane halvings that compile to one shuffle.
-    @inline(__always)
-    static func lowBytes(_ q: SIMD8<Int32>) -> SIMD8<UInt8> {
-        unsafeBitCast(q, to: SIMD32<UInt8>.self).evenHalf.evenHalf
+        return Q8Lanes.lowBytes(q)
     }
 
     /// 1.5 * 2^23 and its bit pattern (see the vector `requantize`).
@@ -76,7 +69,7 @@ public enum Q8Requantization {
     /// The float output stage over 8 lanes: `activation(Float(acc) * multiplier)`.
     @inline(__always)
     static func dequantize(_ acc: SIMD8<Int32>, multiplier: SIMD8<Float>, activation: FusedActivation) -> SIMD8<Float> {
-        let v = SIMD8<Float>(acc) * multiplier
+        let v = Q8Lanes.float(acc) * multiplier
         switch activation {
         case .none: return v
         case .relu: return v.replacing(with: 0, where: v .< 0)

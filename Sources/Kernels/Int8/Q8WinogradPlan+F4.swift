@@ -65,8 +65,7 @@ extension Q8WinogradPlan {
                 let base = UnsafeRawPointer(corner + c)
                 @inline(__always) func d(_ k: Int) -> SIMD16<Int16> {
                     let i = k / 6, j = k &- i &* 6
-                    return SIMD16<Int16>(truncatingIfNeeded: base.loadUnaligned(fromByteOffset: i &* rowBytes &+ j &* cin,
-                                                                                 as: SIMD16<UInt8>.self)) &- 128
+                    return Q8Lanes.widen(base.loadUnaligned(fromByteOffset: i &* rowBytes &+ j &* cin, as: SIMD16<UInt8>.self)) &- 128
                 }
                 Q8WinogradPlan.transformF4(d, store: { k, value in
                     UnsafeMutableRawPointer(row + (k &* planeStride &+ c)).storeBytes(of: value, as: SIMD16<Int16>.self)
@@ -88,7 +87,7 @@ extension Q8WinogradPlan {
             while c &+ 16 <= cin {
                 @inline(__always) func d(_ k: Int) -> SIMD16<Int16> {
                     guard let p = patch[k] else { return zero }
-                    return SIMD16<Int16>(truncatingIfNeeded: UnsafeRawPointer(p + c).loadUnaligned(as: SIMD16<UInt8>.self)) &- 128
+                    return Q8Lanes.widen(UnsafeRawPointer(p + c).loadUnaligned(as: SIMD16<UInt8>.self)) &- 128
                 }
                 Q8WinogradPlan.transformF4(d, store: { k, value in
                     UnsafeMutableRawPointer(row + (k &* planeStride &+ c)).storeBytes(of: value, as: SIMD16<Int16>.self)

@@ -196,7 +196,7 @@ public final class Q8WinogradPlan: Q8LayerPlan {
             while c &+ 16 <= cin {
                 @inline(__always) func d(_ k: Int) -> SIMD16<Int16> {
                     guard let p = patch[k] else { return zero }
-                    return SIMD16<Int16>(truncatingIfNeeded: UnsafeRawPointer(p + c).loadUnaligned(as: SIMD16<UInt8>.self))
+                    return Q8Lanes.widen(UnsafeRawPointer(p + c).loadUnaligned(as: SIMD16<UInt8>.self))
                 }
                 Q8WinogradPlan.transform(d, store: { k, value in
                     UnsafeMutableRawPointer(row + (k &* planeStride &+ c)).storeBytes(of: value, as: SIMD16<Int16>.self)
