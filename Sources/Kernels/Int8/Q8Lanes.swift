@@ -1,5 +1,5 @@
 /// Lane conversions of the int8 kernels, written lane by lane: the compiler turns each into one vector
-/// instruction (`vcvtdq2ps`, `vpmovzxbw`, `vpmovzxbd`, a byte shuffle; their NEON twins on aarch64), where the
+/// instruction (`vcvtdq2ps`, `vpmovzxbw`, `vpmovzxbd`, `vpmovdb` or a byte shuffle; their NEON twins on aarch64), where the
 /// standard library's generic converting initializers (`SIMD8<Float>(_:)`, `init(truncatingIfNeeded:)`) stay
 /// out-of-line calls that pass vectors through memory. Same values as those initializers.
 enum Q8Lanes {
@@ -25,10 +25,11 @@ enum Q8Lanes {
         return r
     }
 
-    /// The low byte of each lane (`SIMD8<UInt8>(truncatingIfNeeded:)`): on a little-endian CPU, bytes 0, 4, ..., 28
-    /// of the lanes' bits, two even-lane halvings that compile to one shuffle.
+    /// The low byte of each lane (`SIMD8<UInt8>(truncatingIfNeeded:)`).
     @inline(__always)
     static func lowBytes(_ q: SIMD8<Int32>) -> SIMD8<UInt8> {
-        unsafeBitCast(q, to: SIMD32<UInt8>.self).evenHalf.evenHalf
+        var r = SIMD8<UInt8>()
+        for i in 0..<8 { r[i] = UInt8(truncatingIfNeeded: q[i]) }
+        return r
     }
 }
