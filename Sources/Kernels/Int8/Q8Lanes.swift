@@ -32,4 +32,19 @@ enum Q8Lanes {
         for i in 0..<8 { r[i] = UInt8(truncatingIfNeeded: q[i]) }
         return r
     }
+
+    /// `SIMD16<Float>(v)`.
+    @inline(__always)
+    static func float(_ v: SIMD16<Int32>) -> SIMD16<Float> {
+        var r = SIMD16<Float>()
+        for i in 0..<16 { r[i] = Float(v[i]) }
+        return r
+    }
+
+    /// The low byte of each lane.
+    @inline(__always)
+    static func lowBytes(_ q: SIMD16<Int32>) -> SIMD16<UInt8> {
+        // Two halves: one 16-lane loop came out as byte extracts and inserts.
+        SIMD16<UInt8>(lowHalf: lowBytes(q.lowHalf), highHalf: lowBytes(q.highHalf))
+    }
 }

@@ -41,6 +41,16 @@ public final class Q8OutputStage {
     @inline(__always)
     func store(_ sums: UnsafePointer<Int32>, column: Int, count: Int, to destination: UnsafeMutableRawPointer) {
         var j = 0
+        if case .quantized(let zp) = target {
+            while j &+ 16 <= count {
+                let acc = UnsafeRawPointer(sums + j).loadUnaligned(as: SIMD16<Int32>.self)
+                    &+ UnsafeRawPointer(offsets + (column &+ j)).loadUnaligned(as: SIMD16<Int32>.self)
+                let m = UnsafeRawPointer(multipliers + (column &+ j)).loadUnaligned(as: SIMD16<Float>.self)
+                destination.storeBytes(of: Q8Requantization.requantize(acc, multiplier: m, activation: activation, zeroPoint: zp),
+                                       toByteOffset: j, as: SIMD16<UInt8>.self)
+                j &+= 16
+            }
+        }
         while j &+ 8 <= count {
             let acc = UnsafeRawPointer(sums + j).loadUnaligned(as: SIMD8<Int32>.self)
                 &+ UnsafeRawPointer(offsets + (column &+ j)).loadUnaligned(as: SIMD8<Int32>.self)

@@ -62,6 +62,24 @@ public enum Q8Requantization {
         return Q8Lanes.lowBytes(q)
     }
 
+    /// `requantize` over 16 lanes: the same operations in the same order, so the same bits (the output stage's
+    /// step where a row has 16 columns or more).
+    @inline(__always)
+    public static func requantize(_ acc: SIMD16<Int32>, multiplier: SIMD16<Float>, activation: FusedActivation,
+                                  zeroPoint: Int32) -> SIMD16<UInt8> {
+        var v = Q8Lanes.float(acc) * multiplier
+        switch activation {
+        case .none: break
+        case .relu: v = v.replacing(with: 0, where: v .< 0)
+        case .leakyRelu(let slope): v = v.replacing(with: v * slope, where: v .< 0)
+        }
+        let lo = SIMD16<Float>(repeating: Float(-zeroPoint)), hi = SIMD16<Float>(repeating: Float(255 &- zeroPoint))
+        v = v.replacing(with: lo, where: v .< lo)
+        v = v.replacing(with: hi, where: v .> hi)
+        let biased = v + SIMD16<Float>(repeating: magic)
+        return Q8Lanes.lowBytes(unsafeBitCast(biased, to: SIMD16<Int32>.self) &- SIMD16<Int32>(repeating: magicBits &- zeroPoint))
+    }
+
     /// 1.5 * 2^23 and its bit pattern (see the vector `requantize`).
     static let magic: Float = 12_582_912
     static let magicBits: Int32 = 0x4B40_0000
