@@ -40,6 +40,8 @@ public final class Q8Conv2dPlan: Q8GemmLayerPlan {
         if g.groups != 1 { throw .mismatch("int8 convolution needs groups 1, got \(g.groups)") }
         if multipliers.count != g.outChannels { throw .mismatch("\(multipliers.count) multipliers for \(g.outChannels) channels") }
         geometry = g
+        pixels = g.outHeight * g.outWidth
+        outWidth = g.outWidth
         narrow = Q8NarrowConv.supports(g) ? Q8NarrowConv(g, weights: weights, inputZeroPoint: inputZeroPoint, quads: dotProduct) : nil
         let dotProduct = dotProduct && narrow == nil
         let taps = g.kernelHeight * g.kernelWidth, cin = g.inChannels
@@ -62,7 +64,9 @@ public final class Q8Conv2dPlan: Q8GemmLayerPlan {
         blockPixels = packed.gemmBlockPixels
     }
 
-    public var pixels: Int { geometry.outHeight * geometry.outWidth }
+    /// Output pixels of one image (GEMM rows), and of one output row: kept, as the geometry derives them by dividing.
+    public let pixels: Int
+    let outWidth: Int
     public var columnGroups = 1
     /// Scratch bytes one thread needs: the block's gathered rows, or the narrow path's two kernel rows.
     public var scratchBytes: Int {
@@ -152,22 +156,39 @@ public final class Q8Conv2dPlan: Q8GemmLayerPlan {
             padding.initialize(repeating: Int8(bitPattern: inputZeroPoint))
             let pad = UnsafePointer(padding.baseAddress!), pointers = table.baseAddress!
             let source = UnsafeRawPointer(input).assumingMemoryBound(to: Int8.self)
+            // Per output row, whether every kernel row of its windows lies inside the image vertically: then a
+            // window's kernel rows are a fixed step apart.
+            let outWidth = self.outWidth, inWidth = g.inWidth, inHeight = g.inHeight
+            let rowStep = g.dilationY &* inWidth &* cin, lastRow = (kh &- 1) &* g.dilationY
             let gather = { (first: Int, count: Int, rows: UnsafeMutablePointer<Int8>) in
-                var oy = first / g.outWidth, ox = first &- oy &* g.outWidth
-                for r in 0..<count {
-                    let ix0 = ox &* g.strideX &- g.padLeft, slots = pointers + r &* kh
-                    if ix0 >= 0 && ix0 &+ kw <= g.inWidth {
-                        for ky in 0..<kh {
-                            let iy = oy &* g.strideY &- g.padTop &+ ky &* g.dilationY
-                            slots[ky] = iy >= 0 && iy < g.inHeight ? source + (iy &* g.inWidth &+ ix0) &* cin : pad
+                var oy = first / outWidth, ox = first &- oy &* outWidth
+                var r = 0
+                while r < count {
+                    let iyTop = oy &* g.strideY &- g.padTop
+                    let rowInside = iyTop >= 0 && iyTop &+ lastRow < inHeight
+                    let end = r &+ min(count &- r, outWidth &- ox)
+                    while r < end {
+                        let ix0 = ox &* g.strideX &- g.padLeft, slots = pointers + r &* kh
+                        if ix0 >= 0 && ix0 &+ kw <= inWidth {
+                            if rowInside {
+                                let base = source + (iyTop &* inWidth &+ ix0) &* cin
+                                for ky in 0..<kh { slots[ky] = base + ky &* rowStep }
+                            } else {
+                                for ky in 0..<kh {
+                                    let iy = iyTop &+ ky &* g.dilationY
+                                    slots[ky] = iy >= 0 && iy < inHeight ? source + (iy &* inWidth &+ ix0) &* cin : pad
+                                }
+                            }
+                        } else {
+                            let row = rows + r &* stride
+                            self.gatherQuads(pixel: first &+ r, input: input, into: row, stride: stride)
+                            for ky in 0..<kh { slots[ky] = UnsafePointer(row + ky &* segment) }
                         }
-                    } else {
-                        let row = rows + r &* stride
-                        self.gatherQuads(pixel: first &+ r, input: input, into: row, stride: stride)
-                        for ky in 0..<kh { slots[ky] = UnsafePointer(row + ky &* segment) }
+                        ox &+= 1
+                        r &+= 1
                     }
-                    ox &+= 1
-                    if ox == g.outWidth { ox = 0; oy &+= 1 }
+                    ox = 0
+                    oy &+= 1
                 }
             }
             let setRows = { (_: UnsafeMutablePointer<Int8>, t: Int, tileRows: Int, height: Int, aRows: UnsafeMutablePointer<UnsafePointer<Int8>>) in
@@ -256,7 +277,7 @@ public final class Q8Conv2dPlan: Q8GemmLayerPlan {
     @inline(__always)
     private func gatherQuads(pixel p: Int, input: UnsafePointer<UInt8>, into row: UnsafeMutablePointer<Int8>, stride: Int) {
         let g = geometry, cin = g.inChannels
-        let oy = p / g.outWidth, ox = p &- oy &* g.outWidth
+        let oy = p / outWidth, ox = p &- oy &* outWidth
         let flip = Q8DotMicrokernel.activationFlip
         let zero = Int8(bitPattern: inputZeroPoint ^ flip)
         let ix0 = ox &* g.strideX &- g.padLeft
@@ -316,7 +337,7 @@ public final class Q8Conv2dPlan: Q8GemmLayerPlan {
     @inline(__always)
     private func gather(pixel p: Int, input: UnsafePointer<UInt8>, into row: UnsafeMutablePointer<Int16>) {
         let g = geometry, cin = g.inChannels
-        let oy = p / g.outWidth, ox = p &- oy &* g.outWidth
+        let oy = p / outWidth, ox = p &- oy &* outWidth
         let zero = Int16(inputZeroPoint)
         let ix0 = ox &* g.strideX &- g.padLeft
         var dst = row
