@@ -46,16 +46,17 @@ public enum Q8Checks {
         return randomizedConv(count: count, seed: seed, dotProduct: true)
     }
 
-    /// Dot-product convolutions whose kernel rows are whole quads (`kw * cin` a multiple of 4), so that builds
-    /// with the 512-bit VNNI tile read the rows of interior pixels in place (`Q8Conv2dPlan.readsRowsInPlace`) and
-    /// gather only the border pixels. Returns failures, and a failure if such a build did not take that path.
+    /// Dot-product convolutions without horizontal dilation, which builds with the 512-bit VNNI tile run as an
+    /// implicit GEMM (`Q8Conv2dPlan.readsRowsInPlace`): interior pixels' kernel rows read in place (rows of
+    /// `kw * cin` bytes that are not whole quads padded with zero weights, so the bytes read past them count
+    /// nothing), border pixels gathered. Returns failures, and a failure if such a build did not take that path.
     public static func randomizedInPlaceConv(count: Int, seed: UInt64) -> [String] {
         var rng = SplitMix64(seed: seed)
         var failures: [String] = []
         var done = 0
         while done < count {
             let kernel = rng.pick([1, 3, 3, 5]), stride = rng.pick([1, 1, 2])
-            var g = Conv2dGeometry(batch: 1, inChannels: rng.pick([4, 8, 12, 16, 20, 32, 36, 64]), inHeight: rng.pick([1, 3, 6, 9, 14]),
+            var g = Conv2dGeometry(batch: 1, inChannels: rng.pick([1, 3, 4, 5, 8, 12, 16, 20, 32, 36, 64]), inHeight: rng.pick([1, 3, 6, 9, 14]),
                                    inWidth: rng.pick([1, 2, 7, 12, 23]), outChannels: rng.pick([5, 7, 16, 17, 32, 33, 48, 80]),
                                    kernel: kernel, stride: stride, dilation: 1, padding: 0)
             g.dilationY = rng.pick([1, 1, 2])

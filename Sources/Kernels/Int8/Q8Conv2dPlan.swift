@@ -50,9 +50,20 @@ public final class Q8Conv2dPlan: Q8GemmLayerPlan {
             return weights[(o * cin + ci) * taps + tap]
         }
         self.weights = packed
-        dotWeights = dotProduct ? Q8DotPackedWeights(depth: taps * cin, columns: g.outChannels) { o, k in
-            weights[(o * cin + k % cin) * taps + k / cin]
-        } : nil
+        // The implicit GEMM reads each kernel row (`kw * cin` bytes) where it lies, as a whole number of quads: its
+        // weights are packed row by row, each row padded with zeros to `segmentBytes`.
+        let implicit = dotProduct && Q8DotMicrokernel.hasPairTile && Q8DotMicrokernel.activationFlip == 0 && g.dilationX == 1
+        let run = g.kernelWidth * cin, segment = implicit ? (run + 3) / 4 * 4 : run
+        readsRowsInPlace = implicit
+        segmentBytes = segment
+        dotWeights = !dotProduct ? nil : implicit
+            ? Q8DotPackedWeights(depth: g.kernelHeight * segment, columns: g.outChannels) { o, k in
+                let ky = k / segment, at = k % segment
+                return at < run ? weights[(o * cin + at % cin) * taps + ky * g.kernelWidth + at / cin] : 0
+            }
+            : Q8DotPackedWeights(depth: taps * cin, columns: g.outChannels) { o, k in
+                weights[(o * cin + k % cin) * taps + k / cin]
+            }
         // Where the dot path multiplies x - 128 (`sdot`), 128 * sum(weights) puts back what the flip took away.
         let shift: Int32 = dotProduct ? Int32(Q8DotMicrokernel.activationFlip) : 0
         var offsets = [Int32](repeating: 0, count: g.outChannels)
@@ -70,15 +81,16 @@ public final class Q8Conv2dPlan: Q8GemmLayerPlan {
     public var columnGroups = 1
     /// Scratch bytes one thread needs: the block's gathered rows, or the narrow path's two kernel rows.
     public var scratchBytes: Int {
-        max(weights.gatheredRowBytes(pixels: blockPixels), narrow.map { $0.scratchBytes + blockPixels * 16 } ?? 0)
+        max(weights.gatheredRowBytes(pixels: blockPixels), dotWeights.map { blockPixels * $0.depthQuads * 4 + 64 } ?? 0,
+            narrow.map { $0.scratchBytes + blockPixels * 16 } ?? 0)
     }
 
     /// Whether the dot path reads kernel rows in place (`runImplicit`): AVX512-VNNI builds (unflipped bytes, the
-    /// segmented 6 x 32 tile), with each kernel row a whole number of quads and no horizontal dilation.
-    public var readsRowsInPlace: Bool {
-        dotWeights != nil && Q8DotMicrokernel.hasPairTile && Q8DotMicrokernel.activationFlip == 0
-            && geometry.dilationX == 1 && (geometry.kernelWidth * geometry.inChannels) % 4 == 0
-    }
+    /// segmented tiles) and no horizontal dilation.
+    public let readsRowsInPlace: Bool
+    /// Bytes per kernel row in the dot weights' depth: `kw * cin`, rounded up to a quad where rows are read in place
+    /// (the bytes read past a row meet zero weights).
+    let segmentBytes: Int
 
     /// Computes pixel blocks `items` of one image. `output` points at the image's first element.
     @export(interface)
@@ -110,7 +122,7 @@ public final class Q8Conv2dPlan: Q8GemmLayerPlan {
             // Dot products: the receptive fields gathered as bytes (`x ^ activationFlip`), in quads.
             let stride = dot.depthQuads * 4, quads = dot.depthQuads
             let gather = { (first: Int, count: Int, rows: UnsafeMutablePointer<Int8>) in
-                for r in 0..<count { self.gatherQuads(pixel: first &+ r, input: input, into: rows + r &* stride, stride: stride) }
+                for r in 0..<count { self.gatherQuads(pixel: first &+ r, input: input, into: rows + r &* stride, stride: stride, segmentPad: 0) }
             }
             let setRows = { (rows: UnsafeMutablePointer<Int8>, t: Int, tileRows: Int, height: Int, aRows: UnsafeMutablePointer<UnsafePointer<Int8>>) in
                 for r in 0..<height { aRows[r] = UnsafePointer(rows + (t &+ min(r, tileRows &- 1)) &* stride) }
@@ -150,7 +162,9 @@ public final class Q8Conv2dPlan: Q8GemmLayerPlan {
     private func runImplicit(_ dot: Q8DotPackedWeights, input: UnsafePointer<UInt8>, output: UnsafeMutableRawPointer,
                              items: Range<Int>, scratch: UnsafeMutableRawPointer) {
         let g = geometry, cin = g.inChannels, kh = g.kernelHeight, kw = g.kernelWidth
-        let segment = kw &* cin, segmentQuads = segment / 4, stride = dot.depthQuads * 4
+        let segment = segmentBytes, segmentQuads = segment / 4, stride = dot.depthQuads * 4
+        // A row read in place ends `segment - kw * cin` bytes past its window: those must lie in the image row.
+        let rowEnd = g.inWidth &* cin &- (segment &- kw &* cin)
         withUnsafeTemporaryAllocation(of: Int8.self, capacity: segment) { padding in
         withUnsafeTemporaryAllocation(of: UnsafePointer<Int8>.self, capacity: blockPixels &* kh) { table in
             padding.initialize(repeating: Int8(bitPattern: inputZeroPoint))
@@ -169,7 +183,7 @@ public final class Q8Conv2dPlan: Q8GemmLayerPlan {
                     let end = r &+ min(count &- r, outWidth &- ox)
                     while r < end {
                         let ix0 = ox &* g.strideX &- g.padLeft, slots = pointers + r &* kh
-                        if ix0 >= 0 && ix0 &+ kw <= inWidth {
+                        if ix0 >= 0 && (ix0 &+ kw) &* cin <= rowEnd {
                             if rowInside {
                                 let base = source + (iyTop &* inWidth &+ ix0) &* cin
                                 for ky in 0..<kh { slots[ky] = base + ky &* rowStep }
@@ -181,7 +195,7 @@ public final class Q8Conv2dPlan: Q8GemmLayerPlan {
                             }
                         } else {
                             let row = rows + r &* stride
-                            self.gatherQuads(pixel: first &+ r, input: input, into: row, stride: stride)
+                            self.gatherQuads(pixel: first &+ r, input: input, into: row, stride: stride, segmentPad: segment &- kw &* cin)
                             for ky in 0..<kh { slots[ky] = UnsafePointer(row + ky &* segment) }
                         }
                         ox &+= 1
@@ -273,9 +287,10 @@ public final class Q8Conv2dPlan: Q8GemmLayerPlan {
     }
 
     /// Writes the receptive field of output pixel `p` as bytes `x ^ Q8DotMicrokernel.activationFlip`, taps outer
-    /// and channels inner, zero-padded to `stride` (a multiple of 4).
+    /// and channels inner, each kernel row followed by `segmentPad` zero bytes, zero-padded to `stride` (a multiple of 4).
     @inline(__always)
-    private func gatherQuads(pixel p: Int, input: UnsafePointer<UInt8>, into row: UnsafeMutablePointer<Int8>, stride: Int) {
+    private func gatherQuads(pixel p: Int, input: UnsafePointer<UInt8>, into row: UnsafeMutablePointer<Int8>, stride: Int,
+                             segmentPad: Int) {
         let g = geometry, cin = g.inChannels
         let oy = p / outWidth, ox = p &- oy &* outWidth
         let flip = Q8DotMicrokernel.activationFlip
@@ -294,6 +309,8 @@ public final class Q8Conv2dPlan: Q8GemmLayerPlan {
                     dst.update(repeating: zero, count: run)
                 }
                 dst += run
+                for k in 0..<segmentPad { dst[k] = 0 }
+                dst += segmentPad
             }
         } else {
             for ky in 0..<g.kernelHeight {
@@ -307,9 +324,11 @@ public final class Q8Conv2dPlan: Q8GemmLayerPlan {
                     }
                     dst += cin
                 }
+                for k in 0..<segmentPad { dst[k] = 0 }
+                dst += segmentPad
             }
         }
-        let used = g.kernelHeight &* g.kernelWidth &* cin
+        let used = g.kernelHeight &* (g.kernelWidth &* cin &+ segmentPad)
         for k in used..<stride { row[k] = 0 }
     }
 
