@@ -41,6 +41,8 @@ public final class Q8OutputStage {
     @inline(__always)
     func store(_ sums: UnsafePointer<Int32>, column: Int, count: Int, to destination: UnsafeMutableRawPointer) {
         var j = 0
+        #if arch(x86_64) && SEGRUN_VNNI_ZMM
+        // 16 columns at a time where one register holds them (the same operations per lane).
         if case .quantized(let zp) = target {
             while j &+ 16 <= count {
                 let acc = UnsafeRawPointer(sums + j).loadUnaligned(as: SIMD16<Int32>.self)
@@ -51,6 +53,7 @@ public final class Q8OutputStage {
                 j &+= 16
             }
         }
+        #endif
         while j &+ 8 <= count {
             let acc = UnsafeRawPointer(sums + j).loadUnaligned(as: SIMD8<Int32>.self)
                 &+ UnsafeRawPointer(offsets + (column &+ j)).loadUnaligned(as: SIMD8<Int32>.self)
