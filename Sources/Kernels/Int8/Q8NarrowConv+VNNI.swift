@@ -62,16 +62,8 @@ extension Q8NarrowConv {
                         }
                     } else {
                         for ky in 0..<kh {
-                            let iy = iyTop &+ ky &* g.dilationY
-                            let row: UnsafePointer<UInt8>
-                            if iy < 0 || iy >= g.inHeight {
-                                row = UnsafePointer(zeroRow)
-                            } else if inside && input + ((iy &* g.inWidth &+ ix0) &* cin &+ quadRun) <= end {
-                                row = input + (iy &* g.inWidth &+ ix0) &* cin
-                            } else {
-                                gatherRow(input: input, iy: iy, ix0: ix0, into: gathered)
-                                row = UnsafePointer(gathered)
-                            }
+                            let row = kernelRow(input: input, iy: iyTop &+ ky &* g.dilationY, ix0: ix0, inside: inside,
+                                                readBytes: quadRun, end: end, gathered: gathered, zeroRow: zeroRow)
                             multiplyRow(row, ky: ky, &a0, &a1, &a2, &a3)
                         }
                     }

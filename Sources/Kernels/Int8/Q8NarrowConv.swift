@@ -95,16 +95,8 @@ public final class Q8NarrowConv {
                 let inside = ix0 >= 0 && ix0 &+ g.kernelWidth <= g.inWidth
                 var a0 = SIMD8<Int32>(), a1 = SIMD8<Int32>(), a2 = SIMD8<Int32>(), a3 = SIMD8<Int32>()
                 for ky in 0..<kh {
-                    let iy = oy &* g.strideY &- g.padTop &+ ky &* g.dilationY
-                    let row: UnsafePointer<UInt8>
-                    if iy < 0 || iy >= g.inHeight {
-                        row = UnsafePointer(zeroRow)
-                    } else if inside && input + ((iy &* g.inWidth &+ ix0) &* cin &+ paddedRun) <= end {
-                        row = input + (iy &* g.inWidth &+ ix0) &* cin
-                    } else {
-                        gatherRow(input: input, iy: iy, ix0: ix0, into: gathered)
-                        row = UnsafePointer(gathered)
-                    }
+                    let row = kernelRow(input: input, iy: oy &* g.strideY &- g.padTop &+ ky &* g.dilationY, ix0: ix0, inside: inside,
+                                        readBytes: paddedRun, end: end, gathered: gathered, zeroRow: zeroRow)
                     let w = weights + ky &* paddedRun
                     let channelStride = kh &* paddedRun
                     for chunk in 0..<chunks {
@@ -129,6 +121,20 @@ public final class Q8NarrowConv {
                 out += cout
             }
         }
+    }
+
+    /// Where kernel row `iy` of the window starting at column `ix0` can be read `readBytes` at a time: the zero-point
+    /// row above or below the image, the input itself where the window lies inside the image horizontally
+    /// (`inside`) and the read ends before `end`, else the row gathered into `gathered`.
+    @inline(__always)
+    func kernelRow(input: UnsafePointer<UInt8>, iy: Int, ix0: Int, inside: Bool, readBytes: Int, end: UnsafePointer<UInt8>,
+                   gathered: UnsafeMutablePointer<UInt8>, zeroRow: UnsafeMutablePointer<UInt8>) -> UnsafePointer<UInt8> {
+        let g = geometry
+        if iy < 0 || iy >= g.inHeight { return UnsafePointer(zeroRow) }
+        let start = input + (iy &* g.inWidth &+ ix0) &* g.inChannels
+        if inside && start + readBytes <= end { return start }
+        gatherRow(input: input, iy: iy, ix0: ix0, into: gathered)
+        return UnsafePointer(gathered)
     }
 
     /// Kernel row `iy` of the window starting at column `ix0`, with the zero point outside the image, as bytes.
