@@ -174,6 +174,40 @@ final class VolumeGraphTests: XCTestCase {
         }
     }
 
+    /// Deep layers on small volumes, where the weights outweigh the whole stacked volume, stack every output slice
+    /// and run them as one batched 2D call (each weight panel read once for all slices): the same bits as slice by
+    /// slice for every algorithm, on 1, 2 and 3 threads, with depth stride, dilation and padding, odd channel
+    /// counts and batch 1 and 2; within 1e-5 of the Float64 reference.
+    func testDeepVolumeLayersBatchTheirSlicesWithTheSameBits() throws {
+        let b = GraphBuilder(seed: 5)
+        let x = b.input("volume", channels: 37, spatialRank: 3)
+        let c1 = b.relu(b.conv(x, 45, kernel: [3, 3, 3], padding: [1, 1, 1], name: "c1"))
+        let c2 = b.conv(c1, 40, kernel: [3, 3, 3], stride: [2, 1, 1], padding: [1, 1, 1], name: "c2")
+        let c3 = b.conv(c2, 33, kernel: [3, 3, 3], dilation: [2, 1, 1], padding: [3, 1, 1], name: "c3")
+        b.output("c1", c1)
+        b.output("c3", c3)
+        let saved = ConvAttributes.batchedStackFloats
+        defer { ConvAttributes.batchedStackFloats = saved }
+        for batch in [2, 1] {
+            let input = Self.volume(batch: batch, channels: 37, depth: 5, height: 4, width: 3)
+            let expected = try ReferenceExecutor.run(b.graph, [input])
+            for algorithm in [ConvAlgorithm.igemm, .winograd(.f4), .winograd(.f2)] {
+                ConvAttributes.batchedStackFloats = 0
+                let sliced = try Executor(b.graph, threads: 2, policy: .forced(algorithm)).run(input)
+                ConvAttributes.batchedStackFloats = saved
+                let executor = try Executor(b.graph, threads: 1, policy: .forced(algorithm))
+                XCTAssertTrue(try executor.plan([input.shape]).convolutionChoices.allSatisfy { $0.geometry.batch > 1 }, "\(algorithm): not batched")
+                let one = try executor.run(input)
+                XCTAssertEqual(one.map(\.data), sliced.map(\.data), "\(algorithm): batched bits differ from slice by slice, batch \(batch)")
+                for threads in [2, 3] {
+                    let many = try Executor(b.graph, threads: threads, policy: .forced(algorithm)).run(input)
+                    XCTAssertEqual(one.map(\.data), many.map(\.data), "\(algorithm): bits differ between 1 and \(threads) threads, batch \(batch)")
+                }
+                for (y, e) in zip(one, expected) { XCTAssertLessThan(relativeError(y, e), 1e-5, "\(algorithm) \(e.shape)") }
+            }
+        }
+    }
+
     /// The fp32 executor runs volumes through the 2D kernels one depth slice at a time (`VolumeSlices`):
     /// within 1e-5 of the Float64 reference relative to the output's range, with the same bits on 1 and 2
     /// threads (training on volumes: `VolumeAutogradTests`).

@@ -123,6 +123,10 @@ extension ConvAttributes {
     /// padding), with weights `[o][kz * in + i][kh][kw]`: one call with `kd` times the input channels instead of
     /// `kd` calls and their sums, which keeps the 16-channel layers of full-resolution volumes efficient.
     /// Grouped (depthwise) windows run one 2D convolution per tap, summed, with the bias and activation last.
+    /// The largest stacked volume (floats) that `planVolume` stacks whole for one batched call: 4 MiB (tests set
+    /// 0 to compare against the slice-by-slice path).
+    nonisolated(unsafe) static var batchedStackFloats = 1 << 20
+
     func planVolume(_ context: FloatPlanContext) throws(GraphError) -> PreparedOp {
         let xs = context.x, s = context.output, d = window.axis3(0), inDepth = xs.depth ?? 1, outDepth = s.depth ?? 1
         var g = geometry(xs)
@@ -172,6 +176,24 @@ extension ConvAttributes {
             for o in 0..<outChannels { for ci in 0..<cin { for kz in 0..<kd { for t in 0..<planeTaps {
                 w[((o * kd + kz) * cin + ci) * planeTaps + t] = weights[((o * cin + ci) * kd + kz) * planeTaps + t]
             } } } }
+            // Deep layers on small volumes (the bottleneck's 256 channels at 4^3): the weights outweigh the whole
+            // stacked volume, so every output slice is one image of a single batched 2D call, and each weight panel
+            // is read once for all of them (Winograd puts their tiles in one block), not once per slice.
+            let stacking = DepthStacking(batch: s.batch, longDepth: inDepth, shortDepth: outDepth, height: xs.height, width: xs.width,
+                                         channels: cin, axis: d)
+            let wholeStack = stacking.images * stacking.stackedImageFloats
+            if stacking.images > 1 && wholeStack <= w.count && wholeStack <= Self.batchedStackFloats {
+                var batched = stackedGeometry
+                batched.batch = stacking.images
+                let op = try Conv2dOperator.make(batched, weights: w, bias: bias, activation: activation,
+                                                 algorithm: context.algorithm(batched), threads: context.threads, node: context.node)
+                let stacked = (wholeStack + 15) / 16 * 16
+                return PreparedOp(workspaceFloats: stacked + op.workspaceFloats, packedWeightBytes: op.plan.packedWeightBytes, flops: flops,
+                                  convolution: (op.geometry, op.algorithm)) { r in
+                    stacking.stack(UnsafePointer(r.x), images: 0..<stacking.images, into: r.workspace, threads: r.threads)
+                    op.run(input: r.workspace, output: r.output, workspace: r.workspace + stacked)
+                }
+            }
             let op = try Conv2dOperator.make(stackedGeometry, weights: w, bias: bias, activation: activation,
                                              algorithm: context.algorithm(stackedGeometry), threads: context.threads, node: context.node)
             /// The input slices output slice `oz`'s depth taps reach (nil: a tap in the padding, zeros).
