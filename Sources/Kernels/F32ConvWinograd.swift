@@ -188,6 +188,8 @@ public enum F32ConvWinograd {
                       columnBlocks: Range<Int>, aRows: UnsafeMutablePointer<UnsafePointer<Float>>, cRows: UnsafeMutablePointer<UnsafeMutablePointer<Float>>) {
             let a2 = variant.alpha * variant.alpha, cp = paddedChannels, cop = paddedOutChannels
             let nr = weights.blockColumns
+            // 16-column blocks on AVX-512 builds: 12 rows a call (`f32GemmTile12x16`), the last few 6 at a time.
+            let tall = CompiledISA.tileWidth == 16 && nr == 16
             var zero = 0
             for xi in 0..<a2 {
                 let vRows = vBuffer + xi * tilesPerBlock * cp
@@ -195,6 +197,12 @@ public enum F32ConvWinograd {
                 for block in columnBlocks {
                     let b = weights.data.constPointer + block * weights.blockStride + xi * cp * nr
                     var row = 0
+                    if tall {
+                        while row + tallTileRows <= count {
+                            f32GemmTile12x16(a: vRows + row * cp, aStride: cp, depth: cp, b: b, c: mRows + row * cop + block * nr, cStride: cop)
+                            row += tallTileRows
+                        }
+                    }
                     while row < count {
                         let rows = min(igemmTileRows, count - row)
                         for r in 0..<igemmTileRows {

@@ -103,3 +103,49 @@ func f32IgemmTileNative(
                      c: c, columnOffset: columnOffset, rows: rows, columns: columns, bias: bias, activation: activation)
     }
 }
+
+/// A 12 x 16 GEMM tile, one 16-float vector a row, for the 16-column weight blocks of layers with at most 16
+/// outputs on AVX-512 builds, whose 32 vector registers hold its 12 accumulators and the broadcasts: twice the
+/// rows of `f32IgemmTile` per call and per weight load.
+///
+///     C[r][j] = 0 + sum over k < depth of A[r][k] * B[k][j],   r < 12, j < 16
+///
+/// A rows are `aStride` floats apart, C rows `cStride`; B is `[k][16]`. Each output is the same sum in the same
+/// order (and the same `+ 0` of an absent bias) as `f32IgemmTile` gives it, so the bits do not depend on the tile.
+@inline(__always)
+func f32GemmTile12x16(a: UnsafePointer<Float>, aStride: Int, depth: Int, b: UnsafePointer<Float>,
+                      c: UnsafeMutablePointer<Float>, cStride: Int) {
+    typealias V = SIMD16<Float>
+    var c0 = V(), c1 = V(), c2 = V(), c3 = V(), c4 = V(), c5 = V()
+    var c6 = V(), c7 = V(), c8 = V(), c9 = V(), c10 = V(), c11 = V()
+    let a0 = a, a1 = a + aStride, a2 = a + 2 &* aStride, a3 = a + 3 &* aStride, a4 = a + 4 &* aStride, a5 = a + 5 &* aStride
+    let a6 = a + 6 &* aStride, a7 = a + 7 &* aStride, a8 = a + 8 &* aStride, a9 = a + 9 &* aStride
+    let a10 = a + 10 &* aStride, a11 = a + 11 &* aStride
+    var bp = UnsafeRawPointer(b)
+    var k = 0
+    while k < depth {
+        let w = bp.loadUnaligned(as: V.self)
+        c0 = c0.addingProduct(V(repeating: a0[k]), w)
+        c1 = c1.addingProduct(V(repeating: a1[k]), w)
+        c2 = c2.addingProduct(V(repeating: a2[k]), w)
+        c3 = c3.addingProduct(V(repeating: a3[k]), w)
+        c4 = c4.addingProduct(V(repeating: a4[k]), w)
+        c5 = c5.addingProduct(V(repeating: a5[k]), w)
+        c6 = c6.addingProduct(V(repeating: a6[k]), w)
+        c7 = c7.addingProduct(V(repeating: a7[k]), w)
+        c8 = c8.addingProduct(V(repeating: a8[k]), w)
+        c9 = c9.addingProduct(V(repeating: a9[k]), w)
+        c10 = c10.addingProduct(V(repeating: a10[k]), w)
+        c11 = c11.addingProduct(V(repeating: a11[k]), w)
+        bp += 64
+        k &+= 1
+    }
+    let zero = V()
+    c.storeVector(c0 + zero); (c + cStride).storeVector(c1 + zero); (c + 2 &* cStride).storeVector(c2 + zero)
+    (c + 3 &* cStride).storeVector(c3 + zero); (c + 4 &* cStride).storeVector(c4 + zero); (c + 5 &* cStride).storeVector(c5 + zero)
+    (c + 6 &* cStride).storeVector(c6 + zero); (c + 7 &* cStride).storeVector(c7 + zero); (c + 8 &* cStride).storeVector(c8 + zero)
+    (c + 9 &* cStride).storeVector(c9 + zero); (c + 10 &* cStride).storeVector(c10 + zero); (c + 11 &* cStride).storeVector(c11 + zero)
+}
+
+/// Rows of `f32GemmTile12x16`.
+let tallTileRows = 12
