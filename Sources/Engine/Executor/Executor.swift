@@ -64,8 +64,9 @@ public final class Executor {
         return plan
     }
 
-    /// Times every convolution whose geometry has no remembered choice, once per algorithm family,
-    /// inside whole-network runs, and remembers each geometry's fastest algorithm. The geometries are the
+    /// Times every convolution whose geometry has no remembered choice, once per algorithm family, in runs of
+    /// the network's convolutions of that family (in the network's order, on its arena), and remembers each
+    /// geometry's fastest algorithm. The geometries are the
     /// ones the plan runs (`PreparedOp.convolution`): a volume's convolution runs a 2D geometry per slice,
     /// with its depth taps as channels.
     private func measureInContext(_ inputs: [TensorShape]) throws(GraphError) {
@@ -90,9 +91,12 @@ public final class Executor {
                 if open.isEmpty { return }
                 for g in open { for c in ConvAlgorithm.candidates(for: g) where !families.contains(c) { families.append(c) } }
             }
-            trial.execute()
+            // Only the convolutions this family computes run (the first family's: every one); the other nodes' times
+            // are not recorded, and a convolution's time does not depend on its operands' values.
+            let timed = trial.ops.map { op in op.convolution.map { $0.algorithm == family && open.contains($0.geometry) } ?? false }
+            _ = trial.executeTimed(only: timed)
             var runs: [[Double]] = []
-            for _ in 0..<3 { runs.append(trial.executeTimed()) }
+            for _ in 0..<3 { runs.append(trial.executeTimed(only: timed)) }
             for (i, op) in trial.ops.enumerated() {
                 guard let g = op.convolution?.geometry, open.contains(g), op.convolution?.algorithm == family else { continue }
                 let times = [runs[0][i], runs[1][i], runs[2][i]].sorted()
