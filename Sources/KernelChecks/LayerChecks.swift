@@ -32,6 +32,15 @@ public enum LayerChecks {
             let ref = LayerReference.maxPool(g, x)
             if let f = out.withUnsafeBufferPointer({ compare($0, ref.values, rtol: 0, label: "max " + label) }) { failures.append(f) }
             if indices != ref.indices { failures.append("max indices " + label) }
+            // Without indices (inference): the vector path of 16 channels at a time, then the rest.
+            out = poisoned(out.count)
+            out.withUnsafeMutableBufferPointer { o in
+                for n in 0..<g.batch {
+                    F32Pooling.maxPool(g, input: x.withUnsafeBufferPointer { $0.baseAddress! } + n * s.elementsPerImage,
+                                       output: o.baseAddress! + n * g.outputShape.elementsPerImage, indices: nil, rows: 0..<g.outHeight)
+                }
+            }
+            if let f = out.withUnsafeBufferPointer({ compare($0, ref.values, rtol: 0, label: "max without indices " + label) }) { failures.append(f) }
             out = poisoned(out.count)
             out.withUnsafeMutableBufferPointer { o in
                 for n in 0..<g.batch {

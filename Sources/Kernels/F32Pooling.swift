@@ -48,6 +48,10 @@ public enum F32Pooling {
     public static func maxPool(_ g: Pool2dGeometry, input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>,
                                indices: UnsafeMutablePointer<Int32>?, rows: Range<Int>) {
         let c = g.channels, ow = g.outWidth
+        if indices == nil && c >= 16 {
+            maxPoolValues(g, input: input, output: output, rows: rows)
+            return
+        }
         for oy in rows {
             for ox in 0..<ow {
                 let dst = output + (oy * ow + ox) * c
@@ -74,6 +78,49 @@ public enum F32Pooling {
                             for ch in 0..<c { let v = src[ch]; dst[ch] = v > dst[ch] ? v : dst[ch] }
                         }
                     }
+                }
+            }
+        }
+    }
+
+    /// `maxPool` without indices, 16 channels at a time in registers: each output is its window's first value,
+    /// replaced by every later one that is greater, in the same order as the general loop (the same bits).
+    static func maxPoolValues(_ g: Pool2dGeometry, input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, rows: Range<Int>) {
+        typealias V = SIMD16<Float>
+        let c = g.channels, ow = g.outWidth
+        for oy in rows {
+            let y0 = max(0, oy * g.stride - g.padding), y1 = min(g.inHeight, oy * g.stride - g.padding + g.kernel)
+            for ox in 0..<ow {
+                let x0 = max(0, ox * g.stride - g.padding), x1 = min(g.inWidth, ox * g.stride - g.padding + g.kernel)
+                let dst = output + (oy * ow + ox) * c
+                let corner = input + (y0 * g.inWidth + x0) * c
+                var ch = 0
+                while ch &+ 16 <= c {
+                    var best = UnsafeRawPointer(corner + ch).loadUnaligned(as: V.self)
+                    var first = true
+                    for iy in y0..<y1 {
+                        var src = input + (iy * g.inWidth + x0) * c + ch
+                        for _ in x0..<x1 {
+                            if first { first = false } else {
+                                let v = UnsafeRawPointer(src).loadUnaligned(as: V.self)
+                                best.replace(with: v, where: v .> best)
+                            }
+                            src += c
+                        }
+                    }
+                    UnsafeMutableRawPointer(dst + ch).storeBytes(of: best, as: V.self)
+                    ch &+= 16
+                }
+                while ch < c {
+                    var best = corner[ch], first = true
+                    for iy in y0..<y1 {
+                        for ix in x0..<x1 {
+                            let v = input[(iy * g.inWidth + ix) * c + ch]
+                            if first { first = false } else if v > best { best = v }
+                        }
+                    }
+                    dst[ch] = best
+                    ch &+= 1
                 }
             }
         }

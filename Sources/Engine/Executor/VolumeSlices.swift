@@ -49,9 +49,20 @@ enum VolumeSlices {
                           dstStride: stride)
     }
 
-    /// `dst[i] = max(dst[i], src[i])`.
+    /// `dst[i] = src[i] > dst[i] ? src[i] : dst[i]`, 16 lanes at a time.
     static func maximum(_ src: UnsafePointer<Float>, into dst: UnsafeMutablePointer<Float>, count: Int) {
-        for i in 0..<count where src[i] > dst[i] { dst[i] = src[i] }
+        var i = 0
+        while i &+ 16 <= count {
+            let a = UnsafeRawPointer(src + i).loadUnaligned(as: SIMD16<Float>.self)
+            var b = UnsafeRawPointer(dst + i).loadUnaligned(as: SIMD16<Float>.self)
+            b.replace(with: a, where: a .> b)
+            UnsafeMutableRawPointer(dst + i).storeBytes(of: b, as: SIMD16<Float>.self)
+            i &+= 16
+        }
+        while i < count {
+            if src[i] > dst[i] { dst[i] = src[i] }
+            i &+= 1
+        }
     }
 
     /// `x = activation(x + bias[c])` over `pixels` pixels of `channels` channels (no bias: activation only),
