@@ -22,6 +22,17 @@ public struct Pool2dGeometry: Equatable, Hashable, Sendable {
     /// Floor mode, as PyTorch's default.
     public var outHeight: Int { (inHeight + 2 * padding - kernel) / stride + 1 }
     public var outWidth: Int { (inWidth + 2 * padding - kernel) / stride + 1 }
+    /// The input rows the window of output row `oy` covers inside the image (padding excluded; never empty for
+    /// a valid geometry, whose padding is at most half the kernel).
+    @inline(__always)
+    public func inputRows(ofOutputRow oy: Int) -> Range<Int> {
+        max(0, oy &* stride &- padding)..<min(inHeight, oy &* stride &- padding &+ kernel)
+    }
+    /// The input columns the window of output column `ox` covers inside the image.
+    @inline(__always)
+    public func inputColumns(ofOutputColumn ox: Int) -> Range<Int> {
+        max(0, ox &* stride &- padding)..<min(inWidth, ox &* stride &- padding &+ kernel)
+    }
     public var inputShape: ImageShape { ImageShape(batch: batch, channels: channels, height: inHeight, width: inWidth) }
     public var outputShape: ImageShape { ImageShape(batch: batch, channels: channels, height: outHeight, width: outWidth) }
 
@@ -89,18 +100,18 @@ public enum F32Pooling {
         typealias V = SIMD16<Float>
         let c = g.channels, ow = g.outWidth
         for oy in rows {
-            let y0 = max(0, oy * g.stride - g.padding), y1 = min(g.inHeight, oy * g.stride - g.padding + g.kernel)
+            let ys = g.inputRows(ofOutputRow: oy)
             for ox in 0..<ow {
-                let x0 = max(0, ox * g.stride - g.padding), x1 = min(g.inWidth, ox * g.stride - g.padding + g.kernel)
+                let xs = g.inputColumns(ofOutputColumn: ox)
                 let dst = output + (oy * ow + ox) * c
-                let corner = input + (y0 * g.inWidth + x0) * c
+                let corner = input + (ys.lowerBound * g.inWidth + xs.lowerBound) * c
                 var ch = 0
                 while ch &+ 16 <= c {
                     var best = UnsafeRawPointer(corner + ch).loadUnaligned(as: V.self)
                     var first = true
-                    for iy in y0..<y1 {
-                        var src = input + (iy * g.inWidth + x0) * c + ch
-                        for _ in x0..<x1 {
+                    for iy in ys {
+                        var src = input + (iy * g.inWidth + xs.lowerBound) * c + ch
+                        for _ in xs {
                             if first { first = false } else {
                                 let v = UnsafeRawPointer(src).loadUnaligned(as: V.self)
                                 best.replace(with: v, where: v .> best)
@@ -113,8 +124,8 @@ public enum F32Pooling {
                 }
                 while ch < c {
                     var best = corner[ch], first = true
-                    for iy in y0..<y1 {
-                        for ix in x0..<x1 {
+                    for iy in ys {
+                        for ix in xs {
                             let v = input[(iy * g.inWidth + ix) * c + ch]
                             if first { first = false } else if v > best { best = v }
                         }
@@ -132,10 +143,10 @@ public enum F32Pooling {
                                    rows: Range<Int>) {
         let c = g.channels, ow = g.outWidth
         for oy in rows {
-            let y0 = max(0, oy * g.stride - g.padding), y1 = min(g.inHeight, oy * g.stride - g.padding + g.kernel)
+            let ys = g.inputRows(ofOutputRow: oy)
             for ox in 0..<ow {
-                let x0 = max(0, ox * g.stride - g.padding), x1 = min(g.inWidth, ox * g.stride - g.padding + g.kernel)
-                averageWindow(input, width: g.inWidth, channels: c, y0..<y1, x0..<x1, into: output + (oy * ow + ox) * c)
+                let xs = g.inputColumns(ofOutputColumn: ox)
+                averageWindow(input, width: g.inWidth, channels: c, ys, xs, into: output + (oy * ow + ox) * c)
             }
         }
     }

@@ -126,28 +126,31 @@ extension ConvTransposeAttributes {
 
 extension ConvTransposeAttributes {
     /// A 3D window on a volume (`VolumeSlices`): every (input slice, depth tap) pair runs the tap's 2D
-    /// transposed convolution and adds into the output slice it reaches; the bias and activation come last.
+    /// transposed convolution and adds into the output slice it reaches; the bias and activation come last
+    /// (fused instead where each output slice comes from one pair).
     func planVolume(_ context: FloatPlanContext) throws(GraphError) -> PreparedOp {
         let xs = context.x, s = context.output, d = window.axis3(0), inDepth = xs.depth ?? 1, outDepth = s.depth ?? 1
         var g = geometry(xs)
         g.batch = 1
         let weights = context.floats(weight), bias = self.bias.map { context.floats($0) }, activation = self.activation
         let count = s.height * s.width * s.channels
-        if g.isUpStep2x2 && d.stride >= d.kernel && d.dilation == 1 {
-            // Each output slice is reached by one (input slice, tap) pair at most (the 2x2x2 stride-2 up step): its
-            // tap's plan writes it with the bias and activation fused, the same sums as adding into zeros and
-            // applying them after, without the three passes over the output; a slice no pair reaches is act(bias).
-            var fused: [F32ConvTranspose.Plan] = []
-            for kz in 0..<d.kernel {
-                let w = VolumeSlices.tapWeights(weights, outer: xs.channels * outChannels, depth: d.kernel, planeTaps: g.kernelHeight * g.kernelWidth, tap: kz)
-                fused.append(try F32ConvTranspose.Plan.make(g, weights: w, bias: bias, activation: activation, node: context.node))
-            }
-            return PreparedOp(packedWeightBytes: fused.reduce(0) { $0 + $1.packedWeightBytes }, flops: 2 * multiplyAccumulates([xs], output: s)) { r in
+        // Each output slice reached by one (input slice, tap) pair at most (the 2x2x2 stride-2 up step) is written
+        // by its tap's plan with the bias and activation fused: the same sums as adding into zeros and applying
+        // them after, without the three passes over the output; a slice no pair reaches is act(bias).
+        let writesOnce = g.isUpStep2x2 && d.stride >= d.kernel && d.dilation == 1
+        var plans: [F32ConvTranspose.Plan] = []
+        for kz in 0..<d.kernel {
+            let w = VolumeSlices.tapWeights(weights, outer: xs.channels * outChannels, depth: d.kernel, planeTaps: g.kernelHeight * g.kernelWidth, tap: kz)
+            plans.append(try F32ConvTranspose.Plan.make(g, weights: w, bias: writesOnce ? bias : nil, activation: writesOnce ? activation : .none,
+                                                        node: context.node))
+        }
+        if writesOnce {
+            return PreparedOp(packedWeightBytes: plans.reduce(0) { $0 + $1.packedWeightBytes }, flops: 2 * multiplyAccumulates([xs], output: s)) { r in
                 for n in 0..<s.batch { for oz in 0..<outDepth {
                     let out = VolumeSlices.slice(r.output, s, image: n, depth: oz), t = oz + d.padBegin
                     let iz = t / d.stride, kz = t - iz * d.stride
                     if t >= 0 && kz < d.kernel && iz < inDepth {
-                        fused[kz].run(input: VolumeSlices.slice(r.x, xs, image: n, depth: iz), output: out, batch: 1, inStride: 0, outStride: 0,
+                        plans[kz].run(input: VolumeSlices.slice(r.x, xs, image: n, depth: iz), output: out, batch: 1, inStride: 0, outStride: 0,
                                       threads: r.threads)
                     } else {
                         out.update(repeating: 0, count: count)
@@ -155,11 +158,6 @@ extension ConvTransposeAttributes {
                     }
                 } }
             }
-        }
-        var plans: [F32ConvTranspose.Plan] = []
-        for kz in 0..<d.kernel {
-            let w = VolumeSlices.tapWeights(weights, outer: xs.channels * outChannels, depth: d.kernel, planeTaps: g.kernelHeight * g.kernelWidth, tap: kz)
-            plans.append(try F32ConvTranspose.Plan.make(g, weights: w, bias: nil, activation: .none, node: context.node))
         }
         return PreparedOp(workspaceFloats: VolumeSlices.sliceFloats(s), packedWeightBytes: plans.reduce(0) { $0 + $1.packedWeightBytes },
                           flops: 2 * multiplyAccumulates([xs], output: s)) { r in

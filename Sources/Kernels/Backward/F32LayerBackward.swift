@@ -20,10 +20,10 @@ public enum F32LayerBackward {
         let c = g.channels
         dx.update(repeating: 0, count: g.inHeight * g.inWidth * c)
         for oy in 0..<g.outHeight {
-            let y0 = max(0, oy * g.stride - g.padding), y1 = min(g.inHeight, oy * g.stride - g.padding + g.kernel)
+            let ys = g.inputRows(ofOutputRow: oy)
             for ox in 0..<g.outWidth {
-                let x0 = max(0, ox * g.stride - g.padding), x1 = min(g.inWidth, ox * g.stride - g.padding + g.kernel)
-                spread(dy + (oy * g.outWidth + ox) * c, over: y0..<y1, x0..<x1, width: g.inWidth, channels: c, into: dx)
+                let xs = g.inputColumns(ofOutputColumn: ox)
+                spread(dy + (oy * g.outWidth + ox) * c, over: ys, xs, width: g.inWidth, channels: c, into: dx)
             }
         }
     }

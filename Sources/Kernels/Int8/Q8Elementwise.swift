@@ -132,13 +132,13 @@ public enum Q8Resampling {
     public static func maxPool(_ g: Pool2dGeometry, input: UnsafePointer<UInt8>, output: UnsafeMutablePointer<UInt8>, rows: Range<Int>) {
         let c = g.channels, ow = g.outWidth
         for oy in rows {
-            let y0 = max(0, oy * g.stride - g.padding), y1 = min(g.inHeight, oy * g.stride - g.padding + g.kernel)
+            let ys = g.inputRows(ofOutputRow: oy)
             for ox in 0..<ow {
-                let x0 = max(0, ox * g.stride - g.padding), x1 = min(g.inWidth, ox * g.stride - g.padding + g.kernel)
+                let xs = g.inputColumns(ofOutputColumn: ox)
                 let dst = output + (oy * ow + ox) * c
-                dst.update(from: input + (y0 * g.inWidth + x0) * c, count: c)
-                for y in y0..<y1 {
-                    for x in x0..<x1 {
+                dst.update(from: input + (ys.lowerBound * g.inWidth + xs.lowerBound) * c, count: c)
+                for y in ys {
+                    for x in xs {
                         let src = input + (y * g.inWidth + x) * c
                         var ch = 0
                         while ch + 16 <= c {
