@@ -208,6 +208,69 @@ final class VolumeGraphTests: XCTestCase {
         }
     }
 
+    /// Through-plane windows (`kd x 1 x 1`) run as an implicit GEMM over the input slices in place
+    /// (`F32DepthTapGemm`): with depth stride, dilation and padding so large that output slices read only a suffix,
+    /// a prefix or none of their taps, channel counts off the vector width, weights too large to stay in the tile
+    /// loop (3 x 130 x 130), batch 1 and 2, and tiles that straddle slices: within 1e-5 of the Float64 reference and
+    /// the same bits on 1, 2 and 3 threads.
+    func testDepthOnlyWindowsReadTheirSlicesInPlace() throws {
+        let b = GraphBuilder(seed: 17)
+        let x = b.input("volume", channels: 7, spatialRank: 3)
+        let c1 = b.relu(b.conv(x, 37, kernel: [3, 1, 1], padding: [1, 0, 0], name: "c1"))
+        let c2 = b.conv(c1, 130, kernel: [5, 1, 1], stride: [2, 1, 1], dilation: [2, 1, 1], padding: [6, 0, 0], name: "c2")
+        let c3 = b.leakyRelu(b.conv(c2, 130, kernel: [3, 1, 1], padding: [1, 0, 0], name: "c3"))
+        let c4 = b.conv(c3, 33, kernel: [2, 1, 1], padding: [3, 0, 0], name: "c4")
+        b.output("c1", c1)
+        b.output("c4", c4)
+        for batch in [2, 1] {
+            let input = Self.volume(batch: batch, channels: 7, depth: 9, height: 5, width: 7)
+            let expected = try ReferenceExecutor.run(b.graph, [input])
+            let executor = try Executor(b.graph, threads: 1)
+            XCTAssertTrue(try executor.plan([input.shape]).convolutionChoices.allSatisfy { $0.geometry.batch == 1 }, "batched instead")
+            let one = try executor.run(input)
+            for threads in [2, 3] {
+                let many = try Executor(b.graph, threads: threads).run(input)
+                XCTAssertEqual(one.map(\.data), many.map(\.data), "bits differ between 1 and \(threads) threads, batch \(batch)")
+            }
+            for (y, e) in zip(one, expected) { XCTAssertLessThan(relativeError(y, e), 1e-5, "\(e.shape)") }
+        }
+    }
+
+    /// The in-place through-plane GEMM gives the bits of the 1x1 GEMM over the stacked taps it replaced (zeros where a
+    /// tap lies in the padding): a 3 x 1 x 1 convolution with bias, depth padding 2, every output slice compared.
+    func testDepthOnlyWindowsKeepTheBitsOfTheStackedGemm() throws {
+        let (cin, cout, kd, depth, height, width) = (7, 37, 3, 6, 5, 7)
+        let b = GraphBuilder(seed: 23)
+        let x = b.input("volume", channels: cin, spatialRank: 3)
+        b.output("y", b.conv(x, cout, kernel: [kd, 1, 1], padding: [2, 0, 0], name: "c"))
+        let input = Self.volume(batch: 1, channels: cin, depth: depth, height: height, width: width)
+        let y = try Executor(b.graph, threads: 1).run(input)[0]
+        let w = b.graph.parameters.first { $0.shape == [cout, cin, kd, 1, 1] }!.floats
+        let bias = b.graph.parameters.first { $0.shape == [cout] }!.floats
+        var stackedWeights = [Float](repeating: 0, count: cout * kd * cin)
+        for o in 0..<cout { for kz in 0..<kd { for c in 0..<cin { stackedWeights[(o * kd + kz) * cin + c] = w[(o * cin + c) * kd + kz] } } }
+        let pixels = height * width, outDepth = depth + 4 - kd + 1
+        let stacked = Conv2dGeometry(inChannels: kd * cin, inHeight: height, inWidth: width, outChannels: cout, kernel: 1)
+        let op = try stackedWeights.withUnsafeBufferPointer { w in
+            try bias.withUnsafeBufferPointer { try Conv2dOperator(stacked, weights: w.baseAddress!, bias: $0.baseAddress!, activation: .none,
+                                                                   algorithm: .gemm1x1, threads: 1) }
+        }
+        XCTAssertEqual(y.data.count, outDepth * pixels * cout)
+        for oz in 0..<outDepth {
+            // The tensors are NCDHW; the operator's images NHWC.
+            var taps = [Float](repeating: 0, count: pixels * kd * cin)
+            for kz in 0..<kd where (0..<depth).contains(oz - 2 + kz) {
+                for p in 0..<pixels { for c in 0..<cin { taps[(p * kd + kz) * cin + c] = input.data[(c * depth + oz - 2 + kz) * pixels + p] } }
+            }
+            var out = [Float](repeating: .nan, count: pixels * cout)
+            taps.withUnsafeBufferPointer { t in out.withUnsafeMutableBufferPointer { op.run(input: t.baseAddress!, output: $0.baseAddress!) } }
+            for o in 0..<cout {
+                XCTAssertEqual((0..<pixels).map { y.data[(o * outDepth + oz) * pixels + $0] }, (0..<pixels).map { out[$0 * cout + o] },
+                               "slice \(oz), channel \(o)")
+            }
+        }
+    }
+
     /// The fp32 executor runs volumes through the 2D kernels one depth slice at a time (`VolumeSlices`):
     /// within 1e-5 of the Float64 reference relative to the output's range, with the same bits on 1 and 2
     /// threads (training on volumes: `VolumeAutogradTests`).

@@ -194,6 +194,9 @@ extension ConvAttributes {
                     op.run(input: r.workspace, output: r.output, workspace: r.workspace + stacked)
                 }
             }
+            if planeTaps == 1 && g.strideY == 1 && g.strideX == 1 && g.padTop == 0 && g.padBottom == 0 && g.padLeft == 0 && g.padRight == 0 {
+                return planDepthTaps(context, weights: weights, bias: bias, flops: flops, reported: stackedGeometry)
+            }
             let op = try Conv2dOperator.make(stackedGeometry, weights: w, bias: bias, activation: activation,
                                              algorithm: context.algorithm(stackedGeometry), threads: context.threads, node: context.node)
             /// The input slices output slice `oz`'s depth taps reach (nil: a tap in the padding, zeros).
@@ -286,6 +289,46 @@ extension ConvAttributes {
                 }
                 VolumeSlices.biasActivation(out, bias: bias, channels: s.channels, pixels: s.height * s.width, activation, threads: r.threads)
             } }
+        }
+    }
+}
+
+extension ConvAttributes {
+    /// A `kd x 1 x 1` window without in-plane stride or padding (through-plane convolutions): each output slice is one
+    /// implicit GEMM whose taps are the input slices it reads, in place (`F32DepthTapGemm`), with no stacked copy.
+    /// The same bits as the 1x1 GEMM over the stacked taps (`reported` is that geometry, for `segrun info`).
+    func planDepthTaps(_ context: FloatPlanContext, weights: [Float], bias: [Float]?, flops: Double,
+                       reported: Conv2dGeometry) -> PreparedOp {
+        let xs = context.x, s = context.output, d = window.axis3(0), inDepth = xs.depth ?? 1, outDepth = s.depth ?? 1
+        let cin = xs.channels, kd = d.kernel, pixels = s.height * s.width, activation = self.activation
+        let packed = weights.withUnsafeBufferPointer { w in
+            withOptionalPointer(bias) { b in
+                F32PackedConvWeights(oihw: w.baseAddress!, bias: b, outChannels: outChannels, inChannels: cin, taps: kd)
+            }
+        }
+        let items = F32DepthTapGemm.workItems(pixels: pixels, weights: packed), slices = s.batch * outDepth
+        func runSlice(_ r: FloatOperands, _ slice: Int, items range: Range<Int>) {
+            let n = slice / outDepth, oz = slice % outDepth
+            withUnsafeTemporaryAllocation(of: UnsafePointer<Float>?.self, capacity: kd) { sources in
+                for kz in 0..<kd {
+                    let iz = oz * d.stride - d.padBegin + kz * d.dilation
+                    sources[kz] = iz >= 0 && iz < inDepth ? UnsafePointer(VolumeSlices.slice(r.x, xs, image: n, depth: iz)) : nil
+                }
+                F32DepthTapGemm.run(pixels: pixels, weights: packed, sources: UnsafePointer(sources.baseAddress!),
+                                    output: VolumeSlices.slice(r.output, s, image: n, depth: oz), items: range, activation: activation)
+            }
+        }
+        let takeSlices = VolumeSlices.threadsTakeSlices(slices: slices, threads: context.threads)
+        return PreparedOp(packedWeightBytes: (packed.data.count + packed.bias.count) * 4, flops: flops, convolution: (reported, .igemm)) { r in
+            if takeSlices {
+                ParallelFor.run(count: slices, threads: r.threads) { range, _ in
+                    for slice in range { runSlice(r, slice, items: 0..<items) }
+                }
+            } else {
+                for slice in 0..<slices {
+                    ParallelFor.run(count: items, threads: r.threads) { range, _ in runSlice(r, slice, items: range) }
+                }
+            }
         }
     }
 }
