@@ -43,7 +43,7 @@ public enum ImageFile {
 
     /// True for names segrun treats as images when it scans a folder.
     public static func looksLikeImage(_ name: String) -> Bool {
-        let lower = name.lowercased()
+        let lower = name.asciiLowercased
         return lower.hasSuffix(".png") || lower.hasSuffix(".jpg") || lower.hasSuffix(".jpeg")
     }
 }

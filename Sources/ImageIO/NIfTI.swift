@@ -179,7 +179,7 @@ public enum NIfTI {
 
     /// True for the names NIfTI files carry.
     public static func looksLikeNIfTI(_ path: String) -> Bool {
-        let lower = path.lowercased()
+        let lower = path.asciiLowercased
         return lower.hasSuffix(".nii") || lower.hasSuffix(".nii.gz") || lower.hasSuffix(".hdr") || lower.hasSuffix(".hdr.gz")
     }
 
@@ -197,7 +197,7 @@ public enum NIfTI {
 
     /// The header of a file, checked, and where its voxels are.
     static func open(_ path: String, limits: VolumeLimits) throws(VolumeError) -> (VolumeGrid, VoxelLayout) {
-        let lower = path.lowercased()
+        let lower = path.asciiLowercased
         return try open(.file(path), path: path, limits: limits, pair: lower.hasSuffix(".hdr") || lower.hasSuffix(".hdr.gz"))
     }
 
@@ -284,7 +284,7 @@ public enum NIfTI {
     static func startWriting(_ kind: VolumeVoxelKind, size: [Int], like header: NIfTIHeader, to path: String) throws(VolumeError) -> VolumeSink {
         let (code, bytesPer) = kind.nifti
         let h = header.rewritten(size: size, datatype: code, bitpix: 8 * bytesPer)
-        let sink = try VolumeSink(path: path, gzip: path.lowercased().hasSuffix(".gz"))
+        let sink = try VolumeSink(path: path, gzip: path.asciiLowercased.hasSuffix(".gz"))
         try sink.append(h.bytes + [0, 0, 0, 0])  // the extension flag: none
         return sink
     }

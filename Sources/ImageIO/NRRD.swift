@@ -93,7 +93,7 @@ public enum NRRD {
     }
 
     public static func looksLikeNRRD(_ path: String) -> Bool {
-        let lower = path.lowercased()
+        let lower = path.asciiLowercased
         return lower.hasSuffix(".nrrd") || lower.hasSuffix(".nhdr")
     }
 
@@ -127,7 +127,7 @@ public enum NRRD {
         for line in lines.dropFirst() where !line.hasPrefix("#") {
             // "key: value" (fields) or "key:=value" (key/value pairs, kept too).
             guard let colon = line.firstIndex(of: ":") else { throw .invalid(path: path, field: line, reason: "is not a 'key: value' line") }
-            let key = String(line[..<colon]).lowercased().trimmingCharacters(in: " \t")
+            let key = String(line[..<colon]).asciiLowercased.trimmingCharacters(in: " \t")
             var value = String(line[line.index(after: colon)...])
             if value.hasPrefix("=") { value.removeFirst() }
             header.fields.append((key, value.trimmingCharacters(in: " \t")))
@@ -219,7 +219,7 @@ public enum NRRD {
         let spacing = columns.map { c in (c[0] * c[0] + c[1] * c[1] + c[2] * c[2]).squareRoot() }
         if spacing.contains(where: { !($0 > 0) }) { throw .invalid(path: path, field: "space directions", reason: "a zero-length direction") }
         // World space as RAS+ (NIfTI's): LPS and LAS flip their axes.
-        let space = (header["space"] ?? "").lowercased()
+        let space = (header["space"] ?? "").asciiLowercased
         let flip: [Double]
         switch space {
         case "left-posterior-superior", "lps": flip = [-1, -1, 1]
@@ -229,7 +229,7 @@ public enum NRRD {
         let affine = (0..<3).map { r in (0..<3).map { c in flip[r] * columns[c][r] } + [flip[r] * origin[r]] } + [[0, 0, 0, 1]]
 
         // Data: attached after the header or in `data file`, raw or gzip.
-        let encoding = (header["encoding"] ?? "raw").lowercased()
+        let encoding = (header["encoding"] ?? "raw").asciiLowercased
         guard ["raw", "gzip", "gz"].contains(encoding) else {
             throw .unsupported(path: path, reason: "encoding '\(encoding)'; segrun reads raw and gzip")
         }
@@ -256,7 +256,7 @@ public enum NRRD {
             }
             fileOffset += dataSize - needed
         }
-        let bigEndian = (header["endian"] ?? "little").lowercased() == "big"
+        let bigEndian = (header["endian"] ?? "little").asciiLowercased == "big"
         let layout = VoxelLayout(data: voxelData, path: path, fileOffset: fileOffset, compressed: encoding != "raw", type: type,
                                  swap: bigEndian && type.bytes > 1, scale: nil, size: size, channels: channels,
                                  interleaved: channelAxis == 0 && channels > 1,

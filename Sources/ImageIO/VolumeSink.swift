@@ -125,14 +125,14 @@ public final class VolumeWriter {
         expected = grid.voxelCount
         switch grid.source {
         case .nifti(let h):
-            let lower = path.lowercased()
+            let lower = path.asciiLowercased
             guard NIfTI.looksLikeNIfTI(path) && !lower.hasSuffix(".hdr") && !lower.hasSuffix(".hdr.gz") else {
                 throw .cannotWrite(path: path, reason: "a NIfTI volume's mask is written as .nii or .nii.gz")
             }
             sink = try NIfTI.startWriting(kind, size: grid.size, like: h, to: path)
             bigEndian = h.bigEndian
         case .nrrd(let h):
-            guard path.lowercased().hasSuffix(".nrrd") else { throw .cannotWrite(path: path, reason: "a NRRD volume's mask is written as .nrrd") }
+            guard path.asciiLowercased.hasSuffix(".nrrd") else { throw .cannotWrite(path: path, reason: "a NRRD volume's mask is written as .nrrd") }
             sink = try NRRD.startWriting(kind, size: grid.size, like: h, to: path)
             bigEndian = false
         }

@@ -169,10 +169,10 @@ public struct F32Conv2dPlan {
     public func run(input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, items: Range<Int>,
                     scratch: UnsafeMutablePointer<Float>?) {
         switch algorithm {
-        case .igemm:
+        case .igemm, .gemm1x1:
+            // A 1x1 kernel without padding reads the image itself as its padded input (`F32Conv1x1Gemm`); one call
+            // site, so the edge binary's copies hold the loop once.
             F32ConvIgemm.run(geometry, weights: packed!, paddedInput: input, output: output, items: items, activation: activation)
-        case .gemm1x1:
-            F32Conv1x1Gemm.run(geometry, weights: packed!, input: input, output: output, items: items, activation: activation)
         case .depthwise:
             F32ConvDepthwise.run(geometry, weights: depthwise!, paddedInput: input, output: output, rows: items, activation: activation)
         case .winograd:

@@ -30,6 +30,7 @@ public enum F32ConvIgemm {
     }
 
     /// Computes work items `items` (see `workItems`) of one image.
+    @export(interface)
     public static func run(_ g: Conv2dGeometry, weights: F32PackedConvWeights,
                            paddedInput: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>,
                            items: Range<Int>, activation: FusedActivation) {
@@ -67,13 +68,11 @@ public enum F32ConvIgemm {
                     }
                     // Small weights stay in L1/L2 while a tile's input rows are reused by every column
                     // block; large weights are walked one column block at a time across all tiles instead.
-                    if tileOuter(weights) {
-                        for tile in items {
-                            for block in 0..<weights.columnBlocks { runTile(tile, block: block) }
-                        }
-                    } else {
-                        let tiles = tileCount(g)
-                        for item in items { runTile(item % tiles, block: item / tiles) }
+                    // One call site, so the tile is inlined once (the edge binary holds each kernel three times).
+                    let outer = tileOuter(weights), tiles = tileCount(g), blocks = weights.columnBlocks
+                    for item in items {
+                        let tile = outer ? item : item % tiles, first = outer ? 0 : item / tiles
+                        for block in first..<(outer ? blocks : first &+ 1) { runTile(tile, block: block) }
                     }
                 }
             }

@@ -9,7 +9,7 @@ import SegrunLibc
 func volumeOutput(_ path: String, out: String) -> String {
     var name = Substring(path)
     if let slash = name.lastIndex(of: "/") { name = name[name.index(after: slash)...] }
-    let lower = name.lowercased()
+    let lower = name.asciiLowercased
     for ending in [".nii.gz", ".nii", ".nrrd", ".nhdr"] where lower.hasSuffix(ending) {
         name = name.dropLast(ending.count)
         break

@@ -72,7 +72,7 @@ public enum VolumeDataset {
     /// A volume's file name without .nii.gz, .nii, .hdr, .nrrd or .nhdr.
     public static func volumeStem(_ path: String) -> String {
         var name = String(path.split(separator: "/").last ?? "")
-        for suffix in [".nii.gz", ".hdr.gz", ".nii", ".hdr", ".nrrd", ".nhdr"] where name.lowercased().hasSuffix(suffix) {
+        for suffix in [".nii.gz", ".hdr.gz", ".nii", ".hdr", ".nrrd", ".nhdr"] where name.asciiLowercased.hasSuffix(suffix) {
             name = String(name.dropLast(suffix.count))
             break
         }

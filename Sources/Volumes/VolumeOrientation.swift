@@ -31,7 +31,7 @@ public struct VolumeOrientation: Equatable, CustomStringConvertible {
 
     /// Parses three letters, one of R/L, A/P and S/I each (case-insensitive).
     public init?(_ codes: String) {
-        let upper = Array(codes.uppercased())
+        let upper = Array(codes.asciiUppercased)
         guard upper.count == 3 else { return nil }
         var worldAxes: [Int] = [], positive: [Bool] = []
         for c in upper {

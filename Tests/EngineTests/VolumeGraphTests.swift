@@ -209,7 +209,7 @@ final class VolumeGraphTests: XCTestCase {
     }
 
     /// Through-plane windows (`kd x 1 x 1`) run as an implicit GEMM over the input slices in place
-    /// (`F32DepthTapGemm`): with depth stride, dilation and padding so large that output slices read only a suffix,
+    /// (`ConvAttributes.planDepthTaps`): with depth stride, dilation and padding so large that output slices read only a suffix,
     /// a prefix or none of their taps, channel counts off the vector width, weights too large to stay in the tile
     /// loop (3 x 130 x 130), batch 1 and 2, and tiles that straddle slices: within 1e-5 of the Float64 reference and
     /// the same bits on 1, 2 and 3 threads.

@@ -46,6 +46,14 @@ final class ImageIOTests: XCTestCase {
         }
     }
 
+    /// File extensions and format keywords are case-folded on ASCII letters only; other characters are kept.
+    func testASCIICaseFoldingKeepsOtherCharacters() {
+        XCTAssertEqual("Scan_ÄÖ.NII.Gz".asciiLowercased, "scan_ÄÖ.nii.gz")
+        XCTAssertEqual(Substring("lpi-été").asciiUppercased, "LPI-éTé")
+        XCTAssertEqual("".asciiLowercased, "")
+        XCTAssertEqual("[@`{".asciiLowercased, "[@`{")
+    }
+
     func testReadsTheSharedDataSlices() throws {
         let path = shared + "/images/colin27_z080.png"
         guard FileManager.default.fileExists(atPath: path) else { throw XCTSkip("../shared/data not present") }

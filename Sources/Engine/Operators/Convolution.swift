@@ -294,38 +294,58 @@ extension ConvAttributes {
 }
 
 extension ConvAttributes {
-    /// A `kd x 1 x 1` window without in-plane stride or padding (through-plane convolutions): each output slice is one
-    /// implicit GEMM whose taps are the input slices it reads, in place (`F32DepthTapGemm`), with no stacked copy.
-    /// The same bits as the 1x1 GEMM over the stacked taps (`reported` is that geometry, for `segrun info`).
+    /// A `kd x 1 x 1` window without in-plane stride or padding (through-plane convolutions): stacks nothing. The
+    /// input slices one output slice reads are rows of one 2D image (a slice per row, its pixels along the row), so
+    /// the slice is a `taps x 1` 2D convolution of them, run by the implicit GEMM where they lie (`F32ConvIgemm`
+    /// takes whole slices as its taps). Taps in the depth padding are left out: output slices at the volume's ends
+    /// read a shorter run of taps, with weights packed for that run. The same bits as the 1x1 GEMM over the stacked
+    /// taps (`reported` is that geometry, for `segrun info`).
     func planDepthTaps(_ context: FloatPlanContext, weights: [Float], bias: [Float]?, flops: Double,
                        reported: Conv2dGeometry) -> PreparedOp {
         let xs = context.x, s = context.output, d = window.axis3(0), inDepth = xs.depth ?? 1, outDepth = s.depth ?? 1
         let cin = xs.channels, kd = d.kernel, pixels = s.height * s.width, activation = self.activation
-        let packed = weights.withUnsafeBufferPointer { w in
-            withOptionalPointer(bias) { b in
-                F32PackedConvWeights(oihw: w.baseAddress!, bias: b, outChannels: outChannels, inChannels: cin, taps: kd)
+        /// One run of taps `taps` and the 2D convolution that computes it.
+        struct TapRun { let taps: Range<Int>; let geometry: Conv2dGeometry; let weights: F32PackedConvWeights; let workItems: Int }
+        var runs: [TapRun] = [], runOfSlice = [Int](repeating: -1, count: outDepth)
+        for oz in 0..<outDepth {
+            let taps = VolumeSlices.taps(oz, d, inDepth: inDepth)
+            guard let first = taps.first?.tap, let last = taps.last?.tap else { continue }
+            if let known = runs.firstIndex(where: { $0.taps == first..<(last + 1) }) { runOfSlice[oz] = known; continue }
+            let n = last + 1 - first
+            let g = Conv2dGeometry(batch: 1, inChannels: cin, inHeight: (n - 1) * d.dilation + 1, inWidth: pixels, outChannels: outChannels,
+                                   kernelHeight: n, kernelWidth: 1, strideY: 1, strideX: 1, dilationY: d.dilation, dilationX: 1,
+                                   padTop: 0, padLeft: 0, padBottom: 0, padRight: 0, groups: 1)
+            let packed = withOptionalPointer(bias) { b in
+                F32PackedConvWeights(outChannels: outChannels, inChannels: cin, taps: n, bias: b) { o, i, t in weights[(o * cin + i) * kd + first + t] }
             }
+            runs.append(TapRun(taps: first..<(last + 1), geometry: g, weights: packed, workItems: F32ConvIgemm.workItems(g, weights: packed)))
+            runOfSlice[oz] = runs.count - 1
         }
-        let items = F32DepthTapGemm.workItems(pixels: pixels, weights: packed), slices = s.batch * outDepth
-        func runSlice(_ r: FloatOperands, _ slice: Int, items range: Range<Int>) {
-            let n = slice / outDepth, oz = slice % outDepth
-            withUnsafeTemporaryAllocation(of: UnsafePointer<Float>?.self, capacity: kd) { sources in
-                for kz in 0..<kd {
-                    let iz = oz * d.stride - d.padBegin + kz * d.dilation
-                    sources[kz] = iz >= 0 && iz < inDepth ? UnsafePointer(VolumeSlices.slice(r.x, xs, image: n, depth: iz)) : nil
+        let runs_ = runs, slices = s.batch * outDepth, outCount = pixels * s.channels
+        /// Work items `range` of output slice `slice` (all of them: nil).
+        func runSlice(_ r: FloatOperands, _ slice: Int, items range: Range<Int>?) {
+            let n = slice / outDepth, oz = slice % outDepth, out = VolumeSlices.slice(r.output, s, image: n, depth: oz)
+            guard runOfSlice[oz] >= 0 else {
+                if range?.lowerBound ?? 0 == 0 {
+                    out.update(repeating: 0, count: outCount)
+                    VolumeSlices.biasActivation(out, bias: bias, channels: s.channels, pixels: pixels, activation)
                 }
-                F32DepthTapGemm.run(pixels: pixels, weights: packed, sources: UnsafePointer(sources.baseAddress!),
-                                    output: VolumeSlices.slice(r.output, s, image: n, depth: oz), items: range, activation: activation)
+                return
             }
+            let run = runs_[runOfSlice[oz]], iz = oz * d.stride - d.padBegin + run.taps.lowerBound * d.dilation
+            F32ConvIgemm.run(run.geometry, weights: run.weights, paddedInput: VolumeSlices.slice(r.x, xs, image: n, depth: iz), output: out,
+                             items: range ?? 0..<run.workItems, activation: activation)
         }
         let takeSlices = VolumeSlices.threadsTakeSlices(slices: slices, threads: context.threads)
-        return PreparedOp(packedWeightBytes: (packed.data.count + packed.bias.count) * 4, flops: flops, convolution: (reported, .igemm)) { r in
+        let packedBytes = runs.reduce(0) { $0 + ($1.weights.data.count + $1.weights.bias.count) * 4 }
+        return PreparedOp(packedWeightBytes: packedBytes, flops: flops, convolution: (reported, .igemm)) { r in
             if takeSlices {
                 ParallelFor.run(count: slices, threads: r.threads) { range, _ in
-                    for slice in range { runSlice(r, slice, items: 0..<items) }
+                    for slice in range { runSlice(r, slice, items: nil) }
                 }
             } else {
                 for slice in 0..<slices {
+                    let items = runOfSlice[slice % outDepth] >= 0 ? runs_[runOfSlice[slice % outDepth]].workItems : 1
                     ParallelFor.run(count: items, threads: r.threads) { range, _ in runSlice(r, slice, items: range) }
                 }
             }
