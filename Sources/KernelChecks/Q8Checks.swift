@@ -90,6 +90,25 @@ public enum Q8Checks {
         #endif
     }
 
+    /// Heads with 1-4 output channels (`Q8NarrowConv`) on rows wide enough that whole runs of 16 output pixels have
+    /// their windows inside the image (the register-resident path of the VNNI build) as well as at the borders:
+    /// 1x1 and 3x3, stride 1 and 2, odd widths, kernel rows of 1 to 240 bytes; both multiply paths.
+    public static func narrowHeads(seed: UInt64) -> [String] {
+        var rng = SplitMix64(seed: seed)
+        var failures: [String] = []
+        for n in 0..<14 {
+            let kernel = rng.pick([1, 3, 3]), stride = rng.pick([1, 1, 2])
+            let g = Conv2dGeometry(batch: 1, inChannels: rng.pick([1, 3, 16, 17, 21, 48, 80]), inHeight: rng.pick([3, 6]),
+                                   inWidth: rng.pick([37, 50, 67]), outChannels: rng.pick([1, 1, 2, 4]), kernel: kernel, stride: stride,
+                                   padding: kernel / 2)
+            for dotProduct in [false, true] {
+                let label = "int8 narrow head seed \(seed) #\(n) \(dotProduct ? "dot " : "")\(g)"
+                if let failure = checkConv(g, dotProduct: dotProduct, rng: &rng, label: label) { failures.append(failure) }
+            }
+        }
+        return failures
+    }
+
     static func randomizedConv(count: Int, seed: UInt64, dotProduct: Bool) -> [String] {
         var rng = SplitMix64(seed: seed)
         var failures: [String] = []

@@ -8,6 +8,7 @@ final class Q8KernelTests: XCTestCase {
     /// The dot-product path's packing (int8 quads) and flip correction: `vpdpbusd` in builds for VNNI CPUs, the
     /// portable twin of `sdot` in other x86-64 builds (scripts/arm-check runs the real `sdot` under qemu).
     func testDotProductConvMatchesReferenceBitForBit() { XCTAssertEqual(Q8Checks.randomizedDotConv(count: 24, seed: 0x8005), []) }
+    func testNarrowHeadsMatchReferenceBitForBit() { XCTAssertEqual(Q8Checks.narrowHeads(seed: 0x8011), []) }
     /// The VNNI path itself (`vpdpbusd`, unsigned activations), on more shapes; skipped, naming the missing
     /// flag, where the build's CPU has no VNNI.
     func testVNNIConvMatchesReferenceBitForBit() throws {

@@ -40,6 +40,14 @@ extension Q8NarrowConv {
         while first < pixels.upperBound {
             let count = min(Q8NarrowConv.group, pixels.upperBound &- first)
             var oy = first / g.outWidth, ox = first &- oy &* g.outWidth
+            if cout == 1 && chunks == 1 && count == Q8NarrowConv.group,
+               let rowBase = interiorRun(input: input, oy: oy, ox: ox, end: end) {
+                // Sixteen pixels of one output row whose windows lie inside the image: their sums stay in registers.
+                UnsafeMutableRawPointer(sums + (first &- pixels.lowerBound))
+                    .storeBytes(of: sixteenSums(rowBase, pixelStep: g.strideX &* cin, rowStep: rowStep), as: SIMD16<Int32>.self)
+                first &+= count
+                continue
+            }
             for i in 0..<Q8NarrowConv.group {
                 if i < count {
                     let ix0 = ox &* g.strideX &- g.padLeft, iyTop = oy &* g.strideY &- g.padTop
@@ -90,6 +98,44 @@ extension Q8NarrowConv {
             }
             first &+= count
         }
+    }
+
+    /// Where the windows of output pixels `ox..<ox + 16` of row `oy` start, when all of them lie inside the image
+    /// (every kernel row read in place, its 64-byte read ending before `end`); nil otherwise.
+    @inline(__always)
+    func interiorRun(input: UnsafePointer<UInt8>, oy: Int, ox: Int, end: UnsafePointer<UInt8>) -> UnsafePointer<UInt8>? {
+        let g = geometry, cin = g.inChannels
+        guard ox &+ Q8NarrowConv.group <= g.outWidth else { return nil }
+        let ix0 = ox &* g.strideX &- g.padLeft, ixLast = (ox &+ Q8NarrowConv.group &- 1) &* g.strideX &- g.padLeft
+        let iyTop = oy &* g.strideY &- g.padTop, lastRow = (g.kernelHeight &- 1) &* g.dilationY
+        guard ix0 >= 0 && ixLast &+ g.kernelWidth <= g.inWidth && iyTop >= 0 && iyTop &+ lastRow < g.inHeight else { return nil }
+        let base = input + (iyTop &* g.inWidth &+ ix0) &* cin
+        let lastRead = base + (ixLast &- ix0) &* cin + lastRow &* g.inWidth &* cin + quadRun
+        return lastRead <= end ? base : nil
+    }
+
+    /// The sums of one output channel for 16 pixels `pixelStep` bytes apart from `base` (kernel rows `rowStep` apart,
+    /// each one 64-byte group of `vpdpbusd zmm`), folded as `foldSums` folds them, without leaving registers.
+    @inline(__always)
+    func sixteenSums(_ base: UnsafePointer<UInt8>, pixelStep: Int, rowStep: Int) -> SIMD16<Int32> {
+        let kh = geometry.kernelHeight, w = UnsafeRawPointer(quadWeights)
+        @inline(__always) func pixel(_ i: Int) -> SIMD16<Int32> {
+            let window = UnsafeRawPointer(base + i &* pixelStep)
+            var a = SIMD16<Int32>()
+            var ky = 0
+            while ky < kh {
+                a = segrun_dpbusd_i8x64(a, window.loadUnaligned(fromByteOffset: ky &* rowStep, as: SIMD64<Int8>.self),
+                                        w.loadUnaligned(fromByteOffset: ky &* quadRun, as: SIMD64<Int8>.self))
+                ky &+= 1
+            }
+            return a
+        }
+        @inline(__always) func fold(_ x: SIMD16<Int32>, _ y: SIMD16<Int32>) -> SIMD16<Int32> {
+            SIMD16(lowHalf: x.evenHalf, highHalf: y.evenHalf) &+ SIMD16(lowHalf: x.oddHalf, highHalf: y.oddHalf)
+        }
+        let f0 = fold(pixel(0), pixel(1)), f1 = fold(pixel(2), pixel(3)), f2 = fold(pixel(4), pixel(5)), f3 = fold(pixel(6), pixel(7))
+        let f4 = fold(pixel(8), pixel(9)), f5 = fold(pixel(10), pixel(11)), f6 = fold(pixel(12), pixel(13)), f7 = fold(pixel(14), pixel(15))
+        return fold(fold(fold(f0, f1), fold(f2, f3)), fold(fold(f4, f5), fold(f6, f7)))
     }
 
     /// Lane i of the result is the sum of `v[i]`'s 16 lanes. Four levels of one fold, each pairing vectors and adding
