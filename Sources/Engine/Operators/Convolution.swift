@@ -306,11 +306,11 @@ extension ConvAttributes {
         let cin = xs.channels, kd = d.kernel, pixels = s.height * s.width, activation = self.activation
         /// One run of taps `taps` and the 2D convolution that computes it.
         struct TapRun { let taps: Range<Int>; let geometry: Conv2dGeometry; let weights: F32PackedConvWeights; let workItems: Int }
-        var runs: [TapRun] = [], runOfSlice = [Int](repeating: -1, count: outDepth)
+        var planned: [TapRun] = [], runOfSlice = [Int](repeating: -1, count: outDepth)
         for oz in 0..<outDepth {
             let taps = VolumeSlices.taps(oz, d, inDepth: inDepth)
             guard let first = taps.first?.tap, let last = taps.last?.tap else { continue }
-            if let known = runs.firstIndex(where: { $0.taps == first..<(last + 1) }) { runOfSlice[oz] = known; continue }
+            if let known = planned.firstIndex(where: { $0.taps == first..<(last + 1) }) { runOfSlice[oz] = known; continue }
             let n = last + 1 - first
             let g = Conv2dGeometry(batch: 1, inChannels: cin, inHeight: (n - 1) * d.dilation + 1, inWidth: pixels, outChannels: outChannels,
                                    kernelHeight: n, kernelWidth: 1, strideY: 1, strideX: 1, dilationY: d.dilation, dilationX: 1,
@@ -318,21 +318,21 @@ extension ConvAttributes {
             let packed = withOptionalPointer(bias) { b in
                 F32PackedConvWeights(outChannels: outChannels, inChannels: cin, taps: n, bias: b) { o, i, t in weights[(o * cin + i) * kd + first + t] }
             }
-            runs.append(TapRun(taps: first..<(last + 1), geometry: g, weights: packed, workItems: F32ConvIgemm.workItems(g, weights: packed)))
-            runOfSlice[oz] = runs.count - 1
+            planned.append(TapRun(taps: first..<(last + 1), geometry: g, weights: packed, workItems: F32ConvIgemm.workItems(g, weights: packed)))
+            runOfSlice[oz] = planned.count - 1
         }
-        let runs_ = runs, slices = s.batch * outDepth, outCount = pixels * s.channels
+        let runs = planned, slices = s.batch * outDepth, outCount = pixels * s.channels
         /// Work items `range` of output slice `slice` (all of them: nil).
         func runSlice(_ r: FloatOperands, _ slice: Int, items range: Range<Int>?) {
             let n = slice / outDepth, oz = slice % outDepth, out = VolumeSlices.slice(r.output, s, image: n, depth: oz)
             guard runOfSlice[oz] >= 0 else {
-                if range?.lowerBound ?? 0 == 0 {
+                if (range?.lowerBound ?? 0) == 0 {
                     out.update(repeating: 0, count: outCount)
                     VolumeSlices.biasActivation(out, bias: bias, channels: s.channels, pixels: pixels, activation)
                 }
                 return
             }
-            let run = runs_[runOfSlice[oz]], iz = oz * d.stride - d.padBegin + run.taps.lowerBound * d.dilation
+            let run = runs[runOfSlice[oz]], iz = oz * d.stride - d.padBegin + run.taps.lowerBound * d.dilation
             F32ConvIgemm.run(run.geometry, weights: run.weights, paddedInput: VolumeSlices.slice(r.x, xs, image: n, depth: iz), output: out,
                              items: range ?? 0..<run.workItems, activation: activation)
         }
@@ -345,7 +345,7 @@ extension ConvAttributes {
                 }
             } else {
                 for slice in 0..<slices {
-                    let items = runOfSlice[slice % outDepth] >= 0 ? runs_[runOfSlice[slice % outDepth]].workItems : 1
+                    let items = runOfSlice[slice % outDepth] >= 0 ? runs[runOfSlice[slice % outDepth]].workItems : 1
                     ParallelFor.run(count: items, threads: r.threads) { range, _ in runSlice(r, slice, items: range) }
                 }
             }
