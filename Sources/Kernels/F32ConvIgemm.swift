@@ -81,8 +81,8 @@ public enum F32ConvIgemm {
 }
 
 /// 1x1 convolution as a packed GEMM (`f32-conv1x1-gemm-6x(2W)`): the NHWC image *is* the
-/// `pixels x inChannels` A matrix, so no padding copy is made. Requires a 1x1 kernel and no padding;
-/// any stride.
+/// `pixels x inChannels` A matrix, so no padding copy is made and `F32ConvIgemm.run` reads the image itself as
+/// its padded input. Requires a 1x1 kernel and no padding; any stride.
 public enum F32Conv1x1Gemm {
     public static func supports(_ g: Conv2dGeometry) -> Bool {
         g.kernelHeight == 1 && g.kernelWidth == 1 && g.groups == 1
@@ -91,13 +91,5 @@ public enum F32Conv1x1Gemm {
 
     public static func workItems(_ g: Conv2dGeometry, weights: F32PackedConvWeights) -> Int {
         F32ConvIgemm.workItems(g, weights: weights)
-    }
-
-    /// Computes work items `items` of one image from the *unpadded* NHWC input.
-    public static func run(_ g: Conv2dGeometry, weights: F32PackedConvWeights,
-                           input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>,
-                           items: Range<Int>, activation: FusedActivation) {
-        precondition(supports(g), "F32Conv1x1Gemm needs a 1x1 kernel without padding: \(g)")
-        F32ConvIgemm.run(g, weights: weights, paddedInput: input, output: output, items: items, activation: activation)
     }
 }

@@ -130,12 +130,16 @@ extension Q8NarrowConv {
             }
             return a
         }
-        @inline(__always) func fold(_ x: SIMD16<Int32>, _ y: SIMD16<Int32>) -> SIMD16<Int32> {
-            SIMD16(lowHalf: x.evenHalf, highHalf: y.evenHalf) &+ SIMD16(lowHalf: x.oddHalf, highHalf: y.oddHalf)
-        }
+        let fold = Q8NarrowConv.fold
         let f0 = fold(pixel(0), pixel(1)), f1 = fold(pixel(2), pixel(3)), f2 = fold(pixel(4), pixel(5)), f3 = fold(pixel(6), pixel(7))
         let f4 = fold(pixel(8), pixel(9)), f5 = fold(pixel(10), pixel(11)), f6 = fold(pixel(12), pixel(13)), f7 = fold(pixel(14), pixel(15))
         return fold(fold(fold(f0, f1), fold(f2, f3)), fold(fold(f4, f5), fold(f6, f7)))
+    }
+
+    /// One level of the fold: `x`'s and `y`'s even lanes (low and high half) plus their odd lanes.
+    @inline(__always)
+    static func fold(_ x: SIMD16<Int32>, _ y: SIMD16<Int32>) -> SIMD16<Int32> {
+        SIMD16(lowHalf: x.evenHalf, highHalf: y.evenHalf) &+ SIMD16(lowHalf: x.oddHalf, highHalf: y.oddHalf)
     }
 
     /// Lane i of the result is the sum of `v[i]`'s 16 lanes. Four levels of one fold, each pairing vectors and adding
@@ -143,9 +147,6 @@ extension Q8NarrowConv {
     /// four, 2 of eight, and one of sixteen, in order.
     @inline(__always)
     static func foldSums(_ v: UnsafeMutablePointer<SIMD16<Int32>>) -> SIMD16<Int32> {
-        @inline(__always) func fold(_ x: SIMD16<Int32>, _ y: SIMD16<Int32>) -> SIMD16<Int32> {
-            SIMD16(lowHalf: x.evenHalf, highHalf: y.evenHalf) &+ SIMD16(lowHalf: x.oddHalf, highHalf: y.oddHalf)
-        }
         var n = 16
         while n > 1 {
             for j in 0..<(n / 2) { v[j] = fold(v[2 &* j], v[2 &* j &+ 1]) }
