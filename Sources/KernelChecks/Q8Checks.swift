@@ -146,12 +146,19 @@ public enum Q8Checks {
             if let failure = checkConv(g, winograd: tile, rng: &rng, label: "\(name) seed \(seed) #\(done) \(g)") {
                 failures.append(failure)
             }
+            // F(4x4, 3x3) transforming its weights per run, where the layer has few enough tiles.
+            if tile == .f4 && Q8WinogradPlan.supportsWeightsPerRun(g),
+               let failure = checkConv(g, winograd: tile, weightsPerRun: true, rng: &rng, label: "\(name) per run seed \(seed) #\(done) \(g)") {
+                failures.append(failure)
+            }
         }
         // Extremes: every input 255 (or 0) against weights of +-127 stress the Int16 transforms and Int32 sums.
         // F(4x4, 3x3) is exact up to 128 * sum|w| < 2^25: 229 channels of 127s are just inside (|y| up to 33.50
         // million, 2^25 = 33.55 million); 230 are refused.
         let inChannels = tile == .f2 ? 1024 : 229
-        for (x, w) in [(UInt8(255), Int8(127)), (UInt8(255), Int8(-127)), (UInt8(0), Int8(127)), (UInt8(0), Int8(-127))] {
+        for (x, w, perRun) in [(UInt8(255), Int8(127), false), (UInt8(255), Int8(-127), false), (UInt8(0), Int8(127), false),
+                               (UInt8(0), Int8(-127), false), (UInt8(255), Int8(127), true), (UInt8(0), Int8(-127), true)]
+        where !perRun || tile == .f4 {
             let g = Conv2dGeometry(inChannels: inChannels, inHeight: 5, inWidth: 6, outChannels: 3, kernel: 3, padding: 1)
             let input = [UInt8](repeating: x, count: g.inputShape.elementsPerImage)
             let weights = [Int8](repeating: w, count: 3 * inChannels * 9)
@@ -159,13 +166,13 @@ public enum Q8Checks {
             let target = Q8OutputTarget.float
             guard let plan = try? weights.withUnsafeBufferPointer({ wp throws(ShapeError) in
                 try Q8WinogradPlan(g, weights: wp.baseAddress!, bias: nil, multipliers: m, inputZeroPoint: 7, activation: .none,
-                                   output: target, tile: tile)
+                                   output: target, tile: tile, weightsPerRun: perRun)
             }) else { failures.append("\(name) extreme: plan failed"); continue }
             let ref = Q8Reference.conv2d(g, input: input, inputZeroPoint: 7, weights: weights, bias: nil, multipliers: m, activation: .none, output: target)
             let got = run(g.outputShape.elementsPerImage, target, scratch: plan.scratchBytes) { out, scratch in
                 input.withUnsafeBufferPointer { plan.run(input: $0.baseAddress!, output: out, items: 0..<plan.workItems, scratch: scratch) }
             }
-            if let f = compareOutputs(got, ref, target, "\(name) extreme x=\(x) w=\(w)") { failures.append(f) }
+            if let f = compareOutputs(got, ref, target, "\(name) extreme x=\(x) w=\(w)\(perRun ? " per run" : "")") { failures.append(f) }
         }
         if tile == .f4 {
             let over = [Int8](repeating: 127, count: 2 * 230 * 9)
@@ -179,8 +186,8 @@ public enum Q8Checks {
         return failures
     }
 
-    static func checkConv(_ g: Conv2dGeometry, winograd: Q8WinogradTile? = nil, dotProduct: Bool = false, rng: inout SplitMix64,
-                          label: String) -> String? {
+    static func checkConv(_ g: Conv2dGeometry, winograd: Q8WinogradTile? = nil, weightsPerRun: Bool = false, dotProduct: Bool = false,
+                          rng: inout SplitMix64, label: String) -> String? {
         let input = bytes(g.inputShape.elementsPerImage, rng: &rng)
         let w = weights(g.outChannels * g.inChannels * g.kernelHeight * g.kernelWidth, rng: &rng)
         let bias: [Int32]? = rng.int(0...3) == 0 ? nil : (0..<g.outChannels).map { _ in Int32(rng.int(-5000...5000)) }
@@ -197,7 +204,7 @@ public enum Q8Checks {
                 let plan = try w.withUnsafeBufferPointer { wp throws(ShapeError) in
                     try withOptional(bias) { bp throws(ShapeError) in
                         try Q8WinogradPlan(g, weights: wp.baseAddress!, bias: bp, multipliers: m, inputZeroPoint: zx,
-                                           activation: activation, output: target, tile: tile)
+                                           activation: activation, output: target, tile: tile, weightsPerRun: weightsPerRun)
                     }
                 }
                 plan.columnGroups = rng.int(1...3)

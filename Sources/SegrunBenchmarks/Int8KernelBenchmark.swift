@@ -7,7 +7,8 @@ import Engine
 /// inputs. GOP/s count 2 ops per multiply-add of a direct convolution, as GFLOP/s do for fp32, so the
 /// two tables compare directly; `percentPeak` is of this machine's int8 peak (`MachinePeak.measureInt8`).
 public enum Int8KernelBenchmark {
-    public static let algorithms = ["int8-gemm", "int8-winograd-f2", "int8-winograd-f4"]
+    /// `int8-winograd-f4-per-run` transforms its weights per run from the int8 kernels (layers with few tiles).
+    public static let algorithms = ["int8-gemm", "int8-winograd-f2", "int8-winograd-f4", "int8-winograd-f4-per-run"]
 
     public static func run(layers: [(String, Conv2dGeometry)], threadCounts: [Int], only: String? = nil,
                            peaks: [Int: Double], minSeconds: Double = 0.25, report: (KernelMeasurement) -> Void) throws {
@@ -24,7 +25,9 @@ public enum Int8KernelBenchmark {
             let multipliers = (0..<g.outChannels).map { _ in Float.random(in: 1e-4...1e-3, using: &rng) }
             for algorithm in algorithms where only == nil || only == algorithm {
                 if algorithm != "int8-gemm" && !Q8WinogradPlan.supports(g) { continue }
-                if algorithm == "int8-winograd-f4"
+                let perRun = algorithm == "int8-winograd-f4-per-run"
+                if perRun && !Q8WinogradPlan.supportsWeightsPerRun(g) { continue }
+                if (algorithm == "int8-winograd-f4" || perRun)
                     && !weights.withUnsafeBufferPointer({ Q8WinogradPlan.isExactF4(weights: $0.baseAddress!, inChannels: g.inChannels,
                                                                                     outChannels: g.outChannels) }) { continue }
                 var plans: [(threads: Int, plan: any Q8LayerPlan, scratch: AlignedBuffer)] = []
@@ -37,7 +40,7 @@ public enum Int8KernelBenchmark {
                             }
                             return try Q8WinogradPlan(g, weights: w.baseAddress!, bias: b.baseAddress!, multipliers: multipliers,
                                                       inputZeroPoint: 3, activation: .relu, output: .quantized(zeroPoint: 0),
-                                                      tile: algorithm == "int8-winograd-f4" ? .f4 : .f2)
+                                                      tile: algorithm == "int8-winograd-f2" ? .f2 : .f4, weightsPerRun: perRun)
                         }
                     }
                     plan.splitColumns(forThreads: threads)

@@ -39,4 +39,6 @@ enum Int8ConvAlgorithm: Hashable {
     case gemm
     case winogradF2
     case winogradF4
+    /// F(4x4,3x3) transforming its weights per run from the int8 kernels (layers with few tiles and many weights).
+    case winogradF4WeightsPerRun
 }

@@ -194,10 +194,11 @@ public final class Int8Program {
         }
     }
 
-    static func winogradPlan(_ g: Conv2dGeometry, _ d: ConvData, _ node: Node, tile: Q8WinogradTile) throws(GraphError) -> Q8WinogradPlan {
+    static func winogradPlan(_ g: Conv2dGeometry, _ d: ConvData, _ node: Node, tile: Q8WinogradTile,
+                             weightsPerRun: Bool = false) throws(GraphError) -> Q8WinogradPlan {
         try plan(d, node) { w, b throws(ShapeError) in
             try Q8WinogradPlan(g, weights: w, bias: b, multipliers: d.multipliers, inputZeroPoint: d.inputZeroPoint,
-                               activation: d.activation, output: d.target, tile: tile)
+                               activation: d.activation, output: d.target, tile: tile, weightsPerRun: weightsPerRun)
         }
     }
 
@@ -243,6 +244,7 @@ public final class Int8Program {
     /// What streaming a layer's weights from memory costs it inside a model, per byte: in a ResNet-34 U-Net at
     /// 256x256 on a Zen 4, each 256->256 F(4x4,3x3) layer (4.7 MB of transformed weights) took 0.33 ms more than
     /// when timed alone, a 128->128 one (1.2 MB) 0.08 ms more: about 14 GB/s, added to each candidate's time.
+    /// (Layers with few tiles have a candidate that reads only the int8 kernels: `.winogradF4WeightsPerRun`.)
     static let weightStreamBytesPerSecond = 14e9
 
     static func fastestConv(_ g: Conv2dGeometry, _ d: ConvData, _ node: Node, threads: Int) throws(GraphError) -> ConvPlanChoice {
@@ -261,14 +263,16 @@ public final class Int8Program {
                 let plan = try convPlan(g, d, node)
                 plan.splitColumns(forThreads: threads)
                 return .gemm(plan)
-            case .winogradF2, .winogradF4:
-                let plan = try winogradPlan(g, d, node, tile: algorithm == .winogradF2 ? .f2 : .f4)
+            case .winogradF2, .winogradF4, .winogradF4WeightsPerRun:
+                let plan = try winogradPlan(g, d, node, tile: algorithm == .winogradF2 ? .f2 : .f4,
+                                            weightsPerRun: algorithm == .winogradF4WeightsPerRun)
                 plan.splitColumns(forThreads: threads)
                 return .winograd(plan)
             }
         }
         if let known = AlgorithmChoices.int8[key] { return try make(known) }
-        let candidates: [Int8ConvAlgorithm] = f4Exact ? [.gemm, .winogradF2, .winogradF4] : [.gemm, .winogradF2]
+        var candidates: [Int8ConvAlgorithm] = f4Exact ? [.gemm, .winogradF2, .winogradF4] : [.gemm, .winogradF2]
+        if f4Exact && Q8WinogradPlan.supportsWeightsPerRun(g) { candidates.append(.winogradF4WeightsPerRun) }
         var plans: [ConvPlanChoice] = []
         for algorithm in candidates { plans.append(try make(algorithm)) }
         var one = g

@@ -17,6 +17,14 @@ enum Q8Lanes {
         return r
     }
 
+    /// Signed bytes sign-extended to Int16 lanes.
+    @inline(__always)
+    static func widen(_ v: SIMD16<Int8>) -> SIMD16<Int16> {
+        var r = SIMD16<Int16>()
+        for i in 0..<16 { r[i] = Int16(v[i]) }
+        return r
+    }
+
     /// Bytes zero-extended to Int32 lanes.
     @inline(__always)
     static func widen(_ v: SIMD8<UInt8>) -> SIMD8<Int32> {

@@ -19,12 +19,21 @@
 /// Per block of tiles: the input transform writes one Int16 matrix (tiles x channels) per Winograd point; then for
 /// each column block and group of 6 tiles the microkernel runs the products of every point, and the output
 /// transform, the exact division and the requantization store the outputs of each tile.
+///
+/// With `weightsPerRun` (F(4x4, 3x3) on layers with few tiles, `Q8WinogradPlan+WeightsPerRun.swift`) the plan keeps
+/// the int8 kernels instead of the 8x larger transformed ones, takes every tile in one block, and transforms each
+/// column block's weights into scratch just before its products.
 public final class Q8WinogradPlan: Q8LayerPlan {
     public static let maxInChannels = 1024
     public let geometry: Conv2dGeometry
     public let tile: Q8WinogradTile
-    /// `U'` as packed matrices (depth = input channels, columns = output channels), one per Winograd point.
+    /// `U'` as packed matrices (depth = input channels, columns = output channels), one per Winograd point;
+    /// empty when the weights are transformed per run from `kernels`.
     let transformed: [Q8PackedWeights]
+    /// The int8 kernels, for plans that transform their weights per run.
+    let kernels: Q8WinogradKernels?
+    let depthPairs: Int
+    public let columnBlocks: Int
     public let stage: Q8OutputStage
     public let inputZeroPoint: UInt8
     public let blockTiles: Int
@@ -36,11 +45,20 @@ public final class Q8WinogradPlan: Q8LayerPlan {
             && g.groups == 1 && g.inChannels <= maxInChannels && g.validate() == nil
     }
 
+    /// Whether every tile's transformed F(4x4, 3x3) input fits one block small enough to stay in L2 beside a
+    /// transformed column block: the layers `weightsPerRun` is for.
+    public static func supportsWeightsPerRun(_ g: Conv2dGeometry) -> Bool {
+        let tiles = ((g.outHeight + 3) / 4) * ((g.outWidth + 3) / 4)
+        return supports(g) && tiles * 36 * ((g.inChannels + 1) / 2) * 4 <= 384 * 1024
+    }
+
     /// Same arguments as `Q8Conv2dPlan`, and the tile. F(4x4, 3x3) throws where `isExactF4` is false.
+    /// `weightsPerRun` (F(4x4, 3x3) only, where `supportsWeightsPerRun`) keeps the int8 kernels and transforms
+    /// them per run; the outputs are the same bits.
     @export(interface)
     public init(_ g: Conv2dGeometry, weights: UnsafePointer<Int8>, bias: UnsafePointer<Int32>?, multipliers: [Float],
                 inputZeroPoint: UInt8, activation: FusedActivation, output: Q8OutputTarget,
-                tile: Q8WinogradTile = .f2) throws(ShapeError) {
+                tile: Q8WinogradTile = .f2, weightsPerRun: Bool = false) throws(ShapeError) {
         if let error = g.validate() { throw error }
         guard Q8WinogradPlan.supports(g) else { throw .mismatch("int8 Winograd needs a 3x3 stride-1 convolution with at most \(Q8WinogradPlan.maxInChannels) inputs, got \(g)") }
         if multipliers.count != g.outChannels { throw .mismatch("\(multipliers.count) multipliers for \(g.outChannels) channels") }
@@ -48,36 +66,52 @@ public final class Q8WinogradPlan: Q8LayerPlan {
         if tile == .f4 && !Q8WinogradPlan.isExactF4(weights: weights, inChannels: cin, outChannels: cout) {
             throw .mismatch("int8 Winograd F(4x4,3x3) is not exact for these weights (128 * sum|w| of a channel reaches 2^25)")
         }
+        if weightsPerRun && (tile != .f4 || !Q8WinogradPlan.supportsWeightsPerRun(g)) {
+            throw .mismatch("int8 Winograd weights are transformed per run only for F(4x4,3x3) layers of few tiles, got \(g)")
+        }
         geometry = g
         self.tile = tile
         let points = tile.points
-        // U' = G' g G'^T for every (out, in) pair, as `points` Int16 values.
-        var u = [Int16](repeating: 0, count: cout * cin * points)
+        depthPairs = (cin + 1) / 2
+        columnBlocks = (cout + Q8Microkernel.columns - 1) / Q8Microkernel.columns
         var sums = [Int32](repeating: 0, count: cout)
-        var k = [Int32](repeating: 0, count: 9)
         for o in 0..<cout {
-            for c in 0..<cin {
-                for i in 0..<9 { k[i] = Int32(weights[(o * cin + c) * 9 + i]); sums[o] += k[i] }
-                let base = (o * cin + c) * points
-                switch tile {
-                case .f2: Q8WinogradPlan.transformWeightsF2(k) { u[base + $0] = $1 }
-                case .f4: Q8WinogradPlan.transformWeightsF4(k) { u[base + $0] = $1 }
+            for i in 0..<(cin * 9) { sums[o] += Int32(weights[o * cin * 9 + i]) }
+        }
+        if weightsPerRun {
+            kernels = Q8WinogradKernels(weights: weights, inChannels: cin, outChannels: cout)
+            transformed = []
+        } else {
+            // U' = G' g G'^T for every (out, in) pair, as `points` Int16 values.
+            var u = [Int16](repeating: 0, count: cout * cin * points)
+            var k = [Int32](repeating: 0, count: 9)
+            for o in 0..<cout {
+                for c in 0..<cin {
+                    for i in 0..<9 { k[i] = Int32(weights[(o * cin + c) * 9 + i]) }
+                    let base = (o * cin + c) * points
+                    switch tile {
+                    case .f2: Q8WinogradPlan.transformWeightsF2(k) { u[base + $0] = $1 }
+                    case .f4: Q8WinogradPlan.transformWeightsF4(k) { u[base + $0] = $1 }
+                    }
                 }
             }
+            var matrices: [Q8PackedWeights] = []
+            for position in 0..<points {
+                matrices.append(Q8PackedWeights(depth: cin, columns: cout, wide: { o, c in u[(o * cin + c) * points + position] }))
+            }
+            transformed = matrices
+            kernels = nil
         }
-        var matrices: [Q8PackedWeights] = []
-        for position in 0..<points {
-            matrices.append(Q8PackedWeights(depth: cin, columns: cout, wide: { o, c in u[(o * cin + c) * points + position] }))
-        }
-        transformed = matrices
         // The kernels sum (x - shift) * w; the reference sums (x - zx) * w: the difference is (shift - zx) * sum(w).
         let shift = Int32(tile.inputShift)
         var offsets = [Int32](repeating: 0, count: cout)
         for o in 0..<cout { offsets[o] = (bias?[o] ?? 0) &+ (shift &- Int32(inputZeroPoint)) &* sums[o] }
         stage = Q8OutputStage(multipliers: multipliers, offsets: offsets, activation: activation, target: output)
         self.inputZeroPoint = inputZeroPoint
-        let rowBytes = matrices[0].depthPairs * 4
-        blockTiles = max(1, min(16, (48 * 1024) / (points * rowBytes * Q8Microkernel.rows))) * Q8Microkernel.rows
+        let rowBytes = depthPairs * 4
+        let tiles = ((g.outHeight + tile.outputSize - 1) / tile.outputSize) * ((g.outWidth + tile.outputSize - 1) / tile.outputSize)
+        blockTiles = weightsPerRun ? (tiles + Q8Microkernel.rows - 1) / Q8Microkernel.rows * Q8Microkernel.rows
+            : max(1, min(16, (48 * 1024) / (points * rowBytes * Q8Microkernel.rows))) * Q8Microkernel.rows
         wideTile = Q8Microkernel.hasPairTile && Q8DotMicrokernel.isAvailable
     }
 
@@ -99,17 +133,19 @@ public final class Q8WinogradPlan: Q8LayerPlan {
     public var tilesWide: Int { (geometry.outWidth + tile.outputSize - 1) / tile.outputSize }
     public var tiles: Int { tilesHigh * tilesWide }
     public var columnGroups = 1
-    public var columnBlocks: Int { transformed[0].columnBlocks }
     public var pixelBlocks: Int { (tiles + blockTiles - 1) / blockTiles }
-    var rowStride: Int { transformed[0].depthPairs * 2 }
+    var rowStride: Int { depthPairs * 2 }
+    /// Int16 values of one transformed column block (all points) in scratch, for plans that transform per run.
+    var transformedBlockCount: Int { kernels?.transformedBlockCount ?? 0 }
     /// Per-thread scratch: one transformed-input matrix of the block and one product tile (up to 32 columns) per
-    /// point, and one tile's sums.
+    /// point, one tile's sums, and for plans that transform their weights per run two transformed column blocks.
     public var scratchBytes: Int {
         let points = tile.points
         return points * blockTiles * rowStride * 2 + points * Q8Microkernel.rows * 2 * Q8Microkernel.columns * 4
-            + tile.outputSize * tile.outputSize * 16 * 4 + 128
+            + tile.outputSize * tile.outputSize * 16 * 4 + 2 * transformedBlockCount * 2 + 128
     }
-    public var packedBytes: Int { transformed.reduce(0) { $0 + $1.packedBytes } }
+    /// Bytes of weights one image reads: the transformed matrices, or the int8 kernels of a per-run plan.
+    public var packedBytes: Int { kernels?.bytes ?? transformed.reduce(0) { $0 + $1.packedBytes } }
 
     @export(interface)
     public func run(input: UnsafePointer<UInt8>, output: UnsafeMutableRawPointer, items: Range<Int>,
@@ -119,8 +155,11 @@ public final class Q8WinogradPlan: Q8LayerPlan {
         let v = scratch.bindMemory(to: Int16.self, capacity: points * planeStride)
         let productsRaw = scratch + points * planeStride * 2
         let products = productsRaw.bindMemory(to: Int32.self, capacity: points * Q8Microkernel.rows * 2 * Q8Microkernel.columns)
-        let sums = (productsRaw + points * Q8Microkernel.rows * 2 * Q8Microkernel.columns * 4)
-            .bindMemory(to: Int32.self, capacity: tile.outputSize * tile.outputSize * 16)
+        let sumsRaw = productsRaw + points * Q8Microkernel.rows * 2 * Q8Microkernel.columns * 4
+        let sums = sumsRaw.bindMemory(to: Int32.self, capacity: tile.outputSize * tile.outputSize * 16)
+        let perRunWeights = (sumsRaw + tile.outputSize * tile.outputSize * 16 * 4)
+            .bindMemory(to: Int16.self, capacity: 2 * transformedBlockCount)
+        let pointStride = kernels?.pointStride ?? 0
         let elementBytes = stage.elementBytes
         var lastTransformed = -1
         withUnsafeTemporaryAllocation(of: UnsafePointer<Int16>.self, capacity: Q8Microkernel.rows) { aRows in
@@ -140,22 +179,28 @@ public final class Q8WinogradPlan: Q8LayerPlan {
                     // Two column blocks at once on the 512-bit tile where this build and CPU have it.
                     let span = wideTile && block &+ 1 < blocks.upperBound ? 2 : 1
                     let tileColumns = span &* Q8Microkernel.columns, tileSize = Q8Microkernel.rows &* tileColumns
+                    if let kernels {
+                        kernels.transform(block: block, into: perRunWeights)
+                        if span == 2 { kernels.transform(block: block &+ 1, into: perRunWeights + transformedBlockCount) }
+                    }
                     var t = 0
                     while t < count {
                         let rows = min(Q8Microkernel.rows, count &- t)
                         for position in 0..<points {
                             let plane = v + position &* planeStride
                             for r in 0..<Q8Microkernel.rows { aRows[r] = UnsafePointer(plane + (t &+ min(r, rows &- 1)) &* stride) }
-                            let weights = transformed[position], a = UnsafePointer(aRows.baseAddress!)
+                            let a = UnsafePointer(aRows.baseAddress!)
+                            let b0: UnsafePointer<Int16>
+                            if kernels != nil { b0 = UnsafePointer(perRunWeights + position &* pointStride) } else { b0 = transformed[position].block(block) }
                             #if arch(x86_64) && SEGRUN_VNNI_ZMM
                             if span == 2 {
-                                Q8Microkernel.runPair(depthPairs: weights.depthPairs, a: a, b0: weights.block(block),
-                                                      b1: weights.block(block &+ 1), tile: products + position &* tileSize)
+                                let b1: UnsafePointer<Int16>
+                                if kernels != nil { b1 = b0 + transformedBlockCount } else { b1 = transformed[position].block(block &+ 1) }
+                                Q8Microkernel.runPair(depthPairs: depthPairs, a: a, b0: b0, b1: b1, tile: products + position &* tileSize)
                                 continue
                             }
                             #endif
-                            Q8Microkernel.run(depthPairs: weights.depthPairs, a: a, b: weights.block(block),
-                                              tile: products + position &* tileSize)
+                            Q8Microkernel.run(depthPairs: depthPairs, a: a, b: b0, tile: products + position &* tileSize)
                         }
                         for r in 0..<rows {
                             for part in 0..<span {
