@@ -211,8 +211,12 @@ public final class Q8Conv2dPlan: Q8GemmLayerPlan {
                     for ky in 0..<kh { aRows[ky &* height &+ r] = slots[ky] }
                 }
             }
-            // Pairs of column blocks on the 6 x 32 tile; a group's odd last block (all of a 16-channel layer) on
-            // the 12 x 16 one.
+            if dot.columnBlocks == 1 {
+                runOneBlock(dot, output: output, items: items, source: source, rowEnd: rowEnd, rowStep: rowStep,
+                            scratch: scratch, gather: gather, setRows: setRows)
+                return
+            }
+            // Pairs of column blocks on the 6 x 32 tile; a group's odd last block on the 12 x 16 one.
             runTiles(Int8.self, rowStride: stride, output: output, items: items, scratch: scratch, gather: gather,
                      segments: kh, setRows: setRows, block: { dot.block($0) }, pairs: true, singleHeight: Q8DotMicrokernel.tallRows,
                      multiply: { a, b, tile in
@@ -221,6 +225,67 @@ public final class Q8Conv2dPlan: Q8GemmLayerPlan {
                      multiplyPair: { a, b0, b1, tile in
                          Q8DotMicrokernel.runPair(segments: kh, segmentQuads: segmentQuads, a: a, b0: b0, b1: b1, tile: tile)
                      })
+        }
+        }
+    }
+
+    /// `runImplicit` for layers of at most 16 output channels (one column block, the 12 x 16 tile): runs of up to
+    /// 12 pixels of one output row whose windows lie inside the image read their kernel rows at fixed steps from one
+    /// base pointer (no pointer table), the other pixels go through `gather` and `setRows` as in `runTiles`; each
+    /// tile's sums are requantized together (`storeRows`). Same sums and output stage, so the same bits.
+    private func runOneBlock(_ dot: Q8DotPackedWeights, output: UnsafeMutableRawPointer, items: Range<Int>,
+                             source: UnsafePointer<Int8>, rowEnd: Int, rowStep: Int, scratch: UnsafeMutableRawPointer,
+                             gather: (_ first: Int, _ count: Int, _ rows: UnsafeMutablePointer<Int8>) -> Void,
+                             setRows: (_ rows: UnsafeMutablePointer<Int8>, _ t: Int, _ tileRows: Int, _ height: Int,
+                                       _ aRows: UnsafeMutablePointer<UnsafePointer<Int8>>) -> Void) {
+        let g = geometry, cin = g.inChannels, kh = g.kernelHeight, kw = g.kernelWidth, cout = g.outChannels
+        let height = Q8DotMicrokernel.tallRows, segmentQuads = segmentBytes / 4
+        let elementBytes = stage.elementBytes, rowBytes = cout &* elementBytes
+        let lastRow = (kh &- 1) &* g.dilationY, pixelStep = g.strideX &* cin
+        let rows = scratch.bindMemory(to: Int8.self, capacity: blockPixels &* dot.depthQuads &* 4)
+        let b = dot.block(0)
+        /// Whether output pixel `(oy, ox)`'s window lies inside the image, each kernel row readable in place.
+        @inline(__always) func inside(_ oy: Int, _ ox: Int) -> Bool {
+            let iyTop = oy &* g.strideY &- g.padTop, ix0 = ox &* g.strideX &- g.padLeft
+            return iyTop >= 0 && iyTop &+ lastRow < g.inHeight && ix0 >= 0 && (ix0 &+ kw) &* cin <= rowEnd
+        }
+        withUnsafeTemporaryAllocation(of: UnsafePointer<Int8>.self, capacity: kh &* height) { aRows in
+        withUnsafeTemporaryAllocation(of: Int32.self, capacity: height &* Q8Microkernel.columns) { tile in
+            for item in items {
+                let pixelBlock = item / columnGroups
+                if blockRange(item &- pixelBlock &* columnGroups).isEmpty { continue }
+                let first = pixelBlock &* blockPixels, end = min(first &+ blockPixels, pixels)
+                var p = first
+                while p < end {
+                    let oy = p / outWidth, ox = p &- oy &* outWidth
+                    var n = 0
+                    if inside(oy, ox) {
+                        // Up to 12 pixels of this row, all inside.
+                        let limit = min(height, end &- p, outWidth &- ox)
+                        n = 1
+                        while n < limit && inside(oy, ox &+ n) { n &+= 1 }
+                        let base = source + ((oy &* g.strideY &- g.padTop) &* g.inWidth &+ ox &* g.strideX &- g.padLeft) &* cin
+                        Q8DotMicrokernel.runTall(segments: kh, segmentQuads: segmentQuads, base: base, rowStep: pixelStep,
+                                                 segmentStep: rowStep, count: n, b: b, tile: tile.baseAddress!)
+                    } else {
+                        // Up to 12 pixels, none inside: gathered.
+                        let limit = min(height, end &- p)
+                        n = 1
+                        while n < limit {
+                            let q = p &+ n, qy = q / outWidth
+                            if inside(qy, q &- qy &* outWidth) { break }
+                            n &+= 1
+                        }
+                        gather(p, n, rows)
+                        setRows(rows, 0, n, height, aRows.baseAddress!)
+                        Q8DotMicrokernel.runTall(segments: kh, segmentQuads: segmentQuads, a: UnsafePointer(aRows.baseAddress!), b: b,
+                                                 tile: tile.baseAddress!)
+                    }
+                    stage.storeRows(tile.baseAddress!, rows: n, tileColumns: Q8Microkernel.columns, column: 0, count: cout,
+                                    to: output + p &* rowBytes, rowBytes: rowBytes)
+                    p &+= n
+                }
+            }
         }
         }
     }
@@ -272,11 +337,8 @@ public final class Q8Conv2dPlan: Q8GemmLayerPlan {
                             } else {
                                 multiply(UnsafePointer(aRows.baseAddress!), b, tile.baseAddress!)
                             }
-                            for r in 0..<tileRows {
-                                let p = first &+ t &+ r
-                                stage.store(tile.baseAddress! + r &* tileColumns, column: column, count: width,
-                                            to: output + (p &* cout &+ column) &* elementBytes)
-                            }
+                            stage.storeRows(tile.baseAddress!, rows: tileRows, tileColumns: tileColumns, column: column, count: width,
+                                            to: output + ((first &+ t) &* cout &+ column) &* elementBytes, rowBytes: cout &* elementBytes)
                             t &+= height
                         }
                         columnBlock &+= span

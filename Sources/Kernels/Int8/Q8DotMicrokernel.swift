@@ -187,6 +187,24 @@ extension Q8DotMicrokernel {
     @inline(__always)
     static func runTall(segments: Int, segmentQuads: Int, a: UnsafePointer<UnsafePointer<Int8>>, b: UnsafePointer<Int8>,
                         tile: UnsafeMutablePointer<Int32>) {
+        runTall(segments: segments, segmentQuads: segmentQuads, row: { segment, r in a[tallRows &* segment &+ r] }, b: b, tile: tile)
+    }
+
+    /// `runTall` over rows that lie at fixed steps in the input (a row of output pixels whose windows are inside the
+    /// image): row `r` of segment `s` at `base + s * segmentStep + min(r, count - 1) * rowStep`; rows past `count`
+    /// repeat the last one, whose sums the caller does not store.
+    @inline(__always)
+    static func runTall(segments: Int, segmentQuads: Int, base: UnsafePointer<Int8>, rowStep: Int, segmentStep: Int, count: Int,
+                        b: UnsafePointer<Int8>, tile: UnsafeMutablePointer<Int32>) {
+        let last = count &- 1
+        runTall(segments: segments, segmentQuads: segmentQuads,
+                row: { segment, r in base + (segment &* segmentStep &+ min(r, last) &* rowStep) }, b: b, tile: tile)
+    }
+
+    /// The tile of both `runTall`s; `row(s, r)` gives row `r`'s pointer in segment `s`.
+    @inline(__always)
+    static func runTall(segments: Int, segmentQuads: Int, row: (_ segment: Int, _ r: Int) -> UnsafePointer<Int8>, b: UnsafePointer<Int8>,
+                        tile: UnsafeMutablePointer<Int32>) {
         var c0 = SIMD16<Int32>(), c1 = SIMD16<Int32>(), c2 = SIMD16<Int32>(), c3 = SIMD16<Int32>()
         var c4 = SIMD16<Int32>(), c5 = SIMD16<Int32>(), c6 = SIMD16<Int32>(), c7 = SIMD16<Int32>()
         var c8 = SIMD16<Int32>(), c9 = SIMD16<Int32>(), c10 = SIMD16<Int32>(), c11 = SIMD16<Int32>()
@@ -197,9 +215,9 @@ extension Q8DotMicrokernel {
         }
         var segment = 0
         while segment < segments {
-            let rows = a + tallRows &* segment
-            let a0 = rows[0], a1 = rows[1], a2 = rows[2], a3 = rows[3], a4 = rows[4], a5 = rows[5]
-            let a6 = rows[6], a7 = rows[7], a8 = rows[8], a9 = rows[9], a10 = rows[10], a11 = rows[11]
+            let a0 = row(segment, 0), a1 = row(segment, 1), a2 = row(segment, 2), a3 = row(segment, 3)
+            let a4 = row(segment, 4), a5 = row(segment, 5), a6 = row(segment, 6), a7 = row(segment, 7)
+            let a8 = row(segment, 8), a9 = row(segment, 9), a10 = row(segment, 10), a11 = row(segment, 11)
             var k = 0
             while k < segmentQuads {
                 let v = w.loadUnaligned(as: SIMD64<Int8>.self)

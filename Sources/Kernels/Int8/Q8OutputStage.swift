@@ -81,6 +81,41 @@ public final class Q8OutputStage {
         }
     }
 
+    /// Stores `rows` rows of a tile (`tileColumns` sums per row) whose first `count` columns are output columns
+    /// `column...`, row `r` to `destination + r * rowBytes`: `store` row by row, and for 16 or 32 quantized columns
+    /// in 512-bit builds the same 16-lane step with its offsets and multipliers loaded once for the tile.
+    @inline(__always)
+    func storeRows(_ tile: UnsafePointer<Int32>, rows: Int, tileColumns: Int, column: Int, count: Int,
+                   to destination: UnsafeMutableRawPointer, rowBytes: Int) {
+        #if arch(x86_64) && SEGRUN_VNNI_ZMM
+        if case .quantized(let zp) = target, count == 16 || count == 32 {
+            let o0 = UnsafeRawPointer(offsets + column).loadUnaligned(as: SIMD16<Int32>.self)
+            let m0 = UnsafeRawPointer(multipliers + column).loadUnaligned(as: SIMD16<Float>.self)
+            if count == 16 {
+                for r in 0..<rows {
+                    let acc = UnsafeRawPointer(tile + r &* tileColumns).loadUnaligned(as: SIMD16<Int32>.self) &+ o0
+                    destination.storeBytes(of: Q8Requantization.requantize(acc, multiplier: m0, activation: activation, zeroPoint: zp),
+                                           toByteOffset: r &* rowBytes, as: SIMD16<UInt8>.self)
+                }
+                return
+            }
+            let o1 = UnsafeRawPointer(offsets + (column &+ 16)).loadUnaligned(as: SIMD16<Int32>.self)
+            let m1 = UnsafeRawPointer(multipliers + (column &+ 16)).loadUnaligned(as: SIMD16<Float>.self)
+            for r in 0..<rows {
+                let sums = UnsafeRawPointer(tile + r &* tileColumns)
+                let acc0 = sums.loadUnaligned(as: SIMD16<Int32>.self) &+ o0
+                let acc1 = sums.loadUnaligned(fromByteOffset: 64, as: SIMD16<Int32>.self) &+ o1
+                destination.storeBytes(of: Q8Requantization.requantize(acc0, multiplier: m0, activation: activation, zeroPoint: zp),
+                                       toByteOffset: r &* rowBytes, as: SIMD16<UInt8>.self)
+                destination.storeBytes(of: Q8Requantization.requantize(acc1, multiplier: m1, activation: activation, zeroPoint: zp),
+                                       toByteOffset: r &* rowBytes &+ 16, as: SIMD16<UInt8>.self)
+            }
+            return
+        }
+        #endif
+        for r in 0..<rows { store(tile + r &* tileColumns, column: column, count: count, to: destination + r &* rowBytes) }
+    }
+
     /// Stores `count` sums of column 0 (a one-channel layer's consecutive pixels) to `destination`, 8 at a time.
     @inline(__always)
     func storeOneChannel(_ sums: UnsafePointer<Int32>, count: Int, to destination: UnsafeMutableRawPointer) {
