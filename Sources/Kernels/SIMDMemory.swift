@@ -43,3 +43,16 @@ extension UnsafeMutablePointer where Pointee == Float {
 public func roundUp(_ value: Int, toMultipleOf multiple: Int) -> Int {
     (value + multiple - 1) / multiple * multiple
 }
+
+/// Vectors of type `V` stored unaligned at `base`, by index: a kernel's per-tile temporaries in its scratch memory.
+/// (`withUnsafeTemporaryAllocation(of: V.self)` puts vectors wider than 16 bytes, and any allocation over 1 KiB, on
+/// the heap: a `malloc` and `free` per call, which in a per-tile helper cost 5% of a layer.)
+struct VectorSlots<V: SIMD> {
+    let base: UnsafeMutableRawPointer
+
+    @inline(__always)
+    subscript(index: Int) -> V {
+        get { base.loadUnaligned(fromByteOffset: index &* MemoryLayout<V>.stride, as: V.self) }
+        nonmutating set { base.storeBytes(of: newValue, toByteOffset: index &* MemoryLayout<V>.stride, as: V.self) }
+    }
+}

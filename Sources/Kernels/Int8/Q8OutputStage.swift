@@ -81,6 +81,14 @@ public final class Q8OutputStage {
         }
     }
 
+    /// The offsets and multipliers of columns `column..<column + 16`, for kernels that requantize many pixels of
+    /// the same 16 columns from registers with `store`'s 16-lane step.
+    @inline(__always)
+    func sixteenColumns(at column: Int) -> (offset: SIMD16<Int32>, multiplier: SIMD16<Float>) {
+        (UnsafeRawPointer(offsets + column).loadUnaligned(as: SIMD16<Int32>.self),
+         UnsafeRawPointer(multipliers + column).loadUnaligned(as: SIMD16<Float>.self))
+    }
+
     /// Stores `rows` rows of a tile (`tileColumns` sums per row) whose first `count` columns are output columns
     /// `column...`, row `r` to `destination + r * rowBytes`: `store` row by row, and for 16 or 32 quantized columns
     /// in 512-bit builds the same 16-lane step with its offsets and multipliers loaded once for the tile.

@@ -52,8 +52,10 @@ extension Q8WinogradPlan {
     }
 
     /// `V = B^T (d - 128) B` of tile `tile`'s 6x6 input patch, channel by channel, into the 36 planes.
+    /// `temporary`: `transformF4`'s scratch.
     @inline(__always)
-    func transformInputF4(tile: Int, input: UnsafePointer<UInt8>, into row: UnsafeMutablePointer<Int16>, planeStride: Int) {
+    func transformInputF4(tile: Int, input: UnsafePointer<UInt8>, into row: UnsafeMutablePointer<Int16>, planeStride: Int,
+                          temporary: UnsafeMutableRawPointer) {
         let g = geometry, cin = g.inChannels
         let ty = tile / tilesWide, tx = tile &- ty &* tilesWide
         let y0 = 4 &* ty &- g.padTop, x0 = 4 &* tx &- g.padLeft
@@ -67,7 +69,7 @@ extension Q8WinogradPlan {
                     let i = k / 6, j = k &- i &* 6
                     return Q8Lanes.widen(base.loadUnaligned(fromByteOffset: i &* rowBytes &+ j &* cin, as: SIMD16<UInt8>.self)) &- 128
                 }
-                Q8WinogradPlan.transformF4(d, store: { k, value in
+                Q8WinogradPlan.transformF4(d, temporary: temporary, store: { k, value in
                     UnsafeMutableRawPointer(row + (k &* planeStride &+ c)).storeBytes(of: value, as: SIMD16<Int16>.self)
                 })
                 c &+= 16
@@ -89,7 +91,7 @@ extension Q8WinogradPlan {
                     guard let p = patch[k] else { return zero }
                     return Q8Lanes.widen(UnsafeRawPointer(p + c).loadUnaligned(as: SIMD16<UInt8>.self)) &- 128
                 }
-                Q8WinogradPlan.transformF4(d, store: { k, value in
+                Q8WinogradPlan.transformF4(d, temporary: temporary, store: { k, value in
                     UnsafeMutableRawPointer(row + (k &* planeStride &+ c)).storeBytes(of: value, as: SIMD16<Int16>.self)
                 })
                 c &+= 16
@@ -98,7 +100,7 @@ extension Q8WinogradPlan {
                 @inline(__always) func d(_ k: Int) -> SIMD16<Int16> {
                     SIMD16<Int16>(repeating: patch[k].map { Int16($0[c]) &- 128 } ?? padded)
                 }
-                Q8WinogradPlan.transformF4(d, store: { k, value in row[k &* planeStride &+ c] = value[0] })
+                Q8WinogradPlan.transformF4(d, temporary: temporary, store: { k, value in row[k &* planeStride &+ c] = value[0] })
                 c &+= 1
             }
             if cin & 1 == 1 { for k in 0..<36 { row[k &* planeStride &+ cin] = 0 } }
@@ -117,9 +119,11 @@ extension Q8WinogradPlan {
     }
 
     /// B^T d B for 16 channels at once; `d(k)` is patch element k (row-major 6x6), `store(k, v)` point k.
+    /// `temporary`: 36 vectors' bytes of scratch.
     @inline(__always)
-    static func transformF4(_ d: (Int) -> SIMD16<Int16>, store: (Int, SIMD16<Int16>) -> Void) {
-        withUnsafeTemporaryAllocation(of: SIMD16<Int16>.self, capacity: 36) { t in
+    static func transformF4(_ d: (Int) -> SIMD16<Int16>, temporary: UnsafeMutableRawPointer, store: (Int, SIMD16<Int16>) -> Void) {
+        do {
+            let t = VectorSlots<SIMD16<Int16>>(base: temporary)
             // Columns first: t[i][j] = (B^T d)[i][j].
             for j in 0..<6 {
                 let r = inputRowsF4(d(j), d(6 &+ j), d(12 &+ j), d(18 &+ j), d(24 &+ j), d(30 &+ j))
@@ -163,12 +167,35 @@ extension Q8WinogradPlan {
         @inline(__always) func at(_ k: Int) -> SIMD16<Int32> {
             UnsafeRawPointer(m + k &* tileSize).loadUnaligned(as: SIMD16<Int32>.self)
         }
-        withUnsafeTemporaryAllocation(of: SIMD16<Int32>.self, capacity: 24) { q in
+        let ty = tile / tilesWide, tx = tile &- ty &* tilesWide
+        let outHeight = self.outHeight, outWidth = self.outWidth, step = g.outChannels
+        do {
+            // 24 vectors after the sums (`tileScratchBytes`).
+            let q = VectorSlots<SIMD16<Int32>>(base: UnsafeMutableRawPointer(sums) + Q8WinogradPlan.sumsBytes)
             // Over the patch rows: q[r][j] = (Ã^T M)[r][j].
             for j in 0..<6 {
                 let r = Q8WinogradPlan.outputRowsF4(at(j), at(6 &+ j), at(12 &+ j), at(18 &+ j), at(24 &+ j), at(30 &+ j))
                 q[j] = r.0; q[6 &+ j] = r.1; q[12 &+ j] = r.2; q[18 &+ j] = r.3
             }
+            #if arch(x86_64) && SEGRUN_VNNI_ZMM
+            if width == 16, case .quantized(let zp) = stage.target {
+                // 16 quantized columns: each output pixel requantized from registers (`store`'s 16-lane step).
+                let (offset, multiplier) = stage.sixteenColumns(at: column), activation = stage.activation
+                let ox = 4 &* tx, columns = min(4, outWidth &- ox)
+                for r in 0..<min(4, outHeight &- 4 &* ty) {
+                    let b = r &* 6
+                    let y = Q8WinogradPlan.outputRowsF4(q[b], q[b &+ 1], q[b &+ 2], q[b &+ 3], q[b &+ 4], q[b &+ 5])
+                    let rowStart = output + (((4 &* ty &+ r) &* outWidth &+ ox) &* step &+ column)
+                    for c in 0..<columns {
+                        let value = c == 0 ? y.0 : c == 1 ? y.1 : c == 2 ? y.2 : y.3
+                        (rowStart + c &* step).storeBytes(
+                            of: Q8Requantization.requantize(Q8WinogradPlan.divide576(value) &+ offset, multiplier: multiplier,
+                                                            activation: activation, zeroPoint: zp), as: SIMD16<UInt8>.self)
+                    }
+                }
+                return
+            }
+            #endif
             // Over its columns: output (r, c) goes to sums[(r * 4 + c) * 16 + lane].
             for r in 0..<4 {
                 let b = r &* 6
@@ -180,14 +207,13 @@ extension Q8WinogradPlan {
                 s.storeBytes(of: Q8WinogradPlan.divide576(y.3), toByteOffset: o &+ 192, as: SIMD16<Int32>.self)
             }
         }
-        let ty = tile / tilesWide, tx = tile &- ty &* tilesWide
         for i in 0..<4 {
             let oy = 4 &* ty &+ i
-            if oy >= g.outHeight { break }
+            if oy >= outHeight { break }
             for j in 0..<4 {
                 let ox = 4 &* tx &+ j
-                if ox >= g.outWidth { break }
-                let p = oy &* g.outWidth &+ ox
+                if ox >= outWidth { break }
+                let p = oy &* outWidth &+ ox
                 stage.store(UnsafePointer(sums + (i &* 4 &+ j) &* 16), column: column, count: width,
                             to: output + (p &* g.outChannels &+ column) &* elementBytes)
             }

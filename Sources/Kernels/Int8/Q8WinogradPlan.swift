@@ -71,6 +71,10 @@ public final class Q8WinogradPlan: Q8LayerPlan {
         }
         geometry = g
         self.tile = tile
+        outHeight = g.outHeight
+        outWidth = g.outWidth
+        tilesHigh = (outHeight + tile.outputSize - 1) / tile.outputSize
+        tilesWide = (outWidth + tile.outputSize - 1) / tile.outputSize
         let points = tile.points
         depthPairs = (cin + 1) / 2
         columnBlocks = (cout + Q8Microkernel.columns - 1) / Q8Microkernel.columns
@@ -129,8 +133,11 @@ public final class Q8WinogradPlan: Q8LayerPlan {
         }
     }
 
-    public var tilesHigh: Int { (geometry.outHeight + tile.outputSize - 1) / tile.outputSize }
-    public var tilesWide: Int { (geometry.outWidth + tile.outputSize - 1) / tile.outputSize }
+    /// The geometry's output size and tile counts, kept (the geometry derives them by dividing).
+    let outHeight: Int
+    let outWidth: Int
+    public let tilesHigh: Int
+    public let tilesWide: Int
     public var tiles: Int { tilesHigh * tilesWide }
     public var columnGroups = 1
     public var pixelBlocks: Int { (tiles + blockTiles - 1) / blockTiles }
@@ -138,12 +145,19 @@ public final class Q8WinogradPlan: Q8LayerPlan {
     /// Int16 values of one transformed column block (all points) in scratch, for plans that transform per run.
     var transformedBlockCount: Int { kernels?.transformedBlockCount ?? 0 }
     /// Per-thread scratch: one transformed-input matrix of the block and one product tile (up to 32 columns) per
-    /// point, one tile's sums, and for plans that transform their weights per run two transformed column blocks.
+    /// point, one tile's temporaries (`tileScratchBytes`), and for plans that transform their weights per run two
+    /// transformed column blocks.
     public var scratchBytes: Int {
         let points = tile.points
         return points * blockTiles * rowStride * 2 + points * Q8Microkernel.rows * 2 * Q8Microkernel.columns * 4
-            + tile.outputSize * tile.outputSize * 16 * 4 + 2 * transformedBlockCount * 2 + 128
+            + Q8WinogradPlan.tileScratchBytes + 2 * transformedBlockCount * 2 + 128
     }
+
+    /// Bytes of one tile's output sums (up to 16 pixels x 16 columns of Int32).
+    static let sumsBytes = 1024
+    /// Bytes of one tile's temporaries: its sums, then F(4x4, 3x3)'s transform rows (24 Int32 vectors of the output
+    /// transform, or 36 Int16 ones of the input transform, which never overlaps it in time).
+    static let tileScratchBytes = sumsBytes + 24 * 64
     /// Bytes of weights one image reads: the transformed matrices, or the int8 kernels of a per-run plan.
     public var packedBytes: Int { kernels?.bytes ?? transformed.reduce(0) { $0 + $1.packedBytes } }
 
@@ -157,7 +171,8 @@ public final class Q8WinogradPlan: Q8LayerPlan {
         let products = productsRaw.bindMemory(to: Int32.self, capacity: points * Q8Microkernel.rows * 2 * Q8Microkernel.columns)
         let sumsRaw = productsRaw + points * Q8Microkernel.rows * 2 * Q8Microkernel.columns * 4
         let sums = sumsRaw.bindMemory(to: Int32.self, capacity: tile.outputSize * tile.outputSize * 16)
-        let perRunWeights = (sumsRaw + tile.outputSize * tile.outputSize * 16 * 4)
+        let transformTemporary = sumsRaw + Q8WinogradPlan.sumsBytes
+        let perRunWeights = (sumsRaw + Q8WinogradPlan.tileScratchBytes)
             .bindMemory(to: Int16.self, capacity: 2 * transformedBlockCount)
         let pointStride = kernels?.pointStride ?? 0
         let elementBytes = stage.elementBytes
@@ -169,7 +184,8 @@ public final class Q8WinogradPlan: Q8LayerPlan {
                 if lastTransformed != pixelBlock {
                     switch tile {
                     case .f2: for t in 0..<count { transformInput(tile: first &+ t, input: input, into: v + t &* stride, planeStride: planeStride) }
-                    case .f4: for t in 0..<count { transformInputF4(tile: first &+ t, input: input, into: v + t &* stride, planeStride: planeStride) }
+                    case .f4: for t in 0..<count { transformInputF4(tile: first &+ t, input: input, into: v + t &* stride, planeStride: planeStride,
+                                                                       temporary: transformTemporary) }
                     }
                     lastTransformed = pixelBlock
                 }
@@ -303,11 +319,11 @@ public final class Q8WinogradPlan: Q8LayerPlan {
         let ty = tile / tilesWide, tx = tile &- ty &* tilesWide
         for i in 0..<2 {
             let oy = 2 &* ty &+ i
-            if oy >= g.outHeight { break }
+            if oy >= outHeight { break }
             for j in 0..<2 {
                 let ox = 2 &* tx &+ j
-                if ox >= g.outWidth { break }
-                let p = oy &* g.outWidth &+ ox
+                if ox >= outWidth { break }
+                let p = oy &* outWidth &+ ox
                 stage.store(UnsafePointer(sums + (i &* 2 &+ j) &* 16), column: column, count: width,
                             to: output + (p &* g.outChannels &+ column) &* elementBytes)
             }
