@@ -266,7 +266,8 @@ public final class Int8Program {
             case .winogradF2, .winogradF4, .winogradF4WeightsPerRun:
                 let plan = try winogradPlan(g, d, node, tile: algorithm == .winogradF2 ? .f2 : .f4,
                                             weightsPerRun: algorithm == .winogradF4WeightsPerRun)
-                plan.splitColumns(forThreads: threads)
+                // Winograd's pixel blocks are few (6 tiles of 16 pixels each): split columns into more items.
+                plan.splitColumns(forThreads: threads, itemsPerThread: 8)
                 return .winograd(plan)
             }
         }

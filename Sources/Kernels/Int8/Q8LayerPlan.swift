@@ -23,9 +23,12 @@ extension Q8LayerPlan {
         (group * columnBlocks / columnGroups)..<((group + 1) * columnBlocks / columnGroups)
     }
 
-    /// Enough column groups that `threads` threads each get several work items (at most one group per block).
-    public func splitColumns(forThreads threads: Int) {
-        let groups = threads <= 1 || pixelBlocks >= 4 * threads ? 1 : (4 * threads + pixelBlocks - 1) / pixelBlocks
+    /// Enough column groups that `threads` threads each get at least `itemsPerThread` work items (at most one
+    /// group per block): threads take contiguous runs of items, so with few items the runs differ by a large
+    /// fraction (11 pixel blocks on 2 threads: 6 and 5).
+    public func splitColumns(forThreads threads: Int, itemsPerThread: Int = 4) {
+        let wanted = itemsPerThread * threads
+        let groups = threads <= 1 || pixelBlocks >= wanted ? 1 : (wanted + pixelBlocks - 1) / pixelBlocks
         columnGroups = max(1, min(groups, columnBlocks))
     }
 }
