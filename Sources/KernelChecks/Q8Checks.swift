@@ -152,10 +152,23 @@ public enum Q8Checks {
                 failures.append(failure)
             }
         }
+        // F(4x4, 3x3) over several depth groups: random full-range weights on 460-620 input channels exceed the
+        // exactness bound (mean |w| near 64), so the depth is cut in two or three groups, partial tiles included.
+        if tile == .f4 {
+            for i in 0..<3 {
+                var g = Conv2dGeometry(batch: 1, inChannels: rng.int(460...620), inHeight: rng.pick([3, 5, 6]), inWidth: rng.pick([4, 7, 9]),
+                                       outChannels: rng.pick([3, 17, 33]), kernel: 3, padding: 0)
+                g.padTop = rng.int(0...2); g.padBottom = rng.int(0...2); g.padLeft = rng.int(0...2); g.padRight = rng.int(0...2)
+                if g.validate() != nil { continue }
+                if let failure = checkConv(g, winograd: tile, weightsPerRun: i == 2, rng: &rng, label: "\(name) depth groups seed \(seed) #\(i) \(g)") {
+                    failures.append(failure)
+                }
+            }
+        }
         // Extremes: every input 255 (or 0) against weights of +-127 stress the Int16 transforms and Int32 sums.
         // F(4x4, 3x3) is exact up to 128 * sum|w| < 2^25: 229 channels of 127s are just inside (|y| up to 33.50
-        // million, 2^25 = 33.55 million); 230 are refused.
-        let inChannels = tile == .f2 ? 1024 : 229
+        // million, 2^25 = 33.55 million), one depth group; 230 need two groups, 700 four; 1000 (five) are refused.
+        for inChannels in tile == .f2 ? [1024] : [229, 230, 700] {
         for (x, w, perRun) in [(UInt8(255), Int8(127), false), (UInt8(255), Int8(-127), false), (UInt8(0), Int8(127), false),
                                (UInt8(0), Int8(-127), false), (UInt8(255), Int8(127), true), (UInt8(0), Int8(-127), true)]
         where !perRun || tile == .f4 {
@@ -172,16 +185,22 @@ public enum Q8Checks {
             let got = run(g.outputShape.elementsPerImage, target, scratch: plan.scratchBytes) { out, scratch in
                 input.withUnsafeBufferPointer { plan.run(input: $0.baseAddress!, output: out, items: 0..<plan.workItems, scratch: scratch) }
             }
-            if let f = compareOutputs(got, ref, target, "\(name) extreme x=\(x) w=\(w)\(perRun ? " per run" : "")") { failures.append(f) }
+            if let f = compareOutputs(got, ref, target, "\(name) extreme \(inChannels) channels x=\(x) w=\(w)\(perRun ? " per run" : "")") {
+                failures.append(f)
+            }
+        }
         }
         if tile == .f4 {
-            let over = [Int8](repeating: 127, count: 2 * 230 * 9)
+            let over = [Int8](repeating: 127, count: 2 * 1000 * 9)
+            let groups = over.withUnsafeBufferPointer { Q8WinogradPlan.f4DepthGroups(weights: $0.baseAddress!, inChannels: 1000, outChannels: 2) }
             let refused = over.withUnsafeBufferPointer { wp in
-                (try? Q8WinogradPlan(Conv2dGeometry(inChannels: 230, inHeight: 5, inWidth: 5, outChannels: 2, kernel: 3, padding: 1),
+                (try? Q8WinogradPlan(Conv2dGeometry(inChannels: 1000, inHeight: 5, inWidth: 5, outChannels: 2, kernel: 3, padding: 1),
                                      weights: wp.baseAddress!, bias: nil, multipliers: [1, 1], inputZeroPoint: 0, activation: .none,
                                      output: .float, tile: .f4)) == nil
             }
-            if !refused { failures.append("int8 winograd f4: 230 channels of 127s (128 * sum|w| >= 2^25) were not refused") }
+            if groups.count != 5 || !refused {
+                failures.append("int8 winograd f4: 1000 channels of 127s need 5 depth groups (got \(groups.count)) and must be refused (\(refused))")
+            }
         }
         return failures
     }

@@ -28,7 +28,7 @@ public enum Int8KernelBenchmark {
                 let perRun = algorithm == "int8-winograd-f4-per-run"
                 if perRun && !Q8WinogradPlan.supportsWeightsPerRun(g) { continue }
                 if (algorithm == "int8-winograd-f4" || perRun)
-                    && !weights.withUnsafeBufferPointer({ Q8WinogradPlan.isExactF4(weights: $0.baseAddress!, inChannels: g.inChannels,
+                    && !weights.withUnsafeBufferPointer({ Q8WinogradPlan.supportsF4(weights: $0.baseAddress!, inChannels: g.inChannels,
                                                                                     outChannels: g.outChannels) }) { continue }
                 var plans: [(threads: Int, plan: any Q8LayerPlan, scratch: AlignedBuffer)] = []
                 for threads in threadCounts {

@@ -31,7 +31,8 @@ public final class ChoiceCache<Key: Hashable, Choice> {
 struct Int8ChoiceKey: Hashable {
     var geometry: Conv2dGeometry
     var threads: Int
-    var f4Exact: Bool
+    /// F(4x4,3x3)'s depth groups for these weights, 0 where it does not run them.
+    var f4Groups: Int
 }
 
 /// The int8 algorithms of a 3x3 stride-1 convolution.

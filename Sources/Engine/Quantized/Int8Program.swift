@@ -253,10 +253,13 @@ public final class Int8Program {
             gemm.splitColumns(forThreads: threads)
             return .gemm(gemm)
         }
-        let f4Exact = d.weights.withUnsafeBufferPointer {
-            Q8WinogradPlan.isExactF4(weights: $0.baseAddress!, inChannels: g.inChannels, outChannels: g.outChannels)
+        // F(4x4,3x3) runs where its exactness bound holds within a few depth groups; the group count is in the key
+        // (each group adds an output transform per tile).
+        let f4Groups = d.weights.withUnsafeBufferPointer {
+            Q8WinogradPlan.f4DepthGroups(weights: $0.baseAddress!, inChannels: g.inChannels, outChannels: g.outChannels).count
         }
-        let key = Int8ChoiceKey(geometry: g, threads: threads, f4Exact: f4Exact)
+        let f4Exact = f4Groups <= Q8WinogradPlan.maxF4DepthGroups
+        let key = Int8ChoiceKey(geometry: g, threads: threads, f4Groups: f4Exact ? f4Groups : 0)
         func make(_ algorithm: Int8ConvAlgorithm) throws(GraphError) -> ConvPlanChoice {
             switch algorithm {
             case .gemm:

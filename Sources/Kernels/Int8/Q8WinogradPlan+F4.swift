@@ -35,6 +35,41 @@ extension Q8WinogradPlan {
         return true
     }
 
+    /// At most this many depth groups (`f4DepthGroups`): each adds an output transform per tile.
+    public static let maxF4DepthGroups = 4
+
+    /// Depth pairs cut into consecutive groups within each of which F(4x4, 3x3) is exact: for every output channel,
+    /// `128 * sum|w|` over the group's input channels stays below 2^25. Each group's `576 y_g` then gives `y_g`
+    /// exactly, and their sum is the layer's `y` (|y| <= 128 * 9 * 127 * 1024 < 2^31). One group where `isExactF4`.
+    public static func f4DepthGroups(weights: UnsafePointer<Int8>, inChannels: Int, outChannels: Int) -> [Range<Int>] {
+        let pairs = (inChannels + 1) / 2, limit = (1 << 25) / 128
+        var running = [Int](repeating: 0, count: outChannels)
+        var groups: [Range<Int>] = [], start = 0
+        for pair in 0..<pairs {
+            var fits = true
+            var sums = [Int](repeating: 0, count: outChannels)
+            for o in 0..<outChannels {
+                for c in (2 * pair)..<min(2 * pair + 2, inChannels) {
+                    for i in 0..<9 { sums[o] += abs(Int(weights[(o * inChannels + c) * 9 + i])) }
+                }
+                if running[o] + sums[o] >= limit { fits = false }
+            }
+            if !fits && pair > start {
+                groups.append(start..<pair)
+                start = pair
+                for o in 0..<outChannels { running[o] = 0 }
+            }
+            for o in 0..<outChannels { running[o] += sums[o] }
+        }
+        groups.append(start..<pairs)
+        return groups
+    }
+
+    /// Whether F(4x4, 3x3) runs these weights: within `maxF4DepthGroups` depth groups.
+    public static func supportsF4(weights: UnsafePointer<Int8>, inChannels: Int, outChannels: Int) -> Bool {
+        f4DepthGroups(weights: weights, inChannels: inChannels, outChannels: outChannels).count <= maxF4DepthGroups
+    }
+
     /// `G' k G'^T` as 36 values (row-major 6x6); |value| <= 7 * 7 * 127.
     static func transformWeightsF4(_ k: [Int32], _ store: (Int, Int16) -> Void) {
         @inline(__always) func gRows(_ a: Int32, _ b: Int32, _ c: Int32) -> [Int32] {
@@ -158,9 +193,10 @@ extension Q8WinogradPlan {
         return (t &<< 6) &>> 6
     }
 
-    /// `Ã^T M Ã / 576` for one tile and 16 columns, then the output stage for each of its up to 16 pixels.
+    /// `Ã^T M Ã / 576` for one tile and 16 columns, then the output stage for each of its up to 16 pixels. With
+    /// several depth groups, group `k`'s products are at `m + k * groupStride` and their `y_g` are summed.
     @inline(__always)
-    func storeTileF4(_ tile: Int, products m: UnsafePointer<Int32>, tileSize: Int, sums: UnsafeMutablePointer<Int32>,
+    func storeTileF4(_ tile: Int, products m: UnsafePointer<Int32>, tileSize: Int, groupStride: Int, sums: UnsafeMutablePointer<Int32>,
                      column: Int, width: Int, output: UnsafeMutableRawPointer, elementBytes: Int) {
         let g = geometry
         let s = UnsafeMutableRawPointer(sums)
@@ -169,7 +205,32 @@ extension Q8WinogradPlan {
         }
         let ty = tile / tilesWide, tx = tile &- ty &* tilesWide
         let outHeight = self.outHeight, outWidth = self.outWidth, step = g.outChannels
-        do {
+        if depthGroups.count > 1 {
+            let q = VectorSlots<SIMD16<Int32>>(base: UnsafeMutableRawPointer(sums) + Q8WinogradPlan.sumsBytes)
+            for group in 0..<depthGroups.count {
+                let mg = m + group &* groupStride
+                @inline(__always) func at(_ k: Int) -> SIMD16<Int32> {
+                    UnsafeRawPointer(mg + k &* tileSize).loadUnaligned(as: SIMD16<Int32>.self)
+                }
+                for j in 0..<6 {
+                    let r = Q8WinogradPlan.outputRowsF4(at(j), at(6 &+ j), at(12 &+ j), at(18 &+ j), at(24 &+ j), at(30 &+ j))
+                    q[j] = r.0; q[6 &+ j] = r.1; q[12 &+ j] = r.2; q[18 &+ j] = r.3
+                }
+                // Each group's y_g exactly, summed into sums[(r * 4 + c) * 16 + lane].
+                for r in 0..<4 {
+                    let b = r &* 6
+                    let y = Q8WinogradPlan.outputRowsF4(q[b], q[b &+ 1], q[b &+ 2], q[b &+ 3], q[b &+ 4], q[b &+ 5])
+                    let sumsRow = VectorSlots<SIMD16<Int32>>(base: s + (r &* 4) &* 64)
+                    if group == 0 {
+                        sumsRow[0] = Q8WinogradPlan.divide576(y.0); sumsRow[1] = Q8WinogradPlan.divide576(y.1)
+                        sumsRow[2] = Q8WinogradPlan.divide576(y.2); sumsRow[3] = Q8WinogradPlan.divide576(y.3)
+                    } else {
+                        sumsRow[0] = sumsRow[0] &+ Q8WinogradPlan.divide576(y.0); sumsRow[1] = sumsRow[1] &+ Q8WinogradPlan.divide576(y.1)
+                        sumsRow[2] = sumsRow[2] &+ Q8WinogradPlan.divide576(y.2); sumsRow[3] = sumsRow[3] &+ Q8WinogradPlan.divide576(y.3)
+                    }
+                }
+            }
+        } else {
             // 24 vectors after the sums (`tileScratchBytes`).
             let q = VectorSlots<SIMD16<Int32>>(base: UnsafeMutableRawPointer(sums) + Q8WinogradPlan.sumsBytes)
             // Over the patch rows: q[r][j] = (Ã^T M)[r][j].

@@ -13,8 +13,10 @@
 /// of the weight transform (`G'` rows (1,0,0) (1,1,1) (1,-1,1) (1,2,4) (1,-2,4) (0,0,1), |U'| <= 7 * 7 * 127) and put
 /// back, times 24, in the output transform, which then gives `576 y` modulo 2^32. `576 = 64 * 9`: an exact shift by 6
 /// and a multiply by 9's inverse modulo 2^32 give `y` modulo 2^26, which is `y` itself wherever |y| < 2^25. That
-/// holds for every input when `128 * sum|w|` of each output channel is below 2^25, checked from the weights at load
-/// (`isExactF4`; the init refuses other layers, which keep F(2x2, 3x3) or the GEMM).
+/// holds for every input when `128 * sum|w|` of each output channel is below 2^25, checked from the weights at load.
+/// Where it fails, the depth is cut into groups within which it holds (`f4DepthGroups`), each group's products
+/// are output-transformed and divided on their own and the `y_g` summed; beyond `maxF4DepthGroups` groups the init
+/// refuses the layer, which keeps F(2x2, 3x3) or the GEMM.
 ///
 /// Per block of tiles: the input transform writes one Int16 matrix (tiles x channels) per Winograd point; then for
 /// each column block and group of 6 tiles the microkernel runs the products of every point, and the output
@@ -34,6 +36,8 @@ public final class Q8WinogradPlan: Q8LayerPlan {
     let kernels: Q8WinogradKernels?
     let depthPairs: Int
     public let columnBlocks: Int
+    /// Depth pairs summed separately (F(4x4, 3x3) layers whose weights exceed its exactness bound; `f4DepthGroups`).
+    public let depthGroups: [Range<Int>]
     public let stage: Q8OutputStage
     public let inputZeroPoint: UInt8
     public let blockTiles: Int
@@ -52,7 +56,7 @@ public final class Q8WinogradPlan: Q8LayerPlan {
         return supports(g) && tiles * 36 * ((g.inChannels + 1) / 2) * 4 <= 384 * 1024
     }
 
-    /// Same arguments as `Q8Conv2dPlan`, and the tile. F(4x4, 3x3) throws where `isExactF4` is false.
+    /// Same arguments as `Q8Conv2dPlan`, and the tile. F(4x4, 3x3) throws where `supportsF4` is false (more than `maxF4DepthGroups` depth groups).
     /// `weightsPerRun` (F(4x4, 3x3) only, where `supportsWeightsPerRun`) keeps the int8 kernels and transforms
     /// them per run; the outputs are the same bits.
     @export(interface)
@@ -63,8 +67,9 @@ public final class Q8WinogradPlan: Q8LayerPlan {
         guard Q8WinogradPlan.supports(g) else { throw .mismatch("int8 Winograd needs a 3x3 stride-1 convolution with at most \(Q8WinogradPlan.maxInChannels) inputs, got \(g)") }
         if multipliers.count != g.outChannels { throw .mismatch("\(multipliers.count) multipliers for \(g.outChannels) channels") }
         let cin = g.inChannels, cout = g.outChannels
-        if tile == .f4 && !Q8WinogradPlan.isExactF4(weights: weights, inChannels: cin, outChannels: cout) {
-            throw .mismatch("int8 Winograd F(4x4,3x3) is not exact for these weights (128 * sum|w| of a channel reaches 2^25)")
+        depthGroups = tile == .f4 ? Q8WinogradPlan.f4DepthGroups(weights: weights, inChannels: cin, outChannels: cout) : [0..<((cin + 1) / 2)]
+        if depthGroups.count > Q8WinogradPlan.maxF4DepthGroups {
+            throw .mismatch("int8 Winograd F(4x4,3x3) would need \(depthGroups.count) depth groups to be exact for these weights (at most \(Q8WinogradPlan.maxF4DepthGroups))")
         }
         if weightsPerRun && (tile != .f4 || !Q8WinogradPlan.supportsWeightsPerRun(g)) {
             throw .mismatch("int8 Winograd weights are transformed per run only for F(4x4,3x3) layers of few tiles, got \(g)")
@@ -149,7 +154,7 @@ public final class Q8WinogradPlan: Q8LayerPlan {
     /// transformed column blocks.
     public var scratchBytes: Int {
         let points = tile.points
-        return points * blockTiles * rowStride * 2 + points * Q8Microkernel.rows * 2 * Q8Microkernel.columns * 4
+        return points * blockTiles * rowStride * 2 + depthGroups.count * points * Q8Microkernel.rows * 2 * Q8Microkernel.columns * 4
             + Q8WinogradPlan.tileScratchBytes + 2 * transformedBlockCount * 2 + 128
     }
 
@@ -168,8 +173,9 @@ public final class Q8WinogradPlan: Q8LayerPlan {
         let planeStride = blockTiles * stride, points = tile.points
         let v = scratch.bindMemory(to: Int16.self, capacity: points * planeStride)
         let productsRaw = scratch + points * planeStride * 2
-        let products = productsRaw.bindMemory(to: Int32.self, capacity: points * Q8Microkernel.rows * 2 * Q8Microkernel.columns)
-        let sumsRaw = productsRaw + points * Q8Microkernel.rows * 2 * Q8Microkernel.columns * 4
+        let groupStride = points &* Q8Microkernel.rows &* 2 &* Q8Microkernel.columns, groups = depthGroups
+        let products = productsRaw.bindMemory(to: Int32.self, capacity: groups.count * groupStride)
+        let sumsRaw = productsRaw + groups.count * groupStride * 4
         let sums = sumsRaw.bindMemory(to: Int32.self, capacity: tile.outputSize * tile.outputSize * 16)
         let transformTemporary = sumsRaw + Q8WinogradPlan.sumsBytes
         let perRunWeights = (sumsRaw + Q8WinogradPlan.tileScratchBytes)
@@ -178,6 +184,7 @@ public final class Q8WinogradPlan: Q8LayerPlan {
         let elementBytes = stage.elementBytes
         var lastTransformed = -1
         withUnsafeTemporaryAllocation(of: UnsafePointer<Int16>.self, capacity: Q8Microkernel.rows) { aRows in
+        withUnsafeTemporaryAllocation(of: UnsafePointer<Int16>.self, capacity: Q8Microkernel.rows) { groupRows in
             for item in items {
                 let pixelBlock = item / columnGroups, group = item &- pixelBlock &* columnGroups
                 let first = pixelBlock &* blockTiles, count = min(blockTiles, tiles &- first)
@@ -212,11 +219,27 @@ public final class Q8WinogradPlan: Q8LayerPlan {
                             if span == 2 {
                                 let b1: UnsafePointer<Int16>
                                 if kernels != nil { b1 = b0 + transformedBlockCount } else { b1 = transformed[position].block(block &+ 1) }
-                                Q8Microkernel.runPair(depthPairs: depthPairs, a: a, b0: b0, b1: b1, tile: products + position &* tileSize)
+                                if groups.count == 1 {
+                                    Q8Microkernel.runPair(depthPairs: depthPairs, a: a, b0: b0, b1: b1, tile: products + position &* tileSize)
+                                    continue
+                                }
+                                for (k, pairs) in groups.enumerated() {
+                                    for r in 0..<Q8Microkernel.rows { groupRows[r] = aRows[r] + 2 &* pairs.lowerBound }
+                                    Q8Microkernel.runPair(depthPairs: pairs.count, a: UnsafePointer(groupRows.baseAddress!), b0: b0 + 32 &* pairs.lowerBound,
+                                                          b1: b1 + 32 &* pairs.lowerBound, tile: products + (k &* groupStride &+ position &* tileSize))
+                                }
                                 continue
                             }
                             #endif
-                            Q8Microkernel.run(depthPairs: depthPairs, a: a, b: b0, tile: products + position &* tileSize)
+                            if groups.count == 1 {
+                                Q8Microkernel.run(depthPairs: depthPairs, a: a, b: b0, tile: products + position &* tileSize)
+                                continue
+                            }
+                            for (k, pairs) in groups.enumerated() {
+                                for r in 0..<Q8Microkernel.rows { groupRows[r] = aRows[r] + 2 &* pairs.lowerBound }
+                                Q8Microkernel.run(depthPairs: pairs.count, a: UnsafePointer(groupRows.baseAddress!), b: b0 + 32 &* pairs.lowerBound,
+                                                  tile: products + (k &* groupStride &+ position &* tileSize))
+                            }
                         }
                         for r in 0..<rows {
                             for part in 0..<span {
@@ -226,8 +249,8 @@ public final class Q8WinogradPlan: Q8LayerPlan {
                                 switch tile {
                                 case .f2: storeTile(first &+ t &+ r, products: m, tileSize: tileSize, sums: sums, column: column, width: width,
                                                     output: output, elementBytes: elementBytes)
-                                case .f4: storeTileF4(first &+ t &+ r, products: m, tileSize: tileSize, sums: sums, column: column, width: width,
-                                                      output: output, elementBytes: elementBytes)
+                                case .f4: storeTileF4(first &+ t &+ r, products: m, tileSize: tileSize, groupStride: groupStride, sums: sums,
+                                                      column: column, width: width, output: output, elementBytes: elementBytes)
                                 }
                             }
                         }
@@ -236,6 +259,7 @@ public final class Q8WinogradPlan: Q8LayerPlan {
                     block &+= span
                 }
             }
+        }
         }
     }
 
