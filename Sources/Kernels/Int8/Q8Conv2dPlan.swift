@@ -211,9 +211,9 @@ public final class Q8Conv2dPlan: Q8GemmLayerPlan {
                     for ky in 0..<kh { aRows[ky &* height &+ r] = slots[ky] }
                 }
             }
-            if dot.columnBlocks == 1 {
-                runOneBlock(dot, output: output, items: items, source: source, rowEnd: rowEnd, rowStep: rowStep,
-                            scratch: scratch, gather: gather, setRows: setRows)
+            if dot.columnBlocks == 1 || dot.depthQuads <= Q8Conv2dPlan.shortDepthQuads {
+                runRows(dot, output: output, items: items, source: source, rowEnd: rowEnd, rowStep: rowStep,
+                        scratch: scratch, gather: gather, setRows: setRows)
                 return
             }
             // Pairs of column blocks on the 6 x 32 tile; a group's odd last block on the 12 x 16 one.
@@ -229,61 +229,83 @@ public final class Q8Conv2dPlan: Q8GemmLayerPlan {
         }
     }
 
-    /// `runImplicit` for layers of at most 16 output channels (one column block, the 12 x 16 tile): runs of up to
-    /// 12 pixels of one output row whose windows lie inside the image read their kernel rows at fixed steps from one
-    /// base pointer (no pointer table), the other pixels go through `gather` and `setRows` as in `runTiles`; each
-    /// tile's sums are requantized together (`storeRows`). Same sums and output stage, so the same bits.
-    private func runOneBlock(_ dot: Q8DotPackedWeights, output: UnsafeMutableRawPointer, items: Range<Int>,
-                             source: UnsafePointer<Int8>, rowEnd: Int, rowStep: Int, scratch: UnsafeMutableRawPointer,
-                             gather: (_ first: Int, _ count: Int, _ rows: UnsafeMutablePointer<Int8>) -> Void,
-                             setRows: (_ rows: UnsafeMutablePointer<Int8>, _ t: Int, _ tileRows: Int, _ height: Int,
-                                       _ aRows: UnsafeMutablePointer<UnsafePointer<Int8>>) -> Void) {
+    /// Receptive fields of at most this many quads (3x3 over 32 channels, 7x7 over one) are short enough that the
+    /// GEMM's per-tile pointer tables and gathering cost more than the products: `runRows` serves them.
+    static let shortDepthQuads = 72
+
+    /// `runImplicit` run by run of pixels, for layers of at most 16 output channels (one column block, the 12 x 16
+    /// tile) and for short receptive fields (pairs of column blocks on the 6 x 32 tile, a group's odd last block on
+    /// the 12 x 16 one): runs of up to a tile's height of pixels of one output row whose windows lie inside the
+    /// image read their kernel rows at fixed steps from one base pointer (no pointer table); the other pixels go
+    /// through `gather` and `setRows` as in `runTiles`; each tile's sums are requantized together (`storeRows`).
+    /// Same sums and output stage, so the same bits.
+    private func runRows(_ dot: Q8DotPackedWeights, output: UnsafeMutableRawPointer, items: Range<Int>,
+                         source: UnsafePointer<Int8>, rowEnd: Int, rowStep: Int, scratch: UnsafeMutableRawPointer,
+                         gather: (_ first: Int, _ count: Int, _ rows: UnsafeMutablePointer<Int8>) -> Void,
+                         setRows: (_ rows: UnsafeMutablePointer<Int8>, _ t: Int, _ tileRows: Int, _ height: Int,
+                                   _ aRows: UnsafeMutablePointer<UnsafePointer<Int8>>) -> Void) {
         let g = geometry, cin = g.inChannels, kh = g.kernelHeight, kw = g.kernelWidth, cout = g.outChannels
-        let height = Q8DotMicrokernel.tallRows, segmentQuads = segmentBytes / 4
+        let segmentQuads = segmentBytes / 4
         let elementBytes = stage.elementBytes, rowBytes = cout &* elementBytes
         let lastRow = (kh &- 1) &* g.dilationY, pixelStep = g.strideX &* cin
         let rows = scratch.bindMemory(to: Int8.self, capacity: blockPixels &* dot.depthQuads &* 4)
-        let b = dot.block(0)
+        let maxHeight = Q8DotMicrokernel.tallRows
         /// Whether output pixel `(oy, ox)`'s window lies inside the image, each kernel row readable in place.
         @inline(__always) func inside(_ oy: Int, _ ox: Int) -> Bool {
             let iyTop = oy &* g.strideY &- g.padTop, ix0 = ox &* g.strideX &- g.padLeft
             return iyTop >= 0 && iyTop &+ lastRow < g.inHeight && ix0 >= 0 && (ix0 &+ kw) &* cin <= rowEnd
         }
-        withUnsafeTemporaryAllocation(of: UnsafePointer<Int8>.self, capacity: kh &* height) { aRows in
-        withUnsafeTemporaryAllocation(of: Int32.self, capacity: height &* Q8Microkernel.columns) { tile in
+        withUnsafeTemporaryAllocation(of: UnsafePointer<Int8>.self, capacity: kh &* maxHeight) { aRows in
+        withUnsafeTemporaryAllocation(of: Int32.self, capacity: maxHeight &* Q8Microkernel.columns) { tile in
             for item in items {
-                let pixelBlock = item / columnGroups
-                if blockRange(item &- pixelBlock &* columnGroups).isEmpty { continue }
+                let pixelBlock = item / columnGroups, blocks = blockRange(item &- pixelBlock &* columnGroups)
                 let first = pixelBlock &* blockPixels, end = min(first &+ blockPixels, pixels)
-                var p = first
-                while p < end {
-                    let oy = p / outWidth, ox = p &- oy &* outWidth
-                    var n = 0
-                    if inside(oy, ox) {
-                        // Up to 12 pixels of this row, all inside.
-                        let limit = min(height, end &- p, outWidth &- ox)
-                        n = 1
-                        while n < limit && inside(oy, ox &+ n) { n &+= 1 }
-                        let base = source + ((oy &* g.strideY &- g.padTop) &* g.inWidth &+ ox &* g.strideX &- g.padLeft) &* cin
-                        Q8DotMicrokernel.runTall(segments: kh, segmentQuads: segmentQuads, base: base, rowStep: pixelStep,
-                                                 segmentStep: rowStep, count: n, b: b, tile: tile.baseAddress!)
-                    } else {
-                        // Up to 12 pixels, none inside: gathered.
-                        let limit = min(height, end &- p)
-                        n = 1
-                        while n < limit {
-                            let q = p &+ n, qy = q / outWidth
-                            if inside(qy, q &- qy &* outWidth) { break }
-                            n &+= 1
+                var block = blocks.lowerBound
+                while block < blocks.upperBound {
+                    let span = block &+ 1 < blocks.upperBound ? 2 : 1
+                    let height = span == 2 ? Q8Microkernel.rows : maxHeight, tileColumns = span &* Q8Microkernel.columns
+                    let column = block &* Q8Microkernel.columns, width = min(tileColumns, cout &- column)
+                    let b0 = dot.block(block), b1 = span == 2 ? dot.block(block &+ 1) : b0
+                    var p = first
+                    while p < end {
+                        let oy = p / outWidth, ox = p &- oy &* outWidth
+                        var n = 0
+                        if inside(oy, ox) {
+                            // Up to a tile's height of pixels of this row, all inside.
+                            let limit = min(height, end &- p, outWidth &- ox)
+                            n = 1
+                            while n < limit && inside(oy, ox &+ n) { n &+= 1 }
+                            let base = source + ((oy &* g.strideY &- g.padTop) &* g.inWidth &+ ox &* g.strideX &- g.padLeft) &* cin
+                            if span == 2 {
+                                Q8DotMicrokernel.runPair(segments: kh, segmentQuads: segmentQuads, base: base, rowStep: pixelStep,
+                                                         segmentStep: rowStep, count: n, b0: b0, b1: b1, tile: tile.baseAddress!)
+                            } else {
+                                Q8DotMicrokernel.runTall(segments: kh, segmentQuads: segmentQuads, base: base, rowStep: pixelStep,
+                                                         segmentStep: rowStep, count: n, b: b0, tile: tile.baseAddress!)
+                            }
+                        } else {
+                            // Up to a tile's height of pixels, none inside: gathered.
+                            let limit = min(height, end &- p)
+                            n = 1
+                            while n < limit {
+                                let q = p &+ n, qy = q / outWidth
+                                if inside(qy, q &- qy &* outWidth) { break }
+                                n &+= 1
+                            }
+                            gather(p, n, rows)
+                            setRows(rows, 0, n, height, aRows.baseAddress!)
+                            let a = UnsafePointer(aRows.baseAddress!)
+                            if span == 2 {
+                                Q8DotMicrokernel.runPair(segments: kh, segmentQuads: segmentQuads, a: a, b0: b0, b1: b1, tile: tile.baseAddress!)
+                            } else {
+                                Q8DotMicrokernel.runTall(segments: kh, segmentQuads: segmentQuads, a: a, b: b0, tile: tile.baseAddress!)
+                            }
                         }
-                        gather(p, n, rows)
-                        setRows(rows, 0, n, height, aRows.baseAddress!)
-                        Q8DotMicrokernel.runTall(segments: kh, segmentQuads: segmentQuads, a: UnsafePointer(aRows.baseAddress!), b: b,
-                                                 tile: tile.baseAddress!)
+                        stage.storeRows(tile.baseAddress!, rows: n, tileColumns: tileColumns, column: column, count: width,
+                                        to: output + (p &* cout &+ column) &* elementBytes, rowBytes: rowBytes)
+                        p &+= n
                     }
-                    stage.storeRows(tile.baseAddress!, rows: n, tileColumns: Q8Microkernel.columns, column: 0, count: cout,
-                                    to: output + p &* rowBytes, rowBytes: rowBytes)
-                    p &+= n
+                    block &+= span
                 }
             }
         }

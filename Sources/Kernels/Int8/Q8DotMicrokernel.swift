@@ -129,6 +129,23 @@ extension Q8DotMicrokernel {
     @inline(__always)
     static func runPair(segments: Int, segmentQuads: Int, a: UnsafePointer<UnsafePointer<Int8>>, b0: UnsafePointer<Int8>,
                         b1: UnsafePointer<Int8>, tile: UnsafeMutablePointer<Int32>) {
+        runPair(segments: segments, segmentQuads: segmentQuads, row: { segment, r in a[6 &* segment &+ r] }, b0: b0, b1: b1, tile: tile)
+    }
+
+    /// `runPair` over rows at fixed steps in the input, as `runTall(base:...)`: row `r` of segment `s` at
+    /// `base + s * segmentStep + min(r, count - 1) * rowStep`.
+    @inline(__always)
+    static func runPair(segments: Int, segmentQuads: Int, base: UnsafePointer<Int8>, rowStep: Int, segmentStep: Int, count: Int,
+                        b0: UnsafePointer<Int8>, b1: UnsafePointer<Int8>, tile: UnsafeMutablePointer<Int32>) {
+        let last = count &- 1
+        runPair(segments: segments, segmentQuads: segmentQuads,
+                row: { segment, r in base + (segment &* segmentStep &+ min(r, last) &* rowStep) }, b0: b0, b1: b1, tile: tile)
+    }
+
+    /// The tile of both segmented `runPair`s; `row(s, r)` gives row `r`'s pointer in segment `s`.
+    @inline(__always)
+    static func runPair(segments: Int, segmentQuads: Int, row: (_ segment: Int, _ r: Int) -> UnsafePointer<Int8>,
+                        b0: UnsafePointer<Int8>, b1: UnsafePointer<Int8>, tile: UnsafeMutablePointer<Int32>) {
         var c00 = SIMD16<Int32>(), c01 = SIMD16<Int32>(), c10 = SIMD16<Int32>(), c11 = SIMD16<Int32>()
         var c20 = SIMD16<Int32>(), c21 = SIMD16<Int32>(), c30 = SIMD16<Int32>(), c31 = SIMD16<Int32>()
         var c40 = SIMD16<Int32>(), c41 = SIMD16<Int32>(), c50 = SIMD16<Int32>(), c51 = SIMD16<Int32>()
@@ -139,8 +156,8 @@ extension Q8DotMicrokernel {
         }
         var segment = 0
         while segment < segments {
-            let rows = a + 6 &* segment
-            let a0 = rows[0], a1 = rows[1], a2 = rows[2], a3 = rows[3], a4 = rows[4], a5 = rows[5]
+            let a0 = row(segment, 0), a1 = row(segment, 1), a2 = row(segment, 2)
+            let a3 = row(segment, 3), a4 = row(segment, 4), a5 = row(segment, 5)
             var k = 0
             while k < segmentQuads {
                 let v0 = w0.loadUnaligned(as: SIMD64<Int8>.self), v1 = w1.loadUnaligned(as: SIMD64<Int8>.self)
