@@ -179,7 +179,8 @@ public enum Q8Checks {
             let target = Q8OutputTarget.float
             guard let plan = try? weights.withUnsafeBufferPointer({ wp throws(ShapeError) in
                 try Q8WinogradPlan(g, weights: wp.baseAddress!, bias: nil, multipliers: m, inputZeroPoint: 7, activation: .none,
-                                   output: target, tile: tile, weightsPerRun: perRun)
+                                   output: target, tile: tile, weightsPerRun: perRun,
+                                   depthGroups: Q8WinogradPlan.f4DepthGroups(weights: wp.baseAddress!, inChannels: inChannels, outChannels: 3))
             }) else { failures.append("\(name) extreme: plan failed"); continue }
             let ref = Q8Reference.conv2d(g, input: input, inputZeroPoint: 7, weights: weights, bias: nil, multipliers: m, activation: .none, output: target)
             let got = run(g.outputShape.elementsPerImage, target, scratch: plan.scratchBytes) { out, scratch in
@@ -196,7 +197,10 @@ public enum Q8Checks {
             let refused = over.withUnsafeBufferPointer { wp in
                 (try? Q8WinogradPlan(Conv2dGeometry(inChannels: 1000, inHeight: 5, inWidth: 5, outChannels: 2, kernel: 3, padding: 1),
                                      weights: wp.baseAddress!, bias: nil, multipliers: [1, 1], inputZeroPoint: 0, activation: .none,
-                                     output: .float, tile: .f4)) == nil
+                                     output: .float, tile: .f4, depthGroups: groups)) == nil
+                    && (try? Q8WinogradPlan(Conv2dGeometry(inChannels: 1000, inHeight: 5, inWidth: 5, outChannels: 2, kernel: 3, padding: 1),
+                                            weights: wp.baseAddress!, bias: nil, multipliers: [1, 1], inputZeroPoint: 0, activation: .none,
+                                            output: .float, tile: .f4)) == nil
             }
             if groups.count != 5 || !refused {
                 failures.append("int8 winograd f4: 1000 channels of 127s need 5 depth groups (got \(groups.count)) and must be refused (\(refused))")
@@ -223,7 +227,9 @@ public enum Q8Checks {
                 let plan = try w.withUnsafeBufferPointer { wp throws(ShapeError) in
                     try withOptional(bias) { bp throws(ShapeError) in
                         try Q8WinogradPlan(g, weights: wp.baseAddress!, bias: bp, multipliers: m, inputZeroPoint: zx,
-                                           activation: activation, output: target, tile: tile, weightsPerRun: weightsPerRun)
+                                           activation: activation, output: target, tile: tile, weightsPerRun: weightsPerRun,
+                                           depthGroups: Q8WinogradPlan.f4DepthGroups(weights: wp.baseAddress!, inChannels: g.inChannels,
+                                                                                     outChannels: g.outChannels))
                     }
                 }
                 plan.columnGroups = rng.int(1...3)

@@ -40,7 +40,9 @@ public enum Int8KernelBenchmark {
                             }
                             return try Q8WinogradPlan(g, weights: w.baseAddress!, bias: b.baseAddress!, multipliers: multipliers,
                                                       inputZeroPoint: 3, activation: .relu, output: .quantized(zeroPoint: 0),
-                                                      tile: algorithm == "int8-winograd-f2" ? .f2 : .f4, weightsPerRun: perRun)
+                                                      tile: algorithm == "int8-winograd-f2" ? .f2 : .f4, weightsPerRun: perRun,
+                                                      depthGroups: Q8WinogradPlan.f4DepthGroups(weights: w.baseAddress!, inChannels: g.inChannels,
+                                                                                                outChannels: g.outChannels))
                         }
                     }
                     plan.splitColumns(forThreads: threads)

@@ -195,10 +195,11 @@ public final class Int8Program {
     }
 
     static func winogradPlan(_ g: Conv2dGeometry, _ d: ConvData, _ node: Node, tile: Q8WinogradTile,
-                             weightsPerRun: Bool = false) throws(GraphError) -> Q8WinogradPlan {
+                             weightsPerRun: Bool = false, depthGroups: [Range<Int>]? = nil) throws(GraphError) -> Q8WinogradPlan {
         try plan(d, node) { w, b throws(ShapeError) in
             try Q8WinogradPlan(g, weights: w, bias: b, multipliers: d.multipliers, inputZeroPoint: d.inputZeroPoint,
-                               activation: d.activation, output: d.target, tile: tile, weightsPerRun: weightsPerRun)
+                               activation: d.activation, output: d.target, tile: tile, weightsPerRun: weightsPerRun,
+                               depthGroups: depthGroups)
         }
     }
 
@@ -255,11 +256,11 @@ public final class Int8Program {
         }
         // F(4x4,3x3) runs where its exactness bound holds within a few depth groups; the group count is in the key
         // (each group adds an output transform per tile).
-        let f4Groups = d.weights.withUnsafeBufferPointer {
-            Q8WinogradPlan.f4DepthGroups(weights: $0.baseAddress!, inChannels: g.inChannels, outChannels: g.outChannels).count
+        let depthGroups = d.weights.withUnsafeBufferPointer {
+            Q8WinogradPlan.f4DepthGroups(weights: $0.baseAddress!, inChannels: g.inChannels, outChannels: g.outChannels)
         }
-        let f4Exact = f4Groups <= Q8WinogradPlan.maxF4DepthGroups
-        let key = Int8ChoiceKey(geometry: g, threads: threads, f4Groups: f4Exact ? f4Groups : 0)
+        let f4Exact = depthGroups.count <= Q8WinogradPlan.maxF4DepthGroups
+        let key = Int8ChoiceKey(geometry: g, threads: threads, f4Groups: f4Exact ? depthGroups.count : 0)
         func make(_ algorithm: Int8ConvAlgorithm) throws(GraphError) -> ConvPlanChoice {
             switch algorithm {
             case .gemm:
@@ -268,7 +269,7 @@ public final class Int8Program {
                 return .gemm(plan)
             case .winogradF2, .winogradF4, .winogradF4WeightsPerRun:
                 let plan = try winogradPlan(g, d, node, tile: algorithm == .winogradF2 ? .f2 : .f4,
-                                            weightsPerRun: algorithm == .winogradF4WeightsPerRun)
+                                            weightsPerRun: algorithm == .winogradF4WeightsPerRun, depthGroups: depthGroups)
                 // Winograd's pixel blocks are few (6 tiles of 16 pixels each): split columns into more items.
                 plan.splitColumns(forThreads: threads, itemsPerThread: 8)
                 return .winograd(plan)

@@ -43,23 +43,21 @@ extension Q8WinogradPlan {
     /// exactly, and their sum is the layer's `y` (|y| <= 128 * 9 * 127 * 1024 < 2^31). One group where `isExactF4`.
     public static func f4DepthGroups(weights: UnsafePointer<Int8>, inChannels: Int, outChannels: Int) -> [Range<Int>] {
         let pairs = (inChannels + 1) / 2, limit = (1 << 25) / 128
+        /// sum|w| of output channel `o` over the input channels of depth pair `pair`.
+        func pairSum(_ o: Int, _ pair: Int) -> Int {
+            var sum = 0
+            for i in (o * inChannels + 2 * pair) * 9..<(o * inChannels + min(2 * pair + 2, inChannels)) * 9 { sum += abs(Int(weights[i])) }
+            return sum
+        }
         var running = [Int](repeating: 0, count: outChannels)
         var groups: [Range<Int>] = [], start = 0
         for pair in 0..<pairs {
-            var fits = true
-            var sums = [Int](repeating: 0, count: outChannels)
-            for o in 0..<outChannels {
-                for c in (2 * pair)..<min(2 * pair + 2, inChannels) {
-                    for i in 0..<9 { sums[o] += abs(Int(weights[(o * inChannels + c) * 9 + i])) }
-                }
-                if running[o] + sums[o] >= limit { fits = false }
-            }
-            if !fits && pair > start {
+            if pair > start && (0..<outChannels).contains(where: { running[$0] + pairSum($0, pair) >= limit }) {
                 groups.append(start..<pair)
                 start = pair
                 for o in 0..<outChannels { running[o] = 0 }
             }
-            for o in 0..<outChannels { running[o] += sums[o] }
+            for o in 0..<outChannels { running[o] += pairSum(o, pair) }
         }
         groups.append(start..<pairs)
         return groups
@@ -72,17 +70,16 @@ extension Q8WinogradPlan {
 
     /// `G' k G'^T` as 36 values (row-major 6x6); |value| <= 7 * 7 * 127.
     static func transformWeightsF4(_ k: [Int32], _ store: (Int, Int16) -> Void) {
-        @inline(__always) func gRows(_ a: Int32, _ b: Int32, _ c: Int32) -> [Int32] {
-            [a, a + b + c, a - b + c, a + 2 * b + 4 * c, a - 2 * b + 4 * c, c]
+        @inline(__always) func g(_ a: Int32, _ b: Int32, _ c: Int32) -> (Int32, Int32, Int32, Int32, Int32, Int32) {
+            (a, a &+ b &+ c, a &- b &+ c, a &+ 2 &* b &+ 4 &* c, a &- 2 &* b &+ 4 &* c, c)
         }
-        var t = [Int32](repeating: 0, count: 18)   // G' k: 6 x 3
-        for j in 0..<3 {
-            let column = gRows(k[j], k[3 + j], k[6 + j])
-            for i in 0..<6 { t[i * 3 + j] = column[i] }
-        }
+        let c0 = g(k[0], k[3], k[6]), c1 = g(k[1], k[4], k[7]), c2 = g(k[2], k[5], k[8])
         for i in 0..<6 {
-            let row = gRows(t[i * 3], t[i * 3 + 1], t[i * 3 + 2])
-            for j in 0..<6 { store(i * 6 + j, Int16(row[j])) }
+            let (a, b, c) = i == 0 ? (c0.0, c1.0, c2.0) : i == 1 ? (c0.1, c1.1, c2.1) : i == 2 ? (c0.2, c1.2, c2.2)
+                : i == 3 ? (c0.3, c1.3, c2.3) : i == 4 ? (c0.4, c1.4, c2.4) : (c0.5, c1.5, c2.5)
+            let r = g(a, b, c), o = i &* 6
+            store(o, Int16(r.0)); store(o &+ 1, Int16(r.1)); store(o &+ 2, Int16(r.2))
+            store(o &+ 3, Int16(r.3)); store(o &+ 4, Int16(r.4)); store(o &+ 5, Int16(r.5))
         }
     }
 
@@ -200,46 +197,23 @@ extension Q8WinogradPlan {
                      column: Int, width: Int, output: UnsafeMutableRawPointer, elementBytes: Int) {
         let g = geometry
         let s = UnsafeMutableRawPointer(sums)
-        @inline(__always) func at(_ k: Int) -> SIMD16<Int32> {
-            UnsafeRawPointer(m + k &* tileSize).loadUnaligned(as: SIMD16<Int32>.self)
-        }
         let ty = tile / tilesWide, tx = tile &- ty &* tilesWide
         let outHeight = self.outHeight, outWidth = self.outWidth, step = g.outChannels
-        if depthGroups.count > 1 {
-            let q = VectorSlots<SIMD16<Int32>>(base: UnsafeMutableRawPointer(sums) + Q8WinogradPlan.sumsBytes)
-            for group in 0..<depthGroups.count {
-                let mg = m + group &* groupStride
-                @inline(__always) func at(_ k: Int) -> SIMD16<Int32> {
-                    UnsafeRawPointer(mg + k &* tileSize).loadUnaligned(as: SIMD16<Int32>.self)
-                }
-                for j in 0..<6 {
-                    let r = Q8WinogradPlan.outputRowsF4(at(j), at(6 &+ j), at(12 &+ j), at(18 &+ j), at(24 &+ j), at(30 &+ j))
-                    q[j] = r.0; q[6 &+ j] = r.1; q[12 &+ j] = r.2; q[18 &+ j] = r.3
-                }
-                // Each group's y_g exactly, summed into sums[(r * 4 + c) * 16 + lane].
-                for r in 0..<4 {
-                    let b = r &* 6
-                    let y = Q8WinogradPlan.outputRowsF4(q[b], q[b &+ 1], q[b &+ 2], q[b &+ 3], q[b &+ 4], q[b &+ 5])
-                    let sumsRow = VectorSlots<SIMD16<Int32>>(base: s + (r &* 4) &* 64)
-                    if group == 0 {
-                        sumsRow[0] = Q8WinogradPlan.divide576(y.0); sumsRow[1] = Q8WinogradPlan.divide576(y.1)
-                        sumsRow[2] = Q8WinogradPlan.divide576(y.2); sumsRow[3] = Q8WinogradPlan.divide576(y.3)
-                    } else {
-                        sumsRow[0] = sumsRow[0] &+ Q8WinogradPlan.divide576(y.0); sumsRow[1] = sumsRow[1] &+ Q8WinogradPlan.divide576(y.1)
-                        sumsRow[2] = sumsRow[2] &+ Q8WinogradPlan.divide576(y.2); sumsRow[3] = sumsRow[3] &+ Q8WinogradPlan.divide576(y.3)
-                    }
-                }
+        // 24 vectors after the sums (`tileScratchBytes`).
+        let q = VectorSlots<SIMD16<Int32>>(base: UnsafeMutableRawPointer(sums) + Q8WinogradPlan.sumsBytes)
+        let groups = depthGroups.count
+        for group in 0..<groups {
+            let mg = m + group &* groupStride
+            @inline(__always) func at(_ k: Int) -> SIMD16<Int32> {
+                UnsafeRawPointer(mg + k &* tileSize).loadUnaligned(as: SIMD16<Int32>.self)
             }
-        } else {
-            // 24 vectors after the sums (`tileScratchBytes`).
-            let q = VectorSlots<SIMD16<Int32>>(base: UnsafeMutableRawPointer(sums) + Q8WinogradPlan.sumsBytes)
             // Over the patch rows: q[r][j] = (Ã^T M)[r][j].
             for j in 0..<6 {
                 let r = Q8WinogradPlan.outputRowsF4(at(j), at(6 &+ j), at(12 &+ j), at(18 &+ j), at(24 &+ j), at(30 &+ j))
                 q[j] = r.0; q[6 &+ j] = r.1; q[12 &+ j] = r.2; q[18 &+ j] = r.3
             }
             #if arch(x86_64) && SEGRUN_VNNI_ZMM
-            if width == 16, case .quantized(let zp) = stage.target {
+            if groups == 1, width == 16, case .quantized(let zp) = stage.target {
                 // 16 quantized columns: each output pixel requantized from registers (`store`'s 16-lane step).
                 let (offset, multiplier) = stage.sixteenColumns(at: column), activation = stage.activation
                 let ox = 4 &* tx, columns = min(4, outWidth &- ox)
@@ -257,15 +231,19 @@ extension Q8WinogradPlan {
                 return
             }
             #endif
-            // Over its columns: output (r, c) goes to sums[(r * 4 + c) * 16 + lane].
+            // Over its columns: output (r, c) goes to sums[(r * 4 + c) * 16 + lane]; with several depth groups each
+            // group's exact y_g is added to the ones before.
             for r in 0..<4 {
                 let b = r &* 6
                 let y = Q8WinogradPlan.outputRowsF4(q[b], q[b &+ 1], q[b &+ 2], q[b &+ 3], q[b &+ 4], q[b &+ 5])
-                let o = (r &* 4) &* 64
-                s.storeBytes(of: Q8WinogradPlan.divide576(y.0), toByteOffset: o, as: SIMD16<Int32>.self)
-                s.storeBytes(of: Q8WinogradPlan.divide576(y.1), toByteOffset: o &+ 64, as: SIMD16<Int32>.self)
-                s.storeBytes(of: Q8WinogradPlan.divide576(y.2), toByteOffset: o &+ 128, as: SIMD16<Int32>.self)
-                s.storeBytes(of: Q8WinogradPlan.divide576(y.3), toByteOffset: o &+ 192, as: SIMD16<Int32>.self)
+                let row = VectorSlots<SIMD16<Int32>>(base: s + (r &* 4) &* 64)
+                if group == 0 {
+                    row[0] = Q8WinogradPlan.divide576(y.0); row[1] = Q8WinogradPlan.divide576(y.1)
+                    row[2] = Q8WinogradPlan.divide576(y.2); row[3] = Q8WinogradPlan.divide576(y.3)
+                } else {
+                    row[0] = row[0] &+ Q8WinogradPlan.divide576(y.0); row[1] = row[1] &+ Q8WinogradPlan.divide576(y.1)
+                    row[2] = row[2] &+ Q8WinogradPlan.divide576(y.2); row[3] = row[3] &+ Q8WinogradPlan.divide576(y.3)
+                }
             }
         }
         for i in 0..<4 {

@@ -32,8 +32,16 @@ public final class Q8WinogradPlan: Q8LayerPlan {
     /// `U'` as packed matrices (depth = input channels, columns = output channels), one per Winograd point;
     /// empty when the weights are transformed per run from `kernels`.
     let transformed: [Q8PackedWeights]
-    /// The int8 kernels, for plans that transform their weights per run.
-    let kernels: Q8WinogradKernels?
+    /// The int8 kernels, for plans that transform their weights per run. segrun-edge leaves this path out (its
+    /// kernels are compiled once per instruction set, and it must stay small): there it is always nil.
+    let perRunKernels: Q8WinogradKernels?
+    var kernels: Q8WinogradKernels? {
+        #if SEGRUN_EDGE
+        return nil
+        #else
+        return perRunKernels
+        #endif
+    }
     let depthPairs: Int
     public let columnBlocks: Int
     /// Depth pairs summed separately (F(4x4, 3x3) layers whose weights exceed its exactness bound; `f4DepthGroups`).
@@ -52,8 +60,12 @@ public final class Q8WinogradPlan: Q8LayerPlan {
     /// Whether every tile's transformed F(4x4, 3x3) input fits one block small enough to stay in L2 beside a
     /// transformed column block: the layers `weightsPerRun` is for.
     public static func supportsWeightsPerRun(_ g: Conv2dGeometry) -> Bool {
+        #if SEGRUN_EDGE
+        return false
+        #else
         let tiles = ((g.outHeight + 3) / 4) * ((g.outWidth + 3) / 4)
         return supports(g) && tiles * 36 * ((g.inChannels + 1) / 2) * 4 <= 384 * 1024
+        #endif
     }
 
     /// Same arguments as `Q8Conv2dPlan`, and the tile. F(4x4, 3x3) throws where `supportsF4` is false (more than `maxF4DepthGroups` depth groups).
@@ -62,12 +74,18 @@ public final class Q8WinogradPlan: Q8LayerPlan {
     @export(interface)
     public init(_ g: Conv2dGeometry, weights: UnsafePointer<Int8>, bias: UnsafePointer<Int32>?, multipliers: [Float],
                 inputZeroPoint: UInt8, activation: FusedActivation, output: Q8OutputTarget,
-                tile: Q8WinogradTile = .f2, weightsPerRun: Bool = false) throws(ShapeError) {
+                tile: Q8WinogradTile = .f2, weightsPerRun: Bool = false, depthGroups groups: [Range<Int>]? = nil) throws(ShapeError) {
         if let error = g.validate() { throw error }
         guard Q8WinogradPlan.supports(g) else { throw .mismatch("int8 Winograd needs a 3x3 stride-1 convolution with at most \(Q8WinogradPlan.maxInChannels) inputs, got \(g)") }
         if multipliers.count != g.outChannels { throw .mismatch("\(multipliers.count) multipliers for \(g.outChannels) channels") }
         let cin = g.inChannels, cout = g.outChannels
-        depthGroups = tile == .f4 ? Q8WinogradPlan.f4DepthGroups(weights: weights, inChannels: cin, outChannels: cout) : [0..<((cin + 1) / 2)]
+        // F(4x4, 3x3)'s depth groups: the caller's (`f4DepthGroups` of these weights; worked out by the caller, so the
+        // per-instruction-set copies of segrun-edge's kernels do not carry it), or one where the weights allow it.
+        let all = [0..<((cin + 1) / 2)]
+        if tile == .f4 && groups == nil && !Q8WinogradPlan.isExactF4(weights: weights, inChannels: cin, outChannels: cout) {
+            throw .mismatch("int8 Winograd F(4x4,3x3) is not exact for these weights in one depth group (pass `f4DepthGroups`)")
+        }
+        depthGroups = tile == .f4 ? groups ?? all : all
         if depthGroups.count > Q8WinogradPlan.maxF4DepthGroups {
             throw .mismatch("int8 Winograd F(4x4,3x3) would need \(depthGroups.count) depth groups to be exact for these weights (at most \(Q8WinogradPlan.maxF4DepthGroups))")
         }
@@ -88,7 +106,11 @@ public final class Q8WinogradPlan: Q8LayerPlan {
             for i in 0..<(cin * 9) { sums[o] += Int32(weights[o * cin * 9 + i]) }
         }
         if weightsPerRun {
-            kernels = Q8WinogradKernels(weights: weights, inChannels: cin, outChannels: cout)
+            #if SEGRUN_EDGE
+            perRunKernels = nil
+            #else
+            perRunKernels = Q8WinogradKernels(weights: weights, inChannels: cin, outChannels: cout)
+            #endif
             transformed = []
         } else {
             // U' = G' g G'^T for every (out, in) pair, as `points` Int16 values.
@@ -109,7 +131,7 @@ public final class Q8WinogradPlan: Q8LayerPlan {
                 matrices.append(Q8PackedWeights(depth: cin, columns: cout, wide: { o, c in u[(o * cin + c) * points + position] }))
             }
             transformed = matrices
-            kernels = nil
+            perRunKernels = nil
         }
         // The kernels sum (x - shift) * w; the reference sums (x - zx) * w: the difference is (shift - zx) * sum(w).
         let shift = Int32(tile.inputShift)
@@ -126,15 +148,14 @@ public final class Q8WinogradPlan: Q8LayerPlan {
 
     /// `G' k G'^T` of F(2x2, 3x3), G' rows (2,0,0) (1,1,1) (1,-1,1) (0,0,2), as 16 values (row-major 4x4).
     static func transformWeightsF2(_ k: [Int32], _ store: (Int, Int16) -> Void) {
-        var t = [Int32](repeating: 0, count: 12)
-        for j in 0..<3 {
-            let a = k[j], b = k[3 + j], cc = k[6 + j]
-            t[j] = 2 * a; t[3 + j] = a + b + cc; t[6 + j] = a - b + cc; t[9 + j] = 2 * cc
+        @inline(__always) func g(_ a: Int32, _ b: Int32, _ c: Int32) -> (Int32, Int32, Int32, Int32) {
+            (2 &* a, a &+ b &+ c, a &- b &+ c, 2 &* c)
         }
+        let c0 = g(k[0], k[3], k[6]), c1 = g(k[1], k[4], k[7]), c2 = g(k[2], k[5], k[8])
         for i in 0..<4 {
-            let a = t[i * 3], b = t[i * 3 + 1], cc = t[i * 3 + 2]
-            let row = [2 * a, a + b + cc, a - b + cc, 2 * cc]
-            for j in 0..<4 { store(i * 4 + j, Int16(row[j])) }
+            let (a, b, c) = i == 0 ? (c0.0, c1.0, c2.0) : i == 1 ? (c0.1, c1.1, c2.1) : i == 2 ? (c0.2, c1.2, c2.2) : (c0.3, c1.3, c2.3)
+            let r = g(a, b, c)
+            store(i &* 4, Int16(r.0)); store(i &* 4 &+ 1, Int16(r.1)); store(i &* 4 &+ 2, Int16(r.2)); store(i &* 4 &+ 3, Int16(r.3))
         }
     }
 
@@ -215,30 +236,25 @@ public final class Q8WinogradPlan: Q8LayerPlan {
                             let a = UnsafePointer(aRows.baseAddress!)
                             let b0: UnsafePointer<Int16>
                             if kernels != nil { b0 = UnsafePointer(perRunWeights + position &* pointStride) } else { b0 = transformed[position].block(block) }
-                            #if arch(x86_64) && SEGRUN_VNNI_ZMM
-                            if span == 2 {
-                                let b1: UnsafePointer<Int16>
-                                if kernels != nil { b1 = b0 + transformedBlockCount } else { b1 = transformed[position].block(block &+ 1) }
-                                if groups.count == 1 {
-                                    Q8Microkernel.runPair(depthPairs: depthPairs, a: a, b0: b0, b1: b1, tile: products + position &* tileSize)
+                            // Each depth group's products on their own (one group unless the layer exceeds the exactness bound).
+                            for k in 0..<groups.count {
+                                let first = groups[k].lowerBound
+                                let rowsOfGroup: UnsafePointer<UnsafePointer<Int16>>
+                                if first == 0 { rowsOfGroup = a } else {
+                                    for r in 0..<Q8Microkernel.rows { groupRows[r] = aRows[r] + 2 &* first }
+                                    rowsOfGroup = UnsafePointer(groupRows.baseAddress!)
+                                }
+                                let tileOut = products + (k &* groupStride &+ position &* tileSize)
+                                #if arch(x86_64) && SEGRUN_VNNI_ZMM
+                                if span == 2 {
+                                    let b1: UnsafePointer<Int16>
+                                    if kernels != nil { b1 = b0 + transformedBlockCount } else { b1 = transformed[position].block(block &+ 1) }
+                                    Q8Microkernel.runPair(depthPairs: groups[k].count, a: rowsOfGroup, b0: b0 + 32 &* first, b1: b1 + 32 &* first,
+                                                          tile: tileOut)
                                     continue
                                 }
-                                for (k, pairs) in groups.enumerated() {
-                                    for r in 0..<Q8Microkernel.rows { groupRows[r] = aRows[r] + 2 &* pairs.lowerBound }
-                                    Q8Microkernel.runPair(depthPairs: pairs.count, a: UnsafePointer(groupRows.baseAddress!), b0: b0 + 32 &* pairs.lowerBound,
-                                                          b1: b1 + 32 &* pairs.lowerBound, tile: products + (k &* groupStride &+ position &* tileSize))
-                                }
-                                continue
-                            }
-                            #endif
-                            if groups.count == 1 {
-                                Q8Microkernel.run(depthPairs: depthPairs, a: a, b: b0, tile: products + position &* tileSize)
-                                continue
-                            }
-                            for (k, pairs) in groups.enumerated() {
-                                for r in 0..<Q8Microkernel.rows { groupRows[r] = aRows[r] + 2 &* pairs.lowerBound }
-                                Q8Microkernel.run(depthPairs: pairs.count, a: UnsafePointer(groupRows.baseAddress!), b: b0 + 32 &* pairs.lowerBound,
-                                                  tile: products + (k &* groupStride &+ position &* tileSize))
+                                #endif
+                                Q8Microkernel.run(depthPairs: groups[k].count, a: rowsOfGroup, b: b0 + 32 &* first, tile: tileOut)
                             }
                         }
                         for r in 0..<rows {
