@@ -259,8 +259,8 @@ public final class Int8Program {
         let depthGroups = d.weights.withUnsafeBufferPointer {
             Q8WinogradPlan.f4DepthGroups(weights: $0.baseAddress!, inChannels: g.inChannels, outChannels: g.outChannels)
         }
-        let f4Exact = depthGroups.count <= Q8WinogradPlan.maxF4DepthGroups
-        let key = Int8ChoiceKey(geometry: g, threads: threads, f4Groups: f4Exact ? depthGroups.count : 0)
+        let f4Runs = depthGroups.count <= Q8WinogradPlan.maxF4DepthGroups
+        let key = Int8ChoiceKey(geometry: g, threads: threads, f4Groups: f4Runs ? depthGroups.count : 0)
         func make(_ algorithm: Int8ConvAlgorithm) throws(GraphError) -> ConvPlanChoice {
             switch algorithm {
             case .gemm:
@@ -276,8 +276,8 @@ public final class Int8Program {
             }
         }
         if let known = AlgorithmChoices.int8[key] { return try make(known) }
-        var candidates: [Int8ConvAlgorithm] = f4Exact ? [.gemm, .winogradF2, .winogradF4] : [.gemm, .winogradF2]
-        if f4Exact && Q8WinogradPlan.supportsWeightsPerRun(g) { candidates.append(.winogradF4WeightsPerRun) }
+        var candidates: [Int8ConvAlgorithm] = f4Runs ? [.gemm, .winogradF2, .winogradF4] : [.gemm, .winogradF2]
+        if f4Runs && Q8WinogradPlan.supportsWeightsPerRun(g) { candidates.append(.winogradF4WeightsPerRun) }
         var plans: [ConvPlanChoice] = []
         for algorithm in candidates { plans.append(try make(algorithm)) }
         var one = g

@@ -97,8 +97,7 @@ public final class Q8OutputStage {
                    to destination: UnsafeMutableRawPointer, rowBytes: Int) {
         #if arch(x86_64) && SEGRUN_VNNI_ZMM
         if case .quantized(let zp) = target, count == 16 || count == 32 {
-            let o0 = UnsafeRawPointer(offsets + column).loadUnaligned(as: SIMD16<Int32>.self)
-            let m0 = UnsafeRawPointer(multipliers + column).loadUnaligned(as: SIMD16<Float>.self)
+            let (o0, m0) = sixteenColumns(at: column)
             if count == 16 {
                 for r in 0..<rows {
                     let acc = UnsafeRawPointer(tile + r &* tileColumns).loadUnaligned(as: SIMD16<Int32>.self) &+ o0
@@ -107,8 +106,7 @@ public final class Q8OutputStage {
                 }
                 return
             }
-            let o1 = UnsafeRawPointer(offsets + (column &+ 16)).loadUnaligned(as: SIMD16<Int32>.self)
-            let m1 = UnsafeRawPointer(multipliers + (column &+ 16)).loadUnaligned(as: SIMD16<Float>.self)
+            let (o1, m1) = sixteenColumns(at: column &+ 16)
             for r in 0..<rows {
                 let sums = UnsafeRawPointer(tile + r &* tileColumns)
                 let acc0 = sums.loadUnaligned(as: SIMD16<Int32>.self) &+ o0

@@ -68,7 +68,8 @@ public final class Q8WinogradPlan: Q8LayerPlan {
         #endif
     }
 
-    /// Same arguments as `Q8Conv2dPlan`, and the tile. F(4x4, 3x3) throws where `supportsF4` is false (more than `maxF4DepthGroups` depth groups).
+    /// Same arguments as `Q8Conv2dPlan`, and the tile. F(4x4, 3x3) throws where its weights need more than
+    /// `maxF4DepthGroups` depth groups (`depthGroups`, from `f4DepthGroups`), or more than one when none are given.
     /// `weightsPerRun` (F(4x4, 3x3) only, where `supportsWeightsPerRun`) keeps the int8 kernels and transforms
     /// them per run; the outputs are the same bits.
     @export(interface)
@@ -140,7 +141,7 @@ public final class Q8WinogradPlan: Q8LayerPlan {
         stage = Q8OutputStage(multipliers: multipliers, offsets: offsets, activation: activation, target: output)
         self.inputZeroPoint = inputZeroPoint
         let rowBytes = depthPairs * 4
-        let tiles = ((g.outHeight + tile.outputSize - 1) / tile.outputSize) * ((g.outWidth + tile.outputSize - 1) / tile.outputSize)
+        let tiles = tilesHigh * tilesWide
         blockTiles = weightsPerRun ? (tiles + Q8Microkernel.rows - 1) / Q8Microkernel.rows * Q8Microkernel.rows
             : max(1, min(16, (48 * 1024) / (points * rowBytes * Q8Microkernel.rows))) * Q8Microkernel.rows
         wideTile = Q8Microkernel.hasPairTile && Q8DotMicrokernel.isAvailable
