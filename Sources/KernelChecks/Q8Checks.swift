@@ -265,8 +265,11 @@ public enum Q8Checks {
         for i in 0..<count {
             let dotProduct = dotUsable && i % 2 == 1
             let k = rng.pick([2, 2, 3])
-            let g = ConvTranspose2dGeometry(inChannels: rng.pick(channelCounts), inHeight: rng.pick([1, 2, 5, 9]),
-                                            inWidth: rng.pick([1, 3, 4, 7]), outChannels: rng.pick(channelCounts), kernel: k, stride: k)
+            // Whole quads of input channels (32, 64) and rows longer than a tile exercise the VNNI path that reads
+            // pixels in place, with tiles across input rows and taps within and across column blocks.
+            let g = ConvTranspose2dGeometry(inChannels: rng.pick(channelCounts + [32, 64]), inHeight: rng.pick([1, 2, 5, 9]),
+                                            inWidth: rng.pick([1, 3, 4, 7, 13]), outChannels: rng.pick(channelCounts + [32]),
+                                            kernel: k, stride: k)
             let label = "int8 \(dotProduct ? "dot " : "")conv-transpose seed \(seed) #\(i) \(g)"
             let input = bytes(g.inChannels * g.inHeight * g.inWidth, rng: &rng)
             let w = weights(g.inChannels * g.outChannels * k * k, rng: &rng)

@@ -79,6 +79,10 @@ public final class Q8ConvTransposePlan: Q8GemmLayerPlan {
                 }
             }
             #if arch(x86_64) && SEGRUN_VNNI_ZMM
+            if readsRowsInPlace {
+                runRows(dot, input: input, output: output, items: items)
+                return
+            }
             runTiles(Int8.self, rowStride: stride, output: output, items: items, scratch: scratch, gather: gather,
                      block: { dot.block($0) }, pairs: true,
                      multiply: { a, b, tile in Q8DotMicrokernel.run(depthQuads: quads, a: a, b: b, tile: tile) },
@@ -104,6 +108,70 @@ public final class Q8ConvTransposePlan: Q8GemmLayerPlan {
                      multiplyPair: { _, _, _, _ in })
         }
     }
+
+    /// Whether the dot path reads input pixels where they lie (`runRows`): AVX512-VNNI builds (unflipped bytes) and
+    /// input channels in whole quads, so a pixel's row is exactly its `depthQuads` quads.
+    var readsRowsInPlace: Bool {
+        Q8DotMicrokernel.hasPairTile && Q8DotMicrokernel.activationFlip == 0 && dotWeights != nil && geometry.inChannels & 3 == 0
+    }
+
+    #if arch(x86_64) && SEGRUN_VNNI_ZMM
+    /// The VNNI path without gathering: an image's input pixels are consecutive rows of `inChannels` bytes, so a
+    /// tile's rows are read at a fixed step from its first pixel (`runPair(base:...)`, a column group's odd last
+    /// block on the 12 x 16 tile). The sums of each tap go to output pixels `kw` apart along an input row:
+    /// `storeRows` per run of the tile's rows within one input row. Same sums and output stage, so the same bits.
+    private func runRows(_ dot: Q8DotPackedWeights, input: UnsafePointer<UInt8>, output: UnsafeMutableRawPointer, items: Range<Int>) {
+        let g = geometry, cin = g.inChannels, cout = g.outChannels, quads = dot.depthQuads
+        let outWidth = g.inWidth &* g.kernelWidth, elementBytes = stage.elementBytes
+        let tapStep = g.kernelWidth &* cout &* elementBytes, blockColumns = Q8Microkernel.columns, columns = weights.columns
+        let source = UnsafeRawPointer(input).assumingMemoryBound(to: Int8.self)
+        withUnsafeTemporaryAllocation(of: Int32.self, capacity: Q8DotMicrokernel.tallRows * blockColumns) { tileBuffer in
+            let tile = tileBuffer.baseAddress!
+            for item in items {
+                let pixelBlock = item / columnGroups, blocks = blockRange(item &- pixelBlock &* columnGroups)
+                let first = pixelBlock &* blockPixels, end = min(first &+ blockPixels, pixels)
+                var block = blocks.lowerBound
+                while block < blocks.upperBound {
+                    let span = block &+ 1 < blocks.upperBound ? 2 : 1
+                    let height = span == 2 ? Q8Microkernel.rows : Q8DotMicrokernel.tallRows, tileColumns = span &* blockColumns
+                    let column = block &* blockColumns, width = min(tileColumns, columns &- column)
+                    let b0 = dot.block(block), b1 = span == 2 ? dot.block(block &+ 1) : b0
+                    var p = first
+                    while p < end {
+                        let n = min(height, end &- p), base = source + p &* cin
+                        if span == 2 {
+                            Q8DotMicrokernel.runPair(segments: 1, segmentQuads: quads, base: base, rowStep: cin, segmentStep: 0,
+                                                     count: n, b0: b0, b1: b1, tile: tile)
+                        } else {
+                            Q8DotMicrokernel.runTall(segments: 1, segmentQuads: quads, base: base, rowStep: cin, segmentStep: 0,
+                                                     count: n, b: b0, tile: tile)
+                        }
+                        // Rows r..<r + run lie in one input row; each run of columns sharing a tap goes out with storeRows.
+                        var r = 0
+                        while r < n {
+                            let q = p &+ r, y = q / g.inWidth, x = q &- y &* g.inWidth
+                            let run = min(n &- r, g.inWidth &- x)
+                            let corner = y &* g.kernelHeight &* outWidth &+ x &* g.kernelWidth
+                            var j = 0
+                            while j < width {
+                                let col = column &+ j, tap = col / cout, o = col &- tap &* cout
+                                let count = min(width &- j, cout &- o)
+                                let ky = tap / g.kernelWidth, kx = tap &- ky &* g.kernelWidth
+                                let pixel = corner &+ ky &* outWidth &+ kx
+                                stage.storeRows(UnsafePointer(tile + (r &* tileColumns &+ j)), rows: run, tileColumns: tileColumns, column: col,
+                                                count: count, to: output + (pixel &* cout &+ o) &* elementBytes, rowBytes: tapStep)
+                                j &+= count
+                            }
+                            r &+= run
+                        }
+                        p &+= n
+                    }
+                    block &+= span
+                }
+            }
+        }
+    }
+    #endif
 
     /// The GEMM over one image's input-pixel blocks, for either microkernel (as `Q8Conv2dPlan.runTiles`): gather a
     /// block's rows once, then every column block (or pair of blocks, with `pairs`) of its group over the block's
