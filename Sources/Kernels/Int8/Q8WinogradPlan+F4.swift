@@ -97,9 +97,8 @@ extension Q8WinogradPlan {
             var c = 0
             while c < cin {
                 let base = UnsafeRawPointer(corner + c)
-                @inline(__always) func d(_ k: Int) -> SIMD16<Int16> {
-                    let i = k / 6, j = k &- i &* 6
-                    return Q8Lanes.widen(base.loadUnaligned(fromByteOffset: i &* rowBytes &+ j &* cin, as: SIMD16<UInt8>.self)) &- 128
+                @inline(__always) func d(_ i: Int, _ j: Int) -> SIMD16<Int16> {
+                    Q8Lanes.widen(base.loadUnaligned(fromByteOffset: i &* rowBytes &+ j &* cin, as: SIMD16<UInt8>.self)) &- 128
                 }
                 Q8WinogradPlan.transformF4(d, temporary: temporary, store: { k, value in
                     UnsafeMutableRawPointer(row + (k &* planeStride &+ c)).storeBytes(of: value, as: SIMD16<Int16>.self)
@@ -119,8 +118,8 @@ extension Q8WinogradPlan {
             var c = 0
             let zero = SIMD16<Int16>(repeating: padded)
             while c &+ 16 <= cin {
-                @inline(__always) func d(_ k: Int) -> SIMD16<Int16> {
-                    guard let p = patch[k] else { return zero }
+                @inline(__always) func d(_ i: Int, _ j: Int) -> SIMD16<Int16> {
+                    guard let p = patch[i &* 6 &+ j] else { return zero }
                     return Q8Lanes.widen(UnsafeRawPointer(p + c).loadUnaligned(as: SIMD16<UInt8>.self)) &- 128
                 }
                 Q8WinogradPlan.transformF4(d, temporary: temporary, store: { k, value in
@@ -129,8 +128,8 @@ extension Q8WinogradPlan {
                 c &+= 16
             }
             while c < cin {
-                @inline(__always) func d(_ k: Int) -> SIMD16<Int16> {
-                    SIMD16<Int16>(repeating: patch[k].map { Int16($0[c]) &- 128 } ?? padded)
+                @inline(__always) func d(_ i: Int, _ j: Int) -> SIMD16<Int16> {
+                    SIMD16<Int16>(repeating: patch[i &* 6 &+ j].map { Int16($0[c]) &- 128 } ?? padded)
                 }
                 Q8WinogradPlan.transformF4(d, temporary: temporary, store: { k, value in row[k &* planeStride &+ c] = value[0] })
                 c &+= 1
@@ -150,15 +149,17 @@ extension Q8WinogradPlan {
         return ((d0 &<< 2) &- (d2 &<< 2) &- d2 &+ d4, a &+ b, a &- b, c &+ e, c &- e, (d1 &<< 2) &- (d3 &<< 2) &- d3 &+ d5)
     }
 
-    /// B^T d B for 16 channels at once; `d(k)` is patch element k (row-major 6x6), `store(k, v)` point k.
+    /// B^T d B for 16 channels at once; `d(i, j)` is the patch element at row i, column j (6x6), `store(k, v)` point k
+    /// (row-major). (Row and column as two arguments: a single index cost a division by 6 per load.)
     /// `temporary`: 36 vectors' bytes of scratch.
     @inline(__always)
-    static func transformF4(_ d: (Int) -> SIMD16<Int16>, temporary: UnsafeMutableRawPointer, store: (Int, SIMD16<Int16>) -> Void) {
+    static func transformF4(_ d: (_ i: Int, _ j: Int) -> SIMD16<Int16>, temporary: UnsafeMutableRawPointer,
+                            store: (Int, SIMD16<Int16>) -> Void) {
         do {
             let t = VectorSlots<SIMD16<Int16>>(base: temporary)
             // Columns first: t[i][j] = (B^T d)[i][j].
             for j in 0..<6 {
-                let r = inputRowsF4(d(j), d(6 &+ j), d(12 &+ j), d(18 &+ j), d(24 &+ j), d(30 &+ j))
+                let r = inputRowsF4(d(0, j), d(1, j), d(2, j), d(3, j), d(4, j), d(5, j))
                 t[j] = r.0; t[6 &+ j] = r.1; t[12 &+ j] = r.2; t[18 &+ j] = r.3; t[24 &+ j] = r.4; t[30 &+ j] = r.5
             }
             for i in 0..<6 {
