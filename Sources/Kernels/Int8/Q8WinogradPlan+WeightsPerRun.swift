@@ -3,10 +3,12 @@
 /// F(4x4, 3x3)'s transformed weights are 36 Int16 values per 3x3 kernel, 8x the int8 kernel's bytes: 4.7 MB for a
 /// 256->256 layer. Inside a model every layer's weights come from memory, and on a layer with few tiles (16x16
 /// pixels are 16 tiles) streaming them costs about as much as the products (0.46 ms alone, 0.79 ms in a ResNet-34
-/// U-Net, Zen 4). This plan keeps the int8 kernels (laid out so the transform writes whole packed rows) and
-/// transforms one column block at a time into per-thread scratch, after transforming the input of every tile once:
-/// the layer reads its int8 weights once and the transformed ones stay in L2. The transform is the same integer
-/// arithmetic as `transformWeightsF4`, so the bits equal the plan with stored weights.
+/// U-Net, Zen 4). This plan keeps the int8 kernels (laid out so the transform writes whole packed rows). It transforms
+/// the input of every tile once, then per pair of column blocks and per row of 6 Winograd points transforms those
+/// points' weights into per-thread scratch (a 512->512 layer's are 197 KB, where a whole column block's were 1.2 MB)
+/// and runs their products for every tile; the output transform follows the sixth row. The layer reads its int8
+/// weights once and the transformed ones stay in L2. The transform is the same integer arithmetic as
+/// `transformWeightsF4`, so the bits equal the plan with stored weights.
 final class Q8WinogradKernels {
     let depthPairs: Int
     let columnBlocks: Int
@@ -40,14 +42,14 @@ final class Q8WinogradKernels {
     /// they did, and the transform ran 10x slower).
     var pointStride: Int { depthPairs * 32 + 32 }
 
-    /// Int16 values of one transformed column block: 36 packed matrices.
-    var transformedBlockCount: Int { 36 * pointStride }
+    /// Int16 values of one point row (6 points) of a transformed column block: 6 packed matrices.
+    var transformedRowCount: Int { 6 * pointStride }
 
-    /// `G' k G'^T` of column block `block`, written as the 36 `Q8PackedWeights` blocks the microkernel reads
-    /// (point `k` at `into + k * pointStride`).
+    /// `G' k G'^T` of column block `block` at the 6 points of row `pointRow` (points `6 * pointRow ..< 6 * pointRow + 6`),
+    /// written as the `Q8PackedWeights` blocks the microkernel reads (point `6 * pointRow + j` at `into + j * pointStride`).
     @inline(__always)
-    func transform(block: Int, into out: UnsafeMutablePointer<Int16>) {
-        let blockStride = pointStride
+    func transform(block: Int, pointRow: Int, into out: UnsafeMutablePointer<Int16>) {
+        let pointBytes = pointStride &* 2
         var pair = 0
         while pair < depthPairs {
             let source = UnsafeRawPointer(storage + (block &* depthPairs &+ pair) &* Q8WinogradKernels.pairBytes)
@@ -55,31 +57,33 @@ final class Q8WinogradKernels {
                 @inline(__always) func k(_ tap: Int) -> SIMD16<Int16> {
                     Q8Lanes.widen(source.loadUnaligned(fromByteOffset: tap &* 32 &+ half &* 16, as: SIMD16<Int8>.self))
                 }
-                // G' k: column j of the kernel through G''s rows, as 6 x 3 values.
-                let c0 = Q8WinogradKernels.rowsOfG(k(0), k(3), k(6))
-                let c1 = Q8WinogradKernels.rowsOfG(k(1), k(4), k(7))
-                let c2 = Q8WinogradKernels.rowsOfG(k(2), k(5), k(8))
-                let offset: Int = pair &* 32 &+ half &* 16
-                let target = UnsafeMutableRawPointer(out + offset)
-                @inline(__always) func row(_ i: Int, _ a: SIMD16<Int16>, _ b: SIMD16<Int16>, _ c: SIMD16<Int16>) {
-                    let r = Q8WinogradKernels.rowsOfG(a, b, c)
-                    let pointBytes = blockStride &* 2
-                    var p = target + i &* 6 &* pointBytes
-                    p.storeBytes(of: r.0, as: SIMD16<Int16>.self); p += pointBytes
-                    p.storeBytes(of: r.1, as: SIMD16<Int16>.self); p += pointBytes
-                    p.storeBytes(of: r.2, as: SIMD16<Int16>.self); p += pointBytes
-                    p.storeBytes(of: r.3, as: SIMD16<Int16>.self); p += pointBytes
-                    p.storeBytes(of: r.4, as: SIMD16<Int16>.self); p += pointBytes
-                    p.storeBytes(of: r.5, as: SIMD16<Int16>.self)
-                }
-                row(0, c0.0, c1.0, c2.0)
-                row(1, c0.1, c1.1, c2.1)
-                row(2, c0.2, c1.2, c2.2)
-                row(3, c0.3, c1.3, c2.3)
-                row(4, c0.4, c1.4, c2.4)
-                row(5, c0.5, c1.5, c2.5)
+                // Row `pointRow` of G' k (one value per kernel column), then that row through G''s rows.
+                let a = Q8WinogradKernels.rowOfG(pointRow, k(0), k(3), k(6))
+                let b = Q8WinogradKernels.rowOfG(pointRow, k(1), k(4), k(7))
+                let c = Q8WinogradKernels.rowOfG(pointRow, k(2), k(5), k(8))
+                let r = Q8WinogradKernels.rowsOfG(a, b, c)
+                var p = UnsafeMutableRawPointer(out + (pair &* 32 &+ half &* 16))
+                p.storeBytes(of: r.0, as: SIMD16<Int16>.self); p += pointBytes
+                p.storeBytes(of: r.1, as: SIMD16<Int16>.self); p += pointBytes
+                p.storeBytes(of: r.2, as: SIMD16<Int16>.self); p += pointBytes
+                p.storeBytes(of: r.3, as: SIMD16<Int16>.self); p += pointBytes
+                p.storeBytes(of: r.4, as: SIMD16<Int16>.self); p += pointBytes
+                p.storeBytes(of: r.5, as: SIMD16<Int16>.self)
             }
             pair &+= 1
+        }
+    }
+
+    /// Row `i` of `G'` times the column `(a, b, c)`: one of `rowsOfG`'s six values.
+    @inline(__always)
+    static func rowOfG(_ i: Int, _ a: SIMD16<Int16>, _ b: SIMD16<Int16>, _ c: SIMD16<Int16>) -> SIMD16<Int16> {
+        switch i {
+        case 0: return a
+        case 1: return a &+ b &+ c
+        case 2: return a &- b &+ c
+        case 3: return a &+ (b &<< 1) &+ (c &<< 2)
+        case 4: return a &- (b &<< 1) &+ (c &<< 2)
+        default: return c
         }
     }
 
@@ -94,3 +98,95 @@ final class Q8WinogradKernels {
         return (a, s &+ b, s &- b, s4 &+ b2, s4 &- b2, c)
     }
 }
+
+#if !SEGRUN_EDGE
+extension Q8WinogradPlan {
+    /// `run` for plans that transform their weights per run (`Q8WinogradKernels`): every tile is in the one pixel block;
+    /// per pair of column blocks, the products of each row of 6 points for every tile (into one product tile per
+    /// group of 6 tiles), then the output transform of every tile. Same sums and stores as `run`, so the same bits.
+    func runWeightsPerRun(_ kernels: Q8WinogradKernels, input: UnsafePointer<UInt8>, output: UnsafeMutableRawPointer,
+                          items: Range<Int>, scratch: UnsafeMutableRawPointer) {
+        let cout = geometry.outChannels, stride = rowStride, count = tiles
+        let planeStride = blockTiles &* stride, points = tile.points, rows = Q8Microkernel.rows
+        let v = scratch.bindMemory(to: Int16.self, capacity: points &* planeStride)
+        let groupStride = points &* rows &* 2 &* Q8Microkernel.columns, groups = depthGroups
+        let tileGroupStride = groups.count &* groupStride, tileGroups = blockTiles / rows
+        let productsRaw = scratch + points &* planeStride &* 2
+        let products = productsRaw.bindMemory(to: Int32.self, capacity: tileGroups &* tileGroupStride)
+        let sumsRaw = productsRaw + tileGroups &* tileGroupStride &* 4
+        let sums = sumsRaw.bindMemory(to: Int32.self, capacity: 16 &* 16)
+        let transformTemporary = sumsRaw + Q8WinogradPlan.sumsBytes
+        let rowCount = kernels.transformedRowCount, pointStride = kernels.pointStride
+        let weights = (sumsRaw + Q8WinogradPlan.tileScratchBytes).bindMemory(to: Int16.self, capacity: 2 &* rowCount)
+        let elementBytes = stage.elementBytes
+        var inputTransformed = false
+        withUnsafeTemporaryAllocation(of: UnsafePointer<Int16>.self, capacity: rows) { aRows in
+        withUnsafeTemporaryAllocation(of: UnsafePointer<Int16>.self, capacity: rows) { groupRows in
+            for item in items {
+                if !inputTransformed {
+                    for t in 0..<count {
+                        transformInputF4(tile: t, input: input, into: v + t &* stride, planeStride: planeStride, temporary: transformTemporary)
+                    }
+                    inputTransformed = true
+                }
+                let blocks = blockRange(item &- (item / columnGroups) &* columnGroups)
+                var block = blocks.lowerBound
+                while block < blocks.upperBound {
+                    let span = wideTile && block &+ 1 < blocks.upperBound ? 2 : 1
+                    let tileColumns = span &* Q8Microkernel.columns, tileSize = rows &* tileColumns
+                    for pointRow in 0..<6 {
+                        kernels.transform(block: block, pointRow: pointRow, into: weights)
+                        if span == 2 { kernels.transform(block: block &+ 1, pointRow: pointRow, into: weights + rowCount) }
+                        var t = 0, tileGroup = 0
+                        while t < count {
+                            let used = min(rows, count &- t)
+                            for j in 0..<6 {
+                                let position = pointRow &* 6 &+ j
+                                let plane = v + position &* planeStride
+                                for r in 0..<rows { aRows[r] = UnsafePointer(plane + (t &+ min(r, used &- 1)) &* stride) }
+                                let a = UnsafePointer(aRows.baseAddress!)
+                                let b0 = UnsafePointer(weights + j &* pointStride)
+                                for k in 0..<groups.count {
+                                    let first = groups[k].lowerBound
+                                    let rowsOfGroup: UnsafePointer<UnsafePointer<Int16>>
+                                    if first == 0 { rowsOfGroup = a } else {
+                                        for r in 0..<rows { groupRows[r] = aRows[r] + 2 &* first }
+                                        rowsOfGroup = UnsafePointer(groupRows.baseAddress!)
+                                    }
+                                    let tileOut = products + (tileGroup &* tileGroupStride &+ k &* groupStride &+ position &* tileSize)
+                                    #if arch(x86_64) && SEGRUN_VNNI_ZMM
+                                    if span == 2 {
+                                        Q8Microkernel.runPair(depthPairs: groups[k].count, a: rowsOfGroup, b0: b0 + 32 &* first,
+                                                              b1: b0 + (rowCount &+ 32 &* first), tile: tileOut)
+                                        continue
+                                    }
+                                    #endif
+                                    Q8Microkernel.run(depthPairs: groups[k].count, a: rowsOfGroup, b: b0 + 32 &* first, tile: tileOut)
+                                }
+                            }
+                            t &+= rows
+                            tileGroup &+= 1
+                        }
+                    }
+                    var t = 0, tileGroup = 0
+                    while t < count {
+                        for r in 0..<min(rows, count &- t) {
+                            for part in 0..<span {
+                                let column = (block &+ part) &* Q8Microkernel.columns
+                                let m = UnsafePointer(products + (tileGroup &* tileGroupStride &+ r &* tileColumns &+ part &* Q8Microkernel.columns))
+                                storeTileF4(t &+ r, products: m, tileSize: tileSize, groupStride: groupStride, sums: sums,
+                                            column: column, width: min(Q8Microkernel.columns, cout &- column), output: output,
+                                            elementBytes: elementBytes)
+                            }
+                        }
+                        t &+= rows
+                        tileGroup &+= 1
+                    }
+                    block &+= span
+                }
+            }
+        }
+        }
+    }
+}
+#endif

@@ -24,7 +24,7 @@
 ///
 /// With `weightsPerRun` (F(4x4, 3x3) on layers with few tiles, `Q8WinogradPlan+WeightsPerRun.swift`) the plan keeps
 /// the int8 kernels instead of the 8x larger transformed ones, takes every tile in one block, and transforms each
-/// column block's weights into scratch just before its products.
+/// pair of column blocks' weights, a row of 6 points at a time, into scratch just before their products.
 public final class Q8WinogradPlan: Q8LayerPlan {
     public static let maxInChannels = 1024
     public let geometry: Conv2dGeometry
@@ -57,16 +57,21 @@ public final class Q8WinogradPlan: Q8LayerPlan {
             && g.groups == 1 && g.inChannels <= maxInChannels && g.validate() == nil
     }
 
-    /// Whether every tile's transformed F(4x4, 3x3) input fits one block small enough to stay in L2 beside a
-    /// transformed column block: the layers `weightsPerRun` is for.
+    /// Whether `weightsPerRun` serves this layer: few enough tiles that all of them are one pixel block (their
+    /// transformed inputs at most `maxPerRunInputBytes`, their product tiles for one pair of column blocks at most
+    /// 64 tiles' worth), so each weight is transformed once per run.
     public static func supportsWeightsPerRun(_ g: Conv2dGeometry) -> Bool {
         #if SEGRUN_EDGE
         return false
         #else
         let tiles = ((g.outHeight + 3) / 4) * ((g.outWidth + 3) / 4)
-        return supports(g) && tiles * 36 * ((g.inChannels + 1) / 2) * 4 <= 384 * 1024
+        return supports(g) && tiles <= 64 && tiles * 36 * ((g.inChannels + 1) / 2) * 4 <= maxPerRunInputBytes
         #endif
     }
+
+    /// Transformed input of a `weightsPerRun` plan's tiles (each row of 6 points, a sixth of it, is read per pair of
+    /// column blocks; the rest may wait in L3).
+    static let maxPerRunInputBytes = 2560 * 1024
 
     /// Same arguments as `Q8Conv2dPlan`, and the tile. F(4x4, 3x3) throws where its weights need more than
     /// `maxF4DepthGroups` depth groups (`depthGroups`, from `f4DepthGroups`), or more than one when none are given.
@@ -169,15 +174,15 @@ public final class Q8WinogradPlan: Q8LayerPlan {
     public var columnGroups = 1
     public var pixelBlocks: Int { (tiles + blockTiles - 1) / blockTiles }
     var rowStride: Int { depthPairs * 2 }
-    /// Int16 values of one transformed column block (all points) in scratch, for plans that transform per run.
-    var transformedBlockCount: Int { kernels?.transformedBlockCount ?? 0 }
     /// Per-thread scratch: one transformed-input matrix of the block and one product tile (up to 32 columns) per
-    /// point, one tile's temporaries (`tileScratchBytes`), and for plans that transform their weights per run two
-    /// transformed column blocks.
+    /// point and depth group, one tile's temporaries (`tileScratchBytes`), and for plans that transform their weights
+    /// per run a product tile per group of 6 tiles and one point row of two transformed column blocks.
     public var scratchBytes: Int {
-        let points = tile.points
-        return points * blockTiles * rowStride * 2 + depthGroups.count * points * Q8Microkernel.rows * 2 * Q8Microkernel.columns * 4
-            + Q8WinogradPlan.tileScratchBytes + 2 * transformedBlockCount * 2 + 128
+        let points = tile.points, perRun = kernels
+        let productTiles = perRun == nil ? 1 : blockTiles / Q8Microkernel.rows
+        return points * blockTiles * rowStride * 2
+            + productTiles * depthGroups.count * points * Q8Microkernel.rows * 2 * Q8Microkernel.columns * 4
+            + Q8WinogradPlan.tileScratchBytes + 2 * (perRun?.transformedRowCount ?? 0) * 2 + 128
     }
 
     /// Bytes of one tile's output sums (up to 16 pixels x 16 columns of Int32).
@@ -191,6 +196,12 @@ public final class Q8WinogradPlan: Q8LayerPlan {
     @export(interface)
     public func run(input: UnsafePointer<UInt8>, output: UnsafeMutableRawPointer, items: Range<Int>,
                     scratch: UnsafeMutableRawPointer) {
+        #if !SEGRUN_EDGE
+        if let kernels {
+            runWeightsPerRun(kernels, input: input, output: output, items: items, scratch: scratch)
+            return
+        }
+        #endif
         let g = geometry, cout = g.outChannels, stride = rowStride
         let planeStride = blockTiles * stride, points = tile.points
         let v = scratch.bindMemory(to: Int16.self, capacity: points * planeStride)
@@ -200,9 +211,6 @@ public final class Q8WinogradPlan: Q8LayerPlan {
         let sumsRaw = productsRaw + groups.count * groupStride * 4
         let sums = sumsRaw.bindMemory(to: Int32.self, capacity: tile.outputSize * tile.outputSize * 16)
         let transformTemporary = sumsRaw + Q8WinogradPlan.sumsBytes
-        let perRunWeights = (sumsRaw + Q8WinogradPlan.tileScratchBytes)
-            .bindMemory(to: Int16.self, capacity: 2 * transformedBlockCount)
-        let pointStride = kernels?.pointStride ?? 0
         let elementBytes = stage.elementBytes
         var lastTransformed = -1
         withUnsafeTemporaryAllocation(of: UnsafePointer<Int16>.self, capacity: Q8Microkernel.rows) { aRows in
@@ -224,10 +232,6 @@ public final class Q8WinogradPlan: Q8LayerPlan {
                     // Two column blocks at once on the 512-bit tile where this build and CPU have it.
                     let span = wideTile && block &+ 1 < blocks.upperBound ? 2 : 1
                     let tileColumns = span &* Q8Microkernel.columns, tileSize = Q8Microkernel.rows &* tileColumns
-                    if let kernels {
-                        kernels.transform(block: block, into: perRunWeights)
-                        if span == 2 { kernels.transform(block: block &+ 1, into: perRunWeights + transformedBlockCount) }
-                    }
                     var t = 0
                     while t < count {
                         let rows = min(Q8Microkernel.rows, count &- t)
@@ -235,8 +239,7 @@ public final class Q8WinogradPlan: Q8LayerPlan {
                             let plane = v + position &* planeStride
                             for r in 0..<Q8Microkernel.rows { aRows[r] = UnsafePointer(plane + (t &+ min(r, rows &- 1)) &* stride) }
                             let a = UnsafePointer(aRows.baseAddress!)
-                            let b0: UnsafePointer<Int16>
-                            if kernels != nil { b0 = UnsafePointer(perRunWeights + position &* pointStride) } else { b0 = transformed[position].block(block) }
+                            let b0 = transformed[position].block(block)
                             // Each depth group's products on their own (one group unless the layer exceeds the exactness bound).
                             for k in 0..<groups.count {
                                 let first = groups[k].lowerBound
@@ -248,8 +251,7 @@ public final class Q8WinogradPlan: Q8LayerPlan {
                                 let tileOut = products + (k &* groupStride &+ position &* tileSize)
                                 #if arch(x86_64) && SEGRUN_VNNI_ZMM
                                 if span == 2 {
-                                    let b1: UnsafePointer<Int16>
-                                    if kernels != nil { b1 = b0 + transformedBlockCount } else { b1 = transformed[position].block(block &+ 1) }
+                                    let b1 = transformed[position].block(block &+ 1)
                                     Q8Microkernel.runPair(depthPairs: groups[k].count, a: rowsOfGroup, b0: b0 + 32 &* first, b1: b1 + 32 &* first,
                                                           tile: tileOut)
                                     continue
