@@ -314,6 +314,17 @@ public enum Q8Checks {
             }
             if let d = firstDifference(out, Q8Reference.maxPool(g, input: input)) { failures.append("int8 max pool #\(i) \(g): differs at \(d)") }
         }
+        // The 2x2 stride-2 path (whole groups of 16 channels), odd sizes included.
+        for i in 0..<6 {
+            let g = Pool2dGeometry(channels: rng.pick([16, 32, 48]), inHeight: rng.pick([2, 5, 8]), inWidth: rng.pick([2, 7, 12]),
+                                   kernel: 2, stride: 2, padding: 0)
+            let input = bytes(g.inHeight * g.inWidth * g.channels, rng: &rng)
+            var out = [UInt8](repeating: 0xA5, count: g.outHeight * g.outWidth * g.channels)
+            input.withUnsafeBufferPointer { src in
+                out.withUnsafeMutableBufferPointer { Q8Resampling.maxPool(g, input: src.baseAddress!, output: $0.baseAddress!, rows: 0..<g.outHeight) }
+            }
+            if let d = firstDifference(out, Q8Reference.maxPool(g, input: input)) { failures.append("int8 2x2 max pool #\(i) \(g): differs at \(d)") }
+        }
         // Quantize/dequantize round trip: every code maps back to itself.
         for p in [Q8TensorParameters(low: -1, high: 3), Q8TensorParameters(low: 0, high: 6), Q8TensorParameters(low: -2, high: 0),
                   Q8TensorParameters(low: 5, high: 5)] {

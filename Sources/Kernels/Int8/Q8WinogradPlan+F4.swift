@@ -183,12 +183,11 @@ extension Q8WinogradPlan {
                 (d34 &<< 3) &- d12x4 &+ (m5 &<< 4) &+ (m5 &<< 3))
     }
 
-    /// `y` from `576 y` modulo 2^32: shift out 64 (exact), multiply by 9's inverse modulo 2^32 (0x38E38E39),
-    /// which leaves `y` modulo 2^26, and sign-extend from 26 bits.
+    /// `y` from `z = 576 y` modulo 2^32: times 9's inverse modulo 2^32 (0x38E38E39) it is `64 y` modulo 2^32, which
+    /// is `64 y` itself where |y| < 2^25 (the exactness bound), and an arithmetic shift by 6 leaves `y`.
     @inline(__always)
     static func divide576(_ z: SIMD16<Int32>) -> SIMD16<Int32> {
-        let t = (z &>> 6) &* SIMD16<Int32>(repeating: 0x38E3_8E39)
-        return (t &<< 6) &>> 6
+        (z &* SIMD16<Int32>(repeating: 0x38E3_8E39)) &>> 6
     }
 
     /// `Ã^T M Ã / 576` for one tile and 16 columns, then the output stage for each of its up to 16 pixels. With

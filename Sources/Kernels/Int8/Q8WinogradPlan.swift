@@ -11,8 +11,8 @@
 /// **F(4x4, 3x3)** (36 multiplies per 4x4 outputs instead of 144; `Q8WinogradPlan+F4.swift`): inputs enter as
 /// `x - 128` so `|V| <= 100 * 128` fits Int16; `G`'s row factors `(1/4, -1/6, -1/6, 1/24, 1/24, 1)` are taken out
 /// of the weight transform (`G'` rows (1,0,0) (1,1,1) (1,-1,1) (1,2,4) (1,-2,4) (0,0,1), |U'| <= 7 * 7 * 127) and put
-/// back, times 24, in the output transform, which then gives `576 y` modulo 2^32. `576 = 64 * 9`: an exact shift by 6
-/// and a multiply by 9's inverse modulo 2^32 give `y` modulo 2^26, which is `y` itself wherever |y| < 2^25. That
+/// back, times 24, in the output transform, which then gives `576 y` modulo 2^32. `576 = 64 * 9`: a multiply by 9's
+/// inverse modulo 2^32 gives `64 y` modulo 2^32, and an arithmetic shift by 6 gives `y` wherever |y| < 2^25. That
 /// holds for every input when `128 * sum|w|` of each output channel is below 2^25, checked from the weights at load.
 /// Where it fails, the depth is cut into groups within which it holds (`f4DepthGroups`), each group's products
 /// are output-transformed and divided on their own and the `y_g` summed; beyond `maxF4DepthGroups` groups the init
