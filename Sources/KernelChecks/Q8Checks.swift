@@ -392,8 +392,9 @@ public enum Q8Checks {
             for i in start..<end where q[i] != Q8Elementwise.addOne(a[i], p, b[i], pb, po, act) {
                 failures.append("int8 add #\(trial) differs at \(i)"); break
             }
-            // Concat of pixels: a part in the output's parameters (copied) and one in others (requantized).
-            let c1 = rng.int(1...19), c2 = rng.int(1...19), pixels = rng.int(1...5)
+            // Concat of pixels: a part in the output's parameters (copied; whole groups of 16 channels as vectors) and
+            // one in others (requantized).
+            let c1 = trial % 2 == 0 ? rng.pick([16, 32, 48]) : rng.int(1...19), c2 = rng.int(1...19), pixels = rng.int(1...5)
             let x1 = bytes(pixels * c1, rng: &rng), x2 = bytes(pixels * c2, rng: &rng)
             var out = [UInt8](repeating: 0xFF, count: pixels * (c1 + c2))
             x1.withUnsafeBufferPointer { s1 in
