@@ -150,9 +150,9 @@ public enum Q8Resampling {
                 for _ in 0..<ow {
                     var ch = 0
                     while ch < c {
-                        let m = pointwiseMax(pointwiseMax(src.loadUnaligned(fromByteOffset: ch, as: SIMD16<UInt8>.self),
+                        let m = Q8Lanes.max(Q8Lanes.max(src.loadUnaligned(fromByteOffset: ch, as: SIMD16<UInt8>.self),
                                                           src.loadUnaligned(fromByteOffset: ch &+ c, as: SIMD16<UInt8>.self)),
-                                             pointwiseMax(src.loadUnaligned(fromByteOffset: rowBytes &+ ch, as: SIMD16<UInt8>.self),
+                                             Q8Lanes.max(src.loadUnaligned(fromByteOffset: rowBytes &+ ch, as: SIMD16<UInt8>.self),
                                                           src.loadUnaligned(fromByteOffset: rowBytes &+ c &+ ch, as: SIMD16<UInt8>.self)))
                         dst.storeBytes(of: m, toByteOffset: ch, as: SIMD16<UInt8>.self)
                         ch &+= 16
@@ -176,7 +176,7 @@ public enum Q8Resampling {
                         while ch + 16 <= c {
                             let v = UnsafeRawPointer(src + ch).loadUnaligned(as: SIMD16<UInt8>.self)
                             let m = UnsafeRawPointer(dst + ch).loadUnaligned(as: SIMD16<UInt8>.self)
-                            UnsafeMutableRawPointer(dst + ch).storeBytes(of: pointwiseMax(v, m), as: SIMD16<UInt8>.self)
+                            UnsafeMutableRawPointer(dst + ch).storeBytes(of: Q8Lanes.max(v, m), as: SIMD16<UInt8>.self)
                             ch += 16
                         }
                         while ch < c { dst[ch] = max(dst[ch], src[ch]); ch += 1 }

@@ -55,4 +55,12 @@ enum Q8Lanes {
         // Two halves: one 16-lane loop came out as byte extracts and inserts.
         SIMD16<UInt8>(lowHalf: lowBytes(q.lowHalf), highHalf: lowBytes(q.highHalf))
     }
+
+    /// Lanewise maximum (`vpmaxub`): the stdlib's generic `pointwiseMax` stayed a call inside the pooling loop.
+    @inline(__always)
+    static func max(_ a: SIMD16<UInt8>, _ b: SIMD16<UInt8>) -> SIMD16<UInt8> {
+        var r = SIMD16<UInt8>()
+        for i in 0..<16 { r[i] = Swift.max(a[i], b[i]) }
+        return r
+    }
 }
