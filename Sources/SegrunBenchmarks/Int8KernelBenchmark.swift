@@ -27,9 +27,10 @@ public enum Int8KernelBenchmark {
                 if algorithm != "int8-gemm" && !Q8WinogradPlan.supports(g) { continue }
                 let perRun = algorithm == "int8-winograd-f4-per-run"
                 if perRun && !Q8WinogradPlan.supportsWeightsPerRun(g) { continue }
-                if (algorithm == "int8-winograd-f4" || perRun)
-                    && !weights.withUnsafeBufferPointer({ Q8WinogradPlan.supportsF4(weights: $0.baseAddress!, inChannels: g.inChannels,
-                                                                                    outChannels: g.outChannels) }) { continue }
+                let depthGroups = weights.withUnsafeBufferPointer {
+                    Q8WinogradPlan.f4DepthGroups(weights: $0.baseAddress!, inChannels: g.inChannels, outChannels: g.outChannels)
+                }
+                if (algorithm == "int8-winograd-f4" || perRun) && depthGroups.count > Q8WinogradPlan.maxF4DepthGroups { continue }
                 var plans: [(threads: Int, plan: any Q8LayerPlan, scratch: AlignedBuffer)] = []
                 for threads in threadCounts {
                     let plan: any Q8LayerPlan = try weights.withUnsafeBufferPointer { w in
@@ -41,8 +42,7 @@ public enum Int8KernelBenchmark {
                             return try Q8WinogradPlan(g, weights: w.baseAddress!, bias: b.baseAddress!, multipliers: multipliers,
                                                       inputZeroPoint: 3, activation: .relu, output: .quantized(zeroPoint: 0),
                                                       tile: algorithm == "int8-winograd-f2" ? .f2 : .f4, weightsPerRun: perRun,
-                                                      depthGroups: Q8WinogradPlan.f4DepthGroups(weights: w.baseAddress!, inChannels: g.inChannels,
-                                                                                                outChannels: g.outChannels))
+                                                      depthGroups: depthGroups)
                         }
                     }
                     plan.splitColumns(forThreads: threads)

@@ -63,11 +63,6 @@ extension Q8WinogradPlan {
         return groups
     }
 
-    /// Whether F(4x4, 3x3) runs these weights: within `maxF4DepthGroups` depth groups.
-    public static func supportsF4(weights: UnsafePointer<Int8>, inChannels: Int, outChannels: Int) -> Bool {
-        f4DepthGroups(weights: weights, inChannels: inChannels, outChannels: outChannels).count <= maxF4DepthGroups
-    }
-
     /// `G' k G'^T` as 36 values (row-major 6x6); |value| <= 7 * 7 * 127.
     static func transformWeightsF4(_ k: [Int32], _ store: (Int, Int16) -> Void) {
         @inline(__always) func g(_ a: Int32, _ b: Int32, _ c: Int32) -> (Int32, Int32, Int32, Int32, Int32, Int32) {

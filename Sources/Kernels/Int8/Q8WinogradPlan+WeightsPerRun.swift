@@ -144,25 +144,10 @@ extension Q8WinogradPlan {
                                 let position = pointRow &* 6 &+ j
                                 let plane = v + position &* planeStride
                                 for r in 0..<rows { aRows[r] = UnsafePointer(plane + (t &+ min(r, used &- 1)) &* stride) }
-                                let a = UnsafePointer(aRows.baseAddress!)
                                 let b0 = UnsafePointer(weights + j &* pointStride)
-                                for k in 0..<groups.count {
-                                    let first = groups[k].lowerBound
-                                    let rowsOfGroup: UnsafePointer<UnsafePointer<Int16>>
-                                    if first == 0 { rowsOfGroup = a } else {
-                                        for r in 0..<rows { groupRows[r] = aRows[r] + 2 &* first }
-                                        rowsOfGroup = UnsafePointer(groupRows.baseAddress!)
-                                    }
-                                    let tileOut = products + (tileGroup &* tileGroupStride &+ k &* groupStride &+ position &* tileSize)
-                                    #if arch(x86_64) && SEGRUN_VNNI_ZMM
-                                    if span == 2 {
-                                        Q8Microkernel.runPair(depthPairs: groups[k].count, a: rowsOfGroup, b0: b0 + 32 &* first,
-                                                              b1: b0 + (rowCount &+ 32 &* first), tile: tileOut)
-                                        continue
-                                    }
-                                    #endif
-                                    Q8Microkernel.run(depthPairs: groups[k].count, a: rowsOfGroup, b: b0 + 32 &* first, tile: tileOut)
-                                }
+                                multiplyPoint(groups: groups, aRows: aRows.baseAddress!, groupRows: groupRows.baseAddress!, b0: b0,
+                                              b1: b0 + rowCount, span: span,
+                                              tile: products + (tileGroup &* tileGroupStride &+ position &* tileSize), groupStride: groupStride)
                             }
                             t &+= rows
                             tileGroup &+= 1

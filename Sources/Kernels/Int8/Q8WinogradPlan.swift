@@ -238,27 +238,10 @@ public final class Q8WinogradPlan: Q8LayerPlan {
                         for position in 0..<points {
                             let plane = v + position &* planeStride
                             for r in 0..<Q8Microkernel.rows { aRows[r] = UnsafePointer(plane + (t &+ min(r, rows &- 1)) &* stride) }
-                            let a = UnsafePointer(aRows.baseAddress!)
                             let b0 = transformed[position].block(block)
-                            // Each depth group's products on their own (one group unless the layer exceeds the exactness bound).
-                            for k in 0..<groups.count {
-                                let first = groups[k].lowerBound
-                                let rowsOfGroup: UnsafePointer<UnsafePointer<Int16>>
-                                if first == 0 { rowsOfGroup = a } else {
-                                    for r in 0..<Q8Microkernel.rows { groupRows[r] = aRows[r] + 2 &* first }
-                                    rowsOfGroup = UnsafePointer(groupRows.baseAddress!)
-                                }
-                                let tileOut = products + (k &* groupStride &+ position &* tileSize)
-                                #if arch(x86_64) && SEGRUN_VNNI_ZMM
-                                if span == 2 {
-                                    let b1 = transformed[position].block(block &+ 1)
-                                    Q8Microkernel.runPair(depthPairs: groups[k].count, a: rowsOfGroup, b0: b0 + 32 &* first, b1: b1 + 32 &* first,
-                                                          tile: tileOut)
-                                    continue
-                                }
-                                #endif
-                                Q8Microkernel.run(depthPairs: groups[k].count, a: rowsOfGroup, b: b0 + 32 &* first, tile: tileOut)
-                            }
+                            multiplyPoint(groups: groups, aRows: aRows.baseAddress!, groupRows: groupRows.baseAddress!, b0: b0,
+                                          b1: span == 2 ? transformed[position].block(block &+ 1) : b0, span: span,
+                                          tile: products + position &* tileSize, groupStride: groupStride)
                         }
                         for r in 0..<rows {
                             for part in 0..<span {
@@ -279,6 +262,33 @@ public final class Q8WinogradPlan: Q8LayerPlan {
                 }
             }
         }
+        }
+    }
+
+    /// One Winograd point's products for a group of 6 tiles (`aRows`: their transformed-input rows at that point)
+    /// and one column block `b0`, or two (`b0`, `b1`) on the 512-bit pair tile when `span` is 2. Each depth group's
+    /// products on their own, into `tile + k * groupStride` (one group unless the layer exceeds F(4x4, 3x3)'s exactness
+    /// bound); `groupRows` is scratch for the rows offset to a later group's first depth pair. (Not inlined: one copy
+    /// of the microkernel serves both loops; a call per point costs nothing against its products.)
+    @inline(never)
+    func multiplyPoint(groups: [Range<Int>], aRows: UnsafeMutablePointer<UnsafePointer<Int16>>,
+                       groupRows: UnsafeMutablePointer<UnsafePointer<Int16>>, b0: UnsafePointer<Int16>, b1: UnsafePointer<Int16>,
+                       span: Int, tile: UnsafeMutablePointer<Int32>, groupStride: Int) {
+        for k in 0..<groups.count {
+            let first = groups[k].lowerBound
+            let rows: UnsafePointer<UnsafePointer<Int16>>
+            if first == 0 { rows = UnsafePointer(aRows) } else {
+                for r in 0..<Q8Microkernel.rows { groupRows[r] = aRows[r] + 2 &* first }
+                rows = UnsafePointer(groupRows)
+            }
+            let out = tile + k &* groupStride
+            #if arch(x86_64) && SEGRUN_VNNI_ZMM
+            if span == 2 {
+                Q8Microkernel.runPair(depthPairs: groups[k].count, a: rows, b0: b0 + 32 &* first, b1: b1 + 32 &* first, tile: out)
+                continue
+            }
+            #endif
+            Q8Microkernel.run(depthPairs: groups[k].count, a: rows, b: b0 + 32 &* first, tile: out)
         }
     }
 
