@@ -11,7 +11,7 @@ public enum ConvChecks {
         while true {
             let kernel: Int, stride: Int, dilation: Int, depthwise: Bool
             switch algorithm {
-            case .winograd:
+            case .winograd, .winogradNarrow:
                 kernel = 3; stride = 1; dilation = 1; depthwise = false
             case .gemm1x1:
                 kernel = 1; stride = rng.pick([1, 2]); dilation = 1; depthwise = false
@@ -20,7 +20,7 @@ public enum ConvChecks {
             case .igemm:
                 kernel = rng.pick([1, 3, 5, 7]); stride = rng.pick([1, 2]); dilation = rng.pick([1, 2]); depthwise = false
             }
-            let cin = rng.pick(channelCounts)
+            let cin = algorithm == .winogradNarrow ? rng.int(1...F32ConvWinogradNarrow.maxInChannels) : rng.pick(channelCounts)
             let cout = depthwise ? cin : rng.pick(channelCounts)
             let h = rng.pick([1, 2, 5, 7, 9, 12, 13, 17]), w = rng.pick([1, 3, 6, 8, 11, 16, 19])
             let extent = dilation * (kernel - 1)
@@ -38,6 +38,7 @@ public enum ConvChecks {
     public static func tolerance(_ algorithm: ConvAlgorithm) -> Double {
         switch algorithm {
         case .winograd(let v): return v.m == 2 ? Tolerances.winogradF2 : v.m == 4 ? Tolerances.winogradF4 : Tolerances.winogradF6
+        case .winogradNarrow: return Tolerances.winogradF4
         default: return Tolerances.direct
         }
     }
@@ -103,7 +104,7 @@ extension ConvChecks {
     public static func workItemSplits(seed: UInt64) -> [String] {
         var rng = SplitMix64(seed: seed)
         var failures: [String] = []
-        let shapes = [(48, 5, 3, 96), (33, 9, 7, 64), (17, 13, 19, 33), (64, 4, 4, 80)]
+        let shapes = [(48, 5, 3, 96), (33, 9, 7, 64), (17, 13, 19, 33), (64, 4, 4, 80), (3, 11, 13, 17)]
         for (cin, h, w, cout) in shapes {
             let g = Conv2dGeometry(inChannels: cin, inHeight: h, inWidth: w, outChannels: cout, kernel: 3, padding: 1)
             let input = rng.floats(g.inputShape.elementCount)
@@ -118,6 +119,9 @@ extension ConvChecks {
                 var split = poisoned(g.outputShape.elementCount)
                 let prepared = AlignedBuffer(count: max(1, plan.preparedInputFloats))
                 let scratch = AlignedBuffer(count: max(1, plan.scratchFloats))
+                // Poisoned: a read of prepared input or scratch that no phase wrote shows as NaN in the output.
+                for i in 0..<prepared.count { prepared.pointer[i] = .nan }
+                for i in 0..<scratch.count { scratch.pointer[i] = .nan }
                 input.withUnsafeBufferPointer { image in
                     split.withUnsafeMutableBufferPointer { out in
                         var source = image.baseAddress!

@@ -9,6 +9,12 @@ public enum ConvAlgorithm: Hashable, Sendable, CustomStringConvertible {
     case depthwise
     /// 3x3, stride 1, dilation 1, groups 1: Winograd F(m x m, 3 x 3) with m = 2, 4 or 6.
     case winograd(WinogradVariant)
+    #if !SEGRUN_EDGE
+    /// 3x3, stride 1, dilation 1, groups 1, at most 4 input channels (first layers): F(4x4,3x3) with the output
+    /// channels in the vector lanes (`F32ConvWinogradNarrow`). Not in segrun-edge, which has no room for it
+    /// under 1.5 MB (every `#if !SEGRUN_EDGE` in this file is this algorithm's).
+    case winogradNarrow
+    #endif
 
     public var description: String {
         switch self {
@@ -16,6 +22,9 @@ public enum ConvAlgorithm: Hashable, Sendable, CustomStringConvertible {
         case .gemm1x1: return "gemm1x1"
         case .depthwise: return "depthwise"
         case .winograd(let v): return v.name
+        #if !SEGRUN_EDGE
+        case .winogradNarrow: return "winograd-f4-narrow"
+        #endif
         }
     }
 
@@ -28,6 +37,9 @@ public enum ConvAlgorithm: Hashable, Sendable, CustomStringConvertible {
         if F32ConvWinograd.supports(g) {
             for v in WinogradVariant.all { list.append(.winograd(v)) }
         }
+        #if !SEGRUN_EDGE
+        if F32ConvWinogradNarrow.supports(g) { list.append(.winogradNarrow) }
+        #endif
         return list
     }
 
@@ -37,6 +49,9 @@ public enum ConvAlgorithm: Hashable, Sendable, CustomStringConvertible {
         case "igemm", "direct": self = .igemm
         case "gemm1x1", "1x1": self = .gemm1x1
         case "depthwise": self = .depthwise
+        #if !SEGRUN_EDGE
+        case "winograd-f4-narrow": self = .winogradNarrow
+        #endif
         default:
             guard let v = WinogradVariant.all.first(where: { $0.name == name }) else { return nil }
             self = .winograd(v)
@@ -57,6 +72,9 @@ public struct F32Conv2dPlan {
     let packed: F32PackedConvWeights?
     let depthwise: F32ConvDepthwise.PackedWeights?
     let winograd: F32ConvWinograd.Plan?
+    #if !SEGRUN_EDGE
+    let narrow: F32ConvWinogradNarrow.Plan?
+    #endif
 
     /// `weights` are OIHW (`geometry.weightCount` floats), `bias` has `outChannels` values or is nil.
     /// `spread` may run the Winograd weight transform's independent parts on several threads.
@@ -77,22 +95,41 @@ public struct F32Conv2dPlan {
                                           inChannels: g.inChannels, taps: taps)
             depthwise = nil
             winograd = nil
+            #if !SEGRUN_EDGE
+            narrow = nil
+            #endif
         case .depthwise:
             packed = nil
             depthwise = F32ConvDepthwise.PackedWeights(oihw: weights, bias: bias, channels: g.inChannels, taps: taps)
             winograd = nil
+            #if !SEGRUN_EDGE
+            narrow = nil
+            #endif
         case .winograd(let variant):
             packed = nil
             depthwise = nil
             winograd = F32ConvWinograd.Plan(g, variant: variant, weights: weights, bias: bias, spread: spread)
+            #if !SEGRUN_EDGE
+            narrow = nil
+            #endif
+        #if !SEGRUN_EDGE
+        case .winogradNarrow:
+            packed = nil
+            depthwise = nil
+            winograd = nil
+            narrow = F32ConvWinogradNarrow.Plan(g, weights: weights, bias: bias)
+        #endif
         }
     }
 
     /// Bytes of packed (and, for Winograd, transformed) weights and bias this plan holds.
     public var packedWeightBytes: Int {
-        let floats = (packed.map { $0.data.count + $0.bias.count } ?? 0)
+        var floats = (packed.map { $0.data.count + $0.bias.count } ?? 0)
             + (depthwise.map { $0.data.count + $0.bias.count } ?? 0)
             + (winograd.map { $0.weights.data.count + $0.weights.bias.count + $0.bias.count } ?? 0)
+        #if !SEGRUN_EDGE
+        floats += narrow.map { $0.weights.count + $0.bias.count } ?? 0
+        #endif
         return floats * 4
     }
 
@@ -107,6 +144,9 @@ public struct F32Conv2dPlan {
         case .gemm1x1: return 0
         case .igemm, .depthwise: return g.paddedHeight * g.paddedWidth * g.inChannels
         case .winograd: return winograd!.paddedInputFloats * winograd!.images
+        #if !SEGRUN_EDGE
+        case .winogradNarrow: return narrow!.preparedInputFloats
+        #endif
         }
     }
 
@@ -117,11 +157,19 @@ public struct F32Conv2dPlan {
         case .gemm1x1: return F32Conv1x1Gemm.workItems(geometry, weights: packed!)
         case .depthwise: return F32ConvDepthwise.rowCount(geometry)
         case .winograd: return winograd!.workItems
+        #if !SEGRUN_EDGE
+        case .winogradNarrow: return narrow!.workItems
+        #endif
         }
     }
 
     /// Scratch floats a thread needs while it runs work items.
-    public var scratchFloats: Int { winograd?.scratchFloats ?? 0 }
+    public var scratchFloats: Int {
+        #if !SEGRUN_EDGE
+        if let narrow { return narrow.scratchFloats }
+        #endif
+        return winograd?.scratchFloats ?? 0
+    }
 
     /// Rows of the prepared input of one run: the work items of `prepareInput`.
     public var preparedRows: Int {
@@ -129,6 +177,9 @@ public struct F32Conv2dPlan {
         case .gemm1x1: return 0
         case .igemm, .depthwise: return geometry.paddedHeight
         case .winograd: return winograd!.preparedRows
+        #if !SEGRUN_EDGE
+        case .winogradNarrow: return narrow!.preparedRows
+        #endif
         }
     }
 
@@ -144,6 +195,10 @@ public struct F32Conv2dPlan {
                          top: g.padTop, left: g.padLeft, bottom: g.padBottom, right: g.padRight,
                          into: prepared, dstChannels: g.inChannels, rows: rows)
         case .winograd: winograd!.prepareInput(image, into: prepared, rows: rows)
+        #if !SEGRUN_EDGE
+        case .winogradNarrow:
+            narrow!.prepareInput(image, into: prepared, rows: rows)
+        #endif
         }
     }
 
@@ -160,6 +215,10 @@ public struct F32Conv2dPlan {
             F32Pad.image(blocks, height: g.inHeight, width: g.inWidth, top: g.padTop, left: g.padLeft, bottom: g.padBottom, right: g.padRight,
                          into: prepared, dstChannels: g.inChannels, rows: rows)
         case .winograd: winograd!.prepareInput(blocks, into: prepared, rows: rows)
+        #if !SEGRUN_EDGE
+        case .winogradNarrow:
+            narrow!.prepareInput(blocks, into: prepared, rows: rows)
+        #endif
         }
     }
 
@@ -177,6 +236,10 @@ public struct F32Conv2dPlan {
             F32ConvDepthwise.run(geometry, weights: depthwise!, paddedInput: input, output: output, rows: items, activation: activation)
         case .winograd:
             winograd!.run(paddedInput: input, output: output, items: items, scratch: scratch!, activation: activation)
+        #if !SEGRUN_EDGE
+        case .winogradNarrow:
+            narrow!.run(paddedInput: input, output: output, items: items, scratch: scratch!, activation: activation)
+        #endif
         }
     }
 

@@ -58,7 +58,7 @@ public enum VolumeKernelBenchmark {
             var rng = BenchmarkRandom(seed: 7)
             for i in 0..<input.data.count { input.data[i] = Float.random(in: -1...1, using: &rng) }
             var seen: Set<String> = []
-            for algorithm in [ConvAlgorithm.igemm, .gemm1x1] + WinogradVariant.all.map(ConvAlgorithm.winograd) where only == nil || only == algorithm {
+            for algorithm in [ConvAlgorithm.igemm, .gemm1x1] + WinogradVariant.all.map(ConvAlgorithm.winograd) + [.winogradNarrow] where only == nil || only == algorithm {
                 var runs: [(threads: Int, plan: ExecutionPlan)] = []
                 var used = ""
                 for threads in threadCounts {

@@ -49,7 +49,7 @@ final class ExecutorTests: XCTestCase {
         let x = TestModels.randomImage(TensorShape(batch: 2, channels: 1, height: 27, width: 45), seed: 12)
         let reference = TensorOps.crop(try ReferenceExecutor.run(model.graph, [TensorOps.padToMultiple(x, model.inputMultiple)])[0],
                                        height: 27, width: 45)
-        for (algorithm, tolerance) in [(ConvAlgorithm.igemm, 1e-4), (.winograd(.f4), 2e-3)] {
+        for (algorithm, tolerance) in [(ConvAlgorithm.igemm, 1e-4), (.winograd(.f4), 2e-3), (.winogradNarrow, 2e-3)] {
             let one = try Segmenter(model, threads: 1, policy: .forced(algorithm)).logits(x)[0]
             for threads in [2, 3] {
                 let many = try Segmenter(model, threads: threads, policy: .forced(algorithm)).logits(x)[0]

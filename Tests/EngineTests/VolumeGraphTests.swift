@@ -174,6 +174,32 @@ final class VolumeGraphTests: XCTestCase {
         }
     }
 
+    /// A volume's first layers (one channel, so 3 stacked depth taps; or three channels under a 1x3x3 window) run the
+    /// narrow Winograd kernel (`F32ConvWinogradNarrow`), which stacks and pads its taps itself: the same bits on 1, 2
+    /// and 3 threads, with depth stride, dilation, and padding so large that an output slice reads only zeros, batch
+    /// 1 and 2; within 1e-5 of the Float64 reference.
+    func testFirstVolumeLayersRunTheNarrowWinogradKernel() throws {
+        let b = GraphBuilder(seed: 12)
+        let x = b.input("volume", channels: 1, spatialRank: 3)
+        let c1 = b.relu(b.conv(x, 16, kernel: [3, 3, 3], padding: [1, 1, 1], name: "c1"))
+        let c2 = b.conv(x, 3, kernel: [3, 3, 3], stride: [2, 1, 1], padding: [1, 1, 1], name: "c2")
+        let c3 = b.conv(x, 18, kernel: [3, 3, 3], dilation: [2, 1, 1], padding: [5, 1, 1], name: "c3")
+        let c4 = b.conv(c2, 5, kernel: [1, 3, 3], padding: [0, 1, 0], name: "c4")
+        for (name, value) in [("c1", c1), ("c3", c3), ("c4", c4)] { b.output(name, value) }
+        for batch in [2, 1] {
+            let input = Self.volume(batch: batch, channels: 1, depth: 9, height: 10, width: 7)
+            let expected = try ReferenceExecutor.run(b.graph, [input])
+            let executor = try Executor(b.graph, threads: 1, policy: .forced(.winogradNarrow))
+            XCTAssertEqual(try executor.plan([input.shape]).convolutionChoices.filter { $0.algorithm == .winogradNarrow }.count, 4)
+            let one = try executor.run(input)
+            for threads in [2, 3] {
+                let many = try Executor(b.graph, threads: threads, policy: .forced(.winogradNarrow)).run(input)
+                XCTAssertEqual(one.map(\.data), many.map(\.data), "bits differ between 1 and \(threads) threads, batch \(batch)")
+            }
+            for (y, e) in zip(one, expected) { XCTAssertLessThan(relativeError(y, e), 1e-5, "\(e.shape)") }
+        }
+    }
+
     /// Deep layers on small volumes, where the weights outweigh the whole stacked volume, stack every output slice
     /// and run them as one batched 2D call (each weight panel read once for all slices): the same bits as slice by
     /// slice for every algorithm, on 1, 2 and 3 threads, with depth stride, dilation and padding, odd channel

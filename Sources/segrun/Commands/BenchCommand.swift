@@ -117,14 +117,14 @@ struct BenchCommand: ParsableCommand {
             stderr.write((header + "\n").data(using: .utf8)!)
         } else {
             print(header)
-            print("layer".padding(toLength: dims == 3 ? 41 : 25, withPad: " ", startingAt: 0) + "algorithm     threads   median ms    GFLOP/s   % peak")
+            print("layer".padding(toLength: dims == 3 ? 41 : 25, withPad: " ", startingAt: 0) + "algorithm          threads   median ms    GFLOP/s   % peak")
         }
         func printRow(_ m: KernelMeasurement, width: Int) {
             if json {
                 print(m.json)
             } else {
                 print(m.name.padding(toLength: width, withPad: " ", startingAt: 0) + " "
-                      + m.algorithm.padding(toLength: 13, withPad: " ", startingAt: 0)
+                      + m.algorithm.padding(toLength: 18, withPad: " ", startingAt: 0)
                       + String(format: " %7d %11.3f %10.1f %7.1f%%", m.threads, m.medianSeconds * 1e3, m.gflops, m.percentPeak))
             }
             fflush(stdout)
