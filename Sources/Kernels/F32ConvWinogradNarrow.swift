@@ -4,14 +4,17 @@
 ///
 /// The general Winograd kernel (`F32ConvWinograd`) puts input channels in the vector lanes and runs the
 /// per-point products as GEMMs: with 1-4 input channels it transforms vectors that are mostly padding, and its
-/// GEMMs have a depth of one vector. Here the output channels are the lanes. Per 4x4 output tile:
-/// 1. the input transform `B^T d B` of the tile's 6x6 pixels, all input channels at once (4 lanes);
+/// GEMMs have a depth of one vector. Here the output channels are the lanes. Per row of 4x4 output tiles:
+/// 1. the column transform `B^T d` of every padded column, once (neighbouring tiles share two columns), the 4
+///    channels of a pixel one vector; then, per pair of tiles, the row transform `(B^T d) B`, each column's 6 rows
+///    x 4 channels at once;
 /// 2. for each vector of output channels, column by column of the 6x6 points, the products
-///    `M[xi] = sum_c V[xi][c] U[xi][c]` (a broadcast input value times a vector of weights) go straight into
-///    the output transform's columns `A^T M`, never to memory;
+///    `M[xi] = sum_c V[xi][c] U[xi][c]` (a broadcast input value times a vector of weights, each weight load
+///    serving both tiles) go straight into the output transform's columns `A^T M`, never to memory;
 /// 3. the rows `(A^T M) A`, plus bias and the fused activation, stored cropped at the image's edges.
-/// A 3x3x3 1->16 layer at 64^3 ran 4.2 ms by implicit GEMM (a depth of 27 per output vector, 47% of peak): here
-/// a tile of 16 outputs costs 108 vector products and the transforms' additions, which run beside them.
+/// A 3x3x3 1->16 layer at 64^3 ran 4.2 ms by implicit GEMM (a depth of 27 per output vector, 46% of peak); here a
+/// tile of 16 outputs costs 108 vector products and the transforms' additions, which run beside them: about
+/// 1.9 ms (BENCHMARKS.md, "fifteenth session").
 ///
 /// Work items are rows of tiles. Scratch per thread: `scratchFloats`.
 public enum F32ConvWinogradNarrow {
