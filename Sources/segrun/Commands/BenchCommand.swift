@@ -60,7 +60,7 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Thread counts to measure, comma separated (default: 1 and all cores).")
     var threads: String?
 
-    @Option(help: "Only this algorithm: igemm, gemm1x1, depthwise, winograd-f2, winograd-f4, winograd-f6.")
+    @Option(help: "Only this algorithm: igemm, gemm1x1, depthwise, winograd-f2, winograd-f4, winograd-f6, winograd-f4-narrow.")
     var algorithm: String?
 
     @Option(help: "Only layers whose name contains this text; a 2D shape written as \"KxK IN->OUT @SIZE\" that no listed layer has is measured as given.")
