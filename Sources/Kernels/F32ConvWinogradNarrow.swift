@@ -28,8 +28,8 @@ public enum F32ConvWinogradNarrow {
         public let geometry: Conv2dGeometry
         let tilesY: Int
         let tilesX: Int
-        /// Output channels per vector (`CompiledISA.tileWidth`).
-        let lanes: Int
+        /// Output channels per vector.
+        var lanes: Int { CompiledISA.tileWidth }
         /// Vectors of output channels (the last one padded with zero weights and bias).
         let outVectors: Int
         /// `U[vector][xi][c][lane]`: `G w G^T` per input channel, `lanes` output channels per vector.
@@ -41,7 +41,7 @@ public enum F32ConvWinogradNarrow {
             geometry = g
             tilesY = (g.outHeight + 3) / 4
             tilesX = (g.outWidth + 3) / 4
-            lanes = CompiledISA.tileWidth
+            let lanes = CompiledISA.tileWidth
             outVectors = (g.outChannels + lanes - 1) / lanes
             let cin = g.inChannels, cout = g.outChannels
             weights = AlignedBuffer(count: outVectors * 36 * cin * lanes)
@@ -90,15 +90,12 @@ public enum F32ConvWinogradNarrow {
                 zero[0] = 0
                 // Channel k of a pixel: `sources[k][pixel * strides[k]]`; a channel past the input's (or a block in the
                 // depth padding) reads the one zero with stride 0, so the pixel loop has no branches.
-                var sources = (zero.baseAddress!, zero.baseAddress!, zero.baseAddress!, zero.baseAddress!), strides = (0, 0, 0, 0)
-                withUnsafeMutableBytes(of: &sources) { sp in withUnsafeMutableBytes(of: &strides) { st in
-                    for k in 0..<g.inChannels {
-                        if let block = blocks.sources[k / c] {
-                            sp.storeBytes(of: UnsafeMutablePointer(mutating: block + k % c), toByteOffset: k * 8, as: UnsafeMutablePointer<Float>.self)
-                            st.storeBytes(of: c, toByteOffset: k * 8, as: Int.self)
-                        }
-                    }
-                } }
+                func source(_ k: Int) -> (UnsafePointer<Float>, Int) {
+                    if k < g.inChannels, let block = blocks.sources[k / c] { return (block + k % c, c) }
+                    return (UnsafePointer(zero.baseAddress!), 0)
+                }
+                let (s0, s1, s2, s3) = (source(0), source(1), source(2), source(3))
+                let sources = (s0.0, s1.0, s2.0, s3.0), strides = (s0.1, s1.1, s2.1, s3.1)
                 for y in rows {
                     let row = dst + y &* pw &* 4, sy = y &- g.padTop
                     if sy < 0 || sy >= g.inHeight {
