@@ -243,6 +243,45 @@ public struct F32Conv2dPlan {
         }
     }
 
+    /// Whether `runVolume` computes this plan on a one-channel volume whose depth taps (`dilation` slices apart)
+    /// are the plan's input channels, reading them from the volume: the narrow Winograd kernel's volume run
+    /// (`F32ConvWinogradNarrow.Plan.runVolume`; never in segrun-edge, which has no narrow kernel).
+    public func runsVolume(depthDilation dilation: Int) -> Bool {
+        #if !SEGRUN_EDGE
+        if let narrow { return narrow.runsVolume(depthDilation: dilation) }
+        #endif
+        return false
+    }
+
+    /// Work items of `runVolume` per image.
+    public var volumeWorkItems: Int {
+        #if !SEGRUN_EDGE
+        if let narrow { return narrow.volumeWorkItems }
+        #endif
+        return 0
+    }
+
+    /// Scratch floats a thread needs in `runVolume`.
+    public var volumeScratchFloats: Int {
+        #if !SEGRUN_EDGE
+        if let narrow { return narrow.volumeScratchFloats }
+        #endif
+        return 0
+    }
+
+    /// Work items `items` of one image of a one-channel volume (`runsVolume`): every output slice's part of them,
+    /// with the same bits as the stacked run of each output slice.
+    public func runVolume(_ volume: UnsafePointer<Float>, depth: DepthTaps, output: UnsafeMutablePointer<Float>, items: Range<Int>,
+                          scratch: UnsafeMutablePointer<Float>) {
+        #if !SEGRUN_EDGE
+        if let narrow {
+            narrow.runVolume(volume, depth: depth, output: output, tileRows: items, scratch: scratch, activation: activation)
+            return
+        }
+        #endif
+        preconditionFailure("runVolume needs a plan that runsVolume")
+    }
+
     /// Runs a whole batch on the calling thread (allocates its buffers). For tests and tools;
     /// the Engine's operator runs the same phases over threads.
     @export(interface)

@@ -11,6 +11,7 @@ final class ConvTests: XCTestCase {
     func testWinogradF4MatchesReference() { XCTAssertEqual(ConvChecks.randomized(.winograd(.f4), count: 20, seed: 0x1005), []) }
     func testWinogradF6MatchesReference() { XCTAssertEqual(ConvChecks.randomized(.winograd(.f6), count: 20, seed: 0x1006), []) }
     func testNarrowWinogradMatchesReference() { XCTAssertEqual(ConvChecks.randomized(.winogradNarrow, count: 30, seed: 0x1007), []) }
+    func testNarrowVolumeRunHasTheBitsOfStackedSlices() { XCTAssertEqual(NarrowVolumeChecks.randomized(count: 40, seed: 0x100a), []) }
     func testTileEdges() { XCTAssertEqual(ConvChecks.tileEdges(seed: 0x1007), []) }
     func testWorkItemSplits() { XCTAssertEqual(ConvChecks.workItemSplits(seed: 0x1008), []) }
 

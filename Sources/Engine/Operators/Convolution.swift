@@ -206,6 +206,9 @@ extension ConvAttributes {
                     sources[kz] = iz >= 0 && iz < inDepth ? UnsafePointer(VolumeSlices.slice(r.x, xs, image: n, depth: iz)) : nil
                 }
             }
+            if cin == 1 && op.plan.runsVolume(depthDilation: d.dilation) {
+                return planVolumeRun(op, context, flops: flops)
+            }
             if op.takesChannelBlocks {
                 // The algorithm pads its input into the workspace anyway: the taps are stacked there in the same pass.
                 if VolumeSlices.threadsTakeSlices(slices: s.batch * outDepth, threads: context.threads) {
@@ -289,6 +292,30 @@ extension ConvAttributes {
                 }
                 VolumeSlices.biasActivation(out, bias: bias, channels: s.channels, pixels: s.height * s.width, activation, threads: r.threads)
             } }
+        }
+    }
+}
+
+extension ConvAttributes {
+    /// A one-channel volume whose depth taps the 2D plan of `op` reads from the volume itself (`F32Conv2dPlan.runVolume`):
+    /// each work item is a row of tiles through the whole depth, so every input slice is transformed once, not once
+    /// per tap. The same bits as the stacked run of each output slice, for any thread count.
+    func planVolumeRun(_ op: Conv2dOperator, _ context: FloatPlanContext, flops: Double) -> PreparedOp {
+        let xs = context.x, s = context.output, d = window.axis3(0), plan = op.plan
+        let depth = DepthTaps(inDepth: xs.depth ?? 1, outDepth: s.depth ?? 1, stride: d.stride, padBegin: d.padBegin, dilation: d.dilation)
+        let rows = plan.volumeWorkItems, perThread = (plan.volumeScratchFloats + 15) / 16 * 16
+        return PreparedOp(workspaceFloats: context.threads * perThread, packedWeightBytes: plan.packedWeightBytes, flops: flops,
+                          convolution: (op.geometry, op.algorithm)) { r in
+            ParallelFor.run(count: s.batch * rows, threads: r.threads) { items, thread in
+                var item = items.lowerBound
+                while item < items.upperBound {
+                    let n = item / rows, end = min(items.upperBound, (n + 1) * rows)
+                    plan.runVolume(VolumeSlices.slice(r.x, xs, image: n, depth: 0), depth: depth,
+                                   output: VolumeSlices.slice(r.output, s, image: n, depth: 0), items: (item - n * rows)..<(end - n * rows),
+                                   scratch: r.workspace + thread * perThread)
+                    item = end
+                }
+            }
         }
     }
 }
