@@ -98,7 +98,9 @@ let package = Package(
         // tests should exercise the code that ships. Preconditions and overflow checks stay on under -O.
         // One-instruction C wrappers for the int8 kernels (vpmaddwd): the accepted exception to "no C".
         .target(name: "CInt8"),
-        .target(name: "Kernels", dependencies: ["CInt8"], swiftSettings: kernelSettings + [.unsafeFlags(["-O"])]),
+        // One-instruction C wrappers for streaming stores (vmovntps), for kernel outputs far larger than the caches.
+        .target(name: "CStreamStore"),
+        .target(name: "Kernels", dependencies: ["CInt8", "CStreamStore"], swiftSettings: kernelSettings + [.unsafeFlags(["-O"])]),
         // Randomized kernel-vs-reference checks, shared by XCTest and the Embedded ARM runner.
         .target(name: "KernelChecks", dependencies: ["Kernels"], swiftSettings: kernelSettings),
         // Runtime: threads, operators with plan/run, graph IR, model file, executor.

@@ -8,7 +8,8 @@ public enum NarrowVolumeChecks {
     /// four tiles is short), output channels off the vector width, each activation. Every output slice must have the
     /// bits of the stacked run of that slice (`runSingleThreaded` on the taps stacked as channels, itself checked
     /// against the Float64 reference by `ConvChecks`), with scratch and output poisoned with NaN and the tile rows run
-    /// one call each, in reverse order. Also within `Tolerances.winogradF4` of the Float64 reference.
+    /// one call each, in reverse order, and the same bits whether the output is streamed past the caches or stored.
+    /// Also within `Tolerances.winogradF4` of the Float64 reference.
     public static func randomized(count: Int, seed: UInt64) -> [String] {
         var rng = SplitMix64(seed: seed)
         var failures: [String] = []
@@ -17,7 +18,8 @@ public enum NarrowVolumeChecks {
             let taps = rng.int(2...4), dilation = rng.int(1...(4 / (taps - 1))), span = (taps - 1) * dilation
             let stride = rng.int(1...2), padBegin = rng.int(0...(span + 1)), padEnd = rng.int(0...span)
             let inDepth = rng.int(1...9), pad = rng.int(0...2)
-            let g = Conv2dGeometry(inChannels: taps, inHeight: rng.int(1...13), inWidth: rng.int(1...37), outChannels: rng.int(1...40),
+            let outChannels = rng.pick([rng.int(1...40), 16, 32])  // whole vectors of output channels are streamed
+            let g = Conv2dGeometry(inChannels: taps, inHeight: rng.int(1...13), inWidth: rng.int(1...37), outChannels: outChannels,
                                    kernel: 3, padding: pad)
             let reach = inDepth + padBegin + padEnd - span
             guard g.validate() == nil, reach >= 1, F32ConvWinogradNarrow.supports(g) else { continue }
@@ -32,16 +34,23 @@ public enum NarrowVolumeChecks {
                 failures.append("\(label): plan failed"); continue
             }
             guard plan.runsVolume(depthDilation: dilation) else { failures.append("\(label): the plan does not take the volume"); continue }
-            var output = poisoned(depth.outDepth * outSlice)
+            // Streamed (into 64-byte aligned memory, as the executor's arena is) and stored: the same bits.
+            let streamed = AlignedBuffer(count: depth.outDepth * outSlice), stored = AlignedBuffer(count: depth.outDepth * outSlice)
             let scratch = AlignedBuffer(count: plan.volumeScratchFloats)
-            for i in 0..<scratch.count { scratch.pointer[i] = .nan }
-            volume.withUnsafeBufferPointer { v in
-                output.withUnsafeMutableBufferPointer { out in
+            for (buffer, streaming) in [(streamed, true), (stored, false)] {
+                for i in 0..<buffer.count { buffer.pointer[i] = .nan }
+                for i in 0..<scratch.count { scratch.pointer[i] = .nan }
+                volume.withUnsafeBufferPointer { v in
                     for item in (0..<plan.volumeWorkItems).reversed() {
-                        plan.runVolume(v.baseAddress!, depth: depth, output: out.baseAddress!, items: item..<(item + 1), scratch: scratch.pointer)
+                        plan.runVolume(v.baseAddress!, depth: depth, output: buffer.pointer, items: item..<(item + 1), scratch: scratch.pointer,
+                                       streaming: streaming)
                     }
                 }
             }
+            if (0..<streamed.count).contains(where: { streamed.pointer[$0].bitPattern != stored.pointer[$0].bitPattern }) {
+                failures.append("\(label): streamed output differs from stored")
+            }
+            let output = Array(UnsafeBufferPointer(start: streamed.constPointer, count: streamed.count))
             for oz in 0..<depth.outDepth {
                 // The stacked image of output slice `oz`: channel k is tap k's input slice, zeros in the depth padding.
                 var stacked = [Float](repeating: 0, count: slice * taps)

@@ -271,11 +271,12 @@ public struct F32Conv2dPlan {
 
     /// Work items `items` of one image of a one-channel volume (`runsVolume`): every output slice's part of them,
     /// with the same bits as the stacked run of each output slice.
+    /// `streaming` overrides whether the output is streamed past the caches (by default when it is large).
     public func runVolume(_ volume: UnsafePointer<Float>, depth: DepthTaps, output: UnsafeMutablePointer<Float>, items: Range<Int>,
-                          scratch: UnsafeMutablePointer<Float>) {
+                          scratch: UnsafeMutablePointer<Float>, streaming: Bool? = nil) {
         #if !SEGRUN_EDGE
         if let narrow {
-            narrow.runVolume(volume, depth: depth, output: output, tileRows: items, scratch: scratch, activation: activation)
+            narrow.runVolume(volume, depth: depth, output: output, tileRows: items, scratch: scratch, activation: activation, streaming: streaming)
             return
         }
         #endif

@@ -1,4 +1,6 @@
 #if !SEGRUN_EDGE  // segrun-edge has no room for this kernel under 1.5 MB (`ConvAlgorithm.winogradNarrow`)
+import CStreamStore
+
 /// Winograd F(4x4,3x3) for 3x3 stride-1 layers with at most 4 input channels (`f32-conv3x3-winograd-f4-narrow`):
 /// a network's first layer, on a gray or RGB image, or on a volume's one channel with its depth taps as channels.
 ///
@@ -161,7 +163,7 @@ public enum F32ConvWinogradNarrow {
                     let n = min(2, tilesX &- tx)
                     for k in 0..<n { transformRows(vertical, tile: tx &+ k, into: tiles + k &* 144, pointStride: 4) }
                     multiplyAndStore(V.self, C.self, TwoTiles.self, tiles, tileStride: 144, tiles: n, pointStride: 4, tapStride: 1,
-                                     columns: columns, tileRow: ty, tile: tx, output: output, activation)
+                                     columns: columns, tileRow: ty, tile: tx, output: output, streaming: false, activation)
                     tx &+= 2
                 }
             }
@@ -223,7 +225,7 @@ public enum F32ConvWinogradNarrow {
         func multiplyAndStore<V: SIMD, C: ChannelCount, T: TileCount>(_: V.Type, _: C.Type, _: T.Type, _ first: UnsafePointer<Float>,
                                                                      tileStride: Int, tiles: Int, pointStride: Int, tapStride: Int,
                                                                      columns: VectorSlots<V>, tileRow ty: Int, tile tx: Int,
-                                                                     output: UnsafeMutablePointer<Float>,
+                                                                     output: UnsafeMutablePointer<Float>, streaming: Bool,
                                                                      _ activation: FusedActivation) where V.Scalar == Float {
             let cin = C.count, four = T.count == 4, g = geometry, cout = g.outChannels, w = V.scalarCount
             let u0 = weights.constPointer, b0 = bias.constPointer
@@ -276,6 +278,11 @@ public enum F32ConvWinogradNarrow {
                                                   columns[row &+ 4], columns[row &+ 5])
                         let pixel: Int = (ty &* 4 &+ r) &* g.outWidth &+ (tx &+ k) &* 4
                         let dst: UnsafeMutablePointer<Float> = output + (pixel &* cout &+ c0)
+                        if streaming && validCols == 4 {
+                            stream(activation.apply(o.0 + bias), to: dst); stream(activation.apply(o.1 + bias), to: dst + cout)
+                            stream(activation.apply(o.2 + bias), to: dst + 2 &* cout); stream(activation.apply(o.3 + bias), to: dst + 3 &* cout)
+                            continue
+                        }
                         dst.storeVector(activation.apply(o.0 + bias), count: count)
                         if validCols > 1 { (dst + cout).storeVector(activation.apply(o.1 + bias), count: count) }
                         if validCols > 2 { (dst + 2 &* cout).storeVector(activation.apply(o.2 + bias), count: count) }
@@ -311,41 +318,56 @@ extension F32ConvWinogradNarrow.Plan {
     /// it. Each point of a tile holds 12 floats: the even group's 4 slices, the odd group's, and the even group's
     /// again, so the taps of any output slice (padded depth `p ..< p + 5`) are consecutive floats from `p % 8`:
     /// the products read them as the stacked kernel reads its channels, with the same bits.
+    ///
+    /// An image's output of `streamedOutputBytes` or more is written with streaming stores (`streaming` overrides
+    /// the choice; either way only whole vectors of output channels at aligned addresses are streamed).
     public func runVolume(_ volume: UnsafePointer<Float>, depth: DepthTaps, output: UnsafeMutablePointer<Float>, tileRows: Range<Int>,
-                          scratch: UnsafeMutablePointer<Float>, activation: FusedActivation) {
+                          scratch: UnsafeMutablePointer<Float>, activation: FusedActivation, streaming: Bool? = nil) {
         precondition(runsVolume(depthDilation: depth.dilation), "the narrow kernel's volume run needs 2-4 taps within 5 slices")
+        let outputBytes = depth.outDepth * geometry.outputShape.elementsPerImage * 4
+        let streams = (streaming ?? (outputBytes >= Self.streamedOutputBytes)) && geometry.outChannels % lanes == 0
+            && Int(bitPattern: output) % (lanes * 4) == 0
         if CompiledISA.tileWidth == 16 {
-            runVolume(SIMD16<Float>.self, volume, depth, output, tileRows, scratch, activation)
+            runVolume(SIMD16<Float>.self, volume, depth, output, tileRows, scratch, streams, activation)
         } else {
-            runVolume(SIMD8<Float>.self, volume, depth, output, tileRows, scratch, activation)
+            runVolume(SIMD8<Float>.self, volume, depth, output, tileRows, scratch, streams, activation)
         }
+        if streams { segrun_stream_fence() }
     }
+
+    /// Bytes of one image's output from which `runVolume` streams it past the caches. The first layer of unet3d-s
+    /// at 64^3 writes 16 MiB: streamed, it took 1.23-1.33 instead of 1.69-1.82 ms in the network and the next layer,
+    /// which reads it, ran no slower; at 32^3 (2 MiB) the next layer ran up to 6% slower after streaming.
+    public static let streamedOutputBytes = 8 << 20
 
     @inline(__always)
     func runVolume<V: SIMD>(_: V.Type, _ volume: UnsafePointer<Float>, _ depth: DepthTaps, _ output: UnsafeMutablePointer<Float>,
-                            _ tileRows: Range<Int>, _ scratch: UnsafeMutablePointer<Float>, _ activation: FusedActivation) where V.Scalar == Float {
+                            _ tileRows: Range<Int>, _ scratch: UnsafeMutablePointer<Float>, _ streaming: Bool,
+                            _ activation: FusedActivation) where V.Scalar == Float {
         switch geometry.inChannels {
-        case 2: runVolume(V.self, TwoChannels.self, volume, depth, output, tileRows, scratch, activation)
-        case 3: runVolume(V.self, ThreeChannels.self, volume, depth, output, tileRows, scratch, activation)
-        default: runVolume(V.self, FourChannels.self, volume, depth, output, tileRows, scratch, activation)
+        case 2: runVolume(V.self, TwoChannels.self, volume, depth, output, tileRows, scratch, streaming, activation)
+        case 3: runVolume(V.self, ThreeChannels.self, volume, depth, output, tileRows, scratch, streaming, activation)
+        default: runVolume(V.self, FourChannels.self, volume, depth, output, tileRows, scratch, streaming, activation)
         }
     }
 
     @inline(__always)
     func runVolume<V: SIMD, C: ChannelCount>(_: V.Type, _: C.Type, _ volume: UnsafePointer<Float>, _ depth: DepthTaps,
                                              _ output: UnsafeMutablePointer<Float>, _ tileRows: Range<Int>,
-                                             _ scratch: UnsafeMutablePointer<Float>, _ activation: FusedActivation) where V.Scalar == Float {
+                                             _ scratch: UnsafeMutablePointer<Float>, _ streaming: Bool,
+                                             _ activation: FusedActivation) where V.Scalar == Float {
         if V.scalarCount == 16 {
-            runVolume(V.self, C.self, FourTiles.self, volume, depth, output, tileRows, scratch, activation)
+            runVolume(V.self, C.self, FourTiles.self, volume, depth, output, tileRows, scratch, streaming, activation)
         } else {
-            runVolume(V.self, C.self, TwoTiles.self, volume, depth, output, tileRows, scratch, activation)
+            runVolume(V.self, C.self, TwoTiles.self, volume, depth, output, tileRows, scratch, streaming, activation)
         }
     }
 
     @inline(__always)
-    func runVolume<V: SIMD, C: ChannelCount, T: TileCount>(_: V.Type, _: C.Type, _: T.Type, _ volume: UnsafePointer<Float>, _ depth: DepthTaps,
-                                             _ output: UnsafeMutablePointer<Float>, _ tileRows: Range<Int>,
-                                             _ scratch: UnsafeMutablePointer<Float>, _ activation: FusedActivation) where V.Scalar == Float {
+    func runVolume<V: SIMD, C: ChannelCount, T: TileCount>(_: V.Type, _: C.Type, _: T.Type, _ volume: UnsafePointer<Float>,
+                                                           _ depth: DepthTaps, _ output: UnsafeMutablePointer<Float>, _ tileRows: Range<Int>,
+                                                           _ scratch: UnsafeMutablePointer<Float>, _ streaming: Bool,
+                                                           _ activation: FusedActivation) where V.Scalar == Float {
         let g = geometry, pw = paddedWidth, w = V.scalarCount
         let columns = VectorSlots<V>(base: UnsafeMutableRawPointer(scratch))  // (A^T M)[i][x] of each tile, 4 x 6
         let groups = scratch + 96 &* w  // `V[r][s]` of each tile: 432 floats, `(s * 6 + r) * 12 + slot`
@@ -387,16 +409,28 @@ extension F32ConvWinogradNarrow.Plan {
                         let n = min(T.count, tilesX &- tx), a = taps + tx &* 432
                         if depth.dilation == 1 {  // the taps' offsets as constants
                             multiplyAndStore(V.self, C.self, T.self, a, tileStride: 432, tiles: n, pointStride: 12, tapStride: 1,
-                                             columns: columns, tileRow: ty, tile: tx, output: out, activation)
+                                             columns: columns, tileRow: ty, tile: tx, output: out, streaming: streaming, activation)
                         } else {
                             multiplyAndStore(V.self, C.self, T.self, a, tileStride: 432, tiles: n, pointStride: 12, tapStride: depth.dilation,
-                                             columns: columns, tileRow: ty, tile: tx, output: out, activation)
+                                             columns: columns, tileRow: ty, tile: tx, output: out, streaming: streaming, activation)
                         }
                         tx &+= T.count
                     }
                 }
             }
         }
+    }
+}
+
+/// A vector of output channels stored past the caches (`CStreamStore`): `p` is aligned to the vector's size.
+@inline(__always)
+func stream<V: SIMD>(_ v: V, to p: UnsafeMutablePointer<Float>) where V.Scalar == Float {
+    if V.scalarCount == 16 {
+        segrun_stream_f32x16(p, unsafeBitCast(v, to: SIMD16<Float>.self))
+    } else if V.scalarCount == 8 {
+        segrun_stream_f32x8(p, unsafeBitCast(v, to: SIMD8<Float>.self))
+    } else {
+        p.storeVector(v)
     }
 }
 
