@@ -54,6 +54,8 @@ func main(_ argc: Int32, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar
     failed += report("winograd-f2", ConvChecks.randomized(.winograd(.f2), count: 12, seed: 0x1004))
     failed += report("winograd-f4", ConvChecks.randomized(.winograd(.f4), count: 12, seed: 0x1005))
     failed += report("winograd-f6", ConvChecks.randomized(.winograd(.f6), count: 12, seed: 0x1006))
+    failed += report("winograd-f4-narrow", ConvChecks.randomized(.winogradNarrow, count: 12, seed: 0x1007))
+    failed += report("winograd-f4-narrow volume run (bit for bit)", NarrowVolumeChecks.randomized(count: 20, seed: 0x100a))
     failed += report("tile edges", ConvChecks.tileEdges(seed: 0x1007))
     failed += report("work item splits", ConvChecks.workItemSplits(seed: 0x1008))
     failed += report("transposed conv", ConvTransposeChecks.randomized(count: 24, seed: 0x2001))
