@@ -17,8 +17,8 @@ import CStreamStore
 /// On a one-channel volume (`runVolume`) each input slice is transformed once, 4 slices in the 4 channels, and
 /// output slices read their taps from the transformed slices instead of stacking and transforming them per slice.
 /// A 3x3x3 1->16 layer at 64^3 ran 4.2 ms by implicit GEMM (a depth of 27 per output vector, 46% of peak); here a
-/// tile of 16 outputs costs 108 vector products and the transforms' additions, which run beside them: about
-/// 1.3-1.4 ms (BENCHMARKS.md, "sixteenth session").
+/// tile of 16 outputs costs 108 vector products and the transforms' additions, which run beside them: 1.15-1.2 ms
+/// at 1 thread, 161-168% effective (BENCHMARKS.md, "sixteenth session").
 ///
 /// Work items are rows of tiles (through the whole depth in `runVolume`). Scratch per thread: `scratchFloats`
 /// (`volumeScratchFloats`).
