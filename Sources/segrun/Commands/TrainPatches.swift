@@ -32,7 +32,6 @@ extension TrainCommand {
                 (config.levelKernels, config.levelPools) = (plan.levelKernels, plan.levelPools)
             }
         }
-        let multiple = model.inputMultiple
         var extents: [Int]
         if let patch {
             let parts = patch.split(separator: "x").compactMap { Int($0) }
