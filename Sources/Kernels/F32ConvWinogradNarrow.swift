@@ -201,17 +201,16 @@ public enum F32ConvWinogradNarrow {
                 let d = dst + s &* 6 &* pointStride
                 if pointStride == 4 {
                     d.storeVector(lo); (d + 16).storeVector(hi)
-                } else {
-                    d.storeVector(lo.lowHalf.lowHalf); (d + pointStride).storeVector(lo.lowHalf.highHalf)
-                    (d + 2 &* pointStride).storeVector(lo.highHalf.lowHalf); (d + 3 &* pointStride).storeVector(lo.highHalf.highHalf)
-                    (d + 4 &* pointStride).storeVector(hi.lowHalf); (d + 5 &* pointStride).storeVector(hi.highHalf)
-                    if copy != 0 {
-                        let e = d + copy
-                        e.storeVector(lo.lowHalf.lowHalf); (e + pointStride).storeVector(lo.lowHalf.highHalf)
-                        (e + 2 &* pointStride).storeVector(lo.highHalf.lowHalf); (e + 3 &* pointStride).storeVector(lo.highHalf.highHalf)
-                        (e + 4 &* pointStride).storeVector(hi.lowHalf); (e + 5 &* pointStride).storeVector(hi.highHalf)
-                    }
+                    return
                 }
+                // The 6 rows' 4 channels, one point each.
+                @inline(__always) func scatter(to e: UnsafeMutablePointer<Float>) {
+                    e.storeVector(lo.lowHalf.lowHalf); (e + pointStride).storeVector(lo.lowHalf.highHalf)
+                    (e + 2 &* pointStride).storeVector(lo.highHalf.lowHalf); (e + 3 &* pointStride).storeVector(lo.highHalf.highHalf)
+                    (e + 4 &* pointStride).storeVector(hi.lowHalf); (e + 5 &* pointStride).storeVector(hi.highHalf)
+                }
+                scatter(to: d)
+                if copy != 0 { scatter(to: d + copy) }
             }
             store(0, lo.0, hi.0); store(1, lo.1, hi.1); store(2, lo.2, hi.2)
             store(3, lo.3, hi.3); store(4, lo.4, hi.4); store(5, lo.5, hi.5)

@@ -4,7 +4,8 @@ import Kernels
 
 /// The 3D convolutions of the 3D presets (`segrun bench --kernels --dims 3`), each timed as the runtime runs it: one
 /// conv3d node through the Engine's volume path (the depth taps stacked as channels, one 2D kernel call per output
-/// slice, the threads taking whole slices), with every 2D algorithm that applies to the stacked geometry forced in turn. GFLOP/s count the
+/// slice, the threads taking whole slices; on a one-channel volume the narrow Winograd kernel reads the taps from the
+/// volume instead, `ConvAttributes.planVolumeRun`), with every 2D algorithm that applies to the stacked geometry forced in turn. GFLOP/s count the
 /// direct 3D convolution's multiply-adds, so Winograd shows as more than 100% of peak ("effective").
 public enum VolumeKernelBenchmark {
     public struct Layer {

@@ -121,7 +121,8 @@ extension ConvAttributes {
     /// Otherwise (groups 1) the depth taps become channels: output slice z is one 2D convolution, bias and
     /// activation fused, of the input slices its taps reach stacked channel-wise (zeros for taps in the
     /// padding), with weights `[o][kz * in + i][kh][kw]`: one call with `kd` times the input channels instead of
-    /// `kd` calls and their sums, which keeps the 16-channel layers of full-resolution volumes efficient.
+    /// `kd` calls and their sums, which keeps the 16-channel layers of full-resolution volumes efficient. A one-channel
+    /// volume on the narrow Winograd kernel stacks nothing: the kernel reads the taps from the volume (`planVolumeRun`).
     /// Grouped (depthwise) windows run one 2D convolution per tap, summed, with the bias and activation last.
     /// The largest stacked volume (floats) that `planVolume` stacks whole for one batched call: 4 MiB (tests set
     /// 0 to compare against the slice-by-slice path).
