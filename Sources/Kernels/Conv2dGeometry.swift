@@ -56,6 +56,12 @@ public struct Conv2dGeometry: Equatable, Hashable, Sendable, CustomStringConvert
     public var outHeight: Int { (paddedHeight - dilationY * (kernelHeight - 1) - 1) / strideY + 1 }
     public var outWidth: Int { (paddedWidth - dilationX * (kernelWidth - 1) - 1) / strideX + 1 }
     public var isDepthwise: Bool { groups > 1 }
+    /// A 1x1 kernel at unit stride with no padding: each output pixel reads its own input pixel's channels only,
+    /// so any run of pixels, whatever rows or images they come from, is one GEMM.
+    public var isPointwise: Bool {
+        kernelHeight == 1 && kernelWidth == 1 && strideY == 1 && strideX == 1
+            && padTop == 0 && padLeft == 0 && padBottom == 0 && padRight == 0
+    }
     public var inputShape: ImageShape { ImageShape(batch: batch, channels: inChannels, height: inHeight, width: inWidth) }
     public var outputShape: ImageShape { ImageShape(batch: batch, channels: outChannels, height: outHeight, width: outWidth) }
     /// Floats in the OIHW weight tensor.

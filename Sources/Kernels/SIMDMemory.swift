@@ -56,3 +56,6 @@ struct VectorSlots<V: SIMD> {
         nonmutating set { base.storeBytes(of: newValue, toByteOffset: index &* MemoryLayout<V>.stride, as: V.self) }
     }
 }
+
+/// Floats in a 64-byte cache line, the line size of the x86-64 and Arm cores segrun runs on: the step of a prefetch.
+let cacheLineFloats = 16

@@ -297,6 +297,64 @@ final class VolumeGraphTests: XCTestCase {
         }
     }
 
+    /// Pointwise windows (1 x 1 x 1, unit strides, no padding) run as one GEMM over the whole batch of volumes, its
+    /// tiles straddling slices and images: the planned geometry is one image of `batch * depth * height` rows; weights
+    /// small enough for the tile loop (37 -> 200, ReLU) and too large for it (200 -> 260); batch 1 and 2; within 1e-5
+    /// of the Float64 reference, the same bits on 1, 2 and 3 threads, and every slice with the bits of the 2D GEMM
+    /// run on that slice alone. Then an input past L2 (32 channels, 8 x 48 x 48), whose rows the kernel prefetches.
+    func testPointwiseVolumeLayersRunAsOneGemm() throws {
+        let b = GraphBuilder(seed: 29)
+        let x = b.input("volume", channels: 37, spatialRank: 3)
+        let c1 = b.relu(b.conv(x, 200, kernel: [1, 1, 1], name: "c1"))
+        let c2 = b.conv(c1, 260, kernel: [1, 1, 1], name: "c2")
+        b.output("c1", c1)
+        b.output("c2", c2)
+        let (depth, height, width) = (5, 4, 5)
+        let w = b.graph.parameters.first { $0.shape == [200, 37, 1, 1, 1] }!.floats
+        let bias = b.graph.parameters.first { $0.shape == [200] }!.floats
+        let slice = Conv2dGeometry(inChannels: 37, inHeight: height, inWidth: width, outChannels: 200, kernel: 1)
+        let sliceOp = try w.withUnsafeBufferPointer { w in
+            try bias.withUnsafeBufferPointer { try Conv2dOperator(slice, weights: w.baseAddress!, bias: $0.baseAddress!, activation: .relu,
+                                                                   algorithm: .gemm1x1, threads: 1) }
+        }
+        for batch in [2, 1] {
+            let input = Self.volume(batch: batch, channels: 37, depth: depth, height: height, width: width)
+            let expected = try ReferenceExecutor.run(b.graph, [input])
+            let executor = try Executor(b.graph, threads: 1)
+            let choices = try executor.plan([input.shape]).convolutionChoices
+            XCTAssertEqual(choices.map(\.geometry.inHeight), [batch * depth * height, batch * depth * height])
+            XCTAssertTrue(choices.allSatisfy { $0.geometry.batch == 1 })
+            let one = try executor.run(input)
+            for threads in [2, 3] {
+                let many = try Executor(b.graph, threads: threads).run(input)
+                XCTAssertEqual(one.map(\.data), many.map(\.data), "bits differ between 1 and \(threads) threads, batch \(batch)")
+            }
+            for (y, e) in zip(one, expected) { XCTAssertLessThan(relativeError(y, e), 1e-5, "\(e.shape)") }
+            // The tensors are NCDHW, the operator's images NHWC.
+            let pixels = height * width
+            for n in 0..<batch { for z in 0..<depth {
+                var image = [Float](repeating: 0, count: pixels * 37)
+                for p in 0..<pixels { for c in 0..<37 { image[p * 37 + c] = input.data[((n * 37 + c) * depth + z) * pixels + p] } }
+                var out = [Float](repeating: .nan, count: pixels * 200)
+                image.withUnsafeBufferPointer { i in out.withUnsafeMutableBufferPointer { sliceOp.run(input: i.baseAddress!, output: $0.baseAddress!) } }
+                for o in 0..<200 {
+                    XCTAssertEqual((0..<pixels).map { one[0].data[((n * 200 + o) * depth + z) * pixels + $0] }, (0..<pixels).map { out[$0 * 200 + o] },
+                                   "image \(n), slice \(z), channel \(o)")
+                }
+            } }
+        }
+
+        let large = GraphBuilder(seed: 31)
+        let v = large.input("volume", channels: 32, spatialRank: 3)
+        large.output("y", large.conv(v, 33, kernel: [1, 1, 1], name: "c"))
+        let input = Self.volume(batch: 1, channels: 32, depth: 8, height: 48, width: 48)
+        let executor = try Executor(large.graph, threads: 1)
+        XCTAssertTrue(F32ConvIgemm.prefetchesRows(try executor.plan([input.shape]).convolutionChoices[0].geometry), "no prefetch")
+        let one = try executor.run(input)[0]
+        XCTAssertEqual(one.data, try Executor(large.graph, threads: 2).run(input)[0].data, "bits differ between 1 and 2 threads")
+        XCTAssertLessThan(relativeError(one, try ReferenceExecutor.run(large.graph, [input])[0]), 1e-5)
+    }
+
     /// The fp32 executor runs volumes through the 2D kernels one depth slice at a time (`VolumeSlices`):
     /// within 1e-5 of the Float64 reference relative to the output's range, with the same bits on 1 and 2
     /// threads (training on volumes: `VolumeAutogradTests`).

@@ -1,7 +1,8 @@
-// One-instruction wrappers for streaming (non-temporal) stores, the accepted exception to "no C" in Kernels as
-// CInt8's are: Swift cannot emit `vmovntps`. A kernel whose output is far larger than the caches writes it with
-// these, so each line is not first read from memory (write-allocate) and the stores do not evict the data the
-// kernel reads. Where the instruction does not exist each wrapper is a plain store. The kernel logic stays Swift.
+// One-instruction wrappers for cache hints, the accepted exception to "no C" in Kernels as CInt8's are: Swift
+// cannot emit `vmovntps` or `prefetcht0`. A kernel whose output is far larger than the caches writes it with the
+// streaming stores, so each line is not first read from memory (write-allocate) and the stores do not evict the
+// data the kernel reads; where the instruction does not exist each is a plain store. A kernel that reads data
+// once, from memory, asks for it ahead with the prefetch. The kernel logic stays Swift.
 #ifndef SEGRUN_STREAM_H
 #define SEGRUN_STREAM_H
 
@@ -36,6 +37,11 @@ static inline __attribute__((always_inline)) void segrun_stream_fence(void) {
 #if defined(__x86_64__)
     _mm_sfence();
 #endif
+}
+
+/// prefetcht0: asks for the cache line holding `p` ahead of its use.
+static inline __attribute__((always_inline)) void segrun_prefetch(const void *p) {
+    __builtin_prefetch(p, 0, 3);
 }
 
 #endif

@@ -134,6 +134,19 @@ extension ConvAttributes {
         g.batch = 1
         let weights = context.floats(weight), bias = self.bias.map { context.floats($0) }, activation = self.activation
         let flops = 2 * multiplyAccumulates([xs], output: s), count = s.height * s.width * s.channels
+        if d.kernel == 1 && d.stride == 1 && d.padBegin == 0 && d.padEnd == 0 && g.isPointwise {
+            // A pointwise window (1x1x1, unit strides, no padding) reads each voxel's channels alone: the whole
+            // batch of volumes is one image of `batch * depth * height` rows, one GEMM with no slice boundaries.
+            // Every voxel's sum is the one the slice-by-slice run makes, so the bits are the same.
+            var flat = g
+            flat.inHeight = s.batch * inDepth * xs.height
+            let op = try Conv2dOperator.make(flat, weights: weights, bias: bias, activation: activation, algorithm: context.algorithm(flat),
+                                             threads: context.threads, node: context.node)
+            return PreparedOp(workspaceFloats: op.workspaceFloats, packedWeightBytes: op.plan.packedWeightBytes, flops: flops,
+                              convolution: (op.geometry, op.algorithm)) { r in
+                op.run(input: r.x, output: r.output, workspace: r.workspace)
+            }
+        }
         if d.kernel == 1 {
             let op = try Conv2dOperator.make(g, weights: weights, bias: bias, activation: activation, algorithm: context.algorithm(g),
                                              threads: context.threads, node: context.node)
