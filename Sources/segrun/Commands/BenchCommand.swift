@@ -113,6 +113,8 @@ struct BenchCommand: ParsableCommand {
         let stderr = FileHandle.standardError
         let header = "CPU: \(machine.cpuModel) | compiled ISA: \(machine.compiledISA) | cores: \(machine.cores) | peak: "
             + counts.map { "\(String(format: "%.1f", peaks[$0]!)) GFLOP/s @\($0)t" }.joined(separator: ", ")
+            + " | streamed writes (\(StreamedWriteProbe.bytes >> 20) MiB): "
+            + counts.map { "\(String(format: "%.1f", StreamedWriteProbe.measure(threads: $0))) GB/s @\($0)t" }.joined(separator: ", ")
         if json {
             stderr.write((header + "\n").data(using: .utf8)!)
         } else {
