@@ -213,11 +213,22 @@ extension ConvAttributes {
             }
             let op = try Conv2dOperator.make(stackedGeometry, weights: w, bias: bias, activation: activation,
                                              algorithm: context.algorithm(stackedGeometry), threads: context.threads, node: context.node)
-            /// The input slices output slice `oz`'s depth taps reach (nil: a tap in the padding, zeros).
+            // A channel concatenation of equal parts that the plan offers not to build (a U-Net decoder's skip and
+            // up step) is read part by part: each tap's block of `cin` channels is the parts' slices one after
+            // another, the same stacked input as the concatenation's.
+            let parts = context.concatenated.flatMap { parts in
+                parts.allSatisfy { $0.channels == parts[0].channels } && parts[0].channels * parts.count == cin ? parts : nil
+            }
+            let partCount = parts?.count ?? 1, blockChannels = cin / partCount
+            /// The input slices output slice `oz`'s depth taps reach, a block per tap and part (nil: a tap in the
+            /// padding, zeros).
             func tapSlices(_ r: FloatOperands, image n: Int, slice oz: Int, into sources: UnsafeMutablePointer<UnsafePointer<Float>?>) {
                 for kz in 0..<kd {
                     let iz = oz * d.stride - d.padBegin + kz * d.dilation
-                    sources[kz] = iz >= 0 && iz < inDepth ? UnsafePointer(VolumeSlices.slice(r.x, xs, image: n, depth: iz)) : nil
+                    for j in 0..<partCount {
+                        sources[kz * partCount + j] = iz >= 0 && iz < inDepth
+                            ? UnsafePointer(VolumeSlices.slice(r.inputs[j], parts?[j] ?? xs, image: n, depth: iz)) : nil
+                    }
                 }
             }
             if cin == 1 && op.plan.runsVolume(depthDilation: d.dilation) {
@@ -225,13 +236,14 @@ extension ConvAttributes {
             }
             if op.takesChannelBlocks {
                 // The algorithm pads its input into the workspace anyway: the taps are stacked there in the same pass.
+                let blockCount = kd * partCount
                 if VolumeSlices.threadsTakeSlices(slices: s.batch * outDepth, threads: context.threads) {
                     let perThread = (op.serialWorkspaceFloats + 15) / 16 * 16
-                    return PreparedOp(workspaceFloats: context.threads * perThread, packedWeightBytes: op.plan.packedWeightBytes, flops: flops,
-                                      convolution: (op.geometry, op.algorithm)) { r in
+                    var prepared = PreparedOp(workspaceFloats: context.threads * perThread, packedWeightBytes: op.plan.packedWeightBytes, flops: flops,
+                                              convolution: (op.geometry, op.algorithm)) { r in
                         ParallelFor.run(count: s.batch * outDepth, threads: r.threads) { slices, thread in
-                            withUnsafeTemporaryAllocation(of: UnsafePointer<Float>?.self, capacity: kd) { sources in
-                                let blocks = ChannelBlocks(sources: UnsafePointer(sources.baseAddress!), count: kd, channels: cin)
+                            withUnsafeTemporaryAllocation(of: UnsafePointer<Float>?.self, capacity: blockCount) { sources in
+                                let blocks = ChannelBlocks(sources: UnsafePointer(sources.baseAddress!), count: blockCount, channels: blockChannels)
                                 for item in slices {
                                     let n = item / outDepth, oz = item % outDepth
                                     tapSlices(r, image: n, slice: oz, into: sources.baseAddress!)
@@ -241,17 +253,21 @@ extension ConvAttributes {
                             }
                         }
                     }
+                    prepared.readsConcatenatedOperands = parts != nil
+                    return prepared
                 }
-                return PreparedOp(workspaceFloats: op.workspaceFloats, packedWeightBytes: op.plan.packedWeightBytes, flops: flops,
-                                  convolution: (op.geometry, op.algorithm)) { r in
-                    withUnsafeTemporaryAllocation(of: UnsafePointer<Float>?.self, capacity: kd) { sources in
-                        let blocks = ChannelBlocks(sources: UnsafePointer(sources.baseAddress!), count: kd, channels: cin)
+                var prepared = PreparedOp(workspaceFloats: op.workspaceFloats, packedWeightBytes: op.plan.packedWeightBytes, flops: flops,
+                                          convolution: (op.geometry, op.algorithm)) { r in
+                    withUnsafeTemporaryAllocation(of: UnsafePointer<Float>?.self, capacity: blockCount) { sources in
+                        let blocks = ChannelBlocks(sources: UnsafePointer(sources.baseAddress!), count: blockCount, channels: blockChannels)
                         for n in 0..<s.batch { for oz in 0..<outDepth {
                             tapSlices(r, image: n, slice: oz, into: sources.baseAddress!)
                             op.run(blocks, output: VolumeSlices.slice(r.output, s, image: n, depth: oz), workspace: r.workspace)
                         } }
                     }
                 }
+                prepared.readsConcatenatedOperands = parts != nil
+                return prepared
             }
             let stacked = (pixels * kd * cin + 15) / 16 * 16
             /// Stacks output slice `oz`'s input taps into `buffer` (channels `kz * cin + i`; zeros outside the volume).
