@@ -11,8 +11,8 @@ public final class ExecutionPlan {
     let operands: [[Int]]
     /// Arena offset (floats) of every node's output.
     let offsets: [Int]
-    /// Concatenations whose readers read their operands instead: never run, no memory.
-    let unbuiltConcatenations: Set<Int>
+    /// Concatenations whose readers read their parts instead (`readConcatenationsInParts`): no step, no memory.
+    let unbuiltConcatenations: [Int]
     let outputNodes: [Int]
     let arena: AlignedBuffer
     let workspace: AlignedBuffer
@@ -47,35 +47,24 @@ public final class ExecutionPlan {
         var workspaceFloats = 0
         var packed = 0
         var flops = 0.0
-        let offered = ExecutionPlan.concatenationsOffered(graph)
         for (i, node) in graph.nodes.enumerated() {
-            let concat = offered.consumers[i]
             let prepared = try ExecutionPlan.prepare(node, graph: graph, operands: node.inputs.map { shapes[$0] }, output: shapes[i],
-                                                     threads: threads, choose: choose,
-                                                     concatenated: concat.map { graph.nodes[$0].inputs.map { shapes[$0] } })
+                                                     threads: threads, choose: choose)
             ops.append(prepared)
             workspaceFloats = max(workspaceFloats, prepared.workspaceFloats)
             packed += prepared.packedWeightBytes
             flops += prepared.flops
             if let c = prepared.convolution { choices.append((node.name, c.geometry, c.algorithm)) }
         }
-        // Concatenations whose every reader reads their operands are not built: no step, no memory. A reader that
-        // took the operands of one that is built after all is planned again, reading the concatenation.
-        var unbuilt = Set<Int>()
-        for (concat, readers) in offered.readers where readers.allSatisfy({ ops[$0].readsConcatenatedOperands }) {
-            unbuilt.insert(concat)
-            ops[concat] = PreparedOp { _ in }
-        }
-        for (i, prepared) in ops.enumerated() where prepared.readsConcatenatedOperands && !unbuilt.contains(graph.nodes[i].inputs[0]) {
-            ops[i] = try ExecutionPlan.prepare(graph.nodes[i], graph: graph, operands: graph.nodes[i].inputs.map { shapes[$0] },
-                                               output: shapes[i], threads: threads, choose: choose)
-            workspaceFloats = max(workspaceFloats, ops[i].workspaceFloats)
-        }
+        #if SEGRUN_EDGE
+        let unbuilt = [Bool](repeating: false, count: ops.count)
+        #else
+        let unbuilt = try ExecutionPlan.readConcatenationsInParts(graph, shapes: shapes, ops: &ops, threads: threads, choose: choose)
+        workspaceFloats = ops.reduce(workspaceFloats) { max($0, $1.workspaceFloats) }
+        #endif
         self.ops = ops
-        unbuiltConcatenations = unbuilt
-        operands = graph.nodes.map { node in
-            node.inputs.count == 1 && unbuilt.contains(node.inputs[0]) ? graph.nodes[node.inputs[0]].inputs : node.inputs
-        }
+        unbuiltConcatenations = ops.indices.filter { unbuilt[$0] }
+        operands = graph.nodes.map { $0.inputs.count == 1 && unbuilt[$0.inputs[0]] ? graph.nodes[$0.inputs[0]].inputs : $0.inputs }
         outputNodes = graph.outputs.map { $0.node }
         convolutionChoices = choices
         self.flops = flops
@@ -83,7 +72,7 @@ public final class ExecutionPlan {
         // Lifetimes: a node's output lives from its step to its last reader; graph outputs to the end.
         var requests: [MemoryPlanner.Request] = []
         for (i, shape) in shapes.enumerated() {
-            requests.append(MemoryPlanner.Request(size: unbuilt.contains(i) ? 0 : shape.elementCount, firstUse: i, lastUse: i))
+            requests.append(MemoryPlanner.Request(size: unbuilt[i] ? 0 : shape.elementCount, firstUse: i, lastUse: i))
         }
         for (i, inputs) in operands.enumerated() {
             for j in inputs { requests[j].lastUse = max(requests[j].lastUse, i) }
@@ -130,33 +119,12 @@ public final class ExecutionPlan {
         int8 = program
     }
 
-    /// Prepares one float node through its operator family; `concatenated` offers it the operands of the
-    /// concatenation it reads (`FloatPlanContext.concatenated`).
+    /// Prepares one float node through its operator family.
     static func prepare(_ node: Node, graph: Graph, operands: [TensorShape], output: TensorShape, threads: Int,
-                        choose: @escaping (Conv2dGeometry) -> ConvAlgorithm, concatenated: [TensorShape]? = nil) throws(GraphError) -> PreparedOp {
-        var context = FloatPlanContext(node: node, parameters: graph.parameters, operands: operands, output: output, threads: threads,
-                                       algorithm: choose)
-        context.concatenated = concatenated
-        var visitor = FloatPlanVisitor(context: context)
+                        choose: @escaping (Conv2dGeometry) -> ConvAlgorithm) throws(GraphError) -> PreparedOp {
+        var visitor = FloatPlanVisitor(context: FloatPlanContext(node: node, parameters: graph.parameters, operands: operands,
+                                                                 output: output, threads: threads, algorithm: choose))
         return try node.op.visit(&visitor)
-    }
-
-    /// The concatenations the plan offers not to build: not a graph output, and every reader has it as its only
-    /// operand (a U-Net decoder's first convolution). `consumers` maps each reader to its concatenation. Today the
-    /// 3D convolutions that stack their depth taps into the padded input take the offer (`ConvAttributes.planVolume`).
-    static func concatenationsOffered(_ graph: Graph) -> (readers: [Int: [Int]], consumers: [Int: Int]) {
-        let outputs = Set(graph.outputs.map(\.node))
-        var readers: [Int: [Int]] = [:]
-        var excluded = outputs
-        for (i, node) in graph.nodes.enumerated() {
-            for j in node.inputs where graph.nodes[j].op.isConcatenation {
-                if node.inputs.count == 1 { readers[j, default: []].append(i) } else { excluded.insert(j) }
-            }
-        }
-        for j in excluded { readers[j] = nil }
-        var consumers: [Int: Int] = [:]
-        for (concat, list) in readers { for reader in list { consumers[reader] = concat } }
-        return (readers, consumers)
     }
 
     /// Runs the graph on NHWC inputs already copied into the arena by `Executor`.
@@ -206,13 +174,6 @@ public func withOptionalPointer<R, E: Error>(_ array: [Float]?, _ body: (UnsafeP
         do throws(E) { return .success(try body(p.baseAddress!)) } catch { return .failure(error) }
     }
     return try result.get()
-}
-
-private extension Op {
-    var isConcatenation: Bool {
-        if case .concat = self { return true }
-        return false
-    }
 }
 
 private struct FloatPlanVisitor: OperatorVisitor {

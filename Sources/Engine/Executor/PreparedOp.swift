@@ -10,8 +10,6 @@ public struct PreparedOp {
     public var flops = 0.0
     /// The convolution's geometry and algorithm (listed by `segrun info` and the benchmarks).
     public var convolution: (geometry: Conv2dGeometry, algorithm: ConvAlgorithm)? = nil
-    /// The run reads the operands of its input's concatenation (`FloatPlanContext.concatenated`) as its inputs.
-    public var readsConcatenatedOperands = false
     public let run: (FloatOperands) -> Void
 
     public init(workspaceFloats: Int = 0, packedWeightBytes: Int = 0, flops: Double = 0,
@@ -50,10 +48,6 @@ public struct FloatPlanContext {
     public let threads: Int
     /// The algorithm to use for a convolution geometry (the executor's policy).
     public let algorithm: (Conv2dGeometry) -> ConvAlgorithm
-    /// When operand 0 is a channel concatenation that the plan offers not to build: the shapes of its operands.
-    /// A family that can read them in its place returns a `PreparedOp` with `readsConcatenatedOperands` set, and
-    /// its run then gets those operands as `inputs` (`ExecutionPlan`); otherwise it ignores this.
-    public var concatenated: [TensorShape]? = nil
 
     public var x: TensorShape { operands.isEmpty ? output : operands[0] }
     public func floats(_ parameter: Int) -> [Float] { parameters[parameter].floats }

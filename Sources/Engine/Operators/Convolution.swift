@@ -129,6 +129,14 @@ extension ConvAttributes {
     nonisolated(unsafe) static var batchedStackFloats = 1 << 20
 
     func planVolume(_ context: FloatPlanContext) throws(GraphError) -> PreparedOp {
+        var readsParts = false
+        return try planVolume(context, parts: nil, readsParts: &readsParts)
+    }
+
+    /// `planVolume`, offered the shapes of the `parts` of the channel concatenation that is operand 0, which the plan
+    /// would then not build (`ExecutionPlan.readConcatenationsInParts`). Sets `readsParts` when the returned op reads
+    /// the parts, given as its `inputs`, instead of operand 0.
+    func planVolume(_ context: FloatPlanContext, parts offered: [TensorShape]?, readsParts: inout Bool) throws(GraphError) -> PreparedOp {
         let xs = context.x, s = context.output, d = window.axis3(0), inDepth = xs.depth ?? 1, outDepth = s.depth ?? 1
         var g = geometry(xs)
         g.batch = 1
@@ -213,13 +221,24 @@ extension ConvAttributes {
             }
             let op = try Conv2dOperator.make(stackedGeometry, weights: w, bias: bias, activation: activation,
                                              algorithm: context.algorithm(stackedGeometry), threads: context.threads, node: context.node)
+            #if SEGRUN_EDGE
+            // segrun-edge builds every concatenation (the same bits) and reads one operand, to stay under 1.5 MB.
+            let partCount = 1, blockChannels = cin, readsOffered = false
+            /// The input slices output slice `oz`'s depth taps reach (nil: a tap in the padding, zeros).
+            func tapSlices(_ r: FloatOperands, image n: Int, slice oz: Int, into sources: UnsafeMutablePointer<UnsafePointer<Float>?>) {
+                for kz in 0..<kd {
+                    let iz = oz * d.stride - d.padBegin + kz * d.dilation
+                    sources[kz] = iz >= 0 && iz < inDepth ? UnsafePointer(VolumeSlices.slice(r.x, xs, image: n, depth: iz)) : nil
+                }
+            }
+            #else
             // A channel concatenation of equal parts that the plan offers not to build (a U-Net decoder's skip and
             // up step) is read part by part: each tap's block of `cin` channels is the parts' slices one after
             // another, the same stacked input as the concatenation's.
-            let parts = context.concatenated.flatMap { parts in
+            let parts = offered.flatMap { parts in
                 parts.allSatisfy { $0.channels == parts[0].channels } && parts[0].channels * parts.count == cin ? parts : nil
             }
-            let partCount = parts?.count ?? 1, blockChannels = cin / partCount
+            let partCount = parts?.count ?? 1, blockChannels = cin / partCount, readsOffered = parts != nil
             /// The input slices output slice `oz`'s depth taps reach, a block per tap and part (nil: a tap in the
             /// padding, zeros).
             func tapSlices(_ r: FloatOperands, image n: Int, slice oz: Int, into sources: UnsafeMutablePointer<UnsafePointer<Float>?>) {
@@ -231,6 +250,7 @@ extension ConvAttributes {
                     }
                 }
             }
+            #endif
             if cin == 1 && op.plan.runsVolume(depthDilation: d.dilation) {
                 return planVolumeRun(op, context, flops: flops)
             }
@@ -239,8 +259,9 @@ extension ConvAttributes {
                 let blockCount = kd * partCount
                 if VolumeSlices.threadsTakeSlices(slices: s.batch * outDepth, threads: context.threads) {
                     let perThread = (op.serialWorkspaceFloats + 15) / 16 * 16
-                    var prepared = PreparedOp(workspaceFloats: context.threads * perThread, packedWeightBytes: op.plan.packedWeightBytes, flops: flops,
-                                              convolution: (op.geometry, op.algorithm)) { r in
+                    readsParts = readsOffered
+                    return PreparedOp(workspaceFloats: context.threads * perThread, packedWeightBytes: op.plan.packedWeightBytes, flops: flops,
+                                      convolution: (op.geometry, op.algorithm)) { r in
                         ParallelFor.run(count: s.batch * outDepth, threads: r.threads) { slices, thread in
                             withUnsafeTemporaryAllocation(of: UnsafePointer<Float>?.self, capacity: blockCount) { sources in
                                 let blocks = ChannelBlocks(sources: UnsafePointer(sources.baseAddress!), count: blockCount, channels: blockChannels)
@@ -253,11 +274,10 @@ extension ConvAttributes {
                             }
                         }
                     }
-                    prepared.readsConcatenatedOperands = parts != nil
-                    return prepared
                 }
-                var prepared = PreparedOp(workspaceFloats: op.workspaceFloats, packedWeightBytes: op.plan.packedWeightBytes, flops: flops,
-                                          convolution: (op.geometry, op.algorithm)) { r in
+                readsParts = readsOffered
+                return PreparedOp(workspaceFloats: op.workspaceFloats, packedWeightBytes: op.plan.packedWeightBytes, flops: flops,
+                                  convolution: (op.geometry, op.algorithm)) { r in
                     withUnsafeTemporaryAllocation(of: UnsafePointer<Float>?.self, capacity: blockCount) { sources in
                         let blocks = ChannelBlocks(sources: UnsafePointer(sources.baseAddress!), count: blockCount, channels: blockChannels)
                         for n in 0..<s.batch { for oz in 0..<outDepth {
@@ -266,8 +286,6 @@ extension ConvAttributes {
                         } }
                     }
                 }
-                prepared.readsConcatenatedOperands = parts != nil
-                return prepared
             }
             let stacked = (pixels * kd * cin + 15) / 16 * 16
             /// Stacks output slice `oz`'s input taps into `buffer` (channels `kz * cin + i`; zeros outside the volume).
