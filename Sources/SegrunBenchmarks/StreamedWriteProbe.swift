@@ -7,7 +7,7 @@ import Engine
 /// whose output is large against its arithmetic cannot run faster than its output takes to write: the one-channel
 /// first layer of `unet3d-s` at 64^3 writes 16 MiB for 0.23 GFLOP.
 public enum StreamedWriteProbe {
-    /// The buffer the probe writes: the first layer's output, and twice the L2 of the machines seen so far.
+    /// The buffer the probe writes: the first layer's output, 8-16 times the per-core L2 of the machines seen so far.
     public static let bytes = 16 << 20
 
     /// GB/s of streamed writes with `threads` threads: the median of 15 runs after a warm-up.
@@ -16,8 +16,9 @@ public enum StreamedWriteProbe {
         let buffer = AlignedBuffer(count: floats)
         let base = buffer.pointer
         let time = MonotonicClock.median(runs: 15, warmup: 2) {
-            ParallelFor.run(count: floats / 64, threads: threads) { lines, _ in
-                write(base + lines.lowerBound * 64, count: lines.count * 64)
+            // Work items of 64 floats (four 64-byte lines), so every thread's share starts on a line.
+            ParallelFor.run(count: floats / 64, threads: threads) { blocks, _ in
+                write(base + blocks.lowerBound * 64, count: blocks.count * 64)
             }
         }
         return Double(bytes) / time / 1e9
