@@ -11,7 +11,7 @@ public final class ExecutionPlan {
     let operands: [[Int]]
     /// Arena offset (floats) of every node's output.
     let offsets: [Int]
-    /// Concatenations whose readers read their parts instead (`readConcatenationsInParts`): no step, no memory.
+    /// Concatenations whose readers read their parts instead (`ConcatenationsReadInParts.swift`): no step, no memory.
     let unbuiltConcatenations: [Int]
     let outputNodes: [Int]
     let arena: AlignedBuffer
@@ -43,25 +43,40 @@ public final class ExecutionPlan {
         self.shapes = shapes
         self.threads = threads
         var ops: [PreparedOp] = []
+        #if SEGRUN_EDGE
+        let unbuilt = [Bool](repeating: false, count: graph.nodes.count)
+        #else
+        var unbuilt = ExecutionPlan.concatenationsOffered(graph)
+        var readsParts = [Bool](repeating: false, count: graph.nodes.count)
+        #endif
+        for (i, node) in graph.nodes.enumerated() {
+            #if !SEGRUN_EDGE
+            if node.inputs.count == 1 && unbuilt[node.inputs[0]] {
+                if let op = try ExecutionPlan.prepareReadingParts(node, graph: graph, shapes: shapes, output: i, threads: threads, choose: choose) {
+                    ops.append(op)
+                    readsParts[i] = true
+                    continue
+                }
+                unbuilt[node.inputs[0]] = false
+            }
+            #endif
+            ops.append(try ExecutionPlan.prepare(node, graph: graph, operands: node.inputs.map { shapes[$0] }, output: shapes[i],
+                                                 threads: threads, choose: choose))
+        }
+        #if !SEGRUN_EDGE
+        try ExecutionPlan.settleConcatenations(graph, shapes: shapes, unbuilt: unbuilt, readsParts: readsParts, ops: &ops, threads: threads,
+                                               choose: choose)
+        #endif
         var choices: [(node: String, geometry: Conv2dGeometry, algorithm: ConvAlgorithm)] = []
         var workspaceFloats = 0
         var packed = 0
         var flops = 0.0
-        for (i, node) in graph.nodes.enumerated() {
-            let prepared = try ExecutionPlan.prepare(node, graph: graph, operands: node.inputs.map { shapes[$0] }, output: shapes[i],
-                                                     threads: threads, choose: choose)
-            ops.append(prepared)
-            workspaceFloats = max(workspaceFloats, prepared.workspaceFloats)
-            packed += prepared.packedWeightBytes
-            flops += prepared.flops
-            if let c = prepared.convolution { choices.append((node.name, c.geometry, c.algorithm)) }
+        for (i, op) in ops.enumerated() {
+            workspaceFloats = max(workspaceFloats, op.workspaceFloats)
+            packed += op.packedWeightBytes
+            flops += op.flops
+            if let c = op.convolution { choices.append((graph.nodes[i].name, c.geometry, c.algorithm)) }
         }
-        #if SEGRUN_EDGE
-        let unbuilt = [Bool](repeating: false, count: ops.count)
-        #else
-        let unbuilt = try ExecutionPlan.readConcatenationsInParts(graph, shapes: shapes, ops: &ops, threads: threads, choose: choose)
-        workspaceFloats = ops.reduce(workspaceFloats) { max($0, $1.workspaceFloats) }
-        #endif
         self.ops = ops
         unbuiltConcatenations = ops.indices.filter { unbuilt[$0] }
         operands = graph.nodes.map { $0.inputs.count == 1 && unbuilt[$0.inputs[0]] ? graph.nodes[$0.inputs[0]].inputs : $0.inputs }

@@ -134,7 +134,7 @@ extension ConvAttributes {
     }
 
     /// `planVolume`, offered the shapes of the `parts` of the channel concatenation that is operand 0, which the plan
-    /// would then not build (`ExecutionPlan.readConcatenationsInParts`). Sets `readsParts` when the returned op reads
+    /// would then not build (`Executor/ConcatenationsReadInParts.swift`). Sets `readsParts` when the returned op reads
     /// the parts, given as its `inputs`, instead of operand 0.
     func planVolume(_ context: FloatPlanContext, parts offered: [TensorShape]?, readsParts: inout Bool) throws(GraphError) -> PreparedOp {
         let xs = context.x, s = context.output, d = window.axis3(0), inDepth = xs.depth ?? 1, outDepth = s.depth ?? 1
