@@ -20,8 +20,8 @@ var lastError: String {
     #endif
 }
 
-/// Whole-file reads and atomic writes (temporary file, fsync, rename).
-enum BinaryFile {
+/// Whole-file reads, atomic writes (temporary file, fsync, rename) and output folders.
+public enum BinaryFile {
     static func read(_ path: String) throws(ImageIOError) -> [UInt8] {
         guard let f = fopen(path, "rb") else { throw .cannotRead(path: path, reason: lastError) }
         defer { fclose(f) }
@@ -64,6 +64,28 @@ enum BinaryFile {
             let reason = lastError
             unlink(temporary)
             throw .cannotWrite(path: path, reason: reason)
+        }
+    }
+
+    /// `mkdir -p`: the folder `path` and any of its parents that are missing. A part that cannot be made, or that
+    /// is a file, is named in the error, with the system's reason.
+    public static func makeFolders(_ path: String) throws(ImageIOError) {
+        var bytes = path.utf8CString
+        for end in 1..<bytes.count where bytes[end] == 0x2F || bytes[end] == 0 {
+            let separator = bytes[end]
+            bytes[end] = 0
+            try bytes.withUnsafeBufferPointer { (part) throws(ImageIOError) in
+                if mkdir(part.baseAddress!, 0o755) == 0 { return }
+                let reason = lastError
+                var info = stat()
+                if stat(part.baseAddress!, &info) != 0 {
+                    throw .cannotWrite(path: String(cString: part.baseAddress!), reason: "cannot make the folder (\(reason))")
+                }
+                if UInt32(info.st_mode) & UInt32(S_IFMT) != UInt32(S_IFDIR) {
+                    throw .cannotWrite(path: String(cString: part.baseAddress!), reason: "a file, where a folder is needed")
+                }
+            }
+            bytes[end] = separator
         }
     }
 }

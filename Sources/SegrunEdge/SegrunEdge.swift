@@ -132,7 +132,7 @@ func run(_ o: EdgeOptions) throws(EdgeFailure) {
         segmenter = try Segmenter(model, threads: o.threads, policy: o.algorithm.map { .forced($0) } ?? .measured)
     } catch { throw EdgeFailure(message: "\(o.model): \(error.description)") }
     let out = o.out!
-    try makeFolders(out)
+    do throws(ImageIOError) { try BinaryFile.makeFolders(out) } catch { throw EdgeFailure(message: error.description) }
     var failures = 0, volumes = 0
     let model3D = model.inputSpatialRank == 3
     for path in o.inputs {
@@ -226,13 +226,3 @@ func edgeMain(_ argc: Int32, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<C
     }
 }
 
-/// `mkdir -p`: the folder `path` and any of its parents that are missing.
-func makeFolders(_ path: String) throws(EdgeFailure) {
-    var bytes = path.utf8CString
-    for end in 1..<bytes.count where bytes[end] == 0x2F || bytes[end] == 0 {
-        let separator = bytes[end]
-        bytes[end] = 0
-        if bytes.withUnsafeBufferPointer({ mkdir($0.baseAddress!, 0o755) }) != 0 && segrun_errno() != EEXIST { throw EdgeFailure(message: "\(path): cannot create the folder") }
-        bytes[end] = separator
-    }
-}

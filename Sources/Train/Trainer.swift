@@ -4,6 +4,7 @@ import CMalloc
 #endif
 import Kernels
 import Engine
+import ImageIO
 
 /// The batch a prefetch thread prepares; read only after the thread is joined.
 final class PrefetchSlot: @unchecked Sendable {
@@ -183,7 +184,7 @@ public final class Trainer {
 
     /// Runs (or resumes) training into `directory`.
     public func run(directory: String, resume: Bool, report: (TrainingEvent) throws -> Void) throws {
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        try BinaryFile.makeFolders(directory)
         var state = TrainingState(epochsDone: 0, optimizerStep: 0, bestDice: -1, epochsWithoutImprovement: 0, records: [], momentCounts: [])
         if resume, let saved = try TrainingFiles.resume(directory, autograd: autograd, optimizer: optimizer) { state = saved }
         let schedule = self.schedule()

@@ -15,6 +15,24 @@ final class ImageIOTests: XCTestCase {
 
     override func tearDown() { try? FileManager.default.removeItem(atPath: temporary) }
 
+    /// Output folders are made with their parents (`mkdir -p`), existing ones are kept, and a file in the way or a
+    /// part that cannot be made is an error naming that part, not a crash or a silent success.
+    func testMakeFoldersMakesParentsAndNamesWhatIsInTheWay() throws {
+        let nested = temporary + "/a/b//c/"
+        try BinaryFile.makeFolders(nested)
+        var isFolder: ObjCBool = false
+        XCTAssertTrue(FileManager.default.fileExists(atPath: temporary + "/a/b/c", isDirectory: &isFolder) && isFolder.boolValue)
+        try BinaryFile.makeFolders(temporary + "/a/b")  // already there
+        FileManager.default.createFile(atPath: temporary + "/a/file", contents: Data([1]))
+        XCTAssertThrowsError(try BinaryFile.makeFolders(temporary + "/a/file/d")) { error in
+            XCTAssertEqual((error as? ImageIOError)?.description, temporary + "/a/file: cannot write: a file, where a folder is needed")
+        }
+        XCTAssertThrowsError(try BinaryFile.makeFolders("/proc/segrun-no-such-process/d")) { error in
+            XCTAssertEqual((error as? ImageIOError)?.description,
+                           "/proc/segrun-no-such-process: cannot write: cannot make the folder (No such file or directory)")
+        }
+    }
+
     /// A valid CMYK JPEG (Adobe, inverted inks, as Photoshop and PIL write them) decodes to RGB: cyan on the
     /// left, red on the right, a black bar at the bottom (PIL's own conversion gives (55,255,255), (255,35,35),
     /// (0,0,0); 3/255 tolerance for JPEG rounding).

@@ -24,7 +24,7 @@ public enum SyntheticGITract {
             var rng = SeededGenerator(seed: seed &* 0x9E37_79B9_7F4A_7C15 &+ UInt64(n) &+ 7)
             let caseName = "case\(n + 1)", scan = "\(caseName)_day0"
             let folder = root + "/" + caseName + "/" + scan + "/scans"
-            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+            try BinaryFile.makeFolders(folder)
             let s = Double(size), d = Double(slices)
             // Organ geometry of this case: centres, radii, and the slice range each spans.
             let stomach = (y: s * (0.38 + 0.05 * Double(rng.uniform())), x: s * (0.62 + 0.05 * Double(rng.uniform())), r: s * 0.16,

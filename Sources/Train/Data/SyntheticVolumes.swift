@@ -11,7 +11,7 @@ public enum SyntheticVolumes {
     public static let labels = ["background", "organ", "lesion"]
 
     public static func write(to root: String, cases: Int, size: Int, slices: Int, spacing: [Double] = [1, 1, 2.5], seed: UInt64) throws {
-        for sub in ["images", "masks"] { try FileManager.default.createDirectory(atPath: root + "/" + sub, withIntermediateDirectories: true) }
+        for sub in ["images", "masks"] { try BinaryFile.makeFolders(root + "/" + sub) }
         let header = NRRDHeader(magic: "NRRD0004", fields: [
             ("space", "left-posterior-superior"),
             ("space directions", "(\(spacing[0]),0,0) (0,\(spacing[1]),0) (0,0,\(spacing[2]))"),

@@ -1,6 +1,7 @@
 import Foundation
 import Engine
 import Volumes
+import ImageIO
 
 /// Training a 3D model on patches of volumes: each epoch draws `patchesPerEpoch` seeded, augmented patches
 /// (`PatchSampler`), trains on batches of them through `Autograd` (the loop, optimizer, schedule, checkpoints
@@ -88,7 +89,7 @@ public final class PatchTrainer {
     }
 
     public func run(directory: String, resume: Bool, report: (TrainingEvent) throws -> Void) throws {
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        try BinaryFile.makeFolders(directory)
         var state = TrainingState(epochsDone: 0, optimizerStep: 0, bestDice: -1, epochsWithoutImprovement: 0, records: [], momentCounts: [])
         if resume, let saved = try TrainingFiles.resume(directory, autograd: autograd, optimizer: optimizer) { state = saved }
         let batches = batchesPerEpoch, size = options.batchSize

@@ -1,4 +1,5 @@
 import Foundation
+import ImageIO
 
 /// TensorBoard event files, written without TensorFlow: `events.out.tfevents.TIME.HOST` in a log folder,
 /// a sequence of TFRecords (u64 length, masked CRC-32C of the length, the payload, masked CRC-32C of the
@@ -11,7 +12,7 @@ public final class TensorBoardWriter {
 
     /// Opens a new event file in `directory` (created if missing).
     public init(directory: String) throws {
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        try BinaryFile.makeFolders(directory)
         let host = ProcessInfo.processInfo.hostName.split(separator: ".").first.map(String.init) ?? "localhost"
         var candidate = directory + "/events.out.tfevents.\(Int(Date().timeIntervalSince1970)).\(host)"
         var n = 1

@@ -180,7 +180,7 @@ struct PredictCommand: ParsableCommand {
 
         let fm = FileManager.default
         let resuming = resume ?? fm.fileExists(atPath: out)
-        try fm.createDirectory(atPath: out, withIntermediateDirectories: true)
+        try BinaryFile.makeFolders(out)
         let finished = { (input: String) in resuming && outputs.of(input).allSatisfy { fm.fileExists(atPath: out + "/" + $0) } }
         // One pass each: a cohort's shard can hold tens of thousands of inputs.
         let (skippedImages, imagesToRun) = partition(imageIndices) { finished(allImages[$0]) }

@@ -60,14 +60,14 @@ struct SynthCommand: ParsableCommand {
         }
         if kind == "gi-tract" {
             // The UW-Madison layout: --count scans of --slices slices, train.csv with overlapping labels.
-            try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+            try BinaryFile.makeFolders(out)
             try SyntheticGITract.write(to: out, cases: count, slices: slices, size: size, seed: seed)
             print("wrote \(count) scan(s) of \(slices) 16-bit slices and train.csv (\(SyntheticGITract.labels.joined(separator: ", ")); overlapping) to \(out)")
             return
         }
         let kind = SyntheticData.Kind(rawValue: self.kind)!
         for sub in ["images", "masks"] + (kind == .nuclei ? ["instances"] : []) {
-            try FileManager.default.createDirectory(atPath: out + "/" + sub, withIntermediateDirectories: true)
+            try BinaryFile.makeFolders(out + "/" + sub)
         }
         let progress = ProgressBar(total: count, label: "synth")
         for i in 0..<count {

@@ -1,4 +1,5 @@
 import Foundation
+import ImageIO
 
 /// The real scan `segrun demo` learns by default: 48 axial slices of one T1 MRI (Colin27, 1 mm) with their
 /// brain masks, 128x128, built into the binary (`DemoBrainSlices`, written by
@@ -10,7 +11,7 @@ enum DemoData {
 
     /// Writes images/, masks/ and dataset.json into `folder` (each file through a rename).
     static func write(to folder: String) throws {
-        for sub in ["images", "masks"] { try FileManager.default.createDirectory(atPath: folder + "/" + sub, withIntermediateDirectories: true) }
+        for sub in ["images", "masks"] { try BinaryFile.makeFolders(folder + "/" + sub) }
         for s in DemoBrainSlices.slices {
             for (sub, base64) in [("images", s.image), ("masks", s.mask)] {
                 guard let bytes = Data(base64Encoded: base64) else { throw CLIError("demo data: slice \(s.name) is corrupt") }
