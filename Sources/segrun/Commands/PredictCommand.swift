@@ -161,6 +161,10 @@ struct PredictCommand: ParsableCommand {
         try applyLabelThresholds(thresholds, to: &model)
         let listed = try manifest.map(readManifest) ?? []
         let (allImages, allVolumes) = try collectInputs(paths, listed: listed)
+        if model.inputSpatialRank == 3, let image = allImages.first {
+            throw CLIError("\(label) is a 3D model: it segments volumes (.nii, .nii.gz, .nrrd, .nhdr, .hdr/.img), not images like \(image)"
+                + (allImages.count > 1 ? " (and \(allImages.count - 1) more)" : ""))
+        }
         let shard: Shard?
         do { shard = try Shard.resolve(option: self.shard, shards: shards, environment: ProcessInfo.processInfo.environment) } catch { throw CLIError("\(error)") }
         if instances { try instanceOptions.check(classes: model.classes) }
@@ -284,9 +288,11 @@ struct PredictCommand: ParsableCommand {
                 foreground += Double(labels.reduce(0) { $0 + ($1 == 0 ? 0 : 1) }) / Double(labels.count)
                 succeeded(path)
             } catch {
-                failures.append("\(error)")
+                // File errors name the file; the others (a shape the model does not take) get its path here.
+                let message = "\(error)".hasPrefix(path) ? "\(error)" : "\(path): \(error)"
+                failures.append(message)
                 failed(path, error)
-                progress.note("error: \(error)")
+                progress.note("error: \(message)")
                 if failFast { finish(); throw CLIError("stopped at the first failure (--fail-fast): \(path): \(oneLine(error))") }
             }
             progress.update(done + 1)

@@ -111,6 +111,9 @@ struct QuantizeCommand: ParsableCommand {
             throw CLIError("\(calib): no such folder")
         }
         if VolumeDataset.holdsVolumes(folder) { return try volumeCalibration(model) }
+        if model.inputSpatialRank == 3 {
+            throw CLIError("\(calib): no volumes to calibrate a 3D model on (images/ or imagesTr/ with .nii, .nii.gz or .nrrd files)")
+        }
         if FileManager.default.fileExists(atPath: folder + "/images", isDirectory: &isDirectory), isDirectory.boolValue { folder += "/images" }
         var paths = ((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []).filter(ImageFile.looksLikeImage).sorted().map { folder + "/" + $0 }
         if paths.isEmpty, let index = try? DatasetIndex.scan(calib) {
