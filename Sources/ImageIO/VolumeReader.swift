@@ -31,7 +31,9 @@ struct VoxelLayout {
         return stream
     }
 
-    /// Decodes the next `count` values of `stream` into `out[start...]`, scaled.
+    /// Decodes the next `count` values of `stream` into `out[start...]`, scaled. NaN and infinite values (float
+    /// volumes from pipelines that write NaN outside a mask) become 0, as numpy's `nan_to_num` makes NaN: one NaN
+    /// would otherwise spread through a volume's intensity normalization and every window that reads it.
     func decode(_ stream: VolumeStream, count: Int, into out: inout [Float], at start: Int) throws(VolumeError) {
         let raw: [UInt8]
         do { raw = try stream.read(count * type.bytes) } catch .corrupt(_, let reason) {
@@ -39,6 +41,9 @@ struct VoxelLayout {
         }
         raw.withUnsafeBytes { type.decode($0, offset: 0, count: count, swap: swap, into: &out, at: start) }
         if let (s, b) = scale { for i in start..<(start + count) { out[i] = out[i] * s + b } }
+        if type == .float32 || type == .float64 || scale != nil {
+            for i in start..<(start + count) where !out[i].isFinite { out[i] = 0 }
+        }
     }
 
     /// Every voxel, channel-major, read a slice at a time.

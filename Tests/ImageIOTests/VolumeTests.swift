@@ -84,6 +84,25 @@ final class VolumeTests: XCTestCase {
         }
     }
 
+    /// NaN and infinite voxels of float volumes (processing pipelines write NaN outside a mask) are read as 0,
+    /// whole and slice by slice, in NIfTI and NRRD; the finite ones keep their bits.
+    func testNonFiniteVoxelsAreReadAsZero() throws {
+        for (fixture, name) in [("nii-float32-le-sform.nii", "nan.nii.gz"), ("nrrd-float32-gzip-big.nrrd", "nan.nrrd")] {
+            let grid = try VolumeFile.read(fixtures + "/" + fixture).grid
+            let count = grid.voxelCount * grid.channels
+            var voxels = (0..<count).map { Float($0 % 97) * 0.37 - 11 }
+            voxels[0] = .nan; voxels[3] = .infinity; voxels[count - 1] = -.infinity
+            let expected = voxels.map { $0.isFinite ? $0 : 0 }
+            let path = temporary + "/" + name
+            try VolumeFile.write(.float32(voxels), like: grid, to: path)
+            XCTAssertEqual(try VolumeFile.read(path).voxels.map(\.bitPattern), expected.map(\.bitPattern), name)
+            let reader = try VolumeFile.open(path)
+            var sliced: [Float] = []
+            while let slice = try reader.nextSlice() { sliced += slice }
+            XCTAssertEqual(sliced.map(\.bitPattern), expected.map(\.bitPattern), name)
+        }
+    }
+
     /// The real T1 MRI of ../shared/data/nifti against nibabel's figures for it.
     func testRealMRI() throws {
         let v = try NIfTI.read(shared + "/ch2.nii.gz")
