@@ -23,7 +23,7 @@ final class ImageIOTests: XCTestCase {
         var isFolder: ObjCBool = false
         XCTAssertTrue(FileManager.default.fileExists(atPath: temporary + "/a/b/c", isDirectory: &isFolder) && isFolder.boolValue)
         try BinaryFile.makeFolders(temporary + "/a/b")  // already there
-        FileManager.default.createFile(atPath: temporary + "/a/file", contents: Data([1]))
+        XCTAssertTrue(FileManager.default.createFile(atPath: temporary + "/a/file", contents: Data([1])))
         XCTAssertThrowsError(try BinaryFile.makeFolders(temporary + "/a/file/d")) { error in
             XCTAssertEqual((error as? ImageIOError)?.description, temporary + "/a/file: cannot write: a file, where a folder is needed")
         }
