@@ -152,9 +152,16 @@ struct PredictCommand: ParsableCommand {
         }
     }
 
+    /// `--out` without trailing slashes, so that outputs and messages name `DIR/NAME`.
+    var outputFolder: String {
+        var path = out!
+        while path.count > 1 && path.hasSuffix("/") { path.removeLast() }
+        return path
+    }
+
     func run() throws {
         if let merge { return try mergeShards(merge) }
-        let out = self.out!
+        let out = outputFolder
         var paths = self.paths
         let modelPath: String? = modelOptions.preset == nil ? (paths.isEmpty ? nil : paths.removeFirst()) : nil
         var (model, label, _) = try modelOptions.load(modelPath)

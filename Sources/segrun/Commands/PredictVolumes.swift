@@ -12,7 +12,7 @@ extension PredictCommand {
     /// Returns each volume's outcome (failures already reported); with --fail-fast it stops at the first failure.
     func predictVolumes(_ paths: [String], segmenter: Segmenter, options: InferenceOptions) -> [(input: String, error: String?)] {
         var results: [(input: String, error: String?)] = []
-        let out = self.out!
+        let out = outputFolder
         let axis = self.axis.flatMap(SliceAxis.init(rawValue:))
         for (index, path) in paths.enumerated() {
             let start = Date()
