@@ -216,7 +216,9 @@ public struct VolumeSegmentation {
     public func volumeProbabilities(_ volume: Volume, progress: (Int, Int) -> Void) throws -> Tensor {
         let model = segmenter.model
         if volume.channels != model.inputChannels {
-            throw VolumeError.invalid(path: "input", field: "channels", reason: "the model takes \(model.inputChannels) channel(s), the volume has \(volume.channels)")
+            // The callers name the file (`segrun predict`, `eval`), as for an image of the wrong rank.
+            throw GraphError.shape(node: model.graph.nodes[model.graph.inputNodes[0]].name,
+                                   "the volume has \(volume.channels) channel(s), the model takes \(model.inputChannels)")
         }
         return try VolumeModelInput.probabilities(windowed: volume.voxels, size: volume.size, channels: volume.channels, segmenter: segmenter,
                                                   options: options, progress: progress)

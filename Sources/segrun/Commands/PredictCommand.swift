@@ -214,7 +214,7 @@ struct PredictCommand: ParsableCommand {
             record?.outputs += outputs.of(input)
         }
         func failed(_ input: String, _ error: Error) {
-            record?.failures.append(.init(input: input, error: oneLine(error)))
+            record?.failures.append(.init(input: input, error: failureMessage(input, error)))
         }
 
         let policy: AlgorithmPolicy = algorithm == "measured" ? .measured : .forced(ConvAlgorithm(name: algorithm)!)
@@ -295,12 +295,11 @@ struct PredictCommand: ParsableCommand {
                 foreground += Double(labels.reduce(0) { $0 + ($1 == 0 ? 0 : 1) }) / Double(labels.count)
                 succeeded(path)
             } catch {
-                // File errors name the file; the others (a shape the model does not take) get its path here.
-                let message = "\(error)".hasPrefix(path) ? "\(error)" : "\(path): \(error)"
+                let message = failureMessage(path, error)
                 failures.append(message)
                 failed(path, error)
                 progress.note("error: \(message)")
-                if failFast { finish(); throw CLIError("stopped at the first failure (--fail-fast): \(path): \(oneLine(error))") }
+                if failFast { finish(); throw CLIError("stopped at the first failure (--fail-fast): \(message)") }
             }
             progress.update(done + 1)
         }

@@ -21,9 +21,6 @@ extension PredictCommand {
                 // Streamed slice by slice along z; read whole for another axis (see VolumeSegmentation).
                 let reader = try VolumeFile.open(path)
                 let volume = reader.grid
-                if segmenter.model.inputSpatialRank == 3 && volume.channels != segmenter.model.inputChannels {
-                    throw CLIError("\(path): \(volume.channels) channel(s), the model takes \(segmenter.model.inputChannels)")
-                }
                 var run = VolumeSegmentation(segmenter: segmenter, axis: axis, options: options, batch: batch)
                 if let window { run.windows = IntensityWindow.list(window)! }
                 if let spacing = self.spacing {
@@ -78,7 +75,7 @@ extension PredictCommand {
                              100 * Double(foreground) / Double(max(1, labels.labels.count)), instanceNote, Format.bytes(PeakMemory.bytes), target))
                 results.append((path, nil))
             } catch {
-                let message = "\(error)".hasPrefix(path) ? oneLine(error) : "\(path): \(oneLine(error))"
+                let message = failureMessage(path, error)
                 results.append((path, message))
                 FileHandle.standardError.write("error: \(message)\n".data(using: .utf8)!)
                 if failFast { break }

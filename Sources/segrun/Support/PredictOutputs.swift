@@ -60,3 +60,10 @@ struct OutputNames {
 func oneLine(_ error: Error) -> String {
     "\(error)".split(whereSeparator: \.isNewline).joined(separator: " ")
 }
+
+/// `error` on one line, naming `input` unless it already does (file errors name their file; a shape the model
+/// does not take does not).
+func failureMessage(_ input: String, _ error: Error) -> String {
+    let line = oneLine(error)
+    return line.hasPrefix(input) ? line : "\(input): \(line)"
+}
