@@ -48,7 +48,7 @@ public enum FileIO {
     public static func writeAtomically(_ bytes: [UInt8], to path: String) throws(ModelFileError) {
         let temporary = path + ".tmp-\(getpid())"
         let fd = openFile(temporary, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        if fd < 0 { throw .io("cannot create \(temporary): \(errnoText())") }
+        if fd < 0 { throw .io("cannot write \(path): \(errnoText())") }
         var written = 0
         let ok = bytes.withUnsafeBytes { raw -> Bool in
             while written < raw.count {
@@ -62,12 +62,12 @@ public enum FileIO {
         close(fd)
         if !ok {
             unlink(temporary)
-            throw .io("cannot write \(temporary): \(error)")
+            throw .io("cannot write \(path): \(error)")
         }
         if rename(temporary, path) != 0 {
             let e = errnoText()
             unlink(temporary)
-            throw .io("cannot rename \(temporary) to \(path): \(e)")
+            throw .io("cannot write \(path): \(e)")
         }
     }
 

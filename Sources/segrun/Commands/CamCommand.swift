@@ -71,6 +71,7 @@ struct CamCommand: ParsableCommand {
     func run() throws {
         let model = try loadModelFile(self.model)
         if model.precision == "int8" { throw CLIError("\(self.model) is an int8 model: explanations need the fp32 model it came from") }
+        try prepareOutputFile(out)
         let picture: Image
         do { picture = try ImageFile.read(image).converted(toChannels: model.inputChannels) } catch { throw CLIError("\(error)") }
         var x = Tensor(shape: TensorShape(batch: 1, channels: model.inputChannels, height: picture.height, width: picture.width), data: picture.planar)

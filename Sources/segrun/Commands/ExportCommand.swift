@@ -35,6 +35,7 @@ struct ExportCommand: ParsableCommand {
 
     func run() throws {
         let model = try loadModelFile(self.model)
+        try prepareOutputFile(onnx)
         if int8 && model.precision != "int8" {
             throw CLIError("\(self.model) is an fp32 model; quantize it first (segrun quantize \(self.model) --calib DATA --out MODEL-int8.segrun)")
         }
@@ -43,12 +44,9 @@ struct ExportCommand: ParsableCommand {
             guard let axes = parseSpatialSize(size) else { throw CLIError("--size takes HxW or DxHxW") }
             dims = axes
         }
-        do {
-            let bytes = try ONNXExporter.export(model, size: dims)
-            try FileIO.writeAtomically(bytes, to: onnx)
-            print("wrote \(onnx): ONNX opset \(ONNXExporter.opset)\(model.precision == "int8" ? ", int8 as QDQ" : ""), \(model.graph.nodes.count) segrun nodes, \(Format.bytes(bytes.count))")
-        } catch {
-            throw CLIError("\(self.model): \(error)")
-        }
+        let bytes: [UInt8]
+        do { bytes = try ONNXExporter.export(model, size: dims) } catch { throw CLIError("\(self.model): \(error)") }
+        do { try FileIO.writeAtomically(bytes, to: onnx) } catch { throw CLIError("\(error)") }
+        print("wrote \(onnx): ONNX opset \(ONNXExporter.opset)\(model.precision == "int8" ? ", int8 as QDQ" : ""), \(model.graph.nodes.count) segrun nodes, \(Format.bytes(bytes.count))")
     }
 }

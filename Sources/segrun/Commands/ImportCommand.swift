@@ -47,6 +47,7 @@ struct ImportCommand: ParsableCommand {
         options.mean = try mean.map { try floats($0, "--mean") }
         options.std = try std.map { try floats($0, "--std") }
         options.classNames = classes.map { $0.split(separator: ",").map(String.init) }
+        try prepareOutputFile(out)
         let result: ONNXImport
         do {
             result = try ONNXImporter.importFile(onnx, options: options)

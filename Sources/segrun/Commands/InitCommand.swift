@@ -25,6 +25,7 @@ struct InitCommand: ParsableCommand {
 
     func run() throws {
         var model = try modelOptions.presetModel(modelOptions.preset!)
+        try prepareOutputFile(out)
         if let keepHead {
             guard model.graph.outputs.contains(where: { $0.name == keepHead }) else {
                 throw CLIError("the model has no output '\(keepHead)'; outputs: \(model.graph.outputs.map { $0.name }.joined(separator: ", "))")

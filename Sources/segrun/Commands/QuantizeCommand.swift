@@ -72,6 +72,7 @@ struct QuantizeCommand: ParsableCommand {
     func run() throws {
         let fp32 = try loadModelFile(model)
         if fp32.precision == "int8" { throw CLIError("\(model) is already an int8 model") }
+        try prepareOutputFile(out)
         let calibration = try loadCalibration(fp32)
         var options = QuantizationOptions()
         options.method = CalibrationMethod(name: method, percentile: percentile)!
