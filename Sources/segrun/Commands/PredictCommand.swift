@@ -316,7 +316,8 @@ struct PredictCommand: ParsableCommand {
                   + (skippedImages.isEmpty ? "" : "; \(skippedImages.count) skipped (already done)"))
         }
         if !failures.isEmpty || !volumeFailures.isEmpty {
-            throw CLIError("\(failures.count) of \(imagesToRun.count) image(s) and \(volumeFailures.count) of \(volumesToRun.count) volume(s) failed (listed above)")
+            let counts = [(failures.count, imagesToRun.count, "image(s)"), (volumeFailures.count, volumesToRun.count, "volume(s)")]
+            throw CLIError(counts.filter { $0.1 > 0 }.map { "\($0.0) of \($0.1) \($0.2)" }.joined(separator: " and ") + " failed (listed above)")
         }
     }
 
