@@ -59,6 +59,7 @@ public struct VolumeSegmentation {
     /// plane, the foreground's, for a binary model).
     public func labels(_ original: Volume, probabilities: ((Int, [Float]) throws -> Void)? = nil,
                        progress: (Int, Int) -> Void = { _, _ in }) throws -> LabelVolume {
+        try checkChannels(original.channels)
         guard let turn = reorientation(original.affine) else {
             return try labelsAsOriented(original, probabilities: probabilities, progress: progress)
         }
@@ -140,6 +141,7 @@ public struct VolumeSegmentation {
     public func labels(_ reader: VolumeReader, probabilities: ((Int, [Float]) throws -> Void)? = nil,
                        progress: (Int, Int) -> Void = { _, _ in }) throws -> LabelVolume {
         let grid = reader.grid
+        try checkChannels(grid.channels)
         if segmenter.model.inputSpatialRank == 3 && reorientation(grid.affine) == nil {
             // A 3D model needs the volume whole, but only on its own grid: the slices stream in, windowed and
             // resampled, so the input's float voxels are never held (a CT at 0.8 mm is 300 MiB of them).
@@ -210,16 +212,21 @@ public struct VolumeSegmentation {
         return out
     }
 
+    /// A 3D model takes a volume of exactly its input channels (a 2D model repeats a grey volume's one channel for
+    /// a colour model): checked before the volume is read, turned or resampled. The callers name the file
+    /// (`segrun predict`, `eval`), as for an image of the wrong rank.
+    func checkChannels(_ channels: Int) throws {
+        let model = segmenter.model
+        guard model.inputSpatialRank == 3 && channels != model.inputChannels else { return }
+        throw GraphError.shape(node: model.graph.nodes[model.graph.inputNodes[0]].name,
+                               "the volume has \(channels) channel(s), the model takes \(model.inputChannels)")
+    }
+
     /// A 3D model's class probabilities (1 x classes x z x y x x) over a windowed, resampled volume: normalized by
     /// the model's mean and std, then Gaussian sliding windows of `options.tile` (a cube), else the model's training
     /// patch, else 64 per axis; `options.flips` mirrors each window along every subset of its axes (8 passes).
     public func volumeProbabilities(_ volume: Volume, progress: (Int, Int) -> Void) throws -> Tensor {
-        let model = segmenter.model
-        if volume.channels != model.inputChannels {
-            // The callers name the file (`segrun predict`, `eval`), as for an image of the wrong rank.
-            throw GraphError.shape(node: model.graph.nodes[model.graph.inputNodes[0]].name,
-                                   "the volume has \(volume.channels) channel(s), the model takes \(model.inputChannels)")
-        }
+        try checkChannels(volume.channels)
         return try VolumeModelInput.probabilities(windowed: volume.voxels, size: volume.size, channels: volume.channels, segmenter: segmenter,
                                                   options: options, progress: progress)
     }

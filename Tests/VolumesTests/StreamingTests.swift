@@ -192,4 +192,23 @@ final class StreamingTests: XCTestCase {
                                                         segmenter: segmenter, options: InferenceOptions())
         XCTAssertEqual(raw, expected.labels)
     }
+
+    /// A volume with more channels than a 3D model takes is refused with one error naming the input node, before
+    /// any slice is read, resampled or run (`segrun predict` and `eval` then name the file), held whole or streamed.
+    func testA3DModelRefusesAVolumeOfOtherChannelsBeforeRunning() throws {
+        let size = [9, 8, 5]
+        let model = try Model(config: ArchitectureConfig(architecture: .unet, classes: 1, baseWidth: 4, depth: 2, rank: 3, seed: 11))
+        let path = writeNRRD(randomVoxels(2 * size.reduce(1, *), seed: 43), size: size, channels: 2, interleaved: false,
+                             spacing: [1, 1, 1], name: "two-channels.nrrd")
+        let run = VolumeSegmentation(segmenter: try Segmenter(model, threads: 1))
+        let expected = "node '\(model.graph.nodes[model.graph.inputNodes[0]].name)': the volume has 2 channel(s), the model takes 1"
+        var progressed = false
+        XCTAssertThrowsError(try run.labels(try VolumeFile.open(path)) { _, _ in progressed = true }) {
+            XCTAssertEqual("\($0)", expected)
+        }
+        XCTAssertThrowsError(try run.labels(try VolumeFile.read(path)) { _, _ in progressed = true }) {
+            XCTAssertEqual("\($0)", expected)
+        }
+        XCTAssertFalse(progressed, "refused before any window ran")
+    }
 }
