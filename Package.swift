@@ -119,7 +119,7 @@ let package = Package(
         .target(name: "Quant", dependencies: ["Engine"], swiftSettings: kernelSettings),
         .target(name: "Train", dependencies: ["Engine", "Kernels", "ImageIO", "Volumes", .target(name: "CMalloc", condition: .when(platforms: [.linux]))], swiftSettings: kernelSettings),
         // Kernel and model benchmarks, shared by `segrun bench` and the Benchmarks/ package.
-        .target(name: "SegrunBenchmarks", dependencies: ["Engine", "CStreamStore"], swiftSettings: kernelSettings),
+        .target(name: "SegrunBenchmarks", dependencies: ["Engine"], swiftSettings: kernelSettings),
         // Past one machine: shards of a batch job (Slurm arrays, Kubernetes Indexed Jobs) and their summaries.
         .target(name: "Cluster"),
         // Instances from masks (connected components, watershed) and their scores (AP at IoU thresholds), the

@@ -421,18 +421,6 @@ extension F32ConvWinogradNarrow.Plan {
     }
 }
 
-/// A vector of output channels stored past the caches (`CStreamStore`): `p` is aligned to the vector's size.
-@inline(__always)
-func stream<V: SIMD>(_ v: V, to p: UnsafeMutablePointer<Float>) where V.Scalar == Float {
-    if V.scalarCount == 16 {
-        segrun_stream_f32x16(p, unsafeBitCast(v, to: SIMD16<Float>.self))
-    } else if V.scalarCount == 8 {
-        segrun_stream_f32x8(p, unsafeBitCast(v, to: SIMD8<Float>.self))
-    } else {
-        p.storeVector(v)
-    }
-}
-
 /// One input channel of the narrow kernel's stacking: channel values at `base[pixel * stride]` (stride 0: a zero).
 struct PixelSource {
     let base: UnsafePointer<Float>
