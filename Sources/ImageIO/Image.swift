@@ -58,6 +58,23 @@ public struct Image: Equatable {
     }
 }
 
+/// How large an image file may decode: a header claiming more is refused before any pixel is allocated, so a
+/// decompression bomb (a PNG or JPEG of a few kilobytes whose header claims 60000 x 60000 pixels) is an error,
+/// not a process killed for memory. The same bound as a volume's (`VolumeLimits`): 2^29 samples, 2 GiB as
+/// floats, 179 megapixels of RGB (Pillow's bound for a decompression bomb error) or 537 of grey.
+public enum ImageLimits {
+    public static let maxValues = 1 << 29
+
+    /// Throws when `width x height x components` samples exceed `maxValues`.
+    static func check(width: Int, height: Int, components: Int, path: String) throws(ImageIOError) {
+        let (pixels, o1) = width.multipliedReportingOverflow(by: height)
+        let (values, o2) = pixels.multipliedReportingOverflow(by: components)
+        if o1 || o2 || values > maxValues {
+            throw .unsupported(path: path, reason: "the header claims \(width)x\(height)x\(components) values, more than the limit of \(maxValues)")
+        }
+    }
+}
+
 /// Why an image could not be read or written. The CLI prints it as one line.
 public enum ImageIOError: Error, Equatable, CustomStringConvertible {
     case cannotRead(path: String, reason: String)

@@ -13,10 +13,12 @@ public enum JPEGCodec {
         var message = [CChar](repeating: 0, count: 256)
         let status = bytes.withUnsafeBufferPointer { b in
             message.withUnsafeMutableBufferPointer { m in
-                segrun_jpeg_decode(b.baseAddress, b.count, &pixels, &width, &height, &channels, &cmykInverted, m.baseAddress, m.count)
+                segrun_jpeg_decode(b.baseAddress, b.count, ImageLimits.maxValues, &pixels, &width, &height, &channels, &cmykInverted,
+                                   m.baseAddress, m.count)
             }
         }
         let text = message.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+        if status == 3 { throw .unsupported(path: path, reason: text) }
         if status != 0 || pixels == nil { throw .corrupt(path: path, reason: text.isEmpty ? "libjpeg error" : text) }
         defer { free(pixels) }
         let count = Int(width) * Int(height) * Int(channels)

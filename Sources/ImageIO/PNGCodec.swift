@@ -26,6 +26,10 @@ public enum PNGCodec {
             png_image_free(&image)
             throw .unsupported(path: path, reason: "size \(width)x\(height)")
         }
+        do { try ImageLimits.check(width: width, height: height, components: components, path: path) } catch {
+            png_image_free(&image)
+            throw error
+        }
         let count = width * height * components
         let channels = color ? 3 : 1
         var samples = [Float](repeating: 0, count: width * height * channels)

@@ -27,7 +27,7 @@ static void shim_emit_message(j_common_ptr cinfo, int level) {
     }
 }
 
-int segrun_jpeg_decode(const unsigned char *data, size_t size, unsigned char **pixels,
+int segrun_jpeg_decode(const unsigned char *data, size_t size, size_t max_values, unsigned char **pixels,
                        int *width, int *height, int *channels, int *cmyk_inverted, char *message, size_t message_size) {
     struct jpeg_decompress_struct cinfo;
     struct shim_error err;
@@ -46,6 +46,13 @@ int segrun_jpeg_decode(const unsigned char *data, size_t size, unsigned char **p
     jpeg_create_decompress(&cinfo);
     jpeg_mem_src(&cinfo, data, (unsigned long)size);
     jpeg_read_header(&cinfo, TRUE);
+    // Before jpeg_start_decompress, which allocates a progressive file's whole-image coefficient buffers.
+    if ((size_t)cinfo.image_width * (size_t)cinfo.image_height * (size_t)cinfo.num_components > max_values) {
+        snprintf(message, message_size, "the header claims %ux%ux%d values, more than the limit of %zu",
+                 cinfo.image_width, cinfo.image_height, cinfo.num_components, max_values);
+        jpeg_destroy_decompress(&cinfo);
+        return 3;
+    }
     int grey = cinfo.jpeg_color_space == JCS_GRAYSCALE;
     int cmyk = cinfo.jpeg_color_space == JCS_CMYK || cinfo.jpeg_color_space == JCS_YCCK;
     // libjpeg will not convert CMYK to RGB: it hands over the four inks and the caller converts.

@@ -137,6 +137,35 @@ final class ImageIOTests: XCTestCase {
         assertCorrupt(temporary)
     }
 
+    /// A decompression bomb: a small PNG or JPEG whose header claims more samples than `ImageLimits.maxValues`
+    /// is refused from its header, with one line naming the file and the claimed size, before any pixel buffer
+    /// is allocated (a 30000x30000 grey PNG would need 3.6 GB of floats).
+    func testDecompressionBombsAreRefusedFromTheHeader() throws {
+        var png = try PNGCodec.encode((0..<(40 * 30)).map { UInt8($0 % 251) }, width: 40, height: 30, channels: 1)
+        func bigEndian(_ v: UInt32, at i: Int, in bytes: inout [UInt8]) { for k in 0..<4 { bytes[i + k] = UInt8(truncatingIfNeeded: v >> (24 - 8 * k)) } }
+        bigEndian(30000, at: 16, in: &png)  // IHDR width and height (30000 passes the 32768-per-side check)
+        bigEndian(30000, at: 20, in: &png)
+        bigEndian(crc32(png[12..<29]), at: 29, in: &png)  // the chunk's CRC over its type and data, so libpng reads it
+        var jpeg = Array(try Data(contentsOf: URL(fileURLWithPath: fixtures + "/rgb-61x47.jpg")))
+        let sof = try XCTUnwrap((0..<(jpeg.count - 1)).first { jpeg[$0] == 0xFF && (jpeg[$0 + 1] == 0xC0 || jpeg[$0 + 1] == 0xC2) })
+        for offset in [5, 7] { jpeg[sof + offset] = 0xEA; jpeg[sof + offset + 1] = 0x60 }  // height and width 60000
+        for (bytes, name, claim) in [(png, "bomb.png", "30000x30000x1"), (jpeg, "bomb.jpg", "60000x60000x3")] {
+            let path = write(bytes, name)
+            XCTAssertThrowsError(try ImageFile.read(path)) { error in
+                XCTAssertEqual("\(error)", "\(path): unsupported image: the header claims \(claim) values, more than the limit of 536870912")
+            }
+        }
+    }
+
+    func crc32(_ bytes: ArraySlice<UInt8>) -> UInt32 {
+        var crc: UInt32 = 0xFFFF_FFFF
+        for b in bytes {
+            crc ^= UInt32(b)
+            for _ in 0..<8 { crc = crc & 1 == 1 ? (crc >> 1) ^ 0xEDB8_8320 : crc >> 1 }
+        }
+        return ~crc
+    }
+
     func testOverlayDrawsOutlinesAndTints() {
         let image = Image(width: 4, height: 4, channels: 1, samples: [Float](repeating: 0.5, count: 16))
         var labels = [UInt8](repeating: 0, count: 16)

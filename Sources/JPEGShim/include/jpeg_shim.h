@@ -8,8 +8,9 @@
 /// libjpeg reports fatal errors by longjmp, which Swift cannot host; this shim owns the setjmp and
 /// turns errors, and warnings such as "Premature end of JPEG file", into a return code and a message.
 /// Returns 0 on success (*pixels malloc'ed, caller frees), 1 on a fatal error, 2 when libjpeg warned
-/// (corrupt or truncated data it papered over); both failures fill `message`.
-int segrun_jpeg_decode(const unsigned char *data, size_t size, unsigned char **pixels,
+/// (corrupt or truncated data it papered over), 3 when the header claims more than `max_values` samples
+/// (checked before anything of the image's size is allocated); the failures fill `message`.
+int segrun_jpeg_decode(const unsigned char *data, size_t size, size_t max_values, unsigned char **pixels,
                        int *width, int *height, int *channels, int *cmyk_inverted, char *message, size_t message_size);
 
 #endif
