@@ -235,5 +235,11 @@ final class RunLengthCSVTests: XCTestCase {
         XCTAssertEqual(data.samples[1].mask, [UInt8](repeating: 0, count: 16))
         try Data((csv + "\ncase7_day0_slice_0002,stomach,15 9").utf8).write(to: URL(fileURLWithPath: root + "/train.csv"))
         XCTAssertThrowsError(try SegmentationDataset.loadFolder(root, height: 4, width: 4)) { XCTAssertTrue("\($0)".contains("outside"), "\($0)") }
+        // Runs whose numbers would overflow, or are not runs at all, are one error each, never a trap.
+        for rle in ["9223372036854775807 10", "5 9223372036854775807", "-9223372036854775808 1", "0 1", "3", "1 x", "1.5 2"] {
+            XCTAssertThrowsError(try DatasetIndex.decode([(classId: 1, rle: rle)], width: 4, height: 4, source: "s")) {
+                XCTAssertTrue("\($0)".hasPrefix("s: "), "\(rle): \($0)")
+            }
+        }
     }
 }

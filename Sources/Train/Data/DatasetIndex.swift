@@ -212,9 +212,9 @@ public struct DatasetIndex {
             let numbers = rle.split(separator: " ").map { Int($0) }
             guard numbers.count % 2 == 0, numbers.allSatisfy({ $0 != nil }) else { throw DatasetError.invalid("\(source): malformed run-length string") }
             for k in stride(from: 0, to: numbers.count, by: 2) {
-                let start = numbers[k]! - 1, length = numbers[k + 1]!
-                guard start >= 0, length >= 0, start + length <= mask.count else {
-                    throw DatasetError.invalid("\(source): run \(start + 1)+\(length) lies outside the \(width)x\(height) image")
+                let start = numbers[k]! &- 1, length = numbers[k + 1]!  // &-: Int.min is refused below, not a trap
+                guard start >= 0, length >= 0, start <= mask.count, length <= mask.count - start else {
+                    throw DatasetError.invalid("\(source): run \(numbers[k]!)+\(length) lies outside the \(width)x\(height) image")
                 }
                 if multilabel {
                     let bit = UInt8(1) << UInt8(classId - 1)
