@@ -211,6 +211,29 @@ final class SliceStackingTests: XCTestCase {
 }
 
 final class RunLengthCSVTests: XCTestCase {
+    /// Random run-length strings (numbers near 0, the mask's size and Int's ends, signs, junk) decode to a mask of
+    /// the image's size or one error naming the source: never a trap.
+    func testRandomRunsDecodeOrFailCleanly() {
+        var random = SeededGenerator(seed: 99)
+        let pieces = ["0", "1", "2", "7", "16", "17", "-1", "9223372036854775807", "-9223372036854775808", "9223372036854775808",
+                      "x", "", "1e3", "+3", " "]
+        var decoded = 0
+        for _ in 0..<3000 {
+            let count = Int(random.next() % 7)
+            let rle = (0..<count).map { _ in pieces[Int(random.next() % UInt64(pieces.count))] }.joined(separator: " ")
+            for multilabel in [false, true] {
+                do {
+                    let mask = try DatasetIndex.decode([(classId: 2, rle: rle)], width: 4, height: 4, source: "s", multilabel: multilabel)
+                    XCTAssertEqual(mask.count, 16)
+                    decoded += 1
+                } catch {
+                    XCTAssertTrue("\(error)".hasPrefix("s: "), "\(rle): \(error)")
+                }
+            }
+        }
+        XCTAssertGreaterThan(decoded, 100, "some of the strings are valid runs, so both outcomes are exercised")
+    }
+
     func testUWMadisonStyleCSV() throws {
         let root = NSTemporaryDirectory() + "segrun-rle-\(getpid())"
         defer { try? FileManager.default.removeItem(atPath: root) }
