@@ -67,10 +67,9 @@ public enum ImageLimits {
 
     /// Throws when `width x height x components` samples exceed `maxValues`.
     static func check(width: Int, height: Int, components: Int, path: String) throws(ImageIOError) {
-        let (pixels, o1) = width.multipliedReportingOverflow(by: height)
-        let (values, o2) = pixels.multipliedReportingOverflow(by: components)
-        if o1 || o2 || values > maxValues {
-            throw .unsupported(path: path, reason: "the header claims \(width)x\(height)x\(components) values, more than the limit of \(maxValues)")
+        do { _ = try checkedProduct([width, height, components], limit: maxValues, path: path) } catch {
+            guard case .tooLarge(_, let values, let limit) = error else { return }
+            throw .unsupported(path: path, reason: sizeClaimRefusal(values: values, limit: limit))
         }
     }
 }

@@ -86,7 +86,7 @@ public enum VolumeError: Error, Equatable, CustomStringConvertible {
         case .invalid(let p, let f, let r): return "\(p): invalid header field \(f): \(r)"
         case .corrupt(let p, let r): return "\(p): corrupt or truncated volume: \(r)"
         case .unsupported(let p, let r): return "\(p): unsupported volume: \(r)"
-        case .tooLarge(let p, let v, let l): return "\(p): the header claims \(v) values, more than the limit of \(l)"
+        case .tooLarge(let p, let v, let l): return "\(p): " + sizeClaimRefusal(values: v, limit: l)
         case .cannotWrite(let p, let r): return "\(p): cannot write: \(r)"
         }
     }
@@ -133,6 +133,12 @@ public enum VoxelType: Equatable {
             }
         }
     }
+}
+
+/// Why a file whose header claims `values` samples (dimensions written "AxBxC") over `limit` is refused; volumes
+/// and images say it alike.
+func sizeClaimRefusal(values: String, limit: Int) -> String {
+    "the header claims \(values) values, more than the limit of \(limit)"
 }
 
 /// Multiplies the dimensions, refusing overflow and anything over `limit` before any allocation.
