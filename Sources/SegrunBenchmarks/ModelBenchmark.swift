@@ -43,6 +43,7 @@ public enum ModelBenchmark {
         let executor = try Executor(model: model, threads: threads)
         // A volume model gets a cube of side `height`.
         let shape = TensorShape(batch: batch, channels: model.inputChannels, depth: model.inputSpatialRank == 3 ? height : nil, height: height, width: width)
+        try MemoryBudget.checkInputs([shape])
         var input = Tensor(zeros: shape)
         var state: UInt32 = 12345
         for i in 0..<input.data.count {

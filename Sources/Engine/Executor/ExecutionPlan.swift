@@ -94,6 +94,7 @@ public final class ExecutionPlan {
         }
         for o in outputNodes { requests[o].lastUse = graph.nodes.count }
         let (offsets, arenaFloats) = MemoryPlanner.plan(requests)
+        try MemoryBudget.check(bytes: (arenaFloats + workspaceFloats) * 4 + packed, inputs: inputs)
         self.offsets = offsets
         arena = AlignedBuffer(count: arenaFloats)
         workspace = AlignedBuffer(count: workspaceFloats)

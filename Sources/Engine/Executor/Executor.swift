@@ -38,6 +38,7 @@ public final class Executor {
     /// The plan for these input shapes (made on first use).
     public func plan(_ inputs: [TensorShape]) throws(GraphError) -> ExecutionPlan {
         if let plan = plans[inputs] { return plan }
+        try MemoryBudget.checkInputs(inputs)
         let plan: ExecutionPlan
         if let quantization {
             let policy = self.policy

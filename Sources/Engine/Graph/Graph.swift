@@ -172,6 +172,8 @@ public enum GraphError: Error, Equatable, CustomStringConvertible {
     case parameterSize(name: String, expected: Int, got: Int)
     case shape(node: String, String)
     case inputCount(expected: Int, got: Int)
+    /// Inputs too large to plan (`MemoryBudget`).
+    case tooLarge(String)
 
     public var description: String {
         switch self {
@@ -183,6 +185,7 @@ public enum GraphError: Error, Equatable, CustomStringConvertible {
         case .parameterSize(let name, let e, let g): return "parameter '\(name)': shape holds \(e) values, data has \(g)"
         case .shape(let n, let what): return "node '\(n)': \(what)"
         case .inputCount(let e, let g): return "the graph takes \(e) inputs, got \(g)"
+        case .tooLarge(let what): return what
         }
     }
 }

@@ -109,7 +109,7 @@ public final class Int8Program {
         for output in graph.outputs {
             outputValues[output.node] = value(of: output.node, in: .float, node: output.node)
         }
-        planMemory(graph)
+        try planMemory(graph, inputs: inputs)
     }
 
     // MARK: building
@@ -314,7 +314,7 @@ public final class Int8Program {
     }
 
     /// Arena offsets: a value lives from the step that writes it to the last step that reads it.
-    private func planMemory(_ graph: Graph) {
+    private func planMemory(_ graph: Graph, inputs: [TensorShape]) throws(GraphError) {
         var requests: [MemoryPlanner.Request] = []
         for v in values { requests.append(MemoryPlanner.Request(size: (v.bytes + 3) / 4, firstUse: 0, lastUse: 0)) }
         for (s, step) in steps.enumerated() {
@@ -324,10 +324,12 @@ public final class Int8Program {
         }
         for (_, v) in outputValues { requests[v].lastUse = steps.count + 1 }
         let (offsets, arenaFloats) = MemoryPlanner.plan(requests)
+        let workspaceSize = max(workspaceFloats * 4, scratchBytes * threads)
+        try MemoryBudget.check(bytes: arenaFloats * 4 + workspaceSize + packedWeightBytes, inputs: inputs)
         self.offsets = offsets
         arena = AlignedBuffer(count: arenaFloats)
         unsharedBytes = MemoryPlanner.naiveFloats(requests) * 4
-        workspaceBytes = max(workspaceFloats * 4, scratchBytes * threads)
+        workspaceBytes = workspaceSize
         workspace = AlignedBuffer(count: (workspaceBytes + 3) / 4)
     }
 

@@ -67,6 +67,19 @@ public struct SegmentationDataset {
     /// A dataset of volumes is resampled with `interpolation` (images, labels).
     /// `multilabel` keeps overlapping labels as label bits (one mask folder per label, a multi-channel mask, or
     /// the RLE CSV's classes); see `loadLabels`.
+    /// Refuses a training size at which the dataset cannot be held in memory, before any image is read: every case
+    /// holds at least one float plane of `height x width` (a volume at least one slice), so `--size 30000` is one
+    /// line instead of minutes of loading ended by the kernel's out-of-memory killer.
+    public static func checkFits(_ root: String, height: Int, width: Int) throws {
+        let cases = VolumeDataset.holdsVolumes(root) ? try VolumeDataset.scan(root).count : try DatasetIndex.scan(root).cases.count
+        let (plane, o1) = height.multipliedReportingOverflow(by: width * 4)
+        let (bytes, o2) = plane.multipliedReportingOverflow(by: cases)
+        let available = MemoryBudget.physicalBytes
+        if available > 0 && (o1 || o2 || bytes > available) {
+            throw DatasetError.invalid("\(root): \(cases) case(s) at \(height)x\(width) need at least \(o1 || o2 ? "more than \(available >> 20)" : "\(bytes >> 20)") MiB of memory; this machine has \(available >> 20) MiB: give a smaller --size")
+        }
+    }
+
     public static func loadFolder(_ root: String, height: Int, width: Int, channels: Int? = nil, axis: SliceAxis? = nil,
                                   interpolation: (ImageInterpolation, LabelInterpolation) = (.linear, .nearest),
                                   multilabel: Bool = false, progress: ((Int, Int) -> Void)? = nil) throws -> SegmentationDataset {

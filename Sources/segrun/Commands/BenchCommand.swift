@@ -78,7 +78,7 @@ struct BenchCommand: ParsableCommand {
         if !kernels && model == nil && modelOptions.preset == nil {
             throw ValidationError("choose what to benchmark: a model file, --preset NAME, or --kernels")
         }
-        if parseSize(size) == nil { throw ValidationError("--size takes H or HxW, e.g. 256 or 512x384") }
+        if parseSize(size) == nil { throw ValidationError("--size takes H or HxW, each side 1 to \(maxSide), e.g. 256 or 512x384") }
         if batch < 1 { throw ValidationError("--batch must be at least 1") }
         if !["auto", "fp32", "int8"].contains(precision) { throw ValidationError("--precision takes auto, fp32 or int8") }
         if let algorithm, ConvAlgorithm(name: algorithm) == nil, !Int8KernelBenchmark.algorithms.contains(algorithm) { throw ValidationError("unknown algorithm '\(algorithm)'") }

@@ -41,7 +41,7 @@ struct ExportCommand: ParsableCommand {
         }
         var dims: [Int]?
         if let size {
-            guard let axes = parseSpatialSize(size) else { throw CLIError("--size takes HxW or DxHxW") }
+            guard let axes = parseSpatialSize(size) else { throw CLIError("--size takes HxW or DxHxW, each side 1 to \(maxSide)") }
             dims = axes
         }
         let bytes: [UInt8]

@@ -45,7 +45,7 @@ struct ForwardCommand: ParsableCommand {
         } else if let (h, w) = parseSize(size) {
             shape = TensorShape(batch: batch, channels: model.inputChannels, height: h, width: w)
         } else {
-            throw CLIError("--size takes H, HxW or DxHxW")
+            throw CLIError("--size takes H, HxW or DxHxW, each side 1 to \(maxSide)")
         }
         var x = Tensor(zeros: shape)
         if let from {

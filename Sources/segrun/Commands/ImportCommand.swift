@@ -41,7 +41,7 @@ struct ImportCommand: ParsableCommand {
     func run() throws {
         var options = ONNXImportOptions(threshold: threshold)
         if let size {
-            guard let axes = parseSpatialSize(size) else { throw CLIError("--size takes HxW or DxHxW") }
+            guard let axes = parseSpatialSize(size) else { throw CLIError("--size takes HxW or DxHxW, each side 1 to \(maxSide)") }
             options.size = axes
         }
         options.mean = try mean.map { try floats($0, "--mean") }

@@ -39,7 +39,7 @@ struct InfoCommand: ParsableCommand {
     var compare: String?
 
     func validate() throws {
-        if parseSize(size) == nil { throw ValidationError("--size takes H or HxW, e.g. 256 or 512x384") }
+        if parseSize(size) == nil { throw ValidationError("--size takes H or HxW, each side 1 to \(maxSide), e.g. 256 or 512x384") }
     }
 
     func run() throws {

@@ -131,7 +131,7 @@ struct TrainCommand: ParsableCommand {
     var resume = false
 
     func validate() throws {
-        guard let (h, w) = parseSize(size) else { throw ValidationError("--size takes H or HxW") }
+        guard let (h, w) = parseSize(size) else { throw ValidationError("--size takes H or HxW, each side 1 to \(maxSide)") }
         if h < 16 || w < 16 { throw ValidationError("--size must be at least 16") }
         if epochs < 1 || batch < 1 { throw ValidationError("--epochs and --batch must be at least 1") }
         if ImageInterpolation(rawValue: interpolation) == nil { throw ValidationError("--interpolation takes linear or cubic") }
@@ -230,6 +230,7 @@ struct TrainCommand: ParsableCommand {
         if let mpi, mpi.rank == 0 {
             print("data-parallel: \(mpi.size) processes (\(mpi.library)); global batch \(batch), \(batch / mpi.size)-\((batch + mpi.size - 1) / mpi.size) images per process per step")
         }
+        do { try SegmentationDataset.checkFits(data, height: h, width: w) } catch { throw CLIError("\(error)") }
         if mpi?.rank ?? 0 == 0 { stderr.write("segrun train: loading \(data)\n".data(using: .utf8)!) }
         var loading: ProgressBar? = nil
         let loaded: SegmentationDataset

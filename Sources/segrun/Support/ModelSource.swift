@@ -104,17 +104,22 @@ func fileSize(_ path: String) -> Int? {
 /// "HxW" or "DxHxW": the spatial axes of an image or volume input, each positive.
 func parseSpatialSize(_ text: String) -> [Int]? {
     let parts = text.lowercased().split(separator: "x").map { Int($0) }
-    guard (2...3).contains(parts.count), parts.allSatisfy({ ($0 ?? 0) > 0 }) else { return nil }
+    guard (2...3).contains(parts.count), parts.allSatisfy({ (1...maxSide).contains($0 ?? 0) }) else { return nil }
     return parts.map { $0! }
 }
 
 /// "HxW" or "S" (square).
 func parseSize(_ text: String) -> (height: Int, width: Int)? {
     let parts = text.lowercased().split(separator: "x").map { Int($0) }
-    if parts.count == 1, let s = parts[0], s > 0 { return (s, s) }
-    if parts.count == 2, let h = parts[0], let w = parts[1], h > 0, w > 0 { return (h, w) }
+    guard !parts.isEmpty, parts.allSatisfy({ (1...maxSide).contains($0 ?? 0) }) else { return nil }
+    if parts.count == 1 { return (parts[0]!, parts[0]!) }
+    if parts.count == 2 { return (parts[0]!, parts[1]!) }
     return nil
 }
+
+/// The largest side `--size` takes: the arithmetic of padding a side to the model's multiple stays far from
+/// overflow, and what the memory cannot hold is refused when the plan is made (`MemoryBudget`).
+let maxSide = 65536
 
 /// `--thresholds T1,T2,...` on a multi-label model: one probability threshold per label, kept in its metadata for
 /// the run (nil leaves the model's own).
