@@ -35,8 +35,18 @@ extension TrainCommand {
         var extents: [Int]
         if let patch {
             let parts = patch.split(separator: "x").compactMap { Int($0) }
-            guard parts.count == 1 || parts.count == 3, parts.allSatisfy({ $0 > 0 }) else { throw CLIError("--patch takes DxHxW or one extent, got '\(patch)'") }
+            guard parts.count == 1 || parts.count == 3, parts.allSatisfy({ (1...1024).contains($0) }) else {
+                throw CLIError("--patch takes DxHxW or one extent, each 1 to 1024, got '\(patch)'")
+            }
             extents = parts.count == 1 ? [parts[0], parts[0], parts[0]] : parts
+            // A patch the machine cannot train on is refused now, not by a failed allocation in the first step.
+            let bytes: Int
+            do { bytes = try NetworkPlan.trainingBytes(model.graph, channels: model.inputChannels, patch: extents, batch: batch) } catch { throw CLIError("\(error)") }
+            let available = MemoryBudget.physicalBytes
+            if available > 0 && bytes > available {
+                throw CLIError("--patch \(patch): a training step of \(batch) patch(es) of \(extents.map(String.init).joined(separator: "x")) needs about \(bytes >> 20) MiB; "
+                               + "this machine has \(available >> 20) MiB (without --patch, training takes the plan's patch for a 1 GiB step: segrun plan)")
+            }
         } else {
             // The plan's patch: the median training block, shrunk until a step fits 1 GiB (`segrun plan`).
             extents = try TrainCommand.plannedPatch(model, dataset: dataset, spacing: spacing, batch: batch, budget: 1 << 30)
