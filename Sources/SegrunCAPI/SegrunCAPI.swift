@@ -125,6 +125,18 @@ private func probabilities(_ h: CModelHandle, _ x: Tensor, _ message: UnsafeMuta
     }
 }
 
+/// Whether an input of `shape` is within `MemoryBudget`'s bound, checked before the caller's buffer is read: a size
+/// no buffer can hold is `SEGRUN_ERR_SHAPE` with a message, not an overflow trap in the caller's process.
+func inputFits(_ shape: TensorShape, _ message: UnsafeMutablePointer<CChar>?, _ size: Int) -> Bool {
+    do throws(GraphError) {
+        try MemoryBudget.checkInputs([shape])
+        return true
+    } catch {
+        write(error.description, to: message, size: size)
+        return false
+    }
+}
+
 @_cdecl("segrun_run_f32")
 public func segrun_run_f32(_ p: OpaquePointer?, _ input: UnsafePointer<Float>?, _ height: Int32, _ width: Int32,
                            _ output: UnsafeMutablePointer<Float>?, _ message: UnsafeMutablePointer<CChar>?, _ messageSize: Int) -> Int32 {
@@ -133,6 +145,7 @@ public func segrun_run_f32(_ p: OpaquePointer?, _ input: UnsafePointer<Float>?, 
         return Status.argument.rawValue
     }
     let c = h.model.inputChannels, hh = Int(height), ww = Int(width)
+    guard inputFits(TensorShape(channels: c, height: hh, width: ww), message, messageSize) else { return Status.shape.rawValue }
     let x = Tensor(shape: TensorShape(batch: 1, channels: c, height: hh, width: ww),
                    data: Array(UnsafeBufferPointer(start: input, count: c * hh * ww)))
     guard let probs = probabilities(h, x, message, messageSize) else { return Status.shape.rawValue }
@@ -153,6 +166,7 @@ public func segrun_run_u8(_ p: OpaquePointer?, _ pixels: UnsafePointer<UInt8>?, 
         write("the image has \(channels) channel(s), the model takes \(c)", to: message, size: messageSize)
         return Status.shape.rawValue
     }
+    guard inputFits(TensorShape(channels: c, height: hh, width: ww), message, messageSize) else { return Status.shape.rawValue }
     var planar = [Float](repeating: 0, count: c * hh * ww)
     for i in 0..<(hh * ww) { for k in 0..<c { planar[k * hh * ww + i] = Float(pixels[i * c + k]) / 255 } }
     let x = Tensor(shape: TensorShape(batch: 1, channels: c, height: hh, width: ww), data: planar)
@@ -178,7 +192,11 @@ public func segrun_run_volume(_ p: OpaquePointer?, _ voxels: UnsafePointer<Float
         write("segrun_run_volume: the model segments images (segrun_run_f32, segrun_run_u8)", to: message, size: messageSize)
         return Status.shape.rawValue
     }
-    let c = h.model.inputChannels, n = Int(depth) * Int(height) * Int(width)
+    let c = h.model.inputChannels
+    guard inputFits(TensorShape(channels: c, depth: Int(depth), height: Int(height), width: Int(width)), message, messageSize) else {
+        return Status.shape.rawValue
+    }
+    let n = Int(depth) * Int(height) * Int(width)
     let values = Array(UnsafeBufferPointer(start: voxels, count: c * n))
     if !values.allSatisfy({ $0.isFinite }) {
         write("segrun_run_volume: non-finite voxel values", to: message, size: messageSize)

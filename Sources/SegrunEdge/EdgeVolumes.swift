@@ -57,8 +57,15 @@ func readRawValues(_ path: String, count: Int, dtype: String, shape: String) thr
     guard let f = fopen(path, "rb") else { throw EdgeFailure(message: "\(path): cannot open") }
     defer { fclose(f) }
     let bytes = count * width
-    var data = [UInt8](repeating: 0, count: bytes + 1)
-    let n = data.withUnsafeMutableBytes { fread($0.baseAddress, 1, bytes + 1, f) }
+    // The file's size first, so a wrong --raw is an error before a buffer of the size it claims is made.
+    let size = fseek(f, 0, SEEK_END) == 0 ? ftell(f) : -1
+    rewind(f)
+    var data: [UInt8] = []
+    var n = size
+    if size == bytes {
+        data = [UInt8](repeating: 0, count: bytes + 1)
+        n = data.withUnsafeMutableBytes { fread($0.baseAddress, 1, bytes + 1, f) }
+    }
     if n != bytes { throw EdgeFailure(message: "\(path): \(n) bytes, but --raw \(shape) \(dtype) needs \(bytes)") }
     var values = [Float](repeating: 0, count: count)
     data.withUnsafeBytes { raw in

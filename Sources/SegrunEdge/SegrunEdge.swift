@@ -58,7 +58,7 @@ struct EdgeOptions {
             let a = args[i]
             switch a {
             case "--out": o.out = try value(a)
-            case "--threads": o.threads = try positive(a)
+            case "--threads": o.threads = try positive(a)  // more than ParallelFor.maxThreads run as that many
             case "--tile": o.tile = try positive(a)
             case "--probabilities": o.probabilities = true
             case "--info": o.info = true
@@ -77,8 +77,10 @@ struct EdgeOptions {
             case "--raw":
                 let text = try value(a)
                 let parts = text.split(separator: "x").compactMap { Int($0) }
-                guard parts.count == 3 || parts.count == 4, parts.count == text.split(separator: "x").count, parts.allSatisfy({ $0 >= 1 }) else {
-                    throw EdgeFailure(message: "--raw takes HxWxC (an image) or DxHxWxC (a volume), got '\(text)'")
+                // Each extent at most 2^15, so their product cannot overflow; the file's size must then match it.
+                guard parts.count == 3 || parts.count == 4, parts.count == text.split(separator: "x").count,
+                      parts.allSatisfy({ (1...32768).contains($0) }) else {
+                    throw EdgeFailure(message: "--raw takes HxWxC (an image) or DxHxWxC (a volume), each 1 to 32768, got '\(text)'")
                 }
                 o.raw = parts
             default:

@@ -25,6 +25,16 @@ final class ThreadingTests: XCTestCase {
 
     /// The worker team gives thread `t` exactly `ParallelFor.chunk(t, ...)`, for many jobs in a row (the workers
     /// spin between them) and for thread counts above the cores (the workers then sleep instead).
+    /// A thread count past `ParallelFor.maxThreads` runs as that many (`--threads 100000` started a worker per thread
+    /// and hung); the executor plans its per-thread scratch for the count it runs.
+    func testExecutorsRunAtMostMaxThreads() throws {
+        let b = GraphBuilder(seed: 1)
+        b.output("y", b.conv(b.input("x", channels: 1), 2, kernel: 3, name: "c"))
+        XCTAssertEqual(try Executor(b.graph, threads: 100_000).threads, ParallelFor.maxThreads)
+        XCTAssertEqual(try Executor(b.graph, threads: 0).threads, 1)
+        XCTAssertEqual(try Executor(b.graph, threads: 3).threads, 3)
+    }
+
     func testWorkerTeamRunsEachChunkOnceWithItsThreadIndex() {
         for threads in [2, 3, 2, 5, 1, 4] {
             for round in 0..<200 {

@@ -21,7 +21,7 @@ public final class Executor {
         try graph.validate()
         // A quantized graph was optimized before calibration; its node names key the quantization table.
         self.graph = optimize && quantization == nil ? graph.optimizedForInference() : graph
-        self.threads = max(1, threads)
+        self.threads = max(1, min(threads, ParallelFor.maxThreads))
         self.policy = policy
         self.quantization = quantization
         self.int8Reference = int8Reference

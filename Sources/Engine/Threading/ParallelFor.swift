@@ -16,6 +16,11 @@ public enum ParallelFor {
         return max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
     }
 
+    /// The most threads an executor runs: a larger request runs with this many (the results are the same bits for
+    /// any count). `--threads 100000` started a worker per thread and hung; `segrun`'s commands refuse more,
+    /// segrun-edge and the C API run this many.
+    public static let maxThreads = 1024
+
     /// The chunk of `0..<count` that thread `index` of `threads` runs.
     @inline(__always)
     public static func chunk(_ index: Int, of threads: Int, count: Int) -> Range<Int> {

@@ -82,7 +82,7 @@ struct BenchCommand: ParsableCommand {
         if batch < 1 { throw ValidationError("--batch must be at least 1") }
         if !["auto", "fp32", "int8"].contains(precision) { throw ValidationError("--precision takes auto, fp32 or int8") }
         if let algorithm, ConvAlgorithm(name: algorithm) == nil, !Int8KernelBenchmark.algorithms.contains(algorithm) { throw ValidationError("unknown algorithm '\(algorithm)'") }
-        if let threads, threadCounts(threads) == nil { throw ValidationError("--threads takes positive integers separated by commas") }
+        if let threads, threadCounts(threads) == nil { throw ValidationError("--threads takes integers from 1 to \(ParallelFor.maxThreads) separated by commas") }
         if dims != 2 && dims != 3 { throw ValidationError("--dims takes 2 or 3") }
         if dims == 3 && !kernels { throw ValidationError("--dims 3 goes with --kernels (a 3D model: --preset unet3d-s --size 128)") }
         if dims == 3 && precision == "int8" { throw ValidationError("--kernels --dims 3 measures fp32; the int8 3D layers run through the 2D int8 kernels (--kernels --precision int8)") }
@@ -90,7 +90,7 @@ struct BenchCommand: ParsableCommand {
 
     func threadCounts(_ text: String) -> [Int]? {
         let values = text.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
-        guard !values.isEmpty, values.allSatisfy({ ($0 ?? 0) > 0 }) else { return nil }
+        guard !values.isEmpty, values.allSatisfy({ (1...ParallelFor.maxThreads).contains($0 ?? 0) }) else { return nil }
         return values.map { $0! }
     }
 

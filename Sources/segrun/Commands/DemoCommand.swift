@@ -45,6 +45,7 @@ struct DemoCommand: ParsableCommand {
     var threads: Int?
 
     func validate() throws {
+        if let threads, !(1...ParallelFor.maxThreads).contains(threads) { throw ValidationError("--threads takes 1 to \(ParallelFor.maxThreads)") }
         if data != nil && synthetic { throw ValidationError("--data takes the place of the built-in data: drop --synthetic") }
     }
 

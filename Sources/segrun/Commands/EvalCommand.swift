@@ -110,6 +110,7 @@ struct EvalCommand: ParsableCommand {
 
 
     func validate() throws {
+        if let threads, !(1...ParallelFor.maxThreads).contains(threads) { throw ValidationError("--threads takes 1 to \(ParallelFor.maxThreads)") }
         if (model == nil) == (pred == nil) { throw ValidationError("give a model file or --pred DIR (masks or label volumes made by segrun predict or elsewhere), not both") }
         if let axis, SliceAxis(rawValue: axis) == nil { throw ValidationError("--axis takes x, y or z") }
         if !(nsdTol > 0) { throw ValidationError("--nsd-tol must be positive") }

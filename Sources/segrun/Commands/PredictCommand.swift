@@ -139,7 +139,7 @@ struct PredictCommand: ParsableCommand {
         }
         if out == nil { throw ValidationError("give the output folder with --out DIR") }
         if let shards, shards < 1 { throw ValidationError("--shards must be at least 1") }
-        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
+        if let threads, !(1...ParallelFor.maxThreads).contains(threads) { throw ValidationError("--threads takes 1 to \(ParallelFor.maxThreads)") }
         if let tile, tile < 16 { throw ValidationError("--tile must be at least 16 pixels") }
         if !(0..<0.95).contains(overlap) { throw ValidationError("--overlap must be in [0, 0.95)") }
         if TileBlending(rawValue: blend) == nil { throw ValidationError("--blend takes gaussian, linear or constant") }

@@ -66,7 +66,7 @@ struct QuantizeCommand: ParsableCommand {
         if !(50..<100).contains(percentile) { throw ValidationError("--percentile must be in [50, 100)") }
         if images < 1 { throw ValidationError("--images must be at least 1") }
         if let autoKeep, !(0..<1).contains(autoKeep) { throw ValidationError("--auto-keep takes a budget in [0, 1), for example 0.005") }
-        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
+        if let threads, !(1...ParallelFor.maxThreads).contains(threads) { throw ValidationError("--threads takes 1 to \(ParallelFor.maxThreads)") }
     }
 
     func run() throws {

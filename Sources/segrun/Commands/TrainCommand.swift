@@ -131,6 +131,7 @@ struct TrainCommand: ParsableCommand {
     var resume = false
 
     func validate() throws {
+        if let threads, !(1...ParallelFor.maxThreads).contains(threads) { throw ValidationError("--threads takes 1 to \(ParallelFor.maxThreads)") }
         guard let (h, w) = parseSize(size) else { throw ValidationError("--size takes H or HxW, each side 1 to \(maxSide)") }
         if h < 16 || w < 16 { throw ValidationError("--size must be at least 16") }
         if epochs < 1 || batch < 1 { throw ValidationError("--epochs and --batch must be at least 1") }
