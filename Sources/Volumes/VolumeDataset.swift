@@ -65,7 +65,12 @@ public enum VolumeDataset {
             c.mask = masks.first { volumeStem($0) == stem }.map { maskFolder + "/" + $0 }
             cases[stem] = c
         }
-        if cases.isEmpty { throw .cannotRead(path: root, reason: "no volumes in images/ or imagesTr/") }
+        if cases.isEmpty {
+            var info = stat()
+            let exists = stat(root, &info) == 0, isFolder = exists && UInt32(info.st_mode) & UInt32(S_IFMT) == UInt32(S_IFDIR)
+            throw .cannotRead(path: root, reason: !exists ? "no such file or folder" : !isFolder ? "a file, where a dataset folder is needed"
+                                                  : "no volumes in images/ or imagesTr/ (.nii, .nii.gz, .nrrd, .nhdr, .hdr)")
+        }
         return cases.values.sorted { $0.name < $1.name }
     }
 

@@ -151,8 +151,12 @@ extension InfoCommand {
     func compareParameters(_ model: Model, label: String, with path: String) throws {
         let other = try loadModelFile(path)
         let a = model.graph.parameters, b = other.graph.parameters
-        guard a.count == b.count, zip(a, b).allSatisfy({ $0.elementCount == $1.elementCount }) else {
-            throw CLIError("\(path): its parameters do not match \(label)'s (\(b.count) tensors against \(a.count)): not the same architecture")
+        if a.count != b.count {
+            throw CLIError("\(path): \(b.count) parameter tensors against \(label)'s \(a.count): not the same architecture")
+        }
+        if let k = a.indices.first(where: { a[$0].shape != b[$0].shape }) {
+            func shape(_ p: Parameter) -> String { p.shape.map(String.init).joined(separator: "x") }
+            throw CLIError("\(path): parameter \(k) ('\(b[k].name)') is \(shape(b[k])) against \(shape(a[k])) in \(label): not the same architecture")
         }
         var identical = true, worstRelative = 0.0, worstAbsolute = 0.0, worstName = ""
         var perTensor: [(name: String, relative: Double)] = []
