@@ -210,6 +210,26 @@ final class SliceStackingTests: XCTestCase {
     }
 }
 
+final class DatasetJSONTests: XCTestCase {
+    /// A dataset.json that is not a JSON object is an error naming it (it was read as absent, silently dropping the
+    /// class names or a CT's intensity window); no file is no metadata.
+    func testAMalformedDatasetJSONIsAnError() throws {
+        let root = NSTemporaryDirectory() + "segrun-json-\(getpid())"
+        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        XCTAssertNil(try DatasetIndex.datasetJSON(root))
+        for (text, expected) in [("{\"labels\": ", "not valid JSON"), ("[1, 2]", "expected a JSON object")] {
+            try Data(text.utf8).write(to: URL(fileURLWithPath: root + "/dataset.json"))
+            XCTAssertThrowsError(try DatasetIndex.datasetJSON(root)) {
+                XCTAssertTrue("\($0)".hasPrefix(root + "/dataset.json: " + expected), "\($0)")
+            }
+            XCTAssertThrowsError(try DatasetIndex.scan(root))
+        }
+        try Data("{\"classes\": [\"background\", \"lesion\"]}".utf8).write(to: URL(fileURLWithPath: root + "/dataset.json"))
+        XCTAssertEqual(try DatasetIndex.datasetJSON(root)?["classes"] as? [String], ["background", "lesion"])
+    }
+}
+
 final class RunLengthCSVTests: XCTestCase {
     /// Random run-length strings (numbers near 0, the mask's size and Int's ends, signs, junk) decode to a mask of
     /// the image's size or one error naming the source: never a trap.

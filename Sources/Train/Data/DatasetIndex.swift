@@ -37,12 +37,26 @@ public struct DatasetIndex {
     static let maskSuffixes = ["", "_segmentation", "_Segmentation"]
     static let skippedSuffixes = ["_segmentation", "_Segmentation", "_superpixels"]
 
+    /// The dataset's `dataset.json` as an object; nil when it has none. A file that is not a JSON object is an
+    /// error naming it: read as absent, a typo would silently drop the class names or a CT's intensity window.
+    static func datasetJSON(_ root: String) throws -> [String: Any]? {
+        let path = root + "/dataset.json"
+        guard FileManager.default.fileExists(atPath: path) else { return nil }
+        guard let data = FileManager.default.contents(atPath: path) else { throw DatasetError.invalid("\(path): cannot read") }
+        let object: Any
+        do { object = try JSONSerialization.jsonObject(with: data) } catch {
+            throw DatasetError.invalid("\(path): not valid JSON (\((error as NSError).userInfo[NSDebugDescriptionErrorKey] as? String ?? "\(error)"))")
+        }
+        guard let dictionary = object as? [String: Any] else { throw DatasetError.invalid("\(path): expected a JSON object ({...})") }
+        return dictionary
+    }
+
     public static func scan(_ root: String) throws -> DatasetIndex {
         let fm = FileManager.default
         var isDir: ObjCBool = false
         guard fm.fileExists(atPath: root, isDirectory: &isDir), isDir.boolValue else { throw DatasetError.notFound(root) }
         if fm.fileExists(atPath: root + "/train.csv") { return try runLengthCSV(root) }
-        let json = fm.contents(atPath: root + "/dataset.json").flatMap { try? JSONSerialization.jsonObject(with: $0) as? [String: Any] }
+        let json = try datasetJSON(root)
         if let json, json["channel_names"] != nil, fm.fileExists(atPath: root + "/imagesTr") {
             return try nnUNet(root, json)
         }

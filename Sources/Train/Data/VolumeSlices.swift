@@ -39,7 +39,7 @@ extension SegmentationDataset {
             progress?(k + 1, prepared.cases.count)
         }
         let windows = prepared.windows, plan = prepared.plan
-        let declared = labelNames(root)
+        let declared = try labelNames(root)
         let classCount = declared?.count ?? (values.count <= 2 ? 2 : Int(values.max() ?? 1) + 1)
         let binary = classCount == 2
         if binary { for i in samples.indices { samples[i].mask = samples[i].mask.map { $0 > 0 ? 1 : 0 } } }
@@ -57,8 +57,7 @@ extension SegmentationDataset {
 
     /// The normalization of each channel (see `loadVolumes`).
     public static func intensityWindows(_ root: String, _ cases: [VolumeCase]) throws -> [IntensityWindow] {
-        guard let data = FileManager.default.contents(atPath: root + "/dataset.json"),
-              let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+        guard let object = try DatasetIndex.datasetJSON(root),
               let channels = (object["channel_names"] ?? object["modality"]) as? [String: Any], !channels.isEmpty else {
             return [.standard]
         }
@@ -79,10 +78,8 @@ extension SegmentationDataset {
 
     /// Class names from nnU-Net's dataset.json `labels` ({"background": 0, "liver": 1, ...}) in id order, when
     /// the ids are 0..K-1; nil otherwise.
-    static func labelNames(_ root: String) -> [String]? {
-        guard let data = FileManager.default.contents(atPath: root + "/dataset.json"),
-              let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
-              let labels = object["labels"] as? [String: Any] else { return nil }
+    static func labelNames(_ root: String) throws -> [String]? {
+        guard let object = try DatasetIndex.datasetJSON(root), let labels = object["labels"] as? [String: Any] else { return nil }
         var pairs: [(String, Int)] = []
         for (name, value) in labels {
             guard let id = (value as? NSNumber)?.intValue else { return nil }

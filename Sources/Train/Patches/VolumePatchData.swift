@@ -79,7 +79,7 @@ public struct VolumePatchData {
                               image: Array(image.voxels.prefix(image.voxelCount * image.channels)), labels: labels.labels))
             progress?(k + 1, prepared.cases.count)
         }
-        let declared = SegmentationDataset.labelNames(root)
+        let declared = try SegmentationDataset.labelNames(root)
         let classCount = declared?.count ?? (values.count <= 2 ? 2 : Int(values.max() ?? 1) + 1)
         let binary = classCount == 2
         if binary { for i in cases.indices { cases[i].labels = cases[i].labels.map { $0 > 0 ? 1 : 0 } } }
